@@ -1,0 +1,74 @@
+/**
+ * The hub's settings from the environment, shared by the Node and Deno entries.
+ * Bad settings throw here, at start, with the variable's name.
+ */
+import { SECOND } from '../shared/time.ts'
+import { MIN_SECRET_LENGTH } from './auth.ts'
+
+export interface HubConfig {
+  port: number
+  host: string
+  /** From AGENTCOM_SECRET; null means "use the data dir's hub-secret file". */
+  secret: string | null
+  dataDir: string
+  restartTimeoutMs: number
+}
+
+export const HUB_DEFAULTS = { port: 8787, host: '127.0.0.1', dataDir: '.agentcom', restartTimeoutS: 120 } as const
+
+export function resolveHubConfig(env: Record<string, string | undefined>): HubConfig {
+  const secret = env.AGENTCOM_SECRET || null
+  if (secret !== null && secret.length < MIN_SECRET_LENGTH) {
+    throw new Error(`AGENTCOM_SECRET must be at least ${MIN_SECRET_LENGTH} characters`)
+  }
+  return {
+    port: intSetting(env, 'PORT', HUB_DEFAULTS.port, 0, 65535),
+    host: env.HOST || HUB_DEFAULTS.host,
+    secret,
+    dataDir: env.AGENTCOM_DATA_DIR || HUB_DEFAULTS.dataDir,
+    restartTimeoutMs: intSetting(env, 'AGENTCOM_RESTART_TIMEOUT_S', HUB_DEFAULTS.restartTimeoutS, 1, 86_400) * SECOND,
+  }
+}
+
+function intSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  }
+  return n
+}
+
+/** What reading and creating the secret file takes; each runtime entry supplies its own. */
+export interface SecretFiles {
+  read(path: string): Promise<string | null>
+  /** Creates the file with mode 0600 only if it does not exist; false if it did. */
+  createExclusive(path: string, text: string): Promise<boolean>
+  mkdirp(path: string): Promise<void>
+}
+
+/** The name of the shared secret file inside the data dir. */
+export const SECRET_FILE = 'hub-secret'
+
+/**
+ * AGENTCOM_SECRET if set, else the data dir's hub-secret, generated once. The hub and the
+ * token command both call this, so they agree without any setup.
+ */
+export async function ensureSecret(config: Pick<HubConfig, 'secret' | 'dataDir'>, files: SecretFiles): Promise<string> {
+  if (config.secret) return config.secret
+  const path = `${config.dataDir}/${SECRET_FILE}`
+  const existing = (await files.read(path))?.trim()
+  if (existing) return checkFileSecret(existing, path)
+  await files.mkdirp(config.dataDir)
+  const bytes = crypto.getRandomValues(new Uint8Array(32))
+  const fresh = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+  if (await files.createExclusive(path, `${fresh}\n`)) return fresh
+  // Another process created it first: use theirs.
+  return checkFileSecret((await files.read(path))?.trim() ?? '', path)
+}
+
+function checkFileSecret(secret: string, path: string): string {
+  if (secret.length < MIN_SECRET_LENGTH) throw new Error(`${path} holds a secret shorter than ${MIN_SECRET_LENGTH} characters`)
+  return secret
+}

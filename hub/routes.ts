@@ -1,0 +1,170 @@
+/**
+ * The admin API under /api/admin: agents, restarts, tasks, drain/resume and rollouts.
+ * Every route needs an admin token; an agent token is never accepted here.
+ */
+import { Hono } from 'hono'
+import * as v from 'valibot'
+import { AgentId, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import type { TokenClaims } from './auth.ts'
+import type { AgentRecord, Fleet, Restart } from './fleet.ts'
+import { taskView, type TaskBoard } from './tasks.ts'
+import { rolloutView, type Rollouts } from './rollouts.ts'
+import { jsonBody, params } from './validate.ts'
+
+const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
+const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
+
+const RestartBody = v.optional(
+  v.object({ reason: v.optional(Reason), mode: v.optional(RestartMode), deadline_s: v.optional(DeadlineS) }),
+  {},
+)
+
+const TaskBody = v.pipe(
+  v.object({
+    input: v.unknown(),
+    agent_id: v.optional(AgentId),
+    timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
+  }),
+  v.check((b) => b.input !== undefined, 'input is required'),
+  v.check((b) => utf8Length(JSON.stringify(b.input)) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB`),
+)
+
+const RolloutBody = v.optional(
+  v.object({
+    reason: v.optional(Reason),
+    agent_ids: v.optional(v.pipe(
+      v.array(AgentId), v.minLength(1), v.maxLength(10_000),
+      v.check((ids) => new Set(ids).size === ids.length, 'agent_ids must not repeat'),
+    )),
+    max_unavailable: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    mode: v.optional(RestartMode),
+    deadline_s: v.optional(DeadlineS),
+  }),
+  {},
+)
+
+const AgentParam = v.object({ agent_id: AgentId })
+const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
+
+export function restartView(r: Restart | null) {
+  if (!r) return null
+  return {
+    restart_id: r.restart_id, reason: r.reason, mode: r.mode, deadline_s: r.deadline_s, state: r.state,
+    requested_at: r.requested_at, updated_at: r.updated_at, error: r.error, rollout_id: r.rollout_id,
+  }
+}
+
+export function agentView(fleet: Fleet, rec: AgentRecord) {
+  return {
+    agent_id: rec.agent_id,
+    connected: rec.peer !== null,
+    status: fleet.status(rec),
+    connected_at: rec.connected_at,
+    last_seen: rec.last_seen,
+    pm2_info: rec.pm2_info,
+    supervised: rec.supervised,
+    drained: rec.drained,
+    task_id: rec.task_id,
+    restart: restartView(rec.restart),
+  }
+}
+
+interface Deps {
+  fleet: Fleet
+  tasks: TaskBoard
+  rollouts: Rollouts
+  verifyToken: (token: string) => Promise<TokenClaims | null>
+}
+
+export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
+  const unauthorized = { error: 'unauthorized' as const }
+  const agentNotFound = { error: 'agent_not_found' as const }
+
+  return new Hono()
+    .use(async (c, next) => {
+      const header = c.req.header('authorization') ?? ''
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+      const claims = match ? await verifyToken(match[1]) : null
+      if (claims?.role !== 'admin') return c.json(unauthorized, 401)
+      await next()
+    })
+    .get('/agents', (c) => {
+      const agents = [...fleet.agents.values()].map((rec) => agentView(fleet, rec))
+      return c.json({ agents }, 200)
+    })
+    .get('/agents/:agent_id', params(AgentParam), (c) => {
+      const rec = fleet.get(c.req.valid('param').agent_id)
+      if (!rec) return c.json(agentNotFound, 404)
+      return c.json(agentView(fleet, rec), 200)
+    })
+    .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), (c) => {
+      const { agent_id } = c.req.valid('param')
+      const body = c.req.valid('json')
+      const result = fleet.commandRestart(agent_id, {
+        reason: body.reason ?? 'admin_commanded',
+        mode: body.mode ?? 'graceful',
+        deadline_s: body.deadline_s ?? null,
+      })
+      if (!result.ok) {
+        return result.error === 'not_supervised'
+          ? c.json({ error: 'not_supervised' as const }, 409)
+          : c.json({ error: 'agent_not_connected' as const }, 404)
+      }
+      const r = result.restart
+      return c.json({
+        status: 'restart_commanded' as const, agent_id, reason: r.reason, restart_id: r.restart_id,
+        mode: r.mode, state: r.state, already_pending: result.already_pending,
+      }, 200)
+    })
+    .post('/agents/:agent_id/drain', params(AgentParam), (c) => {
+      const rec = setDrained(c.req.valid('param').agent_id, true)
+      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+    })
+    .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
+      const rec = setDrained(c.req.valid('param').agent_id, false)
+      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+    })
+    .post('/tasks', jsonBody(TaskBody), (c) => {
+      const body = c.req.valid('json')
+      const task = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
+      return c.json(taskView(task), 201)
+    })
+    .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
+      const task = tasks.tasks.get(c.req.valid('param').task_id)
+      if (!task) return c.json({ error: 'task_not_found' as const }, 404)
+      return c.json(taskView(task), 200)
+    })
+    .post('/rollouts', jsonBody(RolloutBody), (c) => {
+      const body = c.req.valid('json')
+      const ids = body.agent_ids ?? rollouts.defaultAgents()
+      for (const id of ids) {
+        const rec = fleet.get(id)
+        if (!rec) return c.json({ error: 'agent_not_found' as const, agent_id: id }, 404)
+        if (!rec.supervised) return c.json({ error: 'not_supervised' as const, agent_id: id }, 409)
+      }
+      const rollout = rollouts.create({
+        reason: body.reason ?? 'rollout', agent_ids: ids, max_unavailable: body.max_unavailable ?? 1,
+        mode: body.mode ?? 'graceful', deadline_s: body.deadline_s ?? null,
+      })
+      return c.json(rolloutView(rollout), 201)
+    })
+    .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), (c) => {
+      const rollout = rollouts.rollouts.get(c.req.valid('param').rollout_id)
+      if (!rollout) return c.json({ error: 'rollout_not_found' as const }, 404)
+      return c.json(rolloutView(rollout), 200)
+    })
+    .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), (c) => {
+      const rollout = rollouts.rollouts.get(c.req.valid('param').rollout_id)
+      if (!rollout) return c.json({ error: 'rollout_not_found' as const }, 404)
+      rollouts.cancel(rollout)
+      return c.json(rolloutView(rollout), 200)
+    })
+
+  function setDrained(agentId: string, drained: boolean): AgentRecord | undefined {
+    const rec = fleet.get(agentId)
+    if (!rec) return undefined
+    rec.drained = drained
+    fleet.refresh(rec)
+    return rec
+  }
+}

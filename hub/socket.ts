@@ -1,0 +1,183 @@
+/**
+ * One sidecar connection, from upgrade to close: identify, then protocol messages.
+ * Runtime-neutral: it sees only Hono's WSContext and Web API events.
+ */
+import type { WSContext, WSEvents } from 'hono/ws'
+import {
+  CLOSE, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length,
+  type HubMessage, type SidecarMessage,
+} from '../shared/protocol.ts'
+import type { Logger } from '../shared/log.ts'
+import type { Clock } from '../shared/time.ts'
+import type { AgentRecord, Fleet, Peer } from './fleet.ts'
+import type { TaskBoard } from './tasks.ts'
+import type { TokenClaims } from './auth.ts'
+
+export interface SocketOptions {
+  fleet: Fleet
+  tasks: TaskBoard
+  verifyToken: (token: string) => Promise<TokenClaims | null>
+  log: Logger
+  clock: Clock
+  identifyTimeoutMs: number
+  /** A connection silent for this long is closed as dead. */
+  idleTimeoutMs: number
+}
+
+interface Connection extends Peer {
+  ws: WSContext
+  agent: AgentRecord | null
+  identifying: boolean
+  lastFrameAt: number
+  identifyTimer: ReturnType<typeof setTimeout> | null
+  closed: boolean
+}
+
+export function createSocketHub(opts: SocketOptions) {
+  const { fleet, tasks, log, clock } = opts
+  const connections = new Set<Connection>()
+
+  const heartbeat = setInterval(() => {
+    const deadline = clock.now() - opts.idleTimeoutMs
+    for (const conn of connections) {
+      if (conn.lastFrameAt < deadline) {
+        log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
+        drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
+      }
+    }
+  }, Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)))
+
+  /** Closes and forgets a connection at once, without waiting for the peer's close frame. */
+  function drop(conn: Connection, code: number, reason: string): void {
+    conn.close(code, reason)
+    forget(conn)
+  }
+
+  function forget(conn: Connection): void {
+    if (conn.closed) return
+    conn.closed = true
+    connections.delete(conn)
+    if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
+    const rec = conn.agent
+    if (rec && rec.peer === conn) {
+      fleet.disconnect(rec, conn)
+      tasks.disconnected(rec)
+      log.info('agent disconnected', { agent_id: rec.agent_id })
+    }
+  }
+
+  function fail(conn: Connection, error: string, detail?: string): void {
+    conn.send(detail === undefined ? { type: 'error', error } : { type: 'error', error, detail })
+  }
+
+  async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
+    if (conn.agent || conn.identifying) return fail(conn, 'already_identified')
+    conn.identifying = true
+    const claims = await opts.verifyToken(msg.token)
+    conn.identifying = false
+    if (conn.closed) return
+    if (claims?.role !== 'agent' || claims.sub !== msg.agent_id) {
+      log.warn('identify refused', { agent_id: msg.agent_id })
+      fail(conn, 'unauthorized')
+      return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
+    }
+    if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
+    conn.identifyTimer = null
+    fleet.identify(msg.agent_id, conn, {
+      pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null,
+    })
+    const rec = fleet.get(msg.agent_id)!
+    conn.agent = rec
+    conn.send({ type: 'identified', agent_id: rec.agent_id })
+    tasks.identified(rec, msg.active_task_id ?? null)
+    log.info('agent identified', {
+      agent_id: rec.agent_id, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,
+      restart_count: msg.pm2_info?.restart_count ?? null,
+    })
+  }
+
+  function handle(conn: Connection, msg: SidecarMessage): void {
+    if (msg.type === 'identify') {
+      void identify(conn, msg).catch((err) => log.error('identify failed', { error: String(err) }))
+      return
+    }
+    const rec = conn.agent
+    if (!rec) return fail(conn, 'not_identified', 'the first frame must be identify')
+    fleet.seen(rec)
+    switch (msg.type) {
+      case 'ping':
+        return conn.send({ type: 'pong' })
+      case 'agent_restarting':
+        log.info('agent restarting', { agent_id: rec.agent_id, restart_id: msg.restart_id ?? null })
+        return fleet.agentRestarting(rec, msg.restart_id)
+      case 'task_accepted':
+        return tasks.accepted(rec, msg.task_id)
+      case 'task_complete':
+        return tasks.finished(rec, msg.task_id, { ok: true, result: msg.result })
+      case 'task_failed':
+        return tasks.finished(rec, msg.task_id, { ok: false, error: msg.error })
+      case 'task_interrupted':
+        return tasks.interrupted(rec, msg.task_id, msg.reason)
+    }
+  }
+
+  function onMessage(conn: Connection, data: unknown): void {
+    conn.lastFrameAt = clock.now()
+    if (typeof data !== 'string') return fail(conn, 'invalid_message', 'frames must be JSON text')
+    // Node's ws enforces this before we see the frame; Deno has no such option.
+    if (data.length > MAX_FRAME_BYTES / 4 && utf8Length(data) > MAX_FRAME_BYTES) {
+      return drop(conn, CLOSE.TOO_BIG, 'frame too large')
+    }
+    const decoded = decodeSidecarMessage(data)
+    if (!decoded.ok) return fail(conn, decoded.error, decoded.detail)
+    handle(conn, decoded.value)
+  }
+
+  /** The `upgradeWebSocket` events for one new connection. */
+  function events(): WSEvents {
+    let conn: Connection | null = null
+    return {
+      onOpen(_event, ws) {
+        const c: Connection = {
+          ws, agent: null, identifying: false, lastFrameAt: clock.now(), identifyTimer: null, closed: false,
+          send(message: HubMessage) {
+            if (!c.closed) ws.send(JSON.stringify(message))
+          },
+          close(code: number, reason: string) {
+            try {
+              ws.close(code, reason)
+            } catch {
+              // Already closing: nothing more to do for a socket we are dropping.
+            }
+          },
+        }
+        c.identifyTimer = setTimeout(() => {
+          c.identifyTimer = null
+          if (!c.agent) drop(c, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
+        }, opts.identifyTimeoutMs)
+        conn = c
+        connections.add(c)
+      },
+      onMessage(event) {
+        if (conn && !conn.closed) onMessage(conn, event.data)
+      },
+      onClose() {
+        if (conn) forget(conn)
+      },
+      onError(event) {
+        log.warn('socket error', { agent_id: conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
+      },
+    }
+  }
+
+  return {
+    events,
+    get size() {
+      return connections.size
+    },
+    close(): void {
+      clearInterval(heartbeat)
+      for (const conn of [...connections]) drop(conn, 1001, 'hub shutting down')
+    },
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * Tasks: created over HTTP, queued, dispatched one per agent, and tracked until an outcome
+ * is stored. A task in flight is never dropped: an agent that vanishes gets a grace period to
+ * come back and report it, after which the task is queued again.
+ */
+import type { Clock } from '../shared/time.ts'
+import type { Logger } from '../shared/log.ts'
+import type { AgentRecord, Fleet } from './fleet.ts'
+
+export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
+
+export interface TaskRecord {
+  task_id: string
+  status: TaskStatus
+  input: unknown
+  /** The agent the task was pinned to at creation, if any. */
+  pinned: string | null
+  /** The agent running it now, or that ran it last. */
+  agent_id: string | null
+  attempts: number
+  result: unknown
+  error: string | null
+  timeout_ms: number
+  created_at: number
+  updated_at: number
+  timer: ReturnType<typeof setTimeout> | null
+}
+
+export interface TaskBoardOptions {
+  clock: Clock
+  log: Logger
+  newId: () => string
+  /** An assignment not accepted within this is queued again. */
+  acceptTimeoutMs: number
+  /** How long a disconnected agent has to come back and report its task. */
+  graceMs: number
+  /** A task interrupted this many times fails instead of running again. */
+  maxAttempts: number
+  defaultTimeoutMs: number
+  /** Finished tasks kept for GET; the oldest are forgotten past this. */
+  maxFinished: number
+}
+
+export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
+
+export class TaskBoard {
+  readonly tasks = new Map<string, TaskRecord>()
+  private queue: string[] = []
+  private retired: string[] = []
+  private dispatchScheduled = false
+
+  constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {}
+
+  create(input: unknown, pinned: string | null, timeoutMs: number | undefined): TaskRecord {
+    const now = this.opts.clock.now()
+    const task: TaskRecord = {
+      task_id: this.opts.newId(), status: 'queued', input, pinned, agent_id: pinned,
+      attempts: 0, result: null, error: null, timeout_ms: timeoutMs ?? this.opts.defaultTimeoutMs,
+      created_at: now, updated_at: now, timer: null,
+    }
+    this.tasks.set(task.task_id, task)
+    this.queue.push(task.task_id)
+    this.scheduleDispatch()
+    return task
+  }
+
+  /** Dispatch runs once per tick however many things made an agent free. */
+  scheduleDispatch(): void {
+    if (this.dispatchScheduled || this.queue.length === 0) return
+    this.dispatchScheduled = true
+    queueMicrotask(() => {
+      this.dispatchScheduled = false
+      this.dispatch()
+    })
+  }
+
+  /**
+   * Gives queued tasks to free agents. "Free" (connected, idle, not drained, no restart
+   * pending) is read from the fleet's available set and the assignment is made in the same
+   * synchronous step, so no restart can slip in between.
+   */
+  dispatch(): void {
+    const available = this.fleet.available
+    if (available.size === 0) return
+    const waiting: string[] = []
+    for (const taskId of this.queue) {
+      const task = this.tasks.get(taskId)
+      if (!task || task.status !== 'queued') continue
+      const agentId = task.pinned ?? first(available)
+      const rec = agentId !== undefined && available.has(agentId) ? this.fleet.get(agentId) : undefined
+      if (rec) this.assign(task, rec)
+      else waiting.push(taskId)
+    }
+    this.queue = waiting
+  }
+
+  private assign(task: TaskRecord, rec: AgentRecord): void {
+    task.status = 'assigned'
+    task.agent_id = rec.agent_id
+    task.attempts++
+    this.touch(task)
+    rec.task_id = task.task_id
+    this.fleet.refresh(rec)
+    rec.peer!.send({ type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
+    this.arm(task, this.opts.acceptTimeoutMs, () => {
+      this.opts.log.warn('task not accepted in time', { task_id: task.task_id, agent_id: rec.agent_id })
+      this.release(rec, task.task_id)
+      this.requeue(task)
+    })
+  }
+
+  accepted(rec: AgentRecord, taskId: string): void {
+    const task = this.tasks.get(taskId)
+    if (!task || rec.task_id !== taskId || task.agent_id !== rec.agent_id) {
+      // Given to another agent meanwhile: this copy must not run twice.
+      rec.peer?.send({ type: 'task_cancel', task_id: taskId })
+      return
+    }
+    this.disarm(task)
+    if (task.status === 'assigned') {
+      task.status = 'working'
+      this.touch(task)
+    }
+    this.fleet.taskStarted(rec)
+  }
+
+  /** An outcome reported by a sidecar. Stored once; always acknowledged so it is not resent. */
+  finished(rec: AgentRecord, taskId: string, outcome: Outcome): void {
+    const task = this.tasks.get(taskId)
+    const isOurs = task !== undefined && (
+      ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
+      (task.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id))
+    )
+    if (task && isOurs) {
+      this.disarm(task)
+      task.status = outcome.ok ? 'completed' : 'failed'
+      task.agent_id = rec.agent_id
+      if (outcome.ok) task.result = outcome.result
+      else task.error = outcome.error
+      this.touch(task)
+      this.retire(task)
+    }
+    rec.peer?.send({ type: 'task_ack', task_id: taskId })
+    this.release(rec, taskId)
+  }
+
+  /** The sidecar cut the task short (force restart, shutdown, crash): run it again. */
+  interrupted(rec: AgentRecord, taskId: string, reason: string): void {
+    const task = this.tasks.get(taskId)
+    if (task && task.agent_id === rec.agent_id && (task.status === 'assigned' || task.status === 'working')) {
+      this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason })
+      this.requeue(task)
+    }
+    rec.peer?.send({ type: 'task_ack', task_id: taskId })
+    this.release(rec, taskId)
+  }
+
+  /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
+  identified(rec: AgentRecord, activeTaskId: string | null): void {
+    const held = rec.task_id ? this.tasks.get(rec.task_id) : undefined
+    if (held) this.disarm(held)
+    if (held && held.task_id !== activeTaskId) {
+      // The sidecar never stored it (lost before it was accepted): run it again.
+      rec.task_id = null
+      if (held.status === 'assigned' || held.status === 'working') this.requeue(held)
+    }
+    if (activeTaskId && rec.task_id !== activeTaskId) {
+      const task = this.tasks.get(activeTaskId)
+      if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
+        // Requeued after the grace period but not yet given to anyone: take it back.
+        this.queue = this.queue.filter((id) => id !== activeTaskId)
+        task.status = 'working'
+        task.agent_id = rec.agent_id
+        this.touch(task)
+        rec.task_id = activeTaskId
+      } else if (task?.status !== 'completed' && task?.status !== 'failed') {
+        rec.peer?.send({ type: 'task_cancel', task_id: activeTaskId })
+      }
+      // A finished task's late result is acknowledged (and ignored) when it arrives.
+    }
+    if (rec.task_id) this.fleet.taskStarted(rec)
+    this.fleet.refresh(rec)
+  }
+
+  disconnected(rec: AgentRecord): void {
+    const task = rec.task_id ? this.tasks.get(rec.task_id) : undefined
+    if (!task) return
+    this.arm(task, this.opts.graceMs, () => {
+      this.opts.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: rec.agent_id })
+      rec.task_id = null
+      this.requeue(task)
+    })
+  }
+
+  private requeue(task: TaskRecord): void {
+    this.disarm(task)
+    if (task.attempts >= this.opts.maxAttempts) {
+      task.status = 'failed'
+      task.error = `interrupted ${task.attempts} times`
+      this.touch(task)
+      this.retire(task)
+      return
+    }
+    task.status = 'queued'
+    task.agent_id = task.pinned
+    this.touch(task)
+    this.queue.unshift(task.task_id)
+    this.scheduleDispatch()
+  }
+
+  private release(rec: AgentRecord, taskId: string): void {
+    if (rec.task_id !== taskId) return
+    rec.task_id = null
+    this.fleet.taskSettled(rec)
+  }
+
+  private retire(task: TaskRecord): void {
+    this.retired.push(task.task_id)
+    while (this.retired.length > this.opts.maxFinished) this.tasks.delete(this.retired.shift()!)
+  }
+
+  private touch(task: TaskRecord): void {
+    task.updated_at = this.opts.clock.now()
+  }
+
+  private arm(task: TaskRecord, ms: number, fire: () => void): void {
+    this.disarm(task)
+    task.timer = setTimeout(() => {
+      task.timer = null
+      fire()
+    }, ms)
+  }
+
+  private disarm(task: TaskRecord): void {
+    if (task.timer) clearTimeout(task.timer)
+    task.timer = null
+  }
+
+  close(): void {
+    for (const task of this.tasks.values()) this.disarm(task)
+  }
+}
+
+function first<T>(set: Set<T>): T | undefined {
+  return set.values().next().value
+}
+
+export function taskView(t: TaskRecord) {
+  return {
+    task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
+    attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
+    created_at: t.created_at, updated_at: t.updated_at,
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * `npm run --silent token -- admin` or `... -- agent <agent_id>`: prints one signed token.
+ * Uses AGENTCOM_SECRET, else the data dir's hub-secret (created if missing), like the hub.
+ */
+import * as v from 'valibot'
+import { signAdminToken, signAgentToken } from '../hub/auth.ts'
+import { ensureSecret, resolveHubConfig } from '../hub/config.ts'
+import { AgentId } from '../shared/protocol.ts'
+import { nodeSecretFiles } from './secret-files.ts'
+
+const USAGE = 'usage: npm run --silent token -- admin | agent <agent_id>'
+
+async function main(args: string[]): Promise<number> {
+  const [role, agentId, ...rest] = args
+  if (rest.length > 0 || (role !== 'admin' && role !== 'agent') || (role === 'admin' && agentId !== undefined)) {
+    console.error(USAGE)
+    return 64
+  }
+  if (role === 'agent' && !v.is(AgentId, agentId)) {
+    console.error(`invalid agent id ${JSON.stringify(agentId ?? '')}: 1 to 64 characters of A-Za-z0-9._-`)
+    return 64
+  }
+  let secret: string
+  try {
+    secret = await ensureSecret(resolveHubConfig(process.env), nodeSecretFiles)
+  } catch (err) {
+    console.error(`agentcom token: ${(err as Error).message}`)
+    return 78
+  }
+  const token = role === 'admin' ? await signAdminToken(secret) : await signAgentToken(secret, agentId!)
+  process.stdout.write(`${token}\n`)
+  return 0
+}
+
+process.exitCode = await main(process.argv.slice(2))

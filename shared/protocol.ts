@@ -1,0 +1,151 @@
+/**
+ * The wire protocol between hub and sidecar: the one place it is defined.
+ * Imports only valibot, so the hub core, the sidecar and Deno share it.
+ */
+import * as v from 'valibot'
+
+export const PROTOCOL_VERSION = 1
+
+/** Frames larger than this are refused with close code 1009. */
+export const MAX_FRAME_BYTES = 256 * 1024
+
+/** A task's `input`, serialized as JSON, may be at most this large. */
+export const MAX_INPUT_BYTES = 64 * 1024
+
+/** Close codes used by hub and sidecar (4xxx are ours). */
+export const CLOSE = {
+  /** The sidecar closes to be restarted by pm2. */
+  SERVICE_RESTART: 1012,
+  TOO_BIG: 1009,
+  UNAUTHORIZED: 4001,
+  REPLACED: 4002,
+  HEARTBEAT_TIMEOUT: 4003,
+  IDENTIFY_TIMEOUT: 4008,
+} as const
+
+export const AgentId = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1 to 64 characters of A-Za-z0-9._-'),
+)
+
+export const Pm2Info = v.object({
+  name: v.string(),
+  pm_id: v.number(),
+  pid: v.nullable(v.number()),
+  status: v.string(),
+  uptime_ms: v.nullable(v.number()),
+  restart_count: v.number(),
+  memory_bytes: v.nullable(v.number()),
+})
+export type Pm2Info = v.InferOutput<typeof Pm2Info>
+
+const TaskId = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+const Text = v.pipe(v.string(), v.maxLength(16 * 1024))
+
+/** Messages a sidecar sends to the hub. */
+export const SidecarMessage = v.variant('type', [
+  v.object({
+    type: v.literal('identify'),
+    agent_id: AgentId,
+    token: v.pipe(v.string(), v.maxLength(4096)),
+    protocol_version: v.literal(PROTOCOL_VERSION),
+    pm2_info: v.nullable(Pm2Info),
+    supervised: v.boolean(),
+    /** Random per sidecar process, so the hub can tell a restarted process without pm2. */
+    instance_id: v.optional(v.pipe(v.string(), v.maxLength(64))),
+    /** The task this sidecar holds (running, or finished and not yet acknowledged). */
+    active_task_id: v.optional(v.nullable(TaskId)),
+  }),
+  v.object({ type: v.literal('ping') }),
+  v.object({
+    type: v.literal('agent_restarting'),
+    reason: Text,
+    restart_id: v.optional(v.string()),
+  }),
+  v.object({ type: v.literal('task_accepted'), task_id: TaskId }),
+  v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
+  v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
+  /** The task was cut short (force restart, shutdown, crash): the hub runs it again. */
+  v.object({ type: v.literal('task_interrupted'), task_id: TaskId, reason: Text }),
+])
+export type SidecarMessage = v.InferOutput<typeof SidecarMessage>
+
+export const RestartMode = v.picklist(['graceful', 'force'])
+export type RestartMode = v.InferOutput<typeof RestartMode>
+
+/** Messages the hub sends to a sidecar. */
+export const HubMessage = v.variant('type', [
+  v.object({ type: v.literal('identified'), agent_id: v.string() }),
+  v.object({ type: v.literal('error'), error: v.string(), detail: v.optional(v.string()) }),
+  v.object({ type: v.literal('pong') }),
+  v.object({
+    type: v.literal('restart_sidecar'),
+    reason: v.string(),
+    restart_id: v.string(),
+    mode: v.optional(RestartMode),
+    deadline_s: v.optional(v.nullable(v.number())),
+  }),
+  v.object({
+    type: v.literal('task_assign'),
+    task_id: v.string(),
+    input: v.unknown(),
+    timeout_ms: v.number(),
+  }),
+  /** The hub has stored this task's outcome; the sidecar may forget it. */
+  v.object({ type: v.literal('task_ack'), task_id: v.string() }),
+  /** The task is no longer this sidecar's (it was given to another): stop it, report nothing. */
+  v.object({ type: v.literal('task_cancel'), task_id: v.string() }),
+])
+export type HubMessage = v.InferOutput<typeof HubMessage>
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string; detail: string }
+
+/**
+ * Parses one text frame against a schema. Never throws: a bad frame is a value.
+ * `error` is `invalid_json`, `unknown_type` or `invalid_message`.
+ */
+export function decode<T>(
+  schema: v.GenericSchema<unknown, T>,
+  text: string,
+): Decoded<T> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    return { ok: false, error: 'invalid_json', detail: 'frame is not valid JSON' }
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, error: 'invalid_message', detail: 'frame must be a JSON object' }
+  }
+  const result = v.safeParse(schema, raw)
+  if (result.success) return { ok: true, value: result.output }
+  const type = (raw as { type?: unknown }).type
+  const first = result.issues[0]
+  if (first.path?.length === 1 && first.path[0].key === 'type') {
+    return {
+      ok: false,
+      error: 'unknown_type',
+      detail: `unknown message type ${JSON.stringify(type)?.slice(0, 64) ?? 'undefined'}`,
+    }
+  }
+  const where = first.path?.map((p) => String(p.key)).join('.') ?? '(root)'
+  return { ok: false, error: 'invalid_message', detail: `${where}: ${first.message}` }
+}
+
+export const decodeSidecarMessage = (text: string) => decode(SidecarMessage, text)
+export const decodeHubMessage = (text: string) => decode(HubMessage, text)
+
+/** Byte length of a string as UTF-8, without a Node Buffer. */
+export function utf8Length(text: string): number {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}

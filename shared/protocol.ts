@@ -57,6 +57,8 @@ export const SidecarMessage = v.variant('type', [
     active_task_id: v.optional(v.nullable(TaskId)),
   }),
   v.object({ type: v.literal('ping') }),
+  /** The sidecar refuses a command, e.g. `not_supervised` for a restart outside pm2. */
+  v.object({ type: v.literal('error'), error: v.pipe(v.string(), v.maxLength(64)), detail: v.optional(Text) }),
   v.object({
     type: v.literal('agent_restarting'),
     reason: Text,

@@ -1,0 +1,34 @@
+// What `npm start` runs under pm2-runtime: the hub and a demo fleet of sidecars.
+// scripts/start.ts sets the environment read here (tokens, data dir, port).
+const path = require('node:path')
+const { sidecarApp, root } = require('../sidecar/pm2-app.cjs')
+
+const env = process.env
+const ids = (env.AGENTCOM_DEMO_AGENTS || 'demo-1,demo-2').split(',')
+const taskCommand = `"${process.execPath}" "${path.join(root, 'sidecar/demo-task.mjs')}"`
+
+module.exports = {
+  apps: [
+    {
+      name: 'agentcom-hub',
+      script: path.join(root, 'hub/node.ts'),
+      cwd: root,
+      exec_mode: 'fork',
+      interpreter: 'node',
+      node_args: '--import tsx',
+      autorestart: true,
+      stop_exit_codes: [78],
+      kill_timeout: 5000,
+    },
+    ...ids.map((agentId, i) =>
+      sidecarApp({
+        agentId,
+        env: {
+          AGENTCOM_TOKEN: env[`AGENTCOM_DEMO_TOKEN_${i}`] || '',
+          AGENTCOM_HUB_URL: `ws://${env.HOST || '127.0.0.1'}:${env.PORT || 8787}/ws`,
+          AGENTCOM_TASK_COMMAND: taskCommand,
+        },
+      }),
+    ),
+  ],
+}

@@ -1,0 +1,84 @@
+/**
+ * `npm start`: the hub and a demo fleet of two sidecars under the project's own pm2
+ * (pm2-runtime, in the foreground, PM2_HOME under the data dir). Prints the hub URL, an
+ * admin token and curl lines to paste. Ctrl-C stops everything.
+ */
+import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { resolve, join } from 'node:path'
+import { signAdminToken, signAgentToken } from '../hub/auth.ts'
+import { ensureSecret, resolveHubConfig } from '../hub/config.ts'
+import { nodeSecretFiles } from './secret-files.ts'
+import { SECOND } from '../shared/time.ts'
+
+const DEMO_AGENTS = ['demo-1', 'demo-2']
+
+const config = resolveHubConfig(process.env)
+const dataDir = resolve(config.dataDir)
+const secret = await ensureSecret({ ...config, dataDir }, nodeSecretFiles)
+const adminToken = await signAdminToken(secret)
+const agentTokens = await Promise.all(DEMO_AGENTS.map((id) => signAgentToken(secret, id)))
+
+const require = createRequire(import.meta.url)
+const pm2Runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime')
+const env: Record<string, string | undefined> = {
+  ...process.env,
+  PM2_HOME: join(dataDir, 'pm2'),
+  AGENTCOM_DATA_DIR: dataDir,
+  PORT: String(config.port),
+  HOST: config.host,
+  AGENTCOM_DEMO_AGENTS: DEMO_AGENTS.join(','),
+  ...Object.fromEntries(agentTokens.map((t, i) => [`AGENTCOM_DEMO_TOKEN_${i}`, t])),
+}
+// The sidecars are told which pm2 app they are by pm2 itself, never by our own environment.
+delete env.pm_id
+delete env.name
+
+const child = spawn(process.execPath, [pm2Runtime, 'start', join(import.meta.dirname, 'demo-fleet.config.cjs')], {
+  env,
+  stdio: ['ignore', 'inherit', 'inherit'],
+})
+
+// Ctrl-C reaches pm2-runtime too (same process group); a signal sent to us alone is passed on.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => child.kill(signal))
+}
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+
+const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
+if (await waitForHealth(url, 30 * SECOND)) {
+  const auth = `-H "Authorization: Bearer ${adminToken}"`
+  process.stdout.write(
+    [
+      '',
+      `AgentCom hub:  ${url}  (pm2 home ${env.PM2_HOME}, demo agents ${DEMO_AGENTS.join(', ')})`,
+      `Admin token:   ${adminToken}`,
+      '',
+      'List the agents:',
+      `  curl -s ${auth} ${url}/api/admin/agents`,
+      'Restart one (it comes back with restart_count one higher):',
+      `  curl -s -X POST ${auth} ${url}/api/admin/agents/${DEMO_AGENTS[0]}/restart`,
+      'Run a task:',
+      `  curl -s -X POST ${auth} ${url}/api/admin/tasks -d '{"input":{"sleep_ms":5000}}'`,
+      '',
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n') + '\n',
+  )
+} else {
+  process.stderr.write(`agentcom: the hub did not answer on ${url} within 30 s; see the logs above\n`)
+}
+
+async function waitForHealth(base: string, timeoutMs: number): Promise<boolean> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until && child.exitCode === null) {
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })
+      if (res.ok) return true
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return false
+}

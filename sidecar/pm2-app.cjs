@@ -1,0 +1,28 @@
+// The pm2 app definition of one sidecar, shared by sidecar/ecosystem.config.cjs and the
+// demo fleet that `npm start` runs.
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+
+/** @param {{ agentId: string, name?: string, env?: Record<string, string> }} opts */
+function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
+  return {
+    name,
+    script: path.join(root, 'sidecar/main.ts'),
+    cwd: root,
+    exec_mode: 'fork',
+    interpreter: 'node',
+    node_args: '--import tsx',
+    autorestart: true,
+    // 78 is a configuration error: restarting would only fail again.
+    stop_exit_codes: [78],
+    // pm2 sends SIGINT, then SIGKILL after this: long enough for a task to finish within
+    // the sidecar's own shutdown grace (AGENTCOM_SHUTDOWN_GRACE_MS, 25 s).
+    kill_timeout: 30000,
+    // A crash loop backs off (100 ms, doubling); a commanded restart comes back at once.
+    exp_backoff_restart_delay: 100,
+    env: { ...env, AGENTCOM_AGENT_ID: agentId, PM2_PROCESS_NAME: name },
+  }
+}
+
+module.exports = { sidecarApp, root }

@@ -1,0 +1,119 @@
+/**
+ * The sidecar's crash-safe task state: the one active task, written atomically (temporary
+ * file, fsync, rename, fsync of the directory) before it is accepted, and kept with its
+ * outcome until the hub acknowledges it. A corrupt file is set aside, never a crash loop.
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { Logger } from '../shared/log.ts'
+
+export type TaskOutcome =
+  | { kind: 'complete'; result: unknown }
+  | { kind: 'failed'; error: string }
+  | { kind: 'interrupted'; reason: string }
+
+export interface ActiveTask {
+  task_id: string
+  input: unknown
+  timeout_ms: number
+  accepted_at: number
+  /** Null while it runs; set once it ended, until the hub acknowledges it. */
+  outcome: TaskOutcome | null
+}
+
+interface QueueFile {
+  version: 1
+  active: ActiveTask | null
+}
+
+export class TaskQueue {
+  private writes: Promise<void> = Promise.resolve()
+
+  private constructor(readonly path: string, public active: ActiveTask | null) {}
+
+  /** Loads the queue file; a missing one is empty, a corrupt one is renamed aside and reported. */
+  static async open(path: string, log: Logger, now: () => number = Date.now): Promise<TaskQueue> {
+    await mkdir(dirname(path), { recursive: true })
+    let text: string
+    try {
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new TaskQueue(path, null)
+      throw err
+    }
+    const parsed = parseQueueFile(text)
+    if (parsed) return new TaskQueue(path, parsed.active)
+    const aside = `${path}.corrupt-${now()}`
+    await rename(path, aside)
+    log.error('queue file is corrupt; set aside, starting empty', { path, moved_to: aside, bytes: text.length })
+    return new TaskQueue(path, null)
+  }
+
+  /** True while a task is running or its outcome waits for the hub's acknowledgement. */
+  get busy(): boolean {
+    return this.active !== null
+  }
+
+  get running(): boolean {
+    return this.active !== null && this.active.outcome === null
+  }
+
+  async begin(task: Omit<ActiveTask, 'outcome'>): Promise<void> {
+    this.active = { ...task, outcome: null }
+    await this.save()
+  }
+
+  async finish(outcome: TaskOutcome): Promise<void> {
+    if (!this.active) return
+    this.active = { ...this.active, outcome }
+    await this.save()
+  }
+
+  async clear(): Promise<void> {
+    this.active = null
+    await this.save()
+  }
+
+  /** Writes are serialized, so the file always holds the latest state. */
+  private save(): Promise<void> {
+    const snapshot: QueueFile = { version: 1, active: this.active }
+    // A failed write is reported to its caller and does not block the next one.
+    this.writes = this.writes.catch(() => {}).then(() => writeAtomic(this.path, JSON.stringify(snapshot)))
+    return this.writes
+  }
+}
+
+export function parseQueueFile(text: string): QueueFile | null {
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (typeof data !== 'object' || data === null) return null
+  const file = data as Partial<QueueFile>
+  if (file.version !== 1) return null
+  const active = file.active
+  if (active === null) return { version: 1, active: null }
+  if (typeof active !== 'object' || active === undefined || typeof active.task_id !== 'string' ||
+    typeof active.timeout_ms !== 'number' || !('outcome' in active)) return null
+  return { version: 1, active }
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  const handle = await open(tmp, 'w', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, path)
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The sidecar: identifies to the hub, executes one task at a time with its state on disk,
+ * and restarts itself on the hub's command (gracefully: a running task finishes first).
+ * Every collaborator is passed in; main.ts builds the real ones.
+ */
+import type { HubMessage, RestartMode, SidecarMessage } from '../shared/protocol.ts'
+import { CLOSE, PROTOCOL_VERSION } from '../shared/protocol.ts'
+import type { Logger } from '../shared/log.ts'
+import type { HubLink, HubLinkOptions } from './hub-link.ts'
+import type { Pm2Adapter } from './pm2.ts'
+import type { TaskQueue, TaskOutcome } from './queue.ts'
+import type { ExecTaskOptions, RunningTask } from './executor.ts'
+import type { SidecarConfig } from './config.ts'
+
+export interface SidecarDeps {
+  config: SidecarConfig
+  pm2: Pm2Adapter
+  queue: TaskQueue
+  connect(handlers: Pick<HubLinkOptions, 'onOpen' | 'onMessage' | 'onClose'>): HubLink
+  exec(opts: ExecTaskOptions): RunningTask
+  log: Logger
+  /** Ends the process (main.ts: process.exit). Called once, after the socket is closed. */
+  exit(code: number): void
+  /** Environment for task commands (the sidecar's own, less its token). */
+  taskEnv: Record<string, string | undefined>
+  instanceId: string
+}
+
+interface PendingRestart {
+  restart_id: string
+  reason: string
+  mode: RestartMode
+  deadline: ReturnType<typeof setTimeout> | null
+}
+
+export function createSidecar(deps: SidecarDeps) {
+  const { config, pm2, queue, log } = deps
+  let link: HubLink | null = null
+  let running: RunningTask | null = null
+  /** The task's whole life (run, persist, report), so shutdown can wait for it. */
+  let work: Promise<void> = Promise.resolve()
+  let pending: PendingRestart | null = null
+  let exiting = false
+
+  const send = (message: SidecarMessage) => link?.send(message) ?? Promise.resolve(false)
+
+  async function identify(): Promise<void> {
+    const pm2Info = await pm2.getInfo()
+    await send({
+      type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
+      pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
+      active_task_id: queue.active?.task_id ?? null,
+    })
+  }
+
+  /** After identify: report what the hub has not acknowledged yet. */
+  function resync(): void {
+    const active = queue.active
+    if (!active) return
+    if (active.outcome) void send(outcomeMessage(active.task_id, active.outcome))
+    else void send({ type: 'task_accepted', task_id: active.task_id })
+  }
+
+  function onMessage(msg: HubMessage): void {
+    switch (msg.type) {
+      case 'identified':
+        link?.identified()
+        log.info('identified', { agent_id: msg.agent_id })
+        return resync()
+      case 'pong':
+        return
+      case 'error':
+        return log.warn('hub reported an error', { error: msg.error, detail: msg.detail ?? null })
+      case 'task_assign':
+        work = assign(msg).catch((err) => log.error('task failed to run', { task_id: msg.task_id, error: String(err) }))
+        return
+      case 'task_ack':
+        return void acknowledged(msg.task_id).catch((err) => log.error('task ack failed', { error: String(err) }))
+      case 'task_cancel':
+        return void cancel(msg.task_id).catch((err) => log.error('task cancel failed', { error: String(err) }))
+      case 'restart_sidecar':
+        return void gracefulRestart(msg.reason, msg.restart_id, msg.mode ?? 'graceful', msg.deadline_s ?? null)
+    }
+  }
+
+  async function assign(msg: Extract<HubMessage, { type: 'task_assign' }>): Promise<void> {
+    if (queue.active?.task_id === msg.task_id) {
+      if (!queue.active.outcome) await send({ type: 'task_accepted', task_id: msg.task_id })
+      return
+    }
+    if (queue.busy || pending || exiting) {
+      // Not ours to run now: the hub queues it again at once.
+      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: pending || exiting ? 'restarting' : 'busy' })
+      return
+    }
+    // On disk before it is accepted: a crash from here on is reported, never lost.
+    await queue.begin({ task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms, accepted_at: Date.now() })
+    await send({ type: 'task_accepted', task_id: msg.task_id })
+    log.info('task started', { task_id: msg.task_id })
+    if (!config.taskCommand) {
+      return settle(msg.task_id, { kind: 'failed', error: 'AGENTCOM_TASK_COMMAND is not set on this sidecar' })
+    }
+    const task = deps.exec({
+      command: config.taskCommand, task: { task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms },
+      env: deps.taskEnv,
+    })
+    running = task
+    const outcome = await task.done
+    if (running === task) running = null
+    if (outcome.ok) return settle(msg.task_id, { kind: 'complete', result: outcome.result })
+    // A stopped task was already settled by whoever stopped it.
+    if (!outcome.stopped) return settle(msg.task_id, { kind: 'failed', error: outcome.error })
+  }
+
+  async function settle(taskId: string, outcome: TaskOutcome): Promise<void> {
+    if (queue.active?.task_id !== taskId) return
+    await queue.finish(outcome)
+    log.info('task finished', { task_id: taskId, outcome: outcome.kind })
+    await send(outcomeMessage(taskId, outcome))
+  }
+
+  async function acknowledged(taskId: string): Promise<void> {
+    if (queue.active?.task_id !== taskId || !queue.active.outcome) return
+    await queue.clear()
+    if (pending) await restartNow()
+  }
+
+  async function cancel(taskId: string): Promise<void> {
+    if (queue.active?.task_id !== taskId) return
+    log.warn('task cancelled by the hub', { task_id: taskId })
+    running?.stop()
+    running = null
+    await queue.clear()
+    if (pending) await restartNow()
+  }
+
+  /** Stops the running task and records it as interrupted, so the hub runs it again. */
+  async function interrupt(reason: string): Promise<void> {
+    const active = queue.active
+    if (!active || active.outcome) return
+    running?.stop()
+    running = null
+    await settle(active.task_id, { kind: 'interrupted', reason })
+  }
+
+  /**
+   * The hub's restart command. Idle: restart now. Working: graceful waits for the task's
+   * result to be acknowledged (force once `deadline_s` passes); force interrupts it now.
+   * Outside pm2 it answers not_supervised and keeps running: nothing would bring it back.
+   */
+  async function gracefulRestart(reason: string, restartId: string, mode: RestartMode, deadlineS: number | null): Promise<void> {
+    if (!pm2.supervised) {
+      log.warn('restart refused: not running under pm2', { restart_id: restartId })
+      await send({ type: 'error', error: 'not_supervised', detail: 'this sidecar does not run under pm2' })
+      return
+    }
+    if (pending?.restart_id === restartId && mode === pending.mode) {
+      if (!queue.busy) await restartNow()
+      return
+    }
+    clearPendingRestart()
+    pending = { restart_id: restartId, reason, mode, deadline: null }
+    log.info('restart commanded', { restart_id: restartId, mode, deferred: queue.busy })
+    if (mode === 'force') await interrupt('force restart')
+    if (!queue.busy || mode === 'force') return restartNow()
+    if (deadlineS !== null) {
+      pending.deadline = setTimeout(() => {
+        log.warn('restart deadline passed; forcing', { restart_id: restartId })
+        if (pending) pending.mode = 'force'
+        void interrupt('restart deadline passed').then(restartNow)
+      }, deadlineS * 1000)
+    }
+  }
+
+  function hasPendingRestart(): boolean {
+    return pending !== null
+  }
+
+  function clearPendingRestart(): void {
+    if (pending?.deadline) clearTimeout(pending.deadline)
+    pending = null
+  }
+
+  /** Tells the hub, waits for that frame to be written, closes 1012, exits 0 for pm2. */
+  async function restartNow(): Promise<void> {
+    if (exiting || !pending) return
+    exiting = true
+    const { reason, restart_id } = pending
+    await send({ type: 'agent_restarting', reason, restart_id })
+    log.info('restarting', { restart_id })
+    await link?.close(CLOSE.SERVICE_RESTART, 'restarting')
+    deps.exit(0)
+  }
+
+  /**
+   * Shutdown by signal (someone ran `pm2 restart` or `pm2 stop`): let the task finish within
+   * the grace period, else record it interrupted so the hub runs it again.
+   */
+  async function shutdown(graceMs: number): Promise<void> {
+    if (exiting) return
+    exiting = true
+    clearPendingRestart()
+    if (queue.running) {
+      log.info('shutting down; waiting for the running task', { grace_ms: graceMs })
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))])
+      clearTimeout(timer)
+    }
+    if (queue.running) {
+      const active = queue.active!
+      running?.stop()
+      await queue.finish({ kind: 'interrupted', reason: 'sidecar shut down' })
+      await send(outcomeMessage(active.task_id, queue.active!.outcome!))
+    }
+    await link?.close(1001, 'shutting down')
+  }
+
+  return {
+    /** Reports a task left by a crash, then connects. */
+    async start(): Promise<{ stop(graceMs?: number): Promise<void> }> {
+      const active = queue.active
+      if (active && !active.outcome) {
+        log.warn('found a task interrupted by a crash; it will run again', { task_id: active.task_id })
+        await queue.finish({ kind: 'interrupted', reason: 'sidecar crashed' })
+      }
+      link = deps.connect({
+        onOpen: () => void identify().catch((err) => log.error('identify failed', { error: String(err) })),
+        onMessage,
+        onClose: (code) => {
+          if (code === CLOSE.UNAUTHORIZED) log.error('hub refused the token', { agent_id: config.agentId })
+        },
+      })
+      return { stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs) }
+    },
+    gracefulRestart,
+    hasPendingRestart,
+    clearPendingRestart,
+  }
+}
+
+function outcomeMessage(taskId: string, outcome: TaskOutcome): SidecarMessage {
+  switch (outcome.kind) {
+    case 'complete':
+      return { type: 'task_complete', task_id: taskId, result: outcome.result }
+    case 'failed':
+      return { type: 'task_failed', task_id: taskId, error: outcome.error }
+    case 'interrupted':
+      return { type: 'task_interrupted', task_id: taskId, reason: outcome.reason }
+  }
+}

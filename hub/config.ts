@@ -12,6 +12,11 @@ export interface HubConfig {
   secret: string | null
   dataDir: string
   restartTimeoutMs: number
+  /** Advanced settings, for tests and unusual fleets; undefined means the hub's default. */
+  identifyTimeoutMs?: number
+  idleTimeoutMs?: number
+  acceptTimeoutMs?: number
+  taskGraceMs?: number
 }
 
 export const HUB_DEFAULTS = { port: 8787, host: '127.0.0.1', dataDir: '.agentcom', restartTimeoutS: 120 } as const
@@ -27,7 +32,15 @@ export function resolveHubConfig(env: Record<string, string | undefined>): HubCo
     secret,
     dataDir: env.AGENTCOM_DATA_DIR || HUB_DEFAULTS.dataDir,
     restartTimeoutMs: intSetting(env, 'AGENTCOM_RESTART_TIMEOUT_S', HUB_DEFAULTS.restartTimeoutS, 1, 86_400) * SECOND,
+    identifyTimeoutMs: optionalMs(env, 'AGENTCOM_IDENTIFY_TIMEOUT_MS'),
+    idleTimeoutMs: optionalMs(env, 'AGENTCOM_IDLE_TIMEOUT_MS'),
+    acceptTimeoutMs: optionalMs(env, 'AGENTCOM_ACCEPT_TIMEOUT_MS'),
+    taskGraceMs: optionalMs(env, 'AGENTCOM_TASK_GRACE_MS'),
   }
+}
+
+function optionalMs(env: Record<string, string | undefined>, name: string): number | undefined {
+  return env[name] ? intSetting(env, name, 0, 1, 86_400_000) : undefined
 }
 
 function intSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -71,4 +84,15 @@ export async function ensureSecret(config: Pick<HubConfig, 'secret' | 'dataDir'>
 function checkFileSecret(secret: string, path: string): string {
   if (secret.length < MIN_SECRET_LENGTH) throw new Error(`${path} holds a secret shorter than ${MIN_SECRET_LENGTH} characters`)
   return secret
+}
+
+/** The createHub options a config sets. */
+export function hubSettings(c: HubConfig) {
+  return {
+    restartTimeoutMs: c.restartTimeoutMs,
+    identifyTimeoutMs: c.identifyTimeoutMs,
+    idleTimeoutMs: c.idleTimeoutMs,
+    acceptTimeoutMs: c.acceptTimeoutMs,
+    taskGraceMs: c.taskGraceMs,
+  }
 }

@@ -2,7 +2,7 @@
  * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only.
  */
 import { createLogger } from '../shared/log.ts'
-import { ensureSecret, resolveHubConfig } from './config.ts'
+import { ensureSecret, hubSettings, resolveHubConfig } from './config.ts'
 import { startNodeHub } from './serve-node.ts'
 import { nodeSecretFiles } from '../scripts/secret-files.ts'
 
@@ -15,7 +15,7 @@ try {
   process.exit(78)
 }
 const secret = await ensureSecret(config, nodeSecretFiles)
-const running = await startNodeHub({ port: config.port, host: config.host, secret, restartTimeoutMs: config.restartTimeoutMs, log })
+const running = await startNodeHub({ port: config.port, host: config.host, secret, ...hubSettings(config), log })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}` })
 
 const stop = (signal: string) => {

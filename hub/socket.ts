@@ -83,12 +83,13 @@ export function createSocketHub(opts: SocketOptions) {
     }
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
+    // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
+    conn.send({ type: 'identified', agent_id: msg.agent_id })
     fleet.identify(msg.agent_id, conn, {
       pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null,
     })
     const rec = fleet.get(msg.agent_id)!
     conn.agent = rec
-    conn.send({ type: 'identified', agent_id: rec.agent_id })
     tasks.identified(rec, msg.active_task_id ?? null)
     log.info('agent identified', {
       agent_id: rec.agent_id, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,

@@ -28,15 +28,18 @@ export interface SidecarConfig {
 
 export class ConfigError extends Error {}
 
+const GRACE_RANGE = 'must be an integer from 0 to 3600000'
+
 const Env = v.object({
   AGENTCOM_HUB_URL: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL'))),
-  AGENTCOM_AGENT_ID: v.pipe(v.string('is required'), AgentId),
+  AGENTCOM_AGENT_ID: v.pipe(v.string('is required'), v.check((id) => v.is(AgentId, id), 'must be 1 to 64 characters of A-Za-z0-9._-')),
   AGENTCOM_TOKEN: v.pipe(v.string('is required'), v.minLength(1, 'is required')),
   AGENTCOM_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1))),
   AGENTCOM_TASK_COMMAND: v.optional(v.string()),
   PM2_PROCESS_NAME: v.optional(v.string()),
   AGENTCOM_SHUTDOWN_GRACE_MS: v.optional(v.pipe(
-    v.string(), v.transform(Number), v.integer('must be an integer'), v.minValue(0), v.maxValue(3_600_000),
+    // Digits only: Number() would read ' ' as 0 and accept '1e3' or '0x10'.
+    v.string(), v.regex(/^\d+$/, GRACE_RANGE), v.transform(Number), v.maxValue(3_600_000, GRACE_RANGE),
   )),
 })
 

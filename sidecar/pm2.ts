@@ -5,10 +5,10 @@
  * never a throw.
  */
 import type { Pm2Info } from '../shared/protocol.ts'
-import type { Logger } from '../shared/log.ts'
+import { coerceError, type Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
 import { SECOND } from '../shared/time.ts'
-import type { CommandRunner } from './exec-runner.ts'
+import type { CommandRunner, RunResult } from './exec-runner.ts'
 import { parseJlist, toPm2Info, type JlistEntry } from './jlist.ts'
 
 export interface Pm2AdapterDeps {
@@ -50,10 +50,17 @@ export function createPm2Adapter(deps: Pm2AdapterDeps): Pm2Adapter {
   }
 
   async function queryJlist(): Promise<JlistEntry | null> {
-    const res = await deps.runner.run(file, [...lead, 'jlist', '-s'], {
-      timeoutMs: deps.timeoutMs ?? 5 * SECOND,
-      env: { PM2_SILENT: 'true' },
-    })
+    let res: RunResult
+    try {
+      res = await deps.runner.run(file, [...lead, 'jlist', '-s'], {
+        timeoutMs: deps.timeoutMs ?? 5 * SECOND,
+        env: { PM2_SILENT: 'true' },
+      })
+    } catch (err) {
+      // execFile throws (so the runner rejects) on spawn errors such as E2BIG or ENOMEM.
+      deps.log.warn('pm2 jlist could not run', { error: coerceError(err).message })
+      return null
+    }
     if (res.exitCode !== 0) {
       deps.log.warn('pm2 jlist failed', { exit_code: res.exitCode, error: res.error ?? null, stderr: res.stderr.slice(-200) })
       return null

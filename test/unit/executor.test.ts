@@ -1,0 +1,189 @@
+import { mkdtemp, readFile, realpath, rm } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { execTask, MAX_RESULT_BYTES, STDERR_TAIL_BYTES, type ExecTaskOptions } from '../../sidecar/executor.ts'
+
+const ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+
+function run(command: string, opts: Partial<ExecTaskOptions> & { timeoutMs?: number; input?: unknown } = {}) {
+  return execTask({
+    command,
+    task: { task_id: 'task-1', input: opts.input ?? null, timeout_ms: opts.timeoutMs ?? 10_000 },
+    env: opts.env ?? ENV,
+    ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
+  })
+}
+
+/** Polls `check` every 10 ms until it returns a value, for at most `ms`. */
+async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/**
+ * False once the process is gone. A killed orphan can stay a zombie ('Z') when the container's
+ * init does not reap; a zombie runs nothing, so it counts as gone.
+ */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false
+    throw err
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false // reaped between the two checks
+  }
+}
+
+let dir: string
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'agentcom-exec-'))
+})
+afterEach(async () => {
+  vi.unstubAllEnvs()
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('results', () => {
+  it('parses JSON on stdout', async () => {
+    expect(await run(`printf '{"answer":42,"list":[1,"two"]}\\n'`).done)
+      .toEqual({ ok: true, result: { answer: 42, list: [1, 'two'] } })
+  })
+
+  it('returns other output as trimmed text', async () => {
+    expect(await run(`printf '  hello world\\n\\n'`).done).toEqual({ ok: true, result: 'hello world' })
+  })
+
+  it('returns empty output as an empty string', async () => {
+    expect(await run('true').done).toEqual({ ok: true, result: '' })
+  })
+
+  it('ignores stderr when the command succeeds', async () => {
+    expect(await run(`echo warning >&2; echo '"fine"'`).done).toEqual({ ok: true, result: 'fine' })
+  })
+
+  it('accepts a result of exactly MAX_RESULT_BYTES', async () => {
+    const outcome = await run(`head -c ${MAX_RESULT_BYTES} /dev/zero | tr '\\0' a`).done
+    expect(outcome).toEqual({ ok: true, result: 'a'.repeat(MAX_RESULT_BYTES) })
+  })
+
+  it('fails a result one byte over MAX_RESULT_BYTES', async () => {
+    expect(await run(`head -c ${MAX_RESULT_BYTES + 1} /dev/zero | tr '\\0' a`).done)
+      .toEqual({ ok: false, error: 'result larger than 196608 bytes' })
+  })
+
+  it('fails a huge result without waiting on a blocked writer', async () => {
+    // 4 MiB: if the executor stopped reading, the writer would block on a full pipe forever.
+    expect(await run(`head -c 4194304 /dev/zero`).done)
+      .toEqual({ ok: false, error: 'result larger than 196608 bytes' })
+  })
+})
+
+describe('the task it is given', () => {
+  it('writes the task as JSON to stdin', async () => {
+    const outcome = await execTask({
+      command: 'cat',
+      task: { task_id: 'task-7', input: { prompt: 'hi', n: [1, 2] }, timeout_ms: 9000 },
+      env: ENV,
+    }).done
+    expect(outcome).toEqual({ ok: true, result: { task_id: 'task-7', input: { prompt: 'hi', n: [1, 2] }, timeout_ms: 9000 } })
+  })
+
+  it('is not an error when the command does not read stdin', async () => {
+    expect(await run('echo done', { input: 'x'.repeat(1024 * 1024) }).done).toEqual({ ok: true, result: 'done' })
+  })
+
+  it('sets AGENTCOM_TASK_ID over any inherited value, next to the given env', async () => {
+    const outcome = await run(`printf '%s|%s' "$AGENTCOM_TASK_ID" "$GIVEN"`, {
+      env: { ...ENV, GIVEN: 'yes', AGENTCOM_TASK_ID: 'stale' },
+    }).done
+    expect(outcome).toEqual({ ok: true, result: 'task-1|yes' })
+  })
+
+  it("gets only the env it is given, not the sidecar's", async () => {
+    vi.stubEnv('AGENTCOM_EXEC_TEST_LEAK', 'leaked')
+    expect(await run(`printf '%s' "\${AGENTCOM_EXEC_TEST_LEAK-unset}"`).done).toEqual({ ok: true, result: 'unset' })
+  })
+
+  it('runs in the given cwd', async () => {
+    expect(await run('pwd -P', { cwd: dir }).done).toEqual({ ok: true, result: await realpath(dir) })
+  })
+
+  it('reports a command that cannot start', async () => {
+    expect(await run('true', { cwd: join(dir, 'missing') }).done)
+      .toEqual({ ok: false, error: 'could not start task command: spawn /bin/sh ENOENT' })
+  })
+})
+
+describe('failures', () => {
+  it('reports a non-zero exit with the end of stderr', async () => {
+    expect(await run(`echo 'partial' ; echo 'something broke' >&2; exit 3`).done)
+      .toEqual({ ok: false, error: 'exit code 3: something broke' })
+  })
+
+  it('reports a non-zero exit without stderr', async () => {
+    expect(await run('exit 4').done).toEqual({ ok: false, error: 'exit code 4' })
+  })
+
+  it('reports death by a signal', async () => {
+    expect(await run(`echo dying >&2; kill -TERM $$`).done).toEqual({ ok: false, error: 'killed by SIGTERM: dying' })
+  })
+
+  it('keeps only the last STDERR_TAIL_BYTES of stderr', async () => {
+    const outcome = await run(`head -c 100000 /dev/zero | tr '\\0' e >&2; printf END >&2; exit 1`).done
+    expect(STDERR_TAIL_BYTES).toBe(4096)
+    expect(outcome).toEqual({ ok: false, error: `exit code 1: ${'e'.repeat(STDERR_TAIL_BYTES - 3)}END` })
+  })
+
+  it('kills a task at its timeout', async () => {
+    const started = Date.now()
+    const outcome = await run(`echo 'still working' >&2; sleep 5`, { timeoutMs: 200 }).done
+    expect(outcome).toEqual({ ok: false, error: 'timed out after 200 ms: still working' })
+    // The whole group died: a surviving `sleep 5` would hold stdout open for 5 s.
+    expect(Date.now() - started).toBeLessThan(4000)
+  })
+})
+
+describe('process group', () => {
+  it('stop() kills the shell and everything it started', async () => {
+    const pidFile = join(dir, 'bg.pid')
+    const task = run(`sleep 30 & echo $! > '${pidFile}'; wait`)
+    const pid = await waitFor(async () => {
+      const text = await readFile(pidFile, 'utf8').catch(() => '')
+      return text.endsWith('\n') ? Number(text) : undefined
+    })
+    expect(isRunning(pid)).toBe(true)
+    task.stop()
+    expect(await task.done).toEqual({ ok: false, error: 'stopped', stopped: true })
+    await waitFor(() => (isRunning(pid) ? undefined : true))
+    expect(isRunning(pid)).toBe(false)
+  })
+
+  it('stop() after the task ended changes nothing', async () => {
+    const task = run('echo 1')
+    expect(await task.done).toEqual({ ok: true, result: 1 })
+    task.stop()
+    expect(await task.done).toEqual({ ok: true, result: 1 })
+  })
+
+  it('kills background children when the shell exits', async () => {
+    const pidFile = join(dir, 'bg.pid')
+    const started = Date.now()
+    expect(await run(`sleep 30 & echo $! > '${pidFile}'; echo done`).done).toEqual({ ok: true, result: 'done' })
+    expect(Date.now() - started).toBeLessThan(10_000)
+    const pid = Number(await readFile(pidFile, 'utf8'))
+    await waitFor(() => (isRunning(pid) ? undefined : true))
+    expect(isRunning(pid)).toBe(false)
+  })
+})

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 const agent = async (id: string) => (await hub.api('GET', `/api/admin/agents/${id}`)).body
 
-describe(`restart under a real pm2 (${hub?.runtime ?? process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => {
+describe(`restart under a real pm2 (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => {
   it('identifies with its own pm2 info and no part of pm2\'s environment', async () => {
     await expect.poll(() => agent('e2e-1'), { timeout: 20_000 }).toMatchObject({ connected: true, status: 'idle' })
     const info = (await agent('e2e-1')).pm2_info

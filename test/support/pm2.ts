@@ -24,7 +24,7 @@ export interface Pm2Process {
 export async function createPm2Sandbox() {
   const home = await mkdtemp(join(tmpdir(), 'agentcom-pm2-'))
   const dataDir = join(home, 'data')
-  const env = { ...process.env, PM2_HOME: home, PM2_SILENT: 'true' }
+  const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: home, PM2_SILENT: 'true' }
   delete env.pm_id
 
   async function pm2(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {

@@ -59,7 +59,10 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   child.stdin.on('error', () => {})
   child.stdin.end(JSON.stringify({ task_id: opts.task.task_id, input: opts.task.input, timeout_ms: opts.task.timeout_ms }))
 
+  let reaped = false
   const killGroup = () => {
+    // Once the group is reaped its id may be reused: never signal it again.
+    if (reaped) return
     try {
       if (child.pid) process.kill(-child.pid, 'SIGKILL')
     } catch {
@@ -81,6 +84,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
+      reaped = true
       const tail = stderr.toString('utf8').trim()
       const withTail = (msg: string) => (tail ? `${msg}: ${tail}` : msg)
       if (stopped) return resolve({ ok: false, error: 'stopped', stopped: true })

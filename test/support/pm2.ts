@@ -3,7 +3,7 @@
  * ends the daemon and everything it runs, and must be called in afterAll.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +39,15 @@ export async function createPm2Sandbox() {
     /** Starts one sidecar from sidecar/ecosystem.config.cjs, as an operator would. */
     async startSidecar(agentId: string, settings: Record<string, string>): Promise<void> {
       await pm2(['start', join(ROOT, 'sidecar/ecosystem.config.cjs')], {
+        AGENTCOM_AGENT_ID: agentId, AGENTCOM_DATA_DIR: dataDir, AGENTCOM_TASK_COMMAND: DEMO_TASK, ...settings,
+      })
+    },
+    /** Starts one sidecar from its pm2 app definition with some of pm2's options changed. */
+    async startSidecarWith(agentId: string, settings: Record<string, string>, overrides: Record<string, unknown>): Promise<void> {
+      const file = join(home, `${agentId}.config.cjs`)
+      const app = `require(${JSON.stringify(join(ROOT, 'sidecar/pm2-app.cjs'))}).sidecarApp({ agentId: ${JSON.stringify(agentId)} })`
+      await writeFile(file, `module.exports = { apps: [Object.assign(${app}, ${JSON.stringify(overrides)})] }\n`)
+      await pm2(['start', file], {
         AGENTCOM_AGENT_ID: agentId, AGENTCOM_DATA_DIR: dataDir, AGENTCOM_TASK_COMMAND: DEMO_TASK, ...settings,
       })
     },

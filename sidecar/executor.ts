@@ -12,7 +12,7 @@ export const STDERR_TAIL_BYTES = 4 * 1024
 
 export type ExecOutcome =
   | { ok: true; result: unknown }
-  | { ok: false; error: string; stopped?: boolean }
+  | { ok: false; error: string; stopped?: boolean; signal?: string }
 
 export interface RunningTask {
   done: Promise<ExecOutcome>
@@ -89,7 +89,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       const withTail = (msg: string) => (tail ? `${msg}: ${tail}` : msg)
       if (stopped) return resolve({ ok: false, error: 'stopped', stopped: true })
       if (timedOut) return resolve({ ok: false, error: withTail(`timed out after ${opts.task.timeout_ms} ms`) })
-      if (signal) return resolve({ ok: false, error: withTail(`killed by ${signal}`) })
+      if (signal) return resolve({ ok: false, error: withTail(`killed by ${signal}`), signal })
       if (code !== 0) return resolve({ ok: false, error: withTail(`exit code ${code}`) })
       if (stdoutOverflow) return resolve({ ok: false, error: `result larger than ${MAX_RESULT_BYTES} bytes` })
       resolve({ ok: true, result: parseResult(Buffer.concat(stdout).toString('utf8')) })

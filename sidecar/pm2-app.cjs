@@ -19,6 +19,9 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
     // pm2 sends SIGINT, then SIGKILL after this: long enough for a task to finish within
     // the sidecar's own shutdown grace (AGENTCOM_SHUTDOWN_GRACE_MS, 25 s).
     kill_timeout: 30000,
+    // pm2's SIGINT goes to the sidecar alone, not to its task's processes, so a running task
+    // can finish; the sidecar stops the task's process group itself when its grace runs out.
+    treekill: false,
     // A crash loop backs off (100 ms, doubling); a commanded restart comes back at once.
     exp_backoff_restart_delay: 100,
     env: { ...env, AGENTCOM_AGENT_ID: agentId, PM2_PROCESS_NAME: name },

@@ -109,7 +109,10 @@ export function createSidecar(deps: SidecarDeps) {
     if (running === task) running = null
     if (outcome.ok) return settle(msg.task_id, { kind: 'complete', result: outcome.result })
     // A stopped task was already settled by whoever stopped it.
-    if (!outcome.stopped) return settle(msg.task_id, { kind: 'failed', error: outcome.error })
+    if (outcome.stopped) return
+    // Killed by a signal while we shut down (it reached the task too): not the task's fault.
+    if (exiting && outcome.signal) return settle(msg.task_id, { kind: 'interrupted', reason: `sidecar shutting down (${outcome.signal})` })
+    return settle(msg.task_id, { kind: 'failed', error: outcome.error })
   }
 
   async function settle(taskId: string, outcome: TaskOutcome): Promise<void> {

@@ -94,6 +94,16 @@ describe('tasks under a real pm2', () => {
     expect(await task(t.task_id)).toMatchObject({ status: 'completed', attempts: 2 })
   })
 
+  it('finishes the running task when someone runs `pm2 restart` by hand (SIGINT)', async () => {
+    const t = await submit({ input: { sleep_ms: 1500 }, agent_id: 't-2' })
+    await expect.poll(async () => (await task(t.task_id)).status).toBe('working')
+    await pm2.pm2(['restart', 'agentcom-t-2'])
+    await settled(t.task_id)
+    expect(await task(t.task_id)).toMatchObject({ status: 'completed', attempts: 1 })
+    expect(await starts(t.task_id)).toBe(1)
+    await waitFor(() => agent('t-2'), (a) => a.status === 'idle', { what: 't-2 back' })
+  })
+
   it('runs a burst of tasks, each exactly once', async () => {
     const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => submit({ input: { i, sleep_ms: 20 } })))
     for (const t of burst) await settled(t.task_id)

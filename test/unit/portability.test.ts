@@ -1,0 +1,51 @@
+/**
+ * The hub core and shared/ run on Node and Deno alike: they may import only hono, valibot
+ * and each other. Runtime code lives in the entry files alone.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+const ENTRIES = new Set(['hub/node.ts', 'hub/serve-node.ts', 'hub/deno.ts'])
+const ALLOWED = /^(hono(\/[a-z-]+)*|valibot|\.\.?\/.*\.ts)$/
+
+async function coreFiles(): Promise<string[]> {
+  const files: string[] = []
+  for (const dir of ['hub', 'shared']) {
+    for (const name of await readdir(join(ROOT, dir))) {
+      const rel = `${dir}/${name}`
+      if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)
+    }
+  }
+  return files
+}
+
+function importsOf(source: string): string[] {
+  const specs = [...source.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/g)].map((m) => m[1])
+  const dynamic = [...source.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1])
+  return [...specs, ...dynamic]
+}
+
+describe('portable core', () => {
+  it('finds the core files', async () => {
+    expect(await coreFiles()).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'shared/protocol.ts']))
+  })
+
+  it('imports only hono, valibot and relative .ts files', async () => {
+    const offenders: string[] = []
+    for (const file of await coreFiles()) {
+      const source = await readFile(join(ROOT, file), 'utf8')
+      for (const spec of importsOf(source)) if (!ALLOWED.test(spec) || spec.startsWith('../sidecar') || spec.startsWith('../scripts')) offenders.push(`${file}: ${spec}`)
+      const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+      if (/\b(process|Deno|Bun|Buffer|require)\s*[.(]/.test(code)) offenders.push(`${file}: uses a runtime global`)
+    }
+    expect(offenders).toEqual([])
+  })
+
+  it('the checker itself catches a runtime import', () => {
+    expect(importsOf("import { readFile } from 'node:fs'\n").every((s) => ALLOWED.test(s))).toBe(false)
+    expect(importsOf("import { serve } from '@hono/node-server'\n").every((s) => ALLOWED.test(s))).toBe(false)
+    expect(importsOf("import { Hono } from 'hono'\nimport * as v from 'valibot'\n").every((s) => ALLOWED.test(s))).toBe(true)
+  })
+})

@@ -1,0 +1,211 @@
+/**
+ * The sidecar's restart and task logic, through its seams: a recording hub link, a pm2
+ * adapter object, a task runner whose end the test controls, and a real queue file.
+ * Deadlines run on fake timers.
+ */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createSidecar } from '../../sidecar/sidecar.ts'
+import { TaskQueue } from '../../sidecar/queue.ts'
+import type { HubLink } from '../../sidecar/hub-link.ts'
+import type { ExecOutcome } from '../../sidecar/executor.ts'
+import type { HubMessage, SidecarMessage } from '../../shared/protocol.ts'
+import { silentLogger } from '../../shared/log.ts'
+
+type Event = { sent: SidecarMessage } | { closed: number } | { exit: number } | { stopped: string }
+
+async function setup({ supervised = true, queue }: { supervised?: boolean; queue?: TaskQueue } = {}) {
+  const events: Event[] = []
+  const tasks = new Map<string, (outcome: ExecOutcome) => void>()
+  let deliver: (m: HubMessage) => void = () => {}
+  let open: () => void = () => {}
+  const q = queue ?? await TaskQueue.open(join(await mkdtemp(join(tmpdir(), 'agentcom-sc-')), 'q.json'), silentLogger)
+  const link: HubLink = {
+    connected: true,
+    send: async (m) => {
+      events.push({ sent: m })
+      return true
+    },
+    identified: () => {},
+    close: async (code = 1000) => {
+      events.push({ closed: code })
+    },
+  }
+  const sidecar = createSidecar({
+    config: {
+      hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
+      processName: null, shutdownGraceMs: 1000,
+    },
+    pm2: { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null },
+    queue: q,
+    connect: (handlers) => {
+      deliver = handlers.onMessage
+      open = handlers.onOpen
+      return link
+    },
+    exec: ({ task }) => {
+      let finish!: (o: ExecOutcome) => void
+      const done = new Promise<ExecOutcome>((resolve) => (finish = resolve))
+      tasks.set(task.task_id, finish)
+      return {
+        done,
+        stop: () => {
+          events.push({ stopped: task.task_id })
+          finish({ ok: false, error: 'stopped', stopped: true })
+        },
+      }
+    },
+    log: silentLogger,
+    exit: (code) => events.push({ exit: code }),
+    taskEnv: {},
+    instanceId: 'inst-1',
+  })
+  const running = await sidecar.start()
+  open()
+  const sent = (type: string) => events.flatMap((e) => ('sent' in e && e.sent.type === type ? [e.sent] : []))
+  const until = (check: () => void) => vi.waitFor(check, { timeout: 5000, interval: 5 })
+  return { sidecar, running, events, tasks, queue: q, deliver: (m: HubMessage) => deliver(m), sent, until }
+}
+
+const restartMsg = (extra: Partial<Extract<HubMessage, { type: 'restart_sidecar' }>> = {}): HubMessage =>
+  ({ type: 'restart_sidecar', reason: 'deploy', restart_id: 'r-1', ...extra })
+const assign = (task_id: string): HubMessage => ({ type: 'task_assign', task_id, input: { n: 1 }, timeout_ms: 60_000 })
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('restart on command', () => {
+  it('when idle: agent_restarting, then close 1012, then exit 0, in that order', async () => {
+    const s = await setup()
+    s.deliver(restartMsg())
+    await s.until(() => expect(s.events.some((e) => 'exit' in e)).toBe(true))
+    expect(s.events.filter((e) => !('sent' in e && e.sent.type === 'identify'))).toEqual([
+      { sent: { type: 'agent_restarting', reason: 'deploy', restart_id: 'r-1' } },
+      { closed: 1012 },
+      { exit: 0 },
+    ])
+  })
+
+  it('outside pm2: answers not_supervised and keeps running', async () => {
+    const s = await setup({ supervised: false })
+    s.deliver(restartMsg())
+    await s.until(() => expect(s.sent('error')).toHaveLength(1))
+    expect(s.sent('error')[0]).toMatchObject({ error: 'not_supervised' })
+    expect(s.events.some((e) => 'exit' in e || 'closed' in e)).toBe(false)
+    expect(s.sidecar.hasPendingRestart()).toBe(false)
+  })
+
+  it('graceful while working: waits for the result to be acknowledged, then restarts', async () => {
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.deliver(restartMsg())
+    await s.until(() => expect(s.sidecar.hasPendingRestart()).toBe(true))
+    expect(s.sent('agent_restarting')).toEqual([])
+
+    s.tasks.get('t-1')!({ ok: true, result: 42 })
+    await s.until(() => expect(s.sent('task_complete')).toEqual([{ type: 'task_complete', task_id: 't-1', result: 42 }]))
+    expect(s.sent('agent_restarting')).toEqual([])
+    s.deliver({ type: 'task_ack', task_id: 't-1' })
+    await s.until(() => expect(s.events.at(-1)).toEqual({ exit: 0 }))
+    expect(s.queue.active).toBeNull()
+  })
+
+  it('refuses new tasks while a restart is pending', async () => {
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.deliver(restartMsg())
+    s.deliver(assign('t-2'))
+    await s.until(() => expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-2', reason: 'restarting' }]))
+    expect(s.tasks.has('t-2')).toBe(false)
+  })
+
+  it('force: stops the task, reports it interrupted, and restarts at once', async () => {
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.deliver(restartMsg({ mode: 'force' }))
+    await s.until(() => expect(s.events.at(-1)).toEqual({ exit: 0 }))
+    expect(s.events).toContainEqual({ stopped: 't-1' })
+    expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-1', reason: 'force restart' }])
+    // Kept on disk until acknowledged: the next process reports it again if the hub missed it.
+    expect(s.queue.active).toMatchObject({ task_id: 't-1', outcome: { kind: 'interrupted' } })
+  })
+
+  it('deadline_s: graceful turns into force when the deadline passes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.deliver(restartMsg({ deadline_s: 30 }))
+    await s.until(() => expect(s.sidecar.hasPendingRestart()).toBe(true))
+    await vi.advanceTimersByTimeAsync(29_000)
+    expect(s.events.some((e) => 'stopped' in e)).toBe(false)
+    await vi.advanceTimersByTimeAsync(1_000)
+    await s.until(() => expect(s.events.at(-1)).toEqual({ exit: 0 }))
+    expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-1', reason: 'restart deadline passed' }])
+  })
+
+  it('ignores a repeated command with the same restart_id', async () => {
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.deliver(restartMsg())
+    s.deliver(restartMsg())
+    await s.until(() => expect(s.sidecar.hasPendingRestart()).toBe(true))
+    expect(s.sent('agent_restarting')).toEqual([])
+    s.sidecar.clearPendingRestart()
+    expect(s.sidecar.hasPendingRestart()).toBe(false)
+  })
+})
+
+describe('crash recovery', () => {
+  let queue: TaskQueue
+  beforeEach(async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'agentcom-crash-')), 'q.json')
+    const before = await TaskQueue.open(path, silentLogger)
+    await before.begin({ task_id: 't-lost', input: 1, timeout_ms: 1000, accepted_at: 1 })
+    // The process "crashes" here: a new one opens the same file.
+    queue = await TaskQueue.open(path, silentLogger)
+  })
+
+  it('identifies with the task it holds and reports it interrupted after identify', async () => {
+    const s = await setup({ queue })
+    await s.until(() => expect(s.sent('identify')).toHaveLength(1))
+    expect(s.sent('identify')[0]).toMatchObject({ active_task_id: 't-lost', supervised: true, instance_id: 'inst-1' })
+    expect(s.sent('task_interrupted')).toEqual([])
+    s.deliver({ type: 'identified', agent_id: 'a-1' })
+    await s.until(() => expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-lost', reason: 'sidecar crashed' }]))
+    s.deliver({ type: 'task_ack', task_id: 't-lost' })
+    await s.until(() => expect(s.queue.active).toBeNull())
+  })
+})
+
+describe('shutdown by signal', () => {
+  it('lets a task finish within the grace, reports it, and closes 1001', async () => {
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    const stopping = s.running.stop(10_000)
+    s.tasks.get('t-1')!({ ok: true, result: 'done' })
+    await stopping
+    expect(s.sent('task_complete')).toEqual([{ type: 'task_complete', task_id: 't-1', result: 'done' }])
+    expect(s.events.at(-1)).toEqual({ closed: 1001 })
+  })
+
+  it('reports the task interrupted when the grace runs out', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const s = await setup()
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    const stopping = s.running.stop(1000)
+    await vi.advanceTimersByTimeAsync(1000)
+    await stopping
+    expect(s.events).toContainEqual({ stopped: 't-1' })
+    expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-1', reason: 'sidecar shut down' }])
+  })
+})

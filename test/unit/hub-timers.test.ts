@@ -1,0 +1,146 @@
+/**
+ * The hub's deadlines on fake timers: assignments not accepted, agents that do not come back
+ * with their task, restarts that time out, and dispatch around pending restarts.
+ * Agents join through the fleet's identify path with a recording Peer (the socket layer's seam).
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createHub, type Hub } from '../../hub/app.ts'
+import type { Peer } from '../../hub/fleet.ts'
+import type { HubMessage } from '../../shared/protocol.ts'
+import { silentLogger } from '../../shared/log.ts'
+import { SECOND } from '../../shared/time.ts'
+
+let hub: Hub
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  hub = createHub({
+    upgradeWebSocket: (() => async () => new Response(null)) as never,
+    secret: 's'.repeat(40), log: silentLogger,
+    acceptTimeoutMs: 5 * SECOND, taskGraceMs: 20 * SECOND, restartTimeoutMs: 60 * SECOND,
+  })
+})
+afterEach(() => {
+  hub.close()
+  vi.useRealTimers()
+})
+
+function join(agentId: string, restart_count = 0, activeTaskId: string | null = null) {
+  const sent: HubMessage[] = []
+  const peer: Peer = { send: (m) => sent.push(m), close: () => {} }
+  hub.fleet.identify(agentId, peer, {
+    supervised: true, instance_id: `i-${restart_count}`,
+    pm2_info: { name: agentId, pm_id: 0, pid: 100 + restart_count, status: 'online', uptime_ms: 0, restart_count, memory_bytes: 0 },
+  })
+  const rec = hub.fleet.get(agentId)!
+  hub.tasks.identified(rec, activeTaskId)
+  return { peer, sent, rec, assigned: () => sent.filter((m) => m.type === 'task_assign').map((m) => (m as { task_id: string }).task_id) }
+}
+
+const flush = () => vi.advanceTimersByTimeAsync(0)
+
+describe('task deadlines', () => {
+  it('queues an assignment again when it is not accepted in time', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    expect(a.assigned()).toEqual([task.task_id])
+    expect(task.status).toBe('assigned')
+    await vi.advanceTimersByTimeAsync(4_999)
+    expect(task.status).toBe('assigned')
+    await vi.advanceTimersByTimeAsync(1)
+    // Queued again and, the agent being idle again, assigned a second time.
+    expect(a.assigned()).toEqual([task.task_id, task.task_id])
+    expect(task.attempts).toBe(2)
+  })
+
+  it('gives a disconnected agent its grace period, then runs the task elsewhere', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    hub.tasks.accepted(a.rec, task.task_id)
+    expect(task.status).toBe('working')
+    hub.fleet.disconnect(a.rec, a.peer)
+    hub.tasks.disconnected(a.rec)
+    const b = join('b-1')
+    await vi.advanceTimersByTimeAsync(19_999)
+    expect(task.status).toBe('working')
+    expect(b.assigned()).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(b.assigned()).toEqual([task.task_id])
+    // The first agent's late result is acknowledged and ignored: the task completes once.
+    hub.tasks.accepted(b.rec, task.task_id)
+    const late = join('a-1', 0, task.task_id)
+    expect(late.sent).toContainEqual({ type: 'task_cancel', task_id: task.task_id })
+    hub.tasks.finished(late.rec, task.task_id, { ok: true, result: 'late' })
+    expect(late.sent).toContainEqual({ type: 'task_ack', task_id: task.task_id })
+    expect(task.status).toBe('working')
+    hub.tasks.finished(b.rec, task.task_id, { ok: true, result: 'b' })
+    expect(task).toMatchObject({ status: 'completed', result: 'b', agent_id: 'b-1' })
+  })
+
+  it('keeps the task with an agent that comes back within the grace period holding it', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    hub.tasks.accepted(a.rec, task.task_id)
+    hub.fleet.disconnect(a.rec, a.peer)
+    hub.tasks.disconnected(a.rec)
+    await vi.advanceTimersByTimeAsync(10_000)
+    const back = join('a-1', 0, task.task_id)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(task).toMatchObject({ status: 'working', agent_id: 'a-1', attempts: 1 })
+    hub.tasks.finished(back.rec, task.task_id, { ok: true, result: 1 })
+    expect(task.status).toBe('completed')
+  })
+
+  it('fails a task interrupted too many times', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    for (let i = 0; i < 5; i++) {
+      await flush()
+      hub.tasks.interrupted(a.rec, task.task_id, 'crash')
+    }
+    expect(task).toMatchObject({ status: 'failed', error: 'interrupted 5 times', attempts: 5 })
+  })
+})
+
+describe('restart deadlines and dispatch', () => {
+  it('fails a restart whose agent does not come back within the timeout', async () => {
+    const a = join('a-1')
+    const r = hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
+    expect(r.ok).toBe(true)
+    hub.fleet.agentRestarting(a.rec, undefined)
+    hub.fleet.disconnect(a.rec, a.peer)
+    expect(hub.fleet.status(a.rec)).toBe('restarting')
+    await vi.advanceTimersByTimeAsync(60 * SECOND)
+    expect(a.rec.restart).toMatchObject({ state: 'failed', error: 'timeout' })
+  })
+
+  it('completes a restart when the agent comes back with a higher restart_count, and only then dispatches to it', async () => {
+    const a = join('a-1', 3)
+    hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
+    const pinned = hub.tasks.create({ n: 1 }, 'a-1', undefined)
+    await flush()
+    expect(a.assigned()).toEqual([])
+    hub.fleet.disconnect(a.rec, a.peer)
+    const back = join('a-1', 4)
+    await flush()
+    expect(back.rec.restart?.state).toBe('completed')
+    expect(back.assigned()).toEqual([pinned.task_id])
+  })
+
+  it('a graceful restart of a working agent is deferred until the task settles', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    hub.tasks.accepted(a.rec, task.task_id)
+    hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
+    expect(a.rec.restart?.state).toBe('deferred')
+    hub.tasks.finished(a.rec, task.task_id, { ok: true, result: null })
+    expect(a.rec.restart?.state).toBe('commanded')
+    // Commanded but silent: the sidecar did not obey within the timeout.
+    await vi.advanceTimersByTimeAsync(60 * SECOND)
+    expect(a.rec.restart).toMatchObject({ state: 'failed', error: 'no_response' })
+  })
+})

@@ -1,7 +1,7 @@
 // What `npm start` runs under pm2-runtime: the hub and a demo fleet of sidecars.
 // scripts/start.ts sets the environment read here (tokens, data dir, port).
 const path = require('node:path')
-const { sidecarApp, root } = require('../sidecar/pm2-app.cjs')
+const { sidecarApp, tsApp, root } = require('../sidecar/pm2-app.cjs')
 
 const env = process.env
 const ids = (env.AGENTCOM_DEMO_AGENTS || 'demo-1,demo-2').split(',')
@@ -9,17 +9,7 @@ const taskCommand = `"${process.execPath}" "${path.join(root, 'sidecar/demo-task
 
 module.exports = {
   apps: [
-    {
-      name: 'agentcom-hub',
-      script: path.join(root, 'hub/node.ts'),
-      cwd: root,
-      exec_mode: 'fork',
-      interpreter: 'node',
-      node_args: '--import tsx',
-      autorestart: true,
-      stop_exit_codes: [78],
-      kill_timeout: 5000,
-    },
+    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000 },
     ...ids.map((agentId, i) =>
       sidecarApp({
         agentId,

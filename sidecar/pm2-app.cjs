@@ -4,11 +4,11 @@ const path = require('node:path')
 
 const root = path.join(__dirname, '..')
 
-/** @param {{ agentId: string, name?: string, env?: Record<string, string> }} opts */
-function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
+/** A TypeScript entry of this repository as a pm2 app: fork mode, `node --import tsx`. */
+function tsApp(name, script) {
   return {
     name,
-    script: path.join(root, 'sidecar/main.ts'),
+    script: path.join(root, script),
     cwd: root,
     exec_mode: 'fork',
     interpreter: 'node',
@@ -16,6 +16,13 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
     autorestart: true,
     // 78 is a configuration error: restarting would only fail again.
     stop_exit_codes: [78],
+  }
+}
+
+/** @param {{ agentId: string, name?: string, env?: Record<string, string> }} opts */
+function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
+  return {
+    ...tsApp(name, 'sidecar/main.ts'),
     // pm2 sends SIGINT, then SIGKILL after this: long enough for a task to finish within
     // the sidecar's own shutdown grace (AGENTCOM_SHUTDOWN_GRACE_MS, 25 s).
     kill_timeout: 30000,
@@ -28,4 +35,4 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
   }
 }
 
-module.exports = { sidecarApp, root }
+module.exports = { sidecarApp, tsApp, root }

@@ -62,14 +62,17 @@ export function createHub(options: HubOptions) {
   let tasks: TaskBoard | null = null
   const fleet = new Fleet({
     clock, log, newId, restartTimeoutMs: o.restartTimeoutMs,
-    onAvailable: () => tasks?.scheduleDispatch(),
+    onAvailable: () => {
+      tasks?.scheduleDispatch()
+      rollouts?.agentAvailable()
+    },
     onRestartChange: (rec, restart) => rollouts?.restartChanged(rec, restart),
   })
   tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
   })
-  rollouts = new Rollouts(fleet, { clock, log, newId })
+  rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
@@ -101,6 +104,7 @@ export function createHub(options: HubOptions) {
       sockets.close()
       fleet.close()
       tasks?.close()
+      rollouts?.close()
     },
   }
 }

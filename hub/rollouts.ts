@@ -17,6 +17,8 @@ interface RolloutAgent {
   error: string | null
 }
 
+type Timer = ReturnType<typeof setTimeout>
+
 export interface Rollout {
   rollout_id: string
   state: RolloutState
@@ -28,6 +30,8 @@ export interface Rollout {
   error: string | null
   created_at: number
   updated_at: number
+  /** Armed while the next agent is offline at its turn. */
+  offlineTimer: Timer | null
 }
 
 export interface RolloutInput {
@@ -44,7 +48,8 @@ export class Rollouts {
 
   constructor(
     private readonly fleet: Fleet,
-    private readonly opts: { clock: Clock; log: Logger; newId: () => string },
+    /** `offlineWaitMs`: how long to wait for an agent that is offline at its turn before failing. */
+    private readonly opts: { clock: Clock; log: Logger; newId: () => string; offlineWaitMs: number },
   ) {}
 
   /** Every connected agent that runs under pm2, by agent id. */
@@ -61,7 +66,7 @@ export class Rollouts {
       rollout_id: this.opts.newId(), state: 'running', reason: input.reason, mode: input.mode,
       deadline_s: input.deadline_s, max_unavailable: input.max_unavailable,
       agents: input.agent_ids.map((agent_id) => ({ agent_id, restart: null, error: null })),
-      error: null, created_at: now, updated_at: now,
+      error: null, created_at: now, updated_at: now, offlineTimer: null,
     }
     this.rollouts.set(rollout.rollout_id, rollout)
     this.opts.log.info('rollout started', { rollout_id: rollout.rollout_id, agents: input.agent_ids.length })
@@ -72,6 +77,11 @@ export class Rollouts {
   cancel(rollout: Rollout): void {
     if (rollout.state !== 'running') return
     this.finish(rollout, 'cancelled', null)
+  }
+
+  /** An agent became free (it may have reconnected): running rollouts may go on. */
+  agentAvailable(): void {
+    for (const rollout of this.rollouts.values()) if (rollout.state === 'running' && rollout.offlineTimer) this.step(rollout)
   }
 
   /** Called by the fleet on every restart state change. */
@@ -96,10 +106,22 @@ export class Rollouts {
       const result = this.fleet.commandRestart(agent.agent_id, {
         reason: rollout.reason, mode: rollout.mode, deadline_s: rollout.deadline_s, rollout_id: rollout.rollout_id,
       })
+      if (!result.ok && result.error === 'agent_not_connected') {
+        // Offline at its turn (a blip, or its own restart): wait for it, in order, up to the
+        // restart timeout. A disconnect of its own never counts as its restart.
+        rollout.offlineTimer ??= setTimeout(() => {
+          rollout.offlineTimer = null
+          if (rollout.state !== 'running' || agent.restart) return
+          agent.error = 'agent_not_connected'
+          this.finish(rollout, 'failed', `agent ${agent.agent_id} was not connected at its turn`)
+        }, this.opts.offlineWaitMs)
+        break
+      }
       if (!result.ok) {
         agent.error = result.error
         return this.finish(rollout, 'failed', `agent ${agent.agent_id}: ${result.error}`)
       }
+      this.clearOfflineTimer(rollout)
       agent.restart = result.restart
       if (isPending(result.restart)) {
         this.byRestart.set(result.restart.restart_id, rollout)
@@ -109,7 +131,17 @@ export class Rollouts {
     if (rollout.agents.every((a) => a.restart?.state === 'completed')) this.finish(rollout, 'completed', null)
   }
 
+  private clearOfflineTimer(rollout: Rollout): void {
+    if (rollout.offlineTimer) clearTimeout(rollout.offlineTimer)
+    rollout.offlineTimer = null
+  }
+
+  close(): void {
+    for (const rollout of this.rollouts.values()) this.clearOfflineTimer(rollout)
+  }
+
   private finish(rollout: Rollout, state: RolloutState, error: string | null): void {
+    this.clearOfflineTimer(rollout)
     rollout.state = state
     rollout.error = error
     rollout.updated_at = this.opts.clock.now()

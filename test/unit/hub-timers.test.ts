@@ -144,3 +144,35 @@ describe('restart deadlines and dispatch', () => {
     expect(a.rec.restart).toMatchObject({ state: 'failed', error: 'no_response' })
   })
 })
+
+describe('rollouts and offline agents', () => {
+  function restartAndReturn(agentId: string, a: ReturnType<typeof join>, count: number) {
+    hub.fleet.disconnect(a.rec, a.peer)
+    return join(agentId, count)
+  }
+
+  it('waits, in order, for an agent that is offline at its turn, and goes on when it returns', async () => {
+    const a = join('a-1')
+    const b = join('b-1')
+    hub.fleet.disconnect(b.rec, b.peer)
+    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1', 'b-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    restartAndReturn('a-1', a, 1)
+    expect(rollout.agents.map((x) => x.restart?.state ?? 'waiting')).toEqual(['completed', 'waiting'])
+    await vi.advanceTimersByTimeAsync(30 * SECOND)
+    expect(rollout.state).toBe('running')
+    const b2 = join('b-1')
+    expect(b2.sent.some((m) => m.type === 'restart_sidecar')).toBe(true)
+    restartAndReturn('b-1', b2, 1)
+    expect(rollout.state).toBe('completed')
+  })
+
+  it('fails when the offline agent is not back within the restart timeout', async () => {
+    join('a-1')
+    const b = join('b-1')
+    hub.fleet.disconnect(b.rec, b.peer)
+    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['b-1', 'a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    await vi.advanceTimersByTimeAsync(60 * SECOND)
+    expect(rollout).toMatchObject({ state: 'failed', error: 'agent b-1 was not connected at its turn' })
+    expect(rollout.agents.every((x) => x.restart === null)).toBe(true)
+  })
+})

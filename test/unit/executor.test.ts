@@ -137,7 +137,7 @@ describe('failures', () => {
   })
 
   it('reports death by a signal', async () => {
-    expect(await run(`echo dying >&2; kill -TERM $$`).done).toEqual({ ok: false, error: 'killed by SIGTERM: dying' })
+    expect(await run(`echo dying >&2; kill -TERM $$`).done).toEqual({ ok: false, error: 'killed by SIGTERM: dying', signal: 'SIGTERM' })
   })
 
   it('keeps only the last STDERR_TAIL_BYTES of stderr', async () => {

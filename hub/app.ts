@@ -81,7 +81,11 @@ export function createHub(options: HubOptions) {
 
   const app = new Hono()
     .get('/health', (c) => c.json({ status: 'ok' as const }))
-    .get('/ws', options.upgradeWebSocket(() => sockets.events()))
+    .get(
+      '/ws',
+      options.upgradeWebSocket(() => sockets.events()),
+      (c) => c.json({ error: 'upgrade_required', detail: 'GET /ws is a WebSocket endpoint' }, 426),
+    )
     .use('/api/*', bodyLimit({
       maxSize: o.maxBodyBytes,
       onError: (c) => c.json({ error: 'payload_too_large', max_bytes: o.maxBodyBytes }, 413),

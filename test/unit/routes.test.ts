@@ -70,6 +70,14 @@ describe('health and auth', () => {
     expect(res.status).toBe(401)
   })
 
+  it('answers a plain GET /ws with 426 upgrade_required', async () => {
+    const hub2 = createHub({ upgradeWebSocket: (() => async (_c: unknown, next: () => Promise<void>) => next()) as never, secret: SECRET, log: silentLogger })
+    const res = await hub2.app.request('/ws')
+    expect(res.status).toBe(426)
+    expect(await res.json()).toMatchObject({ error: 'upgrade_required' })
+    hub2.close()
+  })
+
   it('answers unknown paths with JSON 404', async () => {
     const res = await hub.app.request('/nope')
     expect(res.status).toBe(404)

@@ -4,7 +4,7 @@
  * pass in their `upgradeWebSocket` and serve `hub.app.fetch`.
  */
 import { Hono } from 'hono'
-import type { UpgradeWebSocket } from 'hono/ws'
+import type { UpgradeWebSocket, WSContext } from 'hono/ws'
 import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../shared/log.ts'
 import { createTokenVerifier, assertSecret } from './auth.ts'
 import { Fleet } from './fleet.ts'
 import { TaskBoard } from './tasks.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
@@ -32,8 +33,28 @@ export interface HubOptions {
   taskGraceMs?: number
   /** Default task timeout when the request gives none. Default 10 minutes. */
   taskTimeoutMs?: number
-  /** Largest admin request body. Default 1 MiB. */
+  /** Largest admin request body; a larger one is 413 `payload_too_large`. Default 1 MiB. */
   maxBodyBytes?: number
+  /**
+   * Open WebSockets beyond this are refused: the upgrade is answered 503 `too_many_connections`
+   * (or, if it raced past that check, the socket is closed with 1013). Default 10 000.
+   */
+  maxConnections?: number
+  /**
+   * Frames a socket may send per second on average, and at once after a quiet second. A frame
+   * over the budget is answered `rate_limited` and dropped; a socket that has had this many
+   * dropped without slowing down is closed with 4029. Default 100.
+   */
+  maxFramesPerS?: number
+  /**
+   * Destroys a socket without the closing handshake (Node: ws's `terminate()`), used for a
+   * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
+   */
+  terminateSocket?: (ws: WSContext) => void
+  /** Where tasks are saved so a hub restart loses none. Default: memory only. */
+  taskStore?: TaskStore
+  /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
+  restoredTasks?: StoredTask[]
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -47,6 +68,8 @@ export const DEFAULTS = {
   taskGraceMs: 30 * SECOND,
   taskTimeoutMs: 600 * SECOND,
   maxBodyBytes: 1024 * 1024,
+  maxConnections: 10_000,
+  maxFramesPerS: 100,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
 } as const
@@ -54,6 +77,9 @@ export const DEFAULTS = {
 export function createHub(options: HubOptions) {
   assertSecret(options.secret)
   const o = { ...DEFAULTS, ...stripUndefined(options) }
+  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`options.${key} must be a positive integer, got ${o[key]}`)
+  }
   const clock = options.clock ?? systemClock
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
@@ -71,18 +97,29 @@ export function createHub(options: HubOptions) {
   tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
+    store: options.taskStore ?? null,
   })
+  if (options.restoredTasks?.length) {
+    tasks.restore(options.restoredTasks)
+    log.info('tasks restored', { tasks: options.restoredTasks.length })
+  }
   rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
+    maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, terminate: options.terminateSocket,
   })
 
   const app = new Hono()
     .get('/health', (c) => c.json({ status: 'ok' as const }))
     .get(
       '/ws',
+      async (c, next) => {
+        const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
+        if (isUpgrade && sockets.isFull()) return c.json({ error: 'too_many_connections' as const }, 503)
+        await next()
+      },
       options.upgradeWebSocket(() => sockets.events()),
       (c) => c.json({ error: 'upgrade_required', detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )

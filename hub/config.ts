@@ -17,9 +17,20 @@ export interface HubConfig {
   idleTimeoutMs?: number
   acceptTimeoutMs?: number
   taskGraceMs?: number
+  /** Limits that protect the hub; see HubOptions in app.ts for each one's edge. */
+  maxConnections?: number
+  maxFramesPerS?: number
+  maxBodyBytes?: number
 }
 
 export const HUB_DEFAULTS = { port: 8787, host: '127.0.0.1', dataDir: '.agentcom', restartTimeoutS: 120 } as const
+
+/** The accepted range of each limit setting. */
+export const LIMIT_RANGES = {
+  AGENTCOM_MAX_CONNECTIONS: [1, 1_000_000],
+  AGENTCOM_MAX_FRAMES_PER_S: [1, 1_000_000],
+  AGENTCOM_MAX_BODY_BYTES: [1024, 1024 * 1024 * 1024],
+} as const
 
 export function resolveHubConfig(env: Record<string, string | undefined>): HubConfig {
   const secret = env.AGENTCOM_SECRET || null
@@ -36,7 +47,15 @@ export function resolveHubConfig(env: Record<string, string | undefined>): HubCo
     idleTimeoutMs: optionalMs(env, 'AGENTCOM_IDLE_TIMEOUT_MS'),
     acceptTimeoutMs: optionalMs(env, 'AGENTCOM_ACCEPT_TIMEOUT_MS'),
     taskGraceMs: optionalMs(env, 'AGENTCOM_TASK_GRACE_MS'),
+    maxConnections: optionalInt(env, 'AGENTCOM_MAX_CONNECTIONS'),
+    maxFramesPerS: optionalInt(env, 'AGENTCOM_MAX_FRAMES_PER_S'),
+    maxBodyBytes: optionalInt(env, 'AGENTCOM_MAX_BODY_BYTES'),
   }
+}
+
+function optionalInt(env: Record<string, string | undefined>, name: keyof typeof LIMIT_RANGES): number | undefined {
+  const [min, max] = LIMIT_RANGES[name]
+  return env[name] ? intSetting(env, name, 0, min, max) : undefined
 }
 
 function optionalMs(env: Record<string, string | undefined>, name: string): number | undefined {
@@ -63,6 +82,8 @@ export interface SecretFiles {
 
 /** The name of the shared secret file inside the data dir. */
 export const SECRET_FILE = 'hub-secret'
+/** The hub's task table inside the data dir. */
+export const TASKS_FILE = 'hub-tasks.json'
 
 /**
  * AGENTCOM_SECRET if set, else the data dir's hub-secret, generated once. The hub and the
@@ -94,5 +115,8 @@ export function hubSettings(c: HubConfig) {
     idleTimeoutMs: c.idleTimeoutMs,
     acceptTimeoutMs: c.acceptTimeoutMs,
     taskGraceMs: c.taskGraceMs,
+    maxConnections: c.maxConnections,
+    maxFramesPerS: c.maxFramesPerS,
+    maxBodyBytes: c.maxBodyBytes,
   }
 }

@@ -3,7 +3,8 @@
  */
 import { upgradeWebSocket } from 'hono/deno'
 import { createHub } from './app.ts'
-import { ensureSecret, hubSettings, resolveHubConfig, type SecretFiles } from './config.ts'
+import { TASKS_FILE, ensureSecret, hubSettings, resolveHubConfig, type SecretFiles } from './config.ts'
+import { createFileTaskStore, type StateFiles } from './task-store.ts'
 import { createLogger } from '../shared/log.ts'
 
 const files: SecretFiles = {
@@ -29,6 +30,22 @@ const files: SecretFiles = {
   },
 }
 
+const stateFiles: StateFiles = {
+  read: files.read,
+  async writeAtomic(path, text) {
+    const tmp = `${path}.tmp`
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 })
+    try {
+      const bytes = new TextEncoder().encode(text)
+      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at))
+      await file.sync()
+    } finally {
+      file.close()
+    }
+    await Deno.rename(tmp, path)
+  },
+}
+
 const log = createLogger('hub')
 let config
 try {
@@ -37,8 +54,12 @@ try {
   console.error(`agentcom hub: ${(err as Error).message}`)
   Deno.exit(78)
 }
+await files.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, files)
-const hub = createHub({ upgradeWebSocket, secret, ...hubSettings(config), log })
+const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, stateFiles, log)
+const hub = createHub({
+  upgradeWebSocket, secret, ...hubSettings(config), log, taskStore, restoredTasks: await taskStore.load(),
+})
 
 const server = Deno.serve(
   {

@@ -2,9 +2,10 @@
  * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only.
  */
 import { createLogger } from '../shared/log.ts'
-import { ensureSecret, hubSettings, resolveHubConfig } from './config.ts'
+import { TASKS_FILE, ensureSecret, hubSettings, resolveHubConfig } from './config.ts'
+import { createFileTaskStore } from './task-store.ts'
 import { startNodeHub } from './serve-node.ts'
-import { nodeSecretFiles } from '../scripts/secret-files.ts'
+import { nodeSecretFiles, nodeStateFiles } from '../scripts/node-files.ts'
 
 const log = createLogger('hub')
 let config
@@ -14,8 +15,13 @@ try {
   process.stderr.write(`agentcom hub: ${(err as Error).message}\n`)
   process.exit(78)
 }
+await nodeSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, nodeSecretFiles)
-const running = await startNodeHub({ port: config.port, host: config.host, secret, ...hubSettings(config), log })
+const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
+const running = await startNodeHub({
+  port: config.port, host: config.host, secret, ...hubSettings(config), log,
+  taskStore, restoredTasks: await taskStore.load(),
+})
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}` })
 
 const stop = (signal: string) => {

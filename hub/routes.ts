@@ -124,10 +124,12 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       const rec = setDrained(c.req.valid('param').agent_id, false)
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
-    .post('/tasks', jsonBody(TaskBody), (c) => {
+    .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const task = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
-      return c.json(taskView(task), 201)
+      const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))
+      // 201 promises the task survives a hub restart.
+      await tasks.durable()
+      return c.json(view, 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
       const task = tasks.tasks.get(c.req.valid('param').task_id)

@@ -2,9 +2,11 @@
  * Serving the hub on Node: @hono/node-server with `ws` for the upgrades.
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
-import { serve, upgradeWebSocket } from '@hono/node-server'
-import { WebSocketServer } from 'ws'
+import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings } from '@hono/node-server'
+import { STATUS_CODES } from 'node:http'
+import WebSocket, { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createHub, type HubOptions } from './app.ts'
 import { MAX_FRAME_BYTES } from '../shared/protocol.ts'
 
@@ -12,9 +14,16 @@ export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: numb
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
-  const hub = createHub({ ...options, upgradeWebSocket })
+  const hub = createHub({ ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate() })
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
-  const server = serve({ fetch: hub.app.fetch, port: options.port, hostname: options.host, websocket: { server: wss } })
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+    const res = await hub.app.fetch(request, env)
+    // An upgrade comes without `outgoing`. @hono/node-server answers a refused one with its
+    // status and an empty body; the contract wants the JSON error, so it is written here.
+    if (env.outgoing === undefined && env.incoming && res.status >= 400) await writeRefusal(env.incoming.socket, res)
+    return res
+  }
+  const server = serve({ fetch, port: options.port, hostname: options.host, websocket: { server: wss } })
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -32,4 +41,18 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+/** Writes a whole HTTP response on an upgrade's raw socket and resolves once it is closed. */
+async function writeRefusal(socket: Duplex, res: Response): Promise<void> {
+  const body = Buffer.from(await res.arrayBuffer())
+  if (socket.destroyed) return
+  const head = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`]
+  res.headers.forEach((value, key) => {
+    if (key !== 'content-length' && key !== 'connection') head.push(`${key}: ${value}`)
+  })
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve())
+    socket.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]), () => socket.destroy())
+  })
 }

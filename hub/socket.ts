@@ -1,5 +1,6 @@
 /**
- * One sidecar connection, from upgrade to close: identify, then protocol messages.
+ * One sidecar connection, from upgrade to close: identify, then protocol messages, within the
+ * hub's limits (open sockets, frames per second, frame size).
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSContext, WSEvents } from 'hono/ws'
@@ -12,6 +13,10 @@ import type { Clock } from '../shared/time.ts'
 import type { AgentRecord, Fleet, Peer } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { TokenClaims } from './auth.ts'
+import { FrameBudget, LIMIT_CLOSE } from './limits.ts'
+
+/** The longest `detail` sent back: a bad field is described, never echoed whole. */
+const MAX_DETAIL_CHARS = 200
 
 export interface SocketOptions {
   fleet: Fleet
@@ -22,6 +27,12 @@ export interface SocketOptions {
   identifyTimeoutMs: number
   /** A connection silent for this long is closed as dead. */
   idleTimeoutMs: number
+  /** Open sockets beyond this are refused. */
+  maxConnections: number
+  /** Each socket's frame budget, see FrameBudget. */
+  maxFramesPerS: number
+  /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
+  terminate?: (ws: WSContext) => void
 }
 
 interface Connection extends Peer {
@@ -29,6 +40,7 @@ interface Connection extends Peer {
   agent: AgentRecord | null
   identifying: boolean
   lastFrameAt: number
+  budget: FrameBudget
   identifyTimer: ReturnType<typeof setTimeout> | null
   closed: boolean
 }
@@ -43,6 +55,14 @@ export function createSocketHub(opts: SocketOptions) {
       if (conn.lastFrameAt < deadline) {
         log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
         drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
+        // It stopped answering, so it would never answer our close frame either.
+        if (opts.terminate) {
+          try {
+            opts.terminate(conn.ws)
+          } catch {
+            // Already gone: nothing left to destroy.
+          }
+        }
       }
     }
   }, Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)))
@@ -67,7 +87,9 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   function fail(conn: Connection, error: string, detail?: string): void {
-    conn.send(detail === undefined ? { type: 'error', error } : { type: 'error', error, detail })
+    if (detail === undefined) return conn.send({ type: 'error', error })
+    const short = detail.length > MAX_DETAIL_CHARS ? `${detail.slice(0, MAX_DETAIL_CHARS)}...` : detail
+    conn.send({ type: 'error', error, detail: short })
   }
 
   async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
@@ -125,15 +147,32 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   function onMessage(conn: Connection, data: unknown): void {
-    conn.lastFrameAt = clock.now()
-    if (typeof data !== 'string') return fail(conn, 'invalid_message', 'frames must be JSON text')
+    const now = clock.now()
+    conn.lastFrameAt = now
     // Node's ws enforces this before we see the frame; Deno has no such option.
-    if (data.length > MAX_FRAME_BYTES / 4 && utf8Length(data) > MAX_FRAME_BYTES) {
-      return drop(conn, CLOSE.TOO_BIG, 'frame too large')
+    if (frameBytes(data) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
+    const verdict = conn.budget.take(now)
+    if (verdict === 'abusive') {
+      log.warn('closing a socket over its frame budget', { agent_id: conn.agent?.agent_id ?? null, max_frames_per_s: opts.maxFramesPerS })
+      return drop(conn, LIMIT_CLOSE.RATE_LIMITED, 'rate limited')
     }
-    const decoded = decodeSidecarMessage(data)
+    if (verdict === 'limited') return fail(conn, 'rate_limited')
+    if (typeof data !== 'string') return fail(conn, 'invalid_message', 'frames must be JSON text')
+    let decoded: ReturnType<typeof decodeSidecarMessage>
+    try {
+      decoded = decodeSidecarMessage(data)
+    } catch {
+      // decode() describes a bad field with JSON.stringify, which throws on very deep nesting.
+      return fail(conn, 'invalid_message', 'frame could not be decoded')
+    }
     if (!decoded.ok) return fail(conn, decoded.error, decoded.detail)
-    handle(conn, decoded.value)
+    try {
+      handle(conn, decoded.value)
+    } catch (err) {
+      // A bug must cost this frame, not the connection (on Deno, not the process).
+      log.error('frame handling failed', { agent_id: conn.agent?.agent_id ?? null, type: decoded.value.type, error: String(err) })
+      fail(conn, 'internal_error')
+    }
   }
 
   /** The `upgradeWebSocket` events for one new connection. */
@@ -141,8 +180,20 @@ export function createSocketHub(opts: SocketOptions) {
     let conn: Connection | null = null
     return {
       onOpen(_event, ws) {
+        if (connections.size >= opts.maxConnections) {
+          // Upgrades race past isFull() while earlier ones are still opening.
+          log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
+          try {
+            ws.close(LIMIT_CLOSE.TRY_AGAIN_LATER, 'too many connections')
+          } catch {
+            // Already closing.
+          }
+          return
+        }
+        const now = clock.now()
         const c: Connection = {
-          ws, agent: null, identifying: false, lastFrameAt: clock.now(), identifyTimer: null, closed: false,
+          ws, agent: null, identifying: false, lastFrameAt: now, budget: new FrameBudget(opts.maxFramesPerS, now),
+          identifyTimer: null, closed: false,
           send(message: HubMessage) {
             if (!c.closed) ws.send(JSON.stringify(message))
           },
@@ -178,9 +229,22 @@ export function createSocketHub(opts: SocketOptions) {
     get size() {
       return connections.size
     },
+    /** True when a new socket would be over the connection limit. */
+    isFull(): boolean {
+      return connections.size >= opts.maxConnections
+    },
     close(): void {
       clearInterval(heartbeat)
       for (const conn of [...connections]) drop(conn, 1001, 'hub shutting down')
     },
   }
+}
+
+/** A frame's size in bytes, whatever the runtime hands over (text, ArrayBuffer, view or Blob). */
+function frameBytes(data: unknown): number {
+  if (typeof data === 'string') return data.length > MAX_FRAME_BYTES / 4 ? utf8Length(data) : data.length
+  if (data instanceof ArrayBuffer) return data.byteLength
+  if (ArrayBuffer.isView(data)) return data.byteLength
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size
+  return 0
 }

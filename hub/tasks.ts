@@ -6,6 +6,7 @@
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
+import { Persister, type StoredTask, type TaskStore } from './task-store.ts'
 
 export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
 
@@ -39,7 +40,12 @@ export interface TaskBoardOptions {
   defaultTimeoutMs: number
   /** Finished tasks kept for GET; the oldest are forgotten past this. */
   maxFinished: number
+  /** Where tasks are saved so a hub restart loses none; null keeps them in memory only. */
+  store?: TaskStore | null
 }
+
+/** Finished tasks written to the store (all unfinished ones always are). */
+const MAX_STORED_FINISHED = 1000
 
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
 
@@ -48,8 +54,43 @@ export class TaskBoard {
   private queue: string[] = []
   private retired: string[] = []
   private dispatchScheduled = false
+  private readonly persister: Persister
 
-  constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {}
+  constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
+    this.persister = new Persister(opts.store ?? null, () => this.snapshot(), opts.log)
+  }
+
+  /** Resolves once every change so far is in the store. */
+  durable(): Promise<void> {
+    return this.persister.durable()
+  }
+
+  /**
+   * Loads the tasks a previous hub saved. Unfinished ones run on: queued tasks are queued,
+   * tasks that were in flight wait for their agent to come back and report them (the grace
+   * period), then run again.
+   */
+  restore(stored: StoredTask[]): void {
+    for (const s of stored) {
+      const task: TaskRecord = { ...s, timer: null }
+      this.tasks.set(task.task_id, task)
+      if (task.status === 'queued') this.queue.push(task.task_id)
+      else if (task.status === 'completed' || task.status === 'failed') this.retired.push(task.task_id)
+      else this.arm(task, this.opts.graceMs, () => this.requeue(task))
+    }
+    this.scheduleDispatch()
+  }
+
+  private snapshot(): StoredTask[] {
+    const out: StoredTask[] = []
+    const keepFinished = new Set(this.retired.slice(-MAX_STORED_FINISHED))
+    for (const t of this.tasks.values()) {
+      if ((t.status === 'completed' || t.status === 'failed') && !keepFinished.has(t.task_id)) continue
+      const { timer: _timer, ...stored } = t
+      out.push(stored)
+    }
+    return out
+  }
 
   create(input: unknown, pinned: string | null, timeoutMs: number | undefined): TaskRecord {
     const now = this.opts.clock.now()
@@ -140,8 +181,9 @@ export class TaskBoard {
       this.touch(task)
       this.retire(task)
     }
-    rec.peer?.send({ type: 'task_ack', task_id: taskId })
     this.release(rec, taskId)
+    // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
+    void this.durable().then(() => rec.peer?.send({ type: 'task_ack', task_id: taskId }))
   }
 
   /** The sidecar cut the task short (force restart, shutdown, crash): run it again. */
@@ -151,8 +193,8 @@ export class TaskBoard {
       this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason })
       this.requeue(task)
     }
-    rec.peer?.send({ type: 'task_ack', task_id: taskId })
     this.release(rec, taskId)
+    void this.durable().then(() => rec.peer?.send({ type: 'task_ack', task_id: taskId }))
   }
 
   /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
@@ -166,7 +208,13 @@ export class TaskBoard {
     }
     if (activeTaskId && rec.task_id !== activeTaskId) {
       const task = this.tasks.get(activeTaskId)
-      if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
+      if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
+        // In flight here when the hub restarted: the agent still holds it.
+        this.disarm(task)
+        task.status = 'working'
+        this.touch(task)
+        rec.task_id = activeTaskId
+      } else if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
         // Requeued after the grace period but not yet given to anyone: take it back.
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
@@ -221,6 +269,7 @@ export class TaskBoard {
 
   private touch(task: TaskRecord): void {
     task.updated_at = this.opts.clock.now()
+    this.persister.touch()
   }
 
   private arm(task: TaskRecord, ms: number, fire: () => void): void {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module'
 import { resolve, join } from 'node:path'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 import { ensureSecret, resolveHubConfig } from '../hub/config.ts'
-import { nodeSecretFiles } from './secret-files.ts'
+import { nodeSecretFiles } from './node-files.ts'
 import { SECOND } from '../shared/time.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']

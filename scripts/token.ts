@@ -6,7 +6,7 @@ import * as v from 'valibot'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 import { ensureSecret, resolveHubConfig } from '../hub/config.ts'
 import { AgentId } from '../shared/protocol.ts'
-import { nodeSecretFiles } from './secret-files.ts'
+import { nodeSecretFiles } from './node-files.ts'
 
 const USAGE = 'usage: npm run --silent token -- admin | agent <agent_id>'
 

@@ -27,12 +27,19 @@ export interface HubProcess {
   /** GET/POST an admin route with the admin token; returns status and parsed JSON. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
   stop(): Promise<void>
+  /** SIGKILL: the hub dies without closing anything. */
+  crash(): Promise<void>
   child: ChildProcess
 }
 
-export async function startHubProcess(env: Record<string, string> = {}, runtime: Runtime = RUNTIME): Promise<HubProcess> {
-  const secret = randomBytes(32).toString('hex')
-  const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-hub-'))
+/** `reuse`: the secret and data dir of an earlier hub, to start it again (PORT in env). */
+export async function startHubProcess(
+  env: Record<string, string> = {},
+  runtime: Runtime = RUNTIME,
+  reuse?: { secret: string; dataDir: string },
+): Promise<HubProcess> {
+  const secret = reuse?.secret ?? randomBytes(32).toString('hex')
+  const dataDir = reuse?.dataDir ?? await mkdtemp(join(tmpdir(), 'agentcom-hub-'))
   const cmd = runtime === 'deno'
     ? [join(ROOT, 'node_modules/.bin/deno'), ['run', '--config', join(ROOT, 'deno.json'), '--allow-net', '--allow-env', '--allow-read', '--allow-write', join(ROOT, 'hub/deno.ts')]] as const
     : [process.execPath, ['--import', 'tsx', join(ROOT, 'hub/node.ts')]] as const
@@ -72,6 +79,12 @@ export async function startHubProcess(env: Record<string, string> = {}, runtime:
         body: body === undefined ? undefined : JSON.stringify(body),
       })
       return { status: res.status, body: await res.json() }
+    },
+    async crash() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      await exited
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return

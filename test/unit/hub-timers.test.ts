@@ -73,6 +73,7 @@ describe('task deadlines', () => {
     const late = join('a-1', 0, task.task_id)
     expect(late.sent).toContainEqual({ type: 'task_cancel', task_id: task.task_id })
     hub.tasks.finished(late.rec, task.task_id, { ok: true, result: 'late' })
+    await flush()
     expect(late.sent).toContainEqual({ type: 'task_ack', task_id: task.task_id })
     expect(task.status).toBe('working')
     hub.tasks.finished(b.rec, task.task_id, { ok: true, result: 'b' })

@@ -1,0 +1,43 @@
+/**
+ * What protects the hub from any one client: a cap on open sockets and a frame budget per
+ * socket. Portable: plain arithmetic on the clock the hub is given.
+ */
+
+/** Close codes of the hub's limits (the contract's own codes are in shared/protocol.ts). */
+export const LIMIT_CLOSE = {
+  /** The connection limit was reached while this socket's upgrade was under way (RFC 6455: Try Again Later). */
+  TRY_AGAIN_LATER: 1013,
+  /** The socket kept sending over its frame budget. */
+  RATE_LIMITED: 4029,
+} as const
+
+export type FrameVerdict = 'ok' | 'limited' | 'abusive'
+
+/**
+ * A token bucket of `perSecond` frames, refilled continuously at `perSecond` per second, so a
+ * socket may send that many frames at once after a quiet second and that many per second on
+ * average. A frame that finds the bucket empty is `limited` (refused, the socket lives). A
+ * socket that has had `perSecond` frames refused since its bucket was last full is `abusive`.
+ */
+export class FrameBudget {
+  private tokens: number
+  private refused = 0
+
+  constructor(private readonly perSecond: number, private last: number) {
+    this.tokens = perSecond
+  }
+
+  take(now: number): FrameVerdict {
+    const elapsed = Math.max(0, now - this.last)
+    this.last = now
+    this.tokens = Math.min(this.perSecond, this.tokens + (elapsed * this.perSecond) / 1000)
+    // A full bucket means the socket slowed down for a whole second: earlier refusals are forgiven.
+    if (this.tokens === this.perSecond) this.refused = 0
+    if (this.tokens >= 1) {
+      this.tokens -= 1
+      return 'ok'
+    }
+    this.refused++
+    return this.refused >= this.perSecond ? 'abusive' : 'limited'
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * The hub's limits at their exact edges, on a fake clock: the frame budget, the connection
+ * limit, frame size (as Deno hands frames over: the hub itself checks them) and the settings.
+ * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { WSContext, WSEvents } from 'hono/ws'
+import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
+import { FrameBudget, LIMIT_CLOSE } from '../../hub/limits.ts'
+import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
+import { silentLogger } from '../../shared/log.ts'
+
+describe('FrameBudget', () => {
+  it('lets a full second\'s worth through at once, then refuses', () => {
+    const budget = new FrameBudget(5, 0)
+    expect(Array.from({ length: 5 }, () => budget.take(0))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok'])
+    expect(budget.take(0)).toBe('limited')
+  })
+
+  it('refills one frame every 1000 / perSecond ms', () => {
+    const budget = new FrameBudget(5, 0)
+    for (let i = 0; i < 5; i++) budget.take(0)
+    expect(budget.take(199)).toBe('limited')
+    expect(budget.take(200)).toBe('ok')
+    expect(budget.take(200)).toBe('limited')
+  })
+
+  it('calls a socket abusive at its perSecond-th refused frame', () => {
+    const budget = new FrameBudget(5, 0)
+    const verdicts = Array.from({ length: 10 }, () => budget.take(0))
+    expect(verdicts).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'limited', 'limited', 'limited', 'limited', 'abusive'])
+  })
+
+  it('forgives refusals once the budget has refilled completely', () => {
+    const budget = new FrameBudget(5, 0)
+    for (let i = 0; i < 9; i++) budget.take(0) // 4 refused
+    expect(budget.take(999)).toBe('ok') // refilled to 4.995: not full, refusals stand
+    for (let i = 0; i < 4; i++) budget.take(999)
+    expect(budget.take(999)).toBe('abusive')
+
+    const forgiven = new FrameBudget(5, 0)
+    for (let i = 0; i < 9; i++) forgiven.take(0)
+    expect(forgiven.take(1000)).toBe('ok') // full again: the count starts over
+    for (let i = 0; i < 4; i++) forgiven.take(1000)
+    expect(Array.from({ length: 4 }, () => forgiven.take(1000))).toEqual(['limited', 'limited', 'limited', 'limited'])
+    expect(forgiven.take(1000)).toBe('abusive')
+  })
+
+  it('never lets a steady sender beyond the rate', () => {
+    const budget = new FrameBudget(10, 0)
+    let ok = 0
+    // 20 frames a second for 10 s: the first second's burst plus 10 a second after it.
+    for (let t = 0; t < 10_000; t += 50) if (budget.take(t) === 'ok') ok++
+    expect(ok).toBeLessThanOrEqual(10 + 100)
+    expect(ok).toBeGreaterThanOrEqual(100)
+  })
+})
+
+describe('limit settings', () => {
+  it('leaves every limit to the hub\'s default when unset', () => {
+    const c = resolveHubConfig({})
+    expect(hubSettings(c)).toMatchObject({ maxConnections: undefined, maxFramesPerS: undefined, maxBodyBytes: undefined })
+  })
+
+  it('reads each limit from the environment', () => {
+    const c = resolveHubConfig({ AGENTCOM_MAX_CONNECTIONS: '1', AGENTCOM_MAX_FRAMES_PER_S: '1000000', AGENTCOM_MAX_BODY_BYTES: '1024' })
+    expect(hubSettings(c)).toMatchObject({ maxConnections: 1, maxFramesPerS: 1_000_000, maxBodyBytes: 1024 })
+  })
+
+  it.each([
+    ['AGENTCOM_MAX_CONNECTIONS', '0', 'AGENTCOM_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "0"'],
+    ['AGENTCOM_MAX_CONNECTIONS', '2.5', 'AGENTCOM_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "2.5"'],
+    ['AGENTCOM_MAX_FRAMES_PER_S', '1000001', 'AGENTCOM_MAX_FRAMES_PER_S must be an integer from 1 to 1000000, got "1000001"'],
+    ['AGENTCOM_MAX_FRAMES_PER_S', 'fast', 'AGENTCOM_MAX_FRAMES_PER_S must be an integer from 1 to 1000000, got "fast"'],
+    ['AGENTCOM_MAX_BODY_BYTES', '1023', 'AGENTCOM_MAX_BODY_BYTES must be an integer from 1024 to 1073741824, got "1023"'],
+  ])('refuses %s=%s at start, naming the variable', (name, value, message) => {
+    expect(() => resolveHubConfig({ [name]: value })).toThrow(new Error(message))
+  })
+
+  it('refuses a limit below 1 in createHub options', () => {
+    expect(() => createHub({ upgradeWebSocket: (() => {}) as never, secret: 's'.repeat(40), maxConnections: 0 }))
+      .toThrow(new Error('options.maxConnections must be a positive integer, got 0'))
+  })
+})
+
+interface FakeSocket {
+  events: WSEvents
+  sent: any[]
+  closes: number[]
+  send(data: unknown): void
+}
+
+let hub: Hub | null = null
+let now = 0
+const sockets: FakeSocket[] = []
+
+/** A hub whose upgrades open recording sockets at once, as an adapter would after the handshake. */
+function startHub(options: Partial<HubOptions>) {
+  now = 0
+  sockets.length = 0
+  type Ctx = { req: { header(name: string): string | undefined } }
+  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
+    if (c.req.header('upgrade') !== 'websocket') return next()
+    const events = await createEvents(c)
+    const sock: FakeSocket = {
+      events, sent: [], closes: [],
+      send: (data) => events.onMessage?.(new MessageEvent('message', { data: data as string }), ws),
+    }
+    const ws = {
+      send: (text: string) => sock.sent.push(JSON.parse(text)),
+      close: (code: number) => sock.closes.push(code),
+      raw: null, readyState: 1,
+    } as unknown as WSContext
+    sockets.push(sock)
+    events.onOpen?.(new Event('open'), ws)
+    return new Response('upgraded')
+  }
+  hub = createHub({
+    upgradeWebSocket: upgradeWebSocket as never, secret: 's'.repeat(40), log: silentLogger,
+    clock: { now: () => now }, ...options,
+  })
+  return hub
+}
+
+const upgrade = () => hub!.app.request('/ws', { headers: { upgrade: 'websocket' } })
+
+afterEach(() => {
+  hub?.close()
+  hub = null
+})
+
+describe('connection limit', () => {
+  it('opens exactly maxConnections sockets and answers the next upgrade 503 too_many_connections', async () => {
+    startHub({ maxConnections: 3 })
+    for (let i = 0; i < 3; i++) expect((await upgrade()).status).toBe(200)
+    const refused = await upgrade()
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toEqual({ error: 'too_many_connections' })
+    expect(sockets).toHaveLength(3)
+  })
+
+  it('takes a new socket once one has closed', async () => {
+    startHub({ maxConnections: 1 })
+    await upgrade()
+    expect((await upgrade()).status).toBe(503)
+    sockets[0].events.onClose?.(new Event('close') as never, null as never)
+    expect((await upgrade()).status).toBe(200)
+  })
+
+  it('closes with 1013 a socket whose upgrade raced past the check', async () => {
+    startHub({ maxConnections: 1 })
+    const first = upgrade()
+    const second = upgrade() // both pass isFull() before either opens
+    expect((await first).status).toBe(200)
+    expect((await second).status).toBe(200)
+    expect(sockets.map((s) => s.closes)).toEqual([[], [LIMIT_CLOSE.TRY_AGAIN_LATER]])
+    sockets[1].send('{"type":"ping"}')
+    expect(sockets[1].sent).toEqual([]) // never part of the hub
+  })
+
+  it('leaves a plain GET /ws alone', async () => {
+    startHub({ maxConnections: 1 })
+    await upgrade()
+    expect((await hub!.app.request('/ws')).status).toBe(426)
+  })
+})
+
+describe('frame budget on a socket', () => {
+  it('serves maxFramesPerS frames, refuses the next with rate_limited, closes 4029 at the limit-th refusal', async () => {
+    startHub({ maxFramesPerS: 5 })
+    await upgrade()
+    const s = sockets[0]
+    for (let i = 0; i < 9; i++) s.send('{"type":"ping"}')
+    expect(s.sent.map((m) => m.error)).toEqual([...Array(5).fill('not_identified'), ...Array(4).fill('rate_limited')])
+    expect(s.sent[5]).toEqual({ type: 'error', error: 'rate_limited' })
+    expect(s.closes).toEqual([])
+    s.send('{"type":"ping"}')
+    expect(s.closes).toEqual([LIMIT_CLOSE.RATE_LIMITED])
+    expect(s.sent).toHaveLength(9)
+  })
+
+  it('serves a sender that keeps to the rate, indefinitely', async () => {
+    startHub({ maxFramesPerS: 5 })
+    await upgrade()
+    const s = sockets[0]
+    for (let i = 0; i < 100; i++) {
+      now += 200
+      s.send('{"type":"ping"}')
+    }
+    expect(s.sent.filter((m) => m.error === 'rate_limited')).toEqual([])
+    expect(s.closes).toEqual([])
+  })
+
+  it('keeps budgets apart: one socket\'s flood costs another nothing', async () => {
+    startHub({ maxFramesPerS: 5 })
+    await upgrade()
+    await upgrade()
+    for (let i = 0; i < 10; i++) sockets[0].send('{"type":"ping"}')
+    sockets[1].send('{"type":"ping"}')
+    expect(sockets[0].closes).toEqual([LIMIT_CLOSE.RATE_LIMITED])
+    expect(sockets[1].sent).toEqual([{ type: 'error', error: 'not_identified', detail: 'the first frame must be identify' }])
+  })
+})
+
+describe('frame size, checked by the hub itself', () => {
+  const sizes = [
+    ['a text frame', (n: number) => `"${'x'.repeat(n - 2)}"`],
+    ['an ArrayBuffer', (n: number) => new ArrayBuffer(n)],
+    ['a Uint8Array', (n: number) => new Uint8Array(n)],
+    ['a Blob', (n: number) => new Blob([new Uint8Array(n)])],
+  ] as const
+
+  it.each(sizes)('answers %s of exactly 256 KiB without closing', async (_name, make) => {
+    startHub({})
+    await upgrade()
+    sockets[0].send(make(MAX_FRAME_BYTES))
+    expect(sockets[0].closes).toEqual([])
+    expect(sockets[0].sent).toHaveLength(1)
+    expect(sockets[0].sent[0].type).toBe('error')
+  })
+
+  it.each(sizes)('closes with 1009 on %s of 256 KiB + 1 byte', async (_name, make) => {
+    startHub({})
+    await upgrade()
+    sockets[0].send(make(MAX_FRAME_BYTES + 1))
+    expect(sockets[0].closes).toEqual([1009])
+    expect(sockets[0].sent).toEqual([])
+  })
+
+  it('counts UTF-8 bytes, not characters', async () => {
+    startHub({})
+    await upgrade()
+    // 87 382 three-byte characters: 262 146 bytes, though fewer than 256 Ki characters.
+    sockets[0].send(`"${'€'.repeat(Math.ceil(MAX_FRAME_BYTES / 3))}"`)
+    expect(sockets[0].closes).toEqual([1009])
+  })
+})
+
+describe('bad frames the decoder chokes on', () => {
+  it('answers a type nested too deep to describe with invalid_message', async () => {
+    startHub({})
+    await upgrade()
+    sockets[0].send(`{"type":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
+    expect(sockets[0].sent).toEqual([{ type: 'error', error: 'invalid_message', detail: 'frame could not be decoded' }])
+    expect(sockets[0].closes).toEqual([])
+  })
+
+  it('describes a huge bad field in at most 200 characters', async () => {
+    startHub({})
+    await upgrade()
+    const frame = { type: 'identify', agent_id: 'a', token: 't', protocol_version: 'x'.repeat(200_000), pm2_info: null, supervised: true }
+    sockets[0].send(JSON.stringify(frame))
+    const [reply] = sockets[0].sent
+    expect(reply).toMatchObject({ type: 'error', error: 'invalid_message' })
+    expect(reply.detail).toMatch(/^protocol_version: Invalid type: Expected 1 but received "x+\.\.\.$/)
+    expect(reply.detail.length).toBe(203)
+  })
+})

@@ -44,8 +44,13 @@ export function createSidecar(deps: SidecarDeps) {
 
   const send = (message: SidecarMessage) => link?.send(message) ?? Promise.resolve(false)
 
+  /** Started before the first connection, so pm2's answer is ready when the socket opens. */
+  let firstInfo: ReturnType<Pm2Adapter['getInfo']> | null = null
+
   async function identify(): Promise<void> {
-    const pm2Info = await pm2.getInfo()
+    const pending = firstInfo
+    firstInfo = null
+    const pm2Info = await (pending ?? pm2.getInfo())
     await send({
       type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
       pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
@@ -226,6 +231,7 @@ export function createSidecar(deps: SidecarDeps) {
         log.warn('found a task interrupted by a crash; it will run again', { task_id: active.task_id })
         await queue.finish({ kind: 'interrupted', reason: 'sidecar crashed' })
       }
+      firstInfo = pm2.getInfo()
       link = deps.connect({
         onOpen: () => void identify().catch((err) => log.error('identify failed', { error: String(err) })),
         onMessage,

@@ -30,12 +30,14 @@ export function signAgentToken(secret: string, agentId: string): Promise<string>
  */
 export function createTokenVerifier(secret: string, maxCached = 1024) {
   const cache = new Map<string, { claims: TokenClaims; exp: number | null }>()
+  // Imported once: given the secret as a string, hono/jwt imports the key on every verify.
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
   return async function verifyToken(token: string): Promise<TokenClaims | null> {
     const hit = cache.get(token)
     if (hit && (hit.exp === null || hit.exp * 1000 > Date.now())) return hit.claims
     let payload: Record<string, unknown>
     try {
-      payload = await verify(token, secret, 'HS256')
+      payload = await verify(token, await key, 'HS256')
     } catch {
       return null
     }

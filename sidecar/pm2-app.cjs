@@ -29,7 +29,8 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
     // pm2's SIGINT goes to the sidecar alone, not to its task's processes, so a running task
     // can finish; the sidecar stops the task's process group itself when its grace runs out.
     treekill: false,
-    // A crash loop backs off (100 ms, doubling); a commanded restart comes back at once.
+    // pm2 waits 100 ms before starting it again, growing ×1.5 for exits less than 30 s apart,
+    // so a crash loop backs off instead of spinning (a commanded restart pays the first 100 ms).
     exp_backoff_restart_delay: 100,
     env: { ...env, AGENTCOM_AGENT_ID: agentId, PM2_PROCESS_NAME: name },
   }

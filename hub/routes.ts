@@ -26,7 +26,7 @@ const TaskBody = v.pipe(
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
-  v.check((b) => utf8Length(JSON.stringify(b.input)) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB`),
+  v.check((b) => inputBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
 const RolloutBody = v.optional(
@@ -42,6 +42,15 @@ const RolloutBody = v.optional(
   }),
   {},
 )
+
+/** The input's size as JSON; Infinity when it is nested too deeply to serialize. */
+function inputBytes(input: unknown): number {
+  try {
+    return utf8Length(JSON.stringify(input))
+  } catch {
+    return Infinity
+  }
+}
 
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })

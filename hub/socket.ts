@@ -140,7 +140,7 @@ export function createSocketHub(opts: SocketOptions) {
       case 'task_failed':
         return tasks.finished(rec, msg.task_id, { ok: false, error: msg.error })
       case 'task_interrupted':
-        return tasks.interrupted(rec, msg.task_id, msg.reason)
+        return tasks.interrupted(rec, msg.task_id, msg.reason, msg.started ?? true)
       case 'error':
         return log.warn('agent refused a command', { agent_id: rec.agent_id, error: msg.error, detail: msg.detail ?? null })
     }

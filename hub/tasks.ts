@@ -101,6 +101,7 @@ export class TaskBoard {
     }
     this.tasks.set(task.task_id, task)
     this.queue.push(task.task_id)
+    this.persister.touch()
     this.scheduleDispatch()
     return task
   }
@@ -174,6 +175,9 @@ export class TaskBoard {
     )
     if (task && isOurs) {
       this.disarm(task)
+      if (outcome.ok && !isStorable(outcome.result)) {
+        outcome = { ok: false, error: 'result cannot be stored: nested too deeply' }
+      }
       task.status = outcome.ok ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
       if (outcome.ok) task.result = outcome.result
@@ -181,20 +185,30 @@ export class TaskBoard {
       this.touch(task)
       this.retire(task)
     }
-    this.release(rec, taskId)
-    // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
-    void this.durable().then(() => rec.peer?.send({ type: 'task_ack', task_id: taskId }))
+    this.acknowledge(rec, taskId)
+  }
+
+  /**
+   * Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
+   * The agent is free only then too, or its next task would find it still holding this one.
+   */
+  private acknowledge(rec: AgentRecord, taskId: string): void {
+    void this.durable().then(() => {
+      rec.peer?.send({ type: 'task_ack', task_id: taskId })
+      this.release(rec, taskId)
+    })
   }
 
   /** The sidecar cut the task short (force restart, shutdown, crash): run it again. */
-  interrupted(rec: AgentRecord, taskId: string, reason: string): void {
+  interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     const task = this.tasks.get(taskId)
     if (task && task.agent_id === rec.agent_id && (task.status === 'assigned' || task.status === 'working')) {
-      this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason })
+      this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
+      // Refused before it started (the sidecar was busy or restarting): not an attempt.
+      if (!started) task.attempts = Math.max(0, task.attempts - 1)
       this.requeue(task)
     }
-    this.release(rec, taskId)
-    void this.durable().then(() => rec.peer?.send({ type: 'task_ack', task_id: taskId }))
+    this.acknowledge(rec, taskId)
   }
 
   /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
@@ -287,6 +301,16 @@ export class TaskBoard {
 
   close(): void {
     for (const task of this.tasks.values()) this.disarm(task)
+  }
+}
+
+/** Whether a value survives JSON.stringify (a deeply nested one overflows the stack). */
+function isStorable(value: unknown): boolean {
+  try {
+    JSON.stringify(value)
+    return true
+  } catch {
+    return false
   }
 }
 

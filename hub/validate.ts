@@ -33,6 +33,8 @@ export function jsonBody<S extends v.GenericSchema>(
         return c.json(invalid([{ path: '', message: 'body is not valid JSON' }]), 400)
       }
     }
+    // Every body is an object; valibot's object() would take an array as one.
+    if (Array.isArray(raw)) return c.json(invalid([{ path: '', message: 'body must be a JSON object' }]), 400)
     const result = v.safeParse(schema, raw)
     if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
     c.req.addValidatedData('json' as keyof ValidationTargets, result.output as never)

@@ -68,7 +68,11 @@ export const SidecarMessage = v.variant('type', [
   v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
   /** The task was cut short (force restart, shutdown, crash): the hub runs it again. */
-  v.object({ type: v.literal('task_interrupted'), task_id: TaskId, reason: Text }),
+  v.object({
+    type: v.literal('task_interrupted'), task_id: TaskId, reason: Text,
+    /** false: refused before it started (busy, restarting), so it was not an attempt. */
+    started: v.optional(v.boolean()),
+  }),
 ])
 export type SidecarMessage = v.InferOutput<typeof SidecarMessage>
 

@@ -95,7 +95,7 @@ export function createSidecar(deps: SidecarDeps) {
     }
     if (queue.busy || pending || exiting) {
       // Not ours to run now: the hub queues it again at once.
-      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: pending || exiting ? 'restarting' : 'busy' })
+      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: pending || exiting ? 'restarting' : 'busy', started: false })
       return
     }
     // On disk before it is accepted: a crash from here on is reported, never lost.

@@ -104,6 +104,40 @@ describe('task deadlines', () => {
     }
     expect(task).toMatchObject({ status: 'failed', error: 'interrupted 5 times', attempts: 5 })
   })
+
+  it('does not count a task the sidecar refused before starting it', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    for (let i = 0; i < 8; i++) {
+      await flush()
+      hub.tasks.interrupted(a.rec, task.task_id, 'busy', false)
+    }
+    await flush()
+    expect(task).toMatchObject({ status: 'assigned', attempts: 1 })
+  })
+
+  it('frees the agent only once the outcome is acknowledged', async () => {
+    const a = join('a-1')
+    const first = hub.tasks.create({ n: 1 }, null, undefined)
+    const second = hub.tasks.create({ n: 2 }, null, undefined)
+    await flush()
+    hub.tasks.accepted(a.rec, first.task_id)
+    hub.tasks.finished(a.rec, first.task_id, { ok: true, result: 1 })
+    expect(a.assigned()).toEqual([first.task_id])
+    await flush()
+    const order = a.sent.map((m) => m.type).filter((t) => t === 'task_ack' || t === 'task_assign')
+    expect(order).toEqual(['task_assign', 'task_ack', 'task_assign'])
+    expect(a.assigned()).toEqual([first.task_id, second.task_id])
+  })
+
+  it('fails a result nested too deeply to store, instead of breaking the task file', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`)
+    hub.tasks.finished(a.rec, task.task_id, { ok: true, result: deep })
+    expect(task).toMatchObject({ status: 'failed', error: 'result cannot be stored: nested too deeply' })
+  })
 })
 
 describe('restart deadlines and dispatch', () => {
@@ -139,6 +173,7 @@ describe('restart deadlines and dispatch', () => {
     hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
     expect(a.rec.restart?.state).toBe('deferred')
     hub.tasks.finished(a.rec, task.task_id, { ok: true, result: null })
+    await flush()
     expect(a.rec.restart?.state).toBe('commanded')
     // Commanded but silent: the sidecar did not obey within the timeout.
     await vi.advanceTimersByTimeAsync(60 * SECOND)

@@ -171,6 +171,14 @@ describe('restart', () => {
     expect(hub.fleet.get('a-1')!.restart).toBeNull()
   })
 
+  it('answers a JSON array body with 400 and commands nothing', async () => {
+    connect('a-1')
+    const res = await hub.app.request('/api/admin/agents/a-1/restart', { method: 'POST', body: '[]', headers: auth.headers })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toEqual({ error: 'invalid_request', issues: [{ path: '', message: 'body must be a JSON object' }] })
+    expect(hub.fleet.get('a-1')!.restart).toBeNull()
+  })
+
   it('reads a JSON body sent with curl\'s default form content type', async () => {
     connect('a-1')
     const res = await hub.app.request('/api/admin/agents/a-1/restart', {
@@ -210,6 +218,15 @@ describe('tasks', () => {
     const res = await client.api.admin.tasks.$post({ json: json as never }, auth)
     expect(res.status).toBe(400)
     expect((await res.json() as any).error).toBe('invalid_request')
+    expect(hub.tasks.tasks.size).toBe(0)
+  })
+
+  it('answers input nested too deeply to serialize with 400, not 500', async () => {
+    const res = await hub.app.request('/api/admin/tasks', {
+      method: 'POST', body: `{"input":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, headers: auth.headers,
+    })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: 'invalid_request', issues: [{ message: 'input is larger than 64 KiB or nested too deeply' }] })
     expect(hub.tasks.tasks.size).toBe(0)
   })
 

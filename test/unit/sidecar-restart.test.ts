@@ -120,7 +120,7 @@ describe('restart on command', () => {
     await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
     s.deliver(restartMsg())
     s.deliver(assign('t-2'))
-    await s.until(() => expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-2', reason: 'restarting' }]))
+    await s.until(() => expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-2', reason: 'restarting', started: false }]))
     expect(s.tasks.has('t-2')).toBe(false)
   })
 

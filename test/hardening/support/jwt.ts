@@ -1,0 +1,36 @@
+/**
+ * Hand-made JWTs for the auth matrix: any header, any payload, signed with any HMAC secret
+ * and algorithm, or not at all. Built with node:crypto so the hub's own signer is not trusted
+ * to produce the attacks it must refuse.
+ */
+import { createHmac } from 'node:crypto'
+
+const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url')
+
+export function makeJwt(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  secret: string | null,
+  hash: 'sha256' | 'sha384' | 'sha512' = 'sha256',
+): string {
+  const head = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`
+  if (secret === null) return `${head}.`
+  return `${head}.${createHmac(hash, secret).update(head).digest('base64url')}`
+}
+
+export const hs256 = (payload: Record<string, unknown>, secret: string) => makeJwt({ alg: 'HS256', typ: 'JWT' }, payload, secret)
+
+/** Changes one character in the middle of the signature (the last one may only carry padding bits). */
+export function tamperSignature(token: string): string {
+  const [h, p, s] = token.split('.')
+  const i = Math.floor(s.length / 2)
+  return `${h}.${p}.${s.slice(0, i)}${s[i] === 'A' ? 'B' : 'A'}${s.slice(i + 1)}`
+}
+
+/** Replaces the payload and keeps the original signature. */
+export function swapPayload(token: string, payload: Record<string, unknown>): string {
+  const [h, , s] = token.split('.')
+  return `${h}.${b64url(JSON.stringify(payload))}.${s}`
+}
+
+export const nowS = () => Math.floor(Date.now() / 1000)

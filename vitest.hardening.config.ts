@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config'
+
+/**
+ * `npm run test:hardening`: bad input, auth, faults, load and limits against real hub
+ * processes (docs/reliability.md). Full size by default; AGENTCOM_HARDENING_SCALE=ci for CI.
+ * One file at a time: the figures are timings and memory, and the machine is the instrument.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/hardening/**/*.test.ts'],
+    testTimeout: 20 * 60_000,
+    hookTimeout: 2 * 60_000,
+    fileParallelism: false,
+    allowOnly: false,
+    passWithNoTests: false,
+  },
+})

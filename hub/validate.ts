@@ -7,10 +7,13 @@ import * as v from 'valibot'
 
 type Issue = { path: string; message: string }
 
+/** valibot's messages quote the received value: an answer never carries more than this of it. */
+const MAX_MESSAGE = 200
+
 export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
-  return issues.map((i) => ({
-    path: i.path?.map((p) => String(p.key)).join('.') ?? '',
-    message: i.message,
+  return issues.slice(0, 20).map((i) => ({
+    path: (i.path?.map((p) => String(p.key)).join('.') ?? '').slice(0, MAX_MESSAGE),
+    message: i.message.length > MAX_MESSAGE ? `${i.message.slice(0, MAX_MESSAGE)}…` : i.message,
   }))
 }
 

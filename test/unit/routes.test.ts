@@ -163,6 +163,15 @@ describe('restart', () => {
     expect(hub.fleet.get('a-1')!.restart).toBeNull()
   })
 
+  it('never echoes a huge bad value whole', async () => {
+    connect('a-1')
+    const res = await hub.app.request('/api/admin/agents/a-1/restart', {
+      method: 'POST', body: JSON.stringify({ mode: 'x'.repeat(100_000) }), headers: auth.headers,
+    })
+    expect(res.status).toBe(400)
+    expect((await res.text()).length).toBeLessThan(1000)
+  })
+
   it('answers malformed JSON with 400 and changes nothing', async () => {
     connect('a-1')
     const res = await hub.app.request('/api/admin/agents/a-1/restart', { method: 'POST', body: '{"reason":', headers: auth.headers })

@@ -10,7 +10,9 @@ export interface StoredTask {
   task_id: string
   status: TaskStatus
   input: unknown
+  /** The agent the task was pinned to at creation, if any. */
   pinned: string | null
+  /** The agent running it now, or that ran it last. */
   agent_id: string | null
   attempts: number
   result: unknown

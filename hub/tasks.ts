@@ -10,20 +10,7 @@ import { Persister, type StoredTask, type TaskStore } from './task-store.ts'
 
 export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
 
-export interface TaskRecord {
-  task_id: string
-  status: TaskStatus
-  input: unknown
-  /** The agent the task was pinned to at creation, if any. */
-  pinned: string | null
-  /** The agent running it now, or that ran it last. */
-  agent_id: string | null
-  attempts: number
-  result: unknown
-  error: string | null
-  timeout_ms: number
-  created_at: number
-  updated_at: number
+export interface TaskRecord extends StoredTask {
   timer: ReturnType<typeof setTimeout> | null
 }
 

@@ -37,23 +37,23 @@ export const nodeSecretFiles: SecretFiles = {
   },
 }
 
-export const nodeStateFiles: StateFiles = {
-  read: readOrNull,
-  async writeAtomic(path, text) {
-    const tmp = `${path}.tmp`
-    const handle = await open(tmp, 'w', 0o600)
-    try {
-      await handle.writeFile(text)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-    await rename(tmp, path)
-    const dir = await open(dirname(path), 'r')
-    try {
-      await dir.sync()
-    } finally {
-      await dir.close()
-    }
-  },
+/** Temporary file, fsync, rename, fsync of the directory: a reader sees the old file or the new. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  const handle = await open(tmp, 'w', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, path)
+  const dir = await open(dirname(path), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
 }
+
+export const nodeStateFiles: StateFiles = { read: readOrNull, writeAtomic: writeFileAtomic }

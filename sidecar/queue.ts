@@ -3,9 +3,10 @@
  * file, fsync, rename, fsync of the directory) before it is accepted, and kept with its
  * outcome until the hub acknowledges it. A corrupt file is set aside, never a crash loop.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { mkdir, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../shared/log.ts'
+import { writeFileAtomic } from '../scripts/node-files.ts'
 
 export type TaskOutcome =
   | { kind: 'complete'; result: unknown }
@@ -78,7 +79,7 @@ export class TaskQueue {
   private save(): Promise<void> {
     const snapshot: QueueFile = { version: 1, active: this.active }
     // A failed write is reported to its caller and does not block the next one.
-    this.writes = this.writes.catch(() => {}).then(() => writeAtomic(this.path, JSON.stringify(snapshot)))
+    this.writes = this.writes.catch(() => {}).then(() => writeFileAtomic(this.path, JSON.stringify(snapshot)))
     return this.writes
   }
 }
@@ -98,22 +99,4 @@ export function parseQueueFile(text: string): QueueFile | null {
   if (typeof active !== 'object' || active === undefined || typeof active.task_id !== 'string' ||
     typeof active.timeout_ms !== 'number' || !('outcome' in active)) return null
   return { version: 1, active }
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp`
-  const handle = await open(tmp, 'w', 0o600)
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(tmp, path)
-  const dir = await open(dirname(path), 'r')
-  try {
-    await dir.sync()
-  } finally {
-    await dir.close()
-  }
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { startHubProcess, type Runtime } from '../../test/support/hub-process.ts'
+import { startHubProcess, stopChild, type Runtime } from '../../test/support/hub-process.ts'
 import { signAdminToken } from '../../hub/auth.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -91,13 +91,6 @@ export async function startBare(kind: 'bare-ws' | 'bare-hono', runtime: Runtime)
     agentPath: '/bare/agents/{id}',
     restartPath: '/bare/agents/{id}/restart',
     rssBytes: () => rssOf(pid),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    },
+    stop: () => stopChild(child),
   }
 }

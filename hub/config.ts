@@ -65,7 +65,8 @@ function optionalMs(env: Record<string, string | undefined>, name: string): numb
 function intSetting(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  const n = Number(raw)
+  // Digits only: Number(" ") is 0 and Number("0x10") is 16, neither what was meant.
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN
   if (!Number.isInteger(n) || n < min || n > max) {
     throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
   }

@@ -77,6 +77,8 @@ describe('tasks under a real pm2', () => {
   it('force restart stops the running task and runs it again', async () => {
     const cut = await submit({ input: { sleep_ms: 4000 }, agent_id: 't-2' })
     await expect.poll(async () => (await task(cut.task_id)).status).toBe('working')
+    // "working" means accepted; wait until the command itself has started, so it is really cut.
+    await expect.poll(() => starts(cut.task_id)).toBe(1)
     const res = await hub.api('POST', '/api/admin/agents/t-2/restart', { mode: 'force' })
     expect(res.status).toBe(200)
     await settled(cut.task_id)

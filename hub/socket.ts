@@ -13,7 +13,7 @@ import type { Clock } from '../shared/time.ts'
 import type { AgentRecord, Fleet, Peer } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { TokenClaims } from './auth.ts'
-import { FrameBudget, LIMIT_CLOSE } from './limits.ts'
+import { FrameBudget } from './limits.ts'
 
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
@@ -136,9 +136,9 @@ export function createSocketHub(opts: SocketOptions) {
       case 'task_accepted':
         return tasks.accepted(rec, msg.task_id)
       case 'task_complete':
-        return tasks.finished(rec, msg.task_id, { ok: true, result: msg.result })
+        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: msg.result })
       case 'task_failed':
-        return tasks.finished(rec, msg.task_id, { ok: false, error: msg.error })
+        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: msg.error })
       case 'task_interrupted':
         return tasks.interrupted(rec, msg.task_id, msg.reason, msg.started ?? true)
       case 'error':
@@ -154,7 +154,7 @@ export function createSocketHub(opts: SocketOptions) {
     const verdict = conn.budget.take(now)
     if (verdict === 'abusive') {
       log.warn('closing a socket over its frame budget', { agent_id: conn.agent?.agent_id ?? null, max_frames_per_s: opts.maxFramesPerS })
-      return drop(conn, LIMIT_CLOSE.RATE_LIMITED, 'rate limited')
+      return drop(conn, CLOSE.RATE_LIMITED, 'rate limited')
     }
     if (verdict === 'limited') return fail(conn, 'rate_limited')
     if (typeof data !== 'string') return fail(conn, 'invalid_message', 'frames must be JSON text')
@@ -184,7 +184,7 @@ export function createSocketHub(opts: SocketOptions) {
           // Upgrades race past isFull() while earlier ones are still opening.
           log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
           try {
-            ws.close(LIMIT_CLOSE.TRY_AGAIN_LATER, 'too many connections')
+            ws.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
           } catch {
             // Already closing.
           }
@@ -235,7 +235,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
     close(): void {
       clearInterval(heartbeat)
-      for (const conn of [...connections]) drop(conn, 1001, 'hub shutting down')
+      for (const conn of [...connections]) drop(conn, CLOSE.GOING_AWAY, 'hub shutting down')
     },
   }
 }

@@ -3,6 +3,7 @@
  * is stored. A task in flight is never dropped: an agent that vanishes gets a grace period to
  * come back and report it, after which the task is queued again.
  */
+import type { TaskOutcome } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
@@ -33,8 +34,6 @@ export interface TaskBoardOptions {
 
 /** Finished tasks written to the store (all unfinished ones always are). */
 const MAX_STORED_FINISHED = 1000
-
-export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
 
 export class TaskBoard {
   readonly tasks = new Map<string, TaskRecord>()
@@ -154,7 +153,7 @@ export class TaskBoard {
   }
 
   /** An outcome reported by a sidecar. Stored once; always acknowledged so it is not resent. */
-  finished(rec: AgentRecord, taskId: string, outcome: Outcome): void {
+  finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     const task = this.tasks.get(taskId)
     const isOurs = task !== undefined && (
       ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
@@ -162,12 +161,12 @@ export class TaskBoard {
     )
     if (task && isOurs) {
       this.disarm(task)
-      if (outcome.ok && !isStorable(outcome.result)) {
-        outcome = { ok: false, error: 'result cannot be stored: nested too deeply' }
+      if (outcome.kind === 'complete' && !isStorable(outcome.result)) {
+        outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
       }
-      task.status = outcome.ok ? 'completed' : 'failed'
+      task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
-      if (outcome.ok) task.result = outcome.result
+      if (outcome.kind === 'complete') task.result = outcome.result
       else task.error = outcome.error
       this.touch(task)
       this.retire(task)

@@ -3,12 +3,12 @@
  * and restarts itself on the hub's command (gracefully: a running task finishes first).
  * Every collaborator is passed in; main.ts builds the real ones.
  */
-import type { HubMessage, RestartMode, SidecarMessage } from '../shared/protocol.ts'
+import type { HubMessage, RestartMode, SidecarMessage, TaskOutcome } from '../shared/protocol.ts'
 import { CLOSE, PROTOCOL_VERSION } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { HubLink, HubLinkOptions } from './hub-link.ts'
 import type { Pm2Adapter } from './pm2.ts'
-import type { TaskQueue, TaskOutcome } from './queue.ts'
+import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
 import type { SidecarConfig } from './config.ts'
 
@@ -112,9 +112,9 @@ export function createSidecar(deps: SidecarDeps) {
     running = task
     const outcome = await task.done
     if (running === task) running = null
-    if (outcome.ok) return settle(msg.task_id, { kind: 'complete', result: outcome.result })
+    if (outcome.kind === 'complete') return settle(msg.task_id, outcome)
     // A stopped task was already settled by whoever stopped it.
-    if (outcome.stopped) return
+    if (outcome.kind === 'interrupted') return
     // Killed by a signal while we shut down (it reached the task too): not the task's fault.
     if (exiting && outcome.signal) return settle(msg.task_id, { kind: 'interrupted', reason: `sidecar shutting down (${outcome.signal})` })
     return settle(msg.task_id, { kind: 'failed', error: outcome.error })

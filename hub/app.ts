@@ -10,6 +10,8 @@ import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
 import { createTokenVerifier, assertSecret } from './auth.ts'
+import { ERROR } from '../shared/protocol.ts'
+import { ChangeFeed } from './changes.ts'
 import { Fleet } from './fleet.ts'
 import { TaskBoard } from './tasks.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
@@ -84,26 +86,19 @@ export function createHub(options: HubOptions) {
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
 
-  let rollouts: Rollouts | null = null
-  let tasks: TaskBoard | null = null
-  const fleet = new Fleet({
-    clock, log, newId, restartTimeoutMs: o.restartTimeoutMs,
-    onAvailable: () => {
-      tasks?.scheduleDispatch()
-      rollouts?.agentAvailable()
-    },
-    onRestartChange: (rec, restart) => rollouts?.restartChanged(rec, restart),
-  })
-  tasks = new TaskBoard(fleet, {
+  const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
+  const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, changes })
+  // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
+  const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
-    store: options.taskStore ?? null,
+    store: options.taskStore ?? null, changes, bus: fleet.bus,
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
-  rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs })
+  const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
@@ -113,7 +108,7 @@ export function createHub(options: HubOptions) {
 
   const limitBody = bodyLimit({
     maxSize: o.maxBodyBytes,
-    onError: (c) => c.json({ error: 'payload_too_large', max_bytes: o.maxBodyBytes }, 413),
+    onError: (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413),
   })
 
   const app = new Hono()
@@ -122,11 +117,11 @@ export function createHub(options: HubOptions) {
       '/ws',
       async (c, next) => {
         const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
-        if (isUpgrade && sockets.isFull()) return c.json({ error: 'too_many_connections' as const }, 503)
+        if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
         await next()
       },
       options.upgradeWebSocket(() => sockets.events()),
-      (c) => c.json({ error: 'upgrade_required', detail: 'GET /ws is a WebSocket endpoint' }, 426),
+      (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
     .use('/api/*', (c, next) => {
       // Only requests that can carry a body pay for the check: on Node, touching the body
@@ -136,10 +131,10 @@ export function createHub(options: HubOptions) {
     })
     .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
 
-  app.notFound((c) => c.json({ error: 'not_found' }, 404))
+  app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
     log.error('request failed', { path: c.req.path, error: err.message })
-    return c.json({ error: 'internal_error' }, 500)
+    return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })
 
   return {
@@ -147,12 +142,14 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
+    /** Every agent, task and rollout change, as it happens (see changes.ts). */
+    changes,
     /** Stops timers and closes every socket (code 1001). */
     close(): void {
       sockets.close()
       fleet.close()
-      tasks?.close()
-      rollouts?.close()
+      tasks.close()
+      rollouts.close()
     },
   }
 }

@@ -9,7 +9,9 @@ import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
-import { createTokenVerifier, assertSecret } from './auth.ts'
+import { createTokenVerifier } from './auth.ts'
+import { assertSecret } from './secret.ts'
+import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './changes.ts'
 import { Fleet } from './fleet.ts'
@@ -21,7 +23,7 @@ import { adminRoutes } from './routes.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
-  /** The HS256 signing key for tokens, at least 32 characters. */
+  /** The HS256 signing key for tokens, at least 32 characters (MIN_SECRET_LENGTH). */
   secret: string
   /** A restarted agent not back this long after it went down fails its restart. Default 120 s. */
   restartTimeoutMs?: number
@@ -62,16 +64,17 @@ export interface HubOptions {
   newId?: () => string
 }
 
+/** createHub's defaults: the settings table's, and those no variable sets. */
 export const DEFAULTS = {
-  restartTimeoutMs: 120 * SECOND,
-  identifyTimeoutMs: 10 * SECOND,
-  idleTimeoutMs: 60 * SECOND,
-  acceptTimeoutMs: 30 * SECOND,
-  taskGraceMs: 30 * SECOND,
+  restartTimeoutMs: S.restartTimeoutS.default * SECOND,
+  identifyTimeoutMs: S.identifyTimeoutMs.default,
+  idleTimeoutMs: S.idleTimeoutMs.default,
+  acceptTimeoutMs: S.acceptTimeoutMs.default,
+  taskGraceMs: S.taskGraceMs.default,
+  maxBodyBytes: S.maxBodyBytes.default,
+  maxConnections: S.maxConnections.default,
+  maxFramesPerS: S.maxFramesPerS.default,
   taskTimeoutMs: 600 * SECOND,
-  maxBodyBytes: 1024 * 1024,
-  maxConnections: 10_000,
-  maxFramesPerS: 100,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
 } as const

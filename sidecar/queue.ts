@@ -7,7 +7,7 @@ import { mkdir, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
-import { writeFileAtomic } from '../scripts/node-files.ts'
+import { writeFileAtomic } from '../shared/node/files.ts'
 
 export interface ActiveTask {
   task_id: string

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Persister, createFileTaskStore, type StoredTask, type TaskStore } from '../../hub/task-store.ts'
-import { nodeStateFiles } from '../../scripts/node-files.ts'
+import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 
 const task = (task_id: string): StoredTask => ({

@@ -7,8 +7,8 @@ import { STATUS_CODES } from 'node:http'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { createHub, type HubOptions } from './app.ts'
-import { MAX_FRAME_BYTES } from '../shared/protocol.ts'
+import { createHub, type HubOptions } from '../app.ts'
+import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 
 export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: number; host: string }
 

@@ -4,34 +4,21 @@
  * fleet and the task board. The registry of open sockets is connections.ts.
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
-import type { WSContext, WSEvents } from 'hono/ws'
+import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
-import type { Logger } from '../shared/log.ts'
-import type { Clock } from '../shared/time.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { TokenClaims } from './auth.ts'
-import { createConnections, type Connection } from './connections.ts'
+import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
 
-export interface SocketOptions {
+export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
   tasks: TaskBoard
   verifyToken: (token: string) => Promise<TokenClaims | null>
-  log: Logger
-  clock: Clock
-  identifyTimeoutMs: number
-  /** A connection silent for this long is closed as dead. */
-  idleTimeoutMs: number
-  /** Open sockets beyond this are refused. */
-  maxConnections: number
-  /** Each socket's frame budget, see FrameBudget. */
-  maxFramesPerS: number
-  /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
-  terminate?: (ws: WSContext) => void
 }
 
 export function createSocketHub(opts: SocketOptions) {

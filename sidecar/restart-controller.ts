@@ -4,7 +4,7 @@
  * force), and the one-way step into exiting. The sidecar's half of the hub fleet's restart
  * handling; the task state machine (sidecar.ts) asks it whether new work may start.
  */
-import { CLOSE, type RestartMode, type SidecarMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, type RestartMode, type SidecarMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import { SECOND } from '../shared/time.ts'
 
@@ -59,7 +59,7 @@ export function createRestartController(deps: RestartControllerDeps) {
   async function command(reason: string, restartId: string, mode: RestartMode, deadlineS: number | null): Promise<void> {
     if (!deps.supervised) {
       log.warn('restart refused: not running under pm2', { restart_id: restartId })
-      await send({ type: 'error', error: 'not_supervised', detail: 'this sidecar does not run under pm2' })
+      await send({ type: 'error', error: ERROR.NOT_SUPERVISED, detail: 'this sidecar does not run under pm2' })
       return
     }
     if (pending?.restart_id === restartId && mode === pending.mode) {

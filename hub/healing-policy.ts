@@ -95,12 +95,12 @@ export class HealingPolicy {
     const out = new OutputCollector()
     const watch = this.watch(agentId)
     const before = watch.pm2
-    const now = proc.pm2
+    const after = proc.pm2
     watch.supervised = proc.supervised
-    watch.pm2 = now ? { restart_count: now.restart_count, pid: now.pid } : null
-    if (!before || !now) return out.result()
-    const counted = now.restart_count - before.restart_count
-    const isNewProcess = counted > 0 || (now.pid !== null && before.pid !== null && now.pid !== before.pid)
+    watch.pm2 = after ? { restart_count: after.restart_count, pid: after.pid } : null
+    if (!before || !after) return out.result()
+    const counted = after.restart_count - before.restart_count
+    const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)
     if (!isNewProcess) return out.result()
     watch.memoryAbove = 0
     watch.overdue = null

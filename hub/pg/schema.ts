@@ -20,7 +20,7 @@ CREATE FUNCTION epoch_ms(t timestamptz) RETURNS double precision
   LANGUAGE sql IMMUTABLE PARALLEL SAFE
   AS $$ SELECT floor(extract(epoch FROM t) * 1000)::double precision $$;
 
--- One row per hub process. A hub acts for its agents only while lease_until > now().
+-- One row per running hub. A hub acts for its agents only while lease_until > now().
 CREATE TABLE hubs (
   hub_id      text PRIMARY KEY,
   runtime     text,

@@ -30,6 +30,7 @@ export interface EmbeddedPostgresOptions {
 }
 
 const PASSWORD = 'agentcom'
+const START_TIMEOUT_MS = 60_000
 
 /** Starts a fresh server on a free port; throws with the server's last log lines if it cannot. */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresServer> {
@@ -62,9 +63,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
     })
     try {
       await server.initialise()
-      await server.start()
+      await withTimeout(server.start(), START_TIMEOUT_MS, 'no "ready to accept connections" within 60 s')
     } catch (err) {
-      // No stop(): the server process has exited (that is what failed the start).
+      // A server that exited needs no stop (and stop() would wait for an exit that came already);
+      // one that hung does, bounded too.
+      if (err instanceof Error && err.message.startsWith('no "ready')) {
+        await withTimeout(server.stop(), START_TIMEOUT_MS, 'server did not stop').catch(() => undefined)
+      }
       await rm(databaseDir, { recursive: true, force: true })
       if (attempt < 3 && recent.some((line) => /could not bind|Address already in use/i.test(line))) continue
       await rm(base, { recursive: true, force: true })
@@ -79,6 +84,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       },
     }
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
 
 async function freePort(): Promise<number> {

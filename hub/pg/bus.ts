@@ -39,6 +39,11 @@ export interface PgBusOptions {
   onListen?: () => void
   /** A notification that is not a bus message (another program on the channel). */
   onInvalid?: (payload: string) => void
+  /**
+   * A handler threw; the other handlers still ran. Default: thrown again outside the
+   * listener, so a bug fails loudly instead of silently dropping commands.
+   */
+  onHandlerError?: (err: unknown) => void
 }
 
 /** Starts listening; resolves once LISTEN is in place, so nothing published after is missed. */
@@ -51,7 +56,14 @@ export async function createPgBus(sql: Sql, opts: PgBusOptions): Promise<PgBus> 
     if (!parsed) return opts.onInvalid?.(payload)
     const { to, from, message } = parsed
     if (to !== opts.hubId && to !== ALL_HUBS) return
-    for (const handler of handlers) handler(message, from)
+    for (const handler of handlers) {
+      try {
+        handler(message, from)
+      } catch (err) {
+        if (opts.onHandlerError) opts.onHandlerError(err)
+        else queueMicrotask(() => { throw err })
+      }
+    }
   }
   // postgres.js keeps LISTEN on a connection of its own and LISTENs again after reconnecting,
   // calling onlisten each time.

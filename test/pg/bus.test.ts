@@ -99,6 +99,19 @@ describe('LISTEN/NOTIFY bus', () => {
     await a.close()
   })
 
+  it('a handler that throws is reported, and the other handlers still get the message', async () => {
+    const errors: unknown[] = []
+    const a = await createPgBus(db.connect(), { hubId: 'hub-a', onHandlerError: (err) => errors.push(err) })
+    a.subscribe(() => {
+      throw new Error('handler bug')
+    })
+    const inA = inbox(a)
+    await a.publish('hub-a', { kind: 'k' })
+    await inA.until((m) => m.kind === 'k')
+    expect(errors).toEqual([new Error('handler bug')])
+    await a.close()
+  })
+
   it('LISTENs again after its connection is terminated, and a later message arrives', async () => {
     const listens = listenCounter()
     const busSql = db.connect({ applicationName: 'bus-terminated' })

@@ -12,7 +12,7 @@ const ALLOWED = /^(hono(\/[a-z-]+)*|valibot|\.\.?\/.*\.ts)$/
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'shared']) {
+  for (const dir of ['hub', 'hub/dashboard', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)

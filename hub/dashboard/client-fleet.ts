@@ -88,7 +88,7 @@ function createFleetView(dom) {
   }
 
   function renderSummary() {
-    setText(summaryButtons.all, formatCount(agents.size) + ' agents')
+    setText(summaryButtons.all, formatCount(agents.size) + (agents.size === 1 ? ' agent' : ' agents'))
     for (var i = 0; i < GROUPS.length; i++) {
       var g = GROUPS[i]
       var n = counts[g] || 0

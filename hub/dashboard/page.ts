@@ -51,7 +51,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       </div>
       <div class="table-wrap">
         <table id="agents" class="agents no-hub">
-          <caption class="sr-only">Agents, 100 per page</caption>
+          <caption class="sr-only">Agents</caption>
           <thead><tr>
             <th scope="col">Agent</th><th scope="col">Status</th><th scope="col" class="num">Restarts</th>
             <th scope="col" class="num">Memory</th><th scope="col">Task</th><th scope="col">Last seen</th>
@@ -77,7 +77,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
       <section class="panel" aria-labelledby="tasks-title">
         <h2 id="tasks-title">Recent tasks</h2>
-        <table class="compact">
+        <table class="compact" aria-labelledby="tasks-title">
           <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Agent</th>
             <th scope="col" class="num">Attempts</th><th scope="col">Updated</th></tr></thead>
           <tbody id="tasks-body"></tbody>
@@ -91,7 +91,7 @@ export const DASHBOARD_HTML = `<!doctype html>
           <span id="healing-state" class="muted"></span>
           <button id="healing-toggle" type="button" class="small">Pause healing</button>
         </div>
-        <table class="compact">
+        <table class="compact" aria-labelledby="healing-title">
           <thead><tr><th scope="col">When</th><th scope="col">Agent</th><th scope="col">Rule</th>
             <th scope="col">Action</th><th scope="col">State</th><th scope="col">Detail</th></tr></thead>
           <tbody id="healing-body"></tbody>

@@ -69,7 +69,7 @@ button:hover:not(:disabled) { background: var(--hover); }
 button:disabled { opacity: .45; cursor: not-allowed; }
 button.primary { background: var(--accent); border-color: var(--accent); color: var(--accent-text); font-weight: 600; }
 button.primary:hover:not(:disabled) { background: var(--accent); filter: brightness(1.08); }
-button.danger { background: var(--red); border-color: var(--red); color: #fff; font-weight: 600; }
+button.danger { background: #c42b1c; border-color: #c42b1c; color: #fff; font-weight: 600; }
 button.quiet { background: transparent; }
 button.small { font-size: .82rem; padding: .2rem .6rem; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }

@@ -46,7 +46,7 @@ describe(`dashboard in a real browser (${process.env.AGENTCOM_TEST_RUNTIME ?? 'n
     await b.page.getByRole('button', { name: 'Sign in' }).click()
     await expect.poll(() => b.page.getByRole('alert').filter({ hasText: 'refused this token' }).isVisible()).toBe(true)
     expect(await b.page.getByLabel('Admin token').isVisible()).toBe(true)
-    expect(await b.page.evaluate(() => sessionStorage.length)).toBe(0)
+    expect(await b.page.evaluate('sessionStorage.length')).toBe(0)
   })
 
   it('signs in with an admin token and shows the agents table with the connected agent', async () => {
@@ -54,13 +54,13 @@ describe(`dashboard in a real browser (${process.env.AGENTCOM_TEST_RUNTIME ?? 'n
     await b.page.getByLabel('Admin token').fill(token)
     await b.page.getByRole('button', { name: 'Sign in' }).click()
     for (const name of ['Agent', 'Status', 'Restarts', 'Memory', 'Task']) {
-      await expect.poll(() => agentsTable().getByRole('columnheader', { name, exact: true }).isVisible(), name).toBe(true)
+      await expect.poll(() => agentsTable().getByRole('columnheader', { name, exact: true }).isVisible()).toBe(true)
     }
     await expect.poll(() => row('browser-1').isVisible()).toBe(true)
     const cells = await row('browser-1').locator('th, td').allInnerTexts()
     expect(cells.slice(0, 5)).toEqual(['browser-1', 'idle', '0', '50 MiB', '—'])
     expect(await b.page.getByRole('button', { name: '1 agent', exact: true }).isVisible()).toBe(true)
-    expect(await b.page.evaluate(() => sessionStorage.getItem('agentcom.admin_token'))).toBe(token)
+    expect(await b.page.evaluate("sessionStorage.getItem('agentcom.admin_token')")).toBe(token)
     expect(await b.context.cookies()).toEqual([])
   })
 
@@ -68,7 +68,7 @@ describe(`dashboard in a real browser (${process.env.AGENTCOM_TEST_RUNTIME ?? 'n
     await row('browser-1').getByRole('button', { name: 'Drain browser-1' }).click()
     const confirm = b.page.getByRole('button', { name: 'Confirm' })
     await expect.poll(() => confirm.isVisible()).toBe(true)
-    expect(await confirm.evaluate((el) => el === document.activeElement)).toBe(true)
+    expect(await b.page.evaluate('document.activeElement.id')).toBe('confirm-ok')
     await b.page.keyboard.press('Escape')
     await expect.poll(() => confirm.isVisible()).toBe(false)
     expect((await hub.api('GET', '/api/admin/agents/browser-1')).body.drained).toBe(false)
@@ -103,7 +103,7 @@ describe(`dashboard in a real browser (${process.env.AGENTCOM_TEST_RUNTIME ?? 'n
   it('signs out: the token is gone and the form is back', async () => {
     await b.page.getByRole('button', { name: 'Sign out' }).click()
     await expect.poll(() => b.page.getByLabel('Admin token').isVisible()).toBe(true)
-    expect(await b.page.evaluate(() => sessionStorage.getItem('agentcom.admin_token'))).toBeNull()
+    expect(await b.page.evaluate("sessionStorage.getItem('agentcom.admin_token')")).toBeNull()
     expect(await agentsTable().getByRole('columnheader', { name: 'Agent' }).isVisible()).toBe(false)
   })
 })

@@ -20,6 +20,7 @@ import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
+import { dashboardRoutes } from './dashboard/routes.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -116,6 +117,7 @@ export function createHub(options: HubOptions) {
 
   const app = new Hono()
     .get('/health', (c) => c.json({ status: 'ok' as const }))
+    .route('/', dashboardRoutes())
     .get(
       '/ws',
       async (c, next) => {

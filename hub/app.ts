@@ -21,6 +21,8 @@ import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
+import { createLocalAdmin, StorageUnavailable } from './admin.ts'
+import type { ClusterAttach } from './cluster-seam.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -60,6 +62,13 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
+  hubId?: string
+  /**
+   * Cluster mode (hub/cluster/, AGENTCOM_DATABASE_URL): agents' presence, commands and tasks
+   * are shared through the cluster's database. Unset: a single hub.
+   */
+  cluster?: ClusterAttach
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -103,9 +112,15 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  const cluster = options.cluster?.({
+    hubId, fleet, changes, clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+  })
+  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, hubId })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
-    fleet, tasks, verifyToken, log, clock,
+    fleet, tasks: cluster?.tasks ?? tasks, admit: cluster?.admit, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, terminate: options.terminateSocket,
   })
@@ -134,16 +149,21 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
+    .route('/api/admin', adminRoutes({ admin, fleet, rollouts, verifyToken }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
+    if (err instanceof StorageUnavailable) {
+      log.error('storage unavailable', { path: c.req.path, error: err.message })
+      return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
+    }
     log.error('request failed', { path: c.req.path, error: err.message })
     return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })
 
   return {
     app,
+    hubId,
     fleet,
     tasks,
     rollouts,
@@ -152,6 +172,7 @@ export function createHub(options: HubOptions) {
     /** Stops timers and closes every socket (code 1001). */
     close(): void {
       sockets.close()
+      cluster?.close()
       fleet.close()
       tasks.close()
       rollouts.close()

@@ -3,7 +3,7 @@
  * table in settings.ts. Bad settings throw a ConfigError here, at start, naming the variable.
  */
 import { SECOND } from '../shared/time.ts'
-import { readInteger, type Env } from '../shared/settings.ts'
+import { ConfigError, readInteger, type Env } from '../shared/settings.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import { assertSecret } from './secret.ts'
 
@@ -23,6 +23,15 @@ export interface HubConfig {
   maxConnections?: number
   maxFramesPerS?: number
   maxBodyBytes?: number
+  /** Cluster mode (AGENTCOM_DATABASE_URL); null: a single hub on the file store. */
+  cluster: ClusterConfig | null
+  /** This hub's id (AGENTCOM_HUB_ID), random per process when unset. */
+  hubId: string
+}
+
+export interface ClusterConfig {
+  databaseUrl: string
+  leaseMs: number
 }
 
 /** The hub's task table inside the data dir. */
@@ -44,7 +53,25 @@ export function resolveHubConfig(env: Env): HubConfig {
     maxConnections: readInteger(env, S.maxConnections),
     maxFramesPerS: readInteger(env, S.maxFramesPerS),
     maxBodyBytes: readInteger(env, S.maxBodyBytes),
+    cluster: readCluster(env),
+    hubId: readHubId(env),
   }
+}
+
+function readCluster(env: Env): ClusterConfig | null {
+  const url = env[S.databaseUrl.env]
+  const leaseS = readInteger(env, S.hubLeaseS) ?? S.hubLeaseS.default
+  if (!url) return null
+  // Never quoted back: the URL holds the database password.
+  if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new ConfigError(`${S.databaseUrl.env} must be a postgres:// URL`)
+  return { databaseUrl: url, leaseMs: leaseS * SECOND }
+}
+
+function readHubId(env: Env): string {
+  const id = env[S.hubId.env]
+  if (!id) return `hub-${crypto.randomUUID().slice(0, 8)}`
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new ConfigError(`${S.hubId.env} must be 1 to 64 characters of A-Za-z0-9._-`)
+  return id
 }
 
 /** The createHub options a config sets. */

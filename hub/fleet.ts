@@ -72,7 +72,14 @@ export interface Hello {
   instance_id: string | null
 }
 
-export type CommandRestart = { reason: string; mode: RestartMode; deadline_s: number | null; rollout_id?: string }
+export type CommandRestart = {
+  reason: string
+  mode: RestartMode
+  deadline_s: number | null
+  rollout_id?: string
+  /** Set when the restart was recorded elsewhere first (cluster mode): delivered under that id. */
+  restart_id?: string
+}
 export type CommandResult =
   | { ok: true; restart: Restart; already_pending: boolean }
   | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
@@ -174,6 +181,27 @@ export class Fleet {
     return rec
   }
 
+  /**
+   * Cluster mode, before `identify`: what the cluster's records say of an agent arriving here,
+   * perhaps from another hub (drained, a restart still pending), so identify settles it as if
+   * it had been here all along.
+   */
+  adopt(agentId: string, shared: { drained: boolean; restart: Restart | null }): void {
+    let rec = this.agents.get(agentId)
+    if (!rec) {
+      rec = {
+        agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null,
+        supervised: false, instance_id: null, drained: false, restart: null, task_id: null, timer: null,
+      }
+      this.agents.set(agentId, rec)
+    }
+    rec.drained = shared.drained
+    if (shared.restart && rec.restart?.restart_id !== shared.restart.restart_id) {
+      this.clearTimer(rec)
+      rec.restart = shared.restart
+    }
+  }
+
   /** An agent proved its identity on `peer`. Returns the connection it replaced, if any. */
   identify(agentId: string, peer: Peer, hello: Hello): Peer | null {
     const now = this.opts.clock.now()
@@ -242,7 +270,7 @@ export class Fleet {
     if (isPending(rec.restart)) return { ok: true, restart: rec.restart, already_pending: true }
     const now = this.opts.clock.now()
     const restart: Restart = {
-      restart_id: this.opts.newId(),
+      restart_id: cmd.restart_id ?? this.opts.newId(),
       reason: cmd.reason,
       mode: cmd.mode,
       deadline_s: cmd.deadline_s,

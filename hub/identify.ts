@@ -7,18 +7,21 @@ import type { Logger } from '../shared/log.ts'
 import type { TokenClaims } from './auth.ts'
 import type { Connection } from './connections.ts'
 import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
+import type { TaskOwner } from './cluster-seam.ts'
+import type { Hello, Peer } from './fleet.ts'
 
 export interface IdentifyDeps {
   fleet: Fleet
-  tasks: TaskBoard
+  tasks: TaskOwner
+  /** Cluster mode: may this hub take the agent now? (see ClusterSeam.admit) */
+  admit?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: (token: string) => Promise<TokenClaims | null>
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
   fail(conn: Connection, error: string, detail?: string): void
 }
 
-export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, admit, verifyToken, log, drop, fail }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -30,13 +33,19 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: I
       fail(conn, ERROR.UNAUTHORIZED)
       return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
     }
+    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
+    if (admit) {
+      conn.identifying = true
+      const admitted = await admit(msg.agent_id, conn, hello)
+      conn.identifying = false
+      if (conn.closed) return
+      if (!admitted) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
+    }
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
     conn.send({ type: 'identified', agent_id: msg.agent_id })
-    fleet.identify(msg.agent_id, conn, {
-      pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null,
-    })
+    fleet.identify(msg.agent_id, conn, hello)
     const rec = fleet.get(msg.agent_id)!
     conn.agent = rec
     tasks.identified(rec, msg.active_task_id ?? null)

@@ -7,10 +7,10 @@ import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
 import type { TokenClaims } from './auth.ts'
 import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
+import type { AdminBackend } from './admin.ts'
 import { jsonBody, params } from './validate.ts'
-import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
+import { restartCommandedView, rolloutView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -57,13 +57,15 @@ const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
 interface Deps {
+  /** Agents, commands and tasks: this hub's memory, or the cluster's database (admin.ts). */
+  admin: AdminBackend
+  /** Rollouts still run over this hub's own fleet, in both modes. */
   fleet: Fleet
-  tasks: TaskBoard
   rollouts: Rollouts
   verifyToken: (token: string) => Promise<TokenClaims | null>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
+export function adminRoutes({ admin, fleet, rollouts, verifyToken }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -75,19 +77,19 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       if (claims?.role !== 'admin') return c.json(unauthorized, 401)
       await next()
     })
-    .get('/agents', (c) => {
-      const agents = fleet.list().map((rec) => agentView(fleet, rec))
+    .get('/agents', async (c) => {
+      const agents = await admin.listAgents()
       return c.json({ agents }, 200)
     })
-    .get('/agents/:agent_id', params(AgentParam), (c) => {
-      const rec = fleet.get(c.req.valid('param').agent_id)
-      if (!rec) return c.json(agentNotFound, 404)
-      return c.json(agentView(fleet, rec), 200)
+    .get('/agents/:agent_id', params(AgentParam), async (c) => {
+      const agent = await admin.getAgent(c.req.valid('param').agent_id)
+      if (!agent) return c.json(agentNotFound, 404)
+      return c.json(agent, 200)
     })
-    .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), (c) => {
+    .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), async (c) => {
       const { agent_id } = c.req.valid('param')
       const body = c.req.valid('json')
-      const result = fleet.commandRestart(agent_id, {
+      const result = await admin.restart(agent_id, {
         reason: body.reason ?? 'admin_commanded',
         mode: body.mode ?? 'graceful',
         deadline_s: body.deadline_s ?? null,
@@ -99,25 +101,24 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       }
       return c.json(restartCommandedView(agent_id, result), 200)
     })
-    .post('/agents/:agent_id/drain', params(AgentParam), (c) => {
-      const rec = fleet.drain(c.req.valid('param').agent_id)
-      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+    .post('/agents/:agent_id/drain', params(AgentParam), async (c) => {
+      const agent = await admin.drain(c.req.valid('param').agent_id)
+      return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
-    .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
-      const rec = fleet.resume(c.req.valid('param').agent_id)
-      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+    .post('/agents/:agent_id/resume', params(AgentParam), async (c) => {
+      const agent = await admin.resume(c.req.valid('param').agent_id)
+      return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))
-      // 201 promises the task survives a hub restart.
-      await tasks.durable()
-      return c.json(view, 201)
+      // Resolves once saved: 201 promises the task survives a hub restart.
+      const task = await admin.createTask(body.input, body.agent_id ?? null, body.timeout_ms)
+      return c.json(task, 201)
     })
-    .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
-      const task = tasks.get(c.req.valid('param').task_id)
+    .get('/tasks/:task_id', params(IdParam('task_id')), async (c) => {
+      const task = await admin.getTask(c.req.valid('param').task_id)
       if (!task) return c.json({ error: ERROR.TASK_NOT_FOUND }, 404)
-      return c.json(taskView(task), 200)
+      return c.json(task, 200)
     })
     .post('/rollouts', jsonBody(RolloutBody), (c) => {
       const body = c.req.valid('json')

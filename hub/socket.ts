@@ -7,7 +7,8 @@
 import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
+import type { TaskOwner } from './cluster-seam.ts'
+import type { Hello, Peer } from './fleet.ts'
 import type { TokenClaims } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
@@ -17,7 +18,8 @@ const MAX_DETAIL_CHARS = 200
 
 export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
-  tasks: TaskBoard
+  tasks: TaskOwner
+  admit?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: (token: string) => Promise<TokenClaims | null>
 }
 
@@ -35,7 +37,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
   })
   const { drop } = connections
-  const identify = createIdentify({ fleet, tasks, verifyToken: opts.verifyToken, log, drop, fail })
+  const identify = createIdentify({ fleet, tasks, admit: opts.admit, verifyToken: opts.verifyToken, log, drop, fail })
 
   function fail(conn: Connection, error: string, detail?: string): void {
     if (detail === undefined) return conn.send({ type: 'error', error })

@@ -37,6 +37,8 @@ export const ERROR = {
   INVALID_REQUEST: 'invalid_request',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   INTERNAL_ERROR: 'internal_error',
+  /** The task (or, in cluster mode, the database) could not be saved or read: 503. */
+  STORAGE_UNAVAILABLE: 'storage_unavailable',
   AGENT_NOT_FOUND: 'agent_not_found',
   AGENT_NOT_CONNECTED: 'agent_not_connected',
   NOT_SUPERVISED: 'not_supervised',

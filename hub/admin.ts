@@ -1,0 +1,59 @@
+/**
+ * What the admin routes ask of the hub, as one async interface: the routes have one code path
+ * whether the answer comes from this hub's memory (single hub, `createLocalAdmin` below) or
+ * from the cluster's database (hub/cluster/admin.ts), where commands for an agent on another
+ * hub are carried there.
+ */
+import type { CommandRestart, Fleet, Restart } from './fleet.ts'
+import type { TaskBoard } from './tasks.ts'
+import { agentView, taskView } from './views.ts'
+
+export type AgentView = ReturnType<typeof agentView>
+export type TaskView = ReturnType<typeof taskView>
+
+/** A restart as the answer to a command shows it. */
+export type RestartSummary = Pick<Restart, 'restart_id' | 'reason' | 'mode' | 'state'>
+
+export type RestartAnswer =
+  | { ok: true; restart: RestartSummary; already_pending: boolean }
+  | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
+
+/** The store behind an answer could not be read or written: the route answers 503. */
+export class StorageUnavailable extends Error {}
+
+export interface AdminBackend {
+  listAgents(): Promise<AgentView[]>
+  /** null: no agent of that id was ever seen. */
+  getAgent(agentId: string): Promise<AgentView | null>
+  restart(agentId: string, cmd: CommandRestart): Promise<RestartAnswer>
+  /** The agent after the change; null when unknown. */
+  drain(agentId: string): Promise<AgentView | null>
+  resume(agentId: string): Promise<AgentView | null>
+  /** Resolves once the task is saved (201 promises it survives a hub restart). */
+  createTask(input: unknown, pinned: string | null, timeoutMs: number | undefined): Promise<TaskView>
+  getTask(taskId: string): Promise<TaskView | null>
+}
+
+/** The single hub's answers, from the owners in this process's memory. */
+export function createLocalAdmin({ fleet, tasks, hubId }: { fleet: Fleet; tasks: TaskBoard; hubId: string }): AdminBackend {
+  const view = (agentId: string) => {
+    const rec = fleet.get(agentId)
+    return rec ? agentView(fleet, rec, hubId) : null
+  }
+  return {
+    listAgents: async () => fleet.list().map((rec) => agentView(fleet, rec, hubId)),
+    getAgent: async (agentId) => view(agentId),
+    restart: async (agentId, cmd) => fleet.commandRestart(agentId, cmd),
+    drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),
+    resume: async (agentId) => (fleet.resume(agentId) ? view(agentId) : null),
+    async createTask(input, pinned, timeoutMs) {
+      const task = taskView(tasks.create(input, pinned, timeoutMs))
+      await tasks.durable()
+      return task
+    },
+    getTask: async (taskId) => {
+      const task = tasks.get(taskId)
+      return task ? taskView(task) : null
+    },
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The seam between the portable core and cluster mode. createHub hands its in-memory owners to
+ * a `ClusterAttach` (built by hub/cluster/ in the runtime entries when AGENTCOM_DATABASE_URL
+ * is set) and uses what it returns: the admin answers, the task owner for sockets, and the
+ * admission of an identified agent. Without it the hub is the single hub it always was.
+ */
+import type { Clock } from '../shared/time.ts'
+import type { Logger } from '../shared/log.ts'
+import type { TaskOutcome } from '../shared/protocol.ts'
+import type { AdminBackend } from './admin.ts'
+import type { ChangeFeed } from './changes.ts'
+import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
+
+/** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
+export interface TaskOwner {
+  identified(rec: AgentRecord, activeTaskId: string | null): void
+  disconnected(rec: AgentRecord): void
+  accepted(rec: AgentRecord, taskId: string): void
+  finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void
+  interrupted(rec: AgentRecord, taskId: string, reason: string, started?: boolean): void
+}
+
+export interface LocalOwners {
+  hubId: string
+  fleet: Fleet
+  changes: ChangeFeed
+  clock: Clock
+  log: Logger
+  newId: () => string
+  acceptTimeoutMs: number
+  graceMs: number
+  maxTaskAttempts: number
+  taskTimeoutMs: number
+  restartTimeoutMs: number
+}
+
+export interface ClusterSeam {
+  admin: AdminBackend
+  tasks: TaskOwner
+  /**
+   * An agent proved its identity on `peer` and is about to be taken on here. False: this hub
+   * may not take agents now (its lease is not current); the socket is closed with 1013 and the
+   * sidecar tries another hub.
+   */
+  admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean>
+  /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
+  close(): void
+}
+
+export type ClusterAttach = (local: LocalOwners) => ClusterSeam

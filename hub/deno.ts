@@ -8,6 +8,7 @@ import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { startClusterRuntime } from './cluster/runtime.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
@@ -22,9 +23,17 @@ try {
 }
 await denoSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, denoSecretFiles)
-const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
+// Cluster mode keeps tasks in the database; a single hub keeps them in its data dir.
+const cluster = config.cluster && await startClusterRuntime({
+  databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
+}).catch((err) => {
+  console.error(`agentcom hub: cannot join the cluster database: ${String(err)}`)
+  Deno.exit(1)
+})
+const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
 const hub = createHub({
-  upgradeWebSocket, secret, ...hubSettings(config), log, taskStore, restoredTasks: await taskStore.load(),
+  upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
+  restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
 })
 
 const server = Deno.serve(
@@ -32,7 +41,7 @@ const server = Deno.serve(
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }: { hostname: string; port: number }) => {
-      log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}` })
+      log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}`, hub_id: config.hubId })
     },
   },
   hub.app.fetch,
@@ -41,7 +50,7 @@ const server = Deno.serve(
 const stop = (signal: string) => {
   log.info('hub stopping', { signal })
   hub.close()
-  void server.shutdown().then(() => Deno.exit(0))
+  void server.shutdown().then(() => cluster?.stop()).then(() => Deno.exit(0))
 }
 Deno.addSignalListener('SIGINT', () => stop('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'))

@@ -9,6 +9,7 @@ import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
+import { startClusterRuntime } from './cluster/runtime.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -33,16 +34,23 @@ try {
 }
 await nodeSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, nodeSecretFiles)
-const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
-const running = await startNodeHub({
-  port: config.port, host: config.host, secret, ...hubSettings(config), log,
-  taskStore, restoredTasks: await taskStore.load(),
+// Cluster mode keeps tasks in the database; a single hub keeps them in its data dir.
+const cluster = config.cluster && await startClusterRuntime({
+  databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
+}).catch((err) => {
+  process.stderr.write(`agentcom hub: cannot join the cluster database: ${String(err)}\n`)
+  process.exit(1)
 })
-log.info('hub listening', { url: running.url, runtime: `node ${process.version}` })
+const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
+const running = await startNodeHub({
+  port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
+  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+})
+log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 
 const stop = (signal: string) => {
   log.info('hub stopping', { signal })
-  void running.close().then(() => process.exit(0))
+  void running.close().then(() => cluster?.stop()).then(() => process.exit(0))
 }
 process.once('SIGINT', () => stop('SIGINT'))
 process.once('SIGTERM', () => stop('SIGTERM'))

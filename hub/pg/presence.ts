@@ -143,3 +143,23 @@ export async function listAgents(sql: Queryable): Promise<AgentRow[]> {
   return sql<AgentRow[]>`SELECT ${sql.unsafe(AGENT_COLUMNS)}
     FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id ORDER BY a.agent_id`
 }
+
+/** Every agent this hub holds was seen now (its sockets are checked by the hub's heartbeat). */
+export async function touchHubAgents(sql: Queryable, hubId: string): Promise<void> {
+  await sql`UPDATE agents SET last_seen = now() WHERE hub_id = ${hubId} AND connected`
+}
+
+/** What the cluster says of the agents this hub holds: their drained flag and pending restart. */
+export async function heldAgentState(sql: Queryable, hubId: string): Promise<{ agent_id: string; connection_id: string; drained: boolean; restart_id: string | null }[]> {
+  return sql`SELECT a.agent_id, a.connection_id, a.drained, r.restart_id FROM agents a
+    LEFT JOIN restarts r ON r.agent_id = a.agent_id AND r.state IN ('commanded', 'deferred', 'restarting')
+    WHERE a.hub_id = ${hubId} AND a.connected`
+}
+
+/**
+ * Marks every agent row of this hub disconnected: before it takes a lease again after losing
+ * it (or after a restart under the same AGENTCOM_HUB_ID), its old rows must not read as live.
+ */
+export async function disconnectHubAgents(sql: Queryable, hubId: string): Promise<void> {
+  await sql`UPDATE agents SET connected = false, updated_at = now() WHERE hub_id = ${hubId} AND connected`
+}

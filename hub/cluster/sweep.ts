@@ -1,0 +1,76 @@
+/**
+ * What no single hub can be trusted to remember, checked on the database's clock by every hub
+ * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
+ * whose agent has been gone past the grace period are queued again, restarts of agents that
+ * have been gone past the restart timeout fail, hubs long dead are forgotten. Also the catch-up
+ * a missed notification needs: held agents' commands re-read, free agents offered queued work.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { Sql } from '../pg/connect.ts'
+import { orphanedTasks, requeueTask } from '../pg/task-queue.ts'
+import { failStaleRestarts } from '../pg/restarts.ts'
+import { pruneHubs, touchHubAgents } from '../pg/presence.ts'
+import type { HubLease } from './lease.ts'
+import type { ClusterPresence } from './presence.ts'
+import type { ClusterTasks } from './tasks.ts'
+
+/** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
+const FORGET_HUBS_AFTER_MS = 3_600_000
+
+export interface SweepDeps {
+  sql: Sql
+  hubId: string
+  lease: HubLease
+  presence: ClusterPresence
+  tasks: ClusterTasks
+  log: Logger
+  graceMs: number
+  restartTimeoutMs: number
+  maxAttempts: number
+  intervalMs: number
+}
+
+export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void } {
+  let running: Promise<void> | null = null
+  let stopped = false
+
+  async function sweep(): Promise<void> {
+    if (!d.lease.valid) return
+    const { sql } = d
+    let requeued = 0
+    for (const task of await orphanedTasks(sql, d.graceMs)) {
+      const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
+      if (row) {
+        requeued++
+        d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: task.agent_id, status: row.status })
+      }
+    }
+    if (requeued > 0) await d.tasks.announce()
+    for (const restartId of await failStaleRestarts(sql, d.restartTimeoutMs)) {
+      d.log.info('restart failed', { restart_id: restartId, error: 'timeout' })
+    }
+    await touchHubAgents(sql, d.hubId)
+    await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
+    await d.presence.reconcile()
+    d.tasks.nudge()
+  }
+
+  const run = (): Promise<void> => {
+    running ??= sweep()
+      .catch((err) => d.log.warn('cluster sweep failed', { error: String(err) }))
+      .finally(() => {
+        running = null
+      })
+    return running
+  }
+  const timer = setInterval(() => {
+    if (!stopped) void run()
+  }, d.intervalMs)
+  return {
+    run,
+    stop() {
+      stopped = true
+      clearInterval(timer)
+    },
+  }
+}

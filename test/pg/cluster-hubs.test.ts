@@ -1,0 +1,188 @@
+/**
+ * Two hubs in one process sharing one PostgreSQL database, each with real WebSocket clients as
+ * sidecars: presence and views from every hub, commands carried across hubs, tasks claimed
+ * once, and what happens when a hub's lease runs out.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { startNodeHub } from '../../hub/node/serve.ts'
+import { startClusterRuntime, type ClusterRuntime } from '../../hub/cluster/runtime.ts'
+import { silentLogger } from '../../shared/log.ts'
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
+
+const SECRET = 'c'.repeat(40)
+const LEASE_MS = 3000
+
+interface TestHub {
+  id: string
+  runtime: ClusterRuntime
+  running: Awaited<ReturnType<typeof startNodeHub>>
+  wsUrl: string
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
+}
+
+let db: TestDatabase
+let admin: string
+const sockets: TestSocket[] = []
+
+async function startHub(id: string): Promise<TestHub> {
+  const runtime = await startClusterRuntime({ databaseUrl: db.url, hubId: id, leaseMs: LEASE_MS, runtime: 'node', log: silentLogger, sweepMs: 200 })
+  const running = await startNodeHub({
+    port: 0, host: '127.0.0.1', secret: SECRET, hubId: id, cluster: runtime.attach, log: silentLogger,
+    taskGraceMs: 1000, restartTimeoutMs: 20_000,
+  })
+  return {
+    id, runtime, running, wsUrl: `${running.url.replace('http', 'ws')}/ws`,
+    async api(method, path, body) {
+      const res = await fetch(`${running.url}/api/admin${path}`, {
+        method, headers: { authorization: `Bearer ${admin}` }, body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      return { status: res.status, body: await res.json() }
+    },
+  }
+}
+
+async function stopHub(hub: TestHub): Promise<void> {
+  await hub.running.close()
+  await hub.runtime.stop()
+}
+
+function pm2Info(restartCount: number, pid: number) {
+  return { name: 'x', pm_id: 1, pid, status: 'online', uptime_ms: 1, restart_count: restartCount, memory_bytes: 1 }
+}
+
+async function agentSocket(hub: TestHub, agentId: string, extra: Record<string, unknown> = {}): Promise<TestSocket> {
+  const socket = await identifiedSocket(hub.wsUrl, agentId, await signAgentToken(SECRET, agentId), { pm2_info: pm2Info(0, 100), ...extra })
+  sockets.push(socket)
+  return socket
+}
+
+let a: TestHub
+let b: TestHub
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  admin = await signAdminToken(SECRET)
+  a = await startHub('hub-a')
+  b = await startHub('hub-b')
+})
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close()
+})
+afterAll(async () => {
+  for (const hub of [a, b]) if (hub) await stopHub(hub).catch(() => undefined)
+  await db?.drop()
+})
+
+const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
+
+describe('two hubs, one fleet', () => {
+  it('every hub shows an agent the same, with the hub that holds it', async () => {
+    await agentSocket(b, 'p-1')
+    const onA = await waitFor(() => view(a, 'p-1'), (v) => v.connected === true, { what: 'p-1 connected on A' })
+    expect(onA).toMatchObject({ agent_id: 'p-1', connected: true, status: 'idle', hub_id: 'hub-b', supervised: true, restart: null })
+    expect(await view(b, 'p-1')).toEqual(onA)
+    expect((await a.api('GET', '/agents')).body).toEqual((await b.api('GET', '/agents')).body)
+    expect((await a.api('GET', '/agents/nobody')).status).toBe(404)
+  })
+
+  it('a second connection on another hub replaces the first with 4002', async () => {
+    const first = await agentSocket(a, 'p-2')
+    await agentSocket(b, 'p-2')
+    expect((await first.closed).code).toBe(4002)
+    expect(await waitFor(() => view(a, 'p-2'), (v) => v.hub_id === 'hub-b', { what: 'p-2 on B' })).toMatchObject({ connected: true })
+  })
+
+  it('a restart asked of hub A is carried out by hub B, and completes when the agent comes back to A', async () => {
+    const onB = await agentSocket(b, 'p-3')
+    const res = await a.api('POST', '/agents/p-3/restart', { reason: 'cross' })
+    expect(res).toMatchObject({ status: 200, body: { status: 'restart_commanded', agent_id: 'p-3', reason: 'cross', state: 'commanded', already_pending: false } })
+    const frame = await onB.next('restart_sidecar')
+    expect(frame).toMatchObject({ restart_id: res.body.restart_id, reason: 'cross' })
+    // One pending restart per agent, whichever hub is asked.
+    const again = await b.api('POST', '/agents/p-3/restart', {})
+    expect(again.body).toMatchObject({ restart_id: res.body.restart_id, already_pending: true })
+    onB.send({ type: 'agent_restarting', reason: 'cross', restart_id: frame.restart_id })
+    onB.ws.close(1012)
+    await onB.closed
+    await waitFor(() => view(a, 'p-3'), (v) => v.status === 'restarting', { what: 'p-3 restarting' })
+    await agentSocket(a, 'p-3', { pm2_info: pm2Info(1, 101) })
+    const done = await waitFor(() => view(b, 'p-3'), (v) => v.restart?.state === 'completed', { what: 'restart completed' })
+    expect(done).toMatchObject({ connected: true, hub_id: 'hub-a', restart: { restart_id: res.body.restart_id } })
+  })
+
+  it('refuses a restart for an agent that is not connected (404) or not under pm2 (409), from any hub', async () => {
+    expect(await a.api('POST', '/agents/ghost/restart', {})).toEqual({ status: 404, body: { error: 'agent_not_connected' } })
+    await agentSocket(b, 'p-4', { supervised: false })
+    await waitFor(() => view(a, 'p-4'), (v) => v.connected, { what: 'p-4' })
+    expect(await a.api('POST', '/agents/p-4/restart', {})).toEqual({ status: 409, body: { error: 'not_supervised' } })
+  })
+
+  it('drain on hub A keeps the agent on hub B from new tasks; resume lets it take them', async () => {
+    const onB = await agentSocket(b, 'p-5')
+    await waitFor(() => view(a, 'p-5'), (v) => v.connected, { what: 'p-5' })
+    expect((await a.api('POST', '/agents/p-5/drain')).body).toMatchObject({ agent_id: 'p-5', drained: true })
+    const task = (await a.api('POST', '/tasks', { input: { n: 1 }, agent_id: 'p-5' })).body
+    expect(task).toMatchObject({ status: 'queued', agent_id: 'p-5' })
+    expect((await a.api('POST', '/agents/p-5/resume')).body).toMatchObject({ drained: false })
+    const assign = await onB.next('task_assign')
+    expect(assign).toMatchObject({ task_id: task.task_id, input: { n: 1 } })
+    onB.send({ type: 'task_accepted', task_id: task.task_id })
+    onB.send({ type: 'task_complete', task_id: task.task_id, result: { ok: 1 } })
+    expect(await onB.next('task_ack')).toEqual({ type: 'task_ack', task_id: task.task_id })
+    expect((await b.api('GET', `/tasks/${task.task_id}`)).body).toMatchObject({ status: 'completed', result: { ok: 1 }, attempts: 1, agent_id: 'p-5' })
+  })
+
+  it('tasks posted to both hubs run once each, never on two agents at once', async () => {
+    const agents = [await agentSocket(a, 'q-1'), await agentSocket(a, 'q-2'), await agentSocket(b, 'q-3'), await agentSocket(b, 'q-4')]
+    const runs = new Map<string, number>()
+    let running = 0
+    for (const socket of agents) {
+      void (async () => {
+        for (;;) {
+          const frame = await socket.next('task_assign', 30_000).catch(() => null)
+          if (!frame) return
+          runs.set(frame.task_id, (runs.get(frame.task_id) ?? 0) + 1)
+          running++
+          socket.send({ type: 'task_accepted', task_id: frame.task_id })
+          socket.send({ type: 'task_complete', task_id: frame.task_id, result: null })
+          await socket.next('task_ack')
+          running--
+        }
+      })()
+    }
+    const posted = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).api('POST', '/tasks', { input: { i } })))
+    expect(posted.every((p) => p.status === 201)).toBe(true)
+    const ids = posted.map((p) => p.body.task_id)
+    for (const id of ids) {
+      await waitFor(() => a.api('GET', `/tasks/${id}`), (r) => r.body.status === 'completed', { what: `task ${id}` })
+    }
+    expect([...runs.values()].every((n) => n === 1)).toBe(true)
+    expect(ids.every((id) => runs.get(id) === 1)).toBe(true)
+    expect(running).toBeLessThanOrEqual(4)
+  })
+})
+
+describe('a hub that dies', () => {
+  it("its agents show offline within the lease; its running task follows the grace rule and completes once on the other hub", async () => {
+    const c = await startHub('hub-c')
+    const onC = await agentSocket(c, 'd-1')
+    const task = (await a.api('POST', '/tasks', { input: { long: true }, agent_id: 'd-1' })).body
+    const assign = await onC.next('task_assign')
+    onC.send({ type: 'task_accepted', task_id: assign.task_id })
+    await waitFor(() => a.api('GET', `/tasks/${task.task_id}`), (r) => r.body.status === 'working', { what: 'working' })
+    // Dies: no more renewals, no clean release; its socket to the agent is cut.
+    await c.runtime.lease.stop()
+    await waitFor(() => view(a, 'd-1'), (v) => v.connected === false && v.status === 'offline', { what: 'd-1 offline', timeoutMs: LEASE_MS + 5000 })
+    // The sidecar still runs it and reports it from hub A.
+    onC.close()
+    const back = await agentSocket(a, 'd-1', { active_task_id: task.task_id })
+    back.send({ type: 'task_accepted', task_id: task.task_id })
+    back.send({ type: 'task_complete', task_id: task.task_id, result: 'late but once' })
+    expect(await back.next('task_ack')).toEqual({ type: 'task_ack', task_id: task.task_id })
+    expect((await b.api('GET', `/tasks/${task.task_id}`)).body).toMatchObject({ status: 'completed', attempts: 1, result: 'late but once' })
+    await stopHub(c)
+  })
+})

@@ -14,7 +14,10 @@ export const SIDECAR_SETTINGS = {
     defaultText: 'required', meaning: 'the agent this sidecar runs',
   },
   token: { env: 'AGENTCOM_TOKEN', type: 'secret', default: null, defaultText: 'required', meaning: 'an agent token for that id' },
-  hubUrl: { env: 'AGENTCOM_HUB_URL', type: 'url', range: '`ws://` or `wss://`', default: 'ws://127.0.0.1:8787/ws', meaning: 'the hub\'s WebSocket URL' },
+  hubUrl: {
+    env: 'AGENTCOM_HUB_URL', type: 'url', range: '`ws://` or `wss://`; several, comma-separated', default: 'ws://127.0.0.1:8787/ws',
+    meaning: 'the hub\'s WebSocket URL. Several (the hubs of a cluster): it connects to the first and moves on to the next whenever a connection fails or drops',
+  },
   dataDir: { env: 'AGENTCOM_DATA_DIR', type: 'string', default: '.agentcom', meaning: 'holds `sidecar-<agent_id>.queue.json`' },
   taskCommand: {
     env: 'AGENTCOM_TASK_COMMAND', type: 'command', default: null,
@@ -37,7 +40,10 @@ export const SIDECAR_DEFAULTS = {
 } as const
 
 export interface SidecarConfig {
+  /** The first of hubUrls. */
   hubUrl: string
+  /** Every hub to try, in order (AGENTCOM_HUB_URL, comma-separated). */
+  hubUrls: string[]
   agentId: string
   token: string
   dataDir: string
@@ -46,11 +52,11 @@ export interface SidecarConfig {
   shutdownGraceMs: number
 }
 
-const URL_MESSAGE = 'must be a ws:// or wss:// URL'
+const URL_MESSAGE = 'must be a ws:// or wss:// URL, or several separated by commas'
 const GRACE_RANGE = rangeMessage(S.shutdownGraceMs).slice(S.shutdownGraceMs.env.length + 1)
 
 const EnvSchema = v.object({
-  [S.hubUrl.env]: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s]+$/, URL_MESSAGE))),
+  [S.hubUrl.env]: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s,]+(\s*,\s*wss?:\/\/[^\s,]+)*$/, URL_MESSAGE))),
   [S.agentId.env]: v.pipe(v.string('is required'), v.check((id) => v.is(AgentId, id), 'must be 1 to 64 characters of A-Za-z0-9._-')),
   [S.token.env]: v.pipe(v.string('is required'), v.minLength(1, 'is required')),
   [S.dataDir.env]: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -74,14 +80,15 @@ export function resolveSidecarConfig(env: Env): SidecarConfig {
     throw new ConfigError(`${String(name)} ${message}`)
   }
   const e = result.output
-  const hubUrl = e[S.hubUrl.env] ?? S.hubUrl.default
+  const hubUrls = (e[S.hubUrl.env] ?? S.hubUrl.default).split(',').map((url) => url.trim())
   try {
-    new URL(hubUrl)
+    for (const url of hubUrls) new URL(url)
   } catch {
     throw new ConfigError(`${S.hubUrl.env} ${URL_MESSAGE}`)
   }
   return {
-    hubUrl,
+    hubUrl: hubUrls[0],
+    hubUrls,
     agentId: e[S.agentId.env],
     token: e[S.token.env],
     dataDir: e[S.dataDir.env] ?? S.dataDir.default,

@@ -38,13 +38,13 @@ const { AGENTCOM_TOKEN: _token, ...taskEnv } = process.env
 const sidecar = createSidecar({
   config, pm2, queue, log, taskEnv,
   instanceId: randomUUID(),
-  connect: (handlers) => createHubLink({ url: config.hubUrl, log, ...handlers }),
+  connect: (handlers) => createHubLink({ url: config.hubUrls, log, ...handlers }),
   exec: execTask,
   exit: (code) => process.exit(code),
 })
 const running = await sidecar.start()
 log.info('sidecar started', {
-  agent_id: config.agentId, hub_url: config.hubUrl, supervised: pm2.supervised,
+  agent_id: config.agentId, hub_urls: config.hubUrls, supervised: pm2.supervised,
   pm2_name: config.processName, pid: process.pid,
 })
 

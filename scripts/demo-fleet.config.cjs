@@ -1,5 +1,6 @@
 // What `npm start` runs under pm2-runtime: the hub and a demo fleet of sidecars.
-// scripts/start.ts sets the environment read here (tokens, data dir, port).
+// scripts/start.ts sets the environment read here (token files, data dir, port). Each sidecar
+// gets the path of its own token file and nothing of the others' nor the hub's secret.
 const path = require('node:path')
 const { sidecarApp, tsApp, root } = require('../sidecar/pm2-app.cjs')
 
@@ -13,8 +14,9 @@ module.exports = {
     ...ids.map((agentId, i) =>
       sidecarApp({
         agentId,
+        filterEnv: ['AGENTCOM_TOKEN', 'AGENTCOM_DEMO_'],
         env: {
-          AGENTCOM_TOKEN: env[`AGENTCOM_DEMO_TOKEN_${i}`] || '',
+          AGENTCOM_TOKEN_FILE: env[`AGENTCOM_DEMO_TOKEN_FILE_${i}`] || '',
           AGENTCOM_HUB_URL: `ws://${env.HOST || '127.0.0.1'}:${env.PORT || 8787}/ws`,
           AGENTCOM_TASK_COMMAND: taskCommand,
         },

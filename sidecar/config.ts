@@ -99,7 +99,7 @@ const EnvSchema = v.object({
   [S.taskEnv.env]: v.optional(v.pipe(
     v.string(),
     v.transform((list) => list.split(',').map((name) => name.trim()).filter((name) => name !== '')),
-    v.check((names) => names.every((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)), 'must be variable names separated by commas'),
+    v.check((names) => names.every((name) => /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(name)), 'must be variable names separated by commas'),
   )),
   [S.taskUser.env]: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/, 'must be a user name or uid'))),
   [S.dataDir.env]: v.optional(v.pipe(v.string(), v.minLength(1))),

@@ -68,7 +68,7 @@ describe('POST /api/admin/agents/:agent_id/tokens', () => {
 
   it('is an admin route: an agent token is refused, and the refusal is logged with the peer address', async () => {
     const agent = (await mintToken(SECRET, { role: 'agent', sub: 'w-1' }, T0)).token
-    const res = await client.api.admin.agents[':agent_id'].tokens.$post({ param: { agent_id: 'w-1' } }, { headers: { authorization: `Bearer ${agent}` } })
+    const res = await client.api.admin.agents[':agent_id'].tokens.$post({ param: { agent_id: 'w-1' }, json: undefined }, { headers: { authorization: `Bearer ${agent}` } })
     expect(res.status).toBe(401)
     expect(await res.json()).toEqual({ error: 'unauthorized' })
     expect(logs).toContainEqual(expect.objectContaining({ msg: 'admin request refused', peer: '203.0.113.7:40000', reason: 'wrong_audience' }))

@@ -10,7 +10,8 @@ const taskCommand = `"${process.execPath}" "${path.join(root, 'sidecar/demo-task
 
 module.exports = {
   apps: [
-    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000 },
+    // The hub keeps AGENTCOM_SECRET (it signs with it) but not the demo sidecars' token paths.
+    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'] },
     ...ids.map((agentId, i) =>
       sidecarApp({
         agentId,

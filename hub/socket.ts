@@ -9,7 +9,7 @@ import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type S
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
 import type { Hello, Peer } from './fleet.ts'
-import type { TokenClaims } from './auth.ts'
+import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 
@@ -20,7 +20,7 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
   tasks: TaskOwner
   admit?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -102,11 +102,11 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   /** The `upgradeWebSocket` events for one new connection. */
-  function events(): WSEvents {
+  function events(peerAddress: string | null = null): WSEvents {
     let conn: Connection | null = null
     return {
       onOpen(_event, ws) {
-        conn = connections.open(ws)
+        conn = connections.open(ws, peerAddress)
       },
       onMessage(event) {
         if (conn && !conn.closed) onFrame(conn, event.data)
@@ -127,6 +127,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
     /** True when a new socket would be over the connection limit. */
     isFull: connections.isFull,
+    closeToken: connections.closeToken,
     close: connections.close,
   }
 }

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { mkdir } from 'node:fs/promises'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { resolve, join } from 'node:path'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 import { resolveHubConfig } from '../hub/config.ts'
@@ -23,7 +23,15 @@ await mkdir(dataDir, { recursive: true })
 // Both hubs read the same secret file, so a token from either is good on both.
 const secret = await ensureSecret({ ...config, dataDir }, nodeSecretFiles)
 const adminToken = await signAdminToken(secret)
-const agentTokens = await Promise.all(DEMO_AGENTS.map((id) => signAgentToken(secret, id)))
+// Each demo sidecar gets a file with its own agent token (mode 0600), never the secret.
+const tokenDir = join(dataDir, 'tokens')
+await mkdir(tokenDir, { recursive: true, mode: 0o700 })
+const tokenFiles = await Promise.all(DEMO_AGENTS.map(async (id) => {
+  const file = join(tokenDir, `${id}.token`)
+  await writeFile(file, `${await signAgentToken(secret, id)}\n`, { mode: 0o600 })
+  await chmod(file, 0o600) // a file left by an earlier run keeps its mode otherwise
+  return file
+}))
 
 process.stdout.write('agentcom: starting an embedded PostgreSQL...\n')
 const postgres = await startEmbeddedPostgres({ parentDir: dataDir })
@@ -40,7 +48,7 @@ const env: Record<string, string | undefined> = {
   AGENTCOM_CLUSTER_PORT_A: String(ports[0]),
   AGENTCOM_CLUSTER_PORT_B: String(ports[1]),
   AGENTCOM_DEMO_AGENTS: DEMO_AGENTS.join(','),
-  ...Object.fromEntries(agentTokens.map((t, i) => [`AGENTCOM_DEMO_TOKEN_${i}`, t])),
+  ...Object.fromEntries(tokenFiles.map((file, i) => [`AGENTCOM_DEMO_TOKEN_FILE_${i}`, file])),
 }
 // The sidecars are told which pm2 app they are by pm2 itself, never by our own environment.
 delete env.pm_id

@@ -37,8 +37,6 @@ export const ERROR = {
   INVALID_REQUEST: 'invalid_request',
   PAYLOAD_TOO_LARGE: 'payload_too_large',
   INTERNAL_ERROR: 'internal_error',
-  /** The task (or, in cluster mode, the database) could not be saved or read: 503. */
-  STORAGE_UNAVAILABLE: 'storage_unavailable',
   AGENT_NOT_FOUND: 'agent_not_found',
   AGENT_NOT_CONNECTED: 'agent_not_connected',
   NOT_SUPERVISED: 'not_supervised',
@@ -46,6 +44,7 @@ export const ERROR = {
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
+  STORAGE_UNAVAILABLE: 'storage_unavailable',
   // WebSocket frames
   INVALID_JSON: 'invalid_json',
   UNKNOWN_TYPE: 'unknown_type',

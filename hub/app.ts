@@ -21,6 +21,8 @@ import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
+import { LiveEvents } from './live-events.ts'
+import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -60,6 +62,10 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
+  eventStream?: Omit<EventStreamOptions, 'log'>
+  /** Events kept for `Last-Event-ID` replay. Default 1000. */
+  eventBuffer?: number
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -103,6 +109,8 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  const events = new LiveEvents({ changes, fleet, tasks, rollouts, log: { capacity: options.eventBuffer } })
+  const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
@@ -134,7 +142,7 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
+    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, streams, verifyToken }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
@@ -149,8 +157,15 @@ export function createHub(options: HubOptions) {
     rollouts,
     /** Every agent, task and rollout change, as it happens (see changes.ts). */
     changes,
-    /** Stops timers and closes every socket (code 1001). */
+    /**
+     * The events stream's source. `events.publish('healing', view)` appends an event for a
+     * module that is not on the change feed; feed changes become events on their own.
+     */
+    events,
+    /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      streams.close()
+      events.close()
       sockets.close()
       fleet.close()
       tasks.close()

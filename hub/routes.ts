@@ -9,7 +9,9 @@ import type { TokenClaims } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
-import { jsonBody, params } from './validate.ts'
+import type { EventStreams } from './event-stream.ts'
+import { AgentsQuery, pageAgents } from './agent-pages.ts'
+import { jsonBody, params, query } from './validate.ts'
 import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
@@ -60,10 +62,11 @@ interface Deps {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  streams: EventStreams
   verifyToken: (token: string) => Promise<TokenClaims | null>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, streams, verifyToken }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -75,10 +78,12 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       if (claims?.role !== 'admin') return c.json(unauthorized, 401)
       await next()
     })
-    .get('/agents', (c) => {
-      const agents = fleet.list().map((rec) => agentView(fleet, rec))
-      return c.json({ agents }, 200)
+    .get('/agents', query(AgentsQuery), (c) => {
+      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), c.req.valid('query'))
+      const agents = page.agents.map((rec) => agentView(fleet, rec))
+      return c.json(page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }, 200)
     })
+    .get('/events', streams.handle)
     .get('/agents/:agent_id', params(AgentParam), (c) => {
       const rec = fleet.get(c.req.valid('param').agent_id)
       if (!rec) return c.json(agentNotFound, 404)

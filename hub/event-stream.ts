@@ -1,0 +1,137 @@
+/**
+ * `GET /api/admin/events`: the EventLog as Server-Sent Events, with hono's streamSSE. Each
+ * client gets what it missed (Last-Event-ID) or `event: reset`, then live events, and a comment
+ * every `keepAliveMs`. Each event is formatted once for all clients. A client's unsent text is
+ * bounded: past `maxQueuedBytes` its stream is ended (it reconnects with Last-Event-ID and
+ * catches up from the buffer), so a client that stops reading cannot make the hub hold more.
+ */
+import type { Context } from 'hono'
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
+import { utf8Length } from '../shared/protocol.ts'
+import type { Logger } from '../shared/log.ts'
+import { formatLoggedEvent, formatReplay, formatSseComment, type EventLog, type LoggedEvent } from './event-log.ts'
+
+export interface EventStreamOptions {
+  /** A comment goes to every stream this often, so idle ones stay open. Default 15 s. */
+  keepAliveMs?: number
+  /** A stream with more than this many bytes not yet taken by the runtime is ended. Default 2 MiB. */
+  maxQueuedBytes?: number
+  log: Logger
+}
+
+export const EVENT_STREAM_DEFAULTS = { keepAliveMs: 15_000, maxQueuedBytes: 2 * 1024 * 1024 } as const
+
+/** Why a stream ended, for the log and the tests. */
+export type EndReason = 'client_gone' | 'too_slow' | 'hub_closing'
+
+class EventClient {
+  #queue: string[] = []
+  #queuedBytes = 0
+  #writing = false
+  #ended = false
+  readonly done: Promise<EndReason>
+  #resolve!: (reason: EndReason) => void
+
+  constructor(private readonly stream: SSEStreamingApi, private readonly maxQueuedBytes: number) {
+    this.done = new Promise((resolve) => { this.#resolve = resolve })
+  }
+
+  get ended(): boolean {
+    return this.#ended
+  }
+
+  /** Queues text for the client. False when it would pass the bound: the stream is ended. */
+  send(text: string, bytes = utf8Length(text)): boolean {
+    if (this.#ended) return false
+    if (this.#queuedBytes + bytes > this.maxQueuedBytes) {
+      this.end('too_slow')
+      return false
+    }
+    this.#queue.push(text)
+    this.#queuedBytes += bytes
+    if (!this.#writing) void this.#pump()
+    return true
+  }
+
+  end(reason: EndReason): void {
+    if (this.#ended) return
+    this.#ended = true
+    this.#queue = []
+    this.#queuedBytes = 0
+    // Cancels the stream under the response: a runtime waiting to read gets its end at once.
+    this.stream.abort()
+    this.#resolve(reason)
+  }
+
+  /** One write at a time, of everything queued meanwhile; the runtime's pace sets ours. */
+  async #pump(): Promise<void> {
+    this.#writing = true
+    while (this.#queue.length > 0 && !this.#ended) {
+      const chunk = this.#queue.length === 1 ? this.#queue[0] : this.#queue.join('')
+      const bytes = this.#queuedBytes
+      this.#queue = []
+      await this.stream.write(chunk)
+      this.#queuedBytes -= bytes
+      // streamSSE's write swallows a failed write; a cancelled response shows as aborted.
+      if (this.stream.aborted) this.end('client_gone')
+    }
+    this.#writing = false
+  }
+}
+
+export class EventStreams {
+  readonly keepAliveMs: number
+  readonly maxQueuedBytes: number
+  #clients = new Set<EventClient>()
+  #unsubscribe: () => void
+
+  constructor(private readonly events: EventLog, private readonly opts: EventStreamOptions) {
+    this.keepAliveMs = opts.keepAliveMs ?? EVENT_STREAM_DEFAULTS.keepAliveMs
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? EVENT_STREAM_DEFAULTS.maxQueuedBytes
+    for (const [key, value] of [['keepAliveMs', this.keepAliveMs], ['maxQueuedBytes', this.maxQueuedBytes]] as const) {
+      if (!Number.isInteger(value) || value < 1) throw new Error(`options.${key} must be a positive integer, got ${value}`)
+    }
+    this.#unsubscribe = events.subscribe((event) => this.#fanOut(event))
+  }
+
+  /** Open streams. */
+  get size(): number {
+    return this.#clients.size
+  }
+
+  /** The route handler. Auth is the admin router's. */
+  handle = (c: Context) => {
+    const lastEventId = c.req.header('last-event-id') ?? null
+    // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
+    c.header('X-Accel-Buffering', 'no')
+    return streamSSE(c, async (stream) => {
+      const client = new EventClient(stream, this.maxQueuedBytes)
+      stream.onAbort(() => client.end('client_gone'))
+      // The replay and joining the live fan-out happen in one turn: no event falls between.
+      const replay = this.events.since(lastEventId)
+      this.#clients.add(client)
+      client.send(formatSseComment('agentcom events') + formatReplay(replay))
+      const keepAlive = setInterval(() => client.send(formatSseComment()), this.keepAliveMs)
+      const reason = await client.done
+      clearInterval(keepAlive)
+      this.#clients.delete(client)
+      if (reason === 'too_slow') {
+        this.opts.log.warn('events stream closed: the client is not reading', { max_queued_bytes: this.maxQueuedBytes })
+      }
+    })
+  }
+
+  /** Ends every stream (a runtime's graceful shutdown waits for open responses). */
+  close(): void {
+    this.#unsubscribe()
+    for (const client of this.#clients) client.end('hub_closing')
+    this.#clients.clear()
+  }
+
+  #fanOut(event: LoggedEvent): void {
+    if (this.#clients.size === 0) return
+    const text = formatLoggedEvent(event)
+    const bytes = utf8Length(text)
+    for (const client of this.#clients) client.send(text, bytes)
+  }
+}

@@ -1,13 +1,12 @@
 /**
  * `GET /api/admin/events`: the EventLog as Server-Sent Events, with hono's streamSSE. Each
  * client gets what it missed (Last-Event-ID) or `event: reset`, then live events, and a comment
- * every `keepAliveMs`. Each event is formatted once for all clients. A client's unsent text is
+ * every `keepAliveMs`. Each event is formatted and encoded once for all clients. A client's unsent text is
  * bounded: past `maxQueuedBytes` its stream is ended (it reconnects with Last-Event-ID and
  * catches up from the buffer), so a client that stops reading cannot make the hub hold more.
  */
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
-import { utf8Length } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import { formatLoggedEvent, formatReplay, formatSseComment, type EventLog, type LoggedEvent } from './event-log.ts'
 
@@ -24,8 +23,10 @@ export const EVENT_STREAM_DEFAULTS = { keepAliveMs: 15_000, maxQueuedBytes: 2 * 
 /** Why a stream ended, for the log and the tests. */
 export type EndReason = 'client_gone' | 'too_slow' | 'hub_closing'
 
+const encoder = new TextEncoder()
+
 class EventClient {
-  #queue: string[] = []
+  #queue: Uint8Array[] = []
   #queuedBytes = 0
   #writing = false
   #ended = false
@@ -40,15 +41,15 @@ class EventClient {
     return this.#ended
   }
 
-  /** Queues text for the client. False when it would pass the bound: the stream is ended. */
-  send(text: string, bytes = utf8Length(text)): boolean {
+  /** Queues bytes for the client. False when they would pass the bound: the stream is ended. */
+  send(bytes: Uint8Array): boolean {
     if (this.#ended) return false
-    if (this.#queuedBytes + bytes > this.maxQueuedBytes) {
+    if (this.#queuedBytes + bytes.byteLength > this.maxQueuedBytes) {
       this.end('too_slow')
       return false
     }
-    this.#queue.push(text)
-    this.#queuedBytes += bytes
+    this.#queue.push(bytes)
+    this.#queuedBytes += bytes.byteLength
     if (!this.#writing) void this.#pump()
     return true
   }
@@ -67,11 +68,10 @@ class EventClient {
   async #pump(): Promise<void> {
     this.#writing = true
     while (this.#queue.length > 0 && !this.#ended) {
-      const chunk = this.#queue.length === 1 ? this.#queue[0] : this.#queue.join('')
-      const bytes = this.#queuedBytes
+      const chunk = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue, this.#queuedBytes)
       this.#queue = []
       await this.stream.write(chunk)
-      this.#queuedBytes -= bytes
+      this.#queuedBytes -= chunk.byteLength
       // streamSSE's write swallows a failed write; a cancelled response shows as aborted.
       if (this.stream.aborted) this.end('client_gone')
     }
@@ -110,8 +110,8 @@ export class EventStreams {
       // The replay and joining the live fan-out happen in one turn: no event falls between.
       const replay = this.events.since(lastEventId)
       this.#clients.add(client)
-      client.send(formatSseComment('agentcom events') + formatReplay(replay))
-      const keepAlive = setInterval(() => client.send(formatSseComment()), this.keepAliveMs)
+      client.send(encoder.encode(formatSseComment('agentcom events') + formatReplay(replay)))
+      const keepAlive = setInterval(() => client.send(KEEP_ALIVE), this.keepAliveMs)
       const reason = await client.done
       clearInterval(keepAlive)
       this.#clients.delete(client)
@@ -130,8 +130,20 @@ export class EventStreams {
 
   #fanOut(event: LoggedEvent): void {
     if (this.#clients.size === 0) return
-    const text = formatLoggedEvent(event)
-    const bytes = utf8Length(text)
-    for (const client of this.#clients) client.send(text, bytes)
+    // Encoded once for every client: the runtimes write the same bytes to each socket.
+    const bytes = encoder.encode(formatLoggedEvent(event))
+    for (const client of this.#clients) client.send(bytes)
   }
+}
+
+const KEEP_ALIVE = encoder.encode(formatSseComment())
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
 }

@@ -32,7 +32,10 @@ export async function eventsFanout(sizes: BenchSizes, runtime: Runtime, log: (li
     const withClients = async (count: number) => {
       const clients = await openClients(server, CLIENTS)
       try {
-        return await probe(count)
+        const latencies = await probe(count)
+        // The hub writes events in batches (20 ms): let the last one arrive before leaving.
+        await clients.received(count * CLIENTS, 5000)
+        return latencies
       } finally {
         clients.close()
         received += clients.events()
@@ -54,8 +57,7 @@ export async function eventsFanout(sizes: BenchSizes, runtime: Runtime, log: (li
       }
     }
     const timedWith = sizes.commandWarmup + samples.with.length
-    // The last events of a chunk may still be on their way when its clients leave.
-    if (received < 0.9 * timedWith * CLIENTS) throw new Error(`the clients got ${received} agent events for ${timedWith} restarts × ${CLIENTS}`)
+    if (received < timedWith * CLIENTS) throw new Error(`the clients got ${received} agent events for ${timedWith} restarts × ${CLIENTS}`)
     const summary = (xs: number[]) => `p50 ${percentile(xs, 50).toFixed(2)} p99 ${percentile(xs, 99).toFixed(2)} max ${percentile(xs, 100).toFixed(2)} ms`
     log(`events_fanout (${runtime}, N=${sizes.agents}): ${CLIENTS} clients ${summary(samples.with)}; none ${summary(samples.without)}; ${received} agent events delivered`)
     return [makeResult({
@@ -75,16 +77,18 @@ export async function eventsFanout(sizes: BenchSizes, runtime: Runtime, log: (li
 async function openClients(server: ServerUnderTest, count: number) {
   const requests: ClientRequest[] = []
   let events = 0
+  let waiter: { atLeast: number; resolve: () => void } | null = null
   const marker = Buffer.from('\nevent: agent\n')
   const opened: Promise<void>[] = []
   for (let i = 0; i < count; i++) {
     opened.push(new Promise<void>((resolve, reject) => {
       const req = httpGet(`${server.url}/api/admin/events`, { headers: server.adminHeaders }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`events answered ${res.statusCode}`))
-        // Events are small and written whole; a marker split across two reads is rare and only undercounts.
+        // A marker split across two reads would be missed; the hub writes whole batches of events.
         res.on('data', (chunk: Buffer) => {
           resolve()
           for (let at = chunk.indexOf(marker); at >= 0; at = chunk.indexOf(marker, at + 1)) events++
+          if (waiter && events >= waiter.atLeast) waiter.resolve()
         })
         res.on('error', () => {})
       })
@@ -93,5 +97,14 @@ async function openClients(server: ServerUnderTest, count: number) {
     }))
   }
   await Promise.all(opened)
-  return { close: () => { for (const req of requests) req.destroy() }, events: () => events }
+  return {
+    close: () => { for (const req of requests) req.destroy() },
+    events: () => events,
+    /** Resolves once the clients got `atLeast` agent events in all, or after `timeoutMs`. */
+    received: (atLeast: number, timeoutMs: number) => new Promise<void>((resolve) => {
+      if (events >= atLeast) return resolve()
+      const timer = setTimeout(resolve, timeoutMs)
+      waiter = { atLeast, resolve: () => { clearTimeout(timer); waiter = null; resolve() } }
+    }),
+  }
 }

@@ -168,6 +168,23 @@ describe('GET /api/admin/events', () => {
     await again.cancel()
   })
 
+  it('gives a client that joins while a batch waits each event once', async () => {
+    connect('a-1')
+    const other = await open()
+    const before = hub.events.log.lastId
+    hub.fleet.drain('a-1')
+    await Promise.resolve()
+    expect(hub.events.log.lastId).not.toBe(before)
+    const joining = await open({ 'last-event-id': before })
+    hub.fleet.resume('a-1')
+    const got = [await joining.next(), await joining.next()]
+    expect(got.map((e) => JSON.parse(e.data).drained)).toEqual([true, false])
+    expect((await other.next()).id).toBe(got[0].id)
+    expect((await other.next()).id).toBe(got[1].id)
+    await joining.cancel()
+    await other.cancel()
+  })
+
   it('sends event: reset first when the id is unknown or older than the buffer', async () => {
     start({ eventBuffer: 3 })
     connect('a-1')
@@ -208,7 +225,7 @@ describe('GET /api/admin/events', () => {
   })
 
   it('ends the stream of a client that does not read once its unsent bytes pass the bound', async () => {
-    start({ eventStream: { maxQueuedBytes: 8192 } })
+    start({ eventStream: { maxQueuedBytes: 8192, batchMs: 0 } })
     for (let i = 0; i < 50; i++) connect(`a-${i}`)
     const s = await open()
     // Never read: each turn's events pile up for this client.

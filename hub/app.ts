@@ -3,13 +3,14 @@
  * Portable: imports only hono, valibot and Web APIs. Runtime entries (node.ts, deno.ts)
  * pass in their `upgradeWebSocket` and serve `hub.app.fetch`.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { UpgradeWebSocket, WSContext } from 'hono/ws'
 import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
 import { createTokenVerifier } from './auth.ts'
+import { createMemoryRevocationStore, type RevocationStore } from './revocations.ts'
 import { assertSecret } from './secret.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
@@ -66,6 +67,13 @@ export interface HubOptions {
   eventStream?: Omit<EventStreamOptions, 'log'>
   /** Events kept for `Last-Event-ID` replay. Default 1000. */
   eventBuffer?: number
+  /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
+  revocations?: RevocationStore
+  /**
+   * The address of the peer behind a request or an upgrade, for the logs of identifies and
+   * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
+   */
+  remoteAddress?: (c: Context) => string | null
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -109,9 +117,17 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  const revocations = options.revocations ?? createMemoryRevocationStore(clock)
+  const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
+  const peerOf = (c: Context): string | null => {
+    try {
+      return options.remoteAddress?.(c) ?? null
+    } catch {
+      return null
+    }
+  }
   const events = new LiveEvents({ changes, fleet, tasks, rollouts, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
-  const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -133,7 +149,7 @@ export function createHub(options: HubOptions) {
         if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
         await next()
       },
-      options.upgradeWebSocket(() => sockets.events()),
+      options.upgradeWebSocket((c) => sockets.events(peerOf(c))),
       (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
     .use('/api/*', (c, next) => {
@@ -142,7 +158,10 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, streams, verifyToken }))
+    .route('/api/admin', adminRoutes({
+      fleet, tasks, rollouts, streams, verifyToken, peerOf, log,
+      tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
+    }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
@@ -155,6 +174,7 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
+    revocations,
     /** Every agent, task and rollout change, as it happens (see changes.ts). */
     changes,
     /**

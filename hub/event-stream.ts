@@ -26,7 +26,7 @@ export interface EventStreamOptions {
 export const EVENT_STREAM_DEFAULTS = { keepAliveMs: 15_000, maxQueuedBytes: 2 * 1024 * 1024, batchMs: 20 } as const
 
 /** Why a stream ended, for the log and the tests. */
-export type EndReason = 'client_gone' | 'too_slow' | 'hub_closing'
+export type EndReason = 'client_gone' | 'too_slow' | 'token_invalid' | 'hub_closing'
 
 const encoder = new TextEncoder()
 
@@ -111,8 +111,11 @@ export class EventStreams {
     return this.#clients.size
   }
 
-  /** The route handler. Auth is the admin router's. */
-  handle = (c: Context) => {
+  /**
+   * The route handler. Auth is the admin router's; `stillValid` checks the stream's token again
+   * with each keep-alive, so a stream on a token that expired or was revoked ends within one.
+   */
+  handle = (c: Context, stillValid: () => Promise<boolean> = async () => true) => {
     const lastEventId = c.req.header('last-event-id') ?? null
     // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
     c.header('X-Accel-Buffering', 'no')
@@ -125,7 +128,10 @@ export class EventStreams {
       const replay = this.events.since(lastEventId)
       this.#clients.add(client)
       client.send(encoder.encode(formatSseComment('agentcom events') + formatReplay(replay)))
-      const keepAlive = setInterval(() => client.send(KEEP_ALIVE), this.keepAliveMs)
+      const keepAlive = setInterval(() => {
+        client.send(KEEP_ALIVE)
+        void stillValid().then((ok) => { if (!ok) client.end('token_invalid') }, () => client.end('token_invalid'))
+      }, this.keepAliveMs)
       const reason = await client.done
       clearInterval(keepAlive)
       this.#clients.delete(client)

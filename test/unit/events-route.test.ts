@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
-import { signAdminToken } from '../../hub/auth.ts'
+import { mintToken, signAdminToken } from '../../hub/auth.ts'
 import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
 import { agentView } from '../../hub/views.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
@@ -222,6 +222,37 @@ describe('GET /api/admin/events', () => {
     await read2
     expect(s.raw.text.slice(before.length)).toBe(':\n\n:\n\n')
     await s.cancel()
+  })
+
+  it('ends a stream whose token was revoked, at the next keep-alive', async () => {
+    vi.useFakeTimers()
+    start()
+    const own = await mintToken(SECRET, { role: 'admin' })
+    const s = await open({ authorization: `Bearer ${own.token}` })
+    await s.readUntil((t) => t.length > 0)
+    const revoked = await hub.app.request('/api/admin/tokens/revoke', {
+      method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: JSON.stringify({ jti: own.jti }),
+    })
+    expect(revoked.status).toBe(200)
+    const ended = s.readUntil(() => false)
+    await vi.advanceTimersByTimeAsync(15_000)
+    await ended
+    expect(s.ended).toBe(true)
+    expect((await hub.app.request('/api/admin/events', { headers: { authorization: `Bearer ${own.token}` } })).status).toBe(401)
+  })
+
+  it('ends a stream whose token expired, at the first keep-alive after', async () => {
+    vi.useFakeTimers()
+    start()
+    const own = await mintToken(SECRET, { role: 'admin', ttlS: 20 })
+    const s = await open({ authorization: `Bearer ${own.token}` })
+    await vi.advanceTimersByTimeAsync(15_000)
+    await s.readUntil((t) => t.endsWith(':\n\n'))
+    expect(s.ended).toBe(false)
+    const ended = s.readUntil(() => false)
+    await vi.advanceTimersByTimeAsync(15_000)
+    await ended
+    expect(s.ended).toBe(true)
   })
 
   it('ends the stream of a client that does not read once its unsent bytes pass the bound', async () => {

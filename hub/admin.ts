@@ -7,6 +7,7 @@
 import type { CommandRestart, Fleet, Restart } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import { agentView, taskView } from './views.ts'
+import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
 
 export type AgentView = ReturnType<typeof agentView>
 export type TaskView = ReturnType<typeof taskView>
@@ -22,7 +23,11 @@ export type RestartAnswer =
 export class StorageUnavailable extends Error {}
 
 export interface AdminBackend {
-  listAgents(): Promise<AgentView[]>
+  /**
+   * Agents by agent id, filtered by `query.status`; one page when `query.limit` is set (then
+   * `next_cursor` is set too, null on the last page). Every hub of a cluster answers alike.
+   */
+  listAgents(query: AgentsQuery): Promise<AgentPage<AgentView>>
   /** null: no agent of that id was ever seen. */
   getAgent(agentId: string): Promise<AgentView | null>
   restart(agentId: string, cmd: CommandRestart): Promise<RestartAnswer>
@@ -41,7 +46,11 @@ export function createLocalAdmin({ fleet, tasks, hubId }: { fleet: Fleet; tasks:
     return rec ? agentView(fleet, rec, hubId) : null
   }
   return {
-    listAgents: async () => fleet.list().map((rec) => agentView(fleet, rec, hubId)),
+    listAgents: async (query) => {
+      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), query)
+      const agents = page.agents.map((rec) => agentView(fleet, rec, hubId))
+      return page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }
+    },
     getAgent: async (agentId) => view(agentId),
     restart: async (agentId, cmd) => fleet.commandRestart(agentId, cmd),
     drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),

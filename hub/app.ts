@@ -24,6 +24,8 @@ import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
+import { LiveEvents } from './live-events.ts'
+import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -70,6 +72,10 @@ export interface HubOptions {
    * are shared through the cluster's database. Unset: a single hub.
    */
   cluster?: ClusterAttach
+  /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
+  eventStream?: Omit<EventStreamOptions, 'log'>
+  /** Events kept for `Last-Event-ID` replay. Default 1000. */
+  eventBuffer?: number
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
   /**
@@ -135,6 +141,8 @@ export function createHub(options: HubOptions) {
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, hubId })
+  const events = new LiveEvents({ changes, fleet, tasks, rollouts, hubId, log: { capacity: options.eventBuffer } })
+  const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
     fleet, tasks: cluster?.tasks ?? tasks, admit: cluster?.admit, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -166,7 +174,7 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      admin, fleet, rollouts, verifyToken, peerOf, log,
+      admin, fleet, rollouts, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -189,8 +197,15 @@ export function createHub(options: HubOptions) {
     revocations,
     /** Every agent, task and rollout change, as it happens (see changes.ts). */
     changes,
-    /** Stops timers and closes every socket (code 1001). */
+    /**
+     * The events stream's source. `events.publish('healing', view)` appends an event for a
+     * module that is not on the change feed; feed changes become events on their own.
+     */
+    events,
+    /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      streams.close()
+      events.close()
       sockets.close()
       cluster?.close()
       fleet.close()

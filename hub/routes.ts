@@ -11,7 +11,9 @@ import type { TokenVerifier } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { Rollouts } from './rollouts.ts'
 import type { AdminBackend } from './admin.ts'
-import { jsonBody, params } from './validate.ts'
+import type { EventStreams } from './event-stream.ts'
+import { AgentsQuery } from './agent-pages.ts'
+import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { restartCommandedView, rolloutView } from './views.ts'
 
@@ -65,6 +67,7 @@ interface Deps {
   /** Rollouts still run over this hub's own fleet, in both modes. */
   fleet: Fleet
   rollouts: Rollouts
+  streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
   peerOf(c: Context): string | null
@@ -72,7 +75,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, fleet, rollouts, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, fleet, rollouts, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -88,9 +91,14 @@ export function adminRoutes({ admin, fleet, rollouts, verifyToken, peerOf, log, 
       await next()
     })
     .route('/', tokenRoutes({ ...tokens, log }))
-    .get('/agents', async (c) => {
-      const agents = await admin.listAgents()
-      return c.json({ agents }, 200)
+    .get('/agents', query(AgentsQuery), async (c) => {
+      const page = await admin.listAgents(c.req.valid('query'))
+      return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)
+    })
+    .get('/events', (c) => {
+      // The middleware above let only a valid admin bearer token this far.
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
+      return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
     .get('/agents/:agent_id', params(AgentParam), async (c) => {
       const agent = await admin.getAgent(c.req.valid('param').agent_id)

@@ -44,7 +44,15 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
   }
 
   return storageGuard({
-    listAgents: async () => (await listAgentViews(sql)).map(agentViewOf),
+    async listAgents(query) {
+      // One row past the page tells whether there is a next page (as pageAgents does).
+      const rows = await listAgentViews(sql, {
+        status: query.status, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1,
+      })
+      const agents = rows.slice(0, query.limit).map(agentViewOf)
+      if (query.limit === undefined) return { agents }
+      return { agents, next_cursor: rows.length > query.limit ? agents[agents.length - 1].agent_id : null }
+    },
     getAgent: async (agentId) => {
       const row = await getAgentView(sql, agentId)
       return row ? agentViewOf(row) : null

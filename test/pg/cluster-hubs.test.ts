@@ -76,6 +76,10 @@ afterAll(async () => {
   await db?.drop()
 })
 
+// last_seen moves with every sweep (each 200 ms here); everything else must match across hubs.
+const steady = ({ last_seen: _, ...rest }: any) => rest
+const settled = (body: any) => ({ ...body, agents: body.agents.map(steady) })
+
 const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
 
 describe('two hubs, one fleet', () => {
@@ -83,9 +87,33 @@ describe('two hubs, one fleet', () => {
     await agentSocket(b, 'p-1')
     const onA = await waitFor(() => view(a, 'p-1'), (v) => v.connected === true, { what: 'p-1 connected on A' })
     expect(onA).toMatchObject({ agent_id: 'p-1', connected: true, status: 'idle', hub_id: 'hub-b', supervised: true, restart: null })
-    expect(await view(b, 'p-1')).toEqual(onA)
-    expect((await a.api('GET', '/agents')).body).toEqual((await b.api('GET', '/agents')).body)
+    expect(steady(await view(b, 'p-1'))).toEqual(steady(onA))
+    expect(settled((await a.api('GET', '/agents')).body)).toEqual(settled((await b.api('GET', '/agents')).body))
     expect((await a.api('GET', '/agents/nobody')).status).toBe(404)
+  })
+
+  it('pages and filters the agents by status alike on every hub', async () => {
+    await agentSocket(a, 'pg-1')
+    await agentSocket(b, 'pg-2')
+    await agentSocket(a, 'pg-3')
+    await waitFor(() => a.api('GET', '/agents?status=idle'), (r) => ['pg-1', 'pg-2', 'pg-3'].every((id) => r.body.agents.some((x: any) => x.agent_id === id)), { what: 'pg-* idle' })
+    const all = settled((await b.api('GET', '/agents?status=idle')).body).agents
+    expect(all.every((x: any) => x.status === 'idle')).toBe(true)
+    expect(settled((await a.api('GET', '/agents?status=idle')).body)).toEqual({ agents: all })
+    const walked: any[] = []
+    let cursor: string | null = null
+    for (let page = 0; page < 20; page++) {
+      const q: string = `/agents?status=idle&limit=2${cursor ? `&cursor=${cursor}` : ''}`
+      const [onA, onB] = [await a.api('GET', q), await b.api('GET', q)]
+      expect(settled(onA.body)).toEqual(settled(onB.body))
+      expect(onA.body.agents.length).toBeLessThanOrEqual(2)
+      walked.push(...settled(onA.body).agents)
+      cursor = onA.body.next_cursor
+      if (cursor === null) break
+    }
+    expect(walked).toEqual(all)
+    expect((await a.api('GET', '/agents?status=offline&limit=1')).body.agents.every((x: any) => x.status === 'offline')).toBe(true)
+    expect((await b.api('GET', '/agents?limit=0')).status).toBe(400)
   })
 
   it('a second connection on another hub replaces the first with 4002', async () => {

@@ -149,6 +149,11 @@ export function createHub(options: HubOptions) {
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, terminate: options.terminateSocket,
   })
 
+  // Revoked on another hub of the cluster: this hub's connections with those tokens go too.
+  // Only connections whose token is now refused: one that identified since with a token minted
+  // after the revoke stays.
+  const unwatchRevocations = revocations.subscribe?.(() => sockets.closeRevoked((claims) => revocations.isRevoked(claims)))
+
   const limitBody = bodyLimit({
     maxSize: o.maxBodyBytes,
     onError: (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413),
@@ -204,6 +209,7 @@ export function createHub(options: HubOptions) {
     events,
     /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      unwatchRevocations?.()
       streams.close()
       events.close()
       sockets.close()

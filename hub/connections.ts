@@ -10,6 +10,7 @@ import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
 import type { AgentRecord } from './fleet.ts'
 import { FrameBudget } from './limits.ts'
+import type { TokenClaims } from './auth.ts'
 
 export interface Connection extends Peer {
   ws: WSContext
@@ -22,7 +23,7 @@ export interface Connection extends Peer {
   /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
   peerAddress: string | null
   /** The token this connection identified with: revoking it, or its expiry, closes it. */
-  credential: { jti: string; expiresAtMs: number | null } | null
+  credential: TokenClaims | null
 }
 
 export interface ConnectionOptions {
@@ -119,6 +120,15 @@ export function createConnections(opts: ConnectionOptions) {
     return c
   }
 
+  /** Closes (4001) every connection whose token `revoked` now refuses. */
+  function closeRevoked(revoked: (claims: TokenClaims) => boolean): void {
+    for (const conn of [...connections]) {
+      if (!conn.credential || !revoked(conn.credential)) continue
+      conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
+      drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
+    }
+  }
+
   return {
     open,
     drop,
@@ -128,12 +138,9 @@ export function createConnections(opts: ConnectionOptions) {
     },
     /** Closes (4001) every connection that identified with the token `jti`. */
     closeToken(jti: string): void {
-      for (const conn of [...connections]) {
-        if (conn.credential?.jti !== jti) continue
-        conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
-        drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
-      }
+      closeRevoked((claims) => claims.jti === jti)
     },
+    closeRevoked,
     /** True when a new socket would be over the connection limit. */
     isFull(): boolean {
       return connections.size >= opts.maxConnections

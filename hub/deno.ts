@@ -7,7 +7,7 @@ import { createHub } from './app.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
 import { startClusterRuntime } from './cluster/runtime.ts'
@@ -15,18 +15,19 @@ import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 const log = createLogger('hub')
-let config, revocations
+let config, revocations: RevocationStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
-  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
+  // Cluster mode keeps them in the database (the cluster runtime's store, below).
+  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
   Deno.exit(EXIT_CONFIG)
 }
 const secret = await ensureSecret(config, denoSecretFiles)
-// Cluster mode keeps tasks in the database; a single hub keeps them in its data dir.
+// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 const cluster = config.cluster && await startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
 }).catch((err) => {
@@ -37,7 +38,7 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
-  revocations, remoteAddress: denoRemoteAddress,
+  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
 })
 
 const server = Deno.serve(

@@ -44,7 +44,7 @@ export function createIdentify({ fleet, tasks, admit, verifyToken, log, drop, fa
       if (conn.closed) return
       if (!admitted) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
     }
-    conn.credential = { jti: claims.jti, expiresAtMs: claims.expiresAtMs }
+    conn.credential = claims
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.

@@ -7,7 +7,7 @@ import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
@@ -26,11 +26,12 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 })
 process.on('exit', flush)
-let config, revocations
+let config, revocations: RevocationStore | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
-  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
+  // Cluster mode keeps them in the database (the cluster runtime's store, below).
+  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   flush()
@@ -38,7 +39,7 @@ try {
   process.exit(EXIT_CONFIG)
 }
 const secret = await ensureSecret(config, nodeSecretFiles)
-// Cluster mode keeps tasks in the database; a single hub keeps them in its data dir.
+// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 const cluster = config.cluster && await startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
 }).catch((err) => {
@@ -48,7 +49,7 @@ const cluster = config.cluster && await startClusterRuntime({
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations,
+  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

@@ -129,6 +129,7 @@ export function createSocketHub(opts: SocketOptions) {
     /** True when a new socket would be over the connection limit. */
     isFull: connections.isFull,
     closeToken: connections.closeToken,
+    closeRevoked: connections.closeRevoked,
     close: connections.close,
   }
 }

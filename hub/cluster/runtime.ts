@@ -15,6 +15,8 @@ import { ClusterPresence } from './presence.ts'
 import { ClusterTasks } from './tasks.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
+import { ClusterRevocations } from './revocations.ts'
+import { systemClock, type Clock } from '../../shared/time.ts'
 
 export interface ClusterRuntimeOptions {
   databaseUrl: string
@@ -27,6 +29,8 @@ export interface ClusterRuntimeOptions {
   sweepMs?: number
   /** A client of the caller's instead of one opened on databaseUrl (tests). */
   sql?: Sql
+  /** The clock revocations are stamped with (the hub's); default the system clock. */
+  clock?: Clock
 }
 
 export interface ClusterRuntime {
@@ -34,6 +38,8 @@ export interface ClusterRuntime {
   sql: Sql
   bus: PgBus
   lease: HubLease
+  /** The hub's RevocationStore in cluster mode (createHub's `revocations`). */
+  revocations: ClusterRevocations
   attach: ClusterAttach
   /** Clean stop: the lease ends now and this hub's agents read as offline at once. */
   stop(): Promise<void>
@@ -44,6 +50,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   const lease = new HubLease({ sql, hubId: o.hubId, leaseMs: o.leaseMs, runtime: o.runtime, log: o.log })
   let onListen = () => {}
   let bus: PgBus
+  let revocations: ClusterRevocations
   try {
     const migrated = await migrate(sql)
     if (migrated.applied.length > 0) o.log.info('cluster schema migrated', { applied: migrated.applied, version: migrated.version })
@@ -54,6 +61,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       onHandlerError: (err) => o.log.error('cluster bus handler failed', { error: String(err) }),
       onInvalid: () => o.log.warn('ignored a foreign notification on the cluster channel'),
     })
+    revocations = await ClusterRevocations.open({ sql, bus, clock: o.clock ?? systemClock, log: o.log })
   } catch (err) {
     await lease.stop()
     if (!o.sql) await sql.end({ timeout: 5 })
@@ -97,7 +105,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     }
     const unsubscribe = bus.subscribe(handle)
     // After a re-LISTEN, notifications may have been missed: catch up from rows.
-    onListen = () => void sweep.run()
+    onListen = () => {
+      void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
+      void sweep.run()
+    }
     seam = {
       admin, tasks, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       close() {
@@ -111,9 +122,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   }
 
   return {
-    hubId: o.hubId, sql, bus, lease, attach,
+    hubId: o.hubId, sql, bus, lease, revocations, attach,
     async stop() {
       seam?.close()
+      revocations.close()
       await lease.stop()
       await bus.close().catch(() => undefined)
       await releaseLease(sql, o.hubId).catch((err) => o.log.warn('could not release the cluster lease', { error: String(err) }))

@@ -2,7 +2,8 @@
  * What no single hub can be trusted to remember, checked on the database's clock by every hub
  * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
  * whose agent has been gone past the grace period are queued again, restarts of agents that
- * have been gone past the restart timeout fail, hubs long dead are forgotten. Also the catch-up
+ * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
+ * their expiry are deleted. Also the catch-up
  * a missed notification needs: held agents' commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -10,6 +11,7 @@ import type { Sql } from '../pg/connect.ts'
 import { orphanedTasks, requeueTask } from '../pg/task-queue.ts'
 import { failStaleRestarts } from '../pg/restarts.ts'
 import { pruneHubs, touchHubAgents } from '../pg/presence.ts'
+import { pruneRevokedTokens } from '../pg/revocations.ts'
 import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
 import type { ClusterTasks } from './tasks.ts'
@@ -51,6 +53,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     }
     await touchHubAgents(sql, d.hubId)
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
+    await pruneRevokedTokens(sql)
     await d.presence.reconcile()
     d.tasks.nudge()
   }

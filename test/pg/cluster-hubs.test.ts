@@ -4,57 +4,21 @@
  * once, and what happens when a hub's lease runs out.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
-import { startNodeHub } from '../../hub/node/serve.ts'
-import { startClusterRuntime, type ClusterRuntime } from '../../hub/cluster/runtime.ts'
-import { silentLogger } from '../../shared/log.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
+import { agentOn, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
-const SECRET = 'c'.repeat(40)
 const LEASE_MS = 3000
 
-interface TestHub {
-  id: string
-  runtime: ClusterRuntime
-  running: Awaited<ReturnType<typeof startNodeHub>>
-  wsUrl: string
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
-}
-
 let db: TestDatabase
-let admin: string
 const sockets: TestSocket[] = []
 
-async function startHub(id: string): Promise<TestHub> {
-  const runtime = await startClusterRuntime({ databaseUrl: db.url, hubId: id, leaseMs: LEASE_MS, runtime: 'node', log: silentLogger, sweepMs: 200 })
-  const running = await startNodeHub({
-    port: 0, host: '127.0.0.1', secret: SECRET, hubId: id, cluster: runtime.attach, log: silentLogger,
-    taskGraceMs: 1000, restartTimeoutMs: 20_000,
-  })
-  return {
-    id, runtime, running, wsUrl: `${running.url.replace('http', 'ws')}/ws`,
-    async api(method, path, body) {
-      const res = await fetch(`${running.url}/api/admin${path}`, {
-        method, headers: { authorization: `Bearer ${admin}` }, body: body === undefined ? undefined : JSON.stringify(body),
-      })
-      return { status: res.status, body: await res.json() }
-    },
-  }
-}
-
-async function stopHub(hub: TestHub): Promise<void> {
-  await hub.running.close()
-  await hub.runtime.stop()
-}
-
-function pm2Info(restartCount: number, pid: number) {
-  return { name: 'x', pm_id: 1, pid, status: 'online', uptime_ms: 1, restart_count: restartCount, memory_bytes: 1 }
-}
+const startHub = (id: string) => startClusterHub(db.url, id, { leaseMs: LEASE_MS })
+const stopHub = (hub: TestHub) => hub.stop()
 
 async function agentSocket(hub: TestHub, agentId: string, extra: Record<string, unknown> = {}): Promise<TestSocket> {
-  const socket = await identifiedSocket(hub.wsUrl, agentId, await signAgentToken(SECRET, agentId), { pm2_info: pm2Info(0, 100), ...extra })
+  const socket = await agentOn(hub, agentId, extra)
   sockets.push(socket)
   return socket
 }
@@ -64,7 +28,6 @@ let b: TestHub
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  admin = await signAdminToken(SECRET)
   a = await startHub('hub-a')
   b = await startHub('hub-b')
 })

@@ -6,11 +6,19 @@
  */
 import type { CommandRestart, Fleet, Restart } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
-import { agentView, taskView } from './views.ts'
+import type { RolloutInput, Rollouts } from './rollouts.ts'
+import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
 
 export type AgentView = ReturnType<typeof agentView>
 export type TaskView = ReturnType<typeof taskView>
+export type RolloutView = ReturnType<typeof rolloutView>
+
+/** A rollout as asked for: without agent_ids, every connected agent that runs under pm2. */
+export type RolloutRequest = Omit<RolloutInput, 'agent_ids'> & { agent_ids?: string[] }
+export type RolloutCreated =
+  | { ok: true; rollout: RolloutView }
+  | { ok: false; error: 'agent_not_found' | 'not_supervised'; agent_id: string }
 
 /** A restart as the answer to a command shows it. */
 export type RestartSummary = Pick<Restart, 'restart_id' | 'reason' | 'mode' | 'state'>
@@ -37,10 +45,17 @@ export interface AdminBackend {
   /** Resolves once the task is saved (201 promises it survives a hub restart). */
   createTask(input: unknown, pinned: string | null, timeoutMs: number | undefined): Promise<TaskView>
   getTask(taskId: string): Promise<TaskView | null>
+  createRollout(request: RolloutRequest): Promise<RolloutCreated>
+  /** null: no such rollout (or it was pruned). */
+  getRollout(rolloutId: string): Promise<RolloutView | null>
+  /** Stops a running rollout (no new restarts); the rollout as it is now, null if unknown. */
+  cancelRollout(rolloutId: string): Promise<RolloutView | null>
 }
 
 /** The single hub's answers, from the owners in this process's memory. */
-export function createLocalAdmin({ fleet, tasks, hubId }: { fleet: Fleet; tasks: TaskBoard; hubId: string }): AdminBackend {
+export function createLocalAdmin(
+  { fleet, tasks, rollouts, hubId }: { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; hubId: string },
+): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
     return rec ? agentView(fleet, rec, hubId) : null
@@ -63,6 +78,23 @@ export function createLocalAdmin({ fleet, tasks, hubId }: { fleet: Fleet; tasks:
     getTask: async (taskId) => {
       const task = tasks.get(taskId)
       return task ? taskView(task) : null
+    },
+    async createRollout(request) {
+      const ids = request.agent_ids ?? rollouts.defaultAgents()
+      for (const id of ids) {
+        const rec = fleet.get(id)
+        if (!rec) return { ok: false, error: 'agent_not_found', agent_id: id }
+        if (!rec.supervised) return { ok: false, error: 'not_supervised', agent_id: id }
+      }
+      return { ok: true, rollout: rolloutView(rollouts.create({ ...request, agent_ids: ids })) }
+    },
+    getRollout: async (rolloutId) => {
+      const rollout = rollouts.get(rolloutId)
+      return rollout ? rolloutView(rollout) : null
+    },
+    cancelRollout: async (rolloutId) => {
+      const rollout = rollouts.cancel(rolloutId)
+      return rollout ? rolloutView(rollout) : null
     },
   }
 }

@@ -140,7 +140,7 @@ export function createHub(options: HubOptions) {
     hubId, fleet, changes, clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
-  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, hubId })
+  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, hubId })
   const events = new LiveEvents({ changes, fleet, tasks, rollouts, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
@@ -179,7 +179,7 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      admin, fleet, rollouts, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 

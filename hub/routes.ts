@@ -8,14 +8,12 @@ import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../sha
 import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
-import type { Fleet } from './fleet.ts'
-import type { Rollouts } from './rollouts.ts'
 import type { AdminBackend } from './admin.ts'
 import type { EventStreams } from './event-stream.ts'
 import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
-import { restartCommandedView, rolloutView } from './views.ts'
+import { restartCommandedView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -62,11 +60,8 @@ const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
 interface Deps {
-  /** Agents, commands and tasks: this hub's memory, or the cluster's database (admin.ts). */
+  /** Agents, commands, tasks and rollouts: this hub's memory, or the cluster's database (admin.ts). */
   admin: AdminBackend
-  /** Rollouts still run over this hub's own fleet, in both modes. */
-  fleet: Fleet
-  rollouts: Rollouts
   streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
@@ -75,7 +70,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, fleet, rollouts, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -139,28 +134,23 @@ export function adminRoutes({ admin, fleet, rollouts, streams, verifyToken, peer
       if (!task) return c.json({ error: ERROR.TASK_NOT_FOUND }, 404)
       return c.json(task, 200)
     })
-    .post('/rollouts', jsonBody(RolloutBody), (c) => {
+    .post('/rollouts', jsonBody(RolloutBody), async (c) => {
       const body = c.req.valid('json')
-      const ids = body.agent_ids ?? rollouts.defaultAgents()
-      for (const id of ids) {
-        const rec = fleet.get(id)
-        if (!rec) return c.json({ error: ERROR.AGENT_NOT_FOUND, agent_id: id }, 404)
-        if (!rec.supervised) return c.json({ error: ERROR.NOT_SUPERVISED, agent_id: id }, 409)
-      }
-      const rollout = rollouts.create({
-        reason: body.reason ?? 'rollout', agent_ids: ids, max_unavailable: body.max_unavailable ?? 1,
+      const created = await admin.createRollout({
+        reason: body.reason ?? 'rollout', agent_ids: body.agent_ids, max_unavailable: body.max_unavailable ?? 1,
         mode: body.mode ?? 'graceful', deadline_s: body.deadline_s ?? null,
       })
-      return c.json(rolloutView(rollout), 201)
+      if (!created.ok) return c.json({ error: created.error, agent_id: created.agent_id }, created.error === ERROR.NOT_SUPERVISED ? 409 : 404)
+      return c.json(created.rollout, 201)
     })
-    .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.get(c.req.valid('param').rollout_id)
+    .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), async (c) => {
+      const rollout = await admin.getRollout(c.req.valid('param').rollout_id)
       if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
-      return c.json(rolloutView(rollout), 200)
+      return c.json(rollout, 200)
     })
-    .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.cancel(c.req.valid('param').rollout_id)
+    .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), async (c) => {
+      const rollout = await admin.cancelRollout(c.req.valid('param').rollout_id)
       if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
-      return c.json(rolloutView(rollout), 200)
+      return c.json(rollout, 200)
     })
 }

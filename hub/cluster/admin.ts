@@ -1,6 +1,6 @@
 /**
- * The admin answers in cluster mode, from the cluster's rows, so every hub answers alike. A
- * command for an agent is a row first (a restart with its restart_id, the drained flag) and a
+ * The admin answers in cluster mode, from the cluster's rows, so every hub answers alike
+ * (rollouts: cluster/rollouts.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
  * bus message second, to the hub holding the agent's socket, which carries it out; the answer
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
@@ -12,6 +12,7 @@ import { commandRestart } from '../pg/restarts.ts'
 import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
 import { TASKS_NUDGE } from './tasks.ts'
+import type { ClusterRollouts } from './rollouts.ts'
 
 export interface ClusterAdminDeps {
   sql: Sql
@@ -19,6 +20,7 @@ export interface ClusterAdminDeps {
   hubId: string
   newId: () => string
   defaultTimeoutMs: number
+  rollouts: ClusterRollouts
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {
     restart(restartId: string): Promise<void>
@@ -83,6 +85,9 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
       const row = await getTask(sql, taskId)
       return row ? taskViewOf(row) : null
     },
+    createRollout: (request) => d.rollouts.create(request),
+    getRollout: (rolloutId) => d.rollouts.view(rolloutId),
+    cancelRollout: (rolloutId) => d.rollouts.cancel(rolloutId),
   })
 }
 

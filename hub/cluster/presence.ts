@@ -13,7 +13,7 @@ import type { ChangeFeed } from '../changes.ts'
 import type { Fleet, Hello, Peer, Restart } from '../fleet.ts'
 import { isPending } from '../fleet.ts'
 import type { Sql } from '../pg/connect.ts'
-import type { PgBus } from '../pg/bus.ts'
+import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent } from '../pg/presence.ts'
 import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
@@ -94,6 +94,10 @@ export class ClusterPresence {
       restart_id: row.restart_id, reason: row.reason, mode: row.mode, deadline_s: row.deadline_s,
       rollout_id: row.rollout_id ?? undefined,
     })
+    // Already what the row says: nothing to write back for it.
+    if (result.ok && result.restart.restart_id === row.restart_id && result.restart.state === row.state) {
+      this.written.set(row.agent_id, `${row.restart_id}:${row.state}`)
+    }
     if (result.ok && result.restart.restart_id !== row.restart_id) {
       await failRestart(this.d.sql, row.restart_id, 'superseded')
     } else if (!result.ok && result.error === 'not_supervised') {
@@ -158,6 +162,8 @@ export class ClusterPresence {
         throw err
       })
       if (!saved && isPending(r)) this.d.log.warn('restart not recorded: the cluster has another or it is over', { agent_id: agentId, restart_id: r.restart_id })
+      // The rollout's owner (perhaps another hub) steps on now rather than at its next tick.
+      if (saved && r.rollout_id) await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
     }
     if (rec.peer !== claim.peer && this.claims.get(agentId) === claim) {
       this.claims.delete(agentId)

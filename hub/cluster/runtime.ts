@@ -16,6 +16,7 @@ import { ClusterTasks } from './tasks.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
+import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 
 export interface ClusterRuntimeOptions {
@@ -76,12 +77,16 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
     })
+    const rollouts = new ClusterRollouts({
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,
+      offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
+    })
     const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs,
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts,
       local: { restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained) },
     })
     const sweep = startSweep({
-      sql, hubId: o.hubId, lease, presence, tasks, log: local.log, graceMs: local.graceMs,
+      sql, hubId: o.hubId, lease, presence, tasks, rollouts, log: local.log, graceMs: local.graceMs,
       restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
     })
     const handle = (message: BusMessage) => {
@@ -97,6 +102,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         case 'drain':
         case 'resume':
           if (agentId) presence.applyDrained(agentId, message.kind === 'drain')
+          return
+        case ROLLOUT_NUDGE:
+          if (typeof message.rollout_id === 'string') void rollouts.step(message.rollout_id)
           return
         case 'close_agent':
           if (agentId) presence.closeMoved(agentId, typeof message.connection_id === 'string' ? message.connection_id : null)

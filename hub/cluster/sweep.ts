@@ -3,7 +3,7 @@
  * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
  * whose agent has been gone past the grace period are queued again, restarts of agents that
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
- * their expiry are deleted. Also the catch-up
+ * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out). Also the catch-up
  * a missed notification needs: held agents' commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -15,9 +15,13 @@ import { pruneRevokedTokens } from '../pg/revocations.ts'
 import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
 import type { ClusterTasks } from './tasks.ts'
+import type { ClusterRollouts } from './rollouts.ts'
+import { pruneRollouts } from '../pg/rollouts.ts'
 
 /** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
 const FORGET_HUBS_AFTER_MS = 3_600_000
+/** Finished rollouts kept (the contract's bound in single mode, the same here). */
+const KEEP_FINISHED_ROLLOUTS = 100
 
 export interface SweepDeps {
   sql: Sql
@@ -25,6 +29,7 @@ export interface SweepDeps {
   lease: HubLease
   presence: ClusterPresence
   tasks: ClusterTasks
+  rollouts: ClusterRollouts
   log: Logger
   graceMs: number
   restartTimeoutMs: number
@@ -54,7 +59,9 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await touchHubAgents(sql, d.hubId)
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
     await pruneRevokedTokens(sql)
+    await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
     await d.presence.reconcile()
+    await d.rollouts.tick()
     d.tasks.nudge()
   }
 

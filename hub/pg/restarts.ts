@@ -56,26 +56,34 @@ export async function commandRestart(
   cmd: RestartCommand,
   announce: (tx: Queryable, restart: RestartRow, hubId: string) => Promise<void>,
 ): Promise<CommandOutcome> {
-  return sql.begin(async (tx): Promise<CommandOutcome> => {
-    const [agent] = await tx<{ hub_id: string; live: boolean; supervised: boolean; pm2_info: any; instance_id: string | null }[]>`
-      SELECT a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS live, a.supervised, a.pm2_info, a.instance_id
-      FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id WHERE a.agent_id = ${agentId} FOR UPDATE OF a`
-    if (!agent?.live) return { ok: false, error: 'agent_not_connected' }
-    if (!agent.supervised) return { ok: false, error: 'not_supervised' }
-    const [pending] = await tx<RestartRow[]>`SELECT ${tx.unsafe(RESTART_COLUMNS)} FROM restarts
-      WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')`
-    if (pending) return { ok: true, restart: pending, already_pending: true, hub_id: agent.hub_id }
-    const [busy] = await tx`SELECT 1 FROM tasks WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') LIMIT 1`
-    const state: RestartState = busy && cmd.mode === 'graceful' ? 'deferred' : 'commanded'
-    const [restart] = await tx<RestartRow[]>`
-      INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, before_restart_count, before_pid,
-        before_instance, rollout_id, hub_id)
-      VALUES (${cmd.restart_id}, ${agentId}, ${cmd.reason}, ${cmd.mode}, ${cmd.deadline_s}, ${state},
-        ${agent.pm2_info?.restart_count ?? null}, ${agent.pm2_info?.pid ?? null}, ${agent.instance_id}, ${cmd.rollout_id}, ${agent.hub_id})
-      RETURNING ${tx.unsafe(RESTART_COLUMNS)}`
-    await announce(tx, restart, agent.hub_id)
-    return { ok: true, restart, already_pending: false, hub_id: agent.hub_id }
-  })
+  return sql.begin((tx) => commandRestartIn(tx, agentId, cmd, announce))
+}
+
+/** commandRestart inside the caller's transaction `tx` (a rollout's step). */
+export async function commandRestartIn(
+  tx: Queryable,
+  agentId: string,
+  cmd: RestartCommand,
+  announce: (tx: Queryable, restart: RestartRow, hubId: string) => Promise<void>,
+): Promise<CommandOutcome> {
+  const [agent] = await tx<{ hub_id: string; live: boolean; supervised: boolean; pm2_info: any; instance_id: string | null }[]>`
+    SELECT a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS live, a.supervised, a.pm2_info, a.instance_id
+    FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id WHERE a.agent_id = ${agentId} FOR UPDATE OF a`
+  if (!agent?.live) return { ok: false, error: 'agent_not_connected' }
+  if (!agent.supervised) return { ok: false, error: 'not_supervised' }
+  const [pending] = await tx<RestartRow[]>`SELECT ${tx.unsafe(RESTART_COLUMNS)} FROM restarts
+    WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')`
+  if (pending) return { ok: true, restart: pending, already_pending: true, hub_id: agent.hub_id }
+  const [busy] = await tx`SELECT 1 FROM tasks WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') LIMIT 1`
+  const state: RestartState = busy && cmd.mode === 'graceful' ? 'deferred' : 'commanded'
+  const [restart] = await tx<RestartRow[]>`
+    INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, before_restart_count, before_pid,
+      before_instance, rollout_id, hub_id)
+    VALUES (${cmd.restart_id}, ${agentId}, ${cmd.reason}, ${cmd.mode}, ${cmd.deadline_s}, ${state},
+      ${agent.pm2_info?.restart_count ?? null}, ${agent.pm2_info?.pid ?? null}, ${agent.instance_id}, ${cmd.rollout_id}, ${agent.hub_id})
+    RETURNING ${tx.unsafe(RESTART_COLUMNS)}`
+  await announce(tx, restart, agent.hub_id)
+  return { ok: true, restart, already_pending: false, hub_id: agent.hub_id }
 }
 
 export async function getRestart(sql: Queryable, restartId: string): Promise<RestartRow | null> {

@@ -174,6 +174,13 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (at);
 `
 
+// A rollout waits for an agent that is offline at its turn, from this moment, up to the restart
+// timeout: kept in the row so the hub that takes the rollout over waits no longer.
+const ROLLOUT_WAITING = /* sql */ `
+ALTER TABLE rollout_agents ADD COLUMN waiting_since timestamptz;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
+  { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
 ]

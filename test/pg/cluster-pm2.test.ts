@@ -2,7 +2,8 @@
  * Cluster mode end to end: two hub processes on one PostgreSQL, one on Node and one on Deno,
  * and one fleet of sidecars under a real pm2 that know both hubs. A restart asked of one hub
  * for an agent on the other, tasks posted to both hubs that each run once (a ledger the task
- * command writes), and a hub killed with SIGKILL while a task runs: nothing is lost.
+ * command writes), a rollout over agents on both hubs, and a hub killed with SIGKILL while a
+ * task runs: nothing is lost.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
@@ -86,6 +87,24 @@ describe('two hubs (Node and Deno), one fleet under pm2', () => {
     }
     const ledgerRuns = await runs()
     for (const id of ids) expect(ledgerRuns.filter((r) => r === id)).toHaveLength(1)
+  })
+
+  it('a rollout asked of the Deno hub restarts the agents on both hubs once each, one at a time', async () => {
+    const before = { 'c-1': (await pm2.get('agentcom-c-1')).restart_time, 'c-2': (await pm2.get('agentcom-c-2')).restart_time }
+    const holders = new Set([(await agent(nodeHub, 'c-1')).hub_id, (await agent(nodeHub, 'c-2')).hub_id])
+    expect(holders).toEqual(new Set(['hub-node', 'hub-deno']))
+    const created = await denoHub.api('POST', '/api/admin/rollouts', { agent_ids: ['c-1', 'c-2'], max_unavailable: 1 })
+    expect(created).toMatchObject({ status: 201, body: { state: 'running' } })
+    const id = created.body.rollout_id
+    const done = await waitFor(() => nodeHub.api('GET', `/api/admin/rollouts/${id}`), (r) => r.body.state !== 'running', { what: 'rollout over', timeoutMs: 60_000 })
+    expect(done.body).toMatchObject({ state: 'completed', agents: [{ agent_id: 'c-1', state: 'completed' }, { agent_id: 'c-2', state: 'completed' }] })
+    expect((await denoHub.api('GET', `/api/admin/rollouts/${id}`)).body).toEqual(done.body)
+    for (const name of ['c-1', 'c-2'] as const) {
+      expect(await pm2.get(`agentcom-${name}`)).toMatchObject({ status: 'online', restart_time: before[name] + 1 })
+    }
+    // One at a time: c-2 was commanded only after c-1 came back.
+    const [r1, r2] = await Promise.all([agent(nodeHub, 'c-1'), agent(nodeHub, 'c-2')])
+    expect(r2.restart.requested_at).toBeGreaterThanOrEqual(r1.restart.updated_at)
   })
 
   it('SIGKILL of the hub holding a running task loses nothing: the agent moves, the task completes once', async () => {

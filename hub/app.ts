@@ -141,7 +141,7 @@ export function createHub(options: HubOptions) {
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, hubId })
-  const events = new LiveEvents({ changes, fleet, tasks, rollouts, hubId, log: { capacity: options.eventBuffer } })
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
     fleet, tasks: cluster?.tasks ?? tasks, admit: cluster?.admit, verifyToken, log, clock,

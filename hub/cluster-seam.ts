@@ -10,6 +10,7 @@ import type { TaskOutcome } from '../shared/protocol.ts'
 import type { AdminBackend } from './admin.ts'
 import type { ChangeFeed } from './changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
+import type { LiveEventSource } from './live-events.ts'
 
 /** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
 export interface TaskOwner {
@@ -37,6 +38,8 @@ export interface LocalOwners {
 export interface ClusterSeam {
   admin: AdminBackend
   tasks: TaskOwner
+  /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
+  events: LiveEventSource
   /**
    * An agent proved its identity on `peer` and is about to be taken on here. False: this hub
    * may not take agents now (its lease is not current); the socket is closed with 1013 and the

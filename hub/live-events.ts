@@ -15,6 +15,14 @@ import { agentView, rolloutView, taskView } from './views.ts'
 /** The event names the stream carries, besides `reset`. */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing'
 
+/** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/events.ts). */
+export interface LiveEventSource {
+  readonly log: EventLog
+  /** Appends an event whose view its owner has already shaped (healing actions). */
+  publish(kind: LiveEventKind, view: unknown): void
+  close(): void
+}
+
 export interface LiveEventsOptions {
   changes: ChangeFeed
   fleet: Fleet
@@ -25,7 +33,7 @@ export interface LiveEventsOptions {
   log?: EventLogOptions
 }
 
-export class LiveEvents {
+export class LiveEvents implements LiveEventSource {
   readonly log: EventLog
   /** What changed since the last flush, by `<kind>:<id>`, in the order it first changed. */
   #pending = new Map<string, Change>()

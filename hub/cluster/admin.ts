@@ -25,6 +25,8 @@ export interface ClusterAdminDeps {
   local: {
     restart(restartId: string): Promise<void>
     drained(agentId: string, drained: boolean): void
+    /** A task's row changed here (for the events stream). */
+    taskChanged(taskId: string): void
   }
 }
 
@@ -79,6 +81,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
         return task
       })
+      d.local.taskChanged(row.task_id)
       return taskViewOf(row)
     },
     getTask: async (taskId) => {

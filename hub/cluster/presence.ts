@@ -162,8 +162,12 @@ export class ClusterPresence {
         throw err
       })
       if (!saved && isPending(r)) this.d.log.warn('restart not recorded: the cluster has another or it is over', { agent_id: agentId, restart_id: r.restart_id })
-      // The rollout's owner (perhaps another hub) steps on now rather than at its next tick.
-      if (saved && r.rollout_id) await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
+      // The rollout's owner (perhaps another hub) steps on now rather than at its next tick;
+      // its view changed (the events stream reads it from the rows).
+      if (saved && r.rollout_id) {
+        this.d.changes.publish({ type: 'rollout', rollout_id: r.rollout_id })
+        await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
+      }
     }
     if (rec.peer !== claim.peer && this.claims.get(agentId) === claim) {
       this.claims.delete(agentId)

@@ -38,6 +38,8 @@ export interface ClusterRolloutsDeps {
   offlineWaitMs: number
   /** Delivers a restart this hub recorded for an agent whose socket it holds. */
   deliverRestart(restartId: string): Promise<void>
+  /** The rollout's rows changed here (for the events stream). */
+  changed(rolloutId: string): void
 }
 
 export class ClusterRollouts {
@@ -191,6 +193,7 @@ export class ClusterRollouts {
 
   /** Every hub hears that the rollout moved (its view changed; the owner steps on). */
   async announce(rolloutId: string): Promise<void> {
+    this.d.changed(rolloutId)
     await this.d.bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: rolloutId }).catch((err) => {
       this.d.log.warn('could not announce a rollout change', { rollout_id: rolloutId, error: String(err) })
     })

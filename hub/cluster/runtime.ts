@@ -17,6 +17,8 @@ import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
 import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
+import { ClusterEvents, openClusterEventLog } from './events.ts'
+import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 
 export interface ClusterRuntimeOptions {
@@ -32,6 +34,8 @@ export interface ClusterRuntimeOptions {
   sql?: Sql
   /** The clock revocations are stamped with (the hub's); default the system clock. */
   clock?: Clock
+  /** Events kept for Last-Event-ID replay (createHub's eventBuffer). Default 1000. */
+  eventBuffer?: number
 }
 
 export interface ClusterRuntime {
@@ -52,6 +56,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   let onListen = () => {}
   let bus: PgBus
   let revocations: ClusterRevocations
+  let eventLog: EventLog
   try {
     const migrated = await migrate(sql)
     if (migrated.applied.length > 0) o.log.info('cluster schema migrated', { applied: migrated.applied, version: migrated.version })
@@ -63,6 +68,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       onInvalid: () => o.log.warn('ignored a foreign notification on the cluster channel'),
     })
     revocations = await ClusterRevocations.open({ sql, bus, clock: o.clock ?? systemClock, log: o.log })
+    eventLog = await openClusterEventLog(sql, o.eventBuffer ?? EVENT_LOG_DEFAULTS.capacity)
   } catch (err) {
     await lease.stop()
     if (!o.sql) await sql.end({ timeout: 5 })
@@ -80,13 +86,20 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const rollouts = new ClusterRollouts({
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,
       offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
+      changed: (id) => local.changes.publish({ type: 'rollout', rollout_id: id }),
     })
     const admin = createClusterAdmin({
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts,
-      local: { restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained) },
+      local: {
+        restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
+        taskChanged: (id) => tasks.changed(id),
+      },
+    })
+    const events = new ClusterEvents(eventLog, {
+      sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
     })
     const sweep = startSweep({
-      sql, hubId: o.hubId, lease, presence, tasks, rollouts, log: local.log, graceMs: local.graceMs,
+      sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
       restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
     })
     const handle = (message: BusMessage) => {
@@ -115,11 +128,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     // After a re-LISTEN, notifications may have been missed: catch up from rows.
     onListen = () => {
       void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
+      void events.catchUp()
       void sweep.run()
     }
     seam = {
-      admin, tasks, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       close() {
+        events.close()
         unsubscribe()
         sweep.stop()
         tasks.close()

@@ -16,12 +16,16 @@ import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
 import type { ClusterTasks } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
+import type { ClusterEvents } from './events.ts'
+import { pruneEvents } from '../pg/events.ts'
 import { pruneRollouts } from '../pg/rollouts.ts'
 
 /** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
 const FORGET_HUBS_AFTER_MS = 3_600_000
 /** Finished rollouts kept (the contract's bound in single mode, the same here). */
 const KEEP_FINISHED_ROLLOUTS = 100
+/** The events table: at most this many, and past an hour only the newest 1000 (the replay promise). */
+const EVENTS_PRUNE = { keep: 100_000, minKeep: 1000, maxAgeMs: 3_600_000 }
 
 export interface SweepDeps {
   sql: Sql
@@ -30,6 +34,7 @@ export interface SweepDeps {
   presence: ClusterPresence
   tasks: ClusterTasks
   rollouts: ClusterRollouts
+  events: ClusterEvents
   log: Logger
   graceMs: number
   restartTimeoutMs: number
@@ -49,6 +54,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
       const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
       if (row) {
         requeued++
+        d.tasks.changed(task.task_id)
         d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: task.agent_id, status: row.status })
       }
     }
@@ -60,8 +66,10 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
     await pruneRevokedTokens(sql)
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
+    await pruneEvents(sql, EVENTS_PRUNE)
     await d.presence.reconcile()
     await d.rollouts.tick()
+    await d.events.catchUp()
     d.tasks.nudge()
   }
 

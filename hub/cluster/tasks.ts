@@ -57,6 +57,11 @@ export class ClusterTasks implements TaskOwner {
     for (const agentId of this.d.fleet.available) this.offer(agentId)
   }
 
+  /** A task's row changed (for the events stream, which reads the row). */
+  changed(taskId: string): void {
+    this.d.changes.publish({ type: 'task', task_id: taskId })
+  }
+
   /** Tells every hub (this one too) that queued work may be waiting. */
   async announce(): Promise<void> {
     await this.d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE })
@@ -87,9 +92,11 @@ export class ClusterTasks implements TaskOwner {
       return
     }
     const rec = this.d.fleet.get(agentId)
+    this.changed(row.task_id)
     if (!rec || !this.d.fleet.isAvailable(agentId)) {
       // A restart or drain came in while claiming: give it back, not counted as an attempt.
       await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false })
+      this.changed(row.task_id)
       await this.announce()
       return
     }
@@ -117,6 +124,7 @@ export class ClusterTasks implements TaskOwner {
 
   private async takeBack(rec: AgentRecord, taskId: string, started: boolean): Promise<void> {
     const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, started })
+    if (row) this.changed(taskId)
     this.d.fleet.release(rec, taskId)
     if (row?.status === 'queued') await this.announce()
   }
@@ -124,7 +132,10 @@ export class ClusterTasks implements TaskOwner {
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
     this.retry('accept', rec, async () => {
-      if (await startTask(this.d.sql, taskId, rec.agent_id)) return this.d.fleet.taskStarted(rec)
+      if (await startTask(this.d.sql, taskId, rec.agent_id)) {
+        this.changed(taskId)
+        return this.d.fleet.taskStarted(rec)
+      }
       const row = await getTask(this.d.sql, taskId)
       const ours = row && row.agent_id === rec.agent_id && (row.status === 'working' || row.status === 'assigned')
       // Given to another agent meanwhile: this copy must not run twice.
@@ -139,6 +150,7 @@ export class ClusterTasks implements TaskOwner {
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
     this.retry('complete', rec, async () => {
       await completeTask(this.d.sql, taskId, rec.agent_id, stored)
+      this.changed(taskId)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
       this.d.fleet.release(rec, taskId)
@@ -163,12 +175,16 @@ export class ClusterTasks implements TaskOwner {
         // The sidecar never stored it (lost before it was accepted): run it again.
         if (held.task_id !== activeTaskId) {
           const row = await requeueTask(sql, held.task_id, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts })
+          if (row) this.changed(held.task_id)
           if (row?.status === 'queued') await this.announce()
         }
       }
       let holding: string | null = null
       if (activeTaskId) {
-        if (await adoptTask(sql, activeTaskId, rec.agent_id, hubId)) holding = activeTaskId
+        if (await adoptTask(sql, activeTaskId, rec.agent_id, hubId)) {
+          holding = activeTaskId
+          this.changed(activeTaskId)
+        }
         else {
           const row = await getTask(sql, activeTaskId)
           // A finished task's late result is acknowledged (and ignored) when it arrives.

@@ -180,7 +180,18 @@ const ROLLOUT_WAITING = /* sql */ `
 ALTER TABLE rollout_agents ADD COLUMN waiting_since timestamptz;
 `
 
+// The events stream's id prefix, the same on every hub of this database (and a new one for a
+// new database, so a client's Last-Event-ID from an old one gets a reset, not wrong events).
+const CLUSTER_EPOCH = /* sql */ `
+CREATE TABLE cluster_meta (
+  id    boolean PRIMARY KEY DEFAULT true CHECK (id),
+  epoch text NOT NULL
+);
+INSERT INTO cluster_meta (epoch) VALUES ('c' || substr(md5(random()::text || clock_timestamp()::text), 1, 8));
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
+  { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
 ]

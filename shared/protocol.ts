@@ -81,6 +81,8 @@ export const Pm2Info = v.object({
 export type Pm2Info = v.InferOutput<typeof Pm2Info>
 
 const TaskId = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+/** A non-negative whole number a process reports about itself (bytes, milliseconds). */
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
 const Text = v.pipe(v.string(), v.maxLength(16 * 1024))
 
 /** Messages a sidecar sends to the hub. */
@@ -105,6 +107,15 @@ export const SidecarMessage = v.variant('type', [
     reason: Text,
     restart_id: v.optional(v.string()),
   }),
+  /** The sidecar's own process, right after `identified` and every AGENTCOM_STATS_INTERVAL_MS. */
+  v.object({
+    type: v.literal('stats'),
+    rss_bytes: Count,
+    heap_used_bytes: Count,
+    /** The longest the event loop was late since the last report, beyond its sampling resolution. */
+    event_loop_delay_ms: v.pipe(v.number(), v.minValue(0), v.maxValue(86_400_000)),
+    uptime_ms: Count,
+  }),
   v.object({ type: v.literal('task_accepted'), task_id: TaskId }),
   v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
@@ -116,6 +127,7 @@ export const SidecarMessage = v.variant('type', [
   }),
 ])
 export type SidecarMessage = v.InferOutput<typeof SidecarMessage>
+export type StatsMessage = Extract<SidecarMessage, { type: 'stats' }>
 
 export const RestartMode = v.picklist(['graceful', 'force'])
 export type RestartMode = v.InferOutput<typeof RestartMode>

@@ -13,6 +13,7 @@ import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
 import type { SidecarConfig } from './config.ts'
 import { createRestartController } from './restart-controller.ts'
+import { createStatsReporter, type StatsSampler } from './stats.ts'
 
 export interface SidecarDeps {
   config: SidecarConfig
@@ -26,6 +27,8 @@ export interface SidecarDeps {
   /** Environment for task commands (the sidecar's own, less its token). */
   taskEnv: Record<string, string | undefined>
   instanceId: string
+  /** Reads this process's stats for the `stats` frame; without it none are sent. */
+  stats?: StatsSampler
 }
 
 export function createSidecar(deps: SidecarDeps) {
@@ -36,6 +39,9 @@ export function createSidecar(deps: SidecarDeps) {
   let work: Promise<void> = Promise.resolve()
 
   const send = (message: SidecarMessage) => link?.send(message) ?? Promise.resolve(false)
+  const stats = deps.stats
+    ? createStatsReporter({ intervalMs: config.statsIntervalMs, sampler: deps.stats, send })
+    : null
   const restarts = createRestartController({
     supervised: pm2.supervised, log, send, exit: deps.exit,
     isBusy: () => queue.busy,
@@ -70,7 +76,8 @@ export function createSidecar(deps: SidecarDeps) {
       case 'identified':
         link?.identified()
         log.info('identified', { agent_id: msg.agent_id })
-        return resync()
+        resync()
+        return stats?.identified()
       case 'pong':
         return
       case 'error':
@@ -169,6 +176,7 @@ export function createSidecar(deps: SidecarDeps) {
       await send(outcomeMessage(active.task_id, queue.active!.outcome!))
     }
     await link?.close(CLOSE.GOING_AWAY, 'shutting down')
+    stats?.close()
   }
 
   return {
@@ -184,6 +192,7 @@ export function createSidecar(deps: SidecarDeps) {
         onOpen: () => void identify().catch((err) => log.error('identify failed', { error: String(err) })),
         onMessage,
         onClose: (code) => {
+          stats?.disconnected()
           if (code === CLOSE.UNAUTHORIZED) log.error('hub refused the token', { agent_id: config.agentId })
         },
       })

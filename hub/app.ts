@@ -18,6 +18,9 @@ import { Fleet } from './fleet.ts'
 import { TaskBoard } from './tasks.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
+import { Healing } from './healing.ts'
+import type { HealingSettings } from './healing-settings.ts'
+import { createAlertSender } from './alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
@@ -56,6 +59,10 @@ export interface HubOptions {
    * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
    */
   terminateSocket?: (ws: WSContext) => void
+  /** The healing budget (AGENTCOM_HEAL_*); unset fields are the settings table's defaults. */
+  healing?: Partial<HealingSettings>
+  /** AGENTCOM_ALERT_WEBHOOK_URL: healing alerts are POSTed there. Default: none sent. */
+  alertWebhookUrl?: string
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
@@ -103,6 +110,8 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
+  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
@@ -134,7 +143,7 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
+    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, healing, verifyToken }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
@@ -147,7 +156,8 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
-    /** Every agent, task and rollout change, as it happens (see changes.ts). */
+    healing,
+    /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /** Stops timers and closes every socket (code 1001). */
     close(): void {
@@ -155,6 +165,7 @@ export function createHub(options: HubOptions) {
       fleet.close()
       tasks.close()
       rollouts.close()
+      healing.close()
     },
   }
 }

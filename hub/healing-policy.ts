@@ -283,6 +283,11 @@ export class HealingPolicy {
     return due
   }
 
+  /** One action of the history, as `view()` shows it; undefined once it has left the history. */
+  action(actionId: string): HealingAction | undefined {
+    return this.history.get(actionId)
+  }
+
   isQuarantined(agentId: string): boolean {
     return this.agents.get(agentId)?.quarantine != null
   }

@@ -1,5 +1,5 @@
 /**
- * The admin API under /api/admin: agents, restarts, tasks, drain/resume and rollouts.
+ * The admin API under /api/admin: agents, restarts, tasks, drain/resume, rollouts and healing.
  * Every route needs an admin token; an agent token is never accepted here.
  */
 import { Hono } from 'hono'
@@ -9,6 +9,7 @@ import type { TokenClaims } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
+import type { Healing } from './healing.ts'
 import { jsonBody, params } from './validate.ts'
 import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
@@ -60,10 +61,11 @@ interface Deps {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  healing: Healing
   verifyToken: (token: string) => Promise<TokenClaims | null>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, healing, verifyToken }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -104,9 +106,13 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
     .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
-      const rec = fleet.resume(c.req.valid('param').agent_id)
+      // Lifts a quarantine too.
+      const rec = healing.resumeAgent(c.req.valid('param').agent_id)
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
+    .get('/healing', (c) => c.json(healing.view(), 200))
+    .post('/healing/pause', (c) => c.json(healing.pause(), 200))
+    .post('/healing/resume', (c) => c.json(healing.resume(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
       const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))

@@ -54,6 +54,10 @@ export function createSocketHub(opts: SocketOptions) {
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
+      case 'stats': {
+        const { type: _type, ...stats } = msg
+        return fleet.recordStats(rec, stats)
+      }
       case 'agent_restarting':
         log.info('agent restarting', { agent_id: rec.agent_id, restart_id: msg.restart_id ?? null })
         return fleet.agentRestarting(rec, msg.restart_id)

@@ -4,8 +4,6 @@
  * the test's. Alerts go to a real HTTP server on port 0. The policy's own rules and limits
  * are tested on fake time in healing-policy.test.ts.
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
@@ -14,6 +12,7 @@ import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
 import type { Change } from '../../hub/changes.ts'
 import { ConfigError } from '../../shared/settings.ts'
 import { silentLogger } from '../../shared/log.ts'
+import { startWebhookServer } from '../../support/webhook.ts'
 
 const SECRET = 's'.repeat(40)
 const MB = 1024 * 1024
@@ -29,7 +28,7 @@ let now = 1_000_000
 let changes: Change[] = []
 /** Every socket the hub opened, in order. */
 const opened: Sock[] = []
-const servers: Server[] = []
+const closers: (() => Promise<void>)[] = []
 
 function startHub(options: Partial<HubOptions> = {}): Hub {
   now = 1_000_000
@@ -85,26 +84,16 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 
 const restartFrames = (sock: Sock) => sock.sent.filter((m) => m.type === 'restart_sidecar')
 
-/** A real HTTP server that records each POSTed JSON body. */
-async function webhook(): Promise<{ url: string; bodies: any[] }> {
-  const bodies: any[] = []
-  const server = createServer((req, res) => {
-    let raw = ''
-    req.on('data', (chunk) => (raw += chunk))
-    req.on('end', () => {
-      bodies.push({ method: req.method, type: req.headers['content-type'], body: JSON.parse(raw) })
-      res.writeHead(204).end()
-    })
-  })
-  servers.push(server)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, bodies }
+async function webhook() {
+  const server = await startWebhookServer()
+  closers.push(server.close)
+  return server
 }
 
 afterEach(async () => {
   hub?.close()
   hub = null
-  for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve))
+  for (const close of closers.splice(0)) await close()
 })
 
 describe('Agent.stats', () => {
@@ -155,9 +144,9 @@ describe('crash loop', () => {
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
     expect(hub!.healing.action(action.action_id)).toEqual(action)
 
-    await vi.waitFor(() => expect(hook.bodies).toHaveLength(1))
-    expect(hook.bodies[0]).toEqual({
-      method: 'POST', type: 'application/json',
+    await vi.waitFor(() => expect(hook.received).toHaveLength(1))
+    expect(hook.received[0]).toEqual({
+      method: 'POST', contentType: 'application/json',
       body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: now },
     })
 

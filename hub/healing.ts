@@ -88,10 +88,6 @@ export class Healing {
     }
   }
 
-  isQuarantined(agentId: string): boolean {
-    return this.policy.isQuarantined(agentId)
-  }
-
   private agentChanged(change: Extract<Change, { type: 'agent' }>): void {
     const agentId = change.agent_id
     const rec = this.fleet.get(agentId)

@@ -11,7 +11,7 @@ import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
 import type { Change } from '../../hub/changes.ts'
 import { ConfigError } from '../../shared/settings.ts'
-import { silentLogger } from '../../shared/log.ts'
+import { createLogger, silentLogger } from '../../shared/log.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
 
 const SECRET = 's'.repeat(40)
@@ -21,6 +21,8 @@ interface Sock {
   sent: any[]
   closes: number[]
   send(frame: unknown): void
+  /** The connection drops. */
+  drop(): void
 }
 
 let hub: Hub | null = null
@@ -41,6 +43,7 @@ function startHub(options: Partial<HubOptions> = {}): Hub {
     const sock: Sock = {
       sent: [], closes: [],
       send: (frame) => events.onMessage?.(new MessageEvent('message', { data: JSON.stringify(frame) }), ws),
+      drop: () => events.onClose?.(new Event('close') as never, ws),
     }
     const ws = {
       send: (text: string) => sock.sent.push(JSON.parse(text)),
@@ -91,6 +94,7 @@ async function webhook() {
 }
 
 afterEach(async () => {
+  vi.useRealTimers()
   hub?.close()
   hub = null
   for (const close of closers.splice(0)) await close()
@@ -230,6 +234,47 @@ describe('memory rule', () => {
     expect((await api('POST', '/healing/resume')).body.paused).toBe(false)
     for (const s of [c, c]) s.send(stats(150))
     expect(restartFrames(c)).toHaveLength(1)
+  })
+})
+
+describe('restart outcomes and waiting restarts', () => {
+  it('a healing restart that does not come back fails and alerts heal_failed', async () => {
+    const lines: any[] = []
+    startHub({ healing: { maxMemoryMb: 100 }, restartTimeoutMs: 5000, log: createLogger('hub', (line) => lines.push(JSON.parse(line))) })
+    const sock = await join('f-1')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    sock.send(stats(150))
+    sock.send(stats(150))
+    const restartId = restartFrames(sock)[0].restart_id
+    sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
+    sock.drop() // and never comes back
+    vi.advanceTimersByTime(4999)
+    expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
+    vi.advanceTimersByTime(1)
+    const action = (await api('GET', '/healing')).body.actions[0]
+    expect(action).toMatchObject({ state: 'failed', restart_id: restartId })
+    expect(lines.filter((l) => l.msg === 'healing alert')).toEqual([
+      expect.objectContaining({ type: 'heal_failed', agent_id: 'f-1', rule: 'memory', detail: action.detail }),
+    ])
+  })
+
+  it('an overdue restart held by the cooldown starts when the cooldown ends, with nothing else happening', async () => {
+    startHub({ healing: { maxMemoryMb: 100, cooldownS: 10 } })
+    const first = await join('w-1')
+    first.send(stats(150))
+    first.send(stats(150))
+    const sock = await join('w-1', { restart_count: 1, pid: 101 }) // the memory restart completed: cooldown starts
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    hub!.healing.taskOverdue('w-1', 'task t-9 overdue')
+    expect(restartFrames(sock)).toEqual([])
+    expect(hub!.fleet.isAvailable('w-1')).toBe(false)
+
+    now += 9_999
+    vi.advanceTimersByTime(9_999)
+    expect(restartFrames(sock)).toEqual([])
+    now += 1
+    vi.advanceTimersByTime(1)
+    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
   })
 })
 

@@ -16,6 +16,7 @@ import { memoryPerAgent } from './figures/memory-per-agent.ts'
 import { commandLatency } from './figures/command-latency.ts'
 import { identifyStorm } from './figures/identify-storm.ts'
 import { adminApiRps } from './figures/admin-api-rps.ts'
+import { eventsFanout } from './figures/events-fanout.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -35,6 +36,7 @@ const FIGURES: Figure[] = [
   ...perRuntime('command_latency_p99', commandLatency),
   ...perRuntime('identify_storm', identifyStorm),
   ...perRuntime('admin_api_rps', adminApiRps),
+  ...perRuntime('events_fanout', eventsFanout),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

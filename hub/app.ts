@@ -3,13 +3,14 @@
  * Portable: imports only hono, valibot and Web APIs. Runtime entries (node.ts, deno.ts)
  * pass in their `upgradeWebSocket` and serve `hub.app.fetch`.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { UpgradeWebSocket, WSContext } from 'hono/ws'
 import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
 import { createTokenVerifier } from './auth.ts'
+import { createMemoryRevocationStore, type RevocationStore } from './revocations.ts'
 import { assertSecret } from './secret.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
@@ -24,6 +25,8 @@ import { createAlertSender } from './alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
+import { LiveEvents } from './live-events.ts'
+import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -67,6 +70,17 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
+  eventStream?: Omit<EventStreamOptions, 'log'>
+  /** Events kept for `Last-Event-ID` replay. Default 1000. */
+  eventBuffer?: number
+  /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
+  revocations?: RevocationStore
+  /**
+   * The address of the peer behind a request or an upgrade, for the logs of identifies and
+   * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
+   */
+  remoteAddress?: (c: Context) => string | null
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -112,7 +126,17 @@ export function createHub(options: HubOptions) {
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
   const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts })
-  const verifyToken = createTokenVerifier(options.secret)
+  const revocations = options.revocations ?? createMemoryRevocationStore(clock)
+  const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
+  const peerOf = (c: Context): string | null => {
+    try {
+      return options.remoteAddress?.(c) ?? null
+    } catch {
+      return null
+    }
+  }
+  const events = new LiveEvents({ changes, fleet, tasks, rollouts, healing, log: { capacity: options.eventBuffer } })
+  const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -134,7 +158,7 @@ export function createHub(options: HubOptions) {
         if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
         await next()
       },
-      options.upgradeWebSocket(() => sockets.events()),
+      options.upgradeWebSocket((c) => sockets.events(peerOf(c))),
       (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
     .use('/api/*', (c, next) => {
@@ -143,7 +167,10 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, healing, verifyToken }))
+    .route('/api/admin', adminRoutes({
+      fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log,
+      tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
+    }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
@@ -157,10 +184,18 @@ export function createHub(options: HubOptions) {
     tasks,
     rollouts,
     healing,
+    revocations,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
-    /** Stops timers and closes every socket (code 1001). */
+    /**
+     * The events stream's source: feed changes (healing's included) become events on their own;
+     * `events.publish(kind, view)` appends one for a module that is not on the change feed.
+     */
+    events,
+    /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      streams.close()
+      events.close()
       sockets.close()
       fleet.close()
       tasks.close()

@@ -5,12 +5,17 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
-import type { TokenClaims } from './auth.ts'
+import type { Context } from 'hono'
+import type { Logger } from '../shared/log.ts'
+import type { TokenVerifier } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
 import type { Healing } from './healing.ts'
-import { jsonBody, params } from './validate.ts'
+import type { EventStreams } from './event-stream.ts'
+import { AgentsQuery, pageAgents } from './agent-pages.ts'
+import { jsonBody, params, query } from './validate.ts'
+import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
@@ -62,10 +67,15 @@ interface Deps {
   tasks: TaskBoard
   rollouts: Rollouts
   healing: Healing
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  streams: EventStreams
+  verifyToken: TokenVerifier
+  /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
+  peerOf(c: Context): string | null
+  log: Logger
+  tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, healing, verifyToken }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -73,13 +83,23 @@ export function adminRoutes({ fleet, tasks, rollouts, healing, verifyToken }: De
     .use(async (c, next) => {
       const header = c.req.header('authorization') ?? ''
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      const claims = match ? await verifyToken(match[1]) : null
-      if (claims?.role !== 'admin') return c.json(unauthorized, 401)
+      const verdict = match ? await verifyToken(match[1], 'admin') : { ok: false as const, reason: 'missing' }
+      if (!verdict.ok) {
+        log.warn('admin request refused', { peer: peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.reason })
+        return c.json(unauthorized, 401)
+      }
       await next()
     })
-    .get('/agents', (c) => {
-      const agents = fleet.list().map((rec) => agentView(fleet, rec))
-      return c.json({ agents }, 200)
+    .route('/', tokenRoutes({ ...tokens, log }))
+    .get('/agents', query(AgentsQuery), (c) => {
+      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), c.req.valid('query'))
+      const agents = page.agents.map((rec) => agentView(fleet, rec))
+      return c.json(page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }, 200)
+    })
+    .get('/events', (c) => {
+      // The middleware above let only a valid admin bearer token this far.
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
+      return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
     .get('/agents/:agent_id', params(AgentParam), (c) => {
       const rec = fleet.get(c.req.valid('param').agent_id)

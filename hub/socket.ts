@@ -8,7 +8,7 @@ import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
-import type { TokenClaims } from './auth.ts'
+import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 
@@ -18,7 +18,7 @@ const MAX_DETAIL_CHARS = 200
 export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
   tasks: TaskBoard
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -50,7 +50,6 @@ export function createSocketHub(opts: SocketOptions) {
     }
     const rec = conn.agent
     if (!rec) return fail(conn, ERROR.NOT_IDENTIFIED, 'the first frame must be identify')
-    fleet.seen(rec)
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
@@ -77,6 +76,8 @@ export function createSocketHub(opts: SocketOptions) {
   function onFrame(conn: Connection, data: unknown): void {
     const now = clock.now()
     conn.lastFrameAt = now
+    // Any frame shows the agent alive, even one refused below: last_seen moves with each.
+    if (conn.agent?.peer === conn) fleet.seen(conn.agent)
     // Node's ws enforces this before we see the frame; Deno has no such option.
     if (frameBytes(data) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
     const verdict = conn.budget.take(now)
@@ -104,11 +105,11 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   /** The `upgradeWebSocket` events for one new connection. */
-  function events(): WSEvents {
+  function events(peerAddress: string | null = null): WSEvents {
     let conn: Connection | null = null
     return {
       onOpen(_event, ws) {
-        conn = connections.open(ws)
+        conn = connections.open(ws, peerAddress)
       },
       onMessage(event) {
         if (conn && !conn.closed) onFrame(conn, event.data)
@@ -129,6 +130,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
     /** True when a new socket would be over the connection limit. */
     isFull: connections.isFull,
+    closeToken: connections.closeToken,
     close: connections.close,
   }
 }

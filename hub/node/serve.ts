@@ -3,6 +3,8 @@
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
 import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
 import { STATUS_CODES } from 'node:http'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
@@ -14,7 +16,9 @@ export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: numb
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
-  const hub = createHub({ ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate() })
+  const hub = createHub({
+    remoteAddress: nodeRemoteAddress, ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+  })
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
     const res = await hub.app.fetch(request, env)
@@ -41,6 +45,12 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+/** `address:port` of the socket a request (or an upgrade) came in on. */
+export function nodeRemoteAddress(c: Context): string | null {
+  const { address, port } = getConnInfo(c).remote
+  return address ? `${address}:${port}` : null
 }
 
 /** Writes a whole HTTP response on an upgrade's raw socket and resolves once it is closed. */

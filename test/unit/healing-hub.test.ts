@@ -26,14 +26,14 @@ interface Sock {
 }
 
 let hub: Hub | null = null
-let now = 1_000_000
+let now = Date.now()
 let changes: Change[] = []
 /** Every socket the hub opened, in order. */
 const opened: Sock[] = []
 const closers: (() => Promise<void>)[] = []
 
 function startHub(options: Partial<HubOptions> = {}): Hub {
-  now = 1_000_000
+  now = Date.now() // tokens are checked against this clock
   changes = []
   opened.length = 0
   type Ctx = { req: { header(name: string): string | undefined } }

@@ -36,7 +36,7 @@ async function setup({ supervised = true, queue }: { supervised?: boolean; queue
   const sidecar = createSidecar({
     config: {
       hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
-      processName: null, shutdownGraceMs: 1000, statsIntervalMs: 15_000,
+      processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null, statsIntervalMs: 15_000,
     },
     pm2: { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null },
     queue: q,

@@ -59,7 +59,7 @@ describe('crash-loop healing on a real pm2', () => {
     expect(alert).toMatchObject({ method: 'POST', contentType: 'application/json' })
     expect(alert.body).toEqual({
       type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop',
-      detail: `${CRASH_LIMIT} unplanned restarts within 600 s`, at: view.actions[0].at,
+      detail: `${CRASH_LIMIT} unplanned restarts within 600 s`, at: view.actions[0].updated_at,
     })
 
     // Quarantined means left alone: the poison task waits for c-1, nothing kills it again.

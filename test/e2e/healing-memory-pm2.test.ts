@@ -86,7 +86,8 @@ describe('memory healing on a real pm2', () => {
     expect(alerts.map((r) => r.body.agent_id).sort()).toEqual(FLEET)
     for (const r of alerts) {
       expect(r).toMatchObject({ method: 'POST', contentType: 'application/json' })
-      expect(r.body).toEqual({ type: 'heal_escalated', agent_id: r.body.agent_id, rule: 'memory', detail: expect.any(String), at: expect.any(Number) })
+      const escalation = escalations.find((a: any) => a.agent_id === r.body.agent_id)
+      expect(r.body).toEqual({ type: 'heal_escalated', agent_id: escalation.agent_id, rule: 'memory', detail: escalation.detail, at: escalation.updated_at })
       expect(r.body.detail).toContain(`${MAX_PER_AGENT} healing restarts within 600 s`)
     }
 

@@ -151,7 +151,7 @@ describe('crash loop', () => {
     await vi.waitFor(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({
       method: 'POST', contentType: 'application/json',
-      body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: now },
+      body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: action.updated_at },
     })
 
     const resumed = await api('POST', '/agents/c-1/resume')

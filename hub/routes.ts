@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shared/protocol.ts'
 import type { TokenClaims } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
@@ -27,7 +27,7 @@ const TaskBody = v.pipe(
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
-  v.check((b) => inputBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
+  v.check((b) => jsonBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
 const RolloutBody = v.optional(
@@ -43,15 +43,6 @@ const RolloutBody = v.optional(
   }),
   {},
 )
-
-/** The input's size as JSON; Infinity when it is nested too deeply to serialize. */
-function inputBytes(input: unknown): number {
-  try {
-    return utf8Length(JSON.stringify(input))
-  } catch {
-    return Infinity
-  }
-}
 
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
@@ -109,10 +100,10 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
     })
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))
-      // 201 promises the task survives a hub restart.
-      await tasks.durable()
-      return c.json(view, 201)
+      const { task, saved } = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
+      // 201 promises the task survives a hub restart; unsaved, it was never created.
+      if (!(await saved)) return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
+      return c.json(taskView(task), 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
       const task = tasks.get(c.req.valid('param').task_id)

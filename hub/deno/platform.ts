@@ -56,4 +56,4 @@ function dirOf(path: string): string {
   return slash > 0 ? path.slice(0, slash) : slash === 0 ? '/' : '.'
 }
 
-export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }
+export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to) }

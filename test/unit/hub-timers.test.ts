@@ -42,7 +42,7 @@ const flush = () => vi.advanceTimersByTimeAsync(0)
 describe('task deadlines', () => {
   it('queues an assignment again when it is not accepted in time', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     expect(a.assigned()).toEqual([task.task_id])
     expect(task.status).toBe('assigned')
@@ -56,7 +56,7 @@ describe('task deadlines', () => {
 
   it('gives a disconnected agent its grace period, then runs the task elsewhere', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     expect(task.status).toBe('working')
@@ -82,7 +82,7 @@ describe('task deadlines', () => {
 
   it('keeps the task with an agent that comes back within the grace period holding it', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     hub.fleet.disconnect(a.rec, a.peer)
@@ -97,7 +97,7 @@ describe('task deadlines', () => {
 
   it('fails a task interrupted too many times', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     for (let i = 0; i < 5; i++) {
       await flush()
       hub.tasks.interrupted(a.rec, task.task_id, 'crash')
@@ -107,7 +107,7 @@ describe('task deadlines', () => {
 
   it('does not count a task the sidecar refused before starting it', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     for (let i = 0; i < 8; i++) {
       await flush()
       hub.tasks.interrupted(a.rec, task.task_id, 'busy', false)
@@ -118,8 +118,8 @@ describe('task deadlines', () => {
 
   it('frees the agent only once the outcome is acknowledged', async () => {
     const a = join('a-1')
-    const first = hub.tasks.create({ n: 1 }, null, undefined)
-    const second = hub.tasks.create({ n: 2 }, null, undefined)
+    const first = hub.tasks.create({ n: 1 }, null, undefined).task
+    const second = hub.tasks.create({ n: 2 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, first.task_id)
     hub.tasks.finished(a.rec, first.task_id, { kind: 'complete', result: 1 })
@@ -132,7 +132,7 @@ describe('task deadlines', () => {
 
   it('fails a result nested too deeply to store, instead of breaking the task file', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`)
     hub.tasks.finished(a.rec, task.task_id, { kind: 'complete', result: deep })
@@ -155,7 +155,7 @@ describe('restart deadlines and dispatch', () => {
   it('completes a restart when the agent comes back with a higher restart_count, and only then dispatches to it', async () => {
     const a = join('a-1', 3)
     hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
-    const pinned = hub.tasks.create({ n: 1 }, 'a-1', undefined)
+    const pinned = hub.tasks.create({ n: 1 }, 'a-1', undefined).task
     await flush()
     expect(a.assigned()).toEqual([])
     hub.fleet.disconnect(a.rec, a.peer)
@@ -167,7 +167,7 @@ describe('restart deadlines and dispatch', () => {
 
   it('a graceful restart of a working agent is deferred until the task settles', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })

@@ -71,6 +71,12 @@ export interface HubOptions {
    * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
    */
   terminateSocket?: (ws: WSContext) => void
+  /**
+   * An agent never reported its task within timeout_ms + AGENTCOM_TASK_GRACE_MS: the task is
+   * already queued again; this decides what happens to the agent. Default: a force restart,
+   * reason `task_overdue` (restartOverdueAgent).
+   */
+  onOverdue?: (overdue: OverdueTask) => void
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
@@ -117,7 +123,7 @@ export function createHub(options: HubOptions) {
     store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
     // THE hook for an agent that never reported its task: today a force restart; a healing
     // policy that budgets restarts takes this call over.
-    onOverdue: (overdue) => restartOverdueAgent(fleet, log, overdue),
+    onOverdue: options.onOverdue ?? ((overdue) => restartOverdueAgent(fleet, log, overdue)),
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)

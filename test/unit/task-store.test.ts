@@ -8,6 +8,7 @@ import { Persister, StorageUnavailable } from '../../hub/persister.ts'
 import { FinishedTasks } from '../../hub/task-retention.ts'
 import { createHub } from '../../hub/app.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
+import { signAdminToken } from '../../hub/auth.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 
 const task = (task_id: string): StoredTask => ({
@@ -183,5 +184,49 @@ describe('finished tasks kept in memory', () => {
     // One larger than the whole budget is kept alone (the newest is always there for GET).
     expect(kept.add('d', '€'.repeat(50))).toEqual(['b', 'c'])
     expect([kept.count, kept.totalBytes]).toEqual([1, 150])
+  })
+})
+
+describe('a hub whose saves fail', () => {
+  it('answers POST /api/admin/tasks 503 storage_unavailable and creates nothing; /health is degraded, then ok on its own', async () => {
+    vi.useFakeTimers()
+    let broken = true
+    const saved: string[][] = []
+    const store: TaskStore = {
+      load: async () => [],
+      save: async (tasks) => {
+        if (broken) throw new Error('ENOTDIR: not a directory')
+        saved.push(tasks.map((t) => t.task_id))
+      },
+    }
+    const secret = 's'.repeat(40)
+    const hub = createHub({ upgradeWebSocket: (() => {}) as never, secret, log: silentLogger, taskStore: store, newId: () => 'task-1' })
+    const headers = { authorization: `Bearer ${await signAdminToken(secret)}`, 'content-type': 'application/json' }
+    const published: string[] = []
+    hub.changes.on('task', (c) => published.push(c.task_id))
+    expect((await hub.app.request('/health')).status).toBe(200)
+
+    const res = await hub.app.request('/api/admin/tasks', { method: 'POST', headers, body: '{"input":{"n":1}}' })
+    expect(res.status).toBe(503)
+    expect(await res.json()).toEqual({ error: 'storage_unavailable' })
+    expect((await hub.app.request('/api/admin/tasks/task-1', { headers })).status).toBe(404)
+    expect(hub.tasks.size).toBe(0)
+    expect(published).toEqual([])
+
+    const health = await hub.app.request('/health')
+    expect(health.status).toBe(503)
+    expect(await health.json()).toEqual({ status: 'degraded', storage: 'failing', failing_since: expect.any(Number), failed_saves: expect.any(Number) })
+
+    // The disk comes back; nothing else happens: within a retry (1 s) the hub is ok again.
+    broken = false
+    await vi.advanceTimersByTimeAsync(1000)
+    const again = await hub.app.request('/health')
+    expect([again.status, await again.json()]).toEqual([200, { status: 'ok' }])
+    // What was saved then does not hold the refused task.
+    expect(saved.at(-1)).toEqual([])
+    const ok = await hub.app.request('/api/admin/tasks', { method: 'POST', headers, body: '{"input":{"n":2}}' })
+    expect(ok.status).toBe(201)
+    expect(saved.at(-1)).toEqual(['task-1'])
+    hub.close()
   })
 })

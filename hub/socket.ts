@@ -92,6 +92,7 @@ export function createSocketHub(opts: SocketOptions) {
       } catch (err) {
         // decode() describes a bad field with JSON.stringify, which throws on very deep nesting.
         log.warn('first frame could not be handled', { error: String(err) })
+        fail(conn, ERROR.INVALID_MESSAGE, 'frame could not be decoded')
         return drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'the first frame must be identify')
       }
     }

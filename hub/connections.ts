@@ -25,6 +25,10 @@ export interface Connection extends Peer {
   closed: boolean
   /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
   backlogged: boolean
+  /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
+  peerAddress: string | null
+  /** The token this connection identified with: revoking it, or its expiry, closes it. */
+  credential: { jti: string; expiresAtMs: number | null } | null
 }
 
 /** A socket with more than this queued and not yet sent is closed: its peer is not reading. */
@@ -57,8 +61,15 @@ export function createConnections(opts: ConnectionOptions) {
   const pending = new Set<Connection>()
 
   const heartbeat = setInterval(() => {
-    const deadline = clock.now() - opts.idleTimeoutMs
+    const now = clock.now()
+    const deadline = now - opts.idleTimeoutMs
     for (const conn of connections) {
+      const expiresAt = conn.credential?.expiresAtMs ?? null
+      if (expiresAt !== null && expiresAt <= now) {
+        log.info('closing a connection whose token expired', { agent_id: conn.agent?.agent_id ?? null, peer: conn.peerAddress })
+        drop(conn, CLOSE.UNAUTHORIZED, 'token expired')
+        continue
+      }
       if (conn.lastFrameAt < deadline) {
         log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
         drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
@@ -93,7 +104,7 @@ export function createConnections(opts: ConnectionOptions) {
   }
 
   /** A new socket: registered as pending, or refused (closed 1013) over the limit, then null. */
-  function open(ws: WSContext): Connection | null {
+  function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
     if (pending.size >= opts.maxPending) {
       // Upgrades race past refusal() while earlier ones are still opening.
       log.warn('refusing a socket over the pending limit', { max_pending: opts.maxPending })
@@ -107,7 +118,7 @@ export function createConnections(opts: ConnectionOptions) {
     const now = clock.now()
     const c: Connection = {
       ws, agent: null, identifying: false, lastFrameAt: now, budget: new FrameBudget(opts.maxFramesPerS, now),
-      identifyTimer: null, closed: false, backlogged: false,
+      identifyTimer: null, closed: false, backlogged: false, peerAddress, credential: null,
       send(message: HubMessage) {
         if (c.closed || c.backlogged) return
         ws.send(JSON.stringify(message))
@@ -161,6 +172,14 @@ export function createConnections(opts: ConnectionOptions) {
       if (pending.size >= opts.maxPending) return ERROR.TOO_MANY_PENDING
       if (connections.size - pending.size >= opts.maxConnections) return ERROR.TOO_MANY_CONNECTIONS
       return null
+    },
+    /** Closes (4001) every connection that identified with the token `jti`. */
+    closeToken(jti: string): void {
+      for (const conn of [...connections]) {
+        if (conn.credential?.jti !== jti) continue
+        conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
+        drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
+      }
     },
     close(): void {
       clearInterval(heartbeat)

@@ -9,7 +9,7 @@ import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
-import type { TokenClaims } from './auth.ts'
+import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 
@@ -19,7 +19,7 @@ const MAX_DETAIL_CHARS = 200
 export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
   tasks: TaskBoard
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -123,11 +123,11 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   /** The `upgradeWebSocket` events for one new connection. */
-  function events(): WSEvents {
+  function events(peerAddress: string | null = null): WSEvents {
     let conn: Connection | null = null
     return {
       onOpen(_event, ws) {
-        conn = connections.open(ws)
+        conn = connections.open(ws, peerAddress)
       },
       onMessage(event) {
         if (conn && !conn.closed) onFrame(conn, event.data)
@@ -148,6 +148,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
     /** Why a new socket would be refused now (an error code), or null. */
     refusal: connections.refusal,
+    closeToken: connections.closeToken,
     close: connections.close,
   }
 }

@@ -51,6 +51,10 @@ export interface StateFiles {
   read(path: string): Promise<string | null>
   /** Temporary file, fsync, rename: a reader sees the old file or the new, never half. */
   writeAtomic(path: string, text: string): Promise<void>
+}
+
+/** What the task file needs on top: a corrupt one is moved aside. */
+export interface TaskFiles extends StateFiles {
   rename(from: string, to: string): Promise<void>
 }
 
@@ -76,7 +80,7 @@ const TaskFileSchema = v.object({ version: v.literal(1), tasks: v.array(v.unknow
  * keeps the good ones, and a copy of the whole file is set aside for the operator, since the
  * next save replaces it.
  */
-export function createFileTaskStore(path: string, files: StateFiles, log: Logger, now: () => number = Date.now): TaskStore {
+export function createFileTaskStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): TaskStore {
   return {
     async load() {
       const text = await files.read(path)

@@ -2,8 +2,9 @@
  * Deno's file access for the hub's portable core: the shared secret file (SecretFiles) and
  * the task table (StateFiles), with the same durability as hub/node/platform.ts.
  */
+import type { Context } from 'hono'
 import type { SecretFiles } from '../secret.ts'
-import type { StateFiles } from '../task-store.ts'
+import type { TaskFiles } from '../task-store.ts'
 
 async function readTextOrNull(path: string): Promise<string | null> {
   try {
@@ -56,4 +57,10 @@ function dirOf(path: string): string {
   return slash > 0 ? path.slice(0, slash) : slash === 0 ? '/' : '.'
 }
 
-export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to) }
+export const denoStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to) }
+
+/** `hostname:port` of the peer: Deno.serve hands the handler its `info` as the env. */
+export function denoRemoteAddress(c: Context): string | null {
+  const addr = (c.env as { remoteAddr?: { hostname?: string; port?: number } } | undefined)?.remoteAddr
+  return addr?.hostname ? `${addr.hostname}:${addr.port}` : null
+}

@@ -3,6 +3,8 @@
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
 import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
 import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import WebSocket, { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'
@@ -22,7 +24,9 @@ export const HTTP_REQUEST_TIMEOUT_MS = 30_000
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
-  const hub = createHub({ ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate() })
+  const hub = createHub({
+    remoteAddress: nodeRemoteAddress, ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+  })
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
     const res = await hub.app.fetch(request, env)
@@ -74,6 +78,12 @@ async function withConnectionClose(res: Response): Promise<Response> {
   headers.set('connection', 'close')
   // Read whole (these answers are small) so the length is known and sent.
   return new Response(new Uint8Array(await res.arrayBuffer()), { status: res.status, statusText: res.statusText, headers })
+}
+
+/** `address:port` of the socket a request (or an upgrade) came in on. */
+export function nodeRemoteAddress(c: Context): string | null {
+  const { address, port } = getConnInfo(c).remote
+  return address ? `${address}:${port}` : null
 }
 
 /** Writes a whole HTTP response on an upgrade's raw socket and resolves once it is closed. */

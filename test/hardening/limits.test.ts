@@ -25,10 +25,14 @@ async function hubWith(env: Record<string, string>, runtime: (typeof RUNTIMES)[n
 
 type Upgrade = { socket: WebSocket } | { status: number; body: string }
 
+/** Close codes of sockets from upgrade(), recorded from the start so none is missed. */
+const closeCodes = new WeakMap<WebSocket, number>()
+
 /** One upgrade: the open socket, or the HTTP answer that refused it. */
 function upgrade(url: string): Promise<Upgrade> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url)
+    socket.once('close', (code) => closeCodes.set(socket, code))
     socket.once('open', () => resolve({ socket }))
     socket.once('unexpected-response', (_req, res) => {
       let body = ''
@@ -43,7 +47,7 @@ function upgrade(url: string): Promise<Upgrade> {
 function fate(socket: WebSocket, agentId: string, token: string): Promise<'alive' | number> {
   const identify = JSON.stringify({ type: 'identify', agent_id: agentId, token, protocol_version: 1, pm2_info: null, supervised: true })
   return new Promise((resolve) => {
-    if (socket.readyState === WebSocket.CLOSED) return resolve(-1)
+    if (socket.readyState === WebSocket.CLOSED) return resolve(closeCodes.get(socket) ?? -1)
     socket.once('message', (data) => resolve(JSON.parse(data.toString()).type === 'identified' ? 'alive' : -2))
     socket.once('close', (code) => resolve(code))
     if (socket.readyState === WebSocket.OPEN) socket.send(identify)
@@ -117,7 +121,7 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
       const held = flood.flatMap((r) => ('socket' in r ? [r.socket] : []))
       const refused = flood.filter((r) => !('socket' in r) && r.status === 503 && r.body === '{"error":"too_many_pending"}').length
       const heldFates = await Promise.all(held.map((socket) => new Promise<'open' | number>((resolve) => {
-        if (socket.readyState === WebSocket.CLOSED) return resolve(-1)
+        if (socket.readyState === WebSocket.CLOSED) return resolve(closeCodes.get(socket) ?? -1)
         const timer = setTimeout(() => resolve('open'), 500)
         socket.once('close', (code) => {
           clearTimeout(timer)
@@ -136,7 +140,11 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
       // A flooder's slot, once given up, goes to an agent that identifies.
       held[0].terminate()
       let joined: TestSocket | null = null
-      for (let i = 0; i < 50 && !joined; i++) joined = await identifiedSocket(hub.wsUrl, 'late', await hub.agentToken('late')).catch(() => null)
+      const until = Date.now() + 10_000
+      while (!joined && Date.now() < until) {
+        joined = await identifiedSocket(hub.wsUrl, 'late', await hub.agentToken('late')).catch(() => null)
+        if (!joined) await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       expect(joined).not.toBeNull()
       for (const s of held) s.terminate()
       for (const s of [...agents, joined!]) s.ws.terminate()

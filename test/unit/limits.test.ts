@@ -101,7 +101,7 @@ const sockets: FakeSocket[] = []
 
 /** A hub whose upgrades open recording sockets at once, as an adapter would after the handshake. */
 function startHub(options: Partial<HubOptions>) {
-  now = 0
+  now = Date.now()
   sockets.length = 0
   type Ctx = { req: { header(name: string): string | undefined } }
   const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {

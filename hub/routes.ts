@@ -112,9 +112,11 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken, peerOf, log, 
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
       const { task, saved } = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
+      // The task as created: once saved it may be dispatched before this answer goes out.
+      const view = taskView(task)
       // 201 promises the task survives a hub restart; unsaved, it was never created.
       if (!(await saved)) return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
-      return c.json(taskView(task), 201)
+      return c.json(view, 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
       const task = tasks.get(c.req.valid('param').task_id)

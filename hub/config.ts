@@ -23,6 +23,8 @@ export interface HubConfig {
   maxConnections?: number
   maxFramesPerS?: number
   maxBodyBytes?: number
+  maxPending?: number
+  offlineTtlMs?: number
 }
 
 /** The hub's task table inside the data dir. */
@@ -44,6 +46,8 @@ export function resolveHubConfig(env: Env): HubConfig {
     maxConnections: readInteger(env, S.maxConnections),
     maxFramesPerS: readInteger(env, S.maxFramesPerS),
     maxBodyBytes: readInteger(env, S.maxBodyBytes),
+    maxPending: readInteger(env, S.maxPending),
+    offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
   }
 }
 
@@ -58,5 +62,11 @@ export function hubSettings(c: HubConfig) {
     maxConnections: c.maxConnections,
     maxFramesPerS: c.maxFramesPerS,
     maxBodyBytes: c.maxBodyBytes,
+    maxPending: c.maxPending,
+    offlineTtlMs: c.offlineTtlMs,
   }
+}
+
+function seconds(s: number | undefined): number | undefined {
+  return s === undefined ? undefined : s * SECOND
 }

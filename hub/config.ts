@@ -24,6 +24,8 @@ export interface HubConfig {
   maxConnections?: number
   maxFramesPerS?: number
   maxBodyBytes?: number
+  maxPending?: number
+  offlineTtlMs?: number
   /** AGENTCOM_HEAL_*: only the ones set; the rest are the table's defaults. */
   healing: Partial<HealingSettings>
   /** Where healing alerts are POSTed; null sends none. */
@@ -49,6 +51,8 @@ export function resolveHubConfig(env: Env): HubConfig {
     maxConnections: readInteger(env, S.maxConnections),
     maxFramesPerS: readInteger(env, S.maxFramesPerS),
     maxBodyBytes: readInteger(env, S.maxBodyBytes),
+    maxPending: readInteger(env, S.maxPending),
+    offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
     healing: Object.fromEntries(Object.entries(HEALING_ROWS).map(([key, row]) => [key, readInteger(env, row)])),
     alertWebhookUrl: readWebhookUrl(env),
   }
@@ -79,7 +83,13 @@ export function hubSettings(c: HubConfig) {
     maxConnections: c.maxConnections,
     maxFramesPerS: c.maxFramesPerS,
     maxBodyBytes: c.maxBodyBytes,
+    maxPending: c.maxPending,
+    offlineTtlMs: c.offlineTtlMs,
     healing: c.healing,
     alertWebhookUrl: c.alertWebhookUrl ?? undefined,
   }
+}
+
+function seconds(s: number | undefined): number | undefined {
+  return s === undefined ? undefined : s * SECOND
 }

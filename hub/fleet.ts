@@ -49,6 +49,8 @@ export interface FleetOptions {
   clock: Clock
   log: Logger
   restartTimeoutMs: number
+  /** An offline agent holding no task and no pending restart is forgotten this long after it went offline. */
+  offlineTtlMs: number
   newId: () => string
   /** Where every agent change is published. */
   changes: ChangeFeed
@@ -72,9 +74,25 @@ export class Fleet {
   /** `list()`'s answer, rebuilt only when an agent is new (or, as a safety net, gone). */
   private sorted: AgentRecord[] | null = null
   readonly bus: AgentBus
+  private readonly sweep: ReturnType<typeof setInterval>
 
   constructor(private readonly opts: FleetOptions) {
     this.bus = opts.bus ?? createLocalBus((agentId) => this.agents.get(agentId)?.peer ?? null)
+    // Checked at least every minute, so an agent is forgotten at most a minute past its TTL.
+    this.sweep = setInterval(() => this.forgetOffline(), Math.min(opts.offlineTtlMs, 60_000))
+  }
+
+  /** Forgets agents offline past the TTL with nothing the hub still owes them or waits on. */
+  private forgetOffline(): void {
+    const deadline = this.opts.clock.now() - this.opts.offlineTtlMs
+    for (const rec of this.agents.values()) {
+      if (rec.peer || rec.task_id || isPending(rec.restart) || (rec.last_seen ?? 0) > deadline) continue
+      this.clearTimer(rec)
+      this.agents.delete(rec.agent_id)
+      this.free.delete(rec.agent_id)
+      this.opts.log.info('offline agent forgotten', { agent_id: rec.agent_id, offline_ttl_ms: this.opts.offlineTtlMs })
+      this.publish(rec)
+    }
   }
 
   get(agentId: string): AgentRecord | undefined {
@@ -309,6 +327,7 @@ export class Fleet {
   }
 
   close(): void {
+    clearInterval(this.sweep)
     for (const rec of this.agents.values()) this.clearTimer(rec)
   }
 }

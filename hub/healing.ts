@@ -81,6 +81,7 @@ export class Healing {
    * agent gets no new task.
    */
   taskOverdue(agentId: string, detail: string): void {
+    this.opts.log.warn('agent did not report its task in time', { agent_id: agentId, detail })
     this.carryOut(this.policy.taskOverdue(agentId, detail))
     if (this.policy.isWaitingForRestart(agentId) && !this.held.has(agentId)) {
       this.held.add(agentId)

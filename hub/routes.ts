@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shared/protocol.ts'
 import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
@@ -33,7 +33,7 @@ const TaskBody = v.pipe(
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
-  v.check((b) => inputBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
+  v.check((b) => jsonBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
 const RolloutBody = v.optional(
@@ -49,15 +49,6 @@ const RolloutBody = v.optional(
   }),
   {},
 )
-
-/** The input's size as JSON; Infinity when it is nested too deeply to serialize. */
-function inputBytes(input: unknown): number {
-  try {
-    return utf8Length(JSON.stringify(input))
-  } catch {
-    return Infinity
-  }
-}
 
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
@@ -135,9 +126,11 @@ export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyTo
     .post('/healing/resume', (c) => c.json(healing.resume(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))
-      // 201 promises the task survives a hub restart.
-      await tasks.durable()
+      const { task, saved } = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
+      // The task as created: once saved it may be dispatched before this answer goes out.
+      const view = taskView(task)
+      // 201 promises the task survives a hub restart; unsaved, it was never created.
+      if (!(await saved)) return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
       return c.json(view, 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {

@@ -40,11 +40,19 @@ export const HUB_SETTINGS = {
   },
   maxConnections: {
     env: 'AGENTCOM_MAX_CONNECTIONS', type: 'integer', min: 1, max: 1_000_000, default: 10_000,
-    meaning: 'open WebSockets; past it an upgrade is answered `503 {"error":"too_many_connections"}` (or closed 1013 if it raced past the check)',
+    meaning: 'identified agents\' sockets; past it an upgrade is answered `503 {"error":"too_many_connections"}` (an identify that raced past the check is closed 1013)',
   },
   maxFramesPerS: {
     env: 'AGENTCOM_MAX_FRAMES_PER_S', type: 'integer', min: 1, max: 1_000_000, default: 100,
     meaning: 'per-socket frame budget; a frame over it gets `rate_limited`, sustained flooding closes the socket with 4029',
+  },
+  maxPending: {
+    env: 'AGENTCOM_MAX_PENDING', type: 'integer', min: 1, max: 1_000_000, default: 1024,
+    meaning: 'sockets waiting unidentified; past it an upgrade is answered `503 {"error":"too_many_pending"}`. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
+  },
+  offlineTtlS: {
+    env: 'AGENTCOM_OFFLINE_TTL_S', type: 'integer', min: 1, max: 31_536_000, default: 86_400,
+    meaning: 'an offline agent holding no task is forgotten this long after it went offline',
   },
   maxBodyBytes: {
     env: 'AGENTCOM_MAX_BODY_BYTES', type: 'integer', min: 1024, max: 1024 * 1024 * 1024, default: 1024 * 1024,

@@ -134,7 +134,7 @@ describe('GET /api/admin/events', () => {
   it('sends task and rollout views, and healing views published by their owner', async () => {
     connect('a-1')
     const s = await open()
-    const task = hub.tasks.create({ n: 1 }, 'a-1', 1000)
+    const { task } = hub.tasks.create({ n: 1 }, 'a-1', 1000)
     let e = await s.next()
     while (e.event !== 'task') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ task_id: task.task_id, agent_id: 'a-1', input: { n: 1 } })

@@ -305,8 +305,26 @@ describe('healing routes', () => {
   })
 })
 
-describe('task_overdue seam', () => {
-  it('force-restarts through the budget and holds the agent out of dispatch while it waits', async () => {
+describe('task_overdue', () => {
+  it('the hub\'s overdue backstop is a healing action: a force restart within the budget', async () => {
+    startHub({ taskGraceMs: 1000 })
+    const sock = await join('o-1')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const task = await api('POST', '/tasks', { input: 1, timeout_ms: 2000 })
+    expect(sock.sent.map((m) => m.type)).toContain('task_assign') // dispatched on the way to the 201
+    sock.send({ type: 'task_accepted', task_id: task.body.task_id })
+    vi.advanceTimersByTime(2999)
+    expect(restartFrames(sock)).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
+    expect((await api('GET', '/healing')).body.actions).toEqual([expect.objectContaining({
+      agent_id: 'o-1', rule: 'task_overdue', action: 'restart', state: 'commanded',
+      restart_id: restartFrames(sock)[0].restart_id, detail: `task ${task.body.task_id} not heard of in 3 s`,
+    })])
+  })
+
+
+  it('waits for the budget, holding the agent out of dispatch meanwhile', async () => {
     startHub({ healing: { maxMemoryMb: 100 } })
     const a = await join('o-1')
     const b = await join('o-2')

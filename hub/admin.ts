@@ -7,6 +7,7 @@
 import type { CommandRestart, Fleet, Restart } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { RolloutInput, Rollouts } from './rollouts.ts'
+import type { Healing } from './healing.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
 
@@ -54,7 +55,7 @@ export interface AdminBackend {
 
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
-  { fleet, tasks, rollouts, hubId }: { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; hubId: string },
+  { fleet, tasks, rollouts, healing, hubId }: { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
@@ -69,11 +70,14 @@ export function createLocalAdmin(
     getAgent: async (agentId) => view(agentId),
     restart: async (agentId, cmd) => fleet.commandRestart(agentId, cmd),
     drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),
-    resume: async (agentId) => (fleet.resume(agentId) ? view(agentId) : null),
+    // Lifts a quarantine too.
+    resume: async (agentId) => (healing.resumeAgent(agentId) ? view(agentId) : null),
     async createTask(input, pinned, timeoutMs) {
-      const task = taskView(tasks.create(input, pinned, timeoutMs))
-      await tasks.durable()
-      return task
+      const { task, saved } = tasks.create(input, pinned, timeoutMs)
+      // The task as created: once saved it may be dispatched before this answer goes out.
+      const created = taskView(task)
+      if (!(await saved)) throw new StorageUnavailable('the task could not be saved')
+      return created
     },
     getTask: async (taskId) => {
       const task = tasks.get(taskId)

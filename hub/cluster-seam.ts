@@ -11,6 +11,7 @@ import type { AdminBackend } from './admin.ts'
 import type { ChangeFeed } from './changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
 import type { LiveEventSource } from './live-events.ts'
+import type { Healing } from './healing.ts'
 
 /** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
 export interface TaskOwner {
@@ -28,6 +29,8 @@ export interface LocalOwners {
   clock: Clock
   log: Logger
   newId: () => string
+  /** This hub's healing (per hub in cluster mode for now; its actions go on the events stream). */
+  healing: Pick<Healing, 'action' | 'resumeAgent'>
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number
@@ -46,6 +49,8 @@ export interface ClusterSeam {
    * sidecar tries another hub.
    */
   admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean>
+  /** How the database is doing, for GET /health (failing_since: null while it answers). */
+  storage(): { failing_since: number | null; failed_saves: number }
   /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
   close(): void
 }

@@ -1,7 +1,11 @@
 /**
- * The open sidecar sockets of this hub: the registry, its limits (open sockets, each socket's
- * frame budget), the identify deadline and the heartbeat that closes silent sockets.
- * Runtime-neutral: it sees only Hono's WSContext.
+ * The open sidecar sockets of this hub: the registry, its limits (identified sockets, sockets
+ * still unidentified, each socket's frame budget and unsent bytes), the identify deadline and
+ * the heartbeat that closes silent sockets. Runtime-neutral: it sees only Hono's WSContext.
+ *
+ * Unidentified sockets have a cap of their own (maxPending) and never count against
+ * maxConnections, which counts identified agents only: a flood of clients without a token can
+ * fill the pending slots, never an agent's. Hence at most maxConnections + maxPending sockets.
  */
 import type { WSContext } from 'hono/ws'
 import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
@@ -20,11 +24,16 @@ export interface Connection extends Peer {
   budget: FrameBudget
   identifyTimer: ReturnType<typeof setTimeout> | null
   closed: boolean
+  /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
+  backlogged: boolean
   /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
   peerAddress: string | null
   /** The token this connection identified with: revoking it, or its expiry, closes it. */
   credential: TokenClaims | null
 }
+
+/** A socket with more than this queued and not yet sent is closed: its peer is not reading. */
+export const MAX_UNSENT_BYTES = 1024 * 1024
 
 export interface ConnectionOptions {
   log: Logger
@@ -32,8 +41,12 @@ export interface ConnectionOptions {
   identifyTimeoutMs: number
   /** A connection silent for this long is closed as dead. */
   idleTimeoutMs: number
-  /** Open sockets beyond this are refused. */
+  /** Identified sockets beyond this are refused. */
   maxConnections: number
+  /** Unidentified sockets beyond this are refused. */
+  maxPending: number
+  /** Bytes queued on a socket and not yet sent. */
+  unsentBytes(ws: WSContext): number
   /** Each socket's frame budget, see FrameBudget. */
   maxFramesPerS: number
   /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
@@ -45,6 +58,8 @@ export interface ConnectionOptions {
 export function createConnections(opts: ConnectionOptions) {
   const { log, clock } = opts
   const connections = new Set<Connection>()
+  /** The unidentified among `connections`. */
+  const pending = new Set<Connection>()
 
   const heartbeat = setInterval(() => {
     const now = clock.now()
@@ -60,13 +75,7 @@ export function createConnections(opts: ConnectionOptions) {
         log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
         drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
         // It stopped answering, so it would never answer our close frame either.
-        if (opts.terminate) {
-          try {
-            opts.terminate(conn.ws)
-          } catch {
-            // Already gone: nothing left to destroy.
-          }
-        }
+        terminate(conn)
       }
     }
   }, Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)))
@@ -77,19 +86,29 @@ export function createConnections(opts: ConnectionOptions) {
     forget(conn)
   }
 
+  function terminate(conn: Connection): void {
+    if (!opts.terminate) return
+    try {
+      opts.terminate(conn.ws)
+    } catch {
+      // Already gone: nothing left to destroy.
+    }
+  }
+
   function forget(conn: Connection): void {
     if (conn.closed) return
     conn.closed = true
     connections.delete(conn)
+    pending.delete(conn)
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     opts.onGone(conn)
   }
 
-  /** A new socket: registered, or refused (closed 1013) over the limit, then null. */
+  /** A new socket: registered as pending, or refused (closed 1013) over the limit, then null. */
   function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
-    if (connections.size >= opts.maxConnections) {
-      // Upgrades race past isFull() while earlier ones are still opening.
-      log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
+    if (pending.size >= opts.maxPending) {
+      // Upgrades race past refusal() while earlier ones are still opening.
+      log.warn('refusing a socket over the pending limit', { max_pending: opts.maxPending })
       try {
         ws.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
       } catch {
@@ -100,9 +119,19 @@ export function createConnections(opts: ConnectionOptions) {
     const now = clock.now()
     const c: Connection = {
       ws, agent: null, identifying: false, lastFrameAt: now, budget: new FrameBudget(opts.maxFramesPerS, now),
-      identifyTimer: null, closed: false, peerAddress, credential: null,
+      identifyTimer: null, closed: false, backlogged: false, peerAddress, credential: null,
       send(message: HubMessage) {
-        if (!c.closed) ws.send(JSON.stringify(message))
+        if (c.closed || c.backlogged) return
+        ws.send(JSON.stringify(message))
+        const unsent = opts.unsentBytes(ws)
+        if (unsent <= MAX_UNSENT_BYTES) return
+        c.backlogged = true
+        log.warn('closing a socket that does not read what it is sent', { agent_id: c.agent?.agent_id ?? null, unsent_bytes: unsent })
+        // Dropped after the sender's step, not inside it: a send sits deep in other changes.
+        queueMicrotask(() => {
+          drop(c, CLOSE.UNSENT_BACKLOG, 'unsent backlog')
+          terminate(c)
+        })
       },
       close(code: number, reason: string) {
         try {
@@ -117,6 +146,7 @@ export function createConnections(opts: ConnectionOptions) {
       if (!c.agent) drop(c, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
     }, opts.identifyTimeoutMs)
     connections.add(c)
+    pending.add(c)
     return c
   }
 
@@ -129,22 +159,35 @@ export function createConnections(opts: ConnectionOptions) {
     }
   }
 
+  /**
+   * Whether a verified identify may make `conn` an agent's: always when it replaces that
+   * agent's live connection, else while fewer than maxConnections are identified.
+   */
+  function admit(conn: Connection, replacing: boolean): boolean {
+    if (!replacing && connections.size - pending.size >= opts.maxConnections) return false
+    pending.delete(conn)
+    return true
+  }
+
   return {
     open,
     drop,
     forget,
+    admit,
     get size() {
       return connections.size
+    },
+    /** Why a new socket would be refused now, or null. */
+    refusal(): typeof ERROR.TOO_MANY_PENDING | typeof ERROR.TOO_MANY_CONNECTIONS | null {
+      if (pending.size >= opts.maxPending) return ERROR.TOO_MANY_PENDING
+      if (connections.size - pending.size >= opts.maxConnections) return ERROR.TOO_MANY_CONNECTIONS
+      return null
     },
     /** Closes (4001) every connection that identified with the token `jti`. */
     closeToken(jti: string): void {
       closeRevoked((claims) => claims.jti === jti)
     },
     closeRevoked,
-    /** True when a new socket would be over the connection limit. */
-    isFull(): boolean {
-      return connections.size >= opts.maxConnections
-    },
     close(): void {
       clearInterval(heartbeat)
       for (const conn of [...connections]) drop(conn, CLOSE.GOING_AWAY, 'hub shutting down')

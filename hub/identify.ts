@@ -14,14 +14,16 @@ export interface IdentifyDeps {
   fleet: Fleet
   tasks: TaskOwner
   /** Cluster mode: may this hub take the agent now? (see ClusterSeam.admit) */
-  admit?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
+  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: TokenVerifier
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
   fail(conn: Connection, error: string, detail?: string): void
+  /** Whether the connection may become an agent's (the cap on identified sockets). */
+  admit(conn: Connection, replacing: boolean): boolean
 }
 
-export function createIdentify({ fleet, tasks, admit, verifyToken, log, drop, fail }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, joinCluster, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -36,13 +38,18 @@ export function createIdentify({ fleet, tasks, admit, verifyToken, log, drop, fa
       fail(conn, ERROR.UNAUTHORIZED)
       return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
     }
+    if (!admit(conn, fleet.get(msg.agent_id)?.peer != null)) {
+      log.warn('identify refused: connection limit', { agent_id: msg.agent_id })
+      fail(conn, ERROR.TOO_MANY_CONNECTIONS)
+      return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
+    }
     const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
-    if (admit) {
+    if (joinCluster) {
       conn.identifying = true
-      const admitted = await admit(msg.agent_id, conn, hello)
+      const joined = await joinCluster(msg.agent_id, conn, hello)
       conn.identifying = false
       if (conn.closed) return
-      if (!admitted) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
+      if (!joined) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
     }
     conn.credential = claims
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)

@@ -1,14 +1,15 @@
 /**
- * The admin API under /api/admin: agents, restarts, tasks, drain/resume and rollouts.
+ * The admin API under /api/admin: agents, restarts, tasks, drain/resume, rollouts and healing.
  * Every route needs an admin token; an agent token is never accepted here.
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shared/protocol.ts'
 import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { AdminBackend } from './admin.ts'
+import type { Healing } from './healing.ts'
 import type { EventStreams } from './event-stream.ts'
 import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
@@ -30,7 +31,7 @@ const TaskBody = v.pipe(
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
-  v.check((b) => inputBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
+  v.check((b) => jsonBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
 const RolloutBody = v.optional(
@@ -47,21 +48,14 @@ const RolloutBody = v.optional(
   {},
 )
 
-/** The input's size as JSON; Infinity when it is nested too deeply to serialize. */
-function inputBytes(input: unknown): number {
-  try {
-    return utf8Length(JSON.stringify(input))
-  } catch {
-    return Infinity
-  }
-}
-
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
 interface Deps {
   /** Agents, commands, tasks and rollouts: this hub's memory, or the cluster's database (admin.ts). */
   admin: AdminBackend
+  /** Healing's pause, resume and view: this hub's (see docs/cluster.md for cluster mode). */
+  healing: Healing
   streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
@@ -70,7 +64,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, healing, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -120,12 +114,17 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }
       return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
     .post('/agents/:agent_id/resume', params(AgentParam), async (c) => {
+      // Lifts a quarantine too.
       const agent = await admin.resume(c.req.valid('param').agent_id)
       return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
+    .get('/healing', (c) => c.json(healing.view(), 200))
+    .post('/healing/pause', (c) => c.json(healing.pause(), 200))
+    .post('/healing/resume', (c) => c.json(healing.resume(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      // Resolves once saved: 201 promises the task survives a hub restart.
+      // Resolves once saved (201 promises the task survives a hub restart); unsaved, it was
+      // never created and the answer is 503 (StorageUnavailable).
       const task = await admin.createTask(body.input, body.agent_id ?? null, body.timeout_ms)
       return c.json(task, 201)
     })

@@ -107,7 +107,9 @@ export function agentViewOf(row: AgentViewRow): AgentView {
     pm2_info: row.pm2_info,
     supervised: row.supervised,
     drained: row.drained,
+    quarantined: row.quarantined,
     task_id: row.task_id,
+    stats: row.stats ?? null,
     restart: restart
       ? {
         restart_id: restart.restart_id, reason: restart.reason, mode: restart.mode, deadline_s: restart.deadline_s,

@@ -31,6 +31,8 @@ export interface ClusterEventsDeps {
   /** Resolves once this hub's agent rows are written (presence), so views read from them are current. */
   settled(): Promise<void>
   rolloutView(rolloutId: string): Promise<unknown>
+  /** A healing action of this hub's healing (HealingAction), while its history holds it. */
+  healingAction(actionId: string): unknown
 }
 
 /** Opens the log: the cluster's epoch, and the newest events already in the table for replay. */
@@ -109,8 +111,7 @@ export class ClusterEvents implements LiveEventSource {
   }
 
   #note(change: Change): void {
-    const key = change.type === 'agent' ? `agent:${change.agent_id}` : change.type === 'task' ? `task:${change.task_id}` : `rollout:${change.rollout_id}`
-    this.#pending.set(key, change)
+    this.#pending.set(keyOf(change), change)
     this.#schedule()
   }
 
@@ -162,6 +163,19 @@ export class ClusterEvents implements LiveEventSource {
         const view = await this.d.rolloutView(change.rollout_id)
         return view ? { kind: 'rollout', payload: view } : null
       }
+      case 'healing': {
+        const view = this.d.healingAction(change.action_id)
+        return view ? { kind: 'healing', payload: view } : null
+      }
     }
+  }
+}
+
+function keyOf(change: Change): string {
+  switch (change.type) {
+    case 'agent': return `agent:${change.agent_id}`
+    case 'task': return `task:${change.task_id}`
+    case 'rollout': return `rollout:${change.rollout_id}`
+    case 'healing': return `healing:${change.action_id}`
   }
 }

@@ -29,6 +29,9 @@ export class HubLease {
   private stopped = false
   private readonly lostListeners = new Set<() => void>()
   private readonly now: () => number
+  /** Epoch ms of the first renewal that failed since the last that worked; null while they work. */
+  failingSince: number | null = null
+  failures = 0
 
   constructor(private readonly opts: LeaseOptions) {
     this.now = opts.now ?? (() => performance.now())
@@ -73,7 +76,11 @@ export class HubLease {
     if (this.stopped) return
     this.timer = setTimeout(() => {
       this.timer = null
-      this.renewing = this.renew().catch((err) => {
+      this.renewing = this.renew().then(() => {
+        this.failingSince = null
+      }, (err) => {
+        this.failingSince ??= Date.now()
+        this.failures++
         this.opts.log.warn('cluster lease renewal failed', { error: String(err) })
       }).finally(() => {
         this.renewing = null

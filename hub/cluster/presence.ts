@@ -14,7 +14,7 @@ import type { Fleet, Hello, Peer, Restart } from '../fleet.ts'
 import { isPending } from '../fleet.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { claimAgent, heldAgentState, releaseAgent, getAgent } from '../pg/presence.ts'
+import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence.ts'
 import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
 
@@ -32,6 +32,8 @@ export interface PresenceDeps {
   changes: ChangeFeed
   log: Logger
   newId: () => string
+  /** Resumes an agent here (healing's resumeAgent: lifts a quarantine too). */
+  resumeAgent(agentId: string): void
 }
 
 export class ClusterPresence {
@@ -39,6 +41,8 @@ export class ClusterPresence {
   private readonly dirty = new Set<string>()
   /** The last restart state written per agent, so an unchanged one is not written again. */
   private readonly written = new Map<string, string>()
+  /** The last stats and quarantine written per agent, likewise. */
+  private readonly writtenState = new Map<string, string>()
   private flushing: Promise<void> | null = null
   private flushAgain = false
   private readonly unsubscribe: Array<() => void> = []
@@ -65,7 +69,7 @@ export class ClusterPresence {
         await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
       }
       const [row, restart] = await Promise.all([getAgent(sql, agentId), pendingRestart(sql, agentId)])
-      this.d.fleet.adopt(agentId, { drained: row?.drained ?? false, restart: restart ? toRestart(restart) : null })
+      this.d.fleet.adopt(agentId, { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart: restart ? toRestart(restart) : null })
       this.claims.set(agentId, { connectionId, peer })
       if (restart) this.written.set(agentId, `${restart.restart_id}:${restart.state}`)
       return true
@@ -109,7 +113,10 @@ export class ClusterPresence {
   applyDrained(agentId: string, drained: boolean): void {
     if (!this.claims.has(agentId)) return
     const rec = this.d.fleet.get(agentId)
-    if (rec && rec.drained !== drained) (drained ? this.d.fleet.drain(agentId) : this.d.fleet.resume(agentId))
+    if (rec && (rec.drained !== drained || (!drained && rec.quarantined))) {
+      if (drained) this.d.fleet.drain(agentId)
+      else this.d.resumeAgent(agentId)
+    }
   }
 
   /** Catches up from rows: stale claims released, drained flags and pending restarts applied. */
@@ -169,9 +176,19 @@ export class ClusterPresence {
         await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
       }
     }
+    const state = { stats: rec.stats, quarantined: rec.quarantined }
+    const stateKey = JSON.stringify(state)
+    if (rec.peer === claim.peer && stateKey !== this.writtenState.get(agentId)) {
+      this.writtenState.set(agentId, stateKey)
+      await saveAgentState(this.d.sql, this.d.hubId, agentId, claim.connectionId, state).catch((err) => {
+        this.writtenState.delete(agentId)
+        throw err
+      })
+    }
     if (rec.peer !== claim.peer && this.claims.get(agentId) === claim) {
       this.claims.delete(agentId)
       this.written.delete(agentId)
+      this.writtenState.delete(agentId)
       await releaseAgent(this.d.sql, this.d.hubId, agentId, claim.connectionId)
     }
   }

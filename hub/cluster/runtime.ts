@@ -78,7 +78,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
-    const presence = new ClusterPresence({ sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId })
+    const presence = new ClusterPresence({
+      sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
+      resumeAgent: (id) => void local.healing.resumeAgent(id),
+    })
     const tasks = new ClusterTasks({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
@@ -97,6 +100,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
+      healingAction: (id) => local.healing.action(id),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
@@ -133,6 +137,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     }
     seam = {
       admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
       close() {
         events.close()
         unsubscribe()

@@ -15,6 +15,8 @@ export interface AgentViewRow {
   pm2_info: any
   supervised: boolean
   drained: boolean
+  quarantined: boolean
+  stats: any
   task_id: string | null
   /** The latest restart, as a JSON object (null if none). */
   restart: (Omit<RestartRow, 'agent_id' | 'hub_id'>) | null
@@ -43,7 +45,7 @@ function query(sql: Queryable, q: AgentViewQuery) {
       FROM (
         SELECT a.agent_id, a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS connected,
           epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info, a.supervised, a.drained,
-          t.task_id, r.restart
+          a.quarantined, a.stats, t.task_id, r.restart
         FROM agents a
         LEFT JOIN hubs h ON h.hub_id = a.hub_id
         LEFT JOIN LATERAL (SELECT task_id FROM tasks
@@ -69,10 +71,10 @@ export async function getAgentView(sql: Queryable, agentId: string): Promise<Age
   return row ?? null
 }
 
-/** Sets the drained flag; returns the hub holding the agent (null if none) or undefined if unknown. */
+/** Sets the drained flag (resuming lifts a quarantine too); returns the hub holding the agent (null if none) or undefined if unknown. */
 export async function setDrained(sql: Queryable, agentId: string, drained: boolean): Promise<{ hub_id: string | null; live: boolean } | undefined> {
   const [row] = await sql<{ hub_id: string | null; live: boolean }[]>`
-    UPDATE agents a SET drained = ${drained}, updated_at = now() FROM agents a2 LEFT JOIN hubs h ON h.hub_id = a2.hub_id
+    UPDATE agents a SET drained = ${drained}, quarantined = a.quarantined AND ${drained}, updated_at = now() FROM agents a2 LEFT JOIN hubs h ON h.hub_id = a2.hub_id
     WHERE a.agent_id = ${agentId} AND a2.agent_id = a.agent_id
     RETURNING a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS live`
   return row

@@ -124,6 +124,18 @@ export async function releaseAgent(sql: Queryable, hubId: string, agentId: strin
   return rows.length === 1
 }
 
+/**
+ * What the holding hub reports of an agent on `connectionId`: its last stats, and a quarantine
+ * healing put it under (which drains it too). Applies only while that connection holds it.
+ */
+export async function saveAgentState(
+  sql: Queryable, hubId: string, agentId: string, connectionId: string, state: { stats: unknown; quarantined: boolean },
+): Promise<void> {
+  await sql`UPDATE agents SET stats = ${state.stats === null ? null : sql.json(state.stats as never)},
+      quarantined = ${state.quarantined}, drained = drained OR ${state.quarantined}, updated_at = now()
+    WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected`
+}
+
 /** A frame arrived on `connectionId`: the agent was seen now. Returns whether that connection still holds it. */
 export async function touchAgent(sql: Queryable, hubId: string, agentId: string, connectionId: string): Promise<boolean> {
   const rows = await sql`UPDATE agents SET last_seen = now()

@@ -30,7 +30,7 @@ export interface LocalOwners {
   log: Logger
   newId: () => string
   /** This hub's healing (per hub in cluster mode for now; its actions go on the events stream). */
-  healing: Pick<Healing, 'action' | 'resumeAgent'>
+  healing: Pick<Healing, 'action' | 'resumeAgent' | 'taskOverdue'>
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number

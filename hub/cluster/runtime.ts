@@ -85,6 +85,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const tasks = new ClusterTasks({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
+      onOverdue: (agentId, detail) => local.healing.taskOverdue(agentId, detail),
     })
     const rollouts = new ClusterRollouts({
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,

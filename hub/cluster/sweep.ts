@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Sql } from '../pg/connect.ts'
-import { orphanedTasks, requeueTask } from '../pg/task-queue.ts'
+import { orphanedTasks, overdueTasks, requeueTask } from '../pg/task-queue.ts'
 import { failStaleRestarts } from '../pg/restarts.ts'
 import { pruneHubs, touchHubAgents } from '../pg/presence.ts'
 import { pruneRevokedTokens } from '../pg/revocations.ts'
@@ -59,6 +59,8 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
       }
     }
     if (requeued > 0) await d.tasks.announce()
+    // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
+    for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
     for (const restartId of await failStaleRestarts(sql, d.restartTimeoutMs)) {
       d.log.info('restart failed', { restart_id: restartId, error: 'timeout' })
     }

@@ -32,6 +32,8 @@ export interface ClusterTasksDeps {
   holds: (agentId: string) => boolean
   acceptTimeoutMs: number
   maxAttempts: number
+  /** Durability's backstop for an agent that never reports its task: a healing action here. */
+  onOverdue(agentId: string, detail: string): void
 }
 
 export class ClusterTasks implements TaskOwner {
@@ -60,6 +62,28 @@ export class ClusterTasks implements TaskOwner {
   /** A task's row changed (for the events stream, which reads the row). */
   changed(taskId: string): void {
     this.d.changes.publish({ type: 'task', task_id: taskId })
+  }
+
+  /**
+   * A task this hub dispatched is past timeout_ms + grace with no word from its agent (found by
+   * the sweep on database time): counted interrupted and queued again, the agent told to drop
+   * it, and healing told (a force restart, reason task_overdue, within its budget).
+   */
+  async overdue(task: { task_id: string; agent_id: string | null; timeout_ms: number }, graceMs: number): Promise<void> {
+    const agentId = task.agent_id
+    if (agentId === null || !this.d.holds(agentId)) return
+    const row = await requeueTask(this.d.sql, task.task_id, { agentId, maxAttempts: this.d.maxAttempts })
+    if (!row) return
+    const waited = task.timeout_ms + graceMs
+    this.d.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
+    this.changed(task.task_id)
+    const rec = this.d.fleet.get(agentId)
+    if (rec) {
+      this.d.onOverdue(agentId, `task ${task.task_id} not heard of in ${Math.round(waited / 1000)} s`)
+      this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: task.task_id })
+      this.d.fleet.release(rec, task.task_id)
+    }
+    if (row.status === 'queued') await this.announce()
   }
 
   /** Tells every hub (this one too) that queued work may be waiting. */

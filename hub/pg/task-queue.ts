@@ -129,10 +129,15 @@ export async function requeueTask(
   return row ?? null
 }
 
-/** Tasks in flight past their deadline on the database's clock, oldest deadline first. */
-export async function overdueTasks(sql: Queryable, limit = 100): Promise<TaskRow[]> {
+/**
+ * Tasks in flight more than `graceMs` past their deadline on the database's clock, oldest
+ * deadline first (`hubId`: only those dispatched by that hub).
+ */
+export async function overdueTasks(sql: Queryable, graceMs = 0, hubId: string | null = null, limit = 100): Promise<TaskRow[]> {
   return sql<TaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks
-    WHERE status IN ('assigned', 'working') AND deadline_at < now() ORDER BY deadline_at LIMIT ${limit}`
+    WHERE status IN ('assigned', 'working') AND deadline_at < now() - ${graceMs}::float8 * interval '1 millisecond'
+      AND ${hubId === null ? sql`true` : sql`hub_id = ${hubId}`}
+    ORDER BY deadline_at LIMIT ${limit}`
 }
 
 /** The tasks in flight on `agentId` (normally at most one). */

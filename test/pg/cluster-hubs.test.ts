@@ -126,6 +126,19 @@ describe('two hubs, one fleet', () => {
     expect((await b.api('GET', `/tasks/${task.task_id}`)).body).toMatchObject({ status: 'completed', result: { ok: 1 }, attempts: 1, agent_id: 'p-5' })
   })
 
+  it('a task whose agent never reports is queued again past timeout + grace, and the agent force-restarted (task_overdue)', async () => {
+    const onB = await agentSocket(b, 'o-1')
+    const task = (await a.api('POST', '/tasks', { input: { n: 1 }, agent_id: 'o-1', timeout_ms: 300 })).body
+    const assign = await onB.next('task_assign')
+    onB.send({ type: 'task_accepted', task_id: assign.task_id })
+    // timeout 300 ms + grace 1 s, on the database's clock, found by hub B's sweep.
+    expect(await onB.next('task_cancel', 10_000)).toEqual({ type: 'task_cancel', task_id: task.task_id })
+    expect(await onB.next('restart_sidecar', 10_000)).toMatchObject({ reason: 'task_overdue', mode: 'force' })
+    const again = (await a.api('GET', `/tasks/${task.task_id}`)).body
+    expect(again).toMatchObject({ status: 'queued', attempts: 1, agent_id: 'o-1' })
+    expect(await waitFor(() => view(a, 'o-1'), (v) => v.restart?.reason === 'task_overdue', { what: 'restart in the rows' })).toMatchObject({ hub_id: 'hub-b' })
+  })
+
   it('tasks posted to both hubs run once each, never on two agents at once', async () => {
     const agents = [await agentSocket(a, 'q-1'), await agentSocket(a, 'q-2'), await agentSocket(b, 'q-3'), await agentSocket(b, 'q-4')]
     const runs = new Map<string, number>()

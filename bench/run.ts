@@ -17,6 +17,7 @@ import { commandLatency } from './figures/command-latency.ts'
 import { identifyStorm } from './figures/identify-storm.ts'
 import { adminApiRps } from './figures/admin-api-rps.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
+import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -37,6 +38,8 @@ const FIGURES: Figure[] = [
   ...perRuntime('identify_storm', identifyStorm),
   ...perRuntime('admin_api_rps', adminApiRps),
   ...perRuntime('events_fanout', eventsFanout),
+  ...perRuntime('cluster_command_latency_p99', clusterCommandLatency),
+  ...perRuntime('cluster_dispatch_rps', clusterDispatch),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

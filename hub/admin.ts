@@ -8,6 +8,7 @@ import type { CommandRestart, Fleet, Restart } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { RolloutInput, Rollouts } from './rollouts.ts'
 import type { Healing } from './healing.ts'
+import type { HealingView } from './healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
 
@@ -51,6 +52,9 @@ export interface AdminBackend {
   getRollout(rolloutId: string): Promise<RolloutView | null>
   /** Stops a running rollout (no new restarts); the rollout as it is now, null if unknown. */
   cancelRollout(rolloutId: string): Promise<RolloutView | null>
+  healing(): Promise<HealingView>
+  pauseHealing(): Promise<HealingView>
+  resumeHealing(): Promise<HealingView>
 }
 
 /** The single hub's answers, from the owners in this process's memory. */
@@ -100,5 +104,8 @@ export function createLocalAdmin(
       const rollout = rollouts.cancel(rolloutId)
       return rollout ? rolloutView(rollout) : null
     },
+    healing: async () => healing.view(),
+    pauseHealing: async () => healing.pause(),
+    resumeHealing: async () => healing.resume(),
   }
 }

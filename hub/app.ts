@@ -222,7 +222,7 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      admin, healing, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 

@@ -30,7 +30,7 @@ export interface LocalOwners {
   log: Logger
   newId: () => string
   /** This hub's healing (per hub in cluster mode for now; its actions go on the events stream). */
-  healing: Pick<Healing, 'action' | 'resumeAgent' | 'taskOverdue'>
+  healing: Pick<Healing, 'action' | 'resumeAgent' | 'taskOverdue' | 'pause' | 'resume' | 'view'>
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number

@@ -9,7 +9,6 @@ import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { AdminBackend } from './admin.ts'
-import type { Healing } from './healing.ts'
 import type { EventStreams } from './event-stream.ts'
 import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
@@ -54,8 +53,6 @@ const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLengt
 interface Deps {
   /** Agents, commands, tasks and rollouts: this hub's memory, or the cluster's database (admin.ts). */
   admin: AdminBackend
-  /** Healing's pause, resume and view: this hub's (see docs/cluster.md for cluster mode). */
-  healing: Healing
   streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
@@ -64,7 +61,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, healing, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -118,9 +115,9 @@ export function adminRoutes({ admin, healing, streams, verifyToken, peerOf, log,
       const agent = await admin.resume(c.req.valid('param').agent_id)
       return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
-    .get('/healing', (c) => c.json(healing.view(), 200))
-    .post('/healing/pause', (c) => c.json(healing.pause(), 200))
-    .post('/healing/resume', (c) => c.json(healing.resume(), 200))
+    .get('/healing', async (c) => c.json(await admin.healing(), 200))
+    .post('/healing/pause', async (c) => c.json(await admin.pauseHealing(), 200))
+    .post('/healing/resume', async (c) => c.json(await admin.resumeHealing(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
       // Resolves once saved (201 promises the task survives a hub restart); unsaved, it was

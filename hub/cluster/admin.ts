@@ -13,6 +13,7 @@ import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
 import { TASKS_NUDGE } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
+import type { ClusterHealing } from './healing.ts'
 
 export interface ClusterAdminDeps {
   sql: Sql
@@ -21,6 +22,7 @@ export interface ClusterAdminDeps {
   newId: () => string
   defaultTimeoutMs: number
   rollouts: ClusterRollouts
+  healing: ClusterHealing
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {
     restart(restartId: string): Promise<void>
@@ -91,6 +93,9 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     createRollout: (request) => d.rollouts.create(request),
     getRollout: (rolloutId) => d.rollouts.view(rolloutId),
     cancelRollout: (rolloutId) => d.rollouts.cancel(rolloutId),
+    healing: () => d.healing.view(),
+    pauseHealing: () => d.healing.pause(),
+    resumeHealing: () => d.healing.resume(),
   })
 }
 

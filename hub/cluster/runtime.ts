@@ -18,6 +18,7 @@ import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
 import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
 import { ClusterEvents, openClusterEventLog } from './events.ts'
+import { ClusterHealing } from './healing.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 
@@ -92,8 +93,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
       changed: (id) => local.changes.publish({ type: 'rollout', rollout_id: id }),
     })
+    const healing = new ClusterHealing({ sql, bus, hubId: o.hubId, log: local.log, changes: local.changes, healing: local.healing })
+    void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts,
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing,
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id) => tasks.changed(id),
@@ -134,6 +137,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     onListen = () => {
       void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
       void events.catchUp()
+      void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
       void sweep.run()
     }
     seam = {
@@ -141,6 +145,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
       close() {
         events.close()
+        healing.close()
         unsubscribe()
         sweep.stop()
         tasks.close()

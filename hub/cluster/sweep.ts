@@ -18,12 +18,15 @@ import type { ClusterTasks } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
 import type { ClusterEvents } from './events.ts'
 import { pruneEvents } from '../pg/events.ts'
+import { pruneHealingActions } from '../pg/healing.ts'
 import { pruneRollouts } from '../pg/rollouts.ts'
 
 /** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
 const FORGET_HUBS_AFTER_MS = 3_600_000
 /** Finished rollouts kept (the contract's bound in single mode, the same here). */
 const KEEP_FINISHED_ROLLOUTS = 100
+/** Healing actions kept (GET /api/admin/healing shows the newest 1000). */
+const KEEP_HEALING_ACTIONS = 10_000
 /** The events table: at most this many, and past an hour only the newest 1000 (the replay promise). */
 const EVENTS_PRUNE = { keep: 100_000, minKeep: 1000, maxAgeMs: 3_600_000 }
 
@@ -69,6 +72,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await pruneRevokedTokens(sql)
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
     await pruneEvents(sql, EVENTS_PRUNE)
+    await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
     await d.presence.reconcile()
     await d.rollouts.tick()
     await d.events.catchUp()

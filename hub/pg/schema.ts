@@ -190,8 +190,15 @@ CREATE TABLE cluster_meta (
 INSERT INTO cluster_meta (epoch) VALUES ('c' || substr(md5(random()::text || clock_timestamp()::text), 1, 8));
 `
 
+// Healing actions as each hub's healing records and updates them (its clock, to the
+// millisecond), so every hub shows the same history.
+const HEALING_ACTION_UPDATES = /* sql */ `
+ALTER TABLE healing_actions ADD COLUMN updated_at timestamptz, ADD COLUMN hub_id text;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
+  { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
 ]

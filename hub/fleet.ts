@@ -143,6 +143,11 @@ export class Fleet {
     rec.peer?.send(restartMessage(restart))
   }
 
+  /** pm2's view of a connected agent, reported after its identify. */
+  reportPm2Info(rec: AgentRecord, info: Pm2Info): void {
+    rec.pm2_info = info
+  }
+
   disconnect(rec: AgentRecord, peer: Peer): void {
     if (rec.peer !== peer) return // replaced: the new connection owns the record
     rec.peer = null

@@ -130,6 +130,8 @@ export function createSocketHub(opts: SocketOptions) {
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
+      case 'pm2_info':
+        return fleet.reportPm2Info(rec, msg.pm2_info)
       case 'agent_restarting':
         log.info('agent restarting', { agent_id: rec.agent_id, restart_id: msg.restart_id ?? null })
         return fleet.agentRestarting(rec, msg.restart_id)

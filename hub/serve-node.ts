@@ -1,29 +1,31 @@
 /**
- * Serving the hub on Node: @hono/node-server with `ws` for the upgrades.
+ * Serving the hub on Node: @hono/node-server, with our own upgrade helper over `ws`
+ * (hub/node-websocket.ts) so that an open socket keeps nothing of its upgrade request.
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
-import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings } from '@hono/node-server'
-import { STATUS_CODES } from 'node:http'
-import WebSocket, { WebSocketServer } from 'ws'
+import { serve } from '@hono/node-server'
+import type { Server } from 'node:http'
+import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { createHub, type HubOptions } from './app.ts'
+import { createNodeWebSocket } from './node-websocket.ts'
 import { MAX_FRAME_BYTES } from '../shared/protocol.ts'
+import { createLogger } from '../shared/log.ts'
 
 export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: number; host: string }
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
-  const hub = createHub({ ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate() })
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
-  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-    const res = await hub.app.fetch(request, env)
-    // An upgrade comes without `outgoing`. @hono/node-server answers a refused one with its
-    // status and an empty body; the contract wants the JSON error, so it is written here.
-    if (env.outgoing === undefined && env.incoming && res.status >= 400) await writeRefusal(env.incoming.socket, res)
-    return res
-  }
-  const server = serve({ fetch, port: options.port, hostname: options.host, websocket: { server: wss } })
+  const log = options.log ?? createLogger('hub')
+  const sockets = createNodeWebSocket({
+    maxPayload: MAX_FRAME_BYTES,
+    onError: (err) => log.error('websocket handler failed', { error: String(err) }),
+  })
+  const hub = createHub({
+    ...options, upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+  })
+  const server = serve({ fetch: hub.app.fetch, port: options.port, hostname: options.host })
+  sockets.attach(server as Server, hub.app.fetch)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -35,24 +37,10 @@ export async function startNodeHub(options: NodeHubOptions) {
     url: `http://${options.host}:${port}`,
     async close(): Promise<void> {
       hub.close()
-      for (const ws of wss.clients) ws.terminate()
+      for (const ws of sockets.clients) ws.terminate()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       if ('closeAllConnections' in server) server.closeAllConnections()
       await closed
     },
   }
-}
-
-/** Writes a whole HTTP response on an upgrade's raw socket and resolves once it is closed. */
-async function writeRefusal(socket: Duplex, res: Response): Promise<void> {
-  const body = Buffer.from(await res.arrayBuffer())
-  if (socket.destroyed) return
-  const head = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`]
-  res.headers.forEach((value, key) => {
-    if (key !== 'content-length' && key !== 'connection') head.push(`${key}: ${value}`)
-  })
-  await new Promise<void>((resolve) => {
-    socket.once('close', () => resolve())
-    socket.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]), () => socket.destroy())
-  })
 }

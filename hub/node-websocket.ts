@@ -84,11 +84,15 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
 }
 
 /**
- * What WSContext runs on, as a class: an object literal of closures with a getter costs a
- * socket several hundred bytes more (V8 keeps it as a dictionary).
+ * What WSContext runs on, and what the socket's listeners need, in one object kept on the
+ * socket. A class: an object literal of closures with a getter costs a socket several hundred
+ * bytes more (V8 keeps it as a dictionary).
  */
-class WsInit {
-  constructor(readonly raw: WebSocket) {}
+class Binding {
+  readonly ctx: WSContext<WebSocket>
+  constructor(readonly raw: WebSocket, readonly events: WSEvents<WebSocket>, readonly onError: (err: unknown) => void) {
+    this.ctx = new WSContext<WebSocket>(this)
+  }
   send(data: string | ArrayBuffer | Uint8Array, options: { compress?: boolean }): void {
     this.raw.send(data, { compress: options.compress })
   }
@@ -100,23 +104,51 @@ class WsInit {
   }
 }
 
-/** Hands a socket's life to the route's events. Captures the socket and the events only. */
+const BINDING = Symbol('agentcom.binding')
+type BoundSocket = WebSocket & { [BINDING]: Binding }
+
+/**
+ * Hands a socket's life to the route's events. The listeners are shared functions that find
+ * their binding on the socket (`this`), so a socket costs no closures of its own.
+ */
 function bind(ws: WebSocket, events: WSEvents<WebSocket>, onError: (err: unknown) => void): void {
-  const ctx = new WSContext<WebSocket>(new WsInit(ws))
-  const guard = (fn: () => void) => {
-    try {
-      fn()
-    } catch (err) {
-      onError(err)
-    }
+  const binding = new Binding(ws, events, onError)
+  ;(ws as BoundSocket)[BINDING] = binding
+  try {
+    events.onOpen?.(new Event('open'), binding.ctx)
+  } catch (err) {
+    onError(err)
   }
-  guard(() => events.onOpen?.(new Event('open'), ctx))
-  ws.on('message', (data, isBinary) => guard(() =>
-    events.onMessage?.(new MessageEvent('message', { data: isBinary ? toArrayBuffer(data) : data.toString() }), ctx)))
-  ws.on('close', (code, reason) => guard(() =>
-    events.onClose?.(Object.assign(new Event('close'), { code, reason: reason.toString(), wasClean: code !== 1006 }) as CloseEventLike, ctx)))
-  ws.on('error', (error) => guard(() =>
-    events.onError?.(Object.assign(new Event('error'), { message: error.message, error }), ctx)))
+  ws.on('message', onSocketMessage)
+  ws.on('close', onSocketClose)
+  ws.on('error', onSocketError)
+}
+
+function onSocketMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  try {
+    events.onMessage?.(new MessageEvent('message', { data: isBinary ? toArrayBuffer(data) : data.toString() }), ctx)
+  } catch (err) {
+    onError(err)
+  }
+}
+
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  try {
+    events.onClose?.(Object.assign(new Event('close'), { code, reason: reason.toString(), wasClean: code !== 1006 }) as CloseEventLike, ctx)
+  } catch (err) {
+    onError(err)
+  }
+}
+
+function onSocketError(this: WebSocket, error: Error): void {
+  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  try {
+    events.onError?.(Object.assign(new Event('error'), { message: error.message, error }), ctx)
+  } catch (err) {
+    onError(err)
+  }
 }
 
 function toArrayBuffer(data: WebSocket.RawData): ArrayBuffer {

@@ -35,14 +35,28 @@ export interface SocketOptions {
   terminate?: (ws: WSContext) => void
 }
 
-interface Connection extends Peer {
-  ws: WSContext
-  agent: AgentRecord | null
-  identifying: boolean
-  lastFrameAt: number
-  budget: FrameBudget
-  identifyTimer: ReturnType<typeof setTimeout> | null
-  closed: boolean
+/**
+ * One open socket's state. A class, not an object literal of closures: ten thousand agents
+ * each pay for fields only (docs/benchmarks.md, memory_per_agent).
+ */
+class Connection implements Peer {
+  agent: AgentRecord | null = null
+  identifying = false
+  identifyTimer: ReturnType<typeof setTimeout> | null = null
+  closed = false
+  constructor(readonly ws: WSContext, public lastFrameAt: number, readonly budget: FrameBudget) {}
+
+  send(message: HubMessage): void {
+    if (!this.closed) this.ws.send(JSON.stringify(message))
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason)
+    } catch {
+      // Already closing: nothing more to do for a socket we are dropping.
+    }
+  }
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -177,53 +191,47 @@ export function createSocketHub(opts: SocketOptions) {
     }
   }
 
+  /** One socket's `upgradeWebSocket` events, as methods: the adapters call them on the object. */
+  class ConnectionEvents implements WSEvents {
+    conn: Connection | null = null
+
+    onOpen(_event: Event, ws: WSContext): void {
+      if (connections.size >= opts.maxConnections) {
+        // Upgrades race past isFull() while earlier ones are still opening.
+        log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
+        try {
+          ws.close(LIMIT_CLOSE.TRY_AGAIN_LATER, 'too many connections')
+        } catch {
+          // Already closing.
+        }
+        return
+      }
+      const now = clock.now()
+      const c = new Connection(ws, now, new FrameBudget(opts.maxFramesPerS, now))
+      c.identifyTimer = setTimeout(() => {
+        c.identifyTimer = null
+        if (!c.agent) drop(c, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
+      }, opts.identifyTimeoutMs)
+      this.conn = c
+      connections.add(c)
+    }
+
+    onMessage(event: MessageEvent): void {
+      if (this.conn && !this.conn.closed) onMessage(this.conn, event.data)
+    }
+
+    onClose(): void {
+      if (this.conn) forget(this.conn)
+    }
+
+    onError(event: Event): void {
+      log.warn('socket error', { agent_id: this.conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
+    }
+  }
+
   /** The `upgradeWebSocket` events for one new connection. */
   function events(): WSEvents {
-    let conn: Connection | null = null
-    return {
-      onOpen(_event, ws) {
-        if (connections.size >= opts.maxConnections) {
-          // Upgrades race past isFull() while earlier ones are still opening.
-          log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
-          try {
-            ws.close(LIMIT_CLOSE.TRY_AGAIN_LATER, 'too many connections')
-          } catch {
-            // Already closing.
-          }
-          return
-        }
-        const now = clock.now()
-        const c: Connection = {
-          ws, agent: null, identifying: false, lastFrameAt: now, budget: new FrameBudget(opts.maxFramesPerS, now),
-          identifyTimer: null, closed: false,
-          send(message: HubMessage) {
-            if (!c.closed) ws.send(JSON.stringify(message))
-          },
-          close(code: number, reason: string) {
-            try {
-              ws.close(code, reason)
-            } catch {
-              // Already closing: nothing more to do for a socket we are dropping.
-            }
-          },
-        }
-        c.identifyTimer = setTimeout(() => {
-          c.identifyTimer = null
-          if (!c.agent) drop(c, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
-        }, opts.identifyTimeoutMs)
-        conn = c
-        connections.add(c)
-      },
-      onMessage(event) {
-        if (conn && !conn.closed) onMessage(conn, event.data)
-      },
-      onClose() {
-        if (conn) forget(conn)
-      },
-      onError(event) {
-        log.warn('socket error', { agent_id: conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
-      },
-    }
+    return new ConnectionEvents()
   }
 
   return {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const ENTRIES = new Set(['hub/node.ts', 'hub/serve-node.ts', 'hub/deno.ts'])
+const ENTRIES = new Set(['hub/node.ts', 'hub/serve-node.ts', 'hub/node-websocket.ts', 'hub/deno.ts'])
 const ALLOWED = /^(hono(\/[a-z-]+)*|valibot|\.\.?\/.*\.ts)$/
 
 async function coreFiles(): Promise<string[]> {

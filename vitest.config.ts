@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * `npm test` runs two projects: every test with the hub on Node, and the tests that start a
- * hub process (test/e2e) again with the hub on Deno. Hardening runs apart: npm run test:hardening.
+ * `npm test` runs three projects: every test with the hub on Node, the tests that start a
+ * hub process (test/e2e) again with the hub on Deno, and the cluster store's tests (test/pg)
+ * against one PostgreSQL server started for the run (support/postgres-global.ts).
+ * Hardening runs apart: npm run test:hardening.
  */
 export default defineConfig({
   test: {
@@ -20,6 +22,10 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'deno', include: ['test/e2e/**/*.test.ts'], env: { AGENTCOM_TEST_RUNTIME: 'deno' } },
+      },
+      {
+        extends: true,
+        test: { name: 'pg', include: ['test/pg/**/*.test.ts'], globalSetup: ['support/postgres-global.ts'] },
       },
     ],
   },

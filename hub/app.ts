@@ -9,17 +9,22 @@ import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
-import { createTokenVerifier, assertSecret } from './auth.ts'
+import { createTokenVerifier } from './auth.ts'
+import { assertSecret } from './secret.ts'
+import { HUB_SETTINGS as S } from './settings.ts'
+import { ERROR } from '../shared/protocol.ts'
+import { ChangeFeed } from './changes.ts'
 import { Fleet } from './fleet.ts'
 import { TaskBoard } from './tasks.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
+import { dashboardRoutes } from './dashboard/routes.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
-  /** The HS256 signing key for tokens, at least 32 characters. */
+  /** The HS256 signing key for tokens, at least 32 characters (MIN_SECRET_LENGTH). */
   secret: string
   /** A restarted agent not back this long after it went down fails its restart. Default 120 s. */
   restartTimeoutMs?: number
@@ -60,16 +65,17 @@ export interface HubOptions {
   newId?: () => string
 }
 
+/** createHub's defaults: the settings table's, and those no variable sets. */
 export const DEFAULTS = {
-  restartTimeoutMs: 120 * SECOND,
-  identifyTimeoutMs: 10 * SECOND,
-  idleTimeoutMs: 60 * SECOND,
-  acceptTimeoutMs: 30 * SECOND,
-  taskGraceMs: 30 * SECOND,
+  restartTimeoutMs: S.restartTimeoutS.default * SECOND,
+  identifyTimeoutMs: S.identifyTimeoutMs.default,
+  idleTimeoutMs: S.idleTimeoutMs.default,
+  acceptTimeoutMs: S.acceptTimeoutMs.default,
+  taskGraceMs: S.taskGraceMs.default,
+  maxBodyBytes: S.maxBodyBytes.default,
+  maxConnections: S.maxConnections.default,
+  maxFramesPerS: S.maxFramesPerS.default,
   taskTimeoutMs: 600 * SECOND,
-  maxBodyBytes: 1024 * 1024,
-  maxConnections: 10_000,
-  maxFramesPerS: 100,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
 } as const
@@ -84,26 +90,19 @@ export function createHub(options: HubOptions) {
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
 
-  let rollouts: Rollouts | null = null
-  let tasks: TaskBoard | null = null
-  const fleet = new Fleet({
-    clock, log, newId, restartTimeoutMs: o.restartTimeoutMs,
-    onAvailable: () => {
-      tasks?.scheduleDispatch()
-      rollouts?.agentAvailable()
-    },
-    onRestartChange: (rec, restart) => rollouts?.restartChanged(rec, restart),
-  })
-  tasks = new TaskBoard(fleet, {
+  const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
+  const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, changes })
+  // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
+  const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
-    store: options.taskStore ?? null,
+    store: options.taskStore ?? null, changes, bus: fleet.bus,
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
-  rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs })
+  const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const verifyToken = createTokenVerifier(options.secret)
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
@@ -113,20 +112,21 @@ export function createHub(options: HubOptions) {
 
   const limitBody = bodyLimit({
     maxSize: o.maxBodyBytes,
-    onError: (c) => c.json({ error: 'payload_too_large', max_bytes: o.maxBodyBytes }, 413),
+    onError: (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413),
   })
 
   const app = new Hono()
     .get('/health', (c) => c.json({ status: 'ok' as const }))
+    .route('/', dashboardRoutes())
     .get(
       '/ws',
       async (c, next) => {
         const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
-        if (isUpgrade && sockets.isFull()) return c.json({ error: 'too_many_connections' as const }, 503)
+        if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
         await next()
       },
       options.upgradeWebSocket(() => sockets.events()),
-      (c) => c.json({ error: 'upgrade_required', detail: 'GET /ws is a WebSocket endpoint' }, 426),
+      (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
     .use('/api/*', (c, next) => {
       // Only requests that can carry a body pay for the check: on Node, touching the body
@@ -136,10 +136,10 @@ export function createHub(options: HubOptions) {
     })
     .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
 
-  app.notFound((c) => c.json({ error: 'not_found' }, 404))
+  app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
     log.error('request failed', { path: c.req.path, error: err.message })
-    return c.json({ error: 'internal_error' }, 500)
+    return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })
 
   return {
@@ -147,12 +147,14 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
+    /** Every agent, task and rollout change, as it happens (see changes.ts). */
+    changes,
     /** Stops timers and closes every socket (code 1001). */
     close(): void {
       sockets.close()
       fleet.close()
-      tasks?.close()
-      rollouts?.close()
+      tasks.close()
+      rollouts.close()
     },
   }
 }

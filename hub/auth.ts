@@ -6,15 +6,6 @@ import { sign, verify } from 'hono/jwt'
 
 export type TokenClaims = { role: 'admin' } | { role: 'agent'; sub: string }
 
-/** A secret shorter than this is refused at start. */
-export const MIN_SECRET_LENGTH = 32
-
-export function assertSecret(secret: string): void {
-  if (secret.length < MIN_SECRET_LENGTH) {
-    throw new Error(`AGENTCOM_SECRET must be at least ${MIN_SECRET_LENGTH} characters`)
-  }
-}
-
 export function signAdminToken(secret: string): Promise<string> {
   return sign({ role: 'admin', iat: Math.floor(Date.now() / 1000) }, secret, 'HS256')
 }

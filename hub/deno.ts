@@ -1,62 +1,28 @@
 /**
- * The hub on Deno: `npm run hub:deno`. Wiring only; the same core as hub/node.ts.
+ * The hub on Deno: `npm run hub:deno`. Wiring only; the same core as hub/node.ts, the Deno
+ * specifics in hub/deno/.
  */
 import { upgradeWebSocket } from 'hono/deno'
 import { createHub } from './app.ts'
-import { TASKS_FILE, ensureSecret, hubSettings, resolveHubConfig, type SecretFiles } from './config.ts'
-import { createFileTaskStore, type StateFiles } from './task-store.ts'
+import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
+import { ensureSecret } from './secret.ts'
+import { createFileTaskStore } from './task-store.ts'
+import { denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { createLogger } from '../shared/log.ts'
-
-const files: SecretFiles = {
-  async read(path) {
-    try {
-      return await Deno.readTextFile(path)
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return null
-      throw err
-    }
-  },
-  async createExclusive(path, text) {
-    try {
-      await Deno.writeTextFile(path, text, { createNew: true, mode: 0o600 })
-      return true
-    } catch (err) {
-      if (err instanceof Deno.errors.AlreadyExists) return false
-      throw err
-    }
-  },
-  async mkdirp(path) {
-    await Deno.mkdir(path, { recursive: true, mode: 0o700 })
-  },
-}
-
-const stateFiles: StateFiles = {
-  read: files.read,
-  async writeAtomic(path, text) {
-    const tmp = `${path}.tmp`
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 })
-    try {
-      const bytes = new TextEncoder().encode(text)
-      for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at))
-      await file.sync()
-    } finally {
-      file.close()
-    }
-    await Deno.rename(tmp, path)
-  },
-}
+import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 const log = createLogger('hub')
 let config
 try {
   config = resolveHubConfig(Deno.env.toObject())
 } catch (err) {
-  console.error(`agentcom hub: ${(err as Error).message}`)
-  Deno.exit(78)
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`agentcom hub: ${err.message}`)
+  Deno.exit(EXIT_CONFIG)
 }
-await files.mkdirp(config.dataDir)
-const secret = await ensureSecret(config, files)
-const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, stateFiles, log)
+await denoSecretFiles.mkdirp(config.dataDir)
+const secret = await ensureSecret(config, denoSecretFiles)
+const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, taskStore, restoredTasks: await taskStore.load(),
 })

@@ -1,17 +1,17 @@
 /**
- * Every agent the hub has seen, connected or not, and the restarts commanded to them.
- * All state lives in this hub instance's memory; see README "Edge-style".
+ * Every agent the hub has seen, connected or not, and the restarts commanded to them. The one
+ * owner of agent records: every change is a named method here that keeps `available` right
+ * and publishes an `agent` change. All state lives in this hub instance's memory; see README
+ * "Edge-style".
  */
 import type { HubMessage, Pm2Info, RestartMode } from '../shared/protocol.ts'
 import { CLOSE } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
+import { createLocalBus, type AgentBus, type Peer } from './bus.ts'
+import type { ChangeFeed } from './changes.ts'
 
-/** What the hub needs of a live connection, whatever the runtime. */
-export interface Peer {
-  send(message: HubMessage): void
-  close(code: number, reason: string): void
-}
+export type { Peer } from './bus.ts'
 
 export type RestartState = 'commanded' | 'deferred' | 'restarting' | 'completed' | 'failed'
 export type AgentStatus = 'idle' | 'working' | 'restarting' | 'offline'
@@ -33,7 +33,7 @@ export interface Restart {
   rollout_id: string | null
 }
 
-export interface AgentRecord {
+interface AgentState {
   agent_id: string
   peer: Peer | null
   connected_at: number | null
@@ -49,6 +49,9 @@ export interface AgentRecord {
   timer: ReturnType<typeof setTimeout> | null
 }
 
+/** An agent as others see it: read-only, changed through the Fleet's methods. */
+export type AgentRecord = Readonly<AgentState>
+
 export const isPending = (r: Restart | null): r is Restart =>
   r !== null && (r.state === 'commanded' || r.state === 'deferred' || r.state === 'restarting')
 
@@ -57,10 +60,10 @@ export interface FleetOptions {
   log: Logger
   restartTimeoutMs: number
   newId: () => string
-  /** Called whenever an agent may have become able to take a task. */
-  onAvailable: () => void
-  /** Called after every change of a restart's state. */
-  onRestartChange: (agent: AgentRecord, restart: Restart) => void
+  /** Where every agent change is published. */
+  changes: ChangeFeed
+  /** How messages reach agents. Default: the local bus over this fleet's connections. */
+  bus?: AgentBus
 }
 
 export interface Hello {
@@ -75,14 +78,30 @@ export type CommandResult =
   | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
 
 export class Fleet {
-  readonly agents = new Map<string, AgentRecord>()
-  /** Agents that could take a task now, in the order they became free. */
-  readonly available = new Set<string>()
+  private readonly agents = new Map<string, AgentState>()
+  private readonly free = new Set<string>()
+  readonly bus: AgentBus
 
-  constructor(private readonly opts: FleetOptions) {}
+  constructor(private readonly opts: FleetOptions) {
+    this.bus = opts.bus ?? createLocalBus((agentId) => this.agents.get(agentId)?.peer ?? null)
+  }
 
   get(agentId: string): AgentRecord | undefined {
     return this.agents.get(agentId)
+  }
+
+  /** Every agent the hub has seen, in the order it first identified. */
+  list(): AgentRecord[] {
+    return [...this.agents.values()]
+  }
+
+  /** Agents that could take a task now, in the order they became free. */
+  get available(): ReadonlySet<string> {
+    return this.free
+  }
+
+  isAvailable(agentId: string): boolean {
+    return this.free.has(agentId)
   }
 
   status(rec: AgentRecord): AgentStatus {
@@ -91,16 +110,68 @@ export class Fleet {
     return rec.task_id ? 'working' : 'idle'
   }
 
+  /** The one writer of a record: callers hold the read-only view of the same object. */
+  private own(rec: AgentRecord): AgentState {
+    return rec as AgentState
+  }
+
+  private publish(rec: AgentRecord, restart?: Restart): void {
+    this.opts.changes.publish(restart
+      ? { type: 'agent', agent_id: rec.agent_id, restart_id: restart.restart_id }
+      : { type: 'agent', agent_id: rec.agent_id })
+  }
+
   /** Recomputes whether the agent may take a task; dispatch reads only this set. */
-  refresh(rec: AgentRecord): void {
+  private refresh(rec: AgentRecord): void {
     const free = rec.peer !== null && !rec.drained && !rec.task_id && !isPending(rec.restart)
-    if (free === this.available.has(rec.agent_id)) return
-    if (free) {
-      this.available.add(rec.agent_id)
-      this.opts.onAvailable()
-    } else {
-      this.available.delete(rec.agent_id)
-    }
+    if (free) this.free.add(rec.agent_id)
+    else this.free.delete(rec.agent_id)
+  }
+
+  /** The agent now holds `taskId`, assigned by the hub: it takes no other until released. */
+  assign(rec: AgentRecord, taskId: string): void {
+    this.own(rec).task_id = taskId
+    this.refresh(rec)
+    this.publish(rec)
+  }
+
+  /** The agent's task `taskId` is settled: a deferred restart goes ahead, and it is free again. */
+  release(rec: AgentRecord, taskId: string): void {
+    if (rec.task_id !== taskId) return
+    this.own(rec).task_id = null
+    const restart = rec.restart
+    if (restart?.state === 'deferred') this.setRestartState(rec, restart, 'commanded')
+    this.refresh(rec)
+    this.publish(rec)
+  }
+
+  /**
+   * After a (re)identify, the tasks owner has reconciled what the agent holds (`taskId`, or
+   * nothing): a graceful restart waits for that task, and otherwise the agent is free.
+   */
+  holding(rec: AgentRecord, taskId: string | null): void {
+    this.own(rec).task_id = taskId
+    if (taskId) this.taskStarted(rec)
+    this.refresh(rec)
+    this.publish(rec)
+  }
+
+  /** No new tasks for the agent until resumed; what it runs now goes on. */
+  drain(agentId: string): AgentRecord | undefined {
+    return this.setDrained(agentId, true)
+  }
+
+  resume(agentId: string): AgentRecord | undefined {
+    return this.setDrained(agentId, false)
+  }
+
+  private setDrained(agentId: string, drained: boolean): AgentRecord | undefined {
+    const rec = this.agents.get(agentId)
+    if (!rec) return undefined
+    rec.drained = drained
+    this.refresh(rec)
+    this.publish(rec)
+    return rec
   }
 
   /** An agent proved its identity on `peer`. Returns the connection it replaced, if any. */
@@ -115,18 +186,20 @@ export class Fleet {
       this.agents.set(agentId, rec)
     }
     const replaced = rec.peer
+    // Its close event arrives later and finds the record already on the new connection.
+    if (replaced) this.bus.closeAgent(agentId, CLOSE.REPLACED, 'replaced by a new connection')
     rec.peer = peer
     rec.connected_at = now
     rec.last_seen = now
     rec.pm2_info = hello.pm2_info
     rec.supervised = hello.supervised
     rec.instance_id = hello.instance_id
-    if (replaced) replaced.close(CLOSE.REPLACED, 'replaced by a new connection')
     this.settleRestartOnIdentify(rec)
+    this.publish(rec)
     return replaced
   }
 
-  private settleRestartOnIdentify(rec: AgentRecord): void {
+  private settleRestartOnIdentify(rec: AgentState): void {
     const restart = rec.restart
     if (!isPending(restart)) return
     const info = rec.pm2_info
@@ -140,28 +213,32 @@ export class Fleet {
     // The same process is back after a dropped connection: the command may have been lost
     // with it, so it is sent again under the same restart_id (the sidecar ignores repeats).
     this.setRestartState(rec, restart, 'commanded')
-    rec.peer?.send(restartMessage(restart))
+    this.bus.sendToAgent(rec.agent_id, restartMessage(restart))
   }
 
   /** pm2's view of a connected agent, reported after its identify. */
   reportPm2Info(rec: AgentRecord, info: Pm2Info): void {
-    rec.pm2_info = info
+    this.own(rec).pm2_info = info
+    this.publish(rec)
   }
 
   disconnect(rec: AgentRecord, peer: Peer): void {
     if (rec.peer !== peer) return // replaced: the new connection owns the record
-    rec.peer = null
-    rec.last_seen = this.opts.clock.now()
-    this.available.delete(rec.agent_id)
+    const state = this.own(rec)
+    state.peer = null
+    state.last_seen = this.opts.clock.now()
+    this.free.delete(rec.agent_id)
     const restart = rec.restart
     if (isPending(restart)) {
       if (restart.state !== 'restarting') this.setRestartState(rec, restart, 'restarting')
       this.armTimer(rec, restart, 'timeout')
     }
+    this.publish(rec)
   }
 
+  /** A frame arrived from the agent. Not published: it happens on every ping. */
   seen(rec: AgentRecord): void {
-    rec.last_seen = this.opts.clock.now()
+    this.own(rec).last_seen = this.opts.clock.now()
   }
 
   commandRestart(agentId: string, cmd: CommandRestart): CommandResult {
@@ -185,12 +262,12 @@ export class Fleet {
       rollout_id: cmd.rollout_id ?? null,
     }
     rec.restart = restart
-    this.available.delete(rec.agent_id)
-    rec.peer.send(restartMessage(restart))
+    this.free.delete(rec.agent_id)
+    this.bus.sendToAgent(agentId, restartMessage(restart))
     // A sidecar that neither restarts nor defers within the timeout has not obeyed.
     if (restart.state === 'commanded') this.armTimer(rec, restart, 'no_response')
     this.opts.log.info('restart commanded', { agent_id: agentId, restart_id: restart.restart_id, mode: cmd.mode })
-    this.opts.onRestartChange(rec, restart)
+    this.publish(rec, restart)
     return { ok: true, restart, already_pending: false }
   }
 
@@ -201,13 +278,6 @@ export class Fleet {
     if (restart.state !== 'restarting') this.setRestartState(rec, restart, 'restarting')
   }
 
-  /** A task finished on the agent: a deferred restart now goes ahead. */
-  taskSettled(rec: AgentRecord): void {
-    const restart = rec.restart
-    if (restart?.state === 'deferred') this.setRestartState(rec, restart, 'commanded')
-    this.refresh(rec)
-  }
-
   /** The hub saw the agent take a task while a graceful restart waits: show it as deferred. */
   taskStarted(rec: AgentRecord): void {
     const restart = rec.restart
@@ -216,7 +286,7 @@ export class Fleet {
     }
   }
 
-  setRestartState(rec: AgentRecord, restart: Restart, state: RestartState, error: string | null = null): void {
+  private setRestartState(rec: AgentRecord, restart: Restart, state: RestartState, error: string | null = null): void {
     restart.state = state
     restart.updated_at = this.opts.clock.now()
     restart.error = error
@@ -226,20 +296,21 @@ export class Fleet {
       this.opts.log.info(`restart ${state}`, { agent_id: rec.agent_id, restart_id: restart.restart_id, error })
       this.refresh(rec)
     }
-    this.opts.onRestartChange(rec, restart)
+    this.publish(rec, restart)
   }
 
   private armTimer(rec: AgentRecord, restart: Restart, error: string): void {
     this.clearTimer(rec)
-    rec.timer = setTimeout(() => {
-      rec.timer = null
+    const state = this.own(rec)
+    state.timer = setTimeout(() => {
+      state.timer = null
       if (isPending(rec.restart) && rec.restart === restart) this.setRestartState(rec, restart, 'failed', error)
     }, this.opts.restartTimeoutMs)
   }
 
   private clearTimer(rec: AgentRecord): void {
     if (rec.timer) clearTimeout(rec.timer)
-    rec.timer = null
+    this.own(rec).timer = null
   }
 
   close(): void {

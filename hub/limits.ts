@@ -1,15 +1,8 @@
 /**
  * What protects the hub from any one client: a cap on open sockets and a frame budget per
- * socket. Portable: plain arithmetic on the clock the hub is given.
+ * socket. Portable: plain arithmetic on the clock the hub is given. Its close codes are in
+ * shared/protocol.ts.
  */
-
-/** Close codes of the hub's limits (the contract's own codes are in shared/protocol.ts). */
-export const LIMIT_CLOSE = {
-  /** The connection limit was reached while this socket's upgrade was under way (RFC 6455: Try Again Later). */
-  TRY_AGAIN_LATER: 1013,
-  /** The socket kept sending over its frame budget. */
-  RATE_LIMITED: 4029,
-} as const
 
 export type FrameVerdict = 'ok' | 'limited' | 'abusive'
 

@@ -1,11 +1,14 @@
 /**
- * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only.
+ * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only; the Node
+ * specifics are in hub/node/.
  */
 import { createLogger } from '../shared/log.ts'
-import { TASKS_FILE, ensureSecret, hubSettings, resolveHubConfig } from './config.ts'
+import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
+import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
+import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { startNodeHub } from './serve-node.ts'
-import { nodeSecretFiles, nodeStateFiles } from '../scripts/node-files.ts'
+import { startNodeHub } from './node/serve.ts'
+import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -24,8 +27,9 @@ let config
 try {
   config = resolveHubConfig(process.env)
 } catch (err) {
-  process.stderr.write(`agentcom hub: ${(err as Error).message}\n`)
-  process.exit(78)
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`agentcom hub: ${err.message}\n`)
+  process.exit(EXIT_CONFIG)
 }
 await nodeSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, nodeSecretFiles)

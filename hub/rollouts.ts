@@ -1,18 +1,20 @@
 /**
  * Rolling restarts: every agent in a rollout restarts exactly once, in order, with never more
  * than `max_unavailable` commanded and not yet back. One that does not come back fails the
- * rollout, and no further restart starts.
+ * rollout, and no further restart starts. The one owner of rollouts: it follows restarts and
+ * agents through the change feed and publishes a `rollout` change for each of its own.
  */
 import type { RestartMode } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
-import { isPending, type AgentRecord, type Fleet, type Restart } from './fleet.ts'
+import { isPending, type Fleet, type Restart } from './fleet.ts'
+import type { ChangeFeed } from './changes.ts'
 
 export type RolloutState = 'running' | 'completed' | 'failed' | 'cancelled'
 
 interface RolloutAgent {
   agent_id: string
-  restart: Restart | null
+  restart: Readonly<Restart> | null
   /** Set when the agent could not be commanded at its turn. */
   error: string | null
 }
@@ -42,19 +44,34 @@ export interface RolloutInput {
   deadline_s: number | null
 }
 
-export class Rollouts {
-  readonly rollouts = new Map<string, Rollout>()
-  private byRestart = new Map<string, Rollout>()
+export interface RolloutsOptions {
+  clock: Clock
+  log: Logger
+  newId: () => string
+  /** How long to wait for an agent that is offline at its turn before failing. */
+  offlineWaitMs: number
+  changes: ChangeFeed
+}
 
-  constructor(
-    private readonly fleet: Fleet,
-    /** `offlineWaitMs`: how long to wait for an agent that is offline at its turn before failing. */
-    private readonly opts: { clock: Clock; log: Logger; newId: () => string; offlineWaitMs: number },
-  ) {}
+export class Rollouts {
+  private readonly rollouts = new Map<string, Rollout>()
+  private byRestart = new Map<string, Rollout>()
+  private readonly unsubscribe: () => void
+
+  constructor(private readonly fleet: Fleet, private readonly opts: RolloutsOptions) {
+    this.unsubscribe = opts.changes.on('agent', (change) => {
+      if (fleet.isAvailable(change.agent_id)) this.agentAvailable()
+      if (change.restart_id !== undefined) this.restartChanged(change.agent_id, change.restart_id)
+    })
+  }
+
+  get(rolloutId: string): Readonly<Rollout> | undefined {
+    return this.rollouts.get(rolloutId)
+  }
 
   /** Every connected agent that runs under pm2, by agent id. */
   defaultAgents(): string[] {
-    return [...this.fleet.agents.values()]
+    return this.fleet.list()
       .filter((rec) => rec.peer && rec.supervised)
       .map((rec) => rec.agent_id)
       .sort()
@@ -71,30 +88,39 @@ export class Rollouts {
     this.rollouts.set(rollout.rollout_id, rollout)
     this.opts.log.info('rollout started', { rollout_id: rollout.rollout_id, agents: input.agent_ids.length })
     this.step(rollout)
+    this.publish(rollout)
     return rollout
   }
 
-  cancel(rollout: Rollout): void {
-    if (rollout.state !== 'running') return
-    this.finish(rollout, 'cancelled', null)
+  /** Stops a running rollout: no further restart starts. Returns it, or undefined if unknown. */
+  cancel(rolloutId: string): Readonly<Rollout> | undefined {
+    const rollout = this.rollouts.get(rolloutId)
+    if (rollout?.state === 'running') this.finish(rollout, 'cancelled', null)
+    return rollout
+  }
+
+  private publish(rollout: Rollout): void {
+    this.opts.changes.publish({ type: 'rollout', rollout_id: rollout.rollout_id })
   }
 
   /** An agent became free (it may have reconnected): running rollouts may go on. */
-  agentAvailable(): void {
+  private agentAvailable(): void {
     for (const rollout of this.rollouts.values()) if (rollout.state === 'running' && rollout.offlineTimer) this.step(rollout)
   }
 
-  /** Called by the fleet on every restart state change. */
-  restartChanged(_rec: AgentRecord, restart: Restart): void {
-    const rollout = this.byRestart.get(restart.restart_id)
-    if (!rollout) return
+  /** An agent's restart changed state. */
+  private restartChanged(agentId: string, restartId: string): void {
+    const rollout = this.byRestart.get(restartId)
+    const restart = this.fleet.get(agentId)?.restart
+    if (!rollout || restart?.restart_id !== restartId) return
     rollout.updated_at = this.opts.clock.now()
     if (restart.state === 'completed' || restart.state === 'failed') this.byRestart.delete(restart.restart_id)
-    if (rollout.state !== 'running') return
-    if (restart.state === 'failed') {
-      return this.finish(rollout, 'failed', `agent ${_rec.agent_id} did not come back (${restart.error})`)
+    if (rollout.state === 'running' && restart.state === 'failed') {
+      this.finish(rollout, 'failed', `agent ${agentId} did not come back (${restart.error})`)
+    } else if (rollout.state === 'running' && restart.state === 'completed') {
+      this.step(rollout)
     }
-    if (restart.state === 'completed') this.step(rollout)
+    this.publish(rollout)
   }
 
   private step(rollout: Rollout): void {
@@ -123,6 +149,7 @@ export class Rollouts {
       }
       this.clearOfflineTimer(rollout)
       agent.restart = result.restart
+      this.publish(rollout)
       if (isPending(result.restart)) {
         this.byRestart.set(result.restart.restart_id, rollout)
         unavailable++
@@ -137,6 +164,7 @@ export class Rollouts {
   }
 
   close(): void {
+    this.unsubscribe()
     for (const rollout of this.rollouts.values()) this.clearOfflineTimer(rollout)
   }
 
@@ -146,19 +174,6 @@ export class Rollouts {
     rollout.error = error
     rollout.updated_at = this.opts.clock.now()
     this.opts.log.info(`rollout ${state}`, { rollout_id: rollout.rollout_id, error })
-  }
-}
-
-export function rolloutView(r: Rollout) {
-  return {
-    rollout_id: r.rollout_id, state: r.state, reason: r.reason, mode: r.mode, deadline_s: r.deadline_s,
-    max_unavailable: r.max_unavailable, error: r.error,
-    agents: r.agents.map((a) => ({
-      agent_id: a.agent_id,
-      state: a.error ? 'failed' : (a.restart?.state ?? 'waiting'),
-      restart_id: a.restart?.restart_id ?? null,
-      ...(a.error ? { error: a.error } : {}),
-    })),
-    created_at: r.created_at, updated_at: r.updated_at,
+    this.publish(rollout)
   }
 }

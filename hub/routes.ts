@@ -4,12 +4,13 @@
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { AgentId, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
 import type { TokenClaims } from './auth.ts'
-import type { AgentRecord, Fleet, Restart } from './fleet.ts'
-import { taskView, type TaskBoard } from './tasks.ts'
-import { rolloutView, type Rollouts } from './rollouts.ts'
+import type { Fleet } from './fleet.ts'
+import type { TaskBoard } from './tasks.ts'
+import type { Rollouts } from './rollouts.ts'
 import { jsonBody, params } from './validate.ts'
+import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -55,29 +56,6 @@ function inputBytes(input: unknown): number {
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
-export function restartView(r: Restart | null) {
-  if (!r) return null
-  return {
-    restart_id: r.restart_id, reason: r.reason, mode: r.mode, deadline_s: r.deadline_s, state: r.state,
-    requested_at: r.requested_at, updated_at: r.updated_at, error: r.error, rollout_id: r.rollout_id,
-  }
-}
-
-export function agentView(fleet: Fleet, rec: AgentRecord) {
-  return {
-    agent_id: rec.agent_id,
-    connected: rec.peer !== null,
-    status: fleet.status(rec),
-    connected_at: rec.connected_at,
-    last_seen: rec.last_seen,
-    pm2_info: rec.pm2_info,
-    supervised: rec.supervised,
-    drained: rec.drained,
-    task_id: rec.task_id,
-    restart: restartView(rec.restart),
-  }
-}
-
 interface Deps {
   fleet: Fleet
   tasks: TaskBoard
@@ -86,8 +64,8 @@ interface Deps {
 }
 
 export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
-  const unauthorized = { error: 'unauthorized' as const }
-  const agentNotFound = { error: 'agent_not_found' as const }
+  const unauthorized = { error: ERROR.UNAUTHORIZED }
+  const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
   return new Hono()
     .use(async (c, next) => {
@@ -98,7 +76,7 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       await next()
     })
     .get('/agents', (c) => {
-      const agents = [...fleet.agents.values()].map((rec) => agentView(fleet, rec))
+      const agents = fleet.list().map((rec) => agentView(fleet, rec))
       return c.json({ agents }, 200)
     })
     .get('/agents/:agent_id', params(AgentParam), (c) => {
@@ -115,22 +93,18 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
         deadline_s: body.deadline_s ?? null,
       })
       if (!result.ok) {
-        return result.error === 'not_supervised'
-          ? c.json({ error: 'not_supervised' as const }, 409)
-          : c.json({ error: 'agent_not_connected' as const }, 404)
+        return result.error === ERROR.NOT_SUPERVISED
+          ? c.json({ error: ERROR.NOT_SUPERVISED }, 409)
+          : c.json({ error: ERROR.AGENT_NOT_CONNECTED }, 404)
       }
-      const r = result.restart
-      return c.json({
-        status: 'restart_commanded' as const, agent_id, reason: r.reason, restart_id: r.restart_id,
-        mode: r.mode, state: r.state, already_pending: result.already_pending,
-      }, 200)
+      return c.json(restartCommandedView(agent_id, result), 200)
     })
     .post('/agents/:agent_id/drain', params(AgentParam), (c) => {
-      const rec = setDrained(c.req.valid('param').agent_id, true)
+      const rec = fleet.drain(c.req.valid('param').agent_id)
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
     .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
-      const rec = setDrained(c.req.valid('param').agent_id, false)
+      const rec = fleet.resume(c.req.valid('param').agent_id)
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
     .post('/tasks', jsonBody(TaskBody), async (c) => {
@@ -141,8 +115,8 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       return c.json(view, 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
-      const task = tasks.tasks.get(c.req.valid('param').task_id)
-      if (!task) return c.json({ error: 'task_not_found' as const }, 404)
+      const task = tasks.get(c.req.valid('param').task_id)
+      if (!task) return c.json({ error: ERROR.TASK_NOT_FOUND }, 404)
       return c.json(taskView(task), 200)
     })
     .post('/rollouts', jsonBody(RolloutBody), (c) => {
@@ -150,8 +124,8 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       const ids = body.agent_ids ?? rollouts.defaultAgents()
       for (const id of ids) {
         const rec = fleet.get(id)
-        if (!rec) return c.json({ error: 'agent_not_found' as const, agent_id: id }, 404)
-        if (!rec.supervised) return c.json({ error: 'not_supervised' as const, agent_id: id }, 409)
+        if (!rec) return c.json({ error: ERROR.AGENT_NOT_FOUND, agent_id: id }, 404)
+        if (!rec.supervised) return c.json({ error: ERROR.NOT_SUPERVISED, agent_id: id }, 409)
       }
       const rollout = rollouts.create({
         reason: body.reason ?? 'rollout', agent_ids: ids, max_unavailable: body.max_unavailable ?? 1,
@@ -160,22 +134,13 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
       return c.json(rolloutView(rollout), 201)
     })
     .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.rollouts.get(c.req.valid('param').rollout_id)
-      if (!rollout) return c.json({ error: 'rollout_not_found' as const }, 404)
+      const rollout = rollouts.get(c.req.valid('param').rollout_id)
+      if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
       return c.json(rolloutView(rollout), 200)
     })
     .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.rollouts.get(c.req.valid('param').rollout_id)
-      if (!rollout) return c.json({ error: 'rollout_not_found' as const }, 404)
-      rollouts.cancel(rollout)
+      const rollout = rollouts.cancel(c.req.valid('param').rollout_id)
+      if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
       return c.json(rolloutView(rollout), 200)
     })
-
-  function setDrained(agentId: string, drained: boolean): AgentRecord | undefined {
-    const rec = fleet.get(agentId)
-    if (!rec) return undefined
-    rec.drained = drained
-    fleet.refresh(rec)
-    return rec
-  }
 }

@@ -22,10 +22,25 @@ export interface StoredTask {
   updated_at: number
 }
 
-/** Where the task table lives; each runtime entry supplies one (a file, written atomically). */
+/**
+ * Where the task table lives: the seam the core depends on. Today's are a file (each runtime
+ * entry supplies its file access) and memory; a cluster's would be a database.
+ */
 export interface TaskStore {
   load(): Promise<StoredTask[]>
+  /** Resolves once the table is stored; rejects when it could not be (the Persister reports it). */
   save(tasks: StoredTask[]): Promise<void>
+}
+
+/** A TaskStore in memory: a hub built on it again loads what the last one saved. */
+export function createMemoryTaskStore(): TaskStore {
+  let table: StoredTask[] = []
+  return {
+    load: async () => structuredClone(table),
+    save: async (tasks) => {
+      table = structuredClone(tasks)
+    },
+  }
 }
 
 /** Runtime file access a file-backed store needs. */

@@ -1,11 +1,16 @@
 /**
  * Tasks: created over HTTP, queued, dispatched one per agent, and tracked until an outcome
  * is stored. A task in flight is never dropped: an agent that vanishes gets a grace period to
- * come back and report it, after which the task is queued again.
+ * come back and report it, after which the task is queued again. The one owner of task
+ * records; every change publishes a `task` change. Which agent holds which task is the
+ * fleet's to record: this board asks it to assign and release.
  */
+import type { TaskOutcome } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
+import type { AgentBus } from './bus.ts'
+import type { ChangeFeed } from './changes.ts'
 import { Persister, type StoredTask, type TaskStore } from './task-store.ts'
 
 export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
@@ -29,22 +34,35 @@ export interface TaskBoardOptions {
   maxFinished: number
   /** Where tasks are saved so a hub restart loses none; null keeps them in memory only. */
   store?: TaskStore | null
+  changes: ChangeFeed
+  bus: AgentBus
 }
 
 /** Finished tasks written to the store (all unfinished ones always are). */
 const MAX_STORED_FINISHED = 1000
 
-export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
-
 export class TaskBoard {
-  readonly tasks = new Map<string, TaskRecord>()
+  private readonly tasks = new Map<string, TaskRecord>()
   private queue: string[] = []
   private retired: string[] = []
   private dispatchScheduled = false
   private readonly persister: Persister
+  private readonly unsubscribe: () => void
 
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
     this.persister = new Persister(opts.store ?? null, () => this.snapshot(), opts.log)
+    this.unsubscribe = opts.changes.on('agent', (change) => {
+      if (fleet.isAvailable(change.agent_id)) this.scheduleDispatch()
+    })
+  }
+
+  get(taskId: string): Readonly<TaskRecord> | undefined {
+    return this.tasks.get(taskId)
+  }
+
+  /** How many tasks the board holds, finished ones included. */
+  get size(): number {
+    return this.tasks.size
   }
 
   /** Resolves once every change so far is in the store. */
@@ -89,6 +107,7 @@ export class TaskBoard {
     this.tasks.set(task.task_id, task)
     this.queue.push(task.task_id)
     this.persister.touch()
+    this.opts.changes.publish({ type: 'task', task_id: task.task_id })
     this.scheduleDispatch()
     return task
   }
@@ -128,12 +147,11 @@ export class TaskBoard {
     task.agent_id = rec.agent_id
     task.attempts++
     this.touch(task)
-    rec.task_id = task.task_id
-    this.fleet.refresh(rec)
-    rec.peer!.send({ type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
+    this.fleet.assign(rec, task.task_id)
+    this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
     this.arm(task, this.opts.acceptTimeoutMs, () => {
       this.opts.log.warn('task not accepted in time', { task_id: task.task_id, agent_id: rec.agent_id })
-      this.release(rec, task.task_id)
+      this.fleet.release(rec, task.task_id)
       this.requeue(task)
     })
   }
@@ -142,7 +160,7 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     if (!task || rec.task_id !== taskId || task.agent_id !== rec.agent_id) {
       // Given to another agent meanwhile: this copy must not run twice.
-      rec.peer?.send({ type: 'task_cancel', task_id: taskId })
+      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
       return
     }
     this.disarm(task)
@@ -154,7 +172,7 @@ export class TaskBoard {
   }
 
   /** An outcome reported by a sidecar. Stored once; always acknowledged so it is not resent. */
-  finished(rec: AgentRecord, taskId: string, outcome: Outcome): void {
+  finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     const task = this.tasks.get(taskId)
     const isOurs = task !== undefined && (
       ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
@@ -162,12 +180,12 @@ export class TaskBoard {
     )
     if (task && isOurs) {
       this.disarm(task)
-      if (outcome.ok && !isStorable(outcome.result)) {
-        outcome = { ok: false, error: 'result cannot be stored: nested too deeply' }
+      if (outcome.kind === 'complete' && !isStorable(outcome.result)) {
+        outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
       }
-      task.status = outcome.ok ? 'completed' : 'failed'
+      task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
-      if (outcome.ok) task.result = outcome.result
+      if (outcome.kind === 'complete') task.result = outcome.result
       else task.error = outcome.error
       this.touch(task)
       this.retire(task)
@@ -181,8 +199,8 @@ export class TaskBoard {
    */
   private acknowledge(rec: AgentRecord, taskId: string): void {
     void this.durable().then(() => {
-      rec.peer?.send({ type: 'task_ack', task_id: taskId })
-      this.release(rec, taskId)
+      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
+      this.fleet.release(rec, taskId)
     })
   }
 
@@ -200,35 +218,35 @@ export class TaskBoard {
 
   /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
-    const held = rec.task_id ? this.tasks.get(rec.task_id) : undefined
+    let holding = rec.task_id
+    const held = holding ? this.tasks.get(holding) : undefined
     if (held) this.disarm(held)
     if (held && held.task_id !== activeTaskId) {
       // The sidecar never stored it (lost before it was accepted): run it again.
-      rec.task_id = null
+      holding = null
       if (held.status === 'assigned' || held.status === 'working') this.requeue(held)
     }
-    if (activeTaskId && rec.task_id !== activeTaskId) {
+    if (activeTaskId && holding !== activeTaskId) {
       const task = this.tasks.get(activeTaskId)
       if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
         // In flight here when the hub restarted: the agent still holds it.
         this.disarm(task)
         task.status = 'working'
         this.touch(task)
-        rec.task_id = activeTaskId
+        holding = activeTaskId
       } else if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
         // Requeued after the grace period but not yet given to anyone: take it back.
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
         task.agent_id = rec.agent_id
         this.touch(task)
-        rec.task_id = activeTaskId
+        holding = activeTaskId
       } else if (task?.status !== 'completed' && task?.status !== 'failed') {
-        rec.peer?.send({ type: 'task_cancel', task_id: activeTaskId })
+        this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
       }
       // A finished task's late result is acknowledged (and ignored) when it arrives.
     }
-    if (rec.task_id) this.fleet.taskStarted(rec)
-    this.fleet.refresh(rec)
+    this.fleet.holding(rec, holding)
   }
 
   disconnected(rec: AgentRecord): void {
@@ -236,7 +254,7 @@ export class TaskBoard {
     if (!task) return
     this.arm(task, this.opts.graceMs, () => {
       this.opts.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: rec.agent_id })
-      rec.task_id = null
+      this.fleet.release(rec, task.task_id)
       this.requeue(task)
     })
   }
@@ -257,12 +275,6 @@ export class TaskBoard {
     this.scheduleDispatch()
   }
 
-  private release(rec: AgentRecord, taskId: string): void {
-    if (rec.task_id !== taskId) return
-    rec.task_id = null
-    this.fleet.taskSettled(rec)
-  }
-
   private retire(task: TaskRecord): void {
     this.retired.push(task.task_id)
     while (this.retired.length > this.opts.maxFinished) this.tasks.delete(this.retired.shift()!)
@@ -271,6 +283,7 @@ export class TaskBoard {
   private touch(task: TaskRecord): void {
     task.updated_at = this.opts.clock.now()
     this.persister.touch()
+    this.opts.changes.publish({ type: 'task', task_id: task.task_id })
   }
 
   private arm(task: TaskRecord, ms: number, fire: () => void): void {
@@ -287,6 +300,7 @@ export class TaskBoard {
   }
 
   close(): void {
+    this.unsubscribe()
     for (const task of this.tasks.values()) this.disarm(task)
   }
 }
@@ -301,14 +315,6 @@ function isStorable(value: unknown): boolean {
   }
 }
 
-function first<T>(set: Set<T>): T | undefined {
+function first<T>(set: ReadonlySet<T>): T | undefined {
   return set.values().next().value
-}
-
-export function taskView(t: TaskRecord) {
-  return {
-    task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
-    attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
-    created_at: t.created_at, updated_at: t.updated_at,
-  }
 }

@@ -4,6 +4,7 @@
  */
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import * as v from 'valibot'
+import { ERROR } from '../shared/protocol.ts'
 
 type Issue = { path: string; message: string }
 
@@ -17,7 +18,7 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
   }))
 }
 
-export const invalid = (issues: Issue[]) => ({ error: 'invalid_request' as const, issues })
+export const invalid = (issues: Issue[]) => ({ error: ERROR.INVALID_REQUEST, issues })
 
 /** Validates the JSON body; an empty body validates as `undefined`. */
 export function jsonBody<S extends v.GenericSchema>(

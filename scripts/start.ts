@@ -7,8 +7,9 @@ import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { resolve, join } from 'node:path'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
-import { ensureSecret, resolveHubConfig } from '../hub/config.ts'
-import { nodeSecretFiles } from './node-files.ts'
+import { resolveHubConfig } from '../hub/config.ts'
+import { ensureSecret } from '../hub/secret.ts'
+import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { SECOND } from '../shared/time.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']

@@ -14,14 +14,55 @@ export const MAX_INPUT_BYTES = 64 * 1024
 
 /** Close codes used by hub and sidecar (4xxx are ours). */
 export const CLOSE = {
+  /** The hub is shutting down. */
+  GOING_AWAY: 1001,
+  TOO_BIG: 1009,
   /** The sidecar closes to be restarted by pm2. */
   SERVICE_RESTART: 1012,
-  TOO_BIG: 1009,
+  /** The connection limit was reached while this socket's upgrade was under way (RFC 6455: Try Again Later). */
+  TRY_AGAIN_LATER: 1013,
   UNAUTHORIZED: 4001,
   REPLACED: 4002,
   HEARTBEAT_TIMEOUT: 4003,
   IDENTIFY_TIMEOUT: 4008,
+  /** The socket kept sending over its frame budget. */
+  RATE_LIMITED: 4029,
 } as const
+
+/** Every `error` code: in admin API answers (`{"error": ...}`) and in `error` frames. */
+export const ERROR = {
+  // Admin API
+  UNAUTHORIZED: 'unauthorized',
+  NOT_FOUND: 'not_found',
+  INVALID_REQUEST: 'invalid_request',
+  PAYLOAD_TOO_LARGE: 'payload_too_large',
+  INTERNAL_ERROR: 'internal_error',
+  AGENT_NOT_FOUND: 'agent_not_found',
+  AGENT_NOT_CONNECTED: 'agent_not_connected',
+  NOT_SUPERVISED: 'not_supervised',
+  TASK_NOT_FOUND: 'task_not_found',
+  ROLLOUT_NOT_FOUND: 'rollout_not_found',
+  TOO_MANY_CONNECTIONS: 'too_many_connections',
+  UPGRADE_REQUIRED: 'upgrade_required',
+  // WebSocket frames
+  INVALID_JSON: 'invalid_json',
+  UNKNOWN_TYPE: 'unknown_type',
+  INVALID_MESSAGE: 'invalid_message',
+  ALREADY_IDENTIFIED: 'already_identified',
+  NOT_IDENTIFIED: 'not_identified',
+  RATE_LIMITED: 'rate_limited',
+} as const
+export type ErrorCode = (typeof ERROR)[keyof typeof ERROR]
+
+/**
+ * How a task ended, on both sides: the sidecar's executor and queue file, and the hub's record
+ * of a report. `interrupted` means cut short (force restart, shutdown, crash): it runs again.
+ */
+export type TaskOutcome =
+  | { kind: 'complete'; result: unknown }
+  /** `signal`: what killed the task command, when a signal did (never stored or sent). */
+  | { kind: 'failed'; error: string; signal?: string }
+  | { kind: 'interrupted'; reason: string }
 
 export const AgentId = v.pipe(
   v.string(),
@@ -109,7 +150,7 @@ export const HubMessage = v.variant('type', [
 ])
 export type HubMessage = v.InferOutput<typeof HubMessage>
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string; detail: string }
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: ErrorCode; detail: string }
 
 /**
  * Parses one text frame against a schema. Never throws: a bad frame is a value.
@@ -123,10 +164,10 @@ export function decode<T>(
   try {
     raw = JSON.parse(text)
   } catch {
-    return { ok: false, error: 'invalid_json', detail: 'frame is not valid JSON' }
+    return { ok: false, error: ERROR.INVALID_JSON, detail: 'frame is not valid JSON' }
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { ok: false, error: 'invalid_message', detail: 'frame must be a JSON object' }
+    return { ok: false, error: ERROR.INVALID_MESSAGE, detail: 'frame must be a JSON object' }
   }
   const result = v.safeParse(schema, raw)
   if (result.success) return { ok: true, value: result.output }
@@ -140,7 +181,7 @@ export function decode<T>(
     }
   }
   const where = first.path?.map((p) => String(p.key)).join('.') ?? '(root)'
-  return { ok: false, error: 'invalid_message', detail: `${where}: ${first.message}` }
+  return { ok: false, error: ERROR.INVALID_MESSAGE, detail: `${where}: ${first.message}` }
 }
 
 export const decodeSidecarMessage = (text: string) => decode(SidecarMessage, text)

@@ -4,19 +4,17 @@
  * the timeout or an oversized result is a failure with the end of stderr. Output is bounded.
  */
 import { spawn } from 'node:child_process'
+import type { TaskOutcome } from '../shared/protocol.ts'
 
 /** The largest result sent to the hub; it must fit a 256 KiB frame with room to spare. */
 export const MAX_RESULT_BYTES = 192 * 1024
 /** How much of the end of stderr is kept for the error. */
 export const STDERR_TAIL_BYTES = 4 * 1024
 
-export type ExecOutcome =
-  | { ok: true; result: unknown }
-  | { ok: false; error: string; stopped?: boolean; signal?: string }
-
 export interface RunningTask {
-  done: Promise<ExecOutcome>
-  /** Kills the whole process group now; `done` then resolves with `stopped: true`. */
+  /** `interrupted` (reason `stopped`) only after stop(); a signal is named in `failed`. */
+  done: Promise<TaskOutcome>
+  /** Kills the whole process group now; `done` then resolves `interrupted`, reason `stopped`. */
   stop(): void
 }
 
@@ -77,22 +75,22 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   // Background children of the shell must not outlive it (nor hold its stdout open).
   child.on('exit', killGroup)
 
-  const done = new Promise<ExecOutcome>((resolve) => {
+  const done = new Promise<TaskOutcome>((resolve) => {
     child.on('error', (err) => {
       clearTimeout(timer)
-      resolve({ ok: false, error: `could not start task command: ${err.message}` })
+      resolve({ kind: 'failed', error: `could not start task command: ${err.message}` })
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       reaped = true
       const tail = stderr.toString('utf8').trim()
       const withTail = (msg: string) => (tail ? `${msg}: ${tail}` : msg)
-      if (stopped) return resolve({ ok: false, error: 'stopped', stopped: true })
-      if (timedOut) return resolve({ ok: false, error: withTail(`timed out after ${opts.task.timeout_ms} ms`) })
-      if (signal) return resolve({ ok: false, error: withTail(`killed by ${signal}`), signal })
-      if (code !== 0) return resolve({ ok: false, error: withTail(`exit code ${code}`) })
-      if (stdoutOverflow) return resolve({ ok: false, error: `result larger than ${MAX_RESULT_BYTES} bytes` })
-      resolve({ ok: true, result: parseResult(Buffer.concat(stdout).toString('utf8')) })
+      if (stopped) return resolve({ kind: 'interrupted', reason: 'stopped' })
+      if (timedOut) return resolve({ kind: 'failed', error: withTail(`timed out after ${opts.task.timeout_ms} ms`) })
+      if (signal) return resolve({ kind: 'failed', error: withTail(`killed by ${signal}`), signal })
+      if (code !== 0) return resolve({ kind: 'failed', error: withTail(`exit code ${code}`) })
+      if (stdoutOverflow) return resolve({ kind: 'failed', error: `result larger than ${MAX_RESULT_BYTES} bytes` })
+      resolve({ kind: 'complete', result: parseResult(Buffer.concat(stdout).toString('utf8')) })
     })
   })
 

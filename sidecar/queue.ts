@@ -6,12 +6,8 @@
 import { mkdir, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../shared/log.ts'
-import { writeFileAtomic } from '../scripts/node-files.ts'
-
-export type TaskOutcome =
-  | { kind: 'complete'; result: unknown }
-  | { kind: 'failed'; error: string }
-  | { kind: 'interrupted'; reason: string }
+import type { TaskOutcome } from '../shared/protocol.ts'
+import { writeFileAtomic } from '../shared/node/files.ts'
 
 export interface ActiveTask {
   task_id: string

@@ -1,16 +1,18 @@
 /**
- * The sidecar: identifies to the hub, executes one task at a time with its state on disk,
- * and restarts itself on the hub's command (gracefully: a running task finishes first).
- * Every collaborator is passed in; main.ts builds the real ones.
+ * The sidecar: identifies to the hub and executes one task at a time with its state on disk
+ * (this file's state machine). Restarts on the hub's command and shutdown are the restart
+ * controller's (restart-controller.ts). Every collaborator is passed in; main.ts builds the
+ * real ones.
  */
-import type { HubMessage, RestartMode, SidecarMessage } from '../shared/protocol.ts'
+import type { HubMessage, SidecarMessage, TaskOutcome } from '../shared/protocol.ts'
 import { CLOSE, PROTOCOL_VERSION } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { HubLink, HubLinkOptions } from './hub-link.ts'
 import type { Pm2Adapter } from './pm2.ts'
-import type { TaskQueue, TaskOutcome } from './queue.ts'
+import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
 import type { SidecarConfig } from './config.ts'
+import { createRestartController } from './restart-controller.ts'
 
 export interface SidecarDeps {
   config: SidecarConfig
@@ -26,23 +28,20 @@ export interface SidecarDeps {
   instanceId: string
 }
 
-interface PendingRestart {
-  restart_id: string
-  reason: string
-  mode: RestartMode
-  deadline: ReturnType<typeof setTimeout> | null
-}
-
 export function createSidecar(deps: SidecarDeps) {
   const { config, pm2, queue, log } = deps
   let link: HubLink | null = null
   let running: RunningTask | null = null
   /** The task's whole life (run, persist, report), so shutdown can wait for it. */
   let work: Promise<void> = Promise.resolve()
-  let pending: PendingRestart | null = null
-  let exiting = false
 
   const send = (message: SidecarMessage) => link?.send(message) ?? Promise.resolve(false)
+  const restarts = createRestartController({
+    supervised: pm2.supervised, log, send, exit: deps.exit,
+    isBusy: () => queue.busy,
+    interrupt,
+    closeLink: (code, reason) => link?.close(code, reason) ?? Promise.resolve(),
+  })
 
   /**
    * The identify carries what pm2 put in this process's environment (enough for the hub to
@@ -91,7 +90,7 @@ export function createSidecar(deps: SidecarDeps) {
       case 'task_cancel':
         return void cancel(msg.task_id).catch((err) => log.error('task cancel failed', { error: String(err) }))
       case 'restart_sidecar':
-        return void gracefulRestart(msg.reason, msg.restart_id, msg.mode ?? 'graceful', msg.deadline_s ?? null)
+        return void restarts.command(msg.reason, msg.restart_id, msg.mode ?? 'graceful', msg.deadline_s ?? null)
     }
   }
 
@@ -100,9 +99,9 @@ export function createSidecar(deps: SidecarDeps) {
       if (!queue.active.outcome) await send({ type: 'task_accepted', task_id: msg.task_id })
       return
     }
-    if (queue.busy || pending || exiting) {
+    if (queue.busy || restarts.isRestarting()) {
       // Not ours to run now: the hub queues it again at once.
-      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: pending || exiting ? 'restarting' : 'busy', started: false })
+      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: restarts.isRestarting() ? 'restarting' : 'busy', started: false })
       return
     }
     // On disk before it is accepted: a crash from here on is reported, never lost.
@@ -119,11 +118,11 @@ export function createSidecar(deps: SidecarDeps) {
     running = task
     const outcome = await task.done
     if (running === task) running = null
-    if (outcome.ok) return settle(msg.task_id, { kind: 'complete', result: outcome.result })
+    if (outcome.kind === 'complete') return settle(msg.task_id, outcome)
     // A stopped task was already settled by whoever stopped it.
-    if (outcome.stopped) return
+    if (outcome.kind === 'interrupted') return
     // Killed by a signal while we shut down (it reached the task too): not the task's fault.
-    if (exiting && outcome.signal) return settle(msg.task_id, { kind: 'interrupted', reason: `sidecar shutting down (${outcome.signal})` })
+    if (restarts.exiting && outcome.signal) return settle(msg.task_id, { kind: 'interrupted', reason: `sidecar shutting down (${outcome.signal})` })
     return settle(msg.task_id, { kind: 'failed', error: outcome.error })
   }
 
@@ -137,7 +136,7 @@ export function createSidecar(deps: SidecarDeps) {
   async function acknowledged(taskId: string): Promise<void> {
     if (queue.active?.task_id !== taskId || !queue.active.outcome) return
     await queue.clear()
-    if (pending) await restartNow()
+    await restarts.taskCleared()
   }
 
   async function cancel(taskId: string): Promise<void> {
@@ -146,7 +145,7 @@ export function createSidecar(deps: SidecarDeps) {
     running?.stop()
     running = null
     await queue.clear()
-    if (pending) await restartNow()
+    await restarts.taskCleared()
   }
 
   /** Stops the running task and records it as interrupted, so the hub runs it again. */
@@ -159,62 +158,11 @@ export function createSidecar(deps: SidecarDeps) {
   }
 
   /**
-   * The hub's restart command. Idle: restart now. Working: graceful waits for the task's
-   * result to be acknowledged (force once `deadline_s` passes); force interrupts it now.
-   * Outside pm2 it answers not_supervised and keeps running: nothing would bring it back.
-   */
-  async function gracefulRestart(reason: string, restartId: string, mode: RestartMode, deadlineS: number | null): Promise<void> {
-    if (!pm2.supervised) {
-      log.warn('restart refused: not running under pm2', { restart_id: restartId })
-      await send({ type: 'error', error: 'not_supervised', detail: 'this sidecar does not run under pm2' })
-      return
-    }
-    if (pending?.restart_id === restartId && mode === pending.mode) {
-      if (!queue.busy) await restartNow()
-      return
-    }
-    clearPendingRestart()
-    pending = { restart_id: restartId, reason, mode, deadline: null }
-    log.info('restart commanded', { restart_id: restartId, mode, deferred: queue.busy })
-    if (mode === 'force') await interrupt('force restart')
-    if (!queue.busy || mode === 'force') return restartNow()
-    if (deadlineS !== null) {
-      pending.deadline = setTimeout(() => {
-        log.warn('restart deadline passed; forcing', { restart_id: restartId })
-        if (pending) pending.mode = 'force'
-        void interrupt('restart deadline passed').then(restartNow)
-      }, deadlineS * 1000)
-    }
-  }
-
-  function hasPendingRestart(): boolean {
-    return pending !== null
-  }
-
-  function clearPendingRestart(): void {
-    if (pending?.deadline) clearTimeout(pending.deadline)
-    pending = null
-  }
-
-  /** Tells the hub, waits for that frame to be written, closes 1012, exits 0 for pm2. */
-  async function restartNow(): Promise<void> {
-    if (exiting || !pending) return
-    exiting = true
-    const { reason, restart_id } = pending
-    await send({ type: 'agent_restarting', reason, restart_id })
-    log.info('restarting', { restart_id })
-    await link?.close(CLOSE.SERVICE_RESTART, 'restarting')
-    deps.exit(0)
-  }
-
-  /**
    * Shutdown by signal (someone ran `pm2 restart` or `pm2 stop`): let the task finish within
    * the grace period, else record it interrupted so the hub runs it again.
    */
   async function shutdown(graceMs: number): Promise<void> {
-    if (exiting) return
-    exiting = true
-    clearPendingRestart()
+    if (!restarts.beginShutdown()) return
     if (queue.running) {
       log.info('shutting down; waiting for the running task', { grace_ms: graceMs })
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -227,7 +175,7 @@ export function createSidecar(deps: SidecarDeps) {
       await queue.finish({ kind: 'interrupted', reason: 'sidecar shut down' })
       await send(outcomeMessage(active.task_id, queue.active!.outcome!))
     }
-    await link?.close(1001, 'shutting down')
+    await link?.close(CLOSE.GOING_AWAY, 'shutting down')
   }
 
   return {
@@ -247,9 +195,9 @@ export function createSidecar(deps: SidecarDeps) {
       })
       return { stop: (graceMs = config.shutdownGraceMs) => shutdown(graceMs) }
     },
-    gracefulRestart,
-    hasPendingRestart,
-    clearPendingRestart,
+    gracefulRestart: restarts.command,
+    hasPendingRestart: restarts.hasPending,
+    clearPendingRestart: restarts.clearPending,
   }
 }
 

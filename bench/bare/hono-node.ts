@@ -1,4 +1,4 @@
-/** The bare Hono baseline on Node: @hono/node-server with `ws`, wired as hub/serve-node.ts wires the hub. */
+/** The bare Hono baseline on Node: @hono/node-server with `ws`, wired as hub/node/serve.ts wires the hub. */
 import { serve, upgradeWebSocket } from '@hono/node-server'
 import { WebSocketServer } from 'ws'
 import type { AddressInfo } from 'node:net'

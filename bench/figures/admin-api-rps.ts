@@ -6,7 +6,7 @@
  */
 import autocannon from 'autocannon'
 import type { BenchSizes } from '../config.ts'
-import type { Runtime } from '../../test/support/hub-process.ts'
+import type { Runtime } from '../../support/hub-process.ts'
 import { BASELINE, figureName, withHubAndBareHono, type ConnectedFleet } from '../support/fleet.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { median } from '../support/stats.ts'

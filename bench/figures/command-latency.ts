@@ -6,7 +6,7 @@
  * The sides alternate in chunks, after untimed warm-up requests on each.
  */
 import type { BenchSizes } from '../config.ts'
-import type { Runtime } from '../../test/support/hub-process.ts'
+import type { Runtime } from '../../support/hub-process.ts'
 import { BASELINE, figureName, withHubAndBareHono, type ConnectedFleet } from '../support/fleet.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { percentile } from '../support/stats.ts'

@@ -5,7 +5,7 @@
  * the sides alternate.
  */
 import type { BenchSizes } from '../config.ts'
-import type { Runtime } from '../../test/support/hub-process.ts'
+import type { Runtime } from '../../support/hub-process.ts'
 import { BASELINE, connectFleet, figureName, starter, withServer, withSwarm, type Side } from '../support/fleet.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { median } from '../support/stats.ts'

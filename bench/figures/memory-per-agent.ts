@@ -4,7 +4,7 @@
  * connections (each answered once, as the hub answers identify). Fresh processes per fleet.
  */
 import type { BenchSizes } from '../config.ts'
-import type { Runtime } from '../../test/support/hub-process.ts'
+import type { Runtime } from '../../support/hub-process.ts'
 import type { ServerUnderTest } from '../support/servers.ts'
 import { BASELINE, connectFleet, figureName, starter, withServer, withSwarm } from '../support/fleet.ts'
 import { makeResult, type Result } from '../support/report.ts'

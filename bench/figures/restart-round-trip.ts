@@ -11,8 +11,8 @@
  */
 import { rm } from 'node:fs/promises'
 import type { BenchSizes } from '../config.ts'
-import { startHubProcess } from '../../test/support/hub-process.ts'
-import { createPm2Sandbox } from '../../test/support/pm2.ts'
+import { startHubProcess } from '../../support/hub-process.ts'
+import { createPm2Sandbox } from '../../support/pm2.ts'
 import { HUB_BENCH_ENV } from '../support/servers.ts'
 import { watchJsonLines, type LogLine } from '../support/lines.ts'
 import { makeResult, type Result } from '../support/report.ts'

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BenchSizes } from '../config.ts'
-import { createPm2Sandbox } from '../../test/support/pm2.ts'
+import { createPm2Sandbox } from '../../support/pm2.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { onInterrupt } from '../support/cleanup.ts'
 import { median, sleep } from '../support/stats.ts'

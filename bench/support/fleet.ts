@@ -1,5 +1,5 @@
 /** Servers and swarms that always stop, and a fleet of N agents connected to a server. */
-import type { Runtime } from '../../test/support/hub-process.ts'
+import type { Runtime } from '../../support/hub-process.ts'
 import { startBare, startHub, type ServerUnderTest } from './servers.ts'
 import { startSwarm, type Swarm } from './swarm-client.ts'
 import { onInterrupt } from './cleanup.ts'

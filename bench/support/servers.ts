@@ -1,5 +1,5 @@
 /**
- * The servers a figure compares: the hub, started as users start it (test/support/hub-process.ts),
+ * The servers a figure compares: the hub, started as users start it (support/hub-process.ts),
  * and the bare baselines in bench/bare/, each its own process on port 0, on Node or on Deno.
  */
 import { spawn } from 'node:child_process'
@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { startHubProcess, stopChild, type Runtime } from '../../test/support/hub-process.ts'
+import { startHubProcess, stopChild, type Runtime } from '../../support/hub-process.ts'
 import { signAdminToken } from '../../hub/auth.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')

@@ -3,8 +3,8 @@
  * real pm2 daemon, a restart over HTTP, and the agent back with restart_count one higher.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { createPm2Sandbox, type Pm2Sandbox } from '../support/pm2.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
 
 let hub: HubProcess
 let pm2: Pm2Sandbox

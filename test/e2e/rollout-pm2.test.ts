@@ -3,9 +3,9 @@
  * autorestart, so it never comes back).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { createPm2Sandbox, type Pm2Sandbox } from '../support/pm2.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
+import { waitFor } from '../../support/wait.ts'
 
 let hub: HubProcess
 let pm2: Pm2Sandbox

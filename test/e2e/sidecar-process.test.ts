@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTokenVerifier } from '../../hub/auth.ts'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { waitFor } from '../../support/wait.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const SIDECAR = [process.execPath, '--import', 'tsx', join(ROOT, 'sidecar/main.ts')] as const

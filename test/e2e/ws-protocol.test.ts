@@ -3,8 +3,8 @@
  * on port 0, with real `ws` clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { identifiedSocket, openSocket } from '../support/ws-client.ts'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
+import { identifiedSocket, openSocket } from '../../support/ws-client.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 
 let hub: HubProcess
 const tokensUsed: string[] = []

@@ -5,8 +5,8 @@
  * error body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { identifiedSocket, openSocket } from '../support/ws-client.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { identifiedSocket, openSocket } from '../../support/ws-client.ts'
 import { hs256, makeJwt, nowS, swapPayload, tamperSignature } from './support/jwt.ts'
 import { recordFigures } from './support/figures.ts'
 import { RUNTIMES } from './support/scale.ts'

@@ -5,9 +5,9 @@
  * must drop a silent sidecar within its idle timeout and destroy its socket.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { identifiedSocket, type TestSocket } from '../support/ws-client.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
 import { startProxy, type Proxy } from './support/proxy.ts'
 import { startSwarm } from './support/swarm.ts'
 import { percentile, recordFigures } from './support/figures.ts'

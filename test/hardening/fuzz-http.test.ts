@@ -7,9 +7,9 @@
  */
 import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { identifiedSocket } from '../support/ws-client.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { identifiedSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
 import { createRng, SEED } from './support/random.ts'
 import { fuzzRequest, type FuzzRequest } from './support/http-fuzz.ts'
 import { recordFigures } from './support/figures.ts'

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { identifiedSocket, openSocket, type TestSocket } from '../support/ws-client.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { identifiedSocket, openSocket, type TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
 import { createRng, SEED } from './support/random.ts'
 import { fuzzFrame, type FuzzFrame } from './support/ws-fuzz.ts'
 import { percentile, recordFigures } from './support/figures.ts'

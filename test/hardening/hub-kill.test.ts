@@ -8,8 +8,8 @@
  * What is and is not real: see test/hardening/support/swarm-child.ts and docs/reliability.md.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { waitFor } from '../../support/wait.ts'
 import { HEAVY_RUNTIME, sizes } from './support/scale.ts'
 import { startSwarm, type Swarm } from './support/swarm.ts'
 import { histogram, maxInWindow, percentile, recordFigures } from './support/figures.ts'

@@ -7,8 +7,8 @@
 import http from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { identifiedSocket, openSocket, type TestSocket } from '../support/ws-client.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { identifiedSocket, openSocket, type TestSocket } from '../../support/ws-client.ts'
 import { recordFigures } from './support/figures.ts'
 import { RUNTIMES } from './support/scale.ts'
 

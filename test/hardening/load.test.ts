@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startHubProcess, type HubProcess } from '../support/hub-process.ts'
-import { waitFor } from '../support/wait.ts'
+import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
+import { waitFor } from '../../support/wait.ts'
 import { startSwarm, type Swarm } from './support/swarm.ts'
 import { percentile, recordFigures } from './support/figures.ts'
 import { HEAVY_RUNTIME, SCALE, sizes } from './support/scale.ts'

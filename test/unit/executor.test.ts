@@ -58,35 +58,35 @@ afterEach(async () => {
 describe('results', () => {
   it('parses JSON on stdout', async () => {
     expect(await run(`printf '{"answer":42,"list":[1,"two"]}\\n'`).done)
-      .toEqual({ ok: true, result: { answer: 42, list: [1, 'two'] } })
+      .toEqual({ kind: 'complete', result: { answer: 42, list: [1, 'two'] } })
   })
 
   it('returns other output as trimmed text', async () => {
-    expect(await run(`printf '  hello world\\n\\n'`).done).toEqual({ ok: true, result: 'hello world' })
+    expect(await run(`printf '  hello world\\n\\n'`).done).toEqual({ kind: 'complete', result: 'hello world' })
   })
 
   it('returns empty output as an empty string', async () => {
-    expect(await run('true').done).toEqual({ ok: true, result: '' })
+    expect(await run('true').done).toEqual({ kind: 'complete', result: '' })
   })
 
   it('ignores stderr when the command succeeds', async () => {
-    expect(await run(`echo warning >&2; echo '"fine"'`).done).toEqual({ ok: true, result: 'fine' })
+    expect(await run(`echo warning >&2; echo '"fine"'`).done).toEqual({ kind: 'complete', result: 'fine' })
   })
 
   it('accepts a result of exactly MAX_RESULT_BYTES', async () => {
     const outcome = await run(`head -c ${MAX_RESULT_BYTES} /dev/zero | tr '\\0' a`).done
-    expect(outcome).toEqual({ ok: true, result: 'a'.repeat(MAX_RESULT_BYTES) })
+    expect(outcome).toEqual({ kind: 'complete', result: 'a'.repeat(MAX_RESULT_BYTES) })
   })
 
   it('fails a result one byte over MAX_RESULT_BYTES', async () => {
     expect(await run(`head -c ${MAX_RESULT_BYTES + 1} /dev/zero | tr '\\0' a`).done)
-      .toEqual({ ok: false, error: 'result larger than 196608 bytes' })
+      .toEqual({ kind: 'failed', error: 'result larger than 196608 bytes' })
   })
 
   it('fails a huge result without waiting on a blocked writer', async () => {
     // 4 MiB: if the executor stopped reading, the writer would block on a full pipe forever.
     expect(await run(`head -c 4194304 /dev/zero`).done)
-      .toEqual({ ok: false, error: 'result larger than 196608 bytes' })
+      .toEqual({ kind: 'failed', error: 'result larger than 196608 bytes' })
   })
 })
 
@@ -97,59 +97,59 @@ describe('the task it is given', () => {
       task: { task_id: 'task-7', input: { prompt: 'hi', n: [1, 2] }, timeout_ms: 9000 },
       env: ENV,
     }).done
-    expect(outcome).toEqual({ ok: true, result: { task_id: 'task-7', input: { prompt: 'hi', n: [1, 2] }, timeout_ms: 9000 } })
+    expect(outcome).toEqual({ kind: 'complete', result: { task_id: 'task-7', input: { prompt: 'hi', n: [1, 2] }, timeout_ms: 9000 } })
   })
 
   it('is not an error when the command does not read stdin', async () => {
-    expect(await run('echo done', { input: 'x'.repeat(1024 * 1024) }).done).toEqual({ ok: true, result: 'done' })
+    expect(await run('echo done', { input: 'x'.repeat(1024 * 1024) }).done).toEqual({ kind: 'complete', result: 'done' })
   })
 
   it('sets AGENTCOM_TASK_ID over any inherited value, next to the given env', async () => {
     const outcome = await run(`printf '%s|%s' "$AGENTCOM_TASK_ID" "$GIVEN"`, {
       env: { ...ENV, GIVEN: 'yes', AGENTCOM_TASK_ID: 'stale' },
     }).done
-    expect(outcome).toEqual({ ok: true, result: 'task-1|yes' })
+    expect(outcome).toEqual({ kind: 'complete', result: 'task-1|yes' })
   })
 
   it("gets only the env it is given, not the sidecar's", async () => {
     vi.stubEnv('AGENTCOM_EXEC_TEST_LEAK', 'leaked')
-    expect(await run(`printf '%s' "\${AGENTCOM_EXEC_TEST_LEAK-unset}"`).done).toEqual({ ok: true, result: 'unset' })
+    expect(await run(`printf '%s' "\${AGENTCOM_EXEC_TEST_LEAK-unset}"`).done).toEqual({ kind: 'complete', result: 'unset' })
   })
 
   it('runs in the given cwd', async () => {
-    expect(await run('pwd -P', { cwd: dir }).done).toEqual({ ok: true, result: await realpath(dir) })
+    expect(await run('pwd -P', { cwd: dir }).done).toEqual({ kind: 'complete', result: await realpath(dir) })
   })
 
   it('reports a command that cannot start', async () => {
     expect(await run('true', { cwd: join(dir, 'missing') }).done)
-      .toEqual({ ok: false, error: 'could not start task command: spawn /bin/sh ENOENT' })
+      .toEqual({ kind: 'failed', error: 'could not start task command: spawn /bin/sh ENOENT' })
   })
 })
 
 describe('failures', () => {
   it('reports a non-zero exit with the end of stderr', async () => {
     expect(await run(`echo 'partial' ; echo 'something broke' >&2; exit 3`).done)
-      .toEqual({ ok: false, error: 'exit code 3: something broke' })
+      .toEqual({ kind: 'failed', error: 'exit code 3: something broke' })
   })
 
   it('reports a non-zero exit without stderr', async () => {
-    expect(await run('exit 4').done).toEqual({ ok: false, error: 'exit code 4' })
+    expect(await run('exit 4').done).toEqual({ kind: 'failed', error: 'exit code 4' })
   })
 
   it('reports death by a signal', async () => {
-    expect(await run(`echo dying >&2; kill -TERM $$`).done).toEqual({ ok: false, error: 'killed by SIGTERM: dying', signal: 'SIGTERM' })
+    expect(await run(`echo dying >&2; kill -TERM $$`).done).toEqual({ kind: 'failed', error: 'killed by SIGTERM: dying', signal: 'SIGTERM' })
   })
 
   it('keeps only the last STDERR_TAIL_BYTES of stderr', async () => {
     const outcome = await run(`head -c 100000 /dev/zero | tr '\\0' e >&2; printf END >&2; exit 1`).done
     expect(STDERR_TAIL_BYTES).toBe(4096)
-    expect(outcome).toEqual({ ok: false, error: `exit code 1: ${'e'.repeat(STDERR_TAIL_BYTES - 3)}END` })
+    expect(outcome).toEqual({ kind: 'failed', error: `exit code 1: ${'e'.repeat(STDERR_TAIL_BYTES - 3)}END` })
   })
 
   it('kills a task at its timeout', async () => {
     const started = Date.now()
     const outcome = await run(`echo 'still working' >&2; sleep 5`, { timeoutMs: 200 }).done
-    expect(outcome).toEqual({ ok: false, error: 'timed out after 200 ms: still working' })
+    expect(outcome).toEqual({ kind: 'failed', error: 'timed out after 200 ms: still working' })
     // The whole group died: a surviving `sleep 5` would hold stdout open for 5 s.
     expect(Date.now() - started).toBeLessThan(4000)
   })
@@ -165,22 +165,22 @@ describe('process group', () => {
     })
     expect(isRunning(pid)).toBe(true)
     task.stop()
-    expect(await task.done).toEqual({ ok: false, error: 'stopped', stopped: true })
+    expect(await task.done).toEqual({ kind: 'interrupted', reason: 'stopped' })
     await waitFor(() => (isRunning(pid) ? undefined : true))
     expect(isRunning(pid)).toBe(false)
   })
 
   it('stop() after the task ended changes nothing', async () => {
     const task = run('echo 1')
-    expect(await task.done).toEqual({ ok: true, result: 1 })
+    expect(await task.done).toEqual({ kind: 'complete', result: 1 })
     task.stop()
-    expect(await task.done).toEqual({ ok: true, result: 1 })
+    expect(await task.done).toEqual({ kind: 'complete', result: 1 })
   })
 
   it('kills background children when the shell exits', async () => {
     const pidFile = join(dir, 'bg.pid')
     const started = Date.now()
-    expect(await run(`sleep 30 & echo $! > '${pidFile}'; echo done`).done).toEqual({ ok: true, result: 'done' })
+    expect(await run(`sleep 30 & echo $! > '${pidFile}'; echo done`).done).toEqual({ kind: 'complete', result: 'done' })
     expect(Date.now() - started).toBeLessThan(10_000)
     const pid = Number(await readFile(pidFile, 'utf8'))
     await waitFor(() => (isRunning(pid) ? undefined : true))

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
-import { FrameBudget, LIMIT_CLOSE } from '../../hub/limits.ts'
-import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
+import { FrameBudget } from '../../hub/limits.ts'
+import { CLOSE, MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 describe('FrameBudget', () => {
@@ -154,7 +154,7 @@ describe('connection limit', () => {
     const second = upgrade() // both pass isFull() before either opens
     expect((await first).status).toBe(200)
     expect((await second).status).toBe(200)
-    expect(sockets.map((s) => s.closes)).toEqual([[], [LIMIT_CLOSE.TRY_AGAIN_LATER]])
+    expect(sockets.map((s) => s.closes)).toEqual([[], [CLOSE.TRY_AGAIN_LATER]])
     sockets[1].send('{"type":"ping"}')
     expect(sockets[1].sent).toEqual([]) // never part of the hub
   })
@@ -176,7 +176,7 @@ describe('frame budget on a socket', () => {
     expect(s.sent[5]).toEqual({ type: 'error', error: 'rate_limited' })
     expect(s.closes).toEqual([])
     s.send('{"type":"ping"}')
-    expect(s.closes).toEqual([LIMIT_CLOSE.RATE_LIMITED])
+    expect(s.closes).toEqual([CLOSE.RATE_LIMITED])
     expect(s.sent).toHaveLength(9)
   })
 
@@ -198,7 +198,7 @@ describe('frame budget on a socket', () => {
     await upgrade()
     for (let i = 0; i < 10; i++) sockets[0].send('{"type":"ping"}')
     sockets[1].send('{"type":"ping"}')
-    expect(sockets[0].closes).toEqual([LIMIT_CLOSE.RATE_LIMITED])
+    expect(sockets[0].closes).toEqual([CLOSE.RATE_LIMITED])
     expect(sockets[1].sent).toEqual([{ type: 'error', error: 'not_identified', detail: 'the first frame must be identify' }])
   })
 })

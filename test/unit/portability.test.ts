@@ -1,18 +1,24 @@
 /**
  * The hub core and shared/ run on Node and Deno alike: they may import only hono, valibot
- * and each other. Runtime code lives in the entry files alone.
+ * and each other. Runtime code lives in the entry files alone. hub/pg (the cluster store) may
+ * import postgres.js too, which runs on both.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
 const ROOT = join(import.meta.dirname, '..', '..')
-const ENTRIES = new Set(['hub/node.ts', 'hub/serve-node.ts', 'hub/node-websocket.ts', 'hub/deno.ts'])
+const ENTRIES = new Set(['hub/node.ts', 'hub/deno.ts'])
 const ALLOWED = /^(hono(\/[a-z-]+)*|valibot|\.\.?\/.*\.ts)$/
+const ALLOWED_IN_PG = /^postgres$/
+
+function isAllowed(file: string, spec: string): boolean {
+  return ALLOWED.test(spec) || (file.startsWith('hub/pg/') && ALLOWED_IN_PG.test(spec))
+}
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'shared']) {
+  for (const dir of ['hub', 'hub/pg', 'hub/dashboard', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)
@@ -29,14 +35,14 @@ function importsOf(source: string): string[] {
 
 describe('portable core', () => {
   it('finds the core files', async () => {
-    expect(await coreFiles()).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'shared/protocol.ts']))
+    expect(await coreFiles()).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'hub/pg/migrate.ts', 'shared/protocol.ts']))
   })
 
   it('imports only hono, valibot and relative .ts files', async () => {
     const offenders: string[] = []
     for (const file of await coreFiles()) {
       const source = await readFile(join(ROOT, file), 'utf8')
-      for (const spec of importsOf(source)) if (!ALLOWED.test(spec) || spec.startsWith('../sidecar') || spec.startsWith('../scripts')) offenders.push(`${file}: ${spec}`)
+      for (const spec of importsOf(source)) if (!isAllowed(file, spec) || /^(\.\.\/)+(sidecar|scripts)\//.test(spec)) offenders.push(`${file}: ${spec}`)
       const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
       if (/\b(process|Deno|Bun|Buffer|require)\s*[.(]/.test(code)) offenders.push(`${file}: uses a runtime global`)
     }
@@ -47,5 +53,8 @@ describe('portable core', () => {
     expect(importsOf("import { readFile } from 'node:fs'\n").every((s) => ALLOWED.test(s))).toBe(false)
     expect(importsOf("import { serve } from '@hono/node-server'\n").every((s) => ALLOWED.test(s))).toBe(false)
     expect(importsOf("import { Hono } from 'hono'\nimport * as v from 'valibot'\n").every((s) => ALLOWED.test(s))).toBe(true)
+    expect(isAllowed('hub/pg/bus.ts', 'postgres')).toBe(true)
+    expect(isAllowed('hub/app.ts', 'postgres')).toBe(false)
+    expect(isAllowed('hub/pg/bus.ts', 'node:net')).toBe(false)
   })
 })

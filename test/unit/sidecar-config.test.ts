@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ConfigError, resolveSidecarConfig, SIDECAR_DEFAULTS } from '../../sidecar/config.ts'
+import { resolveSidecarConfig, SIDECAR_DEFAULTS } from '../../sidecar/config.ts'
+import { ConfigError } from '../../shared/settings.ts'
 
 const REQUIRED = { AGENTCOM_AGENT_ID: 'worker-1', AGENTCOM_TOKEN: 'tok' }
 

@@ -11,15 +11,14 @@ import { createSidecar } from '../../sidecar/sidecar.ts'
 import { TaskQueue } from '../../sidecar/queue.ts'
 import type { HubLink } from '../../sidecar/hub-link.ts'
 import type { Pm2Adapter } from '../../sidecar/pm2.ts'
-import type { ExecOutcome } from '../../sidecar/executor.ts'
-import type { HubMessage, SidecarMessage } from '../../shared/protocol.ts'
+import type { HubMessage, SidecarMessage, TaskOutcome } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 type Event = { sent: SidecarMessage } | { closed: number } | { exit: number } | { stopped: string }
 
 async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; queue?: TaskQueue; pm2?: Pm2Adapter } = {}) {
   const events: Event[] = []
-  const tasks = new Map<string, (outcome: ExecOutcome) => void>()
+  const tasks = new Map<string, (outcome: TaskOutcome) => void>()
   let deliver: (m: HubMessage) => void = () => {}
   let open: () => void = () => {}
   const q = queue ?? await TaskQueue.open(join(await mkdtemp(join(tmpdir(), 'agentcom-sc-')), 'q.json'), silentLogger)
@@ -47,14 +46,14 @@ async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; 
       return link
     },
     exec: ({ task }) => {
-      let finish!: (o: ExecOutcome) => void
-      const done = new Promise<ExecOutcome>((resolve) => (finish = resolve))
+      let finish!: (o: TaskOutcome) => void
+      const done = new Promise<TaskOutcome>((resolve) => (finish = resolve))
       tasks.set(task.task_id, finish)
       return {
         done,
         stop: () => {
           events.push({ stopped: task.task_id })
-          finish({ ok: false, error: 'stopped', stopped: true })
+          finish({ kind: 'interrupted', reason: 'stopped' })
         },
       }
     },
@@ -107,7 +106,7 @@ describe('restart on command', () => {
     await s.until(() => expect(s.sidecar.hasPendingRestart()).toBe(true))
     expect(s.sent('agent_restarting')).toEqual([])
 
-    s.tasks.get('t-1')!({ ok: true, result: 42 })
+    s.tasks.get('t-1')!({ kind: 'complete', result: 42 })
     await s.until(() => expect(s.sent('task_complete')).toEqual([{ type: 'task_complete', task_id: 't-1', result: 42 }]))
     expect(s.sent('agent_restarting')).toEqual([])
     s.deliver({ type: 'task_ack', task_id: 't-1' })
@@ -222,7 +221,7 @@ describe('shutdown by signal', () => {
     s.deliver(assign('t-1'))
     await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
     const stopping = s.running.stop(10_000)
-    s.tasks.get('t-1')!({ ok: true, result: 'done' })
+    s.tasks.get('t-1')!({ kind: 'complete', result: 'done' })
     await stopping
     expect(s.sent('task_complete')).toEqual([{ type: 'task_complete', task_id: 't-1', result: 'done' }])
     expect(s.events.at(-1)).toEqual({ closed: 1001 })

@@ -3,8 +3,9 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { Persister, createFileTaskStore, type StoredTask, type TaskStore } from '../../hub/task-store.ts'
-import { nodeStateFiles } from '../../scripts/node-files.ts'
+import { Persister, createFileTaskStore, createMemoryTaskStore, type StoredTask, type TaskStore } from '../../hub/task-store.ts'
+import { createHub } from '../../hub/app.ts'
+import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 
 const task = (task_id: string): StoredTask => ({
@@ -71,5 +72,19 @@ describe('file task store', () => {
     expect(await store.load()).toEqual([])
     expect(JSON.parse(lines[0])).toMatchObject({ level: 'error', msg: 'task file is unreadable; starting with no tasks', path })
     expect(await readFile(path, 'utf8')).toBe('{"version":1,"tasks":[{"task_')
+  })
+})
+
+describe('memory task store', () => {
+  it('gives a new hub the tasks the last one saved', async () => {
+    const store = createMemoryTaskStore()
+    const options = { upgradeWebSocket: (() => {}) as never, secret: 's'.repeat(40), log: silentLogger, taskStore: store }
+    const first = createHub(options)
+    const task = first.tasks.create({ n: 1 }, null, undefined)
+    await first.tasks.durable()
+    first.close()
+    const second = createHub({ ...options, restoredTasks: await store.load() })
+    expect(second.tasks.get(task.task_id)).toMatchObject({ task_id: task.task_id, status: 'queued', input: { n: 1 } })
+    second.close()
   })
 })

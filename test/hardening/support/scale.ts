@@ -3,7 +3,7 @@
  * `ci` (AGENTCOM_HARDENING_SCALE=ci), small enough for CI's budget. Anything else is refused.
  */
 import { MINUTE, SECOND } from '../../../shared/time.ts'
-import type { Runtime } from '../../support/hub-process.ts'
+import type { Runtime } from '../../../support/hub-process.ts'
 
 export type Scale = 'full' | 'ci'
 

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
-const ROOT = join(import.meta.dirname, '..', '..')
+const ROOT = join(import.meta.dirname, '..')
 export const PM2_BIN = createRequire(import.meta.url).resolve('pm2/bin/pm2')
 export const DEMO_TASK = `"${process.execPath}" "${join(ROOT, 'sidecar/demo-task.mjs')}"`
 

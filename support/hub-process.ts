@@ -8,11 +8,11 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 
 export type Runtime = 'node' | 'deno'
 export const RUNTIME: Runtime = process.env.AGENTCOM_TEST_RUNTIME === 'deno' ? 'deno' : 'node'
-const ROOT = join(import.meta.dirname, '..', '..')
+const ROOT = join(import.meta.dirname, '..')
 
 export interface HubProcess {
   runtime: Runtime

@@ -1,16 +1,16 @@
 /**
  * Serving the hub on Node: @hono/node-server, with our own upgrade helper over `ws`
- * (hub/node-websocket.ts) so that an open socket keeps nothing of its upgrade request.
+ * (hub/node/websocket.ts) so that an open socket keeps nothing of its upgrade request.
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
 import { serve } from '@hono/node-server'
 import type { Server } from 'node:http'
 import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
-import { createHub, type HubOptions } from './app.ts'
-import { createNodeWebSocket } from './node-websocket.ts'
-import { MAX_FRAME_BYTES } from '../shared/protocol.ts'
-import { createLogger } from '../shared/log.ts'
+import { createHub, type HubOptions } from '../app.ts'
+import { createNodeWebSocket } from './websocket.ts'
+import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
+import { createLogger } from '../../shared/log.ts'
 
 export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: number; host: string }
 

@@ -1,0 +1,50 @@
+/**
+ * The hub's in-process change feed. Each state owner publishes a nudge naming what changed;
+ * other modules subscribe and ask the owner for the truth (a notification is a nudge, the
+ * record is the truth). Synchronous and cheap: a listener runs inside the change, so it must
+ * be quick; one that throws is reported and does not stop the others or the owner.
+ */
+export type Change =
+  | {
+    type: 'agent'
+    agent_id: string
+    /** Set when this change is the agent's restart changing state. */
+    restart_id?: string
+  }
+  | { type: 'task'; task_id: string }
+  | { type: 'rollout'; rollout_id: string }
+
+export type ChangeType = Change['type']
+export type ChangeListener<T extends ChangeType = ChangeType> = (change: Extract<Change, { type: T }>) => void
+
+export class ChangeFeed {
+  private listeners: ChangeListener[] = []
+
+  constructor(private readonly onListenerError: (err: unknown, change: Change) => void = () => {}) {}
+
+  publish(change: Change): void {
+    // A listener added or removed during a publish takes effect from the next one.
+    for (const listener of this.listeners) {
+      try {
+        listener(change)
+      } catch (err) {
+        this.onListenerError(err, change)
+      }
+    }
+  }
+
+  /** Every change, in order. Returns the unsubscribe. */
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners = [...this.listeners, listener]
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener)
+    }
+  }
+
+  /** Changes of one type. Returns the unsubscribe. */
+  on<T extends ChangeType>(type: T, listener: ChangeListener<T>): () => void {
+    return this.subscribe((change) => {
+      if (change.type === type) listener(change as Extract<Change, { type: T }>)
+    })
+  }
+}

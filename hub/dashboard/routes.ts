@@ -1,0 +1,38 @@
+/**
+ * `GET /`: the dashboard, served by the portable core on every runtime. Loading it needs no
+ * auth (it holds no data; the data routes need the admin token). The policy below lets the
+ * page load and talk to this hub only: no CDN, font or script from anywhere else can run.
+ */
+import { Hono } from 'hono'
+import { DASHBOARD_HTML } from './page.ts'
+import { DASHBOARD_CSS } from './style.ts'
+import { DASHBOARD_JS } from './client.ts'
+
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+const COMMON_HEADERS = {
+  'content-security-policy': DASHBOARD_CSP,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-resource-policy': 'same-origin',
+  // Small and served from memory: always revalidate, so a new hub version is seen at once.
+  'cache-control': 'no-cache',
+}
+
+export function dashboardRoutes() {
+  const asset = (body: string, type: string) => () =>
+    new Response(body, { headers: { ...COMMON_HEADERS, 'content-type': type } })
+  return new Hono()
+    .get('/', asset(DASHBOARD_HTML, 'text/html; charset=utf-8'))
+    .get('/dashboard.js', asset(DASHBOARD_JS, 'text/javascript; charset=utf-8'))
+    .get('/dashboard.css', asset(DASHBOARD_CSS, 'text/css; charset=utf-8'))
+}

@@ -1,0 +1,59 @@
+/**
+ * Deno's file access for the hub's portable core: the shared secret file (SecretFiles) and
+ * the task table (StateFiles), with the same durability as hub/node/platform.ts.
+ */
+import type { SecretFiles } from '../secret.ts'
+import type { StateFiles } from '../task-store.ts'
+
+async function readTextOrNull(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path)
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null
+    throw err
+  }
+}
+
+export const denoSecretFiles: SecretFiles = {
+  read: readTextOrNull,
+  async createExclusive(path, text) {
+    try {
+      await Deno.writeTextFile(path, text, { createNew: true, mode: 0o600 })
+      return true
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) return false
+      throw err
+    }
+  },
+  async mkdirp(path) {
+    await Deno.mkdir(path, { recursive: true, mode: 0o700 })
+  },
+}
+
+/** Temporary file, fsync, rename, fsync of the directory: a reader sees the old file or the new. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp`
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 })
+  try {
+    const bytes = new TextEncoder().encode(text)
+    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at))
+    await file.sync()
+  } finally {
+    file.close()
+  }
+  await Deno.rename(tmp, path)
+  // The rename itself is durable only once the directory is.
+  const dir = await Deno.open(dirOf(path), { read: true })
+  try {
+    await dir.sync()
+  } finally {
+    dir.close()
+  }
+}
+
+function dirOf(path: string): string {
+  const slash = path.lastIndexOf('/')
+  return slash > 0 ? path.slice(0, slash) : slash === 0 ? '/' : '.'
+}
+
+export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }

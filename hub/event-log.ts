@@ -1,0 +1,153 @@
+/**
+ * The buffer behind `GET /api/admin/events`: every change the hub announces, numbered, with the
+ * last `capacity` kept so a client that reconnects with `Last-Event-ID` gets what it missed.
+ * Portable: Web APIs only. The log owns its ring and its listeners; the events route attaches.
+ */
+
+/** One announced change. `json` is the data serialized once, whatever the number of clients. */
+export interface LoggedEvent {
+  /** `<epoch>-<seq>`: the epoch tells this hub process's ids from an earlier one's. */
+  id: string
+  seq: number
+  kind: string
+  json: string
+}
+
+/**
+ * What a client missed. `reset`: the id is older than the buffer, unknown, from another hub
+ * process or in the future, so the client must fetch everything again; `lastId` is the id to
+ * send with the reset so its next reconnect starts from here.
+ */
+export type Replay =
+  | { reset: false; events: LoggedEvent[] }
+  | { reset: true; lastId: string }
+
+export type EventListener = (event: LoggedEvent) => void
+
+export interface EventLogOptions {
+  /** How many events are kept for replay. Default 1000 (the contract's minimum). */
+  capacity?: number
+  /** Prefix of every id; default a random one per log, so ids never repeat across restarts. */
+  epoch?: string
+}
+
+export const EVENT_LOG_DEFAULTS = { capacity: 1000 } as const
+
+export class EventLog {
+  readonly capacity: number
+  readonly epoch: string
+  #ring: (LoggedEvent | undefined)[]
+  #lastSeq = 0
+  #listeners = new Set<EventListener>()
+
+  constructor(options: EventLogOptions = {}) {
+    const capacity = options.capacity ?? EVENT_LOG_DEFAULTS.capacity
+    if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`options.capacity must be a positive integer, got ${capacity}`)
+    const epoch = options.epoch ?? crypto.randomUUID().slice(0, 8)
+    if (!/^[A-Za-z0-9_]{1,32}$/.test(epoch)) throw new Error(`options.epoch must be 1 to 32 characters of A-Za-z0-9_, got ${JSON.stringify(epoch)}`)
+    this.capacity = capacity
+    this.epoch = epoch
+    this.#ring = new Array(capacity)
+  }
+
+  /** The id of the newest event, or of "nothing yet" (`<epoch>-0`). */
+  get lastId(): string {
+    return `${this.epoch}-${this.#lastSeq}`
+  }
+
+  /** Numbers the event, keeps it, and hands it to every listener. Returns its id. */
+  append(kind: string, data: unknown): string {
+    const seq = ++this.#lastSeq
+    const event: LoggedEvent = { id: `${this.epoch}-${seq}`, seq, kind, json: JSON.stringify(data) ?? 'null' }
+    this.#ring[seq % this.capacity] = event
+    for (const listener of this.#listeners) {
+      try {
+        listener(event)
+      } catch {
+        // A listener that throws is a client stream that broke; it must not cost the others
+        // their event, and it gets no further ones.
+        this.#listeners.delete(listener)
+      }
+    }
+    return event.id
+  }
+
+  /**
+   * The events after `lastEventId`. No id (a first connection): nothing to replay. An id this
+   * log cannot vouch for: a reset.
+   */
+  since(lastEventId: string | null | undefined): Replay {
+    if (lastEventId === null || lastEventId === undefined || lastEventId === '') return { reset: false, events: [] }
+    const seq = this.#parse(lastEventId)
+    const oldest = Math.max(1, this.#lastSeq - this.capacity + 1)
+    if (seq === null || seq > this.#lastSeq || seq + 1 < oldest) return { reset: true, lastId: this.lastId }
+    const events: LoggedEvent[] = []
+    for (let s = seq + 1; s <= this.#lastSeq; s++) events.push(this.#ring[s % this.capacity]!)
+    return { reset: false, events }
+  }
+
+  /** Live events from now on; returns the unsubscribe. */
+  subscribe(listener: EventListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.unsubscribe(listener)
+  }
+
+  unsubscribe(listener: EventListener): void {
+    this.#listeners.delete(listener)
+  }
+
+  /**
+   * The replay and the live subscription in one step, so no event falls between them (both
+   * run in the same turn of the event loop).
+   */
+  attach(lastEventId: string | null | undefined, listener: EventListener): { replay: Replay; unsubscribe: () => void } {
+    const replay = this.since(lastEventId)
+    return { replay, unsubscribe: this.subscribe(listener) }
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size
+  }
+
+  #parse(id: string): number | null {
+    const dash = id.lastIndexOf('-')
+    if (dash < 0 || id.slice(0, dash) !== this.epoch) return null
+    const digits = id.slice(dash + 1)
+    if (!/^\d{1,15}$/.test(digits)) return null
+    return Number(digits)
+  }
+}
+
+/** One SSE event block. Data with line breaks becomes several `data:` lines, as the spec joins them. */
+export function formatSseEvent(event: { id?: string; kind?: string; data: string }): string {
+  let out = ''
+  if (event.id !== undefined) out += `id: ${singleLine(event.id)}\n`
+  if (event.kind !== undefined) out += `event: ${singleLine(event.kind)}\n`
+  for (const line of event.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`
+  return `${out}\n`
+}
+
+/** A logged event as its SSE block. */
+export function formatLoggedEvent(event: LoggedEvent): string {
+  return formatSseEvent({ id: event.id, kind: event.kind, data: event.json })
+}
+
+/** `event: reset`: the client missed more than the buffer holds and must fetch everything again. */
+export function formatSseReset(lastId: string): string {
+  return formatSseEvent({ id: lastId, kind: 'reset', data: '{}' })
+}
+
+/** A comment line: ignored by clients, it keeps idle connections (and proxies) open. */
+export function formatSseComment(text = ''): string {
+  return `:${text ? ` ${singleLine(text)}` : ''}\n\n`
+}
+
+/** What a replay sends first: the reset marker or the missed events, in order. */
+export function formatReplay(replay: Replay): string {
+  return replay.reset ? formatSseReset(replay.lastId) : replay.events.map(formatLoggedEvent).join('')
+}
+
+// A line break in a field would start a new field: an id or event name must never carry one.
+function singleLine(text: string): string {
+  return text.replace(/[\r\n]/g, ' ')
+}

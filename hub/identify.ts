@@ -1,0 +1,48 @@
+/**
+ * The identify handshake: the token must be an agent token for the claimed agent id. Then the
+ * connection becomes the agent's, and the fleet and the task board reconcile what it holds.
+ */
+import { CLOSE, ERROR, type SidecarMessage } from '../shared/protocol.ts'
+import type { Logger } from '../shared/log.ts'
+import type { TokenClaims } from './auth.ts'
+import type { Connection } from './connections.ts'
+import type { Fleet } from './fleet.ts'
+import type { TaskBoard } from './tasks.ts'
+
+export interface IdentifyDeps {
+  fleet: Fleet
+  tasks: TaskBoard
+  verifyToken: (token: string) => Promise<TokenClaims | null>
+  log: Logger
+  drop(conn: Connection, code: number, reason: string): void
+  fail(conn: Connection, error: string, detail?: string): void
+}
+
+export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: IdentifyDeps) {
+  return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
+    if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
+    conn.identifying = true
+    const claims = await verifyToken(msg.token)
+    conn.identifying = false
+    if (conn.closed) return
+    if (claims?.role !== 'agent' || claims.sub !== msg.agent_id) {
+      log.warn('identify refused', { agent_id: msg.agent_id })
+      fail(conn, ERROR.UNAUTHORIZED)
+      return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
+    }
+    if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
+    conn.identifyTimer = null
+    // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
+    conn.send({ type: 'identified', agent_id: msg.agent_id })
+    fleet.identify(msg.agent_id, conn, {
+      pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null,
+    })
+    const rec = fleet.get(msg.agent_id)!
+    conn.agent = rec
+    tasks.identified(rec, msg.active_task_id ?? null)
+    log.info('agent identified', {
+      agent_id: rec.agent_id, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,
+      restart_count: msg.pm2_info?.restart_count ?? null,
+    })
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Node's file access for the hub's portable core: the shared secret file (SecretFiles) and
+ * the task table (StateFiles). Used by the Node hub entry and the token command.
+ */
+import { link, mkdir, unlink, writeFile } from 'node:fs/promises'
+import type { SecretFiles } from '../secret.ts'
+import type { StateFiles } from '../task-store.ts'
+import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+
+export const nodeSecretFiles: SecretFiles = {
+  read: readTextOrNull,
+  async createExclusive(path, text) {
+    // Written aside, then linked into place: a reader never sees a half-written secret.
+    const tmp = `${path}.${process.pid}.tmp`
+    await writeFile(tmp, text, { mode: 0o600, flush: true })
+    try {
+      await link(tmp, path)
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw err
+    } finally {
+      await unlink(tmp)
+    }
+  },
+  async mkdirp(path) {
+    await mkdir(path, { recursive: true, mode: 0o700 })
+  },
+}
+
+export const nodeStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }

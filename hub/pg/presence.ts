@@ -1,0 +1,145 @@
+/**
+ * Which hub holds which agent's socket, on leases kept on the database's clock. A hub renews
+ * its lease every AGENTCOM_HUB_LEASE_S / 3; one that stops renewing (dead, or cut off from the
+ * database) loses its agents: they read as disconnected once its lease is past, whatever their
+ * rows say, until they identify on a hub that holds a lease.
+ */
+import type { Queryable, Sql } from './connect.ts'
+
+export interface LeaseRenewal {
+  /** Epoch ms, database time. */
+  lease_until: number
+  /**
+   * This hub held no current lease before this call (always so on its first call). After the
+   * first, it means other hubs may have counted this hub's agents offline and acted on it: the
+   * hub closes its agents' sockets and lets them identify again.
+   */
+  lapsed: boolean
+}
+
+export interface AgentHello {
+  pm2_info: unknown
+  supervised: boolean
+  instance_id: string | null
+}
+
+export type AgentClaim =
+  /** `previous_*`: who held the agent's socket until now (null if nobody): close that one. */
+  | { ok: true; previous_hub_id: string | null; previous_connection_id: string | null }
+  /** This hub's lease is not current: it must not take agents until it renews. */
+  | { ok: false; error: 'lease_expired' }
+
+export interface AgentRow {
+  agent_id: string
+  hub_id: string | null
+  /** True only while the row says so and its hub's lease holds. */
+  connected: boolean
+  connection_id: string | null
+  connected_at: number | null
+  last_seen: number | null
+  pm2_info: unknown
+  supervised: boolean
+  instance_id: string | null
+  drained: boolean
+  quarantined: boolean
+  stats: unknown
+  updated_at: number
+}
+
+const AGENT_COLUMNS = `a.agent_id, a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS connected,
+  a.connection_id, epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info,
+  a.supervised, a.instance_id, a.drained, a.quarantined, a.stats, epoch_ms(a.updated_at) AS updated_at`
+
+/** Takes or extends this hub's lease to `leaseMs` from the database's now. */
+export async function renewLease(sql: Queryable, hubId: string, leaseMs: number, runtime: string | null = null): Promise<LeaseRenewal> {
+  const [row] = await sql<{ lease_until: number; lapsed: boolean | null }[]>`
+    WITH prev AS (SELECT lease_until FROM hubs WHERE hub_id = ${hubId})
+    INSERT INTO hubs (hub_id, runtime, lease_until)
+    VALUES (${hubId}, ${runtime}, now() + ${leaseMs}::float8 * interval '1 millisecond')
+    ON CONFLICT (hub_id) DO UPDATE SET lease_until = EXCLUDED.lease_until
+    RETURNING epoch_ms(lease_until) AS lease_until, (SELECT lease_until <= now() FROM prev) AS lapsed`
+  return { lease_until: row.lease_until, lapsed: row.lapsed ?? true }
+}
+
+/** A clean stop: the hub's lease ends now and its agents read as disconnected at once. */
+export async function releaseLease(sql: Sql, hubId: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`UPDATE agents SET connected = false, updated_at = now() WHERE hub_id = ${hubId} AND connected`
+    await tx`DELETE FROM hubs WHERE hub_id = ${hubId}`
+  })
+}
+
+/** Hub ids whose lease has run out, oldest first: their running rollouts and tasks need a new owner. */
+export async function expiredHubs(sql: Queryable): Promise<string[]> {
+  const rows = await sql<{ hub_id: string }[]>`SELECT hub_id FROM hubs WHERE lease_until <= now() ORDER BY lease_until`
+  return rows.map((r) => r.hub_id)
+}
+
+/** Forgets hubs whose lease ran out more than `afterMs` ago (hub ids are per process). */
+export async function pruneHubs(sql: Sql, afterMs: number): Promise<number> {
+  return sql.begin(async (tx) => {
+    const rows = await tx<{ hub_id: string }[]>`DELETE FROM hubs
+      WHERE lease_until < now() - ${afterMs}::float8 * interval '1 millisecond' RETURNING hub_id`
+    const gone = rows.map((r) => r.hub_id)
+    // Written down too, so the rows stay disconnected even if a hub of that id comes back.
+    if (gone.length > 0) await tx`UPDATE agents SET connected = false, updated_at = now() WHERE hub_id IN ${tx(gone)} AND connected`
+    return gone.length
+  })
+}
+
+/**
+ * Records that `agentId` identified on this hub through connection `connectionId`. Refused
+ * while this hub's lease is not current. Concurrent claims of one agent queue on its row, so
+ * each learns the connection it replaced.
+ */
+export async function claimAgent(
+  sql: Sql,
+  claim: { hubId: string; agentId: string; connectionId: string; hello: AgentHello },
+): Promise<AgentClaim> {
+  const { hubId, agentId, connectionId, hello } = claim
+  return sql.begin(async (tx): Promise<AgentClaim> => {
+    const [lease] = await tx<{ live: boolean }[]>`SELECT lease_until > now() AS live FROM hubs WHERE hub_id = ${hubId}`
+    if (!lease?.live) return { ok: false, error: 'lease_expired' }
+    await tx`INSERT INTO agents (agent_id) VALUES (${agentId}) ON CONFLICT DO NOTHING`
+    const [prev] = await tx<{ hub_id: string | null; connection_id: string | null; connected: boolean }[]>`
+      SELECT hub_id, connection_id, connected FROM agents WHERE agent_id = ${agentId} FOR UPDATE`
+    await tx`UPDATE agents SET hub_id = ${hubId}, connection_id = ${connectionId}, connected = true,
+      connected_at = now(), last_seen = now(), pm2_info = ${hello.pm2_info === null ? null : tx.json(hello.pm2_info as never)},
+      supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, updated_at = now()
+      WHERE agent_id = ${agentId}`
+    return prev.connected
+      ? { ok: true, previous_hub_id: prev.hub_id, previous_connection_id: prev.connection_id }
+      : { ok: true, previous_hub_id: null, previous_connection_id: null }
+  })
+}
+
+/**
+ * The socket `connectionId` closed. Applies only if that connection still holds the agent: a
+ * late close of a replaced socket (here or on another hub) changes nothing. Returns whether it applied.
+ */
+export async function releaseAgent(sql: Queryable, hubId: string, agentId: string, connectionId: string): Promise<boolean> {
+  const rows = await sql`UPDATE agents SET connected = false, last_seen = now(), updated_at = now()
+    WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected
+    RETURNING agent_id`
+  return rows.length === 1
+}
+
+/** A frame arrived on `connectionId`: the agent was seen now. Returns whether that connection still holds it. */
+export async function touchAgent(sql: Queryable, hubId: string, agentId: string, connectionId: string): Promise<boolean> {
+  const rows = await sql`UPDATE agents SET last_seen = now()
+    WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected
+    RETURNING agent_id`
+  return rows.length === 1
+}
+
+export async function getAgent(sql: Queryable, agentId: string): Promise<AgentRow | null> {
+  const [row] = await sql<AgentRow[]>`SELECT ${sql.unsafe(AGENT_COLUMNS)}
+    FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id WHERE a.agent_id = ${agentId}`
+  return row ?? null
+}
+
+/** Every agent, by id. */
+export async function listAgents(sql: Queryable): Promise<AgentRow[]> {
+  return sql<AgentRow[]>`SELECT ${sql.unsafe(AGENT_COLUMNS)}
+    FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id ORDER BY a.agent_id`
+}

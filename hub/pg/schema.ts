@@ -1,0 +1,179 @@
+/**
+ * The cluster schema, as versioned migrations: append a new entry for every change, never edit
+ * one that has shipped (a hub that already applied it would not see the edit).
+ *
+ * Times are `timestamptz` set from the database's `now()`, never from a hub's clock, so leases
+ * and deadlines mean the same on every hub. The API speaks epoch milliseconds: queries read
+ * times through `epoch_ms(t)` (a float8, so postgres.js hands back a number) and write them with
+ * `now()` plus an interval.
+ */
+export interface Migration {
+  /** Strictly increasing from 1; the migrator refuses gaps and reordering. */
+  version: number
+  name: string
+  /** One or more statements, run in one transaction with the others of the same start. */
+  sql: string
+}
+
+const INITIAL = /* sql */ `
+CREATE FUNCTION epoch_ms(t timestamptz) RETURNS double precision
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT floor(extract(epoch FROM t) * 1000)::double precision $$;
+
+-- One row per running hub. A hub acts for its agents only while lease_until > now().
+CREATE TABLE hubs (
+  hub_id      text PRIMARY KEY,
+  runtime     text,
+  started_at  timestamptz NOT NULL DEFAULT now(),
+  lease_until timestamptz NOT NULL
+);
+
+-- Every agent any hub has seen. connected holds only while the hub in hub_id holds its lease;
+-- connection_id names the socket, so a late close of an old socket cannot undo a newer one.
+CREATE TABLE agents (
+  agent_id      text PRIMARY KEY,
+  hub_id        text,
+  connection_id text,
+  connected     boolean NOT NULL DEFAULT false,
+  connected_at  timestamptz,
+  last_seen     timestamptz,
+  pm2_info      jsonb,
+  supervised    boolean NOT NULL DEFAULT false,
+  instance_id   text,
+  drained       boolean NOT NULL DEFAULT false,
+  quarantined   boolean NOT NULL DEFAULT false,
+  stats         jsonb,
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agents_by_hub ON agents (hub_id) WHERE connected;
+
+CREATE TABLE tasks (
+  task_id     text PRIMARY KEY,
+  -- Insertion order: the queue's order, and the tie-break when created_at is equal.
+  seq         bigint GENERATED ALWAYS AS IDENTITY,
+  status      text NOT NULL CHECK (status IN ('queued', 'assigned', 'working', 'completed', 'failed')),
+  input       jsonb NOT NULL,
+  -- The agent the task was pinned to at creation; only that agent may claim it.
+  pinned      text,
+  -- The agent running it now, or that ran it last; the hub that dispatched it.
+  agent_id    text,
+  hub_id      text,
+  attempts    integer NOT NULL DEFAULT 0,
+  result      jsonb,
+  error       text,
+  timeout_ms  integer NOT NULL CHECK (timeout_ms > 0),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  assigned_at timestamptz,
+  -- assigned_at + timeout_ms: past it, the task is overdue.
+  deadline_at timestamptz
+);
+CREATE INDEX tasks_queue ON tasks (seq) WHERE status = 'queued';
+CREATE INDEX tasks_in_flight ON tasks (deadline_at) WHERE status IN ('assigned', 'working');
+CREATE INDEX tasks_by_agent ON tasks (agent_id) WHERE status IN ('assigned', 'working');
+CREATE INDEX tasks_finished ON tasks (updated_at) WHERE status IN ('completed', 'failed');
+
+CREATE TABLE restarts (
+  restart_id           text PRIMARY KEY,
+  agent_id             text NOT NULL,
+  reason               text NOT NULL,
+  mode                 text NOT NULL,
+  deadline_s           integer,
+  state                text NOT NULL CHECK (state IN ('commanded', 'deferred', 'restarting', 'completed', 'failed')),
+  requested_at         timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  error                text,
+  before_restart_count integer,
+  before_pid           integer,
+  before_instance      text,
+  rollout_id           text,
+  -- The hub that delivered the command to the agent's socket.
+  hub_id               text
+);
+CREATE INDEX restarts_by_agent ON restarts (agent_id, requested_at DESC);
+-- At most one pending restart per agent, whichever hub asks.
+CREATE UNIQUE INDEX restarts_one_pending ON restarts (agent_id)
+  WHERE state IN ('commanded', 'deferred', 'restarting');
+
+-- A running rollout is driven by its owner hub while lease_until > now(); then any hub takes it.
+CREATE TABLE rollouts (
+  rollout_id      text PRIMARY KEY,
+  state           text NOT NULL CHECK (state IN ('running', 'completed', 'failed', 'cancelled')),
+  reason          text NOT NULL,
+  max_unavailable integer NOT NULL CHECK (max_unavailable >= 1),
+  mode            text NOT NULL,
+  deadline_s      integer,
+  error           text,
+  owner_hub_id    text,
+  lease_until     timestamptz,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX rollouts_running ON rollouts (lease_until) WHERE state = 'running';
+
+CREATE TABLE rollout_agents (
+  rollout_id text NOT NULL REFERENCES rollouts ON DELETE CASCADE,
+  position   integer NOT NULL,
+  agent_id   text NOT NULL,
+  restart_id text,
+  error      text,
+  PRIMARY KEY (rollout_id, position)
+);
+
+-- One row: whether healing is paused, and which hub decides for the whole fleet (its lease).
+CREATE TABLE healing_state (
+  id                  boolean PRIMARY KEY DEFAULT true CHECK (id),
+  paused              boolean NOT NULL DEFAULT false,
+  decider_hub_id      text,
+  decider_lease_until timestamptz
+);
+INSERT INTO healing_state DEFAULT VALUES;
+
+-- The budget's counters (per agent, per window, cooldown) are counted from these rows.
+CREATE TABLE healing_actions (
+  action_id  text PRIMARY KEY,
+  agent_id   text NOT NULL,
+  rule       text NOT NULL CHECK (rule IN ('crash_loop', 'memory', 'task_overdue')),
+  action     text NOT NULL CHECK (action IN ('restart', 'quarantine', 'escalate')),
+  detail     text NOT NULL,
+  restart_id text,
+  state      text NOT NULL,
+  at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX healing_actions_by_agent ON healing_actions (agent_id, at DESC);
+CREATE INDEX healing_actions_by_time ON healing_actions (at DESC);
+
+-- Crashes seen (restarts no hub commanded), for the crash-loop rule; pruned past its window.
+CREATE TABLE agent_crashes (
+  agent_id text NOT NULL,
+  at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX agent_crashes_by_agent ON agent_crashes (agent_id, at);
+
+-- Every token of the agent issued up to revoked_before is refused.
+CREATE TABLE revoked_agents (
+  agent_id       text PRIMARY KEY,
+  revoked_before timestamptz NOT NULL
+);
+
+-- Single revoked tokens; a row past the token's own expiry can go (null: a token with no exp).
+CREATE TABLE revoked_tokens (
+  jti        text PRIMARY KEY,
+  expires_at timestamptz,
+  revoked_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at) WHERE expires_at IS NOT NULL;
+
+-- The SSE stream: fleet-wide ordered ids for Last-Event-ID; pruned by age.
+CREATE TABLE events (
+  id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind    text NOT NULL,
+  payload jsonb NOT NULL,
+  at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_by_time ON events (at);
+`
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial cluster schema', sql: INITIAL },
+]

@@ -1,0 +1,48 @@
+/**
+ * A fresh database per test file on the server the globalSetup provides, dropped after, so no
+ * test sees another's rows and none depends on running order.
+ */
+import { randomBytes } from 'node:crypto'
+import { inject } from 'vitest'
+import { connectDatabase, type Sql } from '../hub/pg/connect.ts'
+
+export interface TestDatabase {
+  name: string
+  url: string
+  /** Opens a client on this database; every client opened here is closed by drop(). */
+  connect(opts?: { max?: number; applicationName?: string }): Sql
+  /** Closes the clients and drops the database (terminating any connection left open). */
+  drop(): Promise<void>
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = inject('postgresUrl')
+  const name = `agentcom_test_${randomBytes(6).toString('hex')}`
+  const admin = connectDatabase(serverUrl, { max: 1 })
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`)
+  } finally {
+    await admin.end()
+  }
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  const clients: Sql[] = []
+  return {
+    name,
+    url: url.href,
+    connect(opts = {}) {
+      const sql = connectDatabase(url.href, opts)
+      clients.push(sql)
+      return sql
+    },
+    async drop() {
+      await Promise.all(clients.map((sql) => sql.end({ timeout: 5 })))
+      const dropper = connectDatabase(serverUrl, { max: 1 })
+      try {
+        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      } finally {
+        await dropper.end()
+      }
+    },
+  }
+}

@@ -1,0 +1,57 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DASHBOARD_CSP, dashboardRoutes } from '../../hub/dashboard/routes.ts'
+
+const app = dashboardRoutes()
+const ASSETS = [
+  ['/', 'text/html; charset=utf-8'],
+  ['/dashboard.js', 'text/javascript; charset=utf-8'],
+  ['/dashboard.css', 'text/css; charset=utf-8'],
+] as const
+
+describe('dashboard routes', () => {
+  it.each(ASSETS)('GET %s answers 200 %s under the strict policy, no auth needed', async (path, type) => {
+    const res = await app.request(path)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe(type)
+    expect(res.headers.get('content-security-policy')).toBe(DASHBOARD_CSP)
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(res.headers.get('set-cookie')).toBeNull()
+  })
+
+  it('the policy allows only this origin: no inline script, nothing from elsewhere', () => {
+    expect(DASHBOARD_CSP).toContain("default-src 'none'")
+    expect(DASHBOARD_CSP).toContain("script-src 'self'")
+    expect(DASHBOARD_CSP).toContain("connect-src 'self'")
+    expect(DASHBOARD_CSP).not.toMatch(/unsafe|https?:|\*/)
+  })
+
+  it('the page names no other origin and has no inline script or style', async () => {
+    for (const [path] of ASSETS) {
+      const body = await (await app.request(path)).text()
+      expect(body, path).not.toMatch(/https?:\/\/|\/\/[a-z0-9.-]+\.[a-z]{2,}\//i)
+    }
+    const html = await (await app.request('/')).text()
+    expect(html.match(/<script\b[^>]*>/g)).toEqual(['<script src="/dashboard.js" defer>'])
+    expect(html).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=/i)
+    expect(html).toContain('<label for="token">Admin token</label>')
+    expect(html).toContain('<input id="token"')
+  })
+
+  it('the script is valid JavaScript and never stores the token anywhere but sessionStorage', async () => {
+    const js = await (await app.request('/dashboard.js')).text()
+    expect(() => new Function(js)).not.toThrow()
+    expect(js).not.toMatch(/localStorage|document\.cookie|indexedDB/)
+    expect(js).not.toMatch(/credentials: '(include|same-origin)'/)
+    expect([...js.matchAll(/fetch\(/g)].length).toBe([...js.matchAll(/credentials: 'omit'/g)].length)
+  })
+
+  it('every dashboard source file stays under 350 lines', async () => {
+    const dir = join(import.meta.dirname, '..', '..', 'hub', 'dashboard')
+    for (const name of await readdir(dir)) {
+      const lines = (await readFile(join(dir, name), 'utf8')).split('\n').length
+      expect(lines, name).toBeLessThan(350)
+    }
+  })
+})

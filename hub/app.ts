@@ -3,13 +3,14 @@
  * Portable: imports only hono, valibot and Web APIs. Runtime entries (node.ts, deno.ts)
  * pass in their `upgradeWebSocket` and serve `hub.app.fetch`.
  */
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import type { UpgradeWebSocket, WSContext } from 'hono/ws'
 import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
 import { createTokenVerifier } from './auth.ts'
+import { createMemoryRevocationStore, type RevocationStore } from './revocations.ts'
 import { assertSecret } from './secret.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
@@ -60,6 +61,13 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
+  revocations?: RevocationStore
+  /**
+   * The address of the peer behind a request or an upgrade, for the logs of identifies and
+   * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
+   */
+  remoteAddress?: (c: Context) => string | null
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -103,7 +111,15 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
-  const verifyToken = createTokenVerifier(options.secret)
+  const revocations = options.revocations ?? createMemoryRevocationStore(clock)
+  const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
+  const peerOf = (c: Context): string | null => {
+    try {
+      return options.remoteAddress?.(c) ?? null
+    } catch {
+      return null
+    }
+  }
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -125,7 +141,7 @@ export function createHub(options: HubOptions) {
         if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
         await next()
       },
-      options.upgradeWebSocket(() => sockets.events()),
+      options.upgradeWebSocket((c) => sockets.events(peerOf(c))),
       (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
     .use('/api/*', (c, next) => {
@@ -134,7 +150,10 @@ export function createHub(options: HubOptions) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
       return limitBody(c, next)
     })
-    .route('/api/admin', adminRoutes({ fleet, tasks, rollouts, verifyToken }))
+    .route('/api/admin', adminRoutes({
+      fleet, tasks, rollouts, verifyToken, peerOf, log,
+      tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
+    }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
@@ -147,6 +166,7 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
+    revocations,
     /** Every agent, task and rollout change, as it happens (see changes.ts). */
     changes,
     /** Stops timers and closes every socket (code 1001). */

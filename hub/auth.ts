@@ -1,50 +1,170 @@
 /**
- * Signed, stateless tokens: HS256 JWTs verified with the hub's secret and no database.
- * `{ role: "admin" }` for operators, `{ sub, role: "agent" }` for one agent id.
+ * Tokens: HS256 JWTs signed with the hub's secret (CONTRACT.md, "Tokens"). Minting here is
+ * shared by the hub's token route, the token command and `npm start`; verifying checks the
+ * signature, every claim, the expiry on the hub's clock, and the revocations.
+ *
+ * Claims: iss, aud, jti, iat, exp (admin always; agent when a TTL was asked for), sub (agent
+ * tokens), role, and `iat_ms`, the issue time in milliseconds. An agent's revoke refuses every
+ * token of that agent with `iat_ms` at or before its cut-off; seconds (`iat`) could not tell
+ * a token minted just before a revoke from one minted just after it in the same second.
+ *
+ * The jti carries the token's expiry (`<32 hex>.<exp in s, 0 = none>`): a revocation by jti
+ * alone then knows when it may be forgotten, without ever having seen the token.
  */
 import { sign, verify } from 'hono/jwt'
+import type { Clock } from '../shared/time.ts'
+import { systemClock } from '../shared/time.ts'
 
-export type TokenClaims = { role: 'admin' } | { role: 'agent'; sub: string }
+export const ISSUER = 'agentcom'
+export const AUDIENCE = { admin: 'agentcom:admin', agent: 'agentcom:agent' } as const
+export type Role = keyof typeof AUDIENCE
 
-export function signAdminToken(secret: string): Promise<string> {
-  return sign({ role: 'admin', iat: Math.floor(Date.now() / 1000) }, secret, 'HS256')
+export const DEFAULT_ADMIN_TTL_S = 24 * 3600
+export const MAX_TTL_S = 365 * 24 * 3600
+/** A token issued this far in the future is refused (the hub and the token command share a clock). */
+const MAX_CLOCK_SKEW_MS = 5000
+
+export type TokenClaims =
+  | { role: 'admin'; jti: string; issuedAtMs: number; expiresAtMs: number }
+  | { role: 'agent'; sub: string; jti: string; issuedAtMs: number; expiresAtMs: number | null }
+
+export interface MintedToken {
+  token: string
+  jti: string
+  issuedAtMs: number
+  expiresAtMs: number | null
 }
 
-export function signAgentToken(secret: string, agentId: string): Promise<string> {
-  return sign({ sub: agentId, role: 'agent', iat: Math.floor(Date.now() / 1000) }, secret, 'HS256')
+export type MintRequest = { role: 'admin'; ttlS?: number } | { role: 'agent'; sub: string; ttlS?: number }
+
+/**
+ * Signs one token. Admin tokens expire after `ttlS` (default 24 h); agent tokens only with a
+ * `ttlS`. `issuedAtMs` defaults to now; the hub passes a later one right after a revoke.
+ */
+export async function mintToken(secret: string, req: MintRequest, issuedAtMs = Date.now()): Promise<MintedToken> {
+  const ttlS = req.role === 'admin' ? (req.ttlS ?? DEFAULT_ADMIN_TTL_S) : req.ttlS
+  if (ttlS !== undefined && (!Number.isInteger(ttlS) || ttlS < 1 || ttlS > MAX_TTL_S)) {
+    throw new RangeError(`ttl must be a whole number of seconds from 1 to ${MAX_TTL_S}`)
+  }
+  const iat = Math.floor(issuedAtMs / 1000)
+  const exp = ttlS === undefined ? null : iat + ttlS
+  const jti = `${randomHex(16)}.${exp ?? 0}`
+  const payload: Record<string, unknown> = { iss: ISSUER, aud: AUDIENCE[req.role], jti, iat, iat_ms: issuedAtMs, role: req.role }
+  if (exp !== null) payload.exp = exp
+  if (req.role === 'agent') payload.sub = req.sub
+  return { token: await sign(payload, secret, 'HS256'), jti, issuedAtMs, expiresAtMs: exp === null ? null : exp * 1000 }
+}
+
+/** An admin token (24 h unless `ttlS`), as a string. */
+export async function signAdminToken(secret: string, ttlS?: number): Promise<string> {
+  return (await mintToken(secret, { role: 'admin', ttlS })).token
+}
+
+/** An agent token for `agentId` (no expiry unless `ttlS`), as a string. */
+export async function signAgentToken(secret: string, agentId: string, ttlS?: number): Promise<string> {
+  return (await mintToken(secret, { role: 'agent', sub: agentId, ttlS })).token
+}
+
+const JTI = /^[0-9a-f]{32}\.(\d{1,12})$/
+
+/** When the token a jti names expires (epoch ms), null if never; undefined for a jti we never mint. */
+export function jtiExpiry(jti: string): number | null | undefined {
+  const match = JTI.exec(jti)
+  if (!match) return undefined
+  const exp = Number(match[1])
+  return exp === 0 ? null : exp * 1000
+}
+
+export function isJti(jti: string): boolean {
+  return JTI.test(jti)
+}
+
+/** What the verifier asks of the revocations (revocations.ts owns them). */
+export interface RevocationCheck {
+  isRevoked(claims: TokenClaims): boolean
+}
+
+/** Why a token was refused: logged with the peer's address, never sent back. */
+export type Refusal = 'malformed' | 'bad_signature' | 'missing_claims' | 'wrong_audience' | 'expired' | 'not_yet_valid' | 'revoked'
+export type Verdict = { ok: true; claims: TokenClaims } | { ok: false; reason: Refusal }
+
+export interface VerifierOptions {
+  clock?: Clock
+  revocations?: RevocationCheck
+  maxCached?: number
 }
 
 /**
- * Verifies a token and returns its claims, or null for anything not signed by us with HS256
- * (garbage, tampered, `alg: none`, another secret, expired, unknown role).
- * Verified tokens are cached, because every admin request and identify pays for an HMAC.
+ * Verifies a token for one audience. Signatures are cached (every admin request and identify
+ * would pay an HMAC); expiry and revocation are checked on every call, cached or not, so a
+ * token revoked a moment ago is refused at once.
  */
-export function createTokenVerifier(secret: string, maxCached = 1024) {
-  const cache = new Map<string, { claims: TokenClaims; exp: number | null }>()
+export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) {
+  const clock = opts.clock ?? systemClock
+  const maxCached = opts.maxCached ?? 1024
+  const cache = new Map<string, TokenClaims>()
   // Imported once: given the secret as a string, hono/jwt imports the key on every verify.
   const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
-  return async function verifyToken(token: string): Promise<TokenClaims | null> {
+
+  async function decode(token: string): Promise<TokenClaims | Refusal> {
     const hit = cache.get(token)
-    if (hit && (hit.exp === null || hit.exp * 1000 > Date.now())) return hit.claims
+    if (hit) return hit
     let payload: Record<string, unknown>
     try {
-      payload = await verify(token, await key, 'HS256')
-    } catch {
-      return null
+      // Time claims are checked below on the hub's clock, not on hono's Date.now().
+      payload = await verify(token, await key, { alg: 'HS256', exp: false, nbf: false, iat: false })
+    } catch (err) {
+      return (err as Error)?.name === 'JwtTokenSignatureMismatched' ? 'bad_signature' : 'malformed'
     }
     const claims = toClaims(payload)
-    if (claims) {
-      if (cache.size >= maxCached) cache.delete(cache.keys().next().value as string)
-      cache.set(token, { claims, exp: typeof payload.exp === 'number' ? payload.exp : null })
-    }
+    if (typeof claims === 'string') return claims
+    if (typeof payload.nbf === 'number' && payload.nbf * 1000 > clock.now()) return 'not_yet_valid'
+    if (payload.nbf !== undefined && typeof payload.nbf !== 'number') return 'malformed'
+    if (cache.size >= maxCached) cache.delete(cache.keys().next().value as string)
+    cache.set(token, claims)
     return claims
+  }
+
+  return async function verifyToken(token: string, audience: Role): Promise<Verdict> {
+    const claims = await decode(token)
+    if (typeof claims === 'string') return { ok: false, reason: claims }
+    const now = clock.now()
+    if (claims.expiresAtMs !== null && claims.expiresAtMs <= now) {
+      cache.delete(token)
+      return { ok: false, reason: 'expired' }
+    }
+    if (claims.issuedAtMs > now + MAX_CLOCK_SKEW_MS) return { ok: false, reason: 'not_yet_valid' }
+    if (claims.role !== audience) return { ok: false, reason: 'wrong_audience' }
+    if (opts.revocations?.isRevoked(claims)) return { ok: false, reason: 'revoked' }
+    return { ok: true, claims }
   }
 }
 
-function toClaims(payload: Record<string, unknown>): TokenClaims | null {
-  if (payload.role === 'admin') return { role: 'admin' }
-  if (payload.role === 'agent' && typeof payload.sub === 'string') {
-    return { role: 'agent', sub: payload.sub }
+export type TokenVerifier = ReturnType<typeof createTokenVerifier>
+
+/** The claims of a well-formed token, or why it is not one. */
+function toClaims(p: Record<string, unknown>): TokenClaims | Refusal {
+  const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+  if (p.iss !== ISSUER || typeof p.jti !== 'string' || !isTime(p.iat) || !isTime(p.iat_ms)) return 'missing_claims'
+  if (p.exp !== undefined && !isTime(p.exp)) return 'missing_claims'
+  if (Math.floor(p.iat_ms / 1000) !== p.iat) return 'malformed'
+  // The jti names the expiry it was minted with: a token whose exp was changed is not ours.
+  const jtiExp = jtiExpiry(p.jti)
+  if (jtiExp === undefined || jtiExp !== (p.exp === undefined ? null : p.exp * 1000)) return 'malformed'
+  const expiresAtMs = p.exp === undefined ? null : p.exp * 1000
+  if (p.role === 'admin') {
+    if (p.aud !== AUDIENCE.admin) return 'wrong_audience'
+    if (expiresAtMs === null) return 'missing_claims'
+    return { role: 'admin', jti: p.jti, issuedAtMs: p.iat_ms, expiresAtMs }
   }
-  return null
+  if (p.role === 'agent') {
+    if (p.aud !== AUDIENCE.agent) return 'wrong_audience'
+    if (typeof p.sub !== 'string' || p.sub === '') return 'missing_claims'
+    return { role: 'agent', sub: p.sub, jti: p.jti, issuedAtMs: p.iat_ms, expiresAtMs }
+  }
+  return 'missing_claims'
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('')
 }

@@ -4,7 +4,7 @@
  * Runtime-neutral: it sees only Hono's WSContext.
  */
 import type { WSContext } from 'hono/ws'
-import { CLOSE, type HubMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
@@ -21,7 +21,15 @@ export class Connection implements Peer {
   identifying = false
   identifyTimer: ReturnType<typeof setTimeout> | null = null
   closed = false
-  constructor(readonly ws: WSContext, public lastFrameAt: number, readonly budget: FrameBudget) {}
+  /** The token this connection identified with: revoking it, or its expiry, closes it. */
+  credential: { jti: string; expiresAtMs: number | null } | null = null
+  constructor(
+    readonly ws: WSContext,
+    public lastFrameAt: number,
+    readonly budget: FrameBudget,
+    /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
+    readonly peerAddress: string | null,
+  ) {}
 
   send(message: HubMessage): void {
     if (!this.closed) this.ws.send(JSON.stringify(message))
@@ -57,8 +65,15 @@ export function createConnections(opts: ConnectionOptions) {
   const connections = new Set<Connection>()
 
   const heartbeat = setInterval(() => {
-    const deadline = clock.now() - opts.idleTimeoutMs
+    const now = clock.now()
+    const deadline = now - opts.idleTimeoutMs
     for (const conn of connections) {
+      const expiresAt = conn.credential?.expiresAtMs ?? null
+      if (expiresAt !== null && expiresAt <= now) {
+        log.info('closing a connection whose token expired', { agent_id: conn.agent?.agent_id ?? null, peer: conn.peerAddress })
+        drop(conn, CLOSE.UNAUTHORIZED, 'token expired')
+        continue
+      }
       if (conn.lastFrameAt < deadline) {
         log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
         drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
@@ -94,7 +109,7 @@ export function createConnections(opts: ConnectionOptions) {
   }
 
   /** A new socket: registered, or refused (closed 1013) over the limit, then null. */
-  function open(ws: WSContext): Connection | null {
+  function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
     if (connections.size >= opts.maxConnections) {
       // Upgrades race past isFull() while earlier ones are still opening.
       log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
@@ -106,7 +121,7 @@ export function createConnections(opts: ConnectionOptions) {
       return null
     }
     const now = clock.now()
-    const c = new Connection(ws, now, new FrameBudget(opts.maxFramesPerS, now))
+    const c = new Connection(ws, now, new FrameBudget(opts.maxFramesPerS, now), peerAddress)
     // One shared handler with the connection as its argument: no closure per socket.
     c.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, c)
     connections.add(c)
@@ -119,6 +134,14 @@ export function createConnections(opts: ConnectionOptions) {
     forget,
     get size() {
       return connections.size
+    },
+    /** Closes (4001) every connection that identified with the token `jti`. */
+    closeToken(jti: string): void {
+      for (const conn of [...connections]) {
+        if (conn.credential?.jti !== jti) continue
+        conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
+        drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
+      }
     },
     /** True when a new socket would be over the connection limit. */
     isFull(): boolean {

@@ -7,24 +7,28 @@ import { createHub } from './app.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 const log = createLogger('hub')
-let config
+let config, revocations
 try {
   config = resolveHubConfig(Deno.env.toObject())
+  await denoSecretFiles.mkdirp(config.dataDir)
+  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
   Deno.exit(EXIT_CONFIG)
 }
-await denoSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, denoSecretFiles)
 const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, taskStore, restoredTasks: await taskStore.load(),
+  revocations, remoteAddress: denoRemoteAddress,
 })
 
 const server = Deno.serve(

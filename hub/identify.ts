@@ -4,7 +4,7 @@
  */
 import { CLOSE, ERROR, type SidecarMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
-import type { TokenClaims } from './auth.ts'
+import type { TokenVerifier } from './auth.ts'
 import type { Connection } from './connections.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
@@ -12,7 +12,7 @@ import type { TaskBoard } from './tasks.ts'
 export interface IdentifyDeps {
   fleet: Fleet
   tasks: TaskBoard
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
   fail(conn: Connection, error: string, detail?: string): void
@@ -22,14 +22,18 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: I
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
-    const claims = await verifyToken(msg.token)
+    const verdict = await verifyToken(msg.token, 'agent')
     conn.identifying = false
     if (conn.closed) return
-    if (claims?.role !== 'agent' || claims.sub !== msg.agent_id) {
-      log.warn('identify refused', { agent_id: msg.agent_id })
+    const claims = verdict.ok && verdict.claims.role === 'agent' ? verdict.claims : null
+    if (!claims || claims.sub !== msg.agent_id) {
+      // Why it was refused is logged, never sent: the answer is the same for every bad token.
+      const reason = verdict.ok ? 'another_agent' : verdict.reason
+      log.warn('identify refused', { agent_id: msg.agent_id, peer: conn.peerAddress, reason })
       fail(conn, ERROR.UNAUTHORIZED)
       return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
     }
+    conn.credential = { jti: claims.jti, expiresAtMs: claims.expiresAtMs }
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
@@ -41,7 +45,7 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: I
     conn.agent = rec
     tasks.identified(rec, msg.active_task_id ?? null)
     log.info('agent identified', {
-      agent_id: rec.agent_id, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,
+      agent_id: rec.agent_id, peer: conn.peerAddress, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,
       restart_count: msg.pm2_info?.restart_count ?? null,
     })
   }

@@ -7,6 +7,8 @@ import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 
@@ -23,20 +25,22 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 })
 process.on('exit', flush)
-let config
+let config, revocations
 try {
   config = resolveHubConfig(process.env)
+  await nodeSecretFiles.mkdirp(config.dataDir)
+  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
+  flush()
   process.stderr.write(`agentcom hub: ${err.message}\n`)
   process.exit(EXIT_CONFIG)
 }
-await nodeSecretFiles.mkdirp(config.dataDir)
 const secret = await ensureSecret(config, nodeSecretFiles)
 const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log,
-  taskStore, restoredTasks: await taskStore.load(),
+  taskStore, restoredTasks: await taskStore.load(), revocations,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}` })
 

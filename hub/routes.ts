@@ -5,11 +5,14 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
-import type { TokenClaims } from './auth.ts'
+import type { Context } from 'hono'
+import type { Logger } from '../shared/log.ts'
+import type { TokenVerifier } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
 import { jsonBody, params } from './validate.ts'
+import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
@@ -60,10 +63,14 @@ interface Deps {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
+  /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
+  peerOf(c: Context): string | null
+  log: Logger
+  tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -71,10 +78,14 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken }: Deps) {
     .use(async (c, next) => {
       const header = c.req.header('authorization') ?? ''
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      const claims = match ? await verifyToken(match[1]) : null
-      if (claims?.role !== 'admin') return c.json(unauthorized, 401)
+      const verdict = match ? await verifyToken(match[1], 'admin') : { ok: false as const, reason: 'missing' }
+      if (!verdict.ok) {
+        log.warn('admin request refused', { peer: peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.reason })
+        return c.json(unauthorized, 401)
+      }
       await next()
     })
+    .route('/', tokenRoutes({ ...tokens, log }))
     .get('/agents', (c) => {
       const agents = fleet.list().map((rec) => agentView(fleet, rec))
       return c.json({ agents }, 200)

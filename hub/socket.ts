@@ -8,7 +8,7 @@ import type { WSContext, WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
-import type { TokenClaims } from './auth.ts'
+import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 
@@ -18,7 +18,7 @@ const MAX_DETAIL_CHARS = 200
 export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
   fleet: Fleet
   tasks: TaskBoard
-  verifyToken: (token: string) => Promise<TokenClaims | null>
+  verifyToken: TokenVerifier
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -111,8 +111,8 @@ export function createSocketHub(opts: SocketOptions) {
   }
 
   /** The `upgradeWebSocket` events for one new connection. */
-  function events(): WSEvents {
-    return new SocketEvents(handlers)
+  function events(peerAddress: string | null = null): WSEvents {
+    return new SocketEvents(handlers, peerAddress)
   }
 
   return {
@@ -122,13 +122,14 @@ export function createSocketHub(opts: SocketOptions) {
     },
     /** True when a new socket would be over the connection limit. */
     isFull: connections.isFull,
+    closeToken: connections.closeToken,
     close: connections.close,
   }
 }
 
 /** What every socket of one hub runs on: shared by all its SocketEvents. */
 interface SocketHandlers {
-  open(ws: WSContext): Connection | null
+  open(ws: WSContext, peerAddress: string | null): Connection | null
   frame(conn: Connection, data: unknown): void
   gone(conn: Connection): void
   error(conn: Connection | null, event: Event): void
@@ -136,15 +137,15 @@ interface SocketHandlers {
 
 /**
  * One socket's `upgradeWebSocket` events, as methods on a class: the adapters call them on the
- * object, so a socket costs two fields here and no closures of its own. Nothing of the upgrade's
+ * object, so a socket costs three fields here and no closures of its own. Nothing of the upgrade's
  * Request or Context is kept.
  */
 class SocketEvents implements WSEvents {
   private conn: Connection | null = null
-  constructor(private readonly handlers: SocketHandlers) {}
+  constructor(private readonly handlers: SocketHandlers, private readonly peerAddress: string | null) {}
 
   onOpen(_event: Event, ws: WSContext): void {
-    this.conn = this.handlers.open(ws)
+    this.conn = this.handlers.open(ws, this.peerAddress)
   }
 
   onMessage(event: MessageEvent): void {

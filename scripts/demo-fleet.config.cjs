@@ -1,5 +1,6 @@
 // What `npm start` runs under pm2-runtime: the hub and a demo fleet of sidecars.
-// scripts/start.ts sets the environment read here (tokens, data dir, port).
+// scripts/start.ts sets the environment read here (token files, data dir, port). Each sidecar
+// gets the path of its own token file and nothing of the others' nor the hub's secret.
 const path = require('node:path')
 const { sidecarApp, tsApp, root } = require('../sidecar/pm2-app.cjs')
 
@@ -9,12 +10,14 @@ const taskCommand = `"${process.execPath}" "${path.join(root, 'sidecar/demo-task
 
 module.exports = {
   apps: [
-    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000 },
+    // The hub keeps AGENTCOM_SECRET (it signs with it) but not the demo sidecars' token paths.
+    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'] },
     ...ids.map((agentId, i) =>
       sidecarApp({
         agentId,
+        filterEnv: ['AGENTCOM_TOKEN', 'AGENTCOM_DEMO_'],
         env: {
-          AGENTCOM_TOKEN: env[`AGENTCOM_DEMO_TOKEN_${i}`] || '',
+          AGENTCOM_TOKEN_FILE: env[`AGENTCOM_DEMO_TOKEN_FILE_${i}`] || '',
           AGENTCOM_HUB_URL: `ws://${env.HOST || '127.0.0.1'}:${env.PORT || 8787}/ws`,
           AGENTCOM_TASK_COMMAND: taskCommand,
         },

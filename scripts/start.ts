@@ -4,6 +4,7 @@
  * admin token and curl lines to paste. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process'
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { resolve, join } from 'node:path'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
@@ -18,7 +19,15 @@ const config = resolveHubConfig(process.env)
 const dataDir = resolve(config.dataDir)
 const secret = await ensureSecret({ ...config, dataDir }, nodeSecretFiles)
 const adminToken = await signAdminToken(secret)
-const agentTokens = await Promise.all(DEMO_AGENTS.map((id) => signAgentToken(secret, id)))
+// Each demo sidecar gets a file with its own agent token (mode 0600), never the secret.
+const tokenDir = join(dataDir, 'tokens')
+await mkdir(tokenDir, { recursive: true, mode: 0o700 })
+const tokenFiles = await Promise.all(DEMO_AGENTS.map(async (id) => {
+  const file = join(tokenDir, `${id}.token`)
+  await writeFile(file, `${await signAgentToken(secret, id)}\n`, { mode: 0o600 })
+  await chmod(file, 0o600) // a file left by an earlier run keeps its mode otherwise
+  return file
+}))
 
 const require = createRequire(import.meta.url)
 const pm2Runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime')
@@ -29,7 +38,7 @@ const env: Record<string, string | undefined> = {
   PORT: String(config.port),
   HOST: config.host,
   AGENTCOM_DEMO_AGENTS: DEMO_AGENTS.join(','),
-  ...Object.fromEntries(agentTokens.map((t, i) => [`AGENTCOM_DEMO_TOKEN_${i}`, t])),
+  ...Object.fromEntries(tokenFiles.map((file, i) => [`AGENTCOM_DEMO_TOKEN_FILE_${i}`, file])),
 }
 // The sidecars are told which pm2 app they are by pm2 itself, never by our own environment.
 delete env.pm_id

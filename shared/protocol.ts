@@ -44,6 +44,7 @@ export const ERROR = {
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
+  STORAGE_UNAVAILABLE: 'storage_unavailable',
   // WebSocket frames
   INVALID_JSON: 'invalid_json',
   UNKNOWN_TYPE: 'unknown_type',

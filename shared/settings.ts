@@ -15,7 +15,7 @@ export type Env = Record<string, string | undefined>
 
 export interface Setting {
   env: string
-  type: 'integer' | 'string' | 'url' | 'secret' | 'agent id' | 'command'
+  type: 'integer' | 'string' | 'url' | 'secret' | 'agent id' | 'command' | 'path' | 'names' | 'user'
   /** Integers: the accepted range, inclusive. */
   min?: number
   max?: number

@@ -21,8 +21,12 @@ export interface RunningTask {
 export interface ExecTaskOptions {
   command: string
   task: { task_id: string; input: unknown; timeout_ms: number }
+  /** The task's whole environment (task-context.ts builds it); nothing else is inherited. */
   env?: Record<string, string | undefined>
   cwd?: string
+  /** Run as this user and group (the sidecar must be root). */
+  uid?: number
+  gid?: number
 }
 
 export function execTask(opts: ExecTaskOptions): RunningTask {
@@ -31,6 +35,9 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...opts.env, AGENTCOM_TASK_ID: opts.task.task_id },
     cwd: opts.cwd,
+    // libuv drops the supplementary groups too when it switches users.
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   })
   let stdout: Buffer[] = []
   let stdoutBytes = 0

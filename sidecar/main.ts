@@ -8,8 +8,10 @@ import { join } from 'node:path'
 import { createLogger } from '../shared/log.ts'
 import { systemClock } from '../shared/time.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
-import { resolveSidecarConfig, type SidecarConfig } from './config.ts'
+import { readFile } from 'node:fs/promises'
+import { loadSidecarConfig, plainTextHubHosts, type SidecarConfig } from './config.ts'
 import { execRunner } from './exec-runner.ts'
+import { buildTaskEnv, lookupUser, prepareTaskDir, refusedTaskEnvNames } from './task-context.ts'
 import { execTask } from './executor.ts'
 import { createHubLink } from './hub-link.ts'
 import { createPm2Adapter } from './pm2.ts'
@@ -18,7 +20,14 @@ import { createSidecar } from './sidecar.ts'
 
 let config: SidecarConfig
 try {
-  config = resolveSidecarConfig(process.env)
+  config = await loadSidecarConfig(process.env, {
+    readTextFile: (path) => readFile(path, 'utf8'),
+    uid: process.getuid?.() ?? -1,
+    lookupUser: (spec) => lookupUser(spec, execRunner),
+  })
+  await prepareTaskDir(config.taskDir, config.taskUser, true).catch((err: Error) => {
+    throw new ConfigError(`AGENTCOM_TASK_DIR: ${err.message}`)
+  })
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   process.stderr.write(`agentcom sidecar: ${err.message}\n`)
@@ -32,11 +41,17 @@ const pm2 = createPm2Adapter({
   pm2Command: [process.execPath, pm2Bin],
 })
 const queue = await TaskQueue.open(join(config.dataDir, `sidecar-${config.agentId}.queue.json`), log)
-// The task command gets the sidecar's environment, but never its token.
-const { AGENTCOM_TOKEN: _token, ...taskEnv } = process.env
+// Tasks get an allowlisted environment: never a credential, never one of pm2's variables.
+const taskEnv = buildTaskEnv(process.env, config.taskEnv, { user: config.taskUser, taskDir: config.taskDir })
+const refused = refusedTaskEnvNames(config.taskEnv, process.env)
+if (refused.length > 0) log.warn('AGENTCOM_TASK_ENV lists variables that are never passed to tasks', { names: refused })
+for (const host of plainTextHubHosts(config.hubUrl)) {
+  log.warn('sending the agent token over plain ws:// to a host that is not loopback; use wss:// (README, "Security model")', { host })
+}
 
 const sidecar = createSidecar({
   config, pm2, queue, log, taskEnv,
+  prepareTaskDir: () => prepareTaskDir(config.taskDir, config.taskUser),
   instanceId: randomUUID(),
   connect: (handlers) => createHubLink({ url: config.hubUrl, log, ...handlers }),
   exec: execTask,
@@ -45,7 +60,7 @@ const sidecar = createSidecar({
 const running = await sidecar.start()
 log.info('sidecar started', {
   agent_id: config.agentId, hub_url: config.hubUrl, supervised: pm2.supervised,
-  pm2_name: config.processName, pid: process.pid,
+  pm2_name: config.processName, pid: process.pid, task_dir: config.taskDir, task_user: config.taskUser?.name ?? null,
 })
 
 let stopping = false

@@ -51,10 +51,15 @@ function nodeApp(name, script, nodeArgs) {
 /** A TypeScript entry of this repository as a pm2 app, run with `node --import tsx`. */
 const tsApp = (name, script) => nodeApp(name, path.join(root, script), '--import tsx')
 
-/** @param {{ agentId: string, name?: string, env?: Record<string, string> }} opts */
-function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {} }) {
+/**
+ * @param {{ agentId: string, name?: string, env?: Record<string, string>, filterEnv?: string[] }} opts
+ * `filterEnv`: variables (by substring, pm2's `filter_env`) not copied from the environment pm2
+ * was started with. The hub's secret never is, even if the operator exported it.
+ */
+function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {}, filterEnv = [] }) {
   return {
     ...nodeApp(name, builtSidecar(), []),
+    filter_env: ['AGENTCOM_SECRET', ...filterEnv],
     // pm2 sends SIGINT, then SIGKILL after this: long enough for a task to finish within
     // the sidecar's own shutdown grace (AGENTCOM_SHUTDOWN_GRACE_MS, 25 s).
     kill_timeout: 30000,

@@ -23,8 +23,10 @@ export interface SidecarDeps {
   log: Logger
   /** Ends the process (main.ts: process.exit). Called once, after the socket is closed. */
   exit(code: number): void
-  /** Environment for task commands (the sidecar's own, less its token). */
+  /** Environment for task commands (task-context.ts: an allowlist, never a credential). */
   taskEnv: Record<string, string | undefined>
+  /** Makes sure the task dir exists before a task runs in it (main.ts: prepareTaskDir). */
+  prepareTaskDir?(): Promise<void>
   instanceId: string
 }
 
@@ -111,9 +113,14 @@ export function createSidecar(deps: SidecarDeps) {
     if (!config.taskCommand) {
       return settle(msg.task_id, { kind: 'failed', error: 'AGENTCOM_TASK_COMMAND is not set on this sidecar' })
     }
+    try {
+      await deps.prepareTaskDir?.()
+    } catch (err) {
+      return settle(msg.task_id, { kind: 'failed', error: `task dir unusable: ${(err as Error).message}` })
+    }
     const task = deps.exec({
       command: config.taskCommand, task: { task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms },
-      env: deps.taskEnv,
+      env: deps.taskEnv, cwd: config.taskDir, uid: config.taskUser?.uid, gid: config.taskUser?.gid,
     })
     running = task
     const outcome = await task.done

@@ -2,6 +2,7 @@
  * Deno's file access for the hub's portable core: the shared secret file (SecretFiles) and
  * the task table (StateFiles), with the same durability as hub/node/platform.ts.
  */
+import type { Context } from 'hono'
 import type { SecretFiles } from '../secret.ts'
 import type { StateFiles } from '../task-store.ts'
 
@@ -57,3 +58,9 @@ function dirOf(path: string): string {
 }
 
 export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }
+
+/** `hostname:port` of the peer: Deno.serve hands the handler its `info` as the env. */
+export function denoRemoteAddress(c: Context): string | null {
+  const addr = (c.env as { remoteAddr?: { hostname?: string; port?: number } } | undefined)?.remoteAddr
+  return addr?.hostname ? `${addr.hostname}:${addr.port}` : null
+}

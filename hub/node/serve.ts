@@ -4,6 +4,8 @@
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
 import { serve } from '@hono/node-server'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
 import type { Server } from 'node:http'
 import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
@@ -22,7 +24,8 @@ export async function startNodeHub(options: NodeHubOptions) {
     onError: (err) => log.error('websocket handler failed', { error: String(err) }),
   })
   const hub = createHub({
-    ...options, upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+    remoteAddress: nodeRemoteAddress, ...options,
+    upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
   })
   const server = serve({ fetch: hub.app.fetch, port: options.port, hostname: options.host })
   sockets.attach(server as Server, hub.app.fetch)
@@ -43,4 +46,10 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+/** `address:port` of the socket a request (or an upgrade) came in on. */
+export function nodeRemoteAddress(c: Context): string | null {
+  const { address, port } = getConnInfo(c).remote
+  return address ? `${address}:${port}` : null
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { identifiedSocket, openSocket } from '../../support/ws-client.ts'
-import { hs256, makeJwt, nowS, swapPayload, tamperSignature } from './support/jwt.ts'
+import { contractClaims, hs256, makeJwt, nowS, swapPayload, tamperSignature } from './support/jwt.ts'
 import { recordFigures } from './support/figures.ts'
 import { RUNTIMES } from './support/scale.ts'
 
@@ -22,6 +22,9 @@ const ADMIN_ROUTES: [string, string, unknown?][] = [
   ['POST', '/api/admin/rollouts', {}],
   ['GET', '/api/admin/rollouts/some-rollout'],
   ['POST', '/api/admin/rollouts/some-rollout/cancel'],
+  ['POST', '/api/admin/agents/victim/tokens', {}],
+  ['POST', '/api/admin/agents/victim/revoke'],
+  ['POST', '/api/admin/tokens/revoke', { jti: `${'0'.repeat(32)}.0` }],
 ]
 
 const OTHER_SECRET = 'another-secret-another-secret-another-secret'
@@ -51,29 +54,49 @@ describe.each(RUNTIMES)('auth matrix (%s hub)', (runtime) => {
       return { headers: { authorization: `Bearer ${token}` } }
     }
     secrets.push(admin, agent)
+    // Revoked before the matrix runs: refused though its signature and claims are good.
+    const revoked = await mintRevoked('admin')
+    const A = (over: Record<string, unknown> = {}) => contractClaims('admin', over)
     return [
       ['no Authorization header', { headers: {} }],
       ['an empty bearer', { headers: { authorization: 'Bearer ' } }],
       ['garbage', bearer('not-a-jwt')],
       ['three garbage segments', bearer('a.b.c')],
       ['a tampered signature', bearer(tamperSignature(admin))],
-      ['a tampered payload, signature kept', bearer(swapPayload(admin, { role: 'admin', iat: nowS() - 5, x: 1 }))],
-      ['an agent token promoted to admin, signature kept', bearer(swapPayload(agent, { sub: 'victim', role: 'admin' }))],
-      ['alg none', bearer(makeJwt({ alg: 'none', typ: 'JWT' }, { role: 'admin' }, null))],
-      ['alg None', bearer(makeJwt({ alg: 'None' }, { role: 'admin' }, null))],
-      ['HS512 with the right secret', bearer(makeJwt({ alg: 'HS512', typ: 'JWT' }, { role: 'admin' }, S, 'sha512'))],
-      ['an RS256 header on an HMAC signature', bearer(makeJwt({ alg: 'RS256', typ: 'JWT' }, { role: 'admin' }, S))],
-      ['an expired token', bearer(hs256({ role: 'admin', exp: nowS() - 60 }, S))],
-      ['a token not valid yet (nbf)', bearer(hs256({ role: 'admin', nbf: nowS() + 3600 }, S))],
-      ['a token issued in the future (iat)', bearer(hs256({ role: 'admin', iat: nowS() + 3600 }, S))],
-      ['another secret', bearer(hs256({ role: 'admin' }, OTHER_SECRET))],
-      ['an unknown role', bearer(hs256({ role: 'root' }, S))],
-      ['no role', bearer(hs256({ sub: 'victim' }, S))],
+      ['a tampered payload, signature kept', bearer(swapPayload(admin, A({ x: 1 })))],
+      ['an agent token promoted to admin, signature kept', bearer(swapPayload(agent, A({ sub: 'victim' })))],
+      ['alg none', bearer(makeJwt({ alg: 'none', typ: 'JWT' }, A(), null))],
+      ['alg None', bearer(makeJwt({ alg: 'None' }, A(), null))],
+      ['HS512 with the right secret', bearer(makeJwt({ alg: 'HS512', typ: 'JWT' }, A(), S, 'sha512'))],
+      ['an RS256 header on an HMAC signature', bearer(makeJwt({ alg: 'RS256', typ: 'JWT' }, A(), S))],
+      ['an expired token', bearer(hs256(A({ exp: nowS() - 60 }), S))],
+      ['a token not valid yet (nbf)', bearer(hs256(A({ nbf: nowS() + 3600 }), S))],
+      ['a token issued in the future (iat)', bearer(hs256(A({ iat: nowS() + 3600, iat_ms: (nowS() + 3600) * 1000 }), S))],
+      ['another secret', bearer(hs256(A(), OTHER_SECRET))],
+      ['the agent audience on an admin role', bearer(hs256(A({ aud: 'agentcom:agent' }), S))],
+      ['no audience', bearer(hs256(A({ aud: undefined }), S))],
+      ['another issuer', bearer(hs256(A({ iss: 'someone-else' }), S))],
+      ['no jti', bearer(hs256(A({ jti: undefined }), S))],
+      ['no iat', bearer(hs256(A({ iat: undefined }), S))],
+      ['no exp on an admin token', bearer(hs256(A({ exp: undefined }), S))],
+      ['a revoked admin token', bearer(revoked)],
+      ['an unknown role', bearer(hs256(A({ role: 'root' }), S))],
+      ['no role', bearer(hs256(A({ role: undefined }), S))],
+      ['a v1 token (role only)', bearer(hs256({ role: 'admin', iat: nowS() }, S))],
       ['an agent token', bearer(agent)],
       ['the admin token under Basic', { headers: { authorization: `Basic ${admin}` } }],
       ['the admin token twice', { headers: { authorization: `Bearer ${admin} ${admin}` } }],
       ['the admin token in the query string', { headers: {}, query: `?token=${admin}&access_token=${admin}` }],
     ]
+  }
+
+  /** A token minted by the hub's own command path and revoked by jti through the API. */
+  async function mintRevoked(role: 'admin' | 'agent'): Promise<string> {
+    const claims = contractClaims(role, role === 'agent' ? { sub: 'victim' } : {})
+    const token = hs256(claims, hub.secret)
+    secrets.push(token)
+    expect(await hub.api('POST', '/api/admin/tokens/revoke', { jti: claims.jti })).toMatchObject({ status: 200, body: { revoked: true } })
+    return token
   }
 
   async function call(method: string, path: string, body: unknown, cred: { headers: Record<string, string>; query?: string }) {
@@ -105,7 +128,7 @@ describe.each(RUNTIMES)('auth matrix (%s hub)', (runtime) => {
 
   it('refuses a token once it has expired, though it was accepted (and cached) before', async () => {
     const exp = nowS() + 2
-    const token = hs256({ role: 'admin', exp }, hub.secret)
+    const token = hs256(contractClaims('admin', { exp }), hub.secret)
     secrets.push(token)
     const cred = { headers: { authorization: `Bearer ${token}` } }
     expect((await call('GET', '/api/admin/agents', undefined, cred)).status).toBe(200)
@@ -121,20 +144,26 @@ describe.each(RUNTIMES)('auth matrix (%s hub)', (runtime) => {
     secrets.push(victimToken, other)
     const victim = await identifiedSocket(hub.wsUrl, 'victim', victimToken)
     const before = (await hub.api('GET', '/api/admin/agents/victim')).body
+    const V = (over: Record<string, unknown> = {}) => contractClaims('agent', { sub: 'victim', ...over })
     const tokens: [string, string][] = [
       ['an empty token', ''],
       ['garbage', 'not-a-jwt'],
       ['a tampered signature', tamperSignature(victimToken)],
-      ['another agent\'s token with its payload changed to the victim', swapPayload(other, { sub: 'victim', role: 'agent' })],
-      ['alg none', makeJwt({ alg: 'none', typ: 'JWT' }, { sub: 'victim', role: 'agent' }, null)],
-      ['HS512 with the right secret', makeJwt({ alg: 'HS512', typ: 'JWT' }, { sub: 'victim', role: 'agent' }, S, 'sha512')],
-      ['an expired token', hs256({ sub: 'victim', role: 'agent', exp: nowS() - 60 }, S)],
-      ['a token not valid yet (nbf)', hs256({ sub: 'victim', role: 'agent', nbf: nowS() + 3600 }, S)],
-      ['another secret', hs256({ sub: 'victim', role: 'agent' }, OTHER_SECRET)],
+      ['another agent\'s token with its payload changed to the victim', swapPayload(other, V())],
+      ['alg none', makeJwt({ alg: 'none', typ: 'JWT' }, V(), null)],
+      ['HS512 with the right secret', makeJwt({ alg: 'HS512', typ: 'JWT' }, V(), S, 'sha512')],
+      ['an expired token', hs256(V({ exp: nowS() - 60 }), S)],
+      ['a token not valid yet (nbf)', hs256(V({ nbf: nowS() + 3600 }), S)],
+      ['another secret', hs256(V(), OTHER_SECRET)],
+      ['the admin audience on an agent role', hs256(V({ aud: 'agentcom:admin' }), S)],
+      ['no jti', hs256(V({ jti: undefined }), S)],
+      ['no iat_ms', hs256(V({ iat_ms: undefined }), S)],
+      ['a revoked agent token of the victim', await mintRevoked('agent')],
+      ['a v1 token (sub and role only)', hs256({ sub: 'victim', role: 'agent', iat: nowS() }, S)],
       ['another agent\'s token', other],
       ['the admin token', await hub.adminToken()],
-      ['an agent token without sub', hs256({ role: 'agent' }, S)],
-      ['an admin-role token naming the victim', hs256({ sub: 'victim', role: 'admin' }, S)],
+      ['an agent token without sub', hs256(V({ sub: undefined }), S)],
+      ['an admin-role token naming the victim', hs256(contractClaims('admin', { sub: 'victim' }), S)],
     ]
     secrets.push(...tokens.map(([, t]) => t).filter((t) => t.length > 8))
     const wrong: string[] = []

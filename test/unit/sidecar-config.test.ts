@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { resolveSidecarConfig, SIDECAR_DEFAULTS } from '../../sidecar/config.ts'
+import { join, resolve } from 'node:path'
+import { loadSidecarConfig, plainTextHubHosts, resolveSidecarConfig, SIDECAR_DEFAULTS, type SidecarHost } from '../../sidecar/config.ts'
 import { ConfigError } from '../../shared/settings.ts'
 
 const REQUIRED = { AGENTCOM_AGENT_ID: 'worker-1', AGENTCOM_TOKEN: 'tok' }
+const REPO = resolve(import.meta.dirname, '..', '..')
+const TASK_DIR_MESSAGE = 'AGENTCOM_TASK_DIR must not be the repository, a folder above it, or a folder in it outside the data dir'
 
 /** The ConfigError that `env` produces; fails the test if there is none or it is another error. */
 function configError(env: Record<string, string | undefined>): ConfigError {
@@ -21,8 +24,12 @@ describe('resolveSidecarConfig', () => {
       hubUrl: 'ws://127.0.0.1:8787/ws',
       agentId: 'worker-1',
       token: 'tok',
+      tokenFile: null,
       dataDir: '.agentcom',
       taskCommand: null,
+      taskDir: resolve('.agentcom/work/worker-1'),
+      taskEnv: [],
+      taskUser: null,
       processName: null,
       shutdownGraceMs: 25_000,
     })
@@ -37,14 +44,20 @@ describe('resolveSidecarConfig', () => {
       AGENTCOM_TASK_COMMAND: 'node task.mjs',
       PM2_PROCESS_NAME: 'worker-1',
       AGENTCOM_SHUTDOWN_GRACE_MS: '1500',
+      AGENTCOM_TASK_ENV: ' HTTP_PROXY, NO_PROXY ,',
+      AGENTCOM_TASK_USER: 'nobody',
       PATH: '/usr/bin',
       UNSET: undefined,
     })).toEqual({
       hubUrl: 'wss://hub.example.com:8443/ws',
       agentId: 'worker-1',
       token: 'tok',
+      tokenFile: null,
       dataDir: '/var/lib/agentcom',
       taskCommand: 'node task.mjs',
+      taskDir: '/var/lib/agentcom/work/worker-1',
+      taskEnv: ['HTTP_PROXY', 'NO_PROXY'],
+      taskUser: 'nobody',
       processName: 'worker-1',
       shutdownGraceMs: 1500,
     })
@@ -75,9 +88,15 @@ describe('configuration errors', () => {
     ['nothing set', {}, 'AGENTCOM_AGENT_ID is required'],
     ['no agent id', { AGENTCOM_TOKEN: 'tok' }, 'AGENTCOM_AGENT_ID is required'],
     ['an empty agent id', { AGENTCOM_AGENT_ID: '', AGENTCOM_TOKEN: 'tok' }, 'AGENTCOM_AGENT_ID is required'],
-    ['no token', { AGENTCOM_AGENT_ID: 'worker-1' }, 'AGENTCOM_TOKEN is required'],
-    ['an empty token', { ...REQUIRED, AGENTCOM_TOKEN: '' }, 'AGENTCOM_TOKEN is required'],
-    ['an undefined token', { ...REQUIRED, AGENTCOM_TOKEN: undefined }, 'AGENTCOM_TOKEN is required'],
+    ['no token', { AGENTCOM_AGENT_ID: 'worker-1' }, 'AGENTCOM_TOKEN or AGENTCOM_TOKEN_FILE is required'],
+    ['an empty token', { ...REQUIRED, AGENTCOM_TOKEN: '' }, 'AGENTCOM_TOKEN or AGENTCOM_TOKEN_FILE is required'],
+    ['an undefined token', { ...REQUIRED, AGENTCOM_TOKEN: undefined }, 'AGENTCOM_TOKEN or AGENTCOM_TOKEN_FILE is required'],
+    ['both a token and a token file', { ...REQUIRED, AGENTCOM_TOKEN_FILE: '/run/t' }, 'set only one of AGENTCOM_TOKEN and AGENTCOM_TOKEN_FILE'],
+    ['a task env that is not names', { ...REQUIRED, AGENTCOM_TASK_ENV: 'A,B C' }, 'AGENTCOM_TASK_ENV must be variable names separated by commas'],
+    ['a task user with a shell character', { ...REQUIRED, AGENTCOM_TASK_USER: 'x;rm' }, 'AGENTCOM_TASK_USER must be a user name or uid'],
+    ['the repository as task dir', { ...REQUIRED, AGENTCOM_TASK_DIR: REPO }, TASK_DIR_MESSAGE],
+    ['a folder above the repository as task dir', { ...REQUIRED, AGENTCOM_TASK_DIR: join(REPO, '..') }, TASK_DIR_MESSAGE],
+    ['a folder of the repository as task dir', { ...REQUIRED, AGENTCOM_TASK_DIR: join(REPO, 'sidecar') }, TASK_DIR_MESSAGE],
   ])('%s', (_label, env, message) => {
     expect(configError(env).message).toBe(message)
   })
@@ -113,5 +132,58 @@ describe('configuration errors', () => {
   it('never echoes the token', () => {
     const err = configError({ AGENTCOM_TOKEN: 'secret-token-value', AGENTCOM_AGENT_ID: 'bad id' })
     expect(err.message).toBe('AGENTCOM_AGENT_ID must be 1 to 64 characters of A-Za-z0-9._-')
+  })
+})
+
+describe('loadSidecarConfig: the token file and the task user', () => {
+  const host = (over: Partial<SidecarHost> = {}): SidecarHost => ({
+    readTextFile: async (path) => {
+      if (path === '/run/agent.token') return '  tok-from-file\n'
+      if (path === '/run/empty.token') return ' \n'
+      throw Object.assign(new Error('no such file'), { code: 'ENOENT' })
+    },
+    uid: 0,
+    lookupUser: async (spec) => (spec === 'worker' || spec === '1001' ? { name: 'worker', uid: 1001, gid: 1002 } : null),
+    ...over,
+  })
+  const FILE = { AGENTCOM_AGENT_ID: 'worker-1', AGENTCOM_TOKEN_FILE: '/run/agent.token' }
+  const loadError = async (env: Record<string, string>, h = host()) => {
+    const err = await loadSidecarConfig(env, h).then(() => null, (e: unknown) => e)
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as ConfigError).message
+  }
+
+  it('reads the token from AGENTCOM_TOKEN_FILE, trimmed', async () => {
+    const config = await loadSidecarConfig(FILE, host())
+    expect(config.token).toBe('tok-from-file')
+    expect(config).not.toHaveProperty('tokenFile')
+  })
+
+  it('takes AGENTCOM_TOKEN as it is', async () => {
+    expect((await loadSidecarConfig(REQUIRED, host())).token).toBe('tok')
+  })
+
+  it('refuses a missing or empty token file, naming the variable and never a token', async () => {
+    expect(await loadSidecarConfig({ ...FILE, AGENTCOM_TOKEN_FILE: '/run/missing' }, host()).catch((e) => e.message))
+      .toBe('AGENTCOM_TOKEN_FILE cannot be read: ENOENT (/run/missing)')
+    expect(await loadError({ ...FILE, AGENTCOM_TOKEN_FILE: '/run/empty.token' })).toBe('AGENTCOM_TOKEN_FILE is empty (/run/empty.token)')
+  })
+
+  it('resolves AGENTCOM_TASK_USER when root, by name or uid', async () => {
+    expect((await loadSidecarConfig({ ...REQUIRED, AGENTCOM_TASK_USER: 'worker' }, host())).taskUser).toEqual({ name: 'worker', uid: 1001, gid: 1002 })
+    expect((await loadSidecarConfig({ ...REQUIRED, AGENTCOM_TASK_USER: '1001' }, host())).taskUser).toMatchObject({ uid: 1001 })
+    expect((await loadSidecarConfig(REQUIRED, host())).taskUser).toBeNull()
+  })
+
+  it('refuses AGENTCOM_TASK_USER when the sidecar is not root, and an unknown user', async () => {
+    expect(await loadError({ ...REQUIRED, AGENTCOM_TASK_USER: 'worker' }, host({ uid: 1000 }))).toBe('AGENTCOM_TASK_USER needs the sidecar to run as root')
+    expect(await loadError({ ...REQUIRED, AGENTCOM_TASK_USER: 'ghost' })).toBe('AGENTCOM_TASK_USER names no user on this machine')
+  })
+})
+
+describe('plain-text hub hosts', () => {
+  it('names ws:// hosts that are not loopback, and no wss:// or loopback one', () => {
+    expect(plainTextHubHosts('ws://127.0.0.1:8787/ws,ws://localhost/ws,ws://[::1]:1/ws,wss://hub.example.com/ws')).toEqual([])
+    expect(plainTextHubHosts('ws://10.0.0.5:8787/ws, wss://b/ws,ws://hub.example.com/ws')).toEqual(['10.0.0.5', 'hub.example.com'])
   })
 })

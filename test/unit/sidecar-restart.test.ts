@@ -36,7 +36,7 @@ async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; 
   const sidecar = createSidecar({
     config: {
       hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
-      processName: null, shutdownGraceMs: 1000,
+      processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null,
     },
     pm2: pm2 ?? { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },
     queue: q,

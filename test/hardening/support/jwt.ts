@@ -3,7 +3,7 @@
  * and algorithm, or not at all. Built with node:crypto so the hub's own signer is not trusted
  * to produce the attacks it must refuse.
  */
-import { createHmac } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url')
 
@@ -34,3 +34,19 @@ export function swapPayload(token: string, payload: Record<string, unknown>): st
 }
 
 export const nowS = () => Math.floor(Date.now() / 1000)
+
+/**
+ * The claims of a contract-shaped token (CONTRACT.md, "Tokens"), with `over` changed; a key set
+ * to undefined is left out. The jti names the final exp, as the hub's own tokens do.
+ */
+export function contractClaims(role: 'admin' | 'agent', over: Record<string, unknown> = {}): Record<string, unknown> {
+  const nowMs = Date.now()
+  const base: Record<string, unknown> = {
+    iss: 'agentcom', aud: `agentcom:${role}`, iat: Math.floor(nowMs / 1000), iat_ms: nowMs, role,
+    ...(role === 'admin' ? { exp: nowS() + 3600 } : {}),
+  }
+  const claims = { ...base, ...over }
+  if (!('jti' in over)) claims.jti = `${randomBytes(16).toString('hex')}.${typeof claims.exp === 'number' ? claims.exp : 0}`
+  for (const [key, value] of Object.entries(claims)) if (value === undefined) delete claims[key]
+  return claims
+}

@@ -105,6 +105,7 @@ async function launch(agent: Agent, index: number): Promise<void> {
     config: {
       hubUrl: start.hubUrl, agentId: rec.agentId, token: agent.token, dataDir: start.dataDir,
       taskCommand: start.taskCommand, processName: name, shutdownGraceMs: 5000,
+      taskDir: start.dataDir, taskEnv: [], taskUser: null,
     },
     pm2, queue, log,
     taskEnv: { PATH: process.env.PATH, AGENTCOM_LEDGER: start.ledger },

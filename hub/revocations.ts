@@ -1,0 +1,128 @@
+/**
+ * Revoked tokens: the one owner of that state. Two kinds of entry:
+ * - an agent's cut-off (`revoked_before`, epoch ms): its tokens issued at or before it are refused;
+ * - a jti: that one token is refused, until it would have expired anyway (then it is pruned;
+ *   a jti of a token that never expires is kept).
+ * Checks answer from memory (every admin request and identify asks); changes are saved before
+ * the route answers. The memory store is for tests and embedders; the file store keeps them in
+ * the data dir across restarts; a cluster's store would keep a database and a mirror in memory.
+ */
+import * as v from 'valibot'
+import type { Logger } from '../shared/log.ts'
+import type { Clock } from '../shared/time.ts'
+import { ConfigError } from '../shared/settings.ts'
+import { jtiExpiry, type RevocationCheck, type TokenClaims } from './auth.ts'
+import type { StateFiles } from './task-store.ts'
+
+export interface RevocationStore extends RevocationCheck {
+  /** The agent's cut-off (epoch ms), or null if it was never revoked. */
+  revokedBefore(agentId: string): number | null
+  /** Refuses every token of `agentId` issued up to now; resolves with the cut-off once saved. */
+  revokeAgent(agentId: string): Promise<number>
+  /** Refuses the token with this jti; resolves once saved. */
+  revokeToken(jti: string): Promise<void>
+}
+
+/** The file in the data dir. */
+export const REVOCATIONS_FILE = 'hub-revocations.json'
+
+const FileSchema = v.object({
+  version: v.literal(1),
+  agents: v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0))),
+  tokens: v.record(v.string(), v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0)))),
+})
+type RevocationFile = v.InferOutput<typeof FileSchema>
+
+/** The state and its rules; `persist` writes a snapshot (the memory store has none). */
+class Revocations implements RevocationStore {
+  private readonly agents = new Map<string, number>()
+  /** jti → the token's expiry (epoch ms), null when it never expires. */
+  private readonly tokens = new Map<string, number | null>()
+  private saving: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly persist: ((file: RevocationFile) => Promise<void>) | null,
+    restored?: RevocationFile,
+  ) {
+    for (const [agentId, at] of Object.entries(restored?.agents ?? {})) this.agents.set(agentId, at)
+    for (const [jti, exp] of Object.entries(restored?.tokens ?? {})) this.tokens.set(jti, exp)
+    this.prune()
+  }
+
+  isRevoked(claims: TokenClaims): boolean {
+    if (this.tokens.has(claims.jti)) return true
+    if (claims.role !== 'agent') return false
+    const before = this.agents.get(claims.sub)
+    return before !== undefined && claims.issuedAtMs <= before
+  }
+
+  revokedBefore(agentId: string): number | null {
+    return this.agents.get(agentId) ?? null
+  }
+
+  async revokeAgent(agentId: string): Promise<number> {
+    // Never moved back: a clock stepping backwards must not let older tokens in again.
+    const at = Math.max(this.clock.now(), this.agents.get(agentId) ?? 0)
+    this.agents.set(agentId, at)
+    await this.save()
+    return at
+  }
+
+  async revokeToken(jti: string): Promise<void> {
+    const exp = jtiExpiry(jti)
+    if (exp === undefined) throw new RangeError('not a jti this hub mints')
+    this.tokens.set(jti, exp)
+    await this.save()
+  }
+
+  /** Forgets jtis whose tokens have expired: they are refused as expired anyway. */
+  private prune(): void {
+    const now = this.clock.now()
+    for (const [jti, exp] of this.tokens) if (exp !== null && exp <= now) this.tokens.delete(jti)
+  }
+
+  /** Applied in memory first (refusing more is always safe); resolves once a snapshot with it is stored. */
+  private save(): Promise<void> {
+    this.prune()
+    const persist = this.persist
+    if (!persist) return Promise.resolve()
+    // One write at a time, each with the state as it is when it starts.
+    const next = this.saving.catch(() => {}).then(() => persist(this.snapshot()))
+    this.saving = next
+    return next
+  }
+
+  private snapshot(): RevocationFile {
+    return { version: 1, agents: Object.fromEntries(this.agents), tokens: Object.fromEntries(this.tokens) }
+  }
+}
+
+export function createMemoryRevocationStore(clock: Clock): RevocationStore {
+  return new Revocations(clock, null)
+}
+
+/**
+ * Revocations kept in `path` (atomic writes through the runtime's StateFiles). A file that
+ * cannot be read or parsed stops the hub: starting without its revocations would let revoked
+ * tokens in again.
+ */
+export async function openFileRevocationStore(path: string, files: StateFiles, clock: Clock, log: Logger): Promise<RevocationStore> {
+  const text = await files.read(path)
+  let restored: RevocationFile | undefined
+  if (text !== null) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      parsed = undefined
+    }
+    const result = v.safeParse(FileSchema, parsed)
+    if (!result.success) {
+      throw new ConfigError(`${path} is not a valid revocation file; the hub will not start without its revocations (restore it, or remove it to forget every revocation)`)
+    }
+    restored = result.output
+    log.info('revocations restored', { agents: Object.keys(restored.agents).length, tokens: Object.keys(restored.tokens).length })
+  }
+  return new Revocations(clock, (file) => files.writeAtomic(path, `${JSON.stringify(file)}\n`), restored)
+}

@@ -18,6 +18,7 @@ import { identifyStorm } from './figures/identify-storm.ts'
 import { adminApiRps } from './figures/admin-api-rps.ts'
 import { sidecarRss } from './figures/sidecar-rss.ts'
 import { sidecarStart } from './figures/sidecar-start.ts'
+import { eventsFanout } from './figures/events-fanout.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -39,6 +40,7 @@ const FIGURES: Figure[] = [
   ...perRuntime('command_latency_p99', commandLatency),
   ...perRuntime('identify_storm', identifyStorm),
   ...perRuntime('admin_api_rps', adminApiRps),
+  ...perRuntime('events_fanout', eventsFanout),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

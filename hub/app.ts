@@ -22,6 +22,8 @@ import { Rollouts } from './rollouts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
+import { LiveEvents } from './live-events.ts'
+import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -61,6 +63,10 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
+  eventStream?: Omit<EventStreamOptions, 'log'>
+  /** Events kept for `Last-Event-ID` replay. Default 1000. */
+  eventBuffer?: number
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
   /**
@@ -120,6 +126,8 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
+  const events = new LiveEvents({ changes, fleet, tasks, rollouts, log: { capacity: options.eventBuffer } })
+  const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -151,7 +159,7 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      fleet, tasks, rollouts, verifyToken, peerOf, log,
+      fleet, tasks, rollouts, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -169,8 +177,15 @@ export function createHub(options: HubOptions) {
     revocations,
     /** Every agent, task and rollout change, as it happens (see changes.ts). */
     changes,
-    /** Stops timers and closes every socket (code 1001). */
+    /**
+     * The events stream's source. `events.publish('healing', view)` appends an event for a
+     * module that is not on the change feed; feed changes become events on their own.
+     */
+    events,
+    /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      streams.close()
+      events.close()
       sockets.close()
       fleet.close()
       tasks.close()

@@ -80,6 +80,8 @@ export type CommandResult =
 export class Fleet {
   private readonly agents = new Map<string, AgentState>()
   private readonly free = new Set<string>()
+  /** `list()`'s answer, rebuilt only when an agent is new (or, as a safety net, gone). */
+  private sorted: AgentRecord[] | null = null
   readonly bus: AgentBus
 
   constructor(private readonly opts: FleetOptions) {
@@ -90,9 +92,12 @@ export class Fleet {
     return this.agents.get(agentId)
   }
 
-  /** Every agent the hub has seen, in the order it first identified. */
-  list(): AgentRecord[] {
-    return [...this.agents.values()]
+  /** Every agent the hub has seen, by agent id (so pages of it are stable). Do not modify. */
+  list(): readonly AgentRecord[] {
+    if (this.sorted?.length !== this.agents.size) {
+      this.sorted = [...this.agents.values()].sort((a, b) => (a.agent_id < b.agent_id ? -1 : 1))
+    }
+    return this.sorted
   }
 
   /** Agents that could take a task now, in the order they became free. */
@@ -184,6 +189,7 @@ export class Fleet {
         supervised: hello.supervised, instance_id: null, drained: false, restart: null, task_id: null, timer: null,
       }
       this.agents.set(agentId, rec)
+      this.sorted = null
     }
     const replaced = rec.peer
     // Its close event arrives later and finds the record already on the new connection.

@@ -11,7 +11,9 @@ import type { TokenVerifier } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
-import { jsonBody, params } from './validate.ts'
+import type { EventStreams } from './event-stream.ts'
+import { AgentsQuery, pageAgents } from './agent-pages.ts'
+import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
 
@@ -63,6 +65,7 @@ interface Deps {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
   peerOf(c: Context): string | null
@@ -70,7 +73,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -86,9 +89,15 @@ export function adminRoutes({ fleet, tasks, rollouts, verifyToken, peerOf, log, 
       await next()
     })
     .route('/', tokenRoutes({ ...tokens, log }))
-    .get('/agents', (c) => {
-      const agents = fleet.list().map((rec) => agentView(fleet, rec))
-      return c.json({ agents }, 200)
+    .get('/agents', query(AgentsQuery), (c) => {
+      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), c.req.valid('query'))
+      const agents = page.agents.map((rec) => agentView(fleet, rec))
+      return c.json(page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }, 200)
+    })
+    .get('/events', (c) => {
+      // The middleware above let only a valid admin bearer token this far.
+      const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
+      return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
     .get('/agents/:agent_id', params(AgentParam), (c) => {
       const rec = fleet.get(c.req.valid('param').agent_id)

@@ -50,7 +50,6 @@ export function createSocketHub(opts: SocketOptions) {
     }
     const rec = conn.agent
     if (!rec) return fail(conn, ERROR.NOT_IDENTIFIED, 'the first frame must be identify')
-    fleet.seen(rec)
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
@@ -75,6 +74,8 @@ export function createSocketHub(opts: SocketOptions) {
   function onFrame(conn: Connection, data: unknown): void {
     const now = clock.now()
     conn.lastFrameAt = now
+    // Any frame shows the agent alive, even one refused below: last_seen moves with each.
+    if (conn.agent?.peer === conn) fleet.seen(conn.agent)
     // Node's ws enforces this before we see the frame; Deno has no such option.
     if (frameBytes(data) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
     const verdict = conn.budget.take(now)

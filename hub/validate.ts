@@ -60,3 +60,18 @@ export function params<S extends v.GenericSchema<Record<string, string>>>(
     await next()
   }
 }
+
+/** Validates the query string (each key's first value). */
+export function query<S extends v.GenericSchema>(
+  schema: S,
+): MiddlewareHandler<any, string, {
+  in: { query?: Record<string, string> }
+  out: { query: v.InferOutput<S> }
+}> {
+  return async (c, next) => {
+    const result = v.safeParse(schema, c.req.query())
+    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
+    c.req.addValidatedData('query' as keyof ValidationTargets, result.output as never)
+    await next()
+  }
+}

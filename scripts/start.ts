@@ -1,7 +1,7 @@
 /**
  * `npm start`: the hub and a demo fleet of two sidecars under the project's own pm2
- * (pm2-runtime, in the foreground, PM2_HOME under the data dir). Prints the hub URL, an
- * admin token and curl lines to paste. Ctrl-C stops everything.
+ * (pm2-runtime, in the foreground, PM2_HOME under the data dir). Prints the hub URL, the
+ * dashboard's, an admin token and curl lines to paste. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
@@ -63,6 +63,7 @@ if (await waitForHealth(url, 30 * SECOND)) {
       '',
       `AgentCom hub:  ${url}  (pm2 home ${env.PM2_HOME}, demo agents ${DEMO_AGENTS.join(', ')})`,
       `Admin token:   ${adminToken}`,
+      `Dashboard:     ${url}/  (paste the admin token to sign in)`,
       '',
       'List the agents:',
       `  curl -s ${auth} ${url}/api/admin/agents`,
@@ -70,6 +71,8 @@ if (await waitForHealth(url, 30 * SECOND)) {
       `  curl -s -X POST ${auth} ${url}/api/admin/agents/${DEMO_AGENTS[0]}/restart`,
       'Run a task:',
       `  curl -s -X POST ${auth} ${url}/api/admin/tasks -d '{"input":{"sleep_ms":5000}}'`,
+      'Watch every change as it happens (Server-Sent Events):',
+      `  curl -N -s ${auth} ${url}/api/admin/events`,
       '',
       'Ctrl-C stops everything.',
       '',

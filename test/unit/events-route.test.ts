@@ -1,0 +1,283 @@
+/**
+ * `GET /api/admin/events` in process: the hub's app answers a Request, the test reads the
+ * response body as a client would, with the dashboard's own SSE parser. Agents join through
+ * the fleet's identify path with a recording Peer, as in routes.test.ts.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { mintToken, signAdminToken } from '../../hub/auth.ts'
+import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
+import { agentView } from '../../hub/views.ts'
+import { silentLogger, type Logger } from '../../shared/log.ts'
+
+const SECRET = 's'.repeat(40)
+const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
+
+type SseEvent = { id: string | null; event: string; data: string }
+const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
+  onEvent: (e: SseEvent) => void,
+) => { push(chunk: string): void }
+
+let hub: Hub
+let admin: string
+const warnings: string[] = []
+const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) }
+
+function start(options: Partial<HubOptions> = {}) {
+  hub?.close()
+  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log, ...options })
+}
+
+beforeEach(async () => {
+  warnings.length = 0
+  admin = await signAdminToken(SECRET)
+  start()
+})
+afterEach(() => {
+  vi.useRealTimers()
+  hub.close()
+})
+
+function connect(agentId: string) {
+  const peer = { send: () => {}, close: () => {} }
+  hub.fleet.identify(agentId, peer, {
+    supervised: true, instance_id: 'i-1',
+    pm2_info: { name: `agentcom-${agentId}`, pm_id: 1, pid: 1000, status: 'online', uptime_ms: 5, restart_count: 0, memory_bytes: 1 },
+  })
+  hub.tasks.identified(hub.fleet.get(agentId)!, null)
+}
+
+/** Opens the stream; `next()` resolves with the next parsed event, `text` holds every byte read. */
+async function open(headers: Record<string, string> = {}) {
+  const res = await hub.app.request('/api/admin/events', { headers: { authorization: `Bearer ${admin}`, ...headers } })
+  const events: SseEvent[] = []
+  const raw = { text: '' }
+  const parser = createSseParser((e) => events.push(e))
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  let ended = false
+  async function readOnce(): Promise<void> {
+    const r = await reader.read()
+    if (r.done) {
+      ended = true
+      return
+    }
+    raw.text += r.value
+    parser.push(r.value)
+  }
+  return {
+    res, raw, events,
+    get ended() { return ended },
+    async next(): Promise<SseEvent> {
+      while (events.length === 0) {
+        if (ended) throw new Error(`stream ended; read: ${raw.text}`)
+        await readOnce()
+      }
+      return events.shift()!
+    },
+    /** Reads until `accept(raw text)` holds or the stream ends. */
+    async readUntil(accept: (text: string) => boolean): Promise<void> {
+      while (!accept(raw.text) && !ended) await readOnce()
+    },
+    cancel: () => reader.cancel(),
+  }
+}
+
+describe('GET /api/admin/events', () => {
+  it('needs the admin bearer header: none, a token in the URL, or an agent token get 401', async () => {
+    expect((await hub.app.request('/api/admin/events')).status).toBe(401)
+    expect((await hub.app.request(`/api/admin/events?token=${admin}`)).status).toBe(401)
+    const res = await hub.app.request('/api/admin/events', { headers: { authorization: 'Bearer nope' } })
+    expect(res.status).toBe(401)
+    expect(await res.json()).toEqual({ error: 'unauthorized' })
+  })
+
+  it('answers text/event-stream, uncached, and starts with a comment', async () => {
+    const s = await open()
+    expect(s.res.status).toBe(200)
+    expect(s.res.headers.get('content-type')).toBe('text/event-stream')
+    expect(s.res.headers.get('cache-control')).toBe('no-cache')
+    await s.readUntil((t) => t.length > 0)
+    expect(s.raw.text).toMatch(/^: agentcom events\n\n$/)
+    await s.cancel()
+  })
+
+  it('sends the whole Agent view on each change, with an id', async () => {
+    connect('a-1')
+    const s = await open()
+    hub.fleet.drain('a-1')
+    const e = await s.next()
+    expect(e.event).toBe('agent')
+    expect(e.id).toMatch(/^[A-Za-z0-9_]+-\d+$/)
+    expect(JSON.parse(e.data)).toEqual(agentView(hub.fleet, hub.fleet.get('a-1')!))
+    expect(JSON.parse(e.data)).toMatchObject({ agent_id: 'a-1', drained: true, status: 'idle' })
+    await s.cancel()
+  })
+
+  it('makes many changes of one agent in one turn one event, with the latest view', async () => {
+    connect('a-1')
+    connect('a-2')
+    const s = await open()
+    hub.fleet.drain('a-1')
+    hub.fleet.resume('a-1')
+    hub.fleet.drain('a-1')
+    hub.fleet.drain('a-2')
+    const first = await s.next()
+    const second = await s.next()
+    expect([first, second].map((e) => [e.event, JSON.parse(e.data).agent_id, JSON.parse(e.data).drained])).toEqual([
+      ['agent', 'a-1', true], ['agent', 'a-2', true],
+    ])
+    hub.fleet.resume('a-2')
+    expect(JSON.parse((await s.next()).data)).toMatchObject({ agent_id: 'a-2', drained: false })
+    await s.cancel()
+  })
+
+  it('sends task and rollout views, and healing views published by their owner', async () => {
+    connect('a-1')
+    const s = await open()
+    const task = hub.tasks.create({ n: 1 }, 'a-1', 1000)
+    let e = await s.next()
+    while (e.event !== 'task') e = await s.next()
+    expect(JSON.parse(e.data)).toMatchObject({ task_id: task.task_id, agent_id: 'a-1', input: { n: 1 } })
+    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    while (e.event !== 'rollout') e = await s.next()
+    expect(JSON.parse(e.data)).toMatchObject({ rollout_id: rollout.rollout_id, state: 'running' })
+    const action = { action_id: 'h-1', agent_id: 'a-1', rule: 'memory', action: 'restart', detail: 'rss', restart_id: null, state: 'started', at: 1 }
+    hub.events.publish('healing', action)
+    while (e.event !== 'healing') e = await s.next()
+    expect(JSON.parse(e.data)).toEqual(action)
+    await s.cancel()
+  })
+
+  it('replays what a reconnecting client missed, from Last-Event-ID, in order', async () => {
+    connect('a-1')
+    const s = await open()
+    hub.fleet.drain('a-1')
+    const seen = await s.next()
+    await s.cancel()
+    hub.fleet.resume('a-1')
+    await Promise.resolve()
+    hub.fleet.drain('a-1')
+    await Promise.resolve()
+    const again = await open({ 'last-event-id': seen.id! })
+    const missed = [await again.next(), await again.next()]
+    expect(missed.map((e) => JSON.parse(e.data).drained)).toEqual([false, true])
+    const seq = (id: string | null) => Number(id!.split('-').pop())
+    expect(missed.map((e) => seq(e.id))).toEqual([seq(seen.id) + 1, seq(seen.id) + 2])
+    hub.fleet.resume('a-1')
+    expect(seq((await again.next()).id)).toBe(seq(seen.id) + 3)
+    await again.cancel()
+  })
+
+  it('gives a client that joins while a batch waits each event once', async () => {
+    connect('a-1')
+    const other = await open()
+    const before = hub.events.log.lastId
+    hub.fleet.drain('a-1')
+    await Promise.resolve()
+    expect(hub.events.log.lastId).not.toBe(before)
+    const joining = await open({ 'last-event-id': before })
+    hub.fleet.resume('a-1')
+    const got = [await joining.next(), await joining.next()]
+    expect(got.map((e) => JSON.parse(e.data).drained)).toEqual([true, false])
+    expect((await other.next()).id).toBe(got[0].id)
+    expect((await other.next()).id).toBe(got[1].id)
+    await joining.cancel()
+    await other.cancel()
+  })
+
+  it('sends event: reset first when the id is unknown or older than the buffer', async () => {
+    start({ eventBuffer: 3 })
+    connect('a-1')
+    const s = await open()
+    hub.fleet.drain('a-1')
+    const old = await s.next()
+    await s.cancel()
+    for (let i = 0; i < 4; i++) {
+      hub.fleet.resume('a-1')
+      await Promise.resolve()
+    }
+    for (const id of [old.id!, 'not-an-id', 'x']) {
+      const again = await open({ 'last-event-id': id })
+      const first = await again.next()
+      expect(first.event, id).toBe('reset')
+      expect(first.id).toBe(hub.events.log.lastId)
+      await again.cancel()
+    }
+  })
+
+  it('writes a comment every 15 s to an idle stream', async () => {
+    vi.useFakeTimers()
+    start()
+    const s = await open()
+    await s.readUntil((t) => t.length > 0)
+    const before = s.raw.text
+    await vi.advanceTimersByTimeAsync(14_999)
+    expect(s.raw.text).toBe(before)
+    const read = s.readUntil((t) => t.length > before.length)
+    await vi.advanceTimersByTimeAsync(1)
+    await read
+    expect(s.raw.text.slice(before.length)).toBe(':\n\n')
+    const read2 = s.readUntil((t) => t.length > before.length + 3)
+    await vi.advanceTimersByTimeAsync(15_000)
+    await read2
+    expect(s.raw.text.slice(before.length)).toBe(':\n\n:\n\n')
+    await s.cancel()
+  })
+
+  it('ends a stream whose token was revoked, at the next keep-alive', async () => {
+    vi.useFakeTimers()
+    start()
+    const own = await mintToken(SECRET, { role: 'admin' })
+    const s = await open({ authorization: `Bearer ${own.token}` })
+    await s.readUntil((t) => t.length > 0)
+    const revoked = await hub.app.request('/api/admin/tokens/revoke', {
+      method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: JSON.stringify({ jti: own.jti }),
+    })
+    expect(revoked.status).toBe(200)
+    const ended = s.readUntil(() => false)
+    await vi.advanceTimersByTimeAsync(15_000)
+    await ended
+    expect(s.ended).toBe(true)
+    expect((await hub.app.request('/api/admin/events', { headers: { authorization: `Bearer ${own.token}` } })).status).toBe(401)
+  })
+
+  it('ends a stream whose token expired, at the first keep-alive after', async () => {
+    vi.useFakeTimers()
+    start()
+    const own = await mintToken(SECRET, { role: 'admin', ttlS: 20 })
+    const s = await open({ authorization: `Bearer ${own.token}` })
+    await vi.advanceTimersByTimeAsync(15_000)
+    await s.readUntil((t) => t.endsWith(':\n\n'))
+    expect(s.ended).toBe(false)
+    const ended = s.readUntil(() => false)
+    await vi.advanceTimersByTimeAsync(15_000)
+    await ended
+    expect(s.ended).toBe(true)
+  })
+
+  it('ends the stream of a client that does not read once its unsent bytes pass the bound', async () => {
+    start({ eventStream: { maxQueuedBytes: 8192, batchMs: 0 } })
+    for (let i = 0; i < 50; i++) connect(`a-${i}`)
+    const s = await open()
+    // Never read: each turn's events pile up for this client.
+    for (let round = 0; round < 20 && warnings.length === 0; round++) {
+      for (let i = 0; i < 50; i++) hub.fleet.drain(`a-${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      for (let i = 0; i < 50; i++) hub.fleet.resume(`a-${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 0))
+    }
+    expect(warnings).toEqual(['events stream closed: the client is not reading'])
+    // What the runtime had already taken is still readable, then the stream ends.
+    await s.readUntil(() => false)
+    expect(s.ended).toBe(true)
+    expect(s.raw.text.length).toBeLessThan(8192 + 4096)
+  })
+
+  it('ends every stream when the hub closes', async () => {
+    const s = await open()
+    await s.readUntil((t) => t.length > 0)
+    hub.close()
+    await s.readUntil(() => false)
+    expect(s.ended).toBe(true)
+  })
+})

@@ -16,9 +16,12 @@ import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './changes.ts'
 import { Fleet } from './fleet.ts'
-import { TaskBoard } from './tasks.ts'
+import { TaskBoard, type OverdueTask } from './tasks.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
+import { Healing } from './healing.ts'
+import type { HealingSettings } from './healing-settings.ts'
+import { createAlertSender } from './alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
@@ -55,10 +58,35 @@ export interface HubOptions {
    */
   maxFramesPerS?: number
   /**
+   * Sockets waiting unidentified beyond this are refused: the upgrade is answered 503
+   * `too_many_pending` (or the socket closed 1013). They never count against maxConnections,
+   * which caps identified agents only. Default 1024.
+   */
+  maxPending?: number
+  /** An offline agent holding no task is forgotten this long after it went offline. Default 1 day. */
+  offlineTtlMs?: number
+  /** While saves of the task table fail, they are tried again this often. Default 1 s. */
+  storeRetryMs?: number
+  /**
+   * Bytes queued on a socket and not yet sent (Node: ws's `bufferedAmount`; Deno: the
+   * WebSocket's). Default: the runtime socket's `bufferedAmount`, read from `ws.raw`.
+   */
+  unsentBytes?: (ws: WSContext) => number
+  /**
    * Destroys a socket without the closing handshake (Node: ws's `terminate()`), used for a
    * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
    */
   terminateSocket?: (ws: WSContext) => void
+  /**
+   * An agent never reported its task within timeout_ms + AGENTCOM_TASK_GRACE_MS: the task is
+   * already queued again; this decides what happens to the agent. Default: healing's force
+   * restart, reason `task_overdue`, within the healing budget (Healing.taskOverdue).
+   */
+  onOverdue?: (overdue: OverdueTask) => void
+  /** The healing budget (AGENTCOM_HEAL_*); unset fields are the settings table's defaults. */
+  healing?: Partial<HealingSettings>
+  /** AGENTCOM_ALERT_WEBHOOK_URL: healing alerts are POSTed there. Default: none sent. */
+  alertWebhookUrl?: string
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
@@ -89,6 +117,9 @@ export const DEFAULTS = {
   maxBodyBytes: S.maxBodyBytes.default,
   maxConnections: S.maxConnections.default,
   maxFramesPerS: S.maxFramesPerS.default,
+  maxPending: S.maxPending.default,
+  offlineTtlMs: S.offlineTtlS.default * SECOND,
+  storeRetryMs: SECOND,
   taskTimeoutMs: 600 * SECOND,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
@@ -97,7 +128,7 @@ export const DEFAULTS = {
 export function createHub(options: HubOptions) {
   assertSecret(options.secret)
   const o = { ...DEFAULTS, ...stripUndefined(options) }
-  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS'] as const) {
+  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS', 'maxPending'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`options.${key} must be a positive integer, got ${o[key]}`)
   }
   const clock = options.clock ?? systemClock
@@ -105,18 +136,23 @@ export function createHub(options: HubOptions) {
   const newId = options.newId ?? (() => crypto.randomUUID())
 
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
-  const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, changes })
+  const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, offlineTtlMs: o.offlineTtlMs, changes })
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
   const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
-    store: options.taskStore ?? null, changes, bus: fleet.bus,
+    store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
+    // THE hook for an agent that never reported its task: a healing action (a force restart
+    // within the healing budget). Called from a timer, so never before `healing` exists.
+    onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
+  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts })
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
   const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
   const peerOf = (c: Context): string | null => {
@@ -126,12 +162,13 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
-  const events = new LiveEvents({ changes, fleet, tasks, rollouts, log: { capacity: options.eventBuffer } })
+  const events = new LiveEvents({ changes, fleet, tasks, rollouts, healing, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
     fleet, tasks, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
-    maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, terminate: options.terminateSocket,
+    maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
+    terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
   })
 
   const limitBody = bodyLimit({
@@ -140,13 +177,18 @@ export function createHub(options: HubOptions) {
   })
 
   const app = new Hono()
-    .get('/health', (c) => c.json({ status: 'ok' as const }))
+    .get('/health', (c) => {
+      const storage = tasks.storage
+      if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
+      return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
+    })
     .route('/', dashboardRoutes())
     .get(
       '/ws',
       async (c, next) => {
         const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
-        if (isUpgrade && sockets.isFull()) return c.json({ error: ERROR.TOO_MANY_CONNECTIONS }, 503)
+        const refusal = isUpgrade ? sockets.refusal() : null
+        if (refusal) return c.json({ error: refusal }, 503)
         await next()
       },
       options.upgradeWebSocket((c) => sockets.events(peerOf(c))),
@@ -159,7 +201,7 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      fleet, tasks, rollouts, streams, verifyToken, peerOf, log,
+      fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -174,12 +216,13 @@ export function createHub(options: HubOptions) {
     fleet,
     tasks,
     rollouts,
+    healing,
     revocations,
-    /** Every agent, task and rollout change, as it happens (see changes.ts). */
+    /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**
-     * The events stream's source. `events.publish('healing', view)` appends an event for a
-     * module that is not on the change feed; feed changes become events on their own.
+     * The events stream's source: feed changes (healing's included) become events on their own;
+     * `events.publish(kind, view)` appends one for a module that is not on the change feed.
      */
     events,
     /** Stops timers, ends every events stream and closes every socket (code 1001). */
@@ -190,12 +233,24 @@ export function createHub(options: HubOptions) {
       fleet.close()
       tasks.close()
       rollouts.close()
+      healing.close()
     },
   }
 }
 
 export type Hub = ReturnType<typeof createHub>
 export type HubApp = Hub['app']
+
+/** The `detail` of an overdue task's healing action. */
+function overdueDetail(overdue: OverdueTask): string {
+  return `task ${overdue.task_id} not heard of in ${Math.round(overdue.waited_ms / SECOND)} s`
+}
+
+/** `bufferedAmount` of the runtime's socket: ws on Node and the WebSocket on Deno both have it. */
+function rawBufferedAmount(ws: WSContext): number {
+  const amount = (ws.raw as { bufferedAmount?: unknown } | undefined)?.bufferedAmount
+  return typeof amount === 'number' ? amount : 0
+}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>

@@ -1,5 +1,6 @@
 /**
- * The hub's in-process change feed. Each state owner publishes a nudge naming what changed;
+ * The hub's in-process change feed (agent, task, rollout and healing changes). Each state
+ * owner publishes a nudge naming what changed;
  * other modules subscribe and ask the owner for the truth (a notification is a nudge, the
  * record is the truth). Synchronous and cheap: a listener runs inside the change, so it must
  * be quick; one that throws is reported and does not stop the others or the owner.
@@ -10,9 +11,18 @@ export type Change =
     agent_id: string
     /** Set when this change is the agent's restart changing state. */
     restart_id?: string
+    /**
+     * Set when this change is the agent identifying; `restart_pending`: the hub had a restart
+     * pending for it just before (so a new process is no surprise).
+     */
+    identified?: { restart_pending: boolean }
+    /** Set when this change is a new stats report (`Agent.stats`). */
+    stats?: true
   }
   | { type: 'task'; task_id: string }
   | { type: 'rollout'; rollout_id: string }
+  /** A healing action was recorded or changed; its view: `hub.healing.action(action_id)`. */
+  | { type: 'healing'; action_id: string }
 
 export type ChangeType = Change['type']
 export type ChangeListener<T extends ChangeType = ChangeType> = (change: Extract<Change, { type: T }>) => void

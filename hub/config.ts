@@ -3,9 +3,10 @@
  * table in settings.ts. Bad settings throw a ConfigError here, at start, naming the variable.
  */
 import { SECOND } from '../shared/time.ts'
-import { readInteger, type Env } from '../shared/settings.ts'
+import { ConfigError, readInteger, type Env } from '../shared/settings.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import { assertSecret } from './secret.ts'
+import { HEALING_ROWS, type HealingSettings } from './healing-settings.ts'
 
 export interface HubConfig {
   port: number
@@ -23,6 +24,12 @@ export interface HubConfig {
   maxConnections?: number
   maxFramesPerS?: number
   maxBodyBytes?: number
+  maxPending?: number
+  offlineTtlMs?: number
+  /** AGENTCOM_HEAL_*: only the ones set; the rest are the table's defaults. */
+  healing: Partial<HealingSettings>
+  /** Where healing alerts are POSTed; null sends none. */
+  alertWebhookUrl: string | null
 }
 
 /** The hub's task table inside the data dir. */
@@ -44,7 +51,25 @@ export function resolveHubConfig(env: Env): HubConfig {
     maxConnections: readInteger(env, S.maxConnections),
     maxFramesPerS: readInteger(env, S.maxFramesPerS),
     maxBodyBytes: readInteger(env, S.maxBodyBytes),
+    maxPending: readInteger(env, S.maxPending),
+    offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
+    healing: Object.fromEntries(Object.entries(HEALING_ROWS).map(([key, row]) => [key, readInteger(env, row)])),
+    alertWebhookUrl: readWebhookUrl(env),
   }
+}
+
+/** The URL is never quoted back: a chat webhook's URL is its secret. */
+function readWebhookUrl(env: Env): string | null {
+  const raw = env[S.alertWebhookUrl.env]
+  if (raw === undefined || raw === '') return null
+  let protocol = ''
+  try {
+    protocol = new URL(raw).protocol
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new ConfigError(`${S.alertWebhookUrl.env} must be an http:// or https:// URL`)
+  return raw
 }
 
 /** The createHub options a config sets. */
@@ -58,5 +83,13 @@ export function hubSettings(c: HubConfig) {
     maxConnections: c.maxConnections,
     maxFramesPerS: c.maxFramesPerS,
     maxBodyBytes: c.maxBodyBytes,
+    maxPending: c.maxPending,
+    offlineTtlMs: c.offlineTtlMs,
+    healing: c.healing,
+    alertWebhookUrl: c.alertWebhookUrl ?? undefined,
   }
+}
+
+function seconds(s: number | undefined): number | undefined {
+  return s === undefined ? undefined : s * SECOND
 }

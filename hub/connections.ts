@@ -1,7 +1,11 @@
 /**
- * The open sidecar sockets of this hub: the registry, its limits (open sockets, each socket's
- * frame budget), the identify deadline and the heartbeat that closes silent sockets.
- * Runtime-neutral: it sees only Hono's WSContext.
+ * The open sidecar sockets of this hub: the registry, its limits (identified sockets, sockets
+ * still unidentified, each socket's frame budget and unsent bytes), the identify deadline and
+ * the heartbeat that closes silent sockets. Runtime-neutral: it sees only Hono's WSContext.
+ *
+ * Unidentified sockets have a cap of their own (maxPending) and never count against
+ * maxConnections, which counts identified agents only: a flood of clients without a token can
+ * fill the pending slots, never an agent's. Hence at most maxConnections + maxPending sockets.
  */
 import type { WSContext } from 'hono/ws'
 import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
@@ -10,6 +14,16 @@ import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
 import type { AgentRecord } from './fleet.ts'
 import { FrameBudget } from './limits.ts'
+
+/**
+ * What a Connection needs of its registry: one object per hub, shared by all its connections,
+ * so that a connection carries a reference to it instead of closures of its own.
+ */
+interface ConnectionHost {
+  unsentBytes(ws: WSContext): number
+  /** `conn` has more than MAX_UNSENT_BYTES unsent: it is dropped after the sender's step. */
+  backlogged(conn: Connection, unsent: number): void
+}
 
 /**
  * One open socket's state. A class with its methods on the prototype, not an object literal of
@@ -21,9 +35,12 @@ export class Connection implements Peer {
   identifying = false
   identifyTimer: ReturnType<typeof setTimeout> | null = null
   closed = false
+  /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
+  backlogged = false
   /** The token this connection identified with: revoking it, or its expiry, closes it. */
   credential: { jti: string; expiresAtMs: number | null } | null = null
   constructor(
+    private readonly host: ConnectionHost,
     readonly ws: WSContext,
     public lastFrameAt: number,
     readonly budget: FrameBudget,
@@ -32,7 +49,12 @@ export class Connection implements Peer {
   ) {}
 
   send(message: HubMessage): void {
-    if (!this.closed) this.ws.send(JSON.stringify(message))
+    if (this.closed || this.backlogged) return
+    this.ws.send(JSON.stringify(message))
+    const unsent = this.host.unsentBytes(this.ws)
+    if (unsent <= MAX_UNSENT_BYTES) return
+    this.backlogged = true
+    this.host.backlogged(this, unsent)
   }
 
   close(code: number, reason: string): void {
@@ -44,14 +66,21 @@ export class Connection implements Peer {
   }
 }
 
+/** A socket with more than this queued and not yet sent is closed: its peer is not reading. */
+export const MAX_UNSENT_BYTES = 1024 * 1024
+
 export interface ConnectionOptions {
   log: Logger
   clock: Clock
   identifyTimeoutMs: number
   /** A connection silent for this long is closed as dead. */
   idleTimeoutMs: number
-  /** Open sockets beyond this are refused. */
+  /** Identified sockets beyond this are refused. */
   maxConnections: number
+  /** Unidentified sockets beyond this are refused. */
+  maxPending: number
+  /** Bytes queued on a socket and not yet sent. */
+  unsentBytes(ws: WSContext): number
   /** Each socket's frame budget, see FrameBudget. */
   maxFramesPerS: number
   /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
@@ -63,6 +92,8 @@ export interface ConnectionOptions {
 export function createConnections(opts: ConnectionOptions) {
   const { log, clock } = opts
   const connections = new Set<Connection>()
+  /** The unidentified among `connections`. */
+  const pending = new Set<Connection>()
 
   const heartbeat = setInterval(() => {
     const now = clock.now()
@@ -78,13 +109,7 @@ export function createConnections(opts: ConnectionOptions) {
         log.warn('closing silent connection', { agent_id: conn.agent?.agent_id ?? null })
         drop(conn, CLOSE.HEARTBEAT_TIMEOUT, 'heartbeat timeout')
         // It stopped answering, so it would never answer our close frame either.
-        if (opts.terminate) {
-          try {
-            opts.terminate(conn.ws)
-          } catch {
-            // Already gone: nothing left to destroy.
-          }
-        }
+        terminate(conn)
       }
     }
   }, Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)))
@@ -95,12 +120,34 @@ export function createConnections(opts: ConnectionOptions) {
     forget(conn)
   }
 
+  function terminate(conn: Connection): void {
+    if (!opts.terminate) return
+    try {
+      opts.terminate(conn.ws)
+    } catch {
+      // Already gone: nothing left to destroy.
+    }
+  }
+
   function forget(conn: Connection): void {
     if (conn.closed) return
     conn.closed = true
     connections.delete(conn)
+    pending.delete(conn)
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     opts.onGone(conn)
+  }
+
+  const host: ConnectionHost = {
+    unsentBytes: opts.unsentBytes,
+    backlogged(conn, unsent) {
+      log.warn('closing a socket that does not read what it is sent', { agent_id: conn.agent?.agent_id ?? null, unsent_bytes: unsent })
+      // Dropped after the sender's step, not inside it: a send sits deep in other changes.
+      queueMicrotask(() => {
+        drop(conn, CLOSE.UNSENT_BACKLOG, 'unsent backlog')
+        terminate(conn)
+      })
+    },
   }
 
   function identifyExpired(conn: Connection): void {
@@ -108,11 +155,11 @@ export function createConnections(opts: ConnectionOptions) {
     if (!conn.agent) drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
   }
 
-  /** A new socket: registered, or refused (closed 1013) over the limit, then null. */
+  /** A new socket: registered as pending, or refused (closed 1013) over the limit, then null. */
   function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
-    if (connections.size >= opts.maxConnections) {
-      // Upgrades race past isFull() while earlier ones are still opening.
-      log.warn('refusing a socket over the connection limit', { max_connections: opts.maxConnections })
+    if (pending.size >= opts.maxPending) {
+      // Upgrades race past refusal() while earlier ones are still opening.
+      log.warn('refusing a socket over the pending limit', { max_pending: opts.maxPending })
       try {
         ws.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
       } catch {
@@ -121,19 +168,37 @@ export function createConnections(opts: ConnectionOptions) {
       return null
     }
     const now = clock.now()
-    const c = new Connection(ws, now, new FrameBudget(opts.maxFramesPerS, now), peerAddress)
+    const c = new Connection(host, ws, now, new FrameBudget(opts.maxFramesPerS, now), peerAddress)
     // One shared handler with the connection as its argument: no closure per socket.
     c.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, c)
     connections.add(c)
+    pending.add(c)
     return c
+  }
+
+  /**
+   * Whether a verified identify may make `conn` an agent's: always when it replaces that
+   * agent's live connection, else while fewer than maxConnections are identified.
+   */
+  function admit(conn: Connection, replacing: boolean): boolean {
+    if (!replacing && connections.size - pending.size >= opts.maxConnections) return false
+    pending.delete(conn)
+    return true
   }
 
   return {
     open,
     drop,
     forget,
+    admit,
     get size() {
       return connections.size
+    },
+    /** Why a new socket would be refused now, or null. */
+    refusal(): typeof ERROR.TOO_MANY_PENDING | typeof ERROR.TOO_MANY_CONNECTIONS | null {
+      if (pending.size >= opts.maxPending) return ERROR.TOO_MANY_PENDING
+      if (connections.size - pending.size >= opts.maxConnections) return ERROR.TOO_MANY_CONNECTIONS
+      return null
     },
     /** Closes (4001) every connection that identified with the token `jti`. */
     closeToken(jti: string): void {
@@ -142,10 +207,6 @@ export function createConnections(opts: ConnectionOptions) {
         conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
         drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
       }
-    },
-    /** True when a new socket would be over the connection limit. */
-    isFull(): boolean {
-      return connections.size >= opts.maxConnections
     },
     close(): void {
       clearInterval(heartbeat)

@@ -4,34 +4,22 @@
  * and publishes an `agent` change. All state lives in this hub instance's memory; see README
  * "Edge-style".
  */
-import type { HubMessage, Pm2Info, RestartMode } from '../shared/protocol.ts'
+import type { Pm2Info, StatsMessage } from '../shared/protocol.ts'
 import { CLOSE } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import { createLocalBus, type AgentBus, type Peer } from './bus.ts'
-import type { ChangeFeed } from './changes.ts'
+import type { Change, ChangeFeed } from './changes.ts'
+import { isPending, newRestart, restartedSince, restartMessage, type CommandRestart, type Restart, type RestartState } from './restart.ts'
 
 export type { Peer } from './bus.ts'
+export { isPending, restartMessage } from './restart.ts'
+export type { CommandRestart, Restart, RestartState } from './restart.ts'
 
-export type RestartState = 'commanded' | 'deferred' | 'restarting' | 'completed' | 'failed'
 export type AgentStatus = 'idle' | 'working' | 'restarting' | 'offline'
 
-export interface Restart {
-  restart_id: string
-  reason: string
-  mode: RestartMode
-  deadline_s: number | null
-  state: RestartState
-  requested_at: number
-  updated_at: number
-  /** Why a restart failed: `timeout` or `no_response`. */
-  error: string | null
-  /** pm2's restart count and pid before the command, to tell a new process from the old one. */
-  before_restart_count: number | null
-  before_pid: number | null
-  before_instance: string | null
-  rollout_id: string | null
-}
+/** The sidecar's last `stats` report, and when the hub received it. */
+export type AgentStats = Omit<StatsMessage, 'type'> & { at: number }
 
 interface AgentState {
   agent_id: string
@@ -43,6 +31,11 @@ interface AgentState {
   /** Random per sidecar process: tells a new process when pm2 info is unavailable. */
   instance_id: string | null
   drained: boolean
+  /** Healing's crash-loop quarantine: drained too, and both end with resume(). */
+  quarantined: boolean
+  /** Healing holds the agent for a restart its budget has not let start yet: no new task. */
+  heldForRestart: boolean
+  stats: AgentStats | null
   restart: Restart | null
   /** The task in flight on this agent (assigned, working, or awaiting its report after a drop). */
   task_id: string | null
@@ -52,13 +45,12 @@ interface AgentState {
 /** An agent as others see it: read-only, changed through the Fleet's methods. */
 export type AgentRecord = Readonly<AgentState>
 
-export const isPending = (r: Restart | null): r is Restart =>
-  r !== null && (r.state === 'commanded' || r.state === 'deferred' || r.state === 'restarting')
-
 export interface FleetOptions {
   clock: Clock
   log: Logger
   restartTimeoutMs: number
+  /** An offline agent holding no task and no pending restart is forgotten this long after it went offline. */
+  offlineTtlMs: number
   newId: () => string
   /** Where every agent change is published. */
   changes: ChangeFeed
@@ -72,7 +64,6 @@ export interface Hello {
   instance_id: string | null
 }
 
-export type CommandRestart = { reason: string; mode: RestartMode; deadline_s: number | null; rollout_id?: string }
 export type CommandResult =
   | { ok: true; restart: Restart; already_pending: boolean }
   | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
@@ -83,9 +74,25 @@ export class Fleet {
   /** `list()`'s answer, rebuilt only when an agent is new (or, as a safety net, gone). */
   private sorted: AgentRecord[] | null = null
   readonly bus: AgentBus
+  private readonly sweep: ReturnType<typeof setInterval>
 
   constructor(private readonly opts: FleetOptions) {
     this.bus = opts.bus ?? createLocalBus((agentId) => this.agents.get(agentId)?.peer ?? null)
+    // Checked at least every minute, so an agent is forgotten at most a minute past its TTL.
+    this.sweep = setInterval(() => this.forgetOffline(), Math.min(opts.offlineTtlMs, 60_000))
+  }
+
+  /** Forgets agents offline past the TTL with nothing the hub still owes them or waits on. */
+  private forgetOffline(): void {
+    const deadline = this.opts.clock.now() - this.opts.offlineTtlMs
+    for (const rec of this.agents.values()) {
+      if (rec.peer || rec.task_id || isPending(rec.restart) || (rec.last_seen ?? 0) > deadline) continue
+      this.clearTimer(rec)
+      this.agents.delete(rec.agent_id)
+      this.free.delete(rec.agent_id)
+      this.opts.log.info('offline agent forgotten', { agent_id: rec.agent_id, offline_ttl_ms: this.opts.offlineTtlMs })
+      this.publish(rec)
+    }
   }
 
   get(agentId: string): AgentRecord | undefined {
@@ -128,7 +135,7 @@ export class Fleet {
 
   /** Recomputes whether the agent may take a task; dispatch reads only this set. */
   private refresh(rec: AgentRecord): void {
-    const free = rec.peer !== null && !rec.drained && !rec.task_id && !isPending(rec.restart)
+    const free = rec.peer !== null && !rec.drained && !rec.heldForRestart && !rec.task_id && !isPending(rec.restart)
     if (free) this.free.add(rec.agent_id)
     else this.free.delete(rec.agent_id)
   }
@@ -163,20 +170,42 @@ export class Fleet {
 
   /** No new tasks for the agent until resumed; what it runs now goes on. */
   drain(agentId: string): AgentRecord | undefined {
-    return this.setDrained(agentId, true)
+    return this.setDrained(agentId, true, this.agents.get(agentId)?.quarantined ?? false)
   }
 
+  /** Takes tasks again; lifts a quarantine too. */
   resume(agentId: string): AgentRecord | undefined {
-    return this.setDrained(agentId, false)
+    return this.setDrained(agentId, false, false)
   }
 
-  private setDrained(agentId: string, drained: boolean): AgentRecord | undefined {
+  /** Healing's quarantine: drained and flagged until resume(). */
+  quarantine(agentId: string): AgentRecord | undefined {
+    return this.setDrained(agentId, true, true)
+  }
+
+  private setDrained(agentId: string, drained: boolean, quarantined: boolean): AgentRecord | undefined {
     const rec = this.agents.get(agentId)
     if (!rec) return undefined
     rec.drained = drained
+    rec.quarantined = quarantined
     this.refresh(rec)
     this.publish(rec)
     return rec
+  }
+
+  /** Healing holds (or lets go of) an agent whose restart waits for its budget. */
+  holdForRestart(agentId: string, held: boolean): void {
+    const rec = this.agents.get(agentId)
+    if (!rec || rec.heldForRestart === held) return
+    rec.heldForRestart = held
+    this.refresh(rec)
+    this.publish(rec)
+  }
+
+  /** The sidecar reported its stats; published so views and healing see them. */
+  recordStats(rec: AgentRecord, stats: Omit<AgentStats, 'at'>): void {
+    this.own(rec).stats = { ...stats, at: this.opts.clock.now() }
+    this.opts.changes.publish({ type: 'agent', agent_id: rec.agent_id, stats: true })
   }
 
   /** An agent proved its identity on `peer`. Returns the connection it replaced, if any. */
@@ -186,7 +215,8 @@ export class Fleet {
     if (!rec) {
       rec = {
         agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null,
-        supervised: hello.supervised, instance_id: null, drained: false, restart: null, task_id: null, timer: null,
+        supervised: hello.supervised, instance_id: null, drained: false, quarantined: false, heldForRestart: false,
+        stats: null, restart: null, task_id: null, timer: null,
       }
       this.agents.set(agentId, rec)
       this.sorted = null
@@ -200,19 +230,16 @@ export class Fleet {
     rec.pm2_info = hello.pm2_info
     rec.supervised = hello.supervised
     rec.instance_id = hello.instance_id
+    const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
     this.settleRestartOnIdentify(rec)
-    this.publish(rec)
+    this.opts.changes.publish(identified)
     return replaced
   }
 
   private settleRestartOnIdentify(rec: AgentState): void {
     const restart = rec.restart
     if (!isPending(restart)) return
-    const info = rec.pm2_info
-    const isNewProcess = info && restart.before_restart_count !== null
-      ? info.restart_count > restart.before_restart_count || info.pid !== restart.before_pid
-      : rec.instance_id !== restart.before_instance
-    if (isNewProcess) {
+    if (restartedSince(restart, rec)) {
       this.setRestartState(rec, restart, 'completed')
       return
     }
@@ -252,21 +279,7 @@ export class Fleet {
     if (!rec?.peer) return { ok: false, error: 'agent_not_connected' }
     if (!rec.supervised) return { ok: false, error: 'not_supervised' }
     if (isPending(rec.restart)) return { ok: true, restart: rec.restart, already_pending: true }
-    const now = this.opts.clock.now()
-    const restart: Restart = {
-      restart_id: this.opts.newId(),
-      reason: cmd.reason,
-      mode: cmd.mode,
-      deadline_s: cmd.deadline_s,
-      state: rec.task_id && cmd.mode === 'graceful' ? 'deferred' : 'commanded',
-      requested_at: now,
-      updated_at: now,
-      error: null,
-      before_restart_count: rec.pm2_info?.restart_count ?? null,
-      before_pid: rec.pm2_info?.pid ?? null,
-      before_instance: rec.instance_id,
-      rollout_id: cmd.rollout_id ?? null,
-    }
+    const restart = newRestart(cmd, this.opts.clock.now(), this.opts.newId(), { ...rec, busy: rec.task_id !== null })
     rec.restart = restart
     this.free.delete(rec.agent_id)
     this.bus.sendToAgent(agentId, restartMessage(restart))
@@ -320,10 +333,7 @@ export class Fleet {
   }
 
   close(): void {
+    clearInterval(this.sweep)
     for (const rec of this.agents.values()) this.clearTimer(rec)
   }
-}
-
-export function restartMessage(r: Restart): HubMessage {
-  return { type: 'restart_sidecar', reason: r.reason, restart_id: r.restart_id, mode: r.mode, deadline_s: r.deadline_s }
 }

@@ -34,6 +34,8 @@ export interface HealingAction {
 export class HealingHistory {
   /** Oldest first; the view reverses it. */
   private readonly actions: HealingAction[] = []
+  /** The same actions by action_id, for `event: healing` readers. */
+  private readonly byId = new Map<string, HealingAction>()
   /** Only actions whose restart is not over: bounded by the agents with one in flight. */
   private readonly byRestart = new Map<string, HealingAction>()
 
@@ -47,7 +49,8 @@ export class HealingHistory {
     const now = this.opts.clock.now()
     const action: HealingAction = { action_id: this.opts.newId(), restart_id: null, ...input, at: now, updated_at: now }
     this.actions.push(action)
-    if (this.actions.length > this.opts.limit) this.actions.shift()
+    this.byId.set(action.action_id, action)
+    if (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)
     return action
   }
 
@@ -68,6 +71,12 @@ export class HealingHistory {
     action.updated_at = this.opts.clock.now()
     if (detail !== undefined) action.detail = detail
     if (action.restart_id !== null && (state === 'completed' || state === 'failed')) this.byRestart.delete(action.restart_id)
+  }
+
+  /** A copy of the action, while the history still holds it. */
+  get(actionId: string): HealingAction | undefined {
+    const action = this.byId.get(actionId)
+    return action ? { ...action } : undefined
   }
 
   /** Copies, newest first. */

@@ -283,6 +283,11 @@ export class HealingPolicy {
     return due
   }
 
+  /** One action of the history, as `view()` shows it; undefined once it has left the history. */
+  action(actionId: string): HealingAction | undefined {
+    return this.history.get(actionId)
+  }
+
   isQuarantined(agentId: string): boolean {
     return this.agents.get(agentId)?.quarantine != null
   }
@@ -305,7 +310,8 @@ export class HealingPolicy {
     }
   }
 
+  /** Raised by the action's latest change, so `at` is that change's time to the millisecond. */
   private alert(type: HealingAlertType, action: HealingAction): HealingAlert {
-    return { type, agent_id: action.agent_id, rule: action.rule, detail: action.detail, at: this.clock.now() }
+    return { type, agent_id: action.agent_id, rule: action.rule, detail: action.detail, at: action.updated_at }
   }
 }

@@ -1,7 +1,10 @@
 /**
- * The healing budget's settings, named as the environment names them (AGENTCOM_HEAL_*), with
- * their defaults. Bad values throw at construction, naming the setting, never mid-run.
+ * The healing budget's settings. Their names, defaults and ranges are rows of the hub's one
+ * settings table (settings.ts, AGENTCOM_HEAL_*); this maps each field to its row. Bad values
+ * throw at construction, naming the variable, never mid-run.
  */
+import { rangeMessage, type Setting } from '../shared/settings.ts'
+import { HUB_SETTINGS as S } from './settings.ts'
 
 export interface HealingSettings {
   /** AGENTCOM_HEAL_CRASH_LIMIT (3): unplanned restarts within the window that quarantine an agent. */
@@ -18,38 +21,38 @@ export interface HealingSettings {
   maxPerAgent: number
 }
 
+/** Each field's row in the settings table. */
+export const HEALING_ROWS = {
+  crashLimit: S.healCrashLimit,
+  windowS: S.healWindowS,
+  maxMemoryMb: S.healMaxMemoryMb,
+  maxConcurrent: S.healMaxConcurrent,
+  cooldownS: S.healCooldownS,
+  maxPerAgent: S.healMaxPerAgent,
+} as const satisfies Record<keyof HealingSettings, Setting>
+
 export const HEALING_DEFAULTS: HealingSettings = {
-  crashLimit: 3,
-  windowS: 600,
-  maxMemoryMb: null,
-  maxConcurrent: 1,
-  cooldownS: 300,
-  maxPerAgent: 3,
+  crashLimit: S.healCrashLimit.default,
+  windowS: S.healWindowS.default,
+  maxMemoryMb: S.healMaxMemoryMb.default,
+  maxConcurrent: S.healMaxConcurrent.default,
+  cooldownS: S.healCooldownS.default,
+  maxPerAgent: S.healMaxPerAgent.default,
 }
 
-/** The accepted range of each setting, by its field; the same bounds the env parser should use. */
-export const HEALING_RANGES = {
-  crashLimit: [1, 1000],
-  windowS: [1, 7 * 86_400],
-  maxMemoryMb: [1, 1024 * 1024],
-  maxConcurrent: [1, 10_000],
-  cooldownS: [0, 7 * 86_400],
-  maxPerAgent: [1, 1000],
-} as const satisfies Record<keyof HealingSettings, readonly [number, number]>
-
-/** Defaults first, then `partial`; throws `healing setting <name> must be ...` on a bad value. */
+/** Defaults first, then `partial`; throws `<VARIABLE> must be an integer from ...` on a bad value. */
 export function resolveHealingSettings(partial: Partial<HealingSettings> = {}): HealingSettings {
   const settings: HealingSettings = { ...HEALING_DEFAULTS }
   for (const [key, value] of Object.entries(partial) as [keyof HealingSettings, number | null | undefined][]) {
     if (value === undefined) continue
-    if (!(key in HEALING_RANGES)) throw new Error(`unknown healing setting ${key}`)
+    if (!(key in HEALING_ROWS)) throw new Error(`unknown healing setting ${key}`)
     if (value === null && key === 'maxMemoryMb') {
       settings.maxMemoryMb = null
       continue
     }
-    const [min, max] = HEALING_RANGES[key]
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new Error(`healing setting ${key} must be an integer from ${min} to ${max}, got ${String(value)}`)
+    const row: Setting = HEALING_ROWS[key]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < row.min! || value > row.max!) {
+      throw new Error(`${rangeMessage(row)}, got ${String(value)}`)
     }
     settings[key] = value
   }

@@ -16,9 +16,11 @@ export interface IdentifyDeps {
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
   fail(conn: Connection, error: string, detail?: string): void
+  /** Whether the connection may become an agent's (the cap on identified sockets). */
+  admit(conn: Connection, replacing: boolean): boolean
 }
 
-export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -32,6 +34,11 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail }: I
       log.warn('identify refused', { agent_id: msg.agent_id, peer: conn.peerAddress, reason })
       fail(conn, ERROR.UNAUTHORIZED)
       return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
+    }
+    if (!admit(conn, fleet.get(msg.agent_id)?.peer != null)) {
+      log.warn('identify refused: connection limit', { agent_id: msg.agent_id })
+      fail(conn, ERROR.TOO_MANY_CONNECTIONS)
+      return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
     conn.credential = { jti: claims.jti, expiresAtMs: claims.expiresAtMs }
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)

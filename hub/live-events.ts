@@ -1,7 +1,7 @@
 /**
  * What `GET /api/admin/events` tells: the owner of the hub's EventLog. It follows the change
- * feed and appends the whole view of whatever changed (`agent`, `task`, `rollout`), and takes
- * views from modules that are not on the feed through `publish` (healing actions). Changes of
+ * feed and appends the whole view of whatever changed (`agent`, `task`, `rollout`, `healing`),
+ * and takes views from modules that are not on the feed through `publish`. Changes of
  * one thing within one turn of the event loop become one event carrying its latest view: an
  * identify that moves an agent three times is one `agent` event, not three.
  */
@@ -9,6 +9,7 @@ import type { ChangeFeed, Change } from './changes.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
+import type { Healing } from './healing.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 
@@ -20,6 +21,8 @@ export interface LiveEventsOptions {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  /** Where a `healing` change's action is read (`HealingAction`, shaped by the policy's history). */
+  healing: Pick<Healing, 'action'>
   log?: EventLogOptions
 }
 
@@ -72,7 +75,7 @@ export class LiveEvents {
 
   /** The current view of what changed; nothing when it is gone by now. */
   #view(change: Change): { kind: LiveEventKind; view: unknown } | null {
-    const { fleet, tasks, rollouts } = this.opts
+    const { fleet, tasks, rollouts, healing } = this.opts
     switch (change.type) {
       case 'agent': {
         const rec = fleet.get(change.agent_id)
@@ -86,6 +89,10 @@ export class LiveEvents {
         const rollout = rollouts.get(change.rollout_id)
         return rollout ? { kind: 'rollout', view: rolloutView(rollout) } : null
       }
+      case 'healing': {
+        const action = healing.action(change.action_id)
+        return action ? { kind: 'healing', view: action } : null
+      }
     }
   }
 }
@@ -95,5 +102,6 @@ function keyOf(change: Change): string {
     case 'agent': return `agent:${change.agent_id}`
     case 'task': return `task:${change.task_id}`
     case 'rollout': return `rollout:${change.rollout_id}`
+    case 'healing': return `healing:${change.action_id}`
   }
 }

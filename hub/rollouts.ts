@@ -53,8 +53,12 @@ export interface RolloutsOptions {
   changes: ChangeFeed
 }
 
+/** Finished rollouts kept for GET; the oldest is forgotten past this. */
+export const MAX_FINISHED_ROLLOUTS = 100
+
 export class Rollouts {
   private readonly rollouts = new Map<string, Rollout>()
+  private finished: string[] = []
   private byRestart = new Map<string, Rollout>()
   private readonly unsubscribe: () => void
 
@@ -175,5 +179,12 @@ export class Rollouts {
     rollout.updated_at = this.opts.clock.now()
     this.opts.log.info(`rollout ${state}`, { rollout_id: rollout.rollout_id, error })
     this.publish(rollout)
+    this.finished.push(rollout.rollout_id)
+    if (this.finished.length > MAX_FINISHED_ROLLOUTS) this.forget(this.finished.shift()!)
+  }
+
+  private forget(rolloutId: string): void {
+    this.rollouts.delete(rolloutId)
+    for (const [restartId, rollout] of this.byRestart) if (rollout.rollout_id === rolloutId) this.byRestart.delete(restartId)
   }
 }

@@ -1,16 +1,17 @@
 /**
- * The admin API under /api/admin: agents, restarts, tasks, drain/resume and rollouts.
+ * The admin API under /api/admin: agents, restarts, tasks, drain/resume, rollouts and healing.
  * Every route needs an admin token; an agent token is never accepted here.
  */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, utf8Length } from '../shared/protocol.ts'
+import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shared/protocol.ts'
 import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
+import type { Healing } from './healing.ts'
 import type { EventStreams } from './event-stream.ts'
 import { AgentsQuery, pageAgents } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
@@ -32,7 +33,7 @@ const TaskBody = v.pipe(
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
-  v.check((b) => inputBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
+  v.check((b) => jsonBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
 const RolloutBody = v.optional(
@@ -49,15 +50,6 @@ const RolloutBody = v.optional(
   {},
 )
 
-/** The input's size as JSON; Infinity when it is nested too deeply to serialize. */
-function inputBytes(input: unknown): number {
-  try {
-    return utf8Length(JSON.stringify(input))
-  } catch {
-    return Infinity
-  }
-}
-
 const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
@@ -65,6 +57,7 @@ interface Deps {
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  healing: Healing
   streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
@@ -73,7 +66,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -124,14 +117,20 @@ export function adminRoutes({ fleet, tasks, rollouts, streams, verifyToken, peer
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
     .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
-      const rec = fleet.resume(c.req.valid('param').agent_id)
+      // Lifts a quarantine too.
+      const rec = healing.resumeAgent(c.req.valid('param').agent_id)
       return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
     })
+    .get('/healing', (c) => c.json(healing.view(), 200))
+    .post('/healing/pause', (c) => c.json(healing.pause(), 200))
+    .post('/healing/resume', (c) => c.json(healing.resume(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const view = taskView(tasks.create(body.input, body.agent_id ?? null, body.timeout_ms))
-      // 201 promises the task survives a hub restart.
-      await tasks.durable()
+      const { task, saved } = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
+      // The task as created: once saved it may be dispatched before this answer goes out.
+      const view = taskView(task)
+      // 201 promises the task survives a hub restart; unsaved, it was never created.
+      if (!(await saved)) return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
       return c.json(view, 201)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {

@@ -40,14 +40,50 @@ export const HUB_SETTINGS = {
   },
   maxConnections: {
     env: 'AGENTCOM_MAX_CONNECTIONS', type: 'integer', min: 1, max: 1_000_000, default: 10_000,
-    meaning: 'open WebSockets; past it an upgrade is answered `503 {"error":"too_many_connections"}` (or closed 1013 if it raced past the check)',
+    meaning: 'identified agents\' sockets; past it an upgrade is answered `503 {"error":"too_many_connections"}` (an identify that raced past the check is closed 1013)',
   },
   maxFramesPerS: {
     env: 'AGENTCOM_MAX_FRAMES_PER_S', type: 'integer', min: 1, max: 1_000_000, default: 100,
     meaning: 'per-socket frame budget; a frame over it gets `rate_limited`, sustained flooding closes the socket with 4029',
   },
+  maxPending: {
+    env: 'AGENTCOM_MAX_PENDING', type: 'integer', min: 1, max: 1_000_000, default: 1024,
+    meaning: 'sockets waiting unidentified; past it an upgrade is answered `503 {"error":"too_many_pending"}`. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
+  },
+  offlineTtlS: {
+    env: 'AGENTCOM_OFFLINE_TTL_S', type: 'integer', min: 1, max: 31_536_000, default: 86_400,
+    meaning: 'an offline agent holding no task is forgotten this long after it went offline',
+  },
   maxBodyBytes: {
     env: 'AGENTCOM_MAX_BODY_BYTES', type: 'integer', min: 1024, max: 1024 * 1024 * 1024, default: 1024 * 1024,
     meaning: 'largest admin request body; larger is `413 {"error":"payload_too_large"}`',
+  },
+  healCrashLimit: {
+    env: 'AGENTCOM_HEAL_CRASH_LIMIT', type: 'integer', min: 1, max: 1000, default: 3,
+    meaning: 'unplanned restarts within the healing window that quarantine an agent (drained, `quarantined`, alerted)',
+  },
+  healWindowS: {
+    env: 'AGENTCOM_HEAL_WINDOW_S', type: 'integer', min: 1, max: 7 * 86_400, default: 600,
+    meaning: 'the healing window: crashes and healing restarts per agent are counted within it',
+  },
+  healMaxMemoryMb: {
+    env: 'AGENTCOM_HEAL_MAX_MEMORY_MB', type: 'integer', min: 1, max: 1024 * 1024, default: null, defaultText: 'unset (rule off)',
+    meaning: 'an agent whose last two stats reports are above this RSS gets a graceful restart, reason `heal:memory`',
+  },
+  healMaxConcurrent: {
+    env: 'AGENTCOM_HEAL_MAX_CONCURRENT', type: 'integer', min: 1, max: 10_000, default: 1,
+    meaning: 'healing restarts in flight in the whole fleet (none while a rollout runs)',
+  },
+  healCooldownS: {
+    env: 'AGENTCOM_HEAL_COOLDOWN_S', type: 'integer', min: 0, max: 7 * 86_400, default: 300,
+    meaning: 'no healing restart of an agent within this of the end of its last one',
+  },
+  healMaxPerAgent: {
+    env: 'AGENTCOM_HEAL_MAX_PER_AGENT', type: 'integer', min: 1, max: 1000, default: 3,
+    meaning: 'healing restarts per agent within the window; past it the alert `heal_escalated` instead',
+  },
+  alertWebhookUrl: {
+    env: 'AGENTCOM_ALERT_WEBHOOK_URL', type: 'url', range: '`http://` or `https://`', default: null, defaultText: 'unset (no alerts sent)',
+    meaning: 'each healing alert is POSTed there as JSON, retried for up to 5 minutes ([docs/healing.md](docs/healing.md))',
   },
 } as const satisfies Record<string, Setting>

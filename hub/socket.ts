@@ -1,11 +1,12 @@
 /**
- * One sidecar connection, from upgrade to close: each frame is checked against the limits
- * (size, frame budget), decoded, and dispatched: identify to identify.ts, the rest to the
- * fleet and the task board. The registry of open sockets is connections.ts.
+ * One sidecar connection, from upgrade to close: before `identified` one frame may come, the
+ * identify (at most 16 KiB: larger closes 1009, anything else 4008); after it, each frame is
+ * checked against the limits (size, frame budget), decoded, and dispatched to the fleet and
+ * the task board. The registry of open sockets is connections.ts.
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSContext, WSEvents } from 'hono/ws'
-import { CLOSE, ERROR, MAX_FRAME_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { TokenVerifier } from './auth.ts'
@@ -35,7 +36,7 @@ export function createSocketHub(opts: SocketOptions) {
     },
   })
   const { drop } = connections
-  const identify = createIdentify({ fleet, tasks, verifyToken: opts.verifyToken, log, drop, fail })
+  const identify = createIdentify({ fleet, tasks, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit })
 
   function fail(conn: Connection, error: string, detail?: string): void {
     if (detail === undefined) return conn.send({ type: 'error', error })
@@ -43,18 +44,34 @@ export function createSocketHub(opts: SocketOptions) {
     conn.send({ type: 'error', error, detail: short })
   }
 
-  function dispatch(conn: Connection, msg: SidecarMessage): void {
-    if (msg.type === 'identify') {
-      void identify(conn, msg).catch((err) => log.error('identify failed', { error: String(err) }))
+  /** The one frame an unidentified socket may send: a small identify, else it is closed. */
+  function onFirstFrame(conn: Connection, data: unknown): void {
+    if (conn.identifying) return drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'one frame before identified')
+    if (frameBytes(data, MAX_IDENTIFY_BYTES) > MAX_IDENTIFY_BYTES) return drop(conn, CLOSE.TOO_BIG, 'identify frame too large')
+    const decoded = typeof data === 'string' ? decodeSidecarMessage(data) : null
+    if (decoded?.ok && decoded.value.type === 'identify') {
+      void identify(conn, decoded.value).catch((err) => log.error('identify failed', { error: String(err) }))
       return
     }
+    // Said why, then closed: the socket had its one frame.
+    if (decoded === null) fail(conn, ERROR.INVALID_MESSAGE, 'frames must be JSON text')
+    else if (!decoded.ok) fail(conn, decoded.error, decoded.detail)
+    else fail(conn, ERROR.NOT_IDENTIFIED, 'the first frame must be identify')
+    drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'the first frame must be identify')
+  }
+
+  function dispatch(conn: Connection, msg: SidecarMessage): void {
     const rec = conn.agent
-    if (!rec) return fail(conn, ERROR.NOT_IDENTIFIED, 'the first frame must be identify')
+    if (msg.type === 'identify' || !rec) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
       case 'pm2_info':
         return fleet.reportPm2Info(rec, msg.pm2_info)
+      case 'stats': {
+        const { type: _type, ...stats } = msg
+        return fleet.recordStats(rec, stats)
+      }
       case 'agent_restarting':
         log.info('agent restarting', { agent_id: rec.agent_id, restart_id: msg.restart_id ?? null })
         return fleet.agentRestarting(rec, msg.restart_id)
@@ -76,8 +93,18 @@ export function createSocketHub(opts: SocketOptions) {
     conn.lastFrameAt = now
     // Any frame shows the agent alive, even one refused below: last_seen moves with each.
     if (conn.agent?.peer === conn) fleet.seen(conn.agent)
+    if (!conn.agent) {
+      try {
+        return onFirstFrame(conn, data)
+      } catch (err) {
+        // decode() describes a bad field with JSON.stringify, which throws on very deep nesting.
+        log.warn('first frame could not be handled', { error: String(err) })
+        fail(conn, ERROR.INVALID_MESSAGE, 'frame could not be decoded')
+        return drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'the first frame must be identify')
+      }
+    }
     // Node's ws enforces this before we see the frame; Deno has no such option.
-    if (frameBytes(data) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
+    if (frameBytes(data, MAX_FRAME_BYTES) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
     const verdict = conn.budget.take(now)
     if (verdict === 'abusive') {
       log.warn('closing a socket over its frame budget', { agent_id: conn.agent?.agent_id ?? null, max_frames_per_s: opts.maxFramesPerS })
@@ -121,8 +148,8 @@ export function createSocketHub(opts: SocketOptions) {
     get size() {
       return connections.size
     },
-    /** True when a new socket would be over the connection limit. */
-    isFull: connections.isFull,
+    /** Why a new socket would be refused now (an error code), or null. */
+    refusal: connections.refusal,
     closeToken: connections.closeToken,
     close: connections.close,
   }
@@ -163,8 +190,9 @@ class SocketEvents implements WSEvents {
 }
 
 /** A frame's size in bytes, whatever the runtime hands over (text, ArrayBuffer, view or Blob). */
-function frameBytes(data: unknown): number {
-  if (typeof data === 'string') return data.length > MAX_FRAME_BYTES / 4 ? utf8Length(data) : data.length
+function frameBytes(data: unknown, limit: number): number {
+  // Few enough UTF-16 units that even at 4 bytes each it is within the limit: no need to count.
+  if (typeof data === 'string') return data.length > limit / 4 ? utf8Length(data) : data.length
   if (data instanceof ArrayBuffer) return data.byteLength
   if (ArrayBuffer.isView(data)) return data.byteLength
   if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size

@@ -1,8 +1,9 @@
 /**
  * Durable tasks: the hub writes its task table through a TaskStore so a hub restart loses
- * no task it has accepted. Saves are coalesced: one write in flight, later changes ride on
- * the next, and `durable()` resolves once everything changed so far is on disk.
+ * no task it has accepted (persister.ts decides when). Every entry is validated on load.
  */
+import * as v from 'valibot'
+import { AgentId } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { TaskStatus } from './tasks.ts'
 
@@ -20,6 +21,8 @@ export interface StoredTask {
   timeout_ms: number
   created_at: number
   updated_at: number
+  /** When it was last given to an agent: the hub's deadline on it runs from here. */
+  assigned_at: number | null
 }
 
 /**
@@ -50,20 +53,73 @@ export interface StateFiles {
   writeAtomic(path: string, text: string): Promise<void>
 }
 
-/** A TaskStore in one JSON file. A corrupt file is reported and ignored, never a crash. */
-export function createFileTaskStore(path: string, files: StateFiles, log: Logger): TaskStore {
+/** What the task file needs on top: a corrupt one is moved aside. */
+export interface TaskFiles extends StateFiles {
+  rename(from: string, to: string): Promise<void>
+}
+
+const StoredTaskSchema = v.object({
+  task_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  status: v.picklist(['queued', 'assigned', 'working', 'completed', 'failed']),
+  input: v.custom<unknown>((x) => x !== undefined, 'input is required'),
+  pinned: v.nullable(AgentId),
+  agent_id: v.nullable(AgentId),
+  attempts: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  result: v.optional(v.unknown(), null),
+  error: v.nullable(v.string()),
+  timeout_ms: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  created_at: v.number(),
+  updated_at: v.number(),
+  assigned_at: v.optional(v.nullable(v.number()), null),
+})
+const TaskFileSchema = v.object({ version: v.literal(1), tasks: v.array(v.unknown()) })
+
+/**
+ * A TaskStore in one JSON file. Never a crash at start: a file that is not a task table is
+ * moved aside (`<path>.corrupt-<ms>`) and the hub starts empty; a table with some bad entries
+ * keeps the good ones, and a copy of the whole file is set aside for the operator, since the
+ * next save replaces it.
+ */
+export function createFileTaskStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): TaskStore {
   return {
     async load() {
       const text = await files.read(path)
       if (text === null) return []
+      const aside = `${path}.corrupt-${now()}`
+      let table: v.InferOutput<typeof TaskFileSchema> | null = null
       try {
-        const data = JSON.parse(text) as { version?: number; tasks?: StoredTask[] }
-        if (data.version === 1 && Array.isArray(data.tasks)) return data.tasks
+        const parsed = v.safeParse(TaskFileSchema, JSON.parse(text))
+        if (parsed.success) table = parsed.output
       } catch {
-        // Reported below: a torn file cannot come from writeAtomic, only from outside.
+        // Not JSON: handled below with every other unreadable file.
       }
-      log.error('task file is unreadable; starting with no tasks', { path })
-      return []
+      if (!table) {
+        await files.rename(path, aside)
+        log.error('task file is corrupt; moved aside, starting with no tasks', { path, moved_to: aside, bytes: text.length })
+        return []
+      }
+      const tasks: StoredTask[] = []
+      const seen = new Set<string>()
+      let dropped = 0
+      for (const [index, entry] of table.tasks.entries()) {
+        const parsed = v.safeParse(StoredTaskSchema, entry)
+        if (parsed.success && !seen.has(parsed.output.task_id)) {
+          seen.add(parsed.output.task_id)
+          tasks.push(parsed.output)
+          continue
+        }
+        dropped++
+        // The first few named; the copy set aside below holds every one of them.
+        if (dropped <= 10) {
+          const issue = parsed.success ? 'duplicate task_id' : describeIssue(parsed.issues[0])
+          log.error('task entry is invalid; dropped', { path, index, issue })
+        }
+      }
+      if (dropped > 0) {
+        await files.writeAtomic(aside, text)
+        log.error('task file had invalid entries; a copy is set aside', { path, copy: aside, dropped, kept: tasks.length })
+      }
+      return tasks
     },
     save(tasks) {
       return files.writeAtomic(path, JSON.stringify({ version: 1, tasks }))
@@ -71,50 +127,7 @@ export function createFileTaskStore(path: string, files: StateFiles, log: Logger
   }
 }
 
-/** Coalesces saves of a snapshot taken at write time. */
-export class Persister {
-  private changed = 0
-  private saved = 0
-  private running = false
-  private waiters: Array<{ version: number; resolve: () => void }> = []
-
-  constructor(
-    private readonly store: TaskStore | null,
-    private readonly snapshot: () => StoredTask[],
-    private readonly log: Logger,
-  ) {}
-
-  /** Marks the table changed and schedules a save. */
-  touch(): void {
-    if (!this.store) return
-    this.changed++
-    if (this.running) return
-    this.running = true
-    // After the current synchronous step, so the snapshot holds all of it.
-    queueMicrotask(() => void this.run())
-  }
-
-  /** Resolves once every change made before this call is saved (at once without a store). */
-  durable(): Promise<void> {
-    if (!this.store || this.saved >= this.changed) return Promise.resolve()
-    const version = this.changed
-    return new Promise((resolve) => this.waiters.push({ version, resolve }))
-  }
-
-  private async run(): Promise<void> {
-    while (this.saved < this.changed) {
-      const version = this.changed
-      try {
-        await this.store!.save(this.snapshot())
-      } catch (err) {
-        // Keep serving from memory; the next change tries again.
-        this.log.error('could not save tasks', { error: String(err) })
-      }
-      this.saved = version
-      const ready = this.waiters.filter((w) => w.version <= version)
-      this.waiters = this.waiters.filter((w) => w.version > version)
-      for (const w of ready) w.resolve()
-    }
-    this.running = false
-  }
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '(entry)'
+  return `${where}: ${issue.message}`.slice(0, 200)
 }

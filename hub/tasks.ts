@@ -5,19 +5,22 @@
  * records; every change publishes a `task` change. Which agent holds which task is the
  * fleet's to record: this board asks it to assign and release.
  */
-import type { TaskOutcome } from '../shared/protocol.ts'
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
 import type { AgentBus } from './bus.ts'
 import type { ChangeFeed } from './changes.ts'
-import { Persister, type StoredTask, type TaskStore } from './task-store.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
+import type { StorageHealth } from './persister.ts'
+import { TaskTable } from './task-table.ts'
+import { TaskTimers, type OverdueTask } from './task-timers.ts'
+
+export type { OverdueTask } from './task-timers.ts'
 
 export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
 
-export interface TaskRecord extends StoredTask {
-  timer: ReturnType<typeof setTimeout> | null
-}
+export type TaskRecord = StoredTask
 
 export interface TaskBoardOptions {
   clock: Clock
@@ -25,32 +28,36 @@ export interface TaskBoardOptions {
   newId: () => string
   /** An assignment not accepted within this is queued again. */
   acceptTimeoutMs: number
-  /** How long a disconnected agent has to come back and report its task. */
+  /** How long a disconnected agent has to come back with its task; and an assigned task's
+   *  time past its timeout before it is overdue. */
   graceMs: number
   /** A task interrupted this many times fails instead of running again. */
   maxAttempts: number
   defaultTimeoutMs: number
-  /** Finished tasks kept for GET; the oldest are forgotten past this. */
+  /** Finished tasks kept for GET (and at most 64 MiB of them); the oldest go first. */
   maxFinished: number
-  /** Where tasks are saved so a hub restart loses none; null keeps them in memory only. */
+  /** Where tasks are saved so a hub restart loses none (null: memory only), retried this often while failing. */
   store?: TaskStore | null
+  storeRetryMs: number
   changes: ChangeFeed
   bus: AgentBus
+  /** The agent holding the task never reported it (see armOverdue). Called before the agent
+   *  is freed, so a restart commanded here keeps it from the next dispatch. */
+  onOverdue(overdue: OverdueTask): void
 }
 
-/** Finished tasks written to the store (all unfinished ones always are). */
-const MAX_STORED_FINISHED = 1000
-
 export class TaskBoard {
-  private readonly tasks = new Map<string, TaskRecord>()
+  private readonly tasks: TaskTable
+  private readonly timers = new TaskTimers()
   private queue: string[] = []
-  private retired: string[] = []
   private dispatchScheduled = false
-  private readonly persister: Persister
   private readonly unsubscribe: () => void
 
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
-    this.persister = new Persister(opts.store ?? null, () => this.snapshot(), opts.log)
+    this.tasks = new TaskTable({
+      log: opts.log, now: () => opts.clock.now(), maxFinished: opts.maxFinished,
+      store: opts.store ?? null, storeRetryMs: opts.storeRetryMs,
+    })
     this.unsubscribe = opts.changes.on('agent', (change) => {
       if (fleet.isAvailable(change.agent_id)) this.scheduleDispatch()
     })
@@ -65,9 +72,14 @@ export class TaskBoard {
     return this.tasks.size
   }
 
-  /** Resolves once every change so far is in the store. */
+  /** Resolves once every change so far is in the store; rejects when that save failed. */
   durable(): Promise<void> {
-    return this.persister.durable()
+    return this.tasks.durable()
+  }
+
+  /** Whether the last save failed, since when. */
+  get storage(): StorageHealth {
+    return this.tasks.storage
   }
 
   /**
@@ -77,39 +89,43 @@ export class TaskBoard {
    */
   restore(stored: StoredTask[]): void {
     for (const s of stored) {
-      const task: TaskRecord = { ...s, timer: null }
-      this.tasks.set(task.task_id, task)
+      const task: TaskRecord = { ...s }
+      this.tasks.add(task)
       if (task.status === 'queued') this.queue.push(task.task_id)
-      else if (task.status === 'completed' || task.status === 'failed') this.retired.push(task.task_id)
-      else this.arm(task, this.opts.graceMs, () => this.requeue(task))
+      else if (task.status === 'completed' || task.status === 'failed') this.tasks.retire(task)
+      else this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
     }
     this.scheduleDispatch()
   }
 
-  private snapshot(): StoredTask[] {
-    const out: StoredTask[] = []
-    const keepFinished = new Set(this.retired.slice(-MAX_STORED_FINISHED))
-    for (const t of this.tasks.values()) {
-      if ((t.status === 'completed' || t.status === 'failed') && !keepFinished.has(t.task_id)) continue
-      const { timer: _timer, ...stored } = t
-      out.push(stored)
-    }
-    return out
-  }
-
-  create(input: unknown, pinned: string | null, timeoutMs: number | undefined): TaskRecord {
+  /**
+   * A new task. It is in the saved table at once but queued (dispatched, published) only once
+   * saved; `saved` resolves false when it could not be, and then the task is gone, as if never
+   * created.
+   */
+  create(input: unknown, pinned: string | null, timeoutMs: number | undefined): { task: Readonly<TaskRecord>; saved: Promise<boolean> } {
     const now = this.opts.clock.now()
     const task: TaskRecord = {
       task_id: this.opts.newId(), status: 'queued', input, pinned, agent_id: pinned,
       attempts: 0, result: null, error: null, timeout_ms: timeoutMs ?? this.opts.defaultTimeoutMs,
-      created_at: now, updated_at: now, timer: null,
+      created_at: now, updated_at: now, assigned_at: null,
     }
-    this.tasks.set(task.task_id, task)
-    this.queue.push(task.task_id)
-    this.persister.touch()
-    this.opts.changes.publish({ type: 'task', task_id: task.task_id })
-    this.scheduleDispatch()
-    return task
+    this.tasks.add(task)
+    const saved = this.tasks.durable().then(
+      () => {
+        if (this.tasks.get(task.task_id) !== task) return false
+        this.queue.push(task.task_id)
+        this.opts.changes.publish({ type: 'task', task_id: task.task_id })
+        this.scheduleDispatch()
+        return true
+      },
+      () => {
+        // Nothing ran it and no one saw it: forget it, and the next save leaves it out.
+        this.tasks.remove(task.task_id)
+        return false
+      },
+    )
+    return { task, saved }
   }
 
   /** Dispatch runs once per tick however many things made an agent free. */
@@ -146,10 +162,12 @@ export class TaskBoard {
     task.status = 'assigned'
     task.agent_id = rec.agent_id
     task.attempts++
+    task.assigned_at = this.opts.clock.now()
+    this.armOverdue(task)
     this.touch(task)
     this.fleet.assign(rec, task.task_id)
     this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
-    this.arm(task, this.opts.acceptTimeoutMs, () => {
+    this.timers.armStep(task.task_id, this.opts.acceptTimeoutMs, () => {
       this.opts.log.warn('task not accepted in time', { task_id: task.task_id, agent_id: rec.agent_id })
       this.fleet.release(rec, task.task_id)
       this.requeue(task)
@@ -163,7 +181,7 @@ export class TaskBoard {
       this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
       return
     }
-    this.disarm(task)
+    this.timers.clearStep(task.task_id)
     if (task.status === 'assigned') {
       task.status = 'working'
       this.touch(task)
@@ -179,9 +197,12 @@ export class TaskBoard {
       (task.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id))
     )
     if (task && isOurs) {
-      this.disarm(task)
-      if (outcome.kind === 'complete' && !isStorable(outcome.result)) {
-        outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
+      this.timers.clearStep(task.task_id)
+      if (outcome.kind === 'complete') {
+        const bytes = jsonBytes(outcome.result)
+        if (bytes === Infinity) outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
+        // The sidecar checks too; this holds for any client on the socket.
+        else if (bytes > MAX_RESULT_BYTES) outcome = { kind: 'failed', error: RESULT_TOO_LARGE }
       }
       task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
@@ -198,10 +219,14 @@ export class TaskBoard {
    * The agent is free only then too, or its next task would find it still holding this one.
    */
   private acknowledge(rec: AgentRecord, taskId: string): void {
-    void this.durable().then(() => {
-      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
-      this.fleet.release(rec, taskId)
-    })
+    this.durable().then(
+      () => {
+        this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
+        this.fleet.release(rec, taskId)
+      },
+      // Not saved: no ack. The sidecar keeps the outcome on its disk and sends it again.
+      () => {},
+    )
   }
 
   /** The sidecar cut the task short (force restart, shutdown, crash): run it again. */
@@ -209,8 +234,9 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     if (task && task.agent_id === rec.agent_id && (task.status === 'assigned' || task.status === 'working')) {
       this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-      // Refused before it started (the sidecar was busy or restarting): not an attempt.
-      if (!started) task.attempts = Math.max(0, task.attempts - 1)
+      // Refused before it started (the sidecar was busy or restarting): not an attempt. A
+      // sidecar that cannot write its queue file refuses every task, so that one counts.
+      if (!started && reason !== STORAGE_UNAVAILABLE) task.attempts = Math.max(0, task.attempts - 1)
       this.requeue(task)
     }
     this.acknowledge(rec, taskId)
@@ -220,7 +246,7 @@ export class TaskBoard {
   identified(rec: AgentRecord, activeTaskId: string | null): void {
     let holding = rec.task_id
     const held = holding ? this.tasks.get(holding) : undefined
-    if (held) this.disarm(held)
+    if (held) this.timers.clearStep(held.task_id)
     if (held && held.task_id !== activeTaskId) {
       // The sidecar never stored it (lost before it was accepted): run it again.
       holding = null
@@ -230,8 +256,9 @@ export class TaskBoard {
       const task = this.tasks.get(activeTaskId)
       if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
         // In flight here when the hub restarted: the agent still holds it.
-        this.disarm(task)
+        this.timers.clearStep(task.task_id)
         task.status = 'working'
+        if (!this.timers.hasOverdue(task.task_id)) this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId
       } else if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
@@ -239,6 +266,7 @@ export class TaskBoard {
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
         task.agent_id = rec.agent_id
+        this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId
       } else if (task?.status !== 'completed' && task?.status !== 'failed') {
@@ -252,7 +280,7 @@ export class TaskBoard {
   disconnected(rec: AgentRecord): void {
     const task = rec.task_id ? this.tasks.get(rec.task_id) : undefined
     if (!task) return
-    this.arm(task, this.opts.graceMs, () => {
+    this.timers.armStep(task.task_id, this.opts.graceMs, () => {
       this.opts.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: rec.agent_id })
       this.fleet.release(rec, task.task_id)
       this.requeue(task)
@@ -260,7 +288,7 @@ export class TaskBoard {
   }
 
   private requeue(task: TaskRecord): void {
-    this.disarm(task)
+    this.timers.clear(task.task_id)
     if (task.attempts >= this.opts.maxAttempts) {
       task.status = 'failed'
       task.error = `interrupted ${task.attempts} times`
@@ -276,42 +304,40 @@ export class TaskBoard {
   }
 
   private retire(task: TaskRecord): void {
-    this.retired.push(task.task_id)
-    while (this.retired.length > this.opts.maxFinished) this.tasks.delete(this.retired.shift()!)
+    this.timers.clear(task.task_id)
+    this.tasks.retire(task)
+  }
+
+  /** The backstop for an agent that never reports: timeout_ms + grace after `assigned_at`, the
+   *  task is counted interrupted (its attempt stands), queued again, and `onOverdue` is told. */
+  private armOverdue(task: TaskRecord): void {
+    const assignedAt = task.assigned_at ?? this.opts.clock.now()
+    const waited = task.timeout_ms + this.opts.graceMs
+    const left = Math.max(0, assignedAt + waited - this.opts.clock.now())
+    this.timers.armOverdue(task.task_id, left, () => {
+      if (task.status !== 'assigned' && task.status !== 'working') return
+      const agentId = task.agent_id
+      const rec = agentId === null ? undefined : this.fleet.get(agentId)
+      this.opts.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
+      if (rec) {
+        this.opts.onOverdue({ agent_id: rec.agent_id, task_id: task.task_id, assigned_at: assignedAt, waited_ms: waited })
+        this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: task.task_id })
+        this.fleet.release(rec, task.task_id)
+      }
+      this.requeue(task)
+    })
   }
 
   private touch(task: TaskRecord): void {
     task.updated_at = this.opts.clock.now()
-    this.persister.touch()
+    this.tasks.changed()
     this.opts.changes.publish({ type: 'task', task_id: task.task_id })
-  }
-
-  private arm(task: TaskRecord, ms: number, fire: () => void): void {
-    this.disarm(task)
-    task.timer = setTimeout(() => {
-      task.timer = null
-      fire()
-    }, ms)
-  }
-
-  private disarm(task: TaskRecord): void {
-    if (task.timer) clearTimeout(task.timer)
-    task.timer = null
   }
 
   close(): void {
     this.unsubscribe()
-    for (const task of this.tasks.values()) this.disarm(task)
-  }
-}
-
-/** Whether a value survives JSON.stringify (a deeply nested one overflows the stack). */
-function isStorable(value: unknown): boolean {
-  try {
-    JSON.stringify(value)
-    return true
-  } catch {
-    return false
+    this.tasks.close()
+    this.timers.close()
   }
 }
 

@@ -24,7 +24,10 @@ export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec:
     pm2_info: rec.pm2_info,
     supervised: rec.supervised,
     drained: rec.drained,
+    quarantined: rec.quarantined,
     task_id: rec.task_id,
+    /** Null until the agent's first report; kept after it disconnects. */
+    stats: rec.stats ? { ...rec.stats } : null,
     restart: restartView(rec.restart),
   }
 }

@@ -12,6 +12,21 @@ export const MAX_FRAME_BYTES = 256 * 1024
 /** A task's `input`, serialized as JSON, may be at most this large. */
 export const MAX_INPUT_BYTES = 64 * 1024
 
+/** A task's `result`, serialized as JSON, may be at most this large; a larger one fails the task. */
+export const MAX_RESULT_BYTES = 192 * 1024
+
+/** Before `identified`, the one frame a socket may send (the identify) is at most this large. */
+export const MAX_IDENTIFY_BYTES = 16 * 1024
+
+/** The `task_failed` error of a result over MAX_RESULT_BYTES. */
+export const RESULT_TOO_LARGE = 'result_too_large'
+
+/**
+ * The `task_interrupted` reason of a sidecar that could not write its queue file: refused
+ * before it started, yet counted as an attempt, so a task does not bounce off a broken disk forever.
+ */
+export const STORAGE_UNAVAILABLE = 'storage_unavailable'
+
 /** Close codes used by hub and sidecar (4xxx are ours). */
 export const CLOSE = {
   /** The hub is shutting down. */
@@ -27,6 +42,8 @@ export const CLOSE = {
   IDENTIFY_TIMEOUT: 4008,
   /** The socket kept sending over its frame budget. */
   RATE_LIMITED: 4029,
+  /** More than MAX_UNSENT_BYTES of frames queued for a socket that does not read them. */
+  UNSENT_BACKLOG: 4030,
 } as const
 
 /** Every `error` code: in admin API answers (`{"error": ...}`) and in `error` frames. */
@@ -44,6 +61,7 @@ export const ERROR = {
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
+  TOO_MANY_PENDING: 'too_many_pending',
   STORAGE_UNAVAILABLE: 'storage_unavailable',
   // WebSocket frames
   INVALID_JSON: 'invalid_json',
@@ -82,6 +100,8 @@ export const Pm2Info = v.object({
 export type Pm2Info = v.InferOutput<typeof Pm2Info>
 
 const TaskId = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+/** A non-negative whole number a process reports about itself (bytes, milliseconds). */
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
 const Text = v.pipe(v.string(), v.maxLength(16 * 1024))
 
 /** Messages a sidecar sends to the hub. */
@@ -111,6 +131,15 @@ export const SidecarMessage = v.variant('type', [
     reason: Text,
     restart_id: v.optional(v.string()),
   }),
+  /** The sidecar's own process, right after `identified` and every AGENTCOM_STATS_INTERVAL_MS. */
+  v.object({
+    type: v.literal('stats'),
+    rss_bytes: Count,
+    heap_used_bytes: Count,
+    /** The longest the event loop was late since the last report, beyond its sampling resolution. */
+    event_loop_delay_ms: v.pipe(v.number(), v.minValue(0), v.maxValue(86_400_000)),
+    uptime_ms: Count,
+  }),
   v.object({ type: v.literal('task_accepted'), task_id: TaskId }),
   v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
@@ -122,6 +151,7 @@ export const SidecarMessage = v.variant('type', [
   }),
 ])
 export type SidecarMessage = v.InferOutput<typeof SidecarMessage>
+export type StatsMessage = Extract<SidecarMessage, { type: 'stats' }>
 
 export const RestartMode = v.picklist(['graceful', 'force'])
 export type RestartMode = v.InferOutput<typeof RestartMode>
@@ -187,6 +217,15 @@ export function decode<T>(
 
 export const decodeSidecarMessage = (text: string) => decode(SidecarMessage, text)
 export const decodeHubMessage = (text: string) => decode(HubMessage, text)
+
+/** A value's size as JSON text in bytes; Infinity when it cannot be serialized (nested too deeply). */
+export function jsonBytes(value: unknown): number {
+  try {
+    return utf8Length(JSON.stringify(value) ?? 'null')
+  } catch {
+    return Infinity
+  }
+}
 
 /** Byte length of a string as UTF-8, without a Node Buffer. */
 export function utf8Length(text: string): number {

@@ -46,6 +46,11 @@ export const SIDECAR_SETTINGS = {
     // Must stay below the ecosystem's kill_timeout (30 s).
     meaning: 'on SIGINT or SIGTERM, how long a running task may take to finish',
   },
+  statsIntervalMs: {
+    env: 'AGENTCOM_STATS_INTERVAL_MS', type: 'integer', min: 100, max: 20_000, default: 15 * SECOND,
+    // The hub promises Agent.stats at most 30 s old: one late report must still fit.
+    meaning: 'how often it sends the hub its memory, event-loop delay and uptime (and right after each identify)',
+  },
 } as const satisfies Record<string, Setting>
 
 const S = SIDECAR_SETTINGS
@@ -54,6 +59,7 @@ export const SIDECAR_DEFAULTS = {
   hubUrl: S.hubUrl.default,
   dataDir: S.dataDir.default,
   shutdownGraceMs: S.shutdownGraceMs.default,
+  statsIntervalMs: S.statsIntervalMs.default,
 } as const
 
 /** What the environment says, before any file is read (resolveSidecarConfig). */
@@ -72,6 +78,7 @@ export interface SidecarSettings {
   taskUser: string | null
   processName: string | null
   shutdownGraceMs: number
+  statsIntervalMs: number
 }
 
 /** A user task processes run as (AGENTCOM_TASK_USER, resolved). */
@@ -88,7 +95,17 @@ export interface SidecarConfig extends Omit<SidecarSettings, 'token' | 'tokenFil
 }
 
 const URL_MESSAGE = 'must be a ws:// or wss:// URL'
-const GRACE_RANGE = rangeMessage(S.shutdownGraceMs).slice(S.shutdownGraceMs.env.length + 1)
+
+/**
+ * An integer setting within its row's range. Digits only: Number() would read ' ' as 0 and
+ * accept '1e3' or '0x10'. The value is never quoted back: a mistyped variable may hold the token.
+ */
+function integerSetting(row: Setting) {
+  const message = rangeMessage(row).slice(row.env.length + 1)
+  return v.optional(v.pipe(
+    v.string(), v.regex(/^\d+$/, message), v.transform(Number), v.minValue(row.min!, message), v.maxValue(row.max!, message),
+  ))
+}
 
 const EnvSchema = v.object({
   [S.hubUrl.env]: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s]+$/, URL_MESSAGE))),
@@ -105,11 +122,8 @@ const EnvSchema = v.object({
   [S.dataDir.env]: v.optional(v.pipe(v.string(), v.minLength(1))),
   [S.taskCommand.env]: v.optional(v.string()),
   [S.processName.env]: v.optional(v.string()),
-  [S.shutdownGraceMs.env]: v.optional(v.pipe(
-    // Digits only: Number() would read ' ' as 0 and accept '1e3' or '0x10'. The value is never
-    // quoted back: a mistyped variable may hold the token.
-    v.string(), v.regex(/^\d+$/, GRACE_RANGE), v.transform(Number), v.maxValue(S.shutdownGraceMs.max, GRACE_RANGE),
-  )),
+  [S.shutdownGraceMs.env]: integerSetting(S.shutdownGraceMs),
+  [S.statsIntervalMs.env]: integerSetting(S.statsIntervalMs),
 })
 
 /** The repository this sidecar runs from: tasks never run in it. */
@@ -157,6 +171,7 @@ export function resolveSidecarConfig(env: Env, cwd: string = process.cwd()): Sid
     taskUser: e[S.taskUser.env] ?? null,
     processName: e[S.processName.env] ?? null,
     shutdownGraceMs: e[S.shutdownGraceMs.env] ?? S.shutdownGraceMs.default,
+    statsIntervalMs: e[S.statsIntervalMs.env] ?? S.statsIntervalMs.default,
   }
 }
 

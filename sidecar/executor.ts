@@ -2,12 +2,15 @@
  * Runs one task: `/bin/sh -c <command>` in its own process group, the task as JSON on stdin.
  * Exit 0: stdout is the result (JSON when it parses, else text). A non-zero exit, a signal,
  * the timeout or an oversized result is a failure with the end of stderr. Output is bounded.
+ * The task is over when its process exits: whatever it left behind holding the output open
+ * (a daemon, a `setsid` child) gets OUTPUT_GRACE_MS more, then the pipes are closed on it.
  */
 import { spawn } from 'node:child_process'
-import type { TaskOutcome } from '../shared/protocol.ts'
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
 
-/** The largest result sent to the hub; it must fit a 256 KiB frame with room to spare. */
-export const MAX_RESULT_BYTES = 192 * 1024
+export { MAX_RESULT_BYTES } from '../shared/protocol.ts'
+/** After the task process exits, how long the rest of its output may take. */
+export const OUTPUT_GRACE_MS = 1000
 /** How much of the end of stderr is kept for the error. */
 export const STDERR_TAIL_BYTES = 4 * 1024
 
@@ -79,26 +82,48 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     killGroup()
   }, opts.task.timeout_ms)
 
-  // Background children of the shell must not outlive it (nor hold its stdout open).
-  child.on('exit', killGroup)
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null
+  let outputTimer: ReturnType<typeof setTimeout> | undefined
 
   const done = new Promise<TaskOutcome>((resolve) => {
+    let settled = false
+    child.on('exit', (code, signal) => {
+      exit = { code, signal }
+      clearTimeout(timer)
+      // Background children of the shell must not outlive it (nor hold its stdout open).
+      killGroup()
+      reaped = true
+      // One that left the group (setsid) may still hold the pipes: the task is over regardless.
+      outputTimer = setTimeout(() => {
+        child.stdout.destroy()
+        child.stderr.destroy()
+        finish()
+      }, OUTPUT_GRACE_MS)
+    })
     child.on('error', (err) => {
       clearTimeout(timer)
+      if (settled || exit) return
+      settled = true
       resolve({ kind: 'failed', error: `could not start task command: ${err.message}` })
     })
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      reaped = true
+    const finish = () => {
+      clearTimeout(outputTimer)
+      if (settled || !exit) return
+      settled = true
+      const { code, signal } = exit
       const tail = stderr.toString('utf8').trim()
       const withTail = (msg: string) => (tail ? `${msg}: ${tail}` : msg)
       if (stopped) return resolve({ kind: 'interrupted', reason: 'stopped' })
       if (timedOut) return resolve({ kind: 'failed', error: withTail(`timed out after ${opts.task.timeout_ms} ms`) })
       if (signal) return resolve({ kind: 'failed', error: withTail(`killed by ${signal}`), signal })
       if (code !== 0) return resolve({ kind: 'failed', error: withTail(`exit code ${code}`) })
-      if (stdoutOverflow) return resolve({ kind: 'failed', error: `result larger than ${MAX_RESULT_BYTES} bytes` })
-      resolve({ kind: 'complete', result: parseResult(Buffer.concat(stdout).toString('utf8')) })
-    })
+      if (stdoutOverflow) return resolve({ kind: 'failed', error: RESULT_TOO_LARGE })
+      const result = parseResult(Buffer.concat(stdout).toString('utf8'))
+      // Measured as sent: text escaped into JSON can outgrow the output it came from.
+      if (jsonBytes(result) > MAX_RESULT_BYTES) return resolve({ kind: 'failed', error: RESULT_TOO_LARGE })
+      resolve({ kind: 'complete', result })
+    }
+    child.on('close', finish)
   })
 
   return {

@@ -17,6 +17,7 @@ import { createHubLink } from './hub-link.ts'
 import { createPm2Adapter } from './pm2.ts'
 import { TaskQueue } from './queue.ts'
 import { createSidecar } from './sidecar.ts'
+import { processStatsSampler } from './stats.ts'
 
 let config: SidecarConfig
 try {
@@ -55,6 +56,7 @@ const sidecar = createSidecar({
   instanceId: randomUUID(),
   connect: (handlers) => createHubLink({ url: config.hubUrl, log, ...handlers }),
   exec: execTask,
+  stats: processStatsSampler(),
   exit: (code) => process.exit(code),
 })
 const running = await sidecar.start()

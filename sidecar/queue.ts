@@ -25,6 +25,8 @@ interface QueueFile {
 
 export class TaskQueue {
   private writes: Promise<void> = Promise.resolve()
+  /** A begin() is writing: busy already, though `active` is set only once it is on disk. */
+  private beginning = false
 
   private constructor(readonly path: string, public active: ActiveTask | null) {}
 
@@ -48,32 +50,48 @@ export class TaskQueue {
 
   /** True while a task is running or its outcome waits for the hub's acknowledgement. */
   get busy(): boolean {
-    return this.active !== null
+    return this.active !== null || this.beginning
   }
 
   get running(): boolean {
     return this.active !== null && this.active.outcome === null
   }
 
+  /**
+   * Takes a task, on disk first: when the write fails this throws and nothing changed, so
+   * the sidecar can refuse the task and stay free.
+   */
   async begin(task: Omit<ActiveTask, 'outcome'>): Promise<void> {
-    this.active = { ...task, outcome: null }
-    await this.save()
+    if (this.busy) throw new Error('the queue already holds a task')
+    const next: ActiveTask = { ...task, outcome: null }
+    this.beginning = true
+    try {
+      await this.save(next)
+      this.active = next
+    } finally {
+      this.beginning = false
+    }
   }
 
+  /**
+   * Records the outcome, in memory at once (it is sent and resent from there) and on disk.
+   * If the write fails this throws; a crash before the ack then runs the task again.
+   */
   async finish(outcome: TaskOutcome): Promise<void> {
     if (!this.active) return
     this.active = { ...this.active, outcome }
-    await this.save()
+    await this.save(this.active)
   }
 
+  /** Forgets the acknowledged task; should the write fail, the file's copy is resent and acknowledged again. */
   async clear(): Promise<void> {
     this.active = null
-    await this.save()
+    await this.save(null)
   }
 
   /** Writes are serialized, so the file always holds the latest state. */
-  private save(): Promise<void> {
-    const snapshot: QueueFile = { version: 1, active: this.active }
+  private save(active: ActiveTask | null): Promise<void> {
+    const snapshot: QueueFile = { version: 1, active }
     // A failed write is reported to its caller and does not block the next one.
     this.writes = this.writes.catch(() => {}).then(() => writeFileAtomic(this.path, JSON.stringify(snapshot)))
     return this.writes

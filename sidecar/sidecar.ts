@@ -5,7 +5,7 @@
  * real ones.
  */
 import type { HubMessage, SidecarMessage, TaskOutcome } from '../shared/protocol.ts'
-import { CLOSE, PROTOCOL_VERSION } from '../shared/protocol.ts'
+import { CLOSE, PROTOCOL_VERSION, STORAGE_UNAVAILABLE } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { HubLink, HubLinkOptions } from './hub-link.ts'
 import type { Pm2Adapter } from './pm2.ts'
@@ -13,6 +13,7 @@ import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
 import type { SidecarConfig } from './config.ts'
 import { createRestartController } from './restart-controller.ts'
+import { createStatsReporter, type StatsSampler } from './stats.ts'
 
 export interface SidecarDeps {
   config: SidecarConfig
@@ -28,7 +29,18 @@ export interface SidecarDeps {
   /** Makes sure the task dir exists before a task runs in it (main.ts: prepareTaskDir). */
   prepareTaskDir?(): Promise<void>
   instanceId: string
+  /** An outcome the hub has not acknowledged is sent again this often. Default RESEND_INTERVAL_MS. */
+  resendIntervalMs?: number
+  /** Reads this process's stats for the `stats` frame; without it none are sent. */
+  stats?: StatsSampler
 }
+
+/**
+ * How often an unacknowledged outcome is sent again while identified. The hub acknowledges
+ * only once it has saved the outcome; while its saves fail it stays silent, and this resend
+ * is what brings the outcome in once they work again, with no reconnect needed.
+ */
+export const RESEND_INTERVAL_MS = 5000
 
 export function createSidecar(deps: SidecarDeps) {
   const { config, pm2, queue, log } = deps
@@ -36,8 +48,18 @@ export function createSidecar(deps: SidecarDeps) {
   let running: RunningTask | null = null
   /** The task's whole life (run, persist, report), so shutdown can wait for it. */
   let work: Promise<void> = Promise.resolve()
+  let identified = false
+  const resendTimer = setInterval(() => {
+    const active = queue.active
+    if (identified && active?.outcome) void send(outcomeMessage(active.task_id, active.outcome))
+  }, deps.resendIntervalMs ?? RESEND_INTERVAL_MS)
+  // Never what keeps the process alive.
+  resendTimer.unref?.()
 
   const send = (message: SidecarMessage) => link?.send(message) ?? Promise.resolve(false)
+  const stats = deps.stats
+    ? createStatsReporter({ intervalMs: config.statsIntervalMs, sampler: deps.stats, send })
+    : null
   const restarts = createRestartController({
     supervised: pm2.supervised, log, send, exit: deps.exit,
     isBusy: () => queue.busy,
@@ -76,10 +98,12 @@ export function createSidecar(deps: SidecarDeps) {
   function onMessage(msg: HubMessage): void {
     switch (msg.type) {
       case 'identified':
+        identified = true
         link?.identified()
         log.info('identified', { agent_id: msg.agent_id })
         resync()
-        return void reportPm2Info().catch((err) => log.warn('pm2 info not reported', { error: String(err) }))
+        void reportPm2Info().catch((err) => log.warn('pm2 info not reported', { error: String(err) }))
+        return stats?.identified()
       case 'pong':
         return
       case 'error':
@@ -107,7 +131,14 @@ export function createSidecar(deps: SidecarDeps) {
       return
     }
     // On disk before it is accepted: a crash from here on is reported, never lost.
-    await queue.begin({ task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms, accepted_at: Date.now() })
+    try {
+      await queue.begin({ task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms, accepted_at: Date.now() })
+    } catch (err) {
+      // Nothing changed here: refused, with a reason the hub counts as an attempt.
+      log.error('could not write the queue file; refusing the task', { task_id: msg.task_id, error: String(err) })
+      await send({ type: 'task_interrupted', task_id: msg.task_id, reason: STORAGE_UNAVAILABLE, started: false })
+      return
+    }
     await send({ type: 'task_accepted', task_id: msg.task_id })
     log.info('task started', { task_id: msg.task_id })
     if (!config.taskCommand) {
@@ -135,7 +166,8 @@ export function createSidecar(deps: SidecarDeps) {
 
   async function settle(taskId: string, outcome: TaskOutcome): Promise<void> {
     if (queue.active?.task_id !== taskId) return
-    await queue.finish(outcome)
+    // Sent even if the write fails: the outcome is in memory and resent until acknowledged.
+    await queue.finish(outcome).catch((err) => log.error('could not write the outcome to the queue file', { task_id: taskId, error: String(err) }))
     log.info('task finished', { task_id: taskId, outcome: outcome.kind })
     await send(outcomeMessage(taskId, outcome))
   }
@@ -179,10 +211,12 @@ export function createSidecar(deps: SidecarDeps) {
     if (queue.running) {
       const active = queue.active!
       running?.stop()
-      await queue.finish({ kind: 'interrupted', reason: 'sidecar shut down' })
+      await queue.finish({ kind: 'interrupted', reason: 'sidecar shut down' }).catch((err) => log.error('could not write the queue file', { error: String(err) }))
       await send(outcomeMessage(active.task_id, queue.active!.outcome!))
     }
+    clearInterval(resendTimer)
     await link?.close(CLOSE.GOING_AWAY, 'shutting down')
+    stats?.close()
   }
 
   return {
@@ -191,12 +225,15 @@ export function createSidecar(deps: SidecarDeps) {
       const active = queue.active
       if (active && !active.outcome) {
         log.warn('found a task interrupted by a crash; it will run again', { task_id: active.task_id })
-        await queue.finish({ kind: 'interrupted', reason: 'sidecar crashed' })
+        // In memory at least: reported after identify, and the run-again is the hub's either way.
+        await queue.finish({ kind: 'interrupted', reason: 'sidecar crashed' }).catch((err) => log.error('could not write the queue file', { error: String(err) }))
       }
       link = deps.connect({
         onOpen: () => void identify().catch((err) => log.error('identify failed', { error: String(err) })),
         onMessage,
         onClose: (code) => {
+          identified = false
+          stats?.disconnected()
           if (code === CLOSE.UNAUTHORIZED) log.error('hub refused the token', { agent_id: config.agentId })
         },
       })

@@ -4,7 +4,7 @@
  */
 import type { Context } from 'hono'
 import type { SecretFiles } from '../secret.ts'
-import type { StateFiles } from '../task-store.ts'
+import type { TaskFiles } from '../task-store.ts'
 
 async function readTextOrNull(path: string): Promise<string | null> {
   try {
@@ -57,7 +57,7 @@ function dirOf(path: string): string {
   return slash > 0 ? path.slice(0, slash) : slash === 0 ? '/' : '.'
 }
 
-export const denoStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }
+export const denoStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to) }
 
 /** `hostname:port` of the peer: Deno.serve hands the handler its `info` as the env. */
 export function denoRemoteAddress(c: Context): string | null {

@@ -2,9 +2,9 @@
  * Node's file access for the hub's portable core: the shared secret file (SecretFiles) and
  * the task table (StateFiles). Used by the Node hub entry and the token command.
  */
-import { link, mkdir, unlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../secret.ts'
-import type { StateFiles } from '../task-store.ts'
+import type { TaskFiles } from '../task-store.ts'
 import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 
 export const nodeSecretFiles: SecretFiles = {
@@ -28,4 +28,4 @@ export const nodeSecretFiles: SecretFiles = {
   },
 }
 
-export const nodeStateFiles: StateFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic }
+export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename }

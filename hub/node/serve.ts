@@ -3,10 +3,10 @@
  * (hub/node/websocket.ts) so that an open socket keeps nothing of its upgrade request.
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
-import { serve } from '@hono/node-server'
+import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context } from 'hono'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
 import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
@@ -15,6 +15,14 @@ import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
 
 export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: number; host: string }
+
+/**
+ * A client must send a request's headers within this, and the whole request within
+ * HTTP_REQUEST_TIMEOUT_MS, else Node answers 408 and closes (checked every second). A 1 MiB
+ * body within 30 s is 35 KB/s. Long answers (the events stream) are not limited by either.
+ */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
@@ -27,7 +35,18 @@ export async function startNodeHub(options: NodeHubOptions) {
     remoteAddress: nodeRemoteAddress, ...options,
     upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
   })
-  const server = serve({ fetch: hub.app.fetch, port: options.port, hostname: options.host })
+  // Upgrades never come here: the helper runs them through the app and answers them itself.
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+    const res = await hub.app.fetch(request, env)
+    if (env.incoming && hasUnreadBody(env.incoming as IncomingMessage)) return await withConnectionClose(res)
+    return res
+  }
+  const server = serve({
+    fetch, port: options.port, hostname: options.host,
+    serverOptions: {
+      headersTimeout: HTTP_HEADERS_TIMEOUT_MS, requestTimeout: HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000,
+    },
+  })
   sockets.attach(server as Server, hub.app.fetch)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
@@ -46,6 +65,25 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+/** Whether the request came with a body that the answer was made without reading to its end. */
+function hasUnreadBody(incoming: IncomingMessage): boolean {
+  if (incoming.readableEnded) return false
+  const length = incoming.headers['content-length']
+  return (length !== undefined && length !== '0') || incoming.headers['transfer-encoding'] !== undefined
+}
+
+/**
+ * An answer given before the body was read (413, 401, ...): the rest of the body is still on
+ * its way, and Node would cut the connection under the client's next request. `Connection:
+ * close` tells the client to send that one on a new connection.
+ */
+async function withConnectionClose(res: Response): Promise<Response> {
+  const headers = new Headers(res.headers)
+  headers.set('connection', 'close')
+  // Read whole (these answers are small) so the length is known and sent.
+  return new Response(new Uint8Array(await res.arrayBuffer()), { status: res.status, statusText: res.statusText, headers })
 }
 
 /** `address:port` of the socket a request (or an upgrade) came in on. */

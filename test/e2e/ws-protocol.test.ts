@@ -118,11 +118,17 @@ describe('bad frames', () => {
     socket.close()
   })
 
-  it('answers frames before identify with not_identified', async () => {
+  it('answers a first frame other than identify with not_identified and closes with 4008', async () => {
     const socket = await openSocket(hub.wsUrl)
     socket.send({ type: 'ping' })
     expect(await socket.next()).toMatchObject({ type: 'error', error: 'not_identified' })
-    socket.close()
+    expect((await socket.closed).code).toBe(4008)
+  })
+
+  it('closes with 1009 an identify over 16 KiB', async () => {
+    const socket = await openSocket(hub.wsUrl)
+    socket.send({ type: 'identify', agent_id: 'big', token: await hub.agentToken('big'), protocol_version: 1, pm2_info: null, supervised: true, pad: 'x'.repeat(16 * 1024) })
+    expect((await socket.closed).code).toBe(1009)
   })
 
   it('closes on a frame over 256 KiB with 1009, leaving other agents connected', async () => {

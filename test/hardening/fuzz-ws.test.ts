@@ -1,7 +1,8 @@
 /**
  * 10 000 fuzzed WebSocket frames against a real hub process with its default limits (Node and
- * Deno), before and after identify: every one is answered as the contract says (a bad frame
- * gets an `error` and the socket stays open), the hub never crashes or logs an error, and five
+ * Deno), before and after identify: every one is answered as the contract says (after
+ * identify a bad frame gets an `error` and the socket stays open; before it, a socket may send
+ * one frame: answered, then closed 4008, or 1009 over 16 KiB), the hub never crashes or logs an error, and five
  * agents with tasks in flight keep their connections, their pongs and their tasks throughout.
  * Replay a run with AGENTCOM_FUZZ_SEED=<seed> (printed with the figures).
  */
@@ -37,8 +38,32 @@ describe.each(RUNTIMES)('fuzzed WebSocket frames (%s hub)', (runtime) => {
     await hub?.stop()
   })
 
+  /**
+   * A socket not identified may send one frame: the answer it was owed, then close 4008; or,
+   * over 16 KiB, close 1009 with no answer.
+   */
+  async function runFirstFrame(session: Session): Promise<string[]> {
+    const socket = await openSocket(hub.wsUrl)
+    const [frame] = session.frames
+    const replies: any[] = []
+    socket.ws.on('message', (data) => replies.push(JSON.parse(data.toString())))
+    socket.ws.send(frame.data, { binary: frame.binary })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const closed = await Promise.race([socket.closed, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 10_000)))])
+    clearTimeout(timer)
+    socket.ws.terminate()
+    const bytes = typeof frame.data === 'string' ? Buffer.byteLength(frame.data) : frame.data.length
+    const what = `session ${session.index} (first frame, ${frame.category}, ${bytes} bytes)`
+    if (!closed) return [`${what}: not closed within 10 s`]
+    if (bytes > 16 * 1024) return closed.code === 1009 && replies.length === 0 ? [] : [`${what}: ${closed.code} ${JSON.stringify(replies).slice(0, 200)}`]
+    const owed = 'error' in frame.expect ? frame.expect.error : []
+    const ok = closed.code === 4008 && replies.length === 1 && replies[0].type === 'error' && owed.includes(replies[0].error)
+    return ok ? [] : [`${what}: close ${closed.code}, ${JSON.stringify(replies).slice(0, 200)}, owed ${JSON.stringify(frame.expect)}`]
+  }
+
   /** Sends a session's frames on one socket; returns what did not get the answer it was owed. */
   async function runSession(session: Session): Promise<string[]> {
+    if (!session.identified) return runFirstFrame(session)
     const socket = await openSocket(hub.wsUrl)
     if (session.identified) {
       const agentId = `fuzz-${session.index}`
@@ -127,8 +152,9 @@ describe.each(RUNTIMES)('fuzzed WebSocket frames (%s hub)', (runtime) => {
 
     const sessions: Session[] = []
     for (let sent = 0; sent < sizes.wsFrames;) {
-      const identified = rng.chance(0.5)
-      const n = Math.min(PER_SESSION, sizes.wsFrames - sent)
+      // Before identify a socket may send one frame: about a tenth of the frames go one to a socket.
+      const identified = !rng.chance(0.9)
+      const n = identified ? Math.min(PER_SESSION, sizes.wsFrames - sent) : 1
       sessions.push({ index: sessions.length, identified, frames: Array.from({ length: n }, () => fuzzFrame(rng, identified)) })
       sent += n
     }

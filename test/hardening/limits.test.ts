@@ -8,7 +8,7 @@ import http from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
-import { identifiedSocket, openSocket, type TestSocket } from '../../support/ws-client.ts'
+import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { recordFigures } from './support/figures.ts'
 import { RUNTIMES } from './support/scale.ts'
 
@@ -25,10 +25,14 @@ async function hubWith(env: Record<string, string>, runtime: (typeof RUNTIMES)[n
 
 type Upgrade = { socket: WebSocket } | { status: number; body: string }
 
+/** Close codes of sockets from upgrade(), recorded from the start so none is missed. */
+const closeCodes = new WeakMap<WebSocket, number>()
+
 /** One upgrade: the open socket, or the HTTP answer that refused it. */
 function upgrade(url: string): Promise<Upgrade> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url)
+    socket.once('close', (code) => closeCodes.set(socket, code))
     socket.once('open', () => resolve({ socket }))
     socket.once('unexpected-response', (_req, res) => {
       let body = ''
@@ -39,14 +43,15 @@ function upgrade(url: string): Promise<Upgrade> {
   })
 }
 
-/** Whether an opened socket stays in the hub: it answers a frame, or is closed (with its code). */
-function fate(socket: WebSocket): Promise<'alive' | number> {
+/** Whether an opened socket stays in the hub: it identifies, or is closed (with its code). */
+function fate(socket: WebSocket, agentId: string, token: string): Promise<'alive' | number> {
+  const identify = JSON.stringify({ type: 'identify', agent_id: agentId, token, protocol_version: 1, pm2_info: null, supervised: true })
   return new Promise((resolve) => {
-    if (socket.readyState === WebSocket.CLOSED) return resolve(-1)
-    socket.once('message', () => resolve('alive'))
+    if (socket.readyState === WebSocket.CLOSED) return resolve(closeCodes.get(socket) ?? -1)
+    socket.once('message', (data) => resolve(JSON.parse(data.toString()).type === 'identified' ? 'alive' : -2))
     socket.once('close', (code) => resolve(code))
-    if (socket.readyState === WebSocket.OPEN) socket.send('{"type":"ping"}')
-    else socket.once('open', () => socket.send('{"type":"ping"}'))
+    if (socket.readyState === WebSocket.OPEN) socket.send(identify)
+    else socket.once('open', () => socket.send(identify))
   })
 }
 
@@ -78,44 +83,72 @@ function taskBody(size: number): Buffer {
 }
 
 describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
-  describe('AGENTCOM_MAX_CONNECTIONS', () => {
-    it('opens exactly the limit, answers the next upgrade 503 too_many_connections, and takes one again after a close', async () => {
+  describe('AGENTCOM_MAX_CONNECTIONS (identified agents) and AGENTCOM_MAX_PENDING (sockets not yet identified)', () => {
+    it('identifies exactly the limit, answers the next upgrade 503 too_many_connections, and takes one again after a close', async () => {
       const hub = await hubWith({ AGENTCOM_MAX_CONNECTIONS: '5' }, runtime)
-      const open: WebSocket[] = []
-      for (let i = 0; i < 5; i++) {
-        const u = await upgrade(hub.wsUrl)
-        expect('socket' in u).toBe(true)
-        if ('socket' in u) open.push(u.socket)
-      }
+      const open: TestSocket[] = []
+      for (let i = 0; i < 5; i++) open.push(await identifiedSocket(hub.wsUrl, `cap-${i}`, await hub.agentToken(`cap-${i}`)))
       expect(await upgrade(hub.wsUrl)).toEqual({ status: 503, body: '{"error":"too_many_connections"}' })
-      // Identified agents count the same as the rest.
-      const agent = await hub.agentToken('limit-agent')
-      open[0].send(JSON.stringify({ type: 'identify', agent_id: 'limit-agent', token: agent, protocol_version: 1, pm2_info: null, supervised: true }))
-      expect(await upgrade(hub.wsUrl)).toMatchObject({ status: 503 })
-
-      const closed = new Promise((resolve) => open[4].once('close', resolve))
       open[4].close()
-      await closed
+      await open[4].closed
       // The hub forgets the socket when its close arrives; the next upgrade then gets in.
       let again: Upgrade = await upgrade(hub.wsUrl)
       for (let i = 0; i < 50 && !('socket' in again); i++) again = await upgrade(hub.wsUrl)
       expect('socket' in again).toBe(true)
-      for (const s of [...open, ...('socket' in again ? [again.socket] : [])]) s.terminate()
+      for (const s of open) s.ws.terminate()
+      if ('socket' in again) again.socket.terminate()
     })
 
-    it('never lets a burst of upgrades past the limit', async () => {
-      const hub = await hubWith({ AGENTCOM_MAX_CONNECTIONS: '5' }, runtime)
+    it('never lets a burst of upgrades past the pending limit', async () => {
+      const hub = await hubWith({ AGENTCOM_MAX_PENDING: '5' }, runtime)
       const results = await Promise.all(Array.from({ length: 30 }, () => upgrade(hub.wsUrl)))
       const opened = results.flatMap((r) => ('socket' in r ? [r.socket] : []))
       const refused = results.filter((r): r is { status: number; body: string } => !('socket' in r))
-      expect(refused.every((r) => r.status === 503 && r.body === '{"error":"too_many_connections"}')).toBe(true)
-      const fates = await Promise.all(opened.map(fate))
+      expect(refused.every((r) => r.status === 503 && r.body === '{"error":"too_many_pending"}')).toBe(true)
+      const fates = await Promise.all(opened.map(async (socket, i) => fate(socket, `burst-${i}`, await hub.agentToken(`burst-${i}`))))
       const alive = fates.filter((f) => f === 'alive').length
       // Upgrades that raced past the check are closed at once with 1013 (try again later).
       expect(fates.filter((f) => f !== 'alive')).toEqual(fates.filter((f) => f !== 'alive').map(() => 1013))
       expect(alive).toBe(5)
       for (const s of opened) s.terminate()
-      await recordFigures(`limits-connections-${runtime}`, { limit: 5, burst: 30, open: alive, refused_503: refused.length, closed_1013: opened.length - alive })
+      await recordFigures(`limits-pending-burst-${runtime}`, { max_pending: 5, burst: 30, open: alive, refused_503: refused.length, closed_1013: opened.length - alive })
+    })
+
+    it('a flood of unidentified sockets fills only the pending slots: identified agents stay, and one more identifies', async () => {
+      const hub = await hubWith({ AGENTCOM_MAX_PENDING: '50', AGENTCOM_MAX_CONNECTIONS: '10' }, runtime)
+      const agents = await Promise.all(Array.from({ length: 5 }, async (_, i) => identifiedSocket(hub.wsUrl, `stay-${i}`, await hub.agentToken(`stay-${i}`))))
+      const flood = await Promise.all(Array.from({ length: 300 }, () => upgrade(hub.wsUrl)))
+      const held = flood.flatMap((r) => ('socket' in r ? [r.socket] : []))
+      const refused = flood.filter((r) => !('socket' in r) && r.status === 503 && r.body === '{"error":"too_many_pending"}').length
+      const heldFates = await Promise.all(held.map((socket) => new Promise<'open' | number>((resolve) => {
+        if (socket.readyState === WebSocket.CLOSED) return resolve(closeCodes.get(socket) ?? -1)
+        const timer = setTimeout(() => resolve('open'), 500)
+        socket.once('close', (code) => {
+          clearTimeout(timer)
+          resolve(code)
+        })
+      })))
+      const stillOpen = heldFates.filter((f) => f === 'open').length
+      expect(stillOpen).toBe(50)
+      expect(refused + (held.length - stillOpen)).toBe(250)
+      for (const agent of agents) {
+        agent.send({ type: 'ping' })
+        expect(await agent.next('pong')).toEqual({ type: 'pong' })
+      }
+      const listed = (await hub.api('GET', '/api/admin/agents')).body.agents
+      expect(listed.filter((a: any) => a.connected).map((a: any) => a.agent_id).sort()).toEqual(agents.map((_, i) => `stay-${i}`))
+      // A flooder's slot, once given up, goes to an agent that identifies.
+      held[0].terminate()
+      let joined: TestSocket | null = null
+      const until = Date.now() + 10_000
+      while (!joined && Date.now() < until) {
+        joined = await identifiedSocket(hub.wsUrl, 'late', await hub.agentToken('late')).catch(() => null)
+        if (!joined) await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      expect(joined).not.toBeNull()
+      for (const s of held) s.terminate()
+      for (const s of [...agents, joined!]) s.ws.terminate()
+      await recordFigures(`limits-pending-flood-${runtime}`, { max_pending: 50, flood: 300, held_open: stillOpen, refused_503: refused, agents_disturbed: 0 })
     })
   })
 
@@ -203,7 +236,7 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
 
     it('answers a binary frame of exactly 256 KiB invalid_message and closes with 1009 on one byte more', async () => {
       const hub = await hubWith({}, runtime)
-      const socket: TestSocket = await openSocket(hub.wsUrl)
+      const socket: TestSocket = await identifiedSocket(hub.wsUrl, 'binary', await hub.agentToken('binary'))
       socket.sendRaw(Buffer.alloc(256 * 1024), { binary: true })
       expect(await socket.next()).toMatchObject({ type: 'error', error: 'invalid_message' })
       socket.sendRaw(Buffer.alloc(256 * 1024 + 1), { binary: true })
@@ -226,11 +259,56 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
     })
   })
 
+  describe('keep-alive after a refused body', () => {
+    /** One request on `agent`; resolves with the status, the Connection header and the body. */
+    function request(hub: HubProcess, agent: http.Agent, method: string, path: string, body?: Buffer, token?: string) {
+      return new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+        const url = new URL(hub.url)
+        const headers: Record<string, string | number> = body ? { 'content-type': 'application/json', 'content-length': body.length } : {}
+        if (token) headers.authorization = `Bearer ${token}`
+        const req = http.request({ host: url.hostname, port: url.port, method, path, agent, headers }, (res) => {
+          let text = ''
+          res.on('data', (c) => (text += c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }))
+        })
+        // The refused body may meet a closed connection on its way: the answer came first.
+        req.on('error', (err) => (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err))
+        req.end(body)
+      })
+    }
+
+    it.each([
+      ['413, a body past the limit', 2 * 1024 * 1024, true],
+      ['413, a body far past the limit', 20 * 1024 * 1024, true],
+      ['401, a body never read', 1000, false],
+    ])('%s: the next request on the same keep-alive agent is answered', async (_name, size, authorized) => {
+      const hub = await hubWith({}, runtime)
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      try {
+        const token = authorized ? await hub.adminToken() : undefined
+        const refused = await request(hub, agent, 'POST', '/api/admin/tasks', taskBody(size), token)
+        expect(refused.status).toBe(authorized ? 413 : 401)
+        for (let i = 0; i < 3; i++) {
+          const next = await request(hub, agent, 'GET', '/health')
+          expect([next.status, next.body]).toEqual([200, '{"status":"ok"}'])
+        }
+        // A request whose body was read keeps its connection.
+        const created = await request(hub, agent, 'POST', '/api/admin/tasks', taskBody(100), await hub.adminToken())
+        expect(created.status).toBe(201)
+        expect(created.connection).not.toBe('close')
+      } finally {
+        agent.destroy()
+      }
+    })
+  })
+
   describe('bad settings', () => {
     it.each([
       ['AGENTCOM_MAX_CONNECTIONS', '0', 'AGENTCOM_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "0"'],
       ['AGENTCOM_MAX_FRAMES_PER_S', 'lots', 'AGENTCOM_MAX_FRAMES_PER_S must be an integer from 1 to 1000000, got "lots"'],
       ['AGENTCOM_MAX_BODY_BYTES', '100', 'AGENTCOM_MAX_BODY_BYTES must be an integer from 1024 to 1073741824, got "100"'],
+      ['AGENTCOM_MAX_PENDING', '0', 'AGENTCOM_MAX_PENDING must be an integer from 1 to 1000000, got "0"'],
+      ['AGENTCOM_OFFLINE_TTL_S', 'soon', 'AGENTCOM_OFFLINE_TTL_S must be an integer from 1 to 31536000, got "soon"'],
     ])('stops the hub at start on %s=%s, exit 78, naming the variable', async (name, value, message) => {
       const started = startHubProcess({ [name]: value }, runtime)
       await expect(started).rejects.toThrow(/^hub exited with 78:/)

@@ -134,7 +134,7 @@ describe('GET /api/admin/events', () => {
   it('sends task and rollout views, and healing views published by their owner', async () => {
     connect('a-1')
     const s = await open()
-    const task = hub.tasks.create({ n: 1 }, 'a-1', 1000)
+    const { task } = hub.tasks.create({ n: 1 }, 'a-1', 1000)
     let e = await s.next()
     while (e.event !== 'task') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ task_id: task.task_id, agent_id: 'a-1', input: { n: 1 } })
@@ -145,6 +145,28 @@ describe('GET /api/admin/events', () => {
     hub.events.publish('healing', action)
     while (e.event !== 'healing') e = await s.next()
     expect(JSON.parse(e.data)).toEqual(action)
+    await s.cancel()
+  })
+
+  it('sends each healing action the hub records or changes as event: healing', async () => {
+    start({ healing: { crashLimit: 1 } })
+    connect('a-1')
+    const s = await open()
+    // pm2 restarted it with no restart asked by the hub: quarantined at once (limit 1).
+    hub.fleet.identify('a-1', { send: () => {}, close: () => {} }, {
+      supervised: true, instance_id: 'i-2',
+      pm2_info: { name: 'agentcom-a-1', pm_id: 1, pid: 1001, status: 'online', uptime_ms: 5, restart_count: 1, memory_bytes: 1 },
+    })
+    let e = await s.next()
+    while (e.event !== 'healing') e = await s.next()
+    const [action] = hub.healing.view().actions
+    expect(JSON.parse(e.data)).toEqual(action)
+    expect(action).toMatchObject({ agent_id: 'a-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined' })
+
+    hub.healing.resumeAgent('a-1')
+    e = await s.next()
+    while (e.event !== 'healing') e = await s.next()
+    expect(JSON.parse(e.data)).toMatchObject({ action_id: action.action_id, state: 'lifted' })
     await s.cancel()
   })
 

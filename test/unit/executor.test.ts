@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { execTask, MAX_RESULT_BYTES, STDERR_TAIL_BYTES, type ExecTaskOptions } from '../../sidecar/executor.ts'
+import { execTask, MAX_RESULT_BYTES, OUTPUT_GRACE_MS, STDERR_TAIL_BYTES, type ExecTaskOptions } from '../../sidecar/executor.ts'
 
 const ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
 
@@ -73,20 +73,29 @@ describe('results', () => {
     expect(await run(`echo warning >&2; echo '"fine"'`).done).toEqual({ kind: 'complete', result: 'fine' })
   })
 
-  it('accepts a result of exactly MAX_RESULT_BYTES', async () => {
-    const outcome = await run(`head -c ${MAX_RESULT_BYTES} /dev/zero | tr '\\0' a`).done
-    expect(outcome).toEqual({ kind: 'complete', result: 'a'.repeat(MAX_RESULT_BYTES) })
+  it('accepts a result of exactly MAX_RESULT_BYTES as JSON', async () => {
+    // A JSON string: two quotes and MAX_RESULT_BYTES - 2 letters.
+    const outcome = await run(`printf '"'; head -c ${MAX_RESULT_BYTES - 2} /dev/zero | tr '\\0' a; printf '"'`).done
+    expect(outcome).toEqual({ kind: 'complete', result: 'a'.repeat(MAX_RESULT_BYTES - 2) })
   })
 
-  it('fails a result one byte over MAX_RESULT_BYTES', async () => {
-    expect(await run(`head -c ${MAX_RESULT_BYTES + 1} /dev/zero | tr '\\0' a`).done)
-      .toEqual({ kind: 'failed', error: 'result larger than 196608 bytes' })
+  it('fails with result_too_large a result one byte over MAX_RESULT_BYTES as JSON', async () => {
+    // Text of MAX_RESULT_BYTES - 1 letters is sent as a JSON string of MAX_RESULT_BYTES + 1 bytes.
+    expect(await run(`head -c ${MAX_RESULT_BYTES - 1} /dev/zero | tr '\\0' a`).done)
+      .toEqual({ kind: 'failed', error: 'result_too_large' })
+  })
+
+  it('measures the result as sent: text that escapes into more than MAX_RESULT_BYTES fails', async () => {
+    // 100 000 quotes: 100 KB of output, 200 KB once escaped into a JSON string.
+    expect(MAX_RESULT_BYTES).toBe(192 * 1024)
+    expect(await run(`head -c 100000 /dev/zero | tr '\\0' '"'`).done)
+      .toEqual({ kind: 'failed', error: 'result_too_large' })
   })
 
   it('fails a huge result without waiting on a blocked writer', async () => {
     // 4 MiB: if the executor stopped reading, the writer would block on a full pipe forever.
     expect(await run(`head -c 4194304 /dev/zero`).done)
-      .toEqual({ kind: 'failed', error: 'result larger than 196608 bytes' })
+      .toEqual({ kind: 'failed', error: 'result_too_large' })
   })
 })
 
@@ -175,6 +184,34 @@ describe('process group', () => {
     expect(await task.done).toEqual({ kind: 'complete', result: 1 })
     task.stop()
     expect(await task.done).toEqual({ kind: 'complete', result: 1 })
+  })
+
+  it('is over at the exit even when a child in its own session (setsid) holds stdout open', async () => {
+    const pidFile = join(dir, 'daemon.pid')
+    const started = Date.now()
+    // The shell waits until the child is in its own session, then exits.
+    const outcome = await run(`setsid sh -c 'echo $$ > "${pidFile}"; exec sleep 30' & while [ ! -s "${pidFile}" ]; do sleep 0.01; done; echo '"done"'`).done
+    const elapsed = Date.now() - started
+    const pid = Number(await readFile(pidFile, 'utf8'))
+    try {
+      expect(outcome).toEqual({ kind: 'complete', result: 'done' })
+      // OUTPUT_GRACE_MS after the exit, far from the daemon's 30 s.
+      expect(OUTPUT_GRACE_MS).toBe(1000)
+      expect(elapsed).toBeLessThan(10_000)
+      expect(isRunning(pid)).toBe(true) // out of the group: the executor could not have waited it out
+    } finally {
+      process.kill(pid, 'SIGKILL')
+    }
+  })
+
+  it('ends a timed-out task whose setsid child holds stdout open', async () => {
+    const pidFile = join(dir, 'daemon.pid')
+    const started = Date.now()
+    const outcome = await run(`setsid sh -c 'echo $$ > "${pidFile}"; exec sleep 30' & sleep 30`, { timeoutMs: 300 }).done
+    const elapsed = Date.now() - started
+    process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL')
+    expect(outcome).toEqual({ kind: 'failed', error: 'timed out after 300 ms' })
+    expect(elapsed).toBeLessThan(10_000)
   })
 
   it('kills background children when the shell exits', async () => {

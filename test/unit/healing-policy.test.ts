@@ -63,8 +63,8 @@ function healByMemory(env: Env, agentId: string): void {
 describe('settings', () => {
   it('spreads the defaults and names a bad setting', () => {
     expect(resolveHealingSettings()).toEqual({ crashLimit: 3, windowS: 600, maxMemoryMb: null, maxConcurrent: 1, cooldownS: 300, maxPerAgent: 3 })
-    expect(() => resolveHealingSettings({ maxConcurrent: 0 })).toThrow(/^healing setting maxConcurrent must be an integer from 1 to 10000, got 0$/)
-    expect(() => resolveHealingSettings({ windowS: 1.5 })).toThrow(/^healing setting windowS must be an integer from 1 to 604800, got 1.5$/)
+    expect(() => resolveHealingSettings({ maxConcurrent: 0 })).toThrow(/^AGENTCOM_HEAL_MAX_CONCURRENT must be an integer from 1 to 10000, got 0$/)
+    expect(() => resolveHealingSettings({ windowS: 1.5 })).toThrow(/^AGENTCOM_HEAL_WINDOW_S must be an integer from 1 to 604800, got 1.5$/)
   })
 
   it('shows the policy in the view', () => {

@@ -42,7 +42,7 @@ const flush = () => vi.advanceTimersByTimeAsync(0)
 describe('task deadlines', () => {
   it('queues an assignment again when it is not accepted in time', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     expect(a.assigned()).toEqual([task.task_id])
     expect(task.status).toBe('assigned')
@@ -56,7 +56,7 @@ describe('task deadlines', () => {
 
   it('gives a disconnected agent its grace period, then runs the task elsewhere', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     expect(task.status).toBe('working')
@@ -82,7 +82,7 @@ describe('task deadlines', () => {
 
   it('keeps the task with an agent that comes back within the grace period holding it', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     hub.fleet.disconnect(a.rec, a.peer)
@@ -97,7 +97,7 @@ describe('task deadlines', () => {
 
   it('fails a task interrupted too many times', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     for (let i = 0; i < 5; i++) {
       await flush()
       hub.tasks.interrupted(a.rec, task.task_id, 'crash')
@@ -107,7 +107,7 @@ describe('task deadlines', () => {
 
   it('does not count a task the sidecar refused before starting it', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     for (let i = 0; i < 8; i++) {
       await flush()
       hub.tasks.interrupted(a.rec, task.task_id, 'busy', false)
@@ -118,8 +118,8 @@ describe('task deadlines', () => {
 
   it('frees the agent only once the outcome is acknowledged', async () => {
     const a = join('a-1')
-    const first = hub.tasks.create({ n: 1 }, null, undefined)
-    const second = hub.tasks.create({ n: 2 }, null, undefined)
+    const first = hub.tasks.create({ n: 1 }, null, undefined).task
+    const second = hub.tasks.create({ n: 2 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, first.task_id)
     hub.tasks.finished(a.rec, first.task_id, { kind: 'complete', result: 1 })
@@ -132,7 +132,7 @@ describe('task deadlines', () => {
 
   it('fails a result nested too deeply to store, instead of breaking the task file', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     const deep = JSON.parse(`${'['.repeat(20_000)}${']'.repeat(20_000)}`)
     hub.tasks.finished(a.rec, task.task_id, { kind: 'complete', result: deep })
@@ -155,7 +155,7 @@ describe('restart deadlines and dispatch', () => {
   it('completes a restart when the agent comes back with a higher restart_count, and only then dispatches to it', async () => {
     const a = join('a-1', 3)
     hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
-    const pinned = hub.tasks.create({ n: 1 }, 'a-1', undefined)
+    const pinned = hub.tasks.create({ n: 1 }, 'a-1', undefined).task
     await flush()
     expect(a.assigned()).toEqual([])
     hub.fleet.disconnect(a.rec, a.peer)
@@ -167,7 +167,7 @@ describe('restart deadlines and dispatch', () => {
 
   it('a graceful restart of a working agent is deferred until the task settles', async () => {
     const a = join('a-1')
-    const task = hub.tasks.create({ n: 1 }, null, undefined)
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
     await flush()
     hub.tasks.accepted(a.rec, task.task_id)
     hub.fleet.commandRestart('a-1', { reason: 'x', mode: 'graceful', deadline_s: null })
@@ -210,5 +210,117 @@ describe('rollouts and offline agents', () => {
     await vi.advanceTimersByTimeAsync(60 * SECOND)
     expect(rollout).toMatchObject({ state: 'failed', error: 'agent b-1 was not connected at its turn' })
     expect(rollout.agents.every((x) => x.restart === null)).toBe(true)
+  })
+})
+
+describe('the hub does not wait forever on an agent (task_overdue)', () => {
+  it('counts a task not heard back about within timeout_ms + grace interrupted, runs it again, and force-restarts the agent', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, 10 * SECOND).task
+    await flush()
+    hub.tasks.accepted(a.rec, task.task_id)
+    const b = join('b-1')
+    // Accepted, then silence: 10 s timeout + 20 s grace.
+    await vi.advanceTimersByTimeAsync(30 * SECOND - 1)
+    expect(task).toMatchObject({ status: 'working', agent_id: 'a-1' })
+    await vi.advanceTimersByTimeAsync(1)
+    expect(a.sent).toContainEqual({ type: 'task_cancel', task_id: task.task_id })
+    expect(a.sent).toContainEqual(expect.objectContaining({ type: 'restart_sidecar', reason: 'task_overdue', mode: 'force' }))
+    expect(a.rec.restart).toMatchObject({ reason: 'task_overdue', mode: 'force', state: 'commanded' })
+    // Run again elsewhere, its first attempt counted.
+    expect(b.assigned()).toEqual([task.task_id])
+    expect(task).toMatchObject({ status: 'assigned', agent_id: 'b-1', attempts: 2 })
+    expect(a.assigned()).toEqual([task.task_id])
+  })
+
+  it('leaves alone a task whose outcome came in time', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, 10 * SECOND).task
+    await flush()
+    hub.tasks.accepted(a.rec, task.task_id)
+    await vi.advanceTimersByTimeAsync(29 * SECOND)
+    hub.tasks.finished(a.rec, task.task_id, { kind: 'complete', result: 1 })
+    await vi.advanceTimersByTimeAsync(60 * SECOND)
+    expect(task).toMatchObject({ status: 'completed', attempts: 1 })
+    expect(a.rec.restart).toBeNull()
+  })
+
+  it('goes through one hook: createHub\'s onOverdue hears of the agent and the task', async () => {
+    hub.close()
+    const heard: unknown[] = []
+    hub = createHub({
+      upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger,
+      taskGraceMs: 5 * SECOND, onOverdue: (overdue) => heard.push(overdue),
+    })
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, 1000).task
+    await flush()
+    await vi.advanceTimersByTimeAsync(6 * SECOND)
+    expect(heard).toEqual([{ agent_id: 'a-1', task_id: task.task_id, assigned_at: expect.any(Number), waited_ms: 6 * SECOND }])
+    // The hook decided: no restart was commanded, and the agent got the task again.
+    expect(a.rec.restart).toBeNull()
+    expect(task).toMatchObject({ status: 'assigned', attempts: 2 })
+  })
+})
+
+describe('refusals and results the hub counts', () => {
+  it('counts a refusal for storage_unavailable as an attempt, so the task fails instead of bouncing forever', async () => {
+    const a = join('a-1')
+    const task = hub.tasks.create({ n: 1 }, null, undefined).task
+    for (let i = 0; i < 5; i++) {
+      await flush()
+      hub.tasks.interrupted(a.rec, task.task_id, 'storage_unavailable', false)
+    }
+    expect(task).toMatchObject({ status: 'failed', error: 'interrupted 5 times', attempts: 5 })
+  })
+
+  it('fails a result over 192 KiB of JSON with result_too_large, and takes one of exactly 192 KiB', async () => {
+    const a = join('a-1')
+    const big = hub.tasks.create({ n: 1 }, null, undefined).task
+    await flush()
+    hub.tasks.finished(a.rec, big.task_id, { kind: 'complete', result: 'x'.repeat(192 * 1024 - 1) })
+    expect(big).toMatchObject({ status: 'failed', error: 'result_too_large', result: null })
+    await flush()
+    const fits = hub.tasks.create({ n: 2 }, null, undefined).task
+    await flush()
+    hub.tasks.finished(a.rec, fits.task_id, { kind: 'complete', result: 'x'.repeat(192 * 1024 - 2) })
+    expect(fits.status).toBe('completed')
+  })
+})
+
+describe('memory bounded by age', () => {
+  it('forgets an offline agent with no task after the offline TTL, and not one that still holds a task', async () => {
+    hub.close()
+    hub = createHub({
+      upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger,
+      offlineTtlMs: 120 * SECOND, taskGraceMs: 3600 * SECOND,
+    })
+    const idle = join('idle-1')
+    const busy = join('busy-1')
+    hub.tasks.create({ n: 1 }, 'busy-1', 3600 * SECOND)
+    await flush()
+    hub.fleet.disconnect(idle.rec, idle.peer)
+    hub.fleet.disconnect(busy.rec, busy.peer)
+    hub.tasks.disconnected(busy.rec)
+    await vi.advanceTimersByTimeAsync(119 * SECOND)
+    expect(hub.fleet.get('idle-1')).toBeDefined()
+    // Checked every minute at most: gone within a minute past the TTL.
+    await vi.advanceTimersByTimeAsync(61 * SECOND)
+    expect(hub.fleet.get('idle-1')).toBeUndefined()
+    expect(hub.fleet.get('busy-1')).toBeDefined()
+  })
+
+  it('keeps at most the last 100 finished rollouts', async () => {
+    join('a-1')
+    const ids: string[] = []
+    for (let i = 0; i < 102; i++) {
+      const r = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+      hub.rollouts.cancel(r.rollout_id)
+      ids.push(r.rollout_id)
+    }
+    expect(hub.rollouts.get(ids[0])).toBeUndefined()
+    expect(hub.rollouts.get(ids[1])).toBeUndefined()
+    expect(hub.rollouts.get(ids[2])).toMatchObject({ state: 'cancelled' })
+    expect(hub.rollouts.get(ids[101])).toMatchObject({ state: 'cancelled' })
   })
 })

@@ -3,12 +3,16 @@
  * limit, frame size (as Deno hands frames over: the hub itself checks them) and the settings.
  * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
 import { FrameBudget } from '../../hub/limits.ts'
-import { CLOSE, MAX_FRAME_BYTES } from '../../shared/protocol.ts'
+import { CLOSE, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES } from '../../shared/protocol.ts'
+import { MAX_UNSENT_BYTES } from '../../hub/connections.ts'
+import { signAgentToken } from '../../hub/auth.ts'
+
+const SECRET = 's'.repeat(40)
 import { silentLogger } from '../../shared/log.ts'
 
 describe('FrameBudget', () => {
@@ -97,7 +101,7 @@ const sockets: FakeSocket[] = []
 
 /** A hub whose upgrades open recording sockets at once, as an adapter would after the handshake. */
 function startHub(options: Partial<HubOptions>) {
-  now = 0
+  now = Date.now()
   sockets.length = 0
   type Ctx = { req: { header(name: string): string | undefined } }
   const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
@@ -117,7 +121,7 @@ function startHub(options: Partial<HubOptions>) {
     return new Response('upgraded')
   }
   hub = createHub({
-    upgradeWebSocket: upgradeWebSocket as never, secret: 's'.repeat(40), log: silentLogger,
+    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger,
     clock: { now: () => now }, ...options,
   })
   return hub
@@ -130,28 +134,70 @@ afterEach(() => {
   hub = null
 })
 
-describe('connection limit', () => {
-  it('opens exactly maxConnections sockets and answers the next upgrade 503 too_many_connections', async () => {
+/** Identifies socket `i` as `agentId` and resolves once the hub said `identified`. */
+async function identify(i: number, agentId: string) {
+  sockets[i].send(JSON.stringify(identifyFrame(agentId, await signAgentToken(SECRET, agentId))))
+  await vi.waitFor(() => {
+    if (!sockets[i].sent.some((m) => m.type === 'identified') && sockets[i].closes.length === 0) throw new Error('not yet')
+  })
+}
+
+const identifyFrame = (agent_id: string, token: string, extra: object = {}) =>
+  ({ type: 'identify', agent_id, token, protocol_version: 1, pm2_info: null, supervised: true, ...extra })
+
+describe('connection limits: identified agents and unidentified sockets apart', () => {
+  it('opens exactly maxConnections identified sockets and answers the next upgrade 503 too_many_connections', async () => {
     startHub({ maxConnections: 3 })
-    for (let i = 0; i < 3; i++) expect((await upgrade()).status).toBe(200)
+    for (let i = 0; i < 3; i++) {
+      expect((await upgrade()).status).toBe(200)
+      await identify(i, `a-${i}`)
+    }
     const refused = await upgrade()
     expect(refused.status).toBe(503)
     expect(await refused.json()).toEqual({ error: 'too_many_connections' })
     expect(sockets).toHaveLength(3)
   })
 
-  it('takes a new socket once one has closed', async () => {
+  it('does not count unidentified sockets against maxConnections', async () => {
+    startHub({ maxConnections: 1, maxPending: 5 })
+    for (let i = 0; i < 5; i++) expect((await upgrade()).status).toBe(200)
+    await identify(0, 'agent')
+    expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'agent' }])
+  })
+
+  it('closes with 1013 an identify past maxConnections, but lets an agent replace its own connection', async () => {
     startHub({ maxConnections: 1 })
     await upgrade()
+    await upgrade()
+    await upgrade()
+    await identify(0, 'first')
+    await identify(1, 'second')
+    expect(sockets[1].sent).toEqual([{ type: 'error', error: 'too_many_connections' }])
+    expect(sockets[1].closes).toEqual([CLOSE.TRY_AGAIN_LATER])
+    await identify(2, 'first')
+    expect(sockets[2].sent).toEqual([{ type: 'identified', agent_id: 'first' }])
+  })
+
+  it('holds at most maxPending unidentified sockets: the next upgrade is 503 too_many_pending, identified agents still get in', async () => {
+    startHub({ maxConnections: 10, maxPending: 2 })
+    await upgrade()
+    await upgrade()
+    const refused = await upgrade()
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toEqual({ error: 'too_many_pending' })
+    // An identified socket leaves the pending count: the next one gets in.
+    await identify(0, 'agent')
+    expect((await upgrade()).status).toBe(200)
     expect((await upgrade()).status).toBe(503)
-    sockets[0].events.onClose?.(new Event('close') as never, null as never)
+    // So does a closed one.
+    sockets[1].events.onClose?.(new Event('close') as never, null as never)
     expect((await upgrade()).status).toBe(200)
   })
 
-  it('closes with 1013 a socket whose upgrade raced past the check', async () => {
-    startHub({ maxConnections: 1 })
+  it('closes with 1013 a socket whose upgrade raced past the pending check', async () => {
+    startHub({ maxPending: 1 })
     const first = upgrade()
-    const second = upgrade() // both pass isFull() before either opens
+    const second = upgrade() // both pass the check before either opens
     expect((await first).status).toBe(200)
     expect((await second).status).toBe(200)
     expect(sockets.map((s) => s.closes)).toEqual([[], [CLOSE.TRY_AGAIN_LATER]])
@@ -166,13 +212,61 @@ describe('connection limit', () => {
   })
 })
 
+describe('before identified: one frame, the identify, at most 16 KiB', () => {
+  /** An identify frame of exactly `bytes` bytes, padded with a field the hub ignores. */
+  async function identifyOf(bytes: number) {
+    const frame = JSON.stringify(identifyFrame('big', await signAgentToken(SECRET, 'big'), { pad: '' }))
+    return frame.replace('"pad":""', `"pad":"${'x'.repeat(bytes - frame.length)}"`)
+  }
+
+  it('takes an identify of exactly 16 KiB and closes with 1009 on one byte more', async () => {
+    startHub({})
+    await upgrade()
+    await upgrade()
+    expect(MAX_IDENTIFY_BYTES).toBe(16 * 1024)
+    sockets[0].send(await identifyOf(MAX_IDENTIFY_BYTES))
+    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'big' }]))
+    sockets[1].send(await identifyOf(MAX_IDENTIFY_BYTES + 1))
+    expect(sockets[1].closes).toEqual([1009])
+    expect(sockets[1].sent).toEqual([])
+  })
+
+  it.each([
+    ['a ping', '{"type":"ping"}', { type: 'error', error: 'not_identified', detail: 'the first frame must be identify' }],
+    ['a result', '{"type":"task_complete","task_id":"t","result":1}', { type: 'error', error: 'not_identified', detail: 'the first frame must be identify' }],
+    ['bad JSON', '{"type":', { type: 'error', error: 'invalid_json', detail: 'frame is not valid JSON' }],
+    ['an identify without a token', '{"type":"identify","agent_id":"a","protocol_version":1,"pm2_info":null,"supervised":true}',
+      { type: 'error', error: 'invalid_message', detail: expect.stringMatching(/^token: /) }],
+  ])('answers %s, then closes with 4008', async (_name, frame, reply) => {
+    startHub({})
+    await upgrade()
+    sockets[0].send(frame)
+    expect(sockets[0].sent).toEqual([reply])
+    expect(sockets[0].closes).toEqual([CLOSE.IDENTIFY_TIMEOUT])
+  })
+
+  it('closes with 4008 a second frame sent before the identify was answered', async () => {
+    startHub({})
+    await upgrade()
+    sockets[0].send(JSON.stringify(identifyFrame('eager', await signAgentToken(SECRET, 'eager'))))
+    sockets[0].send('{"type":"ping"}')
+    expect(sockets[0].closes).toEqual([CLOSE.IDENTIFY_TIMEOUT])
+    // The identify in flight finds the socket gone and identifies no one.
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(sockets[0].sent).toEqual([])
+    expect(hub!.fleet.get('eager')).toBeUndefined()
+  })
+})
+
 describe('frame budget on a socket', () => {
   it('serves maxFramesPerS frames, refuses the next with rate_limited, closes 4029 at the limit-th refusal', async () => {
     startHub({ maxFramesPerS: 5 })
     await upgrade()
+    await identify(0, 'a')
     const s = sockets[0]
+    s.sent.length = 0
     for (let i = 0; i < 9; i++) s.send('{"type":"ping"}')
-    expect(s.sent.map((m) => m.error)).toEqual([...Array(5).fill('not_identified'), ...Array(4).fill('rate_limited')])
+    expect(s.sent.map((m) => m.type === 'pong' ? 'pong' : m.error)).toEqual([...Array(5).fill('pong'), ...Array(4).fill('rate_limited')])
     expect(s.sent[5]).toEqual({ type: 'error', error: 'rate_limited' })
     expect(s.closes).toEqual([])
     s.send('{"type":"ping"}')
@@ -183,6 +277,7 @@ describe('frame budget on a socket', () => {
   it('serves a sender that keeps to the rate, indefinitely', async () => {
     startHub({ maxFramesPerS: 5 })
     await upgrade()
+    await identify(0, 'a')
     const s = sockets[0]
     for (let i = 0; i < 100; i++) {
       now += 200
@@ -196,10 +291,34 @@ describe('frame budget on a socket', () => {
     startHub({ maxFramesPerS: 5 })
     await upgrade()
     await upgrade()
+    await identify(0, 'a')
+    await identify(1, 'b')
     for (let i = 0; i < 10; i++) sockets[0].send('{"type":"ping"}')
     sockets[1].send('{"type":"ping"}')
     expect(sockets[0].closes).toEqual([CLOSE.RATE_LIMITED])
-    expect(sockets[1].sent).toEqual([{ type: 'error', error: 'not_identified', detail: 'the first frame must be identify' }])
+    expect(sockets[1].sent.at(-1)).toEqual({ type: 'pong' })
+  })
+})
+
+describe('unsent frames', () => {
+  it('closes a socket with more than 1 MiB queued and not sent, and sends it nothing more', async () => {
+    let unsent = 0
+    startHub({ unsentBytes: () => unsent })
+    await upgrade()
+    await upgrade()
+    await identify(0, 'reader')
+    await identify(1, 'stuck')
+    unsent = MAX_UNSENT_BYTES
+    sockets[1].send('{"type":"ping"}')
+    await Promise.resolve()
+    expect(sockets[1].closes).toEqual([]) // at the limit, not over it
+    unsent = MAX_UNSENT_BYTES + 1
+    sockets[1].send('{"type":"ping"}')
+    sockets[1].send('{"type":"ping"}')
+    await vi.waitFor(() => expect(sockets[1].closes).toEqual([CLOSE.UNSENT_BACKLOG]))
+    expect(sockets[1].sent.filter((m) => m.type === 'pong')).toHaveLength(2)
+    expect(hub!.fleet.get('stuck')?.peer).toBeNull()
+    expect(hub!.fleet.get('reader')?.peer).not.toBeNull()
   })
 })
 
@@ -214,6 +333,8 @@ describe('frame size, checked by the hub itself', () => {
   it.each(sizes)('answers %s of exactly 256 KiB without closing', async (_name, make) => {
     startHub({})
     await upgrade()
+    await identify(0, 'a')
+    sockets[0].sent.length = 0
     sockets[0].send(make(MAX_FRAME_BYTES))
     expect(sockets[0].closes).toEqual([])
     expect(sockets[0].sent).toHaveLength(1)
@@ -223,6 +344,8 @@ describe('frame size, checked by the hub itself', () => {
   it.each(sizes)('closes with 1009 on %s of 256 KiB + 1 byte', async (_name, make) => {
     startHub({})
     await upgrade()
+    await identify(0, 'a')
+    sockets[0].sent.length = 0
     sockets[0].send(make(MAX_FRAME_BYTES + 1))
     expect(sockets[0].closes).toEqual([1009])
     expect(sockets[0].sent).toEqual([])
@@ -231,6 +354,7 @@ describe('frame size, checked by the hub itself', () => {
   it('counts UTF-8 bytes, not characters', async () => {
     startHub({})
     await upgrade()
+    await identify(0, 'a')
     // 87 382 three-byte characters: 262 146 bytes, though fewer than 256 Ki characters.
     sockets[0].send(`"${'€'.repeat(Math.ceil(MAX_FRAME_BYTES / 3))}"`)
     expect(sockets[0].closes).toEqual([1009])
@@ -241,6 +365,8 @@ describe('bad frames the decoder chokes on', () => {
   it('answers a type nested too deep to describe with invalid_message', async () => {
     startHub({})
     await upgrade()
+    await identify(0, 'a')
+    sockets[0].sent.length = 0
     sockets[0].send(`{"type":${'['.repeat(100_000)}${']'.repeat(100_000)}}`)
     expect(sockets[0].sent).toEqual([{ type: 'error', error: 'invalid_message', detail: 'frame could not be decoded' }])
     expect(sockets[0].closes).toEqual([])
@@ -249,6 +375,8 @@ describe('bad frames the decoder chokes on', () => {
   it('describes a huge bad field in at most 200 characters', async () => {
     startHub({})
     await upgrade()
+    await identify(0, 'a')
+    sockets[0].sent.length = 0
     const frame = { type: 'identify', agent_id: 'a', token: 't', protocol_version: 'x'.repeat(200_000), pm2_info: null, supervised: true }
     sockets[0].send(JSON.stringify(frame))
     const [reply] = sockets[0].sent

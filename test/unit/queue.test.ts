@@ -96,14 +96,28 @@ describe('TaskQueue', () => {
 
   it('leaves the last state on disk after a burst of unawaited writes', async () => {
     const queue = await reopen()
+    await queue.begin(TASK)
     const writes: Promise<void>[] = []
-    for (let i = 0; i < 20; i++) {
-      writes.push(queue.begin({ ...TASK, task_id: `task-${i}` }))
-      writes.push(queue.finish({ kind: 'complete', result: i }))
-    }
+    for (let i = 0; i < 20; i++) writes.push(queue.finish({ kind: 'complete', result: i }))
     await Promise.all(writes)
-    expect(await onDisk()).toEqual({ version: 1, active: { ...TASK, task_id: 'task-19', outcome: { kind: 'complete', result: 19 } } })
+    expect(await onDisk()).toEqual({ version: 1, active: { ...TASK, outcome: { kind: 'complete', result: 19 } } })
     expect(await readdir(dir)).toEqual(['sidecar-a.queue.json'])
+  })
+
+  it('takes a task only once it is on disk: a failed write throws and changes nothing', async () => {
+    const queue = await reopen()
+    // As root too: the directory replaced by a file makes every write fail.
+    await rm(dir, { recursive: true })
+    await writeFile(dir, 'not a directory')
+    const beginning = queue.begin(TASK)
+    expect(queue.busy).toBe(true) // taken while it is written: a second task is refused meanwhile
+    await expect(queue.begin({ ...TASK, task_id: 'task-2' })).rejects.toThrow('the queue already holds a task')
+    await expect(beginning).rejects.toThrow(/ENOTDIR/)
+    expect([queue.active, queue.busy]).toEqual([null, false])
+    await rm(dir)
+    await mkdir(dir)
+    await queue.begin(TASK)
+    expect(await onDisk()).toEqual({ version: 1, active: { ...TASK, outcome: null } })
   })
 
   it('sets a truncated file aside and opens empty, with an error log line', async () => {

@@ -32,8 +32,9 @@ describe('resolveSidecarConfig', () => {
       taskUser: null,
       processName: null,
       shutdownGraceMs: 25_000,
+      statsIntervalMs: 15_000,
     })
-    expect(SIDECAR_DEFAULTS).toEqual({ hubUrl: 'ws://127.0.0.1:8787/ws', dataDir: '.agentcom', shutdownGraceMs: 25_000 })
+    expect(SIDECAR_DEFAULTS).toEqual({ hubUrl: 'ws://127.0.0.1:8787/ws', dataDir: '.agentcom', shutdownGraceMs: 25_000, statsIntervalMs: 15_000 })
   })
 
   it('reads every setting and ignores unrelated variables', () => {
@@ -44,6 +45,7 @@ describe('resolveSidecarConfig', () => {
       AGENTCOM_TASK_COMMAND: 'node task.mjs',
       PM2_PROCESS_NAME: 'worker-1',
       AGENTCOM_SHUTDOWN_GRACE_MS: '1500',
+      AGENTCOM_STATS_INTERVAL_MS: '500',
       AGENTCOM_TASK_ENV: ' HTTP_PROXY, NO_PROXY ,',
       AGENTCOM_TASK_USER: 'nobody',
       PATH: '/usr/bin',
@@ -60,6 +62,7 @@ describe('resolveSidecarConfig', () => {
       taskUser: 'nobody',
       processName: 'worker-1',
       shutdownGraceMs: 1500,
+      statsIntervalMs: 500,
     })
   })
 
@@ -71,6 +74,7 @@ describe('resolveSidecarConfig', () => {
       AGENTCOM_TASK_COMMAND: '',
       PM2_PROCESS_NAME: '',
       AGENTCOM_SHUTDOWN_GRACE_MS: '',
+      AGENTCOM_STATS_INTERVAL_MS: '',
     })).toEqual(resolveSidecarConfig(REQUIRED))
   })
 
@@ -80,6 +84,10 @@ describe('resolveSidecarConfig', () => {
 
   it.each(['0', '3600000'])('accepts a shutdown grace of %s ms', (ms) => {
     expect(resolveSidecarConfig({ ...REQUIRED, AGENTCOM_SHUTDOWN_GRACE_MS: ms }).shutdownGraceMs).toBe(Number(ms))
+  })
+
+  it.each(['100', '20000'])('accepts a stats interval of %s ms', (ms) => {
+    expect(resolveSidecarConfig({ ...REQUIRED, AGENTCOM_STATS_INTERVAL_MS: ms }).statsIntervalMs).toBe(Number(ms))
   })
 })
 
@@ -121,6 +129,11 @@ describe('configuration errors', () => {
   it.each(['abc', '1.5', '-1', '3600001', ' ', '1e3', '0x10'])('rejects the shutdown grace %j', (ms) => {
     expect(configError({ ...REQUIRED, AGENTCOM_SHUTDOWN_GRACE_MS: ms }).message)
       .toBe('AGENTCOM_SHUTDOWN_GRACE_MS must be an integer from 0 to 3600000')
+  })
+
+  it.each(['99', '20001', '0', 'abc', '1e3', ' '])('rejects the stats interval %j', (ms) => {
+    expect(configError({ ...REQUIRED, AGENTCOM_STATS_INTERVAL_MS: ms }).message)
+      .toBe('AGENTCOM_STATS_INTERVAL_MS must be an integer from 100 to 20000')
   })
 
   it('is a ConfigError, an Error with a one-line message', () => {

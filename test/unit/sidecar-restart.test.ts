@@ -3,7 +3,7 @@
  * adapter object, a task runner whose end the test controls, and a real queue file.
  * Deadlines run on fake timers.
  */
-import { mkdtemp } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -16,7 +16,9 @@ import { silentLogger } from '../../shared/log.ts'
 
 type Event = { sent: SidecarMessage } | { closed: number } | { exit: number } | { stopped: string }
 
-async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; queue?: TaskQueue; pm2?: Pm2Adapter } = {}) {
+async function setup({ supervised = true, queue, pm2, resendIntervalMs }: {
+  supervised?: boolean; queue?: TaskQueue; pm2?: Pm2Adapter; resendIntervalMs?: number
+} = {}) {
   const events: Event[] = []
   const tasks = new Map<string, (outcome: TaskOutcome) => void>()
   let deliver: (m: HubMessage) => void = () => {}
@@ -36,7 +38,7 @@ async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; 
   const sidecar = createSidecar({
     config: {
       hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
-      processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null,
+      processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null, statsIntervalMs: 15_000,
     },
     pm2: pm2 ?? { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },
     queue: q,
@@ -61,6 +63,7 @@ async function setup({ supervised = true, queue, pm2 }: { supervised?: boolean; 
     exit: (code) => events.push({ exit: code }),
     taskEnv: {},
     instanceId: 'inst-1',
+    resendIntervalMs,
   })
   const running = await sidecar.start()
   open()
@@ -237,5 +240,45 @@ describe('shutdown by signal', () => {
     await stopping
     expect(s.events).toContainEqual({ stopped: 't-1' })
     expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-1', reason: 'sidecar shut down' }])
+  })
+})
+
+describe('a disk that fails, and a hub that does not acknowledge', () => {
+  it('refuses a task it cannot write to its queue file, with storage_unavailable, and stays free', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-qfail-'))
+    const queue = await TaskQueue.open(join(dir, 'data', 'q.json'), silentLogger)
+    const s = await setup({ queue })
+    // A real failure as root too: the queue's directory is replaced by a file.
+    await rm(join(dir, 'data'), { recursive: true })
+    await writeFile(join(dir, 'data'), 'not a directory')
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.sent('task_interrupted')).toEqual([
+      { type: 'task_interrupted', task_id: 't-1', reason: 'storage_unavailable', started: false },
+    ]))
+    expect(s.sent('task_accepted')).toEqual([])
+    expect(s.tasks.has('t-1')).toBe(false)
+    expect(queue.busy).toBe(false)
+    // Not wedged: once the disk is back, the next task runs.
+    await rm(join(dir, 'data'))
+    await mkdir(join(dir, 'data'))
+    s.deliver(assign('t-2'))
+    await s.until(() => expect(s.sent('task_accepted')).toEqual([{ type: 'task_accepted', task_id: 't-2' }]))
+    expect(queue.active?.task_id).toBe('t-2')
+  })
+
+  it('sends an unacknowledged outcome again, while identified, until the hub acknowledges it', async () => {
+    const s = await setup({ resendIntervalMs: 20 })
+    s.deliver({ type: 'identified', agent_id: 'a-1' })
+    s.deliver(assign('t-1'))
+    await s.until(() => expect(s.tasks.has('t-1')).toBe(true))
+    s.tasks.get('t-1')!({ kind: 'complete', result: 7 })
+    await s.until(() => expect(s.sent('task_complete').length).toBeGreaterThanOrEqual(3))
+    expect(new Set(s.sent('task_complete').map((m) => JSON.stringify(m)))).toEqual(new Set(['{"type":"task_complete","task_id":"t-1","result":7}']))
+    s.deliver({ type: 'task_ack', task_id: 't-1' })
+    await s.until(() => expect(s.queue.active).toBeNull())
+    const count = s.sent('task_complete').length
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(s.sent('task_complete')).toHaveLength(count)
+    await s.running.stop()
   })
 })

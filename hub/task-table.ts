@@ -1,0 +1,88 @@
+/**
+ * The task board's records and how they are kept: in memory (finished ones bounded by count
+ * and bytes, see task-retention.ts) and in the store (saved honestly, see persister.ts). The
+ * board (tasks.ts) decides every transition; this table only holds and saves.
+ */
+import type { Logger } from '../shared/log.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
+import type { TaskRecord } from './tasks.ts'
+import { Persister, type StorageHealth } from './persister.ts'
+import { FinishedTasks } from './task-retention.ts'
+
+/** Finished tasks written to the store (all unfinished ones always are). */
+const MAX_STORED_FINISHED = 1000
+
+export interface TaskTableOptions {
+  log: Logger
+  now: () => number
+  /** Finished tasks kept for GET; the oldest are forgotten past this (or past 64 MiB). */
+  maxFinished: number
+  store: TaskStore | null
+  /** While saves fail, they are tried again this often. */
+  storeRetryMs: number
+}
+
+export class TaskTable {
+  private readonly tasks = new Map<string, TaskRecord>()
+  private readonly finished: FinishedTasks
+  private readonly persister: Persister
+
+  constructor(opts: TaskTableOptions) {
+    this.finished = new FinishedTasks(opts.maxFinished)
+    this.persister = new Persister(opts.store, () => this.snapshot(), {
+      log: opts.log, now: opts.now, retryMs: opts.storeRetryMs,
+    })
+  }
+
+  get(taskId: string): TaskRecord | undefined {
+    return this.tasks.get(taskId)
+  }
+
+  get size(): number {
+    return this.tasks.size
+  }
+
+  add(task: TaskRecord): void {
+    this.tasks.set(task.task_id, task)
+    this.persister.touch()
+  }
+
+  remove(taskId: string): void {
+    this.tasks.delete(taskId)
+    this.persister.touch()
+  }
+
+  /** A record changed: save the table. */
+  changed(): void {
+    this.persister.touch()
+  }
+
+  /** A task finished: kept for GET while it fits, then forgotten oldest first. */
+  retire(task: TaskRecord): void {
+    for (const id of this.finished.add(task.task_id, JSON.stringify(task) ?? '')) this.tasks.delete(id)
+  }
+
+  /** Resolves once every change so far is in the store; rejects when that save failed. */
+  durable(): Promise<void> {
+    return this.persister.durable()
+  }
+
+  get storage(): StorageHealth {
+    return this.persister.health
+  }
+
+  private snapshot(): StoredTask[] {
+    const out: StoredTask[] = []
+    const keepFinished = new Set(this.finished.newest(MAX_STORED_FINISHED))
+    for (const t of this.tasks.values()) {
+      if ((t.status === 'completed' || t.status === 'failed') && !keepFinished.has(t.task_id)) continue
+      out.push(t)
+    }
+    return out
+  }
+
+  close(): void {
+    this.persister.close()
+  }
+}
+

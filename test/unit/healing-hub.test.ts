@@ -1,0 +1,382 @@
+/**
+ * Healing wired into the hub: frames go through the real socket layer (recording sockets behind
+ * a stand-in upgrade, as an adapter would open them), routes through the app, the clock is
+ * the test's. Alerts go to a real HTTP server on port 0. The policy's own rules and limits
+ * are tested on fake time in healing-policy.test.ts.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { WSContext, WSEvents } from 'hono/ws'
+import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
+import type { Change } from '../../hub/changes.ts'
+import { ConfigError } from '../../shared/settings.ts'
+import { createLogger, silentLogger } from '../../shared/log.ts'
+import { startWebhookServer } from '../../support/webhook.ts'
+
+const SECRET = 's'.repeat(40)
+const MB = 1024 * 1024
+
+interface Sock {
+  sent: any[]
+  closes: number[]
+  send(frame: unknown): void
+  /** The connection drops. */
+  drop(): void
+}
+
+let hub: Hub | null = null
+let now = Date.now()
+let changes: Change[] = []
+/** Every socket the hub opened, in order. */
+const opened: Sock[] = []
+const closers: (() => Promise<void>)[] = []
+
+function startHub(options: Partial<HubOptions> = {}): Hub {
+  now = Date.now() // tokens are checked against this clock
+  changes = []
+  opened.length = 0
+  type Ctx = { req: { header(name: string): string | undefined } }
+  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
+    if (c.req.header('upgrade') !== 'websocket') return next()
+    const events = await createEvents(c)
+    const sock: Sock = {
+      sent: [], closes: [],
+      send: (frame) => events.onMessage?.(new MessageEvent('message', { data: JSON.stringify(frame) }), ws),
+      drop: () => events.onClose?.(new Event('close') as never, ws),
+    }
+    const ws = {
+      send: (text: string) => sock.sent.push(JSON.parse(text)),
+      close: (code: number) => sock.closes.push(code),
+      raw: null, readyState: 1,
+    } as unknown as WSContext
+    opened.push(sock)
+    events.onOpen?.(new Event('open'), ws)
+    return new Response('upgraded')
+  }
+  hub = createHub({
+    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options,
+  })
+  hub.changes.subscribe((c) => changes.push(c))
+  return hub
+}
+
+/** A sidecar process (pm2 `restart_count`, `pid`) connecting and identifying. */
+async function join(agentId: string, { restart_count = 0, pid = 100, supervised = true } = {}): Promise<Sock> {
+  await hub!.app.request('/ws', { headers: { upgrade: 'websocket' } })
+  const sock = opened.at(-1)!
+  sock.send({
+    type: 'identify', agent_id: agentId, token: await signAgentToken(SECRET, agentId), protocol_version: 1, supervised,
+    instance_id: `${pid}-${restart_count}`,
+    pm2_info: { name: `agentcom-${agentId}`, pm_id: 0, pid, status: 'online', uptime_ms: 1, restart_count, memory_bytes: null },
+  })
+  await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
+  return sock
+}
+
+const stats = (rssMb: number) => ({ type: 'stats', rss_bytes: rssMb * MB, heap_used_bytes: 5 * MB, event_loop_delay_ms: 0.5, uptime_ms: 1234 })
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await hub!.app.request(`/api/admin${path}`, {
+    method,
+    headers: { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+const restartFrames = (sock: Sock) => sock.sent.filter((m) => m.type === 'restart_sidecar')
+
+async function webhook() {
+  const server = await startWebhookServer()
+  closers.push(server.close)
+  return server
+}
+
+afterEach(async () => {
+  vi.useRealTimers()
+  hub?.close()
+  hub = null
+  for (const close of closers.splice(0)) await close()
+})
+
+describe('Agent.stats', () => {
+  it('is null until the first report, then the last report with the time the hub got it', async () => {
+    startHub()
+    const sock = await join('s-1')
+    expect((await api('GET', '/agents/s-1')).body.stats).toBeNull()
+
+    now += 500
+    changes = []
+    sock.send(stats(80))
+    expect(changes).toContainEqual({ type: 'agent', agent_id: 's-1', stats: true })
+    const { body } = await api('GET', '/agents/s-1')
+    expect(body.stats).toEqual({ rss_bytes: 80 * MB, heap_used_bytes: 5 * MB, event_loop_delay_ms: 0.5, uptime_ms: 1234, at: now })
+    expect(body.quarantined).toBe(false)
+    expect((await api('GET', '/agents')).body.agents[0].stats.rss_bytes).toBe(80 * MB)
+  })
+
+  it('refuses a bad stats frame and keeps the last good report', async () => {
+    startHub()
+    const sock = await join('s-1')
+    sock.send(stats(80))
+    sock.send({ ...stats(90), rss_bytes: -1 })
+    sock.send({ type: 'stats', rss_bytes: 1 })
+    expect(sock.sent.filter((m) => m.type === 'error').map((m) => m.error)).toEqual(['invalid_message', 'invalid_message'])
+    expect((await api('GET', '/agents/s-1')).body.stats.rss_bytes).toBe(80 * MB)
+  })
+})
+
+describe('crash loop', () => {
+  it('quarantines after the crash limit, alerts the webhook, and resume lifts quarantine and drain', async () => {
+    const hook = await webhook()
+    startHub({ healing: { crashLimit: 3 }, alertWebhookUrl: hook.url })
+    await join('c-1', { restart_count: 0 })
+    await join('c-1', { restart_count: 1, pid: 101 })
+    await join('c-1', { restart_count: 2, pid: 102 })
+    expect((await api('GET', '/agents/c-1')).body.quarantined).toBe(false)
+    changes = []
+    await join('c-1', { restart_count: 3, pid: 103 })
+
+    const agent = (await api('GET', '/agents/c-1')).body
+    expect(agent).toMatchObject({ quarantined: true, drained: true })
+    expect(hub!.fleet.isAvailable('c-1')).toBe(false)
+    const view = (await api('GET', '/healing')).body
+    expect(view.actions).toHaveLength(1)
+    const action = view.actions[0]
+    expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: now })
+    expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
+    expect(hub!.healing.action(action.action_id)).toEqual(action)
+
+    await vi.waitFor(() => expect(hook.received).toHaveLength(1))
+    expect(hook.received[0]).toEqual({
+      method: 'POST', contentType: 'application/json',
+      body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: action.updated_at },
+    })
+
+    const resumed = await api('POST', '/agents/c-1/resume')
+    expect(resumed).toMatchObject({ status: 200, body: { quarantined: false, drained: false } })
+    expect((await api('GET', '/healing')).body.actions[0]).toMatchObject({ action_id: action.action_id, state: 'lifted' })
+    expect(hub!.fleet.isAvailable('c-1')).toBe(true)
+  })
+
+  it('does not count a restart the hub commanded, nor a reconnect of the same process', async () => {
+    startHub({ healing: { crashLimit: 1 } })
+    await join('c-1', { restart_count: 0 })
+    await join('c-1', { restart_count: 0 }) // same process, new connection
+    expect((await api('POST', '/agents/c-1/restart')).status).toBe(200)
+    await join('c-1', { restart_count: 1, pid: 101 })
+    expect((await api('GET', '/agents/c-1')).body).toMatchObject({ quarantined: false, restart: { state: 'completed' } })
+    expect((await api('GET', '/healing')).body.actions).toEqual([])
+    await join('c-1', { restart_count: 2, pid: 102 }) // nobody asked for this one
+    expect((await api('GET', '/agents/c-1')).body.quarantined).toBe(true)
+  })
+})
+
+describe('memory rule', () => {
+  it('restarts gracefully (heal:memory) after two reports in a row above the limit, and follows the restart', async () => {
+    startHub({ healing: { maxMemoryMb: 100 } })
+    const sock = await join('m-1')
+    sock.send(stats(150))
+    sock.send(stats(50))
+    sock.send(stats(150))
+    expect(restartFrames(sock)).toEqual([])
+    sock.send(stats(150))
+    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'heal:memory', mode: 'graceful' })])
+    const restartId = restartFrames(sock)[0].restart_id
+    expect((await api('GET', '/healing')).body.actions).toEqual([
+      expect.objectContaining({ agent_id: 'm-1', rule: 'memory', action: 'restart', restart_id: restartId, state: 'commanded' }),
+    ])
+
+    sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
+    expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
+    await join('m-1', { restart_count: 1, pid: 101 })
+    expect((await api('GET', '/healing')).body.actions[0].state).toBe('completed')
+    // The hub commanded it: not a crash.
+    expect((await api('GET', '/agents/m-1')).body.quarantined).toBe(false)
+  })
+
+  it('waits for the running task (deferred) like any graceful restart', async () => {
+    startHub({ healing: { maxMemoryMb: 100 } })
+    const sock = await join('m-1')
+    const task = await api('POST', '/tasks', { input: { n: 1 } })
+    await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('task_assign'))
+    sock.send({ type: 'task_accepted', task_id: task.body.task_id })
+    sock.send(stats(150))
+    sock.send(stats(150))
+    expect((await api('GET', '/agents/m-1')).body.restart).toMatchObject({ reason: 'heal:memory', state: 'deferred' })
+    expect((await api('GET', '/healing')).body.actions[0].state).toBe('deferred')
+  })
+
+  it('keeps to the budget: one in flight fleet-wide, none while a rollout runs, none while paused', async () => {
+    startHub({ healing: { maxMemoryMb: 100, cooldownS: 0 } })
+    const a = await join('m-1')
+    const b = await join('m-2')
+    for (const s of [a, b, a, b]) s.send(stats(150))
+    expect(restartFrames(a)).toHaveLength(1)
+    expect(restartFrames(b)).toHaveLength(0)
+    await join('m-1', { restart_count: 1, pid: 101 })
+    for (const s of [b, b]) s.send(stats(150))
+    expect(restartFrames(b)).toHaveLength(1)
+    await join('m-2', { restart_count: 1, pid: 201 })
+
+    const rollout = await api('POST', '/rollouts', { agent_ids: ['m-1'] })
+    expect(rollout.body.state).toBe('running')
+    const c = await join('m-3')
+    for (const s of [c, c]) s.send(stats(150))
+    expect(restartFrames(c)).toHaveLength(0)
+    await join('m-1', { restart_count: 2, pid: 102 })
+    expect((await api('GET', `/rollouts/${rollout.body.rollout_id}`)).body.state).toBe('completed')
+
+    expect((await api('POST', '/healing/pause')).body.paused).toBe(true)
+    for (const s of [c, c]) s.send(stats(150))
+    expect(restartFrames(c)).toHaveLength(0)
+    expect((await api('POST', '/healing/resume')).body.paused).toBe(false)
+    for (const s of [c, c]) s.send(stats(150))
+    expect(restartFrames(c)).toHaveLength(1)
+  })
+})
+
+describe('restart outcomes and waiting restarts', () => {
+  it('a healing restart that does not come back fails and alerts heal_failed', async () => {
+    const lines: any[] = []
+    startHub({ healing: { maxMemoryMb: 100 }, restartTimeoutMs: 5000, log: createLogger('hub', (line) => lines.push(JSON.parse(line))) })
+    const sock = await join('f-1')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    sock.send(stats(150))
+    sock.send(stats(150))
+    const restartId = restartFrames(sock)[0].restart_id
+    sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
+    sock.drop() // and never comes back
+    vi.advanceTimersByTime(4999)
+    expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
+    vi.advanceTimersByTime(1)
+    const action = (await api('GET', '/healing')).body.actions[0]
+    expect(action).toMatchObject({ state: 'failed', restart_id: restartId })
+    expect(lines.filter((l) => l.msg === 'healing alert')).toEqual([
+      expect.objectContaining({ type: 'heal_failed', agent_id: 'f-1', rule: 'memory', detail: action.detail }),
+    ])
+  })
+
+  it('an overdue restart held by the cooldown starts when the cooldown ends, with nothing else happening', async () => {
+    startHub({ healing: { maxMemoryMb: 100, cooldownS: 10 } })
+    const first = await join('w-1')
+    first.send(stats(150))
+    first.send(stats(150))
+    const sock = await join('w-1', { restart_count: 1, pid: 101 }) // the memory restart completed: cooldown starts
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    hub!.healing.taskOverdue('w-1', 'task t-9 overdue')
+    expect(restartFrames(sock)).toEqual([])
+    expect(hub!.fleet.isAvailable('w-1')).toBe(false)
+
+    now += 9_999
+    vi.advanceTimersByTime(9_999)
+    expect(restartFrames(sock)).toEqual([])
+    now += 1
+    vi.advanceTimersByTime(1)
+    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
+  })
+})
+
+describe('healing routes', () => {
+  it('GET /healing shows policy, paused and actions newest first; pause and resume answer the view', async () => {
+    startHub({ healing: { crashLimit: 1, windowS: 60, maxMemoryMb: 512, maxConcurrent: 2, cooldownS: 5, maxPerAgent: 4 } })
+    const policy = { crash_limit: 1, window_s: 60, max_memory_mb: 512, max_concurrent: 2, cooldown_s: 5, max_per_agent: 4 }
+    expect(await api('GET', '/healing')).toEqual({ status: 200, body: { paused: false, policy, actions: [] } })
+    await join('x-1')
+    await join('x-1', { restart_count: 1, pid: 2 })
+    now += 10
+    await join('x-2')
+    await join('x-2', { restart_count: 1, pid: 3 })
+    const { body } = await api('GET', '/healing')
+    expect(body.actions.map((a: any) => a.agent_id)).toEqual(['x-2', 'x-1'])
+    expect(await api('POST', '/healing/pause')).toEqual({ status: 200, body: { ...body, paused: true } })
+    expect((await api('GET', '/healing')).body.paused).toBe(true)
+    expect(await api('POST', '/healing/resume')).toEqual({ status: 200, body: { ...body, paused: false } })
+  })
+
+  it('needs an admin token', async () => {
+    startHub()
+    for (const [method, path] of [['GET', '/healing'], ['POST', '/healing/pause'], ['POST', '/healing/resume']]) {
+      const res = await hub!.app.request(`/api/admin${path}`, { method })
+      expect(res.status).toBe(401)
+      expect(await res.json()).toEqual({ error: 'unauthorized' })
+    }
+  })
+})
+
+describe('task_overdue', () => {
+  it('the hub\'s overdue backstop is a healing action: a force restart within the budget', async () => {
+    startHub({ taskGraceMs: 1000 })
+    const sock = await join('o-1')
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const task = await api('POST', '/tasks', { input: 1, timeout_ms: 2000 })
+    expect(sock.sent.map((m) => m.type)).toContain('task_assign') // dispatched on the way to the 201
+    sock.send({ type: 'task_accepted', task_id: task.body.task_id })
+    vi.advanceTimersByTime(2999)
+    expect(restartFrames(sock)).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
+    expect((await api('GET', '/healing')).body.actions).toEqual([expect.objectContaining({
+      agent_id: 'o-1', rule: 'task_overdue', action: 'restart', state: 'commanded',
+      restart_id: restartFrames(sock)[0].restart_id, detail: `task ${task.body.task_id} not heard of in 3 s`,
+    })])
+  })
+
+
+  it('waits for the budget, holding the agent out of dispatch meanwhile', async () => {
+    startHub({ healing: { maxMemoryMb: 100 } })
+    const a = await join('o-1')
+    const b = await join('o-2')
+    for (const s of [a, a]) s.send(stats(150)) // o-1's memory restart takes the one slot
+    expect(restartFrames(a)).toHaveLength(1)
+
+    hub!.healing.taskOverdue('o-2', 'task t-1 overdue')
+    expect(restartFrames(b)).toEqual([])
+    expect(hub!.fleet.isAvailable('o-2')).toBe(false)
+    await api('POST', '/tasks', { input: 1 })
+    await Promise.resolve()
+    expect(b.sent.filter((m) => m.type === 'task_assign')).toEqual([])
+
+    await join('o-1', { restart_count: 1, pid: 101 }) // the slot frees: the overdue restart starts
+    expect(restartFrames(b)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
+    const actions = (await api('GET', '/healing')).body.actions
+    expect(actions[0]).toMatchObject({ agent_id: 'o-2', rule: 'task_overdue', action: 'restart', state: 'commanded', detail: 'task t-1 overdue' })
+  })
+})
+
+describe('healing settings from the environment', () => {
+  it('reads every AGENTCOM_HEAL_* variable and leaves unset ones to the defaults', () => {
+    expect(hubSettings(resolveHubConfig({})).healing).toEqual({
+      crashLimit: undefined, windowS: undefined, maxMemoryMb: undefined, maxConcurrent: undefined, cooldownS: undefined, maxPerAgent: undefined,
+    })
+    const c = resolveHubConfig({
+      AGENTCOM_HEAL_CRASH_LIMIT: '5', AGENTCOM_HEAL_WINDOW_S: '60', AGENTCOM_HEAL_MAX_MEMORY_MB: '256',
+      AGENTCOM_HEAL_MAX_CONCURRENT: '2', AGENTCOM_HEAL_COOLDOWN_S: '0', AGENTCOM_HEAL_MAX_PER_AGENT: '1',
+      AGENTCOM_ALERT_WEBHOOK_URL: 'https://hooks.example.com/T/B/x',
+    })
+    expect(hubSettings(c)).toMatchObject({
+      healing: { crashLimit: 5, windowS: 60, maxMemoryMb: 256, maxConcurrent: 2, cooldownS: 0, maxPerAgent: 1 },
+      alertWebhookUrl: 'https://hooks.example.com/T/B/x',
+    })
+  })
+
+  it.each([
+    ['AGENTCOM_HEAL_CRASH_LIMIT', '0', 'AGENTCOM_HEAL_CRASH_LIMIT must be an integer from 1 to 1000, got "0"'],
+    ['AGENTCOM_HEAL_MAX_MEMORY_MB', 'lots', 'AGENTCOM_HEAL_MAX_MEMORY_MB must be an integer from 1 to 1048576, got "lots"'],
+    ['AGENTCOM_HEAL_WINDOW_S', '604801', 'AGENTCOM_HEAL_WINDOW_S must be an integer from 1 to 604800, got "604801"'],
+  ])('refuses %s=%s at start, naming the variable', (name, value, message) => {
+    expect(() => resolveHubConfig({ [name]: value })).toThrow(new ConfigError(message))
+  })
+
+  it.each(['ftp://example.com/x', 'not a url', 'hooks.example.com/secret'])('refuses the webhook URL %j without echoing it', (url) => {
+    let message = ''
+    try {
+      resolveHubConfig({ AGENTCOM_ALERT_WEBHOOK_URL: url })
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError)
+      message = (err as Error).message
+    }
+    expect(message).toBe('AGENTCOM_ALERT_WEBHOOK_URL must be an http:// or https:// URL')
+  })
+})

@@ -23,6 +23,10 @@ export interface BenchSizes {
   selfQueryRounds: number
   /** Other processes in the pm2 beside the sidecar, so jlist has a fleet's size. */
   pm2Neighbours: number
+  /** Fresh sidecar and bare process pairs weighed under pm2; the median counts. */
+  sidecarRssRounds: number
+  /** Starts under pm2 per side, alternating sidecar and bare process. */
+  sidecarStartRounds: number
 }
 
 export const FULL: BenchSizes = {
@@ -38,6 +42,8 @@ export const FULL: BenchSizes = {
   restartRounds: 12,
   selfQueryRounds: 20,
   pm2Neighbours: 4,
+  sidecarRssRounds: 3,
+  sidecarStartRounds: 10,
 }
 
 export const QUICK: BenchSizes = {
@@ -53,4 +59,6 @@ export const QUICK: BenchSizes = {
   restartRounds: 2,
   selfQueryRounds: 5,
   pm2Neighbours: 2,
+  sidecarRssRounds: 1,
+  sidecarStartRounds: 3,
 }

@@ -16,6 +16,8 @@ import { memoryPerAgent } from './figures/memory-per-agent.ts'
 import { commandLatency } from './figures/command-latency.ts'
 import { identifyStorm } from './figures/identify-storm.ts'
 import { adminApiRps } from './figures/admin-api-rps.ts'
+import { sidecarRss } from './figures/sidecar-rss.ts'
+import { sidecarStart } from './figures/sidecar-start.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
 import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
 
@@ -33,6 +35,8 @@ const perRuntime = (name: string, measure: (sizes: BenchSizes, runtime: Runtime,
 const FIGURES: Figure[] = [
   { name: 'self_query_stall', runtime: 'node', run: selfQueryStall },
   { name: 'restart_round_trip', runtime: 'node', run: restartRoundTrip },
+  { name: 'sidecar_rss', runtime: 'node', run: sidecarRss },
+  { name: 'sidecar_start', runtime: 'node', run: sidecarStart },
   ...perRuntime('memory_per_agent', memoryPerAgent),
   ...perRuntime('command_latency_p99', commandLatency),
   ...perRuntime('identify_storm', identifyStorm),

@@ -16,20 +16,55 @@ import type { AgentRecord } from './fleet.ts'
 import { FrameBudget } from './limits.ts'
 import type { TokenClaims } from './auth.ts'
 
-export interface Connection extends Peer {
-  ws: WSContext
-  agent: AgentRecord | null
-  identifying: boolean
-  lastFrameAt: number
-  budget: FrameBudget
-  identifyTimer: ReturnType<typeof setTimeout> | null
-  closed: boolean
+/**
+ * What a Connection needs of its registry: one object per hub, shared by all its connections,
+ * so that a connection carries a reference to it instead of closures of its own.
+ */
+interface ConnectionHost {
+  unsentBytes(ws: WSContext): number
+  /** `conn` has more than MAX_UNSENT_BYTES unsent: it is dropped after the sender's step. */
+  backlogged(conn: Connection, unsent: number): void
+}
+
+/**
+ * One open socket's state. A class with its methods on the prototype, not an object literal of
+ * closures: ten thousand agents each pay for fields only (docs/benchmarks.md, memory_per_agent).
+ * It holds the WSContext and nothing of the upgrade request.
+ */
+export class Connection implements Peer {
+  agent: AgentRecord | null = null
+  identifying = false
+  identifyTimer: ReturnType<typeof setTimeout> | null = null
+  closed = false
   /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
-  backlogged: boolean
-  /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
-  peerAddress: string | null
+  backlogged = false
   /** The token this connection identified with: revoking it, or its expiry, closes it. */
-  credential: TokenClaims | null
+  credential: TokenClaims | null = null
+  constructor(
+    private readonly host: ConnectionHost,
+    readonly ws: WSContext,
+    public lastFrameAt: number,
+    readonly budget: FrameBudget,
+    /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
+    readonly peerAddress: string | null,
+  ) {}
+
+  send(message: HubMessage): void {
+    if (this.closed || this.backlogged) return
+    this.ws.send(JSON.stringify(message))
+    const unsent = this.host.unsentBytes(this.ws)
+    if (unsent <= MAX_UNSENT_BYTES) return
+    this.backlogged = true
+    this.host.backlogged(this, unsent)
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason)
+    } catch {
+      // Already closing: nothing more to do for a socket we are dropping.
+    }
+  }
 }
 
 /** A socket with more than this queued and not yet sent is closed: its peer is not reading. */
@@ -104,6 +139,23 @@ export function createConnections(opts: ConnectionOptions) {
     opts.onGone(conn)
   }
 
+  const host: ConnectionHost = {
+    unsentBytes: opts.unsentBytes,
+    backlogged(conn, unsent) {
+      log.warn('closing a socket that does not read what it is sent', { agent_id: conn.agent?.agent_id ?? null, unsent_bytes: unsent })
+      // Dropped after the sender's step, not inside it: a send sits deep in other changes.
+      queueMicrotask(() => {
+        drop(conn, CLOSE.UNSENT_BACKLOG, 'unsent backlog')
+        terminate(conn)
+      })
+    },
+  }
+
+  function identifyExpired(conn: Connection): void {
+    conn.identifyTimer = null
+    if (!conn.agent) drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
+  }
+
   /** A new socket: registered as pending, or refused (closed 1013) over the limit, then null. */
   function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
     if (pending.size >= opts.maxPending) {
@@ -117,34 +169,9 @@ export function createConnections(opts: ConnectionOptions) {
       return null
     }
     const now = clock.now()
-    const c: Connection = {
-      ws, agent: null, identifying: false, lastFrameAt: now, budget: new FrameBudget(opts.maxFramesPerS, now),
-      identifyTimer: null, closed: false, backlogged: false, peerAddress, credential: null,
-      send(message: HubMessage) {
-        if (c.closed || c.backlogged) return
-        ws.send(JSON.stringify(message))
-        const unsent = opts.unsentBytes(ws)
-        if (unsent <= MAX_UNSENT_BYTES) return
-        c.backlogged = true
-        log.warn('closing a socket that does not read what it is sent', { agent_id: c.agent?.agent_id ?? null, unsent_bytes: unsent })
-        // Dropped after the sender's step, not inside it: a send sits deep in other changes.
-        queueMicrotask(() => {
-          drop(c, CLOSE.UNSENT_BACKLOG, 'unsent backlog')
-          terminate(c)
-        })
-      },
-      close(code: number, reason: string) {
-        try {
-          ws.close(code, reason)
-        } catch {
-          // Already closing: nothing more to do for a socket we are dropping.
-        }
-      },
-    }
-    c.identifyTimer = setTimeout(() => {
-      c.identifyTimer = null
-      if (!c.agent) drop(c, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
-    }, opts.identifyTimeoutMs)
+    const c = new Connection(host, ws, now, new FrameBudget(opts.maxFramesPerS, now), peerAddress)
+    // One shared handler with the connection as its argument: no closure per socket.
+    c.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, c)
     connections.add(c)
     pending.add(c)
     return c

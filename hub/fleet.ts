@@ -4,7 +4,7 @@
  * and publishes an `agent` change. All state lives in this hub instance's memory; see README
  * "Edge-style".
  */
-import { CLOSE } from '../shared/protocol.ts'
+import { CLOSE, type Pm2Info } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import { createLocalBus, type AgentBus, type Peer } from './bus.ts'
@@ -225,6 +225,12 @@ export class Fleet {
     // with it, so it is sent again under the same restart_id (the sidecar ignores repeats).
     this.setRestartState(rec, restart, 'commanded')
     this.bus.sendToAgent(rec.agent_id, restartMessage(restart))
+  }
+
+  /** pm2's view of a connected agent, reported after its identify. */
+  reportPm2Info(rec: AgentRecord, info: Pm2Info): void {
+    this.own(rec).pm2_info = info
+    this.publish(rec)
   }
 
   disconnect(rec: AgentRecord, peer: Peer): void {

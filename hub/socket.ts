@@ -5,7 +5,7 @@
  * the task board. The registry of open sockets is connections.ts.
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
-import type { WSEvents } from 'hono/ws'
+import type { WSContext, WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
@@ -71,6 +71,8 @@ export function createSocketHub(opts: SocketOptions) {
     switch (msg.type) {
       case 'ping':
         return conn.send({ type: 'pong' })
+      case 'pm2_info':
+        return fleet.reportPm2Info(rec, msg.pm2_info)
       case 'stats': {
         const { type: _type, ...stats } = msg
         return fleet.recordStats(rec, stats)
@@ -132,23 +134,18 @@ export function createSocketHub(opts: SocketOptions) {
     }
   }
 
+  const handlers: SocketHandlers = {
+    open: connections.open,
+    frame: onFrame,
+    gone: connections.forget,
+    error(conn, event) {
+      log.warn('socket error', { agent_id: conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
+    },
+  }
+
   /** The `upgradeWebSocket` events for one new connection. */
   function events(peerAddress: string | null = null): WSEvents {
-    let conn: Connection | null = null
-    return {
-      onOpen(_event, ws) {
-        conn = connections.open(ws, peerAddress)
-      },
-      onMessage(event) {
-        if (conn && !conn.closed) onFrame(conn, event.data)
-      },
-      onClose() {
-        if (conn) connections.forget(conn)
-      },
-      onError(event) {
-        log.warn('socket error', { agent_id: conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
-      },
-    }
+    return new SocketEvents(handlers, peerAddress)
   }
 
   return {
@@ -161,6 +158,40 @@ export function createSocketHub(opts: SocketOptions) {
     closeToken: connections.closeToken,
     closeRevoked: connections.closeRevoked,
     close: connections.close,
+  }
+}
+
+/** What every socket of one hub runs on: shared by all its SocketEvents. */
+interface SocketHandlers {
+  open(ws: WSContext, peerAddress: string | null): Connection | null
+  frame(conn: Connection, data: unknown): void
+  gone(conn: Connection): void
+  error(conn: Connection | null, event: Event): void
+}
+
+/**
+ * One socket's `upgradeWebSocket` events, as methods on a class: the adapters call them on the
+ * object, so a socket costs three fields here and no closures of its own. Nothing of the upgrade's
+ * Request or Context is kept.
+ */
+class SocketEvents implements WSEvents {
+  private conn: Connection | null = null
+  constructor(private readonly handlers: SocketHandlers, private readonly peerAddress: string | null) {}
+
+  onOpen(_event: Event, ws: WSContext): void {
+    this.conn = this.handlers.open(ws, this.peerAddress)
+  }
+
+  onMessage(event: MessageEvent): void {
+    if (this.conn && !this.conn.closed) this.handlers.frame(this.conn, event.data)
+  }
+
+  onClose(): void {
+    if (this.conn) this.handlers.gone(this.conn)
+  }
+
+  onError(event: Event): void {
+    this.handlers.error(this.conn, event)
   }
 }
 

@@ -119,6 +119,11 @@ export const SidecarMessage = v.variant('type', [
     active_task_id: v.optional(v.nullable(TaskId)),
   }),
   v.object({ type: v.literal('ping') }),
+  /**
+   * pm2's own view of the sidecar (from `pm2 jlist`), sent after `identified`: the identify
+   * carries what pm2 put in the process's environment, so the sidecar need not run pm2 first.
+   */
+  v.object({ type: v.literal('pm2_info'), pm2_info: Pm2Info }),
   /** The sidecar refuses a command, e.g. `not_supervised` for a restart outside pm2. */
   v.object({ type: v.literal('error'), error: v.pipe(v.string(), v.maxLength(64)), detail: v.optional(Text) }),
   v.object({

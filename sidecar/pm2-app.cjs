@@ -1,23 +1,55 @@
 // The pm2 app definition of one sidecar, shared by sidecar/ecosystem.config.cjs and the
 // demo fleet that `npm start` runs.
+const { createHash } = require('node:crypto')
+const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
+const BUILD_COMMAND = '`npm install` (or `npm run build`)'
 
-/** A TypeScript entry of this repository as a pm2 app: fork mode, `node --import tsx`. */
-function tsApp(name, script) {
+/**
+ * The sidecar as pm2 runs it: plain JavaScript built by scripts/build-sidecar.ts, so no start
+ * pays for tsx. Throws, and pm2 starts nothing, when the build is missing or older than any
+ * source it was built from: pm2 must not run code other than the sources.
+ */
+function builtSidecar() {
+  const script = path.join(root, 'dist/sidecar.js')
+  let inputs
+  try {
+    inputs = JSON.parse(fs.readFileSync(path.join(root, 'dist/sidecar.inputs.json'), 'utf8'))
+    fs.accessSync(script)
+  } catch {
+    throw new Error(`agentcom: dist/sidecar.js is not built; run ${BUILD_COMMAND} in ${root}`)
+  }
+  for (const [file, hash] of Object.entries(inputs)) {
+    let now = null
+    try {
+      now = createHash('sha256').update(fs.readFileSync(path.join(root, file))).digest('hex')
+    } catch {
+      // A source that is gone: the build is stale all the same.
+    }
+    if (now !== hash) throw new Error(`agentcom: dist/sidecar.js is older than ${file}; run ${BUILD_COMMAND} in ${root}`)
+  }
+  return script
+}
+
+/** A Node process of this repository as a pm2 app: fork mode, restarted unless misconfigured. */
+function nodeApp(name, script, nodeArgs) {
   return {
     name,
-    script: path.join(root, script),
+    script,
     cwd: root,
     exec_mode: 'fork',
     interpreter: 'node',
-    node_args: '--import tsx',
+    node_args: nodeArgs,
     autorestart: true,
     // 78 is a configuration error: restarting would only fail again.
     stop_exit_codes: [78],
   }
 }
+
+/** A TypeScript entry of this repository as a pm2 app, run with `node --import tsx`. */
+const tsApp = (name, script) => nodeApp(name, path.join(root, script), '--import tsx')
 
 /**
  * @param {{ agentId: string, name?: string, env?: Record<string, string>, filterEnv?: string[] }} opts
@@ -26,7 +58,7 @@ function tsApp(name, script) {
  */
 function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {}, filterEnv = [] }) {
   return {
-    ...tsApp(name, 'sidecar/main.ts'),
+    ...nodeApp(name, builtSidecar(), []),
     filter_env: ['AGENTCOM_SECRET', ...filterEnv],
     // pm2 sends SIGINT, then SIGKILL after this: long enough for a task to finish within
     // the sidecar's own shutdown grace (AGENTCOM_SHUTDOWN_GRACE_MS, 25 s).
@@ -41,4 +73,4 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {}, filterEnv
   }
 }
 
-module.exports = { sidecarApp, tsApp, root }
+module.exports = { sidecarApp, tsApp, builtSidecar, root }

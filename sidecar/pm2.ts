@@ -31,6 +31,12 @@ export interface Pm2Adapter {
   getProcessName(): Promise<string | null>
   getStatus(): Promise<string | null>
   getInfo(): Promise<Pm2Info | null>
+  /**
+   * What pm2 put in this process's environment when it started it, without running pm2:
+   * null outside pm2 or when a field is missing. `memory_bytes` is null (pm2 has not measured
+   * the process yet); getInfo() has pm2's full answer.
+   */
+  infoFromEnv(): Pm2Info | null
 }
 
 export function createPm2Adapter(deps: Pm2AdapterDeps): Pm2Adapter {
@@ -92,5 +98,25 @@ export function createPm2Adapter(deps: Pm2AdapterDeps): Pm2Adapter {
       const self = await findSelf()
       return self ? toPm2Info(self, deps.clock.now()) : null
     },
+    infoFromEnv() {
+      const name = deps.env.name
+      const restarts = envNumber(deps.env.restart_time)
+      const startedAt = envNumber(deps.env.pm_uptime)
+      if (pmId === null || !Number.isInteger(pmId) || !name || restarts === null || startedAt === null) return null
+      return {
+        name, pm_id: pmId, pid: deps.pid,
+        // pm2 writes `status: launching` into the environment before the spawn and marks the
+        // process online once it runs: a process reading this is running, so it is online.
+        status: 'online',
+        uptime_ms: Math.max(0, deps.clock.now() - startedAt),
+        restart_count: restarts,
+        memory_bytes: null,
+      }
+    },
   }
+}
+
+/** A whole decimal number from pm2's environment, or null. */
+function envNumber(raw: string | undefined): number | null {
+  return raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : null
 }

@@ -67,18 +67,24 @@ export function createSidecar(deps: SidecarDeps) {
     closeLink: (code, reason) => link?.close(code, reason) ?? Promise.resolve(),
   })
 
-  /** Started before the first connection, so pm2's answer is ready when the socket opens. */
-  let firstInfo: ReturnType<Pm2Adapter['getInfo']> | null = null
-
+  /**
+   * The identify carries what pm2 put in this process's environment (enough for the hub to
+   * see a restart completed), so no `pm2 jlist` delays it; pm2's full answer follows once
+   * identified. Only a process under pm2 without that environment asks pm2 first.
+   */
   async function identify(): Promise<void> {
-    const pending = firstInfo
-    firstInfo = null
-    const pm2Info = await (pending ?? pm2.getInfo())
+    const pm2Info = pm2.supervised ? pm2.infoFromEnv() ?? await pm2.getInfo() : null
     await send({
       type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
       pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
       active_task_id: queue.active?.task_id ?? null,
     })
+  }
+
+  async function reportPm2Info(): Promise<void> {
+    if (!pm2.supervised) return
+    const info = await pm2.getInfo()
+    if (info) await send({ type: 'pm2_info', pm2_info: info })
   }
 
   /** After identify: report what the hub has not acknowledged yet. */
@@ -96,6 +102,7 @@ export function createSidecar(deps: SidecarDeps) {
         link?.identified()
         log.info('identified', { agent_id: msg.agent_id })
         resync()
+        void reportPm2Info().catch((err) => log.warn('pm2 info not reported', { error: String(err) }))
         return stats?.identified()
       case 'pong':
         return
@@ -221,7 +228,6 @@ export function createSidecar(deps: SidecarDeps) {
         // In memory at least: reported after identify, and the run-again is the hub's either way.
         await queue.finish({ kind: 'interrupted', reason: 'sidecar crashed' }).catch((err) => log.error('could not write the queue file', { error: String(err) }))
       }
-      firstInfo = pm2.getInfo()
       link = deps.connect({
         onOpen: () => void identify().catch((err) => log.error('identify failed', { error: String(err) })),
         onMessage,

@@ -41,7 +41,7 @@ export class ClusterPresence {
   private readonly dirty = new Set<string>()
   /** The last restart state written per agent, so an unchanged one is not written again. */
   private readonly written = new Map<string, string>()
-  /** The last stats and quarantine written per agent, likewise. */
+  /** The last pm2 info, stats and quarantine written per agent, likewise. */
   private readonly writtenState = new Map<string, string>()
   private flushing: Promise<void> | null = null
   private flushAgain = false
@@ -176,7 +176,7 @@ export class ClusterPresence {
         await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
       }
     }
-    const state = { stats: rec.stats, quarantined: rec.quarantined }
+    const state = { pm2_info: rec.pm2_info, stats: rec.stats, quarantined: rec.quarantined }
     const stateKey = JSON.stringify(state)
     if (rec.peer === claim.peer && stateKey !== this.writtenState.get(agentId)) {
       this.writtenState.set(agentId, stateKey)

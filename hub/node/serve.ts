@@ -1,16 +1,18 @@
 /**
- * Serving the hub on Node: @hono/node-server with `ws` for the upgrades.
+ * Serving the hub on Node: @hono/node-server, with our own upgrade helper over `ws`
+ * (hub/node/websocket.ts) so that an open socket keeps nothing of its upgrade request.
  * Used by hub/node.ts (the entry), tests and benchmarks.
  */
-import { serve, upgradeWebSocket, type Http2Bindings, type HttpBindings } from '@hono/node-server'
+import { serve, type Http2Bindings, type HttpBindings } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
 import type { Context } from 'hono'
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
-import WebSocket, { WebSocketServer } from 'ws'
+import type { IncomingMessage, Server } from 'node:http'
+import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
-import type { Duplex } from 'node:stream'
 import { createHub, type HubOptions } from '../app.ts'
+import { createNodeWebSocket } from './websocket.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
+import { createLogger } from '../../shared/log.ts'
 
 export type NodeHubOptions = Omit<HubOptions, 'upgradeWebSocket'> & { port: number; host: string }
 
@@ -24,24 +26,28 @@ export const HTTP_REQUEST_TIMEOUT_MS = 30_000
 
 /** Starts a hub on Node; resolves once it listens, with the real port (port 0 picks one). */
 export async function startNodeHub(options: NodeHubOptions) {
-  const hub = createHub({
-    remoteAddress: nodeRemoteAddress, ...options, upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+  const log = options.log ?? createLogger('hub')
+  const sockets = createNodeWebSocket({
+    maxPayload: MAX_FRAME_BYTES,
+    onError: (err) => log.error('websocket handler failed', { error: String(err) }),
   })
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
+  const hub = createHub({
+    remoteAddress: nodeRemoteAddress, ...options,
+    upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+  })
+  // Upgrades never come here: the helper runs them through the app and answers them itself.
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
     const res = await hub.app.fetch(request, env)
-    // An upgrade comes without `outgoing`. @hono/node-server answers a refused one with its
-    // status and an empty body; the contract wants the JSON error, so it is written here.
-    if (env.outgoing === undefined && env.incoming && res.status >= 400) await writeRefusal(env.incoming.socket, res)
-    else if (env.incoming && hasUnreadBody(env.incoming as IncomingMessage)) return await withConnectionClose(res)
+    if (env.incoming && hasUnreadBody(env.incoming as IncomingMessage)) return await withConnectionClose(res)
     return res
   }
   const server = serve({
-    fetch, port: options.port, hostname: options.host, websocket: { server: wss },
+    fetch, port: options.port, hostname: options.host,
     serverOptions: {
       headersTimeout: HTTP_HEADERS_TIMEOUT_MS, requestTimeout: HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000,
     },
   })
+  sockets.attach(server as Server, hub.app.fetch)
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve)
     server.once('error', reject)
@@ -53,7 +59,7 @@ export async function startNodeHub(options: NodeHubOptions) {
     url: `http://${options.host}:${port}`,
     async close(): Promise<void> {
       hub.close()
-      for (const ws of wss.clients) ws.terminate()
+      for (const ws of sockets.clients) ws.terminate()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       if ('closeAllConnections' in server) server.closeAllConnections()
       await closed
@@ -84,18 +90,4 @@ async function withConnectionClose(res: Response): Promise<Response> {
 export function nodeRemoteAddress(c: Context): string | null {
   const { address, port } = getConnInfo(c).remote
   return address ? `${address}:${port}` : null
-}
-
-/** Writes a whole HTTP response on an upgrade's raw socket and resolves once it is closed. */
-async function writeRefusal(socket: Duplex, res: Response): Promise<void> {
-  const body = Buffer.from(await res.arrayBuffer())
-  if (socket.destroyed) return
-  const head = [`HTTP/1.1 ${res.status} ${STATUS_CODES[res.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`]
-  res.headers.forEach((value, key) => {
-    if (key !== 'content-length' && key !== 'connection') head.push(`${key}: ${value}`)
-  })
-  await new Promise<void>((resolve) => {
-    socket.once('close', () => resolve())
-    socket.end(Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`), body]), () => socket.destroy())
-  })
 }

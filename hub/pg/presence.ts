@@ -125,13 +125,16 @@ export async function releaseAgent(sql: Queryable, hubId: string, agentId: strin
 }
 
 /**
- * What the holding hub reports of an agent on `connectionId`: its last stats, and a quarantine
- * healing put it under (which drains it too). Applies only while that connection holds it.
+ * What the holding hub reports of an agent on `connectionId`: pm2's view of it (reported after
+ * its identify), its last stats, and a quarantine healing put it under (which drains it too).
+ * Applies only while that connection holds it.
  */
 export async function saveAgentState(
-  sql: Queryable, hubId: string, agentId: string, connectionId: string, state: { stats: unknown; quarantined: boolean },
+  sql: Queryable, hubId: string, agentId: string, connectionId: string,
+  state: { pm2_info: unknown; stats: unknown; quarantined: boolean },
 ): Promise<void> {
   await sql`UPDATE agents SET stats = ${state.stats === null ? null : sql.json(state.stats as never)},
+      pm2_info = ${state.pm2_info === null ? null : sql.json(state.pm2_info as never)},
       quarantined = ${state.quarantined}, drained = drained OR ${state.quarantined}, updated_at = now()
     WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected`
 }

@@ -38,6 +38,13 @@ describe(`identify (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => 
     socket.close()
   })
 
+  it("takes pm2's own view reported after identify as the agent's pm2_info", async () => {
+    const socket = await agent('ident-pm2', { pm2_info: { ...pm2Info(2, 150), memory_bytes: null } })
+    socket.send({ type: 'pm2_info', pm2_info: pm2Info(2, 150) })
+    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/ident-pm2')).body.pm2_info).toEqual(pm2Info(2, 150))
+    socket.close()
+  })
+
   it('refuses another agent\'s token with unauthorized and close 4001', async () => {
     const socket = await openSocket(hub.wsUrl)
     const token = await hub.agentToken('someone-else')

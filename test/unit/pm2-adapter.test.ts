@@ -132,6 +132,29 @@ describe('under pm2', () => {
   })
 })
 
+describe("infoFromEnv: what pm2 put in the process's environment", () => {
+  const PM2_ENV = { pm_id: '3', name: 'agentcom-w-1', restart_time: '2', pm_uptime: String(NOW - 250), status: 'launching' }
+
+  it('gives the running process as online, with its own pid, without running pm2', () => {
+    const { pm2, calls } = setup({ env: PM2_ENV, pid: 4242 })
+    expect(pm2.infoFromEnv()).toEqual({
+      name: 'agentcom-w-1', pm_id: 3, pid: 4242, status: 'online', uptime_ms: 250, restart_count: 2, memory_bytes: null,
+    })
+    expect(calls).toEqual([])
+  })
+
+  it.each([
+    ['outside pm2', { ...PM2_ENV, pm_id: undefined }],
+    ['without restart_time', { ...PM2_ENV, restart_time: undefined }],
+    ['with a garbled pm_uptime', { ...PM2_ENV, pm_uptime: '12x' }],
+    ['without a name', { ...PM2_ENV, name: '' }],
+  ])('gives null %s', (_case, env) => {
+    const { pm2, calls } = setup({ env })
+    expect(pm2.infoFromEnv()).toBeNull()
+    expect(calls).toEqual([])
+  })
+})
+
 describe('getProcessName', () => {
   it('prefers PM2_PROCESS_NAME', async () => {
     const { pm2, calls } = setup({ env: { pm_id: '0', PM2_PROCESS_NAME: 'chosen', name: 'injected' } })

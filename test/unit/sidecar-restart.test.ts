@@ -10,13 +10,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createSidecar } from '../../sidecar/sidecar.ts'
 import { TaskQueue } from '../../sidecar/queue.ts'
 import type { HubLink } from '../../sidecar/hub-link.ts'
-import type { TaskOutcome } from '../../shared/protocol.ts'
-import type { HubMessage, SidecarMessage } from '../../shared/protocol.ts'
+import type { Pm2Adapter } from '../../sidecar/pm2.ts'
+import type { HubMessage, SidecarMessage, TaskOutcome } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 type Event = { sent: SidecarMessage } | { closed: number } | { exit: number } | { stopped: string }
 
-async function setup({ supervised = true, queue, resendIntervalMs }: { supervised?: boolean; queue?: TaskQueue; resendIntervalMs?: number } = {}) {
+async function setup({ supervised = true, queue, pm2, resendIntervalMs }: {
+  supervised?: boolean; queue?: TaskQueue; pm2?: Pm2Adapter; resendIntervalMs?: number
+} = {}) {
   const events: Event[] = []
   const tasks = new Map<string, (outcome: TaskOutcome) => void>()
   let deliver: (m: HubMessage) => void = () => {}
@@ -38,7 +40,7 @@ async function setup({ supervised = true, queue, resendIntervalMs }: { supervise
       hubUrl: 'ws://hub', hubUrls: ['ws://hub'], agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
       processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null, statsIntervalMs: 15_000,
     },
-    pm2: { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null },
+    pm2: pm2 ?? { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },
     queue: q,
     connect: (handlers) => {
       deliver = handlers.onMessage
@@ -183,6 +185,36 @@ describe('crash recovery', () => {
     await s.until(() => expect(s.sent('task_interrupted')).toEqual([{ type: 'task_interrupted', task_id: 't-lost', reason: 'sidecar crashed' }]))
     s.deliver({ type: 'task_ack', task_id: 't-lost' })
     await s.until(() => expect(s.queue.active).toBeNull())
+  })
+})
+
+describe('pm2 info', () => {
+  const fromEnv = { name: 'agentcom-a-1', pm_id: 3, pid: 4242, status: 'online', uptime_ms: 80, restart_count: 2, memory_bytes: null }
+  const fromJlist = { ...fromEnv, uptime_ms: 95, memory_bytes: 61_000_000 }
+  function pm2Stub(envInfo: typeof fromEnv | null) {
+    const getInfo = vi.fn(async () => fromJlist)
+    const pm2: Pm2Adapter = {
+      supervised: true, getInfo, getStatus: async () => 'online', getProcessName: async () => 'agentcom-a-1', infoFromEnv: () => envInfo,
+    }
+    return { pm2, getInfo }
+  }
+
+  it("identifies with pm2's environment without running pm2, then reports pm2's own view once identified", async () => {
+    const { pm2, getInfo } = pm2Stub(fromEnv)
+    const s = await setup({ pm2 })
+    await s.until(() => expect(s.sent('identify')).toHaveLength(1))
+    expect(s.sent('identify')[0]).toMatchObject({ pm2_info: fromEnv, supervised: true })
+    expect(getInfo).not.toHaveBeenCalled()
+    s.deliver({ type: 'identified', agent_id: 'a-1' })
+    await s.until(() => expect(s.sent('pm2_info')).toEqual([{ type: 'pm2_info', pm2_info: fromJlist }]))
+  })
+
+  it('asks pm2 before identifying when its environment says too little', async () => {
+    const { pm2, getInfo } = pm2Stub(null)
+    const s = await setup({ pm2 })
+    await s.until(() => expect(s.sent('identify')).toHaveLength(1))
+    expect(s.sent('identify')[0]).toMatchObject({ pm2_info: fromJlist })
+    expect(getInfo).toHaveBeenCalledTimes(1)
   })
 })
 

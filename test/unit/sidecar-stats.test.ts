@@ -87,7 +87,7 @@ describe('the sidecar sends stats', () => {
         hubUrl: 'ws://hub', hubUrls: ['ws://hub'], agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
         processName: null, shutdownGraceMs: 1000, statsIntervalMs: 2000, taskDir: '/tmp', taskEnv: [], taskUser: null,
       },
-      pm2: { supervised: true, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null },
+      pm2: { supervised: true, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },
       queue,
       connect: (h) => {
         handlers = h

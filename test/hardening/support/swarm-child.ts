@@ -83,6 +83,7 @@ async function launch(agent: Agent, index: number): Promise<void> {
       name, pm_id: start.pmIdBase + index, pid, status: 'online', uptime_ms: Date.now() - startedAt,
       restart_count: generation, memory_bytes: null,
     }),
+    infoFromEnv: () => null,
   }
   // The real logger, redaction included, so the token check reads what a sidecar would print.
   const log = createLogger(`sidecar:${rec.agentId}`, (line) => {

@@ -147,6 +147,34 @@ describe('a hub killed between saving a task and saving its assignment', () => {
     result: null, error: null, timeout_ms: 60_000, created_at: 1, updated_at: 1, assigned_at: null,
   })
 
+  it('sends an assignment only once it is saved, so a restored queued task was never sent', async () => {
+    const saves: Array<{ status: string[]; release: () => void }> = []
+    const store = {
+      load: async () => [],
+      save: (tasks: Array<{ status: string }>) => new Promise<void>((release) => saves.push({ status: tasks.map((t) => t.status), release })),
+    }
+    const saving = createHub({
+      upgradeWebSocket: (() => async () => new Response(null)) as never,
+      secret: 's'.repeat(40), log: silentLogger, taskStore: store,
+    })
+    try {
+      const sent: HubMessage[] = []
+      saving.fleet.identify('a-1', { send: (m) => sent.push(m), close: () => {} }, { supervised: false, instance_id: 'i', pm2_info: null })
+      saving.tasks.identified(saving.fleet.get('a-1')!, null)
+      saving.tasks.create({ n: 1 }, null, undefined)
+      await flush()
+      saves[0].release() // the task itself, queued
+      await flush()
+      expect(saves.map((s) => s.status)).toEqual([['queued'], ['assigned']])
+      expect(sent.filter((m) => m.type === 'task_assign')).toEqual([])
+      saves[1].release()
+      await flush()
+      expect(sent.filter((m) => m.type === 'task_assign')).toHaveLength(1)
+    } finally {
+      saving.close()
+    }
+  })
+
   it('counts the run an agent reports at identify as the first attempt', async () => {
     hub.tasks.restore([restored('t-1')])
     join('a-1', 0, 't-1')

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
 import { connectDatabase, type Sql } from '../pg/connect.ts'
 import { migrate } from '../pg/migrate.ts'
-import { createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
+import { ALL_HUBS, createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
 import { releaseLease } from '../pg/presence.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
@@ -91,7 +91,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
       resumeAgent: (id) => void local.healing.resumeAgent(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
-      healingRestartMoved: () => void bus.publish(o.hubId, { kind: HEALING_NUDGE }).catch(() => undefined),
+      healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
     })
     const decider = new HealingDecider({
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId, changes: local.changes,

@@ -206,6 +206,8 @@ export class TaskBoard {
       }
       task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
+      // A run of a queued task restored from a save made before its assignment: its first.
+      task.attempts = Math.max(task.attempts, 1)
       if (outcome.kind === 'complete') task.result = outcome.result
       else task.error = outcome.error
       this.touch(task)
@@ -266,6 +268,7 @@ export class TaskBoard {
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
         task.agent_id = rec.agent_id
+        task.attempts = Math.max(task.attempts, 1) // as in finished()
         this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId

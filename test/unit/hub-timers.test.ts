@@ -140,6 +140,29 @@ describe('task deadlines', () => {
   })
 })
 
+describe('a hub killed between saving a task and saving its assignment', () => {
+  // The restored table holds the task queued with no attempt; its agent still runs it.
+  const restored = (task_id: string) => ({
+    task_id, status: 'queued' as const, input: { n: 1 }, pinned: null, agent_id: null, attempts: 0,
+    result: null, error: null, timeout_ms: 60_000, created_at: 1, updated_at: 1, assigned_at: null,
+  })
+
+  it('counts the run an agent reports at identify as the first attempt', async () => {
+    hub.tasks.restore([restored('t-1')])
+    join('a-1', 0, 't-1')
+    await flush()
+    expect(hub.tasks.get('t-1')).toMatchObject({ status: 'working', agent_id: 'a-1', attempts: 1 })
+  })
+
+  it('counts the run whose result arrives while the task is queued as the first attempt', async () => {
+    hub.tasks.restore([restored('t-2')])
+    const a = join('a-1')
+    hub.tasks.finished(a.rec, 't-2', { kind: 'complete', result: 7 })
+    await flush()
+    expect(hub.tasks.get('t-2')).toMatchObject({ status: 'completed', result: 7, attempts: 1 })
+  })
+})
+
 describe('restart deadlines and dispatch', () => {
   it('fails a restart whose agent does not come back within the timeout', async () => {
     const a = join('a-1')

@@ -53,9 +53,12 @@ export interface AgentProcess {
   restartCommanded: boolean
 }
 
+/** Kept for every agent the hub has seen: primitives only, no object of its own per agent. */
 interface AgentWatch {
   supervised: boolean
-  pm2: { restart_count: number; pid: number | null } | null
+  /** The pm2 restart count and pid of its last identify; the count is null without pm2 info. */
+  restartCount: number | null
+  pid: number | null
   /** Stats reports in a row above the memory limit, capped at 2. */
   memoryAbove: number
   quarantine: HealingAction | null
@@ -81,7 +84,7 @@ export class HealingPolicy {
   private watch(agentId: string): AgentWatch {
     let watch = this.agents.get(agentId)
     if (!watch) {
-      watch = { supervised: false, pm2: null, memoryAbove: 0, quarantine: null, overdue: null }
+      watch = { supervised: false, restartCount: null, pid: null, memoryAbove: 0, quarantine: null, overdue: null }
       this.agents.set(agentId, watch)
     }
     return watch
@@ -94,10 +97,11 @@ export class HealingPolicy {
   agentIdentified(agentId: string, proc: AgentProcess): HealingOutput {
     const out = new OutputCollector()
     const watch = this.watch(agentId)
-    const before = watch.pm2
+    const before = watch.restartCount === null ? null : { restart_count: watch.restartCount, pid: watch.pid }
     const after = proc.pm2
     watch.supervised = proc.supervised
-    watch.pm2 = after ? { restart_count: after.restart_count, pid: after.pid } : null
+    watch.restartCount = after ? after.restart_count : null
+    watch.pid = after ? after.pid : null
     if (!before || !after) return out.result()
     const counted = after.restart_count - before.restart_count
     const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)

@@ -40,7 +40,8 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail, adm
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
-    conn.credential = { jti: claims.jti, expiresAtMs: claims.expiresAtMs }
+    conn.tokenJti = claims.jti
+    conn.tokenExpiresAtMs = claims.expiresAtMs
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.

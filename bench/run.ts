@@ -19,6 +19,7 @@ import { adminApiRps } from './figures/admin-api-rps.ts'
 import { sidecarRss } from './figures/sidecar-rss.ts'
 import { sidecarStart } from './figures/sidecar-start.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
+import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -41,6 +42,8 @@ const FIGURES: Figure[] = [
   ...perRuntime('identify_storm', identifyStorm),
   ...perRuntime('admin_api_rps', adminApiRps),
   ...perRuntime('events_fanout', eventsFanout),
+  ...perRuntime('cluster_command_latency_p99', clusterCommandLatency),
+  ...perRuntime('cluster_dispatch_rps', clusterDispatch),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

@@ -25,19 +25,19 @@ export const AgentsQuery = v.pipe(
 
 export type AgentsQuery = v.InferOutput<typeof AgentsQuery>
 
-export interface AgentPage {
-  agents: AgentRecord[]
+export interface AgentPage<T = AgentRecord> {
+  agents: T[]
   /** Only when paging (limit given): the cursor of the next page, null on the last one. */
   next_cursor?: string | null
 }
 
 /** One page of `sorted` (ordered by agent id) matching the query. */
-export function pageAgents(
-  sorted: readonly AgentRecord[], statusOf: (rec: AgentRecord) => AgentStatus, query: AgentsQuery,
-): AgentPage {
-  const matches = (rec: AgentRecord) => query.status === undefined || statusOf(rec) === query.status
+export function pageAgents<T extends { agent_id: string }>(
+  sorted: readonly T[], statusOf: (rec: T) => AgentStatus, query: AgentsQuery,
+): AgentPage<T> {
+  const matches = (rec: T) => query.status === undefined || statusOf(rec) === query.status
   if (query.limit === undefined) return { agents: query.status === undefined ? [...sorted] : sorted.filter(matches) }
-  const agents: AgentRecord[] = []
+  const agents: T[] = []
   for (let i = query.cursor === undefined ? 0 : firstAfter(sorted, query.cursor); i < sorted.length; i++) {
     if (!matches(sorted[i])) continue
     // One more match past a full page: there is a next page, and it starts after the last shown.
@@ -48,7 +48,7 @@ export function pageAgents(
 }
 
 /** The index of the first agent whose id sorts after `id` (binary search). */
-function firstAfter(sorted: readonly AgentRecord[], id: string): number {
+function firstAfter(sorted: readonly { agent_id: string }[], id: string): number {
   let lo = 0
   let hi = sorted.length
   while (lo < hi) {

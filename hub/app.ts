@@ -25,6 +25,8 @@ import { createAlertSender } from './alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
+import { createLocalAdmin, StorageUnavailable } from './admin.ts'
+import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 
@@ -91,6 +93,13 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
+  hubId?: string
+  /**
+   * Cluster mode (hub/cluster/, AGENTCOM_DATABASE_URL): agents' presence, commands and tasks
+   * are shared through the cluster's database. Unset: a single hub.
+   */
+  cluster?: ClusterAttach
   /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
   eventStream?: Omit<EventStreamOptions, 'log'>
   /** Events kept for `Last-Event-ID` replay. Default 1000. */
@@ -162,14 +171,25 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
-  const events = new LiveEvents({ changes, fleet, tasks, rollouts, healing, log: { capacity: options.eventBuffer } })
+  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  const cluster = options.cluster?.({
+    hubId, fleet, changes, clock, log, newId, healing, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+  })
+  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
-    fleet, tasks, verifyToken, log, clock,
+    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
     terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
   })
+
+  // Revoked on another hub of the cluster: this hub's connections with those tokens go too.
+  // Only connections whose token is now refused: one that identified since with a token minted
+  // after the revoke stays.
+  const unwatchRevocations = revocations.subscribe?.(() => sockets.closeRevoked((claims) => revocations.isRevoked(claims)))
 
   const limitBody = bodyLimit({
     maxSize: o.maxBodyBytes,
@@ -178,7 +198,8 @@ export function createHub(options: HubOptions) {
 
   const app = new Hono()
     .get('/health', (c) => {
-      const storage = tasks.storage
+      // Cluster mode: the database (its lease renewals), else the task file.
+      const storage = cluster?.storage() ?? tasks.storage
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -201,18 +222,23 @@ export function createHub(options: HubOptions) {
       return limitBody(c, next)
     })
     .route('/api/admin', adminRoutes({
-      fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
+    if (err instanceof StorageUnavailable) {
+      log.error('storage unavailable', { path: c.req.path, error: err.message })
+      return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
+    }
     log.error('request failed', { path: c.req.path, error: err.message })
     return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })
 
   return {
     app,
+    hubId,
     fleet,
     tasks,
     rollouts,
@@ -227,9 +253,11 @@ export function createHub(options: HubOptions) {
     events,
     /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
+      unwatchRevocations?.()
       streams.close()
       events.close()
       sockets.close()
+      cluster?.close()
       fleet.close()
       tasks.close()
       rollouts.close()

@@ -30,6 +30,15 @@ export interface HubConfig {
   healing: Partial<HealingSettings>
   /** Where healing alerts are POSTed; null sends none. */
   alertWebhookUrl: string | null
+  /** Cluster mode (AGENTCOM_DATABASE_URL); null: a single hub on the file store. */
+  cluster: ClusterConfig | null
+  /** This hub's id (AGENTCOM_HUB_ID), random per process when unset. */
+  hubId: string
+}
+
+export interface ClusterConfig {
+  databaseUrl: string
+  leaseMs: number
 }
 
 /** The hub's task table inside the data dir. */
@@ -55,7 +64,25 @@ export function resolveHubConfig(env: Env): HubConfig {
     offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
     healing: Object.fromEntries(Object.entries(HEALING_ROWS).map(([key, row]) => [key, readInteger(env, row)])),
     alertWebhookUrl: readWebhookUrl(env),
+    cluster: readCluster(env),
+    hubId: readHubId(env),
   }
+}
+
+function readCluster(env: Env): ClusterConfig | null {
+  const url = env[S.databaseUrl.env]
+  const leaseS = readInteger(env, S.hubLeaseS) ?? S.hubLeaseS.default
+  if (!url) return null
+  // Never quoted back: the URL holds the database password.
+  if (!/^postgres(ql)?:\/\/\S+$/.test(url)) throw new ConfigError(`${S.databaseUrl.env} must be a postgres:// URL`)
+  return { databaseUrl: url, leaseMs: leaseS * SECOND }
+}
+
+function readHubId(env: Env): string {
+  const id = env[S.hubId.env]
+  if (!id) return `hub-${crypto.randomUUID().slice(0, 8)}`
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new ConfigError(`${S.hubId.env} must be 1 to 64 characters of A-Za-z0-9._-`)
+  return id
 }
 
 /** The URL is never quoted back: a chat webhook's URL is its secret. */

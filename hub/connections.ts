@@ -14,6 +14,7 @@ import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
 import type { AgentRecord } from './fleet.ts'
 import { FrameBudget } from './limits.ts'
+import type { TokenClaims } from './auth.ts'
 
 /**
  * What a Connection needs of its registry and of the hub: one object per hub, shared by all its
@@ -46,10 +47,12 @@ export class Connection implements Peer, WSEvents {
   closed = false
   /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
   backlogged = false
-  /** The jti of the token this connection identified with: revoking it closes the connection. */
-  tokenJti: string | null = null
-  /** When that token expires (epoch ms), null if never: then the heartbeat closes the connection. */
-  tokenExpiresAtMs: number | null = null
+  /**
+   * The claims of the token this connection identified with (the verifier's own object, kept
+   * whole because a revocation may name its jti, its agent or its issue time): revoking it, or
+   * its expiry, closes the connection.
+   */
+  credential: TokenClaims | null = null
   lastFrameAt = 0
   budget: FrameBudget | null = null
   constructor(
@@ -128,7 +131,7 @@ export function createConnections(opts: ConnectionOptions) {
     const now = clock.now()
     const deadline = now - opts.idleTimeoutMs
     for (const conn of connections) {
-      const expiresAt = conn.tokenExpiresAtMs
+      const expiresAt = conn.credential?.expiresAtMs ?? null
       if (expiresAt !== null && expiresAt <= now) {
         log.info('closing a connection whose token expired', { agent_id: conn.agent?.agent_id ?? null, peer: conn.peerAddress })
         drop(conn, CLOSE.UNAUTHORIZED, 'token expired')
@@ -208,6 +211,15 @@ export function createConnections(opts: ConnectionOptions) {
     return true
   }
 
+  /** Closes (4001) every connection whose token `revoked` now refuses. */
+  function closeRevoked(revoked: (claims: TokenClaims) => boolean): void {
+    for (const conn of [...connections]) {
+      if (!conn.credential || !revoked(conn.credential)) continue
+      conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
+      drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
+    }
+  }
+
   /**
    * Whether a verified identify may make `conn` an agent's: always when it replaces that
    * agent's live connection, else while fewer than maxConnections are identified.
@@ -237,12 +249,9 @@ export function createConnections(opts: ConnectionOptions) {
     },
     /** Closes (4001) every connection that identified with the token `jti`. */
     closeToken(jti: string): void {
-      for (const conn of [...connections]) {
-        if (conn.tokenJti !== jti) continue
-        conn.send({ type: 'error', error: ERROR.UNAUTHORIZED })
-        drop(conn, CLOSE.UNAUTHORIZED, 'token revoked')
-      }
+      closeRevoked((claims) => claims.jti === jti)
     },
+    closeRevoked,
     close(): void {
       clearInterval(heartbeat)
       for (const conn of [...connections]) drop(conn, CLOSE.GOING_AWAY, 'hub shutting down')

@@ -7,28 +7,38 @@ import { createHub } from './app.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
+import { startClusterRuntime } from './cluster/runtime.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 const log = createLogger('hub')
-let config, revocations
+let config, revocations: RevocationStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
-  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
+  // Cluster mode keeps them in the database (the cluster runtime's store, below).
+  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
   Deno.exit(EXIT_CONFIG)
 }
 const secret = await ensureSecret(config, denoSecretFiles)
-const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
+// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
+const cluster = config.cluster && await startClusterRuntime({
+  databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
+}).catch((err) => {
+  console.error(`agentcom hub: cannot join the cluster database: ${String(err)}`)
+  Deno.exit(1)
+})
+const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
 const hub = createHub({
-  upgradeWebSocket, secret, ...hubSettings(config), log, taskStore, restoredTasks: await taskStore.load(),
-  revocations, remoteAddress: denoRemoteAddress,
+  upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
+  restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
 })
 
 const server = Deno.serve(
@@ -36,7 +46,7 @@ const server = Deno.serve(
     port: config.port,
     hostname: config.host,
     onListen: ({ hostname, port }: { hostname: string; port: number }) => {
-      log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}` })
+      log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}`, hub_id: config.hubId })
     },
   },
   hub.app.fetch,
@@ -45,7 +55,7 @@ const server = Deno.serve(
 const stop = (signal: string) => {
   log.info('hub stopping', { signal })
   hub.close()
-  void server.shutdown().then(() => Deno.exit(0))
+  void server.shutdown().then(() => cluster?.stop()).then(() => Deno.exit(0))
 }
 Deno.addSignalListener('SIGINT', () => stop('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'))

@@ -50,6 +50,11 @@ export class EventLog {
     this.#ring = new Array(capacity)
   }
 
+  /** The number of the newest event, 0 before any. */
+  get lastSeq(): number {
+    return this.#lastSeq
+  }
+
   /** The id of the newest event, or of "nothing yet" (`<epoch>-0`). */
   get lastId(): string {
     return `${this.epoch}-${this.#lastSeq}`
@@ -57,8 +62,17 @@ export class EventLog {
 
   /** Numbers the event, keeps it, and hands it to every listener. Returns its id. */
   append(kind: string, data: unknown): string {
-    const seq = ++this.#lastSeq
-    const event: LoggedEvent = { id: `${this.epoch}-${seq}`, seq, kind, json: JSON.stringify(data) ?? 'null' }
+    return this.appendAt(this.#lastSeq + 1, kind, JSON.stringify(data) ?? 'null')
+  }
+
+  /**
+   * Keeps an event numbered elsewhere (a cluster's events table), already serialized. `seq`
+   * must be past the last one; numbers skipped (a rolled-back insert) are simply absent.
+   */
+  appendAt(seq: number, kind: string, json: string): string {
+    if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) throw new RangeError(`event ${seq} is not after ${this.#lastSeq}`)
+    this.#lastSeq = seq
+    const event: LoggedEvent = { id: `${this.epoch}-${seq}`, seq, kind, json }
     this.#ring[seq % this.capacity] = event
     for (const listener of this.#listeners) {
       try {
@@ -82,7 +96,11 @@ export class EventLog {
     const oldest = Math.max(1, this.#lastSeq - this.capacity + 1)
     if (seq === null || seq > this.#lastSeq || seq + 1 < oldest) return { reset: true, lastId: this.lastId }
     const events: LoggedEvent[] = []
-    for (let s = seq + 1; s <= this.#lastSeq; s++) events.push(this.#ring[s % this.capacity]!)
+    for (let s = seq + 1; s <= this.#lastSeq; s++) {
+      // A slot holds an older event, or none, where a number was skipped (appendAt).
+      const event = this.#ring[s % this.capacity]
+      if (event?.seq === s) events.push(event)
+    }
     return { reset: false, events }
   }
 

@@ -4,46 +4,18 @@
  * and publishes an `agent` change. All state lives in this hub instance's memory; see README
  * "Edge-style".
  */
-import { compactPm2Info, type Pm2Info, type StatsMessage } from '../shared/protocol.ts'
-import { CLOSE } from '../shared/protocol.ts'
+import { CLOSE, compactPm2Info, type Pm2Info } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import { createLocalBus, type AgentBus, type Peer } from './bus.ts'
 import type { Change, ChangeFeed } from './changes.ts'
 import { isPending, newRestart, restartedSince, restartMessage, type CommandRestart, type Restart, type RestartState } from './restart.ts'
+import { blankAgent, type AgentRecord, type AgentState, type AgentStats, type AgentStatus, type Hello } from './agent-record.ts'
 
 export type { Peer } from './bus.ts'
+export type { AgentRecord, AgentStats, AgentStatus, Hello } from './agent-record.ts'
 export { isPending, restartMessage } from './restart.ts'
 export type { CommandRestart, Restart, RestartState } from './restart.ts'
-
-export type AgentStatus = 'idle' | 'working' | 'restarting' | 'offline'
-
-/** The sidecar's last `stats` report, and when the hub received it. */
-export type AgentStats = Omit<StatsMessage, 'type'> & { at: number }
-
-interface AgentState {
-  agent_id: string
-  peer: Peer | null
-  connected_at: number | null
-  last_seen: number | null
-  pm2_info: Pm2Info | null
-  supervised: boolean
-  /** Random per sidecar process: tells a new process when pm2 info is unavailable. */
-  instance_id: string | null
-  drained: boolean
-  /** Healing's crash-loop quarantine: drained too, and both end with resume(). */
-  quarantined: boolean
-  /** Healing holds the agent for a restart its budget has not let start yet: no new task. */
-  heldForRestart: boolean
-  stats: AgentStats | null
-  restart: Restart | null
-  /** The task in flight on this agent (assigned, working, or awaiting its report after a drop). */
-  task_id: string | null
-  timer: ReturnType<typeof setTimeout> | null
-}
-
-/** An agent as others see it: read-only, changed through the Fleet's methods. */
-export type AgentRecord = Readonly<AgentState>
 
 export interface FleetOptions {
   clock: Clock
@@ -56,12 +28,6 @@ export interface FleetOptions {
   changes: ChangeFeed
   /** How messages reach agents. Default: the local bus over this fleet's connections. */
   bus?: AgentBus
-}
-
-export interface Hello {
-  pm2_info: Pm2Info | null
-  supervised: boolean
-  instance_id: string | null
 }
 
 export type CommandResult =
@@ -120,6 +86,12 @@ export class Fleet {
     if (rec.restart?.state === 'restarting') return 'restarting'
     if (!rec.peer) return 'offline'
     return rec.task_id ? 'working' : 'idle'
+  }
+
+  private add(rec: AgentState): AgentState {
+    this.agents.set(rec.agent_id, rec)
+    this.sorted = null
+    return rec
   }
 
   /** The one writer of a record: callers hold the read-only view of the same object. */
@@ -193,6 +165,21 @@ export class Fleet {
     return rec
   }
 
+  /**
+   * Cluster mode, before `identify`: what the cluster's records say of an agent arriving here,
+   * perhaps from another hub (drained, a restart still pending), so identify settles it as if
+   * it had been here all along.
+   */
+  adopt(agentId: string, shared: { drained: boolean; quarantined: boolean; restart: Restart | null }): void {
+    const rec = this.agents.get(agentId) ?? this.add(blankAgent(agentId, false))
+    rec.drained = shared.drained
+    rec.quarantined = shared.quarantined
+    if (shared.restart && rec.restart?.restart_id !== shared.restart.restart_id) {
+      this.clearTimer(rec)
+      rec.restart = shared.restart
+    }
+  }
+
   /** Healing holds (or lets go of) an agent whose restart waits for its budget. */
   holdForRestart(agentId: string, held: boolean): void {
     const rec = this.agents.get(agentId)
@@ -211,16 +198,7 @@ export class Fleet {
   /** An agent proved its identity on `peer`. Returns the connection it replaced, if any. */
   identify(agentId: string, peer: Peer, hello: Hello): Peer | null {
     const now = this.opts.clock.now()
-    let rec = this.agents.get(agentId)
-    if (!rec) {
-      rec = {
-        agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null,
-        supervised: hello.supervised, instance_id: null, drained: false, quarantined: false, heldForRestart: false,
-        stats: null, restart: null, task_id: null, timer: null,
-      }
-      this.agents.set(agentId, rec)
-      this.sorted = null
-    }
+    const rec = this.agents.get(agentId) ?? this.add(blankAgent(agentId, hello.supervised))
     const replaced = rec.peer
     // Its close event arrives later and finds the record already on the new connection.
     if (replaced) this.bus.closeAgent(agentId, CLOSE.REPLACED, 'replaced by a new connection')
@@ -279,7 +257,7 @@ export class Fleet {
     if (!rec?.peer) return { ok: false, error: 'agent_not_connected' }
     if (!rec.supervised) return { ok: false, error: 'not_supervised' }
     if (isPending(rec.restart)) return { ok: true, restart: rec.restart, already_pending: true }
-    const restart = newRestart(cmd, this.opts.clock.now(), this.opts.newId(), { ...rec, busy: rec.task_id !== null })
+    const restart = newRestart(cmd, this.opts.clock.now(), cmd.restart_id ?? this.opts.newId(), { ...rec, busy: rec.task_id !== null })
     rec.restart = restart
     this.free.delete(rec.agent_id)
     this.bus.sendToAgent(agentId, restartMessage(restart))

@@ -7,11 +7,14 @@ import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { Connection } from './connections.ts'
 import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
+import type { TaskOwner } from './cluster-seam.ts'
+import type { Hello, Peer } from './fleet.ts'
 
 export interface IdentifyDeps {
   fleet: Fleet
-  tasks: TaskBoard
+  tasks: TaskOwner
+  /** Cluster mode: may this hub take the agent now? (see ClusterSeam.admit) */
+  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: TokenVerifier
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
@@ -20,7 +23,7 @@ export interface IdentifyDeps {
   admit(conn: Connection, replacing: boolean): boolean
 }
 
-export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, joinCluster, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -40,15 +43,20 @@ export function createIdentify({ fleet, tasks, verifyToken, log, drop, fail, adm
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
-    conn.tokenJti = claims.jti
-    conn.tokenExpiresAtMs = claims.expiresAtMs
+    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
+    if (joinCluster) {
+      conn.identifying = true
+      const joined = await joinCluster(msg.agent_id, conn, hello)
+      conn.identifying = false
+      if (conn.closed) return
+      if (!joined) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
+    }
+    conn.credential = claims
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
     conn.send({ type: 'identified', agent_id: msg.agent_id })
-    fleet.identify(msg.agent_id, conn, {
-      pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null,
-    })
+    fleet.identify(msg.agent_id, conn, hello)
     const rec = fleet.get(msg.agent_id)!
     conn.agent = rec
     tasks.identified(rec, msg.active_task_id ?? null)

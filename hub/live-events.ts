@@ -16,17 +16,27 @@ import { agentView, rolloutView, taskView } from './views.ts'
 /** The event names the stream carries, besides `reset`. */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing'
 
+/** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/events.ts). */
+export interface LiveEventSource {
+  readonly log: EventLog
+  /** Appends an event whose view its owner has already shaped (healing actions). */
+  publish(kind: LiveEventKind, view: unknown): void
+  close(): void
+}
+
 export interface LiveEventsOptions {
   changes: ChangeFeed
   fleet: Fleet
   tasks: TaskBoard
   rollouts: Rollouts
+  /** This hub's id, the `hub_id` of the agents it holds. */
+  hubId: string
   /** Where a `healing` change's action is read (`HealingAction`, shaped by the policy's history). */
   healing: Pick<Healing, 'action'>
   log?: EventLogOptions
 }
 
-export class LiveEvents {
+export class LiveEvents implements LiveEventSource {
   readonly log: EventLog
   /** What changed since the last flush, by `<kind>:<id>`, in the order it first changed. */
   #pending = new Map<string, Change>()
@@ -75,11 +85,11 @@ export class LiveEvents {
 
   /** The current view of what changed; nothing when it is gone by now. */
   #view(change: Change): { kind: LiveEventKind; view: unknown } | null {
-    const { fleet, tasks, rollouts, healing } = this.opts
+    const { fleet, tasks, rollouts, healing, hubId } = this.opts
     switch (change.type) {
       case 'agent': {
         const rec = fleet.get(change.agent_id)
-        return rec ? { kind: 'agent', view: agentView(fleet, rec) } : null
+        return rec ? { kind: 'agent', view: agentView(fleet, rec, hubId) } : null
       }
       case 'task': {
         const task = tasks.get(change.task_id)

@@ -7,10 +7,11 @@ import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore } from './revocations.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
+import { startClusterRuntime } from './cluster/runtime.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -25,11 +26,12 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 })
 process.on('exit', flush)
-let config, revocations
+let config, revocations: RevocationStore | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
-  revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
+  // Cluster mode keeps them in the database (the cluster runtime's store, below).
+  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   flush()
@@ -37,16 +39,23 @@ try {
   process.exit(EXIT_CONFIG)
 }
 const secret = await ensureSecret(config, nodeSecretFiles)
-const taskStore = createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
-const running = await startNodeHub({
-  port: config.port, host: config.host, secret, ...hubSettings(config), log,
-  taskStore, restoredTasks: await taskStore.load(), revocations,
+// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
+const cluster = config.cluster && await startClusterRuntime({
+  databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
+}).catch((err) => {
+  process.stderr.write(`agentcom hub: cannot join the cluster database: ${String(err)}\n`)
+  process.exit(1)
 })
-log.info('hub listening', { url: running.url, runtime: `node ${process.version}` })
+const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
+const running = await startNodeHub({
+  port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
+  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+})
+log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 
 const stop = (signal: string) => {
   log.info('hub stopping', { signal })
-  void running.close().then(() => process.exit(0))
+  void running.close().then(() => cluster?.stop()).then(() => process.exit(0))
 }
 process.once('SIGINT', () => stop('SIGINT'))
 process.once('SIGTERM', () => stop('SIGTERM'))

@@ -23,7 +23,14 @@ export interface Restart {
   rollout_id: string | null
 }
 
-export type CommandRestart = { reason: string; mode: RestartMode; deadline_s: number | null; rollout_id?: string }
+export type CommandRestart = {
+  reason: string
+  mode: RestartMode
+  deadline_s: number | null
+  rollout_id?: string
+  /** Set when the restart was recorded elsewhere first (cluster mode): delivered under that id. */
+  restart_id?: string
+}
 
 export const isPending = (r: Restart | null): r is Restart =>
   r !== null && (r.state === 'commanded' || r.state === 'deferred' || r.state === 'restarting')

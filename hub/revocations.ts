@@ -5,7 +5,8 @@
  *   a jti of a token that never expires is kept).
  * Checks answer from memory (every admin request and identify asks); changes are saved before
  * the route answers. The memory store is for tests and embedders; the file store keeps them in
- * the data dir across restarts; a cluster's store would keep a database and a mirror in memory.
+ * the data dir across restarts; a cluster's store (hub/cluster/revocations.ts) keeps them in the
+ * database with a mirror in memory, kept current by the other hubs' notifications.
  */
 import * as v from 'valibot'
 import type { Logger } from '../shared/log.ts'
@@ -17,11 +18,23 @@ import type { StateFiles } from './task-store.ts'
 export interface RevocationStore extends RevocationCheck {
   /** The agent's cut-off (epoch ms), or null if it was never revoked. */
   revokedBefore(agentId: string): number | null
+  /**
+   * The cut-off as the store of record has it now: a token minted after it must be accepted,
+   * even when another hub revoked a moment ago. The same as revokedBefore for a single hub.
+   */
+  currentRevokedBefore(agentId: string): Promise<number | null>
   /** Refuses every token of `agentId` issued up to now; resolves with the cut-off once saved. */
   revokeAgent(agentId: string): Promise<number>
   /** Refuses the token with this jti; resolves once saved. */
   revokeToken(jti: string): Promise<void>
+  /**
+   * Revocations made elsewhere (another hub of a cluster), as they become known here, so this
+   * hub closes the connections they cut off. Absent: every revoke is made on this hub.
+   */
+  subscribe?(listener: (revoked: Revoked) => void): () => void
 }
+
+export type Revoked = { agent_id: string; revoked_before: number } | { jti: string }
 
 /** The file in the data dir. */
 export const REVOCATIONS_FILE = 'hub-revocations.json'
@@ -34,7 +47,7 @@ const FileSchema = v.object({
 type RevocationFile = v.InferOutput<typeof FileSchema>
 
 /** The state and its rules; `persist` writes a snapshot (the memory store has none). */
-class Revocations implements RevocationStore {
+export class Revocations implements RevocationStore {
   private readonly agents = new Map<string, number>()
   /** jti → the token's expiry (epoch ms), null when it never expires. */
   private readonly tokens = new Map<string, number | null>()
@@ -61,6 +74,26 @@ class Revocations implements RevocationStore {
     return this.agents.get(agentId) ?? null
   }
 
+  async currentRevokedBefore(agentId: string): Promise<number | null> {
+    return this.revokedBefore(agentId)
+  }
+
+  /**
+   * A revocation made elsewhere, already saved there. Only ever refuses more: a cut-off never
+   * moves back. Returns whether it changed anything here.
+   */
+  apply(revoked: Revoked): boolean {
+    if ('jti' in revoked) {
+      const exp = jtiExpiry(revoked.jti)
+      if (exp === undefined || this.tokens.has(revoked.jti) || (exp !== null && exp <= this.clock.now())) return false
+      this.tokens.set(revoked.jti, exp)
+      return true
+    }
+    if ((this.agents.get(revoked.agent_id) ?? -Infinity) >= revoked.revoked_before) return false
+    this.agents.set(revoked.agent_id, revoked.revoked_before)
+    return true
+  }
+
   async revokeAgent(agentId: string): Promise<number> {
     // Never moved back: a clock stepping backwards must not let older tokens in again.
     const at = Math.max(this.clock.now(), this.agents.get(agentId) ?? 0)
@@ -77,7 +110,7 @@ class Revocations implements RevocationStore {
   }
 
   /** Forgets jtis whose tokens have expired: they are refused as expired anyway. */
-  private prune(): void {
+  prune(): void {
     const now = this.clock.now()
     for (const [jti, exp] of this.tokens) if (exp !== null && exp <= now) this.tokens.delete(jti)
   }

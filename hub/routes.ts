@@ -8,15 +8,12 @@ import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shar
 import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
-import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
-import type { Rollouts } from './rollouts.ts'
-import type { Healing } from './healing.ts'
+import type { AdminBackend } from './admin.ts'
 import type { EventStreams } from './event-stream.ts'
-import { AgentsQuery, pageAgents } from './agent-pages.ts'
+import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
-import { agentView, restartCommandedView, rolloutView, taskView } from './views.ts'
+import { restartCommandedView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -54,10 +51,8 @@ const AgentParam = v.object({ agent_id: AgentId })
 const IdParam = (key: string) => v.object({ [key]: v.pipe(v.string(), v.minLength(1), v.maxLength(128)) })
 
 interface Deps {
-  fleet: Fleet
-  tasks: TaskBoard
-  rollouts: Rollouts
-  healing: Healing
+  /** Agents, commands, tasks and rollouts: this hub's memory, or the cluster's database (admin.ts). */
+  admin: AdminBackend
   streams: EventStreams
   verifyToken: TokenVerifier
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
@@ -66,7 +61,7 @@ interface Deps {
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -82,25 +77,24 @@ export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyTo
       await next()
     })
     .route('/', tokenRoutes({ ...tokens, log }))
-    .get('/agents', query(AgentsQuery), (c) => {
-      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), c.req.valid('query'))
-      const agents = page.agents.map((rec) => agentView(fleet, rec))
-      return c.json(page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }, 200)
+    .get('/agents', query(AgentsQuery), async (c) => {
+      const page = await admin.listAgents(c.req.valid('query'))
+      return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)
     })
     .get('/events', (c) => {
       // The middleware above let only a valid admin bearer token this far.
       const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
-    .get('/agents/:agent_id', params(AgentParam), (c) => {
-      const rec = fleet.get(c.req.valid('param').agent_id)
-      if (!rec) return c.json(agentNotFound, 404)
-      return c.json(agentView(fleet, rec), 200)
+    .get('/agents/:agent_id', params(AgentParam), async (c) => {
+      const agent = await admin.getAgent(c.req.valid('param').agent_id)
+      if (!agent) return c.json(agentNotFound, 404)
+      return c.json(agent, 200)
     })
-    .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), (c) => {
+    .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), async (c) => {
       const { agent_id } = c.req.valid('param')
       const body = c.req.valid('json')
-      const result = fleet.commandRestart(agent_id, {
+      const result = await admin.restart(agent_id, {
         reason: body.reason ?? 'admin_commanded',
         mode: body.mode ?? 'graceful',
         deadline_s: body.deadline_s ?? null,
@@ -112,54 +106,47 @@ export function adminRoutes({ fleet, tasks, rollouts, healing, streams, verifyTo
       }
       return c.json(restartCommandedView(agent_id, result), 200)
     })
-    .post('/agents/:agent_id/drain', params(AgentParam), (c) => {
-      const rec = fleet.drain(c.req.valid('param').agent_id)
-      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+    .post('/agents/:agent_id/drain', params(AgentParam), async (c) => {
+      const agent = await admin.drain(c.req.valid('param').agent_id)
+      return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
-    .post('/agents/:agent_id/resume', params(AgentParam), (c) => {
+    .post('/agents/:agent_id/resume', params(AgentParam), async (c) => {
       // Lifts a quarantine too.
-      const rec = healing.resumeAgent(c.req.valid('param').agent_id)
-      return rec ? c.json(agentView(fleet, rec), 200) : c.json(agentNotFound, 404)
+      const agent = await admin.resume(c.req.valid('param').agent_id)
+      return agent ? c.json(agent, 200) : c.json(agentNotFound, 404)
     })
-    .get('/healing', (c) => c.json(healing.view(), 200))
-    .post('/healing/pause', (c) => c.json(healing.pause(), 200))
-    .post('/healing/resume', (c) => c.json(healing.resume(), 200))
+    .get('/healing', async (c) => c.json(await admin.healing(), 200))
+    .post('/healing/pause', async (c) => c.json(await admin.pauseHealing(), 200))
+    .post('/healing/resume', async (c) => c.json(await admin.resumeHealing(), 200))
     .post('/tasks', jsonBody(TaskBody), async (c) => {
       const body = c.req.valid('json')
-      const { task, saved } = tasks.create(body.input, body.agent_id ?? null, body.timeout_ms)
-      // The task as created: once saved it may be dispatched before this answer goes out.
-      const view = taskView(task)
-      // 201 promises the task survives a hub restart; unsaved, it was never created.
-      if (!(await saved)) return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
-      return c.json(view, 201)
+      // Resolves once saved (201 promises the task survives a hub restart); unsaved, it was
+      // never created and the answer is 503 (StorageUnavailable).
+      const task = await admin.createTask(body.input, body.agent_id ?? null, body.timeout_ms)
+      return c.json(task, 201)
     })
-    .get('/tasks/:task_id', params(IdParam('task_id')), (c) => {
-      const task = tasks.get(c.req.valid('param').task_id)
+    .get('/tasks/:task_id', params(IdParam('task_id')), async (c) => {
+      const task = await admin.getTask(c.req.valid('param').task_id)
       if (!task) return c.json({ error: ERROR.TASK_NOT_FOUND }, 404)
-      return c.json(taskView(task), 200)
+      return c.json(task, 200)
     })
-    .post('/rollouts', jsonBody(RolloutBody), (c) => {
+    .post('/rollouts', jsonBody(RolloutBody), async (c) => {
       const body = c.req.valid('json')
-      const ids = body.agent_ids ?? rollouts.defaultAgents()
-      for (const id of ids) {
-        const rec = fleet.get(id)
-        if (!rec) return c.json({ error: ERROR.AGENT_NOT_FOUND, agent_id: id }, 404)
-        if (!rec.supervised) return c.json({ error: ERROR.NOT_SUPERVISED, agent_id: id }, 409)
-      }
-      const rollout = rollouts.create({
-        reason: body.reason ?? 'rollout', agent_ids: ids, max_unavailable: body.max_unavailable ?? 1,
+      const created = await admin.createRollout({
+        reason: body.reason ?? 'rollout', agent_ids: body.agent_ids, max_unavailable: body.max_unavailable ?? 1,
         mode: body.mode ?? 'graceful', deadline_s: body.deadline_s ?? null,
       })
-      return c.json(rolloutView(rollout), 201)
+      if (!created.ok) return c.json({ error: created.error, agent_id: created.agent_id }, created.error === ERROR.NOT_SUPERVISED ? 409 : 404)
+      return c.json(created.rollout, 201)
     })
-    .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.get(c.req.valid('param').rollout_id)
+    .get('/rollouts/:rollout_id', params(IdParam('rollout_id')), async (c) => {
+      const rollout = await admin.getRollout(c.req.valid('param').rollout_id)
       if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
-      return c.json(rolloutView(rollout), 200)
+      return c.json(rollout, 200)
     })
-    .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), (c) => {
-      const rollout = rollouts.cancel(c.req.valid('param').rollout_id)
+    .post('/rollouts/:rollout_id/cancel', params(IdParam('rollout_id')), async (c) => {
+      const rollout = await admin.cancelRollout(c.req.valid('param').rollout_id)
       if (!rollout) return c.json({ error: ERROR.ROLLOUT_NOT_FOUND }, 404)
-      return c.json(rolloutView(rollout), 200)
+      return c.json(rollout, 200)
     })
 }

@@ -58,6 +58,18 @@ export const HUB_SETTINGS = {
     env: 'AGENTCOM_MAX_BODY_BYTES', type: 'integer', min: 1024, max: 1024 * 1024 * 1024, default: 1024 * 1024,
     meaning: 'largest admin request body; larger is `413 {"error":"payload_too_large"}`',
   },
+  databaseUrl: {
+    env: 'AGENTCOM_DATABASE_URL', type: 'secret', range: '`postgres://...`', default: null,
+    meaning: 'cluster mode: hubs sharing this PostgreSQL database share one fleet (see `docs/cluster.md`). Unset: one hub, tasks in the data dir',
+  },
+  hubId: {
+    env: 'AGENTCOM_HUB_ID', type: 'string', range: '1 to 64 characters of `A-Za-z0-9._-`', default: null,
+    defaultText: 'random per process', meaning: 'this hub\'s name in the cluster, shown as `hub_id` on its agents',
+  },
+  hubLeaseS: {
+    env: 'AGENTCOM_HUB_LEASE_S', type: 'integer', min: 3, max: 3600, default: 15,
+    meaning: 'cluster mode: a hub that has not renewed its lease (every third of this) for this long is counted gone, and its agents offline',
+  },
   healCrashLimit: {
     env: 'AGENTCOM_HEAL_CRASH_LIMIT', type: 'integer', min: 1, max: 1000, default: 3,
     meaning: 'unplanned restarts within the healing window that quarantine an agent (drained, `quarantined`, alerted)',

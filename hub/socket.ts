@@ -8,7 +8,8 @@
 import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
-import type { TaskBoard } from './tasks.ts'
+import type { TaskOwner } from './cluster-seam.ts'
+import type { Hello, Peer } from './fleet.ts'
 import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
@@ -18,7 +19,9 @@ const MAX_DETAIL_CHARS = 200
 
 export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFrame'> {
   fleet: Fleet
-  tasks: TaskBoard
+  tasks: TaskOwner
+  /** Cluster mode: may this hub take the agent now? (ClusterSeam.admit) */
+  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: TokenVerifier
 }
 
@@ -37,7 +40,9 @@ export function createSocketHub(opts: SocketOptions) {
     onFrame: (conn, data) => onFrame(conn, data),
   })
   const { drop } = connections
-  const identify = createIdentify({ fleet, tasks, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit })
+  const identify = createIdentify({
+    fleet, tasks, joinCluster: opts.joinCluster, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit,
+  })
 
   function fail(conn: Connection, error: string, detail?: string): void {
     if (detail === undefined) return conn.send({ type: 'error', error })
@@ -143,6 +148,7 @@ export function createSocketHub(opts: SocketOptions) {
     /** Why a new socket would be refused now (an error code), or null. */
     refusal: connections.refusal,
     closeToken: connections.closeToken,
+    closeRevoked: connections.closeRevoked,
     close: connections.close,
   }
 }

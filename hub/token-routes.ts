@@ -38,8 +38,8 @@ export function tokenRoutes({ secret, revocations, bus, closeToken, clock, log }
     .post('/agents/:agent_id/tokens', params(AgentParam), jsonBody(TokenBody), async (c) => {
       const { agent_id } = c.req.valid('param')
       // Strictly after the agent's last revoke, so a token minted right after it is accepted
-      // even within the same millisecond.
-      const cutOff = revocations.revokedBefore(agent_id)
+      // even within the same millisecond, and even when another hub of a cluster revoked it.
+      const cutOff = await revocations.currentRevokedBefore(agent_id)
       const issuedAt = cutOff === null ? clock.now() : Math.max(clock.now(), cutOff + 1)
       const minted = await mintToken(secret, { role: 'agent', sub: agent_id, ttlS: c.req.valid('json').ttl_s }, issuedAt)
       log.info('agent token minted', { agent_id, jti: minted.jti, expires_at: minted.expiresAtMs })

@@ -2,7 +2,7 @@
  * The one place each admin API view is shaped: what an agent, a restart, a task and a rollout
  * look like in an answer. Records carry more (timers, connections) than a view shows.
  */
-import type { AgentRecord, AgentStatus, CommandResult, Restart } from './fleet.ts'
+import type { AgentRecord, AgentStatus, Restart } from './fleet.ts'
 import type { TaskRecord } from './tasks.ts'
 import type { Rollout } from './rollouts.ts'
 
@@ -14,7 +14,8 @@ export function restartView(r: Readonly<Restart> | null) {
   }
 }
 
-export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec: AgentRecord) {
+/** `hubId`: the hub holding the agent's socket (this one, for a single hub). */
+export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec: AgentRecord, hubId: string) {
   return {
     agent_id: rec.agent_id,
     connected: rec.peer !== null,
@@ -29,11 +30,12 @@ export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec:
     /** Null until the agent's first report; kept after it disconnects. */
     stats: rec.stats ? { ...rec.stats } : null,
     restart: restartView(rec.restart),
+    hub_id: hubId,
   }
 }
 
 /** The answer to a restart command that was accepted. */
-export function restartCommandedView(agentId: string, result: Extract<CommandResult, { ok: true }>) {
+export function restartCommandedView(agentId: string, result: { restart: Pick<Restart, 'restart_id' | 'reason' | 'mode' | 'state'>; already_pending: boolean }) {
   const r = result.restart
   return {
     status: 'restart_commanded' as const, agent_id: agentId, reason: r.reason, restart_id: r.restart_id,

@@ -22,7 +22,10 @@ export const SIDECAR_SETTINGS = {
     env: 'AGENTCOM_TOKEN_FILE', type: 'path', default: null, defaultText: 'this or `AGENTCOM_TOKEN`',
     meaning: 'a file holding that token (surrounding whitespace ignored); keep it mode 0600',
   },
-  hubUrl: { env: 'AGENTCOM_HUB_URL', type: 'url', range: '`ws://` or `wss://`', default: 'ws://127.0.0.1:8787/ws', meaning: 'the hub\'s WebSocket URL' },
+  hubUrl: {
+    env: 'AGENTCOM_HUB_URL', type: 'url', range: '`ws://` or `wss://`; several, comma-separated', default: 'ws://127.0.0.1:8787/ws',
+    meaning: 'the hub\'s WebSocket URL. Several (the hubs of a cluster): it connects to the first and moves on to the next whenever a connection fails or drops',
+  },
   dataDir: { env: 'AGENTCOM_DATA_DIR', type: 'string', default: '.agentcom', meaning: 'holds `sidecar-<agent_id>.queue.json`' },
   taskCommand: {
     env: 'AGENTCOM_TASK_COMMAND', type: 'command', default: null,
@@ -64,7 +67,10 @@ export const SIDECAR_DEFAULTS = {
 
 /** What the environment says, before any file is read (resolveSidecarConfig). */
 export interface SidecarSettings {
+  /** The first of hubUrls. */
   hubUrl: string
+  /** Every hub to try, in order (AGENTCOM_HUB_URL, comma-separated). */
+  hubUrls: string[]
   agentId: string
   /** Exactly one of token and tokenFile is set. */
   token: string | null
@@ -94,7 +100,7 @@ export interface SidecarConfig extends Omit<SidecarSettings, 'token' | 'tokenFil
   taskUser: TaskUser | null
 }
 
-const URL_MESSAGE = 'must be a ws:// or wss:// URL'
+const URL_MESSAGE = 'must be a ws:// or wss:// URL, or several separated by commas'
 
 /**
  * An integer setting within its row's range. Digits only: Number() would read ' ' as 0 and
@@ -108,7 +114,7 @@ function integerSetting(row: Setting) {
 }
 
 const EnvSchema = v.object({
-  [S.hubUrl.env]: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s]+$/, URL_MESSAGE))),
+  [S.hubUrl.env]: v.optional(v.pipe(v.string(), v.regex(/^wss?:\/\/[^\s,]+(\s*,\s*wss?:\/\/[^\s,]+)*$/, URL_MESSAGE))),
   [S.agentId.env]: v.pipe(v.string('is required'), v.check((id) => v.is(AgentId, id), 'must be 1 to 64 characters of A-Za-z0-9._-')),
   [S.token.env]: v.optional(v.string()),
   [S.tokenFile.env]: v.optional(v.string()),
@@ -140,9 +146,9 @@ export function resolveSidecarConfig(env: Env, cwd: string = process.cwd()): Sid
     throw new ConfigError(`${String(name)} ${message}`)
   }
   const e = result.output
-  const hubUrl = e[S.hubUrl.env] ?? S.hubUrl.default
+  const hubUrls = (e[S.hubUrl.env] ?? S.hubUrl.default).split(',').map((url) => url.trim())
   try {
-    new URL(hubUrl)
+    for (const url of hubUrls) new URL(url)
   } catch {
     throw new ConfigError(`${S.hubUrl.env} ${URL_MESSAGE}`)
   }
@@ -160,7 +166,8 @@ export function resolveSidecarConfig(env: Env, cwd: string = process.cwd()): Sid
     throw new ConfigError(`${S.taskDir.env} must not be the repository, a folder above it, or a folder in it outside the data dir`)
   }
   return {
-    hubUrl,
+    hubUrl: hubUrls[0],
+    hubUrls,
     agentId: e[S.agentId.env],
     token,
     tokenFile,

@@ -17,7 +17,8 @@ export const LINK_DEFAULTS = {
 } as const
 
 export interface HubLinkOptions {
-  url: string
+  /** The hub, or several hubs of a cluster: tried in turn, moving on whenever a connection fails or drops. */
+  url: string | readonly string[]
   log: Logger
   onOpen(): void
   onMessage(message: HubMessage): void
@@ -47,6 +48,9 @@ export interface HubLink {
 
 export function createHubLink(opts: HubLinkOptions): HubLink {
   const o = { ...LINK_DEFAULTS, random: Math.random, ...opts }
+  const urls = typeof o.url === 'string' ? [o.url] : [...o.url]
+  if (urls.length === 0) throw new Error('createHubLink needs at least one hub URL')
+  let next = 0
   let ws: WebSocket | null = null
   let attempt = 0
   let stopped = false
@@ -57,10 +61,13 @@ export function createHubLink(opts: HubLinkOptions): HubLink {
   function connect(): void {
     reconnectTimer = null
     if (stopped) return
-    const socket = new WebSocket(o.url, { handshakeTimeout: 10 * SECOND, maxPayload: 1024 * 1024 })
+    const url = urls[next]
+    // The next attempt goes to the next hub: one that failed or dropped this connection may be gone.
+    next = (next + 1) % urls.length
+    const socket = new WebSocket(url, { handshakeTimeout: 10 * SECOND, maxPayload: 1024 * 1024 })
     ws = socket
     socket.on('open', () => {
-      o.log.info('connected to hub', { url: o.url })
+      o.log.info('connected to hub', { url })
       startHeartbeat(socket)
       o.onOpen()
     })

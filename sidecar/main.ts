@@ -46,7 +46,7 @@ const queue = await TaskQueue.open(join(config.dataDir, `sidecar-${config.agentI
 const taskEnv = buildTaskEnv(process.env, config.taskEnv, { user: config.taskUser, taskDir: config.taskDir })
 const refused = refusedTaskEnvNames(config.taskEnv, process.env)
 if (refused.length > 0) log.warn('AGENTCOM_TASK_ENV lists variables that are never passed to tasks', { names: refused })
-for (const host of plainTextHubHosts(config.hubUrl)) {
+for (const host of plainTextHubHosts(config.hubUrls.join(','))) {
   log.warn('sending the agent token over plain ws:// to a host that is not loopback; use wss:// (README, "Security model")', { host })
 }
 
@@ -54,14 +54,14 @@ const sidecar = createSidecar({
   config, pm2, queue, log, taskEnv,
   prepareTaskDir: () => prepareTaskDir(config.taskDir, config.taskUser),
   instanceId: randomUUID(),
-  connect: (handlers) => createHubLink({ url: config.hubUrl, log, ...handlers }),
+  connect: (handlers) => createHubLink({ url: config.hubUrls, log, ...handlers }),
   exec: execTask,
   stats: processStatsSampler(),
   exit: (code) => process.exit(code),
 })
 const running = await sidecar.start()
 log.info('sidecar started', {
-  agent_id: config.agentId, hub_url: config.hubUrl, supervised: pm2.supervised,
+  agent_id: config.agentId, hub_urls: config.hubUrls, supervised: pm2.supervised,
   pm2_name: config.processName, pid: process.pid, task_dir: config.taskDir, task_user: config.taskUser?.name ?? null,
 })
 

@@ -124,6 +124,21 @@ export async function releaseAgent(sql: Queryable, hubId: string, agentId: strin
   return rows.length === 1
 }
 
+/**
+ * What the holding hub reports of an agent on `connectionId`: pm2's view of it (reported after
+ * its identify), its last stats, and a quarantine healing put it under (which drains it too).
+ * Applies only while that connection holds it.
+ */
+export async function saveAgentState(
+  sql: Queryable, hubId: string, agentId: string, connectionId: string,
+  state: { pm2_info: unknown; stats: unknown; quarantined: boolean },
+): Promise<void> {
+  await sql`UPDATE agents SET stats = ${state.stats === null ? null : sql.json(state.stats as never)},
+      pm2_info = ${state.pm2_info === null ? null : sql.json(state.pm2_info as never)},
+      quarantined = ${state.quarantined}, drained = drained OR ${state.quarantined}, updated_at = now()
+    WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected`
+}
+
 /** A frame arrived on `connectionId`: the agent was seen now. Returns whether that connection still holds it. */
 export async function touchAgent(sql: Queryable, hubId: string, agentId: string, connectionId: string): Promise<boolean> {
   const rows = await sql`UPDATE agents SET last_seen = now()
@@ -142,4 +157,24 @@ export async function getAgent(sql: Queryable, agentId: string): Promise<AgentRo
 export async function listAgents(sql: Queryable): Promise<AgentRow[]> {
   return sql<AgentRow[]>`SELECT ${sql.unsafe(AGENT_COLUMNS)}
     FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id ORDER BY a.agent_id`
+}
+
+/** Every agent this hub holds was seen now (its sockets are checked by the hub's heartbeat). */
+export async function touchHubAgents(sql: Queryable, hubId: string): Promise<void> {
+  await sql`UPDATE agents SET last_seen = now() WHERE hub_id = ${hubId} AND connected`
+}
+
+/** What the cluster says of the agents this hub holds: their drained flag and pending restart. */
+export async function heldAgentState(sql: Queryable, hubId: string): Promise<{ agent_id: string; connection_id: string; drained: boolean; restart_id: string | null }[]> {
+  return sql`SELECT a.agent_id, a.connection_id, a.drained, r.restart_id FROM agents a
+    LEFT JOIN restarts r ON r.agent_id = a.agent_id AND r.state IN ('commanded', 'deferred', 'restarting')
+    WHERE a.hub_id = ${hubId} AND a.connected`
+}
+
+/**
+ * Marks every agent row of this hub disconnected: before it takes a lease again after losing
+ * it (or after a restart under the same AGENTCOM_HUB_ID), its old rows must not read as live.
+ */
+export async function disconnectHubAgents(sql: Queryable, hubId: string): Promise<void> {
+  await sql`UPDATE agents SET connected = false, updated_at = now() WHERE hub_id = ${hubId} AND connected`
 }

@@ -174,6 +174,31 @@ CREATE TABLE events (
 CREATE INDEX events_by_time ON events (at);
 `
 
+// A rollout waits for an agent that is offline at its turn, from this moment, up to the restart
+// timeout: kept in the row so the hub that takes the rollout over waits no longer.
+const ROLLOUT_WAITING = /* sql */ `
+ALTER TABLE rollout_agents ADD COLUMN waiting_since timestamptz;
+`
+
+// The events stream's id prefix, the same on every hub of this database (and a new one for a
+// new database, so a client's Last-Event-ID from an old one gets a reset, not wrong events).
+const CLUSTER_EPOCH = /* sql */ `
+CREATE TABLE cluster_meta (
+  id    boolean PRIMARY KEY DEFAULT true CHECK (id),
+  epoch text NOT NULL
+);
+INSERT INTO cluster_meta (epoch) VALUES ('c' || substr(md5(random()::text || clock_timestamp()::text), 1, 8));
+`
+
+// Healing actions as each hub's healing records and updates them (its clock, to the
+// millisecond), so every hub shows the same history.
+const HEALING_ACTION_UPDATES = /* sql */ `
+ALTER TABLE healing_actions ADD COLUMN updated_at timestamptz, ADD COLUMN hub_id text;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
+  { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
+  { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
+  { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
 ]

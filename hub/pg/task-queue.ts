@@ -129,8 +129,52 @@ export async function requeueTask(
   return row ?? null
 }
 
-/** Tasks in flight past their deadline on the database's clock, oldest deadline first. */
-export async function overdueTasks(sql: Queryable, limit = 100): Promise<TaskRow[]> {
+/**
+ * Tasks in flight more than `graceMs` past their deadline on the database's clock, oldest
+ * deadline first (`hubId`: only those dispatched by that hub).
+ */
+export async function overdueTasks(sql: Queryable, graceMs = 0, hubId: string | null = null, limit = 100): Promise<TaskRow[]> {
   return sql<TaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks
-    WHERE status IN ('assigned', 'working') AND deadline_at < now() ORDER BY deadline_at LIMIT ${limit}`
+    WHERE status IN ('assigned', 'working') AND deadline_at < now() - ${graceMs}::float8 * interval '1 millisecond'
+      AND ${hubId === null ? sql`true` : sql`hub_id = ${hubId}`}
+    ORDER BY deadline_at LIMIT ${limit}`
+}
+
+/** The tasks in flight on `agentId` (normally at most one). */
+export async function tasksHeldBy(sql: Queryable, agentId: string): Promise<TaskRow[]> {
+  return sql<TaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks
+    WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') ORDER BY seq`
+}
+
+/**
+ * An agent identified (on hub `hubId`) still holding `taskId`: it runs on there. Applies while
+ * the task is in flight on that agent, or queued again after its grace period and not yet
+ * taken by anyone. Returns whether the agent may keep it.
+ */
+export async function adoptTask(sql: Queryable, taskId: string, agentId: string, hubId: string): Promise<boolean> {
+  const rows = await sql`
+    UPDATE tasks SET status = 'working', agent_id = ${agentId}, hub_id = ${hubId}, updated_at = now(),
+      assigned_at = coalesce(assigned_at, now()),
+      deadline_at = coalesce(deadline_at, now() + timeout_ms * interval '1 millisecond')
+    WHERE task_id = ${taskId} AND (
+      (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
+      (status = 'queued' AND (pinned IS NULL OR pinned = ${agentId})))
+    RETURNING task_id`
+  return rows.length === 1
+}
+
+/**
+ * Tasks in flight on agents that have had no live connection for longer than `graceMs`: on a
+ * hub that closed their socket (since the socket closed) or on a hub whose lease ran out
+ * (since it ran out). Their holders may be gone; requeue them with requeueTask.
+ */
+export async function orphanedTasks(sql: Queryable, graceMs: number, limit = 100): Promise<TaskRow[]> {
+  return sql<TaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE task_id IN (
+    SELECT t.task_id FROM tasks t LEFT JOIN agents a ON a.agent_id = t.agent_id LEFT JOIN hubs h ON h.hub_id = a.hub_id
+    WHERE t.status IN ('assigned', 'working')
+      AND NOT coalesce(a.connected AND h.lease_until > now(), false)
+      AND coalesce(CASE WHEN a.connected THEN h.lease_until ELSE a.last_seen END, t.updated_at)
+        < now() - ${graceMs}::float8 * interval '1 millisecond'
+    ORDER BY t.seq LIMIT ${limit})
+    ORDER BY seq`
 }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ALL_HUBS, createPgBus } from '../../hub/pg/bus.ts'
 import { insertTask } from '../../hub/pg/task-queue.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
+import { MIGRATIONS } from '../../hub/pg/schema.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -27,7 +28,7 @@ describe('cluster modules on Deno', () => {
   it('migrates, claims a task queued from Node, and talks to a Node hub over the bus', async () => {
     const sql = db.connect()
     // Node migrates first; Deno's run must then find nothing to do.
-    expect((await migrate(sql)).applied).toEqual([1])
+    expect((await migrate(sql)).applied).toEqual(MIGRATIONS.map((m) => m.version))
     await insertTask(sql, { task_id: 'from-node', input: { hello: 'deno' }, pinned: 'w-deno', timeout_ms: 60_000 })
     const nodeBus = await createPgBus(sql, { hubId: 'hub-node' })
     const pong = new Promise<{ runtime: unknown; from: string }>((resolve) => {
@@ -56,7 +57,7 @@ describe('cluster modules on Deno', () => {
     expect(await pong).toEqual({ runtime: 'deno', from: 'hub-deno' })
     expect(await exited).toBe(0)
     expect(steps).toEqual([
-      { step: 'migrated', version: 1, applied: [] },
+      { step: 'migrated', version: MIGRATIONS.at(-1)!.version, applied: [] },
       { step: 'claimed', agent: true, task_id: 'from-node' },
       { step: 'listening' },
       { step: 'done' },

@@ -36,24 +36,26 @@ describe('migrate', () => {
 
   it('running again is a no-op', async () => {
     const sql = db.connect()
-    expect((await migrate(sql)).applied).toEqual([1])
-    expect(await migrate(sql)).toEqual({ applied: [], version: 1 })
-    expect((await sql`SELECT count(*)::int AS n FROM schema_migrations`)[0].n).toBe(1)
+    const all = MIGRATIONS.map((m) => m.version)
+    expect((await migrate(sql)).applied).toEqual(all)
+    expect(await migrate(sql)).toEqual({ applied: [], version: all.at(-1) })
+    expect((await sql`SELECT count(*)::int AS n FROM schema_migrations`)[0].n).toBe(all.length)
   })
 
   it('a failing migration leaves nothing behind, and a later start applies it whole', async () => {
     const sql = db.connect()
-    const broken = [...MIGRATIONS, { version: 2, name: 'broken', sql: 'CREATE TABLE half (x int); SELECT * FROM no_such_table;' }]
+    const broken = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'broken', sql: 'CREATE TABLE half (x int); SELECT * FROM no_such_table;' }]
     await expect(migrate(sql, broken)).rejects.toThrow(/relation "no_such_table" does not exist/)
     expect((await sql`SELECT to_regclass('schema_migrations') AS t`)[0].t).toBeNull()
     expect((await sql`SELECT to_regclass('tasks') AS t`)[0].t).toBeNull()
-    expect((await migrate(sql)).applied).toEqual([1])
+    expect((await migrate(sql)).applied).toEqual(MIGRATIONS.map((m) => m.version))
   })
 
   it('refuses a database migrated past what this hub knows', async () => {
     const sql = db.connect()
-    await migrate(sql, [...MIGRATIONS, { version: 2, name: 'from a newer hub', sql: 'CREATE TABLE newer (x int)' }])
-    await expect(migrate(sql)).rejects.toThrow('database schema is at version 2, newer than this hub knows (1): upgrade the hub')
+    const known = MIGRATIONS.length
+    await migrate(sql, [...MIGRATIONS, { version: known + 1, name: 'from a newer hub', sql: 'CREATE TABLE newer (x int)' }])
+    await expect(migrate(sql)).rejects.toThrow(`database schema is at version ${known + 1}, newer than this hub knows (${known}): upgrade the hub`)
   })
 
   it('refuses migrations out of order', async () => {

@@ -108,7 +108,7 @@ describe('GET /api/admin/events', () => {
     const e = await s.next()
     expect(e.event).toBe('agent')
     expect(e.id).toMatch(/^[A-Za-z0-9_]+-\d+$/)
-    expect(JSON.parse(e.data)).toEqual(agentView(hub.fleet, hub.fleet.get('a-1')!))
+    expect(JSON.parse(e.data)).toEqual(agentView(hub.fleet, hub.fleet.get('a-1')!, hub.hubId))
     expect(JSON.parse(e.data)).toMatchObject({ agent_id: 'a-1', drained: true, status: 'idle' })
     await s.cancel()
   })

@@ -1,7 +1,8 @@
 /**
  * The hub core and shared/ run on Node and Deno alike: they may import only hono, valibot
  * and each other. Runtime code lives in the entry files alone. hub/pg (the cluster store) may
- * import postgres.js too, which runs on both.
+ * import postgres.js too, which runs on both; hub/cluster (cluster mode) reaches it only
+ * through hub/pg.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -18,7 +19,7 @@ function isAllowed(file: string, spec: string): boolean {
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'hub/pg', 'hub/dashboard', 'shared']) {
+  for (const dir of ['hub', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)

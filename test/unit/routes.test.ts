@@ -107,6 +107,8 @@ describe('agents', () => {
     expect(Object.keys(body)).toEqual(expect.arrayContaining(
       ['agent_id', 'connected', 'status', 'connected_at', 'last_seen', 'pm2_info', 'restart'],
     ))
+    // A single hub names itself as the agent's hub, as each hub of a cluster does.
+    expect((body as { hub_id?: string }).hub_id).toBe(hub.hubId)
     const missing = await client.api.admin.agents[':agent_id'].$get({ param: { agent_id: 'zzz' } }, auth)
     expect(missing.status).toBe(404)
     expect(await missing.json()).toEqual({ error: 'agent_not_found' })

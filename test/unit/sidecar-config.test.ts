@@ -22,6 +22,7 @@ describe('resolveSidecarConfig', () => {
   it('fills in the defaults', () => {
     expect(resolveSidecarConfig(REQUIRED)).toEqual({
       hubUrl: 'ws://127.0.0.1:8787/ws',
+      hubUrls: ['ws://127.0.0.1:8787/ws'],
       agentId: 'worker-1',
       token: 'tok',
       tokenFile: null,
@@ -52,6 +53,7 @@ describe('resolveSidecarConfig', () => {
       UNSET: undefined,
     })).toEqual({
       hubUrl: 'wss://hub.example.com:8443/ws',
+      hubUrls: ['wss://hub.example.com:8443/ws'],
       agentId: 'worker-1',
       token: 'tok',
       tokenFile: null,
@@ -123,7 +125,17 @@ describe('configuration errors', () => {
     'ws://hub:99999/ws',
   ])('rejects the hub URL %j', (url) => {
     expect(configError({ ...REQUIRED, AGENTCOM_HUB_URL: url }).message)
-      .toBe('AGENTCOM_HUB_URL must be a ws:// or wss:// URL')
+      .toBe('AGENTCOM_HUB_URL must be a ws:// or wss:// URL, or several separated by commas')
+  })
+
+  it('takes several hub URLs, comma-separated, in order; one bad member refuses them all', () => {
+    const config = resolveSidecarConfig({ ...REQUIRED, AGENTCOM_HUB_URL: 'ws://a:1/ws, wss://b:2/ws' })
+    expect(config.hubUrls).toEqual(['ws://a:1/ws', 'wss://b:2/ws'])
+    expect(config.hubUrl).toBe('ws://a:1/ws')
+    expect(configError({ ...REQUIRED, AGENTCOM_HUB_URL: 'ws://a:1/ws,http://b/ws' }).message)
+      .toBe('AGENTCOM_HUB_URL must be a ws:// or wss:// URL, or several separated by commas')
+    expect(configError({ ...REQUIRED, AGENTCOM_HUB_URL: 'ws://a:1/ws,' }).message)
+      .toBe('AGENTCOM_HUB_URL must be a ws:// or wss:// URL, or several separated by commas')
   })
 
   it.each(['abc', '1.5', '-1', '3600001', ' ', '1e3', '0x10'])('rejects the shutdown grace %j', (ms) => {

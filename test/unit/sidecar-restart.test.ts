@@ -37,7 +37,7 @@ async function setup({ supervised = true, queue, pm2, resendIntervalMs }: {
   }
   const sidecar = createSidecar({
     config: {
-      hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
+      hubUrl: 'ws://hub', hubUrls: ['ws://hub'], agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
       processName: null, shutdownGraceMs: 1000, taskDir: '/tmp', taskEnv: [], taskUser: null, statsIntervalMs: 15_000,
     },
     pm2: pm2 ?? { supervised, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },

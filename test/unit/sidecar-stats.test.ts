@@ -84,7 +84,7 @@ describe('the sidecar sends stats', () => {
     const queue = await TaskQueue.open(join(await mkdtemp(join(tmpdir(), 'agentcom-stats-')), 'q.json'), silentLogger)
     const sidecar = createSidecar({
       config: {
-        hubUrl: 'ws://hub', agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
+        hubUrl: 'ws://hub', hubUrls: ['ws://hub'], agentId: 'a-1', token: 'tok', dataDir: '/tmp', taskCommand: 'true',
         processName: null, shutdownGraceMs: 1000, statsIntervalMs: 2000, taskDir: '/tmp', taskEnv: [], taskUser: null,
       },
       pm2: { supervised: true, getInfo: async () => null, getStatus: async () => null, getProcessName: async () => null, infoFromEnv: () => null },

@@ -103,7 +103,7 @@ async function launch(agent: Agent, index: number): Promise<void> {
 
   const sidecar = createSidecar({
     config: {
-      hubUrl: start.hubUrl, agentId: rec.agentId, token: agent.token, dataDir: start.dataDir,
+      hubUrl: start.hubUrl, hubUrls: [start.hubUrl], agentId: rec.agentId, token: agent.token, dataDir: start.dataDir,
       taskCommand: start.taskCommand, processName: name, shutdownGraceMs: 5000, statsIntervalMs: 15_000,
       taskDir: start.dataDir, taskEnv: [], taskUser: null,
     },

@@ -1,0 +1,58 @@
+/**
+ * The seam between the portable core and cluster mode. createHub hands its in-memory owners to
+ * a `ClusterAttach` (built by hub/cluster/ in the runtime entries when AGENTCOM_DATABASE_URL
+ * is set) and uses what it returns: the admin answers, the task owner for sockets, and the
+ * admission of an identified agent. Without it the hub is the single hub it always was.
+ */
+import type { Clock } from '../shared/time.ts'
+import type { Logger } from '../shared/log.ts'
+import type { TaskOutcome } from '../shared/protocol.ts'
+import type { AdminBackend } from './admin.ts'
+import type { ChangeFeed } from './changes.ts'
+import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
+import type { LiveEventSource } from './live-events.ts'
+import type { Healing } from './healing.ts'
+
+/** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
+export interface TaskOwner {
+  identified(rec: AgentRecord, activeTaskId: string | null): void
+  disconnected(rec: AgentRecord): void
+  accepted(rec: AgentRecord, taskId: string): void
+  finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void
+  interrupted(rec: AgentRecord, taskId: string, reason: string, started?: boolean): void
+}
+
+export interface LocalOwners {
+  hubId: string
+  fleet: Fleet
+  changes: ChangeFeed
+  clock: Clock
+  log: Logger
+  newId: () => string
+  /** This hub's healing (per hub in cluster mode for now; its actions go on the events stream). */
+  healing: Pick<Healing, 'action' | 'resumeAgent' | 'taskOverdue' | 'pause' | 'resume' | 'view'>
+  acceptTimeoutMs: number
+  graceMs: number
+  maxTaskAttempts: number
+  taskTimeoutMs: number
+  restartTimeoutMs: number
+}
+
+export interface ClusterSeam {
+  admin: AdminBackend
+  tasks: TaskOwner
+  /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
+  events: LiveEventSource
+  /**
+   * An agent proved its identity on `peer` and is about to be taken on here. False: this hub
+   * may not take agents now (its lease is not current); the socket is closed with 1013 and the
+   * sidecar tries another hub.
+   */
+  admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean>
+  /** How the database is doing, for GET /health (failing_since: null while it answers). */
+  storage(): { failing_since: number | null; failed_saves: number }
+  /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
+  close(): void
+}
+
+export type ClusterAttach = (local: LocalOwners) => ClusterSeam

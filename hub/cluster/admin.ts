@@ -1,0 +1,161 @@
+/**
+ * The admin answers in cluster mode, from the cluster's rows, so every hub answers alike
+ * (rollouts: cluster/rollouts.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
+ * bus message second, to the hub holding the agent's socket, which carries it out; the answer
+ * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
+ */
+import { StorageUnavailable, type AdminBackend, type AgentView, type TaskView } from '../admin.ts'
+import type { Sql } from '../pg/connect.ts'
+import type { PgBus } from '../pg/bus.ts'
+import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
+import { commandRestart } from '../pg/restarts.ts'
+import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
+import { ALL_HUBS } from '../pg/bus.ts'
+import { TASKS_NUDGE } from './tasks.ts'
+import type { ClusterRollouts } from './rollouts.ts'
+import type { ClusterHealing } from './healing.ts'
+
+export interface ClusterAdminDeps {
+  sql: Sql
+  bus: PgBus
+  hubId: string
+  newId: () => string
+  defaultTimeoutMs: number
+  rollouts: ClusterRollouts
+  healing: ClusterHealing
+  /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
+  local: {
+    restart(restartId: string): Promise<void>
+    drained(agentId: string, drained: boolean): void
+    /** A task's row changed here (for the events stream). */
+    taskChanged(taskId: string): void
+  }
+}
+
+export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
+  const { sql, bus, hubId } = d
+
+  async function setDrainedAndTell(agentId: string, drained: boolean): Promise<AgentView | null> {
+    const held = await sql.begin(async (tx) => {
+      const row = await setDrained(tx, agentId, drained)
+      if (row?.live && row.hub_id !== null && row.hub_id !== hubId) {
+        await bus.publish(row.hub_id, { kind: drained ? 'drain' : 'resume', agent_id: agentId }, tx)
+      }
+      return row
+    })
+    if (!held) return null
+    if (held.live && held.hub_id === hubId) d.local.drained(agentId, drained)
+    const view = await getAgentView(sql, agentId)
+    return view ? agentViewOf(view) : null
+  }
+
+  return storageGuard({
+    async listAgents(query) {
+      // One row past the page tells whether there is a next page (as pageAgents does).
+      const rows = await listAgentViews(sql, {
+        status: query.status, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1,
+      })
+      const agents = rows.slice(0, query.limit).map(agentViewOf)
+      if (query.limit === undefined) return { agents }
+      return { agents, next_cursor: rows.length > query.limit ? agents[agents.length - 1].agent_id : null }
+    },
+    getAgent: async (agentId) => {
+      const row = await getAgentView(sql, agentId)
+      return row ? agentViewOf(row) : null
+    },
+    async restart(agentId, cmd) {
+      const result = await commandRestart(sql, agentId, {
+        restart_id: cmd.restart_id ?? d.newId(), reason: cmd.reason, mode: cmd.mode, deadline_s: cmd.deadline_s,
+        rollout_id: cmd.rollout_id ?? null,
+      }, async (tx, restart, holder) => {
+        if (holder !== hubId) await bus.publish(holder, { kind: 'restart', agent_id: agentId, restart_id: restart.restart_id }, tx)
+      })
+      if (!result.ok) return result
+      if (!result.already_pending && result.hub_id === hubId) await d.local.restart(result.restart.restart_id)
+      return { ok: true, restart: result.restart, already_pending: result.already_pending }
+    },
+    drain: (agentId) => setDrainedAndTell(agentId, true),
+    resume: (agentId) => setDrainedAndTell(agentId, false),
+    async createTask(input, pinned, timeoutMs) {
+      // Committed before the answer, and every hub nudged at commit to try its free agents.
+      const row = await sql.begin(async (tx) => {
+        const task = await insertTask(tx, { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs })
+        await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
+        return task
+      })
+      d.local.taskChanged(row.task_id)
+      return taskViewOf(row)
+    },
+    getTask: async (taskId) => {
+      const row = await getTask(sql, taskId)
+      return row ? taskViewOf(row) : null
+    },
+    createRollout: (request) => d.rollouts.create(request),
+    getRollout: (rolloutId) => d.rollouts.view(rolloutId),
+    cancelRollout: (rolloutId) => d.rollouts.cancel(rolloutId),
+    healing: () => d.healing.view(),
+    pauseHealing: () => d.healing.pause(),
+    resumeHealing: () => d.healing.resume(),
+  })
+}
+
+/** The Agent view (views.ts's agentView, field for field) from its row. */
+export function agentViewOf(row: AgentViewRow): AgentView {
+  const restart = row.restart
+  const status = restart?.state === 'restarting' ? 'restarting' : !row.connected ? 'offline' : row.task_id ? 'working' : 'idle'
+  return {
+    agent_id: row.agent_id,
+    connected: row.connected,
+    status,
+    connected_at: row.connected_at,
+    last_seen: row.last_seen,
+    pm2_info: row.pm2_info,
+    supervised: row.supervised,
+    drained: row.drained,
+    quarantined: row.quarantined,
+    task_id: row.task_id,
+    stats: row.stats ?? null,
+    restart: restart
+      ? {
+        restart_id: restart.restart_id, reason: restart.reason, mode: restart.mode, deadline_s: restart.deadline_s,
+        state: restart.state, requested_at: restart.requested_at, updated_at: restart.updated_at, error: restart.error,
+        rollout_id: restart.rollout_id,
+      }
+      : null,
+    hub_id: row.hub_id ?? '',
+  }
+}
+
+export function taskViewOf(t: TaskRow): TaskView {
+  return {
+    task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
+    attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
+    created_at: t.created_at, updated_at: t.updated_at,
+  }
+}
+
+/**
+ * Connection failures (refused, reset, timed out, server shutting down) become StorageUnavailable;
+ * anything else is a bug and stays a 500.
+ */
+function storageGuard(backend: AdminBackend): AdminBackend {
+  const guarded = {} as Record<string, unknown>
+  for (const [name, fn] of Object.entries(backend) as [string, (...args: unknown[]) => Promise<unknown>][]) {
+    guarded[name] = async (...args: unknown[]) => {
+      try {
+        return await fn(...args)
+      } catch (err) {
+        if (isConnectionError(err)) throw new StorageUnavailable(String(err))
+        throw err
+      }
+    }
+  }
+  return guarded as unknown as AdminBackend
+}
+
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return false
+  return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') ||
+    /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$)/.test(code)
+}

@@ -1,0 +1,181 @@
+/**
+ * `GET /api/admin/events` in cluster mode: one stream for the whole fleet, whichever hub a
+ * client reads it from. Each hub turns the changes it sees (its agents, the tasks and rollouts
+ * it moved, healing actions) into events, with the views read from the rows so every hub
+ * would show the same, and inserts them into the `events` table; the commit NOTIFYs every hub
+ * with the newest id, and each hub reads the table from its last id into its EventLog, which
+ * serves its clients (replay by Last-Event-ID included). The ids are the table's, prefixed by
+ * the cluster's epoch, so a client may reconnect to any hub. See hub/pg/events.ts for why the
+ * ids a reader sees never leave a hole behind that fills later.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { Change, ChangeFeed } from '../changes.ts'
+import { EventLog } from '../event-log.ts'
+import type { LiveEventKind, LiveEventSource } from '../live-events.ts'
+import type { Sql } from '../pg/connect.ts'
+import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
+import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/events.ts'
+import { getAgentView } from '../pg/agent-views.ts'
+import { getTask } from '../pg/task-queue.ts'
+import { agentViewOf, taskViewOf } from './admin.ts'
+
+/** Bus message: events up to `id` are in the table. */
+export const EVENTS_NUDGE = 'events'
+const READ_BATCH = 1000
+
+export interface ClusterEventsDeps {
+  sql: Sql
+  bus: PgBus
+  log: Logger
+  changes: ChangeFeed
+  /** Resolves once this hub's agent rows are written (presence), so views read from them are current. */
+  settled(): Promise<void>
+  rolloutView(rolloutId: string): Promise<unknown>
+  /** A healing action of this hub's healing (HealingAction), while its history holds it. */
+  healingAction(actionId: string): unknown
+}
+
+/** Opens the log: the cluster's epoch, and the newest events already in the table for replay. */
+export async function openClusterEventLog(sql: Sql, capacity: number): Promise<EventLog> {
+  const log = new EventLog({ capacity, epoch: await clusterEpoch(sql) })
+  const newest = await lastEventId(sql)
+  for (const row of await eventsAfter(sql, Math.max(0, newest - capacity), capacity)) log.appendAt(row.id, row.kind, row.json)
+  return log
+}
+
+export class ClusterEvents implements LiveEventSource {
+  #pending = new Map<string, Change>()
+  #published: { kind: LiveEventKind; view: unknown }[] = []
+  #writing: Promise<void> | null = null
+  #writeAgain = false
+  #reading: Promise<void> | null = null
+  #readAgain = false
+  #closed = false
+  readonly #unsubscribe: Array<() => void>
+
+  constructor(readonly log: EventLog, private readonly d: ClusterEventsDeps) {
+    this.#unsubscribe = [
+      d.changes.subscribe((change) => this.#note(change)),
+      d.bus.subscribe((message) => {
+        if (message.kind === EVENTS_NUDGE) void this.catchUp()
+      }),
+    ]
+  }
+
+  publish(kind: LiveEventKind, view: unknown): void {
+    this.#published.push({ kind, view })
+    this.#schedule()
+  }
+
+  /** Reads the events after the last one this hub has into its log (on a nudge, after a re-LISTEN, each sweep). */
+  catchUp(): Promise<void> {
+    if (this.#reading) {
+      this.#readAgain = true
+      return this.#reading
+    }
+    this.#reading = (async () => {
+      try {
+        do {
+          this.#readAgain = false
+          await this.#read()
+        } while (this.#readAgain && !this.#closed)
+      } catch (err) {
+        this.d.log.warn('could not read cluster events', { error: String(err) })
+      } finally {
+        this.#reading = null
+      }
+    })()
+    return this.#reading
+  }
+
+  async #read(): Promise<void> {
+    for (;;) {
+      // Far behind (a hub back from a long pause): only the newest `capacity` can be replayed anyway.
+      const newest = await lastEventId(this.d.sql)
+      const after = Math.max(this.log.lastSeq, newest - this.log.capacity)
+      const rows = await eventsAfter(this.d.sql, after, READ_BATCH)
+      for (const row of rows) if (row.id > this.log.lastSeq) this.log.appendAt(row.id, row.kind, row.json)
+      if (rows.length < READ_BATCH || this.#closed) return
+    }
+  }
+
+  /** Resolves once every change noted so far is in the table. */
+  async flushed(): Promise<void> {
+    while (this.#writing) await this.#writing
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const off of this.#unsubscribe) off()
+    this.#pending.clear()
+  }
+
+  #note(change: Change): void {
+    this.#pending.set(keyOf(change), change)
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#closed) return
+    if (this.#writing) {
+      this.#writeAgain = true
+      return
+    }
+    // After this turn, so the changes of one turn become one event each.
+    this.#writing = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.#write()).finally(() => {
+      this.#writing = null
+      if (this.#writeAgain) {
+        this.#writeAgain = false
+        this.#schedule()
+      }
+    })
+  }
+
+  async #write(): Promise<void> {
+    const changes = [...this.#pending.values()]
+    const published = this.#published
+    this.#pending = new Map()
+    this.#published = []
+    try {
+      await this.d.settled()
+      const events = (await Promise.all(changes.map((c) => this.#view(c)))).filter((e) => e !== null)
+      events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
+      if (events.length === 0) return
+      await insertEvents(this.d.sql, events, (tx, lastId) => this.d.bus.publish(ALL_HUBS, { kind: EVENTS_NUDGE, id: lastId }, tx))
+    } catch (err) {
+      // The live view misses these (its clients see the next ones); nothing promised is lost.
+      this.d.log.warn('could not record cluster events', { error: String(err), events: changes.length + published.length })
+    }
+  }
+
+  /** The current view of what changed, from the rows; nothing when it is gone by now. */
+  async #view(change: Change): Promise<{ kind: LiveEventKind; payload: unknown } | null> {
+    switch (change.type) {
+      case 'agent': {
+        const row = await getAgentView(this.d.sql, change.agent_id)
+        return row ? { kind: 'agent', payload: agentViewOf(row) } : null
+      }
+      case 'task': {
+        const row = await getTask(this.d.sql, change.task_id)
+        return row ? { kind: 'task', payload: taskViewOf(row) } : null
+      }
+      case 'rollout': {
+        const view = await this.d.rolloutView(change.rollout_id)
+        return view ? { kind: 'rollout', payload: view } : null
+      }
+      case 'healing': {
+        const view = this.d.healingAction(change.action_id)
+        return view ? { kind: 'healing', payload: view } : null
+      }
+    }
+  }
+}
+
+function keyOf(change: Change): string {
+  switch (change.type) {
+    case 'agent': return `agent:${change.agent_id}`
+    case 'task': return `task:${change.task_id}`
+    case 'rollout': return `rollout:${change.rollout_id}`
+    case 'healing': return `healing:${change.action_id}`
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Which agents this hub holds in the cluster, and keeping their rows current. An agent is
+ * admitted only after this hub claims its row (while its lease holds); the hub that held it
+ * before is told, over the bus, to close its socket (close 4002 across hubs). Each agent
+ * change is written back once per tick: the restart's state while this hub holds the agent,
+ * then the release of a socket that closed. Commands other hubs recorded for these agents
+ * (restart, drain, resume) are carried out here, as they arrive and again after every
+ * re-LISTEN or tick (`reconcile`), so a missed notification costs a delay, never the command.
+ */
+import { CLOSE } from '../../shared/protocol.ts'
+import type { Logger } from '../../shared/log.ts'
+import type { ChangeFeed } from '../changes.ts'
+import type { Fleet, Hello, Peer, Restart } from '../fleet.ts'
+import { isPending } from '../fleet.ts'
+import type { Sql } from '../pg/connect.ts'
+import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
+import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence.ts'
+import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
+import type { HubLease } from './lease.ts'
+
+interface Claim {
+  connectionId: string
+  peer: Peer
+}
+
+export interface PresenceDeps {
+  sql: Sql
+  bus: PgBus
+  lease: HubLease
+  hubId: string
+  fleet: Fleet
+  changes: ChangeFeed
+  log: Logger
+  newId: () => string
+  /** Resumes an agent here (healing's resumeAgent: lifts a quarantine too). */
+  resumeAgent(agentId: string): void
+}
+
+export class ClusterPresence {
+  private readonly claims = new Map<string, Claim>()
+  private readonly dirty = new Set<string>()
+  /** The last restart state written per agent, so an unchanged one is not written again. */
+  private readonly written = new Map<string, string>()
+  /** The last pm2 info, stats and quarantine written per agent, likewise. */
+  private readonly writtenState = new Map<string, string>()
+  private flushing: Promise<void> | null = null
+  private flushAgain = false
+  private readonly unsubscribe: Array<() => void> = []
+
+  constructor(private readonly d: PresenceDeps) {
+    this.unsubscribe.push(d.changes.on('agent', (change) => this.markDirty(change.agent_id)))
+    this.unsubscribe.push(d.lease.onLost(() => this.letGoOfAll('hub lost its cluster lease')))
+  }
+
+  /** Whether this hub holds the agent's socket in the cluster's records. */
+  holds(agentId: string): boolean {
+    return this.claims.has(agentId)
+  }
+
+  /** ClusterSeam.admit: claims the agent's row, tells its former hub, adopts what the rows say. */
+  async admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean> {
+    const { sql, hubId } = this.d
+    if (!this.d.lease.valid) return false
+    const connectionId = this.d.newId()
+    try {
+      const claim = await claimAgent(sql, { hubId, agentId, connectionId, hello })
+      if (!claim.ok) return false
+      if (claim.previous_hub_id !== null && claim.previous_hub_id !== hubId) {
+        await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
+      }
+      const [row, restart] = await Promise.all([getAgent(sql, agentId), pendingRestart(sql, agentId)])
+      this.d.fleet.adopt(agentId, { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart: restart ? toRestart(restart) : null })
+      this.claims.set(agentId, { connectionId, peer })
+      if (restart) this.written.set(agentId, `${restart.restart_id}:${restart.state}`)
+      return true
+    } catch (err) {
+      this.d.log.error('could not admit agent into the cluster', { agent_id: agentId, error: String(err) })
+      return false
+    }
+  }
+
+  /** Another hub took the agent: close this hub's socket of it, if it is still that connection. */
+  closeMoved(agentId: string, connectionId: string | null): void {
+    const claim = this.claims.get(agentId)
+    if (!claim || (connectionId !== null && claim.connectionId !== connectionId)) return
+    this.claims.delete(agentId)
+    this.d.log.info('agent moved to another hub', { agent_id: agentId })
+    claim.peer.close(CLOSE.REPLACED, 'replaced by a connection on another hub')
+  }
+
+  /** A restart recorded by any hub for an agent this hub holds: deliver it to the socket. */
+  async deliverRestart(restartId: string): Promise<void> {
+    const row = await getRestart(this.d.sql, restartId)
+    if (!row || !this.claims.has(row.agent_id) || !isPending(row as unknown as Restart)) return
+    const current = this.d.fleet.get(row.agent_id)?.restart
+    if (current?.restart_id === row.restart_id) return
+    const result = this.d.fleet.commandRestart(row.agent_id, {
+      restart_id: row.restart_id, reason: row.reason, mode: row.mode, deadline_s: row.deadline_s,
+      rollout_id: row.rollout_id ?? undefined,
+    })
+    // Already what the row says: nothing to write back for it.
+    if (result.ok && result.restart.restart_id === row.restart_id && result.restart.state === row.state) {
+      this.written.set(row.agent_id, `${row.restart_id}:${row.state}`)
+    }
+    if (result.ok && result.restart.restart_id !== row.restart_id) {
+      await failRestart(this.d.sql, row.restart_id, 'superseded')
+    } else if (!result.ok && result.error === 'not_supervised') {
+      await failRestart(this.d.sql, row.restart_id, 'not_supervised')
+    }
+  }
+
+  /** Drain or resume recorded by any hub, carried out on the agent's socket here. */
+  applyDrained(agentId: string, drained: boolean): void {
+    if (!this.claims.has(agentId)) return
+    const rec = this.d.fleet.get(agentId)
+    if (rec && (rec.drained !== drained || (!drained && rec.quarantined))) {
+      if (drained) this.d.fleet.drain(agentId)
+      else this.d.resumeAgent(agentId)
+    }
+  }
+
+  /** Catches up from rows: stale claims released, drained flags and pending restarts applied. */
+  async reconcile(): Promise<void> {
+    for (const [agentId, claim] of this.claims) {
+      if (this.d.fleet.get(agentId)?.peer !== claim.peer) this.markDirty(agentId)
+    }
+    const rows = await heldAgentState(this.d.sql, this.d.hubId)
+    for (const row of rows) {
+      const claim = this.claims.get(row.agent_id)
+      if (!claim || claim.connectionId !== row.connection_id) continue
+      this.applyDrained(row.agent_id, row.drained)
+      if (row.restart_id) await this.deliverRestart(row.restart_id)
+    }
+  }
+
+  private markDirty(agentId: string): void {
+    if (!this.claims.has(agentId)) return
+    this.dirty.add(agentId)
+    if (this.flushing) {
+      this.flushAgain = true
+      return
+    }
+    this.flushing = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.flush())
+  }
+
+  /** Writes the agents changed since the last flush; one flush at a time, the next picks up the rest. */
+  private async flush(): Promise<void> {
+    do {
+      this.flushAgain = false
+      const agents = [...this.dirty]
+      this.dirty.clear()
+      await Promise.all(agents.map((agentId) => this.write(agentId).catch((err) => {
+        this.d.log.warn('could not write agent to the cluster', { agent_id: agentId, error: String(err) })
+      })))
+    } while (this.flushAgain || this.dirty.size > 0)
+    this.flushing = null
+  }
+
+  private async write(agentId: string): Promise<void> {
+    const claim = this.claims.get(agentId)
+    const rec = this.d.fleet.get(agentId)
+    if (!claim || !rec) return
+    const r = rec.restart
+    const key = r ? `${r.restart_id}:${r.state}` : null
+    if (r && key !== this.written.get(agentId)) {
+      this.written.set(agentId, key!)
+      const saved = await saveRestart(this.d.sql, this.d.hubId, agentId, r).catch((err) => {
+        this.written.delete(agentId)
+        throw err
+      })
+      if (!saved && isPending(r)) this.d.log.warn('restart not recorded: the cluster has another or it is over', { agent_id: agentId, restart_id: r.restart_id })
+      // The rollout's owner (perhaps another hub) steps on now rather than at its next tick;
+      // its view changed (the events stream reads it from the rows).
+      if (saved && r.rollout_id) {
+        this.d.changes.publish({ type: 'rollout', rollout_id: r.rollout_id })
+        await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
+      }
+    }
+    const state = { pm2_info: rec.pm2_info, stats: rec.stats, quarantined: rec.quarantined }
+    const stateKey = JSON.stringify(state)
+    if (rec.peer === claim.peer && stateKey !== this.writtenState.get(agentId)) {
+      this.writtenState.set(agentId, stateKey)
+      await saveAgentState(this.d.sql, this.d.hubId, agentId, claim.connectionId, state).catch((err) => {
+        this.writtenState.delete(agentId)
+        throw err
+      })
+    }
+    if (rec.peer !== claim.peer && this.claims.get(agentId) === claim) {
+      this.claims.delete(agentId)
+      this.written.delete(agentId)
+      this.writtenState.delete(agentId)
+      await releaseAgent(this.d.sql, this.d.hubId, agentId, claim.connectionId)
+    }
+  }
+
+  /** The lease may be gone: other hubs may act for these agents, so this one closes their sockets. */
+  private letGoOfAll(reason: string): void {
+    const held = [...this.claims]
+    this.claims.clear()
+    for (const [, claim] of held) claim.peer.close(CLOSE.TRY_AGAIN_LATER, reason)
+  }
+
+  /** Resolves once every change so far is written. */
+  async settled(): Promise<void> {
+    while (this.flushing) await this.flushing
+  }
+
+  close(): void {
+    for (const off of this.unsubscribe) off()
+  }
+}
+
+function toRestart(row: RestartRow): Restart {
+  return {
+    restart_id: row.restart_id, reason: row.reason, mode: row.mode, deadline_s: row.deadline_s, state: row.state,
+    requested_at: row.requested_at, updated_at: row.updated_at, error: row.error,
+    before_restart_count: row.before_restart_count, before_pid: row.before_pid, before_instance: row.before_instance,
+    rollout_id: row.rollout_id,
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Cluster mode's start and stop, for the runtime entries (hub/node.ts, hub/deno.ts): connect
+ * to AGENTCOM_DATABASE_URL, migrate (under an advisory lock, so hubs may start together), take
+ * this hub's lease and LISTEN. `attach` is what createHub takes as `cluster`; it wires the
+ * hub's in-memory owners to the database and the bus. Portable: postgres.js runs on both.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
+import { connectDatabase, type Sql } from '../pg/connect.ts'
+import { migrate } from '../pg/migrate.ts'
+import { createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
+import { releaseLease } from '../pg/presence.ts'
+import { HubLease } from './lease.ts'
+import { ClusterPresence } from './presence.ts'
+import { ClusterTasks } from './tasks.ts'
+import { createClusterAdmin } from './admin.ts'
+import { startSweep } from './sweep.ts'
+import { ClusterRevocations } from './revocations.ts'
+import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
+import { ClusterEvents, openClusterEventLog } from './events.ts'
+import { ClusterHealing } from './healing.ts'
+import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
+import { systemClock, type Clock } from '../../shared/time.ts'
+
+export interface ClusterRuntimeOptions {
+  databaseUrl: string
+  hubId: string
+  leaseMs: number
+  /** `node` or `deno`, recorded in `hubs.runtime`. */
+  runtime: string
+  log: Logger
+  /** How often the sweep (grace, restart timeouts, catch-up) runs; default 1 s. */
+  sweepMs?: number
+  /** A client of the caller's instead of one opened on databaseUrl (tests). */
+  sql?: Sql
+  /** The clock revocations are stamped with (the hub's); default the system clock. */
+  clock?: Clock
+  /** Events kept for Last-Event-ID replay (createHub's eventBuffer). Default 1000. */
+  eventBuffer?: number
+}
+
+export interface ClusterRuntime {
+  hubId: string
+  sql: Sql
+  bus: PgBus
+  lease: HubLease
+  /** The hub's RevocationStore in cluster mode (createHub's `revocations`). */
+  revocations: ClusterRevocations
+  attach: ClusterAttach
+  /** Clean stop: the lease ends now and this hub's agents read as offline at once. */
+  stop(): Promise<void>
+}
+
+export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+  const sql = o.sql ?? connectDatabase(o.databaseUrl, { applicationName: `agentcom ${o.hubId}` })
+  const lease = new HubLease({ sql, hubId: o.hubId, leaseMs: o.leaseMs, runtime: o.runtime, log: o.log })
+  let onListen = () => {}
+  let bus: PgBus
+  let revocations: ClusterRevocations
+  let eventLog: EventLog
+  try {
+    const migrated = await migrate(sql)
+    if (migrated.applied.length > 0) o.log.info('cluster schema migrated', { applied: migrated.applied, version: migrated.version })
+    await lease.start()
+    bus = await createPgBus(sql, {
+      hubId: o.hubId,
+      onListen: () => onListen(),
+      onHandlerError: (err) => o.log.error('cluster bus handler failed', { error: String(err) }),
+      onInvalid: () => o.log.warn('ignored a foreign notification on the cluster channel'),
+    })
+    revocations = await ClusterRevocations.open({ sql, bus, clock: o.clock ?? systemClock, log: o.log })
+    eventLog = await openClusterEventLog(sql, o.eventBuffer ?? EVENT_LOG_DEFAULTS.capacity)
+  } catch (err) {
+    await lease.stop()
+    if (!o.sql) await sql.end({ timeout: 5 })
+    throw err
+  }
+  let seam: ClusterSeam | null = null
+  o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
+
+  const attach: ClusterAttach = (local) => {
+    const presence = new ClusterPresence({
+      sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
+      resumeAgent: (id) => void local.healing.resumeAgent(id),
+    })
+    const tasks = new ClusterTasks({
+      sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
+      holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
+      onOverdue: (agentId, detail) => local.healing.taskOverdue(agentId, detail),
+    })
+    const rollouts = new ClusterRollouts({
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,
+      offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
+      changed: (id) => local.changes.publish({ type: 'rollout', rollout_id: id }),
+    })
+    const healing = new ClusterHealing({ sql, bus, hubId: o.hubId, log: local.log, changes: local.changes, healing: local.healing })
+    void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
+    const admin = createClusterAdmin({
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing,
+      local: {
+        restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
+        taskChanged: (id) => tasks.changed(id),
+      },
+    })
+    const events = new ClusterEvents(eventLog, {
+      sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
+      healingAction: (id) => local.healing.action(id),
+    })
+    const sweep = startSweep({
+      sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
+      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
+    })
+    const handle = (message: BusMessage) => {
+      const agentId = typeof message.agent_id === 'string' ? message.agent_id : null
+      switch (message.kind) {
+        case 'tasks':
+          return tasks.nudge()
+        case 'restart':
+          if (typeof message.restart_id === 'string') {
+            void presence.deliverRestart(message.restart_id).catch((err) => local.log.warn('restart delivery failed', { error: String(err) }))
+          }
+          return
+        case 'drain':
+        case 'resume':
+          if (agentId) presence.applyDrained(agentId, message.kind === 'drain')
+          return
+        case ROLLOUT_NUDGE:
+          if (typeof message.rollout_id === 'string') void rollouts.step(message.rollout_id)
+          return
+        case 'close_agent':
+          if (agentId) presence.closeMoved(agentId, typeof message.connection_id === 'string' ? message.connection_id : null)
+          return
+      }
+    }
+    const unsubscribe = bus.subscribe(handle)
+    // After a re-LISTEN, notifications may have been missed: catch up from rows.
+    onListen = () => {
+      void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
+      void events.catchUp()
+      void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
+      void sweep.run()
+    }
+    seam = {
+      admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
+      close() {
+        events.close()
+        healing.close()
+        unsubscribe()
+        sweep.stop()
+        tasks.close()
+        presence.close()
+      },
+    }
+    return seam
+  }
+
+  return {
+    hubId: o.hubId, sql, bus, lease, revocations, attach,
+    async stop() {
+      seam?.close()
+      revocations.close()
+      await lease.stop()
+      await bus.close().catch(() => undefined)
+      await releaseLease(sql, o.hubId).catch((err) => o.log.warn('could not release the cluster lease', { error: String(err) }))
+      if (!o.sql) await sql.end({ timeout: 5 })
+    },
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What no single hub can be trusted to remember, checked on the database's clock by every hub
+ * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
+ * whose agent has been gone past the grace period are queued again, restarts of agents that
+ * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
+ * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out). Also the catch-up
+ * a missed notification needs: held agents' commands re-read, free agents offered queued work.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { Sql } from '../pg/connect.ts'
+import { orphanedTasks, overdueTasks, requeueTask } from '../pg/task-queue.ts'
+import { failStaleRestarts } from '../pg/restarts.ts'
+import { pruneHubs, touchHubAgents } from '../pg/presence.ts'
+import { pruneRevokedTokens } from '../pg/revocations.ts'
+import type { HubLease } from './lease.ts'
+import type { ClusterPresence } from './presence.ts'
+import type { ClusterTasks } from './tasks.ts'
+import type { ClusterRollouts } from './rollouts.ts'
+import type { ClusterEvents } from './events.ts'
+import { pruneEvents } from '../pg/events.ts'
+import { pruneHealingActions } from '../pg/healing.ts'
+import { pruneRollouts } from '../pg/rollouts.ts'
+
+/** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
+const FORGET_HUBS_AFTER_MS = 3_600_000
+/** Finished rollouts kept (the contract's bound in single mode, the same here). */
+const KEEP_FINISHED_ROLLOUTS = 100
+/** Healing actions kept (GET /api/admin/healing shows the newest 1000). */
+const KEEP_HEALING_ACTIONS = 10_000
+/** The events table: at most this many, and past an hour only the newest 1000 (the replay promise). */
+const EVENTS_PRUNE = { keep: 100_000, minKeep: 1000, maxAgeMs: 3_600_000 }
+
+export interface SweepDeps {
+  sql: Sql
+  hubId: string
+  lease: HubLease
+  presence: ClusterPresence
+  tasks: ClusterTasks
+  rollouts: ClusterRollouts
+  events: ClusterEvents
+  log: Logger
+  graceMs: number
+  restartTimeoutMs: number
+  maxAttempts: number
+  intervalMs: number
+}
+
+export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void } {
+  let running: Promise<void> | null = null
+  let stopped = false
+
+  async function sweep(): Promise<void> {
+    if (!d.lease.valid) return
+    const { sql } = d
+    let requeued = 0
+    for (const task of await orphanedTasks(sql, d.graceMs)) {
+      const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
+      if (row) {
+        requeued++
+        d.tasks.changed(task.task_id)
+        d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: task.agent_id, status: row.status })
+      }
+    }
+    if (requeued > 0) await d.tasks.announce()
+    // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
+    for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
+    for (const restartId of await failStaleRestarts(sql, d.restartTimeoutMs)) {
+      d.log.info('restart failed', { restart_id: restartId, error: 'timeout' })
+    }
+    await touchHubAgents(sql, d.hubId)
+    await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
+    await pruneRevokedTokens(sql)
+    await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
+    await pruneEvents(sql, EVENTS_PRUNE)
+    await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
+    await d.presence.reconcile()
+    await d.rollouts.tick()
+    await d.events.catchUp()
+    d.tasks.nudge()
+  }
+
+  const run = (): Promise<void> => {
+    running ??= sweep()
+      .catch((err) => d.log.warn('cluster sweep failed', { error: String(err) }))
+      .finally(() => {
+        running = null
+      })
+    return running
+  }
+  const timer = setInterval(() => {
+    if (!stopped) void run()
+  }, d.intervalMs)
+  return {
+    run,
+    stop() {
+      stopped = true
+      clearInterval(timer)
+    },
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Tasks in cluster mode: the rows in PostgreSQL are the queue and the record (hub/pg/task-queue.ts);
+ * this hub hands them only to agents whose sockets it holds. A claim is one statement with
+ * FOR UPDATE SKIP LOCKED, so however many hubs claim at once a task goes to one agent; one
+ * claim per agent at a time here keeps an agent from holding two. An outcome is acknowledged
+ * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
+ * of a hub that died are requeued by the others.
+ */
+import type { TaskOutcome } from '../../shared/protocol.ts'
+import type { Logger } from '../../shared/log.ts'
+import type { ChangeFeed } from '../changes.ts'
+import type { AgentRecord, Fleet } from '../fleet.ts'
+import type { TaskOwner } from '../cluster-seam.ts'
+import type { Sql } from '../pg/connect.ts'
+import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
+import { adoptTask, claimTask, completeTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
+import type { HubLease } from './lease.ts'
+
+/** Bus message: queued work may be waiting (a new task, or one queued again). */
+export const TASKS_NUDGE = { kind: 'tasks' } as const
+const RETRY_MS = 1000
+
+export interface ClusterTasksDeps {
+  sql: Sql
+  bus: PgBus
+  lease: HubLease
+  hubId: string
+  fleet: Fleet
+  changes: ChangeFeed
+  log: Logger
+  /** Whether this hub holds the agent in the cluster (ClusterPresence.holds). */
+  holds: (agentId: string) => boolean
+  acceptTimeoutMs: number
+  maxAttempts: number
+  /** Durability's backstop for an agent that never reports its task: a healing action here. */
+  onOverdue(agentId: string, detail: string): void
+}
+
+export class ClusterTasks implements TaskOwner {
+  /** Agents with a claim (or an identify reconcile) under way: one at a time each. */
+  private readonly busy = new Set<string>()
+  private readonly again = new Set<string>()
+  /** Agents whose last claim found nothing; tried again on the next nudge. */
+  private readonly idle = new Set<string>()
+  private readonly acceptTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
+  private readonly unsubscribe: () => void
+  private closed = false
+
+  constructor(private readonly d: ClusterTasksDeps) {
+    this.unsubscribe = d.changes.on('agent', (change) => {
+      if (!this.idle.has(change.agent_id)) this.offer(change.agent_id)
+    })
+  }
+
+  /** Queued work may be waiting: every free agent here tries to claim. */
+  nudge(): void {
+    this.idle.clear()
+    for (const agentId of this.d.fleet.available) this.offer(agentId)
+  }
+
+  /** A task's row changed (for the events stream, which reads the row). */
+  changed(taskId: string): void {
+    this.d.changes.publish({ type: 'task', task_id: taskId })
+  }
+
+  /**
+   * A task this hub dispatched is past timeout_ms + grace with no word from its agent (found by
+   * the sweep on database time): counted interrupted and queued again, the agent told to drop
+   * it, and healing told (a force restart, reason task_overdue, within its budget).
+   */
+  async overdue(task: { task_id: string; agent_id: string | null; timeout_ms: number }, graceMs: number): Promise<void> {
+    const agentId = task.agent_id
+    if (agentId === null || !this.d.holds(agentId)) return
+    const row = await requeueTask(this.d.sql, task.task_id, { agentId, maxAttempts: this.d.maxAttempts })
+    if (!row) return
+    const waited = task.timeout_ms + graceMs
+    this.d.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
+    this.changed(task.task_id)
+    const rec = this.d.fleet.get(agentId)
+    if (rec) {
+      this.d.onOverdue(agentId, `task ${task.task_id} not heard of in ${Math.round(waited / 1000)} s`)
+      this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: task.task_id })
+      this.d.fleet.release(rec, task.task_id)
+    }
+    if (row.status === 'queued') await this.announce()
+  }
+
+  /** Tells every hub (this one too) that queued work may be waiting. */
+  async announce(): Promise<void> {
+    await this.d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE })
+  }
+
+  private offer(agentId: string): void {
+    if (this.closed || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
+    if (this.busy.has(agentId)) {
+      this.again.add(agentId)
+      return
+    }
+    this.busy.add(agentId)
+    void this.claimFor(agentId)
+      .catch((err) => this.d.log.warn('task claim failed', { agent_id: agentId, error: String(err) }))
+      .finally(() => this.done(agentId))
+  }
+
+  private done(agentId: string): void {
+    this.busy.delete(agentId)
+    if (this.again.delete(agentId)) this.offer(agentId)
+  }
+
+  private async claimFor(agentId: string): Promise<void> {
+    if (!this.d.lease.valid) return
+    const row = await claimTask(this.d.sql, agentId, this.d.hubId)
+    if (!row) {
+      this.idle.add(agentId)
+      return
+    }
+    const rec = this.d.fleet.get(agentId)
+    this.changed(row.task_id)
+    if (!rec || !this.d.fleet.isAvailable(agentId)) {
+      // A restart or drain came in while claiming: give it back, not counted as an attempt.
+      await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false })
+      this.changed(row.task_id)
+      await this.announce()
+      return
+    }
+    this.d.fleet.assign(rec, row.task_id)
+    this.d.fleet.bus.sendToAgent(agentId, { type: 'task_assign', task_id: row.task_id, input: row.input, timeout_ms: row.timeout_ms })
+    this.armAccept(rec, row.task_id)
+  }
+
+  private armAccept(rec: AgentRecord, taskId: string): void {
+    this.disarmAccept(taskId)
+    this.acceptTimers.set(taskId, setTimeout(() => {
+      this.acceptTimers.delete(taskId)
+      if (rec.task_id !== taskId) return
+      this.d.log.warn('task not accepted in time', { task_id: taskId, agent_id: rec.agent_id })
+      void this.takeBack(rec, taskId, true).catch((err) => this.d.log.warn('could not requeue task', { task_id: taskId, error: String(err) }))
+    }, this.d.acceptTimeoutMs))
+  }
+
+  private disarmAccept(taskId: string | null): void {
+    if (taskId === null) return
+    const timer = this.acceptTimers.get(taskId)
+    if (timer) clearTimeout(timer)
+    this.acceptTimers.delete(taskId)
+  }
+
+  private async takeBack(rec: AgentRecord, taskId: string, started: boolean): Promise<void> {
+    const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, started })
+    if (row) this.changed(taskId)
+    this.d.fleet.release(rec, taskId)
+    if (row?.status === 'queued') await this.announce()
+  }
+
+  accepted(rec: AgentRecord, taskId: string): void {
+    this.disarmAccept(taskId)
+    this.retry('accept', rec, async () => {
+      if (await startTask(this.d.sql, taskId, rec.agent_id)) {
+        this.changed(taskId)
+        return this.d.fleet.taskStarted(rec)
+      }
+      const row = await getTask(this.d.sql, taskId)
+      const ours = row && row.agent_id === rec.agent_id && (row.status === 'working' || row.status === 'assigned')
+      // Given to another agent meanwhile: this copy must not run twice.
+      if (!ours) this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
+    })
+  }
+
+  finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
+    this.disarmAccept(taskId)
+    const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
+      : isStorable(outcome.result) ? { ok: true, result: outcome.result }
+      : { ok: false, error: 'result cannot be stored: nested too deeply' }
+    this.retry('complete', rec, async () => {
+      await completeTask(this.d.sql, taskId, rec.agent_id, stored)
+      this.changed(taskId)
+      // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
+      this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
+      this.d.fleet.release(rec, taskId)
+    })
+  }
+
+  interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
+    this.disarmAccept(taskId)
+    this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
+    this.retry('requeue', rec, async () => {
+      await this.takeBack(rec, taskId, started)
+      this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
+    })
+  }
+
+  /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
+  identified(rec: AgentRecord, activeTaskId: string | null): void {
+    this.busy.add(rec.agent_id)
+    this.retry('identify', rec, async () => {
+      const { sql, hubId } = this.d
+      for (const held of await tasksHeldBy(sql, rec.agent_id)) {
+        // The sidecar never stored it (lost before it was accepted): run it again.
+        if (held.task_id !== activeTaskId) {
+          const row = await requeueTask(sql, held.task_id, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts })
+          if (row) this.changed(held.task_id)
+          if (row?.status === 'queued') await this.announce()
+        }
+      }
+      let holding: string | null = null
+      if (activeTaskId) {
+        if (await adoptTask(sql, activeTaskId, rec.agent_id, hubId)) {
+          holding = activeTaskId
+          this.changed(activeTaskId)
+        }
+        else {
+          const row = await getTask(sql, activeTaskId)
+          // A finished task's late result is acknowledged (and ignored) when it arrives.
+          if (row?.status !== 'completed' && row?.status !== 'failed') {
+            this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
+          }
+        }
+      }
+      this.d.fleet.holding(rec, holding)
+    }, () => this.done(rec.agent_id))
+  }
+
+  disconnected(rec: AgentRecord): void {
+    // The grace period runs on the database's clock, wherever the agent comes back (sweep.ts).
+    this.disarmAccept(rec.task_id)
+  }
+
+  /**
+   * Runs `work` now and, while the database cannot be reached, again every second for as long
+   * as the agent is on the same connection (after a reconnect the sidecar reports anew).
+   */
+  private retry(what: string, rec: AgentRecord, work: () => Promise<void>, finally_?: () => void): void {
+    const peer = rec.peer
+    const attempt = () => {
+      work().then(() => finally_?.(), (err) => {
+        if (this.closed || rec.peer !== peer || peer === null) return finally_?.()
+        this.d.log.warn(`task ${what} not saved; retrying`, { agent_id: rec.agent_id, error: String(err) })
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer)
+          attempt()
+        }, RETRY_MS)
+        this.retryTimers.add(timer)
+      })
+    }
+    attempt()
+  }
+
+  close(): void {
+    this.closed = true
+    this.unsubscribe()
+    for (const timer of this.acceptTimers.values()) clearTimeout(timer)
+    for (const timer of this.retryTimers) clearTimeout(timer)
+    this.acceptTimers.clear()
+    this.retryTimers.clear()
+  }
+}
+
+/** Whether a value survives JSON.stringify (a deeply nested one overflows the stack). */
+function isStorable(value: unknown): boolean {
+  try {
+    JSON.stringify(value)
+    return true
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Restart commands as rows: a command is written here first (with its restart_id) and then
+ * announced on the bus, so the hub holding the agent's socket can always read it, and the
+ * partial unique index keeps one pending restart per agent whichever hub asks. The holding
+ * hub writes each later state; a state only moves on from a pending one, so a late or
+ * stale writer cannot undo a restart that is already over.
+ */
+import type { Queryable, Sql } from './connect.ts'
+
+export type RestartState = 'commanded' | 'deferred' | 'restarting' | 'completed' | 'failed'
+export const PENDING_STATES: readonly RestartState[] = ['commanded', 'deferred', 'restarting']
+
+export interface RestartRow {
+  restart_id: string
+  agent_id: string
+  reason: string
+  mode: 'graceful' | 'force'
+  deadline_s: number | null
+  state: RestartState
+  requested_at: number
+  updated_at: number
+  error: string | null
+  before_restart_count: number | null
+  before_pid: number | null
+  before_instance: string | null
+  rollout_id: string | null
+  hub_id: string | null
+}
+
+export const RESTART_COLUMNS = `restart_id, agent_id, reason, mode, deadline_s, state,
+  epoch_ms(requested_at) AS requested_at, epoch_ms(updated_at) AS updated_at, error,
+  before_restart_count, before_pid, before_instance, rollout_id, hub_id`
+
+export interface RestartCommand {
+  restart_id: string
+  reason: string
+  mode: 'graceful' | 'force'
+  deadline_s: number | null
+  rollout_id: string | null
+}
+
+export type CommandOutcome =
+  | { ok: true; restart: RestartRow; already_pending: boolean; hub_id: string }
+  | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
+
+/**
+ * Records a restart for `agentId` unless one is pending (then that one is the answer). Refused
+ * when the agent is not connected to a hub holding its lease, or does not run under pm2. The
+ * agent's row is locked meanwhile, so two hubs commanding at once agree on one restart.
+ * `announce` runs inside the transaction with the new row (publish on the bus there: it goes
+ * out at commit).
+ */
+export async function commandRestart(
+  sql: Sql,
+  agentId: string,
+  cmd: RestartCommand,
+  announce: (tx: Queryable, restart: RestartRow, hubId: string) => Promise<void>,
+): Promise<CommandOutcome> {
+  return sql.begin((tx) => commandRestartIn(tx, agentId, cmd, announce))
+}
+
+/** commandRestart inside the caller's transaction `tx` (a rollout's step). */
+export async function commandRestartIn(
+  tx: Queryable,
+  agentId: string,
+  cmd: RestartCommand,
+  announce: (tx: Queryable, restart: RestartRow, hubId: string) => Promise<void>,
+): Promise<CommandOutcome> {
+  const [agent] = await tx<{ hub_id: string; live: boolean; supervised: boolean; pm2_info: any; instance_id: string | null }[]>`
+    SELECT a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS live, a.supervised, a.pm2_info, a.instance_id
+    FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id WHERE a.agent_id = ${agentId} FOR UPDATE OF a`
+  if (!agent?.live) return { ok: false, error: 'agent_not_connected' }
+  if (!agent.supervised) return { ok: false, error: 'not_supervised' }
+  const [pending] = await tx<RestartRow[]>`SELECT ${tx.unsafe(RESTART_COLUMNS)} FROM restarts
+    WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')`
+  if (pending) return { ok: true, restart: pending, already_pending: true, hub_id: agent.hub_id }
+  const [busy] = await tx`SELECT 1 FROM tasks WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') LIMIT 1`
+  const state: RestartState = busy && cmd.mode === 'graceful' ? 'deferred' : 'commanded'
+  const [restart] = await tx<RestartRow[]>`
+    INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, before_restart_count, before_pid,
+      before_instance, rollout_id, hub_id)
+    VALUES (${cmd.restart_id}, ${agentId}, ${cmd.reason}, ${cmd.mode}, ${cmd.deadline_s}, ${state},
+      ${agent.pm2_info?.restart_count ?? null}, ${agent.pm2_info?.pid ?? null}, ${agent.instance_id}, ${cmd.rollout_id}, ${agent.hub_id})
+    RETURNING ${tx.unsafe(RESTART_COLUMNS)}`
+  await announce(tx, restart, agent.hub_id)
+  return { ok: true, restart, already_pending: false, hub_id: agent.hub_id }
+}
+
+export async function getRestart(sql: Queryable, restartId: string): Promise<RestartRow | null> {
+  const [row] = await sql<RestartRow[]>`SELECT ${sql.unsafe(RESTART_COLUMNS)} FROM restarts WHERE restart_id = ${restartId}`
+  return row ?? null
+}
+
+/** The agent's pending restart, if any. */
+export async function pendingRestart(sql: Queryable, agentId: string): Promise<RestartRow | null> {
+  const [row] = await sql<RestartRow[]>`SELECT ${sql.unsafe(RESTART_COLUMNS)} FROM restarts
+    WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')`
+  return row ?? null
+}
+
+/**
+ * The holding hub's record of a restart, written as it changes. Inserted if this hub
+ * commanded it itself (a rollout); otherwise moves the row on only from a pending state.
+ * Returns false when the row was not changed (already over, or another restart is pending).
+ */
+export async function saveRestart(sql: Queryable, hubId: string, agentId: string, r: Omit<RestartRow, 'agent_id' | 'hub_id' | 'requested_at' | 'updated_at'>): Promise<boolean> {
+  const rows = await sql`
+    INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, error, before_restart_count,
+      before_pid, before_instance, rollout_id, hub_id)
+    SELECT ${r.restart_id}, ${agentId}, ${r.reason}, ${r.mode}, ${r.deadline_s}, ${r.state}, ${r.error},
+      ${r.before_restart_count}, ${r.before_pid}, ${r.before_instance}, ${r.rollout_id}, ${hubId}
+    WHERE NOT EXISTS (SELECT 1 FROM restarts WHERE agent_id = ${agentId} AND restart_id <> ${r.restart_id}
+      AND state IN ('commanded', 'deferred', 'restarting'))
+    ON CONFLICT (restart_id) DO UPDATE SET state = EXCLUDED.state, error = EXCLUDED.error, hub_id = EXCLUDED.hub_id,
+      before_restart_count = coalesce(restarts.before_restart_count, EXCLUDED.before_restart_count),
+      before_pid = coalesce(restarts.before_pid, EXCLUDED.before_pid),
+      before_instance = coalesce(restarts.before_instance, EXCLUDED.before_instance), updated_at = now()
+      WHERE restarts.state IN ('commanded', 'deferred', 'restarting') AND restarts.state IS DISTINCT FROM EXCLUDED.state
+    RETURNING restart_id`
+  return rows.length === 1
+}
+
+/** Ends a pending restart as failed (`error`), from any hub; false if it was not pending. */
+export async function failRestart(sql: Queryable, restartId: string, error: string): Promise<boolean> {
+  const rows = await sql`UPDATE restarts SET state = 'failed', error = ${error}, updated_at = now()
+    WHERE restart_id = ${restartId} AND state IN ('commanded', 'deferred', 'restarting') RETURNING restart_id`
+  return rows.length === 1
+}
+
+/**
+ * Fails pending restarts of agents that have been offline (no live connection on a hub with
+ * a lease) for longer than `timeoutMs`: the hub that would have timed them out may be gone.
+ * Returns the restart ids it failed.
+ */
+export async function failStaleRestarts(sql: Queryable, timeoutMs: number): Promise<string[]> {
+  const rows = await sql<{ restart_id: string }[]>`
+    UPDATE restarts r SET state = 'failed', error = 'timeout', updated_at = now()
+    FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id
+    WHERE a.agent_id = r.agent_id AND r.state IN ('commanded', 'deferred', 'restarting')
+      AND NOT coalesce(a.connected AND h.lease_until > now(), false)
+      AND greatest(r.updated_at, CASE WHEN a.connected THEN h.lease_until ELSE a.last_seen END)
+        < now() - ${timeoutMs}::float8 * interval '1 millisecond'
+    RETURNING r.restart_id`
+  return rows.map((r) => r.restart_id)
+}

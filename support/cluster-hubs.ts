@@ -1,0 +1,64 @@
+/**
+ * Hubs in one process joined to one cluster database, for the tests of test/pg: each a real
+ * Node hub on port 0 with its own cluster runtime (lease, bus, revocations), and agents as
+ * real WebSocket clients.
+ */
+import { signAdminToken, signAgentToken } from '../hub/auth.ts'
+import { startNodeHub, type NodeHubOptions } from '../hub/node/serve.ts'
+import { startClusterRuntime, type ClusterRuntime } from '../hub/cluster/runtime.ts'
+import { silentLogger } from '../shared/log.ts'
+import { identifiedSocket, type TestSocket } from './ws-client.ts'
+
+export const CLUSTER_SECRET = 'c'.repeat(40)
+
+export interface TestHub {
+  id: string
+  runtime: ClusterRuntime
+  running: Awaited<ReturnType<typeof startNodeHub>>
+  wsUrl: string
+  /** An admin request with the cluster's admin token (or `token`). */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>
+  stop(): Promise<void>
+}
+
+export interface ClusterHubOptions {
+  leaseMs?: number
+  sweepMs?: number
+  hub?: Partial<NodeHubOptions>
+}
+
+let adminToken: Promise<string> | null = null
+export const clusterAdminToken = () => (adminToken ??= signAdminToken(CLUSTER_SECRET))
+
+export async function startClusterHub(databaseUrl: string, id: string, o: ClusterHubOptions = {}): Promise<TestHub> {
+  const runtime = await startClusterRuntime({
+    databaseUrl, hubId: id, leaseMs: o.leaseMs ?? 3000, runtime: 'node', log: silentLogger, sweepMs: o.sweepMs ?? 200,
+  })
+  const running = await startNodeHub({
+    port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, revocations: runtime.revocations,
+    log: silentLogger, taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub,
+  })
+  const admin = await clusterAdminToken()
+  return {
+    id, runtime, running, wsUrl: `${running.url.replace('http', 'ws')}/ws`,
+    async api(method, path, body, token = admin) {
+      const res = await fetch(`${running.url}/api/admin${path}`, {
+        method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      return { status: res.status, body: await res.json() }
+    },
+    async stop() {
+      await running.close()
+      await runtime.stop()
+    },
+  }
+}
+
+export function pm2Info(restartCount: number, pid: number) {
+  return { name: 'x', pm_id: 1, pid, status: 'online', uptime_ms: 1, restart_count: restartCount, memory_bytes: 1 }
+}
+
+/** An agent identified on `hub` (with a fresh agent token unless `token` is given). */
+export async function agentOn(hub: TestHub, agentId: string, extra: Record<string, unknown> = {}, token?: string): Promise<TestSocket> {
+  return identifiedSocket(hub.wsUrl, agentId, token ?? await signAgentToken(CLUSTER_SECRET, agentId), { pm2_info: pm2Info(0, 100), ...extra })
+}

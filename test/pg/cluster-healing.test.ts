@@ -1,0 +1,57 @@
+/**
+ * Healing's shared state in cluster mode: the paused flag set on one hub holds on every hub
+ * (their healing follows it), and an action one hub's healing takes shows in the history that
+ * every hub answers.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
+
+let db: TestDatabase
+let a: TestHub
+let b: TestHub
+const sockets: TestSocket[] = []
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  a = await startClusterHub(db.url, 'hl-a')
+  b = await startClusterHub(db.url, 'hl-b')
+})
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close()
+})
+afterAll(async () => {
+  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
+  await db?.drop()
+})
+
+describe('healing in the cluster', () => {
+  it('a pause asked of hub A holds on hub B, and a resume asked of B on A', async () => {
+    const paused = await a.api('POST', '/healing/pause')
+    expect(paused).toMatchObject({ status: 200, body: { paused: true } })
+    expect((await b.api('GET', '/healing')).body).toMatchObject({ paused: true })
+    // B's own healing follows the flag, at its notification.
+    await waitFor(async () => b.running.hub.healing.view().paused, Boolean, { what: 'B paused' })
+    expect((await b.api('POST', '/healing/resume')).body).toMatchObject({ paused: false })
+    expect((await a.api('GET', '/healing')).body).toMatchObject({ paused: false })
+    await waitFor(async () => !a.running.hub.healing.view().paused, Boolean, { what: 'A resumed' })
+    expect((await a.api('GET', '/healing')).body.policy).toEqual((await b.api('GET', '/healing')).body.policy)
+  })
+
+  it("an action hub B's healing takes is in the history every hub answers", async () => {
+    const onB = await agentOn(b, 'h-1')
+    sockets.push(onB)
+    const task = (await a.api('POST', '/tasks', { input: {}, agent_id: 'h-1', timeout_ms: 300 })).body
+    const assign = await onB.next('task_assign')
+    onB.send({ type: 'task_accepted', task_id: assign.task_id })
+    const restart = await onB.next('restart_sidecar', 10_000)
+    expect(restart).toMatchObject({ reason: 'task_overdue' })
+    const fromA = await waitFor(() => a.api('GET', '/healing'), (r) => r.body.actions.some((x: any) => x.restart_id === restart.restart_id), { what: 'the action on A' })
+    const action = fromA.body.actions.find((x: any) => x.restart_id === restart.restart_id)
+    expect(action).toMatchObject({ agent_id: 'h-1', rule: 'task_overdue', action: 'restart', detail: expect.stringContaining(task.task_id) })
+    expect(action).toEqual(b.running.hub.healing.action(action.action_id))
+    expect((await b.api('GET', '/healing')).body.actions).toEqual(fromA.body.actions)
+  })
+})

@@ -72,6 +72,11 @@ export class HealingPolicy {
   private readonly budget: HealingBudget
   private readonly history: HealingHistory
   private readonly agents = new Map<string, AgentWatch>()
+  /**
+   * The agents among `agents` whose overdue restart waits (`overdue` set): what tick, release
+   * and nextDueAt look at, after every identify of a fleet, without walking the whole fleet.
+   */
+  private readonly waiting = new Map<string, AgentWatch>()
   private paused = false
 
   constructor(opts: HealingPolicyOptions) {
@@ -107,7 +112,7 @@ export class HealingPolicy {
     const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)
     if (!isNewProcess) return out.result()
     watch.memoryAbove = 0
-    watch.overdue = null
+    this.setOverdue(agentId, watch, null)
     if (proc.restartCommanded || watch.quarantine) return out.result()
     const crashes = this.budget.addCrashes(agentId, Math.max(1, counted))
     if (crashes >= this.settings.crashLimit && !this.paused) this.quarantine(agentId, watch, crashes, out)
@@ -142,7 +147,7 @@ export class HealingPolicy {
     const out = new OutputCollector()
     const watch = this.watch(agentId)
     if (!watch.supervised) return out.result() // pm2 cannot restart it: nothing to wait for
-    if (!watch.overdue) watch.overdue = { since: this.clock.now(), detail }
+    if (!watch.overdue) this.setOverdue(agentId, watch, { since: this.clock.now(), detail })
     this.releaseWaiting(out)
     return out.result()
   }
@@ -173,10 +178,17 @@ export class HealingPolicy {
 
   /** Overdue restarts waiting for the budget start, oldest first, as far as it allows. */
   private releaseWaiting(out: OutputCollector): void {
-    const waiting = [...this.agents].filter(([, w]) => w.overdue).sort(([, a], [, b]) => a.overdue!.since - b.overdue!.since)
+    if (this.waiting.size === 0) return
+    const waiting = [...this.waiting].sort(([, a], [, b]) => a.overdue!.since - b.overdue!.since)
     for (const [agentId, watch] of waiting) {
-      if (this.tryRestart(agentId, watch, 'task_overdue', watch.overdue!.detail, out)) watch.overdue = null
+      if (this.tryRestart(agentId, watch, 'task_overdue', watch.overdue!.detail, out)) this.setOverdue(agentId, watch, null)
     }
+  }
+
+  private setOverdue(agentId: string, watch: AgentWatch, overdue: AgentWatch['overdue']): void {
+    watch.overdue = overdue
+    if (overdue) this.waiting.set(agentId, watch)
+    else this.waiting.delete(agentId)
   }
 
   /** The fleet commanded the restart of a `restart` decision; `state` is the restart's state now. */
@@ -264,6 +276,7 @@ export class HealingPolicy {
     }
     this.budget.forget(agentId)
     this.agents.delete(agentId)
+    this.waiting.delete(agentId)
     this.releaseWaiting(out)
     return out.result()
   }
@@ -279,8 +292,8 @@ export class HealingPolicy {
   nextDueAt(): number | null {
     if (this.paused) return null
     let due: number | null = null
-    for (const [agentId, watch] of this.agents) {
-      if (!watch.overdue || watch.quarantine) continue
+    for (const [agentId, watch] of this.waiting) {
+      if (watch.quarantine) continue
       const at = this.budget.nextFreeAt(agentId)
       if (at !== null && (due === null || at < due)) due = at
     }

@@ -95,7 +95,7 @@ export interface VerifierOptions {
 }
 
 /**
- * Verifies a token for one audience. Signatures are cached (every admin request and identify
+ * Verifies a token for one audience. Admin tokens' signatures are cached (every admin request
  * would pay an HMAC); expiry and revocation are checked on every call, cached or not, so a
  * token revoked a moment ago is refused at once.
  */
@@ -120,6 +120,10 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
     if (typeof claims === 'string') return claims
     if (typeof payload.nbf === 'number' && payload.nbf * 1000 > clock.now()) return 'not_yet_valid'
     if (payload.nbf !== undefined && typeof payload.nbf !== 'number') return 'malformed'
+    // Admin tokens only: one is sent with every admin request. An agent token is verified once
+    // per connection, and caching a fleet's worth of them (more than maxCached) only churned the
+    // cache in a reconnect storm, leaving the evicted tokens as garbage in the old heap.
+    if (claims.role !== 'admin') return claims
     if (cache.size >= maxCached) cache.delete(cache.keys().next().value as string)
     cache.set(token, claims)
     return claims

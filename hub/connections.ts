@@ -7,7 +7,7 @@
  * maxConnections, which counts identified agents only: a flood of clients without a token can
  * fill the pending slots, never an agent's. Hence at most maxConnections + maxPending sockets.
  */
-import type { WSContext } from 'hono/ws'
+import type { WSContext, WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
@@ -17,40 +17,69 @@ import { FrameBudget } from './limits.ts'
 import type { TokenClaims } from './auth.ts'
 
 /**
- * What a Connection needs of its registry: one object per hub, shared by all its connections,
- * so that a connection carries a reference to it instead of closures of its own.
+ * What a Connection needs of its registry and of the hub: one object per hub, shared by all its
+ * connections, so that a connection carries a reference to it instead of closures of its own.
  */
-interface ConnectionHost {
+export interface ConnectionHost {
+  /** A new socket: registered, or refused (closed 1013) over the pending limit, then false. */
+  opened(conn: Connection): boolean
+  frame(conn: Connection, data: unknown): void
+  gone(conn: Connection): void
+  error(conn: Connection, event: Event): void
   unsentBytes(ws: WSContext): number
   /** `conn` has more than MAX_UNSENT_BYTES unsent: it is dropped after the sender's step. */
   backlogged(conn: Connection, unsent: number): void
 }
 
 /**
- * One open socket's state. A class with its methods on the prototype, not an object literal of
- * closures: ten thousand agents each pay for fields only (docs/benchmarks.md, memory_per_agent).
- * It holds the WSContext and nothing of the upgrade request.
+ * One socket, from upgrade to close: its state, and the `upgradeWebSocket` events the runtime
+ * adapters call on it. A class with its methods on the prototype, not an object literal of
+ * closures, and every field a primitive or a shared object where it can be: ten thousand agents
+ * each pay for fields only (docs/benchmarks.md, memory_per_agent). It holds the WSContext and
+ * nothing of the upgrade request.
  */
-export class Connection implements Peer {
+export class Connection implements Peer, WSEvents {
+  /** Set once the socket is open; null before, and for a socket refused at open. */
+  ws: WSContext | null = null
   agent: AgentRecord | null = null
   identifying = false
   identifyTimer: ReturnType<typeof setTimeout> | null = null
   closed = false
   /** Over MAX_UNSENT_BYTES: nothing more is sent, and it is about to be dropped. */
   backlogged = false
-  /** The token this connection identified with: revoking it, or its expiry, closes it. */
+  /**
+   * The claims of the token this connection identified with (the verifier's own object, kept
+   * whole because a revocation may name its jti, its agent or its issue time): revoking it, or
+   * its expiry, closes the connection.
+   */
   credential: TokenClaims | null = null
+  lastFrameAt = 0
+  budget: FrameBudget | null = null
   constructor(
     private readonly host: ConnectionHost,
-    readonly ws: WSContext,
-    public lastFrameAt: number,
-    readonly budget: FrameBudget,
     /** The peer's address as the runtime saw it (for logs), or null when it cannot tell. */
     readonly peerAddress: string | null,
   ) {}
 
+  onOpen(_event: Event, ws: WSContext): void {
+    this.ws = ws
+    if (!this.host.opened(this)) this.closed = true
+  }
+
+  onMessage(event: MessageEvent): void {
+    if (!this.closed) this.host.frame(this, event.data)
+  }
+
+  onClose(): void {
+    if (this.ws) this.host.gone(this)
+  }
+
+  onError(event: Event): void {
+    this.host.error(this, event)
+  }
+
   send(message: HubMessage): void {
-    if (this.closed || this.backlogged) return
+    if (this.closed || this.backlogged || !this.ws) return
     this.ws.send(JSON.stringify(message))
     const unsent = this.host.unsentBytes(this.ws)
     if (unsent <= MAX_UNSENT_BYTES) return
@@ -60,7 +89,7 @@ export class Connection implements Peer {
 
   close(code: number, reason: string): void {
     try {
-      this.ws.close(code, reason)
+      this.ws?.close(code, reason)
     } catch {
       // Already closing: nothing more to do for a socket we are dropping.
     }
@@ -88,6 +117,8 @@ export interface ConnectionOptions {
   terminate?: (ws: WSContext) => void
   /** A connection is gone (closed by either side); called once per connection. */
   onGone(conn: Connection): void
+  /** A frame arrived on an open connection. */
+  onFrame(conn: Connection, data: unknown): void
 }
 
 export function createConnections(opts: ConnectionOptions) {
@@ -122,7 +153,7 @@ export function createConnections(opts: ConnectionOptions) {
   }
 
   function terminate(conn: Connection): void {
-    if (!opts.terminate) return
+    if (!opts.terminate || !conn.ws) return
     try {
       opts.terminate(conn.ws)
     } catch {
@@ -140,6 +171,12 @@ export function createConnections(opts: ConnectionOptions) {
   }
 
   const host: ConnectionHost = {
+    opened: open,
+    frame: opts.onFrame,
+    gone: forget,
+    error(conn, event) {
+      log.warn('socket error', { agent_id: conn.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
+    },
     unsentBytes: opts.unsentBytes,
     backlogged(conn, unsent) {
       log.warn('closing a socket that does not read what it is sent', { agent_id: conn.agent?.agent_id ?? null, unsent_bytes: unsent })
@@ -156,25 +193,22 @@ export function createConnections(opts: ConnectionOptions) {
     if (!conn.agent) drop(conn, CLOSE.IDENTIFY_TIMEOUT, 'identify timeout')
   }
 
-  /** A new socket: registered as pending, or refused (closed 1013) over the limit, then null. */
-  function open(ws: WSContext, peerAddress: string | null = null): Connection | null {
+  /** A new socket: registered as pending, or refused (closed 1013) over the limit: false. */
+  function open(conn: Connection): boolean {
     if (pending.size >= opts.maxPending) {
       // Upgrades race past refusal() while earlier ones are still opening.
       log.warn('refusing a socket over the pending limit', { max_pending: opts.maxPending })
-      try {
-        ws.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
-      } catch {
-        // Already closing.
-      }
-      return null
+      conn.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
+      return false
     }
     const now = clock.now()
-    const c = new Connection(host, ws, now, new FrameBudget(opts.maxFramesPerS, now), peerAddress)
+    conn.lastFrameAt = now
+    conn.budget = new FrameBudget(opts.maxFramesPerS, now)
     // One shared handler with the connection as its argument: no closure per socket.
-    c.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, c)
-    connections.add(c)
-    pending.add(c)
-    return c
+    conn.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, conn)
+    connections.add(conn)
+    pending.add(conn)
+    return true
   }
 
   /** Closes (4001) every connection whose token `revoked` now refuses. */
@@ -197,7 +231,10 @@ export function createConnections(opts: ConnectionOptions) {
   }
 
   return {
-    open,
+    /** The events for one new socket, to hand to `upgradeWebSocket`. */
+    connection(peerAddress: string | null): Connection {
+      return new Connection(host, peerAddress)
+    },
     drop,
     forget,
     admit,

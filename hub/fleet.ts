@@ -4,7 +4,7 @@
  * and publishes an `agent` change. All state lives in this hub instance's memory; see README
  * "Edge-style".
  */
-import { CLOSE, type Pm2Info } from '../shared/protocol.ts'
+import { CLOSE, compactPm2Info, type Pm2Info } from '../shared/protocol.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import { createLocalBus, type AgentBus, type Peer } from './bus.ts'
@@ -205,7 +205,7 @@ export class Fleet {
     rec.peer = peer
     rec.connected_at = now
     rec.last_seen = now
-    rec.pm2_info = hello.pm2_info
+    rec.pm2_info = hello.pm2_info && compactPm2Info(hello.pm2_info)
     rec.supervised = hello.supervised
     rec.instance_id = hello.instance_id
     const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
@@ -229,7 +229,7 @@ export class Fleet {
 
   /** pm2's view of a connected agent, reported after its identify. */
   reportPm2Info(rec: AgentRecord, info: Pm2Info): void {
-    this.own(rec).pm2_info = info
+    this.own(rec).pm2_info = compactPm2Info(info)
     this.publish(rec)
   }
 

@@ -53,9 +53,12 @@ export interface AgentProcess {
   restartCommanded: boolean
 }
 
+/** Kept for every agent the hub has seen: primitives only, no object of its own per agent. */
 interface AgentWatch {
   supervised: boolean
-  pm2: { restart_count: number; pid: number | null } | null
+  /** The pm2 restart count and pid of its last identify; the count is null without pm2 info. */
+  restartCount: number | null
+  pid: number | null
   /** Stats reports in a row above the memory limit, capped at 2. */
   memoryAbove: number
   quarantine: HealingAction | null
@@ -85,6 +88,11 @@ export class HealingPolicy {
   private readonly budget: HealingBudget
   private readonly history: HealingHistory
   private readonly agents = new Map<string, AgentWatch>()
+  /**
+   * The agents among `agents` whose overdue restart waits (`overdue` set): what tick, release
+   * and nextDueAt look at, after every identify of a fleet, without walking the whole fleet.
+   */
+  private readonly waiting = new Map<string, AgentWatch>()
   private paused = false
 
   constructor(opts: HealingPolicyOptions) {
@@ -97,7 +105,7 @@ export class HealingPolicy {
   private watch(agentId: string): AgentWatch {
     let watch = this.agents.get(agentId)
     if (!watch) {
-      watch = { supervised: false, pm2: null, memoryAbove: 0, quarantine: null, overdue: null }
+      watch = { supervised: false, restartCount: null, pid: null, memoryAbove: 0, quarantine: null, overdue: null }
       this.agents.set(agentId, watch)
     }
     return watch
@@ -110,14 +118,15 @@ export class HealingPolicy {
   agentIdentified(agentId: string, proc: AgentProcess): HealingOutput {
     const out = new OutputCollector()
     const watch = this.watch(agentId)
-    const before = watch.pm2
+    const before = watch.restartCount === null ? null : { restart_count: watch.restartCount, pid: watch.pid }
     const after = proc.pm2
     watch.supervised = proc.supervised
-    watch.pm2 = after ? { restart_count: after.restart_count, pid: after.pid } : null
+    watch.restartCount = after ? after.restart_count : null
+    watch.pid = after ? after.pid : null
     const restarts = restartsSeen(before, after)
     if (restarts === 0) return out.result()
     watch.memoryAbove = 0
-    watch.overdue = null
+    this.setOverdue(agentId, watch, null)
     if (proc.restartCommanded || watch.quarantine) return out.result()
     const crashes = this.budget.addCrashes(agentId, restarts)
     if (crashes >= this.settings.crashLimit && !this.paused) this.quarantine(agentId, watch, crashes, out)
@@ -152,7 +161,7 @@ export class HealingPolicy {
     const out = new OutputCollector()
     const watch = this.watch(agentId)
     if (!watch.supervised) return out.result() // pm2 cannot restart it: nothing to wait for
-    if (!watch.overdue) watch.overdue = { since: this.clock.now(), detail }
+    if (!watch.overdue) this.setOverdue(agentId, watch, { since: this.clock.now(), detail })
     this.releaseWaiting(out)
     return out.result()
   }
@@ -183,10 +192,17 @@ export class HealingPolicy {
 
   /** Overdue restarts waiting for the budget start, oldest first, as far as it allows. */
   private releaseWaiting(out: OutputCollector): void {
-    const waiting = [...this.agents].filter(([, w]) => w.overdue).sort(([, a], [, b]) => a.overdue!.since - b.overdue!.since)
+    if (this.waiting.size === 0) return
+    const waiting = [...this.waiting].sort(([, a], [, b]) => a.overdue!.since - b.overdue!.since)
     for (const [agentId, watch] of waiting) {
-      if (this.tryRestart(agentId, watch, 'task_overdue', watch.overdue!.detail, out)) watch.overdue = null
+      if (this.tryRestart(agentId, watch, 'task_overdue', watch.overdue!.detail, out)) this.setOverdue(agentId, watch, null)
     }
+  }
+
+  private setOverdue(agentId: string, watch: AgentWatch, overdue: AgentWatch['overdue']): void {
+    watch.overdue = overdue
+    if (overdue) this.waiting.set(agentId, watch)
+    else this.waiting.delete(agentId)
   }
 
   /** The fleet commanded the restart of a `restart` decision; `state` is the restart's state now. */
@@ -274,6 +290,7 @@ export class HealingPolicy {
     }
     this.budget.forget(agentId)
     this.agents.delete(agentId)
+    this.waiting.delete(agentId)
     this.releaseWaiting(out)
     return out.result()
   }
@@ -289,8 +306,8 @@ export class HealingPolicy {
   nextDueAt(): number | null {
     if (this.paused) return null
     let due: number | null = null
-    for (const [agentId, watch] of this.agents) {
-      if (!watch.overdue || watch.quarantine) continue
+    for (const [agentId, watch] of this.waiting) {
+      if (watch.quarantine) continue
       const at = this.budget.nextFreeAt(agentId)
       if (at !== null && (due === null || at < due)) due = at
     }

@@ -116,7 +116,7 @@ export class Healing {
     if (change.identified) {
       this.carryOut(this.policy.agentIdentified(agentId, {
         supervised: rec.supervised,
-        pm2: rec.pm2_info ? { restart_count: rec.pm2_info.restart_count, pid: rec.pm2_info.pid } : null,
+        pm2: rec.pm2_info,
         restartCommanded: change.identified.restart_pending,
       }))
     }

@@ -5,7 +5,7 @@
  * the task board. The registry of open sockets is connections.ts.
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
-import type { WSContext, WSEvents } from 'hono/ws'
+import type { WSEvents } from 'hono/ws'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
@@ -17,7 +17,7 @@ import { createIdentify } from './identify.ts'
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
 
-export interface SocketOptions extends Omit<ConnectionOptions, 'onGone'> {
+export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFrame'> {
   fleet: Fleet
   tasks: TaskOwner
   /** Cluster mode: may this hub take the agent now? (ClusterSeam.admit) */
@@ -37,6 +37,7 @@ export function createSocketHub(opts: SocketOptions) {
         log.info('agent disconnected', { agent_id: rec.agent_id })
       }
     },
+    onFrame: (conn, data) => onFrame(conn, data),
   })
   const { drop } = connections
   const identify = createIdentify({
@@ -110,7 +111,7 @@ export function createSocketHub(opts: SocketOptions) {
     }
     // Node's ws enforces this before we see the frame; Deno has no such option.
     if (frameBytes(data, MAX_FRAME_BYTES) > MAX_FRAME_BYTES) return drop(conn, CLOSE.TOO_BIG, 'frame too large')
-    const verdict = conn.budget.take(now)
+    const verdict = conn.budget!.take(now)
     if (verdict === 'abusive') {
       log.warn('closing a socket over its frame budget', { agent_id: conn.agent?.agent_id ?? null, max_frames_per_s: opts.maxFramesPerS })
       return drop(conn, CLOSE.RATE_LIMITED, 'rate limited')
@@ -134,18 +135,9 @@ export function createSocketHub(opts: SocketOptions) {
     }
   }
 
-  const handlers: SocketHandlers = {
-    open: connections.open,
-    frame: onFrame,
-    gone: connections.forget,
-    error(conn, event) {
-      log.warn('socket error', { agent_id: conn?.agent?.agent_id ?? null, error: String((event as { message?: unknown }).message ?? 'error') })
-    },
-  }
-
-  /** The `upgradeWebSocket` events for one new connection. */
+  /** The `upgradeWebSocket` events for one new connection: the Connection itself. */
   function events(peerAddress: string | null = null): WSEvents {
-    return new SocketEvents(handlers, peerAddress)
+    return connections.connection(peerAddress)
   }
 
   return {
@@ -158,40 +150,6 @@ export function createSocketHub(opts: SocketOptions) {
     closeToken: connections.closeToken,
     closeRevoked: connections.closeRevoked,
     close: connections.close,
-  }
-}
-
-/** What every socket of one hub runs on: shared by all its SocketEvents. */
-interface SocketHandlers {
-  open(ws: WSContext, peerAddress: string | null): Connection | null
-  frame(conn: Connection, data: unknown): void
-  gone(conn: Connection): void
-  error(conn: Connection | null, event: Event): void
-}
-
-/**
- * One socket's `upgradeWebSocket` events, as methods on a class: the adapters call them on the
- * object, so a socket costs three fields here and no closures of its own. Nothing of the upgrade's
- * Request or Context is kept.
- */
-class SocketEvents implements WSEvents {
-  private conn: Connection | null = null
-  constructor(private readonly handlers: SocketHandlers, private readonly peerAddress: string | null) {}
-
-  onOpen(_event: Event, ws: WSContext): void {
-    this.conn = this.handlers.open(ws, this.peerAddress)
-  }
-
-  onMessage(event: MessageEvent): void {
-    if (this.conn && !this.conn.closed) this.handlers.frame(this.conn, event.data)
-  }
-
-  onClose(): void {
-    if (this.conn) this.handlers.gone(this.conn)
-  }
-
-  onError(event: Event): void {
-    this.handlers.error(this.conn, event)
   }
 }
 

@@ -99,6 +99,17 @@ export const Pm2Info = v.object({
 })
 export type Pm2Info = v.InferOutput<typeof Pm2Info>
 
+/**
+ * A copy of pm2 info built in one literal, for a record that keeps it: the decoder adds its
+ * output's keys one by one, which leaves most of them in a separate property store.
+ */
+export function compactPm2Info(info: Pm2Info): Pm2Info {
+  return {
+    name: info.name, pm_id: info.pm_id, pid: info.pid, status: info.status,
+    uptime_ms: info.uptime_ms, restart_count: info.restart_count, memory_bytes: info.memory_bytes,
+  }
+}
+
 const TaskId = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 /** A non-negative whole number a process reports about itself (bytes, milliseconds). */
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))

@@ -66,9 +66,13 @@ function sidecarApp({ agentId, name = `agentcom-${agentId}`, env = {}, filterEnv
     // pm2's SIGINT goes to the sidecar alone, not to its task's processes, so a running task
     // can finish; the sidecar stops the task's process group itself when its grace runs out.
     treekill: false,
-    // pm2 waits 100 ms before starting it again, growing ×1.5 for exits less than 30 s apart,
-    // so a crash loop backs off instead of spinning (a commanded restart pays the first 100 ms).
-    exp_backoff_restart_delay: 100,
+    // pm2 waits this long before starting it again, growing ×1.5 for exits less than 30 s apart
+    // (15 s at most), so a crash loop backs off instead of spinning. 10 ms, not 100: a commanded
+    // restart is an exit too and pays the first delay; from 10 ms a crash loop still waits over a
+    // second by its 13th exit and 15 s by its 20th, pm2 stops an app after 16 exits within a
+    // second of their start (max_restarts), and the hub's healing quarantines (drains) an agent
+    // past AGENTCOM_HEAL_CRASH_LIMIT unplanned restarts (docs/benchmarks.md).
+    exp_backoff_restart_delay: 10,
     env: { ...env, AGENTCOM_AGENT_ID: agentId, PM2_PROCESS_NAME: name },
   }
 }

@@ -5,7 +5,7 @@
  * an operator's `pm2 restart <name>` on the same sidecar, to the same line.
  *
  * The two alternate. That matters beyond noise: a commanded restart is an exit that pm2's
- * exp_backoff_restart_delay delays (100 ms, then x1.5 per restart until the app has been up
+ * exp_backoff_restart_delay delays (10 ms, then x1.5 per restart until the app has been up
  * 30 s), and `pm2 restart` resets that delay, so alternating gives every hub restart the
  * delay a first restart has. docs/benchmarks.md shows back-to-back restarts too.
  */

@@ -13,7 +13,7 @@
 import type { IncomingMessage, Server } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WSContext, defineWebSocketHelper, type WSEvents } from 'hono/ws'
+import { WSContext, defineWebSocketHelper, type WSContextInit, type WSEvents } from 'hono/ws'
 import WebSocket, { WebSocketServer } from 'ws'
 
 /** What the upgrade listener hands the app as its `env`, as @hono/node-server does. */
@@ -35,7 +35,30 @@ export interface NodeWebSocketOptions {
 }
 
 export function createNodeWebSocket(opts: NodeWebSocketOptions) {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload })
+  /**
+   * The sockets of this server: a `ws` WebSocket that carries the route's events and its
+   * WSContext in two fields of its own, so an open socket adds one small object (the WSContext)
+   * to what `ws` allocates anyway, and no closures: the listeners below are shared and find
+   * their socket as `this`. Declared here so that `reportError` reaches this server's onError.
+   */
+  class HubSocket extends WebSocket {
+    events: WSEvents<WebSocket> | null = null
+    ctx: WSContext<WebSocket> | null = null
+    /** What WSContext keeps as `raw`: the socket itself, which is also what it sends through. */
+    get raw(): WebSocket {
+      return this
+    }
+    reportError(err: unknown): void {
+      opts.onError(err)
+    }
+    untrack(): void {
+      open.delete(this)
+    }
+  }
+  // Our own registry of open sockets (one Set entry each) instead of ws's clientTracking, which
+  // adds a `close` listener closure per socket.
+  const open = new Set<HubSocket>()
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, clientTracking: false, WebSocket: HubSocket })
   /** Events the route accepted, until the upgrade listener takes them: never longer than one fetch. */
   const accepted = new Map<IncomingMessage, WSEvents<WebSocket>>()
 
@@ -71,83 +94,67 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
     if (!events) return refuse(socket, res.status, res.headers, Buffer.from(await res.arrayBuffer()))
     wss.handleUpgrade(incoming, socket, head, (ws) => {
       socket.off('error', ignoreError)
-      bind(ws, events, opts.onError)
+      bind(ws as HubSocket, events)
     })
+  }
+
+  /** Hands a socket's life to the route's events. */
+  function bind(ws: HubSocket, events: WSEvents<WebSocket>): void {
+    ws.events = events
+    // WSContext calls send, close and readyState on its init object: the socket has all three.
+    ws.ctx = new WSContext<WebSocket>(ws as unknown as WSContextInit<WebSocket>)
+    open.add(ws)
+    try {
+      events.onOpen?.(new Event('open'), ws.ctx)
+    } catch (err) {
+      opts.onError(err)
+    }
+    ws.on('message', onSocketMessage)
+    ws.on('close', onSocketClose)
+    ws.on('error', onSocketError)
   }
 
   return {
     upgradeWebSocket,
     attach,
     /** Every open socket, e.g. to terminate them all on shutdown. */
-    clients: wss.clients,
+    clients: open as ReadonlySet<WebSocket>,
   }
 }
 
-/**
- * What WSContext runs on, and what the socket's listeners need, in one object kept on the
- * socket. A class: an object literal of closures with a getter costs a socket several hundred
- * bytes more (V8 keeps it as a dictionary).
- */
-class Binding {
-  readonly ctx: WSContext<WebSocket>
-  constructor(readonly raw: WebSocket, readonly events: WSEvents<WebSocket>, readonly onError: (err: unknown) => void) {
-    this.ctx = new WSContext<WebSocket>(this)
-  }
-  send(data: string | ArrayBuffer | Uint8Array, options: { compress?: boolean }): void {
-    this.raw.send(data, { compress: options.compress })
-  }
-  close(code?: number, reason?: string): void {
-    this.raw.close(code, reason)
-  }
-  get readyState(): 0 | 1 | 2 | 3 {
-    return this.raw.readyState
-  }
-}
-
-const BINDING = Symbol('agentcom.binding')
-type BoundSocket = WebSocket & { [BINDING]: Binding }
-
-/**
- * Hands a socket's life to the route's events. The listeners are shared functions that find
- * their binding on the socket (`this`), so a socket costs no closures of its own.
- */
-function bind(ws: WebSocket, events: WSEvents<WebSocket>, onError: (err: unknown) => void): void {
-  const binding = new Binding(ws, events, onError)
-  ;(ws as BoundSocket)[BINDING] = binding
-  try {
-    events.onOpen?.(new Event('open'), binding.ctx)
-  } catch (err) {
-    onError(err)
-  }
-  ws.on('message', onSocketMessage)
-  ws.on('close', onSocketClose)
-  ws.on('error', onSocketError)
+/** A socket of createNodeWebSocket, as the shared listeners see it. */
+interface BoundSocket extends WebSocket {
+  events: WSEvents<WebSocket>
+  ctx: WSContext<WebSocket>
+  reportError(err: unknown): void
+  untrack(): void
 }
 
 function onSocketMessage(this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
-  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  const ws = this as BoundSocket
   try {
-    events.onMessage?.(new MessageEvent('message', { data: isBinary ? toArrayBuffer(data) : data.toString() }), ctx)
+    ws.events.onMessage?.(new MessageEvent('message', { data: isBinary ? toArrayBuffer(data) : data.toString() }), ws.ctx)
   } catch (err) {
-    onError(err)
+    ws.reportError(err)
   }
 }
 
 function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
-  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  const ws = this as BoundSocket
+  ws.untrack()
   try {
-    events.onClose?.(Object.assign(new Event('close'), { code, reason: reason.toString(), wasClean: code !== 1006 }) as CloseEventLike, ctx)
+    ws.events.onClose?.(Object.assign(new Event('close'), { code, reason: reason.toString(), wasClean: code !== 1006 }) as CloseEventLike, ws.ctx)
   } catch (err) {
-    onError(err)
+    ws.reportError(err)
   }
 }
 
 function onSocketError(this: WebSocket, error: Error): void {
-  const { events, ctx, onError } = (this as BoundSocket)[BINDING]
+  const ws = this as BoundSocket
   try {
-    events.onError?.(Object.assign(new Event('error'), { message: error.message, error }), ctx)
+    ws.events.onError?.(Object.assign(new Event('error'), { message: error.message, error }), ws.ctx)
   } catch (err) {
-    onError(err)
+    ws.reportError(err)
   }
 }
 

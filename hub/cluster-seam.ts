@@ -12,6 +12,7 @@ import type { ChangeFeed } from './changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
 import type { LiveEventSource } from './live-events.ts'
 import type { Healing } from './healing.ts'
+import type { AlertSender } from './alerts.ts'
 
 /** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
 export interface TaskOwner {
@@ -29,8 +30,10 @@ export interface LocalOwners {
   clock: Clock
   log: Logger
   newId: () => string
-  /** This hub's healing (per hub in cluster mode for now; its actions go on the events stream). */
-  healing: Pick<Healing, 'action' | 'resumeAgent' | 'taskOverdue' | 'pause' | 'resume' | 'view'>
+  /** This hub's healing: in cluster mode it decides nothing, and gives its settings and paused flag. */
+  healing: Pick<Healing, 'resumeAgent' | 'pause' | 'resume' | 'view' | 'settings'>
+  /** Where this hub's healing alerts go (AGENTCOM_ALERT_WEBHOOK_URL); null: only logged. */
+  alerts: AlertSender | null
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number

@@ -10,7 +10,6 @@ import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
-import { startClusterRuntime } from './cluster/runtime.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
@@ -28,7 +27,8 @@ try {
 }
 const secret = await ensureSecret(config, denoSecretFiles)
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
-const cluster = config.cluster && await startClusterRuntime({
+// Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
+const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
 }).catch((err) => {
   console.error(`agentcom hub: cannot join the cluster database: ${String(err)}`)

@@ -66,6 +66,22 @@ interface AgentWatch {
   overdue: { since: number; detail: string } | null
 }
 
+export interface Pm2Seen {
+  restart_count: number
+  pid: number | null
+}
+
+/**
+ * How many restarts an identify shows since the one before: pm2's restart count went up (by
+ * each restart, the ones the hub never saw included) or the pid changed; 0 for the same process.
+ */
+export function restartsSeen(before: Pm2Seen | null, after: Pm2Seen | null): number {
+  if (!before || !after) return 0
+  const counted = after.restart_count - before.restart_count
+  const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)
+  return isNewProcess ? Math.max(1, counted) : 0
+}
+
 export class HealingPolicy {
   readonly settings: HealingSettings
   private readonly clock: Clock
@@ -107,14 +123,12 @@ export class HealingPolicy {
     watch.supervised = proc.supervised
     watch.restartCount = after ? after.restart_count : null
     watch.pid = after ? after.pid : null
-    if (!before || !after) return out.result()
-    const counted = after.restart_count - before.restart_count
-    const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)
-    if (!isNewProcess) return out.result()
+    const restarts = restartsSeen(before, after)
+    if (restarts === 0) return out.result()
     watch.memoryAbove = 0
     this.setOverdue(agentId, watch, null)
     if (proc.restartCommanded || watch.quarantine) return out.result()
-    const crashes = this.budget.addCrashes(agentId, Math.max(1, counted))
+    const crashes = this.budget.addCrashes(agentId, restarts)
     if (crashes >= this.settings.crashLimit && !this.paused) this.quarantine(agentId, watch, crashes, out)
     return out.result()
   }

@@ -22,6 +22,11 @@ export interface HealingOptions {
   settings?: Partial<HealingSettings>
   /** Where alerts go; null: they are only logged. */
   alerts: AlertSender | null
+  /**
+   * False in cluster mode: the fleet-wide decider and the rows decide (hub/cluster/healing*.ts),
+   * so this hub's healing watches nothing and keeps only its settings and paused flag.
+   */
+  watchFleet?: boolean
 }
 
 export class Healing {
@@ -38,6 +43,10 @@ export class Healing {
     private readonly opts: HealingOptions,
   ) {
     this.policy = new HealingPolicy({ clock: opts.clock, newId: opts.newId, settings: opts.settings })
+    if (opts.watchFleet === false) {
+      this.unsubscribe = () => {}
+      return
+    }
     const unsubscribeAgents = opts.changes.on('agent', (change) => this.agentChanged(change))
     const unsubscribeRollouts = opts.changes.on('rollout', (change) => this.rolloutChanged(change.rollout_id))
     this.unsubscribe = () => {
@@ -48,6 +57,10 @@ export class Healing {
 
   view(): HealingView {
     return this.policy.view()
+  }
+
+  get settings(): HealingSettings {
+    return this.policy.settings
   }
 
   /** The `HealingAction` a `healing` change names, while the history holds it. */

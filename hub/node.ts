@@ -11,7 +11,6 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
-import { startClusterRuntime } from './cluster/runtime.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -40,7 +39,8 @@ try {
 }
 const secret = await ensureSecret(config, nodeSecretFiles)
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
-const cluster = config.cluster && await startClusterRuntime({
+// Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
+const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
 }).catch((err) => {
   process.stderr.write(`agentcom hub: cannot join the cluster database: ${String(err)}\n`)

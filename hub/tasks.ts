@@ -6,45 +6,16 @@
  * fleet's to record: this board asks it to assign and release.
  */
 import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
-import type { Clock } from '../shared/time.ts'
-import type { Logger } from '../shared/log.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
-import type { AgentBus } from './bus.ts'
-import type { ChangeFeed } from './changes.ts'
-import type { StoredTask, TaskStore } from './task-store.ts'
+import type { StoredTask } from './task-store.ts'
 import type { StorageHealth } from './persister.ts'
+import type { TaskBoardOptions, TaskRecord } from './task-options.ts'
 import { TaskTable } from './task-table.ts'
-import { TaskTimers, type OverdueTask } from './task-timers.ts'
+import { TaskTimers } from './task-timers.ts'
 
 export type { OverdueTask } from './task-timers.ts'
 
-export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
-
-export type TaskRecord = StoredTask
-
-export interface TaskBoardOptions {
-  clock: Clock
-  log: Logger
-  newId: () => string
-  /** An assignment not accepted within this is queued again. */
-  acceptTimeoutMs: number
-  /** How long a disconnected agent has to come back with its task; and an assigned task's
-   *  time past its timeout before it is overdue. */
-  graceMs: number
-  /** A task interrupted this many times fails instead of running again. */
-  maxAttempts: number
-  defaultTimeoutMs: number
-  /** Finished tasks kept for GET (and at most 64 MiB of them); the oldest go first. */
-  maxFinished: number
-  /** Where tasks are saved so a hub restart loses none (null: memory only), retried this often while failing. */
-  store?: TaskStore | null
-  storeRetryMs: number
-  changes: ChangeFeed
-  bus: AgentBus
-  /** The agent holding the task never reported it (see armOverdue). Called before the agent
-   *  is freed, so a restart commanded here keeps it from the next dispatch. */
-  onOverdue(overdue: OverdueTask): void
-}
+export type { TaskBoardOptions, TaskRecord, TaskStatus } from './task-options.ts'
 
 export class TaskBoard {
   private readonly tasks: TaskTable
@@ -166,7 +137,14 @@ export class TaskBoard {
     this.armOverdue(task)
     this.touch(task)
     this.fleet.assign(rec, task.task_id)
-    this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
+    // Sent only once the assignment is saved: a hub killed before that restores the task queued,
+    // and must not hand it to a second agent while the first runs it. A failed save sends
+    // nothing; the accept timeout below queues the task again.
+    const attempt = task.attempts
+    this.tasks.durable().then(() => {
+      if (task.status !== 'assigned' || task.agent_id !== rec.agent_id || task.attempts !== attempt) return
+      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
+    }, () => {})
     this.timers.armStep(task.task_id, this.opts.acceptTimeoutMs, () => {
       this.opts.log.warn('task not accepted in time', { task_id: task.task_id, agent_id: rec.agent_id })
       this.fleet.release(rec, task.task_id)
@@ -206,6 +184,8 @@ export class TaskBoard {
       }
       task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
+      // A run of a queued task restored from a save made before its assignment: its first.
+      task.attempts = Math.max(task.attempts, 1)
       if (outcome.kind === 'complete') task.result = outcome.result
       else task.error = outcome.error
       this.touch(task)
@@ -266,6 +246,7 @@ export class TaskBoard {
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
         task.agent_id = rec.agent_id
+        task.attempts = Math.max(task.attempts, 1) // as in finished()
         this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId

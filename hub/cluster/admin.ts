@@ -9,6 +9,7 @@ import type { Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { commandRestart } from '../pg/restarts.ts'
+import { liftQuarantine } from '../pg/healing.ts'
 import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
 import { TASKS_NUDGE } from './tasks.ts'
@@ -36,14 +37,18 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
   const { sql, bus, hubId } = d
 
   async function setDrainedAndTell(agentId: string, drained: boolean): Promise<AgentView | null> {
+    let lifted: string[] = []
     const held = await sql.begin(async (tx) => {
       const row = await setDrained(tx, agentId, drained)
       if (row?.live && row.hub_id !== null && row.hub_id !== hubId) {
         await bus.publish(row.hub_id, { kind: drained ? 'drain' : 'resume', agent_id: agentId }, tx)
       }
+      // A resume lifts a quarantine (setDrained clears the flag): its action too, whichever hub.
+      if (row && !drained) lifted = await liftQuarantine(tx, agentId)
       return row
     })
     if (!held) return null
+    d.healing.changed(lifted)
     if (held.live && held.hub_id === hubId) d.local.drained(agentId, drained)
     const view = await getAgentView(sql, agentId)
     return view ? agentViewOf(view) : null

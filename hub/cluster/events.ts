@@ -31,8 +31,8 @@ export interface ClusterEventsDeps {
   /** Resolves once this hub's agent rows are written (presence), so views read from them are current. */
   settled(): Promise<void>
   rolloutView(rolloutId: string): Promise<unknown>
-  /** A healing action of this hub's healing (HealingAction), while its history holds it. */
-  healingAction(actionId: string): unknown
+  /** A healing action (HealingAction), from the rows. */
+  healingAction(actionId: string): Promise<unknown>
 }
 
 /** Opens the log: the cluster's epoch, and the newest events already in the table for replay. */
@@ -164,7 +164,7 @@ export class ClusterEvents implements LiveEventSource {
         return view ? { kind: 'rollout', payload: view } : null
       }
       case 'healing': {
-        const view = this.d.healingAction(change.action_id)
+        const view = await this.d.healingAction(change.action_id)
         return view ? { kind: 'healing', payload: view } : null
       }
     }

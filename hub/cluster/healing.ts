@@ -1,18 +1,30 @@
 /**
- * Healing in cluster mode, as far as it is shared: the paused flag and the action history live
- * in PostgreSQL, so `GET /api/admin/healing`, `pause` and `resume` answer alike on every hub.
- * Pause and resume are written and announced to every hub in one transaction, and each hub's
- * healing follows (and reads the flag again after every re-LISTEN). Each hub's healing still
- * decides for the agents whose sockets it holds, within its own budget (docs/cluster.md, "Not
- * built yet"); the actions it takes are written here as they are recorded and move on.
+ * Healing in cluster mode, on each hub. Shared: the paused flag and the action history live in
+ * PostgreSQL, so `GET /api/admin/healing`, `pause` and `resume` answer alike on every hub (a
+ * pause or resume is written and announced in one transaction; each hub's healing follows, and
+ * reads the flag again after every re-LISTEN). This hub's part of the fleet-wide decisions:
+ * - an agent identifying here as a new process is checked against the last process any hub saw
+ *   (its row's pm2_info): the crash-loop rule runs under the agent's row lock (pg/healing.ts),
+ *   so a quarantine is one for the fleet, and every hub reads it from the row;
+ * - memory above the limit in two stats reports in a row, and an overdue task, of an agent held
+ *   here, are filed as requests for the decider (healing-decider.ts), which holds the budget;
+ *   an agent whose overdue restart waits gets no task meanwhile.
+ * The hub's own Healing decides nothing in cluster mode (createHub); it keeps the settings.
  */
 import type { Logger } from '../../shared/log.ts'
+import type { AlertSender } from '../alerts.ts'
 import type { ChangeFeed } from '../changes.ts'
+import type { Fleet } from '../fleet.ts'
 import type { Healing } from '../healing.ts'
-import type { HealingView } from '../healing-policy.ts'
+import { restartsSeen, type HealingView, type Pm2Seen } from '../healing-policy.ts'
+import type { HealingSettings } from '../healing-settings.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { healingPaused, listHealingActions, saveHealingAction, setHealingPaused } from '../pg/healing.ts'
+import {
+  dropMemoryRequest, fileHealingRequest, getHealingAction, healingPaused, listHealingActions, newProcessSeen, setHealingPaused,
+  waitingOverdue, type RequestRule,
+} from '../pg/healing.ts'
+import { HEALING_NUDGE } from './healing-decider.ts'
 
 export const HEALING_PAUSED = 'healing_paused'
 /** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
@@ -23,18 +35,28 @@ export interface ClusterHealingDeps {
   bus: PgBus
   hubId: string
   log: Logger
+  newId: () => string
   changes: ChangeFeed
-  healing: Pick<Healing, 'action' | 'pause' | 'resume' | 'view'>
+  fleet: Fleet
+  /** Whether this hub holds the agent's socket (ClusterPresence.holds). */
+  holds(agentId: string): boolean
+  settings: HealingSettings
+  alerts: AlertSender | null
+  healing: Pick<Healing, 'pause' | 'resume' | 'view'>
 }
 
 export class ClusterHealing {
   private readonly unsubscribe: Array<() => void>
-  private readonly dirty = new Set<string>()
-  private writing: Promise<void> | null = null
+  /** Stats reports in a row above the memory limit, per agent held here, capped at 2. */
+  private readonly memoryAbove = new Map<string, number>()
+  /** Agents held out of dispatch here while their overdue restart waits. */
+  private readonly held = new Set<string>()
 
   constructor(private readonly d: ClusterHealingDeps) {
     this.unsubscribe = [
-      d.changes.on('healing', (change) => this.actionChanged(change.action_id)),
+      d.changes.on('agent', (change) => {
+        if (change.stats) this.statsReported(change.agent_id)
+      }),
       d.bus.subscribe((message) => {
         if (message.kind === HEALING_PAUSED && typeof message.paused === 'boolean') this.follow(message.paused)
       }),
@@ -47,9 +69,13 @@ export class ClusterHealing {
   }
 
   async view(): Promise<HealingView> {
-    await this.settled()
     const [paused, actions] = await Promise.all([healingPaused(this.d.sql), listHealingActions(this.d.sql, HEALING_HISTORY)])
     return { paused, policy: this.d.healing.view().policy, actions }
+  }
+
+  /** An action, as the events stream shows it. */
+  action(actionId: string): Promise<unknown> {
+    return getHealingAction(this.d.sql, actionId)
   }
 
   pause(): Promise<HealingView> {
@@ -60,19 +86,94 @@ export class ClusterHealing {
     return this.setPaused(false)
   }
 
-  /** Resolves once every action change so far is written. */
-  async settled(): Promise<void> {
-    while (this.writing) await this.writing
+  /** Actions changed outside the decider (a quarantine lifted): on the events stream, and the decider looks. */
+  changed(actionIds: string[]): void {
+    for (const id of actionIds) this.d.changes.publish({ type: 'healing', action_id: id })
+    if (actionIds.length > 0) this.nudge()
+  }
+
+  /**
+   * ClusterSeam.admit, after the claim: `before` is the process the cluster last saw of the
+   * agent, `after` the one identifying. Never refuses the agent: a failure is logged.
+   */
+  async identified(agentId: string, before: Pm2Seen | null, after: Pm2Seen | null): Promise<void> {
+    const restarts = restartsSeen(before, after)
+    if (restarts === 0) return
+    this.memoryAbove.delete(agentId)
+    const s = this.d.settings
+    try {
+      const action = await newProcessSeen(this.d.sql, {
+        agentId, hubId: this.d.hubId, restarts, rule: { crashLimit: s.crashLimit, windowS: s.windowS }, actionId: this.d.newId(),
+      })
+      if (!action) return
+      this.d.log.warn('agent quarantined', { agent_id: agentId, rule: action.rule, action_id: action.action_id })
+      this.d.alerts?.send({ type: 'agent_quarantined', agent_id: agentId, rule: action.rule, detail: action.detail, at: action.updated_at })
+      this.d.changes.publish({ type: 'healing', action_id: action.action_id })
+    } catch (err) {
+      this.d.log.warn('could not check the agent for a crash loop', { agent_id: agentId, error: String(err) })
+    }
+  }
+
+  /** The hub gave up on a task of an agent held here: its force restart waits for the decider. */
+  taskOverdue(agentId: string, detail: string): void {
+    this.d.log.warn('agent did not report its task in time', { agent_id: agentId, detail })
+    if (!this.d.fleet.get(agentId)?.supervised) return // pm2 cannot restart it: nothing to wait for
+    this.hold(agentId, true)
+    void this.file(agentId, 'task_overdue', detail)
+  }
+
+  /** Holds out of dispatch the agents held here whose overdue restart waits, and lets go of the others (each sweep). */
+  async syncHolds(): Promise<void> {
+    const waiting = await waitingOverdue(this.d.sql)
+    for (const agentId of this.held) if (!waiting.has(agentId)) this.hold(agentId, false)
+    for (const agentId of waiting) if (this.d.holds(agentId)) this.hold(agentId, true)
+    for (const agentId of this.memoryAbove.keys()) if (!this.d.holds(agentId)) this.memoryAbove.delete(agentId)
   }
 
   close(): void {
     for (const off of this.unsubscribe) off()
   }
 
+  private hold(agentId: string, held: boolean): void {
+    if (held === this.held.has(agentId)) return
+    if (held) this.held.add(agentId)
+    else this.held.delete(agentId)
+    this.d.fleet.holdForRestart(agentId, held)
+  }
+
+  private statsReported(agentId: string): void {
+    const limitMb = this.d.settings.maxMemoryMb
+    const rss = this.d.fleet.get(agentId)?.stats?.rss_bytes
+    if (limitMb === null || rss === undefined || !this.d.holds(agentId)) return
+    const before = this.memoryAbove.get(agentId) ?? 0
+    const above = rss > limitMb * 1024 * 1024 ? Math.min(2, before + 1) : 0
+    if (above === 0) this.memoryAbove.delete(agentId)
+    else this.memoryAbove.set(agentId, above)
+    if (above === 2) {
+      const detail = `rss ${Math.round(rss / (1024 * 1024))} MB above ${limitMb} MB in two stats reports in a row`
+      void this.file(agentId, 'memory', detail)
+    } else if (before === 2) {
+      void dropMemoryRequest(this.d.sql, agentId).catch((err) => this.d.log.warn('could not drop a healing request', { agent_id: agentId, error: String(err) }))
+    }
+  }
+
+  private async file(agentId: string, rule: RequestRule, detail: string): Promise<void> {
+    try {
+      if (await fileHealingRequest(this.d.sql, this.d.hubId, agentId, rule, detail)) this.nudge()
+    } catch (err) {
+      this.d.log.warn('could not file a healing request', { agent_id: agentId, rule, error: String(err) })
+    }
+  }
+
+  private nudge(): void {
+    void this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
+  }
+
   private async setPaused(paused: boolean): Promise<HealingView> {
     await this.d.sql.begin(async (tx) => {
       await setHealingPaused(tx, paused)
       await this.d.bus.publish(ALL_HUBS, { kind: HEALING_PAUSED, paused }, tx)
+      if (!paused) await this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }, tx)
     })
     this.follow(paused)
     return this.view()
@@ -82,27 +183,5 @@ export class ClusterHealing {
     if (this.d.healing.view().paused === paused) return
     if (paused) this.d.healing.pause()
     else this.d.healing.resume()
-  }
-
-  private actionChanged(actionId: string): void {
-    this.dirty.add(actionId)
-    this.writing ??= this.write().finally(() => {
-      this.writing = null
-    })
-  }
-
-  /** Writes the changed actions, one batch at a time, until none is left. */
-  private async write(): Promise<void> {
-    while (this.dirty.size > 0) {
-      const ids = [...this.dirty]
-      this.dirty.clear()
-      for (const id of ids) {
-        const action = this.d.healing.action(id)
-        if (!action) continue
-        await saveHealingAction(this.d.sql, this.d.hubId, action).catch((err) => {
-          this.d.log.warn('could not record a healing action in the cluster', { action_id: id, error: String(err) })
-        })
-      }
-    }
   }
 }

@@ -17,6 +17,10 @@ import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence.ts'
 import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
+import type { Pm2Seen } from '../healing-policy.ts'
+
+/** The reasons healing's restarts carry (the decider follows their states). */
+const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])
 
 interface Claim {
   connectionId: string
@@ -34,6 +38,14 @@ export interface PresenceDeps {
   newId: () => string
   /** Resumes an agent here (healing's resumeAgent: lifts a quarantine too). */
   resumeAgent(agentId: string): void
+  /**
+   * The agent is being admitted: `before` is the process the cluster last saw of it, `after`
+   * the one identifying (ClusterHealing.identified: the crash-loop rule). Settles before the
+   * agent's row is read, so a quarantine it makes is adopted.
+   */
+  processSeen(agentId: string, before: Pm2Seen | null, after: Pm2Seen | null): Promise<void>
+  /** A healing restart of an agent here moved on: the decider should look. */
+  healingRestartMoved(): void
 }
 
 export class ClusterPresence {
@@ -41,7 +53,7 @@ export class ClusterPresence {
   private readonly dirty = new Set<string>()
   /** The last restart state written per agent, so an unchanged one is not written again. */
   private readonly written = new Map<string, string>()
-  /** The last pm2 info, stats and quarantine written per agent, likewise. */
+  /** The last pm2 info and stats written per agent, likewise. */
   private readonly writtenState = new Map<string, string>()
   private flushing: Promise<void> | null = null
   private flushAgain = false
@@ -68,6 +80,7 @@ export class ClusterPresence {
       if (claim.previous_hub_id !== null && claim.previous_hub_id !== hubId) {
         await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
       }
+      await this.d.processSeen(agentId, claim.previous_pm2_info as Pm2Seen | null, hello.pm2_info)
       const [row, restart] = await Promise.all([getAgent(sql, agentId), pendingRestart(sql, agentId)])
       this.d.fleet.adopt(agentId, { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart: restart ? toRestart(restart) : null })
       this.claims.set(agentId, { connectionId, peer })
@@ -175,8 +188,9 @@ export class ClusterPresence {
         this.d.changes.publish({ type: 'rollout', rollout_id: r.rollout_id })
         await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
       }
+      if (saved && HEALING_REASONS.has(r.reason)) this.d.healingRestartMoved()
     }
-    const state = { pm2_info: rec.pm2_info, stats: rec.stats, quarantined: rec.quarantined }
+    const state = { pm2_info: rec.pm2_info, stats: rec.stats }
     const stateKey = JSON.stringify(state)
     if (rec.peer === claim.peer && stateKey !== this.writtenState.get(agentId)) {
       this.writtenState.set(agentId, stateKey)

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
 import { connectDatabase, type Sql } from '../pg/connect.ts'
 import { migrate } from '../pg/migrate.ts'
-import { createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
+import { ALL_HUBS, createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
 import { releaseLease } from '../pg/presence.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
@@ -19,6 +19,7 @@ import { ClusterRevocations } from './revocations.ts'
 import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
 import { ClusterEvents, openClusterEventLog } from './events.ts'
 import { ClusterHealing } from './healing.ts'
+import { HealingDecider, HEALING_NUDGE } from './healing-decider.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 
@@ -47,6 +48,8 @@ export interface ClusterRuntime {
   /** The hub's RevocationStore in cluster mode (createHub's `revocations`). */
   revocations: ClusterRevocations
   attach: ClusterAttach
+  /** Healing's decider on this hub, once attached (it decides while `isDecider`). */
+  readonly healingDecider: HealingDecider | null
   /** Clean stop: the lease ends now and this hub's agents read as offline at once. */
   stop(): Promise<void>
 }
@@ -76,24 +79,35 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     throw err
   }
   let seam: ClusterSeam | null = null
+  let deciderOf: HealingDecider | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
-    const presence = new ClusterPresence({
+    const healing: ClusterHealing = new ClusterHealing({
+      sql, bus, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
+      holds: (agentId) => presence.holds(agentId), settings: local.healing.settings, alerts: local.alerts, healing: local.healing,
+    })
+    const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
       resumeAgent: (id) => void local.healing.resumeAgent(id),
+      processSeen: (id, before, after) => healing.identified(id, before, after),
+      healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
     })
+    const decider = new HealingDecider({
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId, changes: local.changes,
+      settings: local.healing.settings, alerts: local.alerts, deliverRestart: (id) => presence.deliverRestart(id),
+    })
+    deciderOf = decider
     const tasks = new ClusterTasks({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
-      onOverdue: (agentId, detail) => local.healing.taskOverdue(agentId, detail),
+      onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
     })
     const rollouts = new ClusterRollouts({
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,
       offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
       changed: (id) => local.changes.publish({ type: 'rollout', rollout_id: id }),
     })
-    const healing = new ClusterHealing({ sql, bus, hubId: o.hubId, log: local.log, changes: local.changes, healing: local.healing })
     void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing,
@@ -104,10 +118,14 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => local.healing.action(id),
+      healingAction: (id) => healing.action(id),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
+      healing: { tick: async () => {
+        await decider.step()
+        await healing.syncHolds()
+      } },
       restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
     })
     const handle = (message: BusMessage) => {
@@ -123,6 +141,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         case 'drain':
         case 'resume':
           if (agentId) presence.applyDrained(agentId, message.kind === 'drain')
+          return
+        case HEALING_NUDGE:
+          if (decider.isDecider) void decider.step()
           return
         case ROLLOUT_NUDGE:
           if (typeof message.rollout_id === 'string') void rollouts.step(message.rollout_id)
@@ -157,8 +178,12 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
 
   return {
     hubId: o.hubId, sql, bus, lease, revocations, attach,
+    get healingDecider() {
+      return deciderOf
+    },
     async stop() {
       seam?.close()
+      await deciderOf?.release().catch((err) => o.log.warn('could not release the healing decider lease', { error: String(err) }))
       revocations.close()
       await lease.stop()
       await bus.close().catch(() => undefined)

@@ -3,7 +3,8 @@
  * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
  * whose agent has been gone past the grace period are queued again, restarts of agents that
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
- * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out). Also the catch-up
+ * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
+ * healing's decider steps (taken over likewise). Also the catch-up
  * a missed notification needs: held agents' commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -38,6 +39,8 @@ export interface SweepDeps {
   tasks: ClusterTasks
   rollouts: ClusterRollouts
   events: ClusterEvents
+  /** Healing: the decider's step (and taking its lease), and this hub's holds of agents waiting for it. */
+  healing: { tick(): Promise<void> }
   log: Logger
   graceMs: number
   restartTimeoutMs: number
@@ -75,6 +78,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
     await d.presence.reconcile()
     await d.rollouts.tick()
+    await d.healing.tick()
     await d.events.catchUp()
     d.tasks.nudge()
   }

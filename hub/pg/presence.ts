@@ -24,8 +24,12 @@ export interface AgentHello {
 }
 
 export type AgentClaim =
-  /** `previous_*`: who held the agent's socket until now (null if nobody): close that one. */
-  | { ok: true; previous_hub_id: string | null; previous_connection_id: string | null }
+  /**
+   * `previous_*`: who held the agent's socket until now (null if nobody): close that one.
+   * `previous_pm2_info`: the process the cluster last saw of the agent, on any hub (healing
+   * compares it with the one identifying).
+   */
+  | { ok: true; previous_hub_id: string | null; previous_connection_id: string | null; previous_pm2_info: unknown }
   /** This hub's lease is not current: it must not take agents until it renews. */
   | { ok: false; error: 'lease_expired' }
 
@@ -101,15 +105,16 @@ export async function claimAgent(
     const [lease] = await tx<{ live: boolean }[]>`SELECT lease_until > now() AS live FROM hubs WHERE hub_id = ${hubId}`
     if (!lease?.live) return { ok: false, error: 'lease_expired' }
     await tx`INSERT INTO agents (agent_id) VALUES (${agentId}) ON CONFLICT DO NOTHING`
-    const [prev] = await tx<{ hub_id: string | null; connection_id: string | null; connected: boolean }[]>`
-      SELECT hub_id, connection_id, connected FROM agents WHERE agent_id = ${agentId} FOR UPDATE`
+    const [prev] = await tx<{ hub_id: string | null; connection_id: string | null; connected: boolean; pm2_info: unknown }[]>`
+      SELECT hub_id, connection_id, connected, pm2_info FROM agents WHERE agent_id = ${agentId} FOR UPDATE`
     await tx`UPDATE agents SET hub_id = ${hubId}, connection_id = ${connectionId}, connected = true,
       connected_at = now(), last_seen = now(), pm2_info = ${hello.pm2_info === null ? null : tx.json(hello.pm2_info as never)},
       supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, updated_at = now()
       WHERE agent_id = ${agentId}`
+    const previous_pm2_info = prev.pm2_info ?? null
     return prev.connected
-      ? { ok: true, previous_hub_id: prev.hub_id, previous_connection_id: prev.connection_id }
-      : { ok: true, previous_hub_id: null, previous_connection_id: null }
+      ? { ok: true, previous_hub_id: prev.hub_id, previous_connection_id: prev.connection_id, previous_pm2_info }
+      : { ok: true, previous_hub_id: null, previous_connection_id: null, previous_pm2_info }
   })
 }
 
@@ -126,16 +131,15 @@ export async function releaseAgent(sql: Queryable, hubId: string, agentId: strin
 
 /**
  * What the holding hub reports of an agent on `connectionId`: pm2's view of it (reported after
- * its identify), its last stats, and a quarantine healing put it under (which drains it too).
- * Applies only while that connection holds it.
+ * its identify) and its last stats. Applies only while that connection holds it. (A quarantine
+ * is written by healing itself, pg/healing.ts, and lifted by a resume.)
  */
 export async function saveAgentState(
   sql: Queryable, hubId: string, agentId: string, connectionId: string,
-  state: { pm2_info: unknown; stats: unknown; quarantined: boolean },
+  state: { pm2_info: unknown; stats: unknown },
 ): Promise<void> {
   await sql`UPDATE agents SET stats = ${state.stats === null ? null : sql.json(state.stats as never)},
-      pm2_info = ${state.pm2_info === null ? null : sql.json(state.pm2_info as never)},
-      quarantined = ${state.quarantined}, drained = drained OR ${state.quarantined}, updated_at = now()
+      pm2_info = ${state.pm2_info === null ? null : sql.json(state.pm2_info as never)}, updated_at = now()
     WHERE agent_id = ${agentId} AND hub_id = ${hubId} AND connection_id = ${connectionId} AND connected`
 }
 

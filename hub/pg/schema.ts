@@ -196,9 +196,27 @@ const HEALING_ACTION_UPDATES = /* sql */ `
 ALTER TABLE healing_actions ADD COLUMN updated_at timestamptz, ADD COLUMN hub_id text;
 `
 
+// Healing's fleet-wide decider (hub/cluster/healing-decider.ts). The hubs holding agents file
+// what healing should restart (one request per agent: an overdue task's force restart, or memory
+// above the limit) and the decider, the one hub holding healing_state's decider lease, starts
+// them within the budget, which it counts from healing_actions and restarts.
+const HEALING_REQUESTS = /* sql */ `
+CREATE TABLE healing_requests (
+  agent_id text PRIMARY KEY,
+  rule     text NOT NULL CHECK (rule IN ('memory', 'task_overdue')),
+  detail   text NOT NULL,
+  since    timestamptz NOT NULL DEFAULT now(),
+  hub_id   text
+);
+CREATE INDEX healing_actions_by_restart ON healing_actions (restart_id) WHERE restart_id IS NOT NULL;
+CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
+  WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
+  { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
 ]

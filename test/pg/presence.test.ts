@@ -38,7 +38,7 @@ describe('presence on leases', () => {
 
   it("an agent reads as disconnected once its hub's lease runs out, and that hub may not take agents", async () => {
     await renewLease(sql, 'hub-a', LONG_LEASE_MS)
-    expect(await claim('hub-a', 'w1', 'c1')).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null })
+    expect(await claim('hub-a', 'w1', 'c1')).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null, previous_pm2_info: null })
     expect(await getAgent(sql, 'w1')).toMatchObject({
       agent_id: 'w1', hub_id: 'hub-a', connected: true, pm2_info: HELLO.pm2_info, supervised: true, instance_id: 'i-1',
     })
@@ -55,7 +55,8 @@ describe('presence on leases', () => {
     await renewLease(sql, 'hub-a', LONG_LEASE_MS)
     await renewLease(sql, 'hub-b', LONG_LEASE_MS)
     await claim('hub-a', 'w1', 'c1')
-    expect(await claim('hub-b', 'w1', 'c2')).toEqual({ ok: true, previous_hub_id: 'hub-a', previous_connection_id: 'c1' })
+    // The process the cluster last saw of it, for healing to compare with the one identifying.
+    expect(await claim('hub-b', 'w1', 'c2')).toEqual({ ok: true, previous_hub_id: 'hub-a', previous_connection_id: 'c1', previous_pm2_info: HELLO.pm2_info })
     expect(await releaseAgent(sql, 'hub-a', 'w1', 'c1')).toBe(false)
     expect(await touchAgent(sql, 'hub-a', 'w1', 'c1')).toBe(false)
     expect(await touchAgent(sql, 'hub-b', 'w1', 'c2')).toBe(true)
@@ -63,7 +64,7 @@ describe('presence on leases', () => {
     expect(await releaseAgent(sql, 'hub-b', 'w1', 'c2')).toBe(true)
     expect(await getAgent(sql, 'w1')).toMatchObject({ hub_id: 'hub-b', connected: false })
     // Identifying again after a clean close replaces no one.
-    expect(await claim('hub-a', 'w1', 'c3')).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null })
+    expect(await claim('hub-a', 'w1', 'c3')).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null, previous_pm2_info: HELLO.pm2_info })
   })
 
   it('two hubs taking one new agent at once: the second learns of the first', async () => {
@@ -76,8 +77,11 @@ describe('presence on leases', () => {
     ])
     const row = await getAgent(sql, 'w1')
     const [winner, loser] = row!.hub_id === 'hub-a' ? [a, b] : [b, a]
-    expect(loser).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null })
-    expect(winner).toEqual({ ok: true, previous_hub_id: row!.hub_id === 'hub-a' ? 'hub-b' : 'hub-a', previous_connection_id: row!.hub_id === 'hub-a' ? 'cb' : 'ca' })
+    expect(loser).toEqual({ ok: true, previous_hub_id: null, previous_connection_id: null, previous_pm2_info: null })
+    expect(winner).toEqual({
+      ok: true, previous_hub_id: row!.hub_id === 'hub-a' ? 'hub-b' : 'hub-a', previous_connection_id: row!.hub_id === 'hub-a' ? 'cb' : 'ca',
+      previous_pm2_info: HELLO.pm2_info,
+    })
   })
 
   it('a clean stop ends the lease and disconnects its agents at once; pruning forgets long-dead hubs', async () => {

@@ -140,6 +140,57 @@ describe('task deadlines', () => {
   })
 })
 
+describe('a hub killed between saving a task and saving its assignment', () => {
+  // The restored table holds the task queued with no attempt; its agent still runs it.
+  const restored = (task_id: string) => ({
+    task_id, status: 'queued' as const, input: { n: 1 }, pinned: null, agent_id: null, attempts: 0,
+    result: null, error: null, timeout_ms: 60_000, created_at: 1, updated_at: 1, assigned_at: null,
+  })
+
+  it('sends an assignment only once it is saved, so a restored queued task was never sent', async () => {
+    const saves: Array<{ status: string[]; release: () => void }> = []
+    const store = {
+      load: async () => [],
+      save: (tasks: Array<{ status: string }>) => new Promise<void>((release) => saves.push({ status: tasks.map((t) => t.status), release })),
+    }
+    const saving = createHub({
+      upgradeWebSocket: (() => async () => new Response(null)) as never,
+      secret: 's'.repeat(40), log: silentLogger, taskStore: store,
+    })
+    try {
+      const sent: HubMessage[] = []
+      saving.fleet.identify('a-1', { send: (m) => sent.push(m), close: () => {} }, { supervised: false, instance_id: 'i', pm2_info: null })
+      saving.tasks.identified(saving.fleet.get('a-1')!, null)
+      saving.tasks.create({ n: 1 }, null, undefined)
+      await flush()
+      saves[0].release() // the task itself, queued
+      await flush()
+      expect(saves.map((s) => s.status)).toEqual([['queued'], ['assigned']])
+      expect(sent.filter((m) => m.type === 'task_assign')).toEqual([])
+      saves[1].release()
+      await flush()
+      expect(sent.filter((m) => m.type === 'task_assign')).toHaveLength(1)
+    } finally {
+      saving.close()
+    }
+  })
+
+  it('counts the run an agent reports at identify as the first attempt', async () => {
+    hub.tasks.restore([restored('t-1')])
+    join('a-1', 0, 't-1')
+    await flush()
+    expect(hub.tasks.get('t-1')).toMatchObject({ status: 'working', agent_id: 'a-1', attempts: 1 })
+  })
+
+  it('counts the run whose result arrives while the task is queued as the first attempt', async () => {
+    hub.tasks.restore([restored('t-2')])
+    const a = join('a-1')
+    hub.tasks.finished(a.rec, 't-2', { kind: 'complete', result: 7 })
+    await flush()
+    expect(hub.tasks.get('t-2')).toMatchObject({ status: 'completed', result: 7, attempts: 1 })
+  })
+})
+
 describe('restart deadlines and dispatch', () => {
   it('fails a restart whose agent does not come back within the timeout', async () => {
     const a = join('a-1')

@@ -1,0 +1,35 @@
+/** The task board's types and options (see tasks.ts). */
+import type { Clock } from '../shared/time.ts'
+import type { Logger } from '../shared/log.ts'
+import type { AgentBus } from './bus.ts'
+import type { ChangeFeed } from './changes.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
+import type { OverdueTask } from './task-timers.ts'
+
+export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
+
+export type TaskRecord = StoredTask
+
+export interface TaskBoardOptions {
+  clock: Clock
+  log: Logger
+  newId: () => string
+  /** An assignment not accepted within this is queued again. */
+  acceptTimeoutMs: number
+  /** How long a disconnected agent has to come back with its task; and an assigned task's
+   *  time past its timeout before it is overdue. */
+  graceMs: number
+  /** A task interrupted this many times fails instead of running again. */
+  maxAttempts: number
+  defaultTimeoutMs: number
+  /** Finished tasks kept for GET (and at most 64 MiB of them); the oldest go first. */
+  maxFinished: number
+  /** Where tasks are saved so a hub restart loses none (null: memory only), retried this often while failing. */
+  store?: TaskStore | null
+  storeRetryMs: number
+  changes: ChangeFeed
+  bus: AgentBus
+  /** The agent holding the task never reported it (see armOverdue). Called before the agent
+   *  is freed, so a restart commanded here keeps it from the next dispatch. */
+  onOverdue(overdue: OverdueTask): void
+}

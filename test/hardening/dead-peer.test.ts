@@ -92,9 +92,11 @@ describe.each(RUNTIMES)('a sidecar that stops answering (%s hub)', (runtime) => 
       async () => (await hub.api('GET', '/api/admin/agents')).body.agents.filter((a: any) => a.agent_id.startsWith('silent-') && !a.connected).length,
       (n) => n === 5, { timeoutMs: idleMs + checkMs + 10_000, intervalMs: 100, what: 'silent agents dropped' },
     )
-    // When the hub let go of each (whatever noticed first), from its own log.
-    const lines = hub.logs.flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []))
-    const dropped = lines.filter((l) => l.msg === 'agent disconnected' && l.agent_id.startsWith('silent-')).map((l) => Date.parse(l.time))
+    // When the hub let go of each (whatever noticed first), from its own log: its lines arrive
+    // through a pipe, which may come after the API's answer that showed them gone.
+    const droppedAt = () => hub.logs.flatMap((l) => (l.startsWith('{') ? [JSON.parse(l)] : []))
+      .filter((l) => l.msg === 'agent disconnected' && l.agent_id.startsWith('silent-')).map((l) => Date.parse(l.time))
+    const dropped = await waitFor(async () => droppedAt(), (times) => times.length >= 5, { timeoutMs: 5000, what: 'hub log lines of the drops' })
     expect(dropped).toHaveLength(5)
     const droppedAfter = dropped.map((t) => t - frozenAt)
     const byHub = hub.logs.filter((l) => l.includes('"msg":"closing silent connection"')).length

@@ -58,3 +58,13 @@ export class ChangeFeed {
     })
   }
 }
+
+/** What a change is about (`agent:<id>`, `task:<id>`, ...): changes with one key coalesce. */
+export function changeKey(change: Change): string {
+  switch (change.type) {
+    case 'agent': return `agent:${change.agent_id}`
+    case 'task': return `task:${change.task_id}`
+    case 'rollout': return `rollout:${change.rollout_id}`
+    case 'healing': return `healing:${change.action_id}`
+  }
+}

@@ -5,7 +5,7 @@
  * one thing within one turn of the event loop become one event carrying its latest view: an
  * identify that moves an agent three times is one `agent` event, not three.
  */
-import type { ChangeFeed, Change } from './changes.ts'
+import { changeKey, type ChangeFeed, type Change } from './changes.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskBoard } from './tasks.ts'
 import type { Rollouts } from './rollouts.ts'
@@ -74,7 +74,7 @@ export class LiveEvents implements LiveEventSource {
   }
 
   #note(change: Change): void {
-    this.#pending.set(keyOf(change), change)
+    this.#pending.set(changeKey(change), change)
     if (this.#flushScheduled) return
     this.#flushScheduled = true
     queueMicrotask(() => {
@@ -104,14 +104,5 @@ export class LiveEvents implements LiveEventSource {
         return action ? { kind: 'healing', view: action } : null
       }
     }
-  }
-}
-
-function keyOf(change: Change): string {
-  switch (change.type) {
-    case 'agent': return `agent:${change.agent_id}`
-    case 'task': return `task:${change.task_id}`
-    case 'rollout': return `rollout:${change.rollout_id}`
-    case 'healing': return `healing:${change.action_id}`
   }
 }

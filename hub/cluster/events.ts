@@ -9,7 +9,7 @@
  * ids a reader sees never leave a hole behind that fills later.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { Change, ChangeFeed } from '../changes.ts'
+import { changeKey, type Change, type ChangeFeed } from '../changes.ts'
 import { EventLog } from '../event-log.ts'
 import type { LiveEventKind, LiveEventSource } from '../live-events.ts'
 import type { Sql } from '../pg/connect.ts'
@@ -111,7 +111,7 @@ export class ClusterEvents implements LiveEventSource {
   }
 
   #note(change: Change): void {
-    this.#pending.set(keyOf(change), change)
+    this.#pending.set(changeKey(change), change)
     this.#schedule()
   }
 
@@ -168,14 +168,5 @@ export class ClusterEvents implements LiveEventSource {
         return view ? { kind: 'healing', payload: view } : null
       }
     }
-  }
-}
-
-function keyOf(change: Change): string {
-  switch (change.type) {
-    case 'agent': return `agent:${change.agent_id}`
-    case 'task': return `task:${change.task_id}`
-    case 'rollout': return `rollout:${change.rollout_id}`
-    case 'healing': return `healing:${change.action_id}`
   }
 }

@@ -6,24 +6,14 @@
  * stale writer cannot undo a restart that is already over.
  */
 import type { Queryable, Sql } from './connect.ts'
+import type { Restart, RestartState } from '../restart.ts'
 
-export type RestartState = 'commanded' | 'deferred' | 'restarting' | 'completed' | 'failed'
+export type { RestartState } from '../restart.ts'
 export const PENDING_STATES: readonly RestartState[] = ['commanded', 'deferred', 'restarting']
 
-export interface RestartRow {
-  restart_id: string
+/** A restart as the hub knows it (restart.ts), with the agent and the hub that holds it. */
+export interface RestartRow extends Restart {
   agent_id: string
-  reason: string
-  mode: 'graceful' | 'force'
-  deadline_s: number | null
-  state: RestartState
-  requested_at: number
-  updated_at: number
-  error: string | null
-  before_restart_count: number | null
-  before_pid: number | null
-  before_instance: string | null
-  rollout_id: string | null
   hub_id: string | null
 }
 

@@ -22,6 +22,8 @@ export class TaskBoard {
   private readonly timers = new TaskTimers()
   private queue: string[] = []
   private dispatchScheduled = false
+  /** Tasks a previous hub had in flight, by agent: settled when that agent identifies again. */
+  private readonly restoredInFlight = new Map<string, string>()
   private readonly unsubscribe: () => void
 
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
@@ -64,7 +66,10 @@ export class TaskBoard {
       this.tasks.add(task)
       if (task.status === 'queued') this.queue.push(task.task_id)
       else if (task.status === 'completed' || task.status === 'failed') this.tasks.retire(task)
-      else this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
+      else {
+        if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
+        this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
+      }
     }
     this.scheduleDispatch()
   }
@@ -224,6 +229,15 @@ export class TaskBoard {
 
   /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
+    const restored = this.restoredInFlight.get(rec.agent_id)
+    this.restoredInFlight.delete(rec.agent_id)
+    const lost = restored !== undefined && restored !== activeTaskId ? this.tasks.get(restored) : undefined
+    if (lost && (lost.status === 'assigned' || lost.status === 'working') && lost.agent_id === rec.agent_id) {
+      // Back without the task a previous hub gave it: run it again now, not after the grace
+      // period. An assignment never accepted (its message lost with that hub) was no attempt.
+      if (lost.status === 'assigned') lost.attempts = Math.max(0, lost.attempts - 1)
+      this.requeue(lost)
+    }
     let holding = rec.task_id
     const held = holding ? this.tasks.get(holding) : undefined
     if (held) this.timers.clearStep(held.task_id)

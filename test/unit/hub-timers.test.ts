@@ -175,6 +175,15 @@ describe('a hub killed between saving a task and saving its assignment', () => {
     }
   })
 
+  it('runs a restored assignment again at once when its agent comes back without it', async () => {
+    hub.tasks.restore([{ ...restored('t-3'), status: 'assigned', agent_id: 'a-1', attempts: 1, assigned_at: 1 }])
+    const a = join('a-1', 0, null)
+    await flush()
+    // Its message died with the old hub: no attempt was made, and it is not held for the grace period.
+    expect(a.assigned()).toEqual(['t-3'])
+    expect(hub.tasks.get('t-3')).toMatchObject({ status: 'assigned', agent_id: 'a-1', attempts: 1 })
+  })
+
   it('counts the run an agent reports at identify as the first attempt', async () => {
     hub.tasks.restore([restored('t-1')])
     join('a-1', 0, 't-1')

@@ -9,7 +9,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock, type Clock } from '../shared/time.ts'
 import { createLogger, type Logger } from '../shared/log.ts'
-import { createTokenVerifier } from './auth.ts'
+import { createTokenVerifier, type TokenMac } from './auth.ts'
 import { createMemoryRevocationStore, type RevocationStore } from './revocations.ts'
 import { assertSecret } from './secret.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
@@ -34,6 +34,8 @@ export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
   /** The HS256 signing key for tokens, at least 32 characters (MIN_SECRET_LENGTH). */
   secret: string
+  /** The tokens' HMAC under `secret`; default WebCrypto (the Node hub passes node:crypto's). */
+  tokenMac?: TokenMac
   /** A restarted agent not back this long after it went down fails its restart. Default 120 s. */
   restartTimeoutMs?: number
   /** The first frame must be identify within this. Default 10 s. */
@@ -164,7 +166,7 @@ export function createHub(options: HubOptions) {
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
-  const verifyToken = createTokenVerifier(options.secret, { clock, revocations })
+  const verifyToken = createTokenVerifier(options.secret, { clock, revocations, mac: options.tokenMac })
   const peerOf = (c: Context): string | null => {
     try {
       return options.remoteAddress?.(c) ?? null

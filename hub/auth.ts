@@ -11,7 +11,8 @@
  * The jti carries the token's expiry (`<32 hex>.<exp in s, 0 = none>`): a revocation by jti
  * alone then knows when it may be forgotten, without ever having seen the token.
  */
-import { sign, verify } from 'hono/jwt'
+import { sign } from 'hono/jwt'
+import { decodeBase64Url } from 'hono/utils/encode'
 import type { Clock } from '../shared/time.ts'
 import { systemClock } from '../shared/time.ts'
 
@@ -88,10 +89,19 @@ export interface RevocationCheck {
 export type Refusal = 'malformed' | 'bad_signature' | 'missing_claims' | 'wrong_audience' | 'expired' | 'not_yet_valid' | 'revoked'
 export type Verdict = { ok: true; claims: TokenClaims } | { ok: false; reason: Refusal }
 
+/**
+ * HMAC-SHA256 under the hub's secret: the MAC a token's signing input (`header.payload`) must
+ * carry. The portable default is WebCrypto; the Node hub passes node:crypto's synchronous HMAC
+ * (hub/node/platform.ts), which costs a tenth of WebCrypto's asynchronous job on Node, and an
+ * identify storm verifies one token per agent.
+ */
+export type TokenMac = (signingInput: string) => Uint8Array | Promise<Uint8Array>
+
 export interface VerifierOptions {
   clock?: Clock
   revocations?: RevocationCheck
   maxCached?: number
+  mac?: TokenMac
 }
 
 /**
@@ -103,19 +113,13 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   const clock = opts.clock ?? systemClock
   const maxCached = opts.maxCached ?? 1024
   const cache = new Map<string, TokenClaims>()
-  // Imported once: given the secret as a string, hono/jwt imports the key on every verify.
-  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+  const mac = opts.mac ?? webCryptoMac(secret)
 
   async function decode(token: string): Promise<TokenClaims | Refusal> {
     const hit = cache.get(token)
     if (hit) return hit
-    let payload: Record<string, unknown>
-    try {
-      // Time claims are checked below on the hub's clock, not on hono's Date.now().
-      payload = await verify(token, await key, { alg: 'HS256', exp: false, nbf: false, iat: false })
-    } catch (err) {
-      return (err as Error)?.name === 'JwtTokenSignatureMismatched' ? 'bad_signature' : 'malformed'
-    }
+    const payload = await verifyJws(token, mac)
+    if (typeof payload === 'string') return payload
     const claims = toClaims(payload)
     if (typeof claims === 'string') return claims
     if (typeof payload.nbf === 'number' && payload.nbf * 1000 > clock.now()) return 'not_yet_valid'
@@ -145,6 +149,53 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
 }
 
 export type TokenVerifier = ReturnType<typeof createTokenVerifier>
+
+/** The key is imported once, not per token as hono/jwt's verify does when given a string. */
+function webCryptoMac(secret: string): TokenMac {
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  const encoder = new TextEncoder()
+  return async (input) => new Uint8Array(await crypto.subtle.sign('HMAC', await key, encoder.encode(input)))
+}
+
+/**
+ * The payload of a compact HS256 JWS whose MAC is right (RFC 7515; the header checks are
+ * hono/jwt's: alg HS256, typ JWT if given, no crit). Time claims are checked by the caller on
+ * the hub's clock.
+ */
+async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, unknown> | 'malformed' | 'bad_signature'> {
+  const parts = token.split('.')
+  if (parts.length !== 3) return 'malformed'
+  const header = jsonPart(parts[0])
+  if (!header || header.alg !== 'HS256' || (header.typ !== undefined && header.typ !== 'JWT') || 'crit' in header) return 'malformed'
+  const payload = jsonPart(parts[1])
+  if (!payload) return 'malformed'
+  let signature: Uint8Array
+  try {
+    signature = decodeBase64Url(parts[2])
+  } catch {
+    return 'malformed'
+  }
+  return sameBytes(await mac(`${parts[0]}.${parts[1]}`), signature) ? payload : 'bad_signature'
+}
+
+const utf8 = new TextDecoder()
+
+function jsonPart(part: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(utf8.decode(decodeBase64Url(part)))
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null
+  } catch {
+    return null
+  }
+}
+
+/** Compares in time that depends on the length only, so a forger learns nothing from timing. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  let diff = 0
+  for (let i = 0; i < a.byteLength; i++) diff |= a[i] ^ b[i]
+  return diff === 0
+}
 
 /** The claims of a well-formed token, or why it is not one. */
 function toClaims(p: Record<string, unknown>): TokenClaims | Refusal {

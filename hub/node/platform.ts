@@ -1,10 +1,12 @@
 /**
- * Node's file access for the hub's portable core: the shared secret file (SecretFiles) and
- * the task table (StateFiles). Used by the Node hub entry and the token command.
+ * Node's platform for the hub's portable core: the shared secret file (SecretFiles), the task
+ * table (StateFiles) and the tokens' MAC. Used by the Node hub entry and the token command.
  */
+import { createHmac, createSecretKey } from 'node:crypto'
 import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../secret.ts'
 import type { TaskFiles } from '../task-store.ts'
+import type { TokenMac } from '../auth.ts'
 import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 
 export const nodeSecretFiles: SecretFiles = {
@@ -29,3 +31,9 @@ export const nodeSecretFiles: SecretFiles = {
 }
 
 export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename }
+
+/** HMAC-SHA256 under the secret, synchronous: on Node a tenth of WebCrypto's cost per token. */
+export function nodeTokenMac(secret: string): TokenMac {
+  const key = createSecretKey(Buffer.from(secret, 'utf8'))
+  return (signingInput) => createHmac('sha256', key).update(signingInput).digest()
+}

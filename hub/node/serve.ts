@@ -11,6 +11,7 @@ import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
 import { createNodeWebSocket } from './websocket.ts'
+import { nodeTokenMac } from './platform.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
 
@@ -32,7 +33,7 @@ export async function startNodeHub(options: NodeHubOptions) {
     onError: (err) => log.error('websocket handler failed', { error: String(err) }),
   })
   const hub = createHub({
-    remoteAddress: nodeRemoteAddress, ...options,
+    remoteAddress: nodeRemoteAddress, tokenMac: nodeTokenMac(options.secret), ...options,
     upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
   })
   // Upgrades never come here: the helper runs them through the app and answers them itself.

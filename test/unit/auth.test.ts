@@ -9,6 +9,7 @@ import { AUDIENCE, DEFAULT_ADMIN_TTL_S, MAX_TTL_S, createTokenVerifier, jtiExpir
 import { REVOCATIONS_FILE, createMemoryRevocationStore, openFileRevocationStore } from '../../hub/revocations.ts'
 import type { StateFiles } from '../../hub/task-store.ts'
 import { ConfigError } from '../../shared/settings.ts'
+import { nodeTokenMac } from '../../hub/node/platform.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 'k'.repeat(40)
@@ -47,6 +48,50 @@ describe('minting', () => {
 
   it.each([0, -1, 1.5, MAX_TTL_S + 1])('refuses a TTL of %s s', async (ttlS) => {
     await expect(mintToken(SECRET, { role: 'admin', ttlS })).rejects.toThrow(RangeError)
+  })
+})
+
+/** A compact JWS of these header and payload objects, MAC'd with `secret`. */
+async function jws(header: object, payload: object, secret = SECRET): Promise<string> {
+  const b64 = (x: object) => Buffer.from(JSON.stringify(x)).toString('base64url')
+  const input = `${b64(header)}.${b64(payload)}`
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  return `${input}.${Buffer.from(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(input))).toString('base64url')}`
+}
+
+// The Node hub verifies with node:crypto's HMAC, the portable core (and Deno) with WebCrypto.
+describe.each([['WebCrypto', undefined], ['node:crypto', nodeTokenMac(SECRET)]])('the signature, checked with %s', (_name, mac) => {
+  const verifier = () => createTokenVerifier(SECRET, { clock: fakeClock(), mac })
+  const goodClaims = async () => decodePayload((await mintToken(SECRET, { role: 'admin' }, T0)).token)
+
+  it('accepts a token of our secret and refuses one of another secret or with a changed payload', async () => {
+    const verify = verifier()
+    const good = (await mintToken(SECRET, { role: 'admin' }, T0)).token
+    expect(await verify(good, 'admin')).toMatchObject({ ok: true })
+    expect(await verify(await jws({ alg: 'HS256', typ: 'JWT' }, await goodClaims(), 'o'.repeat(40)), 'admin')).toEqual({ ok: false, reason: 'bad_signature' })
+    const [h, , sig] = good.split('.')
+    const other = Buffer.from(JSON.stringify({ ...(await goodClaims()), role: 'admin', iss: 'agentcom' })).toString('base64url')
+    expect(await verify(`${h}.${other}.${sig}`, 'admin')).toEqual({ ok: false, reason: 'bad_signature' })
+    expect(await verify(`${good.slice(0, -2)}AA`, 'admin')).toEqual({ ok: false, reason: 'bad_signature' })
+  })
+
+  it.each([
+    ['alg none', { alg: 'none' }],
+    ['alg HS512', { alg: 'HS512', typ: 'JWT' }],
+    ['another typ', { alg: 'HS256', typ: 'at+jwt' }],
+    ['a crit header', { alg: 'HS256', crit: ['exp'] }],
+  ])('refuses a header with %s, even with a right MAC', async (_case, header) => {
+    expect(await verifier()(await jws(header, await goodClaims()), 'admin')).toEqual({ ok: false, reason: 'malformed' })
+  })
+
+  it.each([
+    ['two parts', 'a.b'],
+    ['four parts', 'a.b.c.d'],
+    ['a payload that is no JSON', `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.bm90IGpzb24.AA`],
+    ['a payload that is an array', `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('[1]').toString('base64url')}.AA`],
+    ['a signature that is no base64', `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{}').toString('base64url')}.%%%`],
+  ])('refuses %s as malformed', async (_case, token) => {
+    expect(await verifier()(token, 'admin')).toEqual({ ok: false, reason: 'malformed' })
   })
 })
 

@@ -4,13 +4,33 @@
  * Portable: Web APIs only. The log owns its ring and its listeners; the events route attaches.
  */
 
-/** One announced change. `json` is the data serialized once, whatever the number of clients. */
-export interface LoggedEvent {
+/**
+ * One announced change. Its data is serialized once, whatever the number of clients, and only
+ * when first sent or replayed: until then the event holds the view it was given, which shares
+ * its strings with the hub's records, where a JSON text would copy them. A fleet's reconnect
+ * storm passes thousands of agent events through the ring with nobody reading them.
+ */
+export class LoggedEvent {
+  #data: unknown
+  #json: string | undefined
+
+  constructor(readonly epoch: string, readonly seq: number, readonly kind: string, data: unknown, json?: string) {
+    this.#data = data
+    this.#json = json
+  }
+
   /** `<epoch>-<seq>`: the epoch tells this hub process's ids from an earlier one's. */
-  id: string
-  seq: number
-  kind: string
-  json: string
+  get id(): string {
+    return `${this.epoch}-${this.seq}`
+  }
+
+  get json(): string {
+    if (this.#json === undefined) {
+      this.#json = JSON.stringify(this.#data) ?? 'null'
+      this.#data = undefined
+    }
+    return this.#json
+  }
 }
 
 /**
@@ -60,9 +80,12 @@ export class EventLog {
     return `${this.epoch}-${this.#lastSeq}`
   }
 
-  /** Numbers the event, keeps it, and hands it to every listener. Returns its id. */
+  /**
+   * Numbers the event, keeps it, and hands it to every listener. Returns its id. `data` is
+   * serialized when first needed, so it must be a snapshot that nothing changes afterwards.
+   */
   append(kind: string, data: unknown): string {
-    return this.appendAt(this.#lastSeq + 1, kind, JSON.stringify(data) ?? 'null')
+    return this.#keep(new LoggedEvent(this.epoch, this.#lastSeq + 1, kind, data))
   }
 
   /**
@@ -71,9 +94,12 @@ export class EventLog {
    */
   appendAt(seq: number, kind: string, json: string): string {
     if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) throw new RangeError(`event ${seq} is not after ${this.#lastSeq}`)
-    this.#lastSeq = seq
-    const event: LoggedEvent = { id: `${this.epoch}-${seq}`, seq, kind, json }
-    this.#ring[seq % this.capacity] = event
+    return this.#keep(new LoggedEvent(this.epoch, seq, kind, undefined, json))
+  }
+
+  #keep(event: LoggedEvent): string {
+    this.#lastSeq = event.seq
+    this.#ring[event.seq % this.capacity] = event
     for (const listener of this.#listeners) {
       try {
         listener(event)

@@ -50,7 +50,8 @@ export class LiveEvents implements LiveEventSource {
 
   /**
    * Appends an event whose view its owner has already shaped, e.g. `publish('healing',
-   * healingActionView)`. Not coalesced: each call is one event, in order with the feed's.
+   * healingActionView)`, a snapshot nothing changes afterwards (EventLog.append). Not
+   * coalesced: each call is one event, in order with the feed's.
    */
   publish(kind: LiveEventKind, view: unknown): void {
     this.flush()

@@ -115,14 +115,20 @@ describe('EventLog', () => {
     expect(live).toEqual([3])
   })
 
-  it('serializes the data once, when appended', () => {
+  it('serializes the data once, when first read, whatever the number of readers', () => {
     const log = new EventLog({ epoch: 'e' })
-    const data = { agent_id: 'a', status: 'idle' }
-    let seen: LoggedEvent | undefined
-    log.subscribe((e) => { seen = e })
+    let serialized = 0
+    const data = { agent_id: 'a', toJSON: () => (serialized++, { agent_id: 'a' }) }
+    const seen: LoggedEvent[] = []
+    log.subscribe((e) => seen.push(e))
+    log.subscribe((e) => seen.push(e))
     log.append('agent', data)
-    data.status = 'working'
-    expect(seen?.json).toBe('{"agent_id":"a","status":"idle"}')
+    expect(serialized).toBe(0)
+    expect(seen[0].json).toBe('{"agent_id":"a"}')
+    expect(seen[1].json).toBe('{"agent_id":"a"}')
+    const replay = log.since('e-0')
+    expect(replay.reset === false && replay.events[0].json).toBe('{"agent_id":"a"}')
+    expect(serialized).toBe(1)
   })
 
   it('refuses a bad capacity or epoch at construction', () => {

@@ -190,6 +190,33 @@ describe('GET /api/admin/events', () => {
     await again.cancel()
   })
 
+  it('replays each event as it was, though its agent or healing action changed after it', async () => {
+    start({ healing: { crashLimit: 1 } })
+    connect('a-1')
+    const first = await open()
+    hub.fleet.drain('a-1')
+    const seen = await first.next()
+    await first.cancel()
+    // Nobody reads these until the replay below, after all of them happened.
+    hub.fleet.identify('a-1', { send: () => {}, close: () => {} }, {
+      supervised: true, instance_id: 'i-2',
+      pm2_info: { name: 'agentcom-a-1', pm_id: 1, pid: 1001, status: 'online', uptime_ms: 5, restart_count: 1, memory_bytes: 1 },
+    })
+    await Promise.resolve()
+    hub.fleet.resume('a-1')
+    hub.healing.resumeAgent('a-1')
+    await Promise.resolve()
+    const again = await open({ 'last-event-id': seen.id! })
+    const replayed: SseEvent[] = []
+    while (!replayed.some((e) => e.event === 'healing' && JSON.parse(e.data).state === 'lifted')) replayed.push(await again.next())
+    const healing = replayed.filter((e) => e.event === 'healing').map((e) => JSON.parse(e.data).state)
+    expect(healing).toEqual(['quarantined', 'lifted'])
+    const agents = replayed.filter((e) => e.event === 'agent').map((e) => JSON.parse(e.data))
+    expect(agents[0]).toMatchObject({ drained: true, quarantined: true, pm2_info: { pid: 1001, restart_count: 1 } })
+    expect(agents.at(-1)).toMatchObject({ drained: false, quarantined: false })
+    await again.cancel()
+  })
+
   it('gives a client that joins while a batch waits each event once', async () => {
     connect('a-1')
     const other = await open()

@@ -5,22 +5,28 @@
  * for its whole life; docs/benchmarks.md has the profile. Here an open socket holds only the
  * `ws` socket, a small WSContext and the route's events.
  *
- * The flow: the server's `upgrade` event builds a Request and runs the app. The route's
- * `upgradeWebSocket` middleware only files the events for that request; once the app has
- * answered, the upgrade listener takes them out again and completes the handshake, or writes the
- * app's refusal (status, headers and body) on the raw socket.
+ * The flow: the server's `upgrade` event builds a Request (a light one, upgrade-request.ts) and
+ * runs the app. The route's `upgradeWebSocket` middleware only leaves its events in the `env`
+ * of that request; once the app has answered, the upgrade listener takes them and completes the
+ * handshake, or writes the app's refusal (status, headers and body) on the raw socket.
  */
 import type { IncomingMessage, Server } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WSContext, defineWebSocketHelper, type WSContextInit, type WSEvents } from 'hono/ws'
 import WebSocket, { WebSocketServer } from 'ws'
+import { upgradeRequest } from './upgrade-request.ts'
 
-/** What the upgrade listener hands the app as its `env`, as @hono/node-server does. */
+/**
+ * What the upgrade listener hands the app as its `env`: `incoming` as @hono/node-server does,
+ * and the slot where the route's `upgradeWebSocket` leaves its events for the listener.
+ */
 interface UpgradeBindings {
   incoming: IncomingMessage
   outgoing: undefined
+  [ACCEPTED]: WSEvents<WebSocket> | null
 }
+const ACCEPTED = Symbol('accepted upgrade')
 
 /** Node 20 has no global CloseEvent: an Event with its fields, as the events expect. */
 type CloseEventLike = Parameters<NonNullable<WSEvents['onClose']>>[0]
@@ -59,16 +65,14 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
   // adds a `close` listener closure per socket.
   const open = new Set<HubSocket>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, clientTracking: false, WebSocket: HubSocket })
-  /** Events the route accepted, until the upgrade listener takes them: never longer than one fetch. */
-  const accepted = new Map<IncomingMessage, WSEvents<WebSocket>>()
 
   const upgradeWebSocket = defineWebSocketHelper<WebSocket>(async (c, events) => {
     if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return
     const env = c.env as Partial<UpgradeBindings> | undefined
     // Not from the upgrade listener (a plain request that merely names the header): the route
     // answers it as any request that is no upgrade.
-    if (!env?.incoming || !('outgoing' in env) || env.outgoing !== undefined) return
-    accepted.set(env.incoming, events)
+    if (!env || !(ACCEPTED in env)) return
+    env[ACCEPTED] = events
     return new Response(null)
   })
 
@@ -77,7 +81,6 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
     server.on('upgrade', (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', ignoreError)
       void upgrade(fetch, incoming, socket, head).catch((err) => {
-        accepted.delete(incoming)
         opts.onError(err)
         refuse(socket, 500, new Headers(), Buffer.alloc(0))
       })
@@ -85,11 +88,11 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
   }
 
   async function upgrade(fetch: Fetch, incoming: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const request = toRequest(incoming)
+    const request = upgradeRequest(incoming)
     if (!request) return refuse(socket, 400, new Headers(), Buffer.alloc(0))
-    const res = await fetch(request, { incoming, outgoing: undefined })
-    const events = accepted.get(incoming)
-    accepted.delete(incoming)
+    const env: UpgradeBindings = { incoming, outgoing: undefined, [ACCEPTED]: null }
+    const res = await fetch(request, env)
+    const events = env[ACCEPTED]
     if (socket.destroyed) return
     if (!events) return refuse(socket, res.status, res.headers, Buffer.from(await res.arrayBuffer()))
     wss.handleUpgrade(incoming, socket, head, (ws) => {
@@ -161,23 +164,6 @@ function onSocketError(this: WebSocket, error: Error): void {
 function toArrayBuffer(data: WebSocket.RawData): ArrayBuffer {
   const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer
-}
-
-/** The upgrade request as a Web Request, for the app's routing and middleware; null when malformed. */
-function toRequest(incoming: IncomingMessage): Request | null {
-  try {
-    const headers = new Headers()
-    for (const [key, value] of Object.entries(incoming.headers)) {
-      if (value !== undefined) headers.append(key, Array.isArray(value) ? value.join(', ') : value)
-    }
-    const target = incoming.url ?? '/'
-    // Origin-form ("/ws?x") joins the Host header as text, so "//other/ws" stays a path.
-    const url = target.startsWith('/') ? `http://${incoming.headers.host ?? 'localhost'}${target}` : target
-    return new Request(new URL(url), { headers })
-  } catch {
-    // A host or target that is no URL, or a header value Headers refuses.
-    return null
-  }
 }
 
 /** Writes a whole HTTP response on an upgrade's raw socket and closes it. */

@@ -58,9 +58,11 @@ export async function clusterCommandLatency(sizes: BenchSizes, runtime: Runtime,
 export async function clusterDispatch(sizes: BenchSizes, runtime: Runtime, log: (line: string) => void): Promise<Result[]> {
   const agents = sizes.quick ? 8 : 20
   const tasks = sizes.quick ? 400 : 2000
-  return withClusterHubs(runtime, async ({ a, b }) => {
-    const one = await dispatchRun({ hubs: [a], agents, tasks, prefix: 'one' })
-    const two = await dispatchRun({ hubs: [a, b], agents, tasks, prefix: 'two' })
+  return withClusterHubs(runtime, async ({ a, b, hubs }) => {
+    // A post that fails says why in the hubs' own words (their `request failed` lines).
+    const hubErrors = () => hubs.flatMap((hub) => hub.logs.filter((line) => line.includes('"level":"error"')))
+    const one = await dispatchRun({ hubs: [a], agents, tasks, prefix: 'one', hubErrors })
+    const two = await dispatchRun({ hubs: [a, b], agents, tasks, prefix: 'two', hubErrors })
     log(`cluster_dispatch_rps (${runtime}, ${agents} agents, ${tasks} tasks): one hub ${one.toFixed(0)}/s, two hubs ${two.toFixed(0)}/s`)
     return [makeResult({
       name: figureName('cluster_dispatch_rps', runtime), unit: 'tasks/s', runtime, value: two,
@@ -71,7 +73,9 @@ export async function clusterDispatch(sizes: BenchSizes, runtime: Runtime, log: 
 }
 
 /** Connects the agents (in turn over `hubs`), posts the tasks (in turn over `hubs`), resolves with tasks/s. */
-async function dispatchRun(o: { hubs: ServerUnderTest[]; agents: number; tasks: number; prefix: string }): Promise<number> {
+async function dispatchRun(o: {
+  hubs: ServerUnderTest[]; agents: number; tasks: number; prefix: string; hubErrors: () => string[]
+}): Promise<number> {
   let completed = 0
   let allDone!: () => void
   const done = new Promise<void>((resolve) => { allDone = resolve })
@@ -91,7 +95,9 @@ async function dispatchRun(o: { hubs: ServerUnderTest[]; agents: number; tasks: 
         const res = await fetch(`${hub.url}/api/admin/tasks`, {
           method: 'POST', headers: { ...hub.adminHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ input: { n: next } }),
         })
-        if (res.status !== 201) throw new Error(`task post answered ${res.status}: ${await res.text()}`)
+        if (res.status !== 201) {
+          throw new Error(`task post answered ${res.status}: ${await res.text()}\n${o.hubErrors().slice(-5).join('\n')}`)
+        }
         await res.body?.cancel()
       }
     }

@@ -5,7 +5,7 @@
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
 import { StorageUnavailable, type AdminBackend, type AgentView, type TaskView } from '../admin.ts'
-import type { Sql } from '../pg/connect.ts'
+import { inTransaction, isConnectionError, type Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { commandRestart } from '../pg/restarts.ts'
@@ -38,7 +38,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
 
   async function setDrainedAndTell(agentId: string, drained: boolean): Promise<AgentView | null> {
     let lifted: string[] = []
-    const held = await sql.begin(async (tx) => {
+    const held = await inTransaction(sql, async (tx) => {
       const row = await setDrained(tx, agentId, drained)
       if (row?.live && row.hub_id !== null && row.hub_id !== hubId) {
         await bus.publish(row.hub_id, { kind: drained ? 'drain' : 'resume', agent_id: agentId }, tx)
@@ -83,7 +83,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     resume: (agentId) => setDrainedAndTell(agentId, false),
     async createTask(input, pinned, timeoutMs) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
-      const row = await sql.begin(async (tx) => {
+      const row = await inTransaction(sql, async (tx) => {
         const task = await insertTask(tx, { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs })
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
         return task
@@ -156,11 +156,4 @@ function storageGuard(backend: AdminBackend): AdminBackend {
     }
   }
   return guarded as unknown as AdminBackend
-}
-
-export function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  if (typeof code !== 'string') return false
-  return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') ||
-    /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$)/.test(code)
 }

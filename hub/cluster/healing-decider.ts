@@ -16,7 +16,7 @@ import type { ChangeFeed } from '../changes.ts'
 import type { HealingAction } from '../healing-history.ts'
 import type { HealingAlertType } from '../healing-output.ts'
 import type { HealingSettings } from '../healing-settings.ts'
-import type { Queryable, Sql } from '../pg/connect.ts'
+import { inTransaction, type Queryable, type Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { commandRestartIn } from '../pg/restarts.ts'
 import { insertHealingAction } from '../pg/healing.ts'
@@ -89,7 +89,7 @@ export class HealingDecider {
       this.isDecider = false
       return
     }
-    const outcome = await this.d.sql.begin((tx) => this.decide(tx)) as StepOutcome | null
+    const outcome = await inTransaction(this.d.sql, (tx) => this.decide(tx)) as StepOutcome | null
     const wasDecider = this.isDecider
     this.isDecider = outcome !== null
     if (!outcome) return

@@ -18,7 +18,7 @@ import type { Fleet } from '../fleet.ts'
 import type { Healing } from '../healing.ts'
 import { restartsSeen, type HealingView, type Pm2Seen } from '../healing-policy.ts'
 import type { HealingSettings } from '../healing-settings.ts'
-import type { Sql } from '../pg/connect.ts'
+import { inTransaction, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import {
   dropMemoryRequest, fileHealingRequest, getHealingAction, healingPaused, listHealingActions, newProcessSeen, setHealingPaused,
@@ -170,7 +170,7 @@ export class ClusterHealing {
   }
 
   private async setPaused(paused: boolean): Promise<HealingView> {
-    await this.d.sql.begin(async (tx) => {
+    await inTransaction(this.d.sql, async (tx) => {
       await setHealingPaused(tx, paused)
       await this.d.bus.publish(ALL_HUBS, { kind: HEALING_PAUSED, paused }, tx)
       if (!paused) await this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }, tx)

@@ -13,10 +13,9 @@ import type { TokenClaims } from '../auth.ts'
 import { jtiExpiry } from '../auth.ts'
 import { StorageUnavailable } from '../admin.ts'
 import { Revocations, type RevocationStore, type Revoked } from '../revocations.ts'
-import type { Sql } from '../pg/connect.ts'
+import { inTransaction, isConnectionError, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type BusMessage, type PgBus } from '../pg/bus.ts'
 import { agentCutOff, loadRevocations, revokeAgentRow, revokeTokenRow } from '../pg/revocations.ts'
-import { isConnectionError } from './admin.ts'
 
 export const REVOKED_AGENT = 'revoked_agent'
 export const REVOKED_TOKEN = 'revoked_token'
@@ -61,7 +60,7 @@ export class ClusterRevocations implements RevocationStore {
 
   async revokeAgent(agentId: string): Promise<number> {
     const at = await this.mirror.revokeAgent(agentId)
-    const stored = await guard(() => this.d.sql.begin(async (tx) => {
+    const stored = await guard(() => inTransaction(this.d.sql, async (tx) => {
       const revokedBefore = await revokeAgentRow(tx, agentId, at)
       await this.d.bus.publish(ALL_HUBS, { kind: REVOKED_AGENT, agent_id: agentId, revoked_before: revokedBefore }, tx)
       return revokedBefore
@@ -73,7 +72,7 @@ export class ClusterRevocations implements RevocationStore {
   async revokeToken(jti: string): Promise<void> {
     // Throws RangeError for a jti this hub does not mint, before anything is written.
     await this.mirror.revokeToken(jti)
-    await guard(() => this.d.sql.begin(async (tx) => {
+    await guard(() => inTransaction(this.d.sql, async (tx) => {
       await revokeTokenRow(tx, jti, jtiExpiry(jti) ?? null)
       await this.d.bus.publish(ALL_HUBS, { kind: REVOKED_TOKEN, jti }, tx)
     }))

@@ -11,7 +11,7 @@
  * tick) finds it and commands nothing twice.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { Queryable, Sql } from '../pg/connect.ts'
+import { inTransaction, type Queryable, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { commandRestartIn } from '../pg/restarts.ts'
 import {
@@ -59,7 +59,7 @@ export class ClusterRollouts {
       if (!agent.supervised) return { ok: false, error: 'not_supervised', agent_id: id }
     }
     const rolloutId = this.d.newId()
-    await sql.begin((tx) => insertRollout(tx, { ...input, rollout_id: rolloutId, agent_ids: ids }, this.d.hubId, this.d.leaseMs))
+    await inTransaction(sql, (tx) => insertRollout(tx, { ...input, rollout_id: rolloutId, agent_ids: ids }, this.d.hubId, this.d.leaseMs))
     this.d.log.info('rollout started', { rollout_id: rolloutId, agents: ids.length })
     await this.step(rolloutId)
     await this.announce(rolloutId)
@@ -127,7 +127,7 @@ export class ClusterRollouts {
   private async stepOnce(rolloutId: string): Promise<void> {
     if (!this.d.lease.valid) return
     const toDeliver: string[] = []
-    const moved = await this.d.sql.begin(async (tx) => {
+    const moved = await inTransaction(this.d.sql, async (tx) => {
       const [owner] = await tx<{ ok: boolean }[]>`SELECT (owner_hub_id = ${this.d.hubId} AND lease_until > now()) AS ok
         FROM rollouts WHERE rollout_id = ${rolloutId} AND state = 'running' FOR UPDATE`
       if (!owner?.ok) return false

@@ -27,3 +27,44 @@ export function connectDatabase(url: string, opts: ConnectOptions = {}): Sql {
     connection: { application_name: opts.applicationName ?? 'agentcom' },
   })
 }
+
+/**
+ * Runs `work` as one transaction, on a connection reserved for it before BEGIN is sent:
+ * committed when `work` resolves, rolled back when it throws. Use this, never `sql.begin`:
+ * postgres.js 3.4.9 reserves sql.begin's connection only if the write of BEGIN reports room
+ * for more (porsager/postgres#1189, #823), so a BEGIN that fills a connection's pipeline (100
+ * queries behind it) or meets socket backpressure (frequent on Deno) runs unreserved. That
+ * BEGIN failed with UNSAFE_TRANSACTION (POST /api/admin/tasks answered 500), and its
+ * connection went back to the pool inside the open transaction, where later queries of
+ * anyone ran uncommitted.
+ */
+export async function inTransaction<T>(sql: Sql, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  const tx = await sql.reserve()
+  // A connection that failed is the pool's again (postgres.js un-reserves it as it closes), and
+  // the server rolled its transaction back: nothing more is sent on it.
+  let usable = true
+  try {
+    await tx`BEGIN`
+    const result = await work(tx)
+    await tx`COMMIT`
+    return result
+  } catch (err) {
+    if (isConnectionError(err)) usable = false
+    else {
+      await tx`ROLLBACK`.catch((rollbackErr) => {
+        usable = !isConnectionError(rollbackErr)
+      })
+    }
+    throw err
+  } finally {
+    if (usable) tx.release()
+  }
+}
+
+/** Whether `err` says the database could not be reached (refused, reset, timed out, shutting down). */
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return false
+  return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') ||
+    /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$)/.test(code)
+}

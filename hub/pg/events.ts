@@ -7,7 +7,7 @@
  * ids, so what any reader sees is always every id up to the highest it sees (a rolled-back
  * insert leaves a gap that is never filled, which a reader can skip).
  */
-import type { Queryable, Sql } from './connect.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
 
 /** pg_advisory_xact_lock key for inserts into `events` (any constant no other lock uses). */
 export const EVENTS_INSERT_LOCK = 0x61_67_65_76 // 'agev'
@@ -26,7 +26,7 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
 
 /** Inserts the events in order, one inserter at a time; returns the last id. */
 export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
     const rows = await tx<{ id: string }[]>`INSERT INTO events (kind, payload)
       SELECT e.kind, e.payload FROM jsonb_array_elements(${tx.json(events as never)}) WITH ORDINALITY AS x(event, n),

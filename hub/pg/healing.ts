@@ -3,7 +3,7 @@
  * (`healing_actions`), the crashes the crash-loop rule counts (`agent_crashes`) and the restarts
  * waiting for the fleet-wide budget (`healing_requests`). Every time is the database's.
  */
-import type { Queryable, Sql } from './connect.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
 import type { HealingAction } from '../healing-history.ts'
 
 const ACTION_COLUMNS = `action_id, agent_id, rule, action, detail, restart_id, state,
@@ -62,7 +62,7 @@ export function newProcessSeen(
   sql: Sql, o: { agentId: string; hubId: string; restarts: number; rule: CrashRule; actionId: string },
 ): Promise<HealingAction | null> {
   const { agentId, rule } = o
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     await tx`DELETE FROM healing_requests WHERE agent_id = ${agentId}`
     const [agent] = await tx<{ quarantined: boolean; commanded: boolean; paused: boolean }[]>`
       SELECT a.quarantined, EXISTS (SELECT 1 FROM restarts r WHERE r.agent_id = a.agent_id

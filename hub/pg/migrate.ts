@@ -3,7 +3,7 @@
  * hubs that start together on an empty database take turns, and the first one's transaction
  * is committed before the next reads `schema_migrations`, so each migration runs exactly once.
  */
-import type { Sql } from './connect.ts'
+import { inTransaction, type Sql } from './connect.ts'
 import { MIGRATIONS, type Migration } from './schema.ts'
 
 /** Any fixed number works, as long as nothing else in the database locks it: "AgCm" in ASCII. */
@@ -23,7 +23,7 @@ export interface MigrationResult {
  */
 export async function migrate(sql: Sql, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
   checkOrder(migrations)
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    integer PRIMARY KEY,

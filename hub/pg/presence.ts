@@ -4,7 +4,7 @@
  * database) loses its agents: they read as disconnected once its lease is past, whatever their
  * rows say, until they identify on a hub that holds a lease.
  */
-import type { Queryable, Sql } from './connect.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
 
 export interface LeaseRenewal {
   /** Epoch ms, database time. */
@@ -67,7 +67,7 @@ export async function renewLease(sql: Queryable, hubId: string, leaseMs: number,
 
 /** A clean stop: the hub's lease ends now and its agents read as disconnected at once. */
 export async function releaseLease(sql: Sql, hubId: string): Promise<void> {
-  await sql.begin(async (tx) => {
+  await inTransaction(sql, async (tx) => {
     await tx`UPDATE agents SET connected = false, updated_at = now() WHERE hub_id = ${hubId} AND connected`
     await tx`DELETE FROM hubs WHERE hub_id = ${hubId}`
   })
@@ -81,7 +81,7 @@ export async function expiredHubs(sql: Queryable): Promise<string[]> {
 
 /** Forgets hubs whose lease ran out more than `afterMs` ago (hub ids are per process). */
 export async function pruneHubs(sql: Sql, afterMs: number): Promise<number> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const rows = await tx<{ hub_id: string }[]>`DELETE FROM hubs
       WHERE lease_until < now() - ${afterMs}::float8 * interval '1 millisecond' RETURNING hub_id`
     const gone = rows.map((r) => r.hub_id)
@@ -101,7 +101,7 @@ export async function claimAgent(
   claim: { hubId: string; agentId: string; connectionId: string; hello: AgentHello },
 ): Promise<AgentClaim> {
   const { hubId, agentId, connectionId, hello } = claim
-  return sql.begin(async (tx): Promise<AgentClaim> => {
+  return inTransaction(sql, async (tx): Promise<AgentClaim> => {
     const [lease] = await tx<{ live: boolean }[]>`SELECT lease_until > now() AS live FROM hubs WHERE hub_id = ${hubId}`
     if (!lease?.live) return { ok: false, error: 'lease_expired' }
     await tx`INSERT INTO agents (agent_id) VALUES (${agentId}) ON CONFLICT DO NOTHING`

@@ -5,7 +5,7 @@
  * hub writes each later state; a state only moves on from a pending one, so a late or
  * stale writer cannot undo a restart that is already over.
  */
-import type { Queryable, Sql } from './connect.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
 import type { Restart, RestartState } from '../restart.ts'
 
 export type { RestartState } from '../restart.ts'
@@ -46,7 +46,7 @@ export async function commandRestart(
   cmd: RestartCommand,
   announce: (tx: Queryable, restart: RestartRow, hubId: string) => Promise<void>,
 ): Promise<CommandOutcome> {
-  return sql.begin((tx) => commandRestartIn(tx, agentId, cmd, announce))
+  return inTransaction(sql, (tx) => commandRestartIn(tx, agentId, cmd, announce))
 }
 
 /** commandRestart inside the caller's transaction `tx` (a rollout's step). */

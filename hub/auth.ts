@@ -92,8 +92,8 @@ export type Verdict = { ok: true; claims: TokenClaims } | { ok: false; reason: R
 /**
  * HMAC-SHA256 under the hub's secret: the MAC a token's signing input (`header.payload`) must
  * carry. The portable default is WebCrypto; the Node hub passes node:crypto's synchronous HMAC
- * (hub/node/platform.ts), which costs a tenth of WebCrypto's asynchronous job on Node, and an
- * identify storm verifies one token per agent.
+ * (hub/node/platform.ts): on Node a whole verification then takes about half the CPU (measured
+ * over 10 000 agent tokens: 17 against 36 µs), and an identify storm verifies one per agent.
  */
 export type TokenMac = (signingInput: string) => Uint8Array | Promise<Uint8Array>
 

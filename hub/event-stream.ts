@@ -17,7 +17,8 @@ export interface EventStreamOptions {
   maxQueuedBytes?: number
   /**
    * Events are written to the clients together at most this often: one write per client per
-   * batch instead of one per event, which is most of the cost of many clients. Default 20 ms.
+   * batch instead of one per event, which is most of the cost of many clients. Each client's
+   * write starts at its own ms within the interval. Default 20 ms.
    */
   batchMs?: number
   log: Logger
@@ -34,11 +35,17 @@ class EventClient {
   #queue: Uint8Array[] = []
   #queuedBytes = 0
   #writing = false
+  #flushTimer: ReturnType<typeof setTimeout> | null = null
   #ended = false
   readonly done: Promise<EndReason>
   #resolve!: (reason: EndReason) => void
 
-  constructor(private readonly stream: SSEStreamingApi, private readonly maxQueuedBytes: number) {
+  /**
+   * `phaseMs`: how long after bytes are queued this client's write starts. The clients' phases
+   * are spread over the batch interval, so a batch reaches them one at a time, and a command
+   * that comes in meanwhile waits for one client's write at most, not for all of them.
+   */
+  constructor(private readonly stream: SSEStreamingApi, private readonly maxQueuedBytes: number, private readonly phaseMs: number) {
     this.done = new Promise((resolve) => { this.#resolve = resolve })
   }
 
@@ -55,13 +62,20 @@ class EventClient {
     }
     this.#queue.push(bytes)
     this.#queuedBytes += bytes.byteLength
-    if (!this.#writing) void this.#pump()
+    if (this.#writing || this.#flushTimer) return true
+    if (this.phaseMs === 0) void this.#pump()
+    else this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = null
+      void this.#pump()
+    }, this.phaseMs)
     return true
   }
 
   end(reason: EndReason): void {
     if (this.#ended) return
     this.#ended = true
+    if (this.#flushTimer) clearTimeout(this.#flushTimer)
+    this.#flushTimer = null
     this.#queue = []
     this.#queuedBytes = 0
     // Cancels the stream under the response: a runtime waiting to read gets its end at once.
@@ -89,6 +103,8 @@ export class EventStreams {
   readonly maxQueuedBytes: number
   readonly batchMs: number
   #clients = new Set<EventClient>()
+  /** Streams opened so far: the next one's phase (EventClient) is the next ms of the batch interval. */
+  #opened = 0
   /** Events appended to the log but not yet written to the clients. */
   #batch: Uint8Array[] = []
   #batchBytes = 0
@@ -120,7 +136,7 @@ export class EventStreams {
     // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
     c.header('X-Accel-Buffering', 'no')
     return streamSSE(c, async (stream) => {
-      const client = new EventClient(stream, this.maxQueuedBytes)
+      const client = new EventClient(stream, this.maxQueuedBytes, this.batchMs === 0 ? 0 : this.#opened++ % this.batchMs)
       stream.onAbort(() => client.end('client_gone'))
       // The batch goes out to the others first, so the replay and the live fan-out meet exactly;
       // they happen in one turn: no event falls between, none comes twice.

@@ -14,6 +14,7 @@ import { resolveHubConfig } from '../hub/config.ts'
 import { ensureSecret } from '../hub/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { startEmbeddedPostgres } from './embedded-postgres.ts'
+import { waitForHealth } from './wait-for-health.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
@@ -77,7 +78,7 @@ child.on('exit', (code, signal) => void stopDatabase(code ?? (signal ? 1 : 0)))
 
 const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host
 const urls = ports.map((port) => `http://${host}:${port}`)
-const healthy = await Promise.all(urls.map((url) => waitForHealth(url, 60_000)))
+const healthy = await Promise.all(urls.map((url) => waitForHealth(url, 60_000, () => child.exitCode === null)))
 if (healthy.every(Boolean)) {
   const auth = `-H "Authorization: Bearer ${adminToken}"`
   process.stdout.write(
@@ -101,18 +102,4 @@ if (healthy.every(Boolean)) {
   )
 } else {
   process.stderr.write(`agentcom: the hubs did not both answer on ${urls.join(' and ')} within 60 s; see the logs above\n`)
-}
-
-async function waitForHealth(base: string, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until && child.exitCode === null) {
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })
-      if (res.ok) return true
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  return false
 }

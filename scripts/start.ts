@@ -12,6 +12,7 @@ import { resolveHubConfig } from '../hub/config.ts'
 import { ensureSecret } from '../hub/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { SECOND } from '../shared/time.ts'
+import { waitForHealth } from './wait-for-health.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
@@ -56,7 +57,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 
 const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
-if (await waitForHealth(url, 30 * SECOND)) {
+if (await waitForHealth(url, 30 * SECOND, () => child.exitCode === null)) {
   const auth = `-H "Authorization: Bearer ${adminToken}"`
   process.stdout.write(
     [
@@ -80,18 +81,4 @@ if (await waitForHealth(url, 30 * SECOND)) {
   )
 } else {
   process.stderr.write(`agentcom: the hub did not answer on ${url} within 30 s; see the logs above\n`)
-}
-
-async function waitForHealth(base: string, timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until && child.exitCode === null) {
-    try {
-      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })
-      if (res.ok) return true
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  return false
 }

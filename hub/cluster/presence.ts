@@ -17,7 +17,7 @@ import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence.ts'
 import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
-import type { Pm2Seen } from '../healing-policy.ts'
+import type { Pm2Seen } from '../healing-watch.ts'
 
 /** The reasons healing's restarts carry (the decider follows their states). */
 const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])

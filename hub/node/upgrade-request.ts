@@ -1,8 +1,8 @@
 /**
  * The Request that the Hono app routes for a WebSocket upgrade on Node. Routing an upgrade reads
  * the method, the URL and a few headers, nothing more; undici's Request would also build an
- * AbortSignal each time, which outlives the upgrade until a major GC (measured: about 0.7 KB of
- * old-space garbage per agent in an identify storm, and a tenth of the upgrade's CPU). So this
+ * AbortSignal each time, which outlives the upgrade until a major GC (profiled in a 10 000-agent
+ * identify storm: about 0.7 KB of old-space garbage per agent, and 4 % of the hub's CPU). So this
  * one holds the three, and builds undici's Request only if something asks for anything else (a
  * body, a signal, clone()), forwarding to it from then on. It is still `instanceof Request`.
  */

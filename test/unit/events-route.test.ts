@@ -234,6 +234,28 @@ describe('GET /api/admin/events', () => {
     await other.cancel()
   })
 
+  it('writes each batch to one client at a time, each at its own ms of the 20 ms interval', async () => {
+    vi.useFakeTimers()
+    start()
+    connect('a-1')
+    const clients = [await open(), await open(), await open()]
+    await vi.advanceTimersByTimeAsync(5)
+    for (const c of clients) await c.readUntil((t) => t.includes('agentcom events'))
+    const has = () => clients.map((c) => c.raw.text.includes('event: agent'))
+    const reads = clients.map((c) => c.readUntil((t) => t.includes('event: agent')))
+    hub.fleet.drain('a-1')
+    await vi.advanceTimersByTimeAsync(19)
+    expect(has()).toEqual([false, false, false])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(has()).toEqual([true, false, false])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(has()).toEqual([true, true, false])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(has()).toEqual([true, true, true])
+    await Promise.all(reads)
+    for (const c of clients) await c.cancel()
+  })
+
   it('sends event: reset first when the id is unknown or older than the buffer', async () => {
     start({ eventBuffer: 3 })
     connect('a-1')

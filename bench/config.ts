@@ -36,7 +36,7 @@ export const FULL: BenchSizes = {
   memoryRounds: 2,
   commandSamples: 3000,
   commandWarmup: 200,
-  rpsRounds: 3,
+  rpsRounds: 5,
   rpsSeconds: 8,
   rpsConnections: 10,
   restartRounds: 12,

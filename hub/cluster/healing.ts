@@ -52,6 +52,8 @@ export class ClusterHealing {
   private readonly memoryAbove = new Map<string, number>()
   /** Agents held out of dispatch here while their overdue restart waits. */
   private readonly held = new Set<string>()
+  /** Agents whose task_overdue request is being written (syncHolds must not let go of them). */
+  private readonly filing = new Set<string>()
 
   constructor(private readonly d: ClusterHealingDeps) {
     this.unsubscribe = [
@@ -120,13 +122,23 @@ export class ClusterHealing {
     this.d.log.warn('agent did not report its task in time', { agent_id: agentId, detail })
     if (!this.d.fleet.get(agentId)?.supervised) return // pm2 cannot restart it: nothing to wait for
     this.hold(agentId, true)
-    void this.file(agentId, 'task_overdue', detail)
+    this.filing.add(agentId)
+    void this.file(agentId, 'task_overdue', detail).finally(() => this.filing.delete(agentId))
   }
 
-  /** Holds out of dispatch the agents held here whose overdue restart waits, and lets go of the others (each sweep). */
+  /**
+   * Holds out of dispatch the agents held here whose overdue restart waits or runs, and lets go
+   * of the others (each sweep). Not one whose request was being filed while the rows were read:
+   * the read may have missed it, and the agent, free, would claim its overdue task again.
+   */
   async syncHolds(): Promise<void> {
+    const filingBefore = new Set(this.filing)
+    const heldBefore = new Set(this.held)
     const waiting = await waitingOverdue(this.d.sql)
-    for (const agentId of this.held) if (!waiting.has(agentId)) this.hold(agentId, false)
+    for (const agentId of this.held) {
+      const mayHaveBeenMissed = !heldBefore.has(agentId) || filingBefore.has(agentId) || this.filing.has(agentId)
+      if (!waiting.has(agentId) && !mayHaveBeenMissed) this.hold(agentId, false)
+    }
     for (const agentId of waiting) if (this.d.holds(agentId)) this.hold(agentId, true)
     for (const agentId of this.memoryAbove.keys()) if (!this.d.holds(agentId)) this.memoryAbove.delete(agentId)
   }

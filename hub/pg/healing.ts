@@ -114,8 +114,13 @@ export async function dropMemoryRequest(sql: Queryable, agentId: string): Promis
   await sql`DELETE FROM healing_requests WHERE agent_id = ${agentId} AND rule = 'memory'`
 }
 
-/** Agents whose overdue task's restart waits for the budget: they get no new task meanwhile. */
+/** Agents whose overdue task's force restart waits for the budget or runs: they get no new task meanwhile. */
 export async function waitingOverdue(sql: Queryable): Promise<Set<string>> {
-  const rows = await sql<{ agent_id: string }[]>`SELECT agent_id FROM healing_requests WHERE rule = 'task_overdue'`
+  // Filed and not yet commanded, or commanded and not over: the agent is held out of dispatch
+  // until its force restart is done, whichever hub or step it is at.
+  const rows = await sql<{ agent_id: string }[]>`
+    SELECT agent_id FROM healing_requests WHERE rule = 'task_overdue'
+    UNION
+    SELECT agent_id FROM restarts WHERE reason = 'task_overdue' AND state IN ('commanded', 'deferred', 'restarting')`
   return new Set(rows.map((r) => r.agent_id))
 }

@@ -8,6 +8,7 @@ import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { mintToken, signAdminToken } from '../../hub/auth.ts'
 import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
 import { agentView } from '../../hub/views.ts'
+import { EVENT_STREAM_DEFAULTS } from '../../hub/event-stream.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
@@ -234,7 +235,7 @@ describe('GET /api/admin/events', () => {
     await other.cancel()
   })
 
-  it('writes each batch to one client at a time, each at its own ms of the 20 ms interval', async () => {
+  it('writes each batch to one client at a time, each at its own ms of the batch interval', async () => {
     vi.useFakeTimers()
     start()
     connect('a-1')
@@ -244,7 +245,7 @@ describe('GET /api/admin/events', () => {
     const has = () => clients.map((c) => c.raw.text.includes('event: agent'))
     const reads = clients.map((c) => c.readUntil((t) => t.includes('event: agent')))
     hub.fleet.drain('a-1')
-    await vi.advanceTimersByTimeAsync(19)
+    await vi.advanceTimersByTimeAsync(EVENT_STREAM_DEFAULTS.batchMs - 1)
     expect(has()).toEqual([false, false, false])
     await vi.advanceTimersByTimeAsync(1)
     expect(has()).toEqual([true, false, false])

@@ -68,10 +68,10 @@ export async function clusterDispatch(sizes: BenchSizes, runtime: Runtime, log: 
       name: figureName('cluster_dispatch_rps', runtime), unit: 'tasks/s', runtime, value: two,
       baseline: 'the same agents and tasks on one hub (cluster mode)', baseline_value: one,
       detail: `${agents} agents split over the hubs, ${tasks} tasks posted to them in turn, 16 requests in flight`,
-      // Both hubs, the database and the agents share this machine's cores, and every claim is a
-      // row in the one database: a second hub adds availability here, not throughput. What the
-      // figure holds it to is the cost of coordinating two hubs: at most a fifth.
-    }, { kind: 'min', ratio: 0.8 })]
+      // Both hubs, the database and the agents share this machine's 2 cores, which one Deno hub
+      // and PostgreSQL already fill: here a second hub adds availability, not throughput, and
+      // the ratio is that contention. Recorded, as the issue asks, with no target.
+    }, { kind: 'recorded' })]
   })
 }
 

@@ -33,7 +33,7 @@ export async function eventsFanout(sizes: BenchSizes, runtime: Runtime, log: (li
       const clients = await openClients(server, CLIENTS)
       try {
         const latencies = await probe(count)
-        // The hub writes events in batches (20 ms): let the last one arrive before leaving.
+        // The hub writes events in batches (every 100 ms): let the last one arrive before leaving.
         await clients.received(count * CLIENTS, 5000)
         return latencies
       } finally {

@@ -3,8 +3,9 @@
  * test sees another's rows and none depends on running order.
  */
 import { randomBytes } from 'node:crypto'
-import { inject } from 'vitest'
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest'
 import { connectDatabase, type Sql } from '../hub/pg/connect.ts'
+import { migrate } from '../hub/pg/migrate.ts'
 
 export interface TestDatabase {
   name: string
@@ -45,4 +46,24 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     },
   }
+}
+
+/**
+ * For a describe block of the cluster store's tests: a fresh database, migrated, handed to
+ * `use` (with a client on it) before its tests run and dropped after them, with `truncate`
+ * (table names) emptied before each test, so no test sees another's rows.
+ */
+export function useMigratedDatabase(truncate: readonly string[], use: (db: TestDatabase, sql: Sql) => void): void {
+  let db: TestDatabase | undefined
+  let sql: Sql | undefined
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    sql = db.connect()
+    await migrate(sql)
+    use(db, sql)
+  })
+  afterAll(() => db?.drop())
+  beforeEach(async () => {
+    await sql!.unsafe(`TRUNCATE ${truncate.join(', ')}`)
+  })
 }

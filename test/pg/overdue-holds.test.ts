@@ -4,24 +4,14 @@
  * over. An agent let go in between, after the decider turned the request into a restart and
  * before that restart reached the agent's hub, claimed its overdue task again.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { inTransaction, type Sql } from '../../hub/pg/connect.ts'
-import { migrate } from '../../hub/pg/migrate.ts'
 import { fileHealingRequest, waitingOverdue } from '../../hub/pg/healing.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { useMigratedDatabase } from '../../support/test-database.ts'
 
 describe('agents held for their task_overdue restart', () => {
-  let db: TestDatabase
   let sql: Sql
-  beforeAll(async () => {
-    db = await createTestDatabase()
-    sql = db.connect()
-    await migrate(sql)
-  })
-  afterAll(() => db.drop())
-  beforeEach(async () => {
-    await sql`TRUNCATE healing_requests, restarts`
-  })
+  useMigratedDatabase(['healing_requests', 'restarts'], (_db, client) => { sql = client })
 
   /** What the decider does in one transaction: the request goes, the restart is commanded. */
   async function command(agentId: string, reason: string): Promise<string> {

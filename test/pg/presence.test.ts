@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { migrate } from '../../hub/pg/migrate.ts'
 import { claimAgent, expiredHubs, getAgent, listAgents, pruneHubs, releaseAgent, releaseLease, renewLease, touchAgent } from '../../hub/pg/presence.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const HELLO = { pm2_info: { pid: 42, restart_time: 0 }, supervised: true, instance_id: 'i-1' }
@@ -11,14 +10,9 @@ const LONG_LEASE_MS = 60_000
 describe('presence on leases', () => {
   let db: TestDatabase
   let sql: Sql
-  beforeAll(async () => {
-    db = await createTestDatabase()
-    sql = db.connect()
-    await migrate(sql)
-  })
-  afterAll(() => db.drop())
-  beforeEach(async () => {
-    await sql`TRUNCATE agents, hubs`
+  useMigratedDatabase(['agents', 'hubs'], (database, client) => {
+    db = database
+    sql = client
   })
 
   const claim = (hubId: string, agentId: string, connectionId: string) =>

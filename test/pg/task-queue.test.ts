@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { migrate } from '../../hub/pg/migrate.ts'
 import { claimAgent, renewLease } from '../../hub/pg/presence.ts'
 import { claimTask, completeTask, getTask, insertTask, overdueTasks, requeueTask, startTask, type TaskRow } from '../../hub/pg/task-queue.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const HELLO = { pm2_info: null, supervised: true, instance_id: null }
@@ -12,14 +11,9 @@ const LONG_LEASE_MS = 60_000
 describe('task queue', () => {
   let db: TestDatabase
   let sql: Sql
-  beforeAll(async () => {
-    db = await createTestDatabase()
-    sql = db.connect()
-    await migrate(sql)
-  })
-  afterAll(() => db.drop())
-  beforeEach(async () => {
-    await sql`TRUNCATE tasks, agents, hubs`
+  useMigratedDatabase(['tasks', 'agents', 'hubs'], (database, client) => {
+    db = database
+    sql = client
   })
 
   /** Puts agents on hubs, each hub holding a long lease. */

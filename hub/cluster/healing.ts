@@ -50,7 +50,7 @@ export class ClusterHealing {
   private readonly unsubscribe: Array<() => void>
   /** Stats reports in a row above the memory limit, per agent held here, capped at 2. */
   private readonly memoryAbove = new Map<string, number>()
-  /** Agents held out of dispatch here while their overdue restart waits. */
+  /** Agents held out of dispatch here while their overdue restart waits or runs. */
   private readonly held = new Set<string>()
   /** Agents whose task_overdue request is being written (syncHolds must not let go of them). */
   private readonly filing = new Set<string>()

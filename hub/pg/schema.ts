@@ -213,10 +213,18 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
+// The agent a task was last given to: only that agent's outcome or adoption of the task is
+// accepted once the task is queued again (another agent never reports a task it was not given).
+const TASK_LAST_AGENT = /* sql */ `
+ALTER TABLE tasks ADD COLUMN last_agent_id text;
+UPDATE tasks SET last_agent_id = agent_id WHERE agent_id IS NOT NULL;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
+  { version: 6, name: 'tasks: the agent each was last given to', sql: TASK_LAST_AGENT },
 ]

@@ -63,7 +63,7 @@ export async function getTask(sql: Queryable, taskId: string): Promise<TaskRow |
  */
 export async function claimTask(sql: Queryable, agentId: string, hubId: string): Promise<TaskRow | null> {
   const [row] = await sql<TaskRow[]>`
-    UPDATE tasks SET status = 'assigned', agent_id = ${agentId}, hub_id = ${hubId}, attempts = attempts + 1,
+    UPDATE tasks SET status = 'assigned', agent_id = ${agentId}, last_agent_id = ${agentId}, hub_id = ${hubId}, attempts = attempts + 1,
       assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond', updated_at = now()
     WHERE task_id = (
       SELECT task_id FROM tasks
@@ -88,7 +88,8 @@ export async function startTask(sql: Queryable, taskId: string, agentId: string)
 /**
  * Stores an agent's outcome, once. It applies while the task is in flight on that agent, or
  * queued again after its grace period and not yet taken by anyone (its result is as good as a
- * rerun's); not once another agent holds it or it has finished. Returns whether it applied;
+ * rerun's), and only from the agent it was last given to: never from one that was never given
+ * it, nor once another agent holds it or it has finished. Returns whether it applied;
  * either way the sidecar is acknowledged, so it stops resending.
  */
 export async function completeTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<boolean> {
@@ -98,7 +99,7 @@ export async function completeTask(sql: Queryable, taskId: string, agentId: stri
       result = ${result}, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
     WHERE task_id = ${taskId} AND (
       (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      (status = 'queued' AND (pinned IS NULL OR pinned = ${agentId})))
+      (status = 'queued' AND last_agent_id = ${agentId}))
     RETURNING task_id`
   return rows.length === 1
 }
@@ -149,16 +150,16 @@ export async function tasksHeldBy(sql: Queryable, agentId: string): Promise<Task
 /**
  * An agent identified (on hub `hubId`) still holding `taskId`: it runs on there. Applies while
  * the task is in flight on that agent, or queued again after its grace period and not yet
- * taken by anyone. Returns whether the agent may keep it.
+ * taken by anyone, if that agent was the last it was given to. Returns whether the agent may keep it.
  */
 export async function adoptTask(sql: Queryable, taskId: string, agentId: string, hubId: string): Promise<boolean> {
   const rows = await sql`
-    UPDATE tasks SET status = 'working', agent_id = ${agentId}, hub_id = ${hubId}, updated_at = now(),
+    UPDATE tasks SET status = 'working', agent_id = ${agentId}, last_agent_id = ${agentId}, hub_id = ${hubId}, updated_at = now(),
       assigned_at = coalesce(assigned_at, now()),
       deadline_at = coalesce(deadline_at, now() + timeout_ms * interval '1 millisecond')
     WHERE task_id = ${taskId} AND (
       (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      (status = 'queued' AND (pinned IS NULL OR pinned = ${agentId})))
+      (status = 'queued' AND last_agent_id = ${agentId}))
     RETURNING task_id`
   return rows.length === 1
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { claimAgent, renewLease } from '../../hub/pg/presence.ts'
-import { claimTask, completeTask, getTask, insertTask, overdueTasks, requeueTask, startTask, type TaskRow } from '../../hub/pg/task-queue.ts'
+import { adoptTask, claimTask, completeTask, getTask, insertTask, overdueTasks, requeueTask, startTask, type TaskRow } from '../../hub/pg/task-queue.ts'
 import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -90,6 +90,21 @@ describe('task queue', () => {
     await insert('pinned', 'a1')
     expect(await completeTask(sql, 'pinned', 'a0', { ok: true, result: 2 })).toBe(false)
     expect(await getTask(sql, 'pinned')).toMatchObject({ status: 'queued', result: null })
+  })
+
+  it('takes an outcome or an adoption only from the agent the task was last given to', async () => {
+    await connect({ a0: 'hub-1', a1: 'hub-1' })
+    await insert('never-given')
+    expect(await completeTask(sql, 'never-given', 'a1', { ok: true, result: 'forged' })).toBe(false)
+    expect(await adoptTask(sql, 'never-given', 'a1', 'hub-1')).toBe(false)
+    await claimTask(sql, 'a0', 'hub-1')
+    await requeueTask(sql, 'never-given', { agentId: 'a0', maxAttempts: 3 })
+    expect(await completeTask(sql, 'never-given', 'a1', { ok: true, result: 'forged' })).toBe(false)
+    expect(await adoptTask(sql, 'never-given', 'a1', 'hub-1')).toBe(false)
+    expect(await getTask(sql, 'never-given')).toMatchObject({ status: 'queued', result: null })
+    expect(await adoptTask(sql, 'never-given', 'a0', 'hub-1')).toBe(true)
+    expect(await completeTask(sql, 'never-given', 'a0', { ok: true, result: 'real' })).toBe(true)
+    expect(await getTask(sql, 'never-given')).toMatchObject({ status: 'completed', result: 'real', agent_id: 'a0' })
   })
 
   it('requeue: only by the holder; fails the task after maxAttempts; a refusal before start is no attempt', async () => {

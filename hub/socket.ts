@@ -6,6 +6,7 @@
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSEvents } from 'hono/ws'
+import { withoutNul } from './outcome-text.ts'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
@@ -84,9 +85,9 @@ export function createSocketHub(opts: SocketOptions) {
       case 'task_accepted':
         return tasks.accepted(rec, msg.task_id)
       case 'task_complete':
-        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: msg.result })
+        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: withoutNul(msg.result) })
       case 'task_failed':
-        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: msg.error })
+        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: withoutNul(msg.error) })
       case 'task_interrupted':
         return tasks.interrupted(rec, msg.task_id, msg.reason, msg.started ?? true)
       case 'error':

@@ -44,6 +44,8 @@ export class ClusterTasks implements TaskOwner {
   private readonly idle = new Set<string>()
   private readonly acceptTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
+  /** The retry loops running, by what and task (retryOnce). */
+  private readonly retrying = new Set<string>()
   private readonly unsubscribe: () => void
   private closed = false
 
@@ -172,8 +174,13 @@ export class ClusterTasks implements TaskOwner {
     const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
       : isStorable(outcome.result) ? { ok: true, result: outcome.result }
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
-    this.retry('complete', rec, async () => {
-      await completeTask(this.d.sql, taskId, rec.agent_id, stored)
+    this.retryOnce(`complete ${taskId}`, 'complete', rec, async () => {
+      await completeTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
+        // Retrying cannot store what the database refuses as data: the task fails instead.
+        if (!isDataError(err)) throw err
+        this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
+        return completeTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `outcome cannot be stored (${String(err.code)})` })
+      })
       this.changed(taskId)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
@@ -184,7 +191,7 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-    this.retry('requeue', rec, async () => {
+    this.retryOnce(`requeue ${taskId}`, 'requeue', rec, async () => {
       await this.takeBack(rec, taskId, started)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     })
@@ -227,6 +234,16 @@ export class ClusterTasks implements TaskOwner {
   }
 
   /**
+   * As retry, but at most one loop per key: a sidecar resends an unacknowledged outcome every
+   * few seconds, and each resend must not start another loop beside the one still trying.
+   */
+  private retryOnce(key: string, what: string, rec: AgentRecord, work: () => Promise<void>): void {
+    if (this.retrying.has(key)) return
+    this.retrying.add(key)
+    this.retry(what, rec, work, () => this.retrying.delete(key))
+  }
+
+  /**
    * Runs `work` now and, while the database cannot be reached, again every second for as long
    * as the agent is on the same connection (after a reconnect the sidecar reports anew).
    */
@@ -264,4 +281,10 @@ function isStorable(value: unknown): boolean {
   } catch {
     return false
   }
+}
+
+/** A PostgreSQL data exception (SQLSTATE class 22): the value itself is refused, every time. */
+function isDataError(err: unknown): err is { code: string } {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('22')
 }

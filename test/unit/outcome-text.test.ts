@@ -32,7 +32,7 @@ describe('an outcome holding U+0000 on one hub', () => {
   it('is stored with U+FFFD and acknowledged, for a result and for an error', async () => {
     running = await startNodeHub({ port: 0, host: '127.0.0.1', secret: SECRET, log: silentLogger })
     const admin = await signAdminToken(SECRET)
-    const api = async (method: string, path: string, body?: unknown) => {
+    const api = async (method: string, path: string, body?: unknown): Promise<any> => {
       const res = await fetch(`${running!.url}/api/admin${path}`, { method, headers: { authorization: `Bearer ${admin}` }, body: JSON.stringify(body) })
       return res.json()
     }

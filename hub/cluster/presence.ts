@@ -77,7 +77,7 @@ export class ClusterPresence {
     try {
       const claim = await claimAgent(sql, { hubId, agentId, connectionId, hello })
       if (!claim.ok) return false
-      if (claim.previous_hub_id !== null && claim.previous_hub_id !== hubId) {
+      if (claim.previous_hub_id !== null && claim.previous_hub_id !== hubId && claim.previous_connection_id !== null) {
         await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
       }
       await this.d.processSeen(agentId, claim.previous_pm2_info as Pm2Seen | null, hello.pm2_info)
@@ -92,10 +92,16 @@ export class ClusterPresence {
     }
   }
 
-  /** Another hub took the agent: close this hub's socket of it, if it is still that connection. */
-  closeMoved(agentId: string, connectionId: string | null): void {
+  /**
+   * Another hub says it took the agent from `connectionId`: close this hub's socket of it if it
+   * is still that connection and the agent's row no longer names it. The message is a hint
+   * (anyone who can log in to the database can NOTIFY); the row decides.
+   */
+  async closeMoved(agentId: string, connectionId: string): Promise<void> {
     const claim = this.claims.get(agentId)
-    if (!claim || (connectionId !== null && claim.connectionId !== connectionId)) return
+    if (!claim || claim.connectionId !== connectionId) return
+    const row = await getAgent(this.d.sql, agentId)
+    if (!row || row.connection_id === connectionId || this.claims.get(agentId) !== claim) return
     this.claims.delete(agentId)
     this.d.log.info('agent moved to another hub', { agent_id: agentId })
     claim.peer.close(CLOSE.REPLACED, 'replaced by a connection on another hub')
@@ -120,6 +126,13 @@ export class ClusterPresence {
     } else if (!result.ok && result.error === 'not_supervised') {
       await failRestart(this.d.sql, row.restart_id, 'not_supervised')
     }
+  }
+
+  /** A drain or resume was announced for an agent: carried out here as its row says (the message is a hint). */
+  async applyDrainedFromRow(agentId: string): Promise<void> {
+    if (!this.claims.has(agentId)) return
+    const row = await getAgent(this.d.sql, agentId)
+    if (row && row.hub_id === this.d.hubId) this.applyDrained(agentId, row.drained)
   }
 
   /** Drain or resume recorded by any hub, carried out on the agent's socket here. */

@@ -140,7 +140,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
           return
         case 'drain':
         case 'resume':
-          if (agentId) presence.applyDrained(agentId, message.kind === 'drain')
+          // Bus messages are hints: the agent's row says whether it is drained.
+          if (agentId) void presence.applyDrainedFromRow(agentId).catch((err) => local.log.warn('could not read a drained flag', { error: String(err) }))
           return
         case HEALING_NUDGE:
           if (decider.isDecider) void decider.step()
@@ -149,7 +150,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
           if (typeof message.rollout_id === 'string') void rollouts.step(message.rollout_id)
           return
         case 'close_agent':
-          if (agentId) presence.closeMoved(agentId, typeof message.connection_id === 'string' ? message.connection_id : null)
+          if (agentId && typeof message.connection_id === 'string') {
+            void presence.closeMoved(agentId, message.connection_id).catch((err) => local.log.warn('could not check a moved agent', { error: String(err) }))
+          }
           return
       }
     }

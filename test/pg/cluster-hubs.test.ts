@@ -126,6 +126,21 @@ describe('two hubs, one fleet', () => {
     expect((await b.api('GET', `/tasks/${task.task_id}`)).body).toMatchObject({ status: 'completed', result: { ok: 1 }, attempts: 1, agent_id: 'p-5' })
   })
 
+  it('takes bus messages as hints: a forged drain or close_agent without a connection id changes nothing', async () => {
+    const onB = await agentSocket(b, 'hint-1')
+    await waitFor(() => view(a, 'hint-1'), (v) => v.connected, { what: 'hint-1' })
+    const forger = db.connect({ max: 1 })
+    for (const message of [{ kind: 'drain', agent_id: 'hint-1' }, { kind: 'close_agent', agent_id: 'hint-1', connection_id: null }]) {
+      await forger`SELECT pg_notify('agentcom_bus', ${JSON.stringify({ ...message, to: 'hub-b', from: 'hub-x' })})`
+    }
+    await forger.end()
+    // Published after the forged messages: a drain or close carried out on them would stop this task.
+    const task = (await a.api('POST', '/tasks', { input: 1, agent_id: 'hint-1' })).body
+    expect(await onB.next('task_assign')).toMatchObject({ task_id: task.task_id })
+    expect(onB.ws.readyState).toBe(onB.ws.OPEN)
+    expect(await view(a, 'hint-1')).toMatchObject({ connected: true, drained: false })
+  })
+
   it('stores a result or error holding U+0000 as U+FFFD and acknowledges it, as one hub does', async () => {
     const onB = await agentSocket(b, 'nul-1')
     const ok = (await a.api('POST', '/tasks', { input: 1, agent_id: 'nul-1' })).body

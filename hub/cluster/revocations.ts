@@ -58,10 +58,10 @@ export class ClusterRevocations implements RevocationStore {
     return this.mirror.revokedBefore(agentId)
   }
 
+  /** The cut-off is the database's clock, not this hub's (the hubs' clocks differ). */
   async revokeAgent(agentId: string): Promise<number> {
-    const at = await this.mirror.revokeAgent(agentId)
     const stored = await guard(() => inTransaction(this.d.sql, async (tx) => {
-      const revokedBefore = await revokeAgentRow(tx, agentId, at)
+      const revokedBefore = await revokeAgentRow(tx, agentId)
       await this.d.bus.publish(ALL_HUBS, { kind: REVOKED_AGENT, agent_id: agentId, revoked_before: revokedBefore }, tx)
       return revokedBefore
     }))

@@ -26,12 +26,12 @@ export async function loadRevocations(sql: Queryable): Promise<RevocationRows> {
 }
 
 /**
- * Raises the agent's cut-off to at least `atMs` (never lowers it: a hub whose clock is behind
- * must not let older tokens in again). Returns the cut-off now stored.
+ * Raises the agent's cut-off to the database's now (never lowers it), whichever hub revokes:
+ * the hubs' clocks differ, the database's is the one they share. Returns the cut-off stored.
  */
-export async function revokeAgentRow(sql: Queryable, agentId: string, at: number): Promise<number> {
+export async function revokeAgentRow(sql: Queryable, agentId: string): Promise<number> {
   const [row] = await sql<{ revoked_before: number }[]>`
-    INSERT INTO revoked_agents (agent_id, revoked_before) VALUES (${agentId}, ${atMs(sql, at)})
+    INSERT INTO revoked_agents (agent_id, revoked_before) VALUES (${agentId}, date_trunc('milliseconds', clock_timestamp()))
     ON CONFLICT (agent_id) DO UPDATE SET revoked_before = greatest(revoked_agents.revoked_before, EXCLUDED.revoked_before)
     RETURNING epoch_ms(revoked_before) AS revoked_before`
   return row.revoked_before

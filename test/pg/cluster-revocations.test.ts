@@ -9,6 +9,9 @@ import { createTestDatabase, type TestDatabase } from '../../support/test-databa
 import { CLUSTER_SECRET, agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
 import { openSocket, type TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
+import { ClusterRevocations } from '../../hub/cluster/revocations.ts'
+import { createPgBus } from '../../hub/pg/bus.ts'
+import { silentLogger } from '../../shared/log.ts'
 
 let db: TestDatabase
 let a: TestHub
@@ -84,6 +87,22 @@ describe('revocations in the cluster', () => {
     } finally {
       await c.stop()
     }
+  })
+
+  it("cuts off on the database's clock, not on the revoking hub's", async () => {
+    const sql = db.connect({ max: 2 })
+    const bus = await createPgBus(sql, { hubId: 'rv-skewed' })
+    const hourAhead = { now: () => Date.now() + 3_600_000 }
+    const store = await ClusterRevocations.open({ sql, bus, clock: hourAhead, log: silentLogger })
+    const [{ before }] = await sql<{ before: number }[]>`SELECT epoch_ms(clock_timestamp()) AS before`
+    const cutOff = await store.revokeAgent('rv-skew-1')
+    const [{ after }] = await sql<{ after: number }[]>`SELECT epoch_ms(clock_timestamp()) AS after`
+    expect(cutOff).toBeGreaterThanOrEqual(before)
+    expect(cutOff).toBeLessThanOrEqual(after)
+    expect(store.revokedBefore('rv-skew-1')).toBe(cutOff)
+    store.close()
+    await bus.close()
+    await sql.end()
   })
 
   it('a hub that missed the notification catches up when it LISTENs again', async () => {

@@ -186,7 +186,7 @@ export function createHub(options: HubOptions) {
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
-    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock,
+    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, leaveCluster: cluster?.leave, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
     terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,

@@ -52,6 +52,8 @@ export interface ClusterSeam {
    * sidecar tries another hub.
    */
   admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean>
+  /** An admitted connection closed before it became the agent's (revoked or gone meanwhile). */
+  leave(agentId: string, peer: Peer): void
   /** How the database is doing, for GET /health (failing_since: null while it answers). */
   storage(): { failing_since: number | null; failed_saves: number }
   /** Stops timers and listeners; the entry then stops the cluster runtime itself. */

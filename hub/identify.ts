@@ -15,6 +15,8 @@ export interface IdentifyDeps {
   tasks: TaskOwner
   /** Cluster mode: may this hub take the agent now? (see ClusterSeam.admit) */
   joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
+  /** Cluster mode: a joined connection closed before it became the agent's; undo the join. */
+  leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
   log: Logger
   drop(conn: Connection, code: number, reason: string): void
@@ -23,7 +25,7 @@ export interface IdentifyDeps {
   admit(conn: Connection, replacing: boolean): boolean
 }
 
-export function createIdentify({ fleet, tasks, joinCluster, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -44,14 +46,18 @@ export function createIdentify({ fleet, tasks, joinCluster, verifyToken, log, dr
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
     const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
+    // Held from here on: a revocation learned while the cluster join waits closes this socket (4001).
+    conn.credential = claims
     if (joinCluster) {
       conn.identifying = true
       const joined = await joinCluster(msg.agent_id, conn, hello)
       conn.identifying = false
-      if (conn.closed) return
+      if (conn.closed) {
+        if (joined) leaveCluster?.(msg.agent_id, conn)
+        return
+      }
       if (!joined) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
     }
-    conn.credential = claims
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.

@@ -23,6 +23,7 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFra
   tasks: TaskOwner
   /** Cluster mode: may this hub take the agent now? (ClusterSeam.admit) */
   joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
+  leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
 }
 
@@ -42,7 +43,7 @@ export function createSocketHub(opts: SocketOptions) {
   })
   const { drop } = connections
   const identify = createIdentify({
-    fleet, tasks, joinCluster: opts.joinCluster, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit,
+    fleet, tasks, joinCluster: opts.joinCluster, leaveCluster: opts.leaveCluster, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit,
   })
 
   function fail(conn: Connection, error: string, detail?: string): void {

@@ -92,6 +92,16 @@ export class ClusterPresence {
     }
   }
 
+  /** Undoes an admit whose connection closed before it became the agent's: its row is released. */
+  async leave(agentId: string, peer: Peer): Promise<void> {
+    const claim = this.claims.get(agentId)
+    if (!claim || claim.peer !== peer) return
+    this.claims.delete(agentId)
+    this.written.delete(agentId)
+    this.writtenState.delete(agentId)
+    await releaseAgent(this.d.sql, this.d.hubId, agentId, claim.connectionId)
+  }
+
   /**
    * Another hub says it took the agent from `connectionId`: close this hub's socket of it if it
    * is still that connection and the agent's row no longer names it. The message is a hint

@@ -12,6 +12,10 @@ import { waitFor } from '../../support/wait.ts'
 import { ClusterRevocations } from '../../hub/cluster/revocations.ts'
 import { createPgBus } from '../../hub/pg/bus.ts'
 import { silentLogger } from '../../shared/log.ts'
+import { signAgentToken } from '../../hub/auth.ts'
+import { startClusterRuntime } from '../../hub/cluster/runtime.ts'
+import { startNodeHub } from '../../hub/node/serve.ts'
+import type { ClusterAttach } from '../../hub/cluster-seam.ts'
 
 let db: TestDatabase
 let a: TestHub
@@ -86,6 +90,40 @@ describe('revocations in the cluster', () => {
       expect((await c.api('GET', '/agents', undefined, admin.token)).status).toBe(401)
     } finally {
       await c.stop()
+    }
+  })
+
+  it('an identify still joining the cluster when its agent is revoked is refused (4001) and leaves no live row', async () => {
+    const runtime = await startClusterRuntime({ databaseUrl: db.url, hubId: 'rv-gate', leaseMs: 3000, runtime: 'node', log: silentLogger, sweepMs: 200 })
+    let openGate!: () => void
+    const gate = new Promise<void>((resolve) => (openGate = resolve))
+    let joining!: () => void
+    const joinStarted = new Promise<void>((resolve) => (joining = resolve))
+    // The seam the entries use, with its admit held until the revocation is in.
+    const attach: ClusterAttach = (local) => {
+      const seam = runtime.attach(local)
+      return { ...seam, admit: async (...args) => (joining(), await gate, seam.admit(...args)) }
+    }
+    const running = await startNodeHub({
+      port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: 'rv-gate', cluster: attach, revocations: runtime.revocations, log: silentLogger,
+    })
+    try {
+      const socket = await openSocket(`${running.url.replace('http', 'ws')}/ws`)
+      sockets.push(socket)
+      socket.send({ type: 'identify', agent_id: 'rv-join', token: await signAgentToken(CLUSTER_SECRET, 'rv-join'), protocol_version: 1, pm2_info: null, supervised: true })
+      await joinStarted
+      expect((await a.api('POST', '/agents/rv-join/revoke')).status).toBe(200)
+      expect(await socket.next()).toEqual({ type: 'error', error: 'unauthorized' })
+      openGate()
+      expect((await socket.closed).code).toBe(4001)
+      await waitFor(() => a.api('GET', '/agents/rv-join'), (r) => r.status === 404 || r.body.connected === false, { what: 'no live row' })
+      const sql = db.connect({ max: 1 })
+      await waitFor(() => sql`SELECT connected FROM agents WHERE agent_id = 'rv-join'`, (rows) => rows.every((r) => !r.connected), { what: 'row released' })
+      await sql.end()
+    } finally {
+      openGate()
+      await running.close()
+      await runtime.stop()
     }
   })
 

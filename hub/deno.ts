@@ -31,6 +31,10 @@ const secret = await ensureSecret(config, denoSecretFiles)
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
 }).catch((err) => {
+  if (err instanceof ConfigError) {
+    console.error(`agentcom hub: ${err.message}`)
+    Deno.exit(EXIT_CONFIG)
+  }
   console.error(`agentcom hub: cannot join the cluster database: ${String(err)}`)
   Deno.exit(1)
 })

@@ -43,6 +43,10 @@ const secret = await ensureSecret(config, nodeSecretFiles)
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
 }).catch((err) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`agentcom hub: ${err.message}\n`)
+    process.exit(EXIT_CONFIG)
+  }
   process.stderr.write(`agentcom hub: cannot join the cluster database: ${String(err)}\n`)
   process.exit(1)
 })

@@ -9,7 +9,8 @@ import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
 import { connectDatabase, type Sql } from '../pg/connect.ts'
 import { migrate } from '../pg/migrate.ts'
 import { ALL_HUBS, createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts'
-import { releaseLease } from '../pg/presence.ts'
+import { hubIdHeldElsewhere, releaseLease } from '../pg/presence.ts'
+import { ConfigError } from '../../shared/settings.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
 import { ClusterTasks } from './tasks.ts'
@@ -55,7 +56,16 @@ export interface ClusterRuntime {
 }
 
 export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<ClusterRuntime> {
-  const sql = o.sql ?? connectDatabase(o.databaseUrl, { applicationName: `agentcom ${o.hubId}` })
+  const applicationName = `agentcom ${o.hubId}`
+  const sql = o.sql ?? connectDatabase(o.databaseUrl, { applicationName })
+  // One hub id, one live process: two would share one lease and each act for the other's agents.
+  if (!o.sql && await hubIdHeldElsewhere(sql, o.hubId, applicationName).catch(async (err) => {
+    await sql.end({ timeout: 5 })
+    throw err
+  })) {
+    await sql.end({ timeout: 5 })
+    throw new ConfigError(`AGENTCOM_HUB_ID ${o.hubId} is held by another live hub`)
+  }
   const lease = new HubLease({ sql, hubId: o.hubId, leaseMs: o.leaseMs, runtime: o.runtime, log: o.log })
   let onListen = () => {}
   let bus: PgBus

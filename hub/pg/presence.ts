@@ -65,6 +65,21 @@ export async function renewLease(sql: Queryable, hubId: string, leaseMs: number,
   return { lease_until: row.lease_until, lapsed: row.lapsed ?? true }
 }
 
+/**
+ * Whether another live process runs as hub `hubId`: its lease holds and it has connections open
+ * under the same application name. The connections tell a live hub from one that crashed a
+ * moment ago (its lease still holds, but the server dropped its connections with the process).
+ * Must be the first query on a pool of `applicationName`, so its one connection is this one.
+ */
+export async function hubIdHeldElsewhere(sql: Queryable, hubId: string, applicationName: string): Promise<boolean> {
+  const [row] = await sql<{ held: boolean }[]>`
+    SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = ${applicationName} AND pid <> pg_backend_pid())
+      AND to_regclass('hubs') IS NOT NULL AS held`
+  if (!row.held) return false
+  const [lease] = await sql<{ live: boolean }[]>`SELECT lease_until > now() AS live FROM hubs WHERE hub_id = ${hubId}`
+  return lease?.live ?? false
+}
+
 /** A clean stop: the hub's lease ends now and its agents read as disconnected at once. */
 export async function releaseLease(sql: Sql, hubId: string): Promise<void> {
   await inTransaction(sql, async (tx) => {

@@ -20,6 +20,11 @@ module.exports = {
           AGENTCOM_TOKEN_FILE: env[`AGENTCOM_DEMO_TOKEN_FILE_${i}`] || '',
           AGENTCOM_HUB_URL: `ws://${env.HOST || '127.0.0.1'}:${env.PORT || 8787}/ws`,
           AGENTCOM_TASK_COMMAND: taskCommand,
+          // Started as root: the demo tasks run as an unprivileged user, in a folder of their own
+          // outside the data dir, where they can read neither the hub's secret nor a token.
+          ...(env.AGENTCOM_DEMO_TASK_USER
+            ? { AGENTCOM_TASK_USER: env.AGENTCOM_DEMO_TASK_USER, AGENTCOM_TASK_DIR: path.join(env.AGENTCOM_DEMO_TASK_ROOT, agentId) }
+            : {}),
         },
       }),
     ),

@@ -3,8 +3,9 @@
  * (pm2-runtime, in the foreground, PM2_HOME under the data dir). Prints the hub URL, the
  * dashboard's, an admin token and curl lines to paste. Ctrl-C stops everything.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { resolve, join } from 'node:path'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
@@ -30,6 +31,16 @@ const tokenFiles = await Promise.all(DEMO_AGENTS.map(async (id) => {
   return file
 }))
 
+// As root, the demo tasks run as an unprivileged user (`nobody`) in folders of their own under
+// the temp dir: the data dir (0700) with the hub's secret, the tokens and pm2's home stays closed
+// to them, and so does every process of root's (/proc/<pid>/environ).
+const taskUser = process.getuid?.() === 0 ? unprivilegedUser() : null
+const taskRoot = join(tmpdir(), 'agentcom-demo-tasks')
+if (taskUser) {
+  await mkdir(taskRoot, { recursive: true })
+  await chmod(taskRoot, 0o755) // searchable, so each task dir below it (0700, the user's own) is reachable
+}
+
 const require = createRequire(import.meta.url)
 const pm2Runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime')
 const env: Record<string, string | undefined> = {
@@ -39,6 +50,7 @@ const env: Record<string, string | undefined> = {
   PORT: String(config.port),
   HOST: config.host,
   AGENTCOM_DEMO_AGENTS: DEMO_AGENTS.join(','),
+  ...(taskUser ? { AGENTCOM_DEMO_TASK_USER: taskUser, AGENTCOM_DEMO_TASK_ROOT: taskRoot } : {}),
   ...Object.fromEntries(tokenFiles.map((file, i) => [`AGENTCOM_DEMO_TOKEN_FILE_${i}`, file])),
 }
 // The sidecars are told which pm2 app they are by pm2 itself, never by our own environment.
@@ -65,6 +77,9 @@ if (await waitForHealth(url, 30 * SECOND, () => child.exitCode === null)) {
       `AgentCom hub:  ${url}  (pm2 home ${env.PM2_HOME}, demo agents ${DEMO_AGENTS.join(', ')})`,
       `Admin token:   ${adminToken}`,
       `Dashboard:     ${url}/  (paste the admin token to sign in)`,
+      taskUser
+        ? `Demo tasks:    run as ${taskUser} in ${taskRoot}`
+        : 'Demo tasks:    run as your own user and can read what you can (start as root to run them as nobody)',
       '',
       'List the agents:',
       `  curl -s ${auth} ${url}/api/admin/agents`,
@@ -81,4 +96,15 @@ if (await waitForHealth(url, 30 * SECOND, () => child.exitCode === null)) {
   )
 } else {
   process.stderr.write(`agentcom: the hub did not answer on ${url} within 30 s; see the logs above\n`)
+}
+
+/** `nobody` when this machine has it (Debian's uid 65534), else null: the tasks then run as root. */
+function unprivilegedUser(): string | null {
+  try {
+    execFileSync('id', ['-u', 'nobody'], { stdio: 'ignore' })
+    return 'nobody'
+  } catch {
+    process.stderr.write('agentcom: no user "nobody" on this machine: the demo tasks run as root\n')
+    return null
+  }
 }

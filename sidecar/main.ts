@@ -46,6 +46,10 @@ const queue = await TaskQueue.open(join(config.dataDir, `sidecar-${config.agentI
 const taskEnv = buildTaskEnv(process.env, config.taskEnv, { user: config.taskUser, taskDir: config.taskDir })
 const refused = refusedTaskEnvNames(config.taskEnv, process.env)
 if (refused.length > 0) log.warn('AGENTCOM_TASK_ENV lists variables that are never passed to tasks', { names: refused })
+if (!config.taskUser) {
+  // Said once, at start: a task can read whatever this process can, its token included.
+  log.warn('tasks run as this sidecar\'s own user and can read its token and environment; run the sidecar as root with AGENTCOM_TASK_USER to run them as another user (README, "Security model")')
+}
 for (const host of plainTextHubHosts(config.hubUrls.join(','))) {
   log.warn('sending the agent token over plain ws:// to a host that is not loopback; use wss:// (README, "Security model")', { host })
 }

@@ -45,6 +45,13 @@ export class TaskBoard {
     return this.tasks.size
   }
 
+  /** Tasks waiting for an agent (GET /metrics). */
+  get queuedCount(): number {
+    let n = 0
+    for (const id of this.queue) if (this.tasks.get(id)?.status === 'queued') n++
+    return n
+  }
+
   /** Resolves once every change so far is in the store; rejects when that save failed. */
   durable(): Promise<void> {
     return this.tasks.durable()

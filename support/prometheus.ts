@@ -18,8 +18,21 @@ export async function scrape(url: string, token: string): Promise<{ status: numb
   return { status: res.status, contentType: res.headers.get('content-type'), families: res.status === 200 ? parse(text) : [], text }
 }
 
+/**
+ * The parser keeps a histogram's `_sum` and `_count` only when they have no labels (it drops
+ * them beside `hub_id`): such a histogram's samples are parsed again with that label moved
+ * into the name, which leaves the format as the parser reads it.
+ */
 export function parse(text: string): ParsedFamily[] {
-  return parsePrometheusTextFormat(text) as ParsedFamily[]
+  const families = parsePrometheusTextFormat(text) as ParsedFamily[]
+  for (const f of families) {
+    if (f.type !== 'HISTOGRAM' || f.metrics.every((m) => m.count !== undefined)) continue
+    const own = text.split('\n').filter((l) => l.startsWith(`${f.name}_`) || l === `# TYPE ${f.name} histogram`)
+      .map((l) => l.replace(/\{hub_id="[^"]*",?/, '{').replace('{}', ''))
+    const reparsed = parsePrometheusTextFormat(`${own.join('\n')}\n`) as ParsedFamily[]
+    f.metrics = reparsed[0]?.metrics ?? f.metrics
+  }
+  return families
 }
 
 export function family(families: ParsedFamily[], name: string): ParsedFamily {

@@ -43,6 +43,8 @@ const FINISHED_REMEMBERED = 20_000
 export class MetricsHistory {
   readonly #minutes: MinuteSample[] = []
   readonly #statuses = new Map<string, string>()
+  /** Agents by status now, kept by difference: an event costs O(1) however large the fleet. */
+  #counts = zeroCounts(AGENT_STATUSES)
   readonly #memory = new Map<string, MemoryPoint[]>()
   readonly #finished = new BoundedMap<string, true>(FINISHED_REMEMBERED)
   readonly #keepMinutes: number
@@ -78,10 +80,11 @@ export class MetricsHistory {
       return // the store is down: the events keep the history going meanwhile
     }
     this.#statuses.clear()
+    this.#counts = zeroCounts(AGENT_STATUSES)
     const listed = new Set<string>()
     for (const a of agents) {
       listed.add(a.agent_id)
-      this.#statuses.set(a.agent_id, a.status)
+      this.#setStatus(a.agent_id, a.status)
       if (a.stats) this.#addPoint(a.agent_id, a.stats)
     }
     for (const id of this.#memory.keys()) if (!listed.has(id)) this.#memory.delete(id)
@@ -104,7 +107,7 @@ export class MetricsHistory {
 
   #agent(a: AgentEvent): void {
     if (typeof a?.agent_id !== 'string') return
-    if (typeof a.status === 'string') this.#statuses.set(a.agent_id, a.status)
+    if (typeof a.status === 'string') this.#setStatus(a.agent_id, a.status)
     const stats = a.stats
     if (stats && typeof stats.rss_bytes === 'number' && typeof stats.at === 'number') this.#addPoint(a.agent_id, { rss_bytes: stats.rss_bytes, at: stats.at })
     this.#noteStatuses()
@@ -130,12 +133,19 @@ export class MetricsHistory {
     if (points.length > this.#points) points.splice(0, points.length - this.#points)
   }
 
+  #setStatus(agentId: string, status: string): void {
+    const old = this.#statuses.get(agentId)
+    if (old === status) return
+    const counts = this.#counts as Record<string, number>
+    if (old !== undefined && Object.hasOwn(counts, old)) counts[old]--
+    if (Object.hasOwn(counts, status)) counts[status]++
+    this.#statuses.set(agentId, status)
+  }
+
   /** Raises the current minute's highs to the statuses now. */
   #noteStatuses(): void {
-    const counts = zeroCounts(AGENT_STATUSES)
-    for (const status of this.#statuses.values()) if (status in counts) counts[status as keyof typeof counts]++
     const minute = this.#current()
-    for (const s of AGENT_STATUSES) minute.agents[s] = Math.max(minute.agents[s], counts[s])
+    for (const s of AGENT_STATUSES) minute.agents[s] = Math.max(minute.agents[s], this.#counts[s])
   }
 
   /** The sample of the minute now, started (with the statuses now) when it is new. */
@@ -143,9 +153,7 @@ export class MetricsHistory {
     const start = Math.floor(this.o.clock.now() / MINUTE) * MINUTE
     const last = this.#minutes[this.#minutes.length - 1]
     if (last && last.at === start) return last
-    const counts = zeroCounts(AGENT_STATUSES)
-    for (const status of this.#statuses.values()) if (status in counts) counts[status as keyof typeof counts]++
-    const sample: MinuteSample = { at: start, agents: counts, finished: zeroCounts(TASK_FINAL) }
+    const sample: MinuteSample = { at: start, agents: { ...this.#counts }, finished: zeroCounts(TASK_FINAL) }
     this.#minutes.push(sample)
     while (this.#minutes.length > 0 && this.#minutes[0].at <= start - this.#keepMinutes * MINUTE) this.#minutes.shift()
     return sample

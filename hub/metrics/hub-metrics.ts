@@ -43,34 +43,28 @@ export interface HubMetricsOptions {
   process?: ProcessMetrics
 }
 
-/** Scrapes within this share one read of the fleet (two gauges, one query). */
-const FLEET_READ_REUSE_MS = 1000
+/** One scrape's read of the fleet, made once however many gauges ask for it. */
+class FleetRead {
+  #snapshot: Promise<FleetSnapshot> | null = null
+  constructor(private readonly read: () => Promise<FleetSnapshot>) {}
+  get(): Promise<FleetSnapshot> {
+    return this.#snapshot ??= this.read()
+  }
+}
 
 export function createHubMetrics(o: HubMetricsOptions) {
   const registry = new Registry()
   const hubLabels: Record<string, string> = o.clustered ? { hub_id: o.hubId } : {}
   const counters = new FleetCounters(registry, hubLabels, () => o.clock.now())
 
-  let fleetRead: { at: number; snapshot: Promise<FleetSnapshot> } | null = null
-  const fleet = (): Promise<FleetSnapshot> => {
-    const now = o.clock.now()
-    if (!fleetRead || now - fleetRead.at > FLEET_READ_REUSE_MS) fleetRead = { at: now, snapshot: o.readFleet() }
-    const read = fleetRead
-    // A failed read is not kept for the next scrape.
-    read.snapshot.catch(() => {
-      if (fleetRead === read) fleetRead = null
-    })
-    return read.snapshot
-  }
-
-  registry.gauge('agentcom_agents', 'Agents of the fleet by status.', async () => {
+  registry.gauge('agentcom_agents', 'Agents of the fleet by status.', async (fleet: FleetRead) => {
     const counts = new Map<string, number>(AGENT_STATUSES.map((s) => [s, 0]))
-    for (const a of (await fleet()).agents) if (counts.has(a.status)) counts.set(a.status, counts.get(a.status)! + 1)
+    for (const a of (await fleet.get()).agents) if (counts.has(a.status)) counts.set(a.status, counts.get(a.status)! + 1)
     return [...counts].map(([status, value]) => ({ labels: { status }, value }))
   })
-  registry.gauge('agentcom_agents_quarantined', 'Agents of the fleet in quarantine (healing\'s crash-loop rule).', async () =>
-    [{ value: (await fleet()).agents.filter((a) => a.quarantined).length }])
-  registry.gauge('agentcom_tasks_queued', 'Tasks of the fleet waiting for an agent.', async () => [{ value: (await fleet()).queuedTasks }])
+  registry.gauge('agentcom_agents_quarantined', 'Agents of the fleet in quarantine (healing\'s crash-loop rule).', async (fleet: FleetRead) =>
+    [{ value: (await fleet.get()).agents.filter((a) => a.quarantined).length }])
+  registry.gauge('agentcom_tasks_queued', 'Tasks of the fleet waiting for an agent.', async (fleet: FleetRead) => [{ value: (await fleet.get()).queuedTasks }])
   registry.gauge('agentcom_connections', 'WebSocket connections open on this hub.', () => [{ value: o.connections() }], hubLabels)
   registry.gauge('agentcom_events_clients', 'Events streams open on this hub.', () => [{ value: o.eventClients() }], hubLabels)
   const proc = o.process
@@ -93,7 +87,7 @@ export function createHubMetrics(o: HubMetricsOptions) {
   return {
     counters,
     /** The exposition, text format 0.0.4. */
-    expose: () => registry.expose(),
+    expose: () => registry.expose(new FleetRead(o.readFleet)),
     /** Counts from the views of this hub's own changes (in single mode: its whole events log). */
     followOwnEvents(log: EventLog): () => void {
       return log.subscribe((event) => {

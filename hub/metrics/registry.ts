@@ -14,8 +14,8 @@ interface Metric {
   readonly name: string
   readonly help: string
   readonly type: 'counter' | 'gauge' | 'histogram'
-  /** The sample lines, each `name{labels} value`. */
-  lines(): Promise<string[]> | string[]
+  /** The sample lines, each `name{labels} value`; `scrape` is what expose() was given. */
+  lines(scrape: unknown): Promise<string[]> | string[]
 }
 
 /** Series of one metric by their label values, in the order the label names were declared. */
@@ -70,19 +70,24 @@ export class Counter implements Metric {
   }
 }
 
-/** A gauge whose series are read when scraped (`collect`), from whoever owns the value. */
+export type GaugeSamples = Array<{ labels?: Labels; value: number }>
+
+/**
+ * A gauge whose series are read when scraped (`collect`), from whoever owns the value. `scrape`
+ * is what that exposition was given, e.g. a read several gauges share.
+ */
 export class Gauge implements Metric {
   readonly type = 'gauge'
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly collect: () => Promise<Array<{ labels?: Labels; value: number }>> | Array<{ labels?: Labels; value: number }>,
+    private readonly collect: (scrape: any) => Promise<GaugeSamples> | GaugeSamples,
     private readonly constLabels: Labels,
   ) {}
 
-  async lines(): Promise<string[]> {
-    return (await this.collect()).map((s) => sample(this.name, { ...this.constLabels, ...s.labels }, s.value))
+  async lines(scrape: unknown): Promise<string[]> {
+    return (await this.collect(scrape)).map((s) => sample(this.name, { ...this.constLabels, ...s.labels }, s.value))
   }
 }
 
@@ -139,12 +144,15 @@ export class Registry {
     return this.#add(new Histogram(name, help, buckets, constLabels))
   }
 
-  /** The whole exposition. A gauge whose source fails is left out, with a comment saying so. */
-  async expose(): Promise<string> {
+  /**
+   * The whole exposition; `scrape` goes to every gauge's collect. A gauge whose source fails is
+   * left out, with a comment saying so.
+   */
+  async expose(scrape?: unknown): Promise<string> {
     const blocks = await Promise.all([...this.#metrics.values()].map(async (m) => {
       const head = `# HELP ${m.name} ${escapeHelp(m.help)}\n# TYPE ${m.name} ${m.type}\n`
       try {
-        const lines = await m.lines()
+        const lines = await m.lines(scrape)
         return head + lines.map((l) => `${l}\n`).join('')
       } catch {
         // Not the error text: it could hold anything. The rest of the scrape still counts.

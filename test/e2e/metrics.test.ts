@@ -7,14 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { family, histogram, scrape, value } from '../../support/prometheus.ts'
+import { startWebhookServer } from '../../support/webhook.ts'
 
 let hub: HubProcess
+let webhook: Awaited<ReturnType<typeof startWebhookServer>>
 
 beforeAll(async () => {
-  hub = await startHubProcess({ AGENTCOM_RESTART_TIMEOUT_S: '2' })
+  webhook = await startWebhookServer()
+  hub = await startHubProcess({ AGENTCOM_RESTART_TIMEOUT_S: '2', AGENTCOM_HEAL_CRASH_LIMIT: '2', AGENTCOM_ALERT_WEBHOOK_URL: webhook.url })
 })
 afterAll(async () => {
   await hub?.stop()
+  await webhook?.close()
 })
 
 const pm2Info = (restart_count: number, pid: number) => ({
@@ -117,5 +121,21 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
     expect(value(repeat, 'agentcom_tasks_finished_total', { status: 'completed' })).toBe(value(after, 'agentcom_tasks_finished_total', { status: 'completed' }))
     expect(value(repeat, 'agentcom_connections')).toBeGreaterThanOrEqual(1)
     socket.close()
+  })
+
+  it('counts healing\'s quarantine of a crash-looping agent, and its alert delivered', async () => {
+    const before = await metrics()
+    // pm2 restarted it twice without the hub asking: the crash-loop rule (limit 2 here).
+    for (const n of [0, 1, 2]) {
+      const socket = await agent('m-crash', n, 700 + n)
+      socket.close()
+      await socket.closed
+    }
+    await expect.poll(() => webhook.received.length).toBe(1)
+    const after = await metrics()
+    expect(value(after, 'agentcom_healing_actions_total', { rule: 'crash_loop' })).toBe(value(before, 'agentcom_healing_actions_total', { rule: 'crash_loop' }) + 1)
+    expect(value(after, 'agentcom_agents_quarantined')).toBe(1)
+    expect(value(after, 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'delivered' })).toBe(1)
+    expect(value(after, 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'failed' })).toBe(0)
   })
 })

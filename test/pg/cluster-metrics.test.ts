@@ -83,6 +83,23 @@ describe('GET /metrics in cluster mode', () => {
     expect(h.sum).toBeGreaterThanOrEqual(0.2)
   })
 
+  it('gives every hub the whole fleet\'s chart history: memory reports and finished tasks of agents on another hub', async () => {
+    const socket = await agent(b, 'cm-chart', 0, 250)
+    socket.send({ type: 'stats', rss_bytes: 12_345_678, heap_used_bytes: 1, event_loop_delay_ms: 0, uptime_ms: 1 })
+    const created = await a.api('POST', '/tasks', { input: {}, agent_id: 'cm-chart' })
+    const assign = await socket.next('task_assign')
+    socket.send({ type: 'task_accepted', task_id: assign.task_id })
+    socket.send({ type: 'task_failed', task_id: created.body.task_id, error: 'boom' })
+    await socket.next('task_ack')
+    for (const hub of [a, b]) {
+      const history = await waitFor(() => hub.api('GET', '/metrics/history'), (r) =>
+        r.body.memory['cm-chart']?.some((p: { rss_bytes: number }) => p.rss_bytes === 12_345_678) &&
+        r.body.minutes.some((m: { finished: { failed: number } }) => m.finished.failed >= 1), { what: `history on ${hub.id}` })
+      expect(history.status).toBe(200)
+      expect(history.body.minutes.length).toBeLessThanOrEqual(60)
+    }
+  })
+
   it('counts a restart commanded on one hub and completed on the other once', async () => {
     const before = await overHubs('agentcom_restarts_total', { kind: 'admin', state: 'completed' })
     const socket = await agent(b, 'cm-restart', 1, 300)

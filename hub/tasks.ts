@@ -47,9 +47,7 @@ export class TaskBoard {
 
   /** Tasks waiting for an agent (GET /metrics). */
   get queuedCount(): number {
-    let n = 0
-    for (const id of this.queue) if (this.tasks.get(id)?.status === 'queued') n++
-    return n
+    return this.queue.reduce((n, id) => (this.tasks.get(id)?.status === 'queued' ? n + 1 : n), 0)
   }
 
   /** Resolves once every change so far is in the store; rejects when that save failed. */

@@ -117,8 +117,15 @@ var CHART_W = 600
 var CHART_H = 120
 var PAD = 4
 
-function chartX(at, first, minuteMs) {
-  return PAD + ((at - first) / minuteMs) * ((CHART_W - 2 * PAD) / (CHART_MINUTES - 1))
+var SLOT = (CHART_W - 2 * PAD) / CHART_MINUTES
+
+/** The left edge of a minute's slot: 60 slots, the newest minute at the right. */
+function slotX(at, first, minuteMs) {
+  return PAD + Math.round((at - first) / minuteMs) * SLOT
+}
+
+function chartY(n, max) {
+  return CHART_H - PAD - (n / max) * (CHART_H - 2 * PAD - 12)
 }
 
 function drawStatuses(svg, minutes, first, minuteMs, now) {
@@ -127,13 +134,15 @@ function drawStatuses(svg, minutes, first, minuteMs, now) {
   shown.forEach(function (m) { STATUS_SERIES.forEach(function (s) { max = Math.max(max, m.agents[s] || 0) }) })
   var nodes = [svgEl('text', { x: PAD, y: 12, class: 'chart-scale' })]
   nodes[0].textContent = String(max)
-  STATUS_SERIES.forEach(function (s) {
-    var points = shown.map(function (m) {
-      var y = CHART_H - PAD - ((m.agents[s] || 0) / max) * (CHART_H - 2 * PAD - 12)
-      return chartX(m.at, first, minuteMs).toFixed(1) + ',' + y.toFixed(1)
+  STATUS_SERIES.forEach(function (s, i) {
+    // A step per minute; each series a pixel or two above the next, so equal counts stay visible.
+    var points = []
+    shown.forEach(function (m) {
+      var x = slotX(m.at, first, minuteMs)
+      var y = (chartY(m.agents[s] || 0, max) - (STATUS_SERIES.length - 1 - i) * 1.5).toFixed(1)
+      points.push(x.toFixed(1) + ',' + y, (x + SLOT).toFixed(1) + ',' + y)
     })
-    if (points.length === 1) points.push((CHART_W - PAD) + ',' + points[0].split(',')[1])
-    var line = svgEl('polyline', { points: points.join(' '), class: 'series s-' + s })
+    var line = svgEl('polyline', { points: points.join(' '), class: 'series line-' + s })
     line.dataset.status = s
     nodes.push(line)
   })
@@ -150,15 +159,15 @@ function drawFinished(svg, minutes, first, minuteMs) {
   shown.forEach(function (m) { max = Math.max(max, FINAL_STATUSES.reduce(function (n, s) { return n + (m.finished[s] || 0) }, 0)) })
   var nodes = [svgEl('text', { x: PAD, y: 12, class: 'chart-scale' })]
   nodes[0].textContent = String(max)
-  var width = Math.max(2, (CHART_W - 2 * PAD) / CHART_MINUTES - 2)
   shown.forEach(function (m) {
     var y = CHART_H - PAD
     FINAL_STATUSES.forEach(function (s) {
       var n = m.finished[s] || 0
       if (!n) return
-      var h = (n / max) * (CHART_H - 2 * PAD - 12)
+      var h = CHART_H - PAD - chartY(n, max)
       y -= h
-      nodes.push(svgEl('rect', { x: (chartX(m.at, first, minuteMs) - width / 2).toFixed(1), y: y.toFixed(1), width: width.toFixed(1), height: h.toFixed(1), class: 'bar f-' + s }))
+      var x = slotX(m.at, first, minuteMs) + 1
+      nodes.push(svgEl('rect', { x: x.toFixed(1), y: y.toFixed(1), width: (SLOT - 2).toFixed(1), height: h.toFixed(1), class: 'bar bar-' + s }))
     })
   })
   svg.replaceChildren.apply(svg, nodes)

@@ -163,11 +163,11 @@ dialog h2 { font-size: 1.05rem; }
 .series { fill: none; stroke-width: 2; vector-effect: non-scaling-stroke; }
 .legend { display: inline-flex; gap: .7rem; }
 .legend .k::before { content: ""; display: inline-block; width: .7rem; height: .22rem; margin-right: .25rem; vertical-align: middle; background: currentColor; }
-.series.s-idle { stroke: var(--green); } .k.s-idle { color: var(--green); }
-.series.s-working { stroke: var(--blue); } .k.s-working { color: var(--blue); }
-.series.s-restarting { stroke: var(--amber); } .k.s-restarting { color: var(--amber); }
-.series.s-offline { stroke: var(--grey); } .k.s-offline { color: var(--grey); }
-.bar.f-completed { fill: var(--green); } .k.f-completed { color: var(--green); }
-.bar.f-failed { fill: var(--red); } .k.f-failed { color: var(--red); }
-.bar.f-cancelled { fill: var(--grey); } .k.f-cancelled { color: var(--grey); }
+.line-idle { stroke: var(--green); } .key-idle { color: var(--green); }
+.line-working { stroke: var(--blue); } .key-working { color: var(--blue); }
+.line-restarting { stroke: var(--amber); } .key-restarting { color: var(--amber); }
+.line-offline { stroke: var(--grey); } .key-offline { color: var(--grey); }
+.bar-completed { fill: var(--green); } .key-completed { color: var(--green); }
+.bar-failed { fill: var(--red); } .key-failed { color: var(--red); }
+.bar-cancelled { fill: var(--grey); } .key-cancelled { color: var(--grey); }
 `

@@ -78,7 +78,7 @@ describe(`dashboard charts (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`
     socket.send({ type: 'task_complete', task_id: created.body.task_id, result: 1 })
     await socket.next('task_ack')
     await expect.poll(() => b.page.locator('#chart-finished').getAttribute('aria-label')).toMatch(/: 1 finished, 0 failed$/)
-    expect(await b.page.locator('#chart-finished rect.bar.f-completed').count()).toBe(1)
+    expect(await b.page.locator('#chart-finished rect.bar-completed').count()).toBe(1)
   })
 
   it('started from the hub\'s history after a reload, and asked nothing of another origin', async () => {

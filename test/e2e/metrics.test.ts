@@ -8,6 +8,7 @@ import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { family, histogram, scrape, value } from '../../support/prometheus.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
+import { signAdminToken } from '../../hub/auth.ts'
 
 let hub: HubProcess
 let webhook: Awaited<ReturnType<typeof startWebhookServer>>
@@ -36,12 +37,21 @@ const metrics = async () => {
 }
 
 describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => {
-  it('needs an admin-audience token: none, garbage or an agent token is 401', async () => {
-    for (const token of ['', 'nope', await hub.agentToken('m-0')]) {
-      const res = await fetch(`${hub.url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
-      expect(res.status).toBe(401)
-      expect(await res.json()).toEqual({ error: 'unauthorized' })
+  it('needs a valid admin-audience token: none, garbage, an agent token, a foreign, expired or revoked one is 401', async () => {
+    const revoked = await signAdminToken(hub.secret)
+    const jti = JSON.parse(Buffer.from(revoked.split('.')[1], 'base64url').toString()).jti
+    expect((await hub.api('POST', '/api/admin/tokens/revoke', { jti })).status).toBe(200)
+    const expired = await signAdminToken(hub.secret, 1)
+    await expect.poll(async () => (await fetch(`${hub.url}/api/admin/agents`, { headers: { authorization: `Bearer ${expired}` } })).status, { timeout: 5000 }).toBe(401)
+    const refused = ['', 'nope', await hub.agentToken('m-0'), await signAdminToken('x'.repeat(40)), expired, revoked]
+    for (const path of ['/metrics', '/api/admin/metrics/history']) {
+      for (const token of refused) {
+        const res = await fetch(`${hub.url}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+        expect(res.status).toBe(401)
+        expect(await res.text()).toBe('{"error":"unauthorized"}')
+      }
     }
+    expect(hub.logs.some((line) => refused.some((t) => t.length > 10 && line.includes(t)))).toBe(false)
   })
 
   it('answers the text format 0.0.4 with every metric of the contract, typed and labelled', async () => {

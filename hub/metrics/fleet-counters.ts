@@ -25,6 +25,11 @@ const HEALING_FIRST_STATES = new Set(['commanded', 'deferred', 'quarantined', 'a
 const REMEMBERED = 20_000
 /** A task first seen finished counts only if it finished this recently (not a stale repeat). */
 const FRESH_MS = 60_000
+/**
+ * A healing action first seen past its first state counts if it was recorded this recently: in
+ * cluster mode its view is read from the row a moment after, when its restart may have moved on.
+ */
+const ACTION_FRESH_MS = 10_000
 
 export interface RestartEnd {
   restart_id: string
@@ -130,8 +135,10 @@ export class FleetCounters {
     const rule = a.rule
     if (typeof id !== 'string' || typeof rule !== 'string' || this.#actions.has(id)) return
     this.#actions.set(id, true)
-    // First seen in a later state: an action recorded elsewhere (another hub, before this one started).
-    if (typeof a.state !== 'string' || !HEALING_FIRST_STATES.has(a.state)) return
+    // First seen in a later state, and not just recorded: an action recorded elsewhere (another
+    // hub, or before this one started) that changed here.
+    const recent = typeof a.at === 'number' && this.now() - a.at < ACTION_FRESH_MS
+    if (typeof a.state !== 'string' || a.state === 'lifted' || !(HEALING_FIRST_STATES.has(a.state) || recent)) return
     if ((HEALING_RULES as readonly string[]).includes(rule)) this.healingActions.inc({ rule })
   }
 }

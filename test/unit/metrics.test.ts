@@ -119,11 +119,14 @@ describe('fleet counters', () => {
   it('counts a healing action when first seen as recorded, by rule, and never an unknown rule or alert type', () => {
     counters.view('healing', { action_id: 'a1', rule: 'memory', state: 'commanded' })
     counters.view('healing', { action_id: 'a1', rule: 'memory', state: 'completed' })
-    counters.view('healing', { action_id: 'a2', rule: 'crash_loop', state: 'lifted' }) // a later change, first seen here
+    counters.view('healing', { action_id: 'a2', rule: 'crash_loop', state: 'lifted', at: now }) // a later change, first seen here
+    counters.view('healing', { action_id: 'a4', rule: 'task_overdue', state: 'completed', at: now - 60_000 }) // an old action's end
+    counters.view('healing', { action_id: 'a5', rule: 'task_overdue', state: 'restarting', at: now - 100 }) // read after its restart moved on
     counters.view('healing', { action_id: 'a3', rule: 'made up', state: 'alerted' })
     counters.view('healing', null)
     expect(counters.healingActions.value({ rule: 'memory' })).toBe(1)
     expect(counters.healingActions.value({ rule: 'crash_loop' })).toBe(0)
+    expect(counters.healingActions.value({ rule: 'task_overdue' })).toBe(1)
     counters.alert('heal_failed', 'delivered')
     counters.alert('some other', 'failed')
     expect(counters.alerts.value({ type: 'heal_failed', result: 'delivered' })).toBe(1)

@@ -17,7 +17,7 @@ const sockets: TestSocket[] = []
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  const hub = { restartTimeoutMs: 1500 }
+  const hub = { restartTimeoutMs: 1500, healing: { crashLimit: 2 } }
   a = await startClusterHub(db.url, 'hub-a', { hub })
   b = await startClusterHub(db.url, 'hub-b', { hub })
 })
@@ -111,6 +111,23 @@ describe('GET /metrics in cluster mode', () => {
     await agent(b, 'cm-restart', 2, 301)
     await waitFor(() => overHubs('agentcom_restarts_total', { kind: 'admin', state: 'completed' }), (n) => n.b === before.b + 1, { what: 'restart counted' })
     expect((await overHubs('agentcom_restarts_total', { kind: 'admin', state: 'completed' })).a).toBe(before.a)
+  })
+
+  it('counts healing\'s quarantine once, on the hub that made it, and the fleet\'s quarantined agents on every hub', async () => {
+    const before = await overHubs('agentcom_healing_actions_total', { rule: 'crash_loop' })
+    for (const n of [0, 1, 2]) {
+      const socket = await agent(b, 'cm-crash', n, 500 + n)
+      socket.close()
+      await socket.closed
+    }
+    await waitFor(() => a.api('GET', '/agents/cm-crash'), (r) => r.body.quarantined === true, { what: 'cm-crash quarantined' })
+    await waitFor(() => overHubs('agentcom_healing_actions_total', { rule: 'crash_loop' }), (n) => n.a + n.b === before.a + before.b + 1, { what: 'counted' })
+    for (const hub of [a, b]) expect(value(await metrics(hub), 'agentcom_agents_quarantined')).toBe(1)
+    // Lifting the quarantine (from the other hub) is a change of that action, not a new one.
+    expect((await a.api('POST', '/agents/cm-crash/resume')).status).toBe(200)
+    await waitFor(() => a.api('GET', '/healing'), (r) => r.body.actions.some((x: { state: string }) => x.state === 'lifted'), { what: 'lifted' })
+    const after = await overHubs('agentcom_healing_actions_total', { rule: 'crash_loop' })
+    expect(after.a + after.b).toBe(before.a + before.b + 1)
   })
 
   it('counts a restart whose agent never comes back as failed once over all hubs', async () => {

@@ -47,7 +47,7 @@ export class TaskBoard {
 
   /** Tasks waiting for an agent (GET /metrics). */
   get queuedCount(): number {
-    return this.queue.reduce((n, id) => (this.tasks.get(id)?.status === 'queued' ? n + 1 : n), 0)
+    return [...new Set(this.queue)].filter((id) => this.tasks.get(id)?.status === 'queued').length
   }
 
   /** Resolves once every change so far is in the store; rejects when that save failed. */

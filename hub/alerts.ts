@@ -36,6 +36,8 @@ export interface AlertSenderOptions {
   requestTimeoutMs?: number
   /** Alerts waiting at most; past it the oldest waiting one is dropped (default 1000). */
   maxPending?: number
+  /** Told once per alert how its delivery ended: delivered, or dropped (GET /metrics counts them). */
+  onOutcome?(alert: HealingAlert, result: 'delivered' | 'failed'): void
 }
 
 export interface AlertSender {
@@ -118,6 +120,7 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
         // It waited behind other alerts past its own deadline.
         queue.shift()
         log.error('alert dropped: not delivered within its retry time', fields(entry))
+        opts.onOutcome?.(entry.alert, 'failed')
         continue
       }
       inFlight = entry
@@ -128,12 +131,14 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
       if (error === null) {
         remove(entry)
         log.info('alert delivered', fields(entry))
+        opts.onOutcome?.(entry.alert, 'delivered')
         continue
       }
       const now = clock.now()
       if (now >= deadline) {
         remove(entry)
         log.error('alert dropped: not delivered within its retry time', { ...fields(entry), error })
+        opts.onOutcome?.(entry.alert, 'failed')
         continue
       }
       const delay = Math.min(o.firstDelayMs * 2 ** Math.min(entry.attempts - 1, 30), o.maxDelayMs, deadline - now)
@@ -158,10 +163,12 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
         const oldest = queue.find((e) => e !== inFlight)
         if (!oldest) {
           log.error('alert dropped: too many pending', fields(entry))
+          opts.onOutcome?.(entry.alert, 'failed')
           return
         }
         remove(oldest)
         log.error('alert dropped: too many pending', fields(oldest))
+        opts.onOutcome?.(oldest.alert, 'failed')
       }
       queue.push(entry)
       if (!inFlight && !retryTimer) void pump()

@@ -29,6 +29,10 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { createHubMetrics, type ProcessMetrics } from './metrics/hub-metrics.ts'
+import { MetricsHistory } from './metrics/history.ts'
+import { metricsRoutes } from './metrics/routes.ts'
+import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -116,6 +120,8 @@ export interface HubOptions {
    * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
    */
   remoteAddress?: (c: Context) => string | null
+  /** The runtime's version and memory, for `GET /metrics` (hub/node/metrics.ts, hub/deno/metrics.ts). */
+  processMetrics?: ProcessMetrics
   clock?: Clock
   log?: Logger
   newId?: () => string
@@ -165,7 +171,9 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
-  const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
+  const alerts = options.alertWebhookUrl ? createAlertSender({
+    url: options.alertWebhookUrl, log, clock, onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
+  }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -178,15 +186,28 @@ export function createHub(options: HubOptions) {
     }
   }
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
+  const metrics = createHubMetrics({
+    hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
+    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks?.() ?? tasks.queuedCount) }),
+    connections: () => sockets.size, eventClients: () => streams.size,
+  })
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    metrics: metrics.counters,
   })
-  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
+  const admin = countTaskCreation(cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId }), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
+  // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/events.ts).
+  // Subscribed before the streams, so the views are read before they are serialized.
+  const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
+  const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })
+  history.start(events.log)
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const sockets = createSocketHub({
-    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, leaveCluster: cluster?.leave, verifyToken, log, clock,
+    fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
+    verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
     terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
@@ -225,6 +246,7 @@ export function createHub(options: HubOptions) {
     // GET builds a whole Request (measured: a third of GET throughput). Mounted for the methods
     // that can, so a GET does not even pass through it.
     .on(BODY_METHODS, '/api/*', limitBody)
+    .route('/', metricsRoutes({ metrics, history, verifyToken, peerOf, log }))
     .route('/api/admin', adminRoutes({
       admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
@@ -255,9 +277,16 @@ export function createHub(options: HubOptions) {
      * `events.publish(kind, view)` appends one for a module that is not on the change feed.
      */
     events,
+    /** `GET /metrics`'s registry and counters (hub/metrics/). */
+    metrics,
+    /** What the dashboard's charts start from. */
+    history,
     /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
       unwatchRevocations?.()
+      unfollowEvents?.()
+      history.close()
+      metrics.close()
       streams.close()
       events.close()
       sockets.close()

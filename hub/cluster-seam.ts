@@ -13,6 +13,7 @@ import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
 import type { LiveEventSource } from './live-events.ts'
 import type { Healing } from './healing.ts'
 import type { AlertSender } from './alerts.ts'
+import type { FleetCounters } from './metrics/fleet-counters.ts'
 
 /** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
 export interface TaskOwner {
@@ -39,6 +40,8 @@ export interface LocalOwners {
   maxTaskAttempts: number
   taskTimeoutMs: number
   restartTimeoutMs: number
+  /** This hub's counters (GET /metrics): fed the views of its own changes and the restarts its sweep fails. */
+  metrics?: Pick<FleetCounters, 'view' | 'restartChanged'>
 }
 
 export interface ClusterSeam {
@@ -56,6 +59,8 @@ export interface ClusterSeam {
   leave(agentId: string, peer: Peer): void
   /** How the database is doing, for GET /health (failing_since: null while it answers). */
   storage(): { failing_since: number | null; failed_saves: number }
+  /** Tasks of the whole fleet waiting for an agent (GET /metrics). */
+  queuedTasks?(): Promise<number>
   /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
   close(): void
 }

@@ -9,6 +9,7 @@ import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { denoProcessMetrics } from './deno/metrics.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -42,7 +43,7 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
-  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
+  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(),
 })
 
 const server = Deno.serve(

@@ -24,6 +24,11 @@ export class LoggedEvent {
     return `${this.epoch}-${this.seq}`
   }
 
+  /** The view without serializing it: the one given, or parsed back from its JSON (a cluster's events). */
+  get view(): unknown {
+    return this.#json === undefined ? this.#data : JSON.parse(this.#json)
+  }
+
   get json(): string {
     if (this.#json === undefined) {
       this.#json = JSON.stringify(this.#data) ?? 'null'

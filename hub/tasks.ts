@@ -45,6 +45,11 @@ export class TaskBoard {
     return this.tasks.size
   }
 
+  /** Tasks waiting for an agent (GET /metrics). */
+  get queuedCount(): number {
+    return [...new Set(this.queue)].filter((id) => this.tasks.get(id)?.status === 'queued').length
+  }
+
   /** Resolves once every change so far is in the store; rejects when that save failed. */
   durable(): Promise<void> {
     return this.tasks.durable()

@@ -12,7 +12,8 @@ import { waitFor } from '../support/wait.ts'
 const out = process.argv[2] ?? join(import.meta.dirname, '..', 'docs', 'dashboard.png')
 const FLEET = ['demo-1', 'demo-2', 'demo-3', 'demo-4', 'demo-5', 'demo-6']
 
-const fleet = await startDemoFleet(FLEET)
+// Stats every second, so each row's memory sparkline has points to draw by the time of the shot.
+const fleet = await startDemoFleet(FLEET, {}, undefined, { AGENTCOM_STATS_INTERVAL_MS: '1000' })
 const { hub } = fleet
 const browser = await launchBrowser({ viewport: { width: 1280, height: 760 } })
 try {
@@ -31,6 +32,8 @@ try {
   await waitFor(async () => (await hub.api('GET', '/api/admin/agents/demo-3')).body.status, (s) => s === 'working', { what: 'demo-3 working' })
   await waitFor(async () => (await hub.api('GET', '/api/admin/agents/demo-4')).body.status, (s) => s === 'idle', { what: 'demo-4 done' })
   await page.getByText('Live', { exact: true }).waitFor()
+  await waitFor(() => page.locator('svg.spark').evaluateAll((svgs) => svgs.map((s) => Number(s.getAttribute('data-points')))),
+    (points) => points.length === FLEET.length && points.every((n) => n >= 8), { timeoutMs: 30_000, what: 'sparklines with 8 points' })
   await saveScreenshot(page, out)
   process.stdout.write(`saved ${out}\n`)
 } finally {

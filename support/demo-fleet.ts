@@ -13,7 +13,9 @@ export interface DemoFleet {
   stop(): Promise<void>
 }
 
-export async function startDemoFleet(agentIds: readonly string[], hubEnv: Record<string, string> = {}, runtime?: Runtime): Promise<DemoFleet> {
+export async function startDemoFleet(
+  agentIds: readonly string[], hubEnv: Record<string, string> = {}, runtime?: Runtime, sidecarEnv: Record<string, string> = {},
+): Promise<DemoFleet> {
   const hub = await startHubProcess(hubEnv, runtime)
   let pm2: Pm2Sandbox | null = null
   const stop = async () => {
@@ -26,7 +28,7 @@ export async function startDemoFleet(agentIds: readonly string[], hubEnv: Record
   try {
     pm2 = await createPm2Sandbox()
     for (const id of agentIds) {
-      await pm2.startSidecar(id, { AGENTCOM_HUB_URL: hub.wsUrl, AGENTCOM_TOKEN: await hub.agentToken(id) })
+      await pm2.startSidecar(id, { ...sidecarEnv, AGENTCOM_HUB_URL: hub.wsUrl, AGENTCOM_TOKEN: await hub.agentToken(id) })
     }
     for (const id of agentIds) {
       await waitFor(async () => (await hub.api('GET', `/api/admin/agents/${id}`)).body, (a) => a.status === 'idle',

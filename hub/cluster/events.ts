@@ -33,6 +33,8 @@ export interface ClusterEventsDeps {
   rolloutView(rolloutId: string): Promise<unknown>
   /** A healing action (HealingAction), from the rows. */
   healingAction(actionId: string): Promise<unknown>
+  /** Each view of this hub's own changes, as it goes into the table (the metrics' counters). */
+  ownView?(kind: LiveEventKind, view: unknown): void
 }
 
 /** Opens the log: the cluster's epoch, and the newest events already in the table for replay. */
@@ -140,6 +142,7 @@ export class ClusterEvents implements LiveEventSource {
       await this.d.settled()
       const events = (await Promise.all(changes.map((c) => this.#view(c)))).filter((e) => e !== null)
       events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
+      for (const e of events) this.d.ownView?.(e.kind, e.payload)
       if (events.length === 0) return
       await insertEvents(this.d.sql, events, (tx, lastId) => this.d.bus.publish(ALL_HUBS, { kind: EVENTS_NUDGE, id: lastId }, tx))
     } catch (err) {

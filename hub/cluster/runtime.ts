@@ -23,6 +23,7 @@ import { ClusterHealing } from './healing.ts'
 import { HealingDecider, HEALING_NUDGE } from './healing-decider.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
+import { countQueuedTasks } from '../pg/metrics.ts'
 
 export interface ClusterRuntimeOptions {
   databaseUrl: string
@@ -128,7 +129,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => healing.action(id),
+      healingAction: (id) => healing.action(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
@@ -137,6 +138,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         await healing.syncHolds()
       } },
       restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
+      restartFailed: (restart) => local.metrics?.restartChanged({ ...restart, state: 'failed' }),
     })
     const handle = (message: BusMessage) => {
       const agentId = typeof message.agent_id === 'string' ? message.agent_id : null
@@ -178,6 +180,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
+      queuedTasks: () => countQueuedTasks(sql),
       close() {
         events.close()
         healing.close()

@@ -46,6 +46,8 @@ export interface SweepDeps {
   restartTimeoutMs: number
   maxAttempts: number
   intervalMs: number
+  /** A restart this sweep failed (timeout): counted here, once in the cluster (GET /metrics). */
+  restartFailed?(restart: { restart_id: string; reason: string; rollout_id: string | null }): void
 }
 
 export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void } {
@@ -67,8 +69,9 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     if (requeued > 0) await d.tasks.announce()
     // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
     for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
-    for (const restartId of await failStaleRestarts(sql, d.restartTimeoutMs)) {
-      d.log.info('restart failed', { restart_id: restartId, error: 'timeout' })
+    for (const restart of await failStaleRestarts(sql, d.restartTimeoutMs)) {
+      d.log.info('restart failed', { restart_id: restart.restart_id, error: 'timeout' })
+      d.restartFailed?.(restart)
     }
     await touchHubAgents(sql, d.hubId)
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)

@@ -173,6 +173,8 @@ function createFleetView(dom) {
     upsert: upsert,
     replaceAll: replaceAll,
     get: function (id) { return agents.get(id) },
+    /** Agents by group (status and flags), kept by difference. */
+    counts: function () { return counts },
     values: function () { return agents.values() },
     /** Relative times move on: refresh the visible rows. */
     tick: function () { shownIds.forEach(function (id) { dirty.add(id) }); schedule() },

@@ -85,6 +85,9 @@ function createAgentRow(id) {
   tr.appendChild(name)
   var names = ['status', 'num', 'num', 'task', 'seen', 'hub', 'actions']
   for (var i = 0; i < names.length; i++) tr.appendChild(el('td', names[i]))
+  var memory = tr.children[3]
+  memory.appendChild(el('span', 'mem'))
+  memory.appendChild(createSparkline())
   var actions = tr.lastChild
   actions.appendChild(button('Restart', 'restart'))
   actions.appendChild(button('Drain', 'drain'))
@@ -108,8 +111,9 @@ function updateAgentRow(tr, a, now) {
   }
   setText(c[2], a.pm2_info ? formatCount(a.pm2_info.restart_count) : '—')
   var mem = agentMemory(a)
-  setText(c[3], formatBytes(mem))
+  setText(c[3].firstChild, formatBytes(mem))
   c[3].title = typeof mem === 'number' ? formatCount(mem) + ' bytes' : ''
+  drawSparkline(c[3].lastChild, sparkPoints(a.agent_id))
   setText(c[4], a.task_id ? shortId(a.task_id) : '—')
   c[4].title = a.task_id || ''
   setText(c[5], a.connected ? formatAgo(a.last_seen, now) : (a.last_seen ? formatAgo(a.last_seen, now) : '—'))

@@ -7,6 +7,7 @@ import { SSE_CLIENT_JS } from './client-sse.ts'
 import { VIEW_JS } from './client-view.ts'
 import { FLEET_JS } from './client-fleet.ts'
 import { PANELS_JS } from './client-panels.ts'
+import { CHARTS_JS } from './client-charts.ts'
 
 const APP_JS = String.raw`
 var TOKEN_KEY = 'agentcom.admin_token'
@@ -20,6 +21,7 @@ var fleet = createFleetView({
   summary: $('summary'), search: $('search'), body: $('agents-body'), table: $('agents'),
   pageInfo: $('page-info'), prev: $('prev'), next: $('next'), empty: $('agents-empty'),
 })
+var charts = createCharts({ statuses: $('chart-statuses'), finished: $('chart-finished') })
 var tasks = new Map()
 var rollouts = new Map()
 var healing = []
@@ -116,6 +118,13 @@ function ignoreUnauthorized(err) {
   if (!(err instanceof Unauthorized)) toast('Request failed: ' + (err && err.message ? err.message : err), true)
 }
 
+/** What the charts start from; a hub without it (or failing) leaves them to the events. */
+function loadHistory() {
+  return api('GET', '/api/admin/metrics/history').then(function (res) {
+    if (res.status === 200) charts.load(res.body)
+  }, function () {})
+}
+
 /** Every agent, page by page when the hub pages (next_cursor), else in one answer. */
 function loadAgents() {
   var all = []
@@ -143,9 +152,11 @@ function snapshot() {
   snapshotting = true
   queued = []
   var mine = session
-  Promise.all([loadAgents(), loadHealing()]).then(function (r) {
+  Promise.all([loadAgents(), loadHealing(), loadHistory()]).then(function (r) {
     if (mine !== session) return
+    r[0].forEach(charts.agentSeen)
     fleet.replaceAll(r[0])
+    charts.statusesNow(fleet.counts())
     refreshRollouts()
   }).catch(function (err) {
     if (!(err instanceof Unauthorized) && mine === session) showBanner('Could not load the fleet: ' + (err.message || err) + '. Retrying.')
@@ -164,8 +175,8 @@ function applyEvent(e) {
   if (snapshotting && e.event !== 'reset') { queued.push(e); return }
   var data
   try { data = JSON.parse(e.data) } catch (err) { return } // not ours to show; the next event carries the state again
-  if (e.event === 'agent') fleet.upsert(data)
-  else if (e.event === 'task' && data && data.task_id) keepRecent(tasks, data.task_id, data, MAX_TASKS)
+  if (e.event === 'agent') { charts.agentSeen(data); fleet.upsert(data); charts.statusesNow(fleet.counts()) }
+  else if (e.event === 'task' && data && data.task_id) { keepRecent(tasks, data.task_id, data, MAX_TASKS); charts.taskSeen(data) }
   else if (e.event === 'rollout' && data && data.rollout_id) keepRecent(rollouts, data.rollout_id, data, MAX_ROLLOUTS)
   else if (e.event === 'healing' && data && data.action_id) addHealing(data)
   else if (e.event === 'reset') snapshot()
@@ -205,6 +216,7 @@ function signOut(message) {
   clearInterval(pollTimer)
   sessionStorage.removeItem(TOKEN_KEY)
   fleet.clear()
+  charts.clear()
   tasks.clear()
   rollouts.clear()
   healing = []
@@ -241,11 +253,13 @@ $('agents-body').addEventListener('click', function (e) {
 
 // Runs last, once every function and listener above exists.
 const BOOT_JS = String.raw`
-setInterval(function () { if (session && !$('app').hidden) { fleet.tick(); scheduleSide() } }, 5000)
+setInterval(function () { if (session && !$('app').hidden) { fleet.tick(); scheduleSide(); charts.statusesNow(fleet.counts()) } }, 5000)
+// The hub's history is the truth: what a missed event left out comes back within a minute.
+setInterval(function () { if (session && !$('app').hidden) loadHistory().catch(ignoreUnauthorized) }, 60000)
 
 if (token()) start()
 else $('token').focus()
 `
 
 /** The whole script; one IIFE so nothing leaks into the page's globals. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${BOOT_JS}\n})();\n`
+export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${CHARTS_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${BOOT_JS}\n})();\n`

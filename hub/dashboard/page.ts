@@ -63,6 +63,23 @@ export const DASHBOARD_HTML = `<!doctype html>
       <p id="agents-empty" class="empty" hidden></p>
     </section>
 
+    <section class="panel" aria-labelledby="charts-title">
+      <h2 id="charts-title">Fleet, last hour</h2>
+      <div class="charts">
+        <figure class="chart-box">
+          <figcaption>Agents by status <span class="legend"><span class="k key-idle">idle</span>
+            <span class="k key-working">working</span><span class="k key-restarting">restarting</span>
+            <span class="k key-offline">offline</span></span></figcaption>
+          <svg id="chart-statuses" class="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="Agents by status, last hour"></svg>
+        </figure>
+        <figure class="chart-box">
+          <figcaption>Tasks finished per minute <span class="legend"><span class="k key-completed">completed</span>
+            <span class="k key-failed">failed</span><span class="k key-cancelled">cancelled</span></span></figcaption>
+          <svg id="chart-finished" class="chart" viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="Tasks finished per minute, last hour"></svg>
+        </figure>
+      </div>
+    </section>
+
     <div class="columns">
       <section class="panel" aria-labelledby="rollouts-title">
         <h2 id="rollouts-title">Rolling restart</h2>

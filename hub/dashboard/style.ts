@@ -152,4 +152,22 @@ dialog h2 { font-size: 1.05rem; }
   box-shadow: 0 8px 24px rgba(0, 0, 0, .25); font-size: .92rem;
 }
 .toast.error { background: var(--red); color: #fff; }
+.mem { display: inline-block; min-width: 4.5rem; }
+.spark { width: 60px; height: 16px; margin-left: .4rem; vertical-align: middle; overflow: visible; }
+.spark-line { fill: none; stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem; }
+.chart-box { margin: 0; min-width: 0; }
+.chart-box figcaption { font-size: .88rem; color: var(--muted); margin-bottom: .3rem; display: flex; flex-wrap: wrap; gap: .2rem .8rem; }
+.chart { width: 100%; height: 120px; background: var(--bg); border: 1px solid var(--line); border-radius: 6px; }
+.chart-scale { font-size: 10px; fill: var(--muted); }
+.series { fill: none; stroke-width: 2; vector-effect: non-scaling-stroke; }
+.legend { display: inline-flex; gap: .7rem; }
+.legend .k::before { content: ""; display: inline-block; width: .7rem; height: .22rem; margin-right: .25rem; vertical-align: middle; background: currentColor; }
+.line-idle { stroke: var(--green); } .key-idle { color: var(--green); }
+.line-working { stroke: var(--blue); } .key-working { color: var(--blue); }
+.line-restarting { stroke: var(--amber); } .key-restarting { color: var(--amber); }
+.line-offline { stroke: var(--grey); } .key-offline { color: var(--grey); }
+.bar-completed { fill: var(--green); } .key-completed { color: var(--green); }
+.bar-failed { fill: var(--red); } .key-failed { color: var(--red); }
+.bar-cancelled { fill: var(--grey); } .key-cancelled { color: var(--grey); }
 `

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
 import { createNodeWebSocket } from './websocket.ts'
 import { nodeTokenMac } from './platform.ts'
+import { nodeProcessMetrics } from './metrics.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
 
@@ -33,7 +34,7 @@ export async function startNodeHub(options: NodeHubOptions) {
     onError: (err) => log.error('websocket handler failed', { error: String(err) }),
   })
   const hub = createHub({
-    remoteAddress: nodeRemoteAddress, tokenMac: nodeTokenMac(options.secret), ...options,
+    remoteAddress: nodeRemoteAddress, tokenMac: nodeTokenMac(options.secret), processMetrics: nodeProcessMetrics(), ...options,
     upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
   })
   // Upgrades never come here: the helper runs them through the app and answers them itself.

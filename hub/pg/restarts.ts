@@ -120,16 +120,15 @@ export async function failRestart(sql: Queryable, restartId: string, error: stri
 /**
  * Fails pending restarts of agents that have been offline (no live connection on a hub with
  * a lease) for longer than `timeoutMs`: the hub that would have timed them out may be gone.
- * Returns the restart ids it failed.
+ * Returns the restarts it failed (what GET /metrics needs to count them).
  */
-export async function failStaleRestarts(sql: Queryable, timeoutMs: number): Promise<string[]> {
-  const rows = await sql<{ restart_id: string }[]>`
+export async function failStaleRestarts(sql: Queryable, timeoutMs: number): Promise<Array<{ restart_id: string; reason: string; rollout_id: string | null }>> {
+  return await sql<{ restart_id: string; reason: string; rollout_id: string | null }[]>`
     UPDATE restarts r SET state = 'failed', error = 'timeout', updated_at = now()
     FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id
     WHERE a.agent_id = r.agent_id AND r.state IN ('commanded', 'deferred', 'restarting')
       AND NOT coalesce(a.connected AND h.lease_until > now(), false)
       AND greatest(r.updated_at, CASE WHEN a.connected THEN h.lease_until ELSE a.last_seen END)
         < now() - ${timeoutMs}::float8 * interval '1 millisecond'
-    RETURNING r.restart_id`
-  return rows.map((r) => r.restart_id)
+    RETURNING r.restart_id, r.reason, r.rollout_id`
 }

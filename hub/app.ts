@@ -29,6 +29,7 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { openApiHandler } from './api/openapi.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -230,6 +231,8 @@ export function createHub(options: HubOptions) {
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
+  // No auth: the document describes the API, it holds nothing of the fleet.
+  app.get('/api/openapi.json', openApiHandler(() => app.routes))
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
     if (err instanceof StorageUnavailable) {

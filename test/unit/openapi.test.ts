@@ -97,7 +97,7 @@ describe('GET /api/openapi.json', () => {
       await call('GET', '/api/admin/agents', undefined, 'not-a-token'),
     ]
     expect(answers.map((a) => a.status)).toEqual([200, 404, 201, 400, 200, 200, 201, 200, 404, 200, 401])
-    const task = answers[2].body
+    const task = answers[2].body as { task_id: string }
     answers.push(await call('GET', `/api/admin/tasks/${task.task_id}`))
     expect(answers.map((a) => checker.check(a)).filter(Boolean)).toEqual([])
     expect(checker.check({ method: 'GET', path: `/api/admin/tasks/${task.task_id}`, status: 200, body: { ...task, status: 'lost' } }))

@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest'
 import { Hono } from 'hono'
+import { compileErrors, validate } from '@readme/openapi-parser'
 import * as v from 'valibot'
 import { createHub, type Hub } from '../../hub/app.ts'
 import { signAdminToken } from '../../hub/auth.ts'
@@ -42,6 +43,15 @@ describe('GET /api/openapi.json', () => {
     expect(doc.security).toEqual([{ bearer: [] }])
     expect(doc.paths['/api/openapi.json'].get.security).toEqual([])
     expect(doc.paths['/api/admin/agents'].get.security).toBeUndefined()
+  })
+
+  it('is valid OpenAPI 3.1 for an independent validator', async () => {
+    // validate() dereferences in place: give it a copy.
+    const result = await validate(structuredClone(doc))
+    expect(result.valid ? 'valid' : compileErrors(result)).toBe('valid')
+    const broken = structuredClone(doc)
+    broken.paths['/api/admin/agents'].get.parameters[0].in = 'body'
+    expect((await validate(broken)).valid).toBe(false)
   })
 
   it('has every route the app registers under /api/', () => {

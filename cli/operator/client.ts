@@ -153,6 +153,8 @@ export function describeError(method: string, path: string, status: number, body
     return `invalid request${issues ? `: ${issues}` : ''} (400)`
   }
   if (code === 'not_found' && status === 404) return `${method} ${path}: this hub has no such route (404 not_found)`
-  if (code) return `${code.replace(/_/g, ' ')}${b.agent_id ? `: ${b.agent_id}` : ''} (${status} ${code})`
+  // The thing the route names (`/agents/<id>`, `/tasks/<id>`, ...), or the one the body names.
+  const target = b.agent_id ?? /\/(?:agents|tasks|rollouts)\/([^/?]+)/.exec(path)?.[1]
+  if (code) return `${code.replace(/_/g, ' ')}${target ? `: ${decodeURIComponent(target)}` : ''} (${status} ${code})`
   return `${method} ${path} answered ${status}`
 }

@@ -36,6 +36,8 @@ export const run = defineVerb(
       timeout_ms: wholeNumber(ctx.text('timeout-ms'), 'timeout-ms', 1, 86_400_000),
       retries: wholeNumber(ctx.text('retries'), 'retries', 0, 10),
     })
+    // A hub older than task control ignores `all` and creates one task: say so, not succeed.
+    if (ctx.flag('all') && !('tasks' in answer)) throw new Failed(`this hub does not know --all: it created one task, ${answer.task_id}`)
     const created = 'tasks' in answer ? answer.tasks : [answer]
     if (!ctx.flag('wait') && !ctx.flag('follow')) {
       if (ctx.json) return ctx.printJson(answer), 0

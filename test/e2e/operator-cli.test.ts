@@ -100,7 +100,7 @@ describe('operator verbs against a real fleet', () => {
     expect(JSON.parse(json.out)).toEqual(answerOf(json, 'GET', /\/agents\/op-1$/))
     const person = await cli(['agent', 'op-1'])
     expect(person.out).toMatch(/^agent: +op-1\nstatus: +idle\nconnected: yes, since \d+ s ago \(hub \S+\)\n/)
-    expect(await cli(['agent', 'nobody'])).toMatchObject({ code: 1, out: '', err: 'agentcom: agent not found (404 agent_not_found)\n' })
+    expect(await cli(['agent', 'nobody'])).toMatchObject({ code: 1, out: '', err: 'agentcom: agent not found: nobody (404 agent_not_found)\n' })
   })
 
   it('run --wait: exit 0 when the task completed, 1 when it failed; --json is the final task', async () => {
@@ -150,7 +150,7 @@ describe('operator verbs against a real fleet', () => {
     expect(run.err).toMatch(/^rollout \S+: 0\/2 completed, /m)
     const id = /^rollout (\S+):/.exec(run.out)![1]
     expect((await hub.api('GET', `/api/admin/rollouts/${id}`)).body.state).toBe('completed')
-    expect(await cli(['rollout', 'cancel', 'nope'])).toMatchObject({ code: 1, err: 'agentcom: rollout not found (404 rollout_not_found)\n' })
+    expect(await cli(['rollout', 'cancel', 'nope'])).toMatchObject({ code: 1, err: 'agentcom: rollout not found: nope (404 rollout_not_found)\n' })
   })
 
   it('healing: the view, pause and resume', async () => {

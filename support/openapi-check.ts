@@ -15,6 +15,11 @@ export interface Answer {
 export interface AnswerChecker {
   /** Why the answer does not fit the document, or null when it does. */
   check(answer: Answer): string | null
+  /**
+   * Why an event of the stream at `path` does not fit the schema the document declares for its
+   * data (the 200 answer's `x-events`), or null when it does or none is declared for it.
+   */
+  checkEvent(path: string, event: string, data: unknown): string | null
   /** The document's path template for a concrete path, or null when it has none. */
   templateOf(method: string, path: string): string | null
 }
@@ -33,6 +38,14 @@ export function createAnswerChecker(doc: { paths: Record<string, Record<string, 
     templates.find((t) => t.pattern.test(path.split('?')[0]) && doc.paths[t.template][method.toLowerCase()])?.template ?? null
   return {
     templateOf,
+    checkEvent(path, event, data) {
+      const template = templateOf('GET', path)
+      if (!template) return `GET ${path}: not in the document`
+      if (!doc.paths[template].get.responses['200']['x-events']?.[event]) return null
+      const ref = `${DOC_ID}#/${pointerOf(['paths', template, 'get', 'responses', '200', 'x-events', event])}`
+      const validate = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref })
+      return validate(data) ? null : `event: ${event} of ${template}: ${ajv.errorsText(validate.errors)}`
+    },
     check({ method, path, status, body }) {
       const template = templateOf(method, path)
       if (!template) return `${method} ${path}: not in the document`
@@ -41,10 +54,14 @@ export function createAnswerChecker(doc: { paths: Record<string, Record<string, 
       if (!key) return `${method} ${template} ${status}: no answer declared`
       const content = responses[key].content?.['application/json']
       if (!content) return `${method} ${template} ${status}: declared without a JSON body`
-      const pointer = ['paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema']
-        .map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')
+      const pointer = pointerOf(['paths', template, method.toLowerCase(), 'responses', key, 'content', 'application/json', 'schema'])
       const validate = ajv.getSchema(`${DOC_ID}#/${pointer}`) ?? ajv.compile({ $ref: `${DOC_ID}#/${pointer}` })
       return validate(body) ? null : `${method} ${template} ${status}: ${ajv.errorsText(validate.errors)}`
     },
   }
+}
+
+/** A JSON pointer (RFC 6901) to the document's part at `keys`. */
+function pointerOf(keys: string[]): string {
+  return keys.map((k) => k.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')
 }

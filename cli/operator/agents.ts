@@ -12,7 +12,7 @@ export const agents = defineVerb(
   async (ctx) => {
     positionals(ctx)
     const answer = await ctx.client.listAgents({ status: ctx.text('status'), label: ctx.list('label') })
-    if (ctx.json) return ctx.printJson(answer), 0
+    if (ctx.json) return ctx.printJson(answer)
     const now = Date.now()
     ctx.out(table(AGENT_COLUMNS, answer.agents.map((a) => agentRow(a, now, ctx.colour)), ctx.colour))
     return 0
@@ -36,7 +36,7 @@ export function agentRow(a: Agent, now: number, colour: boolean): string[] {
 export const agent = defineVerb(`agentcom agent <id> [--json] ${COMMON_FLAGS}`, {}, async (ctx) => {
   const [id] = positionals(ctx, 'id')
   const a = await ctx.client.getAgent(id)
-  if (ctx.json) return ctx.printJson(a), 0
+  if (ctx.json) return ctx.printJson(a)
   const now = Date.now()
   const r = a.restart
   const rows: [string, string][] = [
@@ -66,7 +66,7 @@ export const restart = defineVerb(
       reason: ctx.text('reason'), mode: ctx.flag('force') ? 'force' : undefined, deadline_s: wholeNumber(ctx.text('deadline'), 'deadline', 0, 86_400),
     })
     if (!ctx.flag('wait')) {
-      if (ctx.json) return ctx.printJson(answer), 0
+      if (ctx.json) return ctx.printJson(answer)
       ctx.out(`restart ${answer.restart_id} of ${id} ${answer.already_pending ? 'already pending' : 'commanded'} (${answer.mode}, ${answer.reason})\n`)
       return 0
     }
@@ -101,7 +101,7 @@ async function waitForRestart(ctx: VerbContext, id: string, restartId: string): 
 const drainOrResume = (what: 'drain' | 'resume') => defineVerb(`agentcom ${what} <id> [--json] ${COMMON_FLAGS}`, {}, async (ctx) => {
   const [id] = positionals(ctx, 'id')
   const a = what === 'drain' ? await ctx.client.drain(id) : await ctx.client.resume(id)
-  if (ctx.json) return ctx.printJson(a), 0
+  if (ctx.json) return ctx.printJson(a)
   ctx.out(`${id} ${what === 'drain' ? 'drained: it keeps its running task but gets no new one' : 'resumed: it takes tasks again'}\n`)
   return 0
 })

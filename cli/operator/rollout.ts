@@ -12,7 +12,7 @@ export const rollout = defineVerb(
     if (ctx.positionals[0] === 'cancel') {
       const [, id] = positionals(ctx, 'cancel', 'rollout_id')
       const cancelled = await ctx.client.cancelRollout(id)
-      if (ctx.json) return ctx.printJson(cancelled), 0
+      if (ctx.json) return ctx.printJson(cancelled)
       ctx.out(`rollout ${id} ${cancelled.state}: ${summary(cancelled)}\n`)
       return 0
     }
@@ -24,7 +24,7 @@ export const rollout = defineVerb(
       reason: ctx.text('reason'),
     })
     if (!ctx.flag('watch')) {
-      if (ctx.json) return ctx.printJson(created), 0
+      if (ctx.json) return ctx.printJson(created)
       ctx.out(`rollout ${created.rollout_id} started: ${created.agents.length} agents, at most ${created.max_unavailable} at a time\n`)
       return 0
     }

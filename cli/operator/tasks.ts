@@ -40,7 +40,7 @@ export const run = defineVerb(
     if (ctx.flag('all') && !('tasks' in answer)) throw new Failed(`this hub does not know --all: it created one task, ${answer.task_id}`)
     const created = 'tasks' in answer ? answer.tasks : [answer]
     if (!ctx.flag('wait') && !ctx.flag('follow')) {
-      if (ctx.json) return ctx.printJson(answer), 0
+      if (ctx.json) return ctx.printJson(answer)
       if (created.length === 0) ctx.out('no agent matches: no task created\n')
       for (const t of created) ctx.out(`task ${t.task_id} ${t.status}${t.agent_id ? ` for ${t.agent_id}` : ''}\n`)
       return 0
@@ -106,7 +106,7 @@ export const tasks = defineVerb(
   async (ctx) => {
     positionals(ctx)
     const page = await ctx.client.listTasks({ status: ctx.text('status'), agent_id: ctx.text('agent'), limit: wholeNumber(ctx.text('limit'), 'limit', 1, 1000) })
-    if (ctx.json) return ctx.printJson(page), 0
+    if (ctx.json) return ctx.printJson(page)
     const now = Date.now()
     ctx.out(table(TASK_COLUMNS, page.tasks.map((t) => [
       t.task_id, paintStatus(ctx.colour, t.status), t.agent_id ?? '-', String(t.attempts), ago(t.created_at, now), ago(t.updated_at, now),
@@ -118,7 +118,7 @@ export const tasks = defineVerb(
 export const task = defineVerb(`agentcom task <id> [--json] ${COMMON_FLAGS}`, {}, async (ctx) => {
   const [id] = positionals(ctx, 'id')
   const t = await ctx.client.getTask(id)
-  if (ctx.json) return ctx.printJson(t), 0
+  if (ctx.json) return ctx.printJson(t)
   const now = Date.now()
   ctx.out([
     `task:      ${t.task_id}`,
@@ -137,7 +137,7 @@ export const task = defineVerb(`agentcom task <id> [--json] ${COMMON_FLAGS}`, {}
 export const cancel = defineVerb(`agentcom cancel <task_id> [--json] ${COMMON_FLAGS}`, {}, async (ctx) => {
   const [id] = positionals(ctx, 'task_id')
   const t = await ctx.client.cancelTask(id)
-  if (ctx.json) return ctx.printJson(t), 0
+  if (ctx.json) return ctx.printJson(t)
   ctx.out(`task ${id} ${t.status}\n`)
   return 0
 })
@@ -146,7 +146,7 @@ export const logs = defineVerb(`agentcom logs <task_id> [--follow] [--json] ${CO
   const [id] = positionals(ctx, 'task_id')
   if (!ctx.flag('follow')) {
     const answer = await ctx.client.taskOutput(id)
-    if (ctx.json) return ctx.printJson(answer), 0
+    if (ctx.json) return ctx.printJson(answer)
     if (answer.truncated) ctx.io.stderr.write('agentcom: older output was dropped (the hub keeps the last 1 MiB)\n')
     for (const chunk of answer.output) writeChunk(ctx.io, chunk, null)
     return 0

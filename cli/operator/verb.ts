@@ -49,8 +49,8 @@ export interface VerbContext {
   json: boolean
   colour: boolean
   out(text: string): void
-  /** Writes a value as the API gave it, one JSON document per line. */
-  printJson(value: unknown): void
+  /** Writes a value as the API gave it, one JSON document per line; returns exit code 0. */
+  printJson(value: unknown): 0
 }
 
 /** `run` returns the exit code; it throws UsageError, Failed or ApiError otherwise. */
@@ -81,7 +81,10 @@ export function defineVerb(usage: string, options: Options, run: (ctx: VerbConte
       json: values.json === true,
       colour: useColour(io.stdout, io.env),
       out: (text) => io.stdout.write(text),
-      printJson: (value) => io.stdout.write(`${JSON.stringify(value)}\n`),
+      printJson: (value) => {
+        io.stdout.write(`${JSON.stringify(value)}\n`)
+        return 0
+      },
     }
     try {
       return await run(ctx)

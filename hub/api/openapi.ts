@@ -101,7 +101,11 @@ function operation(endpoint: { method: string; path: string }, requests: Request
     responses[status] = answer === null
       ? { description: 'JSON (no schema declared for this route yet)', content: { 'application/json': { schema: {} } } }
       : 'eventStream' in answer
-        ? { description: answer.eventStream, content: { 'text/event-stream': { schema: { type: 'string' } } } }
+        ? {
+            description: answer.eventStream,
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+            ...(answer.events ? { 'x-events': Object.fromEntries(Object.entries(answer.events).map(([name, schema]) => [name, convert(schema, 'output')])) } : {}),
+          }
         : { description: describeStatus(Number(status)), content: { 'application/json': { schema: convert(answer, 'output') } } }
   }
   if (requests.length > 0) responses['400'] ??= jsonAnswer('invalid request', COMPONENT_REF('InvalidRequest'))

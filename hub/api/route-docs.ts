@@ -11,8 +11,11 @@ import * as v from 'valibot'
 import type { GenericSchema } from 'valibot'
 import * as S from '../../shared/api-schemas.ts'
 
-/** An answer that is a Server-Sent Events stream, described in words. */
-export interface EventStreamAnswer { eventStream: string }
+/**
+ * An answer that is a Server-Sent Events stream: described in words, with the schema of each
+ * event's data by event name (published as the response's `x-events`).
+ */
+export interface EventStreamAnswer { eventStream: string; events?: Record<string, GenericSchema> }
 
 export interface RouteDoc {
   operationId: string
@@ -39,7 +42,12 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'POST /api/enroll': { operationId: 'enroll', summary: 'Trade a join token (bearer) for an agent token', responses: { 201: S.Enrolled, 409: E } },
   'GET /api/admin/events': {
     operationId: 'streamEvents', summary: 'Server-Sent Events of every change',
-    responses: { 200: { eventStream: '`event: agent|task|rollout|healing|audit|reset`, each with an `id:` for Last-Event-ID; data is the view as JSON' } },
+    responses: {
+      200: {
+        eventStream: 'Every event has an `id:` to send back as `Last-Event-ID`; `event: reset` (data `{}`) when the hub cannot replay what was missed',
+        events: { agent: S.Agent, task: S.Task, rollout: S.Rollout, healing: S.HealingAction, audit: S.AuditRecord },
+      },
+    },
   },
   'GET /api/admin/healing': { operationId: 'getHealing', summary: 'Healing: paused, policy and actions', responses: { 200: S.HealingView } },
   'POST /api/admin/healing/pause': { operationId: 'pauseHealing', summary: 'Start no healing action', responses: { 200: S.HealingView } },

@@ -114,6 +114,17 @@ describe('GET /api/openapi.json', () => {
       .toMatch(/^GET \/api\/admin\/tasks\/\{task_id\} 200: .*must be equal to one of the allowed values/)
     expect(checker.check({ method: 'GET', path: '/api/admin/agents', status: 401, body: { agents: [] } }))
       .toBe("GET /api/admin/agents 401: data must have required property 'error'")
+    // An agent as the socket layer joins one (routes.test.ts does the same).
+    hub.fleet.identify('a-1', { send() {}, close() {} }, {
+      supervised: true, instance_id: 'i-1',
+      pm2_info: { name: 'agentcom-a-1', pm_id: 1, pid: 1000, status: 'online', uptime_ms: 5, restart_count: 0, memory_bytes: 1 },
+    })
+    const agentEvent = (await call('GET', '/api/admin/agents/a-1')).body as Record<string, unknown>
+    expect(checker.check({ method: 'GET', path: '/api/admin/agents/a-1', status: 200, body: agentEvent })).toBeNull()
+    expect(agentEvent).toMatchObject({ agent_id: 'a-1' })
+    expect(checker.checkEvent('/api/admin/events', 'agent', agentEvent)).toBeNull()
+    expect(checker.checkEvent('/api/admin/events', 'agent', { ...agentEvent, connected: 'yes' }))
+      .toBe('event: agent of /api/admin/events: data/connected must be boolean')
     expect(checker.check({ method: 'GET', path: '/api/nowhere', status: 200, body: {} })).toBe('GET /api/nowhere: not in the document')
   })
 })

@@ -61,7 +61,8 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], docs: R
       version: API_VERSION,
       description: 'Every route under /api/ of an AgentCom hub. Error answers are `{"error": <code>, ...}`.',
     },
-    paths,
+    // By path, so the document reads the same whatever order the routes were registered in.
+    paths: Object.fromEntries(Object.entries(paths).sort(([x], [y]) => x.localeCompare(y))),
     components: {
       schemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },

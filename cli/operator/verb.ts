@@ -95,7 +95,9 @@ export function defineVerb(usage: string, options: Options, run: (ctx: VerbConte
         return 1
       }
       if (io.signal?.aborted) return 0
-      throw err
+      // Anything else (an answer that is not what the API promises, a bug): still one line.
+      io.stderr.write(`agentcom: ${err instanceof Error ? err.message : String(err)}\n`)
+      return 1
     }
   }
 }

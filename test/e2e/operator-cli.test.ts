@@ -87,6 +87,10 @@ describe('operator verbs against a real fleet', () => {
     }
     expect(table.out).not.toMatch(ANSI)
 
+    const none = await cli(['agents', '--status', 'offline'])
+    expect(none).toMatchObject({ code: 0, out: 'AGENT  STATUS  RESTARTS  MEMORY  TASK  VERSION  LAST SEEN\n' })
+    expect(answerOf(none, 'GET', /^\/api\/admin\/agents\?status=offline$/)).toEqual({ agents: [] })
+
     const json = await cli(['agents', '--json'])
     expect(json.code).toBe(0)
     expect(JSON.parse(json.out)).toEqual(answerOf(json, 'GET', /^\/api\/admin\/agents$/))
@@ -121,6 +125,10 @@ describe('operator verbs against a real fleet', () => {
     expect(final).toEqual(answerOf(json, 'GET', /^\/api\/admin\/tasks\/[^/]+$/))
     const shown = await cli(['task', final.task_id, '--json'])
     expect(JSON.parse(shown.out)).toEqual(final)
+    expect((await cli(['task', final.task_id])).out).toMatch(new RegExp(`^task: +${final.task_id}\nstatus: +completed\nagent: +op-\\d\n`))
+    const late = await cli(['run', '--agent', 'op-1', '--input', '{"sleep_ms":10000}', '--timeout-ms', '300', '--wait'])
+    expect(late.code).toBe(1)
+    expect(late.out).toMatch(/^task \S+ failed on op-1 after 1 attempt: /)
   })
 
   it('run --follow prints the result and exits by the outcome', async () => {

@@ -33,6 +33,7 @@ import { createHubMetrics, type ProcessMetrics } from './metrics/hub-metrics.ts'
 import { MetricsHistory } from './metrics/history.ts'
 import { metricsRoutes } from './metrics/routes.ts'
 import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
+import { openApiHandler } from './api/openapi.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -252,6 +253,8 @@ export function createHub(options: HubOptions) {
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
+  // No auth: the document describes the API, it holds nothing of the fleet.
+  app.get('/api/openapi.json', openApiHandler(() => app.routes))
   app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
   app.onError((err, c) => {
     if (err instanceof StorageUnavailable) {

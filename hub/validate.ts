@@ -5,6 +5,7 @@
 import type { MiddlewareHandler, ValidationTargets } from 'hono'
 import * as v from 'valibot'
 import { ERROR } from '../shared/protocol.ts'
+import { tagRequestSchema } from './api/request-schemas.ts'
 
 type Issue = { path: string; message: string }
 
@@ -27,7 +28,7 @@ export function jsonBody<S extends v.GenericSchema>(
   in: { json: v.InferInput<S> }
   out: { json: v.InferOutput<S> }
 }> {
-  return async (c, next) => {
+  return tagRequestSchema('json', schema, async (c, next) => {
     const text = await c.req.text()
     let raw: unknown
     if (text.trim() !== '') {
@@ -43,7 +44,7 @@ export function jsonBody<S extends v.GenericSchema>(
     if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
     c.req.addValidatedData('json' as keyof ValidationTargets, result.output as never)
     await next()
-  }
+  })
 }
 
 /** Validates path parameters. */
@@ -53,12 +54,12 @@ export function params<S extends v.GenericSchema<Record<string, string>>>(
   in: { param: v.InferInput<S> }
   out: { param: v.InferOutput<S> }
 }> {
-  return async (c, next) => {
+  return tagRequestSchema('param', schema, async (c, next) => {
     const result = v.safeParse(schema, c.req.param())
     if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
     c.req.addValidatedData('param' as keyof ValidationTargets, result.output as never)
     await next()
-  }
+  })
 }
 
 /** Validates the query string (each key's first value). */
@@ -68,10 +69,10 @@ export function query<S extends v.GenericSchema>(
   in: { query?: Record<string, string> }
   out: { query: v.InferOutput<S> }
 }> {
-  return async (c, next) => {
+  return tagRequestSchema('query', schema, async (c, next) => {
     const result = v.safeParse(schema, c.req.query())
     if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
     c.req.addValidatedData('query' as keyof ValidationTargets, result.output as never)
     await next()
-  }
+  })
 }

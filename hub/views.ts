@@ -57,7 +57,7 @@ export function rolloutView(r: Readonly<Rollout>) {
     max_unavailable: r.max_unavailable, error: r.error,
     agents: r.agents.map((a) => ({
       agent_id: a.agent_id,
-      state: a.error ? 'failed' : (a.restart?.state ?? 'waiting'),
+      state: a.error ? 'failed' as const : (a.restart?.state ?? 'waiting' as const),
       restart_id: a.restart?.restart_id ?? null,
       ...(a.error ? { error: a.error } : {}),
     })),

@@ -11,15 +11,17 @@ import { describe, expect, it } from 'vitest'
 const ROOT = join(import.meta.dirname, '..', '..')
 const ENTRIES = new Set(['hub/node.ts', 'hub/deno.ts'])
 const ALLOWED = /^(hono(\/[a-z-]+)*|valibot|\.\.?\/.*\.ts)$/
+/** hub/api builds the OpenAPI document with valibot's own converter, Web APIs only. */
+const ALLOWED_IN_API = /^@valibot\/to-json-schema$/
 const ALLOWED_IN_PG = /^postgres$/
 
 function isAllowed(file: string, spec: string): boolean {
-  return ALLOWED.test(spec) || (file.startsWith('hub/pg/') && ALLOWED_IN_PG.test(spec))
+  return ALLOWED.test(spec) || (file.startsWith('hub/pg/') && ALLOWED_IN_PG.test(spec)) || (file.startsWith('hub/api/') && ALLOWED_IN_API.test(spec))
 }
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/metrics', 'shared']) {
+  for (const dir of ['hub', 'hub/api', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/metrics', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)
@@ -57,5 +59,7 @@ describe('portable core', () => {
     expect(isAllowed('hub/pg/bus.ts', 'postgres')).toBe(true)
     expect(isAllowed('hub/app.ts', 'postgres')).toBe(false)
     expect(isAllowed('hub/pg/bus.ts', 'node:net')).toBe(false)
+    expect(isAllowed('hub/api/openapi.ts', '@valibot/to-json-schema')).toBe(true)
+    expect(isAllowed('hub/app.ts', '@valibot/to-json-schema')).toBe(false)
   })
 })

@@ -29,6 +29,8 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { enrollRoutes } from './enroll/routes.ts'
+import { createMemoryJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -111,6 +113,8 @@ export interface HubOptions {
   eventBuffer?: number
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
+  /** How often each join token was used (enroll/join-uses.ts). Default: memory only. */
+  joinUses?: JoinUseStore
   /**
    * The address of the peer behind a request or an upgrade, for the logs of identifies and
    * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
@@ -225,6 +229,10 @@ export function createHub(options: HubOptions) {
     // GET builds a whole Request (measured: a third of GET throughput). Mounted for the methods
     // that can, so a GET does not even pass through it.
     .on(BODY_METHODS, '/api/*', limitBody)
+    .route('/', enrollRoutes({
+      secret: options.secret, revocations, joinUses: options.joinUses ?? createMemoryJoinUses(clock), peerOf, clock, log,
+      isKnownAgent: async (agentId) => (await admin.getAgent(agentId)) !== null,
+    }))
     .route('/api/admin', adminRoutes({
       admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },

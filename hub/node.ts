@@ -8,6 +8,7 @@ import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
+import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
@@ -25,12 +26,13 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 })
 process.on('exit', flush)
-let config, revocations: RevocationStore | undefined
+let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
+  if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, nodeStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   flush()
@@ -50,6 +52,7 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
   taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  joinUses: cluster ? cluster.joinUses : joinUses,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

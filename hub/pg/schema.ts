@@ -213,10 +213,21 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
+// Enrollment (hub/pg/join-uses.ts): how many agents each join token has enrolled, counted by one
+// upsert so that no number of hubs gets more than its max_uses.
+const JOIN_TOKEN_USES = /* sql */ `
+CREATE TABLE join_token_uses (
+  jti        text PRIMARY KEY,
+  uses       integer NOT NULL CHECK (uses >= 0),
+  expires_at timestamptz NOT NULL
+);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
+  { version: 6, name: 'join-token uses', sql: JOIN_TOKEN_USES },
 ]

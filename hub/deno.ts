@@ -11,10 +11,17 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
-import { createLogger } from '../shared/log.ts'
+import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
-const log = createLogger('hub')
+let logSettings: LogSettings
+try {
+  logSettings = resolveLogSettings(Deno.env.toObject(), Deno.stdout.isTerminal())
+} catch (err) {
+  console.error(`agentcom hub: ${(err as Error).message}`)
+  Deno.exit(EXIT_CONFIG)
+}
+const log = createLogger('hub', undefined, logSettings.level, logSettings.format)
 let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())

@@ -2,7 +2,7 @@
  * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only; the Node
  * specifics are in hub/node/.
  */
-import { createLogger } from '../shared/log.ts'
+import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
@@ -22,9 +22,16 @@ const flush = () => {
   pending = []
   process.stdout.write(out)
 }
+let logSettings: LogSettings
+try {
+  logSettings = resolveLogSettings(process.env, process.stdout.isTTY === true)
+} catch (err) {
+  process.stderr.write(`agentcom hub: ${(err as Error).message}\n`)
+  process.exit(EXIT_CONFIG)
+}
 const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
-})
+}, logSettings.level, logSettings.format)
 process.on('exit', flush)
 let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {

@@ -214,13 +214,15 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
 `
 
 // Enrollment (hub/pg/join-uses.ts): how many agents each join token has enrolled, counted by one
-// upsert so that no number of hubs gets more than its max_uses.
-const JOIN_TOKEN_USES = /* sql */ `
+// upsert so that no number of hubs gets more than its max_uses. Host facts: the package version
+// and host an agent's sidecar sent at its last identify.
+const JOIN_TOKENS_AND_HOST_FACTS = /* sql */ `
 CREATE TABLE join_token_uses (
   jti        text PRIMARY KEY,
   uses       integer NOT NULL CHECK (uses >= 0),
   expires_at timestamptz NOT NULL
 );
+ALTER TABLE agents ADD COLUMN version text, ADD COLUMN host jsonb;
 `
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -229,5 +231,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
-  { version: 6, name: 'join-token uses', sql: JOIN_TOKEN_USES },
+  { version: 6, name: 'join-token uses, agents\' version and host', sql: JOIN_TOKENS_AND_HOST_FACTS },
 ]

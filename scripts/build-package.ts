@@ -14,9 +14,11 @@ import { pathToFileURL } from 'node:url'
 const ROOT = join(import.meta.dirname, '..')
 export const PACKAGE_OUT = 'dist/package'
 
-/** Writes `<outDir>/agentcom.js` (the bin) and its chunks. */
-export async function buildPackage(outDir: string): Promise<void> {
-  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+/**
+ * Writes `<outDir>/agentcom.js` (the bin) and its chunks, reporting `version` (default
+ * package.json's; the upgrade test builds a second version).
+ */
+export async function buildPackage(outDir: string, version = packageVersion()): Promise<void> {
   await rm(outDir, { recursive: true, force: true })
   await build({
     absWorkingDir: ROOT,
@@ -40,6 +42,10 @@ export async function buildPackage(outDir: string): Promise<void> {
       ].join('\n'),
     },
   })
+}
+
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -50,6 +50,9 @@ describe('the installed package', () => {
       expect(existsSync(join(modules, name)), name).toBe(false)
     }
     expect(existsSync(join(modules, 'pm2/bin/pm2'))).toBe(true)
+    for (const file of ['LICENSE', 'CHANGELOG.md', 'README.md', 'service/agentcom-hub.service', 'service/agentcom-hub.env']) {
+      expect(existsSync(join(modules, 'agentcom', file)), file).toBe(true)
+    }
     expect((await agentcom(bin, ['--version'], hubEnv)).stdout).toBe(`${VERSION}\n`)
     const usage = await agentcom(bin, ['token', 'nothing'], hubEnv)
     expect(usage).toMatchObject({ code: 2, stdout: '' })

@@ -4,12 +4,13 @@
  * run from there with plain node.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
-import { buildPackage } from '../scripts/build-package.ts'
+import { PACKAGE_OUT, buildPackage } from '../scripts/build-package.ts'
 
 const run = promisify(execFile)
 export const ROOT = join(import.meta.dirname, '..')
@@ -21,33 +22,26 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra }
 }
 
-/** `npm pack` of the repository (its prepare script builds dist/) into `dir`; the tarball's path. */
-export async function packProject(dir: string): Promise<string> {
-  await run('npm', ['pack', '--pack-destination', dir], { cwd: ROOT, env: cleanEnv(), timeout: 120_000 })
-  const tgz = (await readdir(dir)).find((name) => /^agentcom-.*\.tgz$/.test(name))
-  if (!tgz) throw new Error(`npm pack left no agentcom-*.tgz in ${dir}`)
-  return join(dir, tgz)
-}
-
 /**
- * The tarball `tgz` again as package version `version`: the same files, with the bundle built
- * for that version (it reports the version it was built as).
+ * `npm pack` of the repository into `dir`, as package version `version` (default package.json's);
+ * the tarball's path. Packed from a staging copy of what the package holds, with the bundle built
+ * there as `npm pack`'s prepare builds it, so that no test rewrites the repository's dist/ while
+ * other tests run it.
  */
-export async function repackAs(tgz: string, version: string, dir: string): Promise<string> {
-  const work = await mkdtemp(join(tmpdir(), 'agentcom-repack-'))
+export async function packProject(dir: string, version?: string): Promise<string> {
+  const stage = await mkdtemp(join(tmpdir(), 'agentcom-stage-'))
   try {
-    await run('tar', ['xzf', tgz, '-C', work])
-    const pkgDir = join(work, 'package')
-    const manifest = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')) as Record<string, unknown>
-    await writeFile(join(pkgDir, 'package.json'), `${JSON.stringify({ ...manifest, version }, null, 2)}\n`)
-    await rm(join(pkgDir, 'dist/package'), { recursive: true })
-    const built = join(work, 'built')
-    await buildPackage(built, version)
-    await cp(built, join(pkgDir, 'dist/package'), { recursive: true })
-    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: pkgDir, env: cleanEnv(), timeout: 120_000 })
-    return join(dir, `agentcom-${version}.tgz`)
+    const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string; files: string[] }
+    const packed = version ?? manifest.version
+    await writeFile(join(stage, 'package.json'), `${JSON.stringify({ ...manifest, version: packed }, null, 2)}\n`)
+    for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'service']) await cp(join(ROOT, file), join(stage, file), { recursive: true })
+    await buildPackage(join(stage, PACKAGE_OUT), packed)
+    await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: stage, env: cleanEnv(), timeout: 120_000 })
+    const tgz = join(dir, `agentcom-${packed}.tgz`)
+    if (!existsSync(tgz)) throw new Error(`npm pack left no ${tgz}`)
+    return tgz
   } finally {
-    await rm(work, { recursive: true, force: true })
+    await rm(stage, { recursive: true, force: true })
   }
 }
 

@@ -7,6 +7,7 @@ import { EXIT_USAGE, UsageError, type CliIo } from './args.ts'
 import { VERBS } from './verbs.ts'
 import { AGENTCOM_VERSION } from '../sidecar/version.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
+import { resolveLogSettings } from '../shared/log.ts'
 
 function usage(): string {
   const width = Math.max(...Object.keys(VERBS).map((verb) => verb.length))
@@ -40,6 +41,8 @@ export async function main(args: string[], io: CliIo): Promise<number | undefine
     return 0
   }
   try {
+    // Every verb honours the log settings; a bad one stops it before it does anything.
+    resolveLogSettings(io.env, false)
     return await module.run(rest, io)
   } catch (err) {
     if (err instanceof UsageError) {

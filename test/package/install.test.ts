@@ -123,4 +123,10 @@ describe('the installed package', () => {
     await waitFor(() => hub!.api('GET', '/api/admin/agents/pkg-1', admin), (r) => r.body.connected === true && r.body.status === 'idle',
       { what: 'pkg-1 back', timeoutMs: 60_000 })
   })
+
+  it('agentcom hub stops cleanly on SIGTERM', async () => {
+    await hub!.stop()
+    expect(hub!.child.exitCode).toBe(0)
+    expect(hub!.logs.some((line) => line.includes('"hub stopping"') && line.includes('SIGTERM'))).toBe(true)
+  })
 })

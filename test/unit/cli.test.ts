@@ -38,6 +38,13 @@ describe('agentcom', () => {
     expect(o.stdout).toEqual([])
   })
 
+  it('refuses a bad log setting with exit 78 and one line', async () => {
+    const o = { ...io(), env: { AGENTCOM_LOG_LEVEL: 'loud' } }
+    expect(await main(['token', 'admin'], o)).toBe(78)
+    expect(o.stderr).toEqual(['agentcom token: AGENTCOM_LOG_LEVEL must be debug, info, warn or error'])
+    expect(o.stdout).toEqual([])
+  })
+
   it('shows a verb\'s usage on --help, exit 0', async () => {
     const o = io()
     expect(await main(['join', '--help'], o)).toBe(0)

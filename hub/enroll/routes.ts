@@ -16,14 +16,14 @@ import { invalid, jsonBody } from '../validate.ts'
 import { JOIN_MAX_USES, JOIN_TTL_S, Labels, Prefix, isAllowedId, mintJoinToken, verifyJoinToken, type JoinClaims } from './join-token.ts'
 import type { JoinUseStore } from './join-uses.ts'
 
-const JoinTokenBody = v.optional(v.object({
+export const JoinTokenBody = v.optional(v.object({
   ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(JOIN_TTL_S.min), v.maxValue(JOIN_TTL_S.max))),
   max_uses: v.optional(v.pipe(v.number(), v.integer(), v.minValue(JOIN_MAX_USES.min), v.maxValue(JOIN_MAX_USES.max))),
   labels: v.optional(Labels),
   prefix: v.optional(Prefix),
 }), {})
 
-const EnrollBody = v.object({ agent_id: AgentId })
+export const EnrollBody = v.object({ agent_id: AgentId })
 
 export interface EnrollDeps {
   secret: string

@@ -19,7 +19,7 @@ afterAll(() => sandbox?.kill())
 
 describe('sidecar/ecosystem.config.cjs', () => {
   it('exits 78 with one clear line when AGENTCOM_AGENT_ID is missing, and starts nothing', async () => {
-    const env = { ...process.env, PM2_HOME: sandbox.home, PM2_SILENT: 'true' }
+    const env: NodeJS.ProcessEnv = { ...process.env, PM2_HOME: sandbox.home, PM2_SILENT: 'true' }
     delete env.AGENTCOM_AGENT_ID
     delete env.pm_id
     const failure = await promisify(execFile)(process.execPath, [PM2_BIN, 'start', join(ROOT, 'sidecar/ecosystem.config.cjs')], { env })

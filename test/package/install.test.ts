@@ -124,6 +124,21 @@ describe('the installed package', () => {
       { what: 'pkg-1 back', timeoutMs: 60_000 })
   })
 
+  it('runs the hub under pm2 as the README starts it: pm2 start agentcom --name agentcom-hub -- hub', async () => {
+    const bins = join(work, 'install/node_modules/.bin')
+    const env = { ...agentEnv, PATH: `${bins}:${process.env.PATH}`, PORT: '0', AGENTCOM_DATA_DIR: join(work, 'hub-under-pm2'), AGENTCOM_LOG_FORMAT: 'json' }
+    const pm2 = (args: string[]) => promisify(execFile)(process.execPath, [PM2_BIN, ...args], { env })
+    await pm2(['start', 'agentcom', '--name', 'agentcom-hub', '--', 'hub'])
+    try {
+      const log = join(work, 'pm2/logs/agentcom-hub-out.log')
+      await waitFor(() => readFile(log, 'utf8').catch(() => ''), (text) => text.includes('"hub listening"'), { what: 'the hub under pm2 listening' })
+      const listed = JSON.parse((await pm2(['jlist'])).stdout) as { name: string; pm2_env: { status: string } }[]
+      expect(listed.find((p) => p.name === 'agentcom-hub')?.pm2_env.status).toBe('online')
+    } finally {
+      await pm2(['delete', 'agentcom-hub'])
+    }
+  })
+
   it('agentcom hub stops cleanly on SIGTERM', async () => {
     await hub!.stop()
     expect(hub!.child.exitCode).toBe(0)

@@ -3,6 +3,7 @@
  * errors (exit 2, with that verb's usage), and the output streams.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
+import { createLogger, resolveLogSettings, type Logger } from '../shared/log.ts'
 
 /** A mistake in how the command was called: exit 2 and the verb's usage. */
 export class UsageError extends Error {}
@@ -21,12 +22,24 @@ export interface CliIo {
   env: NodeJS.ProcessEnv
   out(text: string): void
   err(text: string): void
+  /** Whether `out` is a terminal (log lines are then text by default). Default false. */
+  isTerminal?: boolean
 }
 
 export const processIo: CliIo = {
   env: process.env,
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
+  isTerminal: process.stdout.isTTY === true,
+}
+
+/**
+ * What a verb reports of what it did (not its answer, which goes to `out` as is): log lines on
+ * `out` under AGENTCOM_LOG_LEVEL and AGENTCOM_LOG_FORMAT, component `agentcom`.
+ */
+export function verbLogger(io: CliIo): Logger {
+  const settings = resolveLogSettings(io.env, io.isTerminal === true)
+  return createLogger('agentcom', (line) => io.out(line), settings.level, settings.format)
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>

@@ -14,7 +14,7 @@ import { promisify } from 'node:util'
 import * as v from 'valibot'
 import { AgentId } from '../shared/protocol.ts'
 import { Labels } from '../hub/enroll/join-token.ts'
-import { UsageError, parseList, parseVerbArgs, type CliIo } from './args.ts'
+import { UsageError, parseList, parseVerbArgs, verbLogger, type CliIo } from './args.ts'
 import { hubUrls } from './hub-url.ts'
 
 export const usage = [
@@ -57,6 +57,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const labels = values.labels === undefined ? undefined : parseList(values.labels)
   if (labels && !v.is(Labels, labels)) throw new UsageError('--labels: each label is name or name=value, each 1 to 64 characters of A-Za-z0-9._-')
   const agentId = values.id
+  const log = verbLogger(io)
   const configDir = resolve(values['config-dir'] ?? join(io.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'agentcom'))
   const tokenFile = join(configDir, `${agentId}.token`)
   const settingsFile = join(configDir, `${agentId}.pm2.json`)
@@ -66,14 +67,14 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const previous = await readSettings(settingsFile)
   let joinLabels = previous?.AGENTCOM_JOIN_LABELS
   if (await hasToken(tokenFile)) {
-    io.out(`agentcom join: ${tokenFile} holds ${agentId}'s token already; keeping it (no second enrollment)`)
+    log.info(`${agentId}'s agent token is in its file already: keeping it (no second enrollment)`, { agent_id: agentId, file: tokenFile })
   } else {
     if (values.token === undefined) throw new UsageError('--token is required to enroll')
     const enrolled = await enroll(urls.http, values.token, agentId)
     await writeFile(tokenFile, `${enrolled.token}\n`, { mode: 0o600 })
     await chmod(tokenFile, 0o600) // a file left by an earlier run keeps its mode otherwise
     joinLabels = enrolled.labels.join(',') || undefined
-    io.out(`agentcom join: enrolled ${agentId} at ${urls.http}; its token is in ${tokenFile} (mode 0600)`)
+    log.info(`enrolled ${agentId}; its token is in its file (mode 0600)`, { agent_id: agentId, hub: urls.http, file: tokenFile })
   }
 
   const settings: Settings = {
@@ -92,7 +93,7 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   const taskDir = values['task-dir'] === undefined ? previous?.AGENTCOM_TASK_DIR : resolve(values['task-dir'])
   if (taskDir !== undefined) settings.AGENTCOM_TASK_DIR = taskDir
   await writeFile(settingsFile, `${JSON.stringify({ apps: [await sidecarApp(name, configDir, settings)] }, null, 2)}\n`, { mode: 0o600 })
-  io.out(`agentcom join: settings in ${settingsFile}`)
+  log.info(`${agentId}'s sidecar settings written`, { agent_id: agentId, settings_file: settingsFile })
 
   const env: NodeJS.ProcessEnv = { ...io.env }
   // Which pm2 app a process is, pm2 tells it; never inherited from the shell that runs join.
@@ -104,9 +105,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   await pm2(['start', settingsFile])
   await pm2(['save'])
   const home = io.env.PM2_HOME || join(homedir(), '.pm2')
-  io.out(`agentcom join: ${replaced ? 'restarted' : 'started'} ${name} under pm2 (PM2_HOME ${home}) and saved pm2's process list`)
-  io.out(`Next: to bring it back after a reboot, run once as this user: ${process.execPath} ${PM2_BIN} startup`)
-  io.out('      (pm2 prints one command to run as root; `pm2 save` is done.)')
+  log.info(`${replaced ? 'restarted' : 'started'} ${name} under pm2 and saved pm2's process list (pm2 save)`, { pm2_name: name, pm2_home: home })
+  log.info('next: to bring it back after a reboot, run `pm2 startup` once as this user (it prints one command to run as root)', {
+    command: `${process.execPath} ${PM2_BIN} startup`,
+  })
   return 0
 }
 

@@ -70,6 +70,8 @@ describe('the installed package', () => {
       expect(joined.code).toBe(0)
       expect(joined.stdout).toContain(`enrolled ${id}`)
       expect(joined.stdout).toContain('pm2 startup')
+      // Not a terminal: what join did is told in JSON log lines (AGENTCOM_LOG_FORMAT's default).
+      expect(joined.stdout.trim().split('\n').map((line) => JSON.parse(line).component)).toEqual(['agentcom', 'agentcom', 'agentcom', 'agentcom'])
       expect(joined.stdout).not.toContain(joinToken)
       expect((await stat(join(configDir, `${id}.token`))).mode & 0o777).toBe(0o600)
     }

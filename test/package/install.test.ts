@@ -40,8 +40,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true })
 }, 60_000)
 
-const join_ = (id: string, token: string, extra: string[] = []) =>
-  agentcom(bin, ['join', hub!.url, '--token', token, '--id', id, '--config-dir', configDir, '--task-command', DEMO_TASK, ...extra], agentEnv)
+const join_ = (id: string, token: string, extra: string[] = [], env: Record<string, string> = {}) =>
+  agentcom(bin, ['join', hub!.url, '--token', token, '--id', id, '--config-dir', configDir, '--task-command', DEMO_TASK, ...extra], { ...agentEnv, ...env })
 
 describe('the installed package', () => {
   it('holds built JavaScript and pm2, and no build tool or test dependency', async () => {
@@ -112,18 +112,21 @@ describe('the installed package', () => {
 
   it('run again, keeps the agent\'s token and replaces its sidecar instead of adding one', async () => {
     const token = await readFile(join(configDir, 'pkg-1.token'), 'utf8')
-    const again = await join_('pkg-1', 'not-a-token')
+    // An operator's own AGENTCOM_ settings in the shell never reach the sidecar (with both a
+    // token and a token file it would refuse to start).
+    const again = await join_('pkg-1', 'not-a-token', [], { AGENTCOM_TOKEN: 'an-operator-token', AGENTCOM_AGENT_ID: 'other' })
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('keeping it (no second enrollment)')
     expect(await readFile(join(configDir, 'pkg-1.token'), 'utf8')).toBe(token)
     const { stdout } = await promisify(execFile)(process.execPath, [PM2_BIN, 'jlist'], { env: agentEnv })
-    const names = (JSON.parse(stdout) as { name: string }[]).map((p) => p.name).sort()
-    expect(names).toEqual(['agentcom-pkg-1', 'agentcom-pkg-2'])
+    const listed = JSON.parse(stdout) as { name: string; pid: number }[]
+    expect(listed.map((p) => p.name).sort()).toEqual(['agentcom-pkg-1', 'agentcom-pkg-2'])
+    const pid = listed.find((p) => p.name === 'agentcom-pkg-1')!.pid
     // pm2 save wrote the list pm2 resurrects at boot.
     const dump = JSON.parse(await readFile(join(work, 'pm2/dump.pm2'), 'utf8')) as { name: string }[]
     expect(dump.map((p) => p.name).sort()).toEqual(['agentcom-pkg-1', 'agentcom-pkg-2'])
-    await waitFor(() => hub!.api('GET', '/api/admin/agents/pkg-1', admin), (r) => r.body.connected === true && r.body.status === 'idle',
-      { what: 'pkg-1 back', timeoutMs: 60_000 })
+    await waitFor(() => hub!.api('GET', '/api/admin/agents/pkg-1', admin), (r) => r.body.connected === true && r.body.pm2_info?.pid === pid,
+      { what: 'the new pkg-1 identified', timeoutMs: 60_000 })
   })
 
   it('runs the hub under pm2 as the README starts it: pm2 start agentcom --name agentcom-hub -- hub', async () => {

@@ -6,6 +6,7 @@
  * it is revoked by jti like any other token.
  */
 import { sign, verify } from 'hono/jwt'
+import { decodeBase64Url, encodeBase64Url } from 'hono/utils/encode'
 import * as v from 'valibot'
 import { AgentId } from '../../shared/protocol.ts'
 import { ISSUER, isJti, jtiExpiry, type RevocationCheck, type TokenClaims } from '../auth.ts'
@@ -62,6 +63,7 @@ const Payload = v.object({
  * for anything else (the caller answers 401 without saying which).
  */
 export async function verifyJoinToken(secret: string, token: string, nowMs: number, revocations: RevocationCheck): Promise<JoinClaims | null> {
+  if (!hasCanonicalSignature(token)) return null
   let raw: unknown
   try {
     // Time is checked below, on the hub's clock.
@@ -86,6 +88,16 @@ export async function verifyJoinToken(secret: string, token: string, nowMs: numb
 /** Whether `agentId` is one the token may enroll. */
 export function isAllowedId(claims: JoinClaims, agentId: string): boolean {
   return v.is(AgentId, agentId) && (claims.prefix === null || agentId.startsWith(claims.prefix))
+}
+
+/** One spelling per signature: other base64url spellings of the same bytes are refused. */
+function hasCanonicalSignature(token: string): boolean {
+  const signature = token.split('.')[2] ?? ''
+  try {
+    return encodeBase64Url(decodeBase64Url(signature).buffer).replace(/=+$/, '') === signature
+  } catch {
+    return false
+  }
 }
 
 function randomHex(bytes: number): string {

@@ -130,6 +130,12 @@ describe('POST /api/enroll', () => {
     expect((await hub.app.request('/api/enroll', { method: 'POST', body: '{"agent_id":"x-3"}' })).status).toBe(401)
     const forged = `${token.slice(0, -4)}AAAA`
     expect((await enroll(forged, 'x-4')).status).toBe(401)
+    // The same signature bytes spelled otherwise: the last character's unused bits set.
+    const last = token.at(-1)!
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const respelled = `${token.slice(0, -1)}${alphabet[alphabet.indexOf(last) ^ 1]}`
+    expect(Buffer.from(respelled.split('.')[2], 'base64url')).toEqual(Buffer.from(token.split('.')[2], 'base64url'))
+    expect((await enroll(respelled, 'x-6')).status).toBe(401)
     expect((await enroll(token, 'x-5')).status).toBe(201)
   })
 })

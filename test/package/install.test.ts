@@ -118,9 +118,9 @@ describe('the installed package', () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toContain('keeping it (no second enrollment)')
     expect(await readFile(join(configDir, 'pkg-1.token'), 'utf8')).toBe(token)
-    // Settings not given again are kept: the join token's labels and the agent's own.
+    // Labels not given again are kept: the join token's and the agent's own.
     const settings = JSON.parse(await readFile(join(configDir, 'pkg-1.pm2.json'), 'utf8')).apps[0].env
-    expect(settings).toMatchObject({ AGENTCOM_LABELS: 'pkg-test,gpu', AGENTCOM_JOIN_LABELS: 'pkg-test', AGENTCOM_TASK_COMMAND: DEMO_TASK })
+    expect(settings).toMatchObject({ AGENTCOM_LABELS: 'pkg-test,gpu', AGENTCOM_JOIN_LABELS: 'pkg-test' })
     const { stdout } = await promisify(execFile)(process.execPath, [PM2_BIN, 'jlist'], { env: agentEnv })
     const listed = JSON.parse(stdout) as { name: string; pid: number }[]
     expect(listed.map((p) => p.name).sort()).toEqual(['agentcom-pkg-1', 'agentcom-pkg-2'])

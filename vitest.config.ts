@@ -17,7 +17,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'node', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], env: { AGENTCOM_TEST_RUNTIME: 'node' } },
+        test: { name: 'node', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/package/**/*.test.ts'], env: { AGENTCOM_TEST_RUNTIME: 'node' } },
       },
       {
         extends: true,

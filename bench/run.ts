@@ -20,6 +20,7 @@ import { sidecarRss } from './figures/sidecar-rss.ts'
 import { sidecarStart } from './figures/sidecar-start.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
 import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
+import { agentInstallSize } from './figures/agent-install-size.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -44,6 +45,7 @@ const FIGURES: Figure[] = [
   ...perRuntime('events_fanout', eventsFanout),
   ...perRuntime('cluster_command_latency_p99', clusterCommandLatency),
   ...perRuntime('cluster_dispatch_rps', clusterDispatch),
+  { name: 'agent_install_size', runtime: 'node', run: agentInstallSize },
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

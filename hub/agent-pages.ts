@@ -12,6 +12,8 @@ export const MAX_PAGE = 10_000
 export const AgentsQuery = v.pipe(
   v.object({
     status: v.optional(v.picklist(['idle', 'working', 'restarting', 'offline'] as const satisfies readonly AgentStatus[])),
+    /** Only agents whose sidecar last identified with this package version. */
+    version: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64))),
     limit: v.optional(v.pipe(
       v.string(),
       v.regex(/^[1-9]\d{0,5}$/, `limit is a whole number from 1 to ${MAX_PAGE}`),
@@ -32,11 +34,12 @@ export interface AgentPage<T = AgentRecord> {
 }
 
 /** One page of `sorted` (ordered by agent id) matching the query. */
-export function pageAgents<T extends { agent_id: string }>(
+export function pageAgents<T extends { agent_id: string; version?: string | null }>(
   sorted: readonly T[], statusOf: (rec: T) => AgentStatus, query: AgentsQuery,
 ): AgentPage<T> {
-  const matches = (rec: T) => query.status === undefined || statusOf(rec) === query.status
-  if (query.limit === undefined) return { agents: query.status === undefined ? [...sorted] : sorted.filter(matches) }
+  const matches = (rec: T) => (query.status === undefined || statusOf(rec) === query.status)
+    && (query.version === undefined || rec.version === query.version)
+  if (query.limit === undefined) return { agents: query.status === undefined && query.version === undefined ? [...sorted] : sorted.filter(matches) }
   const agents: T[] = []
   for (let i = query.cursor === undefined ? 0 : firstAfter(sorted, query.cursor); i < sorted.length; i++) {
     if (!matches(sorted[i])) continue

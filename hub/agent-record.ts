@@ -5,6 +5,7 @@
 import type { Pm2Info, StatsMessage } from '../shared/protocol.ts'
 import type { Peer } from './bus.ts'
 import type { Restart } from './restart.ts'
+import type { Host } from '../shared/host-facts.ts'
 
 export type AgentStatus = 'idle' | 'working' | 'restarting' | 'offline'
 
@@ -17,6 +18,9 @@ export interface AgentState {
   connected_at: number | null
   last_seen: number | null
   pm2_info: Pm2Info | null
+  /** The package version and host facts its sidecar sent at its last identify (null: none sent). */
+  version: string | null
+  host: Host | null
   supervised: boolean
   /** Random per sidecar process: tells a new process when pm2 info is unavailable. */
   instance_id: string | null
@@ -39,12 +43,14 @@ export interface Hello {
   pm2_info: Pm2Info | null
   supervised: boolean
   instance_id: string | null
+  version?: string | null
+  host?: Host | null
 }
 
 /** A record for an agent seen for the first time. */
 export function blankAgent(agentId: string, supervised: boolean): AgentState {
   return {
-    agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null,
+    agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null, version: null, host: null,
     supervised, instance_id: null, drained: false, quarantined: false, heldForRestart: false,
     stats: null, restart: null, task_id: null, timer: null,
   }

@@ -34,6 +34,8 @@ import { MetricsHistory } from './metrics/history.ts'
 import { metricsRoutes } from './metrics/routes.ts'
 import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 import { openApiHandler } from './api/openapi.ts'
+import { enrollRoutes } from './enroll/routes.ts'
+import { createMemoryJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -116,6 +118,8 @@ export interface HubOptions {
   eventBuffer?: number
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
+  /** How often each join token was used (enroll/join-uses.ts). Default: memory only. */
+  joinUses?: JoinUseStore
   /**
    * The address of the peer behind a request or an upgrade, for the logs of identifies and
    * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
@@ -248,6 +252,10 @@ export function createHub(options: HubOptions) {
     // that can, so a GET does not even pass through it.
     .on(BODY_METHODS, '/api/*', limitBody)
     .route('/', metricsRoutes({ metrics, history, verifyToken, peerOf, log }))
+    .route('/', enrollRoutes({
+      secret: options.secret, revocations, joinUses: options.joinUses ?? createMemoryJoinUses(clock), peerOf, clock, log,
+      isKnownAgent: async (agentId) => (await admin.getAgent(agentId)) !== null,
+    }))
     .route('/api/admin', adminRoutes({
       admin, streams, verifyToken, peerOf, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },

@@ -8,19 +8,28 @@ import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
+import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { denoProcessMetrics } from './deno/metrics.ts'
 import { systemClock } from '../shared/time.ts'
-import { createLogger } from '../shared/log.ts'
+import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
-const log = createLogger('hub')
-let config, revocations: RevocationStore | undefined
+let logSettings: LogSettings
+try {
+  logSettings = resolveLogSettings(Deno.env.toObject(), Deno.stdout.isTerminal())
+} catch (err) {
+  console.error(`agentcom hub: ${(err as Error).message}`)
+  Deno.exit(EXIT_CONFIG)
+}
+const log = createLogger('hub', undefined, logSettings.level, logSettings.format)
+let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
+  if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, denoStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
@@ -43,7 +52,8 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
-  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(),
+  revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
+  remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(),
 })
 
 const server = Deno.serve(

@@ -9,6 +9,7 @@ import type { Connection } from './connections.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
 import type { Hello, Peer } from './fleet.ts'
+import { hostFacts } from '../shared/host-facts.ts'
 
 export interface IdentifyDeps {
   fleet: Fleet
@@ -45,7 +46,7 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
-    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
+    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null, ...hostFacts(msg) }
     // Held from here on: a revocation learned while the cluster join waits closes this socket (4001).
     conn.credential = claims
     if (joinCluster) {
@@ -68,7 +69,7 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
     tasks.identified(rec, msg.active_task_id ?? null)
     log.info('agent identified', {
       agent_id: rec.agent_id, peer: conn.peerAddress, supervised: msg.supervised, pm2_pid: msg.pm2_info?.pid ?? null,
-      restart_count: msg.pm2_info?.restart_count ?? null,
+      restart_count: msg.pm2_info?.restart_count ?? null, version: hello.version ?? null,
     })
   }
 }

@@ -2,12 +2,13 @@
  * The hub on Node: `npm run hub` (and the hub app of `npm start`). Wiring only; the Node
  * specifics are in hub/node/.
  */
-import { createLogger } from '../shared/log.ts'
+import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
+import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
@@ -21,16 +22,24 @@ const flush = () => {
   pending = []
   process.stdout.write(out)
 }
+let logSettings: LogSettings
+try {
+  logSettings = resolveLogSettings(process.env, process.stdout.isTTY === true)
+} catch (err) {
+  process.stderr.write(`agentcom hub: ${(err as Error).message}\n`)
+  process.exit(EXIT_CONFIG)
+}
 const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
-})
+}, logSettings.level, logSettings.format)
 process.on('exit', flush)
-let config, revocations: RevocationStore | undefined
+let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
+  if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, nodeStateFiles, systemClock, log)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   flush()
@@ -54,6 +63,7 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
   taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  joinUses: cluster ? cluster.joinUses : joinUses,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

@@ -13,6 +13,7 @@ import type { EventStreams } from './event-stream.ts'
 import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
+import { joinTokenRoutes } from './enroll/routes.ts'
 import { restartCommandedView } from './views.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
@@ -77,6 +78,7 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }
       await next()
     })
     .route('/', tokenRoutes({ ...tokens, log }))
+    .route('/', joinTokenRoutes({ ...tokens, log }))
     .get('/agents', query(AgentsQuery), async (c) => {
       const page = await admin.listAgents(c.req.valid('query'))
       return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)

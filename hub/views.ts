@@ -23,6 +23,8 @@ export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec:
     connected_at: rec.connected_at,
     last_seen: rec.last_seen,
     pm2_info: rec.pm2_info,
+    version: rec.version,
+    host: rec.host && { ...rec.host },
     supervised: rec.supervised,
     drained: rec.drained,
     quarantined: rec.quarantined,

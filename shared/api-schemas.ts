@@ -30,7 +30,9 @@ export const Restart = v.object({
   requested_at: EpochMs, updated_at: EpochMs, error: v.nullable(v.string()), rollout_id: v.nullable(v.string()),
 })
 
-export const HostFacts = v.object({ hostname: v.string(), platform: v.string(), arch: v.string(), node_version: v.string() })
+export const HostFacts = v.object({
+  hostname: v.nullable(v.string()), platform: v.nullable(v.string()), arch: v.nullable(v.string()), node_version: v.nullable(v.string()),
+})
 
 export const Agent = v.object({
   agent_id: v.string(),

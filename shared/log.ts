@@ -1,8 +1,42 @@
 /**
- * Structured logs: one JSON object per line on stdout, which is what `pm2 logs` shows.
- * Fields named like secrets are redacted, so a careless call cannot leak a token.
+ * Structured logs: one JSON object per line on stdout, which is what `pm2 logs` shows, or one
+ * readable line per event for a person at a terminal (AGENTCOM_LOG_FORMAT). Fields named like
+ * secrets are redacted in both forms, so a careless call cannot leak a token.
  */
+import { ConfigError } from './settings.ts'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+export type LogFormat = 'json' | 'text'
+
+export interface LogSettings {
+  level: LogLevel
+  format: LogFormat
+}
+
+const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
+
+/**
+ * AGENTCOM_LOG_LEVEL (default info) and AGENTCOM_LOG_FORMAT (default text when the output is a
+ * terminal, else json). Any other value is a configuration error.
+ */
+export function resolveLogSettings(env: Record<string, string | undefined>, isTerminal: boolean): LogSettings {
+  const level = env.AGENTCOM_LOG_LEVEL || 'info'
+  const format = env.AGENTCOM_LOG_FORMAT || (isTerminal ? 'text' : 'json')
+  if (!(LEVELS as readonly string[]).includes(level)) throw new ConfigError('AGENTCOM_LOG_LEVEL must be debug, info, warn or error')
+  if (format !== 'json' && format !== 'text') throw new ConfigError('AGENTCOM_LOG_FORMAT must be json or text')
+  return { level: level as LogLevel, format }
+}
+
+/** One event as a line of text: time, level, component, message, then the fields as key=value. */
+export function textLine(entry: { time: string; level: LogLevel; component: string; msg: string }, fields: LogFields): string {
+  const parts = [entry.time, entry.level.toUpperCase().padEnd(5), `${entry.component}:`, entry.msg]
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue
+    const text = typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)
+    parts.push(`${key}=${text}`)
+  }
+  return parts.join(' ')
+}
 export type LogFields = Record<string, unknown>
 
 export interface Logger {
@@ -22,16 +56,20 @@ function redact(fields: LogFields): LogFields {
   return out
 }
 
-/** Builds a logger that writes JSON lines through `write` (default: console.log). */
+/** Builds a logger that writes lines through `write` (default: console.log), JSON unless told `text`. */
 export function createLogger(
   component: string,
   write: (line: string) => void = (line) => console.log(line),
   minLevel: LogLevel = 'info',
+  format: LogFormat = 'json',
 ): Logger {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
   const emit = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (order[level] < order[minLevel]) return
-    write(JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...redact(fields) }))
+    const time = new Date().toISOString()
+    write(format === 'text'
+      ? textLine({ time, level, component, msg }, redact(fields))
+      : JSON.stringify({ time, level, component, msg, ...redact(fields) }))
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }

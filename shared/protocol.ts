@@ -3,6 +3,7 @@
  * Imports only valibot, so the hub core, the sidecar and Deno share it.
  */
 import * as v from 'valibot'
+import { HOST_FACT_FIELDS } from './host-facts.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -128,6 +129,7 @@ export const SidecarMessage = v.variant('type', [
     instance_id: v.optional(v.pipe(v.string(), v.maxLength(64))),
     /** The task this sidecar holds (running, or finished and not yet acknowledged). */
     active_task_id: v.optional(v.nullable(TaskId)),
+    ...HOST_FACT_FIELDS,
   }),
   v.object({ type: v.literal('ping') }),
   /**

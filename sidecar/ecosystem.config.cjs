@@ -5,7 +5,13 @@
 // The other settings come from the environment pm2 is started with (README, "Configuration").
 const { sidecarApp } = require('./pm2-app.cjs')
 
-const agentId = process.env.AGENTCOM_AGENT_ID || 'agent-1'
+const agentId = process.env.AGENTCOM_AGENT_ID
+if (!agentId) {
+  // Not a default: two machines started without it would both be agent-1. 78: a configuration
+  // error, as the sidecar itself exits with.
+  process.stderr.write('agentcom: AGENTCOM_AGENT_ID is required (e.g. AGENTCOM_AGENT_ID=worker-1 pm2 start sidecar/ecosystem.config.cjs)\n')
+  process.exit(78)
+}
 
 module.exports = {
   apps: [sidecarApp({ agentId, name: process.env.PM2_PROCESS_NAME || undefined })],

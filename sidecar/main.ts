@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { createLogger } from '../shared/log.ts'
+import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { systemClock } from '../shared/time.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { readFile } from 'node:fs/promises'
@@ -18,9 +18,13 @@ import { createPm2Adapter } from './pm2.ts'
 import { TaskQueue } from './queue.ts'
 import { createSidecar } from './sidecar.ts'
 import { processStatsSampler } from './stats.ts'
+import { hostname } from 'node:os'
+import { AGENTCOM_VERSION } from './version.ts'
 
 let config: SidecarConfig
+let logSettings: LogSettings
 try {
+  logSettings = resolveLogSettings(process.env, process.stdout.isTTY === true)
   config = await loadSidecarConfig(process.env, {
     readTextFile: (path) => readFile(path, 'utf8'),
     uid: process.getuid?.() ?? -1,
@@ -35,7 +39,7 @@ try {
   process.exit(EXIT_CONFIG)
 }
 
-const log = createLogger(`sidecar:${config.agentId}`)
+const log = createLogger(`sidecar:${config.agentId}`, undefined, logSettings.level, logSettings.format)
 const pm2Bin = createRequire(import.meta.url).resolve('pm2/bin/pm2')
 const pm2 = createPm2Adapter({
   runner: execRunner, env: process.env, pid: process.pid, log, clock: systemClock,
@@ -58,6 +62,7 @@ const sidecar = createSidecar({
   config, pm2, queue, log, taskEnv,
   prepareTaskDir: () => prepareTaskDir(config.taskDir, config.taskUser),
   instanceId: randomUUID(),
+  hostFacts: { version: AGENTCOM_VERSION, node_version: process.version, hostname: hostname(), platform: process.platform, arch: process.arch },
   connect: (handlers) => createHubLink({ url: config.hubUrls, log, ...handlers }),
   exec: execTask,
   stats: processStatsSampler(),

@@ -29,6 +29,8 @@ export interface SidecarDeps {
   /** Makes sure the task dir exists before a task runs in it (main.ts: prepareTaskDir). */
   prepareTaskDir?(): Promise<void>
   instanceId: string
+  /** Host facts sent with identify (main.ts: the package version, os and process). Default none. */
+  hostFacts?: { version: string; node_version: string; hostname: string; platform: string; arch: string }
   /** An outcome the hub has not acknowledged is sent again this often. Default RESEND_INTERVAL_MS. */
   resendIntervalMs?: number
   /** Reads this process's stats for the `stats` frame; without it none are sent. */
@@ -78,6 +80,7 @@ export function createSidecar(deps: SidecarDeps) {
       type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
       pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
       active_task_id: queue.active?.task_id ?? null,
+      ...deps.hostFacts,
     })
   }
 

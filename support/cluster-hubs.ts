@@ -35,7 +35,7 @@ export async function startClusterHub(databaseUrl: string, id: string, o: Cluste
     databaseUrl, hubId: id, leaseMs: o.leaseMs ?? 3000, runtime: 'node', log: silentLogger, sweepMs: o.sweepMs ?? 200,
   })
   const running = await startNodeHub({
-    port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, revocations: runtime.revocations,
+    port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, revocations: runtime.revocations, joinUses: runtime.joinUses,
     log: silentLogger, taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub,
   })
   const admin = await clusterAdminToken()

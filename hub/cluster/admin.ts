@@ -58,7 +58,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async listAgents(query) {
       // One row past the page tells whether there is a next page (as pageAgents does).
       const rows = await listAgentViews(sql, {
-        status: query.status, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1,
+        status: query.status, version: query.version, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1,
       })
       const agents = rows.slice(0, query.limit).map(agentViewOf)
       if (query.limit === undefined) return { agents }
@@ -115,6 +115,8 @@ export function agentViewOf(row: AgentViewRow): AgentView {
     connected_at: row.connected_at,
     last_seen: row.last_seen,
     pm2_info: row.pm2_info,
+    version: row.version ?? null,
+    host: row.host ?? null,
     supervised: row.supervised,
     drained: row.drained,
     quarantined: row.quarantined,

@@ -17,6 +17,8 @@ import { ClusterTasks } from './tasks.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
+import { createPgJoinUses } from '../pg/join-uses.ts'
+import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
 import { ClusterEvents, openClusterEventLog } from './events.ts'
 import { ClusterHealing } from './healing.ts'
@@ -49,6 +51,8 @@ export interface ClusterRuntime {
   lease: HubLease
   /** The hub's RevocationStore in cluster mode (createHub's `revocations`). */
   revocations: ClusterRevocations
+  /** The hub's JoinUseStore in cluster mode (createHub's `joinUses`). */
+  joinUses: JoinUseStore
   attach: ClusterAttach
   /** Healing's decider on this hub, once attached (it decides while `isDecider`). */
   readonly healingDecider: HealingDecider | null
@@ -194,7 +198,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   }
 
   return {
-    hubId: o.hubId, sql, bus, lease, revocations, attach,
+    hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
     get healingDecider() {
       return deciderOf
     },

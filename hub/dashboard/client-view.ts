@@ -83,7 +83,7 @@ function createAgentRow(id) {
   var name = el('th', 'agent-id')
   name.scope = 'row'
   tr.appendChild(name)
-  var names = ['status', 'num', 'num', 'task', 'seen', 'hub', 'actions']
+  var names = ['status', 'num', 'num', 'task', 'seen', 'hub', 'version', 'actions']
   for (var i = 0; i < names.length; i++) tr.appendChild(el('td', names[i]))
   var memory = tr.children[3]
   memory.appendChild(el('span', 'mem'))
@@ -119,8 +119,10 @@ function updateAgentRow(tr, a, now) {
   setText(c[5], a.connected ? formatAgo(a.last_seen, now) : (a.last_seen ? formatAgo(a.last_seen, now) : '—'))
   c[5].title = formatTime(a.last_seen)
   setText(c[6], a.hub_id || '—')
-  var restart = c[7].children[0]
-  var drain = c[7].children[1]
+  setText(c[7], a.version || '—')
+  c[7].title = a.host ? [a.host.hostname, a.host.platform, a.host.arch, 'node ' + a.host.node_version].join(' · ') : ''
+  var restart = c[8].children[0]
+  var drain = c[8].children[1]
   restart.disabled = !a.connected
   restart.title = a.connected ? '' : 'Not connected'
   restart.setAttribute('aria-label', 'Restart ' + a.agent_id)

@@ -55,7 +55,7 @@ export const DASHBOARD_HTML = `<!doctype html>
           <thead><tr>
             <th scope="col">Agent</th><th scope="col">Status</th><th scope="col" class="num">Restarts</th>
             <th scope="col" class="num">Memory</th><th scope="col">Task</th><th scope="col">Last seen</th>
-            <th scope="col" class="hub">Hub</th><th scope="col"><span class="sr-only">Actions</span></th>
+            <th scope="col" class="hub">Hub</th><th scope="col">Version</th><th scope="col"><span class="sr-only">Actions</span></th>
           </tr></thead>
           <tbody id="agents-body"></tbody>
         </table>

@@ -13,6 +13,8 @@ export interface AgentViewRow {
   connected_at: number | null
   last_seen: number | null
   pm2_info: any
+  version: string | null
+  host: any
   supervised: boolean
   drained: boolean
   quarantined: boolean
@@ -27,6 +29,8 @@ export interface AgentViewQuery {
   agentId?: string
   /** Only agents of this status (computed as views.ts's agentView does). */
   status?: string
+  /** Only agents that last identified with this package version. */
+  version?: string
   /** Only agents whose id sorts after this one (the paging cursor), by bytes as in JavaScript. */
   after?: string
   limit?: number
@@ -36,6 +40,7 @@ function query(sql: Queryable, q: AgentViewQuery) {
   const where = [
     q.agentId === undefined ? null : sql`agent_id = ${q.agentId}`,
     q.status === undefined ? null : sql`status = ${q.status}`,
+    q.version === undefined ? null : sql`version = ${q.version}`,
   ].filter((w) => w !== null)
   const filter = where.reduce((acc, w) => sql`${acc} AND ${w}`, sql`true`)
   return sql<AgentViewRow[]>`
@@ -44,7 +49,7 @@ function query(sql: Queryable, q: AgentViewQuery) {
         WHEN v.task_id IS NOT NULL THEN 'working' ELSE 'idle' END AS status
       FROM (
         SELECT a.agent_id, a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS connected,
-          epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info, a.supervised, a.drained,
+          epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info, a.version, a.host, a.supervised, a.drained,
           a.quarantined, a.stats, t.task_id, r.restart
         FROM agents a
         LEFT JOIN hubs h ON h.hub_id = a.hub_id

@@ -220,6 +220,18 @@ ALTER TABLE tasks ADD COLUMN last_agent_id text;
 UPDATE tasks SET last_agent_id = agent_id WHERE agent_id IS NOT NULL;
 `
 
+// Enrollment (hub/pg/join-uses.ts): how many agents each join token has enrolled, counted by one
+// upsert so that no number of hubs gets more than its max_uses. Host facts: the package version
+// and host an agent's sidecar sent at its last identify.
+const JOIN_TOKENS_AND_HOST_FACTS = /* sql */ `
+CREATE TABLE join_token_uses (
+  jti        text PRIMARY KEY,
+  uses       integer NOT NULL CHECK (uses >= 0),
+  expires_at timestamptz NOT NULL
+);
+ALTER TABLE agents ADD COLUMN version text, ADD COLUMN host jsonb;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -227,4 +239,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
   { version: 6, name: 'tasks: the agent each was last given to', sql: TASK_LAST_AGENT },
+  { version: 7, name: 'join-token uses, agents\' version and host', sql: JOIN_TOKENS_AND_HOST_FACTS },
 ]

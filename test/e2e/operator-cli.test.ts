@@ -197,7 +197,7 @@ describe('operator verbs against a real fleet', () => {
   })
 
   it('through the entry: a refused token is exit 1 with a line that says so; an unknown verb is exit 2', async () => {
-    const entry = (args: string[], env: Record<string, string>) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/operator-main.ts', ...args], {
+    const entry = (args: string[], env: Record<string, string>) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'cli/agentcom.ts', ...args], {
       cwd: ROOT, env: { ...process.env, AGENTCOM_URL: hub.url, ...env },
     }).then(() => ({ code: 0, stderr: '' }), (err) => ({ code: err.code as number, stderr: err.stderr as string }))
     expect(await entry(['agents'], { AGENTCOM_TOKEN: `${token.slice(0, -2)}xx` })).toEqual({

@@ -159,13 +159,13 @@ describe('token command', () => {
   ])('refuses %j with the usage on stderr, a non-zero exit and nothing on stdout', async (args) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-token-'))
     await expect(token(args, { ...cleanEnv(), AGENTCOM_DATA_DIR: dataDir })).rejects.toMatchObject({
-      code: 64, stdout: '', stderr: expect.stringContaining('usage: npm run --silent token -- admin [--ttl <d>]'),
+      code: 2, stdout: '', stderr: expect.stringContaining('usage: agentcom token admin [--ttl <d>]'),
     })
   })
 
   it('refuses an invalid agent id', async () => {
     await expect(token(['agent', 'no way'], cleanEnv())).rejects.toMatchObject({
-      code: 64, stdout: '', stderr: expect.stringContaining('invalid agent id'),
+      code: 2, stdout: '', stderr: expect.stringContaining('invalid agent id'),
     })
   })
 })

@@ -73,7 +73,9 @@ describe('GET /api/openapi.json', () => {
       reason: { type: 'string', minLength: 1, maxLength: 200 }, mode: { enum: ['graceful', 'force'] },
     })
     const list = doc.paths['/api/admin/agents'].get
-    expect(list.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual([['status', 'query', false], ['limit', 'query', false], ['cursor', 'query', false]])
+    // The filters other capabilities add (?version=, ?label=) are in it too: at least these.
+    expect(list.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual(
+      expect.arrayContaining([['status', 'query', false], ['limit', 'query', false], ['cursor', 'query', false], ['version', 'query', false]]))
     expect(doc.paths['/api/admin/tasks'].post.requestBody.required).toBe(true)
     expect(list.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/AgentList' })
     expect(list.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorBody' })

@@ -21,7 +21,7 @@ function isAllowed(file: string, spec: string): boolean {
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'hub/api', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/metrics', 'shared']) {
+  for (const dir of ['hub', 'hub/api', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/enroll', 'hub/metrics', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)

@@ -1,0 +1,79 @@
+/**
+ * Enrollment and host facts across the hubs of a cluster: a join token's uses are counted in
+ * the database, so however the requests are spread over hubs and raced, at most max_uses
+ * enroll; an agent known on one hub is refused (409) on another; the version and host an agent
+ * sent at identify read the same on every hub, with the ?version= filter.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
+import { createPgJoinUses } from '../../hub/pg/join-uses.ts'
+
+let db: TestDatabase
+let a: TestHub
+let b: TestHub
+const sockets: TestSocket[] = []
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  a = await startClusterHub(db.url, 'en-a')
+  b = await startClusterHub(db.url, 'en-b')
+})
+afterEach(() => {
+  for (const s of sockets.splice(0)) s.close()
+})
+afterAll(async () => {
+  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
+  await db?.drop()
+})
+
+async function enroll(hub: TestHub, token: string, agentId: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${hub.running.url}/api/enroll`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ agent_id: agentId }),
+  })
+  return { status: res.status, body: await res.json() }
+}
+
+describe('enrollment in the cluster', () => {
+  it('enrolls at most max_uses agents across hubs and concurrent requests', async () => {
+    const minted = await a.api('POST', '/join-tokens', { max_uses: 3 })
+    expect(minted.status).toBe(201)
+    const ids = Array.from({ length: 10 }, (_, i) => `c-${i}`)
+    const results = await Promise.all(ids.map((id, i) => enroll(i % 2 === 0 ? a : b, minted.body.token, id)))
+    expect(results.filter((r) => r.status === 201)).toHaveLength(3)
+    expect(results.filter((r) => r.status === 401)).toHaveLength(7)
+    const rows = await db.connect()`SELECT uses FROM join_token_uses WHERE jti = ${minted.body.jti}`
+    expect(rows.map((r) => r.uses)).toEqual([3])
+  })
+
+  it('counts each use once in the store, however many clients race', async () => {
+    const clients = [db.connect(), db.connect()]
+    const stores = clients.map(createPgJoinUses)
+    const jti = `${'a'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
+    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2].claimUse(jti, 4, Date.now() + 600_000)))
+    expect(claims.filter(Boolean)).toHaveLength(4)
+    await Promise.all(clients.map((sql) => sql.end()))
+  })
+
+  it('refuses an agent another hub knows with 409, and a join token revoked on another hub', async () => {
+    sockets.push(await agentOn(a, 'known-on-a'))
+    const minted = await b.api('POST', '/join-tokens', { max_uses: 5 })
+    expect(await enroll(b, minted.body.token, 'known-on-a')).toEqual({ status: 409, body: { error: 'agent_exists' } })
+    expect((await a.api('POST', '/tokens/revoke', { jti: minted.body.jti })).status).toBe(200)
+    await waitFor(() => enroll(b, minted.body.token, 'after-revoke'), (r) => r.status === 401, { what: 'the revoke on hub b' })
+  })
+
+  it('shows the version and host an agent sent at identify on every hub, with ?version=', async () => {
+    const facts = { version: '9.8.7', node_version: 'v20.11.0', hostname: 'box-1', platform: 'linux', arch: 'x64' }
+    sockets.push(await agentOn(a, 'facts-1', facts))
+    sockets.push(await agentOn(b, 'facts-old'))
+    const host = { hostname: 'box-1', platform: 'linux', arch: 'x64', node_version: 'v20.11.0' }
+    for (const hub of [a, b]) {
+      expect((await hub.api('GET', '/agents/facts-1')).body).toMatchObject({ version: '9.8.7', host })
+      expect((await hub.api('GET', '/agents/facts-old')).body).toMatchObject({ version: null, host: null })
+      expect((await hub.api('GET', '/agents?version=9.8.7')).body.agents.map((x: any) => x.agent_id)).toEqual(['facts-1'])
+    }
+  })
+})

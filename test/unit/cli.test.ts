@@ -1,0 +1,85 @@
+/**
+ * The `agentcom` command's frame: the verb table, usage errors (exit 2, with the verb's usage),
+ * the token verb's arguments, and the hub addresses `join` takes.
+ */
+import { describe, expect, it } from 'vitest'
+import { main } from '../../cli/main.ts'
+import { parseTokenArgs } from '../../cli/token.ts'
+import { hubUrls } from '../../cli/hub-url.ts'
+import { VERBS } from '../../cli/verbs.ts'
+import type { CliIo } from '../../cli/args.ts'
+
+function io(): CliIo & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = []
+  const stderr: string[] = []
+  return { env: {}, out: (t) => stdout.push(t), err: (t) => stderr.push(t), stdout, stderr }
+}
+
+describe('agentcom', () => {
+  it('lists every verb of the table and exits 2 without one', async () => {
+    const o = io()
+    expect(await main([], o)).toBe(2)
+    for (const verb of Object.keys(VERBS)) expect(o.stdout.join('\n')).toContain(`  ${verb}`)
+  })
+
+  it('refuses an unknown verb with exit 2', async () => {
+    const o = io()
+    expect(await main(['frobnicate'], o)).toBe(2)
+    expect(o.stderr[0]).toMatch(/^agentcom: unknown verb "frobnicate"\nusage: agentcom <verb>/)
+  })
+
+  it.each([
+    [['join']], [['join', 'http://h:1']], [['join', 'http://h:1', '--id', 'a b', '--token', 't']], [['join', 'ftp://h', '--id', 'a', '--token', 't']],
+    [['join', 'http://h:1', '--id', 'a', '--bogus']], [['hub', 'extra']], [['sidecar', '--port', '1']], [['token', 'agent']],
+  ])('exits 2 with the verb\'s usage for %j', async (args) => {
+    const o = io()
+    expect(await main(args, o)).toBe(2)
+    expect(o.stderr.join('\n')).toContain(`usage: agentcom ${args[0]}`)
+    expect(o.stdout).toEqual([])
+  })
+
+  it('refuses a bad log setting with exit 78 and one line', async () => {
+    const o = { ...io(), env: { AGENTCOM_LOG_LEVEL: 'loud' } }
+    expect(await main(['token', 'admin'], o)).toBe(78)
+    expect(o.stderr).toEqual(['agentcom token: AGENTCOM_LOG_LEVEL must be debug, info, warn or error'])
+    expect(o.stdout).toEqual([])
+  })
+
+  it('shows a verb\'s usage on --help, exit 0', async () => {
+    const o = io()
+    expect(await main(['join', '--help'], o)).toBe(0)
+    expect(o.stdout[0]).toMatch(/^usage: agentcom join <hub url> --token <join token> --id <agent_id>/)
+  })
+})
+
+describe('agentcom token arguments', () => {
+  it('reads admin, agent and join requests', () => {
+    expect(parseTokenArgs(['admin'])).toEqual({ role: 'admin', ttlS: undefined })
+    expect(parseTokenArgs(['agent', 'w-1', '--ttl', '2h'])).toEqual({ role: 'agent', sub: 'w-1', ttlS: 7200 })
+    expect(parseTokenArgs(['join'])).toEqual({ role: 'join', ttlS: 3600, maxUses: 1, labels: [], prefix: null })
+    expect(parseTokenArgs(['join', '--ttl', '1d', '--max-uses', '50', '--labels', 'gpu,zone=eu', '--prefix', 'web-']))
+      .toEqual({ role: 'join', ttlS: 86_400, maxUses: 50, labels: ['gpu', 'zone=eu'], prefix: 'web-' })
+  })
+
+  it.each([
+    [['join', '--ttl', '30s'], '--ttl must be'], [['join', '--ttl', '31d'], '--ttl must be'], [['join', '--max-uses', '0'], '--max-uses'],
+    [['join', '--max-uses', '1.5'], '--max-uses'], [['join', '--labels', 'a b'], '--labels'], [['admin', '--max-uses', '2'], 'for join tokens only'],
+  ])('refuses %j', (args, message) => {
+    expect(() => parseTokenArgs(args)).toThrow(message)
+  })
+})
+
+describe('hub addresses', () => {
+  it.each([
+    ['http://hub.example:8787', 'http://hub.example:8787', 'ws://hub.example:8787/ws'],
+    ['https://hub.example/', 'https://hub.example', 'wss://hub.example/ws'],
+    ['ws://10.0.0.5:8787/ws', 'http://10.0.0.5:8787', 'ws://10.0.0.5:8787/ws'],
+    ['wss://hub.example/ws', 'https://hub.example', 'wss://hub.example/ws'],
+  ])('%s is the API at %s and the socket at %s', (text, http, ws) => {
+    expect(hubUrls(text)).toEqual({ http, ws })
+  })
+
+  it.each(['hub.example:8787', 'ftp://hub', 'http://hub/api', 'ws://hub/', 'http://u:p@hub', 'http://hub?x=1'])('refuses %s', (text) => {
+    expect(hubUrls(text)).toBeNull()
+  })
+})

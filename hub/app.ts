@@ -29,6 +29,11 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { AuditTrail } from './access/audit.ts'
+import { createMemoryAuditStore } from './access/audit-file.ts'
+import type { AuditStore } from './access/audit-store.ts'
+import { createAccessGate } from './access/gate.ts'
+import { accessRoutes } from './access/routes.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -109,6 +114,8 @@ export interface HubOptions {
   eventStream?: Omit<EventStreamOptions, 'log'>
   /** Events kept for `Last-Event-ID` replay. Default 1000. */
   eventBuffer?: number
+  /** Where the audit trail is kept (hub/access/): the data dir's file or the cluster's table. Default: memory only. */
+  audit?: AuditStore
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
   /**
@@ -185,6 +192,7 @@ export function createHub(options: HubOptions) {
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
+  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   const sockets = createSocketHub({
     fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
@@ -225,8 +233,11 @@ export function createHub(options: HubOptions) {
     // GET builds a whole Request (measured: a third of GET throughput). Mounted for the methods
     // that can, so a GET does not even pass through it.
     .on(BODY_METHODS, '/api/*', limitBody)
+    // Every /api/admin route: the token, the role the route table asks, the audit record.
+    .use('/api/admin/*', createAccessGate({ verifyToken, audit, peerOf, log, clock }))
+    .route('/api/admin', accessRoutes({ secret: options.secret, audit, clock, log }))
     .route('/api/admin', adminRoutes({
-      admin, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -248,6 +259,8 @@ export function createHub(options: HubOptions) {
     rollouts,
     healing,
     revocations,
+    /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
+    audit,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**

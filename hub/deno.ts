@@ -9,6 +9,9 @@ import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { denoAuditFiles } from './deno/audit-files.ts'
+import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
+import { createPgAuditStore } from './access/audit-pg.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -35,10 +38,11 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   Deno.exit(1)
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
+const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, denoAuditFiles, { log })
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
-  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
+  revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress, audit,
 })
 
 const server = Deno.serve(

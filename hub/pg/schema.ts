@@ -213,10 +213,26 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
+// The audit trail (hub/access/audit-pg.ts): one row per audited request, newest by id.
+const AUDIT = /* sql */ `
+CREATE TABLE audit (
+  audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at       timestamptz NOT NULL,
+  record   jsonb NOT NULL,
+  actor    text NOT NULL,
+  action   text NOT NULL,
+  target   text
+);
+CREATE INDEX audit_by_actor ON audit (actor, audit_id);
+CREATE INDEX audit_by_action ON audit (action, audit_id);
+CREATE INDEX audit_by_target ON audit (target, audit_id);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
+  { version: 6, name: 'audit trail', sql: AUDIT },
 ]

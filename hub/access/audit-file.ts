@@ -44,7 +44,9 @@ export async function openFileAuditStore(path: string, files: AuditFiles, opts: 
   }
   // A hub killed in the middle of an append leaves a torn last line; anything else is damage.
   if (skipped > 0) opts.log.warn('audit file: unreadable lines skipped', { lines: skipped })
-  return new FileAuditStore(path, files, opts, lines)
+  const store = new FileAuditStore(path, files, opts, lines)
+  if (text !== '' && !text.endsWith('\n')) store.startOnNewLine()
+  return store
 }
 
 /** The store over memory: what createHub uses when it is given none (tests, embedders). */
@@ -79,6 +81,11 @@ class FileAuditStore implements AuditStore {
   ) {
     this.#keep = opts.keep ?? AUDIT_KEEP
     this.#nextSeq = (lines.at(-1)?.seq ?? 0) + 1
+  }
+
+  /** The file ends in a torn line: the next write begins with a line break. */
+  startOnNewLine(): void {
+    this.#torn = true
   }
 
   append(entry: AuditEntry): Promise<AuditRecord> {

@@ -8,8 +8,9 @@ import { AUDIT_KEEP, type AuditEntry, type AuditFilter, type AuditPage, type Aud
 
 const PRUNE_EVERY = 1000
 
-export function createPgAuditStore(sql: Sql, opts: { keep?: number } = {}): AuditStore {
+export function createPgAuditStore(sql: Sql, opts: { keep?: number; pruneEvery?: number } = {}): AuditStore {
   const keep = opts.keep ?? AUDIT_KEEP
+  const pruneEvery = opts.pruneEvery ?? PRUNE_EVERY
   let sincePrune = 0
 
   async function prune(): Promise<void> {
@@ -29,7 +30,7 @@ export function createPgAuditStore(sql: Sql, opts: { keep?: number } = {}): Audi
           ${actor}, ${entry.action}, ${entry.target}
         FROM id
         RETURNING audit_id::text AS audit_id`
-      if (++sincePrune >= PRUNE_EVERY) {
+      if (++sincePrune >= pruneEvery) {
         sincePrune = 0
         // Bounded, not exact: a failed prune is tried again after the next PRUNE_EVERY appends.
         await prune().catch(() => undefined)

@@ -7,6 +7,7 @@ import { SSE_CLIENT_JS } from './client-sse.ts'
 import { VIEW_JS } from './client-view.ts'
 import { FLEET_JS } from './client-fleet.ts'
 import { PANELS_JS } from './client-panels.ts'
+import { ACCESS_JS } from './client-access.ts'
 
 const APP_JS = String.raw`
 var TOKEN_KEY = 'agentcom.admin_token'
@@ -168,7 +169,8 @@ function applyEvent(e) {
   else if (e.event === 'task' && data && data.task_id) keepRecent(tasks, data.task_id, data, MAX_TASKS)
   else if (e.event === 'rollout' && data && data.rollout_id) keepRecent(rollouts, data.rollout_id, data, MAX_ROLLOUTS)
   else if (e.event === 'healing' && data && data.action_id) addHealing(data)
-  else if (e.event === 'reset') snapshot()
+  else if (e.event === 'audit' && data && data.audit_id) addActivity(data)
+  else if (e.event === 'reset') { snapshot(); loadActivity() }
 }
 
 function startPolling() {
@@ -196,6 +198,8 @@ function start() {
     onUnauthorized: function () { signOut('The hub refused this token (expired, revoked or wrong). Sign in again.') },
     onUnavailable: startPolling,
   })
+  loadAccess()
+  loadActivity()
 }
 
 function signOut(message) {
@@ -208,6 +212,7 @@ function signOut(message) {
   tasks.clear()
   rollouts.clear()
   healing = []
+  clearAccess()
   snapshotting = false
   queued = []
   scheduleSide()
@@ -248,4 +253,4 @@ else $('token').focus()
 `
 
 /** The whole script; one IIFE so nothing leaks into the page's globals. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${BOOT_JS}\n})();\n`
+export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${ACCESS_JS}\n${BOOT_JS}\n})();\n`

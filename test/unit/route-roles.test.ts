@@ -15,6 +15,7 @@ import { ACCESS_ROLES, type AccessRole } from '../../hub/access/roles.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
 import { sampleRequest } from '../../support/route-samples.ts'
+import { DASHBOARD_ACTIONS } from '../../hub/dashboard/client-access.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12)
@@ -97,6 +98,11 @@ describe('the route table', () => {
       const key = routeKey(row.method, row.path)
       expect(row.role, key).toBe(operator.includes(key) ? 'operator' : 'admin')
     }
+  })
+
+  it("the dashboard's actions are routes of the table", () => {
+    const table = new Set(ROUTE_ROLES.map((r) => routeKey(r.method, r.path)))
+    for (const key of Object.values(DASHBOARD_ACTIONS)) expect(table.has(key), key).toBe(true)
   })
 
   it('fails closed: a route missing from the table is for admin only, and says so in the log', async () => {

@@ -22,6 +22,7 @@ import { Rollouts } from './rollouts.ts'
 import { Healing } from './healing.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import { createAlertSender } from './alerts.ts'
+import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
@@ -97,8 +98,12 @@ export interface HubOptions {
   onOverdue?: (overdue: OverdueTask) => void
   /** The healing budget (AGENTCOM_HEAL_*); unset fields are the settings table's defaults. */
   healing?: Partial<HealingSettings>
-  /** AGENTCOM_ALERT_WEBHOOK_URL: healing alerts are POSTed there. Default: none sent. */
+  /** AGENTCOM_ALERT_WEBHOOK_URL: healing and fleet alerts are POSTed there. Default: none sent. */
   alertWebhookUrl?: string
+  /** AGENTCOM_ALERT_WEBHOOK_SECRET: deliveries are signed with it (alerts.ts). Default: unsigned. */
+  alertWebhookSecret?: string
+  /** AGENTCOM_ALERT_OFFLINE_S in ms: an agent offline this long alerts `agent_offline`. Default 300 s. */
+  alertOfflineMs?: number
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
@@ -144,6 +149,7 @@ export const DEFAULTS = {
   taskTimeoutMs: 600 * SECOND,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
+  alertOfflineMs: S.alertOfflineS.default * SECOND,
 } as const
 
 export function createHub(options: HubOptions) {
@@ -172,7 +178,7 @@ export function createHub(options: HubOptions) {
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
-  const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
+  const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, secret: options.alertWebhookSecret, log, clock }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -186,9 +192,13 @@ export function createHub(options: HubOptions) {
   }
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
+  // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
+  const fleetAlerts = alerts && !cluster
+    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
+    : null
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
@@ -271,6 +281,7 @@ export function createHub(options: HubOptions) {
     /** Stops timers, ends every events stream and closes every socket (code 1001). */
     close(): void {
       unwatchRevocations?.()
+      fleetAlerts?.stop()
       streams.close()
       events.close()
       sockets.close()

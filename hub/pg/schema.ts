@@ -213,7 +213,9 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
-// The audit trail (hub/access/audit-pg.ts): one row per audited request, newest by id.
+// The audit trail (hub/access/audit-pg.ts): one row per audited request, newest by id. And the
+// fleet alerts' episodes (hub/alerts/pg-fleet-alerts.ts): an agent's row while its offline alert
+// is out; a rollout's flag once its failure alerted (rollouts failed before this are not alerted).
 const AUDIT = /* sql */ `
 CREATE TABLE audit (
   audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -226,6 +228,12 @@ CREATE TABLE audit (
 CREATE INDEX audit_by_actor ON audit (actor, audit_id);
 CREATE INDEX audit_by_action ON audit (action, audit_id);
 CREATE INDEX audit_by_target ON audit (target, audit_id);
+CREATE TABLE alert_episodes (
+  agent_id   text PRIMARY KEY,
+  alerted_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE rollouts ADD COLUMN failure_alerted boolean NOT NULL DEFAULT true;
+ALTER TABLE rollouts ALTER COLUMN failure_alerted SET DEFAULT false;
 `
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -234,5 +242,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
-  { version: 6, name: 'audit trail', sql: AUDIT },
+  { version: 6, name: 'audit trail and alert episodes', sql: AUDIT },
 ]

@@ -78,8 +78,10 @@ export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
  * Stores the record of the request answered `status`. Unstored, the answer becomes 503
  * `storage_unavailable` (returned here): no answer goes out that the trail does not hold.
  */
+type AuditDeps = Pick<AccessGateDeps, 'audit' | 'peerOf' | 'log'>
+
 async function audit(
-  c: Context, d: AccessGateDeps,
+  c: Context, d: AuditDeps,
   a: { actor: AuditActor; row: RouteRole | undefined; route: { method: string; path: string }; status: number },
 ): Promise<Response | null> {
   const body = await bodyText(c)
@@ -94,6 +96,35 @@ async function audit(
     d.log.error('audit record not stored; answered 503', { action, status: a.status, error: String(err) })
     return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
   }
+}
+
+const ACTOR_KEY = 'auditActor'
+
+/**
+ * For a changing route outside /api/admin that checks its own credential (`POST /api/enroll`
+ * and its join token): the handler names the actor once the credential is valid
+ * (`setAuditActor(c, { join_jti })`), and this middleware, mounted before it, stores the
+ * record with the status answered before the answer leaves. A request whose handler named no
+ * actor (no valid credential) is not audited.
+ */
+export function auditedRoute(d: AuditDeps, action: string, targetField?: string): MiddlewareHandler {
+  return async (c, next) => {
+    await next()
+    const actor = c.get(ACTOR_KEY as never) as AuditActor | undefined
+    if (!actor) return
+    const route = endpointOf(c) ?? { method: c.req.method, path: c.req.path }
+    const unstored = await audit(c, d, {
+      actor, row: { method: 'POST', path: route.path, role: 'admin', action, targetField }, route, status: c.res.status,
+    })
+    if (unstored) {
+      c.res = undefined as never
+      c.res = unstored
+    }
+  }
+}
+
+export function setAuditActor(c: Context, actor: AuditActor): void {
+  c.set(ACTOR_KEY as never, actor as never)
 }
 
 /** The route that answers the request: the last one matched that is not middleware. */

@@ -41,6 +41,18 @@ describeAuditStore('postgresql', {
 })
 
 describe('audit table', () => {
+  it('records a request whose fields hold U+0000 (as U+FFFD), answering what the route answered', async () => {
+    const hub = await startClusterHub(db.url, 'au-nul')
+    try {
+      const res = await hub.api('POST', '/agents/nobody/restart', { reason: 'a\u0000b' })
+      expect(res).toEqual({ status: 404, body: { error: 'agent_not_connected' } })
+      const listed = await hub.api('GET', '/audit?action=agent.restart')
+      expect(listed.body.records[0]).toMatchObject({ status: 404, target: 'nobody', detail: { reason: 'a\uFFFDb' } })
+    } finally {
+      await hub.stop()
+    }
+  })
+
   it('is bounded: a prune keeps the newest `keep` records', async () => {
     await sql`TRUNCATE audit`
     const store = createPgAuditStore(sql, { keep: 5, pruneEvery: 8 })

@@ -19,6 +19,12 @@ export interface RouteRole {
   action?: string
   /** The body field naming the target, for a route without a path parameter. */
   targetField?: string
+  /**
+   * The route checks a credential of its own (`POST /api/enroll` and its join token): the gate
+   * does not guard it and `role` is not used; it is here for its audit action, and so the table
+   * still holds every route (it is audited through gate.ts's auditedRoute).
+   */
+  ownCredential?: true
 }
 
 export const ROUTE_ROLES: readonly RouteRole[] = [
@@ -61,5 +67,5 @@ export function routeRole(method: string, path: string): RouteRole | undefined {
 
 /** The routes `role` may use, as `METHOD path` keys (the dashboard's whoami answer). */
 export function routesFor(isAllowed: (required: AccessRole) => boolean): string[] {
-  return ROUTE_ROLES.filter((r) => isAllowed(r.role)).map((r) => routeKey(r.method, r.path))
+  return ROUTE_ROLES.filter((r) => !r.ownCredential && isAllowed(r.role)).map((r) => routeKey(r.method, r.path))
 }

@@ -9,16 +9,18 @@ import { resolveHubConfig } from '../hub/config.ts'
 import { ensureSecret } from '../hub/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { JOIN_MAX_USES, JOIN_TTL_S, Labels, Prefix, mintJoinToken, type JoinRequest } from '../hub/enroll/join-token.ts'
+import { AccessRoleSchema, TokenName } from '../hub/access/roles.ts'
 import { AgentId } from '../shared/protocol.ts'
 import { ConfigError } from '../shared/settings.ts'
 import { UsageError, parseDuration, parseList, parseVerbArgs, type CliIo } from './args.ts'
 
 export const usage = [
-  'usage: agentcom token admin [--ttl <d>]',
+  'usage: agentcom token admin [--role viewer|operator|admin] [--name <name>] [--ttl <d>]',
   '       agentcom token agent <agent_id> [--ttl <d>]',
   '       agentcom token join [--ttl <d>] [--max-uses <n>] [--labels <l,...>] [--prefix <p>]',
   '  --ttl: <n>s, <n>m, <n>h or <n>d. Admin: 24h by default, at most 365d. Agent: no expiry by',
   '  default, at most 365d. Join: 1h by default, 1m to 30d.',
+  '  --role: what an admin token may do (default admin); --name: who holds it (default admin).',
   '  --max-uses: how many agents the join token may enroll, 1 to 10000 (default 1).',
   '  --labels: added to the labels of every agent it enrolls. --prefix: its agent ids must start so.',
 ].join('\n')
@@ -32,6 +34,8 @@ export function parseTokenArgs(args: string[]): TokenRequest {
     'max-uses': { type: 'string' },
     labels: { type: 'string' },
     prefix: { type: 'string' },
+    role: { type: 'string' },
+    name: { type: 'string' },
   })
   const [role, ...rest] = positionals
   const joinOnly = (['max-uses', 'labels', 'prefix'] as const).filter((name) => values[name] !== undefined)
@@ -42,7 +46,14 @@ export function parseTokenArgs(args: string[]): TokenRequest {
     if (seconds === null || seconds < minS) throw new UsageError(`--ttl must be <n>s, <n>m, <n>h or <n>d, from ${minS}s to ${maxS / 86_400}d`)
     return seconds
   }
-  if (role === 'admin' && rest.length === 0) return { role: 'admin', ttlS: ttl(MAX_TTL_S) }
+  if (role !== 'admin' && (values.role !== undefined || values.name !== undefined)) throw new UsageError('--role and --name are for admin tokens')
+  if (role === 'admin' && rest.length === 0) {
+    const access = values.role ?? 'admin'
+    if (!v.is(AccessRoleSchema, access)) throw new UsageError('--role must be viewer, operator or admin')
+    const name = values.name ?? 'admin'
+    if (!v.is(TokenName, name)) throw new UsageError('--name must be 1 to 64 characters of A-Za-z0-9._@+-')
+    return { role: 'admin', ttlS: ttl(MAX_TTL_S), access, name }
+  }
   if (role === 'agent' && rest.length === 1) {
     if (!v.is(AgentId, rest[0])) throw new UsageError('invalid agent id: 1 to 64 characters of A-Za-z0-9._-')
     return { role: 'agent', sub: rest[0], ttlS: ttl(MAX_TTL_S) }

@@ -1,6 +1,9 @@
 /**
  * Alerts to AGENTCOM_ALERT_WEBHOOK_URL: each one POSTed as JSON, retried with back-off for up to
- * 5 minutes, never blocking the hub. `send()` only queues; one alert is in flight at a time, in
+ * 5 minutes, never blocking the hub. Every delivery carries `X-AgentCom-Delivery`, one id per
+ * alert (the same on each retry, so a receiver can drop a repeat), and with a secret
+ * (AGENTCOM_ALERT_WEBHOOK_SECRET) `X-AgentCom-Signature-256: sha256=<hex HMAC-SHA256 of the
+ * exact body>`, so a receiver can tell our alerts from forged POSTs. `send()` only queues; one alert is in flight at a time, in
  * the order they were sent, so a webhook that is down is not hammered by every alert at once and
  * a chat shows them in order. The URL is never logged: webhook URLs often carry their secret.
  */
@@ -9,6 +12,17 @@ import { MINUTE, SECOND, systemClock, type Clock } from '../shared/time.ts'
 import type { HealingAlert } from './healing-output.ts'
 
 type Timer = ReturnType<typeof setTimeout>
+
+/** The fleet's own alerts (hub/alerts/fleet-alerts.ts): an agent gone or back, a rollout failed. */
+export type FleetAlert =
+  | { type: 'agent_offline' | 'agent_recovered'; agent_id: string; detail: string; at: number }
+  | { type: 'rollout_failed'; rollout_id: string; agent_id: string | null; detail: string; at: number }
+
+/** Every alert the hub sends. */
+export type Alert = HealingAlert | FleetAlert
+
+export const DELIVERY_HEADER = 'x-agentcom-delivery'
+export const SIGNATURE_HEADER = 'x-agentcom-signature-256'
 
 /** The timers the sender arms; tests pass vitest's fake ones by default, or their own. */
 export interface AlertTimers {
@@ -22,6 +36,8 @@ export type AlertFetch = (url: string, init: { method: 'POST'; headers: Record<s
 
 export interface AlertSenderOptions {
   url: string
+  /** AGENTCOM_ALERT_WEBHOOK_SECRET: each delivery is signed with it. Default: unsigned. */
+  secret?: string
   log: Logger
   /** Default: the global fetch. */
   fetch?: AlertFetch
@@ -37,12 +53,12 @@ export interface AlertSenderOptions {
   /** Alerts waiting at most; past it the oldest waiting one is dropped (default 1000). */
   maxPending?: number
   /** Told once per alert how its delivery ended: delivered, or dropped (GET /metrics counts them). */
-  onOutcome?(alert: HealingAlert, result: 'delivered' | 'failed'): void
+  onOutcome?(alert: Alert, result: 'delivered' | 'failed'): void
 }
 
 export interface AlertSender {
   /** Queues the alert and returns at once; delivery failures are logged, never thrown. */
-  send(alert: HealingAlert): void
+  send(alert: Alert): void
   /** Alerts not yet delivered nor dropped, the one in flight included. */
   readonly pending: number
   /** Stops retrying and aborts the POST in flight; what is pending is dropped. */
@@ -58,8 +74,12 @@ export const ALERT_DEFAULTS = {
 } as const
 
 interface Entry {
-  alert: HealingAlert
+  alert: Alert
   body: string
+  /** X-AgentCom-Delivery: one per alert, kept across its retries. */
+  deliveryId: string
+  /** Its headers; with a secret, signed on the first attempt and kept for the retries. */
+  headers: Record<string, string> | null
   /** When `send()` queued it: its retries end `giveUpMs` later. */
   since: number
   attempts: number
@@ -87,7 +107,12 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
   let abortInFlight: AbortController | null = null
   let closed = false
 
-  const fields = (e: Entry) => ({ type: e.alert.type, agent_id: e.alert.agent_id, rule: e.alert.rule, attempts: e.attempts })
+  const sign = opts.secret === undefined ? null : hmacHex(opts.secret)
+  const plainHeaders = (e: Entry): Record<string, string> => ({ 'content-type': 'application/json', [DELIVERY_HEADER]: e.deliveryId })
+  const signedHeaders = async (e: Entry) => ({ ...plainHeaders(e), [SIGNATURE_HEADER]: `sha256=${await sign!(e.body)}` })
+  const fields = (e: Entry) => ({
+    type: e.alert.type, agent_id: e.alert.agent_id, rule: 'rule' in e.alert ? e.alert.rule : undefined, delivery: e.deliveryId, attempts: e.attempts,
+  })
 
   function remove(entry: Entry): void {
     const i = queue.indexOf(entry)
@@ -100,7 +125,8 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
     abortInFlight = controller
     const timeout = timers.setTimeout(() => controller.abort(), o.requestTimeoutMs)
     try {
-      const res = await doFetch(opts.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: entry.body, signal: controller.signal })
+      const headers = entry.headers ?? (entry.headers = await signedHeaders(entry))
+      const res = await doFetch(opts.url, { method: 'POST', headers, body: entry.body, signal: controller.signal })
       // The answer's body is not read: release the connection.
       await res.body?.cancel().catch(() => {})
       return res.ok ? null : `HTTP ${res.status}`
@@ -157,7 +183,9 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
         log.warn('alert not sent: the sender is closed', { type: alert.type, agent_id: alert.agent_id })
         return
       }
-      const entry: Entry = { alert, body: JSON.stringify(alert), since: clock.now(), attempts: 0 }
+      const entry: Entry = { alert, body: JSON.stringify(alert), deliveryId: crypto.randomUUID(), headers: null, since: clock.now(), attempts: 0 }
+      // Unsigned headers need no await: the first POST goes out within this call.
+      if (!sign) entry.headers = plainHeaders(entry)
       if (queue.length >= o.maxPending) {
         // The oldest waiting one goes; the one in flight finishes its attempt.
         const oldest = queue.find((e) => e !== inFlight)
@@ -184,6 +212,16 @@ export function createAlertSender(opts: AlertSenderOptions): AlertSender {
       if (queue.length > 0) log.warn('alert sender closed with alerts pending', { pending: queue.length })
       queue.length = 0
     },
+  }
+}
+
+/** HMAC-SHA256 under `secret`, as lowercase hex (WebCrypto: the same on Node and Deno). */
+function hmacHex(secret: string): (body: string) => Promise<string> {
+  const encoder = new TextEncoder()
+  const key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
+  return async (body) => {
+    const mac = new Uint8Array(await crypto.subtle.sign('HMAC', await key, encoder.encode(body)))
+    return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('')
   }
 }
 

@@ -22,6 +22,7 @@ import { Rollouts } from './rollouts.ts'
 import { Healing } from './healing.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import { createAlertSender } from './alerts.ts'
+import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
@@ -36,6 +37,11 @@ import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 import { openApiHandler } from './api/openapi.ts'
 import { enrollRoutes } from './enroll/routes.ts'
 import { createMemoryJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
+import { AuditTrail } from './access/audit.ts'
+import { createMemoryAuditStore } from './access/audit-file.ts'
+import type { AuditStore } from './access/audit-store.ts'
+import { auditedRoute, createAccessGate } from './access/gate.ts'
+import { accessRoutes } from './access/routes.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -99,8 +105,12 @@ export interface HubOptions {
   onOverdue?: (overdue: OverdueTask) => void
   /** The healing budget (AGENTCOM_HEAL_*); unset fields are the settings table's defaults. */
   healing?: Partial<HealingSettings>
-  /** AGENTCOM_ALERT_WEBHOOK_URL: healing alerts are POSTed there. Default: none sent. */
+  /** AGENTCOM_ALERT_WEBHOOK_URL: healing and fleet alerts are POSTed there. Default: none sent. */
   alertWebhookUrl?: string
+  /** AGENTCOM_ALERT_WEBHOOK_SECRET: deliveries are signed with it (alerts.ts). Default: unsigned. */
+  alertWebhookSecret?: string
+  /** AGENTCOM_ALERT_OFFLINE_S in ms: an agent offline this long alerts `agent_offline`. Default 300 s. */
+  alertOfflineMs?: number
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
@@ -116,6 +126,8 @@ export interface HubOptions {
   eventStream?: Omit<EventStreamOptions, 'log'>
   /** Events kept for `Last-Event-ID` replay. Default 1000. */
   eventBuffer?: number
+  /** Where the audit trail is kept (hub/access/): the data dir's file or the cluster's table. Default: memory only. */
+  audit?: AuditStore
   /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
   revocations?: RevocationStore
   /** How often each join token was used (enroll/join-uses.ts). Default: memory only. */
@@ -148,6 +160,7 @@ export const DEFAULTS = {
   taskTimeoutMs: 600 * SECOND,
   maxTaskAttempts: 5,
   maxFinishedTasks: 10_000,
+  alertOfflineMs: S.alertOfflineS.default * SECOND,
 } as const
 
 export function createHub(options: HubOptions) {
@@ -177,7 +190,8 @@ export function createHub(options: HubOptions) {
   }
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const alerts = options.alertWebhookUrl ? createAlertSender({
-    url: options.alertWebhookUrl, log, clock, onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
+    url: options.alertWebhookUrl, secret: options.alertWebhookSecret, log, clock,
+    onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
@@ -198,10 +212,14 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters,
   })
+  // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
+  const fleetAlerts = alerts && !cluster
+    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
+    : null
   const admin = countTaskCreation(cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId }), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/events.ts).
@@ -210,6 +228,7 @@ export function createHub(options: HubOptions) {
   const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })
   history.start(events.log)
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
+  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   const sockets = createSocketHub({
     fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
     verifyToken, log, clock,
@@ -223,6 +242,8 @@ export function createHub(options: HubOptions) {
   // after the revoke stays.
   const unwatchRevocations = revocations.subscribe?.(() => sockets.closeRevoked((claims) => revocations.isRevoked(claims)))
 
+  // Also the guard of any other route the role table covers (GET /metrics).
+  const accessGate = createAccessGate({ verifyToken, audit, peerOf, log, clock })
   const limitBody: MiddlewareHandler = bodyLimit({
     maxSize: o.maxBodyBytes,
     onError: (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413),
@@ -247,6 +268,9 @@ export function createHub(options: HubOptions) {
       options.upgradeWebSocket((c) => sockets.events(peerOf(c))),
       (c) => c.json({ error: ERROR.UPGRADE_REQUIRED, detail: 'GET /ws is a WebSocket endpoint' }, 426),
     )
+    // Every /api/admin route: the token, the role the route table asks, the audit record. Before
+    // the body limit, so a refused 413 is audited too.
+    .use('/api/admin/*', accessGate)
     // Only requests that can carry a body pay for the check: on Node, touching the body of a
     // GET builds a whole Request (measured: a third of GET throughput). Mounted for the methods
     // that can, so a GET does not even pass through it.
@@ -255,9 +279,11 @@ export function createHub(options: HubOptions) {
     .route('/', enrollRoutes({
       secret: options.secret, revocations, joinUses: options.joinUses ?? createMemoryJoinUses(clock), peerOf, clock, log,
       isKnownAgent: async (agentId) => (await admin.getAgent(agentId)) !== null,
+      audited: auditedRoute({ audit, peerOf, log }, 'enroll', 'agent_id'),
     }))
+    .route('/api/admin', accessRoutes({ secret: options.secret, audit, clock, log }))
     .route('/api/admin', adminRoutes({
-      admin, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, log,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -281,6 +307,8 @@ export function createHub(options: HubOptions) {
     rollouts,
     healing,
     revocations,
+    /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
+    audit,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**
@@ -298,6 +326,7 @@ export function createHub(options: HubOptions) {
       unfollowEvents?.()
       history.close()
       metrics.close()
+      fleetAlerts?.stop()
       streams.close()
       events.close()
       sockets.close()

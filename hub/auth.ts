@@ -15,6 +15,7 @@ import { sign } from 'hono/jwt'
 import { decodeBase64Url } from 'hono/utils/encode'
 import type { Clock } from '../shared/time.ts'
 import { systemClock } from '../shared/time.ts'
+import { DEFAULT_TOKEN_NAME, isAccessRole, type AccessRole } from './access/roles.ts'
 
 export const ISSUER = 'agentcom'
 export const AUDIENCE = { admin: 'agentcom:admin', agent: 'agentcom:agent' } as const
@@ -25,8 +26,13 @@ export const MAX_TTL_S = 365 * 24 * 3600
 /** A token issued this far in the future is refused (the hub and the token command share a clock). */
 const MAX_CLOCK_SKEW_MS = 5000
 
+/**
+ * `role` here is the audience ('admin' for every admin-audience token); what an admin-audience
+ * token may do is its `access` (the `role` claim: viewer, operator or admin), and `name` is its
+ * `sub` (who holds it; v2 admin tokens had neither and are admin, named "admin").
+ */
 export type TokenClaims =
-  | { role: 'admin'; jti: string; issuedAtMs: number; expiresAtMs: number }
+  | { role: 'admin'; access: AccessRole; name: string; jti: string; issuedAtMs: number; expiresAtMs: number }
   | { role: 'agent'; sub: string; jti: string; issuedAtMs: number; expiresAtMs: number | null }
 
 export interface MintedToken {
@@ -36,7 +42,9 @@ export interface MintedToken {
   expiresAtMs: number | null
 }
 
-export type MintRequest = { role: 'admin'; ttlS?: number } | { role: 'agent'; sub: string; ttlS?: number }
+export type MintRequest =
+  | { role: 'admin'; ttlS?: number; access?: AccessRole; name?: string }
+  | { role: 'agent'; sub: string; ttlS?: number }
 
 /**
  * Signs one token. Admin tokens expire after `ttlS` (default 24 h); agent tokens only with a
@@ -53,6 +61,10 @@ export async function mintToken(secret: string, req: MintRequest, issuedAtMs = D
   const payload: Record<string, unknown> = { iss: ISSUER, aud: AUDIENCE[req.role], jti, iat, iat_ms: issuedAtMs, role: req.role }
   if (exp !== null) payload.exp = exp
   if (req.role === 'agent') payload.sub = req.sub
+  else {
+    payload.role = req.access ?? 'admin'
+    payload.sub = req.name ?? DEFAULT_TOKEN_NAME
+  }
   return { token: await sign(payload, secret, 'HS256'), jti, issuedAtMs, expiresAtMs: exp === null ? null : exp * 1000 }
 }
 
@@ -207,10 +219,12 @@ function toClaims(p: Record<string, unknown>): TokenClaims | Refusal {
   const jtiExp = jtiExpiry(p.jti)
   if (jtiExp === undefined || jtiExp !== (p.exp === undefined ? null : p.exp * 1000)) return 'malformed'
   const expiresAtMs = p.exp === undefined ? null : p.exp * 1000
-  if (p.role === 'admin') {
+  if (isAccessRole(p.role)) {
     if (p.aud !== AUDIENCE.admin) return 'wrong_audience'
     if (expiresAtMs === null) return 'missing_claims'
-    return { role: 'admin', jti: p.jti, issuedAtMs: p.iat_ms, expiresAtMs }
+    if (p.sub !== undefined && (typeof p.sub !== 'string' || p.sub === '')) return 'missing_claims'
+    const name = typeof p.sub === 'string' ? p.sub : DEFAULT_TOKEN_NAME
+    return { role: 'admin', access: p.role, name, jti: p.jti, issuedAtMs: p.iat_ms, expiresAtMs }
   }
   if (p.role === 'agent') {
     if (p.aud !== AUDIENCE.agent) return 'wrong_audience'

@@ -35,6 +35,8 @@ export interface LocalOwners {
   healing: Pick<Healing, 'resumeAgent' | 'pause' | 'resume' | 'view' | 'settings'>
   /** Where this hub's healing alerts go (AGENTCOM_ALERT_WEBHOOK_URL); null: only logged. */
   alerts: AlertSender | null
+  /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */
+  alertOfflineMs: number
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number

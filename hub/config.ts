@@ -30,6 +30,10 @@ export interface HubConfig {
   healing: Partial<HealingSettings>
   /** Where healing alerts are POSTed; null sends none. */
   alertWebhookUrl: string | null
+  /** AGENTCOM_ALERT_WEBHOOK_SECRET: alert deliveries are signed with it; null: unsigned. */
+  alertWebhookSecret: string | null
+  /** AGENTCOM_ALERT_OFFLINE_S in ms; undefined means createHub's default. */
+  alertOfflineMs?: number
   /** Cluster mode (AGENTCOM_DATABASE_URL); null: a single hub on the file store. */
   cluster: ClusterConfig | null
   /** This hub's id (AGENTCOM_HUB_ID), random per process when unset. */
@@ -64,6 +68,8 @@ export function resolveHubConfig(env: Env): HubConfig {
     offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
     healing: Object.fromEntries(Object.entries(HEALING_ROWS).map(([key, row]) => [key, readInteger(env, row)])),
     alertWebhookUrl: readWebhookUrl(env),
+    alertWebhookSecret: readWebhookSecret(env),
+    alertOfflineMs: seconds(readInteger(env, S.alertOfflineS)),
     cluster: readCluster(env),
     hubId: readHubId(env),
   }
@@ -99,6 +105,14 @@ function readWebhookUrl(env: Env): string | null {
   return raw
 }
 
+/** Never quoted back. */
+function readWebhookSecret(env: Env): string | null {
+  const raw = env[S.alertWebhookSecret.env]
+  if (raw === undefined || raw === '') return null
+  if (raw.length > 1024) throw new ConfigError(`${S.alertWebhookSecret.env} must be 1 to 1024 characters`)
+  return raw
+}
+
 /** The createHub options a config sets. */
 export function hubSettings(c: HubConfig) {
   return {
@@ -114,6 +128,8 @@ export function hubSettings(c: HubConfig) {
     offlineTtlMs: c.offlineTtlMs,
     healing: c.healing,
     alertWebhookUrl: c.alertWebhookUrl ?? undefined,
+    alertWebhookSecret: c.alertWebhookSecret ?? undefined,
+    alertOfflineMs: c.alertOfflineMs,
   }
 }
 

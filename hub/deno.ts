@@ -11,6 +11,9 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { denoProcessMetrics } from './deno/metrics.ts'
+import { denoAuditFiles } from './deno/audit-files.ts'
+import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
+import { createPgAuditStore } from './access/audit-pg.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -49,11 +52,12 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   Deno.exit(1)
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
+const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, denoAuditFiles, { log })
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
-  remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(),
+  remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,
 })
 
 const server = Deno.serve(

@@ -13,8 +13,8 @@ import type { Healing } from './healing.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 
-/** The event names the stream carries, besides `reset`. */
-export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing'
+/** The event names the stream carries, besides `reset`. `audit` is published by the audit trail (hub/access/). */
+export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing' | 'audit'
 
 /** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/events.ts). */
 export interface LiveEventSource {

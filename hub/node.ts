@@ -12,6 +12,9 @@ import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/jo
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
+import { nodeAuditFiles } from './node/audit-files.ts'
+import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
+import { createPgAuditStore } from './access/audit-pg.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -60,10 +63,12 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   process.exit(1)
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
+const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, nodeAuditFiles, { log })
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
   taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
   joinUses: cluster ? cluster.joinUses : joinUses,
+  audit,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

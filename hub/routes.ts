@@ -5,7 +5,6 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../shared/protocol.ts'
-import type { Context } from 'hono'
 import type { Logger } from '../shared/log.ts'
 import type { TokenVerifier } from './auth.ts'
 import type { AdminBackend } from './admin.ts'
@@ -56,27 +55,15 @@ interface Deps {
   admin: AdminBackend
   streams: EventStreams
   verifyToken: TokenVerifier
-  /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
-  peerOf(c: Context): string | null
   log: Logger
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
-  const unauthorized = { error: ERROR.UNAUTHORIZED }
+/** Behind the access gate (hub/access/gate.ts, mounted in app.ts): the token and its role are checked. */
+export function adminRoutes({ admin, streams, verifyToken, log, tokens }: Deps) {
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
   return new Hono()
-    .use(async (c, next) => {
-      const header = c.req.header('authorization') ?? ''
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      const verdict = match ? await verifyToken(match[1], 'admin') : { ok: false as const, reason: 'missing' }
-      if (!verdict.ok) {
-        log.warn('admin request refused', { peer: peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.reason })
-        return c.json(unauthorized, 401)
-      }
-      await next()
-    })
     .route('/', tokenRoutes({ ...tokens, log }))
     .route('/', joinTokenRoutes({ ...tokens, log }))
     .get('/agents', query(AgentsQuery), async (c) => {
@@ -84,7 +71,7 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }
       return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)
     })
     .get('/events', (c) => {
-      // The middleware above let only a valid admin bearer token this far.
+      // The access gate let only a valid admin-audience bearer token this far.
       const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })

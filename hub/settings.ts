@@ -16,7 +16,7 @@ export const HUB_SETTINGS = {
   },
   dataDir: {
     env: 'AGENTCOM_DATA_DIR', type: 'string', default: '.agentcom',
-    meaning: 'holds the secret file, the task table `hub-tasks.json`, the revocations `hub-revocations.json`, the join tokens\' uses `hub-join-uses.json` and `npm start`\'s pm2 home and demo token files',
+    meaning: 'holds the secret file, the task table `hub-tasks.json`, the revocations `hub-revocations.json`, the join tokens\' uses `hub-join-uses.json`, the audit trail `hub-audit.jsonl` and `npm start`\'s pm2 home and demo token files',
   },
   restartTimeoutS: {
     env: 'AGENTCOM_RESTART_TIMEOUT_S', type: 'integer', min: 1, max: 86_400, default: 120,
@@ -97,5 +97,13 @@ export const HUB_SETTINGS = {
   alertWebhookUrl: {
     env: 'AGENTCOM_ALERT_WEBHOOK_URL', type: 'url', range: '`http://` or `https://`', default: null, defaultText: 'unset (no alerts sent)',
     meaning: 'each healing alert is POSTed there as JSON, retried for up to 5 minutes ([docs/healing.md](docs/healing.md))',
+  },
+  alertWebhookSecret: {
+    env: 'AGENTCOM_ALERT_WEBHOOK_SECRET', type: 'secret', range: '1 to 1024 characters', default: null, defaultText: 'unset (unsigned)',
+    meaning: 'each alert delivery carries `X-AgentCom-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` under it ([docs/access.md](docs/access.md))',
+  },
+  alertOfflineS: {
+    env: 'AGENTCOM_ALERT_OFFLINE_S', type: 'integer', min: 1, max: 7 * 86_400, default: 300,
+    meaning: 'an agent offline this long, with no restart of it in progress, alerts `agent_offline` (once; `agent_recovered` when back)',
   },
 } as const satisfies Record<string, Setting>

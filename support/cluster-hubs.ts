@@ -6,6 +6,7 @@
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 import { startNodeHub, type NodeHubOptions } from '../hub/node/serve.ts'
 import { startClusterRuntime, type ClusterRuntime } from '../hub/cluster/runtime.ts'
+import { createPgAuditStore } from '../hub/access/audit-pg.ts'
 import { silentLogger } from '../shared/log.ts'
 import { identifiedSocket, type TestSocket } from './ws-client.ts'
 
@@ -36,7 +37,7 @@ export async function startClusterHub(databaseUrl: string, id: string, o: Cluste
   })
   const running = await startNodeHub({
     port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, revocations: runtime.revocations, joinUses: runtime.joinUses,
-    log: silentLogger, taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub,
+    log: silentLogger, taskGraceMs: 1000, restartTimeoutMs: 20_000, audit: createPgAuditStore(runtime.sql), ...o.hub,
   })
   const admin = await clusterAdminToken()
   return {

@@ -26,6 +26,7 @@ import { HealingDecider, HEALING_NUDGE } from './healing-decider.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 import { countQueuedTasks } from '../pg/metrics.ts'
+import { createClusterFleetAlerts } from '../alerts/pg-fleet-alerts.ts'
 
 export interface ClusterRuntimeOptions {
   databaseUrl: string
@@ -113,6 +114,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       settings: local.healing.settings, alerts: local.alerts, deliverRestart: (id) => presence.deliverRestart(id),
     })
     deciderOf = decider
+    // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
+    const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
     const tasks = new ClusterTasks({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
@@ -140,6 +143,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       healing: { tick: async () => {
         await decider.step()
         await healing.syncHolds()
+        if (decider.isDecider) await fleetAlerts?.check()
       } },
       restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
       restartFailed: (restart) => local.metrics?.restartChanged({ ...restart, state: 'failed' }),

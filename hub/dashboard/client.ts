@@ -8,6 +8,7 @@ import { VIEW_JS } from './client-view.ts'
 import { FLEET_JS } from './client-fleet.ts'
 import { PANELS_JS } from './client-panels.ts'
 import { CHARTS_JS } from './client-charts.ts'
+import { ACCESS_JS } from './client-access.ts'
 
 const APP_JS = String.raw`
 var TOKEN_KEY = 'agentcom.admin_token'
@@ -179,7 +180,8 @@ function applyEvent(e) {
   else if (e.event === 'task' && data && data.task_id) { keepRecent(tasks, data.task_id, data, MAX_TASKS); charts.taskSeen(data) }
   else if (e.event === 'rollout' && data && data.rollout_id) keepRecent(rollouts, data.rollout_id, data, MAX_ROLLOUTS)
   else if (e.event === 'healing' && data && data.action_id) addHealing(data)
-  else if (e.event === 'reset') snapshot()
+  else if (e.event === 'audit' && data && data.audit_id) addActivity(data)
+  else if (e.event === 'reset') { snapshot(); loadActivity() }
 }
 
 function startPolling() {
@@ -207,6 +209,8 @@ function start() {
     onUnauthorized: function () { signOut('The hub refused this token (expired, revoked or wrong). Sign in again.') },
     onUnavailable: startPolling,
   })
+  loadAccess()
+  loadActivity()
 }
 
 function signOut(message) {
@@ -220,6 +224,7 @@ function signOut(message) {
   tasks.clear()
   rollouts.clear()
   healing = []
+  clearAccess()
   snapshotting = false
   queued = []
   scheduleSide()
@@ -262,4 +267,4 @@ else $('token').focus()
 `
 
 /** The whole script; one IIFE so nothing leaks into the page's globals. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${CHARTS_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${BOOT_JS}\n})();\n`
+export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${CHARTS_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${ACCESS_JS}\n${BOOT_JS}\n})();\n`

@@ -18,6 +18,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <header class="top">
   <h1>AgentCom</h1>
   <span id="conn" class="conn c-off" role="status" aria-live="polite"></span>
+  <span id="whoami" class="whoami" hidden></span>
   <button id="sign-out" type="button" class="quiet" hidden>Sign out</button>
 </header>
 <div id="banner" class="banner" role="alert" hidden></div>
@@ -114,6 +115,16 @@ export const DASHBOARD_HTML = `<!doctype html>
           <tbody id="healing-body"></tbody>
         </table>
         <p id="healing-empty" class="empty">No healing action yet.</p>
+      </section>
+
+      <section class="panel" aria-labelledby="activity-title">
+        <h2 id="activity-title">Activity</h2>
+        <table class="compact" aria-labelledby="activity-title">
+          <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">Action</th>
+            <th scope="col">Target</th><th scope="col" class="num">Status</th></tr></thead>
+          <tbody id="activity-body"></tbody>
+        </table>
+        <p id="activity-empty" class="empty">No change recorded yet.</p>
       </section>
     </div>
   </div>

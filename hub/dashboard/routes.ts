@@ -7,6 +7,7 @@ import { Hono } from 'hono'
 import { DASHBOARD_HTML } from './page.ts'
 import { DASHBOARD_CSS } from './style.ts'
 import { DASHBOARD_JS } from './client.ts'
+import { ACCESS_CSS } from './client-access.ts'
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",
@@ -34,5 +35,5 @@ export function dashboardRoutes() {
   return new Hono()
     .get('/', asset(DASHBOARD_HTML, 'text/html; charset=utf-8'))
     .get('/dashboard.js', asset(DASHBOARD_JS, 'text/javascript; charset=utf-8'))
-    .get('/dashboard.css', asset(DASHBOARD_CSS, 'text/css; charset=utf-8'))
+    .get('/dashboard.css', asset(DASHBOARD_CSS + ACCESS_CSS, 'text/css; charset=utf-8'))
 }

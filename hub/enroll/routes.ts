@@ -5,7 +5,7 @@
  * already knows (409), then one use of the token is claimed (401 when used up) and only then is
  * the agent token minted, so a refused request never spends a use.
  */
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import * as v from 'valibot'
 import { AgentId, ERROR } from '../../shared/protocol.ts'
 import type { Clock } from '../../shared/time.ts'
@@ -15,6 +15,7 @@ import type { RevocationStore } from '../revocations.ts'
 import { invalid, jsonBody } from '../validate.ts'
 import { JOIN_MAX_USES, JOIN_TTL_S, Labels, Prefix, isAllowedId, mintJoinToken, verifyJoinToken, type JoinClaims } from './join-token.ts'
 import type { JoinUseStore } from './join-uses.ts'
+import { setAuditActor } from '../access/gate.ts'
 
 export const JoinTokenBody = v.optional(v.object({
   ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(JOIN_TTL_S.min), v.maxValue(JOIN_TTL_S.max))),
@@ -34,6 +35,8 @@ export interface EnrollDeps {
   peerOf(c: Context): string | null
   clock: Clock
   log: Logger
+  /** Records each enrollment with a valid join token in the audit trail (access/gate.ts's auditedRoute). */
+  audited?: MiddlewareHandler
 }
 
 /** Under /api/admin, behind its admin check. */
@@ -56,6 +59,7 @@ export function enrollRoutes(d: EnrollDeps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   return new Hono<{ Variables: { joinClaims: JoinClaims } }>().post(
     '/api/enroll',
+    d.audited ?? (async (_c, next) => next()),
     async (c, next) => {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')
       const claims = match ? await verifyJoinToken(d.secret, match[1], d.clock.now(), d.revocations) : null
@@ -64,6 +68,8 @@ export function enrollRoutes(d: EnrollDeps) {
         return c.json(unauthorized, 401)
       }
       c.set('joinClaims', claims)
+      // Audited from here on, whatever the answer: a request with a valid token (CONTRACT.md, "Audit").
+      setAuditActor(c, { join_jti: claims.jti })
       await next()
     },
     jsonBody(EnrollBody),

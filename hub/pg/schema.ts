@@ -232,6 +232,29 @@ CREATE TABLE join_token_uses (
 ALTER TABLE agents ADD COLUMN version text, ADD COLUMN host jsonb;
 `
 
+// The audit trail (hub/access/audit-pg.ts): one row per audited request, newest by id. And the
+// fleet alerts' episodes (hub/alerts/pg-fleet-alerts.ts): an agent's row while its offline alert
+// is out; a rollout's flag once its failure alerted (rollouts failed before this are not alerted).
+const AUDIT = /* sql */ `
+CREATE TABLE audit (
+  audit_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at       timestamptz NOT NULL,
+  record   jsonb NOT NULL,
+  actor    text NOT NULL,
+  action   text NOT NULL,
+  target   text
+);
+CREATE INDEX audit_by_actor ON audit (actor, audit_id);
+CREATE INDEX audit_by_action ON audit (action, audit_id);
+CREATE INDEX audit_by_target ON audit (target, audit_id);
+CREATE TABLE alert_episodes (
+  agent_id   text PRIMARY KEY,
+  alerted_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE rollouts ADD COLUMN failure_alerted boolean NOT NULL DEFAULT true;
+ALTER TABLE rollouts ALTER COLUMN failure_alerted SET DEFAULT false;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -240,4 +263,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
   { version: 6, name: 'tasks: the agent each was last given to', sql: TASK_LAST_AGENT },
   { version: 7, name: 'join-token uses, agents\' version and host', sql: JOIN_TOKENS_AND_HOST_FACTS },
+  { version: 8, name: 'audit trail and alert episodes', sql: AUDIT },
 ]

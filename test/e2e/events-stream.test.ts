@@ -86,8 +86,10 @@ describe(`events stream (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, (
     await hub.api('POST', '/api/admin/agents/replay-1/resume')
     const task = (await hub.api('POST', '/api/admin/tasks', { input: { n: 1 }, agent_id: 'nobody-here' })).body
     const again = await openStream({ 'last-event-id': drained.id })
-    expect((await again.next()).data).toMatchObject({ agent_id: 'replay-1', drained: false })
-    expect((await again.next()).data).toMatchObject({ task_id: task.task_id, status: 'queued' })
+    // Each change's audit record comes as `event: audit` in between (the events of each kind keep their order).
+    expect((await again.next('audit')).data).toMatchObject({ action: 'agent.drain', target: 'replay-1' })
+    expect((await again.next('agent')).data).toMatchObject({ agent_id: 'replay-1', drained: false })
+    expect((await again.next('task')).data).toMatchObject({ task_id: task.task_id, status: 'queued' })
     again.close()
 
     const reset = await openStream({ 'last-event-id': 'someone-elses-7' })

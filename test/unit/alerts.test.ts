@@ -55,7 +55,10 @@ describe('alert sender on fake timers', () => {
     sender = createAlertSender({ url: URL_WITH_SECRET, fetch, log })
     sender.send(alert(1))
     expect(sender.pending).toBe(1)
-    expect(calls).toEqual([{ at: 0, url: URL_WITH_SECRET, headers: { 'content-type': 'application/json' }, body: JSON.stringify(alert(1)) }])
+    expect(calls).toEqual([{
+      at: 0, url: URL_WITH_SECRET, body: JSON.stringify(alert(1)),
+      headers: { 'content-type': 'application/json', 'x-agentcom-delivery': expect.stringMatching(/^[0-9a-f-]{36}$/) },
+    }])
     release(204)
     await vi.advanceTimersByTimeAsync(0)
     expect(sender.pending).toBe(0)
@@ -73,7 +76,7 @@ describe('alert sender on fake timers', () => {
     expect(lines.filter((l) => l.level === 'warn').map((l) => l.fields.retry_in_ms)).toEqual([1, 2, 4, 8, 16, 32, 60, 60, 60, 57].map((s) => s * 1000))
     expect(lines.filter((l) => l.level === 'error')).toEqual([{
       level: 'error', msg: 'alert dropped: not delivered within its retry time',
-      fields: { type: 'heal_escalated', agent_id: 'a-1', rule: 'memory', attempts: 11, error: 'HTTP 500' },
+      fields: { type: 'heal_escalated', agent_id: 'a-1', rule: 'memory', delivery: expect.any(String), attempts: 11, error: 'HTTP 500' },
     }])
     expect(JSON.stringify(lines)).not.toContain('SECRET')
     expect(vi.getTimerCount()).toBe(0)

@@ -29,7 +29,7 @@ describe('minting', () => {
     const claims = decodePayload(a.token)
     expect(claims).toEqual({
       iss: 'agentcom', aud: 'agentcom:admin', jti: a.jti, iat: Math.floor(T0 / 1000), iat_ms: T0,
-      exp: Math.floor(T0 / 1000) + DEFAULT_ADMIN_TTL_S, role: 'admin',
+      exp: Math.floor(T0 / 1000) + DEFAULT_ADMIN_TTL_S, role: 'admin', sub: 'admin',
     })
     expect(a.jti).not.toBe(b.jti)
     expect(a.expiresAtMs).toBe(claims.exp * 1000)
@@ -100,7 +100,9 @@ describe('verifying', () => {
     const verify = createTokenVerifier(SECRET, { clock: fakeClock() })
     const admin = await mintToken(SECRET, { role: 'admin' }, T0)
     const agent = await mintToken(SECRET, { role: 'agent', sub: 'w-1' }, T0)
-    expect(await verify(admin.token, 'admin')).toEqual({ ok: true, claims: { role: 'admin', jti: admin.jti, issuedAtMs: T0, expiresAtMs: admin.expiresAtMs } })
+    expect(await verify(admin.token, 'admin')).toEqual({
+      ok: true, claims: { role: 'admin', access: 'admin', name: 'admin', jti: admin.jti, issuedAtMs: T0, expiresAtMs: admin.expiresAtMs },
+    })
     expect(await verify(agent.token, 'agent')).toMatchObject({ ok: true, claims: { role: 'agent', sub: 'w-1' } })
     expect(await verify(admin.token, 'agent')).toEqual({ ok: false, reason: 'wrong_audience' })
     expect(await verify(agent.token, 'admin')).toEqual({ ok: false, reason: 'wrong_audience' })

@@ -54,7 +54,9 @@ describe('agentcom', () => {
 
 describe('agentcom token arguments', () => {
   it('reads admin, agent and join requests', () => {
-    expect(parseTokenArgs(['admin'])).toEqual({ role: 'admin', ttlS: undefined })
+    expect(parseTokenArgs(['admin'])).toEqual({ role: 'admin', ttlS: undefined, access: 'admin', name: 'admin' })
+    expect(parseTokenArgs(['admin', '--role', 'viewer', '--name', 'grafana', '--ttl', '30d']))
+      .toEqual({ role: 'admin', ttlS: 30 * 86_400, access: 'viewer', name: 'grafana' })
     expect(parseTokenArgs(['agent', 'w-1', '--ttl', '2h'])).toEqual({ role: 'agent', sub: 'w-1', ttlS: 7200 })
     expect(parseTokenArgs(['join'])).toEqual({ role: 'join', ttlS: 3600, maxUses: 1, labels: [], prefix: null })
     expect(parseTokenArgs(['join', '--ttl', '1d', '--max-uses', '50', '--labels', 'gpu,zone=eu', '--prefix', 'web-']))
@@ -64,6 +66,7 @@ describe('agentcom token arguments', () => {
   it.each([
     [['join', '--ttl', '30s'], '--ttl must be'], [['join', '--ttl', '31d'], '--ttl must be'], [['join', '--max-uses', '0'], '--max-uses'],
     [['join', '--max-uses', '1.5'], '--max-uses'], [['join', '--labels', 'a b'], '--labels'], [['admin', '--max-uses', '2'], 'for join tokens only'],
+    [['admin', '--role', 'root'], '--role must be viewer, operator or admin'], [['agent', 'w-1', '--role', 'viewer'], 'for admin tokens'],
   ])('refuses %j', (args, message) => {
     expect(() => parseTokenArgs(args)).toThrow(message)
   })

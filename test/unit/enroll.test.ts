@@ -97,6 +97,16 @@ describe('POST /api/enroll', () => {
     expect(results.filter((r) => r.status === 401).map((r) => r.body)).toEqual([{ error: 'unauthorized' }, { error: 'unauthorized' }, { error: 'unauthorized' }])
   })
 
+  it('leaves one audit record per request with a valid join token, allowed or refused, and none for a bad token', async () => {
+    const { token, jti } = await joinToken({ prefix: 'a-' })
+    expect((await enroll(token, 'a-1')).status).toBe(201)
+    expect((await enroll(token, 'b-1')).status).toBe(400)
+    expect((await enroll('not-a-token', 'a-2')).status).toBe(401)
+    const enrolls = (await hub.audit.list({ action: 'enroll' }, null, 10)).records
+    expect(enrolls.map((r) => [r.actor, r.target, r.status])).toEqual([[{ join_jti: jti }, 'b-1', 400], [{ join_jti: jti }, 'a-1', 201]])
+    expect(JSON.stringify(enrolls)).not.toContain(token)
+  })
+
   it('keeps the uses across a hub restart (the data dir\'s file)', async () => {
     const { token, jti, expires_at } = await joinToken({ max_uses: 2 })
     expect((await enroll(token, 'r-1')).status).toBe(201)

@@ -1,0 +1,50 @@
+/**
+ * The fleet's alerts on one hub: every `intervalMs` the agents of this hub's fleet are checked
+ * (offline long enough, back again), and a rollout change to `failed` alerts at once.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { Clock } from '../../shared/time.ts'
+import type { AlertSender } from '../alerts.ts'
+import type { ChangeFeed } from '../changes.ts'
+import type { Fleet } from '../fleet.ts'
+import { isPending } from '../restart.ts'
+import type { Rollouts } from '../rollouts.ts'
+import { FleetAlerts, createMemoryAlertEpisodes, type AgentPresence } from './fleet-alerts.ts'
+
+export interface LocalFleetAlertsOptions {
+  fleet: Fleet
+  rollouts: Rollouts
+  changes: ChangeFeed
+  alerts: AlertSender
+  offlineMs: number
+  clock: Clock
+  log: Logger
+  /** How often the agents are checked; default 1 s. */
+  intervalMs?: number
+}
+
+export function startLocalFleetAlerts(o: LocalFleetAlertsOptions): { stop(): void } {
+  const rule = new FleetAlerts({ episodes: createMemoryAlertEpisodes(), alerts: o.alerts, offlineMs: o.offlineMs, log: o.log })
+  const fail = (err: unknown) => o.log.error('fleet alerts check failed', { error: String(err) })
+  const check = () => {
+    const agents: AgentPresence[] = o.fleet.list().map((rec) => ({
+      agent_id: rec.agent_id, connected: rec.peer !== null, restart_pending: isPending(rec.restart),
+      offline_since: rec.peer !== null ? null : (rec.last_seen ?? rec.connected_at),
+    }))
+    void rule.checkAgents(agents, o.clock.now()).catch(fail)
+  }
+  const timer = setInterval(check, o.intervalMs ?? 1000)
+  const unsubscribe = o.changes.subscribe((change) => {
+    if (change.type !== 'rollout') return
+    const r = o.rollouts.get(change.rollout_id)
+    if (r?.state !== 'failed') return
+    const stuck = r.agents.find((a) => a.error !== null || a.restart?.state === 'failed')
+    void rule.rolloutFailed({ rollout_id: r.rollout_id, agent_id: stuck?.agent_id ?? null, error: r.error }, o.clock.now()).catch(fail)
+  })
+  return {
+    stop() {
+      clearInterval(timer)
+      unsubscribe()
+    },
+  }
+}

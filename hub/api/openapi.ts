@@ -5,6 +5,7 @@
  * from route-docs.ts; both through @valibot/to-json-schema (JSON Schema 2020-12, which OpenAPI
  * 3.1 uses as is). A route with no line in route-docs.ts gets a generic JSON answer.
  */
+import { routeRole } from '../access/route-roles.ts'
 import type { Context } from 'hono'
 import type { GenericSchema } from 'valibot'
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig, type JsonSchema } from '@valibot/to-json-schema'
@@ -112,10 +113,14 @@ function operation(endpoint: { method: string; path: string }, requests: Request
   if (requests.length > 0) responses['400'] ??= jsonAnswer('invalid request', COMPONENT_REF('InvalidRequest'))
   if (!doc?.public) responses['401'] ??= jsonAnswer('missing, invalid, expired or revoked token', COMPONENT_REF('ErrorBody'))
   responses.default = jsonAnswer('an error', COMPONENT_REF('ErrorBody'))
+  // The role the route needs, from the one route table the gate reads (hub/access/route-roles.ts).
+  const access = routeRole(endpoint.method, endpoint.path)
+  if (access && !access.ownCredential) responses['403'] ??= jsonAnswer(`the token's role is below ${access.role}`, COMPONENT_REF('ErrorBody'))
   return {
     operationId: doc?.operationId ?? defaultOperationId(endpoint),
     ...(doc ? { summary: doc.summary } : {}),
     ...(doc?.public ? { security: [] } : {}),
+    ...(access && !access.ownCredential ? { 'x-required-role': access.role } : {}),
     ...(parameters.length ? { parameters } : {}),
     ...(requestBody ? { requestBody } : {}),
     responses,

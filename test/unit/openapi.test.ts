@@ -77,6 +77,11 @@ describe('GET /api/openapi.json', () => {
     expect(list.parameters.map((p: any) => [p.name, p.in, p.required])).toEqual(
       expect.arrayContaining([['status', 'query', false], ['limit', 'query', false], ['cursor', 'query', false], ['version', 'query', false]]))
     expect(doc.paths['/api/admin/tasks'].post.requestBody.required).toBe(true)
+    // The role each route needs, from the route table the access gate reads.
+    expect(doc.paths['/api/admin/tasks'].post['x-required-role']).toBe('admin')
+    expect(doc.paths['/api/admin/agents/{agent_id}/restart'].post['x-required-role']).toBe('operator')
+    expect(list['x-required-role']).toBe('viewer')
+    expect(doc.paths['/api/admin/agents/{agent_id}/restart'].post.responses['403']).toBeDefined()
     expect(list.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/AgentList' })
     expect(list.responses['401'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ErrorBody' })
   })

@@ -208,6 +208,7 @@ export class Fleet {
     rec.pm2_info = hello.pm2_info && compactPm2Info(hello.pm2_info)
     rec.supervised = hello.supervised
     rec.instance_id = hello.instance_id
+    rec.labels = hello.labels ?? []
     const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
     this.settleRestartOnIdentify(rec)
     this.opts.changes.publish(identified)

@@ -43,7 +43,7 @@ export function createIdentify({ fleet, tasks, joinCluster, verifyToken, log, dr
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
-    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null }
+    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null, labels: msg.labels ?? [] }
     if (joinCluster) {
       conn.identifying = true
       const joined = await joinCluster(msg.agent_id, conn, hello)

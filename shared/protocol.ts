@@ -3,6 +3,7 @@
  * Imports only valibot, so the hub core, the sidecar and Deno share it.
  */
 import * as v from 'valibot'
+import { Labels } from './labels.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -58,6 +59,7 @@ export const ERROR = {
   AGENT_NOT_CONNECTED: 'agent_not_connected',
   NOT_SUPERVISED: 'not_supervised',
   TASK_NOT_FOUND: 'task_not_found',
+  TASK_FINISHED: 'task_finished',
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
@@ -128,6 +130,8 @@ export const SidecarMessage = v.variant('type', [
     instance_id: v.optional(v.pipe(v.string(), v.maxLength(64))),
     /** The task this sidecar holds (running, or finished and not yet acknowledged). */
     active_task_id: v.optional(v.nullable(TaskId)),
+    /** AGENTCOM_LABELS (shared/labels.ts); absent from older sidecars. */
+    labels: v.optional(Labels),
   }),
   v.object({ type: v.literal('ping') }),
   /**
@@ -187,8 +191,12 @@ export const HubMessage = v.variant('type', [
   }),
   /** The hub has stored this task's outcome; the sidecar may forget it. */
   v.object({ type: v.literal('task_ack'), task_id: v.string() }),
-  /** The task is no longer this sidecar's (it was given to another): stop it, report nothing. */
-  v.object({ type: v.literal('task_cancel'), task_id: v.string() }),
+  /**
+   * Without a reason: the task is no longer this sidecar's (it was given to another): stop it,
+   * report nothing. `reason: "cancelled"`: an operator cancelled it: SIGTERM to its process
+   * group, SIGKILL after AGENTCOM_CANCEL_GRACE_MS, then report it interrupted.
+   */
+  v.object({ type: v.literal('task_cancel'), task_id: v.string(), reason: v.optional(v.literal('cancelled')) }),
 ])
 export type HubMessage = v.InferOutput<typeof HubMessage>
 

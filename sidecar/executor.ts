@@ -19,6 +19,11 @@ export interface RunningTask {
   done: Promise<TaskOutcome>
   /** Kills the whole process group now; `done` then resolves `interrupted`, reason `stopped`. */
   stop(): void
+  /**
+   * SIGTERM to the whole process group, SIGKILL to it `graceMs` later (or as soon as the task
+   * process exits: nothing it started outlives it); `done` then resolves `interrupted`, `stopped`.
+   */
+  terminate?(graceMs: number): void
 }
 
 export interface ExecTaskOptions {
@@ -68,15 +73,17 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   child.stdin.end(JSON.stringify({ task_id: opts.task.task_id, input: opts.task.input, timeout_ms: opts.task.timeout_ms }))
 
   let reaped = false
-  const killGroup = () => {
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  const signalGroup = (signal: NodeJS.Signals) => {
     // Once the group is reaped its id may be reused: never signal it again.
     if (reaped) return
     try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      if (child.pid) process.kill(-child.pid, signal)
     } catch {
       // The group is already gone.
     }
   }
+  const killGroup = () => signalGroup('SIGKILL')
   const timer = setTimeout(() => {
     timedOut = true
     killGroup()
@@ -90,6 +97,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     child.on('exit', (code, signal) => {
       exit = { code, signal }
       clearTimeout(timer)
+      clearTimeout(killTimer)
       // Background children of the shell must not outlive it (nor hold its stdout open).
       killGroup()
       reaped = true
@@ -131,6 +139,12 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     stop() {
       stopped = true
       killGroup()
+    },
+    terminate(graceMs) {
+      stopped = true
+      signalGroup('SIGTERM')
+      clearTimeout(killTimer)
+      killTimer = setTimeout(killGroup, graceMs)
     },
   }
 }

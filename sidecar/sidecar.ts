@@ -11,7 +11,7 @@ import type { HubLink, HubLinkOptions } from './hub-link.ts'
 import type { Pm2Adapter } from './pm2.ts'
 import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
-import type { SidecarConfig } from './config.ts'
+import { SIDECAR_DEFAULTS, type SidecarConfig } from './config.ts'
 import { createRestartController } from './restart-controller.ts'
 import { createStatsReporter, type StatsSampler } from './stats.ts'
 
@@ -77,7 +77,7 @@ export function createSidecar(deps: SidecarDeps) {
     await send({
       type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
       pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
-      active_task_id: queue.active?.task_id ?? null,
+      active_task_id: queue.active?.task_id ?? null, labels: config.labels ?? [],
     })
   }
 
@@ -114,7 +114,8 @@ export function createSidecar(deps: SidecarDeps) {
       case 'task_ack':
         return void acknowledged(msg.task_id).catch((err) => log.error('task ack failed', { error: String(err) }))
       case 'task_cancel':
-        return void cancel(msg.task_id).catch((err) => log.error('task cancel failed', { error: String(err) }))
+        return void (msg.reason === 'cancelled' ? cancelled(msg.task_id) : cancel(msg.task_id))
+          .catch((err) => log.error('task cancel failed', { error: String(err) }))
       case 'restart_sidecar':
         return void restarts.command(msg.reason, msg.restart_id, msg.mode ?? 'graceful', msg.deadline_s ?? null)
     }
@@ -149,6 +150,8 @@ export function createSidecar(deps: SidecarDeps) {
     } catch (err) {
       return settle(msg.task_id, { kind: 'failed', error: `task dir unusable: ${(err as Error).message}` })
     }
+    // Cancelled (or taken back) before it started: nothing to run.
+    if (queue.active?.task_id !== msg.task_id || queue.active.outcome) return
     const task = deps.exec({
       command: config.taskCommand, task: { task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms },
       env: deps.taskEnv, cwd: config.taskDir, uid: config.taskUser?.uid, gid: config.taskUser?.gid,
@@ -185,6 +188,28 @@ export function createSidecar(deps: SidecarDeps) {
     running = null
     await queue.clear()
     await restarts.taskCleared()
+  }
+
+  /**
+   * An operator cancelled the task: SIGTERM to its process group, SIGKILL after the cancel
+   * grace, then it is reported interrupted (reason `cancelled`); the hub, which has it
+   * cancelled already, acknowledges and runs it nowhere again. Reported only once the process
+   * is gone, so no next task starts while it still runs.
+   */
+  async function cancelled(taskId: string): Promise<void> {
+    const active = queue.active
+    // Over already: its outcome is on its way to the hub, which ignores it.
+    if (active?.task_id !== taskId || active.outcome) return
+    const graceMs = config.cancelGraceMs ?? SIDECAR_DEFAULTS.cancelGraceMs
+    log.warn('task cancelled', { task_id: taskId, grace_ms: graceMs })
+    const task = running
+    if (task) {
+      if (task.terminate) task.terminate(graceMs)
+      else task.stop()
+      await task.done
+      if (running === task) running = null
+    }
+    await settle(taskId, { kind: 'interrupted', reason: 'cancelled' })
   }
 
   /** Stops the running task and records it as interrupted, so the hub runs it again. */

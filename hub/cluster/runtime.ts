@@ -12,7 +12,7 @@ import { ALL_HUBS, createPgBus, type BusMessage, type PgBus } from '../pg/bus.ts
 import { releaseLease } from '../pg/presence.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
-import { ClusterTasks } from './tasks.ts'
+import { ClusterTasks, TASK_CANCEL } from './tasks.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
@@ -114,6 +114,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id) => tasks.changed(id),
+        cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },
     })
     const events = new ClusterEvents(eventLog, {
@@ -133,6 +134,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       switch (message.kind) {
         case 'tasks':
           return tasks.nudge()
+        case TASK_CANCEL:
+          if (agentId && typeof message.task_id === 'string') tasks.cancelHere(agentId, message.task_id)
+          return
         case 'restart':
           if (typeof message.restart_id === 'string') {
             void presence.deliverRestart(message.restart_id).catch((err) => local.log.warn('restart delivery failed', { error: String(err) }))

@@ -13,11 +13,13 @@ import type { AgentRecord, Fleet } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { adoptTask, claimTask, completeTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
+import { adoptTask, claimTask, finishTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
 import type { HubLease } from './lease.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
+/** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
+export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000
 
 export interface ClusterTasksDeps {
@@ -86,9 +88,26 @@ export class ClusterTasks implements TaskOwner {
     if (row.status === 'queued') await this.announce()
   }
 
+  /** An operator cancelled a task in flight on an agent this hub holds: the sidecar stops it. */
+  cancelHere(agentId: string, taskId: string): void {
+    if (this.d.holds(agentId)) this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
+  }
+
   /** Tells every hub (this one too) that queued work may be waiting. */
   async announce(): Promise<void> {
     await this.d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE })
+  }
+
+  /**
+   * Announces queued work at `at` (epoch ms, database time, read as this hub's: a retry's delay
+   * is seconds, clocks differ by less). A hub that dies first leaves it to the next nudge.
+   */
+  private announceAt(at: number): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      void this.announce().catch((err) => this.d.log.warn('could not announce a retry', { error: String(err) }))
+    }, Math.max(0, at - Date.now()) + 50)
+    this.retryTimers.add(timer)
   }
 
   private offer(agentId: string): void {
@@ -173,8 +192,10 @@ export class ClusterTasks implements TaskOwner {
       : isStorable(outcome.result) ? { ok: true, result: outcome.result }
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
     this.retry('complete', rec, async () => {
-      await completeTask(this.d.sql, taskId, rec.agent_id, stored)
+      const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored)
       this.changed(taskId)
+      // Failed with retries left: queued again, claimable once its delay has passed.
+      if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
       this.d.fleet.release(rec, taskId)
@@ -212,7 +233,9 @@ export class ClusterTasks implements TaskOwner {
         else {
           const row = await getTask(sql, activeTaskId)
           // A finished task's late result is acknowledged (and ignored) when it arrives.
-          if (row?.status !== 'completed' && row?.status !== 'failed') {
+          if (row?.status === 'cancelled') {
+            this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId, reason: 'cancelled' })
+          } else if (row?.status !== 'completed' && row?.status !== 'failed') {
             this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
           }
         }

@@ -21,6 +21,7 @@ export interface AgentHello {
   pm2_info: unknown
   supervised: boolean
   instance_id: string | null
+  labels?: readonly string[]
 }
 
 export type AgentClaim =
@@ -109,7 +110,8 @@ export async function claimAgent(
       SELECT hub_id, connection_id, connected, pm2_info FROM agents WHERE agent_id = ${agentId} FOR UPDATE`
     await tx`UPDATE agents SET hub_id = ${hubId}, connection_id = ${connectionId}, connected = true,
       connected_at = now(), last_seen = now(), pm2_info = ${hello.pm2_info === null ? null : tx.json(hello.pm2_info as never)},
-      supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, updated_at = now()
+      supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, labels = ${[...hello.labels ?? []]}::text[],
+      updated_at = now()
       WHERE agent_id = ${agentId}`
     const previous_pm2_info = prev.pm2_info ?? null
     return prev.connected

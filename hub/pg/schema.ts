@@ -213,10 +213,25 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
+// Task control (CONTRACT.md, "Task control (v3)"): cancelled is final; labels a task wants and an
+// agent has; retries with their delay (run_after: a retry waits until then); the list, newest first.
+const TASK_CONTROL = /* sql */ `
+ALTER TABLE tasks DROP CONSTRAINT tasks_status_check;
+ALTER TABLE tasks ADD CONSTRAINT tasks_status_check
+  CHECK (status IN ('queued', 'assigned', 'working', 'completed', 'failed', 'cancelled'));
+ALTER TABLE tasks ADD COLUMN labels text[] NOT NULL DEFAULT '{}', ADD COLUMN retries integer NOT NULL DEFAULT 0,
+  ADD COLUMN retry_delay_ms integer NOT NULL DEFAULT 1000, ADD COLUMN retried integer NOT NULL DEFAULT 0,
+  ADD COLUMN run_after timestamptz;
+ALTER TABLE agents ADD COLUMN labels text[] NOT NULL DEFAULT '{}';
+CREATE INDEX tasks_newest ON tasks (seq DESC);
+CREATE INDEX tasks_by_agent_newest ON tasks (agent_id, seq DESC);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
+  { version: 6, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
 ]

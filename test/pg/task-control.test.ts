@@ -1,0 +1,25 @@
+/**
+ * Task control in cluster mode: the shared behaviour suite on two hubs and one database, tasks
+ * made and cancelled through hub A, agents on hub B, so every rule also crosses hubs.
+ */
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { agentOn, startClusterHub } from '../../support/cluster-hubs.ts'
+import { describeTaskControl } from '../../support/task-control-suite.ts'
+
+describeTaskControl('cluster', async () => {
+  const db: TestDatabase = await createTestDatabase()
+  const a = await startClusterHub(db.url, 'tc-a')
+  const b = await startClusterHub(db.url, 'tc-b')
+  return {
+    api: (method, path, body) => a.api(method, path, body),
+    agent: (agentId, extra = {}) => agentOn(b, agentId, extra),
+    async reset() {
+      await a.runtime.sql`TRUNCATE tasks`
+    },
+    async stop() {
+      await a.stop()
+      await b.stop()
+      await db.drop()
+    },
+  }
+})

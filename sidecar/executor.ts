@@ -11,6 +11,8 @@ import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from 
 export { MAX_RESULT_BYTES } from '../shared/protocol.ts'
 /** After the task process exits, how long the rest of its output may take. */
 export const OUTPUT_GRACE_MS = 1000
+/** While a cancelled task's group has its grace, how often the executor looks whether it is empty. */
+const GROUP_POLL_MS = 50
 /** How much of the end of stderr is kept for the error. */
 export const STDERR_TAIL_BYTES = 4 * 1024
 
@@ -20,8 +22,8 @@ export interface RunningTask {
   /** Kills the whole process group now; `done` then resolves `interrupted`, reason `stopped`. */
   stop(): void
   /**
-   * SIGTERM to the whole process group, SIGKILL to it `graceMs` later (or as soon as the task
-   * process exits: nothing it started outlives it); `done` then resolves `interrupted`, `stopped`.
+   * SIGTERM to the whole process group, SIGKILL to it `graceMs` later; `done` resolves
+   * (`interrupted`, `stopped`) only once no process is left in the group.
    */
   terminate?(graceMs: number): void
 }
@@ -73,7 +75,11 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   child.stdin.end(JSON.stringify({ task_id: opts.task.task_id, input: opts.task.input, timeout_ms: opts.task.timeout_ms }))
 
   let reaped = false
+  /** terminate() was called: the group has its grace, even after the task process exits. */
+  let terminating = false
+  let groupGone = false
   let killTimer: ReturnType<typeof setTimeout> | undefined
+  let groupWatch: ReturnType<typeof setInterval> | undefined
   const signalGroup = (signal: NodeJS.Signals) => {
     // Once the group is reaped its id may be reused: never signal it again.
     if (reaped) return
@@ -90,6 +96,16 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   }, opts.task.timeout_ms)
 
   let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null
+  let onGroupGone = () => {}
+  /** Whether any process is left in the task's group (signal 0 only asks). */
+  const groupAlive = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 0)
+      return child.pid !== undefined
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
   let outputTimer: ReturnType<typeof setTimeout> | undefined
 
   const done = new Promise<TaskOutcome>((resolve) => {
@@ -97,10 +113,12 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     child.on('exit', (code, signal) => {
       exit = { code, signal }
       clearTimeout(timer)
-      clearTimeout(killTimer)
-      // Background children of the shell must not outlive it (nor hold its stdout open).
-      killGroup()
-      reaped = true
+      // Background children of the shell must not outlive it (nor hold its stdout open); while
+      // terminating, they keep their grace (the group's id stays taken while they live).
+      if (!terminating) {
+        killGroup()
+        reaped = true
+      }
       // One that left the group (setsid) may still hold the pipes: the task is over regardless.
       outputTimer = setTimeout(() => {
         child.stdout.destroy()
@@ -116,7 +134,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     })
     const finish = () => {
       clearTimeout(outputTimer)
-      if (settled || !exit) return
+      if (settled || !exit || (terminating && !groupGone)) return
       settled = true
       const { code, signal } = exit
       const tail = stderr.toString('utf8').trim()
@@ -132,6 +150,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       resolve({ kind: 'complete', result })
     }
     child.on('close', finish)
+    onGroupGone = finish
   })
 
   return {
@@ -141,10 +160,19 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       killGroup()
     },
     terminate(graceMs) {
+      if (terminating || reaped) return this.stop()
       stopped = true
+      terminating = true
       signalGroup('SIGTERM')
-      clearTimeout(killTimer)
       killTimer = setTimeout(killGroup, graceMs)
+      groupWatch = setInterval(() => {
+        if (groupAlive()) return
+        clearInterval(groupWatch)
+        clearTimeout(killTimer)
+        groupGone = true
+        reaped = true
+        onGroupGone()
+      }, GROUP_POLL_MS)
     },
   }
 }

@@ -16,6 +16,8 @@ import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { restartCommandedView } from './views.ts'
 import { TaskExtrasBody, TasksQuery } from './task-control/rules.ts'
 import { labelsOf } from './task-control/label-query.ts'
+import { outputRoutes } from './task-control/output-routes.ts'
+import type { TaskOutputStore } from './task-control/output.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -63,9 +65,11 @@ interface Deps {
   peerOf(c: Context): string | null
   log: Logger
   tokens: Omit<TokenRouteDeps, 'log'>
+  /** Task output (task-control/output-routes.ts); `signal` ends its followers when the hub closes. */
+  output: { outputs: TaskOutputStore; signal: AbortSignal }
 }
 
-export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens, output }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -81,6 +85,7 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }
       await next()
     })
     .route('/', tokenRoutes({ ...tokens, log }))
+    .route('/', outputRoutes({ admin, ...output }))
     .get('/agents', query(AgentsQuery), labelsOf, async (c) => {
       const page = await admin.listAgents(c.req.valid('query'), c.get('labels'))
       return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)

@@ -16,6 +16,9 @@ export const MAX_INPUT_BYTES = 64 * 1024
 /** A task's `result`, serialized as JSON, may be at most this large; a larger one fails the task. */
 export const MAX_RESULT_BYTES = 192 * 1024
 
+/** A `task_output` frame carries at most this much of the task's output. */
+export const MAX_OUTPUT_FRAME_BYTES = 16 * 1024
+
 /** Before `identified`, the one frame a socket may send (the identify) is at most this large. */
 export const MAX_IDENTIFY_BYTES = 16 * 1024
 
@@ -156,6 +159,15 @@ export const SidecarMessage = v.variant('type', [
     uptime_ms: Count,
   }),
   v.object({ type: v.literal('task_accepted'), task_id: TaskId }),
+  /**
+   * What the running task wrote, in order per stream (at most MAX_OUTPUT_FRAME_BYTES of UTF-8 in
+   * `data`). `dropped`: bytes the sidecar left out before this chunk (the task wrote faster than
+   * it may send).
+   */
+  v.object({
+    type: v.literal('task_output'), task_id: TaskId, stream: v.picklist(['stdout', 'stderr']),
+    data: v.pipe(v.string(), v.maxLength(MAX_OUTPUT_FRAME_BYTES)), dropped: v.optional(Count),
+  }),
   v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
   /** The task was cut short (force restart, shutdown, crash): the hub runs it again. */

@@ -37,6 +37,8 @@ export interface ExecTaskOptions {
   /** Run as this user and group (the sidecar must be root). */
   uid?: number
   gid?: number
+  /** Each chunk the task writes, as it comes (the live output; the result is read as before). */
+  onOutput?(stream: 'stdout' | 'stderr', chunk: Buffer): void
 }
 
 export function execTask(opts: ExecTaskOptions): RunningTask {
@@ -57,6 +59,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   let stopped = false
 
   child.stdout.on('data', (chunk: Buffer) => {
+    opts.onOutput?.('stdout', chunk)
     if (stdoutOverflow) return
     stdoutBytes += chunk.length
     if (stdoutBytes > MAX_RESULT_BYTES) {
@@ -67,6 +70,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     }
   })
   child.stderr.on('data', (chunk: Buffer) => {
+    opts.onOutput?.('stderr', chunk)
     stderr = Buffer.concat([stderr, chunk])
     if (stderr.length > STDERR_TAIL_BYTES) stderr = stderr.subarray(stderr.length - STDERR_TAIL_BYTES)
   })

@@ -14,6 +14,7 @@ import type { ExecTaskOptions, RunningTask } from './executor.ts'
 import { SIDECAR_DEFAULTS, type SidecarConfig } from './config.ts'
 import { createRestartController } from './restart-controller.ts'
 import { createStatsReporter, type StatsSampler } from './stats.ts'
+import { createOutputPump } from './output-pump.ts'
 
 export interface SidecarDeps {
   config: SidecarConfig
@@ -152,12 +153,16 @@ export function createSidecar(deps: SidecarDeps) {
     }
     // Cancelled (or taken back) before it started: nothing to run.
     if (queue.active?.task_id !== msg.task_id || queue.active.outcome) return
+    const output = createOutputPump(msg.task_id, send)
     const task = deps.exec({
       command: config.taskCommand, task: { task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms },
       env: deps.taskEnv, cwd: config.taskDir, uid: config.taskUser?.uid, gid: config.taskUser?.gid,
+      onOutput: (stream, chunk) => output.write(stream, chunk),
     })
     running = task
     const outcome = await task.done
+    // Before the outcome: the hub then has all the output when the task ends.
+    await output.finish()
     if (running === task) running = null
     if (outcome.kind === 'complete') return settle(msg.task_id, outcome)
     // A stopped task was already settled by whoever stopped it.

@@ -12,9 +12,43 @@ export interface TaskControlStore {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
   /** An agent identified (on the hub that holds agents), with identify fields `extra`. */
   agent(agentId: string, extra?: Record<string, unknown>): Promise<TestSocket>
+  /** Follows a task's output over SSE (from the hub that does not hold the agent, in cluster mode). */
+  follow(taskId: string): SseReader
   /** Empties the store between tests (the cluster's tables); the single hub is started anew instead. */
   reset(): Promise<void>
   stop(): Promise<void>
+}
+
+export interface SseReader {
+  /** The next event, its data parsed. */
+  next(): Promise<{ event: string; data: any }>
+}
+
+/** Reads `GET .../output?follow=1` as it arrives. */
+export function followOutput(url: string, token: string): SseReader {
+  const response = fetch(url, { headers: { authorization: `Bearer ${token}` } })
+  let buffer = ''
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null
+  const decoder = new TextDecoder()
+  return {
+    async next() {
+      reader ??= (await response).body!.getReader()
+      for (;;) {
+        const end = buffer.indexOf('\n\n')
+        if (end !== -1) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (block.startsWith(':')) continue
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message'
+          const data = block.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')
+          return { event, data: JSON.parse(data) }
+        }
+        const { value, done } = await reader.read()
+        if (done) throw new Error(`stream ended; left: ${JSON.stringify(buffer)}`)
+        buffer += decoder.decode(value, { stream: true })
+      }
+    },
+  }
 }
 
 export function describeTaskControl(store: string, start: () => Promise<TaskControlStore>): void {
@@ -188,6 +222,52 @@ export function describeTaskControl(store: string, start: () => Promise<TaskCont
       expect(final).toMatchObject({ status: 'failed', retried: 2, attempts: 4, error: 'run 2' })
       expect(gaps[0]).toBeGreaterThanOrEqual(450)
       expect(gaps[1]).toBeGreaterThanOrEqual(950)
+    })
+
+    it('output: kept from the agent holding the task, followed live over SSE in order, ending with the final task', async () => {
+      const socket = await agent('out')
+      const other = await agent('other')
+      const created = await post({ input: {}, agent_id: id('out') })
+      await take(socket)
+      await waitFor(() => task(created.task_id), (t) => t.status === 'working', { what: 'working' })
+      socket.send({ type: 'task_output', task_id: created.task_id, stream: 'stdout', data: 'line 1\n' })
+      // Not its task: ignored.
+      other.send({ type: 'task_output', task_id: created.task_id, stream: 'stdout', data: 'forged\n' })
+      const events = s.follow(created.task_id)
+      expect(await events.next()).toMatchObject({ event: 'output', data: { stream: 'stdout', data: 'line 1\n' } })
+      socket.send({ type: 'task_output', task_id: created.task_id, stream: 'stderr', data: 'warn ✓\n' })
+      expect(await events.next()).toMatchObject({ event: 'output', data: { stream: 'stderr', data: 'warn ✓\n' } })
+      for (let i = 2; i <= 5; i++) socket.send({ type: 'task_output', task_id: created.task_id, stream: 'stdout', data: `line ${i}\n` })
+      socket.send({ type: 'task_complete', task_id: created.task_id, result: 'ok' })
+      for (let i = 2; i <= 5; i++) expect(await events.next()).toMatchObject({ event: 'output', data: { data: `line ${i}\n` } })
+      expect(await events.next()).toMatchObject({ event: 'end', data: { task_id: created.task_id, status: 'completed', result: 'ok' } })
+      const kept = await s.api('GET', `/tasks/${created.task_id}/output`)
+      expect(kept.status).toBe(200)
+      expect(kept.body.truncated).toBe(false)
+      expect(kept.body.output.map((c: any) => c.data).join('')).toBe('line 1\nwarn ✓\nline 2\nline 3\nline 4\nline 5\n')
+      expect(kept.body.output[1]).toEqual({ stream: 'stderr', data: 'warn ✓\n', at: expect.any(Number) })
+      expect(await s.api('GET', '/tasks/nope/output')).toEqual({ status: 404, body: { error: 'task_not_found' } })
+    })
+
+    it('output: the last 1 MiB is kept, older dropped and marked truncated; a sidecar\'s own drop marks it too', async () => {
+      const socket = await agent('big')
+      const created = await post({ input: {}, agent_id: id('big') })
+      await take(socket)
+      const block = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(16 * 1024 - 6)}`
+      for (let i = 0; i < 80; i++) socket.send({ type: 'task_output', task_id: created.task_id, stream: 'stdout', data: block(i) })
+      socket.send({ type: 'task_complete', task_id: created.task_id, result: null })
+      await socket.next('task_ack')
+      const kept = (await s.api('GET', `/tasks/${created.task_id}/output`)).body
+      expect(kept.truncated).toBe(true)
+      expect(kept.output.length).toBe(64)
+      expect(kept.output[0].data.slice(0, 6)).toBe('000016')
+      expect(kept.output[63].data.slice(0, 6)).toBe('000079')
+      const small = await post({ input: {}, agent_id: id('big') })
+      await take(socket)
+      socket.send({ type: 'task_output', task_id: small.task_id, stream: 'stdout', data: 'tail', dropped: 1000 })
+      socket.send({ type: 'task_complete', task_id: small.task_id, result: null })
+      await socket.next('task_ack')
+      expect((await s.api('GET', `/tasks/${small.task_id}/output`)).body).toMatchObject({ truncated: true, output: [{ data: 'tail' }] })
     })
 
     it('all: one task per connected, undrained, unquarantined agent with the labels; none matching is an empty list', async () => {

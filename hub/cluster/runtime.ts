@@ -13,6 +13,7 @@ import { releaseLease } from '../pg/presence.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
 import { ClusterTasks, TASK_CANCEL } from './tasks.ts'
+import { ClusterTaskOutputs } from '../task-control/pg-output.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
@@ -98,7 +99,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       settings: local.healing.settings, alerts: local.alerts, deliverRestart: (id) => presence.deliverRestart(id),
     })
     deciderOf = decider
+    const outputs = new ClusterTaskOutputs(sql, local.log)
     const tasks = new ClusterTasks({
+      outputWritten: (taskId) => outputs.written(taskId),
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
@@ -166,7 +169,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
       close() {
         events.close()

@@ -34,6 +34,8 @@ export interface ClusterTasksDeps {
   holds: (agentId: string) => boolean
   acceptTimeoutMs: number
   maxAttempts: number
+  /** Resolves once the task's output received so far is stored: its outcome waits for it. */
+  outputWritten?: (taskId: string) => Promise<void>
   /** Durability's backstop for an agent that never reports its task: a healing action here. */
   onOverdue(agentId: string, detail: string): void
 }
@@ -192,6 +194,7 @@ export class ClusterTasks implements TaskOwner {
       : isStorable(outcome.result) ? { ok: true, result: outcome.result }
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
     this.retry('complete', rec, async () => {
+      await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored)
       this.changed(taskId)
       // Failed with retries left: queued again, claimable once its delay has passed.

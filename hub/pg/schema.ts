@@ -225,6 +225,18 @@ ALTER TABLE tasks ADD COLUMN labels text[] NOT NULL DEFAULT '{}', ADD COLUMN ret
 ALTER TABLE agents ADD COLUMN labels text[] NOT NULL DEFAULT '{}';
 CREATE INDEX tasks_newest ON tasks (seq DESC);
 CREATE INDEX tasks_by_agent_newest ON tasks (agent_id, seq DESC);
+-- What a task wrote, the newest MAX_OUTPUT_BYTES per task (task-control/output.ts). No foreign
+-- key (a TRUNCATE of tasks alone must still work); whatever prunes tasks prunes their output too.
+CREATE TABLE task_output (
+  id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  task_id text NOT NULL,
+  stream  text NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+  data    text NOT NULL,
+  bytes   integer NOT NULL,
+  at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX task_output_by_task ON task_output (task_id, id);
+ALTER TABLE tasks ADD COLUMN output_truncated boolean NOT NULL DEFAULT false;
 `
 
 export const MIGRATIONS: readonly Migration[] = [

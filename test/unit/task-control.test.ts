@@ -2,7 +2,7 @@
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { silentLogger } from '../../shared/log.ts'
-import { describeTaskControl } from '../../support/task-control-suite.ts'
+import { describeTaskControl, followOutput } from '../../support/task-control-suite.ts'
 import { identifiedSocket } from '../../support/ws-client.ts'
 
 const SECRET = 's'.repeat(40)
@@ -24,6 +24,7 @@ describeTaskControl('single hub', async () => {
       await running.close()
       running = await startNodeHub({ port: 0, host: '127.0.0.1', secret: SECRET, log: silentLogger, taskGraceMs: 1000 })
     },
+    follow: (taskId) => followOutput(`${running.url}/api/admin/tasks/${taskId}/output?follow=1`, token),
     stop: () => running.close(),
   }
 })

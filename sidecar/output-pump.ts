@@ -44,13 +44,15 @@ export function createOutputPump(taskId: string, send: (message: SidecarMessage)
         let cut = room
         // Never split a character: back off over continuation bytes (10xxxxxx).
         while (cut > 0 && (head.bytes[cut] & 0xc0) === 0x80) cut--
-        if (cut === 0 && size === 0) cut = room
+        // Not even one character fits what is left of this flush's budget: the next flush sends it.
+        if (cut === 0) break
         parts.push(head.bytes.subarray(0, cut))
         head.bytes = head.bytes.subarray(cut)
         size += cut
         break
       }
     }
+    if (size === 0) return null
     pendingBytes -= size
     return { stream: first.stream, data: Buffer.concat(parts).toString('utf8') }
   }
@@ -80,7 +82,9 @@ export function createOutputPump(taskId: string, send: (message: SidecarMessage)
       while (pendingBytes > MAX_PENDING_BYTES) {
         const over = pendingBytes - MAX_PENDING_BYTES
         const head = pending[0]
-        const cut = Math.min(over, head.bytes.length)
+        let cut = Math.min(over, head.bytes.length)
+        // Whole characters only: what is left starts where a character does.
+        while (cut < head.bytes.length && (head.bytes[cut] & 0xc0) === 0x80) cut++
         head.bytes = head.bytes.subarray(cut)
         if (head.bytes.length === 0) pending.shift()
         pendingBytes -= cut

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
 import { waitFor } from '../../support/wait.ts'
+import { followOutput } from '../../support/task-control-suite.ts'
 
 const GRACE_MS = 2000
 
@@ -28,6 +29,11 @@ if (task.input.mode === 'trap') {
   const child = spawn('/bin/sh', ['-c', "trap '' TERM; while :; do sleep 1; done"], { stdio: 'ignore' })
   writeFileSync(task.input.pids, JSON.stringify([process.pid, child.pid]))
   setInterval(() => {}, 1000)
+} else if (task.input.mode === 'print') {
+  for (let i = 1; i <= task.input.lines; i++) {
+    process.stdout.write(\`line \${i}\\n\`)
+    await new Promise((resolve) => setTimeout(resolve, task.input.every_ms))
+  }
 } else {
   process.stdout.write(JSON.stringify({ echo: task.input, agent: process.env.AGENT_NAME ?? null }))
 }
@@ -90,6 +96,28 @@ describe('task control under a real pm2', () => {
     const next = await submit({ input: { n: 1 }, agent_id: 'k-plain' })
     await waitFor(() => task(next.task_id), (x) => x.status === 'completed', { what: 'the next task completed' })
     expect(await task(t.task_id)).toMatchObject({ status: 'cancelled', attempts: 1 })
+  })
+
+  it('output followed over SSE arrives while the task runs, in order, and ends with event: end', async () => {
+    const t = await submit({ input: { mode: 'print', lines: 20, every_ms: 100 }, agent_id: 'k-gpu' })
+    const events = followOutput(`${hub.url}/api/admin/tasks/${t.task_id}/output?follow=1`, await hub.adminToken())
+    const text: string[] = []
+    let first: any = null
+    for (;;) {
+      const e = await events.next()
+      if (e.event === 'end') {
+        expect(e.data).toMatchObject({ task_id: t.task_id, status: 'completed' })
+        break
+      }
+      expect(e.event).toBe('output')
+      expect(e.data.stream).toBe('stdout')
+      if (first === null) first = await task(t.task_id)
+      text.push(e.data.data)
+    }
+    // The first output came while the task still ran (20 lines over 2 s).
+    expect(first.status).toBe('working')
+    expect(text.join('')).toBe(Array.from({ length: 20 }, (_, i) => `line ${i + 1}\n`).join(''))
+    expect((await task(t.task_id)).result).toBe(text.join('').trim())
   })
 
   it('a labelled task runs only on the agent with every label; the agent list filters by label', async () => {

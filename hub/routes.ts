@@ -17,6 +17,8 @@ import { restartCommandedView } from './views.ts'
 import { TaskExtrasBody, TasksQuery } from './task-control/rules.ts'
 import { labelsOf } from './task-control/label-query.ts'
 import { outputRoutes } from './task-control/output-routes.ts'
+import { rolloutAgents } from './task-control/rollout-labels.ts'
+import { Labels } from '../shared/labels.ts'
 import type { TaskOutputStore } from './task-control/output.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
@@ -47,6 +49,8 @@ const RolloutBody = v.optional(
       v.check((ids) => new Set(ids).size === ids.length, 'agent_ids must not repeat'),
     )),
     max_unavailable: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    /** Only agents with every one of these (task-control/rollout-labels.ts). */
+    labels: v.optional(Labels),
     mode: v.optional(RestartMode),
     deadline_s: v.optional(DeadlineS),
   }),
@@ -150,7 +154,7 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens, 
     .post('/rollouts', jsonBody(RolloutBody), async (c) => {
       const body = c.req.valid('json')
       const created = await admin.createRollout({
-        reason: body.reason ?? 'rollout', agent_ids: body.agent_ids, max_unavailable: body.max_unavailable ?? 1,
+        reason: body.reason ?? 'rollout', agent_ids: await rolloutAgents(admin, body.agent_ids, body.labels), max_unavailable: body.max_unavailable ?? 1,
         mode: body.mode ?? 'graceful', deadline_s: body.deadline_s ?? null,
       })
       if (!created.ok) return c.json({ error: created.error, agent_id: created.agent_id }, created.error === ERROR.NOT_SUPERVISED ? 409 : 404)

@@ -270,6 +270,18 @@ export function describeTaskControl(store: string, start: () => Promise<TaskCont
       expect((await s.api('GET', `/tasks/${small.task_id}/output`)).body).toMatchObject({ truncated: true, output: [{ data: 'tail' }] })
     })
 
+    it('a rollout with labels restarts only the agents with every one', async () => {
+      await agent('r1', { labels: ['canary'] })
+      await agent('r2')
+      const res = await s.api('POST', '/rollouts', { labels: ['canary'], reason: 'canary only' })
+      expect(res.status).toBe(201)
+      expect(res.body.agents.map((a: any) => a.agent_id)).toEqual([id('r1')])
+      const none = await s.api('POST', '/rollouts', { labels: ['nobody'], agent_ids: [id('r2')] })
+      expect(none.status).toBe(201)
+      expect(none.body.agents).toEqual([])
+      expect((await s.api('POST', '/rollouts', { labels: ['a b'] })).status).toBe(400)
+    })
+
     it('all: one task per connected, undrained, unquarantined agent with the labels; none matching is an empty list', async () => {
       await agent('f1', { labels: ['web'] })
       await agent('f2', { labels: ['web', 'eu'] })

@@ -7,6 +7,7 @@ import { SSE_CLIENT_JS } from './client-sse.ts'
 import { VIEW_JS } from './client-view.ts'
 import { FLEET_JS } from './client-fleet.ts'
 import { PANELS_JS } from './client-panels.ts'
+import { TASKS_JS } from './client-tasks.ts'
 
 const APP_JS = String.raw`
 var TOKEN_KEY = 'agentcom.admin_token'
@@ -143,7 +144,7 @@ function snapshot() {
   snapshotting = true
   queued = []
   var mine = session
-  Promise.all([loadAgents(), loadHealing()]).then(function (r) {
+  Promise.all([loadAgents(), loadHealing(), loadTasks()]).then(function (r) {
     if (mine !== session) return
     fleet.replaceAll(r[0])
     refreshRollouts()
@@ -248,4 +249,4 @@ else $('token').focus()
 `
 
 /** The whole script; one IIFE so nothing leaks into the page's globals. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${BOOT_JS}\n})();\n`
+export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${TASKS_JS}\n${BOOT_JS}\n})();\n`

@@ -21,6 +21,8 @@ export const TASKS_NUDGE = { kind: 'tasks' } as const
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000
+/** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
+const CANCEL_RELEASE_MS = 15_000
 
 export interface ClusterTasksDeps {
   sql: Sql
@@ -92,7 +94,15 @@ export class ClusterTasks implements TaskOwner {
 
   /** An operator cancelled a task in flight on an agent this hub holds: the sidecar stops it. */
   cancelHere(agentId: string, taskId: string): void {
-    if (this.d.holds(agentId)) this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
+    if (!this.d.holds(agentId)) return
+    this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
+    // Freed by its report (takeBack); one that never reports is freed after the sidecar's default grace plus 5 s.
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      const rec = this.d.fleet.get(agentId)
+      if (rec?.task_id === taskId) this.d.fleet.release(rec, taskId)
+    }, CANCEL_RELEASE_MS)
+    this.retryTimers.add(timer)
   }
 
   /** Tells every hub (this one too) that queued work may be waiting. */

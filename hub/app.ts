@@ -30,6 +30,7 @@ import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 import { MemoryTaskOutputs } from './task-control/output.ts'
+import { FileTaskOutputs, type OutputFiles } from './task-control/file-output.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -97,6 +98,8 @@ export interface HubOptions {
   alertWebhookUrl?: string
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
+  /** Where a single hub keeps task output beside its tasks (task-control/file-output.ts). Default: memory only. */
+  outputFiles?: { dir: string; files: OutputFiles }
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
   /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
@@ -150,6 +153,8 @@ export function createHub(options: HubOptions) {
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
 
+  // Set once the output store exists (below); tasks forgotten before that had no output here.
+  let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
   const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, offlineTtlMs: o.offlineTtlMs, changes })
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
@@ -157,6 +162,7 @@ export function createHub(options: HubOptions) {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
     store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
+    onForget: (ids) => forgetOutput(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
     onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
@@ -186,7 +192,13 @@ export function createHub(options: HubOptions) {
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
-  const outputs = cluster?.outputs ?? new MemoryTaskOutputs(() => clock.now())
+  const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
+  const fileOutputs = !cluster?.outputs && options.outputFiles
+    ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
+    : null
+  void fileOutputs?.start((id) => tasks.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
+  const outputs = cluster?.outputs ?? fileOutputs ?? memoryOutputs
+  forgetOutput = (ids) => outputs.forget?.(ids)
   const closing = new AbortController()
   const sockets = createSocketHub({
     fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock, outputs,
@@ -262,6 +274,7 @@ export function createHub(options: HubOptions) {
     close(): void {
       unwatchRevocations?.()
       closing.abort()
+      fileOutputs?.close()
       streams.close()
       events.close()
       sockets.close()

@@ -9,6 +9,8 @@ import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { denoOutputFiles } from './deno/output-files.ts'
+import { OUTPUT_DIR } from './task-control/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -38,6 +40,7 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
 })
 

@@ -11,6 +11,8 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
+import { nodeOutputFiles } from './node/output-files.ts'
+import { OUTPUT_DIR } from './task-control/file-output.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -49,7 +51,8 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  taskStore, restoredTasks: await taskStore?.load(),
+  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: nodeOutputFiles }, cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

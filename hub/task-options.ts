@@ -32,6 +32,8 @@ export interface TaskBoardOptions {
   storeRetryMs: number
   changes: ChangeFeed
   bus: AgentBus
+  /** Finished tasks no longer kept: their output goes too. */
+  onForget?: (taskIds: string[]) => void
   /** The agent holding the task never reported it (see armOverdue). Called before the agent
    *  is freed, so a restart commanded here keeps it from the next dispatch. */
   onOverdue(overdue: OverdueTask): void

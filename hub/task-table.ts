@@ -21,6 +21,8 @@ export interface TaskTableOptions {
   store: TaskStore | null
   /** While saves fail, they are tried again this often. */
   storeRetryMs: number
+  /** Finished tasks no longer kept (what goes with them, their output, goes too). */
+  onForget?: (taskIds: string[]) => void
 }
 
 export class TaskTable {
@@ -28,10 +30,12 @@ export class TaskTable {
   /** Each task's place in creation order (restored ones in the saved order): the list's cursor. */
   private readonly seqs = new Map<string, number>()
   private nextSeq = 1
+  private readonly onForget: (taskIds: string[]) => void
   private readonly finished: FinishedTasks
   private readonly persister: Persister
 
   constructor(opts: TaskTableOptions) {
+    this.onForget = opts.onForget ?? (() => {})
     this.finished = new FinishedTasks(opts.maxFinished)
     this.persister = new Persister(opts.store, () => this.snapshot(), {
       log: opts.log, now: opts.now, retryMs: opts.storeRetryMs,
@@ -65,10 +69,12 @@ export class TaskTable {
 
   /** A task finished: kept for GET while it fits, then forgotten oldest first. */
   retire(task: TaskRecord): void {
-    for (const id of this.finished.add(task.task_id, JSON.stringify(task) ?? '')) {
+    const evicted = this.finished.add(task.task_id, JSON.stringify(task) ?? '')
+    for (const id of evicted) {
       this.tasks.delete(id)
       this.seqs.delete(id)
     }
+    if (evicted.length > 0) this.onForget(evicted)
   }
 
   /** Every task, newest first, with its sequence number. */

@@ -31,7 +31,7 @@ export class TaskBoard {
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
     this.tasks = new TaskTable({
       log: opts.log, now: () => opts.clock.now(), maxFinished: opts.maxFinished,
-      store: opts.store ?? null, storeRetryMs: opts.storeRetryMs,
+      store: opts.store ?? null, storeRetryMs: opts.storeRetryMs, onForget: opts.onForget,
     })
     this.unsubscribe = opts.changes.on('agent', (change) => {
       if (fleet.isAvailable(change.agent_id)) this.scheduleDispatch()

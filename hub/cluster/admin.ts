@@ -100,7 +100,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async createTasksForAll(input, timeoutMs, extras) {
       const rows = await inTransaction(sql, async (tx) => {
         const targets = await fanOutTargets(tx, extras.labels ?? [])
-        const tasks = []
+        const tasks: TaskRow[] = []
         for (const agentId of targets) {
           tasks.push(await insertTask(tx, {
             task_id: d.newId(), input, pinned: agentId, timeout_ms: timeoutMs ?? d.defaultTimeoutMs,

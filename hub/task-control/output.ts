@@ -39,6 +39,14 @@ export interface TaskOutputStore {
   read(taskId: string, afterSeq: number): Promise<OutputRead>
   /** Resolves once every chunk appended so far for `taskId` is stored (cluster: committed). */
   written(taskId: string): Promise<void>
+  /** The tasks are forgotten: their output goes too (a cluster's goes with its rows). */
+  forget?(taskIds: readonly string[]): void
+}
+
+/** One task's kept output as a file holds it (file-output.ts). */
+export interface KeptSnapshot {
+  chunks: StoredChunk[]
+  truncated: boolean
 }
 
 /**
@@ -97,4 +105,31 @@ export class MemoryTaskOutputs implements TaskOutputStore {
   }
 
   async written(): Promise<void> {}
+
+  has(taskId: string): boolean {
+    return this.byTask.has(taskId)
+  }
+
+  snapshot(taskId: string): KeptSnapshot | null {
+    const kept = this.byTask.get(taskId)
+    return kept ? { chunks: kept.chunks.map(({ bytes: _bytes, ...chunk }) => chunk), truncated: kept.truncated } : null
+  }
+
+  /** Takes back what a file held (after a hub restart), unless output came meanwhile. */
+  restore(taskId: string, snapshot: KeptSnapshot): void {
+    if (this.byTask.has(taskId)) return
+    const chunks = snapshot.chunks.map((c) => ({ ...c, bytes: utf8Length(c.data) }))
+    const bytes = chunks.reduce((sum, c) => sum + c.bytes, 0)
+    this.byTask.set(taskId, { chunks, bytes, truncated: snapshot.truncated, nextSeq: (chunks.at(-1)?.seq ?? 0) + 1 })
+    this.total += bytes
+  }
+
+  forget(taskIds: readonly string[]): void {
+    for (const id of taskIds) {
+      const kept = this.byTask.get(id)
+      if (!kept) continue
+      this.total -= kept.bytes
+      this.byTask.delete(id)
+    }
+  }
 }

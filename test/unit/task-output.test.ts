@@ -118,3 +118,40 @@ describe('task control rules', () => {
     expect(parseLabelList(' a, b=c ,,a')).toEqual(['a', 'b=c'])
   })
 })
+
+describe('output files (single hub)', () => {
+  it('a task the board forgets takes its output file with it; unsafe ids stay in memory', async () => {
+    const { mkdtemp, readdir, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { FileTaskOutputs } = await import('../../hub/task-control/file-output.ts')
+    const { nodeOutputFiles } = await import('../../hub/node/output-files.ts')
+    const { TaskTable } = await import('../../hub/task-table.ts')
+    const { silentLogger } = await import('../../shared/log.ts')
+    const dir = join(await mkdtemp(join(tmpdir(), 'agentcom-out-')), 'task-output')
+    try {
+      const outputs = new FileTaskOutputs(new MemoryTaskOutputs(() => 1), dir, nodeOutputFiles, silentLogger)
+      await outputs.start(() => true)
+      const forgotten: string[] = []
+      const table = new TaskTable({ log: silentLogger, now: () => 1, maxFinished: 1, store: null, storeRetryMs: 1000, onForget: (ids) => {
+        forgotten.push(...ids)
+        outputs.forget(ids)
+      } })
+      for (const id of ['t-a', 't-b', '../evil']) outputs.append(id, 'stdout', `out of ${id}`, 0)
+      await outputs.flush()
+      expect((await readdir(dir)).sort()).toEqual(['t-a.json', 't-b.json'])
+      const task = (id: string) => ({ task_id: id, status: 'completed' } as never)
+      table.retire(task('t-a'))
+      table.retire(task('t-b'))
+      expect(forgotten).toEqual(['t-a'])
+      await outputs.flush()
+      expect(await readdir(dir)).toEqual(['t-b.json'])
+      expect((await outputs.read('t-a', 0)).chunks).toEqual([])
+      expect((await outputs.read('../evil', 0)).chunks.map((c) => c.data)).toEqual(['out of ../evil'])
+      table.close()
+      outputs.close()
+    } finally {
+      await rm(join(dir, '..'), { recursive: true, force: true })
+    }
+  })
+})

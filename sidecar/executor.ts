@@ -13,6 +13,8 @@ export { MAX_RESULT_BYTES } from '../shared/protocol.ts'
 export const OUTPUT_GRACE_MS = 1000
 /** While a cancelled task's group has its grace, how often the executor looks whether it is empty. */
 const GROUP_POLL_MS = 50
+/** After the SIGKILL at a cancel's grace, how long the group may take to be reaped before the task is over anyway. */
+const REAP_WAIT_MS = 1000
 /** How much of the end of stderr is kept for the error. */
 export const STDERR_TAIL_BYTES = 4 * 1024
 
@@ -168,14 +170,21 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       stopped = true
       terminating = true
       signalGroup('SIGTERM')
-      killTimer = setTimeout(killGroup, graceMs)
-      groupWatch = setInterval(() => {
-        if (groupAlive()) return
+      const over = () => {
         clearInterval(groupWatch)
         clearTimeout(killTimer)
         groupGone = true
         reaped = true
         onGroupGone()
+      }
+      killTimer = setTimeout(() => {
+        killGroup()
+        // Killed: what still counts as the group is zombies waiting for whoever reaps orphans
+        // (which may be slow, or never): the task is over all the same.
+        killTimer = setTimeout(over, REAP_WAIT_MS)
+      }, graceMs)
+      groupWatch = setInterval(() => {
+        if (!groupAlive()) over()
       }, GROUP_POLL_MS)
     },
   }

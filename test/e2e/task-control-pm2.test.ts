@@ -3,6 +3,7 @@
  * SIGTERM is killed with its child once the sidecar's grace is over, and a labelled task runs
  * only on the agent with the labels.
  */
+import { readFileSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -68,10 +69,10 @@ const submit = async (body: unknown) => {
   expect(res.status).toBe(201)
   return res.body
 }
+/** Running: a zombie (killed, waiting for whoever reaps orphans) is dead. */
 const alive = (pid: number) => {
   try {
-    process.kill(pid, 0)
-    return true
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   } catch {
     return false
   }

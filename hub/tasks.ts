@@ -254,14 +254,17 @@ export class TaskBoard {
     const agentId = task.agent_id
     if (verdict === 'cancel_and_signal' && agentId !== null) {
       this.opts.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
-      if (this.fleet.get(agentId)?.task_id === taskId) {
-        this.timers.armStep(taskId, this.opts.cancelGraceMs ?? 15_000, () => {
-          const rec = this.fleet.get(agentId)
-          if (rec) this.fleet.release(rec, taskId)
-        })
-      }
+      if (this.fleet.get(agentId)?.task_id === taskId) this.releaseLater(agentId, taskId)
     }
     return { ok: true, task }
+  }
+
+  /** A cancelled task's agent is freed by its report; one that never reports, after cancelGraceMs. */
+  private releaseLater(agentId: string, taskId: string): void {
+    this.timers.armStep(taskId, this.opts.cancelGraceMs ?? 15_000, () => {
+      const rec = this.fleet.get(agentId)
+      if (rec) this.fleet.release(rec, taskId)
+    })
   }
 
   /** Tasks newest first, filtered, one page (see task-control/rules.ts). */
@@ -335,15 +338,18 @@ export class TaskBoard {
         this.touch(task)
         holding = activeTaskId
       } else if (task?.status === 'cancelled') {
-        this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId, reason: 'cancelled' })
+        // Busy until its sidecar reports the stopped task: no next task beside one still dying.
+        holding = activeTaskId
+        this.releaseLater(rec.agent_id, activeTaskId)
       } else if (task?.status !== 'completed' && task?.status !== 'failed') {
         this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
       }
       // A finished task's late result is acknowledged (and ignored) when it arrives.
     }
-    // Cancelled while the agent was away: the cancel may not have reached it.
+    // Cancelled while the agent was away (or a hub ago): the cancel may not have reached it.
     if (holding !== null && holding === activeTaskId && this.tasks.get(holding)?.status === 'cancelled') {
       this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: holding, reason: 'cancelled' })
+      this.releaseLater(rec.agent_id, holding)
     }
     this.fleet.holding(rec, holding)
   }

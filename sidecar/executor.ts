@@ -166,7 +166,8 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       killGroup()
     },
     terminate(graceMs) {
-      if (terminating || reaped) return this.stop()
+      if (terminating) return
+      if (reaped) return this.stop()
       stopped = true
       terminating = true
       signalGroup('SIGTERM')

@@ -50,6 +50,8 @@ export function createSidecar(deps: SidecarDeps) {
   /** The task's whole life (run, persist, report), so shutdown can wait for it. */
   let work: Promise<void> = Promise.resolve()
   let identified = false
+  /** The task a cancel is stopping (a repeated cancel leaves its grace alone). */
+  let cancelling: string | null = null
   const resendTimer = setInterval(() => {
     const active = queue.active
     if (identified && active?.outcome) void send(outcomeMessage(active.task_id, active.outcome))
@@ -203,8 +205,9 @@ export function createSidecar(deps: SidecarDeps) {
    */
   async function cancelled(taskId: string): Promise<void> {
     const active = queue.active
-    // Over already: its outcome is on its way to the hub, which ignores it.
-    if (active?.task_id !== taskId || active.outcome) return
+    // Over already (its outcome is on its way to the hub, which ignores it), or being stopped.
+    if (active?.task_id !== taskId || active.outcome || cancelling === taskId) return
+    cancelling = taskId
     const graceMs = config.cancelGraceMs ?? SIDECAR_DEFAULTS.cancelGraceMs
     log.warn('task cancelled', { task_id: taskId, grace_ms: graceMs })
     const task = running

@@ -148,8 +148,12 @@ export function describeTaskControl(store: string, start: () => Promise<TaskCont
       expect(await s.api('POST', `/tasks/${created.task_id}/cancel`)).toMatchObject({ status: 200, body: { status: 'cancelled' } })
       const back = await agent('gone', { active_task_id: created.task_id })
       expect(await back.next('task_cancel')).toEqual({ type: 'task_cancel', task_id: created.task_id, reason: 'cancelled' })
+      // Busy until it reports the stopped task: nothing new meanwhile.
+      const next = await post({ input: { n: 2 }, agent_id: id('gone') })
+      expect((await task(next.task_id)).status).toBe('queued')
       back.send({ type: 'task_interrupted', task_id: created.task_id, reason: 'cancelled' })
       await back.next('task_ack')
+      expect((await take(back)).task_id).toBe(next.task_id)
       expect(await task(created.task_id)).toMatchObject({ status: 'cancelled' })
     })
 

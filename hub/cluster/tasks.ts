@@ -96,7 +96,11 @@ export class ClusterTasks implements TaskOwner {
   cancelHere(agentId: string, taskId: string): void {
     if (!this.d.holds(agentId)) return
     this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
-    // Freed by its report (takeBack); one that never reports is freed after the sidecar's default grace plus 5 s.
+    this.releaseLater(agentId, taskId)
+  }
+
+  /** Freed by its report (takeBack); an agent that never reports is freed after the sidecar's default grace plus 5 s. */
+  private releaseLater(agentId: string, taskId: string): void {
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer)
       const rec = this.d.fleet.get(agentId)
@@ -247,7 +251,10 @@ export class ClusterTasks implements TaskOwner {
           const row = await getTask(sql, activeTaskId)
           // A finished task's late result is acknowledged (and ignored) when it arrives.
           if (row?.status === 'cancelled') {
+            // Busy until its sidecar reports the stopped task: no next task beside one still dying.
             this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId, reason: 'cancelled' })
+            holding = activeTaskId
+            this.releaseLater(rec.agent_id, activeTaskId)
           } else if (row?.status !== 'completed' && row?.status !== 'failed') {
             this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
           }

@@ -11,6 +11,8 @@ import type { Healing } from './healing.ts'
 import type { HealingView } from './healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
+import { hasLabels } from '../shared/labels.ts'
+import type { TaskExtras, TasksQuery } from './task-control/rules.ts'
 
 export type AgentView = ReturnType<typeof agentView>
 export type TaskView = ReturnType<typeof taskView>
@@ -32,12 +34,14 @@ export type RestartAnswer =
 /** The store behind an answer could not be read or written: the route answers 503. */
 export class StorageUnavailable extends Error {}
 
+export type CancelAnswer = { ok: true; task: TaskView } | { ok: false; error: 'task_not_found' | 'task_finished' }
+
 export interface AdminBackend {
   /**
    * Agents by agent id, filtered by `query.status`; one page when `query.limit` is set (then
    * `next_cursor` is set too, null on the last page). Every hub of a cluster answers alike.
    */
-  listAgents(query: AgentsQuery): Promise<AgentPage<AgentView>>
+  listAgents(query: AgentsQuery, labels?: readonly string[]): Promise<AgentPage<AgentView>>
   /** null: no agent of that id was ever seen. */
   getAgent(agentId: string): Promise<AgentView | null>
   restart(agentId: string, cmd: CommandRestart): Promise<RestartAnswer>
@@ -45,8 +49,17 @@ export interface AdminBackend {
   drain(agentId: string): Promise<AgentView | null>
   resume(agentId: string): Promise<AgentView | null>
   /** Resolves once the task is saved (201 promises it survives a hub restart). */
-  createTask(input: unknown, pinned: string | null, timeoutMs: number | undefined): Promise<TaskView>
+  createTask(input: unknown, pinned: string | null, timeoutMs: number | undefined, extras?: Partial<TaskExtras>): Promise<TaskView>
+  /**
+   * `"all": true`: one task, pinned, per agent connected, undrained, not quarantined and carrying
+   * every label of `extras.labels`, at this moment; resolves once all are saved.
+   */
+  createTasksForAll(input: unknown, timeoutMs: number | undefined, extras: Partial<TaskExtras>): Promise<TaskView[]>
   getTask(taskId: string): Promise<TaskView | null>
+  /** Tasks newest first (task-control/rules.ts, TasksQuery). */
+  listTasks(query: TasksQuery): Promise<{ tasks: TaskView[]; next_cursor: string | null }>
+  /** Cancels a task not yet finished; resolves once the cancel is saved. */
+  cancelTask(taskId: string): Promise<CancelAnswer>
   createRollout(request: RolloutRequest): Promise<RolloutCreated>
   /** null: no such rollout (or it was pruned). */
   getRollout(rolloutId: string): Promise<RolloutView | null>
@@ -66,8 +79,9 @@ export function createLocalAdmin(
     return rec ? agentView(fleet, rec, hubId) : null
   }
   return {
-    listAgents: async (query) => {
-      const page = pageAgents(fleet.list(), (rec) => fleet.status(rec), query)
+    listAgents: async (query, labels = []) => {
+      const all = labels.length === 0 ? fleet.list() : fleet.list().filter((rec) => hasLabels(rec.labels, labels))
+      const page = pageAgents(all, (rec) => fleet.status(rec), query)
       const agents = page.agents.map((rec) => agentView(fleet, rec, hubId))
       return page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }
     },
@@ -76,16 +90,39 @@ export function createLocalAdmin(
     drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),
     // Lifts a quarantine too.
     resume: async (agentId) => (healing.resumeAgent(agentId) ? view(agentId) : null),
-    async createTask(input, pinned, timeoutMs) {
-      const { task, saved } = tasks.create(input, pinned, timeoutMs)
+    async createTask(input, pinned, timeoutMs, extras) {
+      const { task, saved } = tasks.create(input, pinned, timeoutMs, extras)
       // The task as created: once saved it may be dispatched before this answer goes out.
       const created = taskView(task)
       if (!(await saved)) throw new StorageUnavailable('the task could not be saved')
       return created
     },
+    async createTasksForAll(input, timeoutMs, extras) {
+      const wanted = extras.labels ?? []
+      const targets = fleet.list().filter((rec) => rec.peer !== null && !rec.drained && !rec.quarantined && hasLabels(rec.labels, wanted))
+      const created = targets.map((rec) => tasks.create(input, rec.agent_id, timeoutMs, extras))
+      const views = created.map(({ task }) => taskView(task))
+      const saved = await Promise.all(created.map((c) => c.saved))
+      if (saved.includes(false)) throw new StorageUnavailable('the tasks could not be saved')
+      return views
+    },
     getTask: async (taskId) => {
       const task = tasks.get(taskId)
       return task ? taskView(task) : null
+    },
+    listTasks: async (query) => {
+      const page = tasks.list(query)
+      return { tasks: page.tasks.map(taskView), next_cursor: page.next_cursor }
+    },
+    async cancelTask(taskId) {
+      const answer = tasks.cancel(taskId)
+      if (!answer.ok) return answer
+      const view = taskView(answer.task)
+      // Answered once saved; a save that fails keeps the cancel in memory, saved when the disk is back.
+      await tasks.durable().catch(() => {
+        throw new StorageUnavailable('the cancel could not be saved')
+      })
+      return { ok: true, task: view }
     },
     async createRollout(request) {
       const ids = request.agent_ids ?? rollouts.defaultAgents()

@@ -24,6 +24,8 @@ export interface AgentState {
   supervised: boolean
   /** Random per sidecar process: tells a new process when pm2 info is unavailable. */
   instance_id: string | null
+  /** AGENTCOM_LABELS as last identified ([] for a sidecar that sends none). */
+  labels: readonly string[]
   drained: boolean
   /** Healing's crash-loop quarantine: drained too, and both end with resume(). */
   quarantined: boolean
@@ -45,13 +47,14 @@ export interface Hello {
   instance_id: string | null
   version?: string | null
   host?: Host | null
+  labels?: readonly string[]
 }
 
 /** A record for an agent seen for the first time. */
 export function blankAgent(agentId: string, supervised: boolean): AgentState {
   return {
     agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null, version: null, host: null,
-    supervised, instance_id: null, drained: false, quarantined: false, heldForRestart: false,
+    supervised, instance_id: null, labels: [], drained: false, quarantined: false, heldForRestart: false,
     stats: null, restart: null, task_id: null, timer: null,
   }
 }

@@ -42,6 +42,8 @@ import { createMemoryAuditStore } from './access/audit-file.ts'
 import type { AuditStore } from './access/audit-store.ts'
 import { auditedRoute, createAccessGate } from './access/gate.ts'
 import { accessRoutes } from './access/routes.ts'
+import { MemoryTaskOutputs } from './task-control/output.ts'
+import { FileTaskOutputs, type OutputFiles } from './task-control/file-output.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -113,6 +115,8 @@ export interface HubOptions {
   alertOfflineMs?: number
   /** Where tasks are saved so a hub restart loses none. Default: memory only. */
   taskStore?: TaskStore
+  /** Where a single hub keeps task output beside its tasks (task-control/file-output.ts). Default: memory only. */
+  outputFiles?: { dir: string; files: OutputFiles }
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
   /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
@@ -173,6 +177,8 @@ export function createHub(options: HubOptions) {
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
 
+  // Set once the output store exists (below); tasks forgotten before that had no output here.
+  let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
   const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, offlineTtlMs: o.offlineTtlMs, changes })
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
@@ -180,6 +186,7 @@ export function createHub(options: HubOptions) {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
     store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
+    onForget: (ids) => forgetOutput(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
     onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
@@ -229,9 +236,17 @@ export function createHub(options: HubOptions) {
   history.start(events.log)
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
+  const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
+  const fileOutputs = !cluster?.outputs && options.outputFiles
+    ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
+    : null
+  void fileOutputs?.start((id) => tasks.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
+  const outputs = cluster?.outputs ?? fileOutputs ?? memoryOutputs
+  forgetOutput = (ids) => outputs.forget?.(ids)
+  const closing = new AbortController()
   const sockets = createSocketHub({
     fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
-    verifyToken, log, clock,
+    verifyToken, log, clock, outputs,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
     terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
@@ -283,7 +298,7 @@ export function createHub(options: HubOptions) {
     }))
     .route('/api/admin', accessRoutes({ secret: options.secret, audit, clock, log }))
     .route('/api/admin', adminRoutes({
-      admin, streams, verifyToken, log,
+      admin, streams, verifyToken, log, output: { outputs, signal: closing.signal },
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 
@@ -327,6 +342,8 @@ export function createHub(options: HubOptions) {
       history.close()
       metrics.close()
       fleetAlerts?.stop()
+      closing.abort()
+      fileOutputs?.close()
       streams.close()
       events.close()
       sockets.close()

@@ -8,6 +8,7 @@ import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
 import type { AdminBackend } from './admin.ts'
+import type { TaskOutputStore } from './task-control/output.ts'
 import type { ChangeFeed } from './changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './fleet.ts'
 import type { LiveEventSource } from './live-events.ts'
@@ -49,6 +50,8 @@ export interface LocalOwners {
 export interface ClusterSeam {
   admin: AdminBackend
   tasks: TaskOwner
+  /** Task output in the cluster's table, readable from every hub. */
+  outputs?: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
   /**

@@ -14,6 +14,8 @@ import { denoProcessMetrics } from './deno/metrics.ts'
 import { denoAuditFiles } from './deno/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
+import { denoOutputFiles } from './deno/output-files.ts'
+import { OUTPUT_DIR } from './task-control/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -56,6 +58,7 @@ const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditSto
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
   remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,
 })

@@ -210,6 +210,7 @@ export class Fleet {
     rec.instance_id = hello.instance_id
     rec.version = hello.version ?? null
     rec.host = hello.host ?? null
+    rec.labels = hello.labels ?? []
     const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
     this.settleRestartOnIdentify(rec)
     this.opts.changes.publish(identified)

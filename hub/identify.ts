@@ -46,7 +46,9 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }
-    const hello: Hello = { pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null, ...hostFacts(msg) }
+    const hello: Hello = {
+      pm2_info: msg.pm2_info, supervised: msg.supervised, instance_id: msg.instance_id ?? null, ...hostFacts(msg), labels: msg.labels ?? [],
+    }
     // Held from here on: a revocation learned while the cluster join waits closes this socket (4001).
     conn.credential = claims
     if (joinCluster) {

@@ -15,6 +15,8 @@ import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 import { nodeAuditFiles } from './node/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
+import { nodeOutputFiles } from './node/output-files.ts'
+import { OUTPUT_DIR } from './task-control/file-output.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -66,7 +68,9 @@ const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/$
 const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, nodeAuditFiles, { log })
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  taskStore, restoredTasks: await taskStore?.load(),
+  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: nodeOutputFiles },
+  cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
   joinUses: cluster ? cluster.joinUses : joinUses,
   audit,
 })

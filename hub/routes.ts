@@ -14,6 +14,12 @@ import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { joinTokenRoutes } from './enroll/routes.ts'
 import { restartCommandedView } from './views.ts'
+import { TaskExtrasBody, TasksQuery } from './task-control/rules.ts'
+import { labelsOf } from './task-control/label-query.ts'
+import { outputRoutes } from './task-control/output-routes.ts'
+import { rolloutAgents } from './task-control/rollout-labels.ts'
+import { Labels } from '../shared/labels.ts'
+import type { TaskOutputStore } from './task-control/output.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -28,8 +34,10 @@ const TaskBody = v.pipe(
     input: v.unknown(),
     agent_id: v.optional(AgentId),
     timeout_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(86_400_000))),
+    ...TaskExtrasBody,
   }),
   v.check((b) => b.input !== undefined, 'input is required'),
+  v.check((b) => !(b.all === true && b.agent_id !== undefined), 'all and agent_id exclude each other'),
   v.check((b) => jsonBytes(b.input) <= MAX_INPUT_BYTES, `input is larger than ${MAX_INPUT_BYTES / 1024} KiB or nested too deeply`),
 )
 
@@ -41,6 +49,8 @@ const RolloutBody = v.optional(
       v.check((ids) => new Set(ids).size === ids.length, 'agent_ids must not repeat'),
     )),
     max_unavailable: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    /** Only agents with every one of these (task-control/rollout-labels.ts). */
+    labels: v.optional(Labels),
     mode: v.optional(RestartMode),
     deadline_s: v.optional(DeadlineS),
   }),
@@ -57,17 +67,20 @@ interface Deps {
   verifyToken: TokenVerifier
   log: Logger
   tokens: Omit<TokenRouteDeps, 'log'>
+  /** Task output (task-control/output-routes.ts); `signal` ends its followers when the hub closes. */
+  output: { outputs: TaskOutputStore; signal: AbortSignal }
 }
 
 /** Behind the access gate (hub/access/gate.ts, mounted in app.ts): the token and its role are checked. */
-export function adminRoutes({ admin, streams, verifyToken, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, log, tokens, output }: Deps) {
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
   return new Hono()
     .route('/', tokenRoutes({ ...tokens, log }))
     .route('/', joinTokenRoutes({ ...tokens, log }))
-    .get('/agents', query(AgentsQuery), async (c) => {
-      const page = await admin.listAgents(c.req.valid('query'))
+    .route('/', outputRoutes({ admin, ...output }))
+    .get('/agents', query(AgentsQuery), labelsOf, async (c) => {
+      const page = await admin.listAgents(c.req.valid('query'), c.get('labels'))
       return c.json(page.next_cursor === undefined ? { agents: page.agents } : page, 200)
     })
     .get('/events', (c) => {
@@ -111,8 +124,16 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens }: Deps) 
       const body = c.req.valid('json')
       // Resolves once saved (201 promises the task survives a hub restart); unsaved, it was
       // never created and the answer is 503 (StorageUnavailable).
-      const task = await admin.createTask(body.input, body.agent_id ?? null, body.timeout_ms)
+      const extras = { labels: body.labels, retries: body.retries, retry_delay_ms: body.retry_delay_ms }
+      if (body.all === true) return c.json({ tasks: await admin.createTasksForAll(body.input, body.timeout_ms, extras) }, 201)
+      const task = await admin.createTask(body.input, body.agent_id ?? null, body.timeout_ms, extras)
       return c.json(task, 201)
+    })
+    .get('/tasks', query(TasksQuery), async (c) => c.json(await admin.listTasks(c.req.valid('query')), 200))
+    .post('/tasks/:task_id/cancel', params(IdParam('task_id')), async (c) => {
+      const answer = await admin.cancelTask(c.req.valid('param').task_id)
+      if (answer.ok) return c.json(answer.task, 200)
+      return answer.error === 'task_finished' ? c.json({ error: ERROR.TASK_FINISHED }, 409) : c.json({ error: ERROR.TASK_NOT_FOUND }, 404)
     })
     .get('/tasks/:task_id', params(IdParam('task_id')), async (c) => {
       const task = await admin.getTask(c.req.valid('param').task_id)
@@ -122,7 +143,7 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens }: Deps) 
     .post('/rollouts', jsonBody(RolloutBody), async (c) => {
       const body = c.req.valid('json')
       const created = await admin.createRollout({
-        reason: body.reason ?? 'rollout', agent_ids: body.agent_ids, max_unavailable: body.max_unavailable ?? 1,
+        reason: body.reason ?? 'rollout', agent_ids: await rolloutAgents(admin, body.agent_ids, body.labels), max_unavailable: body.max_unavailable ?? 1,
         mode: body.mode ?? 'graceful', deadline_s: body.deadline_s ?? null,
       })
       if (!created.ok) return c.json({ error: created.error, agent_id: created.agent_id }, created.error === ERROR.NOT_SUPERVISED ? 409 : 404)

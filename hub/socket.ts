@@ -14,6 +14,7 @@ import type { Hello, Peer } from './fleet.ts'
 import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
+import type { TaskOutputStore } from './task-control/output.ts'
 
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
@@ -25,6 +26,8 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFra
   joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
+  /** Where `task_output` frames go (task-control/output.ts); without it they are dropped. */
+  outputs?: Pick<TaskOutputStore, 'append'>
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -85,6 +88,10 @@ export function createSocketHub(opts: SocketOptions) {
         return fleet.agentRestarting(rec, msg.restart_id)
       case 'task_accepted':
         return tasks.accepted(rec, msg.task_id)
+      case 'task_output':
+        // Only from the agent that holds the task: no one may write into another's output.
+        if (rec.task_id === msg.task_id) opts.outputs?.append(msg.task_id, msg.stream, msg.data, msg.dropped ?? 0)
+        return
       case 'task_complete':
         return tasks.finished(rec, msg.task_id, { kind: 'complete', result: withoutNul(msg.result) })
       case 'task_failed':

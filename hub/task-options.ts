@@ -6,9 +6,10 @@ import type { ChangeFeed } from './changes.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { OverdueTask } from './task-timers.ts'
 
-export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
+export type { TaskStatus } from './task-control/rules.ts'
 
-export type TaskRecord = StoredTask
+/** A task as the board holds it: every field of StoredTask set (restore fills the defaults). */
+export type TaskRecord = Required<StoredTask>
 
 export interface TaskBoardOptions {
   clock: Clock
@@ -19,6 +20,8 @@ export interface TaskBoardOptions {
   /** How long a disconnected agent has to come back with its task; and an assigned task's
    *  time past its timeout before it is overdue. */
   graceMs: number
+  /** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. Default 15 s. */
+  cancelGraceMs?: number
   /** A task interrupted this many times fails instead of running again. */
   maxAttempts: number
   defaultTimeoutMs: number
@@ -29,6 +32,8 @@ export interface TaskBoardOptions {
   storeRetryMs: number
   changes: ChangeFeed
   bus: AgentBus
+  /** Finished tasks no longer kept: their output goes too. */
+  onForget?: (taskIds: string[]) => void
   /** The agent holding the task never reported it (see armOverdue). Called before the agent
    *  is freed, so a restart commanded here keeps it from the next dispatch. */
   onOverdue(overdue: OverdueTask): void

@@ -6,6 +6,8 @@ import * as v from 'valibot'
 import { AgentId } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { TaskStatus } from './tasks.ts'
+import { Labels } from '../shared/labels.ts'
+import { TASK_STATUSES } from './task-control/rules.ts'
 
 export interface StoredTask {
   task_id: string
@@ -23,6 +25,13 @@ export interface StoredTask {
   updated_at: number
   /** When it was last given to an agent: the hub's deadline on it runs from here. */
   assigned_at: number | null
+  /** Task control (task-control/rules.ts): labels wanted, retries allowed and used; absent: the defaults. */
+  labels?: string[]
+  retries?: number
+  retry_delay_ms?: number
+  retried?: number
+  /** A retry waits until then (epoch ms); null: may run now. */
+  run_after?: number | null
 }
 
 /**
@@ -60,7 +69,7 @@ export interface TaskFiles extends StateFiles {
 
 const StoredTaskSchema = v.object({
   task_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  status: v.picklist(['queued', 'assigned', 'working', 'completed', 'failed']),
+  status: v.picklist(TASK_STATUSES),
   input: v.custom<unknown>((x) => x !== undefined, 'input is required'),
   pinned: v.nullable(AgentId),
   agent_id: v.nullable(AgentId),
@@ -71,6 +80,12 @@ const StoredTaskSchema = v.object({
   created_at: v.number(),
   updated_at: v.number(),
   assigned_at: v.optional(v.nullable(v.number()), null),
+  // Absent in files written before task control: the defaults.
+  labels: v.optional(Labels, () => []),
+  retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  retry_delay_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1000),
+  retried: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
+  run_after: v.optional(v.nullable(v.number()), null),
 })
 const TaskFileSchema = v.object({ version: v.literal(1), tasks: v.array(v.unknown()) })
 

@@ -8,6 +8,7 @@ import type { StoredTask, TaskStore } from './task-store.ts'
 import type { TaskRecord } from './tasks.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { FinishedTasks } from './task-retention.ts'
+import { isFinished } from './task-control/rules.ts'
 
 /** Finished tasks written to the store (all unfinished ones always are). */
 const MAX_STORED_FINISHED = 1000
@@ -20,14 +21,21 @@ export interface TaskTableOptions {
   store: TaskStore | null
   /** While saves fail, they are tried again this often. */
   storeRetryMs: number
+  /** Finished tasks no longer kept (what goes with them, their output, goes too). */
+  onForget?: (taskIds: string[]) => void
 }
 
 export class TaskTable {
   private readonly tasks = new Map<string, TaskRecord>()
+  /** Each task's place in creation order (restored ones in the saved order): the list's cursor. */
+  private readonly seqs = new Map<string, number>()
+  private nextSeq = 1
+  private readonly onForget: (taskIds: string[]) => void
   private readonly finished: FinishedTasks
   private readonly persister: Persister
 
   constructor(opts: TaskTableOptions) {
+    this.onForget = opts.onForget ?? (() => {})
     this.finished = new FinishedTasks(opts.maxFinished)
     this.persister = new Persister(opts.store, () => this.snapshot(), {
       log: opts.log, now: opts.now, retryMs: opts.storeRetryMs,
@@ -44,11 +52,13 @@ export class TaskTable {
 
   add(task: TaskRecord): void {
     this.tasks.set(task.task_id, task)
+    this.seqs.set(task.task_id, this.nextSeq++)
     this.persister.touch()
   }
 
   remove(taskId: string): void {
     this.tasks.delete(taskId)
+    this.seqs.delete(taskId)
     this.persister.touch()
   }
 
@@ -59,7 +69,18 @@ export class TaskTable {
 
   /** A task finished: kept for GET while it fits, then forgotten oldest first. */
   retire(task: TaskRecord): void {
-    for (const id of this.finished.add(task.task_id, JSON.stringify(task) ?? '')) this.tasks.delete(id)
+    const evicted = this.finished.add(task.task_id, JSON.stringify(task) ?? '')
+    for (const id of evicted) {
+      this.tasks.delete(id)
+      this.seqs.delete(id)
+    }
+    if (evicted.length > 0) this.onForget(evicted)
+  }
+
+  /** Every task, newest first, with its sequence number. */
+  *newestFirst(): Generator<{ seq: number; task: TaskRecord }> {
+    const all = [...this.tasks.values()]
+    for (let i = all.length - 1; i >= 0; i--) yield { seq: this.seqs.get(all[i].task_id)!, task: all[i] }
   }
 
   /** Resolves once every change so far is in the store; rejects when that save failed. */
@@ -75,7 +96,7 @@ export class TaskTable {
     const out: StoredTask[] = []
     const keepFinished = new Set(this.finished.newest(MAX_STORED_FINISHED))
     for (const t of this.tasks.values()) {
-      if ((t.status === 'completed' || t.status === 'failed') && !keepFinished.has(t.task_id)) continue
+      if (isFinished(t.status) && !keepFinished.has(t.task_id)) continue
       out.push(t)
     }
     return out

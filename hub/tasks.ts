@@ -12,6 +12,8 @@ import type { StorageHealth } from './persister.ts'
 import type { TaskBoardOptions, TaskRecord } from './task-options.ts'
 import { TaskTable } from './task-table.ts'
 import { TaskTimers } from './task-timers.ts'
+import { hasLabels } from '../shared/labels.ts'
+import { TASK_EXTRAS_DEFAULTS, cancelVerdict, isFinished, pageTasks, retryDelay, type TaskExtras, type TasksQuery } from './task-control/rules.ts'
 
 export type { OverdueTask } from './task-timers.ts'
 
@@ -29,7 +31,7 @@ export class TaskBoard {
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
     this.tasks = new TaskTable({
       log: opts.log, now: () => opts.clock.now(), maxFinished: opts.maxFinished,
-      store: opts.store ?? null, storeRetryMs: opts.storeRetryMs,
+      store: opts.store ?? null, storeRetryMs: opts.storeRetryMs, onForget: opts.onForget,
     })
     this.unsubscribe = opts.changes.on('agent', (change) => {
       if (fleet.isAvailable(change.agent_id)) this.scheduleDispatch()
@@ -67,10 +69,12 @@ export class TaskBoard {
    */
   restore(stored: StoredTask[]): void {
     for (const s of stored) {
-      const task: TaskRecord = { ...s }
+      const task: TaskRecord = { ...TASK_EXTRAS_DEFAULTS, retried: 0, run_after: null, ...s }
       this.tasks.add(task)
-      if (task.status === 'queued') this.queue.push(task.task_id)
-      else if (task.status === 'completed' || task.status === 'failed') this.tasks.retire(task)
+      if (task.status === 'queued') {
+        this.queue.push(task.task_id)
+        if (task.run_after !== null) this.timers.armStep(task.task_id, Math.max(0, task.run_after - this.opts.clock.now()), () => this.scheduleDispatch())
+      } else if (isFinished(task.status)) this.tasks.retire(task)
       else {
         if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
         this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
@@ -84,12 +88,15 @@ export class TaskBoard {
    * saved; `saved` resolves false when it could not be, and then the task is gone, as if never
    * created.
    */
-  create(input: unknown, pinned: string | null, timeoutMs: number | undefined): { task: Readonly<TaskRecord>; saved: Promise<boolean> } {
+  create(
+    input: unknown, pinned: string | null, timeoutMs: number | undefined, extras: Partial<TaskExtras> = {},
+  ): { task: Readonly<TaskRecord>; saved: Promise<boolean> } {
     const now = this.opts.clock.now()
     const task: TaskRecord = {
       task_id: this.opts.newId(), status: 'queued', input, pinned, agent_id: pinned,
       attempts: 0, result: null, error: null, timeout_ms: timeoutMs ?? this.opts.defaultTimeoutMs,
       created_at: now, updated_at: now, assigned_at: null,
+      ...TASK_EXTRAS_DEFAULTS, ...stripUndefined(extras), retried: 0, run_after: null,
     }
     this.tasks.add(task)
     const saved = this.tasks.durable().then(
@@ -128,20 +135,31 @@ export class TaskBoard {
     const available = this.fleet.available
     if (available.size === 0) return
     const waiting: string[] = []
+    const now = this.opts.clock.now()
     for (const taskId of this.queue) {
       const task = this.tasks.get(taskId)
       if (!task || task.status !== 'queued') continue
-      const agentId = task.pinned ?? first(available)
+      // A retry waiting for its delay (a timer dispatches again then).
+      const ready = task.run_after === null || task.run_after <= now
+      const agentId = !ready ? undefined : task.pinned ?? this.firstWith(available, task.labels)
       const rec = agentId !== undefined && available.has(agentId) ? this.fleet.get(agentId) : undefined
-      if (rec) this.assign(task, rec)
+      if (rec && hasLabels(rec.labels, task.labels)) this.assign(task, rec)
       else waiting.push(taskId)
     }
     this.queue = waiting
   }
 
+  /** The first free agent carrying every one of `labels`. */
+  private firstWith(available: ReadonlySet<string>, labels: readonly string[]): string | undefined {
+    if (labels.length === 0) return first(available)
+    for (const agentId of available) if (hasLabels(this.fleet.get(agentId)?.labels ?? [], labels)) return agentId
+    return undefined
+  }
+
   private assign(task: TaskRecord, rec: AgentRecord): void {
     task.status = 'assigned'
     task.agent_id = rec.agent_id
+    task.run_after = null
     task.attempts++
     task.assigned_at = this.opts.clock.now()
     this.armOverdue(task)
@@ -182,7 +200,8 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     const isOurs = task !== undefined && (
       ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
-      (task.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id))
+      // Not one waiting for a retry: a report then is a resend of the failure that queued it.
+      (task.status === 'queued' && task.run_after === null && (task.pinned === null || task.pinned === rec.agent_id))
     )
     if (task && isOurs) {
       this.timers.clearStep(task.task_id)
@@ -191,6 +210,11 @@ export class TaskBoard {
         if (bytes === Infinity) outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
         // The sidecar checks too; this holds for any client on the socket.
         else if (bytes > MAX_RESULT_BYTES) outcome = { kind: 'failed', error: RESULT_TOO_LARGE }
+      }
+      const delay = outcome.kind === 'failed' ? retryDelay(task) : null
+      if (delay !== null && outcome.kind === 'failed') {
+        this.retryLater(task, outcome.error, delay)
+        return this.acknowledge(rec, taskId)
       }
       task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
       task.agent_id = rec.agent_id
@@ -202,6 +226,55 @@ export class TaskBoard {
       this.retire(task)
     }
     this.acknowledge(rec, taskId)
+  }
+
+  /** A failed run with retries left: queued again once `delayMs` has passed. */
+  private retryLater(task: TaskRecord, error: string, delayMs: number): void {
+    this.timers.clear(task.task_id)
+    task.status = 'queued'
+    task.error = error
+    task.agent_id = task.pinned
+    task.retried++
+    task.run_after = this.opts.clock.now() + delayMs
+    this.touch(task)
+    this.queue.push(task.task_id)
+    this.timers.armStep(task.task_id, delayMs, () => this.scheduleDispatch())
+  }
+
+  /**
+   * Cancels a task that has not finished: a queued one at once; one in flight too, and its agent
+   * is told to stop it (SIGTERM, SIGKILL after its grace). The agent stays busy until its sidecar
+   * reports the stopped task (acknowledge frees it), or `cancelGraceMs` at most.
+   */
+  cancel(taskId: string): { ok: true; task: Readonly<TaskRecord> } | { ok: false; error: 'task_not_found' | 'task_finished' } {
+    const task = this.tasks.get(taskId)
+    if (!task) return { ok: false, error: 'task_not_found' }
+    const verdict = cancelVerdict(task.status)
+    if (verdict === 'finished') return { ok: false, error: 'task_finished' }
+    this.opts.log.info('task cancelled', { task_id: taskId, was: task.status, agent_id: task.agent_id })
+    task.status = 'cancelled'
+    task.run_after = null
+    this.touch(task)
+    this.retire(task)
+    const agentId = task.agent_id
+    if (verdict === 'cancel_and_signal' && agentId !== null) {
+      this.opts.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
+      if (this.fleet.get(agentId)?.task_id === taskId) this.releaseLater(agentId, taskId)
+    }
+    return { ok: true, task }
+  }
+
+  /** A cancelled task's agent is freed by its report; one that never reports, after cancelGraceMs. */
+  private releaseLater(agentId: string, taskId: string): void {
+    this.timers.armStep(taskId, this.opts.cancelGraceMs ?? 15_000, () => {
+      const rec = this.fleet.get(agentId)
+      if (rec) this.fleet.release(rec, taskId)
+    })
+  }
+
+  /** Tasks newest first, filtered, one page (see task-control/rules.ts). */
+  list(query: TasksQuery): { tasks: Readonly<TaskRecord>[]; next_cursor: string | null } {
+    return pageTasks(this.tasks.newestFirst(), query)
   }
 
   /**
@@ -269,10 +342,19 @@ export class TaskBoard {
         this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId
+      } else if (task?.status === 'cancelled') {
+        // Busy until its sidecar reports the stopped task: no next task beside one still dying.
+        holding = activeTaskId
+        this.releaseLater(rec.agent_id, activeTaskId)
       } else if (task?.status !== 'completed' && task?.status !== 'failed') {
         this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
       }
       // A finished task's late result is acknowledged (and ignored) when it arrives.
+    }
+    // Cancelled while the agent was away (or a hub ago): the cancel may not have reached it.
+    if (holding !== null && holding === activeTaskId && this.tasks.get(holding)?.status === 'cancelled') {
+      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: holding, reason: 'cancelled' })
+      this.releaseLater(rec.agent_id, holding)
     }
     this.fleet.holding(rec, holding)
   }
@@ -288,6 +370,8 @@ export class TaskBoard {
   }
 
   private requeue(task: TaskRecord): void {
+    // Cancelled (or otherwise over) while its agent was away: final.
+    if (isFinished(task.status)) return
     this.timers.clear(task.task_id)
     if (task.attempts >= this.opts.maxAttempts) {
       task.status = 'failed'
@@ -339,6 +423,10 @@ export class TaskBoard {
     this.tasks.close()
     this.timers.close()
   }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
 function first<T>(set: ReadonlySet<T>): T | undefined {

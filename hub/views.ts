@@ -28,6 +28,7 @@ export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec:
     supervised: rec.supervised,
     drained: rec.drained,
     quarantined: rec.quarantined,
+    labels: [...rec.labels],
     task_id: rec.task_id,
     /** Null until the agent's first report; kept after it disconnects. */
     stats: rec.stats ? { ...rec.stats } : null,
@@ -49,6 +50,7 @@ export function taskView(t: Readonly<TaskRecord>) {
   return {
     task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
     attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
+    labels: [...t.labels], retries: t.retries, retry_delay_ms: t.retry_delay_ms, retried: t.retried, run_after: t.run_after,
     created_at: t.created_at, updated_at: t.updated_at,
   }
 }

@@ -75,6 +75,11 @@ export const Task = v.object({
   // Task control (v3).
   labels: v.optional(v.array(v.string())),
   retries: v.optional(v.number()),
+  retry_delay_ms: v.optional(v.number()),
+  /** Runs so far that failed and were queued again. */
+  retried: v.optional(v.number()),
+  /** A retry waits until then; null: may run now. */
+  run_after: v.optional(v.nullable(EpochMs)),
 })
 
 /** `POST /api/admin/tasks` with `"all": true` (v3). */

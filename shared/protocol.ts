@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot'
 import { HOST_FACT_FIELDS } from './host-facts.ts'
+import { Labels } from './labels.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -15,6 +16,9 @@ export const MAX_INPUT_BYTES = 64 * 1024
 
 /** A task's `result`, serialized as JSON, may be at most this large; a larger one fails the task. */
 export const MAX_RESULT_BYTES = 192 * 1024
+
+/** A `task_output` frame carries at most this much of the task's output. */
+export const MAX_OUTPUT_FRAME_BYTES = 16 * 1024
 
 /** Before `identified`, the one frame a socket may send (the identify) is at most this large. */
 export const MAX_IDENTIFY_BYTES = 16 * 1024
@@ -59,6 +63,7 @@ export const ERROR = {
   AGENT_NOT_CONNECTED: 'agent_not_connected',
   NOT_SUPERVISED: 'not_supervised',
   TASK_NOT_FOUND: 'task_not_found',
+  TASK_FINISHED: 'task_finished',
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
@@ -130,6 +135,8 @@ export const SidecarMessage = v.variant('type', [
     /** The task this sidecar holds (running, or finished and not yet acknowledged). */
     active_task_id: v.optional(v.nullable(TaskId)),
     ...HOST_FACT_FIELDS,
+    /** AGENTCOM_LABELS (shared/labels.ts); absent from older sidecars. */
+    labels: v.optional(Labels),
   }),
   v.object({ type: v.literal('ping') }),
   /**
@@ -154,6 +161,15 @@ export const SidecarMessage = v.variant('type', [
     uptime_ms: Count,
   }),
   v.object({ type: v.literal('task_accepted'), task_id: TaskId }),
+  /**
+   * What the running task wrote, in order per stream (at most MAX_OUTPUT_FRAME_BYTES of UTF-8 in
+   * `data`). `dropped`: bytes the sidecar left out before this chunk (the task wrote faster than
+   * it may send).
+   */
+  v.object({
+    type: v.literal('task_output'), task_id: TaskId, stream: v.picklist(['stdout', 'stderr']),
+    data: v.pipe(v.string(), v.maxLength(MAX_OUTPUT_FRAME_BYTES)), dropped: v.optional(Count),
+  }),
   v.object({ type: v.literal('task_complete'), task_id: TaskId, result: v.unknown() }),
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
   /** The task was cut short (force restart, shutdown, crash): the hub runs it again. */
@@ -189,8 +205,12 @@ export const HubMessage = v.variant('type', [
   }),
   /** The hub has stored this task's outcome; the sidecar may forget it. */
   v.object({ type: v.literal('task_ack'), task_id: v.string() }),
-  /** The task is no longer this sidecar's (it was given to another): stop it, report nothing. */
-  v.object({ type: v.literal('task_cancel'), task_id: v.string() }),
+  /**
+   * Without a reason: the task is no longer this sidecar's (it was given to another): stop it,
+   * report nothing. `reason: "cancelled"`: an operator cancelled it: SIGTERM to its process
+   * group, SIGKILL after AGENTCOM_CANCEL_GRACE_MS, then report it interrupted.
+   */
+  v.object({ type: v.literal('task_cancel'), task_id: v.string(), reason: v.optional(v.literal('cancelled')) }),
 ])
 export type HubMessage = v.InferOutput<typeof HubMessage>
 

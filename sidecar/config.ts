@@ -6,6 +6,7 @@
 import * as v from 'valibot'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { AgentId } from '../shared/protocol.ts'
+import { parseLabelList } from '../shared/labels.ts'
 import { SECOND } from '../shared/time.ts'
 import { ConfigError, rangeMessage, type Env, type Setting } from '../shared/settings.ts'
 
@@ -49,6 +50,14 @@ export const SIDECAR_SETTINGS = {
     // Must stay below the ecosystem's kill_timeout (30 s).
     meaning: 'on SIGINT or SIGTERM, how long a running task may take to finish',
   },
+  labels: {
+    env: 'AGENTCOM_LABELS', type: 'names', range: 'comma-separated `name` or `name=value`, each part 1 to 64 of `A-Za-z0-9._-`; at most 32',
+    default: null, meaning: 'this agent\'s labels: a task with `labels` runs only on an agent that has every one',
+  },
+  cancelGraceMs: {
+    env: 'AGENTCOM_CANCEL_GRACE_MS', type: 'integer', min: 0, max: 3_600_000, default: 10 * SECOND,
+    meaning: 'a cancelled task\'s process group gets SIGTERM, then SIGKILL this long after',
+  },
   statsIntervalMs: {
     env: 'AGENTCOM_STATS_INTERVAL_MS', type: 'integer', min: 100, max: 20_000, default: 15 * SECOND,
     // The hub promises Agent.stats at most 30 s old: one late report must still fit.
@@ -62,6 +71,7 @@ export const SIDECAR_DEFAULTS = {
   hubUrl: S.hubUrl.default,
   dataDir: S.dataDir.default,
   shutdownGraceMs: S.shutdownGraceMs.default,
+  cancelGraceMs: S.cancelGraceMs.default,
   statsIntervalMs: S.statsIntervalMs.default,
 } as const
 
@@ -84,6 +94,10 @@ export interface SidecarSettings {
   taskUser: string | null
   processName: string | null
   shutdownGraceMs: number
+  /** AGENTCOM_LABELS, parsed (shared/labels.ts); absent: none. */
+  labels?: string[]
+  /** Absent: SIDECAR_DEFAULTS.cancelGraceMs. */
+  cancelGraceMs?: number
   statsIntervalMs: number
 }
 
@@ -130,6 +144,15 @@ const EnvSchema = v.object({
   [S.processName.env]: v.optional(v.string()),
   [S.shutdownGraceMs.env]: integerSetting(S.shutdownGraceMs),
   [S.statsIntervalMs.env]: integerSetting(S.statsIntervalMs),
+  [S.cancelGraceMs.env]: integerSetting(S.cancelGraceMs),
+  [S.labels.env]: v.optional(v.pipe(v.string(), v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    try {
+      return parseLabelList(dataset.value)
+    } catch (err) {
+      addIssue({ message: `must be ${(err as Error).message}` })
+      return NEVER
+    }
+  }))),
 })
 
 /** The repository this sidecar runs from: tasks never run in it. */
@@ -178,6 +201,8 @@ export function resolveSidecarConfig(env: Env, cwd: string = process.cwd()): Sid
     taskUser: e[S.taskUser.env] ?? null,
     processName: e[S.processName.env] ?? null,
     shutdownGraceMs: e[S.shutdownGraceMs.env] ?? S.shutdownGraceMs.default,
+    labels: e[S.labels.env] ?? [],
+    cancelGraceMs: e[S.cancelGraceMs.env] ?? S.cancelGraceMs.default,
     statsIntervalMs: e[S.statsIntervalMs.env] ?? S.statsIntervalMs.default,
   }
 }

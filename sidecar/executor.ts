@@ -11,6 +11,10 @@ import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from 
 export { MAX_RESULT_BYTES } from '../shared/protocol.ts'
 /** After the task process exits, how long the rest of its output may take. */
 export const OUTPUT_GRACE_MS = 1000
+/** While a cancelled task's group has its grace, how often the executor looks whether it is empty. */
+const GROUP_POLL_MS = 50
+/** After the SIGKILL at a cancel's grace, how long the group may take to be reaped before the task is over anyway. */
+const REAP_WAIT_MS = 1000
 /** How much of the end of stderr is kept for the error. */
 export const STDERR_TAIL_BYTES = 4 * 1024
 
@@ -19,6 +23,11 @@ export interface RunningTask {
   done: Promise<TaskOutcome>
   /** Kills the whole process group now; `done` then resolves `interrupted`, reason `stopped`. */
   stop(): void
+  /**
+   * SIGTERM to the whole process group, SIGKILL to it `graceMs` later; `done` resolves
+   * (`interrupted`, `stopped`) only once no process is left in the group.
+   */
+  terminate?(graceMs: number): void
 }
 
 export interface ExecTaskOptions {
@@ -30,6 +39,8 @@ export interface ExecTaskOptions {
   /** Run as this user and group (the sidecar must be root). */
   uid?: number
   gid?: number
+  /** Each chunk the task writes, as it comes (the live output; the result is read as before). */
+  onOutput?(stream: 'stdout' | 'stderr', chunk: Buffer): void
 }
 
 export function execTask(opts: ExecTaskOptions): RunningTask {
@@ -50,6 +61,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   let stopped = false
 
   child.stdout.on('data', (chunk: Buffer) => {
+    opts.onOutput?.('stdout', chunk)
     if (stdoutOverflow) return
     stdoutBytes += chunk.length
     if (stdoutBytes > MAX_RESULT_BYTES) {
@@ -60,6 +72,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     }
   })
   child.stderr.on('data', (chunk: Buffer) => {
+    opts.onOutput?.('stderr', chunk)
     stderr = Buffer.concat([stderr, chunk])
     if (stderr.length > STDERR_TAIL_BYTES) stderr = stderr.subarray(stderr.length - STDERR_TAIL_BYTES)
   })
@@ -68,21 +81,37 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
   child.stdin.end(JSON.stringify({ task_id: opts.task.task_id, input: opts.task.input, timeout_ms: opts.task.timeout_ms }))
 
   let reaped = false
-  const killGroup = () => {
+  /** terminate() was called: the group has its grace, even after the task process exits. */
+  let terminating = false
+  let groupGone = false
+  let killTimer: ReturnType<typeof setTimeout> | undefined
+  let groupWatch: ReturnType<typeof setInterval> | undefined
+  const signalGroup = (signal: NodeJS.Signals) => {
     // Once the group is reaped its id may be reused: never signal it again.
     if (reaped) return
     try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      if (child.pid) process.kill(-child.pid, signal)
     } catch {
       // The group is already gone.
     }
   }
+  const killGroup = () => signalGroup('SIGKILL')
   const timer = setTimeout(() => {
     timedOut = true
     killGroup()
   }, opts.task.timeout_ms)
 
   let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null
+  let onGroupGone = () => {}
+  /** Whether any process is left in the task's group (signal 0 only asks). */
+  const groupAlive = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 0)
+      return child.pid !== undefined
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
   let outputTimer: ReturnType<typeof setTimeout> | undefined
 
   const done = new Promise<TaskOutcome>((resolve) => {
@@ -90,9 +119,12 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     child.on('exit', (code, signal) => {
       exit = { code, signal }
       clearTimeout(timer)
-      // Background children of the shell must not outlive it (nor hold its stdout open).
-      killGroup()
-      reaped = true
+      // Background children of the shell must not outlive it (nor hold its stdout open); while
+      // terminating, they keep their grace (the group's id stays taken while they live).
+      if (!terminating) {
+        killGroup()
+        reaped = true
+      }
       // One that left the group (setsid) may still hold the pipes: the task is over regardless.
       outputTimer = setTimeout(() => {
         child.stdout.destroy()
@@ -108,7 +140,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     })
     const finish = () => {
       clearTimeout(outputTimer)
-      if (settled || !exit) return
+      if (settled || !exit || (terminating && !groupGone)) return
       settled = true
       const { code, signal } = exit
       const tail = stderr.toString('utf8').trim()
@@ -124,6 +156,7 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
       resolve({ kind: 'complete', result })
     }
     child.on('close', finish)
+    onGroupGone = finish
   })
 
   return {
@@ -131,6 +164,29 @@ export function execTask(opts: ExecTaskOptions): RunningTask {
     stop() {
       stopped = true
       killGroup()
+    },
+    terminate(graceMs) {
+      if (terminating) return
+      if (reaped) return this.stop()
+      stopped = true
+      terminating = true
+      signalGroup('SIGTERM')
+      const over = () => {
+        clearInterval(groupWatch)
+        clearTimeout(killTimer)
+        groupGone = true
+        reaped = true
+        onGroupGone()
+      }
+      killTimer = setTimeout(() => {
+        killGroup()
+        // Killed: what still counts as the group is zombies waiting for whoever reaps orphans
+        // (which may be slow, or never): the task is over all the same.
+        killTimer = setTimeout(over, REAP_WAIT_MS)
+      }, graceMs)
+      groupWatch = setInterval(() => {
+        if (!groupAlive()) over()
+      }, GROUP_POLL_MS)
     },
   }
 }

@@ -11,9 +11,10 @@ import type { HubLink, HubLinkOptions } from './hub-link.ts'
 import type { Pm2Adapter } from './pm2.ts'
 import type { TaskQueue } from './queue.ts'
 import type { ExecTaskOptions, RunningTask } from './executor.ts'
-import type { SidecarConfig } from './config.ts'
+import { SIDECAR_DEFAULTS, type SidecarConfig } from './config.ts'
 import { createRestartController } from './restart-controller.ts'
 import { createStatsReporter, type StatsSampler } from './stats.ts'
+import { createOutputPump } from './output-pump.ts'
 
 export interface SidecarDeps {
   config: SidecarConfig
@@ -51,6 +52,8 @@ export function createSidecar(deps: SidecarDeps) {
   /** The task's whole life (run, persist, report), so shutdown can wait for it. */
   let work: Promise<void> = Promise.resolve()
   let identified = false
+  /** The task a cancel is stopping (a repeated cancel leaves its grace alone). */
+  let cancelling: string | null = null
   const resendTimer = setInterval(() => {
     const active = queue.active
     if (identified && active?.outcome) void send(outcomeMessage(active.task_id, active.outcome))
@@ -79,7 +82,7 @@ export function createSidecar(deps: SidecarDeps) {
     await send({
       type: 'identify', agent_id: config.agentId, token: config.token, protocol_version: PROTOCOL_VERSION,
       pm2_info: pm2Info, supervised: pm2.supervised, instance_id: deps.instanceId,
-      active_task_id: queue.active?.task_id ?? null,
+      active_task_id: queue.active?.task_id ?? null, labels: config.labels ?? [],
       ...deps.hostFacts,
     })
   }
@@ -117,7 +120,8 @@ export function createSidecar(deps: SidecarDeps) {
       case 'task_ack':
         return void acknowledged(msg.task_id).catch((err) => log.error('task ack failed', { error: String(err) }))
       case 'task_cancel':
-        return void cancel(msg.task_id).catch((err) => log.error('task cancel failed', { error: String(err) }))
+        return void (msg.reason === 'cancelled' ? cancelled(msg.task_id) : cancel(msg.task_id))
+          .catch((err) => log.error('task cancel failed', { error: String(err) }))
       case 'restart_sidecar':
         return void restarts.command(msg.reason, msg.restart_id, msg.mode ?? 'graceful', msg.deadline_s ?? null)
     }
@@ -152,12 +156,18 @@ export function createSidecar(deps: SidecarDeps) {
     } catch (err) {
       return settle(msg.task_id, { kind: 'failed', error: `task dir unusable: ${(err as Error).message}` })
     }
+    // Cancelled (or taken back) before it started: nothing to run.
+    if (queue.active?.task_id !== msg.task_id || queue.active.outcome) return
+    const output = createOutputPump(msg.task_id, send)
     const task = deps.exec({
       command: config.taskCommand, task: { task_id: msg.task_id, input: msg.input, timeout_ms: msg.timeout_ms },
       env: deps.taskEnv, cwd: config.taskDir, uid: config.taskUser?.uid, gid: config.taskUser?.gid,
+      onOutput: (stream, chunk) => output.write(stream, chunk),
     })
     running = task
     const outcome = await task.done
+    // Before the outcome: the hub then has all the output when the task ends.
+    await output.finish()
     if (running === task) running = null
     if (outcome.kind === 'complete') return settle(msg.task_id, outcome)
     // A stopped task was already settled by whoever stopped it.
@@ -188,6 +198,29 @@ export function createSidecar(deps: SidecarDeps) {
     running = null
     await queue.clear()
     await restarts.taskCleared()
+  }
+
+  /**
+   * An operator cancelled the task: SIGTERM to its process group, SIGKILL after the cancel
+   * grace, then it is reported interrupted (reason `cancelled`); the hub, which has it
+   * cancelled already, acknowledges and runs it nowhere again. Reported only once the process
+   * is gone, so no next task starts while it still runs.
+   */
+  async function cancelled(taskId: string): Promise<void> {
+    const active = queue.active
+    // Over already (its outcome is on its way to the hub, which ignores it), or being stopped.
+    if (active?.task_id !== taskId || active.outcome || cancelling === taskId) return
+    cancelling = taskId
+    const graceMs = config.cancelGraceMs ?? SIDECAR_DEFAULTS.cancelGraceMs
+    log.warn('task cancelled', { task_id: taskId, grace_ms: graceMs })
+    const task = running
+    if (task) {
+      if (task.terminate) task.terminate(graceMs)
+      else task.stop()
+      await task.done
+      if (running === task) running = null
+    }
+    await settle(taskId, { kind: 'interrupted', reason: 'cancelled' })
   }
 
   /** Stops the running task and records it as interrupted, so the hub runs it again. */

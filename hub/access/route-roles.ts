@@ -34,7 +34,9 @@ export const ROUTE_ROLES: readonly RouteRole[] = [
   { method: 'GET', path: '/api/admin/agents/:agent_id', role: 'viewer' },
   { method: 'GET', path: '/api/admin/events', role: 'viewer' },
   { method: 'GET', path: '/api/admin/healing', role: 'viewer' },
+  { method: 'GET', path: '/api/admin/tasks', role: 'viewer' },
   { method: 'GET', path: '/api/admin/tasks/:task_id', role: 'viewer' },
+  { method: 'GET', path: '/api/admin/tasks/:task_id/output', role: 'viewer' },
   { method: 'GET', path: '/api/admin/rollouts/:rollout_id', role: 'viewer' },
   { method: 'GET', path: '/api/admin/audit', role: 'viewer' },
   { method: 'GET', path: '/api/admin/metrics/history', role: 'viewer' },
@@ -47,6 +49,7 @@ export const ROUTE_ROLES: readonly RouteRole[] = [
   { method: 'POST', path: '/api/admin/rollouts/:rollout_id/cancel', role: 'operator', action: 'rollout.cancel' },
   { method: 'POST', path: '/api/admin/healing/pause', role: 'operator', action: 'healing.pause' },
   { method: 'POST', path: '/api/admin/healing/resume', role: 'operator', action: 'healing.resume' },
+  { method: 'POST', path: '/api/admin/tasks/:task_id/cancel', role: 'operator', action: 'task.cancel' },
   // Running work and handing out or taking back credentials.
   { method: 'POST', path: '/api/admin/tasks', role: 'admin', action: 'task.create' },
   { method: 'POST', path: '/api/admin/tokens', role: 'admin', action: 'token.mint', targetField: 'name' },

@@ -10,9 +10,11 @@ import type { PgBus } from '../pg/bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing.ts'
-import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
+import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
+import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../task-control/rules.ts'
+import { fanOutTargets } from '../task-control/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
-import { TASKS_NUDGE } from './tasks.ts'
+import { TASKS_NUDGE, TASK_CANCEL } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
 import type { ClusterHealing } from './healing.ts'
 
@@ -30,6 +32,8 @@ export interface ClusterAdminDeps {
     drained(agentId: string, drained: boolean): void
     /** A task's row changed here (for the events stream). */
     taskChanged(taskId: string): void
+    /** A task in flight on an agent this hub holds was cancelled: tell the agent to stop it. */
+    cancelTask?(agentId: string, taskId: string): void
   }
 }
 
@@ -55,10 +59,10 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
   }
 
   return storageGuard({
-    async listAgents(query) {
+    async listAgents(query, labels) {
       // One row past the page tells whether there is a next page (as pageAgents does).
       const rows = await listAgentViews(sql, {
-        status: query.status, version: query.version, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1,
+        status: query.status, version: query.version, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1, labels,
       })
       const agents = rows.slice(0, query.limit).map(agentViewOf)
       if (query.limit === undefined) return { agents }
@@ -81,19 +85,60 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     },
     drain: (agentId) => setDrainedAndTell(agentId, true),
     resume: (agentId) => setDrainedAndTell(agentId, false),
-    async createTask(input, pinned, timeoutMs) {
+    async createTask(input, pinned, timeoutMs, extras) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
       const row = await inTransaction(sql, async (tx) => {
-        const task = await insertTask(tx, { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs })
+        const task = await insertTask(tx, {
+          task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) },
+        })
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
         return task
       })
       d.local.taskChanged(row.task_id)
       return taskViewOf(row)
     },
+    async createTasksForAll(input, timeoutMs, extras) {
+      const rows = await inTransaction(sql, async (tx) => {
+        const targets = await fanOutTargets(tx, extras.labels ?? [])
+        const tasks: TaskRow[] = []
+        for (const agentId of targets) {
+          tasks.push(await insertTask(tx, {
+            task_id: d.newId(), input, pinned: agentId, timeout_ms: timeoutMs ?? d.defaultTimeoutMs,
+            extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) },
+          }))
+        }
+        if (tasks.length > 0) await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
+        return tasks
+      })
+      for (const row of rows) d.local.taskChanged(row.task_id)
+      return rows.map(taskViewOf)
+    },
     getTask: async (taskId) => {
       const row = await getTask(sql, taskId)
       return row ? taskViewOf(row) : null
+    },
+    async listTasks(query) {
+      const rows = await listTasks(sql, { status: query.status, agentId: query.agent_id, before: query.cursor, limit: query.limit })
+      const page = rows.slice(0, query.limit)
+      return { tasks: page.map(taskViewOf), next_cursor: rows.length > query.limit ? page[page.length - 1].seq : null }
+    },
+    async cancelTask(taskId) {
+      const cancelled = await inTransaction(sql, async (tx) => {
+        const done = await cancelTask(tx, taskId)
+        // The hub holding the agent stops the task; told at commit (this one, at once, below).
+        if (done && cancelVerdict(done.was) === 'cancel_and_signal' && done.holder !== null && done.holder !== hubId && done.row.agent_id !== null) {
+          await bus.publish(done.holder, { kind: TASK_CANCEL, agent_id: done.row.agent_id, task_id: taskId }, tx)
+        }
+        return done
+      })
+      if (!cancelled) {
+        const row = await getTask(sql, taskId)
+        return { ok: false, error: row ? 'task_finished' : 'task_not_found' }
+      }
+      const { row, was, holder } = cancelled
+      if (cancelVerdict(was) === 'cancel_and_signal' && holder === hubId && row.agent_id !== null) d.local.cancelTask?.(row.agent_id, taskId)
+      d.local.taskChanged(taskId)
+      return { ok: true, task: taskViewOf(row) }
     },
     createRollout: (request) => d.rollouts.create(request),
     getRollout: (rolloutId) => d.rollouts.view(rolloutId),
@@ -120,6 +165,7 @@ export function agentViewOf(row: AgentViewRow): AgentView {
     supervised: row.supervised,
     drained: row.drained,
     quarantined: row.quarantined,
+    labels: row.labels ?? [],
     task_id: row.task_id,
     stats: row.stats ?? null,
     restart: restart
@@ -137,6 +183,7 @@ export function taskViewOf(t: TaskRow): TaskView {
   return {
     task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
     attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
+    labels: t.labels, retries: t.retries, retry_delay_ms: t.retry_delay_ms, retried: t.retried, run_after: t.run_after,
     created_at: t.created_at, updated_at: t.updated_at,
   }
 }
@@ -158,4 +205,8 @@ function storageGuard(backend: AdminBackend): AdminBackend {
     }
   }
   return guarded as unknown as AdminBackend
+}
+
+function defined(extras: Partial<TaskExtras> | undefined): Partial<TaskExtras> {
+  return Object.fromEntries(Object.entries(extras ?? {}).filter(([, v]) => v !== undefined))
 }

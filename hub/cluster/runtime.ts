@@ -13,7 +13,8 @@ import { hubIdHeldElsewhere, releaseLease } from '../pg/presence.ts'
 import { ConfigError } from '../../shared/settings.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
-import { ClusterTasks } from './tasks.ts'
+import { ClusterTasks, TASK_CANCEL } from './tasks.ts'
+import { ClusterTaskOutputs } from '../task-control/pg-output.ts'
 import { createClusterAdmin } from './admin.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
@@ -116,7 +117,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
+    const outputs = new ClusterTaskOutputs(sql, local.log)
     const tasks = new ClusterTasks({
+      outputWritten: (taskId) => outputs.written(taskId),
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
@@ -132,6 +135,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id) => tasks.changed(id),
+        cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },
     })
     const events = new ClusterEvents(eventLog, {
@@ -153,6 +157,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       switch (message.kind) {
         case 'tasks':
           return tasks.nudge()
+        case TASK_CANCEL:
+          if (agentId && typeof message.task_id === 'string') tasks.cancelHere(agentId, message.task_id)
+          return
         case 'restart':
           if (typeof message.restart_id === 'string') {
             void presence.deliverRestart(message.restart_id).catch((err) => local.log.warn('restart delivery failed', { error: String(err) }))
@@ -185,7 +192,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
       queuedTasks: () => countQueuedTasks(sql),

@@ -13,12 +13,16 @@ import type { AgentRecord, Fleet } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { adoptTask, claimTask, completeTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
+import { adoptTask, claimTask, finishTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
 import type { HubLease } from './lease.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
+/** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
+export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000
+/** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
+const CANCEL_RELEASE_MS = 15_000
 
 export interface ClusterTasksDeps {
   sql: Sql
@@ -32,6 +36,8 @@ export interface ClusterTasksDeps {
   holds: (agentId: string) => boolean
   acceptTimeoutMs: number
   maxAttempts: number
+  /** Resolves once the task's output received so far is stored: its outcome waits for it. */
+  outputWritten?: (taskId: string) => Promise<void>
   /** Durability's backstop for an agent that never reports its task: a healing action here. */
   onOverdue(agentId: string, detail: string): void
 }
@@ -88,9 +94,38 @@ export class ClusterTasks implements TaskOwner {
     if (row.status === 'queued') await this.announce()
   }
 
+  /** An operator cancelled a task in flight on an agent this hub holds: the sidecar stops it. */
+  cancelHere(agentId: string, taskId: string): void {
+    if (!this.d.holds(agentId)) return
+    this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
+    this.releaseLater(agentId, taskId)
+  }
+
+  /** Freed by its report (takeBack); an agent that never reports is freed after the sidecar's default grace plus 5 s. */
+  private releaseLater(agentId: string, taskId: string): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      const rec = this.d.fleet.get(agentId)
+      if (rec?.task_id === taskId) this.d.fleet.release(rec, taskId)
+    }, CANCEL_RELEASE_MS)
+    this.retryTimers.add(timer)
+  }
+
   /** Tells every hub (this one too) that queued work may be waiting. */
   async announce(): Promise<void> {
     await this.d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE })
+  }
+
+  /**
+   * Announces queued work at `at` (epoch ms, database time, read as this hub's: a retry's delay
+   * is seconds, clocks differ by less). A hub that dies first leaves it to the next nudge.
+   */
+  private announceAt(at: number): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      void this.announce().catch((err) => this.d.log.warn('could not announce a retry', { error: String(err) }))
+    }, Math.max(0, at - Date.now()) + 50)
+    this.retryTimers.add(timer)
   }
 
   private offer(agentId: string): void {
@@ -175,13 +210,16 @@ export class ClusterTasks implements TaskOwner {
       : isStorable(outcome.result) ? { ok: true, result: outcome.result }
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
     this.retryOnce(`complete ${taskId}`, 'complete', rec, async () => {
-      await completeTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
+      await this.d.outputWritten?.(taskId)
+      const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
         // Retrying cannot store what the database refuses as data: the task fails instead.
         if (!isDataError(err)) throw err
         this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
-        return completeTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `outcome cannot be stored (${String(err.code)})` })
+        return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `outcome cannot be stored (${String(err.code)})` })
       })
       this.changed(taskId)
+      // Failed with retries left: queued again, claimable once its delay has passed.
+      if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
       this.d.fleet.release(rec, taskId)
@@ -219,7 +257,12 @@ export class ClusterTasks implements TaskOwner {
         else {
           const row = await getTask(sql, activeTaskId)
           // A finished task's late result is acknowledged (and ignored) when it arrives.
-          if (row?.status !== 'completed' && row?.status !== 'failed') {
+          if (row?.status === 'cancelled') {
+            // Busy until its sidecar reports the stopped task: no next task beside one still dying.
+            this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId, reason: 'cancelled' })
+            holding = activeTaskId
+            this.releaseLater(rec.agent_id, activeTaskId)
+          } else if (row?.status !== 'completed' && row?.status !== 'failed') {
             this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
           }
         }

@@ -11,8 +11,9 @@ function scheduleSide() {
 function renderSide() {
   sideFrame = 0
   var now = Date.now()
-  renderTasks($('tasks-body'), Array.from(tasks.values()), now)
-  $('tasks-empty').hidden = tasks.size > 0
+  var shownTasks = Array.from(tasks.values()).filter(taskShown)
+  renderTasks($('tasks-body'), shownTasks, now)
+  $('tasks-empty').hidden = shownTasks.length > 0
   var items = Array.from(rollouts.values()).sort(function (a, b) { return b.created_at - a.created_at })
   $('rollouts').replaceChildren.apply($('rollouts'), items.map(renderRollout))
   $('rollouts-empty').hidden = items.length > 0

@@ -96,7 +96,12 @@ function createAgentRow(id) {
 
 function updateAgentRow(tr, a, now) {
   var c = tr.children
-  setText(c[0], a.agent_id)
+  var labels = (a.labels || []).join(' ')
+  if (c[0].dataset.shown !== a.agent_id + ' ' + labels) {
+    c[0].dataset.shown = a.agent_id + ' ' + labels
+    c[0].replaceChildren(document.createTextNode(a.agent_id))
+    ;(a.labels || []).forEach(function (l) { c[0].appendChild(el('span', 'tag t-label', l)) })
+  }
   var groups = agentGroups(a).join(' ')
   if (c[1].dataset.groups !== groups) {
     c[1].dataset.groups = groups
@@ -138,9 +143,13 @@ function renderTasks(list, tasks, now) {
   for (var i = tasks.length - 1; i >= 0 && shown < 50; i--, shown++) {
     var t = tasks[i]
     var tr = el('tr')
-    var id = el('th', 'mono', shortId(t.task_id))
+    var id = el('th', 'mono')
     id.scope = 'row'
-    id.title = t.task_id
+    var open = button(shortId(t.task_id), null, 'link mono')
+    open.dataset.task = t.task_id
+    open.title = t.task_id
+    open.setAttribute('aria-label', 'Open task ' + t.task_id)
+    id.appendChild(open)
     tr.appendChild(id)
     var status = el('td')
     status.appendChild(statusPill(t.status))

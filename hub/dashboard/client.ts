@@ -9,6 +9,7 @@ import { FLEET_JS } from './client-fleet.ts'
 import { PANELS_JS } from './client-panels.ts'
 import { CHARTS_JS } from './client-charts.ts'
 import { ACCESS_JS } from './client-access.ts'
+import { TASKS_JS } from './client-tasks.ts'
 
 const APP_JS = String.raw`
 var TOKEN_KEY = 'agentcom.admin_token'
@@ -153,7 +154,7 @@ function snapshot() {
   snapshotting = true
   queued = []
   var mine = session
-  Promise.all([loadAgents(), loadHealing(), loadHistory()]).then(function (r) {
+  Promise.all([loadAgents(), loadHealing(), loadHistory(), loadTasks()]).then(function (r) {
     if (mine !== session) return
     r[0].forEach(charts.agentSeen)
     fleet.replaceAll(r[0])
@@ -267,4 +268,4 @@ else $('token').focus()
 `
 
 /** The whole script; one IIFE so nothing leaks into the page's globals. */
-export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${CHARTS_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${ACCESS_JS}\n${BOOT_JS}\n})();\n`
+export const DASHBOARD_JS = `'use strict';\n(function () {\n${SSE_CLIENT_JS}\n${VIEW_JS}\n${CHARTS_JS}\n${FLEET_JS}\n${APP_JS}\n${PANELS_JS}\n${TASKS_JS}\n${ACCESS_JS}\n${BOOT_JS}\n})();\n`

@@ -94,7 +94,14 @@ export const DASHBOARD_HTML = `<!doctype html>
       </section>
 
       <section class="panel" aria-labelledby="tasks-title">
-        <h2 id="tasks-title">Recent tasks</h2>
+        <div class="panel-head">
+          <h2 id="tasks-title">Recent tasks</h2>
+          <label for="task-status" class="sr-only">Show tasks by status</label>
+          <select id="task-status">
+            <option value="">All</option><option>queued</option><option>assigned</option><option>working</option>
+            <option>completed</option><option>failed</option><option>cancelled</option>
+          </select>
+        </div>
         <table class="compact" aria-labelledby="tasks-title">
           <thead><tr><th scope="col">Task</th><th scope="col">Status</th><th scope="col">Agent</th>
             <th scope="col" class="num">Attempts</th><th scope="col">Updated</th></tr></thead>
@@ -137,6 +144,18 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="dialog-actions">
       <button value="cancel" type="submit" class="quiet">Cancel</button>
       <button id="confirm-ok" value="confirm" type="submit" class="danger">Confirm</button>
+    </div>
+  </form>
+</dialog>
+<dialog id="task-view" class="task-view" aria-labelledby="task-view-title">
+  <form method="dialog">
+    <h2 id="task-view-title">Task</h2>
+    <dl id="task-facts" class="facts"></dl>
+    <h3>Output <span id="task-output-state" class="muted" role="status"></span></h3>
+    <pre id="task-output" class="output" tabindex="0" aria-label="Task output"></pre>
+    <div class="dialog-actions">
+      <button id="task-cancel" type="button" class="danger" hidden>Cancel task</button>
+      <button value="close" type="submit" class="quiet">Close</button>
     </div>
   </form>
 </dialog>

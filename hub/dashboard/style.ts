@@ -170,4 +170,14 @@ dialog h2 { font-size: 1.05rem; }
 .bar-completed { fill: var(--green); } .key-completed { color: var(--green); }
 .bar-failed { fill: var(--red); } .key-failed { color: var(--red); }
 .bar-cancelled { fill: var(--grey); } .key-cancelled { color: var(--grey); }
+dialog.task-view { max-width: min(60rem, 94vw); width: 60rem; }
+.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .9rem; margin: .6rem 0; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; overflow-wrap: anywhere; }
+.output {
+  max-height: 50vh; min-height: 6rem; overflow: auto; margin: .4rem 0 0; padding: .6rem .7rem;
+  border: 1px solid var(--line); border-radius: 8px; font-size: .85rem; white-space: pre-wrap; overflow-wrap: anywhere;
+}
+button.link { background: none; border: 0; padding: 0; color: var(--blue); text-decoration: underline; cursor: pointer; font: inherit; }
+.t-label { font-weight: normal; margin-left: .35rem; }
 `

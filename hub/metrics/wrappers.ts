@@ -10,10 +10,15 @@ import type { FleetCounters } from './fleet-counters.ts'
 export function countTaskCreation(admin: AdminBackend, counters: Pick<FleetCounters, 'taskCreated'>): AdminBackend {
   return {
     ...admin,
-    async createTask(input, pinned, timeoutMs) {
-      const task = await admin.createTask(input, pinned, timeoutMs)
+    async createTask(...args) {
+      const task = await admin.createTask(...args)
       counters.taskCreated()
       return task
+    },
+    async createTasksForAll(...args) {
+      const tasks = await admin.createTasksForAll(...args)
+      for (let i = 0; i < tasks.length; i++) counters.taskCreated()
+      return tasks
     },
   }
 }

@@ -18,6 +18,7 @@ export interface AgentViewRow {
   supervised: boolean
   drained: boolean
   quarantined: boolean
+  labels: string[]
   stats: any
   task_id: string | null
   /** The latest restart, as a JSON object (null if none). */
@@ -34,6 +35,8 @@ export interface AgentViewQuery {
   /** Only agents whose id sorts after this one (the paging cursor), by bytes as in JavaScript. */
   after?: string
   limit?: number
+  /** Only agents carrying every one of these labels. */
+  labels?: readonly string[]
 }
 
 function query(sql: Queryable, q: AgentViewQuery) {
@@ -41,6 +44,7 @@ function query(sql: Queryable, q: AgentViewQuery) {
     q.agentId === undefined ? null : sql`agent_id = ${q.agentId}`,
     q.status === undefined ? null : sql`status = ${q.status}`,
     q.version === undefined ? null : sql`version = ${q.version}`,
+    !q.labels?.length ? null : sql`labels @> ${[...q.labels]}::text[]`,
   ].filter((w) => w !== null)
   const filter = where.reduce((acc, w) => sql`${acc} AND ${w}`, sql`true`)
   return sql<AgentViewRow[]>`
@@ -50,7 +54,7 @@ function query(sql: Queryable, q: AgentViewQuery) {
       FROM (
         SELECT a.agent_id, a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS connected,
           epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info, a.version, a.host, a.supervised, a.drained,
-          a.quarantined, a.stats, t.task_id, r.restart
+          a.quarantined, a.labels, a.stats, t.task_id, r.restart
         FROM agents a
         LEFT JOIN hubs h ON h.hub_id = a.hub_id
         LEFT JOIN LATERAL (SELECT task_id FROM tasks

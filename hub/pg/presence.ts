@@ -23,6 +23,7 @@ export interface AgentHello {
   instance_id: string | null
   version?: string | null
   host?: unknown
+  labels?: readonly string[]
 }
 
 export type AgentClaim =
@@ -126,8 +127,8 @@ export async function claimAgent(
       SELECT hub_id, connection_id, connected, pm2_info FROM agents WHERE agent_id = ${agentId} FOR UPDATE`
     await tx`UPDATE agents SET hub_id = ${hubId}, connection_id = ${connectionId}, connected = true,
       connected_at = now(), last_seen = now(), pm2_info = ${hello.pm2_info === null ? null : tx.json(hello.pm2_info as never)},
-      supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, updated_at = now(),
-      version = ${hello.version ?? null}, host = ${hello.host ? tx.json(hello.host as never) : null}
+      supervised = ${hello.supervised}, instance_id = ${hello.instance_id}, labels = ${[...hello.labels ?? []]}::text[],
+      updated_at = now(), version = ${hello.version ?? null}, host = ${hello.host ? tx.json(hello.host as never) : null}
       WHERE agent_id = ${agentId}`
     const previous_pm2_info = prev.pm2_info ?? null
     return prev.connected

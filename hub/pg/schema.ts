@@ -255,6 +255,32 @@ ALTER TABLE rollouts ADD COLUMN failure_alerted boolean NOT NULL DEFAULT true;
 ALTER TABLE rollouts ALTER COLUMN failure_alerted SET DEFAULT false;
 `
 
+// Task control (CONTRACT.md, "Task control (v3)"): cancelled is final; labels a task wants and an
+// agent has; retries with their delay (run_after: a retry waits until then); the list, newest first.
+const TASK_CONTROL = /* sql */ `
+ALTER TABLE tasks DROP CONSTRAINT tasks_status_check;
+ALTER TABLE tasks ADD CONSTRAINT tasks_status_check
+  CHECK (status IN ('queued', 'assigned', 'working', 'completed', 'failed', 'cancelled'));
+ALTER TABLE tasks ADD COLUMN labels text[] NOT NULL DEFAULT '{}', ADD COLUMN retries integer NOT NULL DEFAULT 0,
+  ADD COLUMN retry_delay_ms integer NOT NULL DEFAULT 1000, ADD COLUMN retried integer NOT NULL DEFAULT 0,
+  ADD COLUMN run_after timestamptz;
+ALTER TABLE agents ADD COLUMN labels text[] NOT NULL DEFAULT '{}';
+CREATE INDEX tasks_newest ON tasks (seq DESC);
+CREATE INDEX tasks_by_agent_newest ON tasks (agent_id, seq DESC);
+-- What a task wrote, the newest MAX_OUTPUT_BYTES per task (task-control/output.ts). No foreign
+-- key (a TRUNCATE of tasks alone must still work); whatever prunes tasks prunes their output too.
+CREATE TABLE task_output (
+  id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  task_id text NOT NULL,
+  stream  text NOT NULL CHECK (stream IN ('stdout', 'stderr')),
+  data    text NOT NULL,
+  bytes   integer NOT NULL,
+  at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX task_output_by_task ON task_output (task_id, id);
+ALTER TABLE tasks ADD COLUMN output_truncated boolean NOT NULL DEFAULT false;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -264,4 +290,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'tasks: the agent each was last given to', sql: TASK_LAST_AGENT },
   { version: 7, name: 'join-token uses, agents\' version and host', sql: JOIN_TOKENS_AND_HOST_FACTS },
   { version: 8, name: 'audit trail and alert episodes', sql: AUDIT },
+  { version: 9, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
 ]

@@ -5,8 +5,9 @@
  * tasks on the database's clock. Every function resolves after its change has committed.
  */
 import type { Queryable } from './connect.ts'
+import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TaskStatus } from '../task-control/rules.ts'
 
-export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed'
+export type { TaskStatus } from '../task-control/rules.ts'
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
 
 export interface NewTask {
@@ -15,6 +16,8 @@ export interface NewTask {
   /** Only this agent may take the task; null: any agent. */
   pinned: string | null
   timeout_ms: number
+  /** Default: none (TASK_EXTRAS_DEFAULTS). */
+  extras?: TaskExtras
 }
 
 export interface TaskRow {
@@ -36,17 +39,25 @@ export interface TaskRow {
   assigned_at: number | null
   /** assigned_at + timeout_ms. */
   deadline_at: number | null
+  labels: string[]
+  retries: number
+  retry_delay_ms: number
+  retried: number
+  run_after: number | null
 }
 
 const COLUMNS = `task_id, status, input, pinned, agent_id, hub_id, attempts, result, error, timeout_ms,
   epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at,
-  epoch_ms(assigned_at) AS assigned_at, epoch_ms(deadline_at) AS deadline_at`
+  epoch_ms(assigned_at) AS assigned_at, epoch_ms(deadline_at) AS deadline_at,
+  labels, retries, retry_delay_ms, retried, epoch_ms(run_after) AS run_after`
 
 /** Adds a queued task. Resolves once committed: then the hub may answer 201. */
 export async function insertTask(sql: Queryable, task: NewTask): Promise<TaskRow> {
+  const extras = task.extras ?? TASK_EXTRAS_DEFAULTS
   const [row] = await sql<TaskRow[]>`
-    INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms)
-    VALUES (${task.task_id}, 'queued', ${sql.json(task.input as never)}, ${task.pinned}, ${task.pinned}, ${task.timeout_ms})
+    INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms, labels, retries, retry_delay_ms)
+    VALUES (${task.task_id}, 'queued', ${sql.json(task.input as never)}, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
+      ${extras.labels}::text[], ${extras.retries}, ${extras.retry_delay_ms})
     RETURNING ${sql.unsafe(COLUMNS)}`
   return row
 }
@@ -64,10 +75,12 @@ export async function getTask(sql: Queryable, taskId: string): Promise<TaskRow |
 export async function claimTask(sql: Queryable, agentId: string, hubId: string): Promise<TaskRow | null> {
   const [row] = await sql<TaskRow[]>`
     UPDATE tasks SET status = 'assigned', agent_id = ${agentId}, last_agent_id = ${agentId}, hub_id = ${hubId}, attempts = attempts + 1,
-      assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond', updated_at = now()
+      assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond', updated_at = now(), run_after = NULL
     WHERE task_id = (
       SELECT task_id FROM tasks
       WHERE status = 'queued' AND (pinned IS NULL OR pinned = ${agentId})
+        AND (run_after IS NULL OR run_after <= now())
+        AND labels <@ (SELECT labels FROM agents WHERE agent_id = ${agentId})
         AND EXISTS (SELECT 1 FROM agents a JOIN hubs h ON h.hub_id = a.hub_id
           WHERE a.agent_id = ${agentId} AND a.hub_id = ${hubId} AND a.connected AND h.lease_until > now())
         AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = ${agentId} AND busy.status IN ('assigned', 'working'))
@@ -93,15 +106,56 @@ export async function startTask(sql: Queryable, taskId: string, agentId: string)
  * either way the sidecar is acknowledged, so it stops resending.
  */
 export async function completeTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<boolean> {
+  return (await finishTask(sql, taskId, agentId, outcome)) !== null
+}
+
+/** completeTask, answering the task as it is now (queued again when a failure had retries left), or null. */
+export async function finishTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<TaskRow | null> {
   const result = outcome.ok && outcome.result !== null && outcome.result !== undefined ? sql.json(outcome.result as never) : null
-  const rows = await sql`
-    UPDATE tasks SET status = ${outcome.ok ? 'completed' : 'failed'}, agent_id = ${agentId},
+  // A failure with retries left is queued again after retry_delay_ms * 2^retried (rules.ts's retryDelay).
+  const retry = outcome.ok ? sql`false` : sql`retried < retries`
+  const [row] = await sql<TaskRow[]>`
+    UPDATE tasks SET
+      status = CASE WHEN ${retry} THEN 'queued' ELSE ${outcome.ok ? 'completed' : 'failed'} END,
+      agent_id = CASE WHEN ${retry} THEN pinned ELSE ${agentId} END,
+      run_after = CASE WHEN ${retry} THEN now() + retry_delay_ms * power(2, retried) * interval '1 millisecond' ELSE NULL END,
+      retried = CASE WHEN ${retry} THEN retried + 1 ELSE retried END,
+      assigned_at = CASE WHEN ${retry} THEN NULL ELSE assigned_at END,
       result = ${result}, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
     WHERE task_id = ${taskId} AND (
       (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      (status = 'queued' AND last_agent_id = ${agentId}))
-    RETURNING task_id`
-  return rows.length === 1
+      -- Not one waiting for a retry: a report then is a resend of the failure that queued it.
+      (status = 'queued' AND run_after IS NULL AND last_agent_id = ${agentId}))
+    RETURNING ${sql.unsafe(COLUMNS)}`
+  return row ?? null
+}
+
+/**
+ * Cancels a task that has not finished (rules.ts's cancelVerdict): the task as it is now, the
+ * status it had, and the hub holding its agent (to be told to stop it) while connected. Null
+ * when the task is unknown or already finished (getTask tells which).
+ */
+export async function cancelTask(sql: Queryable, taskId: string): Promise<{ row: TaskRow; was: TaskStatus; holder: string | null } | null> {
+  const [found] = await sql<(TaskRow & { was: TaskStatus; holder: string | null })[]>`
+    UPDATE tasks SET status = 'cancelled', run_after = NULL, deadline_at = NULL, updated_at = now()
+    FROM (SELECT task_id AS id, status AS was FROM tasks WHERE task_id = ${taskId} FOR UPDATE) prev
+    WHERE tasks.task_id = prev.id AND prev.was IN ('queued', 'assigned', 'working')
+    RETURNING ${sql.unsafe(COLUMNS)}, prev.was,
+      (SELECT a.hub_id FROM agents a WHERE a.agent_id = tasks.agent_id AND a.connected) AS holder`
+  if (!found) return null
+  const { was, holder, ...row } = found
+  return { row, was, holder }
+}
+
+/** Tasks newest first by insertion (`before`: a seq, the cursor), filtered; one past the page tells if there is more. */
+export async function listTasks(
+  sql: Queryable, q: { status?: TaskStatus; agentId?: string; before?: string; limit: number },
+): Promise<(TaskRow & { seq: string })[]> {
+  return sql<(TaskRow & { seq: string })[]>`SELECT ${sql.unsafe(COLUMNS)}, seq::text AS seq FROM tasks
+    WHERE ${q.status === undefined ? sql`true` : sql`status = ${q.status}`}
+      AND ${q.agentId === undefined ? sql`true` : sql`agent_id = ${q.agentId}`}
+      AND ${q.before === undefined ? sql`true` : sql`seq < ${q.before}::bigint`}
+    ORDER BY seq DESC LIMIT ${q.limit + 1}`
 }
 
 /**
@@ -159,7 +213,7 @@ export async function adoptTask(sql: Queryable, taskId: string, agentId: string,
       deadline_at = coalesce(deadline_at, now() + timeout_ms * interval '1 millisecond')
     WHERE task_id = ${taskId} AND (
       (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      (status = 'queued' AND last_agent_id = ${agentId}))
+      (status = 'queued' AND run_after IS NULL AND last_agent_id = ${agentId}))
     RETURNING task_id`
   return rows.length === 1
 }

@@ -90,8 +90,9 @@ describe('the route table', () => {
 
   it("gives operator the contract's fleet steering and nothing else; admin every other change", () => {
     // CONTRACT.md, Access: operator = restart, drain, resume, rollouts and their cancel, task
-    // cancel, healing pause and resume. The tasks lane's task cancel joins this list with its route.
+    // cancel, healing pause and resume.
     const operator = [
+      'POST /api/admin/tasks/:task_id/cancel',
       'POST /api/admin/agents/:agent_id/restart', 'POST /api/admin/agents/:agent_id/drain', 'POST /api/admin/agents/:agent_id/resume',
       'POST /api/admin/rollouts', 'POST /api/admin/rollouts/:rollout_id/cancel', 'POST /api/admin/healing/pause', 'POST /api/admin/healing/resume',
     ]

@@ -34,8 +34,10 @@ describe('resolveSidecarConfig', () => {
       processName: null,
       shutdownGraceMs: 25_000,
       statsIntervalMs: 15_000,
+      labels: [],
+      cancelGraceMs: 10_000,
     })
-    expect(SIDECAR_DEFAULTS).toEqual({ hubUrl: 'ws://127.0.0.1:8787/ws', dataDir: '.agentcom', shutdownGraceMs: 25_000, statsIntervalMs: 15_000 })
+    expect(SIDECAR_DEFAULTS).toEqual({ hubUrl: 'ws://127.0.0.1:8787/ws', dataDir: '.agentcom', shutdownGraceMs: 25_000, cancelGraceMs: 10_000, statsIntervalMs: 15_000 })
   })
 
   it('reads every setting and ignores unrelated variables', () => {
@@ -47,6 +49,8 @@ describe('resolveSidecarConfig', () => {
       PM2_PROCESS_NAME: 'worker-1',
       AGENTCOM_SHUTDOWN_GRACE_MS: '1500',
       AGENTCOM_STATS_INTERVAL_MS: '500',
+      AGENTCOM_LABELS: ' gpu, region=eu-west ,gpu',
+      AGENTCOM_CANCEL_GRACE_MS: '2500',
       AGENTCOM_TASK_ENV: ' HTTP_PROXY, NO_PROXY ,',
       AGENTCOM_TASK_USER: 'nobody',
       PATH: '/usr/bin',
@@ -65,6 +69,8 @@ describe('resolveSidecarConfig', () => {
       processName: 'worker-1',
       shutdownGraceMs: 1500,
       statsIntervalMs: 500,
+      labels: ['gpu', 'region=eu-west'],
+      cancelGraceMs: 2500,
     })
   })
 
@@ -210,5 +216,21 @@ describe('plain-text hub hosts', () => {
   it('names ws:// hosts that are not loopback, and no wss:// or loopback one', () => {
     expect(plainTextHubHosts('ws://127.0.0.1:8787/ws,ws://localhost/ws,ws://[::1]:1/ws,wss://hub.example.com/ws')).toEqual([])
     expect(plainTextHubHosts('ws://10.0.0.5:8787/ws, wss://b/ws,ws://hub.example.com/ws')).toEqual(['10.0.0.5', 'hub.example.com'])
+  })
+
+  it.each([
+    ['a b', /^AGENTCOM_LABELS must be a label is `name` or `name=value`/],
+    ['gpu=', /^AGENTCOM_LABELS must be a label/],
+    ['=x', /^AGENTCOM_LABELS must be a label/],
+    ['x=y=z', /^AGENTCOM_LABELS must be a label/],
+    ['l'.repeat(65), /^AGENTCOM_LABELS must be a label/],
+    [Array.from({ length: 33 }, (_, i) => `l${i}`).join(','), /^AGENTCOM_LABELS must be at most 32 labels \(got 33\)$/],
+  ])('refuses AGENTCOM_LABELS=%j', (labels, message) => {
+    expect(() => resolveSidecarConfig({ ...REQUIRED, AGENTCOM_LABELS: labels })).toThrow(message)
+  })
+
+  it('takes 32 labels of 64-character parts', () => {
+    const labels = Array.from({ length: 32 }, (_, i) => `${'n'.repeat(62)}${String(i).padStart(2, '0')}=${'v'.repeat(64)}`)
+    expect(resolveSidecarConfig({ ...REQUIRED, AGENTCOM_LABELS: labels.join(',') }).labels).toEqual(labels)
   })
 })

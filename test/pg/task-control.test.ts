@@ -1,0 +1,28 @@
+/**
+ * Task control in cluster mode: the shared behaviour suite on two hubs and one database, tasks
+ * made and cancelled through hub A, agents on hub B, so every rule also crosses hubs.
+ */
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { agentOn, clusterAdminToken, startClusterHub } from '../../support/cluster-hubs.ts'
+import { describeTaskControl, followOutput } from '../../support/task-control-suite.ts'
+
+describeTaskControl('cluster', async () => {
+  const db: TestDatabase = await createTestDatabase()
+  const a = await startClusterHub(db.url, 'tc-a')
+  const b = await startClusterHub(db.url, 'tc-b')
+  const token = await clusterAdminToken()
+  return {
+    api: (method, path, body) => a.api(method, path, body),
+    agent: (agentId, extra = {}) => agentOn(b, agentId, extra),
+    // From hub A, while the agents are on hub B.
+    follow: (taskId) => followOutput(`${a.running.url}/api/admin/tasks/${taskId}/output?follow=1`, token),
+    async reset() {
+      await a.runtime.sql`TRUNCATE tasks, task_output`
+    },
+    async stop() {
+      await a.stop()
+      await b.stop()
+      await db.drop()
+    },
+  }
+})

@@ -29,6 +29,7 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { RefusalLog } from './security/refusal-log.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -185,8 +186,9 @@ export function createHub(options: HubOptions) {
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   const streams = new EventStreams(events.log, { ...options.eventStream, log })
+  const refusals = new RefusalLog({ log, clock })
   const sockets = createSocketHub({
-    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock,
+    fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock, refusals,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
     terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
@@ -226,7 +228,7 @@ export function createHub(options: HubOptions) {
     // that can, so a GET does not even pass through it.
     .on(BODY_METHODS, '/api/*', limitBody)
     .route('/api/admin', adminRoutes({
-      admin, streams, verifyToken, peerOf, log,
+      admin, streams, verifyToken, peerOf, log, refusals,
       tokens: { secret: options.secret, revocations, bus: fleet.bus, closeToken: sockets.closeToken, clock },
     }))
 

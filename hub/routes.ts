@@ -14,6 +14,7 @@ import { AgentsQuery } from './agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
 import { tokenRoutes, type TokenRouteDeps } from './token-routes.ts'
 import { restartCommandedView } from './views.ts'
+import type { RefusalLog } from './security/refusal-log.ts'
 
 const Reason = v.pipe(v.string(), v.minLength(1), v.maxLength(200))
 const DeadlineS = v.pipe(v.number(), v.minValue(0), v.maxValue(86_400))
@@ -58,10 +59,12 @@ interface Deps {
   /** The peer's address, from the runtime (see HubOptions.remoteAddress). */
   peerOf(c: Context): string | null
   log: Logger
+  /** Refused requests are logged through this: once per peer per interval. */
+  refusals: RefusalLog
   tokens: Omit<TokenRouteDeps, 'log'>
 }
 
-export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }: Deps) {
+export function adminRoutes({ admin, streams, verifyToken, peerOf, log, refusals, tokens }: Deps) {
   const unauthorized = { error: ERROR.UNAUTHORIZED }
   const agentNotFound = { error: ERROR.AGENT_NOT_FOUND }
 
@@ -71,7 +74,7 @@ export function adminRoutes({ admin, streams, verifyToken, peerOf, log, tokens }
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
       const verdict = match ? await verifyToken(match[1], 'admin') : { ok: false as const, reason: 'missing' }
       if (!verdict.ok) {
-        log.warn('admin request refused', { peer: peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.reason })
+        refusals.warn('admin request refused', { peer: peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.reason })
         return c.json(unauthorized, 401)
       }
       await next()

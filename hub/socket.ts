@@ -6,13 +6,14 @@
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSEvents } from 'hono/ws'
-import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
 import type { Hello, Peer } from './fleet.ts'
 import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
+import type { RefusalLog } from './security/refusal-log.ts'
 
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
@@ -23,6 +24,8 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFra
   /** Cluster mode: may this hub take the agent now? (ClusterSeam.admit) */
   joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
   verifyToken: TokenVerifier
+  /** Refused identifies are logged through this (one line per peer per interval). */
+  refusals: RefusalLog
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -41,7 +44,7 @@ export function createSocketHub(opts: SocketOptions) {
   })
   const { drop } = connections
   const identify = createIdentify({
-    fleet, tasks, joinCluster: opts.joinCluster, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit,
+    fleet, tasks, joinCluster: opts.joinCluster, verifyToken: opts.verifyToken, log, refusals: opts.refusals, drop, fail, admit: connections.admit,
   })
 
   function fail(conn: Connection, error: string, detail?: string): void {
@@ -73,6 +76,8 @@ export function createSocketHub(opts: SocketOptions) {
       case 'ping':
         return conn.send({ type: 'pong' })
       case 'pm2_info':
+        // The same report again changes nothing, and so announces nothing (no `agent` event).
+        if (samePm2Info(rec.pm2_info, msg.pm2_info)) return
         return fleet.reportPm2Info(rec, msg.pm2_info)
       case 'stats': {
         const { type: _type, ...stats } = msg

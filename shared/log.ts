@@ -1,6 +1,7 @@
 /**
  * Structured logs: one JSON object per line on stdout, which is what `pm2 logs` shows.
- * Fields named like secrets are redacted, so a careless call cannot leak a token.
+ * Fields named like secrets are redacted, so a careless call cannot leak a token, and every
+ * string is cut at MAX_LOGGED_CHARS, so a peer's long field cannot grow the log with it.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export type LogFields = Record<string, unknown>
@@ -14,10 +15,19 @@ export interface Logger {
 
 const SECRET_KEY = /token|secret|authorization|password|^env$|pm2_env/i
 
+/** The longest string a log line carries in one field; the rest is cut and counted. */
+export const MAX_LOGGED_CHARS = 1024
+
+/** `text`, or its first MAX_LOGGED_CHARS characters and how many were cut. */
+export function truncateForLog(text: string): string {
+  if (text.length <= MAX_LOGGED_CHARS) return text
+  return `${text.slice(0, MAX_LOGGED_CHARS)}...(${text.length - MAX_LOGGED_CHARS} more chars)`
+}
+
 function redact(fields: LogFields): LogFields {
   const out: LogFields = {}
   for (const [key, value] of Object.entries(fields)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : value
+    out[key] = SECRET_KEY.test(key) ? '[redacted]' : typeof value === 'string' ? truncateForLog(value) : value
   }
   return out
 }
@@ -31,7 +41,7 @@ export function createLogger(
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
   const emit = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (order[level] < order[minLevel]) return
-    write(JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...redact(fields) }))
+    write(JSON.stringify({ time: new Date().toISOString(), level, component, msg: truncateForLog(msg), ...redact(fields) }))
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }

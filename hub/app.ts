@@ -205,6 +205,7 @@ export function createHub(options: HubOptions) {
   })
 
   const app = new Hono()
+    .use(securityHeaders)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task file.
       const storage = cluster?.storage() ?? tasks.storage
@@ -274,6 +275,17 @@ export function createHub(options: HubOptions) {
 
 export type Hub = ReturnType<typeof createHub>
 export type HubApp = Hub['app']
+
+/**
+ * Every answer: never cached (admin data, tokens), never sniffed as another type. An answer that
+ * set its own caching (the dashboard's assets, revalidated) keeps it.
+ */
+const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next()
+  const headers = c.res.headers
+  if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
+  headers.set('x-content-type-options', 'nosniff')
+}
 
 /** The `detail` of an overdue task's healing action. */
 function overdueDetail(overdue: OverdueTask): string {

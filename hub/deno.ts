@@ -14,18 +14,18 @@ import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 const log = createLogger('hub')
-let config, revocations: RevocationStore | undefined
+let config, secret, revocations: RevocationStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
+  secret = await ensureSecret(config, denoSecretFiles)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
   Deno.exit(EXIT_CONFIG)
 }
-const secret = await ensureSecret(config, denoSecretFiles)
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 // Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({

@@ -29,6 +29,10 @@ export const denoSecretFiles: SecretFiles = {
   async mkdirp(path) {
     await Deno.mkdir(path, { recursive: true, mode: 0o700 })
   },
+  async mode(path) {
+    const mode = (await Deno.stat(path)).mode
+    return mode === null ? null : mode & 0o7777
+  },
 }
 
 /** Temporary file, fsync, rename, fsync of the directory: a reader sees the old file or the new. */

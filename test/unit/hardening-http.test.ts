@@ -1,0 +1,109 @@
+/**
+ * Hardening (v3) of the HTTP side on the portable app: security headers on every answer, a
+ * token refused unless its signature is spelled in canonical base64url, and the secret file
+ * refused when group or others can open it.
+ */
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHub, type Hub } from '../../hub/app.ts'
+import { createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { ensureSecret } from '../../hub/secret.ts'
+import { nodeSecretFiles } from '../../hub/node/platform.ts'
+import { silentLogger } from '../../shared/log.ts'
+
+const SECRET = 's'.repeat(40)
+let hub: Hub | null = null
+afterEach(() => {
+  hub?.close()
+  hub = null
+})
+
+describe('security headers', () => {
+  async function answers() {
+    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger })
+    const admin = { authorization: `Bearer ${await signAdminToken(SECRET)}` }
+    return {
+      health: await hub.app.request('/health'),
+      agents: await hub.app.request('/api/admin/agents', { headers: admin }),
+      unauthorized: await hub.app.request('/api/admin/agents'),
+      invalid: await hub.app.request('/api/admin/tasks', { method: 'POST', headers: admin, body: '[' }),
+      notFound: await hub.app.request('/nothing'),
+      dashboard: await hub.app.request('/'),
+      script: await hub.app.request('/dashboard.js'),
+    }
+  }
+
+  it('marks every API answer no-store and nosniff, errors included', async () => {
+    const { dashboard: _d, script: _s, ...api } = await answers()
+    for (const [name, res] of Object.entries(api)) {
+      expect([name, res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([name, 'no-store', 'nosniff'])
+    }
+    expect(api.unauthorized.status).toBe(401)
+    expect(api.invalid.status).toBe(400)
+  })
+
+  it('forbids framing the dashboard (X-Frame-Options: DENY) and keeps nosniff on its assets', async () => {
+    const { dashboard, script } = await answers()
+    expect(dashboard.headers.get('x-frame-options')).toBe('DENY')
+    expect(dashboard.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(script.headers.get('x-content-type-options')).toBe('nosniff')
+  })
+})
+
+describe('token signatures: canonical base64url only', () => {
+  const verify = createTokenVerifier(SECRET)
+  /** The same signature bytes, spelled with the last character's unused low bits set. */
+  function strayBits(token: string): string {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = alphabet.indexOf(token.at(-1)!)
+    // 32 bytes are 43 characters: the last carries 4 bits of the signature and 2 unused ones.
+    return token.slice(0, -1) + alphabet[last | 0b11]
+  }
+
+  it.each(['admin', 'agent'] as const)('accepts a %s token as minted, refuses it padded or with stray trailing bits', async (role) => {
+    const token = role === 'admin' ? await signAdminToken(SECRET) : await signAgentToken(SECRET, 'a-1')
+    expect((await verify(token, role)).ok).toBe(true)
+    expect(await verify(`${token}=`, role)).toEqual({ ok: false, reason: 'malformed' })
+    expect(await verify(`${token}==`, role)).toEqual({ ok: false, reason: 'malformed' })
+    expect(strayBits(token)).not.toBe(token)
+    expect(await verify(strayBits(token), role)).toEqual({ ok: false, reason: 'malformed' })
+    expect(await verify(`${token.slice(0, -2)}+/`, role)).toEqual({ ok: false, reason: 'malformed' })
+  })
+
+  it('refuses a padded admin token on an admin route with 401', async () => {
+    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger })
+    const token = await signAdminToken(SECRET)
+    expect((await hub.app.request('/api/admin/agents', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    expect((await hub.app.request('/api/admin/agents', { headers: { authorization: `Bearer ${token}=` } })).status).toBe(401)
+  })
+})
+
+describe('the hub-secret file', () => {
+  async function secretFile(mode: number) {
+    const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-secret-'))
+    await writeFile(join(dataDir, 'hub-secret'), `${'f'.repeat(64)}\n`)
+    await chmod(join(dataDir, 'hub-secret'), mode)
+    return dataDir
+  }
+
+  it.each([0o600, 0o400, 0o700])('is used at mode %s', async (mode) => {
+    expect(await ensureSecret({ secret: null, dataDir: await secretFile(mode) }, nodeSecretFiles)).toBe('f'.repeat(64))
+  })
+
+  it.each([[0o640, '0640'], [0o644, '0644'], [0o604, '0604'], [0o660, '0660']])('is refused at mode %s, saying why', async (mode, octal) => {
+    const dataDir = await secretFile(mode)
+    const path = join(dataDir, 'hub-secret')
+    await expect(ensureSecret({ secret: null, dataDir }, nodeSecretFiles)).rejects.toThrow(
+      new Error(`${path} is open to group or others (mode ${octal}): make it readable by its owner only (chmod 600 ${path})`),
+    )
+  })
+
+  it('is created 0600 when missing', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-secret-'))
+    const secret = await ensureSecret({ secret: null, dataDir }, nodeSecretFiles)
+    expect(await nodeSecretFiles.mode!(join(dataDir, 'hub-secret'))).toBe(0o600)
+    expect(await ensureSecret({ secret: null, dataDir }, nodeSecretFiles)).toBe(secret)
+  })
+})

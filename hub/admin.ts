@@ -11,6 +11,7 @@ import type { Healing } from './healing.ts'
 import type { HealingView } from './healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
+import { QueueFull } from './security/queue-cap.ts'
 
 export type AgentView = ReturnType<typeof agentView>
 export type TaskView = ReturnType<typeof taskView>
@@ -59,7 +60,8 @@ export interface AdminBackend {
 
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
-  { fleet, tasks, rollouts, healing, hubId }: { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string },
+  { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
+    { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
@@ -77,6 +79,7 @@ export function createLocalAdmin(
     // Lifts a quarantine too.
     resume: async (agentId) => (healing.resumeAgent(agentId) ? view(agentId) : null),
     async createTask(input, pinned, timeoutMs) {
+      if (tasks.queuedCount >= maxQueuedTasks) throw new QueueFull(maxQueuedTasks)
       const { task, saved } = tasks.create(input, pinned, timeoutMs)
       // The task as created: once saved it may be dispatched before this answer goes out.
       const created = taskView(task)

@@ -30,6 +30,7 @@ import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
 import { RefusalLog } from './security/refusal-log.ts'
+import { QueueFull } from './security/queue-cap.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -71,6 +72,10 @@ export interface HubOptions {
    * which caps identified agents only. Default 1024.
    */
   maxPending?: number
+  /** Open `GET /api/admin/events` streams beyond this are answered 503 `too_many_clients`. Default 256. */
+  maxEventClients?: number
+  /** Queued tasks beyond this: `POST /api/admin/tasks` is 503 `queue_full`, no task created. Default 100 000. */
+  maxQueuedTasks?: number
   /** An offline agent holding no task is forgotten this long after it went offline. Default 1 day. */
   offlineTtlMs?: number
   /** While saves of the task table fail, they are tried again this often. Default 1 s. */
@@ -133,6 +138,8 @@ export const DEFAULTS = {
   maxConnections: S.maxConnections.default,
   maxFramesPerS: S.maxFramesPerS.default,
   maxPending: S.maxPending.default,
+  maxEventClients: S.maxEventClients.default,
+  maxQueuedTasks: S.maxQueuedTasks.default,
   offlineTtlMs: S.offlineTtlS.default * SECOND,
   storeRetryMs: SECOND,
   taskTimeoutMs: 600 * SECOND,
@@ -143,7 +150,7 @@ export const DEFAULTS = {
 export function createHub(options: HubOptions) {
   assertSecret(options.secret)
   const o = { ...DEFAULTS, ...stripUndefined(options) }
-  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS', 'maxPending'] as const) {
+  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS', 'maxPending', 'maxEventClients', 'maxQueuedTasks'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`options.${key} must be a positive integer, got ${o[key]}`)
   }
   const clock = options.clock ?? systemClock
@@ -182,10 +189,11 @@ export function createHub(options: HubOptions) {
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    maxQueuedTasks: o.maxQueuedTasks,
   })
-  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
+  const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
-  const streams = new EventStreams(events.log, { ...options.eventStream, log })
+  const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
   const refusals = new RefusalLog({ log, clock })
   const sockets = createSocketHub({
     fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock, refusals,
@@ -239,6 +247,7 @@ export function createHub(options: HubOptions) {
       log.error('storage unavailable', { path: c.req.path, error: err.message })
       return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
     }
+    if (err instanceof QueueFull) return c.json({ error: ERROR.QUEUE_FULL }, 503)
     log.error('request failed', { path: c.req.path, error: err.message })
     return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })

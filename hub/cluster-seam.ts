@@ -39,6 +39,8 @@ export interface LocalOwners {
   maxTaskAttempts: number
   taskTimeoutMs: number
   restartTimeoutMs: number
+  /** AGENTCOM_MAX_QUEUED_TASKS, counted over the cluster's queue. */
+  maxQueuedTasks: number
 }
 
 export interface ClusterSeam {

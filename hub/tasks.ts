@@ -21,6 +21,8 @@ export class TaskBoard {
   private readonly tasks: TaskTable
   private readonly timers = new TaskTimers()
   private queue: string[] = []
+  /** Tasks created whose first save has not settled yet (see queuedCount). */
+  private creating = 0
   private dispatchScheduled = false
   /** Tasks a previous hub had in flight, by agent: settled when that agent identifies again. */
   private readonly restoredInFlight = new Map<string, string>()
@@ -38,6 +40,15 @@ export class TaskBoard {
 
   get(taskId: string): Readonly<TaskRecord> | undefined {
     return this.tasks.get(taskId)
+  }
+
+  /**
+   * Queued tasks, with those created and not yet saved (they join the queue once saved): what
+   * AGENTCOM_MAX_QUEUED_TASKS caps. The queue may hold a stale id until the next dispatch, so
+   * this can be over by a few for a moment, never under.
+   */
+  get queuedCount(): number {
+    return this.queue.length + this.creating
   }
 
   /** How many tasks the board holds, finished ones included. */
@@ -87,8 +98,10 @@ export class TaskBoard {
       created_at: now, updated_at: now, assigned_at: null,
     }
     this.tasks.add(task)
+    this.creating++
     const saved = this.tasks.durable().then(
       () => {
+        this.creating--
         if (this.tasks.get(task.task_id) !== task) return false
         this.queue.push(task.task_id)
         this.opts.changes.publish({ type: 'task', task_id: task.task_id })
@@ -96,6 +109,7 @@ export class TaskBoard {
         return true
       },
       () => {
+        this.creating--
         // Nothing ran it and no one saw it: forget it, and the next save leaves it out.
         this.tasks.remove(task.task_id)
         return false

@@ -63,6 +63,10 @@ export const ERROR = {
   UPGRADE_REQUIRED: 'upgrade_required',
   TOO_MANY_PENDING: 'too_many_pending',
   STORAGE_UNAVAILABLE: 'storage_unavailable',
+  /** AGENTCOM_MAX_EVENT_CLIENTS event streams are open already. */
+  TOO_MANY_CLIENTS: 'too_many_clients',
+  /** AGENTCOM_MAX_QUEUED_TASKS tasks are queued already: no task was created. */
+  QUEUE_FULL: 'queue_full',
   // WebSocket frames
   INVALID_JSON: 'invalid_json',
   UNKNOWN_TYPE: 'unknown_type',

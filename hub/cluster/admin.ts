@@ -12,6 +12,7 @@ import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing.ts'
 import { getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
+import { assertQueueRoom } from '../pg/queue-cap.ts'
 import { TASKS_NUDGE } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
 import type { ClusterHealing } from './healing.ts'
@@ -22,6 +23,8 @@ export interface ClusterAdminDeps {
   hubId: string
   newId: () => string
   defaultTimeoutMs: number
+  /** AGENTCOM_MAX_QUEUED_TASKS over the whole cluster's queue (pg/queue-cap.ts). Default: no cap. */
+  maxQueuedTasks?: number
   rollouts: ClusterRollouts
   healing: ClusterHealing
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
@@ -84,6 +87,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async createTask(input, pinned, timeoutMs) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
       const row = await inTransaction(sql, async (tx) => {
+        if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
         const task = await insertTask(tx, { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs })
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
         return task

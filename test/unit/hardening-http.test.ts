@@ -6,7 +6,7 @@
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
 import { createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { ensureSecret } from '../../hub/secret.ts'
@@ -105,5 +105,52 @@ describe('the hub-secret file', () => {
     const secret = await ensureSecret({ secret: null, dataDir }, nodeSecretFiles)
     expect(await nodeSecretFiles.mode!(join(dataDir, 'hub-secret'))).toBe(0o600)
     expect(await ensureSecret({ secret: null, dataDir }, nodeSecretFiles)).toBe(secret)
+  })
+})
+
+describe('caps: event streams and queued tasks', () => {
+  async function capped(options: { maxEventClients?: number; maxQueuedTasks?: number }) {
+    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger, ...options })
+    const headers = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
+    return {
+      events: () => hub!.app.request('/api/admin/events', { headers }),
+      task: () => hub!.app.request('/api/admin/tasks', { method: 'POST', headers, body: '{"input":1}' }),
+    }
+  }
+
+  it('opens AGENTCOM_MAX_EVENT_CLIENTS streams, answers the next 503 too_many_clients, and takes one again once a stream ends', async () => {
+    const { events } = await capped({ maxEventClients: 2 })
+    const open = [await events(), await events()]
+    expect(open.map((r) => r.status)).toEqual([200, 200])
+    const refused = await events()
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toEqual({ error: 'too_many_clients' })
+    await open[0].body!.cancel()
+    await vi.waitFor(async () => {
+      const again = await events()
+      expect(again.status).toBe(200)
+      open.push(again)
+    })
+    for (const res of open.slice(1)) await res.body!.cancel()
+  })
+
+  it('queues AGENTCOM_MAX_QUEUED_TASKS tasks, answers the next 503 queue_full and creates nothing', async () => {
+    const { task } = await capped({ maxQueuedTasks: 3 })
+    // Three at once: the ones not yet saved count too.
+    const created = await Promise.all([task(), task(), task()])
+    expect(created.map((r) => r.status)).toEqual([201, 201, 201])
+    const before = hub!.tasks.size
+    const refused = await task()
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toEqual({ error: 'queue_full' })
+    expect(hub!.tasks.size).toBe(before)
+  })
+
+  it('counts tasks created at once before any is saved: never more than the cap', async () => {
+    const { task } = await capped({ maxQueuedTasks: 5 })
+    const answers = await Promise.all(Array.from({ length: 20 }, () => task()))
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(5)
+    expect(answers.filter((r) => r.status === 503)).toHaveLength(15)
+    expect(hub!.tasks.size).toBe(5)
   })
 })

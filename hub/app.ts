@@ -214,6 +214,7 @@ export function createHub(options: HubOptions) {
 
   const app = new Hono()
     .use(securityHeaders)
+    .use(upgradesOnlyAtWs)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task file.
       const storage = cluster?.storage() ?? tasks.storage
@@ -294,6 +295,17 @@ const securityHeaders: MiddlewareHandler = async (c, next) => {
   const headers = c.res.headers
   if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
   headers.set('x-content-type-options', 'nosniff')
+}
+
+/**
+ * A WebSocket upgrade anywhere but /ws is refused before any route runs: routed, an upgrade
+ * to the events stream made the Node hub read its own endless answer into memory.
+ */
+const upgradesOnlyAtWs: MiddlewareHandler = async (c, next) => {
+  if (c.req.path !== '/ws' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+    return c.json({ error: ERROR.NOT_FOUND, detail: 'WebSocket upgrades are served at /ws only' }, 404)
+  }
+  await next()
 }
 
 /** The `detail` of an overdue task's healing action. */

@@ -8,8 +8,8 @@
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { Logger } from '../shared/log.ts'
-import { ERROR } from '../shared/protocol.ts'
-import { formatLoggedEvent, formatReplay, formatSseComment, type EventLog, type LoggedEvent } from './event-log.ts'
+import { ERROR, utf8Length } from '../shared/protocol.ts'
+import { formatLoggedEvent, formatSseComment, formatSseReset, type EventLog, type LoggedEvent, type Replay } from './event-log.ts'
 
 export interface EventStreamOptions {
   /** A comment goes to every stream this often, so idle ones stay open. Default 15 s. */
@@ -151,7 +151,7 @@ export class EventStreams {
       this.#writeBatch()
       const replay = this.events.since(lastEventId)
       this.#clients.add(client)
-      client.send(encoder.encode(formatSseComment('agentcom events') + formatReplay(replay)))
+      client.send(encoder.encode(formatSseComment('agentcom events') + this.#replayText(replay)))
       const keepAlive = setInterval(() => {
         client.send(KEEP_ALIVE)
         void stillValid().then((ok) => { if (!ok) client.end('token_invalid') }, () => client.end('token_invalid'))
@@ -163,6 +163,25 @@ export class EventStreams {
         this.opts.log.warn('events stream closed: the client is not reading', { max_queued_bytes: this.maxQueuedBytes })
       }
     })
+  }
+
+  /**
+   * What a resuming client is sent first: the events it missed, or `event: reset` when they
+   * would not fit in its bound (maxQueuedBytes, with room for what comes live): sent whole, they
+   * would end the stream before its first byte, and the client would retry into the same.
+   */
+  #replayText(replay: Replay): string {
+    if (replay.reset) return formatSseReset(replay.lastId)
+    const budget = this.maxQueuedBytes / 2
+    const blocks: string[] = []
+    let bytes = 0
+    for (const event of replay.events) {
+      const block = formatLoggedEvent(event)
+      bytes += utf8Length(block)
+      if (bytes > budget) return formatSseReset(this.events.lastId)
+      blocks.push(block)
+    }
+    return blocks.join('')
   }
 
   /** Ends every stream (a runtime's graceful shutdown waits for open responses). */

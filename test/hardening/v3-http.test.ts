@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process'
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'

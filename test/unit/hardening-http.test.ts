@@ -154,3 +154,45 @@ describe('caps: event streams and queued tasks', () => {
     expect(hub!.tasks.size).toBe(5)
   })
 })
+
+describe('a resumed event stream never answers an empty 200', () => {
+  /** The stream's first `bytes` or more, or what came before it ended. */
+  async function firstText(res: Response, bytes: number): Promise<{ text: string; ended: boolean }> {
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ''
+    for (;;) {
+      const r = await reader.read()
+      if (r.done) return { text, ended: true }
+      text += r.value
+      if (text.length >= bytes) {
+        await reader.cancel()
+        return { text, ended: false }
+      }
+    }
+  }
+
+  async function resume(maxQueuedBytes: number, events: number, eventBytes: number) {
+    hub = createHub({
+      upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger, eventStream: { maxQueuedBytes, batchMs: 0 },
+    })
+    for (let i = 0; i < events; i++) hub.events.publish('task', { task_id: `t-${i}`, result: 'r'.repeat(eventBytes) })
+    const headers = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'last-event-id': `${hub.events.log.epoch}-0` }
+    return hub.app.request('/api/admin/events', { headers })
+  }
+
+  it('replays what fits in the client\'s bound whole, in order', async () => {
+    const res = await resume(64 * 1024, 5, 1000)
+    const { text } = await firstText(res, 5 * 1000)
+    expect(text.match(/^event: task$/gm)).toHaveLength(5)
+    expect(text).not.toContain('event: reset')
+  })
+
+  it('sends event: reset first, and stays open, when the replay is larger than the bound', async () => {
+    // 14 events of 180 KiB against the default 2 MiB, scaled down: 14 of 1 800 bytes against 16 KiB.
+    const res = await resume(16 * 1024, 14, 1800)
+    expect(res.status).toBe(200)
+    const { text, ended } = await firstText(res, 40)
+    expect(ended).toBe(false)
+    expect(text).toBe(`: agentcom events\n\nid: ${hub!.events.log.lastId}\nevent: reset\ndata: {}\n\n`)
+  })
+})

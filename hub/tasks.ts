@@ -23,6 +23,8 @@ export class TaskBoard {
   private queue: string[] = []
   /** Tasks created whose first save has not settled yet (see queuedCount). */
   private creating = 0
+  /** Each unfinished task's last agent, kept when requeued: the only one whose outcome counts. */
+  private readonly lastAssignee = new Map<string, string>()
   private dispatchScheduled = false
   /** Tasks a previous hub had in flight, by agent: settled when that agent identifies again. */
   private readonly restoredInFlight = new Map<string, string>()
@@ -42,11 +44,7 @@ export class TaskBoard {
     return this.tasks.get(taskId)
   }
 
-  /**
-   * Queued tasks, with those created and not yet saved (they join the queue once saved): what
-   * AGENTCOM_MAX_QUEUED_TASKS caps. The queue may hold a stale id until the next dispatch, so
-   * this can be over by a few for a moment, never under.
-   */
+  /** What AGENTCOM_MAX_QUEUED_TASKS caps: queued tasks and those not yet saved (queued once saved). */
   get queuedCount(): number {
     return this.queue.length + this.creating
   }
@@ -78,7 +76,10 @@ export class TaskBoard {
       if (task.status === 'queued') this.queue.push(task.task_id)
       else if (task.status === 'completed' || task.status === 'failed') this.tasks.retire(task)
       else {
-        if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
+        if (task.agent_id !== null) {
+          this.restoredInFlight.set(task.agent_id, task.task_id)
+          this.lastAssignee.set(task.task_id, task.agent_id)
+        }
         this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
       }
     }
@@ -151,6 +152,7 @@ export class TaskBoard {
   private assign(task: TaskRecord, rec: AgentRecord): void {
     task.status = 'assigned'
     task.agent_id = rec.agent_id
+    this.lastAssignee.set(task.task_id, rec.agent_id)
     task.attempts++
     task.assigned_at = this.opts.clock.now()
     this.armOverdue(task)
@@ -191,7 +193,7 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     const isOurs = task !== undefined && (
       ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
-      (task.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id))
+      (task.status === 'queued' && this.lastAssignee.get(taskId) === rec.agent_id)
     )
     if (task && isOurs) {
       this.timers.clearStep(task.task_id)
@@ -269,7 +271,7 @@ export class TaskBoard {
         if (!this.timers.hasOverdue(task.task_id)) this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId
-      } else if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
+      } else if (task?.status === 'queued' && this.lastAssignee.get(activeTaskId) === rec.agent_id) {
         // Requeued after the grace period but not yet given to anyone: take it back.
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
@@ -314,6 +316,7 @@ export class TaskBoard {
 
   private retire(task: TaskRecord): void {
     this.timers.clear(task.task_id)
+    this.lastAssignee.delete(task.task_id)
     this.tasks.retire(task)
   }
 

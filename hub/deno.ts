@@ -8,7 +8,7 @@ import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
-import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
@@ -39,7 +39,9 @@ const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
   restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
   revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
+  terminateSocket: canTerminate ? denoTerminate : undefined,
 })
+if (!canTerminate) log.warn('this Deno cannot destroy a socket whose peer does not answer its close (docs/reliability.md)')
 
 const server = Deno.serve(
   {

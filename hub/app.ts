@@ -91,6 +91,11 @@ export interface HubOptions {
    */
   terminateSocket?: (ws: WSContext) => void
   /**
+   * Sets the largest frame the runtime reads on a socket (Node: ws's receiver), so frames over
+   * the limits are refused before they are buffered. Default: none (Deno offers no such limit).
+   */
+  setMaxPayload?: (ws: WSContext, bytes: number) => void
+  /**
    * An agent never reported its task within timeout_ms + AGENTCOM_TASK_GRACE_MS: the task is
    * already queued again; this decides what happens to the agent. Default: healing's force
    * restart, reason `task_overdue`, within the healing budget (Healing.taskOverdue).
@@ -199,7 +204,7 @@ export function createHub(options: HubOptions) {
     fleet, tasks: cluster?.tasks ?? tasks, joinCluster: cluster?.admit, verifyToken, log, clock, refusals,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
-    terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
+    terminate: options.terminateSocket, setMaxPayload: options.setMaxPayload, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
   })
 
   // Revoked on another hub of the cluster: this hub's connections with those tokens go too.

@@ -10,7 +10,7 @@
  * closed), so sockets that send nothing cannot keep out a sidecar that identifies at once.
  */
 import type { WSContext, WSEvents } from 'hono/ws'
-import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, type HubMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
@@ -123,6 +123,11 @@ export interface ConnectionOptions {
   maxFramesPerS: number
   /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
   terminate?: (ws: WSContext) => void
+  /**
+   * The largest frame the runtime reads on this socket before refusing it (1009), so a frame
+   * over the limit is refused before it is buffered: 16 KiB until identified, then 256 KiB.
+   */
+  setMaxPayload?: (ws: WSContext, bytes: number) => void
   /** A connection is gone (closed by either side); called once per connection. */
   onGone(conn: Connection): void
   /** A frame arrived on an open connection. */
@@ -218,6 +223,7 @@ export function createConnections(opts: ConnectionOptions) {
     conn.budget = new FrameBudget(opts.maxFramesPerS, now)
     // One shared handler with the connection as its argument: no closure per socket.
     conn.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, conn)
+    if (conn.ws) opts.setMaxPayload?.(conn.ws, MAX_IDENTIFY_BYTES)
     connections.add(conn)
     pending.add(conn)
     return true
@@ -261,6 +267,7 @@ export function createConnections(opts: ConnectionOptions) {
   function admit(conn: Connection, replacing: boolean): boolean {
     if (!replacing && connections.size - pending.size >= opts.maxConnections) return false
     pending.delete(conn)
+    if (conn.ws) opts.setMaxPayload?.(conn.ws, MAX_FRAME_BYTES)
     return true
   }
 

@@ -1,6 +1,6 @@
 /**
  * Refusals (a refused admin request, a refused identify) logged at most once per peer per
- * interval: a client retrying a bad token in a loop would otherwise write one line per try.
+ * interval (for each kind of refusal): a client retrying a bad token in a loop would otherwise write one line per try.
  * The next line for that peer says how many were left out meanwhile (`suppressed`).
  * Portable: Web APIs only.
  */
@@ -40,7 +40,8 @@ export class RefusalLog {
 
   /** Logs `msg` (warn) with `fields`, unless `fields.peer` had a line within the interval. */
   warn(msg: string, fields: LogFields & { peer: string | null }): void {
-    const key = peerKey(fields.peer)
+    // Per kind of refusal too: a peer's failed identifies do not hide its refused admin requests.
+    const key = `${msg}\u0000${peerKey(fields.peer)}`
     const now = this.#clock.now()
     const window = this.#peers.get(key)
     if (window && now - window.loggedAt < this.#intervalMs) {

@@ -137,13 +137,21 @@ describe('RefusalLog: one line per peer per interval', () => {
     for (let port = 1; port <= 50; port++) r.log.warn('identify refused', { agent_id: 'a', peer: `10.0.0.1:${port}`, reason: 'bad_signature' })
     expect(r.lines.map((l) => [l.msg, l.peer, l.suppressed])).toEqual([['identify refused', '10.0.0.1:1', 0]])
     r.at(9_999)
-    r.log.warn('admin request refused', { peer: '10.0.0.1:99', reason: 'missing' })
+    r.log.warn('identify refused', { agent_id: 'a', peer: '10.0.0.1:99', reason: 'bad_signature' })
     expect(r.lines).toHaveLength(1)
     r.at(10_000)
-    r.log.warn('admin request refused', { peer: '10.0.0.1:100', reason: 'missing' })
+    r.log.warn('identify refused', { agent_id: 'b', peer: '10.0.0.1:100', reason: 'expired' })
     expect(r.lines.map((l) => [l.msg, l.peer, l.suppressed])).toEqual([
-      ['identify refused', '10.0.0.1:1', 0], ['admin request refused', '10.0.0.1:100', 50],
+      ['identify refused', '10.0.0.1:1', 0], ['identify refused', '10.0.0.1:100', 50],
     ])
+  })
+
+  it('keeps a window per kind of refusal: a peer\'s refused identifies do not hide its refused admin requests', () => {
+    const r = refusals()
+    r.log.warn('identify refused', { peer: '10.0.0.1:1' })
+    r.log.warn('admin request refused', { peer: '10.0.0.1:2' })
+    r.log.warn('admin request refused', { peer: '10.0.0.1:3' })
+    expect(r.lines.map((l) => [l.msg, l.peer])).toEqual([['identify refused', '10.0.0.1:1'], ['admin request refused', '10.0.0.1:2']])
   })
 
   it('logs each peer on its own: one peer\'s flood does not hide another\'s refusal', () => {

@@ -61,6 +61,7 @@ export const ERROR = {
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
+  /** No longer sent (v3: the oldest pending socket gives way); kept for clients that know it. */
   TOO_MANY_PENDING: 'too_many_pending',
   STORAGE_UNAVAILABLE: 'storage_unavailable',
   /** AGENTCOM_MAX_EVENT_CLIENTS event streams are open already. */

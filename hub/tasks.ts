@@ -76,10 +76,8 @@ export class TaskBoard {
       if (task.status === 'queued') this.queue.push(task.task_id)
       else if (task.status === 'completed' || task.status === 'failed') this.tasks.retire(task)
       else {
-        if (task.agent_id !== null) {
-          this.restoredInFlight.set(task.agent_id, task.task_id)
-          this.lastAssignee.set(task.task_id, task.agent_id)
-        }
+        if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
+        if (task.agent_id !== null) this.lastAssignee.set(task.task_id, task.agent_id)
         this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
       }
     }

@@ -165,7 +165,7 @@ export function createConnections(opts: ConnectionOptions) {
    */
   function drop(conn: Connection, code: number, reason: string): void {
     conn.close(code, reason)
-    if (!conn.closed && opts.terminate && conn.ws) setTimeout(terminate, CLOSE_GRACE_MS, conn)
+    if (!conn.closed && opts.terminate && conn.ws) unref(setTimeout(terminate, CLOSE_GRACE_MS, conn))
     forget(conn)
   }
 
@@ -304,3 +304,8 @@ export function createConnections(opts: ConnectionOptions) {
 }
 
 export type Connections = ReturnType<typeof createConnections>
+
+/** Lets the process exit with the timer pending (Node's timers have unref; Deno's are numbers). */
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  ;(timer as { unref?: () => void }).unref?.()
+}

@@ -13,6 +13,7 @@ import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from './agent-pages.ts'
 import { hasLabels } from '../shared/labels.ts'
 import type { TaskExtras, TasksQuery } from './task-control/rules.ts'
+import { QueueFull } from './security/queue-cap.ts'
 
 export type AgentView = ReturnType<typeof agentView>
 export type TaskView = ReturnType<typeof taskView>
@@ -72,7 +73,8 @@ export interface AdminBackend {
 
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
-  { fleet, tasks, rollouts, healing, hubId }: { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string },
+  { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
+    { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
@@ -91,6 +93,7 @@ export function createLocalAdmin(
     // Lifts a quarantine too.
     resume: async (agentId) => (healing.resumeAgent(agentId) ? view(agentId) : null),
     async createTask(input, pinned, timeoutMs, extras) {
+      if (tasks.queuedCount >= maxQueuedTasks) throw new QueueFull(maxQueuedTasks)
       const { task, saved } = tasks.create(input, pinned, timeoutMs, extras)
       // The task as created: once saved it may be dispatched before this answer goes out.
       const created = taskView(task)
@@ -100,6 +103,8 @@ export function createLocalAdmin(
     async createTasksForAll(input, timeoutMs, extras) {
       const wanted = extras.labels ?? []
       const targets = fleet.list().filter((rec) => rec.peer !== null && !rec.drained && !rec.quarantined && hasLabels(rec.labels, wanted))
+      // All or none: a fan-out that would pass the cap creates no task.
+      if (tasks.queuedCount + targets.length > maxQueuedTasks) throw new QueueFull(maxQueuedTasks)
       const created = targets.map((rec) => tasks.create(input, rec.agent_id, timeoutMs, extras))
       const views = created.map(({ task }) => taskView(task))
       const saved = await Promise.all(created.map((c) => c.saved))

@@ -44,6 +44,8 @@ import { auditedRoute, createAccessGate } from './access/gate.ts'
 import { accessRoutes } from './access/routes.ts'
 import { MemoryTaskOutputs } from './task-control/output.ts'
 import { FileTaskOutputs, type OutputFiles } from './task-control/file-output.ts'
+import { RefusalLog } from './security/refusal-log.ts'
+import { QueueFull } from './security/queue-cap.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -80,11 +82,15 @@ export interface HubOptions {
    */
   maxFramesPerS?: number
   /**
-   * Sockets waiting unidentified beyond this are refused: the upgrade is answered 503
-   * `too_many_pending` (or the socket closed 1013). They never count against maxConnections,
-   * which caps identified agents only. Default 1024.
+   * Sockets waiting unidentified: past this a new one takes the slot of the one waiting longest,
+   * which is closed 1013. They never count against maxConnections, which caps identified agents
+   * only. Default 1024.
    */
   maxPending?: number
+  /** Open `GET /api/admin/events` streams beyond this are answered 503 `too_many_clients`. Default 256. */
+  maxEventClients?: number
+  /** Queued tasks beyond this: `POST /api/admin/tasks` is 503 `queue_full`, no task created. Default 100 000. */
+  maxQueuedTasks?: number
   /** An offline agent holding no task is forgotten this long after it went offline. Default 1 day. */
   offlineTtlMs?: number
   /** While saves of the task table fail, they are tried again this often. Default 1 s. */
@@ -99,6 +105,11 @@ export interface HubOptions {
    * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
    */
   terminateSocket?: (ws: WSContext) => void
+  /**
+   * Sets the largest frame the runtime reads on a socket (Node: ws's receiver), so frames over
+   * the limits are refused before they are buffered. Default: none (Deno offers no such limit).
+   */
+  setMaxPayload?: (ws: WSContext, bytes: number) => void
   /**
    * An agent never reported its task within timeout_ms + AGENTCOM_TASK_GRACE_MS: the task is
    * already queued again; this decides what happens to the agent. Default: healing's force
@@ -159,6 +170,8 @@ export const DEFAULTS = {
   maxConnections: S.maxConnections.default,
   maxFramesPerS: S.maxFramesPerS.default,
   maxPending: S.maxPending.default,
+  maxEventClients: S.maxEventClients.default,
+  maxQueuedTasks: S.maxQueuedTasks.default,
   offlineTtlMs: S.offlineTtlS.default * SECOND,
   storeRetryMs: SECOND,
   taskTimeoutMs: 600 * SECOND,
@@ -170,7 +183,7 @@ export const DEFAULTS = {
 export function createHub(options: HubOptions) {
   assertSecret(options.secret)
   const o = { ...DEFAULTS, ...stripUndefined(options) }
-  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS', 'maxPending'] as const) {
+  for (const key of ['maxBodyBytes', 'maxConnections', 'maxFramesPerS', 'maxPending', 'maxEventClients', 'maxQueuedTasks'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`options.${key} must be a positive integer, got ${o[key]}`)
   }
   const clock = options.clock ?? systemClock
@@ -215,26 +228,28 @@ export function createHub(options: HubOptions) {
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
-    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks?.() ?? tasks.queuedCount) }),
+    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks?.() ?? tasks.waitingCount) }),
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters,
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
   })
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
     : null
-  const admin = countTaskCreation(cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId }), metrics.counters)
+  const admin = countTaskCreation(
+    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
   const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })
   history.start(events.log)
-  const streams = new EventStreams(events.log, { ...options.eventStream, log })
+  const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
+  const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = !cluster?.outputs && options.outputFiles
@@ -246,10 +261,10 @@ export function createHub(options: HubOptions) {
   const closing = new AbortController()
   const sockets = createSocketHub({
     fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
-    verifyToken, log, clock, outputs,
+    verifyToken, log, clock, outputs, refusals,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
-    terminate: options.terminateSocket, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
+    terminate: options.terminateSocket, setMaxPayload: options.setMaxPayload, unsentBytes: options.unsentBytes ?? rawBufferedAmount,
   })
 
   // Revoked on another hub of the cluster: this hub's connections with those tokens go too.
@@ -265,6 +280,8 @@ export function createHub(options: HubOptions) {
   })
 
   const app = new Hono()
+    .use(securityHeaders)
+    .use(upgradesOnlyAtWs)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task file.
       const storage = cluster?.storage() ?? tasks.storage
@@ -310,6 +327,7 @@ export function createHub(options: HubOptions) {
       log.error('storage unavailable', { path: c.req.path, error: err.message })
       return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
     }
+    if (err instanceof QueueFull) return c.json({ error: ERROR.QUEUE_FULL }, 503)
     log.error('request failed', { path: c.req.path, error: err.message })
     return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
   })
@@ -358,6 +376,28 @@ export function createHub(options: HubOptions) {
 
 export type Hub = ReturnType<typeof createHub>
 export type HubApp = Hub['app']
+
+/**
+ * Every answer: never cached (admin data, tokens), never sniffed as another type. An answer that
+ * set its own caching (the dashboard's assets, revalidated) keeps it.
+ */
+const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next()
+  const headers = c.res.headers
+  if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
+  headers.set('x-content-type-options', 'nosniff')
+}
+
+/**
+ * A WebSocket upgrade anywhere but /ws is refused before any route runs: routed, an upgrade
+ * to the events stream made the Node hub read its own endless answer into memory.
+ */
+const upgradesOnlyAtWs: MiddlewareHandler = async (c, next) => {
+  if (c.req.path !== '/ws' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+    return c.json({ error: ERROR.NOT_FOUND, detail: 'WebSocket upgrades are served at /ws only' }, 404)
+  }
+  await next()
+}
 
 /** The `detail` of an overdue task's healing action. */
 function overdueDetail(overdue: OverdueTask): string {

@@ -12,7 +12,7 @@
  * alone then knows when it may be forgotten, without ever having seen the token.
  */
 import { sign } from 'hono/jwt'
-import { decodeBase64Url } from 'hono/utils/encode'
+import { decodeBase64Url, encodeBase64Url } from 'hono/utils/encode'
 import type { Clock } from '../shared/time.ts'
 import { systemClock } from '../shared/time.ts'
 import { DEFAULT_TOKEN_NAME, isAccessRole, type AccessRole } from './access/roles.ts'
@@ -181,16 +181,28 @@ async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, u
   if (!header || header.alg !== 'HS256' || (header.typ !== undefined && header.typ !== 'JWT') || 'crit' in header) return 'malformed'
   const payload = jsonPart(parts[1])
   if (!payload) return 'malformed'
-  let signature: Uint8Array
-  try {
-    signature = decodeBase64Url(parts[2])
-  } catch {
-    return 'malformed'
-  }
+  const signature = canonicalBase64Url(parts[2])
+  if (!signature) return 'malformed'
   return sameBytes(await mac(`${parts[0]}.${parts[1]}`), signature) ? payload : 'bad_signature'
 }
 
 const utf8 = new TextDecoder()
+
+/**
+ * The bytes of `text` if it is their one base64url spelling (RFC 7515: no padding, no other
+ * characters, zero trailing bits), else null. atob() forgives `=` and stray bits, so that
+ * `token + "="` would otherwise be a second valid spelling of the same token.
+ */
+function canonicalBase64Url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null
+  let bytes: Uint8Array
+  try {
+    bytes = decodeBase64Url(text)
+  } catch {
+    return null
+  }
+  return encodeBase64Url(bytes.buffer as ArrayBuffer).replace(/=+$/, '') === text ? bytes : null
+}
 
 function jsonPart(part: string): Record<string, unknown> | null {
   try {

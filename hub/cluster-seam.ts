@@ -45,6 +45,8 @@ export interface LocalOwners {
   restartTimeoutMs: number
   /** This hub's counters (GET /metrics): fed the views of its own changes and the restarts its sweep fails. */
   metrics?: Pick<FleetCounters, 'view' | 'restartChanged'>
+  /** AGENTCOM_MAX_QUEUED_TASKS, counted over the cluster's queue. */
+  maxQueuedTasks: number
 }
 
 export interface ClusterSeam {

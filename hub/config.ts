@@ -25,6 +25,8 @@ export interface HubConfig {
   maxFramesPerS?: number
   maxBodyBytes?: number
   maxPending?: number
+  maxEventClients?: number
+  maxQueuedTasks?: number
   offlineTtlMs?: number
   /** AGENTCOM_HEAL_*: only the ones set; the rest are the table's defaults. */
   healing: Partial<HealingSettings>
@@ -65,6 +67,8 @@ export function resolveHubConfig(env: Env): HubConfig {
     maxFramesPerS: readInteger(env, S.maxFramesPerS),
     maxBodyBytes: readInteger(env, S.maxBodyBytes),
     maxPending: readInteger(env, S.maxPending),
+    maxEventClients: readInteger(env, S.maxEventClients),
+    maxQueuedTasks: readInteger(env, S.maxQueuedTasks),
     offlineTtlMs: seconds(readInteger(env, S.offlineTtlS)),
     healing: Object.fromEntries(Object.entries(HEALING_ROWS).map(([key, row]) => [key, readInteger(env, row)])),
     alertWebhookUrl: readWebhookUrl(env),
@@ -125,6 +129,8 @@ export function hubSettings(c: HubConfig) {
     maxFramesPerS: c.maxFramesPerS,
     maxBodyBytes: c.maxBodyBytes,
     maxPending: c.maxPending,
+    maxEventClients: c.maxEventClients,
+    maxQueuedTasks: c.maxQueuedTasks,
     offlineTtlMs: c.offlineTtlMs,
     healing: c.healing,
     alertWebhookUrl: c.alertWebhookUrl ?? undefined,

@@ -6,9 +6,11 @@
  * Unidentified sockets have a cap of their own (maxPending) and never count against
  * maxConnections, which counts identified agents only: a flood of clients without a token can
  * fill the pending slots, never an agent's. Hence at most maxConnections + maxPending sockets.
+ * With the pending slots full, a new socket takes the slot of the one waiting longest (which is
+ * closed), so sockets that send nothing cannot keep out a sidecar that identifies at once.
  */
 import type { WSContext, WSEvents } from 'hono/ws'
-import { CLOSE, ERROR, type HubMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, type HubMessage } from '../shared/protocol.ts'
 import type { Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
 import type { Peer } from './bus.ts'
@@ -99,6 +101,12 @@ export class Connection implements Peer, WSEvents {
 /** A socket with more than this queued and not yet sent is closed: its peer is not reading. */
 export const MAX_UNSENT_BYTES = 1024 * 1024
 
+/**
+ * A socket the hub closed whose peer has not answered the close within this is destroyed
+ * (where the runtime can: `terminate`), so every socket the hub closes is gone within 10 s.
+ */
+export const CLOSE_GRACE_MS = 5000
+
 export interface ConnectionOptions {
   log: Logger
   clock: Clock
@@ -115,6 +123,11 @@ export interface ConnectionOptions {
   maxFramesPerS: number
   /** Destroys a socket without a closing handshake, for a peer that stopped answering. */
   terminate?: (ws: WSContext) => void
+  /**
+   * The largest frame the runtime reads on this socket before refusing it (1009), so a frame
+   * over the limit is refused before it is buffered: 16 KiB until identified, then 256 KiB.
+   */
+  setMaxPayload?: (ws: WSContext, bytes: number) => void
   /** A connection is gone (closed by either side); called once per connection. */
   onGone(conn: Connection): void
   /** A frame arrived on an open connection. */
@@ -146,9 +159,13 @@ export function createConnections(opts: ConnectionOptions) {
     }
   }, Math.max(1000, Math.floor(opts.idleTimeoutMs / 3)))
 
-  /** Closes and forgets a connection at once, without waiting for the peer's close frame. */
+  /**
+   * Closes and forgets a connection at once, without waiting for the peer's close frame; a
+   * peer that never answers it is cut off CLOSE_GRACE_MS later.
+   */
   function drop(conn: Connection, code: number, reason: string): void {
     conn.close(code, reason)
+    if (!conn.closed && opts.terminate && conn.ws) unref(setTimeout(terminate, CLOSE_GRACE_MS, conn))
     forget(conn)
   }
 
@@ -195,8 +212,8 @@ export function createConnections(opts: ConnectionOptions) {
 
   /** A new socket: registered as pending, or refused (closed 1013) over the limit: false. */
   function open(conn: Connection): boolean {
-    if (pending.size >= opts.maxPending) {
-      // Upgrades race past refusal() while earlier ones are still opening.
+    if (pending.size >= opts.maxPending && !evictOldestPending()) {
+      // Every pending socket is checking its token: none is idle enough to give way.
       log.warn('refusing a socket over the pending limit', { max_pending: opts.maxPending })
       conn.close(CLOSE.TRY_AGAIN_LATER, 'too many connections')
       return false
@@ -206,10 +223,33 @@ export function createConnections(opts: ConnectionOptions) {
     conn.budget = new FrameBudget(opts.maxFramesPerS, now)
     // One shared handler with the connection as its argument: no closure per socket.
     conn.identifyTimer = setTimeout(identifyExpired, opts.identifyTimeoutMs, conn)
+    if (conn.ws) opts.setMaxPayload?.(conn.ws, MAX_IDENTIFY_BYTES)
     connections.add(conn)
     pending.add(conn)
     return true
   }
+
+  /**
+   * Closes (1013, try again later) the unidentified socket that has waited longest and is not
+   * checking a token, to make room; false if every one is. `pending` keeps the order they came in.
+   */
+  function evictOldestPending(): boolean {
+    for (const conn of pending) {
+      if (conn.identifying) continue
+      evicted++
+      drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many pending sockets')
+      return true
+    }
+    return false
+  }
+  /** Sockets evicted so far; logged at most once a minute, with the count, not once each. */
+  let evicted = 0
+  let evictedLogged = 0
+  const evictionLog = setInterval(() => {
+    if (evicted === evictedLogged) return
+    log.warn('evicted unidentified sockets to make room', { evicted: evicted - evictedLogged, max_pending: opts.maxPending })
+    evictedLogged = evicted
+  }, 60_000)
 
   /** Closes (4001) every connection whose token `revoked` now refuses. */
   function closeRevoked(revoked: (claims: TokenClaims) => boolean): void {
@@ -227,6 +267,7 @@ export function createConnections(opts: ConnectionOptions) {
   function admit(conn: Connection, replacing: boolean): boolean {
     if (!replacing && connections.size - pending.size >= opts.maxConnections) return false
     pending.delete(conn)
+    if (conn.ws) opts.setMaxPayload?.(conn.ws, MAX_FRAME_BYTES)
     return true
   }
 
@@ -241,10 +282,21 @@ export function createConnections(opts: ConnectionOptions) {
     get size() {
       return connections.size
     },
-    /** Why a new socket would be refused now, or null. */
-    refusal(): typeof ERROR.TOO_MANY_PENDING | typeof ERROR.TOO_MANY_CONNECTIONS | null {
-      if (pending.size >= opts.maxPending) return ERROR.TOO_MANY_PENDING
+    /**
+     * Why a new socket would be refused now, or null. A full pending set is no reason: the new
+     * socket takes the oldest one's slot when it opens.
+     */
+    /**
+     * Why an upgrade is refused now (503), or null. Past AGENTCOM_MAX_PENDING the upgrade is
+     * refused `too_many_pending` and the oldest silent socket gives way, so the client's next
+     * attempt gets in: sockets that send nothing never keep an agent out for long.
+     */
+    refusal(): typeof ERROR.TOO_MANY_CONNECTIONS | typeof ERROR.TOO_MANY_PENDING | null {
       if (connections.size - pending.size >= opts.maxConnections) return ERROR.TOO_MANY_CONNECTIONS
+      if (pending.size >= opts.maxPending) {
+        evictOldestPending()
+        return ERROR.TOO_MANY_PENDING
+      }
       return null
     },
     /** Closes (4001) every connection that identified with the token `jti`. */
@@ -254,9 +306,15 @@ export function createConnections(opts: ConnectionOptions) {
     closeRevoked,
     close(): void {
       clearInterval(heartbeat)
+      clearInterval(evictionLog)
       for (const conn of [...connections]) drop(conn, CLOSE.GOING_AWAY, 'hub shutting down')
     },
   }
 }
 
 export type Connections = ReturnType<typeof createConnections>
+
+/** Lets the process exit with the timer pending (Node's timers have unref; Deno's are numbers). */
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  ;(timer as { unref?: () => void }).unref?.()
+}

@@ -9,7 +9,7 @@ import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
-import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
+import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate } from './deno/platform.ts'
 import { denoProcessMetrics } from './deno/metrics.ts'
 import { denoAuditFiles } from './deno/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
@@ -28,19 +28,19 @@ try {
   Deno.exit(EXIT_CONFIG)
 }
 const log = createLogger('hub', undefined, logSettings.level, logSettings.format)
-let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
+let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
   if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, denoStateFiles, systemClock, log)
+  secret = await ensureSecret(config, denoSecretFiles)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   console.error(`agentcom hub: ${err.message}`)
   Deno.exit(EXIT_CONFIG)
 }
-const secret = await ensureSecret(config, denoSecretFiles)
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 // Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
@@ -61,7 +61,9 @@ const hub = createHub({
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
   remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,
+  terminateSocket: canTerminate ? denoTerminate : undefined,
 })
+if (!canTerminate) log.warn('this Deno cannot destroy a socket whose peer does not answer its close (docs/reliability.md)')
 
 const server = Deno.serve(
   {

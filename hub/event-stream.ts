@@ -8,7 +8,8 @@
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
 import type { Logger } from '../shared/log.ts'
-import { formatLoggedEvent, formatReplay, formatSseComment, type EventLog, type LoggedEvent } from './event-log.ts'
+import { ERROR, utf8Length } from '../shared/protocol.ts'
+import { formatLoggedEvent, formatSseComment, formatSseReset, type EventLog, type LoggedEvent, type Replay } from './event-log.ts'
 
 export interface EventStreamOptions {
   /** A comment goes to every stream this often, so idle ones stay open. Default 15 s. */
@@ -22,10 +23,12 @@ export interface EventStreamOptions {
    * a fifth of the writes of 20 ms, which on Deno showed in the commands' p99 (events_fanout).
    */
   batchMs?: number
+  /** Open streams beyond this are answered 503 `too_many_clients` (AGENTCOM_MAX_EVENT_CLIENTS). Default 256. */
+  maxClients?: number
   log: Logger
 }
 
-export const EVENT_STREAM_DEFAULTS = { keepAliveMs: 15_000, maxQueuedBytes: 2 * 1024 * 1024, batchMs: 100 } as const
+export const EVENT_STREAM_DEFAULTS = { keepAliveMs: 15_000, maxQueuedBytes: 2 * 1024 * 1024, batchMs: 100, maxClients: 256 } as const
 
 /** Why a stream ended, for the log and the tests. */
 export type EndReason = 'client_gone' | 'too_slow' | 'token_invalid' | 'hub_closing'
@@ -103,6 +106,7 @@ export class EventStreams {
   readonly keepAliveMs: number
   readonly maxQueuedBytes: number
   readonly batchMs: number
+  readonly maxClients: number
   #clients = new Set<EventClient>()
   /** Streams opened so far: the next one's phase (EventClient) is the next ms of the batch interval. */
   #opened = 0
@@ -116,7 +120,8 @@ export class EventStreams {
     this.keepAliveMs = opts.keepAliveMs ?? EVENT_STREAM_DEFAULTS.keepAliveMs
     this.maxQueuedBytes = opts.maxQueuedBytes ?? EVENT_STREAM_DEFAULTS.maxQueuedBytes
     this.batchMs = opts.batchMs ?? EVENT_STREAM_DEFAULTS.batchMs
-    for (const [key, value] of [['keepAliveMs', this.keepAliveMs], ['maxQueuedBytes', this.maxQueuedBytes]] as const) {
+    this.maxClients = opts.maxClients ?? EVENT_STREAM_DEFAULTS.maxClients
+    for (const [key, value] of [['keepAliveMs', this.keepAliveMs], ['maxQueuedBytes', this.maxQueuedBytes], ['maxClients', this.maxClients]] as const) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`options.${key} must be a positive integer, got ${value}`)
     }
     if (!Number.isInteger(this.batchMs) || this.batchMs < 0) throw new Error(`options.batchMs must be a whole number of ms, got ${this.batchMs}`)
@@ -133,6 +138,8 @@ export class EventStreams {
    * with each keep-alive, so a stream on a token that expired or was revoked ends within one.
    */
   handle = (c: Context, stillValid: () => Promise<boolean> = async () => true) => {
+    // Counted when the stream opens, below, in the same turn: no await between check and add.
+    if (this.#clients.size >= this.maxClients) return c.json({ error: ERROR.TOO_MANY_CLIENTS }, 503)
     const lastEventId = c.req.header('last-event-id') ?? null
     // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
     c.header('X-Accel-Buffering', 'no')
@@ -144,7 +151,7 @@ export class EventStreams {
       this.#writeBatch()
       const replay = this.events.since(lastEventId)
       this.#clients.add(client)
-      client.send(encoder.encode(formatSseComment('agentcom events') + formatReplay(replay)))
+      client.send(encoder.encode(formatSseComment('agentcom events') + this.#replayText(replay)))
       const keepAlive = setInterval(() => {
         client.send(KEEP_ALIVE)
         void stillValid().then((ok) => { if (!ok) client.end('token_invalid') }, () => client.end('token_invalid'))
@@ -156,6 +163,25 @@ export class EventStreams {
         this.opts.log.warn('events stream closed: the client is not reading', { max_queued_bytes: this.maxQueuedBytes })
       }
     })
+  }
+
+  /**
+   * What a resuming client is sent first: the events it missed, or `event: reset` when they
+   * would not fit in its bound (maxQueuedBytes, with room for what comes live): sent whole, they
+   * would end the stream before its first byte, and the client would retry into the same.
+   */
+  #replayText(replay: Replay): string {
+    if (replay.reset) return formatSseReset(replay.lastId)
+    const budget = this.maxQueuedBytes / 2
+    const blocks: string[] = []
+    let bytes = 0
+    for (const event of replay.events) {
+      const block = formatLoggedEvent(event)
+      bytes += utf8Length(block)
+      if (bytes > budget) return formatSseReset(this.events.lastId)
+      blocks.push(block)
+    }
+    return blocks.join('')
   }
 
   /** Ends every stream (a runtime's graceful shutdown waits for open responses). */

@@ -10,6 +10,7 @@ import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
 import type { Hello, Peer } from './fleet.ts'
 import { hostFacts } from '../shared/host-facts.ts'
+import type { RefusalLog } from './security/refusal-log.ts'
 
 export interface IdentifyDeps {
   fleet: Fleet
@@ -20,13 +21,15 @@ export interface IdentifyDeps {
   leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
   log: Logger
+  /** Refused identifies are logged through this: once per peer per interval. */
+  refusals: RefusalLog
   drop(conn: Connection, code: number, reason: string): void
   fail(conn: Connection, error: string, detail?: string): void
   /** Whether the connection may become an agent's (the cap on identified sockets). */
   admit(conn: Connection, replacing: boolean): boolean
 }
 
-export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verifyToken, log, drop, fail, admit }: IdentifyDeps) {
+export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verifyToken, log, refusals, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
@@ -37,12 +40,12 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
     if (!claims || claims.sub !== msg.agent_id) {
       // Why it was refused is logged, never sent: the answer is the same for every bad token.
       const reason = verdict.ok ? 'another_agent' : verdict.reason
-      log.warn('identify refused', { agent_id: msg.agent_id, peer: conn.peerAddress, reason })
+      refusals.warn('identify refused', { agent_id: msg.agent_id, peer: conn.peerAddress, reason })
       fail(conn, ERROR.UNAUTHORIZED)
       return drop(conn, CLOSE.UNAUTHORIZED, 'unauthorized')
     }
     if (!admit(conn, fleet.get(msg.agent_id)?.peer != null)) {
-      log.warn('identify refused: connection limit', { agent_id: msg.agent_id })
+      refusals.warn('identify refused: connection limit', { agent_id: msg.agent_id, peer: conn.peerAddress })
       fail(conn, ERROR.TOO_MANY_CONNECTIONS)
       return drop(conn, CLOSE.TRY_AGAIN_LATER, 'too many connections')
     }

@@ -38,20 +38,20 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 }, logSettings.level, logSettings.format)
 process.on('exit', flush)
-let config, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
+let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
   // Cluster mode keeps them in the database (the cluster runtime's store, below).
   if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
   if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, nodeStateFiles, systemClock, log)
+  secret = await ensureSecret(config, nodeSecretFiles)
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err
   flush()
   process.stderr.write(`agentcom hub: ${err.message}\n`)
   process.exit(EXIT_CONFIG)
 }
-const secret = await ensureSecret(config, nodeSecretFiles)
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 // Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({

@@ -16,7 +16,12 @@ export interface SecretFiles {
   /** Creates the file with mode 0600 only if it does not exist; false if it did. */
   createExclusive(path: string, text: string): Promise<boolean>
   mkdirp(path: string): Promise<void>
+  /** The file's permission bits (e.g. 0o600), null where the platform has none. */
+  mode?(path: string): Promise<number | null>
 }
+
+/** Permission bits that let anyone but the owner at the secret file. */
+const NOT_OWNER_BITS = 0o077
 
 /** The name of the shared secret file inside the data dir. */
 export const SECRET_FILE = 'hub-secret'
@@ -29,16 +34,24 @@ export async function ensureSecret(config: { secret: string | null; dataDir: str
   if (config.secret) return config.secret
   const path = `${config.dataDir}/${SECRET_FILE}`
   const existing = (await files.read(path))?.trim()
-  if (existing) return fileSecret(existing, path)
+  if (existing) return fileSecret(existing, path, await files.mode?.(path) ?? null)
   await files.mkdirp(config.dataDir)
   const bytes = crypto.getRandomValues(new Uint8Array(32))
   const fresh = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
   if (await files.createExclusive(path, `${fresh}\n`)) return fresh
   // Another process created it first: use theirs.
-  return fileSecret((await files.read(path))?.trim() ?? '', path)
+  return fileSecret((await files.read(path))?.trim() ?? '', path, await files.mode?.(path) ?? null)
 }
 
-function fileSecret(secret: string, path: string): string {
+/**
+ * The file's secret, refused (a ConfigError, so exit 78) when group or others may read it:
+ * whoever can read it mints admin tokens. The hub never loosens or fixes the mode itself.
+ */
+function fileSecret(secret: string, path: string, mode: number | null): string {
+  if (mode !== null && (mode & NOT_OWNER_BITS) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0')
+    throw new ConfigError(`${path} is open to group or others (mode ${octal}): make it readable by its owner only (chmod 600 ${path})`)
+  }
   assertSecret(secret, `the secret in ${path}`)
   return secret
 }

@@ -48,7 +48,15 @@ export const HUB_SETTINGS = {
   },
   maxPending: {
     env: 'AGENTCOM_MAX_PENDING', type: 'integer', min: 1, max: 1_000_000, default: 1024,
-    meaning: 'sockets waiting unidentified; past it an upgrade is answered `503 {"error":"too_many_pending"}`. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
+    meaning: 'sockets waiting unidentified; past it a new one takes the slot of the one waiting longest (closed 1013), so silent sockets never keep an agent out. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
+  },
+  maxEventClients: {
+    env: 'AGENTCOM_MAX_EVENT_CLIENTS', type: 'integer', min: 1, max: 1_000_000, default: 256,
+    meaning: 'open `GET /api/admin/events` streams; past it the next is answered `503 {"error":"too_many_clients"}`',
+  },
+  maxQueuedTasks: {
+    env: 'AGENTCOM_MAX_QUEUED_TASKS', type: 'integer', min: 1, max: 100_000_000, default: 100_000,
+    meaning: 'tasks waiting in the queue (the whole cluster\'s in cluster mode); past it `POST /api/admin/tasks` is `503 {"error":"queue_full"}` and no task is created',
   },
   offlineTtlS: {
     env: 'AGENTCOM_OFFLINE_TTL_S', type: 'integer', min: 1, max: 31_536_000, default: 86_400,

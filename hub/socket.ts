@@ -7,7 +7,7 @@
  */
 import type { WSEvents } from 'hono/ws'
 import { withoutNul } from './outcome-text.ts'
-import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
+import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
 import type { Hello, Peer } from './fleet.ts'
@@ -15,6 +15,7 @@ import type { TokenVerifier } from './auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
 import { createIdentify } from './identify.ts'
 import type { TaskOutputStore } from './task-control/output.ts'
+import type { RefusalLog } from './security/refusal-log.ts'
 
 /** The longest `detail` sent back: a bad field is described, never echoed whole. */
 const MAX_DETAIL_CHARS = 200
@@ -28,6 +29,8 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFra
   verifyToken: TokenVerifier
   /** Where `task_output` frames go (task-control/output.ts); without it they are dropped. */
   outputs?: Pick<TaskOutputStore, 'append'>
+  /** Refused identifies are logged through this (one line per peer per interval). */
+  refusals: RefusalLog
 }
 
 export function createSocketHub(opts: SocketOptions) {
@@ -46,7 +49,8 @@ export function createSocketHub(opts: SocketOptions) {
   })
   const { drop } = connections
   const identify = createIdentify({
-    fleet, tasks, joinCluster: opts.joinCluster, leaveCluster: opts.leaveCluster, verifyToken: opts.verifyToken, log, drop, fail, admit: connections.admit,
+    fleet, tasks, joinCluster: opts.joinCluster, leaveCluster: opts.leaveCluster, verifyToken: opts.verifyToken, log, refusals: opts.refusals,
+    drop, fail, admit: connections.admit,
   })
 
   function fail(conn: Connection, error: string, detail?: string): void {
@@ -78,6 +82,8 @@ export function createSocketHub(opts: SocketOptions) {
       case 'ping':
         return conn.send({ type: 'pong' })
       case 'pm2_info':
+        // The same report again changes nothing, and so announces nothing (no `agent` event).
+        if (samePm2Info(rec.pm2_info, msg.pm2_info)) return
         return fleet.reportPm2Info(rec, msg.pm2_info)
       case 'stats': {
         const { type: _type, ...stats } = msg

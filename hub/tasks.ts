@@ -23,6 +23,10 @@ export class TaskBoard {
   private readonly tasks: TaskTable
   private readonly timers = new TaskTimers()
   private queue: string[] = []
+  /** Tasks created whose first save has not settled yet (see queuedCount). */
+  private creating = 0
+  /** Each unfinished task's last agent, kept when requeued: the only one whose outcome counts. */
+  private readonly lastAssignee = new Map<string, string>()
   private dispatchScheduled = false
   /** Tasks a previous hub had in flight, by agent: settled when that agent identifies again. */
   private readonly restoredInFlight = new Map<string, string>()
@@ -42,13 +46,18 @@ export class TaskBoard {
     return this.tasks.get(taskId)
   }
 
+  /** What AGENTCOM_MAX_QUEUED_TASKS caps: queued tasks and those not yet saved (queued once saved). */
+  get queuedCount(): number {
+    return this.queue.length + this.creating
+  }
+
   /** How many tasks the board holds, finished ones included. */
   get size(): number {
     return this.tasks.size
   }
 
-  /** Tasks waiting for an agent (GET /metrics). */
-  get queuedCount(): number {
+  /** Tasks waiting for an agent, exactly (GET /metrics, at scrape time: it walks the queue). */
+  get waitingCount(): number {
     return [...new Set(this.queue)].filter((id) => this.tasks.get(id)?.status === 'queued').length
   }
 
@@ -77,6 +86,7 @@ export class TaskBoard {
       } else if (isFinished(task.status)) this.tasks.retire(task)
       else {
         if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
+        if (task.agent_id !== null) this.lastAssignee.set(task.task_id, task.agent_id)
         this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
       }
     }
@@ -99,8 +109,10 @@ export class TaskBoard {
       ...TASK_EXTRAS_DEFAULTS, ...stripUndefined(extras), retried: 0, run_after: null,
     }
     this.tasks.add(task)
+    this.creating++
     const saved = this.tasks.durable().then(
       () => {
+        this.creating--
         if (this.tasks.get(task.task_id) !== task) return false
         this.queue.push(task.task_id)
         this.opts.changes.publish({ type: 'task', task_id: task.task_id })
@@ -108,6 +120,7 @@ export class TaskBoard {
         return true
       },
       () => {
+        this.creating--
         // Nothing ran it and no one saw it: forget it, and the next save leaves it out.
         this.tasks.remove(task.task_id)
         return false
@@ -160,6 +173,7 @@ export class TaskBoard {
     task.status = 'assigned'
     task.agent_id = rec.agent_id
     task.run_after = null
+    this.lastAssignee.set(task.task_id, rec.agent_id)
     task.attempts++
     task.assigned_at = this.opts.clock.now()
     this.armOverdue(task)
@@ -200,8 +214,9 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     const isOurs = task !== undefined && (
       ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
-      // Not one waiting for a retry: a report then is a resend of the failure that queued it.
-      (task.status === 'queued' && task.run_after === null && (task.pinned === null || task.pinned === rec.agent_id))
+      // Not one waiting for a retry (a report then is a resend of the failure that queued it), and
+      // only from the agent it was last given to.
+      (task.status === 'queued' && task.run_after === null && this.lastAssignee.get(taskId) === rec.agent_id)
     )
     if (task && isOurs) {
       this.timers.clearStep(task.task_id)
@@ -333,7 +348,7 @@ export class TaskBoard {
         if (!this.timers.hasOverdue(task.task_id)) this.armOverdue(task)
         this.touch(task)
         holding = activeTaskId
-      } else if (task?.status === 'queued' && (task.pinned === null || task.pinned === rec.agent_id)) {
+      } else if (task?.status === 'queued' && this.lastAssignee.get(activeTaskId) === rec.agent_id) {
         // Requeued after the grace period but not yet given to anyone: take it back.
         this.queue = this.queue.filter((id) => id !== activeTaskId)
         task.status = 'working'
@@ -389,6 +404,7 @@ export class TaskBoard {
 
   private retire(task: TaskRecord): void {
     this.timers.clear(task.task_id)
+    this.lastAssignee.delete(task.task_id)
     this.tasks.retire(task)
   }
 

@@ -1,7 +1,8 @@
 /**
  * Structured logs: one JSON object per line on stdout, which is what `pm2 logs` shows, or one
  * readable line per event for a person at a terminal (AGENTCOM_LOG_FORMAT). Fields named like
- * secrets are redacted in both forms, so a careless call cannot leak a token.
+ * secrets are redacted in both forms, so a careless call cannot leak a token, and every string
+ * is cut at MAX_LOGGED_CHARS, so a peer's long field cannot grow the log with it.
  */
 import { ConfigError } from './settings.ts'
 
@@ -48,10 +49,19 @@ export interface Logger {
 
 const SECRET_KEY = /token|secret|authorization|password|^env$|pm2_env/i
 
+/** The longest string a log line carries in one field; the rest is cut and counted. */
+export const MAX_LOGGED_CHARS = 1024
+
+/** `text`, or its first MAX_LOGGED_CHARS characters and how many were cut. */
+export function truncateForLog(text: string): string {
+  if (text.length <= MAX_LOGGED_CHARS) return text
+  return `${text.slice(0, MAX_LOGGED_CHARS)}...(${text.length - MAX_LOGGED_CHARS} more chars)`
+}
+
 function redact(fields: LogFields): LogFields {
   const out: LogFields = {}
   for (const [key, value] of Object.entries(fields)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : value
+    out[key] = SECRET_KEY.test(key) ? '[redacted]' : typeof value === 'string' ? truncateForLog(value) : value
   }
   return out
 }
@@ -67,9 +77,10 @@ export function createLogger(
   const emit = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (order[level] < order[minLevel]) return
     const time = new Date().toISOString()
+    const short = truncateForLog(msg)
     write(format === 'text'
-      ? textLine({ time, level, component, msg }, redact(fields))
-      : JSON.stringify({ time, level, component, msg, ...redact(fields) }))
+      ? textLine({ time, level, component, msg: short }, redact(fields))
+      : JSON.stringify({ time, level, component, msg: short, ...redact(fields) }))
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }

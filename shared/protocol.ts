@@ -67,8 +67,13 @@ export const ERROR = {
   ROLLOUT_NOT_FOUND: 'rollout_not_found',
   TOO_MANY_CONNECTIONS: 'too_many_connections',
   UPGRADE_REQUIRED: 'upgrade_required',
+  /** No longer sent (v3: the oldest pending socket gives way); kept for clients that know it. */
   TOO_MANY_PENDING: 'too_many_pending',
   STORAGE_UNAVAILABLE: 'storage_unavailable',
+  /** AGENTCOM_MAX_EVENT_CLIENTS event streams are open already. */
+  TOO_MANY_CLIENTS: 'too_many_clients',
+  /** AGENTCOM_MAX_QUEUED_TASKS tasks are queued already: no task was created. */
+  QUEUE_FULL: 'queue_full',
   // WebSocket frames
   INVALID_JSON: 'invalid_json',
   UNKNOWN_TYPE: 'unknown_type',
@@ -94,11 +99,20 @@ export const AgentId = v.pipe(
   v.regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1 to 64 characters of A-Za-z0-9._-'),
 )
 
+/** Bounds on the strings of frames (CONTRACT.md, "Hardening (v3)"): a frame past one is `invalid_message`. */
+export const MAX_PM2_NAME_CHARS = 256
+export const MAX_PM2_STATUS_CHARS = 256
+export const MAX_RESTART_ID_CHARS = 64
+export const MAX_REASON_CHARS = 200
+export const MAX_ERROR_DETAIL_BYTES = 1024
+/** A task's `error` as a sidecar reports it (the end of stderr). */
+export const MAX_TASK_ERROR_CHARS = 16 * 1024
+
 export const Pm2Info = v.object({
-  name: v.string(),
+  name: v.pipe(v.string(), v.maxLength(MAX_PM2_NAME_CHARS)),
   pm_id: v.number(),
   pid: v.nullable(v.number()),
-  status: v.string(),
+  status: v.pipe(v.string(), v.maxLength(MAX_PM2_STATUS_CHARS)),
   uptime_ms: v.nullable(v.number()),
   restart_count: v.number(),
   memory_bytes: v.nullable(v.number()),
@@ -116,10 +130,21 @@ export function compactPm2Info(info: Pm2Info): Pm2Info {
   }
 }
 
+/** Whether two reports say the same: a repeated report changes no view and emits no event. */
+export function samePm2Info(a: Pm2Info | null, b: Pm2Info | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.name === b.name && a.pm_id === b.pm_id && a.pid === b.pid && a.status === b.status &&
+    a.uptime_ms === b.uptime_ms && a.restart_count === b.restart_count && a.memory_bytes === b.memory_bytes
+}
+
 const TaskId = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 /** A non-negative whole number a process reports about itself (bytes, milliseconds). */
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
-const Text = v.pipe(v.string(), v.maxLength(16 * 1024))
+const Text = v.pipe(v.string(), v.maxLength(MAX_TASK_ERROR_CHARS))
+const Reason = v.pipe(v.string(), v.maxLength(MAX_REASON_CHARS))
+const RestartId = v.pipe(v.string(), v.maxLength(MAX_RESTART_ID_CHARS))
+/** An error's `detail`: at most 1 KiB of UTF-8, whatever its characters. */
+const Detail = v.pipe(v.string(), v.check((text) => utf8Length(text) <= MAX_ERROR_DETAIL_BYTES, `must be at most ${MAX_ERROR_DETAIL_BYTES} bytes`))
 
 /** Messages a sidecar sends to the hub. */
 export const SidecarMessage = v.variant('type', [
@@ -145,11 +170,11 @@ export const SidecarMessage = v.variant('type', [
    */
   v.object({ type: v.literal('pm2_info'), pm2_info: Pm2Info }),
   /** The sidecar refuses a command, e.g. `not_supervised` for a restart outside pm2. */
-  v.object({ type: v.literal('error'), error: v.pipe(v.string(), v.maxLength(64)), detail: v.optional(Text) }),
+  v.object({ type: v.literal('error'), error: v.pipe(v.string(), v.maxLength(64)), detail: v.optional(Detail) }),
   v.object({
     type: v.literal('agent_restarting'),
-    reason: Text,
-    restart_id: v.optional(v.string()),
+    reason: Reason,
+    restart_id: v.optional(RestartId),
   }),
   /** The sidecar's own process, right after `identified` and every AGENTCOM_STATS_INTERVAL_MS. */
   v.object({
@@ -174,7 +199,7 @@ export const SidecarMessage = v.variant('type', [
   v.object({ type: v.literal('task_failed'), task_id: TaskId, error: Text }),
   /** The task was cut short (force restart, shutdown, crash): the hub runs it again. */
   v.object({
-    type: v.literal('task_interrupted'), task_id: TaskId, reason: Text,
+    type: v.literal('task_interrupted'), task_id: TaskId, reason: Reason,
     /** false: refused before it started (busy, restarting), so it was not an attempt. */
     started: v.optional(v.boolean()),
   }),

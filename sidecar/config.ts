@@ -234,9 +234,10 @@ export async function loadSidecarConfig(env: Env, host: SidecarHost): Promise<Si
     try {
       token = (await host.readTextFile(tokenFile)).trim()
     } catch (err) {
-      throw new ConfigError(`${S.tokenFile.env} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'} (${tokenFile})`)
+      // Its value is never printed: a token pasted there by mistake would land in pm2's log.
+      throw new ConfigError(`${S.tokenFile.env} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
-    if (token === '') throw new ConfigError(`${S.tokenFile.env} is empty (${tokenFile})`)
+    if (token === '') throw new ConfigError(`${S.tokenFile.env} names an empty file`)
   }
   let taskUser: TaskUser | null = null
   if (userSpec !== null) {

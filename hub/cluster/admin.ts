@@ -14,6 +14,7 @@ import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../task-control/rules.ts'
 import { fanOutTargets } from '../task-control/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
+import { assertQueueRoom } from '../pg/queue-cap.ts'
 import { TASKS_NUDGE, TASK_CANCEL } from './tasks.ts'
 import type { ClusterRollouts } from './rollouts.ts'
 import type { ClusterHealing } from './healing.ts'
@@ -24,6 +25,8 @@ export interface ClusterAdminDeps {
   hubId: string
   newId: () => string
   defaultTimeoutMs: number
+  /** AGENTCOM_MAX_QUEUED_TASKS over the whole cluster's queue (pg/queue-cap.ts). Default: no cap. */
+  maxQueuedTasks?: number
   rollouts: ClusterRollouts
   healing: ClusterHealing
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
@@ -88,6 +91,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async createTask(input, pinned, timeoutMs, extras) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
       const row = await inTransaction(sql, async (tx) => {
+        if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
         const task = await insertTask(tx, {
           task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) },
         })
@@ -102,6 +106,8 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
         const targets = await fanOutTargets(tx, extras.labels ?? [])
         const tasks: TaskRow[] = []
         for (const agentId of targets) {
+          // Past the cap the transaction rolls back: a fan-out creates all its tasks or none.
+          if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
           tasks.push(await insertTask(tx, {
             task_id: d.newId(), input, pinned: agentId, timeout_ms: timeoutMs ?? d.defaultTimeoutMs,
             extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) },

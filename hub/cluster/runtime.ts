@@ -131,7 +131,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing,
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks,
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id) => tasks.changed(id),

@@ -23,6 +23,8 @@ export const DASHBOARD_CSP = [
 const COMMON_HEADERS = {
   'content-security-policy': DASHBOARD_CSP,
   'x-content-type-options': 'nosniff',
+  // The CSP's frame-ancestors says the same to browsers that read it; this to older ones.
+  'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cross-origin-resource-policy': 'same-origin',
   // Small and served from memory: always revalidate, so a new hub version is seen at once.

@@ -3,6 +3,7 @@
  * the task table (StateFiles), with the same durability as hub/node/platform.ts.
  */
 import type { Context } from 'hono'
+import type { WSContext } from 'hono/ws'
 import type { SecretFiles } from '../secret.ts'
 import type { TaskFiles } from '../task-store.ts'
 
@@ -28,6 +29,10 @@ export const denoSecretFiles: SecretFiles = {
   },
   async mkdirp(path) {
     await Deno.mkdir(path, { recursive: true, mode: 0o700 })
+  },
+  async mode(path) {
+    const mode = (await Deno.stat(path)).mode
+    return mode === null ? null : mode & 0o7777
   },
 }
 
@@ -64,3 +69,28 @@ export function denoRemoteAddress(c: Context): string | null {
   const addr = (c.env as { remoteAddr?: { hostname?: string; port?: number } } | undefined)?.remoteAddr
   return addr?.hostname ? `${addr.hostname}:${addr.port}` : null
 }
+
+/**
+ * Destroys a WebSocket's connection at once, as `ws`'s terminate() does on Node. Deno's
+ * WebSocket has no such method, and a close whose peer never answers keeps the connection open
+ * for good (measured on Deno 2.9.6: still open after 200 s). Closing the socket's resource
+ * drops the TCP connection at once (and fires `close`, code 1005). That resource id and
+ * `core.close` are Deno internals, not public API: looked up defensively, and where a Deno
+ * lacks them this does nothing (docs/reliability.md says what bounds such a socket then).
+ */
+export function denoTerminate(ws: WSContext): void {
+  const socket = ws.raw as object | undefined
+  if (!socket) return
+  const ridKey = Object.getOwnPropertySymbols(socket).find((s) => s.description === '[[rid]]')
+  const rid = ridKey && (socket as Record<symbol, unknown>)[ridKey]
+  const internal = (Deno as unknown as Record<symbol, { core?: { close?: (rid: number) => void } } | undefined>)[
+    (Deno as unknown as { internal: symbol }).internal
+  ]
+  if (typeof rid !== 'number' || typeof internal?.core?.close !== 'function') return
+  internal.core.close(rid)
+}
+
+/** Whether denoTerminate can destroy connections on this Deno. */
+export const canTerminate = typeof (Deno as unknown as Record<symbol, { core?: { close?: unknown } } | undefined>)[
+  (Deno as unknown as { internal: symbol }).internal
+]?.core?.close === 'function'

@@ -3,7 +3,7 @@
  * table (StateFiles) and the tokens' MAC. Used by the Node hub entry and the token command.
  */
 import { createHmac, createSecretKey } from 'node:crypto'
-import { link, mkdir, rename, unlink, writeFile } from 'node:fs/promises'
+import { link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../secret.ts'
 import type { TaskFiles } from '../task-store.ts'
 import type { TokenMac } from '../auth.ts'
@@ -27,6 +27,9 @@ export const nodeSecretFiles: SecretFiles = {
   },
   async mkdirp(path) {
     await mkdir(path, { recursive: true, mode: 0o700 })
+  },
+  async mode(path) {
+    return (await stat(path)).mode & 0o7777
   },
 }
 

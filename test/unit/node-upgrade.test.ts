@@ -101,7 +101,7 @@ describe('upgrades on the Node hub', () => {
     const answer = await rawRequest(running.port, upgradeHead('/nope'))
     expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/)
     expect(answer).toMatch(/\r\nconnection: close\r\n/i)
-    expect(answer.split('\r\n\r\n')[1]).toBe('{"error":"not_found"}')
+    expect(answer.split('\r\n\r\n')[1]).toBe('{"error":"not_found","detail":"WebSocket upgrades are served at /ws only"}')
   })
 
   it('answers 400 to an upgrade whose Host makes no URL', async () => {

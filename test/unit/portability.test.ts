@@ -19,14 +19,22 @@ function isAllowed(file: string, spec: string): boolean {
   return ALLOWED.test(spec) || (file.startsWith('hub/pg/') && ALLOWED_IN_PG.test(spec)) || (file.startsWith('hub/api/') && ALLOWED_IN_API.test(spec))
 }
 
+/** Runtime code: the two entries and their folders. Everything else under hub/ is the core, by rule. */
+const RUNTIME_DIRS = new Set(['hub/node', 'hub/deno'])
+
+/** Every .ts file under hub/ and shared/ (any depth) but the runtime entries and their folders. */
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'hub/api', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/enroll', 'hub/metrics', 'shared']) {
-    for (const name of await readdir(join(ROOT, dir))) {
-      const rel = `${dir}/${name}`
-      if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(join(ROOT, dir), { withFileTypes: true })) {
+      const rel = `${dir}/${entry.name}`
+      if (entry.isDirectory()) {
+        if (!RUNTIME_DIRS.has(rel) && rel !== 'shared/node') await walk(rel)
+      } else if (entry.name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)
     }
   }
+  await walk('hub')
+  await walk('shared')
   return files
 }
 
@@ -37,8 +45,10 @@ function importsOf(source: string): string[] {
 }
 
 describe('portable core', () => {
-  it('finds the core files', async () => {
-    expect(await coreFiles()).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'hub/pg/migrate.ts', 'shared/protocol.ts']))
+  it('finds the core files, in every folder under hub/ but the runtime ones', async () => {
+    const files = await coreFiles()
+    expect(files).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'hub/pg/migrate.ts', 'hub/access/gate.ts', 'shared/protocol.ts']))
+    expect(files.filter((f) => /^hub\/(node|deno)(\.ts|\/)/.test(f) || f.startsWith('shared/node/'))).toEqual([])
   })
 
   it('imports only hono, valibot and relative .ts files', async () => {

@@ -196,8 +196,15 @@ describe('loadSidecarConfig: the token file and the task user', () => {
 
   it('refuses a missing or empty token file, naming the variable and never a token', async () => {
     expect(await loadSidecarConfig({ ...FILE, AGENTCOM_TOKEN_FILE: '/run/missing' }, host()).catch((e) => e.message))
-      .toBe('AGENTCOM_TOKEN_FILE cannot be read: ENOENT (/run/missing)')
-    expect(await loadError({ ...FILE, AGENTCOM_TOKEN_FILE: '/run/empty.token' })).toBe('AGENTCOM_TOKEN_FILE is empty (/run/empty.token)')
+      .toBe('AGENTCOM_TOKEN_FILE cannot be read: ENOENT')
+    expect(await loadError({ ...FILE, AGENTCOM_TOKEN_FILE: '/run/empty.token' })).toBe('AGENTCOM_TOKEN_FILE names an empty file')
+  })
+
+  it('never prints AGENTCOM_TOKEN_FILE\'s value: a token pasted there by mistake stays out of the logs', async () => {
+    const pasted = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl'
+    const message = await loadSidecarConfig({ ...FILE, AGENTCOM_TOKEN_FILE: pasted }, host()).catch((e) => e.message)
+    expect(message).toBe('AGENTCOM_TOKEN_FILE cannot be read: ENOENT')
+    expect(message).not.toContain(pasted)
   })
 
   it('resolves AGENTCOM_TASK_USER when root, by name or uid', async () => {

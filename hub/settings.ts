@@ -48,7 +48,7 @@ export const HUB_SETTINGS = {
   },
   maxPending: {
     env: 'AGENTCOM_MAX_PENDING', type: 'integer', min: 1, max: 1_000_000, default: 1024,
-    meaning: 'sockets waiting unidentified; past it a new one takes the slot of the one waiting longest (closed 1013), so silent sockets never keep an agent out. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
+    meaning: 'sockets waiting unidentified; an upgrade past it is `503 {"error":"too_many_pending"}` and the silent one waiting longest gives way (closed 1013), so the next attempt gets in: silent sockets never keep an agent out. They never take `AGENTCOM_MAX_CONNECTIONS` slots, which count identified agents only',
   },
   maxEventClients: {
     env: 'AGENTCOM_MAX_EVENT_CLIENTS', type: 'integer', min: 1, max: 1_000_000, default: 256,

@@ -159,7 +159,7 @@ describe('token command', () => {
   ])('refuses %j with the usage on stderr, a non-zero exit and nothing on stdout', async (args) => {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-token-'))
     await expect(token(args, { ...cleanEnv(), AGENTCOM_DATA_DIR: dataDir })).rejects.toMatchObject({
-      code: 2, stdout: '', stderr: expect.stringContaining('usage: agentcom token admin [--ttl <d>]'),
+      code: 2, stdout: '', stderr: expect.stringContaining('usage: agentcom token admin [--role viewer|operator|admin] [--name <name>] [--ttl <d>]'),
     })
   })
 

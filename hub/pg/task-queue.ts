@@ -42,11 +42,14 @@ const COLUMNS = `task_id, status, input, pinned, agent_id, hub_id, attempts, res
   epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at,
   epoch_ms(assigned_at) AS assigned_at, epoch_ms(deadline_at) AS deadline_at`
 
-/** Adds a queued task. Resolves once committed: then the hub may answer 201. */
+/**
+ * Adds a queued task. Resolves once committed: then the hub may answer 201. The input goes as
+ * JSON text: `sql.json(null)` would be SQL NULL, and `null` is an input like any other.
+ */
 export async function insertTask(sql: Queryable, task: NewTask): Promise<TaskRow> {
   const [row] = await sql<TaskRow[]>`
     INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms)
-    VALUES (${task.task_id}, 'queued', ${sql.json(task.input as never)}, ${task.pinned}, ${task.pinned}, ${task.timeout_ms})
+    VALUES (${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::jsonb, ${task.pinned}, ${task.pinned}, ${task.timeout_ms})
     RETURNING ${sql.unsafe(COLUMNS)}`
   return row
 }

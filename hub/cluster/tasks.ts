@@ -6,7 +6,7 @@
  * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
  * of a hub that died are requeued by the others.
  */
-import type { TaskOutcome } from '../../shared/protocol.ts'
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../changes.ts'
 import type { AgentRecord, Fleet } from '../fleet.ts'
@@ -169,9 +169,12 @@ export class ClusterTasks implements TaskOwner {
 
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     this.disarmAccept(taskId)
+    // The same limit as one hub's (TaskBoard.finished): the sidecar checks too, this holds for any client.
+    const bytes = outcome.kind === 'complete' ? jsonBytes(outcome.result) : 0
     const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
-      : isStorable(outcome.result) ? { ok: true, result: outcome.result }
-      : { ok: false, error: 'result cannot be stored: nested too deeply' }
+      : bytes === Infinity ? { ok: false, error: 'result cannot be stored: nested too deeply' }
+      : bytes > MAX_RESULT_BYTES ? { ok: false, error: RESULT_TOO_LARGE }
+      : { ok: true, result: outcome.result }
     this.retry('complete', rec, async () => {
       await completeTask(this.d.sql, taskId, rec.agent_id, stored)
       this.changed(taskId)
@@ -184,8 +187,11 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
+    // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
+    // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
+    const counted = started || reason === STORAGE_UNAVAILABLE
     this.retry('requeue', rec, async () => {
-      await this.takeBack(rec, taskId, started)
+      await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     })
   }
@@ -253,15 +259,5 @@ export class ClusterTasks implements TaskOwner {
     for (const timer of this.retryTimers) clearTimeout(timer)
     this.acceptTimers.clear()
     this.retryTimers.clear()
-  }
-}
-
-/** Whether a value survives JSON.stringify (a deeply nested one overflows the stack). */
-function isStorable(value: unknown): boolean {
-  try {
-    JSON.stringify(value)
-    return true
-  } catch {
-    return false
   }
 }

@@ -29,6 +29,8 @@ import { createLocalAdmin, StorageUnavailable } from './admin.ts'
 import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
 import { EventStreams, type EventStreamOptions } from './event-stream.ts'
+import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
+import type { FleetState, FleetStateStore } from './store/fleet-state.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -98,6 +100,10 @@ export interface HubOptions {
   taskStore?: TaskStore
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** A single hub: where restarts, rollouts, quarantines and healing's history are saved. Default: memory only. */
+  fleetStateStore?: FleetStateStore
+  /** What a previous hub saved there (`fleetStateStore.load()`), restored at start. */
+  restoredFleetState?: FleetState | null
   /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
   hubId?: string
   /**
@@ -167,7 +173,14 @@ export function createHub(options: HubOptions) {
   const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
   const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
+  const healing = new Healing(fleet, rollouts, {
+    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.changed(),
+  })
+  // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
+  const fleetState = options.fleetStateStore && !options.cluster
+    ? new FleetSaver({ fleet, rollouts, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    : null
+  if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
   const verifyToken = createTokenVerifier(options.secret, { clock, revocations, mac: options.tokenMac })
   const peerOf = (c: Context): string | null => {
@@ -204,8 +217,8 @@ export function createHub(options: HubOptions) {
 
   const app = new Hono()
     .get('/health', (c) => {
-      // Cluster mode: the database (its lease renewals), else the task file.
-      const storage = cluster?.storage() ?? tasks.storage
+      // Cluster mode: the database (its lease renewals), else the task and fleet state files.
+      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -264,6 +277,7 @@ export function createHub(options: HubOptions) {
       cluster?.close()
       fleet.close()
       tasks.close()
+      fleetState?.close()
       rollouts.close()
       healing.close()
     },

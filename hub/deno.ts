@@ -7,6 +7,7 @@ import { createHub } from './app.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { denoRemoteAddress, denoSecretFiles, denoStateFiles } from './deno/platform.ts'
 import { systemClock } from '../shared/time.ts'
@@ -35,9 +36,10 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   Deno.exit(1)
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
+const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, denoStateFiles, log)
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
-  restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+  restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(), cluster: cluster ? cluster.attach : undefined,
   revocations: cluster ? cluster.revocations : revocations, remoteAddress: denoRemoteAddress,
 })
 

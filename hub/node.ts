@@ -7,6 +7,7 @@ import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
@@ -47,9 +48,11 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   process.exit(1)
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
+const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  taskStore, restoredTasks: await taskStore?.load(),
+  fleetStateStore, restoredFleetState: await fleetStateStore?.load(), cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

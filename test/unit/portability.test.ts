@@ -19,7 +19,7 @@ function isAllowed(file: string, spec: string): boolean {
 
 async function coreFiles(): Promise<string[]> {
   const files: string[] = []
-  for (const dir of ['hub', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'shared']) {
+  for (const dir of ['hub', 'hub/pg', 'hub/cluster', 'hub/dashboard', 'hub/store', 'shared']) {
     for (const name of await readdir(join(ROOT, dir))) {
       const rel = `${dir}/${name}`
       if (name.endsWith('.ts') && !ENTRIES.has(rel)) files.push(rel)

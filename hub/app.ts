@@ -261,6 +261,8 @@ export function createHub(options: HubOptions) {
     rollouts,
     healing,
     revocations,
+    /** A single hub's saves of restarts, rollouts and healing (hub/store/); null without a store. */
+    fleetState,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**

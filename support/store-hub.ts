@@ -14,6 +14,7 @@ import { startNodeHub, type NodeHubOptions } from '../hub/node/serve.ts'
 import { createFileTaskStore } from '../hub/task-store.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore } from '../hub/revocations.ts'
 import { TASKS_FILE } from '../hub/config.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from '../hub/store/fleet-state.ts'
 import { nodeStateFiles } from '../hub/node/platform.ts'
 import { silentLogger } from '../shared/log.ts'
 import { systemClock } from '../shared/time.ts'
@@ -41,6 +42,11 @@ export interface StoreHub {
   agent(agentId: string, extra?: Record<string, unknown>): Promise<TestSocket>
   /** A fresh agent token for `agentId`. */
   agentToken(agentId: string): Promise<string>
+  /**
+   * Stops this hub (its agents' sockets close) and starts another on the same store: the same
+   * data dir, or another hub of the cluster on the same database. `url` and `wsUrl` follow.
+   */
+  restart(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -62,35 +68,62 @@ export function useStoreHubs(): { start(o?: StoreHubOptions): Promise<StoreHub> 
   }
 }
 
+/** Starts one hub on the store and returns its URL and how to stop it. */
+type HubStarter = () => Promise<{ url: string; close(): Promise<void> }>
+
 async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Promise<unknown>) => void): Promise<StoreHub> {
   const hubOptions: Partial<NodeHubOptions> = { taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub }
   const sockets: TestSocket[] = []
-  let url: string
-  let close: () => Promise<void>
+  let starter: HubStarter
   if (STORE === 'pg') {
     const db: TestDatabase = await createTestDatabase()
     onCleanup(() => db.drop())
-    const hub = await startClusterHub(db.url, 'hub-a', { sweepMs: o.sweepMs ?? 100, hub: hubOptions })
-    url = hub.running.url
-    close = () => hub.stop()
+    let started = 0
+    starter = async () => {
+      const hub = await startClusterHub(db.url, `hub-${++started}`, { sweepMs: o.sweepMs ?? 100, hub: hubOptions })
+      return { url: hub.running.url, close: () => hub.stop() }
+    }
   } else {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-store-'))
     onCleanup(() => rm(dataDir, { recursive: true, force: true }))
-    const taskStore = createFileTaskStore(join(dataDir, TASKS_FILE), nodeStateFiles, silentLogger)
-    const running = await startNodeHub({
-      port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, log: silentLogger, taskStore, restoredTasks: await taskStore.load(),
-      revocations: await openFileRevocationStore(join(dataDir, REVOCATIONS_FILE), nodeStateFiles, systemClock, silentLogger),
-      ...hubOptions,
-    })
-    url = running.url
-    close = () => running.close()
+    starter = async () => {
+      // As hub/node.ts builds a single hub on its data dir.
+      const taskStore = createFileTaskStore(join(dataDir, TASKS_FILE), nodeStateFiles, silentLogger)
+      const fleetStateStore = createFileFleetStateStore(join(dataDir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
+      const running = await startNodeHub({
+        port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, log: silentLogger, taskStore, restoredTasks: await taskStore.load(),
+        fleetStateStore, restoredFleetState: await fleetStateStore.load(),
+        revocations: await openFileRevocationStore(join(dataDir, REVOCATIONS_FILE), nodeStateFiles, systemClock, silentLogger),
+        ...hubOptions,
+      })
+      return {
+        url: running.url,
+        async close() {
+          // What a clean stop leaves on disk: every change so far saved.
+          await Promise.allSettled([running.hub.tasks.durable(), running.hub.fleetState?.durable()])
+          await running.close()
+        },
+      }
+    }
   }
+  let running = await starter()
   const admin = await signAdminToken(CLUSTER_SECRET)
-  const wsUrl = `${url.replace('http', 'ws')}/ws`
+  const wsUrlOf = (url: string) => `${url.replace('http', 'ws')}/ws`
   return {
-    store: STORE, url, wsUrl,
+    store: STORE,
+    get url() {
+      return running.url
+    },
+    get wsUrl() {
+      return wsUrlOf(running.url)
+    },
+    async restart() {
+      for (const s of sockets.splice(0)) s.close()
+      await running.close()
+      running = await starter()
+    },
     async api(method, path, body) {
-      const res = await fetch(`${url}/api/admin${path}`, {
+      const res = await fetch(`${running.url}/api/admin${path}`, {
         method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       })
@@ -98,7 +131,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     },
     agentToken: (agentId) => signAgentToken(CLUSTER_SECRET, agentId),
     async agent(agentId, extra = {}) {
-      const socket = await identifiedSocket(wsUrl, agentId, await signAgentToken(CLUSTER_SECRET, agentId), {
+      const socket = await identifiedSocket(wsUrlOf(running.url), agentId, await signAgentToken(CLUSTER_SECRET, agentId), {
         pm2_info: pm2Info(0, 100), ...extra,
       })
       sockets.push(socket)
@@ -106,7 +139,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     },
     async stop() {
       for (const s of sockets.splice(0)) s.close()
-      await close()
+      await running.close()
     },
   }
 }

@@ -9,7 +9,7 @@
 import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../changes.ts'
-import type { AgentRecord, Fleet } from '../fleet.ts'
+import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
@@ -42,6 +42,12 @@ export class ClusterTasks implements TaskOwner {
   private readonly again = new Set<string>()
   /** Agents whose last claim found nothing; tried again on the next nudge. */
   private readonly idle = new Set<string>()
+  /**
+   * Connections whose identify has been reconciled with the rows. No claim before that: the
+   * agent is free as soon as the fleet settles its restart, before identified() runs, and a
+   * claim then would be taken for a lost task of the old connection and counted twice.
+   */
+  private readonly reconciled = new WeakSet<Peer>()
   private readonly acceptTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly unsubscribe: () => void
@@ -92,7 +98,8 @@ export class ClusterTasks implements TaskOwner {
   }
 
   private offer(agentId: string): void {
-    if (this.closed || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
+    const peer = this.d.fleet.get(agentId)?.peer
+    if (this.closed || !peer || !this.reconciled.has(peer) || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
     if (this.busy.has(agentId)) {
       this.again.add(agentId)
       return
@@ -223,6 +230,7 @@ export class ClusterTasks implements TaskOwner {
           }
         }
       }
+      if (rec.peer) this.reconciled.add(rec.peer)
       this.d.fleet.holding(rec, holding)
     }, () => this.done(rec.agent_id))
   }

@@ -53,6 +53,8 @@ export interface HubOptions {
   taskGraceMs?: number
   /** Default task timeout when the request gives none. Default 10 minutes. */
   taskTimeoutMs?: number
+  /** Finished tasks kept for GET (in memory, or the cluster's table); older ones are forgotten. Default 10 000. */
+  maxFinishedTasks?: number
   /** Largest admin request body; a larger one is 413 `payload_too_large`. Default 1 MiB. */
   maxBodyBytes?: number
   /**
@@ -193,7 +195,7 @@ export function createHub(options: HubOptions) {
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healing, alerts, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
-    maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
   })
   const admin = cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId })
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })

@@ -37,6 +37,8 @@ export interface LocalOwners {
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number
+  /** Finished tasks kept; older ones are forgotten (404 task_not_found). */
+  maxFinishedTasks: number
   taskTimeoutMs: number
   restartTimeoutMs: number
 }

@@ -126,7 +126,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         await decider.step()
         await healing.syncHolds()
       } },
-      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
+      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, keepFinishedTasks: local.maxFinishedTasks,
+      intervalMs: o.sweepMs ?? 1000,
     })
     const handle = (message: BusMessage) => {
       const agentId = typeof message.agent_id === 'string' ? message.agent_id : null

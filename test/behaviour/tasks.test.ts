@@ -120,6 +120,25 @@ describe(`tasks on the ${STORE} store`, () => {
     expect(await other.next('task_assign', 5000)).toMatchObject({ task_id: taskId })
   })
 
+  it('keeps the newest finished tasks up to the bound and forgets older ones (404)', async () => {
+    const hub = await hubs.start({ hub: { maxFinishedTasks: 2 } })
+    const agent = await hub.agent('worker-1')
+    const ids: string[] = []
+    for (let n = 0; n < 3; n++) {
+      const taskId = await createTask(hub, { input: n })
+      await agent.next('task_assign')
+      agent.send({ type: 'task_accepted', task_id: taskId })
+      agent.send({ type: 'task_complete', task_id: taskId, result: n })
+      await agent.next('task_ack')
+      ids.push(taskId)
+    }
+    const forgotten = await waitFor(() => hub.api('GET', `/tasks/${ids[0]}`), (r) => r.status === 404, { what: 'the oldest forgotten' })
+    expect(forgotten.body).toEqual({ error: 'task_not_found' })
+    for (const [n, taskId] of ids.slice(1).entries()) {
+      expect(await task(hub, taskId)).toMatchObject({ status: 'completed', result: n + 1 })
+    }
+  })
+
   it('gives an assignment not accepted in time back to the queue', async () => {
     const hub = await hubs.start({ hub: { acceptTimeoutMs: 200 } })
     const agent = await hub.agent('worker-1')

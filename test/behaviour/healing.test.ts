@@ -73,6 +73,25 @@ describe(`healing on the ${STORE} store`, () => {
     expect(await waiting.next('restart_sidecar', 10_000)).toMatchObject({ reason: 'heal:memory' })
   })
 
+  it('past max_per_agent in the window, escalates once instead of restarting', async () => {
+    const hub = await hubs.start({ hub: { healing: { maxMemoryMb: 100, maxPerAgent: 1, cooldownS: 0 } } })
+    let agent = await hub.agent('e1')
+    reportMemory(agent, 200)
+    reportMemory(agent, 200)
+    const frame = await agent.next('restart_sidecar')
+    agent.send({ type: 'agent_restarting', reason: frame.reason, restart_id: frame.restart_id })
+    agent.close()
+    agent = await hub.agent('e1', { pm2_info: pm2Info(1, 101) })
+    await actionOf(hub, (x) => x.restart_id === frame.restart_id && x.state === 'completed', 'the restart completed')
+    for (let n = 0; n < 4; n++) reportMemory(agent, 200)
+    const escalated = await actionOf(hub, (x) => x.action === 'escalate', 'the escalation')
+    expect(escalated).toMatchObject({ agent_id: 'e1', rule: 'memory', state: 'alerted', restart_id: null })
+    await expect(agent.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
+    const actions = (await healing(hub)).actions
+    expect(actions.filter((x: any) => x.action === 'escalate')).toHaveLength(1)
+    expect(actions.filter((x: any) => x.action === 'restart')).toHaveLength(1)
+  })
+
   it('pause holds healing; resume lets it act', async () => {
     const hub = await hubs.start({ hub: { healing: { maxMemoryMb: 100 } } })
     expect(await hub.api('POST', '/healing/pause')).toMatchObject({ status: 200, body: { paused: true } })

@@ -183,7 +183,12 @@ export class ClusterTasks implements TaskOwner {
       : bytes > MAX_RESULT_BYTES ? { ok: false, error: RESULT_TOO_LARGE }
       : { ok: true, result: outcome.result }
     this.retry('complete', rec, async () => {
-      await completeTask(this.d.sql, taskId, rec.agent_id, stored)
+      await completeTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
+        // A result jsonb refuses (\u0000, a lone surrogate: SQLSTATE class 22) would be retried
+        // forever: the task fails with why instead. Anything else (the database away) is retried.
+        if (!stored.ok || !isDataException(err)) throw err
+        return completeTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `result cannot be stored: ${(err as Error).message}`.slice(0, 500) })
+      })
       this.changed(taskId)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
@@ -268,4 +273,10 @@ export class ClusterTasks implements TaskOwner {
     this.acceptTimers.clear()
     this.retryTimers.clear()
   }
+}
+
+/** PostgreSQL's data exceptions (SQLSTATE class 22): the value, not the database, is at fault. */
+function isDataException(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('22')
 }

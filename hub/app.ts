@@ -176,7 +176,7 @@ export function createHub(options: HubOptions) {
   const alerts = options.alertWebhookUrl ? createAlertSender({ url: options.alertWebhookUrl, log, clock }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rollouts, {
-    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.changed(),
+    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
   })
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState = options.fleetStateStore && !options.cluster

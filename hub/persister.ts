@@ -22,6 +22,11 @@ export interface PersisterOptions {
   retryMs: number
   /** What is saved, for the log lines and errors. Default `tasks`. */
   what?: string
+  /**
+   * At least this long between the starts of two saves (changes meanwhile ride on the next).
+   * Default 0: at once, as the task table needs (its answers wait for the save).
+   */
+  minIntervalMs?: number
 }
 
 /** How the store is doing: `failing_since` is null while the last save succeeded. */
@@ -45,6 +50,8 @@ export class Persister<T = StoredTask[]> {
   private failingSince: number | null = null
   private failures = 0
   private closed = false
+  private lastStartAt = -Infinity
+  private spacingTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
     private readonly store: SnapshotStore<T> | null,
@@ -64,7 +71,7 @@ export class Persister<T = StoredTask[]> {
   touch(): void {
     if (!this.store || this.closed) return
     this.changed++
-    if (this.running) return
+    if (this.running || this.spacingTimer) return
     this.running = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = null
@@ -84,6 +91,18 @@ export class Persister<T = StoredTask[]> {
 
   private async run(): Promise<void> {
     while (this.saved < this.changed && !this.closed) {
+      const wait = this.lastStartAt + (this.opts.minIntervalMs ?? 0) - this.opts.now()
+      if (wait > 0) {
+        this.running = false
+        this.spacingTimer = setTimeout(() => {
+          this.spacingTimer = null
+          if (this.running || this.closed) return
+          this.running = true
+          void this.run()
+        }, wait)
+        return
+      }
+      this.lastStartAt = this.opts.now()
       const version = this.changed
       try {
         await this.store!.save(this.snapshot())
@@ -129,5 +148,7 @@ export class Persister<T = StoredTask[]> {
     this.closed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = null
+    if (this.spacingTimer) clearTimeout(this.spacingTimer)
+    this.spacingTimer = null
   }
 }

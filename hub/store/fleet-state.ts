@@ -23,7 +23,16 @@ export interface FleetState {
   healing: SavedHealing
 }
 
-export interface FleetStateStore extends SnapshotStore<FleetState> {
+/**
+ * The file's text from its parts, each already JSON (the saver keeps each agent's and each
+ * rollout's text and encodes again only what changed: a save is a join, not a walk of the fleet).
+ */
+export function encodeFleetState(parts: { agents: Iterable<string>; rollouts: Iterable<string>; healing: string }): string {
+  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}}`
+}
+
+/** Saves take the text encodeFleetState made. */
+export interface FleetStateStore extends SnapshotStore<string> {
   /** The saved state, or null when there is none (or it was corrupt and moved aside). */
   load(): Promise<FleetState | null>
 }
@@ -119,8 +128,8 @@ export function createFileFleetStateStore(path: string, files: TaskFiles, log: L
       log.error('fleet state file is corrupt; moved aside, starting without it', { path, moved_to: aside, issue, bytes: text.length })
       return null
     },
-    save(state) {
-      return files.writeAtomic(path, JSON.stringify({ version: 1, ...state }))
+    save(text) {
+      return files.writeAtomic(path, text)
     },
   }
 }

@@ -21,6 +21,7 @@ import { systemClock } from '../shared/time.ts'
 import { CLUSTER_SECRET, pm2Info, startClusterHub } from './cluster-hubs.ts'
 import { createTestDatabase, type TestDatabase } from './test-database.ts'
 import { identifiedSocket, type TestSocket } from './ws-client.ts'
+import { waitFor } from './wait.ts'
 
 export type TestStore = 'file' | 'pg'
 export const STORE: TestStore = process.env.AGENTCOM_TEST_STORE === 'pg' ? 'pg' : 'file'
@@ -108,6 +109,22 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
   }
   let running = await starter()
   const admin = await signAdminToken(CLUSTER_SECRET)
+  /**
+   * Closes the agents' sockets and, in cluster mode, waits until the hub has recorded them
+   * offline: the burst of writes their closes cause opens new pool connections, and postgres.js
+   * 3.4.9 rejects with nothing awaiting it (an unhandled rejection) when the pool is ended while
+   * one of them is still reading the array types. Stopping a quiet hub avoids that.
+   */
+  const closeAgents = async () => {
+    for (const s of sockets.splice(0)) s.close()
+    if (STORE !== 'pg') return
+    const offline = async () => {
+      const res = await fetch(`${running.url}/api/admin/agents`, { headers: { authorization: `Bearer ${admin}` } })
+      const body = await res.json() as { agents: Array<{ connected: boolean }> }
+      return body.agents.every((a) => !a.connected)
+    }
+    await waitFor(offline, Boolean, { timeoutMs: 5000, what: 'agents offline before the hub stops' }).catch(() => undefined)
+  }
   const wsUrlOf = (url: string) => `${url.replace('http', 'ws')}/ws`
   return {
     store: STORE,
@@ -118,7 +135,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
       return wsUrlOf(running.url)
     },
     async restart() {
-      for (const s of sockets.splice(0)) s.close()
+      await closeAgents()
       await running.close()
       running = await starter()
     },
@@ -138,7 +155,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
       return socket
     },
     async stop() {
-      for (const s of sockets.splice(0)) s.close()
+      await closeAgents()
       await running.close()
     },
   }

@@ -46,6 +46,8 @@ import { MemoryTaskOutputs } from './task-control/output.ts'
 import { FileTaskOutputs, type OutputFiles } from './task-control/file-output.ts'
 import { RefusalLog } from './security/refusal-log.ts'
 import { QueueFull } from './security/queue-cap.ts'
+import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
+import type { FleetState, FleetStateStore } from './store/fleet-state.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -68,6 +70,8 @@ export interface HubOptions {
   taskGraceMs?: number
   /** Default task timeout when the request gives none. Default 10 minutes. */
   taskTimeoutMs?: number
+  /** Finished tasks kept for GET (in memory, or the cluster's table); older ones are forgotten. Default 10 000. */
+  maxFinishedTasks?: number
   /** Largest admin request body; a larger one is 413 `payload_too_large`. Default 1 MiB. */
   maxBodyBytes?: number
   /**
@@ -130,6 +134,10 @@ export interface HubOptions {
   outputFiles?: { dir: string; files: OutputFiles }
   /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
   restoredTasks?: StoredTask[]
+  /** A single hub: where restarts, rollouts, quarantines and healing's history are saved. Default: memory only. */
+  fleetStateStore?: FleetStateStore
+  /** What a previous hub saved there (`fleetStateStore.load()`), restored at start. */
+  restoredFleetState?: FleetState | null
   /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
   hubId?: string
   /**
@@ -214,7 +222,14 @@ export function createHub(options: HubOptions) {
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rollouts, { clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster })
+  const healing = new Healing(fleet, rollouts, {
+    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
+  })
+  // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
+  const fleetState = options.fleetStateStore && !options.cluster
+    ? new FleetSaver({ fleet, rollouts, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    : null
+  if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
   const verifyToken = createTokenVerifier(options.secret, { clock, revocations, mac: options.tokenMac })
   const peerOf = (c: Context): string | null => {
@@ -233,7 +248,7 @@ export function createHub(options: HubOptions) {
   })
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
-    maxTaskAttempts: o.maxTaskAttempts, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
   })
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
@@ -283,8 +298,8 @@ export function createHub(options: HubOptions) {
     .use(securityHeaders)
     .use(upgradesOnlyAtWs)
     .get('/health', (c) => {
-      // Cluster mode: the database (its lease renewals), else the task file.
-      const storage = cluster?.storage() ?? tasks.storage
+      // Cluster mode: the database (its lease renewals), else the task and fleet state files.
+      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -342,6 +357,8 @@ export function createHub(options: HubOptions) {
     revocations,
     /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
     audit,
+    /** A single hub's saves of restarts, rollouts and healing (hub/store/); null without a store. */
+    fleetState,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**
@@ -368,6 +385,7 @@ export function createHub(options: HubOptions) {
       cluster?.close()
       fleet.close()
       tasks.close()
+      fleetState?.close()
       rollouts.close()
       healing.close()
     },

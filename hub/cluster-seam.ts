@@ -41,6 +41,8 @@ export interface LocalOwners {
   acceptTimeoutMs: number
   graceMs: number
   maxTaskAttempts: number
+  /** Finished tasks kept; older ones are forgotten (404 task_not_found). */
+  maxFinishedTasks: number
   taskTimeoutMs: number
   restartTimeoutMs: number
   /** This hub's counters (GET /metrics): fed the views of its own changes and the restarts its sweep fails. */

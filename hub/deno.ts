@@ -7,6 +7,7 @@ import { createHub } from './app.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate } from './deno/platform.ts'
@@ -55,9 +56,10 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
 const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, denoAuditFiles, { log })
+const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, denoStateFiles, log)
 const hub = createHub({
   upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
-  restoredTasks: await taskStore?.load(), cluster: cluster ? cluster.attach : undefined,
+  restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(), cluster: cluster ? cluster.attach : undefined,
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
   remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,

@@ -30,6 +30,9 @@ export interface FleetOptions {
   bus?: AgentBus
 }
 
+/** What a single hub saves of an agent so a hub restart keeps its restart, drain and quarantine. */
+export type SavedAgent = Pick<AgentRecord, 'agent_id' | 'supervised' | 'pm2_info' | 'last_seen' | 'drained' | 'quarantined'> & { restart: Restart | null }
+
 export type CommandResult =
   | { ok: true; restart: Restart; already_pending: boolean }
   | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
@@ -177,6 +180,22 @@ export class Fleet {
     if (shared.restart && rec.restart?.restart_id !== shared.restart.restart_id) {
       this.clearTimer(rec)
       rec.restart = shared.restart
+    }
+  }
+
+  /**
+   * One hub, at start: the agents a previous hub saved (hub/state/), offline until they identify.
+   * A restart still pending then is waited for as after any disconnect: `restarting`, failed
+   * with `timeout` if the agent is not back within the restart timeout.
+   */
+  restore(saved: readonly SavedAgent[]): void {
+    for (const s of saved) {
+      if (this.agents.has(s.agent_id)) continue
+      const rec = this.add({ ...blankAgent(s.agent_id, s.supervised), pm2_info: s.pm2_info, last_seen: s.last_seen, drained: s.drained, quarantined: s.quarantined, restart: s.restart })
+      if (isPending(s.restart)) {
+        s.restart.state = 'restarting'
+        this.armTimer(rec, s.restart, 'timeout')
+      }
     }
   }
 

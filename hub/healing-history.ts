@@ -54,6 +54,24 @@ export class HealingHistory {
     return action
   }
 
+  /** One hub, at start: the history a previous hub saved (oldest first), as if recorded here. */
+  restore(saved: readonly HealingAction[]): void {
+    for (const action of saved.slice(-this.opts.limit)) {
+      if (this.byId.has(action.action_id)) continue
+      const own = { ...action }
+      this.actions.push(own)
+      this.byId.set(own.action_id, own)
+      const pending = own.state === 'commanded' || own.state === 'deferred' || own.state === 'restarting'
+      if (own.restart_id !== null && pending) this.byRestart.set(own.restart_id, own)
+    }
+    while (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)
+  }
+
+  /** The actions, oldest first, for a save; the same objects, not to be changed. */
+  oldestFirst(): readonly HealingAction[] {
+    return this.actions
+  }
+
   /** The fleet commanded the action's restart: from now on its state follows `restart_id`. */
   attachRestart(action: HealingAction, restartId: string, state: HealingActionState): void {
     action.restart_id = restartId

@@ -39,6 +39,11 @@ export interface HealingView {
   actions: HealingAction[]
 }
 
+export interface SavedHealing {
+  paused: boolean
+  actions: readonly HealingAction[]
+}
+
 export interface HealingPolicyOptions {
   clock: Clock
   newId: () => string
@@ -277,6 +282,23 @@ export class HealingPolicy {
       if (at !== null && (due === null || at < due)) due = at
     }
     return due
+  }
+
+  /**
+   * One hub, at start: what a previous hub saved (hub/state/). An agent quarantined then stays
+   * quarantined, left alone by healing until an operator resumes it.
+   */
+  restore(saved: SavedHealing): void {
+    this.paused = saved.paused
+    this.history.restore(saved.actions)
+    for (const action of this.history.oldestFirst()) {
+      if (action.action === 'quarantine' && action.state === 'quarantined') this.watch(action.agent_id).quarantine = action
+    }
+  }
+
+  /** What a single hub saves: the paused flag and the history, oldest first. */
+  saved(): SavedHealing {
+    return { paused: this.paused, actions: this.history.oldestFirst() }
   }
 
   /** One action of the history, as `view()` shows it; undefined once it has left the history. */

@@ -10,7 +10,7 @@ import type { Logger } from '../shared/log.ts'
 import type { AlertSender } from './alerts.ts'
 import type { Change, ChangeFeed } from './changes.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
-import { HealingPolicy, type HealingAction, type HealingDecision, type HealingOutput, type HealingView } from './healing-policy.ts'
+import { HealingPolicy, type SavedHealing, type HealingAction, type HealingDecision, type HealingOutput, type HealingView } from './healing-policy.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import type { Rollouts } from './rollouts.ts'
 
@@ -27,6 +27,8 @@ export interface HealingOptions {
    * so this hub's healing watches nothing and keeps only its settings and paused flag.
    */
   watchFleet?: boolean
+  /** Told after pause() and resume(), which publish no change (a single hub saves the flag). */
+  pausedChanged?: () => void
 }
 
 export class Healing {
@@ -68,9 +70,20 @@ export class Healing {
     return this.policy.action(actionId)
   }
 
+  /** What a single hub saves (hub/state/); `restore` takes it back at start. */
+  saved(): SavedHealing {
+    return this.policy.saved()
+  }
+
+  restore(saved: SavedHealing): void {
+    this.policy.restore(saved)
+    this.carryOut(this.policy.tick())
+  }
+
   /** No new healing action starts until resume(); restarts already commanded finish. */
   pause(): HealingView {
     this.carryOut(this.policy.pause())
+    this.opts.pausedChanged?.()
     this.opts.log.info('healing paused')
     return this.view()
   }
@@ -78,6 +91,7 @@ export class Healing {
   resume(): HealingView {
     this.opts.log.info('healing resumed')
     this.carryOut(this.policy.resume())
+    this.opts.pausedChanged?.()
     return this.view()
   }
 

@@ -7,6 +7,7 @@ import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
@@ -66,9 +67,10 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
 })
 const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
 const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, nodeAuditFiles, { log })
+const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(),
+  taskStore, restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(),
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: nodeOutputFiles },
   cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
   joinUses: cluster ? cluster.joinUses : joinUses,

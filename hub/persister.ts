@@ -1,16 +1,16 @@
 /**
- * Honest saves of the task table: coalesced (one write in flight, later changes ride on the
+ * Honest saves of the task table (and of the fleet's state, hub/state/): coalesced (one write in flight, later changes ride on the
  * next), and never marked saved when the write failed. While saves fail, the table is
  * retried every `retryMs` on its own, so the hub is healthy again within about that long of
  * the disk coming back, with no new change needed.
  */
 import type { Logger } from '../shared/log.ts'
-import type { StoredTask, TaskStore } from './task-store.ts'
+import type { StoredTask } from './task-store.ts'
 
 /** What `durable()` rejects with when the save that would have held the change failed. */
 export class StorageUnavailable extends Error {
-  constructor(cause: string) {
-    super(`tasks could not be saved: ${cause}`)
+  constructor(cause: string, what = 'tasks') {
+    super(`${what} could not be saved: ${cause}`)
     this.name = 'StorageUnavailable'
   }
 }
@@ -20,6 +20,13 @@ export interface PersisterOptions {
   now: () => number
   /** While saves fail, the next attempt comes this long after the last. */
   retryMs: number
+  /** What is saved, for the log lines and errors. Default `tasks`. */
+  what?: string
+  /**
+   * At least this long between the starts of two saves (changes meanwhile ride on the next).
+   * Default 0: at once, as the task table needs (its answers wait for the save).
+   */
+  minIntervalMs?: number
 }
 
 /** How the store is doing: `failing_since` is null while the last save succeeded. */
@@ -29,7 +36,12 @@ export interface StorageHealth {
   failed_saves: number
 }
 
-export class Persister {
+/** Where a snapshot goes: TaskStore for the task table. */
+export interface SnapshotStore<T> {
+  save(snapshot: T): Promise<void>
+}
+
+export class Persister<T = StoredTask[]> {
   private changed = 0
   private saved = 0
   private running = false
@@ -38,12 +50,18 @@ export class Persister {
   private failingSince: number | null = null
   private failures = 0
   private closed = false
+  private lastStartAt = -Infinity
+  private spacingTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
-    private readonly store: TaskStore | null,
-    private readonly snapshot: () => StoredTask[],
+    private readonly store: SnapshotStore<T> | null,
+    private readonly snapshot: () => T,
     private readonly opts: PersisterOptions,
   ) {}
+
+  private get what(): string {
+    return this.opts.what ?? 'tasks'
+  }
 
   get health(): StorageHealth {
     return { failing_since: this.failingSince, failed_saves: this.failures }
@@ -53,7 +71,7 @@ export class Persister {
   touch(): void {
     if (!this.store || this.closed) return
     this.changed++
-    if (this.running) return
+    if (this.running || this.spacingTimer) return
     this.running = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = null
@@ -73,6 +91,18 @@ export class Persister {
 
   private async run(): Promise<void> {
     while (this.saved < this.changed && !this.closed) {
+      const wait = this.lastStartAt + (this.opts.minIntervalMs ?? 0) - this.opts.now()
+      if (wait > 0) {
+        this.running = false
+        this.spacingTimer = setTimeout(() => {
+          this.spacingTimer = null
+          if (this.running || this.closed) return
+          this.running = true
+          void this.run()
+        }, wait)
+        return
+      }
+      this.lastStartAt = this.opts.now()
       const version = this.changed
       try {
         await this.store!.save(this.snapshot())
@@ -81,7 +111,7 @@ export class Persister {
         return
       }
       if (this.failingSince !== null) {
-        this.opts.log.info('tasks saved again', { failed_saves: this.failures })
+        this.opts.log.info(`${this.what} saved again`, { failed_saves: this.failures })
         this.failingSince = null
         this.failures = 0
       }
@@ -98,12 +128,12 @@ export class Persister {
     this.failures++
     // One line when saves start failing (and one per minute of it at the default retry), not one a second.
     if (this.failingSince === null || this.failures % 60 === 0) {
-      this.opts.log.error('could not save tasks', { error, failed_saves: this.failures })
+      this.opts.log.error(`could not save ${this.what}`, { error, failed_saves: this.failures })
     }
     this.failingSince ??= this.opts.now()
     const waiters = this.waiters
     this.waiters = []
-    for (const w of waiters) w.reject(new StorageUnavailable(error))
+    for (const w of waiters) w.reject(new StorageUnavailable(error, this.what))
     this.running = false
     if (this.closed) return
     this.retryTimer = setTimeout(() => {
@@ -118,5 +148,7 @@ export class Persister {
     this.closed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = null
+    if (this.spacingTimer) clearTimeout(this.spacingTimer)
+    this.spacingTimer = null
   }
 }

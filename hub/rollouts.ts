@@ -36,6 +36,9 @@ export interface Rollout {
   offlineTimer: Timer | null
 }
 
+/** What a single hub saves of a rollout (hub/state/). */
+export type SavedRollout = Omit<Rollout, 'offlineTimer'>
+
 export interface RolloutInput {
   reason: string
   agent_ids: string[]
@@ -71,6 +74,39 @@ export class Rollouts {
 
   get(rolloutId: string): Readonly<Rollout> | undefined {
     return this.rollouts.get(rolloutId)
+  }
+
+  /** Every rollout kept (running ones and the last MAX_FINISHED_ROLLOUTS finished), oldest first. */
+  list(): readonly Readonly<Rollout>[] {
+    return [...this.rollouts.values()]
+  }
+
+  /**
+   * One hub, at start: the rollouts a previous hub saved (hub/state/), after the fleet's agents.
+   * An agent's restart is the fleet's own record when it is the same restart, so a running
+   * rollout follows it and goes on as agents come back, as a cluster's does after a hub change.
+   */
+  restore(saved: readonly SavedRollout[]): void {
+    for (const s of saved) {
+      if (this.rollouts.has(s.rollout_id)) continue
+      const agents = s.agents.map((a) => {
+        const own = this.fleet.get(a.agent_id)?.restart
+        if (own && own.restart_id === a.restart?.restart_id) return { ...a, restart: own }
+        // A pending restart the fleet no longer has can never finish: it failed with the hub.
+        return { ...a, restart: isPending(a.restart) ? { ...a.restart, state: 'failed' as const, error: 'timeout' } : a.restart }
+      })
+      const rollout: Rollout = { ...s, agents, offlineTimer: null }
+      this.rollouts.set(rollout.rollout_id, rollout)
+      if (rollout.state !== 'running') this.finished.push(rollout.rollout_id)
+      for (const a of agents) if (isPending(a.restart)) this.byRestart.set(a.restart.restart_id, rollout)
+    }
+    while (this.finished.length > MAX_FINISHED_ROLLOUTS) this.forget(this.finished.shift()!)
+    for (const rollout of this.rollouts.values()) {
+      const failed = rollout.state === 'running' && rollout.agents.find((a) => a.restart?.state === 'failed')
+      if (failed) this.finish(rollout, 'failed', `agent ${failed.agent_id} did not come back (${failed.restart!.error})`)
+      else this.step(rollout)
+      this.publish(rollout)
+    }
   }
 
   /** Every connected agent that runs under pm2, by agent id. */

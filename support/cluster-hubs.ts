@@ -3,12 +3,14 @@
  * Node hub on port 0 with its own cluster runtime (lease, bus, revocations), and agents as
  * real WebSocket clients.
  */
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import { signAdminToken, signAgentToken } from '../hub/auth.ts'
 import { startNodeHub, type NodeHubOptions } from '../hub/node/serve.ts'
 import { startClusterRuntime, type ClusterRuntime } from '../hub/cluster/runtime.ts'
 import { createPgAuditStore } from '../hub/access/audit-pg.ts'
 import { silentLogger } from '../shared/log.ts'
 import { identifiedSocket, type TestSocket } from './ws-client.ts'
+import { createTestDatabase, type TestDatabase } from './test-database.ts'
 
 export const CLUSTER_SECRET = 'c'.repeat(40)
 
@@ -62,4 +64,39 @@ export function pm2Info(restartCount: number, pid: number) {
 /** An agent identified on `hub` (with a fresh agent token unless `token` is given). */
 export async function agentOn(hub: TestHub, agentId: string, extra: Record<string, unknown> = {}, token?: string): Promise<TestSocket> {
   return identifiedSocket(hub.wsUrl, agentId, token ?? await signAgentToken(CLUSTER_SECRET, agentId), { pm2_info: pm2Info(0, 100), ...extra })
+}
+
+export interface TwoClusterHubs {
+  db: TestDatabase
+  a: TestHub
+  b: TestHub
+}
+
+/**
+ * For a test file of two hubs on one cluster database: before its tests, a fresh database and
+ * hubs `ids[0]` and `ids[1]` (with `options()`, read then), handed to `use`; after each test the
+ * sockets pushed on the returned list are closed; after all, both hubs stop and the database
+ * is dropped.
+ */
+export function useTwoClusterHubs(
+  ids: readonly [string, string],
+  use: (hubs: TwoClusterHubs) => void,
+  options: () => ClusterHubOptions = () => ({}),
+): TestSocket[] {
+  const sockets: TestSocket[] = []
+  let db: TestDatabase | undefined
+  const hubs: TestHub[] = []
+  beforeAll(async () => {
+    db = await createTestDatabase()
+    for (const id of ids) hubs.push(await startClusterHub(db.url, id, options()))
+    use({ db, a: hubs[0], b: hubs[1] })
+  })
+  afterEach(() => {
+    for (const s of sockets.splice(0)) s.close()
+  })
+  afterAll(async () => {
+    for (const hub of hubs) await hub.stop().catch(() => undefined)
+    await db?.drop()
+  })
+  return sockets
 }

@@ -149,7 +149,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         await healing.syncHolds()
         if (decider.isDecider) await fleetAlerts?.check()
       } },
-      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, intervalMs: o.sweepMs ?? 1000,
+      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, keepFinishedTasks: local.maxFinishedTasks,
+      intervalMs: o.sweepMs ?? 1000,
       restartFailed: (restart) => local.metrics?.restartChanged({ ...restart, state: 'failed' }),
     })
     const handle = (message: BusMessage) => {

@@ -3,13 +3,13 @@
  * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
  * whose agent has been gone past the grace period are queued again, restarts of agents that
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
- * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
+ * their expiry and finished tasks past the newest kept are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
  * healing's decider steps (taken over likewise). Also the catch-up
  * a missed notification needs: held agents' commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Sql } from '../pg/connect.ts'
-import { orphanedTasks, overdueTasks, requeueTask } from '../pg/task-queue.ts'
+import { orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask } from '../pg/task-queue.ts'
 import { failStaleRestarts } from '../pg/restarts.ts'
 import { pruneHubs, touchHubAgents } from '../pg/presence.ts'
 import { pruneRevokedTokens } from '../pg/revocations.ts'
@@ -45,6 +45,8 @@ export interface SweepDeps {
   graceMs: number
   restartTimeoutMs: number
   maxAttempts: number
+  /** Finished tasks kept (one hub's AGENTCOM default, createHub's maxFinishedTasks). */
+  keepFinishedTasks: number
   intervalMs: number
   /** A restart this sweep failed (timeout): counted here, once in the cluster (GET /metrics). */
   restartFailed?(restart: { restart_id: string; reason: string; rollout_id: string | null }): void
@@ -79,6 +81,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
     await pruneEvents(sql, EVENTS_PRUNE)
     await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
+    await pruneFinishedTasks(sql, d.keepFinishedTasks)
     await d.presence.reconcile()
     await d.rollouts.tick()
     await d.healing.tick()

@@ -6,10 +6,10 @@
  * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
  * of a hub that died are requeued by the others.
  */
-import type { TaskOutcome } from '../../shared/protocol.ts'
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../changes.ts'
-import type { AgentRecord, Fleet } from '../fleet.ts'
+import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
@@ -48,6 +48,12 @@ export class ClusterTasks implements TaskOwner {
   private readonly again = new Set<string>()
   /** Agents whose last claim found nothing; tried again on the next nudge. */
   private readonly idle = new Set<string>()
+  /**
+   * Connections whose identify has been reconciled with the rows. No claim before that: the
+   * agent is free as soon as the fleet settles its restart, before identified() runs, and a
+   * claim then would be taken for a lost task of the old connection and counted twice.
+   */
+  private readonly reconciled = new WeakSet<Peer>()
   private readonly acceptTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
   /** The retry loops running, by what and task (retryOnce). */
@@ -129,7 +135,8 @@ export class ClusterTasks implements TaskOwner {
   }
 
   private offer(agentId: string): void {
-    if (this.closed || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
+    const peer = this.d.fleet.get(agentId)?.peer
+    if (this.closed || !peer || !this.reconciled.has(peer) || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
     if (this.busy.has(agentId)) {
       this.again.add(agentId)
       return
@@ -206,16 +213,20 @@ export class ClusterTasks implements TaskOwner {
 
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     this.disarmAccept(taskId)
+    // The same limit as one hub's (TaskBoard.finished): the sidecar checks too, this holds for any client.
+    const bytes = outcome.kind === 'complete' ? jsonBytes(outcome.result) : 0
     const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
-      : isStorable(outcome.result) ? { ok: true, result: outcome.result }
-      : { ok: false, error: 'result cannot be stored: nested too deeply' }
+      : bytes === Infinity ? { ok: false, error: 'result cannot be stored: nested too deeply' }
+      : bytes > MAX_RESULT_BYTES ? { ok: false, error: RESULT_TOO_LARGE }
+      : { ok: true, result: outcome.result }
     this.retryOnce(`complete ${taskId}`, 'complete', rec, async () => {
       await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
-        // Retrying cannot store what the database refuses as data: the task fails instead.
+        // A result jsonb refuses (a lone surrogate: SQLSTATE class 22) would be retried forever:
+        // the task fails with why instead. Anything else (the database away) is retried.
         if (!isDataError(err)) throw err
         this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
-        return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `outcome cannot be stored (${String(err.code)})` })
+        return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `result cannot be stored: ${(err as unknown as Error).message}`.slice(0, 500) })
       })
       this.changed(taskId)
       // Failed with retries left: queued again, claimable once its delay has passed.
@@ -229,8 +240,11 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
+    // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
+    // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
+    const counted = started || reason === STORAGE_UNAVAILABLE
     this.retryOnce(`requeue ${taskId}`, 'requeue', rec, async () => {
-      await this.takeBack(rec, taskId, started)
+      await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     })
   }
@@ -267,6 +281,7 @@ export class ClusterTasks implements TaskOwner {
           }
         }
       }
+      if (rec.peer) this.reconciled.add(rec.peer)
       this.d.fleet.holding(rec, holding)
     }, () => this.done(rec.agent_id))
   }
@@ -313,16 +328,6 @@ export class ClusterTasks implements TaskOwner {
     for (const timer of this.retryTimers) clearTimeout(timer)
     this.acceptTimers.clear()
     this.retryTimers.clear()
-  }
-}
-
-/** Whether a value survives JSON.stringify (a deeply nested one overflows the stack). */
-function isStorable(value: unknown): boolean {
-  try {
-    JSON.stringify(value)
-    return true
-  } catch {
-    return false
   }
 }
 

@@ -51,12 +51,15 @@ const COLUMNS = `task_id, status, input, pinned, agent_id, hub_id, attempts, res
   epoch_ms(assigned_at) AS assigned_at, epoch_ms(deadline_at) AS deadline_at,
   labels, retries, retry_delay_ms, retried, epoch_ms(run_after) AS run_after`
 
-/** Adds a queued task. Resolves once committed: then the hub may answer 201. */
+/**
+ * Adds a queued task. Resolves once committed: then the hub may answer 201. The input goes as
+ * JSON text: `sql.json(null)` would be SQL NULL, and `null` is an input like any other.
+ */
 export async function insertTask(sql: Queryable, task: NewTask): Promise<TaskRow> {
   const extras = task.extras ?? TASK_EXTRAS_DEFAULTS
   const [row] = await sql<TaskRow[]>`
     INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms, labels, retries, retry_delay_ms)
-    VALUES (${task.task_id}, 'queued', ${sql.json(task.input as never)}, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
+    VALUES (${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::jsonb, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
       ${extras.labels}::text[], ${extras.retries}, ${extras.retry_delay_ms})
     RETURNING ${sql.unsafe(COLUMNS)}`
   return row
@@ -182,6 +185,17 @@ export async function requeueTask(
     WHERE task_id = ${taskId} AND status IN ('assigned', 'working') AND agent_id = ${opts.agentId}
     RETURNING ${sql.unsafe(COLUMNS)}`
   return row ?? null
+}
+
+/**
+ * Forgets finished tasks past the newest `keep` (by when they finished), as one hub forgets
+ * them from memory (task-retention.ts). Returns how many went.
+ */
+export async function pruneFinishedTasks(sql: Queryable, keep: number): Promise<number> {
+  const rows = await sql`DELETE FROM tasks WHERE task_id IN (
+      SELECT task_id FROM tasks WHERE status IN ('completed', 'failed') ORDER BY updated_at DESC, seq DESC OFFSET ${keep} LIMIT 1000)
+    RETURNING task_id`
+  return rows.length
 }
 
 /**

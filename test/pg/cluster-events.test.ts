@@ -3,11 +3,11 @@
  * from the `events` table, so a client may resume on another hub with Last-Event-ID; and the
  * insert lock that keeps a reader from skipping an id that commits late.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
 import { eventsAfter, insertEvents } from '../../hub/pg/events.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, clusterAdminToken, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { agentOn, clusterAdminToken, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -21,17 +21,9 @@ let a: TestHub
 let b: TestHub
 const cleanups: Array<() => void> = []
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'ev-a')
-  b = await startClusterHub(db.url, 'ev-b')
-})
+useTwoClusterHubs(['ev-a', 'ev-b'], (hubs) => ({ db, a, b } = hubs))
 afterEach(() => {
   for (const done of cleanups.splice(0)) done()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
 })
 
 async function stream(hub: TestHub, lastEventId?: string) {

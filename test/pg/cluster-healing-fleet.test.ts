@@ -4,9 +4,9 @@
  * while a cluster rollout runs; a crash loop spread over both hubs ends in one quarantine that
  * holds on every hub until a resume on any hub.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { agentOn, pm2Info, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
@@ -20,24 +20,15 @@ let sql: Sql
 let webhook: Awaited<ReturnType<typeof startWebhookServer>>
 let a: TestHub
 let b: TestHub
-const sockets: TestSocket[] = []
-
 beforeAll(async () => {
-  db = await createTestDatabase()
-  sql = db.connect({ max: 2 })
   webhook = await startWebhookServer()
-  const hub = { healing: HEALING, alertWebhookUrl: webhook.url }
-  a = await startClusterHub(db.url, 'hf-a', { hub })
-  b = await startClusterHub(db.url, 'hf-b', { hub })
 })
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await webhook?.close()
-  await db?.drop()
-})
+// Registered before the hubs' own: hooks run as a stack, so the webhook closes after they stop.
+afterAll(() => webhook?.close())
+const sockets = useTwoClusterHubs(['hf-a', 'hf-b'], (hubs) => {
+  ({ db, a, b } = hubs)
+  sql = db.connect({ max: 2 })
+}, () => ({ hub: { healing: HEALING, alertWebhookUrl: webhook.url } }))
 
 async function agent(hub: TestHub, id: string, restarts: number, pid: number): Promise<TestSocket> {
   const socket = await agentOn(hub, id, { pm2_info: pm2Info(restarts, pid) })

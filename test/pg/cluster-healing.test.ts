@@ -3,29 +3,16 @@
  * (their healing follows it), and an action one hub's healing takes shows in the history that
  * every hub answers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
-import type { TestSocket } from '../../support/ws-client.ts'
+import { describe, expect, it } from 'vitest'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { agentOn, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { waitFor } from '../../support/wait.ts'
 
 let db: TestDatabase
 let a: TestHub
 let b: TestHub
-const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'hl-a')
-  b = await startClusterHub(db.url, 'hl-b')
-})
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
-})
+const sockets = useTwoClusterHubs(['hl-a', 'hl-b'], (hubs) => ({ db, a, b } = hubs))
 
 describe('healing in the cluster', () => {
   it('a pause asked of hub A holds on hub B, and a resume asked of B on A', async () => {

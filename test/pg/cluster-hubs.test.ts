@@ -3,16 +3,15 @@
  * sidecars: presence and views from every hub, commands carried across hubs, tasks claimed
  * once, and what happens when a hub's lease runs out.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { describe, expect, it } from 'vitest'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { agentOn, pm2Info, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const LEASE_MS = 3000
 
 let db: TestDatabase
-const sockets: TestSocket[] = []
 
 const startHub = (id: string) => startClusterHub(db.url, id, { leaseMs: LEASE_MS })
 const stopHub = (hub: TestHub) => hub.stop()
@@ -26,18 +25,7 @@ async function agentSocket(hub: TestHub, agentId: string, extra: Record<string, 
 let a: TestHub
 let b: TestHub
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startHub('hub-a')
-  b = await startHub('hub-b')
-})
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await stopHub(hub).catch(() => undefined)
-  await db?.drop()
-})
+const sockets = useTwoClusterHubs(['hub-a', 'hub-b'], (hubs) => ({ db, a, b } = hubs), () => ({ leaseMs: LEASE_MS }))
 
 // last_seen moves with every sweep (each 200 ms here); everything else must match across hubs.
 const steady = ({ last_seen: _, ...rest }: any) => rest

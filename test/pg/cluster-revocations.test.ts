@@ -3,10 +3,10 @@
  * hub, closes the agent's socket on whichever hub holds it, survives a hub restart, and is
  * caught up after a hub missed its notification.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { mintToken } from '../../hub/auth.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { CLUSTER_SECRET, agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { CLUSTER_SECRET, agentOn, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { openSocket, type TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 import { ClusterRevocations } from '../../hub/cluster/revocations.ts'
@@ -20,20 +20,8 @@ import type { ClusterAttach } from '../../hub/cluster-seam.ts'
 let db: TestDatabase
 let a: TestHub
 let b: TestHub
-const sockets: TestSocket[] = []
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'rv-a')
-  b = await startClusterHub(db.url, 'rv-b')
-})
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
-})
+const sockets = useTwoClusterHubs(['rv-a', 'rv-b'], (hubs) => ({ db, a, b } = hubs))
 
 async function identifyWith(hub: TestHub, agentId: string, token: string): Promise<{ reply: any; socket: TestSocket }> {
   const socket = await openSocket(hub.wsUrl)

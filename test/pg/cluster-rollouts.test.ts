@@ -5,10 +5,10 @@
  * more than max_unavailable at a time; the rollout reads the same on every hub; and when its
  * owner hub dies, another hub carries it on.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { signAgentToken } from '../../hub/auth.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { CLUSTER_SECRET, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { CLUSTER_SECRET, pm2Info, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -19,17 +19,9 @@ let a: TestHub
 let b: TestHub
 const stops: Array<() => void> = []
 
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'ro-a', { leaseMs: LEASE_MS })
-  b = await startClusterHub(db.url, 'ro-b', { leaseMs: LEASE_MS })
-})
+useTwoClusterHubs(['ro-a', 'ro-b'], (hubs) => ({ db, a, b } = hubs), () => ({ leaseMs: LEASE_MS }))
 afterEach(() => {
   for (const stop of stops.splice(0)) stop()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
 })
 
 /** What the fake sidecars saw, across all of them. */

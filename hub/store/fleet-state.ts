@@ -1,0 +1,140 @@
+/**
+ * What a single hub keeps of its fleet in the data dir besides tasks and revocations: the
+ * agents' restarts, drains and quarantines, the rollouts and healing's history and paused flag,
+ * so a hub restart loses none of them (a cluster keeps them in PostgreSQL). One JSON file,
+ * written whole and atomically; every field validated on load, and a file that is not such a
+ * state moved aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
+ */
+import * as v from 'valibot'
+import { AgentId, Pm2Info, RestartMode } from '../../shared/protocol.ts'
+import type { Logger } from '../../shared/log.ts'
+import type { SavedAgent } from '../fleet.ts'
+import type { SavedRollout } from '../rollouts.ts'
+import type { SavedHealing } from '../healing-policy.ts'
+import type { TaskFiles } from '../task-store.ts'
+import type { SnapshotStore } from '../persister.ts'
+
+/** The file in the data dir. */
+export const FLEET_STATE_FILE = 'hub-fleet.json'
+
+export interface FleetState {
+  agents: SavedAgent[]
+  rollouts: SavedRollout[]
+  healing: SavedHealing
+}
+
+/**
+ * The file's text from its parts, each already JSON (the saver keeps each agent's and each
+ * rollout's text and encodes again only what changed: a save is a join, not a walk of the fleet).
+ */
+export function encodeFleetState(parts: { agents: Iterable<string>; rollouts: Iterable<string>; healing: string }): string {
+  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}}`
+}
+
+/** Saves take the text encodeFleetState made. */
+export interface FleetStateStore extends SnapshotStore<string> {
+  /** The saved state, or null when there is none (or it was corrupt and moved aside). */
+  load(): Promise<FleetState | null>
+}
+
+// Bounds far above what a hub keeps (agents are forgotten after the offline TTL, at most 100
+// finished rollouts, 1000 healing actions), so a file outside them is not this hub's.
+const MAX_AGENTS = 1_000_000
+const MAX_ROLLOUTS = 10_000
+const MAX_ACTIONS = 100_000
+
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+const Text = v.pipe(v.string(), v.maxLength(16 * 1024))
+const Time = v.pipe(v.number(), v.minValue(0))
+const Seconds = v.nullable(v.pipe(v.number(), v.minValue(0)))
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0))
+
+const RestartSchema = v.object({
+  restart_id: Id,
+  reason: Text,
+  mode: RestartMode,
+  deadline_s: Seconds,
+  state: v.picklist(['commanded', 'deferred', 'restarting', 'completed', 'failed']),
+  requested_at: Time,
+  updated_at: Time,
+  error: v.nullable(Text),
+  before_restart_count: v.nullable(Count),
+  before_pid: v.nullable(v.number()),
+  before_instance: v.nullable(v.pipe(v.string(), v.maxLength(64))),
+  rollout_id: v.nullable(Id),
+})
+
+const AgentSchema = v.object({
+  agent_id: AgentId,
+  supervised: v.boolean(),
+  pm2_info: v.nullable(Pm2Info),
+  last_seen: v.nullable(Time),
+  drained: v.boolean(),
+  quarantined: v.boolean(),
+  restart: v.nullable(RestartSchema),
+})
+
+const RolloutSchema = v.object({
+  rollout_id: Id,
+  state: v.picklist(['running', 'completed', 'failed', 'cancelled']),
+  reason: Text,
+  mode: RestartMode,
+  deadline_s: Seconds,
+  max_unavailable: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  agents: v.pipe(v.array(v.object({ agent_id: AgentId, restart: v.nullable(RestartSchema), error: v.nullable(Text) })), v.maxLength(MAX_AGENTS)),
+  error: v.nullable(Text),
+  created_at: Time,
+  updated_at: Time,
+})
+
+const ActionSchema = v.object({
+  action_id: Id,
+  agent_id: AgentId,
+  rule: v.picklist(['crash_loop', 'memory', 'task_overdue']),
+  action: v.picklist(['restart', 'quarantine', 'escalate']),
+  detail: Text,
+  restart_id: v.nullable(Id),
+  state: v.picklist(['commanded', 'deferred', 'restarting', 'completed', 'failed', 'quarantined', 'lifted', 'alerted']),
+  at: Time,
+  updated_at: Time,
+})
+
+const FileSchema = v.object({
+  version: v.literal(1),
+  agents: v.pipe(v.array(AgentSchema), v.maxLength(MAX_AGENTS)),
+  rollouts: v.pipe(v.array(RolloutSchema), v.maxLength(MAX_ROLLOUTS)),
+  healing: v.object({ paused: v.boolean(), actions: v.pipe(v.array(ActionSchema), v.maxLength(MAX_ACTIONS)) }),
+})
+
+/** The fleet's state in one file of the data dir (each runtime entry supplies its file access). */
+export function createFileFleetStateStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): FleetStateStore {
+  return {
+    async load() {
+      const text = await files.read(path)
+      if (text === null) return null
+      let issue = 'not JSON'
+      try {
+        const parsed = v.safeParse(FileSchema, JSON.parse(text))
+        if (parsed.success) {
+          const { agents, rollouts, healing } = parsed.output
+          return { agents, rollouts, healing }
+        }
+        issue = describeIssue(parsed.issues[0])
+      } catch {
+        // Not JSON: moved aside below with every other file that is not a fleet state.
+      }
+      const aside = `${path}.corrupt-${now()}`
+      await files.rename(path, aside)
+      log.error('fleet state file is corrupt; moved aside, starting without it', { path, moved_to: aside, issue, bytes: text.length })
+      return null
+    },
+    save(text) {
+      return files.writeAtomic(path, text)
+    },
+  }
+}
+
+function describeIssue(issue: v.BaseIssue<unknown>): string {
+  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '(file)'
+  return `${where}: ${issue.message}`.slice(0, 200)
+}

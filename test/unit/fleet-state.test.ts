@@ -1,0 +1,74 @@
+/**
+ * A single hub's fleet state file (hub/store/): spaced saves, validation on load (a corrupt file
+ * moved aside), and a round trip through a hub built on the same file.
+ */
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Persister } from '../../hub/persister.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from '../../hub/store/fleet-state.ts'
+import { nodeStateFiles } from '../../hub/node/platform.ts'
+import { createHub } from '../../hub/app.ts'
+import { silentLogger } from '../../shared/log.ts'
+
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('Persister with minIntervalMs', () => {
+  it('starts saves at least that far apart; the changes between ride on the next', async () => {
+    vi.useFakeTimers()
+    const saves: number[] = []
+    let version = 0
+    const p = new Persister<number>({ save: async (v) => void saves.push(v) }, () => version, {
+      log: silentLogger, now: () => Date.now(), retryMs: 1000, minIntervalMs: 1000,
+    })
+    version = 1
+    p.touch()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(saves).toEqual([1])
+    version = 2
+    p.touch()
+    version = 3
+    p.touch()
+    const durable = p.durable()
+    await vi.advanceTimersByTimeAsync(999)
+    expect(saves).toEqual([1])
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(durable).resolves.toBeUndefined()
+    expect(saves).toEqual([1, 3])
+    p.close()
+  })
+})
+
+describe('the fleet state file', () => {
+  it('moves a file that is not a fleet state aside and starts without it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
+    const path = join(dir, FLEET_STATE_FILE)
+    const store = createFileFleetStateStore(path, nodeStateFiles, silentLogger, () => 42)
+    expect(await store.load()).toBeNull()
+    await writeFile(path, JSON.stringify({ version: 1, agents: [{ agent_id: 'bad id!' }], rollouts: [], healing: { paused: false, actions: [] } }))
+    expect(await store.load()).toBeNull()
+    expect(await readdir(dir)).toEqual([`${FLEET_STATE_FILE}.corrupt-42`])
+  })
+
+  it('brings back a drained agent, healing paused and a rollout in a hub built on the same file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
+    const store = createFileFleetStateStore(join(dir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
+    const options = { secret: 's'.repeat(40), upgradeWebSocket: (() => () => new Response()) as never, log: silentLogger, fleetStateStore: store }
+    const first = createHub(options)
+    first.fleet.identify('d1', { send() {}, close() {} } as never, { pm2_info: null, supervised: true, instance_id: 'i1' })
+    first.fleet.drain('d1')
+    first.healing.pause()
+    const rollout = first.rollouts.create({ reason: 'r', agent_ids: ['gone'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    await first.fleetState!.durable()
+    first.close()
+
+    const second = createHub({ ...options, restoredFleetState: await store.load() })
+    expect(second.fleet.get('d1')).toMatchObject({ drained: true, peer: null })
+    expect(second.healing.view().paused).toBe(true)
+    expect(second.rollouts.get(rollout.rollout_id)).toMatchObject({ state: 'running', reason: 'r' })
+    second.close()
+  })
+})

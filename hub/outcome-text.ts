@@ -1,32 +1,35 @@
 /**
  * Task outcomes as the hub stores them, the same on one hub and in a cluster. PostgreSQL can
- * hold no U+0000 in text or jsonb, so a result or error holding it could never be stored there
- * (never acknowledged, resent forever). Both stores get the same text instead: each U+0000 in a
- * string (or an object key) becomes U+FFFD, the replacement character.
+ * hold neither U+0000 nor a lone UTF-16 surrogate in text or jsonb, so a result or error holding
+ * one could never be stored there (never acknowledged, resent forever). Both stores get the same
+ * text instead: each such character in a string (or an object key) becomes U+FFFD, the
+ * replacement character.
  */
 
-const NUL = '\u0000'
+/** U+0000, a high surrogate with no low one after it, or a low one with no high one before it. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g')
 const REPLACEMENT = '\uFFFD'
 
-/** `value` with every U+0000 in its strings and keys replaced by U+FFFD; `value` itself when none. */
+/** `value` with every unstorable character in its strings and keys replaced by U+FFFD; `value` itself when none. */
 export function withoutNul<T>(value: T): T {
-  return hasNul(value) ? replaceNul(value) as T : value
+  return hasUnstorable(value) ? replaceUnstorable(value) as T : value
 }
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes(NUL)
-  if (Array.isArray(value)) return value.some(hasNul)
+function hasUnstorable(value: unknown): boolean {
+  if (typeof value === 'string') return UNSTORABLE.test(value)
+  if (Array.isArray(value)) return value.some(hasUnstorable)
   if (value !== null && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) if (key.includes(NUL) || hasNul(inner)) return true
+    for (const [key, inner] of Object.entries(value)) if (UNSTORABLE.test(key) || hasUnstorable(inner)) return true
   }
   return false
 }
 
-function replaceNul(value: unknown): unknown {
-  if (typeof value === 'string') return value.replaceAll(NUL, REPLACEMENT)
-  if (Array.isArray(value)) return value.map(replaceNul)
+function replaceUnstorable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(UNSTORABLE_ALL, REPLACEMENT)
+  if (Array.isArray(value)) return value.map(replaceUnstorable)
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replaceAll(NUL, REPLACEMENT), replaceNul(inner)]))
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replace(UNSTORABLE_ALL, REPLACEMENT), replaceUnstorable(inner)]))
   }
   return value
 }

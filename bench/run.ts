@@ -20,6 +20,7 @@ import { sidecarRss } from './figures/sidecar-rss.ts'
 import { sidecarStart } from './figures/sidecar-start.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
 import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
+import { clusterTaskThroughput, taskThroughput, taskThroughputScaling } from './figures/throughput.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -44,6 +45,9 @@ const FIGURES: Figure[] = [
   ...perRuntime('events_fanout', eventsFanout),
   ...perRuntime('cluster_command_latency_p99', clusterCommandLatency),
   ...perRuntime('cluster_dispatch_rps', clusterDispatch),
+  ...perRuntime('task_throughput', taskThroughput),
+  ...perRuntime('task_throughput_scaling', taskThroughputScaling),
+  ...perRuntime('cluster_task_throughput', clusterTaskThroughput),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

@@ -21,6 +21,7 @@ import { sidecarStart } from './figures/sidecar-start.ts'
 import { eventsFanout } from './figures/events-fanout.ts'
 import { clusterCommandLatency, clusterDispatch } from './figures/cluster.ts'
 import { agentInstallSize } from './figures/agent-install-size.ts'
+import { clusterTaskThroughput, taskThroughput, taskThroughputScaling } from './figures/throughput.ts'
 
 type Log = (line: string) => void
 interface Figure {
@@ -46,6 +47,9 @@ const FIGURES: Figure[] = [
   ...perRuntime('cluster_command_latency_p99', clusterCommandLatency),
   ...perRuntime('cluster_dispatch_rps', clusterDispatch),
   { name: 'agent_install_size', runtime: 'node', run: agentInstallSize },
+  ...perRuntime('task_throughput', taskThroughput),
+  ...perRuntime('task_throughput_scaling', taskThroughputScaling),
+  ...perRuntime('cluster_task_throughput', clusterTaskThroughput),
 ]
 
 const RESULTS = join(import.meta.dirname, 'results', 'latest.json')

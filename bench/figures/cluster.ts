@@ -8,7 +8,6 @@
  *   to both, against the same agents and tasks on one hub (cluster mode both). Agents complete
  *   each task as soon as it arrives, so the figure is the hubs' and the database's work.
  */
-import WebSocket from 'ws'
 import type { BenchSizes } from '../config.ts'
 import type { Runtime } from '../../support/hub-process.ts'
 import { connectFleet, figureName, withSwarm } from '../support/fleet.ts'
@@ -16,7 +15,7 @@ import { withClusterHubs } from '../support/cluster.ts'
 import type { ServerUnderTest } from '../support/servers.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { percentile } from '../support/stats.ts'
-import { signAgentToken } from '../../hub/auth.ts'
+import { hubTaskRun } from '../support/task-load.ts'
 
 const CHUNKS = 20
 
@@ -61,8 +60,9 @@ export async function clusterDispatch(sizes: BenchSizes, runtime: Runtime, log: 
   return withClusterHubs(runtime, async ({ a, b, hubs }) => {
     // A post that fails says why in the hubs' own words (their `request failed` lines).
     const hubErrors = () => hubs.flatMap((hub) => hub.logs.filter((line) => line.includes('"level":"error"')))
-    const one = await dispatchRun({ hubs: [a], agents, tasks, prefix: 'one', hubErrors })
-    const two = await dispatchRun({ hubs: [a, b], agents, tasks, prefix: 'two', hubErrors })
+    const shape = { workers: agents, tasks, inFlight: 16 }
+    const one = await hubTaskRun({ hubs: [a], shape, prefix: 'one', hubErrors })
+    const two = await hubTaskRun({ hubs: [a, b], shape, prefix: 'two', hubErrors })
     log(`cluster_dispatch_rps (${runtime}, ${agents} agents, ${tasks} tasks): one hub ${one.toFixed(0)}/s, two hubs ${two.toFixed(0)}/s`)
     return [makeResult({
       name: figureName('cluster_dispatch_rps', runtime), unit: 'tasks/s', runtime, value: two,
@@ -73,63 +73,4 @@ export async function clusterDispatch(sizes: BenchSizes, runtime: Runtime, log: 
       // the ratio is that contention. Recorded, as the issue asks, with no target.
     }, { kind: 'recorded' })]
   })
-}
-
-/** Connects the agents (in turn over `hubs`), posts the tasks (in turn over `hubs`), resolves with tasks/s. */
-async function dispatchRun(o: {
-  hubs: ServerUnderTest[]; agents: number; tasks: number; prefix: string; hubErrors: () => string[]
-}): Promise<number> {
-  let completed = 0
-  let allDone!: () => void
-  const done = new Promise<void>((resolve) => { allDone = resolve })
-  const sockets = await Promise.all(Array.from({ length: o.agents }, async (_, i) => {
-    const hub = o.hubs[i % o.hubs.length]
-    const agentId = `${o.prefix}-agent-${i}`
-    return taskAgent(hub.wsUrl, agentId, await signAgentToken(hub.secret, agentId), () => {
-      if (++completed === o.tasks) allDone()
-    })
-  }))
-  try {
-    const started = performance.now()
-    let next = 0
-    const post = async (): Promise<void> => {
-      while (next < o.tasks) {
-        const hub = o.hubs[next++ % o.hubs.length]
-        const res = await fetch(`${hub.url}/api/admin/tasks`, {
-          method: 'POST', headers: { ...hub.adminHeaders, 'content-type': 'application/json' }, body: JSON.stringify({ input: { n: next } }),
-        })
-        if (res.status !== 201) {
-          throw new Error(`task post answered ${res.status}: ${await res.text()}\n${o.hubErrors().slice(-5).join('\n')}`)
-        }
-        await res.body?.cancel()
-      }
-    }
-    await Promise.all(Array.from({ length: 16 }, post))
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${completed} of ${o.tasks} tasks completed`)), 120_000).unref())
-    await Promise.race([done, timeout])
-    return o.tasks / ((performance.now() - started) / 1000)
-  } finally {
-    for (const ws of sockets) ws.close()
-  }
-}
-
-/** An agent that completes every task at once and counts the acknowledgements. */
-async function taskAgent(url: string, agentId: string, token: string, onAck: () => void): Promise<WebSocket> {
-  const ws = new WebSocket(url)
-  await new Promise<void>((resolve, reject) => {
-    ws.once('error', reject)
-    ws.once('open', () => {
-      ws.send(JSON.stringify({ type: 'identify', agent_id: agentId, token, protocol_version: 1, pm2_info: null, supervised: true }))
-    })
-    ws.on('message', (data) => {
-      const frame = JSON.parse(data.toString())
-      if (frame.type === 'identified') resolve()
-      else if (frame.type === 'task_assign') {
-        ws.send(JSON.stringify({ type: 'task_accepted', task_id: frame.task_id }))
-        ws.send(JSON.stringify({ type: 'task_complete', task_id: frame.task_id, result: null }))
-      } else if (frame.type === 'task_ack') onAck()
-      else if (frame.type === 'error' && frame.error === 'unauthorized') reject(new Error(`${agentId} refused`))
-    })
-  })
-  return ws
 }

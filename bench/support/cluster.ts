@@ -1,5 +1,5 @@
 /**
- * Two hub processes in cluster mode on one embedded PostgreSQL (scripts/embedded-postgres.ts),
+ * Hub processes in cluster mode on one embedded PostgreSQL (scripts/embedded-postgres.ts),
  * started as users start them (support/hub-process.ts), for the cluster figures. Everything
  * stops, on success, failure or Ctrl-C.
  */
@@ -20,6 +20,22 @@ export interface ClusterHubs {
 
 /** An embedded PostgreSQL and hubs `bench-a` and `bench-b` on it, both on `runtime`. */
 export async function withClusterHubs<T>(runtime: Runtime, fn: (cluster: ClusterHubs) => Promise<T>): Promise<T> {
+  return withHubsOnPostgres(['bench-a', 'bench-b'], runtime, ([a, b], hubs) => fn({ a, b, hubs: hubs as [HubProcess, HubProcess] }))
+}
+
+/** An embedded PostgreSQL and one hub in cluster mode on it; `databaseUrl` for a peer on the same server. */
+export async function withClusterHub<T>(
+  runtime: Runtime,
+  fn: (cluster: { hub: ServerUnderTest; process: HubProcess; databaseUrl: string }) => Promise<T>,
+): Promise<T> {
+  return withHubsOnPostgres(['bench-a'], runtime, ([hub], [process], databaseUrl) => fn({ hub, process, databaseUrl }))
+}
+
+async function withHubsOnPostgres<T>(
+  ids: string[],
+  runtime: Runtime,
+  fn: (servers: ServerUnderTest[], hubs: HubProcess[], databaseUrl: string) => Promise<T>,
+): Promise<T> {
   const pg = await startEmbeddedPostgres()
   const releasePg = onInterrupt(() => pg.stop())
   const secret = randomBytes(32).toString('hex')
@@ -29,13 +45,13 @@ export async function withClusterHubs<T>(runtime: Runtime, fn: (cluster: Cluster
     for (const hub of hubs) await hub.stop()
   })
   try {
-    for (const id of ['bench-a', 'bench-b']) {
+    for (const id of ids) {
       const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-bench-'))
       dirs.push(dataDir)
       hubs.push(await startHubProcess({ ...HUB_BENCH_ENV, AGENTCOM_DATABASE_URL: pg.url, AGENTCOM_HUB_ID: id }, runtime, { secret, dataDir }))
     }
-    const [a, b] = await Promise.all(hubs.map((hub) => asServer(hub, runtime)))
-    return await fn({ a, b, hubs: hubs as [HubProcess, HubProcess] })
+    const servers = await Promise.all(hubs.map((hub) => asServer(hub, runtime)))
+    return await fn(servers, hubs, pg.url)
   } finally {
     releaseHubs()
     for (const hub of hubs) {

@@ -7,7 +7,7 @@ import { link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../secret.ts'
 import type { TaskFiles } from '../task-store.ts'
 import type { TokenMac } from '../auth.ts'
-import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { appendFileSynced, readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 
 export const nodeSecretFiles: SecretFiles = {
   read: readTextOrNull,
@@ -33,7 +33,7 @@ export const nodeSecretFiles: SecretFiles = {
   },
 }
 
-export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename }
+export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename, append: appendFileSynced }
 
 /** HMAC-SHA256 under the secret, synchronous: on Node about half WebCrypto's CPU per token (auth.ts). */
 export function nodeTokenMac(secret: string): TokenMac {

@@ -34,3 +34,14 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
     await dir.close()
   }
 }
+
+/** Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing. */
+export async function appendFileSynced(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'a', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.datasync()
+  } finally {
+    await handle.close()
+  }
+}

@@ -101,13 +101,13 @@ describe('Persister', () => {
 })
 
 describe('file task store', () => {
-  it('round-trips through an atomic write and leaves no temporary file', async () => {
+  it('round-trips through an atomic write and leaves no temporary file, only the table and its journal', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agentcom-ts-'))
     const store = createFileTaskStore(join(dir, 'hub-tasks.json'), nodeStateFiles, silentLogger)
     expect(await store.load()).toEqual([])
     await store.save([task('a'), task('b')])
     expect((await store.load()).map((t) => t.task_id)).toEqual(['a', 'b'])
-    expect(await readdir(dir)).toEqual(['hub-tasks.json'])
+    expect((await readdir(dir)).sort()).toEqual(['hub-tasks.json', 'hub-tasks.json.journal'])
   })
 
   it.each([

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../shared/log.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
+import type { TaskChange } from './task-journal.ts'
 import type { TaskRecord } from './tasks.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { FinishedTasks } from './task-retention.ts'
@@ -32,12 +33,18 @@ export class TaskTable {
   private nextSeq = 1
   private readonly onForget: (taskIds: string[]) => void
   private readonly finished: FinishedTasks
-  private readonly persister: Persister
+  private readonly persister: Persister<Map<string, number>>
+  /** Tasks changed since the save that last held them: id → the number of its latest change. */
+  private readonly dirty = new Map<string, number>()
+  private changeNo = 0
 
   constructor(opts: TaskTableOptions) {
     this.onForget = opts.onForget ?? (() => {})
     this.finished = new FinishedTasks(opts.maxFinished)
-    this.persister = new Persister(opts.store, () => this.snapshot(), {
+    const store = opts.store
+    // A save writes what changed since the last one that held it (the store's journal), or the
+    // whole table for a store without one; a change made while it runs rides on the next.
+    this.persister = new Persister(store && { save: (marks) => this.save(store, marks) }, () => new Map(this.dirty), {
       log: opts.log, now: opts.now, retryMs: opts.storeRetryMs,
     })
   }
@@ -53,18 +60,37 @@ export class TaskTable {
   add(task: TaskRecord): void {
     this.tasks.set(task.task_id, task)
     this.seqs.set(task.task_id, this.nextSeq++)
-    this.persister.touch()
+    this.markChanged(task.task_id)
   }
 
   remove(taskId: string): void {
     this.tasks.delete(taskId)
     this.seqs.delete(taskId)
+    this.markChanged(taskId)
+  }
+
+  /** A record changed: save it. */
+  changed(task: TaskRecord): void {
+    this.markChanged(task.task_id)
+  }
+
+  private markChanged(taskId: string): void {
+    this.dirty.set(taskId, ++this.changeNo)
     this.persister.touch()
   }
 
-  /** A record changed: save the table. */
-  changed(): void {
-    this.persister.touch()
+  /** Stores the tasks `marks` names as they are now; each is clean after unless it changed again meanwhile. */
+  private async save(store: TaskStore, marks: Map<string, number>): Promise<void> {
+    if (store.saveChanges) {
+      const changes: TaskChange[] = [...marks.keys()].map((id) => {
+        const task = this.tasks.get(id)
+        return task ? { task } : { removed: id }
+      })
+      await store.saveChanges(changes, () => this.snapshot())
+    } else {
+      await store.save(this.snapshot())
+    }
+    for (const [id, n] of marks) if (this.dirty.get(id) === n) this.dirty.delete(id)
   }
 
   /** A task finished: kept for GET while it fits, then forgotten oldest first. */

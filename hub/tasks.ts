@@ -430,7 +430,7 @@ export class TaskBoard {
 
   private touch(task: TaskRecord): void {
     task.updated_at = this.opts.clock.now()
-    this.tasks.changed()
+    this.tasks.changed(task)
     this.opts.changes.publish({ type: 'task', task_id: task.task_id })
   }
 

@@ -142,6 +142,8 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
       await socket.closed
     }
     await expect.poll(() => webhook.received.length).toBe(1)
+    // Counted once the hub has read the receiver's answer, a moment after the receiver got it.
+    await expect.poll(async () => value(await metrics(), 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'delivered' })).toBe(1)
     const after = await metrics()
     expect(value(after, 'agentcom_healing_actions_total', { rule: 'crash_loop' })).toBe(value(before, 'agentcom_healing_actions_total', { rule: 'crash_loop' }) + 1)
     expect(value(after, 'agentcom_agents_quarantined')).toBe(1)

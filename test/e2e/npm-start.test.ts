@@ -34,13 +34,15 @@ async function freePort(): Promise<number> {
   return port
 }
 
-/** The pids whose command line includes `needle`, with their uid. */
-async function processes(needle: string): Promise<{ pid: number; uid: number }[]> {
+/** The pids whose command line includes `needle` (and, given `env`, whose environment holds it), with their uid. */
+async function processes(needle: string, env?: string): Promise<{ pid: number; uid: number }[]> {
   const found: { pid: number; uid: number }[] = []
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')
     if (!cmdline.includes(needle)) continue
+    // Other tests may run demo tasks at the same time: only this test's task counts.
+    if (env !== undefined && !(await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '')).split('\0').includes(env)) continue
     const status = await readFile(`/proc/${entry}/status`, 'utf8').catch(() => '')
     const uid = /^Uid:\s+(\d+)/m.exec(status)
     if (uid) found.push({ pid: Number(entry), uid: Number(uid[1]) })
@@ -79,8 +81,8 @@ describe('npm start', () => {
     expect(banner).toContain(`Demo tasks:    run as nobody in ${join(tmpdir(), 'agentcom-demo-tasks')}`)
     const nobody = { uid: Number(spawnSync('id', ['-u', 'nobody']).stdout), gid: Number(spawnSync('id', ['-g', 'nobody']).stdout) }
     // Long enough to look at it; Ctrl-C at the end lets it finish first.
-    await api('POST', '/tasks', { input: { sleep_ms: 10_000 }, agent_id: 'demo-1' })
-    const running = await waitFor(() => processes('demo-task.mjs'), (found) => found.length > 0, { what: 'the demo task running' })
+    const task = await api('POST', '/tasks', { input: { sleep_ms: 10_000 }, agent_id: 'demo-1' })
+    const running = await waitFor(() => processes('demo-task.mjs', `AGENTCOM_TASK_ID=${task.task_id}`), (found) => found.length > 0, { what: 'the demo task running' })
     expect(running.map((p) => p.uid)).toEqual(running.map(() => nobody.uid))
     const rootProcesses = (await processes(ROOT)).filter((p) => p.uid === 0)
     expect(rootProcesses.length).toBeGreaterThanOrEqual(3) // the hub and two sidecars at least

@@ -4,189 +4,53 @@
  * pass in their `upgradeWebSocket` and serve `hub.app.fetch`.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
-import type { UpgradeWebSocket, WSContext } from 'hono/ws'
+import type { WSContext } from 'hono/ws'
 import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
-import { systemClock, type Clock } from '../shared/time.ts'
-import { createLogger, type Logger } from '../shared/log.ts'
-import { createTokenVerifier, type TokenMac } from './auth.ts'
-import { createMemoryRevocationStore, type RevocationStore } from './revocations.ts'
+import { systemClock } from '../shared/time.ts'
+import { createLogger } from '../shared/log.ts'
+import { createTokenVerifier } from './auth.ts'
+import { createMemoryRevocationStore } from './revocations.ts'
 import { assertSecret } from './secret.ts'
-import { HUB_SETTINGS as S } from './settings.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './changes.ts'
 import { Fleet } from './fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks.ts'
-import type { StoredTask, TaskStore } from './task-store.ts'
 import { Rollouts } from './rollouts.ts'
 import { Healing } from './healing.ts'
-import type { HealingSettings } from './healing-settings.ts'
 import { createAlertSender } from './alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './socket.ts'
 import { adminRoutes } from './routes.ts'
 import { dashboardRoutes } from './dashboard/routes.ts'
 import { createLocalAdmin, StorageUnavailable } from './admin.ts'
-import type { ClusterAttach } from './cluster-seam.ts'
 import { LiveEvents } from './live-events.ts'
-import { EventStreams, type EventStreamOptions } from './event-stream.ts'
-import { createHubMetrics, type ProcessMetrics } from './metrics/hub-metrics.ts'
+import { EventStreams } from './event-stream.ts'
+import { DEFAULTS, type HubOptions } from './hub-options.ts'
+import { securityHeaders, upgradesOnlyAtWs } from './security/headers.ts'
+import { createHubMetrics } from './metrics/hub-metrics.ts'
 import { MetricsHistory } from './metrics/history.ts'
 import { metricsRoutes } from './metrics/routes.ts'
 import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 import { openApiHandler } from './api/openapi.ts'
 import { enrollRoutes } from './enroll/routes.ts'
-import { createMemoryJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
+import { createMemoryJoinUses } from './enroll/join-uses.ts'
 import { AuditTrail } from './access/audit.ts'
 import { createMemoryAuditStore } from './access/audit-file.ts'
-import type { AuditStore } from './access/audit-store.ts'
 import { auditedRoute, createAccessGate } from './access/gate.ts'
 import { accessRoutes } from './access/routes.ts'
 import { MemoryTaskOutputs } from './task-control/output.ts'
-import { FileTaskOutputs, type OutputFiles } from './task-control/file-output.ts'
+import { FileTaskOutputs } from './task-control/file-output.ts'
 import { RefusalLog } from './security/refusal-log.ts'
 import { QueueFull } from './security/queue-cap.ts'
 import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
-import type { FleetState, FleetStateStore } from './store/fleet-state.ts'
+
+export { DEFAULTS } from './hub-options.ts'
+export type { HubOptions } from './hub-options.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
-export interface HubOptions {
-  upgradeWebSocket: UpgradeWebSocket<any>
-  /** The HS256 signing key for tokens, at least 32 characters (MIN_SECRET_LENGTH). */
-  secret: string
-  /** The tokens' HMAC under `secret`; default WebCrypto (the Node hub passes node:crypto's). */
-  tokenMac?: TokenMac
-  /** A restarted agent not back this long after it went down fails its restart. Default 120 s. */
-  restartTimeoutMs?: number
-  /** The first frame must be identify within this. Default 10 s. */
-  identifyTimeoutMs?: number
-  /** A connection silent this long is closed as dead. Default 60 s (sidecars ping every 15 s). */
-  idleTimeoutMs?: number
-  /** An assignment not accepted within this goes back to the queue. Default 30 s. */
-  acceptTimeoutMs?: number
-  /** How long a dropped agent has to come back and report its task. Default 30 s. */
-  taskGraceMs?: number
-  /** Default task timeout when the request gives none. Default 10 minutes. */
-  taskTimeoutMs?: number
-  /** Finished tasks kept for GET (in memory, or the cluster's table); older ones are forgotten. Default 10 000. */
-  maxFinishedTasks?: number
-  /** Largest admin request body; a larger one is 413 `payload_too_large`. Default 1 MiB. */
-  maxBodyBytes?: number
-  /**
-   * Open WebSockets beyond this are refused: the upgrade is answered 503 `too_many_connections`
-   * (or, if it raced past that check, the socket is closed with 1013). Default 10 000.
-   */
-  maxConnections?: number
-  /**
-   * Frames a socket may send per second on average, and at once after a quiet second. A frame
-   * over the budget is answered `rate_limited` and dropped; a socket that has had this many
-   * dropped without slowing down is closed with 4029. Default 100.
-   */
-  maxFramesPerS?: number
-  /**
-   * Sockets waiting unidentified: past this a new one takes the slot of the one waiting longest,
-   * which is closed 1013. They never count against maxConnections, which caps identified agents
-   * only. Default 1024.
-   */
-  maxPending?: number
-  /** Open `GET /api/admin/events` streams beyond this are answered 503 `too_many_clients`. Default 256. */
-  maxEventClients?: number
-  /** Queued tasks beyond this: `POST /api/admin/tasks` is 503 `queue_full`, no task created. Default 100 000. */
-  maxQueuedTasks?: number
-  /** An offline agent holding no task is forgotten this long after it went offline. Default 1 day. */
-  offlineTtlMs?: number
-  /** While saves of the task table fail, they are tried again this often. Default 1 s. */
-  storeRetryMs?: number
-  /**
-   * Bytes queued on a socket and not yet sent (Node: ws's `bufferedAmount`; Deno: the
-   * WebSocket's). Default: the runtime socket's `bufferedAmount`, read from `ws.raw`.
-   */
-  unsentBytes?: (ws: WSContext) => number
-  /**
-   * Destroys a socket without the closing handshake (Node: ws's `terminate()`), used for a
-   * connection silent past `idleTimeoutMs`. Default: none, the runtime's close timeout applies.
-   */
-  terminateSocket?: (ws: WSContext) => void
-  /**
-   * Sets the largest frame the runtime reads on a socket (Node: ws's receiver), so frames over
-   * the limits are refused before they are buffered. Default: none (Deno offers no such limit).
-   */
-  setMaxPayload?: (ws: WSContext, bytes: number) => void
-  /**
-   * An agent never reported its task within timeout_ms + AGENTCOM_TASK_GRACE_MS: the task is
-   * already queued again; this decides what happens to the agent. Default: healing's force
-   * restart, reason `task_overdue`, within the healing budget (Healing.taskOverdue).
-   */
-  onOverdue?: (overdue: OverdueTask) => void
-  /** The healing budget (AGENTCOM_HEAL_*); unset fields are the settings table's defaults. */
-  healing?: Partial<HealingSettings>
-  /** AGENTCOM_ALERT_WEBHOOK_URL: healing and fleet alerts are POSTed there. Default: none sent. */
-  alertWebhookUrl?: string
-  /** AGENTCOM_ALERT_WEBHOOK_SECRET: deliveries are signed with it (alerts.ts). Default: unsigned. */
-  alertWebhookSecret?: string
-  /** AGENTCOM_ALERT_OFFLINE_S in ms: an agent offline this long alerts `agent_offline`. Default 300 s. */
-  alertOfflineMs?: number
-  /** Where tasks are saved so a hub restart loses none. Default: memory only. */
-  taskStore?: TaskStore
-  /** Where a single hub keeps task output beside its tasks (task-control/file-output.ts). Default: memory only. */
-  outputFiles?: { dir: string; files: OutputFiles }
-  /** Tasks a previous hub saved (`taskStore.load()`), restored at start. */
-  restoredTasks?: StoredTask[]
-  /** A single hub: where restarts, rollouts, quarantines and healing's history are saved. Default: memory only. */
-  fleetStateStore?: FleetStateStore
-  /** What a previous hub saved there (`fleetStateStore.load()`), restored at start. */
-  restoredFleetState?: FleetState | null
-  /** This hub's id, shown as `hub_id` on its agents (AGENTCOM_HUB_ID). Default: random. */
-  hubId?: string
-  /**
-   * Cluster mode (hub/cluster/, AGENTCOM_DATABASE_URL): agents' presence, commands and tasks
-   * are shared through the cluster's database. Unset: a single hub.
-   */
-  cluster?: ClusterAttach
-  /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
-  eventStream?: Omit<EventStreamOptions, 'log'>
-  /** Events kept for `Last-Event-ID` replay. Default 1000. */
-  eventBuffer?: number
-  /** Where the audit trail is kept (hub/access/): the data dir's file or the cluster's table. Default: memory only. */
-  audit?: AuditStore
-  /** Revoked tokens (see revocations.ts). Default: memory only, so lost on restart. */
-  revocations?: RevocationStore
-  /** How often each join token was used (enroll/join-uses.ts). Default: memory only. */
-  joinUses?: JoinUseStore
-  /**
-   * The address of the peer behind a request or an upgrade, for the logs of identifies and
-   * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
-   */
-  remoteAddress?: (c: Context) => string | null
-  /** The runtime's version and memory, for `GET /metrics` (hub/node/metrics.ts, hub/deno/metrics.ts). */
-  processMetrics?: ProcessMetrics
-  clock?: Clock
-  log?: Logger
-  newId?: () => string
-}
-
-/** createHub's defaults: the settings table's, and those no variable sets. */
-export const DEFAULTS = {
-  restartTimeoutMs: S.restartTimeoutS.default * SECOND,
-  identifyTimeoutMs: S.identifyTimeoutMs.default,
-  idleTimeoutMs: S.idleTimeoutMs.default,
-  acceptTimeoutMs: S.acceptTimeoutMs.default,
-  taskGraceMs: S.taskGraceMs.default,
-  maxBodyBytes: S.maxBodyBytes.default,
-  maxConnections: S.maxConnections.default,
-  maxFramesPerS: S.maxFramesPerS.default,
-  maxPending: S.maxPending.default,
-  maxEventClients: S.maxEventClients.default,
-  maxQueuedTasks: S.maxQueuedTasks.default,
-  offlineTtlMs: S.offlineTtlS.default * SECOND,
-  storeRetryMs: SECOND,
-  taskTimeoutMs: 600 * SECOND,
-  maxTaskAttempts: 5,
-  maxFinishedTasks: 10_000,
-  alertOfflineMs: S.alertOfflineS.default * SECOND,
-} as const
 
 export function createHub(options: HubOptions) {
   assertSecret(options.secret)
@@ -394,28 +258,6 @@ export function createHub(options: HubOptions) {
 
 export type Hub = ReturnType<typeof createHub>
 export type HubApp = Hub['app']
-
-/**
- * Every answer: never cached (admin data, tokens), never sniffed as another type. An answer that
- * set its own caching (the dashboard's assets, revalidated) keeps it.
- */
-const securityHeaders: MiddlewareHandler = async (c, next) => {
-  await next()
-  const headers = c.res.headers
-  if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
-  headers.set('x-content-type-options', 'nosniff')
-}
-
-/**
- * A WebSocket upgrade anywhere but /ws is refused before any route runs: routed, an upgrade
- * to the events stream made the Node hub read its own endless answer into memory.
- */
-const upgradesOnlyAtWs: MiddlewareHandler = async (c, next) => {
-  if (c.req.path !== '/ws' && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
-    return c.json({ error: ERROR.NOT_FOUND, detail: 'WebSocket upgrades are served at /ws only' }, 404)
-  }
-  await next()
-}
 
 /** The `detail` of an overdue task's healing action. */
 function overdueDetail(overdue: OverdueTask): string {

@@ -6,6 +6,22 @@
  * replacement character.
  */
 
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
+
+type Reported = Exclude<TaskOutcome, { kind: 'interrupted' }>
+
+/**
+ * The result limit, the same on both stores: a result over MAX_RESULT_BYTES of JSON fails its
+ * task with `result_too_large` (the sidecar checks too; this holds for any client on the socket),
+ * one nested too deeply to measure fails saying so.
+ */
+export function withinResultLimit(outcome: Reported): Reported {
+  if (outcome.kind !== 'complete') return outcome
+  const bytes = jsonBytes(outcome.result)
+  if (bytes === Infinity) return { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
+  return bytes > MAX_RESULT_BYTES ? { kind: 'failed', error: RESULT_TOO_LARGE } : outcome
+}
+
 /** U+0000, a high surrogate with no low one after it, or a low one with no high one before it. */
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g')

@@ -5,11 +5,26 @@ import type { AgentBus } from './bus.ts'
 import type { ChangeFeed } from './changes.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { OverdueTask } from './task-timers.ts'
+import { TASK_EXTRAS_DEFAULTS, type TaskExtras } from './task-control/rules.ts'
 
 export type { TaskStatus } from './task-control/rules.ts'
 
 /** A task as the board holds it: every field of StoredTask set (restore fills the defaults). */
 export type TaskRecord = Required<StoredTask>
+
+/** A new task, queued: what `POST /api/admin/tasks` asked for, the defaults for the rest. */
+export function newTaskRecord(
+  o: { taskId: string; now: number; defaultTimeoutMs: number },
+  input: unknown, pinned: string | null, timeoutMs: number | undefined, extras: Partial<TaskExtras>,
+): TaskRecord {
+  const given = Object.fromEntries(Object.entries(extras).filter(([, v]) => v !== undefined)) as Partial<TaskExtras>
+  return {
+    task_id: o.taskId, status: 'queued', input, pinned, agent_id: pinned,
+    attempts: 0, result: null, error: null, timeout_ms: timeoutMs ?? o.defaultTimeoutMs,
+    created_at: o.now, updated_at: o.now, assigned_at: null,
+    ...TASK_EXTRAS_DEFAULTS, ...given, retried: 0, run_after: null,
+  }
+}
 
 export interface TaskBoardOptions {
   clock: Clock

@@ -1,44 +1,69 @@
 /**
- * Tasks: created over HTTP, queued, dispatched one per agent, and tracked until an outcome
- * is stored. A task in flight is never dropped: an agent that vanishes gets a grace period to
- * come back and report it, after which the task is queued again. The one owner of task
- * records; every change publishes a `task` change. Which agent holds which task is the
- * fleet's to record: this board asks it to assign and release.
+ * Tasks: created over HTTP, queued (task-dispatch.ts), given to one agent each, tracked until
+ * an outcome is stored. A task in flight is never dropped: a vanished agent has a grace period
+ * to come back and report it (task-reconcile.ts), then the task is queued again. The one owner
+ * of task records, every change published; which agent holds which is the fleet's to record.
  */
-import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
+import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../shared/protocol.ts'
+import { withinResultLimit } from './outcome-text.ts'
 import type { AgentRecord, Fleet } from './fleet.ts'
 import type { StoredTask } from './task-store.ts'
 import type { StorageHealth } from './persister.ts'
-import type { TaskBoardOptions, TaskRecord } from './task-options.ts'
+import { newTaskRecord, type TaskBoardOptions, type TaskRecord } from './task-options.ts'
 import { TaskTable } from './task-table.ts'
 import { TaskTimers } from './task-timers.ts'
-import { hasLabels } from '../shared/labels.ts'
-import { TASK_EXTRAS_DEFAULTS, cancelVerdict, isFinished, pageTasks, retryDelay, type TaskExtras, type TasksQuery } from './task-control/rules.ts'
+import { DispatchQueue } from './task-dispatch.ts'
+import { reconcileIdentified, type ReconcileSteps } from './task-reconcile.ts'
+import { cancelTask, type CancelAnswer, type CancelSteps } from './task-cancel.ts'
+import { TASK_EXTRAS_DEFAULTS, isFinished, pageTasks, retryDelay, type TaskExtras, type TasksQuery } from './task-control/rules.ts'
 
 export type { OverdueTask } from './task-timers.ts'
-
 export type { TaskBoardOptions, TaskRecord, TaskStatus } from './task-options.ts'
 
 export class TaskBoard {
   private readonly tasks: TaskTable
   private readonly timers = new TaskTimers()
-  private queue: string[] = []
+  private readonly queue: DispatchQueue
   /** Tasks created whose first save has not settled yet (see queuedCount). */
   private creating = 0
   /** Each unfinished task's last agent, kept when requeued: the only one whose outcome counts. */
   private readonly lastAssignee = new Map<string, string>()
-  private dispatchScheduled = false
   /** Tasks a previous hub had in flight, by agent: settled when that agent identifies again. */
   private readonly restoredInFlight = new Map<string, string>()
   private readonly unsubscribe: () => void
+  /** The board's steps its identify reconcile and its cancel take (task-reconcile.ts, task-cancel.ts). */
+  private readonly steps: ReconcileSteps & CancelSteps = {
+    task: (id) => this.tasks.get(id),
+    takeRestoredInFlight: (agentId) => {
+      const taskId = this.restoredInFlight.get(agentId)
+      this.restoredInFlight.delete(agentId)
+      return taskId
+    },
+    requeue: (task) => this.requeue(task),
+    clearStep: (id) => this.timers.clearStep(id),
+    hasOverdue: (id) => this.timers.hasOverdue(id),
+    armOverdue: (task) => this.armOverdue(task),
+    touch: (task) => this.touch(task),
+    lastAssignee: (id) => this.lastAssignee.get(id),
+    unqueue: (id) => this.queue.remove(id),
+    releaseLater: (agentId, taskId) => this.releaseLater(agentId, taskId),
+    sendToAgent: (agentId, frame) => this.opts.bus.sendToAgent(agentId, frame),
+    holding: (rec, taskId) => this.fleet.holding(rec, taskId),
+    retire: (task) => this.retire(task),
+    agentHolds: (agentId, taskId) => this.fleet.get(agentId)?.task_id === taskId,
+    log: { info: (msg, fields) => this.opts.log.info(msg, fields) },
+  }
 
   constructor(private readonly fleet: Fleet, private readonly opts: TaskBoardOptions) {
     this.tasks = new TaskTable({
       log: opts.log, now: () => opts.clock.now(), maxFinished: opts.maxFinished,
       store: opts.store ?? null, storeRetryMs: opts.storeRetryMs, onForget: opts.onForget,
     })
+    this.queue = new DispatchQueue({
+      fleet, task: (id) => this.tasks.get(id), now: () => opts.clock.now(), assign: (task, rec) => this.assign(task, rec),
+    })
     this.unsubscribe = opts.changes.on('agent', (change) => {
-      if (fleet.isAvailable(change.agent_id)) this.scheduleDispatch()
+      if (fleet.isAvailable(change.agent_id)) this.queue.schedule()
     })
   }
 
@@ -56,9 +81,9 @@ export class TaskBoard {
     return this.tasks.size
   }
 
-  /** Tasks waiting for an agent, exactly (GET /metrics, at scrape time: it walks the queue). */
+  /** Tasks waiting for an agent, exactly (GET /metrics). */
   get waitingCount(): number {
-    return [...new Set(this.queue)].filter((id) => this.tasks.get(id)?.status === 'queued').length
+    return this.queue.waiting
   }
 
   /** Resolves once every change so far is in the store; rejects when that save failed. */
@@ -82,7 +107,7 @@ export class TaskBoard {
       this.tasks.add(task)
       if (task.status === 'queued') {
         this.queue.push(task.task_id)
-        if (task.run_after !== null) this.timers.armStep(task.task_id, Math.max(0, task.run_after - this.opts.clock.now()), () => this.scheduleDispatch())
+        if (task.run_after !== null) this.timers.armStep(task.task_id, Math.max(0, task.run_after - this.opts.clock.now()), () => this.queue.schedule())
       } else if (isFinished(task.status)) this.tasks.retire(task)
       else {
         if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
@@ -90,7 +115,7 @@ export class TaskBoard {
         this.timers.armStep(task.task_id, this.opts.graceMs, () => this.requeue(task))
       }
     }
-    this.scheduleDispatch()
+    this.queue.schedule()
   }
 
   /**
@@ -101,13 +126,8 @@ export class TaskBoard {
   create(
     input: unknown, pinned: string | null, timeoutMs: number | undefined, extras: Partial<TaskExtras> = {},
   ): { task: Readonly<TaskRecord>; saved: Promise<boolean> } {
-    const now = this.opts.clock.now()
-    const task: TaskRecord = {
-      task_id: this.opts.newId(), status: 'queued', input, pinned, agent_id: pinned,
-      attempts: 0, result: null, error: null, timeout_ms: timeoutMs ?? this.opts.defaultTimeoutMs,
-      created_at: now, updated_at: now, assigned_at: null,
-      ...TASK_EXTRAS_DEFAULTS, ...stripUndefined(extras), retried: 0, run_after: null,
-    }
+    const task = newTaskRecord(
+      { taskId: this.opts.newId(), now: this.opts.clock.now(), defaultTimeoutMs: this.opts.defaultTimeoutMs }, input, pinned, timeoutMs, extras)
     this.tasks.add(task)
     this.creating++
     const saved = this.tasks.durable().then(
@@ -116,7 +136,7 @@ export class TaskBoard {
         if (this.tasks.get(task.task_id) !== task) return false
         this.queue.push(task.task_id)
         this.opts.changes.publish({ type: 'task', task_id: task.task_id })
-        this.scheduleDispatch()
+        this.queue.schedule()
         return true
       },
       () => {
@@ -127,46 +147,6 @@ export class TaskBoard {
       },
     )
     return { task, saved }
-  }
-
-  /** Dispatch runs once per tick however many things made an agent free. */
-  scheduleDispatch(): void {
-    if (this.dispatchScheduled || this.queue.length === 0) return
-    this.dispatchScheduled = true
-    queueMicrotask(() => {
-      this.dispatchScheduled = false
-      this.dispatch()
-    })
-  }
-
-  /**
-   * Gives queued tasks to free agents. "Free" (connected, idle, not drained, no restart
-   * pending) is read from the fleet's available set and the assignment is made in the same
-   * synchronous step, so no restart can slip in between.
-   */
-  dispatch(): void {
-    const available = this.fleet.available
-    if (available.size === 0) return
-    const waiting: string[] = []
-    const now = this.opts.clock.now()
-    for (const taskId of this.queue) {
-      const task = this.tasks.get(taskId)
-      if (!task || task.status !== 'queued') continue
-      // A retry waiting for its delay (a timer dispatches again then).
-      const ready = task.run_after === null || task.run_after <= now
-      const agentId = !ready ? undefined : task.pinned ?? this.firstWith(available, task.labels)
-      const rec = agentId !== undefined && available.has(agentId) ? this.fleet.get(agentId) : undefined
-      if (rec && hasLabels(rec.labels, task.labels)) this.assign(task, rec)
-      else waiting.push(taskId)
-    }
-    this.queue = waiting
-  }
-
-  /** The first free agent carrying every one of `labels`. */
-  private firstWith(available: ReadonlySet<string>, labels: readonly string[]): string | undefined {
-    if (labels.length === 0) return first(available)
-    for (const agentId of available) if (hasLabels(this.fleet.get(agentId)?.labels ?? [], labels)) return agentId
-    return undefined
   }
 
   private assign(task: TaskRecord, rec: AgentRecord): void {
@@ -220,12 +200,7 @@ export class TaskBoard {
     )
     if (task && isOurs) {
       this.timers.clearStep(task.task_id)
-      if (outcome.kind === 'complete') {
-        const bytes = jsonBytes(outcome.result)
-        if (bytes === Infinity) outcome = { kind: 'failed', error: 'result cannot be stored: nested too deeply' }
-        // The sidecar checks too; this holds for any client on the socket.
-        else if (bytes > MAX_RESULT_BYTES) outcome = { kind: 'failed', error: RESULT_TOO_LARGE }
-      }
+      outcome = withinResultLimit(outcome)
       const delay = outcome.kind === 'failed' ? retryDelay(task) : null
       if (delay !== null && outcome.kind === 'failed') {
         this.retryLater(task, outcome.error, delay)
@@ -253,30 +228,12 @@ export class TaskBoard {
     task.run_after = this.opts.clock.now() + delayMs
     this.touch(task)
     this.queue.push(task.task_id)
-    this.timers.armStep(task.task_id, delayMs, () => this.scheduleDispatch())
+    this.timers.armStep(task.task_id, delayMs, () => this.queue.schedule())
   }
 
-  /**
-   * Cancels a task that has not finished: a queued one at once; one in flight too, and its agent
-   * is told to stop it (SIGTERM, SIGKILL after its grace). The agent stays busy until its sidecar
-   * reports the stopped task (acknowledge frees it), or `cancelGraceMs` at most.
-   */
-  cancel(taskId: string): { ok: true; task: Readonly<TaskRecord> } | { ok: false; error: 'task_not_found' | 'task_finished' } {
-    const task = this.tasks.get(taskId)
-    if (!task) return { ok: false, error: 'task_not_found' }
-    const verdict = cancelVerdict(task.status)
-    if (verdict === 'finished') return { ok: false, error: 'task_finished' }
-    this.opts.log.info('task cancelled', { task_id: taskId, was: task.status, agent_id: task.agent_id })
-    task.status = 'cancelled'
-    task.run_after = null
-    this.touch(task)
-    this.retire(task)
-    const agentId = task.agent_id
-    if (verdict === 'cancel_and_signal' && agentId !== null) {
-      this.opts.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: taskId, reason: 'cancelled' })
-      if (this.fleet.get(agentId)?.task_id === taskId) this.releaseLater(agentId, taskId)
-    }
-    return { ok: true, task }
+  /** Cancels a task that has not finished (task-cancel.ts). */
+  cancel(taskId: string): CancelAnswer {
+    return cancelTask(this.steps, taskId)
   }
 
   /** A cancelled task's agent is freed by its report; one that never reports, after cancelGraceMs. */
@@ -320,58 +277,9 @@ export class TaskBoard {
     this.acknowledge(rec, taskId)
   }
 
-  /** Reconciles what the hub and a (re)identified sidecar each believe is in flight. */
+  /** Reconciles what the hub and a (re)identified sidecar each believe is in flight (task-reconcile.ts). */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
-    const restored = this.restoredInFlight.get(rec.agent_id)
-    this.restoredInFlight.delete(rec.agent_id)
-    const lost = restored !== undefined && restored !== activeTaskId ? this.tasks.get(restored) : undefined
-    if (lost && (lost.status === 'assigned' || lost.status === 'working') && lost.agent_id === rec.agent_id) {
-      // Back without the task a previous hub gave it: run it again now, not after the grace
-      // period. An assignment never accepted (its message lost with that hub) was no attempt.
-      if (lost.status === 'assigned') lost.attempts = Math.max(0, lost.attempts - 1)
-      this.requeue(lost)
-    }
-    let holding = rec.task_id
-    const held = holding ? this.tasks.get(holding) : undefined
-    if (held) this.timers.clearStep(held.task_id)
-    if (held && held.task_id !== activeTaskId) {
-      // The sidecar never stored it (lost before it was accepted): run it again.
-      holding = null
-      if (held.status === 'assigned' || held.status === 'working') this.requeue(held)
-    }
-    if (activeTaskId && holding !== activeTaskId) {
-      const task = this.tasks.get(activeTaskId)
-      if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
-        // In flight here when the hub restarted: the agent still holds it.
-        this.timers.clearStep(task.task_id)
-        task.status = 'working'
-        if (!this.timers.hasOverdue(task.task_id)) this.armOverdue(task)
-        this.touch(task)
-        holding = activeTaskId
-      } else if (task?.status === 'queued' && this.lastAssignee.get(activeTaskId) === rec.agent_id) {
-        // Requeued after the grace period but not yet given to anyone: take it back.
-        this.queue = this.queue.filter((id) => id !== activeTaskId)
-        task.status = 'working'
-        task.agent_id = rec.agent_id
-        task.attempts = Math.max(task.attempts, 1) // as in finished()
-        this.armOverdue(task)
-        this.touch(task)
-        holding = activeTaskId
-      } else if (task?.status === 'cancelled') {
-        // Busy until its sidecar reports the stopped task: no next task beside one still dying.
-        holding = activeTaskId
-        this.releaseLater(rec.agent_id, activeTaskId)
-      } else if (task?.status !== 'completed' && task?.status !== 'failed') {
-        this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
-      }
-      // A finished task's late result is acknowledged (and ignored) when it arrives.
-    }
-    // Cancelled while the agent was away (or a hub ago): the cancel may not have reached it.
-    if (holding !== null && holding === activeTaskId && this.tasks.get(holding)?.status === 'cancelled') {
-      this.opts.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: holding, reason: 'cancelled' })
-      this.releaseLater(rec.agent_id, holding)
-    }
-    this.fleet.holding(rec, holding)
+    reconcileIdentified(this.steps, rec, activeTaskId)
   }
 
   disconnected(rec: AgentRecord): void {
@@ -399,7 +307,7 @@ export class TaskBoard {
     task.agent_id = task.pinned
     this.touch(task)
     this.queue.unshift(task.task_id)
-    this.scheduleDispatch()
+    this.queue.schedule()
   }
 
   private retire(task: TaskRecord): void {
@@ -439,12 +347,4 @@ export class TaskBoard {
     this.tasks.close()
     this.timers.close()
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
-}
-
-function first<T>(set: ReadonlySet<T>): T | undefined {
-  return set.values().next().value
 }

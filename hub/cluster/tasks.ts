@@ -6,7 +6,8 @@
  * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
  * of a hub that died are requeued by the others.
  */
-import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, jsonBytes, type TaskOutcome } from '../../shared/protocol.ts'
+import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
+import { withinResultLimit } from '../outcome-text.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
@@ -213,12 +214,9 @@ export class ClusterTasks implements TaskOwner {
 
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     this.disarmAccept(taskId)
-    // The same limit as one hub's (TaskBoard.finished): the sidecar checks too, this holds for any client.
-    const bytes = outcome.kind === 'complete' ? jsonBytes(outcome.result) : 0
-    const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
-      : bytes === Infinity ? { ok: false, error: 'result cannot be stored: nested too deeply' }
-      : bytes > MAX_RESULT_BYTES ? { ok: false, error: RESULT_TOO_LARGE }
-      : { ok: true, result: outcome.result }
+    // The same limit as one hub's (outcome-text.ts).
+    const checked = withinResultLimit(outcome)
+    const stored: Outcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
     this.retryOnce(`complete ${taskId}`, 'complete', rec, async () => {
       await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {

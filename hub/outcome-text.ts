@@ -29,7 +29,12 @@ const REPLACEMENT = '\uFFFD'
 
 /** `value` with every unstorable character in its strings and keys replaced by U+FFFD; `value` itself when none. */
 export function withoutNul<T>(value: T): T {
-  return hasUnstorable(value) ? replaceUnstorable(value) as T : value
+  try {
+    return hasUnstorable(value) ? replaceUnstorable(value) as T : value
+  } catch {
+    // Nested too deeply to walk: the result limit (withinResultLimit) fails such a result anyway.
+    return value
+  }
 }
 
 function hasUnstorable(value: unknown): boolean {

@@ -18,6 +18,10 @@ describe('withoutNul', () => {
     expect(withoutNul('a\u0000b\u0000')).toBe('a\uFFFDb\uFFFD')
     expect(withoutNul({ 'k\u0000': [{ v: '\u0000' }, 2] })).toEqual({ 'k\uFFFD': [{ v: '\uFFFD' }, 2] })
     expect(withoutNul(7)).toBe(7)
+    // Too deep to walk (the result limit fails it): given back as it is, never a throw.
+    let deep: unknown = 'x\u0000'
+    for (let i = 0; i < 100_000; i++) deep = { a: deep }
+    expect(withoutNul(deep)).toBe(deep)
     // Lone surrogates too (PostgreSQL refuses them as well); a well-formed pair stays.
     expect(withoutNul(['\ud800x', 'y\udc00', '\ud83d\ude00'])).toEqual(['\uFFFDx', 'y\uFFFD', '\ud83d\ude00'])
   })

@@ -101,8 +101,9 @@ export function fuzzRequest(rng: Rng, auth: Record<string, string>, maxBodyBytes
     return {
       category: 'oversized body', method: rng.pick(['POST', 'PUT', 'PATCH']), path: rng.pick([...POST_ROUTES, '/api/admin/agents', '/api/admin/nothing']),
       headers: { ...who, ...contentType(rng) }, body: Buffer.alloc(size, rng.pick(['{', 'x', ' ', '\u0000'])), chunked: rng.chance(0.5),
-      // The size is checked before anything else under /api, authenticated or not.
-      expect: [[413, 'payload_too_large']],
+      // Under /api/admin the token comes first (a 413 with a valid token is audited, access/gate.ts):
+      // without one, 401 before the body is read; with one, the size is checked before anything else.
+      expect: authed ? [[413, 'payload_too_large']] : [[401, 'unauthorized'], [413, 'payload_too_large']],
     }
   }
   if (r < 0.82) return oddPath(rng, who, authed)
@@ -144,7 +145,9 @@ function oddMethod(rng: Rng, who: Record<string, string>, authed: boolean): Fuzz
   const postOnly = ['/api/admin/tasks', '/api/admin/agents/victim/restart', '/api/admin/agents/victim/drain', '/api/admin/rollouts']
   let path = rng.pick([...getOnly, ...postOnly, '/health'])
   // Only methods the route does not serve.
-  if (method === 'GET' && !postOnly.includes(path)) path = rng.pick(postOnly)
+  // GET /api/admin/tasks lists the tasks (v3): of the POST routes, not one to GET.
+  if (method === 'GET' && !postOnly.includes(path)) path = rng.pick(postOnly.filter((p) => p !== '/api/admin/tasks'))
+  if (method === 'GET' && path === '/api/admin/tasks') path = '/api/admin/rollouts'
   if (method === 'POST' && !getOnly.includes(path) && path !== '/health') path = rng.pick(getOnly)
   const expect: [number, string][] = path === '/health' || authed ? [[404, 'not_found']] : [[401, 'unauthorized']]
   return { category: 'odd method', method, path, headers: who, expect }

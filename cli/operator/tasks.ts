@@ -40,9 +40,9 @@ export const run = defineVerb(
     // A hub older than task control ignores `all` and creates one task: say so, not succeed.
     if (ctx.flag('all') && !('tasks' in answer)) throw new Failed(`this hub does not know --all: it created one task, ${answer.task_id}`)
     const created = 'tasks' in answer ? answer.tasks : [answer]
+    if (created.length === 0 && !ctx.json) ctx.out('no agent matches: no task created\n')
     if (!ctx.flag('wait') && !ctx.flag('follow')) {
       if (ctx.json) return ctx.printJson(answer)
-      if (created.length === 0) ctx.out('no agent matches: no task created\n')
       for (const t of created) ctx.out(`task ${t.task_id} ${t.status}${t.agent_id ? ` for ${t.agent_id}` : ''}\n`)
       return 0
     }

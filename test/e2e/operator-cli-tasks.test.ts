@@ -125,6 +125,10 @@ describe('operator task verbs against a real fleet', () => {
       expect(run.out).toMatch(new RegExp(`^task \\S+ completed on tc-gpu after 1 attempt: \\{"echo":\\{"i":${i}\\}\\}\\n$`))
       expect(await taskOf(createdId(run))).toMatchObject({ agent_id: 'tc-gpu', labels: ['gpu'] })
     }
+    const all = await cli(['run', '--all', '--label', 'zone=eu', '--wait'])
+    expect(all.code).toBe(0)
+    expect(all.out).toMatch(/^task \S+ completed on tc-gpu after 1 attempt: \{"echo":\{\}\}\n$/)
+    expect(await cli(['run', '--all', '--label', 'zone=us', '--wait'])).toMatchObject({ code: 0, out: 'no agent matches: no task created\n' })
   })
 
   it('run --follow streams the output, then prints the result on its own line; exit 0', async () => {
@@ -184,7 +188,9 @@ describe('operator task verbs against a real fleet', () => {
     expect(lines.slice(0, -1).map((e) => e.data.data).join('')).toBe('a\nb\nc\n')
     expect(lines.at(-1).data).toEqual(await taskOf(id))
     streamed.push(...lines.map((e) => ({ path: `/api/admin/tasks/${id}/output`, event: e.event, data: e.data })))
-    expect(await cli(['logs', 'nope'])).toMatchObject({ code: 1, out: '', err: 'agentcom: task not found: nope (404 task_not_found)\n' })
+    for (const args of [['logs', 'nope'], ['logs', 'nope', '--follow']]) {
+      expect(await cli(args)).toMatchObject({ code: 1, out: '', err: 'agentcom: task not found: nope (404 task_not_found)\n' })
+    }
   })
 
   let cancelledId = ''

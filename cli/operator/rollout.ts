@@ -25,10 +25,10 @@ export const rollout = defineVerb(
     })
     if (!ctx.flag('watch')) {
       if (ctx.json) return ctx.printJson(created)
-      ctx.out(`rollout ${created.rollout_id} started: ${created.agents.length} agents, at most ${created.max_unavailable} at a time\n`)
+      ctx.out(`rollout ${created.rollout_id} started: ${created.agents.length} agent${created.agents.length === 1 ? '' : 's'}, at most ${created.max_unavailable} at a time\n`)
       return 0
     }
-    if (!ctx.json) ctx.out(`rollout ${created.rollout_id}: ${created.agents.length} agents, at most ${created.max_unavailable} at a time\n`)
+    if (!ctx.json) ctx.out(`rollout ${created.rollout_id}: ${created.agents.length} agent${created.agents.length === 1 ? '' : 's'}, at most ${created.max_unavailable} at a time\n`)
     const final = await watch(ctx, created)
     if (ctx.json) ctx.printJson(final)
     else ctx.out(`rollout ${final.rollout_id} ${paintStatus(ctx.colour, final.state)}: ${summary(final)}${final.error ? ` (${final.error})` : ''}\n`)

@@ -1,8 +1,9 @@
 /** `agentcom run`, `tasks`, `task`, `cancel` and `logs`. */
 import type { OutputChunk, Task } from '../../shared/api-schemas.ts'
 import { ApiError } from './client.ts'
+import { chunkWriter } from './chunks.ts'
 import { ago, paintStatus, progressLine, table } from './output.ts'
-import { Failed, POLL_MS, UsageError, defineVerb, pause, positionals, wholeNumber, type VerbContext, type VerbIo } from './verb.ts'
+import { Failed, POLL_MS, UsageError, defineVerb, pause, positionals, wholeNumber, type VerbContext } from './verb.ts'
 
 const COMMON_FLAGS = '[--url <url>] [--token <token>]'
 const FINAL = new Set(['completed', 'failed', 'cancelled'])
@@ -39,9 +40,9 @@ export const run = defineVerb(
     // A hub older than task control ignores `all` and creates one task: say so, not succeed.
     if (ctx.flag('all') && !('tasks' in answer)) throw new Failed(`this hub does not know --all: it created one task, ${answer.task_id}`)
     const created = 'tasks' in answer ? answer.tasks : [answer]
+    if (created.length === 0 && !ctx.json) ctx.out('no agent matches: no task created\n')
     if (!ctx.flag('wait') && !ctx.flag('follow')) {
       if (ctx.json) return ctx.printJson(answer)
-      if (created.length === 0) ctx.out('no agent matches: no task created\n')
       for (const t of created) ctx.out(`task ${t.task_id} ${t.status}${t.agent_id ? ` for ${t.agent_id}` : ''}\n`)
       return 0
     }
@@ -81,17 +82,18 @@ async function follow(ctx: VerbContext, task: Task, prefix: boolean): Promise<Ta
     if (err instanceof ApiError && err.status === 404 && err.code === 'not_found') return waitForTask(ctx, task.task_id)
     throw err
   }
-  for await (const event of events) {
-    if (event.event === 'output') writeChunk(ctx.io, JSON.parse(event.data) as OutputChunk, prefix ? task.task_id : null)
-    else if (event.event === 'end') return JSON.parse(event.data) as Task
+  const output = chunkWriter(ctx.io, prefix ? task.task_id.slice(0, 8) : null)
+  try {
+    for await (const event of events) {
+      if (event.event === 'output') output.write(JSON.parse(event.data) as OutputChunk)
+      else if (event.event === 'end') return JSON.parse(event.data) as Task
+    }
+  } finally {
+    // The result is printed next: on a line of its own, not after output that left one open.
+    output.end()
   }
   // The stream ended without `end` (hub gone, stopped): the task as it is now.
   return ctx.io.signal?.aborted ? ctx.client.getTask(task.task_id) : waitForTask(ctx, task.task_id)
-}
-
-function writeChunk(io: VerbIo, chunk: OutputChunk, prefix: string | null): void {
-  const sink = chunk.stream === 'stderr' ? io.stderr : io.stdout
-  sink.write(prefix ? chunk.data.replace(/^(?=.)/gm, `[${prefix.slice(0, 8)}] `) : chunk.data)
 }
 
 function describeTask(t: Task, colour: boolean): string {
@@ -148,7 +150,8 @@ export const logs = defineVerb(`agentcom logs <task_id> [--follow] [--json] ${CO
     const answer = await ctx.client.taskOutput(id)
     if (ctx.json) return ctx.printJson(answer)
     if (answer.truncated) ctx.io.stderr.write('agentcom: older output was dropped (the hub keeps the last 1 MiB)\n')
-    for (const chunk of answer.output) writeChunk(ctx.io, chunk, null)
+    const output = chunkWriter(ctx.io, null)
+    for (const chunk of answer.output) output.write(chunk)
     return 0
   }
   const final = await followLogs(ctx, id)
@@ -156,9 +159,10 @@ export const logs = defineVerb(`agentcom logs <task_id> [--follow] [--json] ${CO
 })
 
 async function followLogs(ctx: VerbContext, id: string): Promise<Task | null> {
+  const output = chunkWriter(ctx.io, null)
   for await (const event of await ctx.client.followTaskOutput(id, ctx.io.signal)) {
     if (ctx.json) ctx.printJson({ event: event.event, id: event.id, data: JSON.parse(event.data) })
-    else if (event.event === 'output') writeChunk(ctx.io, JSON.parse(event.data) as OutputChunk, null)
+    else if (event.event === 'output') output.write(JSON.parse(event.data) as OutputChunk)
     if (event.event === 'end') return JSON.parse(event.data) as Task
   }
   return null

@@ -105,7 +105,10 @@ function operation(endpoint: { method: string; path: string }, requests: Request
       : 'eventStream' in answer
         ? {
             description: answer.eventStream,
-            content: { 'text/event-stream': { schema: { type: 'string' } } },
+            content: {
+              ...(answer.json ? { 'application/json': { schema: convert(answer.json, 'output') } } : {}),
+              'text/event-stream': { schema: { type: 'string' } },
+            },
             ...(answer.events ? { 'x-events': Object.fromEntries(Object.entries(answer.events).map(([name, schema]) => [name, convert(schema, 'output')])) } : {}),
           }
         : { description: describeStatus(Number(status)), content: { 'application/json': { schema: convert(answer, 'output') } } }

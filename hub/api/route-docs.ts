@@ -15,7 +15,12 @@ import * as S from '../../shared/api-schemas.ts'
  * An answer that is a Server-Sent Events stream: described in words, with the schema of each
  * event's data by event name (published as the response's `x-events`).
  */
-export interface EventStreamAnswer { eventStream: string; events?: Record<string, GenericSchema> }
+export interface EventStreamAnswer {
+  eventStream: string
+  events?: Record<string, GenericSchema>
+  /** The JSON answer the route gives when not asked for the stream (a query parameter says which). */
+  json?: GenericSchema
+}
 
 export interface RouteDoc {
   operationId: string
@@ -56,7 +61,17 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   'GET /api/admin/tasks': { operationId: 'listTasks', summary: 'Tasks, newest first', responses: { 200: S.TaskList } },
   'GET /api/admin/tasks/:task_id': { operationId: 'getTask', summary: 'One task', responses: { 200: S.Task, 404: E } },
   'POST /api/admin/tasks/:task_id/cancel': { operationId: 'cancelTask', summary: 'Cancel a task', responses: { 200: S.Task, 404: E, 409: E } },
-  'GET /api/admin/tasks/:task_id/output': { operationId: 'getTaskOutput', summary: 'What a task wrote (?follow=1: Server-Sent Events)', responses: { 200: S.TaskOutput, 404: E } },
+  'GET /api/admin/tasks/:task_id/output': {
+    operationId: 'getTaskOutput', summary: 'What a task wrote (?follow=1: Server-Sent Events)',
+    responses: {
+      200: {
+        json: S.TaskOutput,
+        eventStream: 'With ?follow=1: `event: output` for each chunk from the start of what is kept, live while the task runs, then `event: end` with the final Task',
+        events: { output: S.OutputChunk, end: S.Task },
+      },
+      404: E,
+    },
+  },
   'POST /api/admin/rollouts': { operationId: 'createRollout', summary: 'Start a rolling restart', responses: { 201: S.Rollout, 404: E, 409: E } },
   'GET /api/admin/rollouts/:rollout_id': { operationId: 'getRollout', summary: 'One rollout', responses: { 200: S.Rollout, 404: E } },
   'POST /api/admin/rollouts/:rollout_id/cancel': { operationId: 'cancelRollout', summary: 'Start no further restart', responses: { 200: S.Rollout, 404: E } },

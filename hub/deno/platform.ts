@@ -63,7 +63,7 @@ function dirOf(path: string): string {
 }
 
 /** Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing. */
-async function appendFileSynced(path: string, text: string): Promise<void> {
+export async function appendFileSynced(path: string, text: string): Promise<void> {
   const file = await Deno.open(path, { append: true, create: true, mode: 0o600 })
   try {
     const bytes = new TextEncoder().encode(text)

@@ -5,7 +5,7 @@
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AuditFiles } from '../access/audit-file.ts'
-import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { appendFileSynced, readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 
 /** Files whose directory entry is known to be on disk. */
 const durableEntries = new Set<string>()
@@ -13,13 +13,7 @@ const durableEntries = new Set<string>()
 export const nodeAuditFiles: AuditFiles = {
   read: readTextOrNull,
   async append(path, text) {
-    const handle = await open(path, 'a', 0o600)
-    try {
-      await handle.writeFile(text)
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
+    await appendFileSynced(path, text)
     // The file may have just been created: its name is durable once its directory is.
     if (durableEntries.has(path)) return
     const dir = await open(dirname(path), 'r')

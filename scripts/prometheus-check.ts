@@ -6,12 +6,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RUNTIME, startHubProcess } from '../support/hub-process.ts'
 import { identifiedSocket } from '../support/ws-client.ts'
 import { waitFor } from '../support/wait.ts'
+import { freePort } from '../support/free-port.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
@@ -25,14 +25,6 @@ async function docsBlock(name: string): Promise<string> {
   return block
 }
 
-/** A port free now (Prometheus cannot report one it picked itself). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const results: Array<{ check: string; ok: boolean; detail: unknown }> = []
 function record(check: string, ok: boolean, detail: unknown): void {

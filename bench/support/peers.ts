@@ -6,7 +6,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -16,6 +15,7 @@ import PgBoss from 'pg-boss'
 import { stopChild } from '../../support/hub-process.ts'
 import { onInterrupt } from './cleanup.ts'
 import { countdown, submitAll, type LoadShape } from './task-load.ts'
+import { freePort } from '../../support/free-port.ts'
 
 const require = createRequire(import.meta.url)
 export const BULLMQ_VERSION: string = require('bullmq/package.json').version
@@ -118,10 +118,3 @@ export async function pgBossRun(databaseUrl: string, shape: LoadShape, name: str
   }
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}

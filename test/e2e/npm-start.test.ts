@@ -6,12 +6,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../support/wait.ts'
+import { freePort } from '../../support/free-port.ts'
 
 const ROOT = join(import.meta.dirname, '../..')
 let child: ChildProcess | null = null
@@ -26,13 +26,6 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true })
 })
 
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 /** The pids whose command line includes `needle` (and, given `env`, whose environment holds it), with their uid. */
 async function processes(needle: string, env?: string): Promise<{ pid: number; uid: number }[]> {

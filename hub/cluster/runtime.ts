@@ -163,7 +163,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     }
     seam = {
       admin, tasks, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
-      storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
+      storage: () => lease.storage,
       close() {
         events.close()
         healing.close()

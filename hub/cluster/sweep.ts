@@ -55,6 +55,25 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
   async function sweep(): Promise<void> {
     if (!d.lease.valid) return
     const { sql } = d
+    // Acting on other hubs' lapses waits until every hub had its chance to renew (lease.ts).
+    if (d.lease.senior) await sweepLapsed(d)
+    // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
+    for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
+    await touchHubAgents(sql, d.hubId)
+    await pruneRevokedTokens(sql)
+    await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
+    await pruneEvents(sql, EVENTS_PRUNE)
+    await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
+    await d.presence.reconcile()
+    await d.rollouts.tick()
+    await d.healing.tick()
+    await d.events.catchUp()
+    d.tasks.nudge()
+  }
+
+  /** What the sweep does about agents gone from their hubs, and hubs gone. */
+  async function sweepLapsed(d: SweepDeps): Promise<void> {
+    const { sql } = d
     let requeued = 0
     for (const task of await orphanedTasks(sql, d.graceMs)) {
       const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
@@ -65,22 +84,10 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
       }
     }
     if (requeued > 0) await d.tasks.announce()
-    // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
-    for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
     for (const restartId of await failStaleRestarts(sql, d.restartTimeoutMs)) {
       d.log.info('restart failed', { restart_id: restartId, error: 'timeout' })
     }
-    await touchHubAgents(sql, d.hubId)
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
-    await pruneRevokedTokens(sql)
-    await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
-    await pruneEvents(sql, EVENTS_PRUNE)
-    await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
-    await d.presence.reconcile()
-    await d.rollouts.tick()
-    await d.healing.tick()
-    await d.events.catchUp()
-    d.tasks.nudge()
   }
 
   const run = (): Promise<void> => {

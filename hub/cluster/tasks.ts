@@ -19,6 +19,8 @@ import type { HubLease } from './lease.ts'
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
 const RETRY_MS = 1000
+/** The longest wait between two tries of one save (doubling from RETRY_MS). */
+const MAX_RETRY_MS = 4000
 
 export interface ClusterTasksDeps {
   sql: Sql
@@ -46,6 +48,10 @@ export class ClusterTasks implements TaskOwner {
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly unsubscribe: () => void
   private closed = false
+  /** The saves being retried, by what and task (or agent): one loop each, however often the sidecar resends. */
+  private readonly retrying = new Set<string>()
+  /** Each identify is its own (a new connection reports anew). */
+  private identifies = 0
 
   constructor(private readonly d: ClusterTasksDeps) {
     this.unsubscribe = d.changes.on('agent', (change) => {
@@ -155,7 +161,7 @@ export class ClusterTasks implements TaskOwner {
 
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
-    this.retry('accept', rec, async () => {
+    this.retry(`accept ${taskId}`, rec, async () => {
       if (await startTask(this.d.sql, taskId, rec.agent_id)) {
         this.changed(taskId)
         return this.d.fleet.taskStarted(rec)
@@ -172,7 +178,7 @@ export class ClusterTasks implements TaskOwner {
     const stored: Outcome = outcome.kind === 'failed' ? { ok: false, error: outcome.error }
       : isStorable(outcome.result) ? { ok: true, result: outcome.result }
       : { ok: false, error: 'result cannot be stored: nested too deeply' }
-    this.retry('complete', rec, async () => {
+    this.retry(`complete ${taskId}`, rec, async () => {
       await completeTask(this.d.sql, taskId, rec.agent_id, stored)
       this.changed(taskId)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
@@ -184,7 +190,7 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-    this.retry('requeue', rec, async () => {
+    this.retry(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, started)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     })
@@ -193,7 +199,7 @@ export class ClusterTasks implements TaskOwner {
   /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
     this.busy.add(rec.agent_id)
-    this.retry('identify', rec, async () => {
+    this.retry(`identify ${++this.identifies}`, rec, async () => {
       const { sql, hubId } = this.d
       for (const held of await tasksHeldBy(sql, rec.agent_id)) {
         // The sidecar never stored it (lost before it was accepted): run it again.
@@ -227,19 +233,31 @@ export class ClusterTasks implements TaskOwner {
   }
 
   /**
-   * Runs `work` now and, while the database cannot be reached, again every second for as long
-   * as the agent is on the same connection (after a reconnect the sidecar reports anew).
+   * Runs `work` now and, while the database cannot be reached, again after 1 s, 2 s, then every
+   * 4 s, for as long as the agent is on the same connection (after a reconnect the sidecar
+   * reports anew). One loop per `what`: a resent result while its save is being retried joins it.
    */
   private retry(what: string, rec: AgentRecord, work: () => Promise<void>, finally_?: () => void): void {
+    const key = `${rec.agent_id} ${what}`
+    if (this.retrying.has(key)) return
+    this.retrying.add(key)
     const peer = rec.peer
+    let failures = 0
+    const end = () => {
+      this.retrying.delete(key)
+      finally_?.()
+    }
     const attempt = () => {
-      work().then(() => finally_?.(), (err) => {
-        if (this.closed || rec.peer !== peer || peer === null) return finally_?.()
-        this.d.log.warn(`task ${what} not saved; retrying`, { agent_id: rec.agent_id, error: String(err) })
+      work().then(end, (err) => {
+        if (this.closed || rec.peer !== peer || peer === null) return end()
+        failures++
+        if (failures === 1 || failures % 15 === 0) {
+          this.d.log.warn(`task ${what.split(' ')[0]} not saved; retrying`, { agent_id: rec.agent_id, error: String(err), failures })
+        }
         const timer = setTimeout(() => {
           this.retryTimers.delete(timer)
           attempt()
-        }, RETRY_MS)
+        }, Math.min(RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS))
         this.retryTimers.add(timer)
       })
     }

@@ -213,10 +213,18 @@ CREATE INDEX healing_actions_in_flight ON healing_actions (agent_id)
   WHERE action = 'restart' AND state IN ('commanded', 'deferred', 'restarting');
 `
 
+// Since when each hub has held its lease without a lapse: a hub acts on other hubs' lapsed
+// leases only after holding its own this long (hub/cluster/lease.ts), and a hub whose lease
+// lapsed learns from it whether another hub may have acted for its agents meanwhile.
+const HUB_LIVE_SINCE = /* sql */ `
+ALTER TABLE hubs ADD COLUMN live_since timestamptz NOT NULL DEFAULT now();
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
   { version: 3, name: 'cluster epoch for event ids', sql: CLUSTER_EPOCH },
   { version: 4, name: 'healing actions: updated_at, hub_id', sql: HEALING_ACTION_UPDATES },
   { version: 5, name: 'healing requests for the fleet-wide decider', sql: HEALING_REQUESTS },
+  { version: 6, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
 ]

@@ -123,4 +123,20 @@ describe('PostgreSQL stopped for 15 s under a Node hub and a Deno hub', () => {
     for (const id of accepted) expect(runs.filter((r) => r === id), `runs of ${id}`).toHaveLength(1)
     for (const hub of hubs) expect(hub.child.exitCode).toBeNull()
   }, 150_000)
+
+  it('with the database gone, each hub exits within 10 s: the Node hub on SIGTERM, the Deno hub on SIGINT', async () => {
+    await server.pause()
+    // Gone long enough for the lease to have expired and renewals to be failing.
+    const expired = (hub: HubProcess) => hub.logs.filter((line) => line.includes('cluster lease may have expired')).length
+    const before = hubs.map(expired)
+    await waitFor(async () => hubs.map(expired), (n) => n.every((x, i) => x > before[i]), { what: 'both leases expired', timeoutMs: 15_000 })
+    const exits = hubs.map((hub, i) => {
+      const started = performance.now()
+      const exited = new Promise<number>((resolve) => hub.child.once('exit', () => resolve(performance.now() - started)))
+      hub.child.kill(i === 0 ? 'SIGTERM' : 'SIGINT')
+      return exited
+    })
+    for (const [i, ms] of (await Promise.all(exits)).entries()) expect(ms, `${hubs[i].runtime} hub exit`).toBeLessThan(10_000)
+    await server.resume()
+  }, 60_000)
 })

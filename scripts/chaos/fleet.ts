@@ -64,7 +64,7 @@ export async function startFleet(o: { sidecars: number; history: History }): Pro
   const sidecars = Array.from({ length: o.sidecars }, (_, i) => `chaos-${i + 1}`)
   const proxies = new Map<string, Proxy[]>()
   const kills = new Map<string, number>()
-  const taskCommand = `"${process.execPath}" "${join(import.meta.dirname, 'ledger-task.mjs')}" "${ledgerFile}"`
+  const taskCommand = (agentId: string) => `"${process.execPath}" "${join(import.meta.dirname, 'ledger-task.mjs')}" "${ledgerFile}" "${agentId}"`
   for (const [i, id] of sidecars.entries()) {
     const own = await Promise.all(HUBS.map((name) => startProxy(ports[name])))
     proxies.set(id, own)
@@ -72,7 +72,7 @@ export async function startFleet(o: { sidecars: number; history: History }): Pro
     const urls = own.map((p) => p.wsUrl)
     if (i % 2) urls.reverse()
     const token = await hubs.node!.agentToken(id)
-    await pm2.startSidecar(id, { AGENTCOM_TOKEN: token, AGENTCOM_HUB_URL: urls.join(','), AGENTCOM_TASK_COMMAND: taskCommand })
+    await pm2.startSidecar(id, { AGENTCOM_TOKEN: token, AGENTCOM_HUB_URL: urls.join(','), AGENTCOM_TASK_COMMAND: taskCommand(id) })
   }
 
   const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

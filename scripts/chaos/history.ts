@@ -23,17 +23,18 @@ export type Entry =
   /** At the end: a sidecar's restarts as pm2 counts them, and those the run caused or commanded. */
   | { t: number; type: 'sidecar_restarts'; agent_id: string; restarts: number; explained: number }
 
-/** One line per run of a task command: `<task_id> start|end`. */
+/** One line per start and per end of a task command's run: `<task_id> start|end <ms> <agent_id>`. */
 export interface LedgerLine {
   task_id: string
   event: 'start' | 'end'
   t: number
+  agent_id: string
 }
 
 export function parseLedger(text: string): LedgerLine[] {
   return text.split('\n').filter(Boolean).map((line) => {
-    const [task_id, event, t] = line.split(' ')
-    return { task_id, event: event as 'start' | 'end', t: Number(t) }
+    const [task_id, event, t, agent_id = ''] = line.split(' ')
+    return { task_id, event: event as 'start' | 'end', t: Number(t), agent_id }
   })
 }
 

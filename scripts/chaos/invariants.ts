@@ -27,9 +27,19 @@ export function everyAcceptedTaskFinished(history: Entry[]): Verdict {
   return verdict('every accepted task reached a final state', accepted.length, failures)
 }
 
-/** Faults under way at some moment of [from, to]: any of them may have interrupted a run. */
-function interruptionsBetween(history: Entry[], from: number, to: number): number {
-  return of(history, 'fault').filter((f) => f.t <= to && f.until >= from).length
+/**
+ * How long a fault's consequences may follow it: a task of an agent gone is queued again after
+ * the grace period, a blackholed sidecar notices after its ping timeout, a hub's lease runs out.
+ */
+export const AFTERMATH_MS = 30_000
+
+/**
+ * Faults that may have interrupted the runs of `agents` at some moment of [from, to]: those
+ * under way then or shortly before (AFTERMATH_MS), on the database, a hub, or one of the agents.
+ */
+function interruptionsBetween(history: Entry[], from: number, to: number, agents: string[]): number {
+  return of(history, 'fault').filter((f) => f.t <= to && f.until + AFTERMATH_MS >= from &&
+    (f.kind === 'stop_postgres' || f.kind === 'kill_hub' || agents.includes(f.target))).length
 }
 
 export function noTaskCompletedTwice(history: Entry[], ledger: LedgerLine[]): Verdict {
@@ -39,7 +49,7 @@ export function noTaskCompletedTwice(history: Entry[], ledger: LedgerLine[]): Ve
     const ends = lines.filter((l) => l.event === 'end')
     // Two runs that both finished are a double completion unless a fault fell between them.
     for (let i = 1; i < ends.length; i++) {
-      if (interruptionsBetween(history, ends[i - 1].t, ends[i].t) === 0) failures.push(`${taskId}: finished at ${ends[i - 1].t} and again at ${ends[i].t} ms with no fault between`)
+      if (interruptionsBetween(history, ends[i - 1].t, ends[i].t, [ends[i - 1].agent_id, ends[i].agent_id]) === 0) failures.push(`${taskId}: finished at ${ends[i - 1].t} and again at ${ends[i].t} ms with no fault between`)
     }
   }
   return verdict('no task completed twice', byTask.size, failures)
@@ -52,7 +62,7 @@ export function extraRunsMatchInterruptions(history: Entry[], ledger: LedgerLine
     const starts = lines.filter((l) => l.event === 'start')
     for (let i = 1; i < starts.length; i++) {
       extra++
-      if (interruptionsBetween(history, starts[i - 1].t, starts[i].t) === 0) failures.push(`${taskId}: ran again at ${starts[i].t} ms with no fault since ${starts[i - 1].t} ms`)
+      if (interruptionsBetween(history, starts[i - 1].t, starts[i].t, [starts[i - 1].agent_id, starts[i].agent_id]) === 0) failures.push(`${taskId}: ran again at ${starts[i].t} ms with no fault since ${starts[i - 1].t} ms`)
     }
   }
   return verdict('every extra run of a task matches a recorded interruption', extra, failures)

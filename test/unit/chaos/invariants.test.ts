@@ -29,7 +29,7 @@ const good: Entry[] = [
   { t: 4000, type: 'task_final', task_id: 't2', status: 'failed' },
   { t: 4100, type: 'sidecar_restarts', agent_id: 'a', restarts: 2, explained: 2 },
 ]
-const goodLedger = ledger('t1 start 150\nt1 start 1200\nt1 end 1900\nt2 start 300\nt2 end 800\n')
+const goodLedger = ledger('t1 start 150 chaos-1\nt1 start 1200 chaos-2\nt1 end 1900 chaos-2\nt2 start 300 chaos-3\nt2 end 800 chaos-3\n')
 
 describe('chaos invariants on a history that keeps them', () => {
   it('every checker passes, with what it counted', () => {
@@ -58,8 +58,11 @@ describe('each checker FAILS on a history that breaks it', () => {
   })
 
   it('a task run again with no interruption since its last run', () => {
-    const v = extraRunsMatchInterruptions(good, ledger('t2 start 300\nt2 start 700\n'))
+    const v = extraRunsMatchInterruptions(good, ledger('t2 start 300 chaos-3\nt2 start 700 chaos-3\n'))
     expect(v).toMatchObject({ ok: false, count: 1, failures: ['t2: ran again at 700 ms with no fault since 300 ms'] })
+    // A fault on another sidecar explains nothing.
+    const other = extraRunsMatchInterruptions(good, ledger('t2 start 1100 chaos-3\nt2 start 1400 chaos-4\n'))
+    expect(other).toMatchObject({ ok: false, failures: ['t2: ran again at 1400 ms with no fault since 1100 ms'] })
   })
 
   it('a rollout with more agents down than max_unavailable', () => {

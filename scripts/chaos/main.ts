@@ -70,8 +70,9 @@ try {
   exitCode = verdicts.every((v) => v.ok) ? 0 : 1
   if (exitCode !== 0) {
     say(`seed ${seed} failed; replay with: npm run chaos -- --minutes ${minutes} --seed ${seed}`)
-    say('last faults:')
-    for (const f of faults.slice(-5)) say(`     ${JSON.stringify(f)}`)
+    const firstFailure = Math.min(...verdicts.map((v) => v.failedAt ?? Infinity))
+    say(`first failure at ${firstFailure} ms; the last faults before it:`)
+    for (const f of faults.filter((f) => f.t <= firstFailure).slice(-5)) say(`     ${JSON.stringify(f)}`)
   }
 } catch (err) {
   say(`run aborted: ${err instanceof Error ? err.stack : String(err)}`)

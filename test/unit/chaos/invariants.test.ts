@@ -42,6 +42,7 @@ describe('chaos invariants on a history that keeps them', () => {
       ['no process exited except those killed', true, 2],
       ['every agent connected again within 60 s of the last fault', true, 2],
     ])
+    expect(checkAll(good, goodLedger).map((v) => v.failedAt)).toEqual(Array(7).fill(null))
   })
 })
 
@@ -59,7 +60,7 @@ describe('each checker FAILS on a history that breaks it', () => {
 
   it('a task run again with no interruption since its last run', () => {
     const v = extraRunsMatchInterruptions(good, ledger('t2 start 300 chaos-3\nt2 start 700 chaos-3\n'))
-    expect(v).toMatchObject({ ok: false, count: 1, failures: ['t2: ran again at 700 ms with no fault since 300 ms'] })
+    expect(v).toMatchObject({ ok: false, count: 1, failures: ['t2: ran again at 700 ms with no fault since 300 ms'], failedAt: 700 })
     // A fault on another sidecar explains nothing.
     const other = extraRunsMatchInterruptions(good, ledger('t2 start 1100 chaos-3\nt2 start 1400 chaos-4\n'))
     expect(other).toMatchObject({ ok: false, failures: ['t2: ran again at 1400 ms with no fault since 1100 ms'] })
@@ -67,7 +68,7 @@ describe('each checker FAILS on a history that breaks it', () => {
 
   it('a rollout with more agents down than max_unavailable', () => {
     const v = rolloutsWithinMaxUnavailable([...good, { t: 5000, type: 'rollout_sample', rollout_id: 'r1', down: 2, max_unavailable: 1 }])
-    expect(v).toMatchObject({ ok: false, count: 2, failures: ['r1 at 5000 ms: 2 down, max_unavailable 1'] })
+    expect(v).toMatchObject({ ok: false, count: 2, failures: ['r1 at 5000 ms: 2 down, max_unavailable 1'], failedAt: 5000 })
   })
 
   it('healing with more restarts in flight than its concurrency', () => {

@@ -14,7 +14,7 @@
  * (`senior`), so that after an outage of the database every hub has had its chance to renew.
  */
 import type { Logger } from '../../shared/log.ts'
-import { isDatabaseDown, type Sql } from '../pg/connect.ts'
+import { isConnectionClosed, isDatabaseDown, type Sql } from '../pg/connect.ts'
 import { disconnectHubAgents, renewLease } from '../pg/presence.ts'
 
 /** How many lease lengths a hub holds its lease before it acts on other hubs' lapsed leases. */
@@ -43,7 +43,8 @@ export class HubLease {
   private liveSince = Infinity
   /** What the hub does while its lease may have expired: null while it holds. */
   private adrift: 'holding' | 'let-go' | null = null
-  private lastFailure: unknown = null
+  /** Whether the failures since the last renewal that worked say the database is down for all. */
+  private downForAll = false
   /** Renewals failed in a row. */
   private streak = 0
   private readonly lostListeners = new Set<() => void>()
@@ -116,18 +117,20 @@ export class HubLease {
       this.timer = null
       this.renewing = this.renew().then(() => {
         this.failingSince = null
-        this.lastFailure = null
+        this.downForAll = false
         this.streak = 0
       }, (err) => {
         this.failingSince ??= Date.now()
         this.failures++
         this.streak++
-        this.lastFailure = err
+        // A connection that just closed says nothing either way (the server closes them as it stops).
+        if (isDatabaseDown(err)) this.downForAll = true
+        else if (!isConnectionClosed(err)) this.downForAll = false
         // One line when renewals start failing, then one a minute or so (every third of a lease).
         if (this.streak === 1 || this.streak % 180 === 0) {
           this.opts.log.warn('cluster lease renewal failed', { error: String(err), failures: this.failures })
         }
-        if (this.adrift === 'holding' && !isDatabaseDown(err)) this.letGo('the database no longer answers as down')
+        if (this.adrift === 'holding' && !this.downForAll) this.letGo('the database no longer answers as down')
       }).finally(() => {
         this.renewing = null
         this.schedule()
@@ -141,7 +144,7 @@ export class HubLease {
       this.watchdog = null
       if (this.stopped || this.valid) return
       this.validUntil = -Infinity
-      if (isDatabaseDown(this.lastFailure)) {
+      if (this.downForAll) {
         this.adrift = 'holding'
         this.opts.log.warn('cluster lease may have expired; the database is down for every hub: keeping agents, acting for none', { hub_id: this.opts.hubId })
       } else {

@@ -79,6 +79,12 @@ export function isDatabaseDown(err: unknown): boolean {
   return code === 'ECONNREFUSED' || code === '57P01' || code === '57P02' || code === '57P03'
 }
 
+/** Whether `err` is postgres.js's word for a connection that closed, which any outage may cause. */
+export function isConnectionClosed(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'CONNECTION_CLOSED' || code === 'CONNECTION_ENDED' || code === 'CONNECTION_DESTROYED'
+}
+
 /** Whether `err` says the database could not be reached (refused, reset, timed out, shutting down). */
 export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { isArrayTypesFetchFailure } from './hub/pg/types-fetch.ts'
 
 /**
  * `npm test` runs three projects: every test with the hub on Node, the tests that start a
@@ -13,6 +14,10 @@ export default defineConfig({
     // The end-to-end files each run a pm2 daemon and sidecars: two at a time fit 2 cores.
     maxWorkers: 2,
     allowOnly: false,
+    // postgres.js's one unawaited promise (hub/pg/types-fetch.ts): a connection reset while it
+    // reads the array types on a new connection, which test/pg provokes on purpose (the hubs'
+    // entries ignore exactly this one too). Any other unhandled error still fails the run.
+    onUnhandledError: (error) => !isArrayTypesFetchFailure(error),
     passWithNoTests: false,
     projects: [
       {

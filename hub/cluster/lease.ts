@@ -92,8 +92,9 @@ export class HubLease {
     // Counted from before the request: the database set lease_until after this moment.
     const sentAt = this.now()
     const first = !this.joined
-    // Rows an earlier process under this hub id left behind must not come back to life.
-    if (first) await disconnectHubAgents(this.opts.sql, this.opts.hubId)
+    // Rows an earlier process under this hub id left behind, or of agents this hub let go (their
+    // releases could not be written), must not come back to life with the lease.
+    if (first || this.adrift === 'let-go') await disconnectHubAgents(this.opts.sql, this.opts.hubId)
     const renewal = await renewLease(this.opts.sql, this.opts.hubId, this.opts.leaseMs, this.opts.runtime, this.seniorMs)
     if (this.stopped) return
     if (renewal.lapsed) this.liveSince = sentAt

@@ -36,12 +36,15 @@ afterAll(async () => {
 describe('a hub cut off from the database alone', () => {
   it('lets go of its agents (1013) once its lease may have expired; they identify on the other hub', async () => {
     const socket = await agentOn(cutOff, 'split-1')
+    // One that will not come back anywhere: its row must not read connected once the hub is back.
+    const gone = await agentOn(cutOff, 'split-0')
     proxy.cut()
     const started = performance.now()
     expect(await socket.closed).toEqual({ code: 1013, reason: 'hub lost its cluster lease' })
     // Not before its lease could have run out, and soon after.
     expect(performance.now() - started).toBeGreaterThan(LEASE_MS / 3)
     expect(performance.now() - started).toBeLessThan(LEASE_MS * 4)
+    expect((await gone.closed).code).toBe(1013)
     const moved = await agentOn(healthy, 'split-1')
     expect((await healthy.api('GET', '/agents/split-1')).body).toMatchObject({ connected: true, hub_id: 'hub-ok' })
     moved.close()
@@ -50,6 +53,7 @@ describe('a hub cut off from the database alone', () => {
   it('back in touch, it takes a lease again and admits agents', async () => {
     proxy.restore()
     await waitFor(async () => cutOff.runtime.lease.valid, Boolean, { what: 'the lease held again', timeoutMs: 10_000 })
+    expect((await cutOff.api('GET', '/agents/split-0')).body).toMatchObject({ connected: false, hub_id: 'hub-cut' })
     const socket = await agentOn(cutOff, 'split-2')
     const seen = await waitFor(() => healthy.api('GET', '/agents/split-2'), (r) => r.status === 200, { what: 'split-2 in the cluster', timeoutMs: 5000 })
     expect(seen.body).toMatchObject({ connected: true, hub_id: 'hub-cut' })

@@ -4,7 +4,8 @@
  * whose agent has been gone past the grace period are queued again, restarts of agents that
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
  * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
- * healing's decider steps (taken over likewise). Also the catch-up
+ * healing's decider steps (taken over likewise). What acts on other hubs' lapses waits until
+ * this hub's lease is senior (lease.ts), so an outage every hub shared is not taken for a hub gone. Also the catch-up
  * a missed notification needs: held agents' commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -56,7 +57,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     if (!d.lease.valid) return
     const { sql } = d
     // Acting on other hubs' lapses waits until every hub had its chance to renew (lease.ts).
-    if (d.lease.senior) await sweepLapsed(d)
+    if (d.lease.senior) await sweepLapsed()
     // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
     for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
     await touchHubAgents(sql, d.hubId)
@@ -72,7 +73,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
   }
 
   /** What the sweep does about agents gone from their hubs, and hubs gone. */
-  async function sweepLapsed(d: SweepDeps): Promise<void> {
+  async function sweepLapsed(): Promise<void> {
     const { sql } = d
     let requeued = 0
     for (const task of await orphanedTasks(sql, d.graceMs)) {

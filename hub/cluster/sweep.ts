@@ -5,8 +5,9 @@
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
  * their expiry are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
  * healing's decider steps (taken over likewise). What acts on other hubs' lapses waits until
- * this hub's lease is senior (lease.ts), so an outage every hub shared is not taken for a hub gone. Also the catch-up
- * a missed notification needs: held agents' commands re-read, free agents offered queued work.
+ * this hub's lease is senior (lease.ts), so an outage every hub shared is not taken for a hub
+ * gone. Also the catch-up a missed notification needs: held agents' commands re-read, free
+ * agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Sql } from '../pg/connect.ts'

@@ -1,12 +1,15 @@
 /**
  * After pm2-runtime exits (Ctrl-C of `npm start` or `npm run start:cluster`), a `pm2 jlist` a
  * sidecar had started just before it died may find no daemon and launch one, detached, and both
- * then run forever. Every process that carries this run's PM2_HOME in its environment is ours:
- * for a few seconds they are looked for and ended (Linux, through /proc; elsewhere nothing to read).
+ * then run forever. Those two kinds of process carrying this run's PM2_HOME in their environment
+ * (a pm2 daemon, a `pm2 jlist`) are looked for a few seconds and ended; any other, such as a
+ * `pm2 logs` the user runs on the same PM2_HOME, is left alone. Linux, through /proc; elsewhere
+ * there is nothing to read.
  */
 import { readdir, readFile } from 'node:fs/promises'
 
 const WATCH_MS = 3000
+const STRAY = /God Daemon|\/pm2 jlist\b/
 const POLL_MS = 200
 
 export async function stopStrayPm2(pm2Home: string): Promise<void> {
@@ -20,6 +23,7 @@ export async function stopStrayPm2(pm2Home: string): Promise<void> {
       const env = await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')
       if (!env.includes(needle)) continue
       const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ').trim()
+      if (!STRAY.test(cmd)) continue
       process.stderr.write(`agentcom: stopping ${cmd.slice(0, 80)} (pid ${pid}), left behind by pm2\n`)
       try {
         process.kill(pid, 'SIGKILL')

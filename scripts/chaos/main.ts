@@ -4,7 +4,9 @@
  * 2), then the invariants over the whole history (invariants.ts), each printed with its count.
  * Exit 0 only if all hold; a failure prints the seed and the last faults before it.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { History, parseLedger, type Entry } from './history.ts'
 import { planFaults } from './schedule.ts'
@@ -64,10 +66,14 @@ try {
   say(`faults: ${faults.length} (${Object.entries(countBy(faults.map((f) => f.kind))).map(([k, n]) => `${k} ${n}`).join(', ')})`)
   say(`tasks accepted ${load.accepted.size}, runs ${ledger.filter((l) => l.event === 'start').length}, rollouts ${load.rollouts.size}`)
   for (const v of verdicts) {
-    say(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.count}`)
+    say(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.count}${v.ok ? '' : ` (${v.failures.length} broke it)`}`)
     for (const failure of v.failures.slice(0, 5)) say(`     ${failure}`)
   }
   exitCode = verdicts.every((v) => v.ok) ? 0 : 1
+  // Kept for a look afterwards: the history and the ledger of the run (the fleet's dir is deleted).
+  const kept = join(tmpdir(), `agentcom-chaos-${seed}-${Date.now()}.json`)
+  await writeFile(kept, JSON.stringify({ seed, minutes, history: history.entries, ledger }))
+  say(`history and ledger: ${kept}`)
   if (exitCode !== 0) {
     say(`seed ${seed} failed; replay with: npm run chaos -- --minutes ${minutes} --seed ${seed}`)
     const firstFailure = Math.min(...verdicts.map((v) => v.failedAt ?? Infinity))

@@ -90,6 +90,12 @@ process.exit(exitCode)
 
 /** Waits (bounded) for every accepted task to be final and every agent connected, recording what it saw. */
 async function settle(accepted: Set<string>): Promise<void> {
+  // Kill -9 three times in ten minutes is a crash loop: healing quarantines (drains) the agent, as
+  // it should. An operator would resume it; so does the run, or queued tasks wait for nobody.
+  const agents = await fleet.hub()?.api('GET', '/api/admin/agents').catch(() => null)
+  const quarantined = ((agents?.body?.agents ?? []) as { agent_id: string; quarantined: boolean }[]).filter((a) => a.quarantined)
+  for (const a of quarantined) await fleet.hub()?.api('POST', `/api/admin/agents/${a.agent_id}/resume`).catch(() => null)
+  say(`quarantined by healing at the end, resumed: ${quarantined.map((a) => a.agent_id).join(', ') || 'none'}`)
   const deadline = history.now() + SETTLE_MS
   const open = new Set(accepted)
   while (open.size > 0 && history.now() < deadline) {

@@ -21,6 +21,8 @@ export const TASKS_NUDGE = { kind: 'tasks' } as const
 const RETRY_MS = 1000
 /** The longest wait between two tries of one save (doubling from RETRY_MS). */
 const MAX_RETRY_MS = 4000
+/** One try of a save that has not settled by then is taken as failed (and tried again). */
+const ATTEMPT_DEADLINE_MS = 10_000
 
 export interface ClusterTasksDeps {
   sql: Sql
@@ -248,7 +250,13 @@ export class ClusterTasks implements TaskOwner {
       finally_?.()
     }
     const attempt = () => {
-      work().then(end, (err) => {
+      // An attempt that hangs (a connection that never comes back) counts as failed, so the loop,
+      // which stands for every resend of the same outcome, never waits on it for good.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ATTEMPT_DEADLINE_MS} ms`)), ATTEMPT_DEADLINE_MS)
+      })
+      Promise.race([work(), deadline]).finally(() => clearTimeout(timer)).then(end, (err) => {
         if (this.closed || rec.peer !== peer || peer === null) return end()
         failures++
         if (failures === 1 || failures % 15 === 0) {

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config'
+import { isArrayTypesFetchFailure } from './hub/pg/types-fetch.ts'
 
 /**
  * `npm test` runs these projects: every test with the hub on Node, the tests that start a
@@ -14,11 +15,11 @@ export default defineConfig({
     // The end-to-end files each run a pm2 daemon and sidecars: two at a time fit 2 cores.
     maxWorkers: 2,
     allowOnly: false,
+    // postgres.js's one unawaited promise (hub/pg/types-fetch.ts): a connection reset while it
+    // reads the array types on a new connection, which test/pg provokes on purpose (the hubs'
+    // entries ignore exactly this one too). Any other unhandled error still fails the run.
+    onUnhandledError: (error) => !isArrayTypesFetchFailure(error),
     passWithNoTests: false,
-    // postgres.js 3.4.9 reads the array types on each new connection from a promise nothing
-    // awaits; a pool ended (a hub stopping) while one connection is still reading them rejects
-    // unhandled. Only that rejection is ignored: every other unhandled error fails the run.
-    onUnhandledError: (error) => !isPostgresTypeFetchClosed(error),
     projects: [
       {
         extends: true,
@@ -48,8 +49,3 @@ export default defineConfig({
     ],
   },
 })
-
-function isPostgresTypeFetchClosed(error: unknown): boolean {
-  const e = error as { code?: unknown; query?: unknown }
-  return e.code === 'CONNECTION_CLOSED' && typeof e.query === 'string' && e.query.includes('pg_catalog.pg_type') && e.query.includes('typarray')
-}

@@ -49,6 +49,8 @@ export interface ClusterConfig {
 
 /** The hub's task table inside the data dir. */
 export const TASKS_FILE = 'hub-tasks.json'
+/** A hub exits this long after SIGTERM or SIGINT at the latest, whatever its stop waits on (the contract says 10 s). */
+export const SHUTDOWN_GRACE_MS = 8000
 
 export function resolveHubConfig(env: Env): HubConfig {
   const secret = env[S.secret.env] || null

@@ -4,7 +4,8 @@
  */
 import { upgradeWebSocket } from 'hono/deno'
 import { createHub } from './app.ts'
-import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
+import { SHUTDOWN_GRACE_MS, TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
+import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
 import { ensureSecret } from './secret.ts'
 import { createFileTaskStore } from './task-store.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
@@ -29,6 +30,13 @@ try {
   Deno.exit(EXIT_CONFIG)
 }
 const log = createLogger('hub', undefined, logSettings.level, logSettings.format)
+// postgres.js's one unawaited promise (see isArrayTypesFetchFailure); any other unhandled
+// rejection still ends the process, as Deno's default does.
+globalThis.addEventListener('unhandledrejection', (event) => {
+  if (!isArrayTypesFetchFailure(event.reason)) return
+  event.preventDefault()
+  log.warn('database connection lost while reading its types', { error: String(event.reason) })
+})
 let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
@@ -78,10 +86,19 @@ const server = Deno.serve(
   hub.app.fetch,
 )
 
+let stopping = false
 const stop = (signal: string) => {
+  if (stopping) return
+  stopping = true
   log.info('hub stopping', { signal })
+  // Whatever hangs (a database gone, a connection Deno.serve waits on), the process ends in time.
+  Deno.unrefTimer(setTimeout(() => {
+    log.warn('hub did not stop within its grace; exiting', { grace_ms: SHUTDOWN_GRACE_MS })
+    Deno.exit(0)
+  }, SHUTDOWN_GRACE_MS))
   hub.close()
-  void server.shutdown().then(() => cluster?.stop()).then(() => Deno.exit(0))
+  void server.shutdown().then(() => cluster?.stop()).catch((err) => log.error('hub stop failed', { error: String(err) }))
+    .finally(() => Deno.exit(0))
 }
 Deno.addSignalListener('SIGINT', () => stop('SIGINT'))
 Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'))

@@ -18,6 +18,8 @@ import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
 import { nodeOutputFiles } from './node/output-files.ts'
 import { OUTPUT_DIR } from './task-control/file-output.ts'
+import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
+import { SHUTDOWN_GRACE_MS } from './config.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.
@@ -39,6 +41,12 @@ const log = createLogger('hub', (line) => {
   if (pending.push(line) === 1) setImmediate(flush)
 }, logSettings.level, logSettings.format)
 process.on('exit', flush)
+// postgres.js's one unawaited promise (see isArrayTypesFetchFailure); any other unhandled
+// rejection still ends the process, as Node's default does.
+process.on('unhandledRejection', (reason) => {
+  if (!isArrayTypesFetchFailure(reason)) throw reason
+  log.warn('database connection lost while reading its types', { error: String(reason) })
+})
 let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
 try {
   config = resolveHubConfig(process.env)
@@ -78,9 +86,18 @@ const running = await startNodeHub({
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 
+let stopping = false
 const stop = (signal: string) => {
+  if (stopping) return
+  stopping = true
   log.info('hub stopping', { signal })
-  void running.close().then(() => cluster?.stop()).then(() => process.exit(0))
+  // Whatever hangs (a database gone, a peer that never answers its close), the process ends in time.
+  setTimeout(() => {
+    log.warn('hub did not stop within its grace; exiting', { grace_ms: SHUTDOWN_GRACE_MS })
+    process.exit(0)
+  }, SHUTDOWN_GRACE_MS).unref()
+  void running.close().then(() => cluster?.stop()).catch((err) => log.error('hub stop failed', { error: String(err) }))
+    .finally(() => process.exit(0))
 }
-process.once('SIGINT', () => stop('SIGINT'))
-process.once('SIGTERM', () => stop('SIGTERM'))
+process.on('SIGINT', () => stop('SIGINT'))
+process.on('SIGTERM', () => stop('SIGTERM'))

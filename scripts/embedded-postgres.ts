@@ -17,6 +17,10 @@ export interface EmbeddedPostgresServer {
   port: number
   /** Stops the server and deletes its data directory. */
   stop(): Promise<void>
+  /** Stops the server, keeping its data (fault tests, `npm run chaos`): `resume()` starts it again. */
+  pause(): Promise<void>
+  /** Starts a paused server again on the same port and data. */
+  resume(): Promise<void>
 }
 
 export interface EmbeddedPostgresOptions {
@@ -55,7 +59,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
       port,
       user: 'postgres',
       password: PASSWORD,
-      persistent: false,
+      // Kept across pause(); stop() deletes the whole directory itself.
+      persistent: true,
       createPostgresUser: process.getuid?.() === 0,
       postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-k', databaseDir, ...(opts.flags ?? [])],
       onLog,
@@ -82,6 +87,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions = {}):
         await server.stop()
         await rm(base, { recursive: true, force: true })
       },
+      pause: () => server.stop(),
+      resume: () => withTimeout(server.start(), START_TIMEOUT_MS, 'no "ready to accept connections" within 60 s'),
     }
   }
 }

@@ -15,6 +15,7 @@ import { ensureSecret } from '../hub/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { startEmbeddedPostgres } from './embedded-postgres.ts'
 import { waitForHealth } from './wait-for-health.ts'
+import { stopStrayPm2 } from './stray-pm2.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
@@ -35,7 +36,9 @@ const tokenFiles = await Promise.all(DEMO_AGENTS.map(async (id) => {
 }))
 
 process.stdout.write('agentcom: starting an embedded PostgreSQL...\n')
-const postgres = await startEmbeddedPostgres({ parentDir: dataDir })
+// In the OS temp dir, not the data dir: run as root, the server drops to the `postgres` user,
+// which cannot enter a data dir that `npm start` made 0700 (it holds the hub's secret).
+const postgres = await startEmbeddedPostgres()
 const ports = [config.port, config.port + 1]
 
 const require = createRequire(import.meta.url)
@@ -66,6 +69,7 @@ let stopping = false
 async function stopDatabase(code: number): Promise<never> {
   if (!stopping) {
     stopping = true
+    await stopStrayPm2(env.PM2_HOME!)
     await postgres.stop().catch((err) => process.stderr.write(`agentcom: PostgreSQL did not stop cleanly: ${String(err)}\n`))
   }
   process.exit(code)

@@ -14,6 +14,7 @@ import { ensureSecret } from '../hub/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { SECOND } from '../shared/time.ts'
 import { waitForHealth } from './wait-for-health.ts'
+import { stopStrayPm2 } from './stray-pm2.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
@@ -66,7 +67,9 @@ const child = spawn(process.execPath, [pm2Runtime, 'start', join(import.meta.dir
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => child.kill(signal))
 }
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+child.on('exit', (code, signal) => {
+  void stopStrayPm2(env.PM2_HOME!).finally(() => process.exit(code ?? (signal ? 1 : 0)))
+})
 
 const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`
 if (await waitForHealth(url, 30 * SECOND, () => child.exitCode === null)) {

@@ -4,8 +4,9 @@
  * bus message second, to the hub holding the agent's socket, which carries it out; the answer
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
-import { StorageUnavailable, type AdminBackend, type AgentView, type TaskView } from '../admin.ts'
-import { inTransaction, isConnectionError, type Sql } from '../pg/connect.ts'
+import { type AdminBackend, type AgentView, type TaskView } from '../admin.ts'
+import { inTransaction, type Sql } from '../pg/connect.ts'
+import { storageBound } from './deadline.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { commandRestart } from '../pg/restarts.ts'
@@ -195,20 +196,13 @@ export function taskViewOf(t: TaskRow): TaskView {
 }
 
 /**
- * Connection failures (refused, reset, timed out, server shutting down) become StorageUnavailable;
- * anything else is a bug and stays a 500.
+ * Connection failures (refused, reset, timed out, server shutting down) and a database that does
+ * not answer within REQUEST_DEADLINE_MS become StorageUnavailable; anything else is a bug and stays a 500.
  */
 function storageGuard(backend: AdminBackend): AdminBackend {
   const guarded = {} as Record<string, unknown>
   for (const [name, fn] of Object.entries(backend) as [string, (...args: unknown[]) => Promise<unknown>][]) {
-    guarded[name] = async (...args: unknown[]) => {
-      try {
-        return await fn(...args)
-      } catch (err) {
-        if (isConnectionError(err)) throw new StorageUnavailable(String(err))
-        throw err
-      }
-    }
+    guarded[name] = (...args: unknown[]) => storageBound(() => fn(...args))
   }
   return guarded as unknown as AdminBackend
 }

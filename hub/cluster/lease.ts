@@ -1,13 +1,24 @@
 /**
  * This hub's lease in the cluster, renewed every third of its length on the database's clock.
- * The hub acts for its agents only while the lease may still hold by its own reckoning: a
- * renewal that does not succeed within the lease (database gone, network split) or one that
- * finds the lease already lapsed (other hubs may have counted its agents offline and acted)
- * calls `onLost`, and the hub lets go of its agents so they identify again, here or elsewhere.
+ * The hub acts for its agents only while the lease may still hold by its own reckoning. When a
+ * renewal does not succeed within the lease, the hub stops acting (no dispatch, no admits, no
+ * sweep) and then either keeps its agents' sockets or lets go of them (`onLost`: they identify
+ * again, here or elsewhere), by the rule in docs/cluster.md ("When the database goes away"):
+ * - the database refused it or said it is shutting down: it is down for every hub, nobody else
+ *   can take the agents or act for them, so the hub keeps them;
+ * - anything else (a timeout, a reset, an unreachable host) may be this hub cut off alone: it
+ *   lets go, so its agents move to a hub that still reaches the database;
+ * - back in touch, a renewal that finds the lease lapsed lets go only if another hub held its
+ *   lease long enough meanwhile to act on this hub's agents (LeaseRenewal.others_may_have_acted).
+ * A hub acts on other hubs' lapses only once it has held its own lease for SENIOR_LEASES leases
+ * (`senior`), so that after an outage of the database every hub has had its chance to renew.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { Sql } from '../pg/connect.ts'
+import { isConnectionClosed, isDatabaseDown, type Sql } from '../pg/connect.ts'
 import { disconnectHubAgents, renewLease } from '../pg/presence.ts'
+
+/** How many lease lengths a hub holds its lease before it acts on other hubs' lapsed leases. */
+export const SENIOR_LEASES = 1.5
 
 export interface LeaseOptions {
   sql: Sql
@@ -27,6 +38,15 @@ export class HubLease {
   private validUntil = -Infinity
   private renewing: Promise<void> | null = null
   private stopped = false
+  private joined = false
+  /** By the monotonic clock, since when the lease has held without a lapse. */
+  private liveSince = Infinity
+  /** What the hub does while its lease may have expired: null while it holds. */
+  private adrift: 'holding' | 'let-go' | null = null
+  /** Whether the failures since the last renewal that worked say the database is down for all. */
+  private downForAll = false
+  /** Renewals failed in a row. */
+  private streak = 0
   private readonly lostListeners = new Set<() => void>()
   private readonly now: () => number
   /** Epoch ms of the first renewal that failed since the last that worked; null while they work. */
@@ -48,6 +68,21 @@ export class HubLease {
     return !this.stopped && this.now() < this.validUntil
   }
 
+  /** Whether the hub may act on other hubs' lapsed leases (their agents' tasks and restarts). */
+  get senior(): boolean {
+    return this.valid && this.now() - this.liveSince >= this.seniorMs
+  }
+
+  private get seniorMs(): number {
+    return this.opts.leaseMs * SENIOR_LEASES
+  }
+
+  /** For GET /health: failing while renewals fail or the lease may have expired. */
+  get storage(): { failing_since: number | null; failed_saves: number } {
+    const failingSince = this.failingSince ?? (this.joined && !this.valid ? Date.now() : null)
+    return { failing_since: failingSince, failed_saves: this.failures }
+  }
+
   onLost(listener: () => void): () => void {
     this.lostListeners.add(listener)
     return () => this.lostListeners.delete(listener)
@@ -56,18 +91,23 @@ export class HubLease {
   private async renew(): Promise<void> {
     // Counted from before the request: the database set lease_until after this moment.
     const sentAt = this.now()
-    const wasValid = this.valid
-    // Holding no valid lease, this hub holds no agents: rows it left behind must not come back to life.
-    if (!wasValid) await disconnectHubAgents(this.opts.sql, this.opts.hubId)
-    const { lapsed } = await renewLease(this.opts.sql, this.opts.hubId, this.opts.leaseMs, this.opts.runtime)
+    const first = !this.joined
+    // Rows an earlier process under this hub id left behind, or of agents this hub let go (their
+    // releases could not be written), must not come back to life with the lease.
+    if (first || this.adrift === 'let-go') await disconnectHubAgents(this.opts.sql, this.opts.hubId)
+    const renewal = await renewLease(this.opts.sql, this.opts.hubId, this.opts.leaseMs, this.opts.runtime, this.seniorMs)
     if (this.stopped) return
-    if (lapsed && wasValid) {
-      // Other hubs may have counted this hub's agents offline and acted on it.
-      this.opts.log.warn('cluster lease had lapsed; letting go of agents', { hub_id: this.opts.hubId })
+    if (renewal.lapsed) this.liveSince = sentAt
+    if (renewal.lapsed && !first && renewal.others_may_have_acted) {
+      this.opts.log.warn('cluster lease had lapsed while other hubs held theirs; letting go of agents', { hub_id: this.opts.hubId })
       this.validUntil = -Infinity
       this.lost()
       await disconnectHubAgents(this.opts.sql, this.opts.hubId)
+    } else if (renewal.lapsed && !first) {
+      this.opts.log.info('cluster lease taken again; no other hub acted meanwhile, agents kept', { hub_id: this.opts.hubId })
     }
+    this.joined = true
+    this.adrift = null
     this.validUntil = sentAt + this.opts.leaseMs
     this.armWatchdog()
   }
@@ -78,10 +118,20 @@ export class HubLease {
       this.timer = null
       this.renewing = this.renew().then(() => {
         this.failingSince = null
+        this.downForAll = false
+        this.streak = 0
       }, (err) => {
         this.failingSince ??= Date.now()
         this.failures++
-        this.opts.log.warn('cluster lease renewal failed', { error: String(err) })
+        this.streak++
+        // A connection that just closed says nothing either way (the server closes them as it stops).
+        if (isDatabaseDown(err)) this.downForAll = true
+        else if (!isConnectionClosed(err)) this.downForAll = false
+        // One line when renewals start failing, then one a minute or so (every third of a lease).
+        if (this.streak === 1 || this.streak % 180 === 0) {
+          this.opts.log.warn('cluster lease renewal failed', { error: String(err), failures: this.failures })
+        }
+        if (this.adrift === 'holding' && !this.downForAll) this.letGo('the database no longer answers as down')
       }).finally(() => {
         this.renewing = null
         this.schedule()
@@ -94,10 +144,20 @@ export class HubLease {
     this.watchdog = setTimeout(() => {
       this.watchdog = null
       if (this.stopped || this.valid) return
-      this.opts.log.error('cluster lease may have expired; letting go of agents', { hub_id: this.opts.hubId })
       this.validUntil = -Infinity
-      this.lost()
+      if (this.downForAll) {
+        this.adrift = 'holding'
+        this.opts.log.warn('cluster lease may have expired; the database is down for every hub: keeping agents, acting for none', { hub_id: this.opts.hubId })
+      } else {
+        this.letGo('the database cannot be reached from this hub')
+      }
     }, Math.max(0, this.validUntil - this.now()) + 1)
+  }
+
+  private letGo(why: string): void {
+    this.adrift = 'let-go'
+    this.opts.log.error('cluster lease may have expired; letting go of agents', { hub_id: this.opts.hubId, why })
+    this.lost()
   }
 
   private lost(): void {

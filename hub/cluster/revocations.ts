@@ -11,9 +11,9 @@ import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { TokenClaims } from '../auth.ts'
 import { jtiExpiry } from '../auth.ts'
-import { StorageUnavailable } from '../admin.ts'
+import { storageBound } from './deadline.ts'
 import { Revocations, type RevocationStore, type Revoked } from '../revocations.ts'
-import { inTransaction, isConnectionError, type Sql } from '../pg/connect.ts'
+import { inTransaction, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type BusMessage, type PgBus } from '../pg/bus.ts'
 import { agentCutOff, loadRevocations, revokeAgentRow, revokeTokenRow } from '../pg/revocations.ts'
 
@@ -118,11 +118,5 @@ export class ClusterRevocations implements RevocationStore {
   }
 }
 
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (err) {
-    if (isConnectionError(err)) throw new StorageUnavailable(String(err))
-    throw err
-  }
-}
+/** A request waits for the database within REQUEST_DEADLINE_MS (deadline.ts). */
+const guard = storageBound

@@ -195,7 +195,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     seam = {
       admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
-      storage: () => ({ failing_since: lease.failingSince, failed_saves: lease.failures }),
+      storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),
       close() {
         events.close()

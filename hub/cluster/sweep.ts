@@ -3,9 +3,11 @@
  * in turn (each step is a conditional update, so two hubs sweeping at once do it once): tasks
  * whose agent has been gone past the grace period are queued again, restarts of agents that
  * have been gone past the restart timeout fail, hubs long dead are forgotten, revoked tokens past
- * their expiry and finished tasks past the newest kept are deleted, rollouts are driven (and taken over from a hub whose lease ran out),
- * healing's decider steps (taken over likewise). Also the catch-up
- * a missed notification needs: held agents' commands re-read, free agents offered queued work.
+ * their expiry and finished tasks past the newest kept are deleted, rollouts are driven (and taken
+ * over from a hub whose lease ran out), healing's decider steps (taken over likewise). What acts
+ * on other hubs' lapses waits until this hub's lease is senior (lease.ts), so an outage every hub
+ * shared is not taken for a hub gone. Also the catch-up a missed notification needs: held agents'
+ * commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Sql } from '../pg/connect.ts'
@@ -59,24 +61,11 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
   async function sweep(): Promise<void> {
     if (!d.lease.valid) return
     const { sql } = d
-    let requeued = 0
-    for (const task of await orphanedTasks(sql, d.graceMs)) {
-      const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
-      if (row) {
-        requeued++
-        d.tasks.changed(task.task_id)
-        d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: task.agent_id, status: row.status })
-      }
-    }
-    if (requeued > 0) await d.tasks.announce()
+    // Acting on other hubs' lapses waits until every hub had its chance to renew (lease.ts).
+    if (d.lease.senior) await sweepLapsed()
     // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
     for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
-    for (const restart of await failStaleRestarts(sql, d.restartTimeoutMs)) {
-      d.log.info('restart failed', { restart_id: restart.restart_id, error: 'timeout' })
-      d.restartFailed?.(restart)
-    }
     await touchHubAgents(sql, d.hubId)
-    await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
     await pruneRevokedTokens(sql)
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
     await pruneEvents(sql, EVENTS_PRUNE)
@@ -87,6 +76,26 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await d.healing.tick()
     await d.events.catchUp()
     d.tasks.nudge()
+  }
+
+  /** What the sweep does about agents gone from their hubs, and hubs gone. */
+  async function sweepLapsed(): Promise<void> {
+    const { sql } = d
+    let requeued = 0
+    for (const task of await orphanedTasks(sql, d.graceMs)) {
+      const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
+      if (row) {
+        requeued++
+        d.tasks.changed(task.task_id)
+        d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: task.agent_id, status: row.status })
+      }
+    }
+    if (requeued > 0) await d.tasks.announce()
+    for (const restart of await failStaleRestarts(sql, d.restartTimeoutMs)) {
+      d.log.info('restart failed', { restart_id: restart.restart_id, error: 'timeout' })
+      d.restartFailed?.(restart)
+    }
+    await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
   }
 
   const run = (): Promise<void> => {

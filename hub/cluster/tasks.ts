@@ -24,6 +24,10 @@ export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000
 /** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
 const CANCEL_RELEASE_MS = 15_000
+/** The longest wait between two tries of one save (doubling from RETRY_MS). */
+const MAX_RETRY_MS = 4000
+/** One try of a save that has not settled by then is taken as failed (and tried again). */
+const ATTEMPT_DEADLINE_MS = 10_000
 
 export interface ClusterTasksDeps {
   sql: Sql
@@ -57,10 +61,12 @@ export class ClusterTasks implements TaskOwner {
   private readonly reconciled = new WeakSet<Peer>()
   private readonly acceptTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
-  /** The retry loops running, by what and task (retryOnce). */
-  private readonly retrying = new Set<string>()
   private readonly unsubscribe: () => void
   private closed = false
+  /** The saves being retried, by what and task (or agent): one loop each, however often the sidecar resends. */
+  private readonly retrying = new Set<string>()
+  /** Each identify is its own (a new connection reports anew). */
+  private identifies = 0
 
   constructor(private readonly d: ClusterTasksDeps) {
     this.unsubscribe = d.changes.on('agent', (change) => {
@@ -200,7 +206,7 @@ export class ClusterTasks implements TaskOwner {
 
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
-    this.retry('accept', rec, async () => {
+    this.retry(`accept ${taskId}`, rec, async () => {
       if (await startTask(this.d.sql, taskId, rec.agent_id)) {
         this.changed(taskId)
         return this.d.fleet.taskStarted(rec)
@@ -217,7 +223,7 @@ export class ClusterTasks implements TaskOwner {
     // The same limit as one hub's (outcome-text.ts).
     const checked = withinResultLimit(outcome)
     const stored: Outcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
-    this.retryOnce(`complete ${taskId}`, 'complete', rec, async () => {
+    this.retry(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
         // A result jsonb refuses (a lone surrogate: SQLSTATE class 22) would be retried forever:
@@ -241,7 +247,7 @@ export class ClusterTasks implements TaskOwner {
     // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
     // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
     const counted = started || reason === STORAGE_UNAVAILABLE
-    this.retryOnce(`requeue ${taskId}`, 'requeue', rec, async () => {
+    this.retry(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     })
@@ -250,7 +256,7 @@ export class ClusterTasks implements TaskOwner {
   /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
     this.busy.add(rec.agent_id)
-    this.retry('identify', rec, async () => {
+    this.retry(`identify ${++this.identifies}`, rec, async () => {
       const { sql, hubId } = this.d
       for (const held of await tasksHeldBy(sql, rec.agent_id)) {
         // The sidecar never stored it (lost before it was accepted): run it again.
@@ -290,29 +296,37 @@ export class ClusterTasks implements TaskOwner {
   }
 
   /**
-   * As retry, but at most one loop per key: a sidecar resends an unacknowledged outcome every
-   * few seconds, and each resend must not start another loop beside the one still trying.
-   */
-  private retryOnce(key: string, what: string, rec: AgentRecord, work: () => Promise<void>): void {
-    if (this.retrying.has(key)) return
-    this.retrying.add(key)
-    this.retry(what, rec, work, () => this.retrying.delete(key))
-  }
-
-  /**
-   * Runs `work` now and, while the database cannot be reached, again every second for as long
-   * as the agent is on the same connection (after a reconnect the sidecar reports anew).
+   * Runs `work` now and, while the database cannot be reached, again after 1 s, 2 s, then every
+   * 4 s, for as long as the agent is on the same connection (after a reconnect the sidecar
+   * reports anew). One loop per `what`: a resent result while its save is being retried joins it.
    */
   private retry(what: string, rec: AgentRecord, work: () => Promise<void>, finally_?: () => void): void {
+    const key = `${rec.agent_id} ${what}`
+    if (this.retrying.has(key)) return
+    this.retrying.add(key)
     const peer = rec.peer
+    let failures = 0
+    const end = () => {
+      this.retrying.delete(key)
+      finally_?.()
+    }
     const attempt = () => {
-      work().then(() => finally_?.(), (err) => {
-        if (this.closed || rec.peer !== peer || peer === null) return finally_?.()
-        this.d.log.warn(`task ${what} not saved; retrying`, { agent_id: rec.agent_id, error: String(err) })
+      // An attempt that hangs (a connection that never comes back) counts as failed, so the loop,
+      // which stands for every resend of the same outcome, never waits on it for good.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ATTEMPT_DEADLINE_MS} ms`)), ATTEMPT_DEADLINE_MS)
+      })
+      Promise.race([work(), deadline]).finally(() => clearTimeout(timer)).then(end, (err) => {
+        if (this.closed || rec.peer !== peer || peer === null) return end()
+        failures++
+        if (failures === 1 || failures % 15 === 0) {
+          this.d.log.warn(`task ${what.split(' ')[0]} not saved; retrying`, { agent_id: rec.agent_id, error: String(err), failures })
+        }
         const timer = setTimeout(() => {
           this.retryTimers.delete(timer)
           attempt()
-        }, RETRY_MS)
+        }, Math.min(RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS))
         this.retryTimers.add(timer)
       })
     }

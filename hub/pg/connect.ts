@@ -18,10 +18,18 @@ export interface ConnectOptions {
   connectTimeoutS?: number
 }
 
+/** Longest wait, in seconds, before a new connection is tried after failed ones. */
+const MAX_RECONNECT_DELAY_S = 1
+
 export function connectDatabase(url: string, opts: ConnectOptions = {}): Sql {
   return postgres(url, {
     max: opts.max ?? 10,
     connect_timeout: opts.connectTimeoutS ?? 10,
+    // A query waits for the pool's reconnect delay before its connection is even tried:
+    // postgres.js's own grows to 20 s, so a write hung that long while the database was away
+    // and recovery lagged as long after it came back. Connections are tried on demand only
+    // (a query needs one), so a short cap does not spin; jittered, so hubs do not march in step.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, MAX_RECONNECT_DELAY_S) * (0.5 + Math.random() / 2),
     // NOTICEs (e.g. "already exists, skipping") are not errors; postgres.js would print them.
     onnotice: () => {},
     connection: { application_name: opts.applicationName ?? 'agentcom' },
@@ -59,6 +67,22 @@ export async function inTransaction<T>(sql: Sql, work: (tx: Queryable) => Promis
   } finally {
     if (usable) tx.release()
   }
+}
+
+/**
+ * Whether `err` says the database server itself is down (refused the connection, or said it
+ * is shutting down or starting up): then it is down for every hub alike, unlike a timeout or a
+ * reset, which may be this hub cut off alone.
+ */
+export function isDatabaseDown(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ECONNREFUSED' || code === '57P01' || code === '57P02' || code === '57P03'
+}
+
+/** Whether `err` is postgres.js's word for a connection that closed, which any outage may cause. */
+export function isConnectionClosed(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'CONNECTION_CLOSED' || code === 'CONNECTION_ENDED' || code === 'CONNECTION_DESTROYED'
 }
 
 /** Whether `err` says the database could not be reached (refused, reset, timed out, shutting down). */

@@ -11,10 +11,17 @@ export interface LeaseRenewal {
   lease_until: number
   /**
    * This hub held no current lease before this call (always so on its first call). After the
-   * first, it means other hubs may have counted this hub's agents offline and acted on it: the
-   * hub closes its agents' sockets and lets them identify again.
+   * first, other hubs may have counted this hub's agents offline: see `others_may_have_acted`.
    */
   lapsed: boolean
+  /**
+   * After this hub's lease ran out, another hub renewed its own, having held it by then for at
+   * least `seniorMs` (the time a hub waits after taking a lease before it acts on other hubs'
+   * lapses): it may have queued this hub's agents' tasks again or failed their restarts. False
+   * when every hub lapsed together (the database was gone for all): nobody acted, and the hub
+   * may keep its agents.
+   */
+  others_may_have_acted: boolean
 }
 
 export interface AgentHello {
@@ -57,15 +64,26 @@ const AGENT_COLUMNS = `a.agent_id, a.hub_id, (a.connected AND coalesce(h.lease_u
   a.connection_id, epoch_ms(a.connected_at) AS connected_at, epoch_ms(a.last_seen) AS last_seen, a.pm2_info,
   a.supervised, a.instance_id, a.drained, a.quarantined, a.stats, epoch_ms(a.updated_at) AS updated_at`
 
-/** Takes or extends this hub's lease to `leaseMs` from the database's now. */
-export async function renewLease(sql: Queryable, hubId: string, leaseMs: number, runtime: string | null = null): Promise<LeaseRenewal> {
-  const [row] = await sql<{ lease_until: number; lapsed: boolean | null }[]>`
-    WITH prev AS (SELECT lease_until FROM hubs WHERE hub_id = ${hubId})
-    INSERT INTO hubs (hub_id, runtime, lease_until)
-    VALUES (${hubId}, ${runtime}, now() + ${leaseMs}::float8 * interval '1 millisecond')
-    ON CONFLICT (hub_id) DO UPDATE SET lease_until = EXCLUDED.lease_until
-    RETURNING epoch_ms(lease_until) AS lease_until, (SELECT lease_until <= now() FROM prev) AS lapsed`
-  return { lease_until: row.lease_until, lapsed: row.lapsed ?? true }
+/**
+ * Takes or extends this hub's lease to `leaseMs` from the database's now. `live_since` starts
+ * again when the lease had lapsed. `seniorMs`: see LeaseRenewal.others_may_have_acted.
+ */
+export async function renewLease(
+  sql: Queryable, hubId: string, leaseMs: number, runtime: string | null = null, seniorMs = leaseMs,
+): Promise<LeaseRenewal> {
+  const [row] = await sql<{ lease_until: number; lapsed: boolean | null; others_may_have_acted: boolean }[]>`
+    WITH prev AS (SELECT lease_until FROM hubs WHERE hub_id = ${hubId}),
+    -- Another hub renewed after this one's lease ran out, holding its own long enough by then.
+    acted AS (SELECT EXISTS (SELECT 1 FROM hubs o, prev WHERE o.hub_id <> ${hubId}
+      AND o.lease_until - ${leaseMs}::float8 * interval '1 millisecond' > prev.lease_until
+      AND o.live_since + ${seniorMs}::float8 * interval '1 millisecond' <= o.lease_until - ${leaseMs}::float8 * interval '1 millisecond') AS hit)
+    INSERT INTO hubs (hub_id, runtime, lease_until, live_since)
+    VALUES (${hubId}, ${runtime}, now() + ${leaseMs}::float8 * interval '1 millisecond', now())
+    ON CONFLICT (hub_id) DO UPDATE SET lease_until = EXCLUDED.lease_until,
+      live_since = CASE WHEN hubs.lease_until <= now() THEN now() ELSE hubs.live_since END
+    RETURNING epoch_ms(lease_until) AS lease_until, (SELECT lease_until <= now() FROM prev) AS lapsed,
+      (SELECT hit FROM acted) AS others_may_have_acted`
+  return { lease_until: row.lease_until, lapsed: row.lapsed ?? true, others_may_have_acted: row.others_may_have_acted }
 }
 
 /**

@@ -281,6 +281,13 @@ CREATE INDEX task_output_by_task ON task_output (task_id, id);
 ALTER TABLE tasks ADD COLUMN output_truncated boolean NOT NULL DEFAULT false;
 `
 
+// Since when each hub has held its lease without a lapse: a hub acts on other hubs' lapsed
+// leases only after holding its own this long (hub/cluster/lease.ts), and a hub whose lease
+// lapsed learns from it whether another hub may have acted for its agents meanwhile.
+const HUB_LIVE_SINCE = /* sql */ `
+ALTER TABLE hubs ADD COLUMN live_since timestamptz NOT NULL DEFAULT now();
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -291,4 +298,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'join-token uses, agents\' version and host', sql: JOIN_TOKENS_AND_HOST_FACTS },
   { version: 8, name: 'audit trail and alert episodes', sql: AUDIT },
   { version: 9, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
+  { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
 ]

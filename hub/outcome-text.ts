@@ -28,7 +28,7 @@ const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g')
 const REPLACEMENT = '\uFFFD'
 
 /** `value` with every unstorable character in its strings and keys replaced by U+FFFD; `value` itself when none. */
-export function withoutNul<T>(value: T): T {
+export function storableText<T>(value: T): T {
   try {
     return hasUnstorable(value) ? replaceUnstorable(value) as T : value
   } catch {

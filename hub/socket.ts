@@ -6,7 +6,7 @@
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSEvents } from 'hono/ws'
-import { withoutNul } from './outcome-text.ts'
+import { storableText } from './outcome-text.ts'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../shared/protocol.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from './cluster-seam.ts'
@@ -99,9 +99,9 @@ export function createSocketHub(opts: SocketOptions) {
         if (rec.task_id === msg.task_id) opts.outputs?.append(msg.task_id, msg.stream, msg.data, msg.dropped ?? 0)
         return
       case 'task_complete':
-        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: withoutNul(msg.result) })
+        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: storableText(msg.result) })
       case 'task_failed':
-        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: withoutNul(msg.error) })
+        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: storableText(msg.error) })
       case 'task_interrupted':
         return tasks.interrupted(rec, msg.task_id, msg.reason, msg.started ?? true)
       case 'error':

@@ -39,8 +39,8 @@ export class AuditTrail {
   /** Appends the record of one request; resolves once it is durable (rejects when it is not). */
   async record(req: AuditRequest): Promise<AuditRecord> {
     const record = await this.d.store.append({
-      at: this.d.clock.now(), actor: req.actor, peer: req.peer && withoutNul(req.peer), action: req.action,
-      target: req.target === null ? null : withoutNul(req.target).slice(0, MAX_TARGET), detail: detailOf(req.body), status: req.status,
+      at: this.d.clock.now(), actor: req.actor, peer: req.peer && storableText(req.peer), action: req.action,
+      target: req.target === null ? null : storableText(req.target).slice(0, MAX_TARGET), detail: detailOf(req.body), status: req.status,
     })
     this.d.publish(record)
     return record
@@ -72,7 +72,7 @@ export function detailOf(body: string): Record<string, unknown> {
     }
     const bytes = utf8Bytes(json)
     if (bytes > MAX_FIELD_BYTES) detail[key] = { omitted: true, bytes }
-    else detail[withoutNul(key)] = scrubNul(TOKEN_SHAPED.test(json) ? JSON.parse(json.replace(TOKEN_SHAPED, '[redacted]')) : value)
+    else detail[storableText(key)] = scrubNul(TOKEN_SHAPED.test(json) ? JSON.parse(json.replace(TOKEN_SHAPED, '[redacted]')) : value)
     TOKEN_SHAPED.lastIndex = 0
   }
   return detail
@@ -83,15 +83,15 @@ export function detailOf(body: string): Record<string, unknown> {
  * into a 503: the trail keeps U+FFFD in its place, on both stores alike.
  */
 function scrubNul(value: unknown): unknown {
-  if (typeof value === 'string') return withoutNul(value)
+  if (typeof value === 'string') return storableText(value)
   if (Array.isArray(value)) return value.map(scrubNul)
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), scrubNul(v)]))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), scrubNul(v)]))
   }
   return value
 }
 
-function withoutNul(text: string): string {
+function storableText(text: string): string {
   return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text
 }
 

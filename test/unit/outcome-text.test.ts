@@ -3,7 +3,7 @@
  * answered alike on one hub and in a cluster (test/pg/cluster-hubs.test.ts): as U+FFFD.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { withoutNul } from '../../hub/outcome-text.ts'
+import { storableText } from '../../hub/outcome-text.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -11,19 +11,19 @@ import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 
 const SECRET = 'n'.repeat(40)
 
-describe('withoutNul', () => {
+describe('storableText', () => {
   it('replaces U+0000 in strings and keys, deep, and returns a value without one as it is', () => {
     const clean = { a: ['x', 1, null, { b: true }] }
-    expect(withoutNul(clean)).toBe(clean)
-    expect(withoutNul('a\u0000b\u0000')).toBe('a\uFFFDb\uFFFD')
-    expect(withoutNul({ 'k\u0000': [{ v: '\u0000' }, 2] })).toEqual({ 'k\uFFFD': [{ v: '\uFFFD' }, 2] })
-    expect(withoutNul(7)).toBe(7)
+    expect(storableText(clean)).toBe(clean)
+    expect(storableText('a\u0000b\u0000')).toBe('a\uFFFDb\uFFFD')
+    expect(storableText({ 'k\u0000': [{ v: '\u0000' }, 2] })).toEqual({ 'k\uFFFD': [{ v: '\uFFFD' }, 2] })
+    expect(storableText(7)).toBe(7)
     // Too deep to walk (the result limit fails it): given back as it is, never a throw.
     let deep: unknown = 'x\u0000'
     for (let i = 0; i < 100_000; i++) deep = { a: deep }
-    expect(withoutNul(deep)).toBe(deep)
+    expect(storableText(deep)).toBe(deep)
     // Lone surrogates too (PostgreSQL refuses them as well); a well-formed pair stays.
-    expect(withoutNul(['\ud800x', 'y\udc00', '\ud83d\ude00'])).toEqual(['\uFFFDx', 'y\uFFFD', '\ud83d\ude00'])
+    expect(storableText(['\ud800x', 'y\udc00', '\ud83d\ude00'])).toEqual(['\uFFFDx', 'y\uFFFD', '\ud83d\ude00'])
   })
 })
 

@@ -7,6 +7,7 @@
  * 100 000 of those would not be bounded in any useful sense).
  */
 import type { Clock } from '../../shared/time.ts'
+import { storableText } from '../outcome-text.ts'
 import type { AuditActor, AuditFilter, AuditPage, AuditRecord, AuditStore } from './audit-store.ts'
 
 const MAX_FIELD_BYTES = 1024
@@ -72,27 +73,12 @@ export function detailOf(body: string): Record<string, unknown> {
     }
     const bytes = utf8Bytes(json)
     if (bytes > MAX_FIELD_BYTES) detail[key] = { omitted: true, bytes }
-    else detail[storableText(key)] = scrubNul(TOKEN_SHAPED.test(json) ? JSON.parse(json.replace(TOKEN_SHAPED, '[redacted]')) : value)
+    // What PostgreSQL cannot hold (a record it refused would turn the answer into a 503) is kept
+    // as U+FFFD, on both stores alike (outcome-text.ts).
+    else detail[storableText(key)] = storableText(TOKEN_SHAPED.test(json) ? JSON.parse(json.replace(TOKEN_SHAPED, '[redacted]')) : value)
     TOKEN_SHAPED.lastIndex = 0
   }
   return detail
-}
-
-/**
- * PostgreSQL's jsonb cannot hold U+0000, and a record the store refuses would turn the answer
- * into a 503: the trail keeps U+FFFD in its place, on both stores alike.
- */
-function scrubNul(value: unknown): unknown {
-  if (typeof value === 'string') return storableText(value)
-  if (Array.isArray(value)) return value.map(scrubNul)
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableText(k), scrubNul(v)]))
-  }
-  return value
-}
-
-function storableText(text: string): string {
-  return text.includes('\0') ? text.replaceAll('\0', '\uFFFD') : text
 }
 
 function stringifyOrNull(value: unknown): string | null {

@@ -11,9 +11,9 @@
 import * as v from 'valibot'
 import type { Logger } from '../shared/log.ts'
 import type { Clock } from '../shared/time.ts'
-import { ConfigError } from '../shared/settings.ts'
 import { jtiExpiry, type RevocationCheck, type TokenClaims } from './auth.ts'
 import type { StateFiles } from './task-store.ts'
+import { readRequiredFile } from './store/required-file.ts'
 
 export interface RevocationStore extends RevocationCheck {
   /** The agent's cut-off (epoch ms), or null if it was never revoked. */
@@ -141,20 +141,9 @@ export function createMemoryRevocationStore(clock: Clock): RevocationStore {
  * tokens in again.
  */
 export async function openFileRevocationStore(path: string, files: StateFiles, clock: Clock, log: Logger): Promise<RevocationStore> {
-  const text = await files.read(path)
-  let restored: RevocationFile | undefined
-  if (text !== null) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      parsed = undefined
-    }
-    const result = v.safeParse(FileSchema, parsed)
-    if (!result.success) {
-      throw new ConfigError(`${path} is not a valid revocation file; the hub will not start without its revocations (restore it, or remove it to forget every revocation)`)
-    }
-    restored = result.output
+  const restored = await readRequiredFile(files, path, FileSchema,
+    'is not a valid revocation file; the hub will not start without its revocations (restore it, or remove it to forget every revocation)')
+  if (restored) {
     log.info('revocations restored', { agents: Object.keys(restored.agents).length, tokens: Object.keys(restored.tokens).length })
   }
   return new Revocations(clock, (file) => files.writeAtomic(path, `${JSON.stringify(file)}\n`), restored)

@@ -8,8 +8,8 @@
 import * as v from 'valibot'
 import type { Logger } from '../../shared/log.ts'
 import type { Clock } from '../../shared/time.ts'
-import { ConfigError } from '../../shared/settings.ts'
 import type { StateFiles } from '../task-store.ts'
+import { readRequiredFile } from '../store/required-file.ts'
 
 export interface JoinUseStore {
   /**
@@ -84,20 +84,9 @@ export function createMemoryJoinUses(clock: Clock): JoinUseStore {
  * would let used-up join tokens enroll again.
  */
 export async function openFileJoinUses(path: string, files: StateFiles, clock: Clock, log: Logger): Promise<JoinUseStore> {
-  const text = await files.read(path)
-  let restored: JoinUsesFile | undefined
-  if (text !== null) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      parsed = undefined
-    }
-    const result = v.safeParse(FileSchema, parsed)
-    if (!result.success) {
-      throw new ConfigError(`${path} is not a valid join-token file; the hub will not start without it (restore it, or remove it to forget how often each join token was used)`)
-    }
-    restored = result.output
+  const restored = await readRequiredFile(files, path, FileSchema,
+    'is not a valid join-token file; the hub will not start without it (restore it, or remove it to forget how often each join token was used)')
+  if (restored) {
     log.info('join-token uses restored', { tokens: Object.keys(restored.tokens).length })
   }
   return new JoinUses(clock, (file) => files.writeAtomic(path, `${JSON.stringify(file)}\n`), restored)

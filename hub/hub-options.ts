@@ -54,9 +54,9 @@ export interface HubOptions {
    */
   maxFramesPerS?: number
   /**
-   * Sockets waiting unidentified: past this a new one takes the slot of the one waiting longest,
-   * which is closed 1013. They never count against maxConnections, which caps identified agents
-   * only. Default 1024.
+   * Sockets waiting unidentified: past this an upgrade is answered 503 `too_many_pending` and
+   * the one waiting longest (not checking a token) is closed 1013, so the next attempt gets in.
+   * They never count against maxConnections, which caps identified agents only. Default 1024.
    */
   maxPending?: number
   /** Open `GET /api/admin/events` streams beyond this are answered 503 `too_many_clients`. Default 256. */

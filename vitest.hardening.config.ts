@@ -4,8 +4,7 @@ import { defineConfig } from 'vitest/config'
  * `npm run test:hardening`: bad input, auth, faults, load and limits against real hub
  * processes (docs/reliability.md). Full size by default; AGENTCOM_HARDENING_SCALE=ci for CI.
  * One file at a time: the figures are timings and memory, and the machine is the instrument; so
- * are the lease's timings in lease-split (a hub cut off from the database alone), which a loaded
- * `npm test` made flaky.
+ * are the lease's timings in lease-split (a hub cut off from the database alone).
  */
 export default defineConfig({
   test: {

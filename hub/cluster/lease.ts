@@ -139,11 +139,17 @@ export class HubLease {
     }, Math.max(100, Math.floor(this.opts.leaseMs / 3)))
   }
 
+  /**
+   * Timers run on the event loop's cached clock, which can lag `now()`: a watchdog may fire a
+   * few milliseconds before the lease runs out by `now()`. It then arms itself again for the
+   * rest, or the hub would act on a lease no renewal ever extends (seen in lease-split).
+   */
   private armWatchdog(): void {
     if (this.watchdog) clearTimeout(this.watchdog)
     this.watchdog = setTimeout(() => {
       this.watchdog = null
-      if (this.stopped || this.valid) return
+      if (this.stopped) return
+      if (this.valid) return this.armWatchdog()
       this.validUntil = -Infinity
       if (this.downForAll) {
         this.adrift = 'holding'
@@ -170,13 +176,21 @@ export class HubLease {
     }
   }
 
-  /** Stops renewing (the entry releases the lease itself on a clean stop). */
+  /**
+   * Stops renewing (the entry releases the lease itself on a clean stop). A renewal in flight is
+   * awaited for at most one lease: while the database cannot be reached, postgres.js keeps a
+   * query waiting for a connection for good, and ending the pool is the caller's next step.
+   */
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     if (this.watchdog) clearTimeout(this.watchdog)
     this.timer = null
     this.watchdog = null
-    await this.renewing
+    let bound: ReturnType<typeof setTimeout> | undefined
+    const late = new Promise<void>((resolve) => {
+      bound = setTimeout(resolve, this.opts.leaseMs)
+    })
+    await Promise.race([this.renewing, late]).finally(() => clearTimeout(bound))
   }
 }

@@ -136,7 +136,19 @@ export class HubLease {
         this.renewing = null
         this.schedule()
       })
-    }, Math.max(100, Math.floor(this.opts.leaseMs / 3)))
+    }, this.nextRenewalInMs())
+  }
+
+  /**
+   * A third of a lease after the last renewal, or sooner: half of what is left of the lease,
+   * which runs from when a renewal was sent. A renewal that hung while the database was away
+   * and then went through leaves little of its lease; waiting a full third let it run out
+   * before the next renewal, and the hub let go of agents it had just admitted.
+   */
+  private nextRenewalInMs(): number {
+    const third = Math.max(100, Math.floor(this.opts.leaseMs / 3))
+    const left = this.validUntil - this.now()
+    return left > 0 ? Math.min(third, Math.floor(left / 2)) : third
   }
 
   /**

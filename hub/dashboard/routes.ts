@@ -6,8 +6,9 @@
 import { Hono } from 'hono'
 import { DASHBOARD_HTML } from './page.ts'
 import { DASHBOARD_CSS } from './style.ts'
-import { DASHBOARD_JS } from './client.ts'
-import { ACCESS_CSS } from './client-access.ts'
+import { ACCESS_CSS } from './access-style.ts'
+// Bundled from ./browser/ at build time (scripts/build-dashboard.ts, `npm install`); not committed.
+import { DASHBOARD_JS } from './browser-script.generated.ts'
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",

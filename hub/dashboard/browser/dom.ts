@@ -7,7 +7,9 @@
  * The page's element with this id, checked to be of the expected kind (default HTMLElement):
  * a renamed or missing element fails here, by name, not later as a null.
  */
-export function $<T extends Element = HTMLElement>(id: string, kind: { new (): T; prototype: T } = HTMLElement as never): T {
+export function $(id: string): HTMLElement
+export function $<T extends Element>(id: string, kind: { new (): T; prototype: T }): T
+export function $(id: string, kind: { new (): Element; prototype: Element } = HTMLElement): Element {
   const node = document.getElementById(id)
   if (!(node instanceof kind)) throw new Error(`dashboard: #${id} is missing or not a ${kind.name}`)
   return node

@@ -10,7 +10,8 @@ export default defineConfig({
   test: {
     include: ['test/hardening/**/*.test.ts'],
     // The PostgreSQL server the cluster fault tests (lease-split) make their databases on.
-    globalSetup: ['support/postgres-global.ts'],
+    // And the dashboard's script, built from hub/dashboard/browser/ (not committed).
+    globalSetup: ['support/postgres-global.ts', 'support/dashboard-global.ts'],
     testTimeout: 20 * 60_000,
     hookTimeout: 2 * 60_000,
     fileParallelism: false,

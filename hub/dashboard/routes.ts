@@ -6,8 +6,10 @@
 import { Hono } from 'hono'
 import { DASHBOARD_HTML } from './page.ts'
 import { DASHBOARD_CSS } from './style.ts'
-import { DASHBOARD_JS } from './client.ts'
-import { ACCESS_CSS } from './client-access.ts'
+import { ACCESS_CSS } from './access-style.ts'
+import { staticAsset } from './asset.ts'
+// Bundled from ./browser/ at build time (scripts/build-dashboard.ts, `npm install`); not committed.
+import { DASHBOARD_JS } from './browser-script.generated.ts'
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",
@@ -27,13 +29,13 @@ const COMMON_HEADERS = {
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
   'cross-origin-resource-policy': 'same-origin',
-  // Small and served from memory: always revalidate, so a new hub version is seen at once.
+  // Served from memory with an ETag (asset.ts): always revalidate, so a new hub version is seen
+  // at once, and an unchanged file costs a 304.
   'cache-control': 'no-cache',
 }
 
 export function dashboardRoutes() {
-  const asset = (body: string, type: string) => () =>
-    new Response(body, { headers: { ...COMMON_HEADERS, 'content-type': type } })
+  const asset = (body: string, type: string) => staticAsset(body, { ...COMMON_HEADERS, 'content-type': type })
   return new Hono()
     .get('/', asset(DASHBOARD_HTML, 'text/html; charset=utf-8'))
     .get('/dashboard.js', asset(DASHBOARD_JS, 'text/javascript; charset=utf-8'))

@@ -12,6 +12,7 @@ import { DEMO_TASK, PM2_BIN } from '../../support/pm2.ts'
 import { waitFor } from '../../support/wait.ts'
 import { agentcom, cleanEnv, installPackage, packProject, startPackagedHub, type PackagedHub } from '../../support/package.ts'
 import { packageVersion } from '../../scripts/build-package.ts'
+import { bundleDashboard } from '../../scripts/build-dashboard.ts'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 
@@ -57,6 +58,15 @@ describe('the installed package', () => {
     const usage = await agentcom(bin, ['token', 'nothing'], hubEnv)
     expect(usage).toMatchObject({ code: 2, stdout: '' })
     expect(usage.stderr).toContain('usage: agentcom token admin')
+  })
+
+  it('serves the dashboard with its script bundled in, as the sources stand', async () => {
+    const page = await fetch(`${hub!.url}/`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('<script src="/dashboard.js" defer></script>')
+    const script = await fetch(`${hub!.url}/dashboard.js`)
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect(await script.text()).toBe(await bundleDashboard())
   })
 
   it('enrolls two agents with one join token, runs a task on each, and refuses a third', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgAuditStore } from '../../hub/access/audit-pg.ts'
 import { ROUTE_ROLES } from '../../hub/access/route-roles.ts'
 import { mintToken } from '../../hub/auth.ts'
-import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
+import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
 import { describeAuditStore, entry } from '../../support/audit-store-conformance.ts'
@@ -19,10 +19,6 @@ import { createTestDatabase, type TestDatabase } from '../../support/test-databa
 import type { TestSocket } from '../../support/ws-client.ts'
 
 type SseEvent = { id: string | null; event: string; data: string }
-const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
-  onEvent: (e: SseEvent) => void,
-) => { push(chunk: string): void }
-
 let db: TestDatabase
 let sql: Sql
 

@@ -4,7 +4,7 @@
  * insert lock that keeps a reader from skipping an id that commits late.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
+import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import { eventsAfter, insertEvents } from '../../hub/pg/events.ts'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { agentOn, clusterAdminToken, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
@@ -12,10 +12,6 @@ import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
 type SseEvent = { id: string | null; event: string; data: string }
-const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
-  onEvent: (e: SseEvent) => void,
-) => { push(chunk: string): void }
-
 let db: TestDatabase
 let a: TestHub
 let b: TestHub

@@ -2,13 +2,8 @@ import { describe, expect, it } from 'vitest'
 import {
   EventLog, formatLoggedEvent, formatReplay, formatSseComment, formatSseEvent, formatSseReset, type LoggedEvent,
 } from '../../hub/event-log.ts'
-import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
-
-type ParsedEvent = { id: string | null; event: string; data: string }
-/** The dashboard's own parser, taken from the script the browser runs. */
-const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
-  onEvent: (e: ParsedEvent) => void, onRetry?: (ms: number) => void,
-) => { push(chunk: string): void; readonly lastId: string | null }
+// The dashboard's own parser, the module bundled into the script the browser runs.
+import { createSseParser, type ParsedEvent } from '../../hub/dashboard/browser/sse-parser.ts'
 
 function parseAll(chunks: string[]): ParsedEvent[] {
   const events: ParsedEvent[] = []

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { mintToken, signAdminToken } from '../../hub/auth.ts'
-import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
+import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import { agentView } from '../../hub/views.ts'
 import { EVENT_STREAM_DEFAULTS } from '../../hub/event-stream.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
@@ -15,10 +15,6 @@ const SECRET = 's'.repeat(40)
 const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 type SseEvent = { id: string | null; event: string; data: string }
-const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
-  onEvent: (e: SseEvent) => void,
-) => { push(chunk: string): void }
-
 let hub: Hub
 let admin: string
 const warnings: string[] = []

@@ -15,7 +15,7 @@ import { ACCESS_ROLES, type AccessRole } from '../../hub/access/roles.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
 import { sampleRequest } from '../../support/route-samples.ts'
-import { DASHBOARD_ACTIONS } from '../../hub/dashboard/client-access.ts'
+import { DASHBOARD_ACTIONS } from '../../hub/dashboard/browser/actions.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12)

@@ -18,17 +18,23 @@ let hub: HubProcess
 let pm2: Pm2Sandbox
 let script: string
 
-/** A task command: `{"mode":"trap"}` ignores SIGTERM, starts a child that ignores it too and writes both pids; else it echoes. */
+/**
+ * A task command. `{"mode":"trap"}` ignores SIGTERM and starts a child that ignores it too; each
+ * notes a SIGTERM in `terms`, and the pids are written once the child's trap is set. Else it echoes.
+ */
 const TASK = `
 import { spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { appendFileSync, writeFileSync } from 'node:fs'
 let text = ''
 for await (const chunk of process.stdin) text += chunk
 const task = JSON.parse(text)
 if (task.input.mode === 'trap') {
-  process.on('SIGTERM', () => {})
-  const child = spawn('/bin/sh', ['-c', "trap '' TERM; while :; do sleep 1; done"], { stdio: 'ignore' })
-  writeFileSync(task.input.pids, JSON.stringify([process.pid, child.pid]))
+  process.on('SIGTERM', () => appendFileSync(task.input.terms, 'task\\n'))
+  // \`wait\` returns as a trapped signal arrives, so the trap runs at once, not after a sleep.
+  const child = spawn('/bin/sh', ['-c', 'trap "echo child >> \\"$TERMS\\"" TERM; echo ready; while :; do sleep 1 & wait $!; done'], {
+    stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, TERMS: task.input.terms },
+  })
+  child.stdout.once('data', () => writeFileSync(task.input.pids, JSON.stringify([process.pid, child.pid])))
   setInterval(() => {}, 1000)
 } else if (task.input.mode === 'print') {
   for (let i = 1; i <= task.input.lines; i++) {
@@ -81,7 +87,8 @@ const alive = (pid: number) => {
 describe('task control under a real pm2', () => {
   it('cancel: SIGTERM ignored, the task and its child are killed once the grace is over; the agent then takes the next task', async () => {
     const pids = join(pm2.home, 'pids.json')
-    const t = await submit({ input: { mode: 'trap', pids }, agent_id: 'k-plain' })
+    const terms = join(pm2.home, 'terms.txt')
+    const t = await submit({ input: { mode: 'trap', pids, terms }, agent_id: 'k-plain' })
     const [taskPid, childPid] = await waitFor(
       () => readFile(pids, 'utf8').then((text) => JSON.parse(text) as number[], () => null), (p) => p !== null, { what: 'the task\'s pids' },
     ) as number[]
@@ -89,7 +96,7 @@ describe('task control under a real pm2', () => {
     const answer = await hub.api('POST', `/api/admin/tasks/${t.task_id}/cancel`)
     expect(answer).toMatchObject({ status: 200, body: { task_id: t.task_id, status: 'cancelled' } })
     // SIGTERM reached them and was ignored: both still run within the grace.
-    await new Promise((resolve) => setTimeout(resolve, GRACE_MS / 4))
+    await waitFor(() => readFile(terms, 'utf8').catch(() => ''), (text) => text.includes('task') && text.includes('child'), { what: 'SIGTERM in both' })
     expect([alive(taskPid), alive(childPid)]).toEqual([true, true])
     await waitFor(async () => [alive(taskPid), alive(childPid)], (a) => !a[0] && !a[1], { what: 'the task and its child gone', timeoutMs: GRACE_MS + 5000 })
     expect(Date.now() - cancelledAt).toBeGreaterThanOrEqual(GRACE_MS - 100)

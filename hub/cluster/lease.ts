@@ -94,9 +94,12 @@ export class HubLease {
     const first = !this.joined
     // Rows an earlier process under this hub id left behind, or of agents this hub let go (their
     // releases could not be written), must not come back to life with the lease.
-    if (first || this.adrift === 'let-go') await disconnectHubAgents(this.opts.sql, this.opts.hubId)
+    const lettingGo = first || this.adrift === 'let-go'
+    if (lettingGo) await disconnectHubAgents(this.opts.sql, this.opts.hubId)
     const renewal = await renewLease(this.opts.sql, this.opts.hubId, this.opts.leaseMs, this.opts.runtime, this.seniorMs)
     if (this.stopped) return
+    // The hub let go while this renewal hung (the database away): those rows too.
+    if (!lettingGo && this.adrift === 'let-go') await disconnectHubAgents(this.opts.sql, this.opts.hubId)
     if (renewal.lapsed) this.liveSince = sentAt
     if (renewal.lapsed && !first && renewal.others_may_have_acted) {
       this.opts.log.warn('cluster lease had lapsed while other hubs held theirs; letting go of agents', { hub_id: this.opts.hubId })
@@ -148,7 +151,8 @@ export class HubLease {
   private nextRenewalInMs(): number {
     const third = Math.max(100, Math.floor(this.opts.leaseMs / 3))
     const left = this.validUntil - this.now()
-    return left > 0 ? Math.min(third, Math.floor(left / 2)) : third
+    // Never sooner than 100 ms (or a third, if shorter): renewals failing fast near the end do not spin.
+    return left > 0 ? Math.max(Math.min(third, 100), Math.min(third, Math.floor(left / 2))) : third
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * When the lease's renewals run (hub/cluster/lease.ts), on fake timers and a hub clock that is
+ * When the lease's renewals run and what they write (hub/cluster/lease.ts), on fake timers and a hub clock that is
  * the timers' own: the database's side is a stand-in for the `sql` the lease is given, whose
  * answers the test releases one at a time. Its lapses, watchdog and the database's own answers
  * against a real PostgreSQL: test/pg/lease-watchdog.test.ts and test/hardening/lease-split.test.ts.
@@ -16,8 +16,12 @@ let waiting: Array<() => void>
 let answerAtOnce: boolean
 let clock: number
 
+/** The queries sent, in order: `disconnect` (the hub's agents' rows) or `renew`. */
+let sent: Array<'disconnect' | 'renew'>
+
 /** Stands in for postgres.js's tagged template: every query resolves to one fresh lease row. */
-const sql = ((): Promise<unknown[]> => new Promise((resolve) => {
+const sql = ((strings: TemplateStringsArray): Promise<unknown[]> => new Promise((resolve) => {
+  sent.push(strings.join('').includes('UPDATE agents SET connected = false') ? 'disconnect' : 'renew')
   const answer = () => resolve([{ lease_until: 0, lapsed: false, others_may_have_acted: false }])
   if (answerAtOnce) answer()
   else waiting.push(answer)
@@ -26,6 +30,7 @@ const sql = ((): Promise<unknown[]> => new Promise((resolve) => {
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
   waiting = []
+  sent = []
   answerAtOnce = true
   clock = 0
 })
@@ -59,5 +64,24 @@ it('renews soon after a renewal that went through late, before what is left of i
   await advanceTo(2600)
   expect(lease.valid).toBe(true)
   expect(lost).toBe(1)
+  await lease.stop()
+})
+
+it('marks its agents\' rows disconnected when a renewal goes through after the hub let go of them meanwhile', async () => {
+  const lease = new HubLease({ sql, hubId: 'h', leaseMs: LEASE_MS, runtime: 'node', log: silentLogger, now: () => clock })
+  let lost = 0
+  lease.onLost(() => lost++)
+  await lease.start()
+  expect(sent).toEqual(['disconnect', 'renew'])
+  answerAtOnce = false
+  // Sent at 500 ms, before the hub let go (at 1500, its sockets closed, their releases unwritten).
+  await advanceTo(1600)
+  expect(lost).toBe(1)
+  answerAtOnce = true
+  sent = []
+  waiting.shift()!()
+  await advanceTo(1601)
+  expect(lease.valid).toBe(true)
+  expect(sent[0]).toBe('disconnect')
   await lease.stop()
 })

@@ -1,6 +1,6 @@
 /**
- * When the lease's renewals run and what they write (hub/cluster/lease.ts), on fake timers and a hub clock that is
- * the timers' own: the database's side is a stand-in for the `sql` the lease is given, whose
+ * When the lease's renewals run and what they write (hub/cluster/lease.ts), on fake timers and a
+ * hub clock that is the timers' own: the database's side is a stand-in for the `sql` the lease is given, whose
  * answers the test releases one at a time. Its lapses, watchdog and the database's own answers
  * against a real PostgreSQL: test/pg/lease-watchdog.test.ts and test/hardening/lease-split.test.ts.
  */

@@ -55,17 +55,17 @@ export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
     const route = endpointOf(c)
     // No route matched: the 404 changes nothing and needs no role.
     if (!route) return next()
-    const row = routeRole(route.method, route.path)
+    const row = rowOf(route)
     if (!row) d.log.error('route missing from the access table; only admin may use it', { method: route.method, path: route.path })
     const required: AccessRole = row?.role ?? 'admin'
     const changes = c.req.method !== 'GET' && c.req.method !== 'HEAD'
-    const actor: AuditActor = { name: claims.name, role: claims.access, jti: claims.jti }
     if (!mayUse(claims.access, required)) {
-      const unstored = changes ? await audit(c, d, { actor, row, route, status: 403 }) : null
+      const unstored = changes ? await audit(c, d, { actor: actorOf(claims), row, route, status: 403 }) : null
       return unstored ?? c.json({ error: FORBIDDEN, required_role: required }, 403)
     }
     await next()
     if (!changes) return
+    const actor = actorOf(claims)
     const unstored = await audit(c, d, { actor, row, route, status: c.res.status })
     if (unstored) {
       c.res = undefined as never
@@ -127,14 +127,32 @@ export function setAuditActor(c: Context, actor: AuditActor): void {
   c.set(ACTOR_KEY as never, actor as never)
 }
 
+function actorOf(claims: AdminClaims): AuditActor {
+  return { name: claims.name, role: claims.access, jti: claims.jti }
+}
+
 /** The route that answers the request: the last one matched that is not middleware. */
 function endpointOf(c: Context): { method: string; path: string } | null {
   const routes = matchedRoutes(c)
   for (let i = routes.length - 1; i >= 0; i--) {
     const r = routes[i]
-    if (r.method !== 'ALL' && !r.path.endsWith('*')) return { method: r.method, path: r.path }
+    if (r.method !== 'ALL' && !r.path.endsWith('*')) return r
   }
   return null
+}
+
+/**
+ * The table's row of a route the app registered, looked up once per route: the router hands
+ * out the same route object for every request it matches, for as long as the app lives.
+ */
+const rows = new WeakMap<object, RouteRole>()
+function rowOf(route: { method: string; path: string }): RouteRole | undefined {
+  let row = rows.get(route)
+  if (row === undefined) {
+    row = routeRole(route.method, route.path)
+    if (row) rows.set(route, row)
+  }
+  return row
 }
 
 /** The body as read (Hono caches it for the handler), or '' when it cannot be read (too large). */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { canonicalBase64Url, createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { ensureSecret } from '../../hub/secret.ts'
 import { nodeSecretFiles } from '../../hub/node/platform.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -70,6 +70,26 @@ describe('token signatures: canonical base64url only', () => {
     expect(strayBits(token)).not.toBe(token)
     expect(await verify(strayBits(token), role)).toEqual({ ok: false, reason: 'malformed' })
     expect(await verify(`${token.slice(0, -2)}+/`, role)).toEqual({ ok: false, reason: 'malformed' })
+  })
+
+  it('takes exactly the one spelling base64url gives any bytes, and no other', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    for (let length = 0; length <= 34; length++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(length))
+      const spelled = Buffer.from(bytes).toString('base64url')
+      expect(canonicalBase64Url(spelled), spelled).toEqual(bytes)
+      expect(canonicalBase64Url(`${spelled}=`)).toBeNull()
+      if (spelled === '') continue
+      // Every other last character: the same bytes with stray bits, or other bytes.
+      for (const other of alphabet) {
+        const variant = spelled.slice(0, -1) + other
+        if (variant === spelled) continue
+        const decoded = canonicalBase64Url(variant)
+        if (decoded !== null) expect(Buffer.from(decoded).toString('base64url')).toBe(variant)
+      }
+    }
+    expect(canonicalBase64Url('A')).toBeNull()
+    expect(canonicalBase64Url('AB+/')).toBeNull()
   })
 
   it('refuses a padded admin token on an admin route with 401', async () => {

@@ -11,6 +11,7 @@ import { createPgAuditStore } from '../hub/access/audit-pg.ts'
 import { silentLogger } from '../shared/log.ts'
 import { identifiedSocket, type TestSocket } from './ws-client.ts'
 import { createTestDatabase, type TestDatabase } from './test-database.ts'
+import type { Sql } from '../hub/pg/connect.ts'
 
 export const CLUSTER_SECRET = 'c'.repeat(40)
 
@@ -99,4 +100,26 @@ export function useTwoClusterHubs(
     await db?.drop()
   })
   return sockets
+}
+
+/**
+ * Holds back every hub's healing decider step (each takes the lease row `healing_state` first)
+ * until the returned release: what hubs file meanwhile is there for the next step to see. Hold
+ * it briefly: a hub's sweep waits on its step.
+ */
+export async function holdDeciderSteps(sql: Sql): Promise<() => Promise<void>> {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  let locked!: () => void
+  const isLocked = new Promise<void>((resolve) => { locked = resolve })
+  const done = sql.begin(async (tx) => {
+    await tx`SELECT 1 FROM healing_state FOR UPDATE`
+    locked()
+    await released
+  })
+  await Promise.race([isLocked, done])
+  return async () => {
+    release()
+    await done
+  }
 }

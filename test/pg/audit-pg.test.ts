@@ -41,13 +41,13 @@ describeAuditStore('postgresql', {
 })
 
 describe('audit table', () => {
-  it('records a request whose fields hold U+0000 (as U+FFFD), answering what the route answered', async () => {
+  it('records a request whose fields hold U+0000 (as U+FFFD), answering what the route answered (400: it cannot be stored)', async () => {
     const hub = await startClusterHub(db.url, 'au-nul')
     try {
       const res = await hub.api('POST', '/agents/nobody/restart', { reason: 'a\u0000b' })
-      expect(res).toEqual({ status: 404, body: { error: 'agent_not_connected' } })
+      expect(res).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
       const listed = await hub.api('GET', '/audit?action=agent.restart')
-      expect(listed.body.records[0]).toMatchObject({ status: 404, target: 'nobody', detail: { reason: 'a\uFFFDb' } })
+      expect(listed.body.records[0]).toMatchObject({ status: 400, target: 'nobody', detail: { reason: 'a\uFFFDb' } })
     } finally {
       await hub.stop()
     }

@@ -3,7 +3,7 @@
  * answered alike on one hub and in a cluster (test/pg/cluster-hubs.test.ts): as U+FFFD.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { storableText } from '../../hub/outcome-text.ts'
+import { storableText, unstorablePath } from '../../hub/outcome-text.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -24,6 +24,20 @@ describe('storableText', () => {
     expect(storableText(deep)).toBe(deep)
     // Lone surrogates too (PostgreSQL refuses them as well); a well-formed pair stays.
     expect(storableText(['\ud800x', 'y\udc00', '\ud83d\ude00'])).toEqual(['\uFFFDx', 'y\uFFFD', '\ud83d\ude00'])
+  })
+})
+
+describe('unstorablePath', () => {
+  it('names where a request holds U+0000 or a lone surrogate, in a value or a key; null when nowhere', () => {
+    expect(unstorablePath({ a: ['x', 1, null, { b: '\ud83d\ude00 \ufffd \u0001' }] })).toBeNull()
+    expect(unstorablePath('\u0000')).toEqual([])
+    expect(unstorablePath({ a: ['x', { b: 'y\u0000' }] })).toEqual(['a', '1', 'b'])
+    expect(unstorablePath({ a: { 'k\ud800': 1 } })).toEqual(['a', 'k\uFFFD'])
+    expect(unstorablePath(['\udc00'])).toEqual(['0'])
+    // Too deep to walk (the size checks refuse it): null, never a throw.
+    let deep: unknown = 'x\u0000'
+    for (let i = 0; i < 100_000; i++) deep = { a: deep }
+    expect(unstorablePath(deep)).toBeNull()
   })
 })
 

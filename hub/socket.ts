@@ -96,7 +96,8 @@ export function createSocketHub(opts: SocketOptions) {
         return tasks.accepted(rec, msg.task_id)
       case 'task_output':
         // Only from the agent that holds the task: no one may write into another's output.
-        if (rec.task_id === msg.task_id) opts.outputs?.append(msg.task_id, msg.stream, msg.data, msg.dropped ?? 0)
+        // Stored as results are (outcome-text.ts): PostgreSQL would refuse U+0000 and lone surrogates.
+        if (rec.task_id === msg.task_id) opts.outputs?.append(msg.task_id, msg.stream, storableText(msg.data), msg.dropped ?? 0)
         return
       case 'task_complete':
         return tasks.finished(rec, msg.task_id, { kind: 'complete', result: storableText(msg.result) })

@@ -3,10 +3,12 @@
  * (PostgreSQL's text and jsonb refuse both). A request carrying one, in a task's input, a reason
  * or an id, is refused with 400 invalid_request and changes nothing, so whatever a hub accepts
  * reads back exactly as it was sent, on one hub as in a cluster. Any other text, U+FFFD, control
- * characters and surrogate pairs included, is stored and given back as it came.
+ * characters and surrogate pairs included, is stored and given back as it came. What an agent
+ * reports cannot be refused (the task ran): its output, as its result, keeps U+FFFD instead.
  */
 import { describe, expect, it } from 'vitest'
 import { STORE, useStoreHubs } from '../../support/store-hub.ts'
+import { waitFor } from '../../support/wait.ts'
 
 const hubs = useStoreHubs()
 
@@ -40,6 +42,20 @@ describe(`unstorable text on the ${STORE} store`, () => {
     expect(created).toMatchObject({ status: 201, body: { input } })
     expect((await agent.next('task_assign')).input).toEqual(input)
     expect((await hub.api('GET', `/tasks/${created.body.task_id}`)).body.input).toEqual(input)
+  })
+
+  it('keeps task output holding U+0000 or a lone surrogate with U+FFFD, as a result (the task cannot be asked again)', async () => {
+    const hub = await hubs.start()
+    const agent = await hub.agent('worker-1')
+    const taskId = (await hub.api('POST', '/tasks', { input: 1 })).body.task_id
+    await agent.next('task_assign')
+    agent.send({ type: 'task_accepted', task_id: taskId })
+    agent.send({ type: 'task_output', task_id: taskId, stream: 'stdout', data: 'a\u0000b\n' })
+    agent.send({ type: 'task_output', task_id: taskId, stream: 'stderr', data: 'c\ud800\n' })
+    agent.send({ type: 'task_complete', task_id: taskId, result: 'done' })
+    await agent.next('task_ack')
+    const output = await waitFor(() => hub.api('GET', `/tasks/${taskId}/output`), (r) => r.body.output?.length === 2, { what: 'both chunks' })
+    expect(output.body.output.map((c: any) => [c.stream, c.data])).toEqual([['stdout', 'a\uFFFDb\n'], ['stderr', 'c\uFFFD\n']])
   })
 
   it('refuses a restart or a rollout whose reason holds U+0000, and commands nothing', async () => {

@@ -12,7 +12,7 @@ import { SSE_CLIENT_JS } from '../../hub/dashboard/client-sse.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
 import { describeAuditStore, entry } from '../../support/audit-store-conformance.ts'
-import { CLUSTER_SECRET, agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { CLUSTER_SECRET, agentOn, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { startHubProcess } from '../../support/hub-process.ts'
 import { sampleRequest } from '../../support/route-samples.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
@@ -66,16 +66,12 @@ describe('the audit trail of a cluster', () => {
   let a: TestHub
   let b: TestHub
   let agent: TestSocket
+  // A database of their own: the trail holds only what this test's requests leave.
+  useTwoClusterHubs(['au-a', 'au-b'], (hubs) => ({ a, b } = hubs))
   beforeAll(async () => {
-    await sql`TRUNCATE audit`
-    a = await startClusterHub(db.url, 'au-a')
-    b = await startClusterHub(db.url, 'au-b')
     agent = await agentOn(b, 'w-1')
   })
-  afterAll(async () => {
-    agent?.close()
-    for (const hub of [a, b]) await hub?.stop().catch(() => undefined)
-  })
+  afterAll(() => agent?.close())
 
   it('records every changing route, allowed and refused, readable from every hub and streamed by every hub', async () => {
     const admin = await mintToken(CLUSTER_SECRET, { role: 'admin', access: 'admin', name: 'root', ttlS: 3600 })

@@ -17,6 +17,7 @@ import { startHubProcess } from '../../support/hub-process.ts'
 import { sampleRequest } from '../../support/route-samples.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
+import { waitFor } from '../../support/wait.ts'
 
 type SseEvent = { id: string | null; event: string; data: string }
 const createSseParser = new Function(`${SSE_CLIENT_JS}\nreturn createSseParser`)() as (
@@ -82,6 +83,9 @@ describe('the audit trail of a cluster', () => {
     const res = await fetch(`${b.running.url}/api/admin/events`, { headers: { authorization: `Bearer ${admin.token}` }, signal: controller.signal })
     const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
     const parser = createSseParser((e) => events.push(e))
+    void (async () => {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
+    })().catch(() => undefined) // aborted at the end
     try {
       const changing = ROUTE_ROLES.filter((r) => r.method !== 'GET' && !r.ownCredential)
       const answered: { action: string; status: number; name: string }[] = []
@@ -102,14 +106,9 @@ describe('the audit trail of a cluster', () => {
       expect(records.map((r: any) => ({ action: r.action, status: r.status, name: r.actor.name }))).toEqual(answered)
       expect(JSON.stringify(records)).not.toMatch(/eyJ/)
       // Every record on the events stream of the other hub.
-      const deadline = Date.now() + 10_000
-      while (events.filter((e) => e.event === 'audit').length < answered.length) {
-        if (Date.now() > deadline) throw new Error(`saw ${events.filter((e) => e.event === 'audit').length} audit events`)
-        const chunk = await reader.read()
-        if (chunk.done) throw new Error('stream ended')
-        parser.push(chunk.value)
-      }
-      const streamed = events.filter((e) => e.event === 'audit').map((e) => JSON.parse(e.data).audit_id)
+      const audited = () => events.filter((e) => e.event === 'audit')
+      await waitFor(() => audited().length, (n) => n >= answered.length, { timeoutMs: 10_000, what: `${answered.length} audit events` })
+      const streamed = audited().map((e) => JSON.parse(e.data).audit_id)
       expect(streamed).toEqual(records.map((r: any) => r.audit_id))
     } finally {
       controller.abort()

@@ -3,7 +3,8 @@
  * event only on a change, logged strings cut, refusals logged once per peer per interval.
  * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { signAgentToken } from '../../hub/auth.ts'
@@ -78,7 +79,7 @@ async function identifiedSocket(agentId: string): Promise<FakeSocket> {
   const sock = sockets[sockets.length - 1]
   const token = await signAgentToken(SECRET, agentId)
   sock.send(JSON.stringify({ type: 'identify', agent_id: agentId, token, protocol_version: 1, pm2_info: PM2, supervised: true }))
-  await vi.waitFor(() => expect(sock.sent).toContainEqual({ type: 'identified', agent_id: agentId }))
+  await waitUntil(() => expect(sock.sent).toContainEqual({ type: 'identified', agent_id: agentId }))
   return sock
 }
 

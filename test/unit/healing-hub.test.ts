@@ -5,6 +5,7 @@
  * are tested on fake time in healing-policy.test.ts.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
@@ -70,7 +71,7 @@ async function join(agentId: string, { restart_count = 0, pid = 100, supervised 
     instance_id: `${pid}-${restart_count}`,
     pm2_info: { name: `agentcom-${agentId}`, pm_id: 0, pid, status: 'online', uptime_ms: 1, restart_count, memory_bytes: null },
   })
-  await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
+  await waitUntil(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
   return sock
 }
 
@@ -148,7 +149,7 @@ describe('crash loop', () => {
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
     expect(hub!.healing.action(action.action_id)).toEqual(action)
 
-    await vi.waitFor(() => expect(hook.received).toHaveLength(1))
+    await waitUntil(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({
       method: 'POST', contentType: 'application/json',
       body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: action.updated_at },
@@ -200,7 +201,7 @@ describe('memory rule', () => {
     startHub({ healing: { maxMemoryMb: 100 } })
     const sock = await join('m-1')
     const task = await api('POST', '/tasks', { input: { n: 1 } })
-    await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('task_assign'))
+    await waitUntil(() => expect(sock.sent.map((m) => m.type)).toContain('task_assign'))
     sock.send({ type: 'task_accepted', task_id: task.body.task_id })
     sock.send(stats(150))
     sock.send(stats(150))

@@ -3,7 +3,8 @@
  * limit, frame size (as Deno hands frames over: the hub itself checks them) and the settings.
  * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
@@ -137,7 +138,7 @@ afterEach(() => {
 /** Identifies socket `i` as `agentId` and resolves once the hub said `identified`. */
 async function identify(i: number, agentId: string) {
   sockets[i].send(JSON.stringify(identifyFrame(agentId, await signAgentToken(SECRET, agentId))))
-  await vi.waitFor(() => {
+  await waitUntil(() => {
     if (!sockets[i].sent.some((m) => m.type === 'identified') && sockets[i].closes.length === 0) throw new Error('not yet')
   })
 }
@@ -203,7 +204,7 @@ describe('connection limits: identified agents and unidentified sockets apart', 
     sockets[0].send(JSON.stringify(identifyFrame('slow', await signAgentToken(SECRET, 'slow'))))
     expect((await upgrade()).status).toBe(503)
     expect(sockets[0].closes).toEqual([])
-    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'slow' }]))
+    await waitUntil(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'slow' }]))
   })
 
   it('leaves a plain GET /ws alone', async () => {
@@ -226,7 +227,7 @@ describe('before identified: one frame, the identify, at most 16 KiB', () => {
     await upgrade()
     expect(MAX_IDENTIFY_BYTES).toBe(16 * 1024)
     sockets[0].send(await identifyOf(MAX_IDENTIFY_BYTES))
-    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'big' }]))
+    await waitUntil(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'big' }]))
     sockets[1].send(await identifyOf(MAX_IDENTIFY_BYTES + 1))
     expect(sockets[1].closes).toEqual([1009])
     expect(sockets[1].sent).toEqual([])
@@ -316,7 +317,7 @@ describe('unsent frames', () => {
     unsent = MAX_UNSENT_BYTES + 1
     sockets[1].send('{"type":"ping"}')
     sockets[1].send('{"type":"ping"}')
-    await vi.waitFor(() => expect(sockets[1].closes).toEqual([CLOSE.UNSENT_BACKLOG]))
+    await waitUntil(() => expect(sockets[1].closes).toEqual([CLOSE.UNSENT_BACKLOG]))
     expect(sockets[1].sent.filter((m) => m.type === 'pong')).toHaveLength(2)
     expect(hub!.fleet.get('stuck')?.peer).toBeNull()
     expect(hub!.fleet.get('reader')?.peer).not.toBeNull()

@@ -4,9 +4,11 @@
  * or an id, is refused with 400 invalid_request and changes nothing, so whatever a hub accepts
  * reads back exactly as it was sent, on one hub as in a cluster. Any other text, U+FFFD, control
  * characters and surrogate pairs included, is stored and given back as it came. What an agent
- * reports cannot be refused (the task ran): its output, as its result, keeps U+FFFD instead.
+ * reports cannot be refused (the task ran, the process is named so): its result, output and own
+ * facts keep U+FFFD instead.
  */
 import { describe, expect, it } from 'vitest'
+import { pm2Info } from '../../support/cluster-hubs.ts'
 import { STORE, useStoreHubs } from '../../support/store-hub.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -56,6 +58,14 @@ describe(`unstorable text on the ${STORE} store`, () => {
     await agent.next('task_ack')
     const output = await waitFor(() => hub.api('GET', `/tasks/${taskId}/output`), (r) => r.body.output?.length === 2, { what: 'both chunks' })
     expect(output.body.output.map((c: any) => [c.stream, c.data])).toEqual([['stdout', 'a\uFFFDb\n'], ['stderr', 'c\uFFFD\n']])
+  })
+
+  it("keeps an agent's own report (identify, pm2_info) holding U+0000 with U+FFFD, and identifies it", async () => {
+    const hub = await hubs.start()
+    const agent = await hub.agent('worker-1', { pm2_info: { ...pm2Info(0, 100), name: 'app\u0000' } })
+    expect((await hub.api('GET', '/agents/worker-1')).body).toMatchObject({ connected: true, pm2_info: { name: 'app\uFFFD' } })
+    agent.send({ type: 'pm2_info', pm2_info: { ...pm2Info(0, 100), status: 'online\ud800' } })
+    await waitFor(() => hub.api('GET', '/agents/worker-1'), (r) => r.body.pm2_info.status === 'online\uFFFD', { what: 'the new pm2 status' })
   })
 
   it('refuses a restart or a rollout whose reason holds U+0000, and commands nothing', async () => {

@@ -46,6 +46,22 @@ describe(`unstorable text on the ${STORE} store`, () => {
     expect((await hub.api('GET', `/tasks/${created.body.task_id}`)).body.input).toEqual(input)
   })
 
+  it('stores a result or an error holding U+0000 or a lone surrogate with U+FFFD, and acknowledges it', async () => {
+    const hub = await hubs.start()
+    const agent = await hub.agent('worker-1')
+    const run = async (outcome: Record<string, unknown>) => {
+      const taskId = (await hub.api('POST', '/tasks', { input: 1 })).body.task_id
+      await agent.next('task_assign')
+      agent.send({ type: 'task_accepted', task_id: taskId })
+      agent.send({ task_id: taskId, ...outcome })
+      expect(await agent.next('task_ack')).toEqual({ type: 'task_ack', task_id: taskId })
+      return waitFor(() => hub.api('GET', `/tasks/${taskId}`).then((r) => r.body), (t) => t.status !== 'working', { what: 'the outcome stored' })
+    }
+    expect(await run({ type: 'task_complete', result: { 'k\u0000': 'a\u0000b', s: 'x\ud800y' } }))
+      .toMatchObject({ status: 'completed', result: { 'k\uFFFD': 'a\uFFFDb', s: 'x\uFFFDy' }, error: null })
+    expect(await run({ type: 'task_failed', error: 'boom\u0000' })).toMatchObject({ status: 'failed', error: 'boom\uFFFD' })
+  })
+
   it('keeps task output holding U+0000 or a lone surrogate with U+FFFD, as a result (the task cannot be asked again)', async () => {
     const hub = await hubs.start()
     const agent = await hub.agent('worker-1')

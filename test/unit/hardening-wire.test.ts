@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import type { WSContext, WSEvents } from 'hono/ws'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { signAgentToken } from '../../hub/auth.ts'
 import { RefusalLog, peerKey } from '../../hub/security/refusal-log.ts'
 import { MAX_LOGGED_CHARS, createLogger, silentLogger } from '../../shared/log.ts'
@@ -42,30 +42,13 @@ describe('frame string bounds (shared/protocol.ts)', () => {
   })
 })
 
-interface FakeSocket {
-  sent: any[]
-  closes: number[]
-  send(data: unknown): void
-}
-
 let hub: Hub | null = null
-const sockets: FakeSocket[] = []
+let sockets: FakeSocket[] = []
 
 function startHub(options: Partial<HubOptions> = {}) {
-  sockets.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: FakeSocket = { sent: [], closes: [], send: (data) => events.onMessage?.(new MessageEvent('message', { data: data as string }), ws) }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)), close: (code: number) => sock.closes.push(code), raw: null, readyState: 1,
-    } as unknown as WSContext
-    sockets.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({ upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger, ...options })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, ...options })
+  sockets = started.opened
+  hub = started.hub
   return hub
 }
 

@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import type { WSContext, WSEvents } from 'hono/ws'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
 import type { Change } from '../../hub/changes.ts'
@@ -18,46 +18,21 @@ import { startWebhookServer } from '../../support/webhook.ts'
 const SECRET = 's'.repeat(40)
 const MB = 1024 * 1024
 
-interface Sock {
-  sent: any[]
-  closes: number[]
-  send(frame: unknown): void
-  /** The connection drops. */
-  drop(): void
-}
+type Sock = FakeSocket
 
 let hub: Hub | null = null
 let now = Date.now()
 let changes: Change[] = []
 /** Every socket the hub opened, in order. */
-const opened: Sock[] = []
+let opened: Sock[] = []
 const closers: (() => Promise<void>)[] = []
 
 function startHub(options: Partial<HubOptions> = {}): Hub {
   now = Date.now() // tokens are checked against this clock
   changes = []
-  opened.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: Sock = {
-      sent: [], closes: [],
-      send: (frame) => events.onMessage?.(new MessageEvent('message', { data: JSON.stringify(frame) }), ws),
-      drop: () => events.onClose?.(new Event('close') as never, ws),
-    }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)),
-      close: (code: number) => sock.closes.push(code),
-      raw: null, readyState: 1,
-    } as unknown as WSContext
-    opened.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({
-    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options,
-  })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options })
+  opened = started.opened
+  hub = started.hub
   hub.changes.subscribe((c) => changes.push(c))
   return hub
 }

@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
 import { FrameBudget } from '../../hub/limits.ts'
 import { CLOSE, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES } from '../../shared/protocol.ts'
@@ -89,42 +89,15 @@ describe('limit settings', () => {
   })
 })
 
-interface FakeSocket {
-  events: WSEvents
-  sent: any[]
-  closes: number[]
-  send(data: unknown): void
-}
-
 let hub: Hub | null = null
 let now = 0
-const sockets: FakeSocket[] = []
+let sockets: FakeSocket[] = []
 
-/** A hub whose upgrades open recording sockets at once, as an adapter would after the handshake. */
 function startHub(options: Partial<HubOptions>) {
   now = Date.now()
-  sockets.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: FakeSocket = {
-      events, sent: [], closes: [],
-      send: (data) => events.onMessage?.(new MessageEvent('message', { data: data as string }), ws),
-    }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)),
-      close: (code: number) => sock.closes.push(code),
-      raw: null, readyState: 1,
-    } as unknown as WSContext
-    sockets.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({
-    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger,
-    clock: { now: () => now }, ...options,
-  })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options })
+  sockets = started.opened
+  hub = started.hub
   return hub
 }
 

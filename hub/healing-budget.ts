@@ -131,6 +131,32 @@ export class HealingBudget {
     this.ledgers.delete(agentId)
   }
 
+  /**
+   * One hub, at start: the budget a previous hub had, from its saved history (oldest first), as a
+   * cluster counts it from its rows. Each commanded healing restart within the window counts for
+   * its agent, the end of its last one starts its cooldown, its last escalation holds for the
+   * window; one that was never commanded (no restart_id) gave its place back. Returns the restarts
+   * that were in flight, now in flight here: the caller makes them follow their restarts.
+   */
+  restoreFrom(history: readonly HealingAction[]): HealingAction[] {
+    const inFlight: HealingAction[] = []
+    for (const action of history) {
+      const ledger = this.ledger(action.agent_id)
+      if (action.action === 'escalate') ledger.lastEscalatedAt = Math.max(ledger.lastEscalatedAt ?? 0, action.at)
+      if (action.action !== 'restart' || action.restart_id === null) continue
+      if (action.at > this.clock.now() - this.windowMs) ledger.restarts.push(action.at)
+      if (action.state === 'commanded' || action.state === 'deferred' || action.state === 'restarting') {
+        if (ledger.inFlight) continue // at most one per agent; the older one's restart is long over
+        ledger.inFlight = action
+        this.inFlightById.set(action.action_id, action)
+        inFlight.push(action)
+      } else {
+        ledger.lastRestartEndedAt = Math.max(ledger.lastRestartEndedAt ?? 0, action.updated_at)
+      }
+    }
+    return inFlight
+  }
+
   /** The healing restart in flight with this action_id, if any. */
   inFlight(actionId: string): HealingAction | null {
     return this.inFlightById.get(actionId) ?? null

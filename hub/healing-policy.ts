@@ -285,15 +285,18 @@ export class HealingPolicy {
   }
 
   /**
-   * One hub, at start: what a previous hub saved (hub/state/). An agent quarantined then stays
-   * quarantined, left alone by healing until an operator resumes it.
+   * One hub, at start: what a previous hub saved (hub/store/). An agent quarantined then stays
+   * quarantined, left alone by healing until an operator resumes it. Returns the healing
+   * restarts that were in flight: each should follow its restart as the fleet restored it.
    */
-  restore(saved: SavedHealing): void {
+  restore(saved: SavedHealing): HealingAction[] {
     this.paused = saved.paused
     this.history.restore(saved.actions)
     for (const action of this.history.oldestFirst()) {
       if (action.action === 'quarantine' && action.state === 'quarantined') this.watch(action.agent_id).quarantine = action
     }
+    // The budget too, so a hub restart frees no agent from its limit (the restarts in flight: the caller's).
+    return this.budget.restoreFrom(this.history.oldestFirst())
   }
 
   /** What a single hub saves: the paused flag and the history, oldest first. */

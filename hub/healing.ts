@@ -76,7 +76,13 @@ export class Healing {
   }
 
   restore(saved: SavedHealing): void {
-    this.policy.restore(saved)
+    // Restored first (fleet-saver.ts), the fleet says where each healing restart in flight is now;
+    // one it does not hold any more was lost with the previous hub.
+    for (const action of this.policy.restore(saved)) {
+      const restart = this.fleet.get(action.agent_id)?.restart
+      const held = restart?.restart_id === action.restart_id ? restart : null
+      this.carryOut(this.policy.restartChanged(action.restart_id!, held?.state ?? 'failed', held ? held.error : 'lost with the previous hub'))
+    }
     this.carryOut(this.policy.tick())
   }
 

@@ -3,7 +3,8 @@
  * hold neither U+0000 nor a lone UTF-16 surrogate in text or jsonb, so a result or error holding
  * one could never be stored there (never acknowledged, resent forever). Both stores get the same
  * text instead: each such character in a string (or an object key) becomes U+FFFD, the
- * replacement character.
+ * replacement character. A request is another matter: it can be refused, so one holding such
+ * text is (400, validate.ts), and what the hub accepts reads back exactly as sent.
  */
 
 import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from '../shared/protocol.ts'
@@ -53,4 +54,36 @@ function replaceUnstorable(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replace(UNSTORABLE_ALL, REPLACEMENT), replaceUnstorable(inner)]))
   }
   return value
+}
+
+/**
+ * Where `value` holds unstorable text, in a string or a key: the path of keys to it (a key
+ * itself last, its unstorable characters replaced); null when nowhere, or when nested too deeply
+ * to walk (the size checks refuse such a request anyway).
+ */
+export function unstorablePath(value: unknown): string[] | null {
+  try {
+    return findUnstorable(value, [])
+  } catch {
+    return null
+  }
+}
+
+function findUnstorable(value: unknown, path: string[]): string[] | null {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : null
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findUnstorable(value[i], [...path, String(i)])
+      if (found) return found
+    }
+    return null
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value)) {
+      if (UNSTORABLE.test(key)) return [...path, key.replace(UNSTORABLE_ALL, REPLACEMENT)]
+      const found = findUnstorable(inner, [...path, key])
+      if (found) return found
+    }
+  }
+  return null
 }

@@ -65,7 +65,7 @@ export function createSocketHub(opts: SocketOptions) {
     if (frameBytes(data, MAX_IDENTIFY_BYTES) > MAX_IDENTIFY_BYTES) return drop(conn, CLOSE.TOO_BIG, 'identify frame too large')
     const decoded = typeof data === 'string' ? decodeSidecarMessage(data) : null
     if (decoded?.ok && decoded.value.type === 'identify') {
-      void identify(conn, decoded.value).catch((err) => log.error('identify failed', { error: String(err) }))
+      void identify(conn, storableText(decoded.value)).catch((err) => log.error('identify failed', { error: String(err) }))
       return
     }
     // Said why, then closed: the socket had its one frame.
@@ -99,9 +99,9 @@ export function createSocketHub(opts: SocketOptions) {
         if (rec.task_id === msg.task_id) opts.outputs?.append(msg.task_id, msg.stream, msg.data, msg.dropped ?? 0)
         return
       case 'task_complete':
-        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: storableText(msg.result) })
+        return tasks.finished(rec, msg.task_id, { kind: 'complete', result: msg.result })
       case 'task_failed':
-        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: storableText(msg.error) })
+        return tasks.finished(rec, msg.task_id, { kind: 'failed', error: msg.error })
       case 'task_interrupted':
         return tasks.interrupted(rec, msg.task_id, msg.reason, msg.started ?? true)
       case 'error':
@@ -142,7 +142,9 @@ export function createSocketHub(opts: SocketOptions) {
     }
     if (!decoded.ok) return fail(conn, decoded.error, decoded.detail)
     try {
-      dispatch(conn, decoded.value)
+      // What a sidecar reports is stored with U+FFFD for U+0000 and lone surrogates, on both
+      // stores alike (outcome-text.ts): PostgreSQL refuses them, and a report cannot be asked again.
+      dispatch(conn, storableText(decoded.value))
     } catch (err) {
       // A bug must cost this frame, not the connection (on Deno, not the process).
       log.error('frame handling failed', { agent_id: conn.agent?.agent_id ?? null, type: decoded.value.type, error: String(err) })

@@ -11,6 +11,7 @@ import { createPgAuditStore } from '../hub/access/audit-pg.ts'
 import { silentLogger } from '../shared/log.ts'
 import { identifiedSocket, type TestSocket } from './ws-client.ts'
 import { createTestDatabase, type TestDatabase } from './test-database.ts'
+import type { Sql } from '../hub/pg/connect.ts'
 
 export const CLUSTER_SECRET = 'c'.repeat(40)
 
@@ -73,10 +74,34 @@ export interface TwoClusterHubs {
 }
 
 /**
- * For a test file of two hubs on one cluster database: before its tests, a fresh database and
- * hubs `ids[0]` and `ids[1]` (with `options()`, read then), handed to `use`; after each test the
+ * The one two-hub cluster of the tests: a fresh database and hubs `ids[0]` and `ids[1]` on it.
+ * `stop()` stops both and drops the database.
+ */
+export async function startTwoClusterHubs(
+  ids: readonly [string, string],
+  options: ClusterHubOptions = {},
+): Promise<TwoClusterHubs & { stop(): Promise<void> }> {
+  const db = await createTestDatabase()
+  const hubs: TestHub[] = []
+  const stop = async () => {
+    for (const hub of hubs) await hub.stop().catch(() => undefined)
+    await db.drop()
+  }
+  try {
+    for (const id of ids) hubs.push(await startClusterHub(db.url, id, options))
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { db, a: hubs[0], b: hubs[1], stop }
+}
+
+/**
+ * For a test file (or a describe block) of two hubs on one cluster database: before its tests,
+ * startTwoClusterHubs (with `options()`, read then), handed to `use`; after each test the
  * sockets pushed on the returned list are closed; after all, both hubs stop and the database
- * is dropped.
+ * is dropped. Setup that needs the hubs goes in a beforeAll registered after this call; its
+ * afterAll runs before the hubs stop (hooks run as a stack).
  */
 export function useTwoClusterHubs(
   ids: readonly [string, string],
@@ -84,19 +109,40 @@ export function useTwoClusterHubs(
   options: () => ClusterHubOptions = () => ({}),
 ): TestSocket[] {
   const sockets: TestSocket[] = []
-  let db: TestDatabase | undefined
-  const hubs: TestHub[] = []
+  let stop: (() => Promise<void>) | undefined
   beforeAll(async () => {
-    db = await createTestDatabase()
-    for (const id of ids) hubs.push(await startClusterHub(db.url, id, options()))
-    use({ db, a: hubs[0], b: hubs[1] })
+    const started = await startTwoClusterHubs(ids, options())
+    stop = started.stop
+    use(started)
   })
   afterEach(() => {
     for (const s of sockets.splice(0)) s.close()
   })
   afterAll(async () => {
-    for (const hub of hubs) await hub.stop().catch(() => undefined)
-    await db?.drop()
+    for (const s of sockets.splice(0)) s.close()
+    await stop?.()
   })
   return sockets
+}
+
+/**
+ * Holds back every hub's healing decider step (each takes the lease row `healing_state` first)
+ * until the returned release: what hubs file meanwhile is there for the next step to see. Hold
+ * it briefly: a hub's sweep waits on its step.
+ */
+export async function holdDeciderSteps(sql: Sql): Promise<() => Promise<void>> {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => { release = resolve })
+  let locked!: () => void
+  const isLocked = new Promise<void>((resolve) => { locked = resolve })
+  const done = sql.begin(async (tx) => {
+    await tx`SELECT 1 FROM healing_state FOR UPDATE`
+    locked()
+    await released
+  })
+  await Promise.race([isLocked, done])
+  return async () => {
+    release()
+    await done
+  }
 }

@@ -19,8 +19,8 @@ import type { HealingSettings } from '../healing-settings.ts'
 import { inTransaction, type Queryable, type Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { commandRestartIn } from '../pg/restarts.ts'
-import { insertHealingAction } from '../pg/healing.ts'
-import { budgetSnapshot, deleteHealingRequest, followRestarts, pruneCrashes, releaseDeciderLease, takeDeciderLease } from '../pg/healing-decider.ts'
+import { dropMemoryRequest, insertHealingAction } from '../pg/healing.ts'
+import { budgetSnapshot, deleteHealingRequest, type HealingRequestRow, followRestarts, pruneCrashes, releaseDeciderLease, takeDeciderLease } from '../pg/healing-decider.ts'
 import type { HubLease } from './lease.ts'
 
 /** Bus message to every hub: the decider should look now (a request filed, a quarantine lifted, a healing restart moved). */
@@ -114,43 +114,51 @@ export class HealingDecider {
       if (action.state === 'failed') out.alerts.push({ type: 'heal_failed', action })
     }
     await pruneCrashes(tx, s.windowS)
-    if (held.paused) return out
     const budget = await budgetSnapshot(tx, s)
     let inFlight = budget.in_flight
     for (const req of budget.requests) {
-      // pm2 cannot restart it: nothing to wait for.
-      if (req.live && !req.supervised) {
-        await deleteHealingRequest(tx, req.agent_id)
-        continue
-      }
-      if (!req.live || req.quarantined || req.restart_pending) continue
-      if (req.recent >= s.maxPerAgent) {
-        if (req.escalated) continue
-        const action = await insertHealingAction(tx, hubId, {
-          action_id: this.d.newId(), agent_id: req.agent_id, rule: req.rule, action: 'escalate', state: 'alerted', restart_id: null,
-          detail: `${s.maxPerAgent} healing restarts within ${s.windowS} s; ${req.rule} wants another: ${req.detail}`,
-        })
-        out.actions.push(action)
-        out.alerts.push({ type: 'heal_escalated', action })
-        continue
-      }
-      if (req.cooling || budget.rollout_running || inFlight >= s.maxConcurrent) continue
-      const memory = req.rule === 'memory'
-      const restartId = this.d.newId()
-      const result = await commandRestartIn(tx, req.agent_id, {
-        restart_id: restartId, reason: memory ? 'heal:memory' : 'task_overdue', mode: memory ? 'graceful' : 'force', deadline_s: null, rollout_id: null,
-      }, async (inner, restart, holder) => {
-        if (holder !== hubId) await this.d.bus.publish(holder, { kind: 'restart', agent_id: req.agent_id, restart_id: restart.restart_id }, inner)
-      })
-      if (!result.ok || result.already_pending) continue
-      out.actions.push(await insertHealingAction(tx, hubId, {
-        action_id: this.d.newId(), agent_id: req.agent_id, rule: req.rule, action: 'restart', detail: req.detail,
-        restart_id: restartId, state: result.restart.state,
-      }))
-      await deleteHealingRequest(tx, req.agent_id)
-      inFlight++
-      if (result.hub_id === hubId) out.localRestarts.push(restartId)
+      if (!held.paused && await this.tryStart(tx, req, budget.rollout_running, inFlight, out)) inFlight++
+      // A memory restart refused (by the budget, a pause, anything) does not wait in line, as on
+      // one hub (docs/healing.md): the agent's next report above the limit files it again.
+      else if (req.rule === 'memory') await dropMemoryRequest(tx, req.agent_id)
     }
     return out
+  }
+
+  /** Starts the request's restart if the budget allows (true), escalates past the per-agent limit. */
+  private async tryStart(tx: Queryable, req: HealingRequestRow, rolloutRunning: boolean, inFlight: number, out: StepOutcome): Promise<boolean> {
+    const { settings: s, hubId } = this.d
+    // pm2 cannot restart it: nothing to wait for.
+    if (req.live && !req.supervised) {
+      await deleteHealingRequest(tx, req.agent_id)
+      return false
+    }
+    if (!req.live || req.quarantined || req.restart_pending) return false
+    if (req.recent >= s.maxPerAgent) {
+      if (req.escalated) return false
+      const action = await insertHealingAction(tx, hubId, {
+        action_id: this.d.newId(), agent_id: req.agent_id, rule: req.rule, action: 'escalate', state: 'alerted', restart_id: null,
+        detail: `${s.maxPerAgent} healing restarts within ${s.windowS} s; ${req.rule} wants another: ${req.detail}`,
+      })
+      out.actions.push(action)
+      out.alerts.push({ type: 'heal_escalated', action })
+      return false
+    }
+    if (req.cooling || rolloutRunning || inFlight >= s.maxConcurrent) return false
+    const memory = req.rule === 'memory'
+    const restartId = this.d.newId()
+    const result = await commandRestartIn(tx, req.agent_id, {
+      restart_id: restartId, reason: memory ? 'heal:memory' : 'task_overdue', mode: memory ? 'graceful' : 'force', deadline_s: null, rollout_id: null,
+    }, async (inner, restart, holder) => {
+      if (holder !== hubId) await this.d.bus.publish(holder, { kind: 'restart', agent_id: req.agent_id, restart_id: restart.restart_id }, inner)
+    })
+    if (!result.ok || result.already_pending) return false
+    out.actions.push(await insertHealingAction(tx, hubId, {
+      action_id: this.d.newId(), agent_id: req.agent_id, rule: req.rule, action: 'restart', detail: req.detail,
+      restart_id: restartId, state: result.restart.state,
+    }))
+    await deleteHealingRequest(tx, req.agent_id)
+    if (result.hub_id === hubId) out.localRestarts.push(restartId)
+    return true
   }
 }

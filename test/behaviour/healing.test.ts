@@ -1,7 +1,8 @@
 /**
  * Healing, the same on both stores: the crash-loop rule quarantines, an operator's resume
- * lifts it; the memory rule restarts within the budget (max_concurrent); pause holds every
- * action until resume. Settings are small so nothing waits long.
+ * lifts it; the memory rule restarts within the budget (max_concurrent), and a memory restart
+ * the budget or a pause refused is asked again by the agent's next report, never retried on its
+ * own; pause holds every action until resume. Settings are small so nothing waits long.
  */
 import { describe, expect, it } from 'vitest'
 import { pm2Info } from '../../support/cluster-hubs.ts'
@@ -67,8 +68,9 @@ describe(`healing on the ${STORE} store`, () => {
     restarted.close()
     await hub.agent(first.agent_id, { pm2_info: pm2Info(1, 101) })
     await actionOf(hub, (x) => x.action_id === first.action_id && x.state === 'completed', 'the first restart completed')
-    // Its next report (a sidecar reports every AGENTCOM_STATS_INTERVAL_MS) finds the budget free.
-    // (One hub decides again on that report; the cluster's decider also retries on its own.)
+    // A refused memory restart does not wait in line (docs/healing.md): the budget is free now,
+    // yet nothing happens until the agent's next report above the limit asks again.
+    await expect(waiting.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
     reportMemory(waiting, 200)
     expect(await waiting.next('restart_sidecar', 10_000)).toMatchObject({ reason: 'heal:memory' })
   })
@@ -101,7 +103,8 @@ describe(`healing on the ${STORE} store`, () => {
     await expect(agent.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
     expect((await healing(hub)).actions).toEqual([])
     expect(await hub.api('POST', '/healing/resume')).toMatchObject({ status: 200, body: { paused: false } })
-    reportMemory(agent, 200)
+    // What was refused while paused is not remembered: the agent's next report above asks again.
+    await expect(agent.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
     reportMemory(agent, 200)
     expect(await agent.next('restart_sidecar', 10_000)).toMatchObject({ reason: 'heal:memory' })
   })

@@ -1,7 +1,7 @@
 /**
  * What survives a hub restart, the same on both stores: a single hub started again on its data
  * dir, or another hub of the cluster on the same database. Restarts, rollouts (a running one
- * goes on), quarantines and healing's history and paused flag.
+ * goes on), quarantines, healing's history and paused flag, and its budget.
  */
 import { describe, expect, it } from 'vitest'
 import { pm2Info } from '../../support/cluster-hubs.ts'
@@ -10,6 +10,7 @@ import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const hubs = useStoreHubs()
+const MB = 1024 * 1024
 
 /** The sidecar's side of a restart: says so, closes, comes back as the next pm2 process. */
 async function obey(hub: StoreHub, socket: TestSocket, agentId: string, restarts = 1): Promise<TestSocket> {
@@ -54,6 +55,26 @@ describe(`a hub restart on the ${STORE} store`, () => {
     await expect(q1.next('task_assign', 300)).rejects.toThrow(/no task_assign/)
     expect((await hub.api('POST', '/agents/q1/resume')).body).toMatchObject({ quarantined: false })
     expect((await q1.next('task_assign', 5000)).task_id).toBe(created.task_id)
+  })
+
+  it("keeps healing's budget: an agent at its per-agent limit is escalated, not restarted, after the hub restart", async () => {
+    const hub = await hubs.start({ hub: { healing: { maxMemoryMb: 100, maxPerAgent: 1, cooldownS: 0 } } })
+    const overLimit = (socket: TestSocket) => {
+      for (let n = 0; n < 2; n++) socket.send({ type: 'stats', rss_bytes: 200 * MB, heap_used_bytes: MB, event_loop_delay_ms: 0, uptime_ms: 1000 })
+    }
+    const b1 = await hub.agent('b1')
+    overLimit(b1)
+    await obey(hub, b1, 'b1')
+    const actions = () => hub.api('GET', '/healing').then((r) => r.body.actions)
+    await waitFor(actions, (a) => a[0]?.state === 'completed', { what: 'the healing restart completed' })
+
+    await hub.restart()
+
+    const back = await hub.agent('b1', { pm2_info: pm2Info(1, 101) })
+    overLimit(back)
+    const escalated = await waitFor(actions, (a) => a.some((x: any) => x.action === 'escalate'), { what: 'the escalation', timeoutMs: 15_000 })
+    expect(escalated.map((x: any) => [x.action, x.rule])).toEqual([['escalate', 'memory'], ['restart', 'memory']])
+    await expect(back.next('restart_sidecar', 300)).rejects.toThrow(/no restart_sidecar/)
   })
 
   it('goes on with a pending restart and a running rollout', async () => {

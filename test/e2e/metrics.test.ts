@@ -4,6 +4,7 @@
  * task: the values move with the fleet, and each restart counts once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { family, histogram, scrape, value } from '../../support/prometheus.ts'
@@ -42,7 +43,7 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
     const jti = JSON.parse(Buffer.from(revoked.split('.')[1], 'base64url').toString()).jti
     expect((await hub.api('POST', '/api/admin/tokens/revoke', { jti })).status).toBe(200)
     const expired = await signAdminToken(hub.secret, 1)
-    await expect.poll(async () => (await fetch(`${hub.url}/api/admin/agents`, { headers: { authorization: `Bearer ${expired}` } })).status, { timeout: 5000 }).toBe(401)
+    await waitUntil(async () => expect((await fetch(`${hub.url}/api/admin/agents`, { headers: { authorization: `Bearer ${expired}` } })).status).toBe(401), { timeoutMs: 5000 })
     const refused = ['', 'nope', await hub.agentToken('m-0'), await signAdminToken('x'.repeat(40)), expired, revoked]
     for (const path of ['/metrics', '/api/admin/metrics/history']) {
       for (const token of refused) {
@@ -83,17 +84,17 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
     expect(res.status).toBe(200)
     await socket.next('restart_sidecar')
     socket.send({ type: 'agent_restarting', reason: 'metrics test', restart_id: res.body.restart_id })
-    await expect.poll(async () => value(await metrics(), 'agentcom_agents', { status: 'restarting' })).toBe(1)
+    await waitUntil(async () => expect(value(await metrics(), 'agentcom_agents', { status: 'restarting' })).toBe(1))
     socket.ws.close(1012, 'restarting')
     await socket.closed
     const back = await agent('m-restart', 2, 501)
-    await expect.poll(async () => value(await metrics(), 'agentcom_restarts_total', { kind: 'admin', state: 'completed' })).toBe(completed + 1)
+    await waitUntil(async () => expect(value(await metrics(), 'agentcom_restarts_total', { kind: 'admin', state: 'completed' })).toBe(completed + 1))
     // More changes of the same agent (its stats, a second identify) do not count it again.
     back.send({ type: 'stats', rss_bytes: 2e7, heap_used_bytes: 1e7, event_loop_delay_ms: 0, uptime_ms: 5 })
     back.close()
     await back.closed
     const again = await agent('m-restart', 2, 501)
-    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/m-restart')).body.connected).toBe(true)
+    await waitUntil(async () => expect((await hub.api('GET', '/api/admin/agents/m-restart')).body.connected).toBe(true))
     const after = await metrics()
     expect(value(after, 'agentcom_restarts_total', { kind: 'admin', state: 'completed' })).toBe(completed + 1)
     expect(value(after, 'agentcom_restarts_total', { kind: 'admin', state: 'failed' })).toBe(0)
@@ -108,7 +109,7 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
     const assign = await socket.next('task_assign')
     expect(assign.task_id).toBe(created.body.task_id)
     socket.send({ type: 'task_accepted', task_id: assign.task_id })
-    await expect.poll(async () => value(await metrics(), 'agentcom_agents', { status: 'working' })).toBe(1)
+    await waitUntil(async () => expect(value(await metrics(), 'agentcom_agents', { status: 'working' })).toBe(1))
     // The task's own run time: what the histogram must show (not a wait for an event).
     await new Promise((resolve) => setTimeout(resolve, 300))
     socket.send({ type: 'task_complete', task_id: assign.task_id, result: { ok: true } })
@@ -141,9 +142,9 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
       socket.close()
       await socket.closed
     }
-    await expect.poll(() => webhook.received.length).toBe(1)
+    await waitUntil(async () => expect(webhook.received.length).toBe(1))
     // Counted once the hub has read the receiver's answer, a moment after the receiver got it.
-    await expect.poll(async () => value(await metrics(), 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'delivered' })).toBe(1)
+    await waitUntil(async () => expect(value(await metrics(), 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'delivered' })).toBe(1))
     const after = await metrics()
     expect(value(after, 'agentcom_healing_actions_total', { rule: 'crash_loop' })).toBe(value(before, 'agentcom_healing_actions_total', { rule: 'crash_loop' }) + 1)
     expect(value(after, 'agentcom_agents_quarantined')).toBe(1)

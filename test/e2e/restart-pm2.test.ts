@@ -3,6 +3,7 @@
  * real pm2 daemon, a restart over HTTP, and the agent back with restart_count one higher.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
 
@@ -26,7 +27,7 @@ const agent = async (id: string) => (await hub.api('GET', `/api/admin/agents/${i
 
 describe(`restart under a real pm2 (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => {
   it('identifies with its own pm2 info and no part of pm2\'s environment', async () => {
-    await expect.poll(() => agent('e2e-1'), { timeout: 20_000 }).toMatchObject({ connected: true, status: 'idle' })
+    await waitUntil(async () => expect(await agent('e2e-1')).toMatchObject({ connected: true, status: 'idle' }), { timeoutMs: 20_000 })
     const info = (await agent('e2e-1')).pm2_info
     const real = await pm2.get('agentcom-e2e-1')
     expect(info).toMatchObject({ name: 'agentcom-e2e-1', pid: real.pid, status: 'online', restart_count: 0 })
@@ -39,7 +40,7 @@ describe(`restart under a real pm2 (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node
     const res = await hub.api('POST', '/api/admin/agents/e2e-1/restart', { reason: 'e2e' })
     expect(res).toMatchObject({ status: 200, body: { status: 'restart_commanded', agent_id: 'e2e-1', reason: 'e2e' } })
 
-    await expect.poll(async () => (await agent('e2e-1')).restart?.state, { timeout: 30_000 }).toBe('completed')
+    await waitUntil(async () => expect((await agent('e2e-1')).restart?.state).toBe('completed'), { timeoutMs: 30_000 })
     const after = await agent('e2e-1')
     expect(after).toMatchObject({ connected: true, status: 'idle', restart: { restart_id: res.body.restart_id } })
     expect(after.pm2_info.restart_count).toBe(before.restart_time + 1)

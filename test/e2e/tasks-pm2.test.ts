@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { createPm2Sandbox, DEMO_TASK, type Pm2Sandbox } from '../../support/pm2.ts'
-import { waitFor } from '../../support/wait.ts'
+import { waitFor, waitUntil } from '../../support/wait.ts'
 
 let hub: HubProcess
 let pm2: Pm2Sandbox
@@ -44,7 +44,7 @@ const submit = async (body: unknown) => {
 const starts = async (taskId: string) =>
   (await readFile(ledger, 'utf8').catch(() => '')).split('\n').filter((line) => line === taskId).length
 const settled = (id: string, timeout = 30_000) =>
-  expect.poll(async () => (await task(id)).status, { timeout }).toMatch(/^(completed|failed)$/)
+  waitUntil(async () => expect((await task(id)).status).toMatch(/^(completed|failed)$/), { timeoutMs: timeout })
 
 describe('tasks under a real pm2', () => {
   it('runs a task and returns the demo command\'s echo', async () => {
@@ -57,7 +57,7 @@ describe('tasks under a real pm2', () => {
   it('defers a graceful restart until the running task is done; a pinned task waits meanwhile', async () => {
     const before = (await agent('t-1')).pm2_info.restart_count
     const long = await submit({ input: { sleep_ms: 2500 }, agent_id: 't-1' })
-    await expect.poll(async () => (await task(long.task_id)).status).toBe('working')
+    await waitUntil(async () => expect((await task(long.task_id)).status).toBe('working'))
     const restart = await hub.api('POST', '/api/admin/agents/t-1/restart', {})
     expect(restart.body.state).toBe('deferred')
     const pinned = await submit({ input: { n: 1 }, agent_id: 't-1' })
@@ -67,7 +67,7 @@ describe('tasks under a real pm2', () => {
     // The pinned task was never given to an agent about to restart.
     const whileRestarting = await task(pinned.task_id)
     expect(['queued', 'completed']).toContain(whileRestarting.status)
-    await expect.poll(async () => (await agent('t-1')).restart.state, { timeout: 30_000 }).toBe('completed')
+    await waitUntil(async () => expect((await agent('t-1')).restart.state).toBe('completed'), { timeoutMs: 30_000 })
     expect((await agent('t-1')).pm2_info.restart_count).toBe(before + 1)
     await settled(pinned.task_id)
     expect(await task(pinned.task_id)).toMatchObject({ status: 'completed', agent_id: 't-1', attempts: 1 })
@@ -76,9 +76,9 @@ describe('tasks under a real pm2', () => {
 
   it('force restart stops the running task and runs it again', async () => {
     const cut = await submit({ input: { sleep_ms: 4000 }, agent_id: 't-2' })
-    await expect.poll(async () => (await task(cut.task_id)).status).toBe('working')
+    await waitUntil(async () => expect((await task(cut.task_id)).status).toBe('working'))
     // "working" means accepted; wait until the command itself has started, so it is really cut.
-    await expect.poll(() => starts(cut.task_id)).toBe(1)
+    await waitUntil(async () => expect(await starts(cut.task_id)).toBe(1))
     const res = await hub.api('POST', '/api/admin/agents/t-2/restart', { mode: 'force' })
     expect(res.status).toBe(200)
     await settled(cut.task_id)
@@ -89,7 +89,7 @@ describe('tasks under a real pm2', () => {
 
   it('loses nothing when a sidecar is killed with SIGKILL mid-task', async () => {
     const t = await submit({ input: { sleep_ms: 3000 }, agent_id: 't-1' })
-    await expect.poll(async () => (await task(t.task_id)).status).toBe('working')
+    await waitUntil(async () => expect((await task(t.task_id)).status).toBe('working'))
     const { pid } = await pm2.get('agentcom-t-1')
     process.kill(pid, 'SIGKILL')
     await settled(t.task_id, 40_000)
@@ -98,7 +98,7 @@ describe('tasks under a real pm2', () => {
 
   it('finishes the running task when someone runs `pm2 restart` by hand (SIGINT)', async () => {
     const t = await submit({ input: { sleep_ms: 1500 }, agent_id: 't-2' })
-    await expect.poll(async () => (await task(t.task_id)).status).toBe('working')
+    await waitUntil(async () => expect((await task(t.task_id)).status).toBe('working'))
     await pm2.pm2(['restart', 'agentcom-t-2'])
     await settled(t.task_id)
     expect(await task(t.task_id)).toMatchObject({ status: 'completed', attempts: 1 })

@@ -3,6 +3,7 @@
  * on port 0, with real `ws` clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { identifiedSocket, openSocket } from '../../support/ws-client.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 
@@ -41,7 +42,7 @@ describe(`identify (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => 
   it("takes pm2's own view reported after identify as the agent's pm2_info", async () => {
     const socket = await agent('ident-pm2', { pm2_info: { ...pm2Info(2, 150), memory_bytes: null } })
     socket.send({ type: 'pm2_info', pm2_info: pm2Info(2, 150) })
-    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/ident-pm2')).body.pm2_info).toEqual(pm2Info(2, 150))
+    await waitUntil(async () => expect((await hub.api('GET', '/api/admin/agents/ident-pm2')).body.pm2_info).toEqual(pm2Info(2, 150)))
     socket.close()
   })
 
@@ -88,9 +89,9 @@ describe(`identify (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => 
     const socket = await agent('leaver')
     socket.close()
     await socket.closed
-    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/leaver')).body).toMatchObject({
+    await waitUntil(async () => expect((await hub.api('GET', '/api/admin/agents/leaver')).body).toMatchObject({
       connected: false, status: 'offline',
-    })
+    }))
   })
 })
 
@@ -155,7 +156,7 @@ describe('restart', () => {
     expect(again.body.restart_id).toBe(res.body.restart_id)
 
     socket.send({ type: 'agent_restarting', reason: 'deploy 42', restart_id: res.body.restart_id })
-    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/rs-1')).body.status).toBe('restarting')
+    await waitUntil(async () => expect((await hub.api('GET', '/api/admin/agents/rs-1')).body.status).toBe('restarting'))
     socket.ws.close(1012, 'restarting')
     await socket.closed
 
@@ -170,8 +171,7 @@ describe('restart', () => {
     const res = await hub.api('POST', '/api/admin/agents/rs-gone/restart')
     await socket.next('restart_sidecar')
     socket.ws.close(1012)
-    await expect.poll(async () => (await hub.api('GET', '/api/admin/agents/rs-gone')).body.restart.state, { timeout: 8000 })
-      .toBe('failed')
+    await waitUntil(async () => expect((await hub.api('GET', '/api/admin/agents/rs-gone')).body.restart.state).toBe('failed'), { timeoutMs: 8000 })
     expect(res.status).toBe(200)
   })
 

@@ -5,36 +5,28 @@ import { startTcpProxy } from '../../support/tcp-proxy.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
-/** Collects what a bus delivers, and lets a test await the next message. */
+/** Collects what a bus delivers, and lets a test wait for a message. */
 function inbox(bus: PgBus) {
   const got: { message: BusMessage; from: string }[] = []
-  const waiters: (() => void)[] = []
   bus.subscribe((message, from) => {
     got.push({ message, from })
-    waiters.splice(0).forEach((w) => w())
   })
-  const until = async (accept: (m: BusMessage) => boolean) => {
-    while (!got.some((g) => accept(g.message))) await new Promise<void>((r) => waiters.push(r))
-    return got.find((g) => accept(g.message))!
-  }
+  const until = (accept: (m: BusMessage) => boolean) =>
+    waitFor(() => got.find((g) => accept(g.message)), (g) => g !== undefined, { intervalMs: 10, what: 'a bus message' }).then((g) => g!)
   return { got, until }
 }
 
-/** Counts LISTEN registrations, resolving a promise per registration. */
+/** Counts LISTEN registrations. */
 function listenCounter() {
   let count = 0
-  const waiters: (() => void)[] = []
   return {
     onListen: () => {
       count++
-      waiters.splice(0).forEach((w) => w())
     },
     get count() {
       return count
     },
-    async reach(n: number) {
-      while (count < n) await new Promise<void>((r) => waiters.push(r))
-    },
+    reach: (n: number) => waitFor(() => count, (c) => c >= n, { intervalMs: 10, what: `${n} LISTEN registrations` }),
   }
 }
 

@@ -4,30 +4,16 @@
  * enroll; an agent known on one hub is refused (409) on another; the version and host an agent
  * sent at identify read the same on every hub, with the ?version= filter.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
-import type { TestSocket } from '../../support/ws-client.ts'
+import { describe, expect, it } from 'vitest'
+import type { TestDatabase } from '../../support/test-database.ts'
+import { agentOn, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { waitFor } from '../../support/wait.ts'
 import { createPgJoinUses } from '../../hub/pg/join-uses.ts'
 
 let db: TestDatabase
 let a: TestHub
 let b: TestHub
-const sockets: TestSocket[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'en-a')
-  b = await startClusterHub(db.url, 'en-b')
-})
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
-})
+const sockets = useTwoClusterHubs(['en-a', 'en-b'], (hubs) => ({ db, a, b } = hubs))
 
 async function enroll(hub: TestHub, token: string, agentId: string): Promise<{ status: number; body: any }> {
   const res = await fetch(`${hub.running.url}/api/enroll`, {

@@ -32,18 +32,18 @@ async function stream(hub: TestHub, lastEventId?: string) {
   const parser = createSseParser((e) => events.push(e))
   const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
   cleanups.push(() => controller.abort())
+  let ended = false
+  void (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
+  })().catch(() => undefined).finally(() => { ended = true }) // aborted at cleanup
   return {
     events,
-    /** Reads until `accept(events)` holds. */
-    async until(accept: (events: SseEvent[]) => boolean): Promise<SseEvent[]> {
-      const deadline = Date.now() + 10_000
-      while (!accept(events)) {
-        if (Date.now() > deadline) throw new Error(`not seen in time; got ${JSON.stringify(events.map((e) => [e.id, e.event, e.data.slice(0, 80)]))}`)
-        const r = await reader.read()
-        if (r.done) throw new Error('stream ended')
-        parser.push(r.value)
-      }
-      return events
+    /** Waits until `accept(events)` holds; fails at once if the stream ends first. */
+    until(accept: (events: SseEvent[]) => boolean): Promise<SseEvent[]> {
+      return waitFor(() => {
+        if (ended && !accept(events)) throw new Error(`stream ended; got ${JSON.stringify(events.map((e) => [e.id, e.event, e.data.slice(0, 80)]))}`)
+        return events
+      }, accept, { timeoutMs: 10_000, intervalMs: 20, what: 'events on the stream' })
     },
   }
 }

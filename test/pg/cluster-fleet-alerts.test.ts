@@ -8,8 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { agentOn, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const WEBHOOK_SECRET = 'fleet-alerts-secret'
@@ -20,7 +19,6 @@ interface Delivery {
   verified: boolean
 }
 
-let db: TestDatabase
 let a: TestHub
 let b: TestHub
 const deliveries: Delivery[] = []
@@ -39,19 +37,16 @@ const server = createServer((req, res) => {
   })
 })
 
-beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`
-  db = await createTestDatabase()
-  const hub = { alertWebhookUrl: url, alertWebhookSecret: WEBHOOK_SECRET, alertOfflineMs: 1000, restartTimeoutMs: 2000 }
-  a = await startClusterHub(db.url, 'fa-a', { hub })
-  b = await startClusterHub(db.url, 'fa-b', { hub })
-})
-afterAll(async () => {
-  for (const hub of [a, b]) await hub?.stop().catch(() => undefined)
-  await db?.drop()
-  await new Promise<void>((r) => server.close(() => r()))
-})
+// Registered before the hubs' own: the receiver listens before they start (their options read
+// its port) and, hooks running as a stack, closes after they stop.
+beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)))
+afterAll(() => new Promise<void>((r) => server.close(() => r())))
+useTwoClusterHubs(['fa-a', 'fa-b'], (hubs) => ({ a, b } = hubs), () => ({
+  hub: {
+    alertWebhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, alertWebhookSecret: WEBHOOK_SECRET,
+    alertOfflineMs: 1000, restartTimeoutMs: 2000,
+  },
+}))
 
 const of = (agentId: string) => deliveries.filter((d) => d.body.agent_id === agentId)
 

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { agentOn, holdDeciderSteps, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
@@ -76,11 +76,15 @@ describe('the healing decider', () => {
     expect(escalated.filter((x: any) => x.action === 'restart')).toHaveLength(1)
     expect(escalated[0]).toMatchObject({ action: 'escalate', rule: 'memory', state: 'alerted', detail: expect.stringContaining('1 healing restarts within 600 s') })
     reportRss(socket, 50)
+    const release = await holdDeciderSteps(sql)
     reportRss(socket, 150)
     reportRss(socket, 150)
     await waitFor(() => sql`SELECT 1 FROM healing_requests WHERE agent_id = 'mem-1'`, (rows) => rows.length === 1, { what: 'asked again' })
+    await release()
     await second.runtime.healingDecider!.step()
     expect((await history()).map((x: any) => x.action)).toEqual(['escalate', 'restart'])
+    // Refused, the request does not wait in line: the next report above asks again.
+    expect(await sql`SELECT 1 FROM healing_requests WHERE agent_id = 'mem-1'`).toEqual([])
     await waitFor(async () => webhook.received.filter((x) => x.body.type === 'heal_escalated'), (r) => r.length > 0, { what: 'the alert' })
     expect(webhook.received.map((x) => x.body.type)).toEqual(['heal_escalated'])
     expect((await second.api('GET', '/agents/mem-1')).body.restart).toMatchObject({ state: 'completed', reason: 'heal:memory' })

@@ -1,12 +1,12 @@
 /**
  * Healing's budget and quarantine hold for the whole cluster, not per hub: two hubs, agents on
  * both. At most AGENTCOM_HEAL_MAX_CONCURRENT (1) healing restarts in flight in the fleet; none
- * while a cluster rollout runs; a crash loop spread over both hubs ends in one quarantine that
+ * while a cluster rollout runs (a refused memory restart is asked again by the next report); a crash loop spread over both hubs ends in one quarantine that
  * holds on every hub until a resume on any hub.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { TestDatabase } from '../../support/test-database.ts'
-import { agentOn, pm2Info, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
+import { agentOn, holdDeciderSteps, pm2Info, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
@@ -56,8 +56,11 @@ describe('healing decides for the whole cluster', () => {
   it('two memory-hungry agents on different hubs are never healing at the same time (max_concurrent 1)', async () => {
     const onA = await agent(a, 'mem-a', 0, 100)
     const onB = await agent(b, 'mem-b', 0, 200)
+    // Both are filed before the decider looks, so it chooses between them.
+    const release = await holdDeciderSteps(sql)
     for (const s of [onA, onB, onA, onB]) reportRss(s, 150)
     await Promise.all([requested('mem-a'), requested('mem-b')])
+    await release()
     const first = await waitFor(() => a.api('GET', '/healing'), (r) => r.body.actions.some((x: any) => x.action === 'restart'), { what: 'a healing restart' })
     const firstAction = first.body.actions.find((x: any) => x.action === 'restart')
     const [firstSocket, secondId] = firstAction.agent_id === 'mem-a' ? [onA, 'mem-b'] : [onB, 'mem-a']
@@ -66,12 +69,19 @@ describe('healing decides for the whole cluster', () => {
     await stepDeciders()
     expect(await healingRestarts(secondId)).toEqual([])
     expect((await b.api('GET', `/agents/${secondId}`)).body.restart).toBeNull()
+    // Refused, the second's request did not wait in line (as on one hub).
+    expect(await sql`SELECT agent_id FROM healing_requests`).toEqual([])
 
-    // The first comes back a new process, on the other hub: its restart is over, the second's starts.
+    // The first comes back a new process, on the other hub: its restart is over; the second's
+    // starts on its next report above the limit.
     firstSocket.close()
     const firstHub = firstAction.agent_id === 'mem-a' ? b : a
     await agent(firstHub, firstAction.agent_id, 1, 101)
+    await waitFor(() => healingRestarts(firstAction.agent_id), (r) => r[0]?.state === 'completed', { what: 'first restart completed' })
+    await stepDeciders()
+    expect(await healingRestarts(secondId)).toEqual([])
     const secondSocket = secondId === 'mem-a' ? onA : onB
+    reportRss(secondSocket, 150)
     const second = await secondSocket.next('restart_sidecar')
     expect(second).toMatchObject({ reason: 'heal:memory' })
     const actions = (await b.api('GET', '/healing')).body.actions
@@ -90,17 +100,20 @@ describe('healing decides for the whole cluster', () => {
     const hungry = await agent(b, 'mem-r', 0, 500)
     const rollout = (await b.api('POST', '/rollouts', { agent_ids: ['ro-1'], max_unavailable: 1, reason: 'deploy' })).body
     await rolled.next('restart_sidecar')
+    const release = await holdDeciderSteps(sql)
     reportRss(hungry, 150)
     reportRss(hungry, 150)
     await requested('mem-r')
-    await stepDeciders()
+    await release()
     await stepDeciders()
     expect(await healingRestarts('mem-r')).toEqual([])
     expect((await a.api('GET', '/agents/mem-r')).body.restart).toBeNull()
+    expect(await sql`SELECT agent_id FROM healing_requests`).toEqual([])
 
     rolled.close()
     await agent(b, 'ro-1', 1, 401)
     await waitFor(() => a.api('GET', `/rollouts/${rollout.rollout_id}`), (r) => r.body.state === 'completed', { what: 'rollout completed' })
+    reportRss(hungry, 150)
     expect(await hungry.next('restart_sidecar')).toMatchObject({ reason: 'heal:memory' })
     hungry.close()
     await agent(a, 'mem-r', 1, 501)

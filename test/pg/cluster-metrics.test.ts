@@ -3,31 +3,17 @@
  * clients. The fleet's gauges are the same from every hub; counters are each hub's own,
  * labelled hub_id, and what happens once in the fleet is counted once over all hubs.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, clusterAdminToken, pm2Info, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { describe, expect, it } from 'vitest'
+import { agentOn, clusterAdminToken, pm2Info, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { histogram, scrape, value, type ParsedFamily } from '../../support/prometheus.ts'
 import { waitFor } from '../../support/wait.ts'
 
-let db: TestDatabase
 let a: TestHub
 let b: TestHub
-const sockets: TestSocket[] = []
-
-beforeAll(async () => {
-  db = await createTestDatabase()
-  const hub = { restartTimeoutMs: 1500, healing: { crashLimit: 2 } }
-  a = await startClusterHub(db.url, 'hub-a', { hub })
-  b = await startClusterHub(db.url, 'hub-b', { hub })
-})
-afterEach(() => {
-  for (const s of sockets.splice(0)) s.close()
-})
-afterAll(async () => {
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
-})
+const sockets = useTwoClusterHubs(['hub-a', 'hub-b'], (hubs) => ({ a, b } = hubs), () => ({
+  hub: { restartTimeoutMs: 1500, healing: { crashLimit: 2 } },
+}))
 
 async function metrics(hub: TestHub): Promise<ParsedFamily[]> {
   const res = await scrape(hub.running.url, await clusterAdminToken())

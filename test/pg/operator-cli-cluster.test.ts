@@ -7,29 +7,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { operatorVerbs } from '../../cli/operator/index.ts'
 import type { Answer } from '../../cli/operator/client.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, clusterAdminToken, startClusterHub, type TestHub } from '../../support/cluster-hubs.ts'
+import { agentOn, clusterAdminToken, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { createAnswerChecker } from '../../support/openapi-check.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 
-let db: TestDatabase
 let a: TestHub
 let b: TestHub
+/** The agents stay for the whole file (the list the helper hands back is closed after each test). */
 const sockets: TestSocket[] = []
 const answers: Answer[] = []
 
+useTwoClusterHubs(['hub-a', 'hub-b'], (hubs) => ({ a, b } = hubs))
 beforeAll(async () => {
-  db = await createTestDatabase()
-  a = await startClusterHub(db.url, 'hub-a')
-  b = await startClusterHub(db.url, 'hub-b')
   sockets.push(await agentOn(a, 'oc-1'), await agentOn(b, 'oc-2'))
   await waitFor(() => b.api('GET', '/agents'), (r) => r.body.agents.filter((x: any) => x.connected).length === 2, { what: 'both agents on both hubs' })
 })
-afterAll(async () => {
+afterAll(() => {
   for (const s of sockets) s.close()
-  for (const hub of [a, b]) if (hub) await hub.stop().catch(() => undefined)
-  await db?.drop()
 })
 
 async function cli(hub: TestHub, args: string[]) {

@@ -2,14 +2,11 @@
  * Task control in cluster mode: the shared behaviour suite on two hubs and one database, tasks
  * made and cancelled through hub A, agents on hub B, so every rule also crosses hubs.
  */
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
-import { agentOn, clusterAdminToken, startClusterHub } from '../../support/cluster-hubs.ts'
+import { agentOn, clusterAdminToken, startTwoClusterHubs } from '../../support/cluster-hubs.ts'
 import { describeTaskControl, followOutput } from '../../support/task-control-suite.ts'
 
 describeTaskControl('cluster', async () => {
-  const db: TestDatabase = await createTestDatabase()
-  const a = await startClusterHub(db.url, 'tc-a')
-  const b = await startClusterHub(db.url, 'tc-b')
+  const { a, b, stop } = await startTwoClusterHubs(['tc-a', 'tc-b'])
   const token = await clusterAdminToken()
   return {
     api: (method, path, body) => a.api(method, path, body),
@@ -19,10 +16,6 @@ describeTaskControl('cluster', async () => {
     async reset() {
       await a.runtime.sql`TRUNCATE tasks, task_output`
     },
-    async stop() {
-      await a.stop()
-      await b.stop()
-      await db.drop()
-    },
+    stop,
   }
 })

@@ -7,7 +7,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createAlertSender, type Alert } from '../../hub/alerts.ts'
 import { silentLogger } from '../../shared/log.ts'
 
@@ -59,8 +60,8 @@ describe('signed alert deliveries', () => {
     try {
       sender.send(offline)
       sender.send(failed)
-      await vi.waitFor(() => expect(hook.deliveries.length).toBe(3), { timeout: 5000 })
-      await vi.waitFor(() => expect(sender.pending).toBe(0))
+      await waitUntil(() => expect(hook.deliveries.length).toBe(3), { timeoutMs: 5000 })
+      await waitUntil(() => expect(sender.pending).toBe(0))
       const [first, retry, second] = hook.deliveries
       for (const d of hook.deliveries) {
         expect(verifies(d, SECRET)).toBe(true)
@@ -85,7 +86,7 @@ describe('signed alert deliveries', () => {
     const sender = createAlertSender({ url: hook.url, log: silentLogger })
     try {
       sender.send(offline)
-      await vi.waitFor(() => expect(hook.deliveries.length).toBe(1), { timeout: 5000 })
+      await waitUntil(() => expect(hook.deliveries.length).toBe(1), { timeoutMs: 5000 })
       expect(hook.deliveries[0].signature).toBeUndefined()
       expect(hook.deliveries[0].delivery).toMatch(/^[0-9a-f-]{36}$/)
     } finally {

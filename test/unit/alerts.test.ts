@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createAlertSender, type AlertFetch, type AlertSender } from '../../hub/alerts.ts'
 import type { HealingAlert } from '../../hub/healing-output.ts'
 import type { LogFields, Logger } from '../../shared/log.ts'
@@ -181,7 +182,7 @@ describe('alert sender against a real HTTP server', () => {
       const sent: HealingAlert = { type: 'agent_quarantined', agent_id: 'worker-1', rule: 'crash_loop', detail: '3 unplanned restarts within 600 s', at: 1_767_225_600_000 }
       sender.send(sent)
       await done
-      await vi.waitFor(() => expect(sender.pending).toBe(0))
+      await waitUntil(() => expect(sender.pending).toBe(0))
       const body = '{"type":"agent_quarantined","agent_id":"worker-1","rule":"crash_loop","detail":"3 unplanned restarts within 600 s","at":1767225600000}'
       expect(received).toEqual([
         { method: 'POST', type: 'application/json', body },

@@ -3,9 +3,12 @@ import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { waitFor } from '../../support/wait.ts'
 import { execTask, MAX_RESULT_BYTES, OUTPUT_GRACE_MS, STDERR_TAIL_BYTES, type ExecTaskOptions } from '../../sidecar/executor.ts'
 
 const ENV = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
+/** How these tests wait for a process: often, and not long. */
+const SOON = { timeoutMs: 5000, intervalMs: 10 }
 
 function run(command: string, opts: Partial<ExecTaskOptions> & { timeoutMs?: number; input?: unknown } = {}) {
   return execTask({
@@ -14,17 +17,6 @@ function run(command: string, opts: Partial<ExecTaskOptions> & { timeoutMs?: num
     env: opts.env ?? ENV,
     ...(opts.cwd === undefined ? {} : { cwd: opts.cwd }),
   })
-}
-
-/** Polls `check` every 10 ms until it returns a value, for at most `ms`. */
-async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
 }
 
 /**
@@ -168,14 +160,12 @@ describe('process group', () => {
   it('stop() kills the shell and everything it started', async () => {
     const pidFile = join(dir, 'bg.pid')
     const task = run(`sleep 30 & echo $! > '${pidFile}'; wait`)
-    const pid = await waitFor(async () => {
-      const text = await readFile(pidFile, 'utf8').catch(() => '')
-      return text.endsWith('\n') ? Number(text) : undefined
-    })
+    const text = await waitFor(() => readFile(pidFile, 'utf8').catch(() => ''), (t) => t.endsWith('\n'), { ...SOON, what: 'the pid file' })
+    const pid = Number(text)
     expect(isRunning(pid)).toBe(true)
     task.stop()
     expect(await task.done).toEqual({ kind: 'interrupted', reason: 'stopped' })
-    await waitFor(() => (isRunning(pid) ? undefined : true))
+    await waitFor(() => isRunning(pid), (running) => !running, { ...SOON, what: `process ${pid} gone` })
     expect(isRunning(pid)).toBe(false)
   })
 
@@ -220,7 +210,7 @@ describe('process group', () => {
     expect(await run(`sleep 30 & echo $! > '${pidFile}'; echo done`).done).toEqual({ kind: 'complete', result: 'done' })
     expect(Date.now() - started).toBeLessThan(10_000)
     const pid = Number(await readFile(pidFile, 'utf8'))
-    await waitFor(() => (isRunning(pid) ? undefined : true))
+    await waitFor(() => isRunning(pid), (running) => !running, { ...SOON, what: `process ${pid} gone` })
     expect(isRunning(pid)).toBe(false)
   })
 })

@@ -6,7 +6,8 @@
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createHub, type Hub } from '../../hub/app.ts'
 import { canonicalBase64Url, createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth.ts'
 import { ensureSecret } from '../../hub/secret.ts'
@@ -146,7 +147,7 @@ describe('caps: event streams and queued tasks', () => {
     expect(refused.status).toBe(503)
     expect(await refused.json()).toEqual({ error: 'too_many_clients' })
     await open[0].body!.cancel()
-    await vi.waitFor(async () => {
+    await waitUntil(async () => {
       const again = await events()
       expect(again.status).toBe(200)
       open.push(again)

@@ -3,9 +3,10 @@
  * event only on a change, logged strings cut, refusals logged once per peer per interval.
  * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { WSContext, WSEvents } from 'hono/ws'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { signAgentToken } from '../../hub/auth.ts'
 import { RefusalLog, peerKey } from '../../hub/security/refusal-log.ts'
 import { MAX_LOGGED_CHARS, createLogger, silentLogger } from '../../shared/log.ts'
@@ -41,30 +42,13 @@ describe('frame string bounds (shared/protocol.ts)', () => {
   })
 })
 
-interface FakeSocket {
-  sent: any[]
-  closes: number[]
-  send(data: unknown): void
-}
-
 let hub: Hub | null = null
-const sockets: FakeSocket[] = []
+let sockets: FakeSocket[] = []
 
 function startHub(options: Partial<HubOptions> = {}) {
-  sockets.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: FakeSocket = { sent: [], closes: [], send: (data) => events.onMessage?.(new MessageEvent('message', { data: data as string }), ws) }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)), close: (code: number) => sock.closes.push(code), raw: null, readyState: 1,
-    } as unknown as WSContext
-    sockets.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({ upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger, ...options })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, ...options })
+  sockets = started.opened
+  hub = started.hub
   return hub
 }
 
@@ -78,7 +62,7 @@ async function identifiedSocket(agentId: string): Promise<FakeSocket> {
   const sock = sockets[sockets.length - 1]
   const token = await signAgentToken(SECRET, agentId)
   sock.send(JSON.stringify({ type: 'identify', agent_id: agentId, token, protocol_version: 1, pm2_info: PM2, supervised: true }))
-  await vi.waitFor(() => expect(sock.sent).toContainEqual({ type: 'identified', agent_id: agentId }))
+  await waitUntil(() => expect(sock.sent).toContainEqual({ type: 'identified', agent_id: agentId }))
   return sock
 }
 

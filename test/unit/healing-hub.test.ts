@@ -5,58 +5,32 @@
  * are tested on fake time in healing-policy.test.ts.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { WSContext, WSEvents } from 'hono/ws'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import { waitUntil } from '../../support/wait.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
-import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
 import type { Change } from '../../hub/changes.ts'
-import { ConfigError } from '../../shared/settings.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
 
 const SECRET = 's'.repeat(40)
 const MB = 1024 * 1024
 
-interface Sock {
-  sent: any[]
-  closes: number[]
-  send(frame: unknown): void
-  /** The connection drops. */
-  drop(): void
-}
+type Sock = FakeSocket
 
 let hub: Hub | null = null
 let now = Date.now()
 let changes: Change[] = []
 /** Every socket the hub opened, in order. */
-const opened: Sock[] = []
+let opened: Sock[] = []
 const closers: (() => Promise<void>)[] = []
 
 function startHub(options: Partial<HubOptions> = {}): Hub {
   now = Date.now() // tokens are checked against this clock
   changes = []
-  opened.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: Sock = {
-      sent: [], closes: [],
-      send: (frame) => events.onMessage?.(new MessageEvent('message', { data: JSON.stringify(frame) }), ws),
-      drop: () => events.onClose?.(new Event('close') as never, ws),
-    }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)),
-      close: (code: number) => sock.closes.push(code),
-      raw: null, readyState: 1,
-    } as unknown as WSContext
-    opened.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({
-    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options,
-  })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options })
+  opened = started.opened
+  hub = started.hub
   hub.changes.subscribe((c) => changes.push(c))
   return hub
 }
@@ -70,7 +44,7 @@ async function join(agentId: string, { restart_count = 0, pid = 100, supervised 
     instance_id: `${pid}-${restart_count}`,
     pm2_info: { name: `agentcom-${agentId}`, pm_id: 0, pid, status: 'online', uptime_ms: 1, restart_count, memory_bytes: null },
   })
-  await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
+  await waitUntil(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
   return sock
 }
 
@@ -148,7 +122,7 @@ describe('crash loop', () => {
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
     expect(hub!.healing.action(action.action_id)).toEqual(action)
 
-    await vi.waitFor(() => expect(hook.received).toHaveLength(1))
+    await waitUntil(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({
       method: 'POST', contentType: 'application/json',
       body: { type: 'agent_quarantined', agent_id: 'c-1', rule: 'crash_loop', detail: action.detail, at: action.updated_at },
@@ -200,7 +174,7 @@ describe('memory rule', () => {
     startHub({ healing: { maxMemoryMb: 100 } })
     const sock = await join('m-1')
     const task = await api('POST', '/tasks', { input: { n: 1 } })
-    await vi.waitFor(() => expect(sock.sent.map((m) => m.type)).toContain('task_assign'))
+    await waitUntil(() => expect(sock.sent.map((m) => m.type)).toContain('task_assign'))
     sock.send({ type: 'task_accepted', task_id: task.body.task_id })
     sock.send(stats(150))
     sock.send(stats(150))
@@ -342,41 +316,5 @@ describe('task_overdue', () => {
     expect(restartFrames(b)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
     const actions = (await api('GET', '/healing')).body.actions
     expect(actions[0]).toMatchObject({ agent_id: 'o-2', rule: 'task_overdue', action: 'restart', state: 'commanded', detail: 'task t-1 overdue' })
-  })
-})
-
-describe('healing settings from the environment', () => {
-  it('reads every AGENTCOM_HEAL_* variable and leaves unset ones to the defaults', () => {
-    expect(hubSettings(resolveHubConfig({})).healing).toEqual({
-      crashLimit: undefined, windowS: undefined, maxMemoryMb: undefined, maxConcurrent: undefined, cooldownS: undefined, maxPerAgent: undefined,
-    })
-    const c = resolveHubConfig({
-      AGENTCOM_HEAL_CRASH_LIMIT: '5', AGENTCOM_HEAL_WINDOW_S: '60', AGENTCOM_HEAL_MAX_MEMORY_MB: '256',
-      AGENTCOM_HEAL_MAX_CONCURRENT: '2', AGENTCOM_HEAL_COOLDOWN_S: '0', AGENTCOM_HEAL_MAX_PER_AGENT: '1',
-      AGENTCOM_ALERT_WEBHOOK_URL: 'https://hooks.example.com/T/B/x',
-    })
-    expect(hubSettings(c)).toMatchObject({
-      healing: { crashLimit: 5, windowS: 60, maxMemoryMb: 256, maxConcurrent: 2, cooldownS: 0, maxPerAgent: 1 },
-      alertWebhookUrl: 'https://hooks.example.com/T/B/x',
-    })
-  })
-
-  it.each([
-    ['AGENTCOM_HEAL_CRASH_LIMIT', '0', 'AGENTCOM_HEAL_CRASH_LIMIT must be an integer from 1 to 1000, got "0"'],
-    ['AGENTCOM_HEAL_MAX_MEMORY_MB', 'lots', 'AGENTCOM_HEAL_MAX_MEMORY_MB must be an integer from 1 to 1048576, got "lots"'],
-    ['AGENTCOM_HEAL_WINDOW_S', '604801', 'AGENTCOM_HEAL_WINDOW_S must be an integer from 1 to 604800, got "604801"'],
-  ])('refuses %s=%s at start, naming the variable', (name, value, message) => {
-    expect(() => resolveHubConfig({ [name]: value })).toThrow(new ConfigError(message))
-  })
-
-  it.each(['ftp://example.com/x', 'not a url', 'hooks.example.com/secret'])('refuses the webhook URL %j without echoing it', (url) => {
-    let message = ''
-    try {
-      resolveHubConfig({ AGENTCOM_ALERT_WEBHOOK_URL: url })
-    } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError)
-      message = (err as Error).message
-    }
-    expect(message).toBe('AGENTCOM_ALERT_WEBHOOK_URL must be an http:// or https:// URL')
   })
 })

@@ -1,13 +1,13 @@
 /**
  * The hub's limits at their exact edges, on a fake clock: the frame budget, the connection
- * limit, frame size (as Deno hands frames over: the hub itself checks them) and the settings.
+ * limit, frame size (as Deno hands frames over: the hub itself checks them). The budget alone
+ * and the settings: limit-settings.test.ts.
  * Sockets come through the real socket layer with a recording WSContext, as an adapter would.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { WSContext, WSEvents } from 'hono/ws'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
-import { resolveHubConfig, hubSettings } from '../../hub/config.ts'
-import { FrameBudget } from '../../hub/limits.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { CLOSE, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES } from '../../shared/protocol.ts'
 import { MAX_UNSENT_BYTES } from '../../hub/connections.ts'
 import { signAgentToken } from '../../hub/auth.ts'
@@ -15,115 +15,15 @@ import { signAgentToken } from '../../hub/auth.ts'
 const SECRET = 's'.repeat(40)
 import { silentLogger } from '../../shared/log.ts'
 
-describe('FrameBudget', () => {
-  it('lets a full second\'s worth through at once, then refuses', () => {
-    const budget = new FrameBudget(5, 0)
-    expect(Array.from({ length: 5 }, () => budget.take(0))).toEqual(['ok', 'ok', 'ok', 'ok', 'ok'])
-    expect(budget.take(0)).toBe('limited')
-  })
-
-  it('refills one frame every 1000 / perSecond ms', () => {
-    const budget = new FrameBudget(5, 0)
-    for (let i = 0; i < 5; i++) budget.take(0)
-    expect(budget.take(199)).toBe('limited')
-    expect(budget.take(200)).toBe('ok')
-    expect(budget.take(200)).toBe('limited')
-  })
-
-  it('calls a socket abusive at its perSecond-th refused frame', () => {
-    const budget = new FrameBudget(5, 0)
-    const verdicts = Array.from({ length: 10 }, () => budget.take(0))
-    expect(verdicts).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'limited', 'limited', 'limited', 'limited', 'abusive'])
-  })
-
-  it('forgives refusals once the budget has refilled completely', () => {
-    const budget = new FrameBudget(5, 0)
-    for (let i = 0; i < 9; i++) budget.take(0) // 4 refused
-    expect(budget.take(999)).toBe('ok') // refilled to 4.995: not full, refusals stand
-    for (let i = 0; i < 4; i++) budget.take(999)
-    expect(budget.take(999)).toBe('abusive')
-
-    const forgiven = new FrameBudget(5, 0)
-    for (let i = 0; i < 9; i++) forgiven.take(0)
-    expect(forgiven.take(1000)).toBe('ok') // full again: the count starts over
-    for (let i = 0; i < 4; i++) forgiven.take(1000)
-    expect(Array.from({ length: 4 }, () => forgiven.take(1000))).toEqual(['limited', 'limited', 'limited', 'limited'])
-    expect(forgiven.take(1000)).toBe('abusive')
-  })
-
-  it('never lets a steady sender beyond the rate', () => {
-    const budget = new FrameBudget(10, 0)
-    let ok = 0
-    // 20 frames a second for 10 s: the first second's burst plus 10 a second after it.
-    for (let t = 0; t < 10_000; t += 50) if (budget.take(t) === 'ok') ok++
-    expect(ok).toBeLessThanOrEqual(10 + 100)
-    expect(ok).toBeGreaterThanOrEqual(100)
-  })
-})
-
-describe('limit settings', () => {
-  it('leaves every limit to the hub\'s default when unset', () => {
-    const c = resolveHubConfig({})
-    expect(hubSettings(c)).toMatchObject({ maxConnections: undefined, maxFramesPerS: undefined, maxBodyBytes: undefined })
-  })
-
-  it('reads each limit from the environment', () => {
-    const c = resolveHubConfig({ AGENTCOM_MAX_CONNECTIONS: '1', AGENTCOM_MAX_FRAMES_PER_S: '1000000', AGENTCOM_MAX_BODY_BYTES: '1024' })
-    expect(hubSettings(c)).toMatchObject({ maxConnections: 1, maxFramesPerS: 1_000_000, maxBodyBytes: 1024 })
-  })
-
-  it.each([
-    ['AGENTCOM_MAX_CONNECTIONS', '0', 'AGENTCOM_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "0"'],
-    ['AGENTCOM_MAX_CONNECTIONS', '2.5', 'AGENTCOM_MAX_CONNECTIONS must be an integer from 1 to 1000000, got "2.5"'],
-    ['AGENTCOM_MAX_FRAMES_PER_S', '1000001', 'AGENTCOM_MAX_FRAMES_PER_S must be an integer from 1 to 1000000, got "1000001"'],
-    ['AGENTCOM_MAX_FRAMES_PER_S', 'fast', 'AGENTCOM_MAX_FRAMES_PER_S must be an integer from 1 to 1000000, got "fast"'],
-    ['AGENTCOM_MAX_BODY_BYTES', '1023', 'AGENTCOM_MAX_BODY_BYTES must be an integer from 1024 to 1073741824, got "1023"'],
-  ])('refuses %s=%s at start, naming the variable', (name, value, message) => {
-    expect(() => resolveHubConfig({ [name]: value })).toThrow(new Error(message))
-  })
-
-  it('refuses a limit below 1 in createHub options', () => {
-    expect(() => createHub({ upgradeWebSocket: (() => {}) as never, secret: 's'.repeat(40), maxConnections: 0 }))
-      .toThrow(new Error('options.maxConnections must be a positive integer, got 0'))
-  })
-})
-
-interface FakeSocket {
-  events: WSEvents
-  sent: any[]
-  closes: number[]
-  send(data: unknown): void
-}
-
 let hub: Hub | null = null
 let now = 0
-const sockets: FakeSocket[] = []
+let sockets: FakeSocket[] = []
 
-/** A hub whose upgrades open recording sockets at once, as an adapter would after the handshake. */
 function startHub(options: Partial<HubOptions>) {
   now = Date.now()
-  sockets.length = 0
-  type Ctx = { req: { header(name: string): string | undefined } }
-  const upgradeWebSocket = (createEvents: (c: Ctx) => WSEvents | Promise<WSEvents>) => async (c: Ctx, next: () => Promise<void>) => {
-    if (c.req.header('upgrade') !== 'websocket') return next()
-    const events = await createEvents(c)
-    const sock: FakeSocket = {
-      events, sent: [], closes: [],
-      send: (data) => events.onMessage?.(new MessageEvent('message', { data: data as string }), ws),
-    }
-    const ws = {
-      send: (text: string) => sock.sent.push(JSON.parse(text)),
-      close: (code: number) => sock.closes.push(code),
-      raw: null, readyState: 1,
-    } as unknown as WSContext
-    sockets.push(sock)
-    events.onOpen?.(new Event('open'), ws)
-    return new Response('upgraded')
-  }
-  hub = createHub({
-    upgradeWebSocket: upgradeWebSocket as never, secret: SECRET, log: silentLogger,
-    clock: { now: () => now }, ...options,
-  })
+  const started = startInProcessHub({ secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options })
+  sockets = started.opened
+  hub = started.hub
   return hub
 }
 
@@ -137,7 +37,7 @@ afterEach(() => {
 /** Identifies socket `i` as `agentId` and resolves once the hub said `identified`. */
 async function identify(i: number, agentId: string) {
   sockets[i].send(JSON.stringify(identifyFrame(agentId, await signAgentToken(SECRET, agentId))))
-  await vi.waitFor(() => {
+  await waitUntil(() => {
     if (!sockets[i].sent.some((m) => m.type === 'identified') && sockets[i].closes.length === 0) throw new Error('not yet')
   })
 }
@@ -203,7 +103,7 @@ describe('connection limits: identified agents and unidentified sockets apart', 
     sockets[0].send(JSON.stringify(identifyFrame('slow', await signAgentToken(SECRET, 'slow'))))
     expect((await upgrade()).status).toBe(503)
     expect(sockets[0].closes).toEqual([])
-    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'slow' }]))
+    await waitUntil(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'slow' }]))
   })
 
   it('leaves a plain GET /ws alone', async () => {
@@ -226,7 +126,7 @@ describe('before identified: one frame, the identify, at most 16 KiB', () => {
     await upgrade()
     expect(MAX_IDENTIFY_BYTES).toBe(16 * 1024)
     sockets[0].send(await identifyOf(MAX_IDENTIFY_BYTES))
-    await vi.waitFor(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'big' }]))
+    await waitUntil(() => expect(sockets[0].sent).toEqual([{ type: 'identified', agent_id: 'big' }]))
     sockets[1].send(await identifyOf(MAX_IDENTIFY_BYTES + 1))
     expect(sockets[1].closes).toEqual([1009])
     expect(sockets[1].sent).toEqual([])
@@ -316,7 +216,7 @@ describe('unsent frames', () => {
     unsent = MAX_UNSENT_BYTES + 1
     sockets[1].send('{"type":"ping"}')
     sockets[1].send('{"type":"ping"}')
-    await vi.waitFor(() => expect(sockets[1].closes).toEqual([CLOSE.UNSENT_BACKLOG]))
+    await waitUntil(() => expect(sockets[1].closes).toEqual([CLOSE.UNSENT_BACKLOG]))
     expect(sockets[1].sent.filter((m) => m.type === 'pong')).toHaveLength(2)
     expect(hub!.fleet.get('stuck')?.peer).toBeNull()
     expect(hub!.fleet.get('reader')?.peer).not.toBeNull()

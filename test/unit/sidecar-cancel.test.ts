@@ -8,7 +8,8 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
-import { describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createSidecar } from '../../sidecar/sidecar.ts'
 import { TaskQueue } from '../../sidecar/queue.ts'
 import type { ExecTaskOptions } from '../../sidecar/executor.ts'
@@ -46,7 +47,7 @@ async function setup(queuePath?: string) {
   })
   const running = await sidecar.start()
   open()
-  const until = (check: () => void) => vi.waitFor(check, { timeout: 5000, interval: 5 })
+  const until = (check: () => void) => waitUntil(check, { timeoutMs: 5000, intervalMs: 5 })
   const of = (type: string) => sent.filter((m) => m.type === type)
   return { sent, runs, queue, path, deliver: (m: HubMessage) => deliver(m), until, of, running }
 }
@@ -127,7 +128,7 @@ describe('executor terminate', () => {
       task: { task_id: 't', input: null, timeout_ms: 60_000 }, env: { PATH: process.env.PATH },
       onOutput: (_stream, chunk) => (out += chunk.toString()),
     })
-    await vi.waitFor(() => expect(out).toMatch(/^\d+\n$/), { timeout: 5000, interval: 5 })
+    await waitUntil(() => expect(out).toMatch(/^\d+\n$/), { timeoutMs: 5000, intervalMs: 5 })
     const child = Number(out.trim())
     const started = Date.now()
     task.terminate!(400)
@@ -144,7 +145,7 @@ describe('executor terminate', () => {
       task: { task_id: 't', input: null, timeout_ms: 60_000 }, env: { PATH: process.env.PATH },
       onOutput: (_stream, chunk) => (out += chunk.toString()),
     })
-    await vi.waitFor(() => expect(out).toMatch(/^\d+\n$/), { timeout: 5000, interval: 5 })
+    await waitUntil(() => expect(out).toMatch(/^\d+\n$/), { timeoutMs: 5000, intervalMs: 5 })
     const started = Date.now()
     task.terminate!(10_000)
     expect(await task.done).toEqual({ kind: 'interrupted', reason: 'stopped' })

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createSidecar } from '../../sidecar/sidecar.ts'
 import { TaskQueue } from '../../sidecar/queue.ts'
 import type { HubLink } from '../../sidecar/hub-link.ts'
@@ -68,7 +69,7 @@ async function setup({ supervised = true, queue, pm2, resendIntervalMs }: {
   const running = await sidecar.start()
   open()
   const sent = (type: string) => events.flatMap((e) => ('sent' in e && e.sent.type === type ? [e.sent] : []))
-  const until = (check: () => void) => vi.waitFor(check, { timeout: 5000, interval: 5 })
+  const until = (check: () => void) => waitUntil(check, { timeoutMs: 5000, intervalMs: 5 })
   return { sidecar, running, events, tasks, queue: q, deliver: (m: HubMessage) => deliver(m), sent, until }
 }
 

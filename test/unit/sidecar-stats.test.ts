@@ -6,6 +6,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { createStatsReporter, processStatsSampler, type ProcessStats, type StatsSampler } from '../../sidecar/stats.ts'
 import { createSidecar } from '../../sidecar/sidecar.ts'
 import { TaskQueue } from '../../sidecar/queue.ts'
@@ -102,7 +103,7 @@ describe('the sidecar sends stats', () => {
     })
     const running = await sidecar.start()
     handlers.onOpen()
-    await vi.waitFor(() => expect(sent.map((m) => m.type)).toEqual(['identify']))
+    await waitUntil(() => expect(sent.map((m) => m.type)).toEqual(['identify']))
     vi.advanceTimersByTime(10_000)
     expect(sent.filter((m) => m.type === 'stats')).toEqual([]) // not before identified
 

@@ -18,12 +18,16 @@ export async function setHealingPaused(sql: Queryable, paused: boolean): Promise
   await sql`UPDATE healing_state SET paused = ${paused}`
 }
 
-/** Records a new action now (database time), taken by `hubId`. */
+/**
+ * Records a new action now (database time), taken by `hubId`. The moment of the insert, not of its
+ * transaction's start (`now()`): the decider's transaction may wait on its lock while the restart
+ * before finishes, and an action must not read as started before what it waited for ended.
+ */
 export async function insertHealingAction(
   sql: Queryable, hubId: string, a: Pick<HealingAction, 'action_id' | 'agent_id' | 'rule' | 'action' | 'detail' | 'restart_id' | 'state'>,
 ): Promise<HealingAction> {
   const [row] = await sql<HealingAction[]>`INSERT INTO healing_actions (action_id, agent_id, rule, action, detail, restart_id, state, at, updated_at, hub_id)
-    VALUES (${a.action_id}, ${a.agent_id}, ${a.rule}, ${a.action}, ${a.detail}, ${a.restart_id}, ${a.state}, now(), now(), ${hubId})
+    VALUES (${a.action_id}, ${a.agent_id}, ${a.rule}, ${a.action}, ${a.detail}, ${a.restart_id}, ${a.state}, clock_timestamp(), clock_timestamp(), ${hubId})
     RETURNING ${sql.unsafe(ACTION_COLUMNS)}`
   return row
 }

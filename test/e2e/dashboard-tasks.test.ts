@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
 import { foreignRequests, launchBrowser, type TestBrowser } from '../../support/browser.ts'
-import { waitFor } from '../../support/wait.ts'
+import { waitFor, waitUntil } from '../../support/wait.ts'
 
 /** Prints `tick N` every 200 ms, `input.ticks` times. */
 const TASK = `
@@ -53,7 +53,7 @@ describe(`dashboard task control (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'}
     await b.page.getByLabel('Admin token').fill(await hub.adminToken())
     await b.page.getByRole('button', { name: 'Sign in' }).click()
     const row = b.page.locator('tr[data-agent="dt-1"]')
-    await expect.poll(() => row.isVisible()).toBe(true)
+    await waitUntil(async () => expect(await row.isVisible()).toBe(true))
     expect(await row.locator('th .t-label').allInnerTexts()).toEqual(['gpu', 'zone=eu'])
   })
 
@@ -62,33 +62,33 @@ describe(`dashboard task control (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'}
     await waitFor(() => hub.api('GET', `/api/admin/tasks/${done.task_id}`), (r) => r.body.status === 'completed', { what: 'first task done' })
     const t = (await hub.api('POST', '/api/admin/tasks', { input: { ticks: 100 } })).body
     const open = b.page.getByRole('button', { name: `Open task ${t.task_id}` })
-    await expect.poll(() => open.isVisible()).toBe(true)
+    await waitUntil(async () => expect(await open.isVisible()).toBe(true))
     await open.click()
     const output = b.page.getByLabel('Task output')
-    await expect.poll(() => output.innerText(), { timeout: 15_000 }).toContain('tick 3')
+    await waitUntil(async () => expect(await output.innerText()).toContain('tick 3'), { timeoutMs: 15_000 })
     expect((await output.innerText()).startsWith('tick 1\ntick 2\ntick 3')).toBe(true)
     await b.page.getByRole('button', { name: 'Cancel task' }).click()
     // The confirmation first: Escape keeps the task running.
-    await expect.poll(() => b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true))
     await b.page.keyboard.press('Escape')
     expect((await hub.api('GET', `/api/admin/tasks/${t.task_id}`)).body.status).toBe('working')
     await b.page.getByRole('button', { name: 'Cancel task' }).click()
     await b.page.getByRole('button', { name: 'Confirm' }).click()
-    await expect.poll(async () => (await hub.api('GET', `/api/admin/tasks/${t.task_id}`)).body.status).toBe('cancelled')
-    await expect.poll(() => b.page.locator('#task-output-state').innerText()).toBe('Ended: cancelled')
+    await waitUntil(async () => expect((await hub.api('GET', `/api/admin/tasks/${t.task_id}`)).body.status).toBe('cancelled'))
+    await waitUntil(async () => expect(await b.page.locator('#task-output-state').innerText()).toBe('Ended: cancelled'))
     expect(await b.page.getByRole('button', { name: 'Cancel task' }).isVisible()).toBe(false)
     await b.page.getByRole('button', { name: 'Close' }).click()
   })
 
   it('filters the task list by status', async () => {
-    await expect.poll(() => taskRows().count()).toBeGreaterThanOrEqual(2)
+    await waitUntil(async () => expect(await taskRows().count()).toBeGreaterThanOrEqual(2))
     await b.page.getByLabel('Show tasks by status').selectOption('cancelled')
-    await expect.poll(() => taskRows().count()).toBe(1)
+    await waitUntil(async () => expect(await taskRows().count()).toBe(1))
     expect(await taskRows().locator('.pill').innerText()).toBe('cancelled')
     await b.page.getByLabel('Show tasks by status').selectOption('completed')
-    await expect.poll(() => taskRows().locator('.pill').allInnerTexts()).toEqual(['completed'])
+    await waitUntil(async () => expect(await taskRows().locator('.pill').allInnerTexts()).toEqual(['completed']))
     await b.page.getByLabel('Show tasks by status').selectOption('')
-    await expect.poll(() => taskRows().count()).toBe(2)
+    await waitUntil(async () => expect(await taskRows().count()).toBe(2))
   })
 
   it('made every request to the hub alone, with no error on the page', () => {

@@ -6,6 +6,7 @@
  * a request leaving the hub.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { waitUntil } from '../../support/wait.ts'
 import { startDemoFleet, type DemoFleet } from '../../support/demo-fleet.ts'
 import type { HubProcess } from '../../support/hub-process.ts'
 import { foreignRequests, launchBrowser, type TestBrowser } from '../../support/browser.ts'
@@ -38,7 +39,7 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
     const res = await b.page.goto(hub.url + '/')
     expect(res?.status()).toBe(200)
     expect(res?.headers()['content-security-policy']).toContain("default-src 'none'")
-    await expect.poll(() => b.page.getByLabel('Admin token').isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByLabel('Admin token').isVisible()).toBe(true))
     expect(await b.page.getByRole('button', { name: 'Sign in' }).isVisible()).toBe(true)
     expect(await agentsTable().getByRole('columnheader', { name: 'Agent' }).isVisible()).toBe(false)
   })
@@ -46,7 +47,7 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
   it('sends a refused token back to sign-in with a message, and keeps nothing', async () => {
     await b.page.getByLabel('Admin token').fill(await hub.agentToken('dash-1'))
     await b.page.getByRole('button', { name: 'Sign in' }).click()
-    await expect.poll(() => b.page.getByRole('alert').filter({ hasText: 'refused this token' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByRole('alert').filter({ hasText: 'refused this token' }).isVisible()).toBe(true))
     expect(await b.page.getByLabel('Admin token').isVisible()).toBe(true)
     expect(await b.page.evaluate('sessionStorage.length')).toBe(0)
   })
@@ -56,16 +57,16 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
     await b.page.getByLabel('Admin token').fill(token)
     await b.page.getByRole('button', { name: 'Sign in' }).click()
     for (const name of ['Agent', 'Status', 'Restarts', 'Memory', 'Task']) {
-      await expect.poll(() => agentsTable().getByRole('columnheader', { name, exact: true }).isVisible()).toBe(true)
+      await waitUntil(async () => expect(await agentsTable().getByRole('columnheader', { name, exact: true }).isVisible()).toBe(true))
     }
-    for (const id of FLEET) await expect.poll(() => row(id).isVisible()).toBe(true)
+    for (const id of FLEET) await waitUntil(async () => expect(await row(id).isVisible()).toBe(true))
     for (const id of FLEET) {
       const [name, status, restarts, memory, task] = await cells(id)
       expect([name, status, restarts, task]).toEqual([id, 'idle', '0', '—'])
       expect(memory).toMatch(/^\d+(\.\d)? MiB$/)
     }
     expect(await b.page.getByRole('button', { name: '3 agents', exact: true }).isVisible()).toBe(true)
-    await expect.poll(() => b.page.getByRole('status').filter({ hasText: 'Live' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByRole('status').filter({ hasText: 'Live' }).isVisible()).toBe(true))
     expect(await b.page.evaluate("sessionStorage.getItem('agentcom.admin_token')")).toBe(token)
     expect(await b.context.cookies()).toEqual([])
     await b.page.evaluate(`${NO_RELOAD} = true`)
@@ -74,30 +75,30 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
   it('asks before draining: Escape cancels, Confirm drains, and Resume needs no confirmation', async () => {
     await row('dash-2').getByRole('button', { name: 'Drain dash-2' }).click()
     const confirm = b.page.getByRole('button', { name: 'Confirm' })
-    await expect.poll(() => confirm.isVisible()).toBe(true)
+    await waitUntil(async () => expect(await confirm.isVisible()).toBe(true))
     expect(await b.page.evaluate('document.activeElement.id')).toBe('confirm-ok')
     await b.page.keyboard.press('Escape')
-    await expect.poll(() => confirm.isVisible()).toBe(false)
+    await waitUntil(async () => expect(await confirm.isVisible()).toBe(false))
     expect((await agent('dash-2')).drained).toBe(false)
 
     await row('dash-2').getByRole('button', { name: 'Drain dash-2' }).click()
     await confirm.click()
-    await expect.poll(() => row('dash-2').getByRole('button', { name: 'Resume dash-2' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await row('dash-2').getByRole('button', { name: 'Resume dash-2' }).isVisible()).toBe(true))
     expect((await agent('dash-2')).drained).toBe(true)
     expect(await row('dash-2').locator('td.status').innerText()).toContain('drained')
 
     await row('dash-2').getByRole('button', { name: 'Resume dash-2' }).click()
-    await expect.poll(() => row('dash-2').getByRole('button', { name: 'Drain dash-2' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await row('dash-2').getByRole('button', { name: 'Drain dash-2' }).isVisible()).toBe(true))
     expect((await agent('dash-2')).drained).toBe(false)
   })
 
   it('restarts an agent after Confirm, pressed from the keyboard, and Restarts goes 0 → 1 without reload', async () => {
     const before = await fleet.pm2.get('agentcom-dash-1')
     await row('dash-1').getByRole('button', { name: 'Restart dash-1' }).click()
-    await expect.poll(() => b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true))
     await b.page.keyboard.press('Enter')
-    await expect.poll(() => b.page.getByRole('status').filter({ hasText: 'Restart commanded for dash-1' }).isVisible()).toBe(true)
-    await expect.poll(async () => (await cells('dash-1')).slice(1, 3), { timeout: 40_000 }).toEqual(['idle', '1'])
+    await waitUntil(async () => expect(await b.page.getByRole('status').filter({ hasText: 'Restart commanded for dash-1' }).isVisible()).toBe(true))
+    await waitUntil(async () => expect((await cells('dash-1')).slice(1, 3)).toEqual(['idle', '1']), { timeoutMs: 40_000 })
     expect(await b.page.evaluate(NO_RELOAD)).toBe(true)
     // The page showed what pm2 did.
     const after = await fleet.pm2.get('agentcom-dash-1')
@@ -117,21 +118,21 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
     })()`)
     await b.page.getByLabel('Max unavailable').fill('1')
     await b.page.getByRole('button', { name: 'Rolling restart' }).click()
-    await expect.poll(() => b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByRole('button', { name: 'Confirm' }).isVisible()).toBe(true))
     expect(await b.page.locator('#confirm-title').innerText()).toBe('Restart 3 agents?')
     await b.page.getByRole('button', { name: 'Confirm' }).click()
 
     const rollout = b.page.locator('#rollouts li.rollout')
-    await expect.poll(() => rollout.count()).toBe(1)
-    await expect.poll(() => rollout.locator('.rollout-counts').innerText(), { timeout: 90_000 }).toMatch(/^3 \/ 3 done/)
-    await expect.poll(() => rollout.locator('.pill').innerText()).toBe('completed')
+    await waitUntil(async () => expect(await rollout.count()).toBe(1))
+    await waitUntil(async () => expect(await rollout.locator('.rollout-counts').innerText()).toMatch(/^3 \/ 3 done/), { timeoutMs: 90_000 })
+    await waitUntil(async () => expect(await rollout.locator('.pill').innerText()).toBe('completed'))
     const progress = await b.page.evaluate('window.__progress') as string[]
     const done = progress.map((t) => Number(/^(\d+) \//.exec(t)?.[1]))
     // Live: each step was shown as it happened, in order, not only the end.
     expect(done).toEqual([...done].sort())
     expect(new Set(done)).toEqual(new Set([0, 1, 2, 3]))
     for (const [id, restarts] of [['dash-1', '2'], ['dash-2', '1'], ['dash-3', '1']]) {
-      await expect.poll(async () => (await cells(id)).slice(1, 3), { timeout: 20_000 }).toEqual(['idle', restarts])
+      await waitUntil(async () => expect((await cells(id)).slice(1, 3)).toEqual(['idle', restarts]), { timeoutMs: 20_000 })
     }
     expect(await b.page.evaluate(NO_RELOAD)).toBe(true)
   })
@@ -147,7 +148,7 @@ describe(`dashboard in a real browser on a real fleet (${process.env.AGENTCOM_TE
 
   it('signs out: the token is gone and the form is back', async () => {
     await b.page.getByRole('button', { name: 'Sign out' }).click()
-    await expect.poll(() => b.page.getByLabel('Admin token').isVisible()).toBe(true)
+    await waitUntil(async () => expect(await b.page.getByLabel('Admin token').isVisible()).toBe(true))
     expect(await b.page.evaluate("sessionStorage.getItem('agentcom.admin_token')")).toBeNull()
     expect(await agentsTable().getByRole('columnheader', { name: 'Agent' }).isVisible()).toBe(false)
   })

@@ -166,6 +166,13 @@ describe('POST /api/enroll', () => {
     expect((await enroll(token, 'same-2')).status).toBe(201)
   })
 
+  it('leaves the id free when the join token is used up', async () => {
+    const { token } = await joinToken()
+    expect((await enroll(token, 'spent-1')).status).toBe(201)
+    expect((await enroll(token, 'spent-2')).status).toBe(401)
+    expect((await enroll((await joinToken()).token, 'spent-2')).status).toBe(201)
+  })
+
   it('knows an enrolled id durably before the 201: a hub restarted right after refuses it', async () => {
     const { token } = await joinToken({ max_uses: 3 })
     expect((await enroll(token, 'durable-1')).status).toBe(201)

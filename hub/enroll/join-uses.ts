@@ -18,11 +18,6 @@ import { readRequiredFile } from '../store/required-file.ts'
 
 export interface JoinUseStore {
   /**
-   * Counts one use of the join token `jti` if fewer than `maxUses` were counted; resolves true
-   * once that is saved, false (nothing changed) when the token is used up.
-   */
-  claimUse(jti: string, maxUses: number, expiresAtMs: number): Promise<boolean>
-  /**
    * Records `agentId` as enrolled for `rememberMs` and counts one use of `jti`, both or neither;
    * resolves once saved: `agent_exists` when the id is enrolled already (or being enrolled),
    * `used_up` when the token is, with nothing changed.
@@ -68,23 +63,6 @@ class JoinUses implements JoinUseStore {
   ) {
     for (const [jti, entry] of Object.entries(restored?.tokens ?? {})) this.tokens.set(jti, entry)
     for (const [agentId, until] of Object.entries(restored?.agents ?? {})) this.agents.set(agentId, until)
-  }
-
-  async claimUse(jti: string, maxUses: number, expiresAtMs: number): Promise<boolean> {
-    this.prune()
-    const entry = this.tokens.get(jti) ?? { uses: 0, expires_at: expiresAtMs }
-    // Counted in memory before the save is awaited: a concurrent claim sees it at once.
-    if (entry.uses >= maxUses) return false
-    this.tokens.set(jti, { ...entry, uses: entry.uses + 1 })
-    try {
-      await this.save()
-    } catch (err) {
-      // Not saved, so not granted: give the use back (the token may be used again).
-      const now = this.tokens.get(jti)
-      if (now) this.tokens.set(jti, { ...now, uses: now.uses - 1 })
-      throw err
-    }
-    return true
   }
 
   async enroll({ agentId, jti, maxUses, expiresAtMs, rememberMs }: Enrollment): Promise<EnrollOutcome> {

@@ -13,16 +13,6 @@ import { inTransaction, isConnectionError, type Queryable, type Sql } from './co
 
 export function createPgJoinUses(sql: Sql): JoinUseStore {
   return {
-    async claimUse(jti, maxUses, expiresAtMs) {
-      try {
-        await sql`DELETE FROM join_token_uses WHERE expires_at < now()`
-        return await claim(sql, jti, maxUses, expiresAtMs)
-      } catch (err) {
-        if (isConnectionError(err)) throw new StorageUnavailable(String(err))
-        throw err
-      }
-    },
-
     async enroll({ agentId, jti, maxUses, expiresAtMs, rememberMs }) {
       try {
         await sql`DELETE FROM join_token_uses WHERE expires_at < now()`
@@ -31,7 +21,8 @@ export function createPgJoinUses(sql: Sql): JoinUseStore {
           const inserted = await tx`
             INSERT INTO enrolled_agents (agent_id, remember_until)
             VALUES (${agentId}, now() + ${rememberMs}::bigint * interval '1 millisecond')
-            ON CONFLICT (agent_id) DO NOTHING
+            ON CONFLICT (agent_id) DO UPDATE SET remember_until = EXCLUDED.remember_until
+            WHERE enrolled_agents.remember_until < now()
             RETURNING agent_id`
           if (inserted.length === 0) return 'agent_exists'
           if (!await claim(tx, jti, maxUses, expiresAtMs)) throw new UsedUp()

@@ -53,8 +53,11 @@ describe('enrollment in the cluster', () => {
     const clients = [db.connect(), db.connect()]
     const stores = clients.map(createPgJoinUses)
     const jti = `${'a'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
-    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2].claimUse(jti, 4, Date.now() + 600_000)))
-    expect(claims.filter(Boolean)).toHaveLength(4)
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2].enroll({
+      agentId: `store-${i}`, jti, maxUses: 4, expiresAtMs: Date.now() + 600_000, rememberMs: 60_000,
+    })))
+    expect(outcomes.filter((o) => o === 'enrolled')).toHaveLength(4)
+    expect(outcomes.filter((o) => o === 'used_up')).toHaveLength(16)
     await Promise.all(clients.map((sql) => sql.end()))
   })
 
@@ -70,7 +73,7 @@ describe('enrollment in the cluster', () => {
     expect((await enroll(b, minted.body.token, 'race-2')).status).toBe(201)
   })
 
-  it('leaves the id free when the token is used up (the enrollment rolled back whole)', async () => {
+  it('leaves the id free when the token is used up (the enrollment rolled back whole), and once forgotten', async () => {
     const sql = db.connect()
     const store = createPgJoinUses(sql)
     const jti = `${'b'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
@@ -79,6 +82,10 @@ describe('enrollment in the cluster', () => {
     expect(await store.enroll(enrollment('free-2'))).toBe('used_up')
     expect(await store.enroll(enrollment('free-2', `${'c'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`))).toBe('enrolled')
     expect(await store.enroll(enrollment('free-1', `${'d'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`))).toBe('agent_exists')
+    // Remembered for no time at all: forgotten by the next enrollment, which may take the id.
+    const other = `${'e'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
+    expect(await store.enroll({ ...enrollment('brief-1', other), maxUses: 2, rememberMs: 0 })).toBe('enrolled')
+    expect(await store.enroll({ ...enrollment('brief-1', other), maxUses: 2 })).toBe('enrolled')
     await sql.end()
   })
 

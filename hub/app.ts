@@ -189,7 +189,7 @@ export function createHub(options: HubOptions) {
     .route('/', metricsRoutes({ metrics, history, verifyToken, peerOf, log }))
     .route('/', enrollRoutes({
       secret: options.secret, revocations, joinUses: options.joinUses ?? createMemoryJoinUses(clock), peerOf, clock, log,
-      isKnownAgent: async (agentId) => (await admin.getAgent(agentId)) !== null,
+      isKnownAgent: async (agentId) => (await admin.getAgent(agentId)) !== null, rememberEnrolledMs: o.offlineTtlMs,
       audited: auditedRoute({ audit, peerOf, log }, 'enroll', 'agent_id'),
     }))
     .route('/api/admin', accessRoutes({ secret: options.secret, audit, clock, log }))

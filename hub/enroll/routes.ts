@@ -2,8 +2,11 @@
  * Enrollment (CONTRACT.md, "Install and run"): `POST /api/admin/join-tokens` mints a join token
  * (mounted behind the admin check of routes.ts); `POST /api/enroll` trades one for an agent
  * token. The order at enrollment: the join token (401), the agent id (400), an agent the hub
- * already knows (409), then one use of the token is claimed (401 when used up) and only then is
- * the agent token minted, so a refused request never spends a use.
+ * already knows (409), then the id is recorded as enrolled and one use of the token claimed as
+ * one durable step (409 when the id was enrolled already or is being enrolled concurrently, 401
+ * when the token is used up; either way nothing is spent), and only then is the agent token
+ * minted. An enrolled id is known from then on, before its agent first connects, for as long as
+ * the hub remembers an offline agent (join-uses.ts).
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import * as v from 'valibot'
@@ -32,6 +35,8 @@ export interface EnrollDeps {
   joinUses: JoinUseStore
   /** Whether the hub knows the agent, connected or remembered (both modes: AdminBackend.getAgent). */
   isKnownAgent(agentId: string): Promise<boolean>
+  /** How long an enrolled id counts as known without its agent connecting: the offline TTL. */
+  rememberEnrolledMs: number
   peerOf(c: Context): string | null
   clock: Clock
   log: Logger
@@ -80,7 +85,11 @@ export function enrollRoutes(d: EnrollDeps) {
         return c.json(invalid([{ path: 'agent_id', message: `the join token enrolls only agent ids that start with ${JSON.stringify(claims.prefix)}` }]), 400)
       }
       if (await d.isKnownAgent(agent_id)) return c.json({ error: 'agent_exists' }, 409)
-      if (!await d.joinUses.claimUse(claims.jti, claims.maxUses, claims.expiresAtMs)) {
+      const outcome = await d.joinUses.enroll({
+        agentId: agent_id, jti: claims.jti, maxUses: claims.maxUses, expiresAtMs: claims.expiresAtMs, rememberMs: d.rememberEnrolledMs,
+      })
+      if (outcome === 'agent_exists') return c.json({ error: 'agent_exists' }, 409)
+      if (outcome === 'used_up') {
         d.log.warn('enrollment refused', { peer: d.peerOf(c), reason: 'used_up', join_jti: claims.jti })
         return c.json(unauthorized, 401)
       }

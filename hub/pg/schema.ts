@@ -288,6 +288,15 @@ const HUB_LIVE_SINCE = /* sql */ `
 ALTER TABLE hubs ADD COLUMN live_since timestamptz NOT NULL DEFAULT now();
 `
 
+// Enrolled agent ids (hub/pg/join-uses.ts): one row per id, its key taken in the enrollment's
+// transaction, so of concurrent enrollments of one id on any hubs exactly one succeeds.
+const ENROLLED_AGENTS = /* sql */ `
+CREATE TABLE enrolled_agents (
+  agent_id       text PRIMARY KEY,
+  remember_until timestamptz NOT NULL
+);
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -299,4 +308,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'audit trail and alert episodes', sql: AUDIT },
   { version: 9, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
   { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
+  { version: 11, name: 'enrolled agent ids', sql: ENROLLED_AGENTS },
 ]

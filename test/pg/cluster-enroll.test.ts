@@ -1,7 +1,8 @@
 /**
  * Enrollment and host facts across the hubs of a cluster: a join token's uses are counted in
  * the database, so however the requests are spread over hubs and raced, at most max_uses
- * enroll; an agent known on one hub is refused (409) on another; the version and host an agent
+ * enroll; an agent known on one hub is refused (409) on another, and of concurrent enrollments
+ * of one new id on both hubs exactly one succeeds; the version and host an agent
  * sent at identify read the same on every hub, with the ?version= filter.
  */
 import { describe, expect, it } from 'vitest'
@@ -38,9 +39,40 @@ describe('enrollment in the cluster', () => {
     const clients = [db.connect(), db.connect()]
     const stores = clients.map(createPgJoinUses)
     const jti = `${'a'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
-    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2].claimUse(jti, 4, Date.now() + 600_000)))
-    expect(claims.filter(Boolean)).toHaveLength(4)
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2].enroll({
+      agentId: `store-${i}`, jti, maxUses: 4, expiresAtMs: Date.now() + 600_000, rememberMs: 60_000,
+    })))
+    expect(outcomes.filter((o) => o === 'enrolled')).toHaveLength(4)
+    expect(outcomes.filter((o) => o === 'used_up')).toHaveLength(16)
     await Promise.all(clients.map((sql) => sql.end()))
+  })
+
+  it('of concurrent enrollments of one new id across hubs, enrolls exactly one; the others get 409 and spend no use', async () => {
+    const minted = await a.api('POST', '/join-tokens', { max_uses: 20 })
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => enroll(i % 2 === 0 ? a : b, minted.body.token, 'race-1')))
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1)
+    expect(results.filter((r) => r.status !== 201)).toEqual(Array(9).fill({ status: 409, body: { error: 'agent_exists' } }))
+    const uses = await db.connect()`SELECT uses FROM join_token_uses WHERE jti = ${minted.body.jti}`
+    expect(uses.map((r) => r.uses)).toEqual([1])
+    // Known to every hub from the 201 on, before its agent ever connects.
+    for (const hub of [a, b]) expect(await enroll(hub, minted.body.token, 'race-1')).toEqual({ status: 409, body: { error: 'agent_exists' } })
+    expect((await enroll(b, minted.body.token, 'race-2')).status).toBe(201)
+  })
+
+  it('leaves the id free when the token is used up (the enrollment rolled back whole), and once forgotten', async () => {
+    const sql = db.connect()
+    const store = createPgJoinUses(sql)
+    const jti = `${'b'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
+    const enrollment = (agentId: string, token = jti) => ({ agentId, jti: token, maxUses: 1, expiresAtMs: Date.now() + 600_000, rememberMs: 60_000 })
+    expect(await store.enroll(enrollment('free-1'))).toBe('enrolled')
+    expect(await store.enroll(enrollment('free-2'))).toBe('used_up')
+    expect(await store.enroll(enrollment('free-2', `${'c'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`))).toBe('enrolled')
+    expect(await store.enroll(enrollment('free-1', `${'d'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`))).toBe('agent_exists')
+    // Remembered for no time at all: forgotten by the next enrollment, which may take the id.
+    const other = `${'e'.repeat(32)}.${Math.floor(Date.now() / 1000) + 600}`
+    expect(await store.enroll({ ...enrollment('brief-1', other), maxUses: 2, rememberMs: 0 })).toBe('enrolled')
+    expect(await store.enroll({ ...enrollment('brief-1', other), maxUses: 2 })).toBe('enrolled')
+    await sql.end()
   })
 
   it('refuses an agent another hub knows with 409, and a join token revoked on another hub', async () => {

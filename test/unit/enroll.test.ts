@@ -2,7 +2,8 @@
  * Enrollment on one hub: join tokens minted by an admin, traded at POST /api/enroll for agent
  * tokens, refused everywhere else, at most max_uses times (concurrent requests included, and
  * across a restart through the data dir's file), never for an id outside the prefix or one
- * the hub knows. A fake clock drives expiry.
+ * the hub knows, enrolled ones included (exactly one of concurrent enrollments of an id, known
+ * durably before the 201). A fake clock drives expiry.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -24,9 +25,13 @@ let logs: string[]
 let admin: string
 let dataDir: string
 
+const OFFLINE_TTL_MS = 3_600_000
+
 async function startHub(): Promise<Hub> {
   const joinUses = await openFileJoinUses(join(dataDir, JOIN_USES_FILE), nodeStateFiles, clock, silentLogger)
-  return createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, clock, joinUses, log: createLogger('hub', (line) => logs.push(line)) })
+  return createHub({
+    upgradeWebSocket: noUpgrade, secret: SECRET, clock, joinUses, offlineTtlMs: OFFLINE_TTL_MS, log: createLogger('hub', (line) => logs.push(line)),
+  })
 }
 
 beforeEach(async () => {
@@ -147,5 +152,45 @@ describe('POST /api/enroll', () => {
     expect(Buffer.from(respelled.split('.')[2], 'base64url')).toEqual(Buffer.from(token.split('.')[2], 'base64url'))
     expect((await enroll(respelled, 'x-6')).status).toBe(401)
     expect((await enroll(token, 'x-5')).status).toBe(201)
+  })
+
+  it('of concurrent enrollments of one new id, enrolls exactly one; the others get 409 and spend no use', async () => {
+    const { token, jti } = await joinToken({ max_uses: 10 })
+    const results = await Promise.all(Array.from({ length: 8 }, () => enroll(token, 'same-1')))
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1)
+    expect(results.filter((r) => r.status !== 201)).toEqual(Array(7).fill({ status: 409, body: { error: 'agent_exists' } }))
+    expect(JSON.parse(await readFile(join(dataDir, JOIN_USES_FILE), 'utf8')).tokens[jti].uses).toBe(1)
+    // Enrolled before it ever connects: known from then on, on this token or another.
+    expect(await enroll(token, 'same-1')).toEqual({ status: 409, body: { error: 'agent_exists' } })
+    expect(await enroll((await joinToken()).token, 'same-1')).toEqual({ status: 409, body: { error: 'agent_exists' } })
+    expect((await enroll(token, 'same-2')).status).toBe(201)
+  })
+
+  it('leaves the id free when the join token is used up', async () => {
+    const { token } = await joinToken()
+    expect((await enroll(token, 'spent-1')).status).toBe(201)
+    expect((await enroll(token, 'spent-2')).status).toBe(401)
+    expect((await enroll((await joinToken()).token, 'spent-2')).status).toBe(201)
+  })
+
+  it('knows an enrolled id durably before the 201: a hub restarted right after refuses it', async () => {
+    const { token } = await joinToken({ max_uses: 3 })
+    expect((await enroll(token, 'durable-1')).status).toBe(201)
+    // Saved when the 201 was sent, not on some later save.
+    expect(Object.keys(JSON.parse(await readFile(join(dataDir, JOIN_USES_FILE), 'utf8')).agents)).toEqual(['durable-1'])
+    hub.close()
+    hub = await startHub()
+    expect(await enroll(token, 'durable-1')).toEqual({ status: 409, body: { error: 'agent_exists' } })
+    expect((await enroll(token, 'durable-2')).status).toBe(201)
+  })
+
+  it('forgets an enrolled id whose agent never connected after the offline TTL, as it forgets an offline agent', async () => {
+    const { token } = await joinToken({ max_uses: 2, ttl_s: 7200 })
+    expect((await enroll(token, 'gone-1')).status).toBe(201)
+    clock.at = T0 + OFFLINE_TTL_MS - 1
+    expect((await enroll(token, 'gone-1')).status).toBe(409)
+    clock.at = T0 + OFFLINE_TTL_MS
+    expect((await enroll(token, 'gone-1')).status).toBe(201)
+    expect(Object.keys(JSON.parse(await readFile(join(dataDir, JOIN_USES_FILE), 'utf8')).agents)).toEqual(['gone-1'])
   })
 })

@@ -2,7 +2,9 @@
  * Node file helpers shared by the Node hub (hub/node/platform.ts) and the sidecar's queue.
  * Node only: the portable core never imports this folder (hub/deno/platform.ts is its Deno twin).
  */
+import { closeSync, fdatasync, openSync, writeSync } from 'node:fs'
 import { open, readFile, rename } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { dirname } from 'node:path'
 
 /** The file's text, or null when it does not exist. */
@@ -35,13 +37,23 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-/** Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing. */
+const fdatasyncAsync = promisify(fdatasync)
+
+/**
+ * Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing.
+ * Opened, written and closed synchronously (an append reaches the page cache in microseconds),
+ * so only the fsync, which waits for the disk, leaves the main thread: the four awaited steps
+ * of fs/promises cost about 2.5 times the CPU per append (measured) and were a fifth of a hub's
+ * CPU under the task_throughput load, which appends the task journal and the audit trail.
+ * The path is opened anew each time, so a data dir moved away fails the append, as it must.
+ */
 export async function appendFileSynced(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'a', 0o600)
+  const fd = openSync(path, 'a', 0o600)
   try {
-    await handle.writeFile(text)
-    await handle.datasync()
+    const bytes = Buffer.from(text, 'utf8')
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at)
+    await fdatasyncAsync(fd)
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }

@@ -6,15 +6,21 @@
  * row drops an older one, so an event never shows a state the task has left.
  */
 import type { TaskRow } from '../pg/task-queue.ts'
+import { isFinished } from '../task-control/rules.ts'
 
 /** Rows kept at most; past it the oldest go (their events read the row, as without this). */
 const MAX_ROWS = 10_000
+
+const isFinal = (status: TaskRow['status'] | undefined) => status !== undefined && isFinished(status)
 
 export class TaskRows {
   private readonly rows = new Map<string, TaskRow>()
 
   /** The task changed; `row` is how that change left it, if known. */
   note(taskId: string, row: TaskRow | undefined): void {
+    // A finished task changes no more: a row of before that comes in late (an accept's, whose
+    // statement raced the outcome's on another connection) is older, whatever the order here.
+    if (row && isFinal(this.rows.get(taskId)?.status) && !isFinal(row.status)) return
     this.rows.delete(taskId)
     if (!row) return
     this.rows.set(taskId, row)

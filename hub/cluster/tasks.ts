@@ -14,7 +14,7 @@ import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import { isDataError, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { adoptTask, finishTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
+import { adoptTask, finishTask, getTask, requeueTask, startTaskRow, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
@@ -209,8 +209,9 @@ export class ClusterTasks implements TaskOwner {
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
     this.retry(`accept ${taskId}`, rec, async () => {
-      if (await startTask(this.d.sql, taskId, rec.agent_id)) {
-        this.changed(taskId)
+      const started = await startTaskRow(this.d.sql, taskId, rec.agent_id)
+      if (started) {
+        this.changed(taskId, started)
         return this.d.fleet.taskStarted(rec)
       }
       const row = await getTask(this.d.sql, taskId)

@@ -112,9 +112,14 @@ export async function claimTask(sql: Queryable, agents: string | readonly string
 
 /** The agent accepted its assignment. Returns whether the task was still its own. */
 export async function startTask(sql: Queryable, taskId: string, agentId: string): Promise<boolean> {
-  const rows = await sql`UPDATE tasks SET status = 'working', updated_at = now()
-    WHERE task_id = ${taskId} AND agent_id = ${agentId} AND status = 'assigned' RETURNING task_id`
-  return rows.length === 1
+  return (await startTaskRow(sql, taskId, agentId)) !== null
+}
+
+/** startTask, answering the task as it is now (for its event), or null when it was not the agent's. */
+export async function startTaskRow(sql: Queryable, taskId: string, agentId: string): Promise<TaskRow | null> {
+  const [row] = await sql<TaskRow[]>`UPDATE tasks SET status = 'working', updated_at = now()
+    WHERE task_id = ${taskId} AND agent_id = ${agentId} AND status = 'assigned' RETURNING ${sql.unsafe(COLUMNS)}`
+  return row ?? null
 }
 
 /**

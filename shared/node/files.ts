@@ -2,9 +2,8 @@
  * Node file helpers shared by the Node hub (hub/node/platform.ts) and the sidecar's queue.
  * Node only: the portable core never imports this folder (hub/deno/platform.ts is its Deno twin).
  */
-import { closeSync, fdatasync, openSync, writeSync } from 'node:fs'
+import { close as fsClose, fdatasync, open as fsOpen, write as fsWrite } from 'node:fs'
 import { open, readFile, rename } from 'node:fs/promises'
-import { promisify } from 'node:util'
 import { dirname } from 'node:path'
 
 /** The file's text, or null when it does not exist. */
@@ -37,23 +36,29 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-const fdatasyncAsync = promisify(fdatasync)
-
 /**
  * Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing.
- * Opened, written and closed synchronously (an append reaches the page cache in microseconds),
- * so only the fsync, which waits for the disk, leaves the main thread: the four awaited steps
- * of fs/promises cost about 2.5 times the CPU per append (measured) and were a fifth of a hub's
- * CPU under the task_throughput load, which appends the task journal and the audit trail.
- * The path is opened anew each time, so a data dir moved away fails the append, as it must.
+ * Open, write, fsync and close with fs callbacks, all four off the main thread: through
+ * fs/promises each step cost the main thread more than the step itself (about a quarter of a
+ * hub's profile under the task_throughput load, which appends the task journal and the audit
+ * trail), and synchronous calls would stall the event loop whenever the disk does. The path is
+ * opened anew each time, so a data dir moved away fails the append, as it must.
  */
-export async function appendFileSynced(path: string, text: string): Promise<void> {
-  const fd = openSync(path, 'a', 0o600)
-  try {
-    const bytes = Buffer.from(text, 'utf8')
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at)
-    await fdatasyncAsync(fd)
-  } finally {
-    closeSync(fd)
-  }
+export function appendFileSynced(path: string, text: string): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8')
+  return new Promise((resolve, reject) => {
+    fsOpen(path, 'a', 0o600, (openErr, fd) => {
+      if (openErr) return reject(openErr)
+      const finish = (err: Error | null) => fsClose(fd, (closeErr) => {
+        const failed = err ?? closeErr
+        if (failed) reject(failed)
+        else resolve()
+      })
+      const writeFrom = (at: number): void => {
+        if (at === bytes.length) return fdatasync(fd, finish)
+        fsWrite(fd, bytes, at, bytes.length - at, null, (err, written) => (err ? finish(err) : writeFrom(at + written)))
+      }
+      writeFrom(0)
+    })
+  })
 }

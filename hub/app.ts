@@ -5,7 +5,6 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { WSContext } from 'hono/ws'
-import { bodyLimit } from 'hono/body-limit'
 import { SECOND } from '../shared/time.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
@@ -43,6 +42,7 @@ import { MemoryTaskOutputs } from './task-control/output.ts'
 import { FileTaskOutputs } from './task-control/file-output.ts'
 import { RefusalLog } from './security/refusal-log.ts'
 import { QueueFull } from './security/queue-cap.ts'
+import { limitBodies } from './security/body-limit.ts'
 import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
 
 export { DEFAULTS } from './hub-options.ts'
@@ -153,10 +153,7 @@ export function createHub(options: HubOptions) {
 
   // Also the guard of any other route the role table covers (GET /metrics).
   const accessGate = createAccessGate({ verifyToken, audit, peerOf, log, clock })
-  const limitBody: MiddlewareHandler = bodyLimit({
-    maxSize: o.maxBodyBytes,
-    onError: (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413),
-  })
+  const limitBody: MiddlewareHandler = limitBodies(o.maxBodyBytes, (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413))
 
   const app = new Hono()
     .use(securityHeaders)

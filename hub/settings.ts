@@ -43,7 +43,7 @@ export const HUB_SETTINGS = {
     meaning: 'identified agents\' sockets; past it an upgrade is answered `503 {"error":"too_many_connections"}` (an identify that raced past the check is closed 1013)',
   },
   maxFramesPerS: {
-    env: 'AGENTCOM_MAX_FRAMES_PER_S', type: 'integer', min: 1, max: 1_000_000, default: 100,
+    env: 'AGENTCOM_MAX_FRAMES_PER_S', type: 'integer', min: 1, max: 1_000_000, default: 1000,
     meaning: 'per-socket frame budget; a frame over it gets `rate_limited`, sustained flooding closes the socket with 4029',
   },
   maxPending: {

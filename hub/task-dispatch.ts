@@ -18,19 +18,21 @@ export interface DispatchDeps {
 }
 
 export class DispatchQueue {
+  /** The queue is ids[head..]: a pass drops what it handed out from the front without copying the rest. */
   private ids: string[] = []
+  private head = 0
   private scheduled = false
 
   constructor(private readonly d: DispatchDeps) {}
 
   /** Entries in the queue (a cancelled task's stays until the next pass drops it). */
   get length(): number {
-    return this.ids.length
+    return this.ids.length - this.head
   }
 
   /** Tasks waiting for an agent, exactly (GET /metrics, at scrape time: it walks the queue). */
   get waiting(): number {
-    return [...new Set(this.ids)].filter((id) => this.d.task(id)?.status === 'queued').length
+    return [...new Set(this.ids.slice(this.head))].filter((id) => this.d.task(id)?.status === 'queued').length
   }
 
   /** Last in line (new, or a retry). */
@@ -40,15 +42,17 @@ export class DispatchQueue {
 
   /** First in line (a task run again after an interruption). */
   unshift(taskId: string): void {
-    this.ids.unshift(taskId)
+    if (this.head > 0) this.ids[--this.head] = taskId
+    else this.ids.unshift(taskId)
   }
 
   remove(taskId: string): void {
-    this.ids = this.ids.filter((id) => id !== taskId)
+    this.ids = this.ids.slice(this.head).filter((id) => id !== taskId)
+    this.head = 0
   }
 
   schedule(): void {
-    if (this.scheduled || this.ids.length === 0) return
+    if (this.scheduled || this.length === 0) return
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
@@ -56,13 +60,19 @@ export class DispatchQueue {
     })
   }
 
-  /** Gives queued tasks to free agents; the rest keep their place. */
+  /**
+   * Gives queued tasks to free agents; the rest keep their place. A pass stops once no agent is
+   * free, so it costs the tasks it looked at, not the whole queue: one pass runs per agent freed.
+   */
   dispatch(): void {
     const available = this.d.fleet.available
-    if (available.size === 0) return
-    const waiting: string[] = []
+    const ids = this.ids
     const now = this.d.now()
-    for (const taskId of this.ids) {
+    // Entries kept are written back over those looked at, from the end of that stretch.
+    const kept: string[] = []
+    let at = this.head
+    for (; at < ids.length && available.size > 0; at++) {
+      const taskId = ids[at]
       const task = this.d.task(taskId)
       if (!task || task.status !== 'queued') continue
       // A retry waiting for its delay (a timer dispatches again then).
@@ -70,9 +80,15 @@ export class DispatchQueue {
       const agentId = !ready ? undefined : task.pinned ?? this.firstWith(available, task.labels)
       const rec = agentId !== undefined && available.has(agentId) ? this.d.fleet.get(agentId) : undefined
       if (rec && hasLabels(rec.labels, task.labels)) this.d.assign(task, rec)
-      else waiting.push(taskId)
+      else kept.push(taskId)
     }
-    this.ids = waiting
+    this.head = at - kept.length
+    for (let i = 0; i < kept.length; i++) ids[this.head + i] = kept[i]
+    // What was handed out stays in the array's front until it is most of it.
+    if (this.head > 1024 && this.head * 2 > ids.length) {
+      this.ids = ids.slice(this.head)
+      this.head = 0
+    }
   }
 
   /** The first free agent carrying every one of `labels`. */

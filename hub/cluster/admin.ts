@@ -12,6 +12,7 @@ import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../
 import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
+import { insertTaskNudged } from '../pg/task-insert.ts'
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../task-control/rules.ts'
 import { fanOutTargets } from '../task-control/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
@@ -35,7 +36,7 @@ export interface ClusterAdminDeps {
     restart(restartId: string): Promise<void>
     drained(agentId: string, drained: boolean): void
     /** A task's row changed here (for the events stream). */
-    taskChanged(taskId: string): void
+    taskChanged(taskId: string, row?: TaskRow): void
     /** A task in flight on an agent this hub holds was cancelled: tell the agent to stop it. */
     cancelTask?(agentId: string, taskId: string): void
   }
@@ -91,15 +92,15 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     resume: (agentId) => setDrainedAndTell(agentId, false),
     async createTask(input, pinned, timeoutMs, extras) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
-      const row = await inTransaction(sql, async (tx) => {
+      const task = { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) } }
+      // One statement far from the queue cap (task-insert.ts); near it, serialized with the other hubs'.
+      const row = await insertTaskNudged(sql, task, { maxQueued: d.maxQueuedTasks, hubId: bus.hubId }) ?? await inTransaction(sql, async (tx) => {
         if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
-        const task = await insertTask(tx, {
-          task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) },
-        })
+        const added = await insertTask(tx, task)
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
-        return task
+        return added
       })
-      d.local.taskChanged(row.task_id)
+      d.local.taskChanged(row.task_id, row)
       return taskViewOf(row)
     },
     async createTasksForAll(input, timeoutMs, extras) {
@@ -117,7 +118,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
         if (tasks.length > 0) await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
         return tasks
       })
-      for (const row of rows) d.local.taskChanged(row.task_id)
+      for (const row of rows) d.local.taskChanged(row.task_id, row)
       return rows.map(taskViewOf)
     },
     getTask: async (taskId) => {
@@ -144,7 +145,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
       }
       const { row, was, holder } = cancelled
       if (cancelVerdict(was) === 'cancel_and_signal' && holder === hubId && row.agent_id !== null) d.local.cancelTask?.(row.agent_id, taskId)
-      d.local.taskChanged(taskId)
+      d.local.taskChanged(taskId, row)
       return { ok: true, task: taskViewOf(row) }
     },
     createRollout: (request) => d.rollouts.create(request),

@@ -16,7 +16,7 @@ import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/events.ts'
 import { getAgentView } from '../pg/agent-views.ts'
-import { getTask } from '../pg/task-queue.ts'
+import { getTask, type TaskRow } from '../pg/task-queue.ts'
 import { agentViewOf, taskViewOf } from './admin.ts'
 
 /** Bus message: events up to `id` are in the table. */
@@ -33,6 +33,8 @@ export interface ClusterEventsDeps {
   rolloutView(rolloutId: string): Promise<unknown>
   /** A healing action (HealingAction), from the rows. */
   healingAction(actionId: string): Promise<unknown>
+  /** The row this hub's change of a task left, if it has it (task-rows.ts): no read then. */
+  taskRow?(taskId: string): TaskRow | undefined
   /** Each view of this hub's own changes, as it goes into the table (the metrics' counters). */
   ownView?(kind: LiveEventKind, view: unknown): void
 }
@@ -159,7 +161,7 @@ export class ClusterEvents implements LiveEventSource {
         return row ? { kind: 'agent', payload: agentViewOf(row) } : null
       }
       case 'task': {
-        const row = await getTask(this.d.sql, change.task_id)
+        const row = this.d.taskRow?.(change.task_id) ?? await getTask(this.d.sql, change.task_id)
         return row ? { kind: 'task', payload: taskViewOf(row) } : null
       }
       case 'rollout': {

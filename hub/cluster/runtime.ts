@@ -134,13 +134,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks,
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
-        taskChanged: (id) => tasks.changed(id),
+        taskChanged: (id, row) => tasks.changed(id, row),
         cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => healing.action(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
+      healingAction: (id) => healing.action(id), taskRow: (id) => tasks.rows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,

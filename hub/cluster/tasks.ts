@@ -12,9 +12,11 @@ import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { Sql } from '../pg/connect.ts'
+import { isDataError, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { adoptTask, claimTask, finishTask, getTask, requeueTask, startTask, tasksHeldBy, type Outcome } from '../pg/task-queue.ts'
+import { adoptTask, finishTask, getTask, requeueTask, startTaskRow, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
+import { ClaimLoop } from './claim-loop.ts'
+import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
@@ -48,11 +50,12 @@ export interface ClusterTasksDeps {
 }
 
 export class ClusterTasks implements TaskOwner {
-  /** Agents with a claim (or an identify reconcile) under way: one at a time each. */
+  /** Agents with an identify reconcile under way: no claim for them until it is done. */
   private readonly busy = new Set<string>()
   private readonly again = new Set<string>()
-  /** Agents whose last claim found nothing; tried again on the next nudge. */
-  private readonly idle = new Set<string>()
+  private readonly claims: ClaimLoop
+  /** The rows of this hub's task changes, for their events (task-rows.ts). */
+  readonly rows = new TaskRows()
   /**
    * Connections whose identify has been reconciled with the rows. No claim before that: the
    * agent is free as soon as the fleet settles its restart, before identified() runs, and a
@@ -69,19 +72,24 @@ export class ClusterTasks implements TaskOwner {
   private identifies = 0
 
   constructor(private readonly d: ClusterTasksDeps) {
+    this.claims = new ClaimLoop({
+      sql: d.sql, hubId: d.hubId, lease: d.lease, fleet: d.fleet, log: d.log,
+      mayClaim: (agentId) => !this.busy.has(agentId) && this.mayClaim(agentId),
+      handOver: (row) => this.handOver(row),
+    })
     this.unsubscribe = d.changes.on('agent', (change) => {
-      if (!this.idle.has(change.agent_id)) this.offer(change.agent_id)
+      if (!this.claims.isIdle(change.agent_id)) this.offer(change.agent_id)
     })
   }
 
-  /** Queued work may be waiting: every free agent here tries to claim. */
+  /** Queued work may be waiting: every free agent here may claim. */
   nudge(): void {
-    this.idle.clear()
-    for (const agentId of this.d.fleet.available) this.offer(agentId)
+    this.claims.nudge()
   }
 
-  /** A task's row changed (for the events stream, which reads the row). */
-  changed(taskId: string): void {
+  /** A task's row changed (for the events stream: `row`, as the change left it, spares it a read). */
+  changed(taskId: string, row?: TaskRow): void {
+    this.rows.note(taskId, row)
     this.d.changes.publish({ type: 'task', task_id: taskId })
   }
 
@@ -97,7 +105,7 @@ export class ClusterTasks implements TaskOwner {
     if (!row) return
     const waited = task.timeout_ms + graceMs
     this.d.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
-    this.changed(task.task_id)
+    this.changed(task.task_id, row)
     const rec = this.d.fleet.get(agentId)
     if (rec) {
       this.d.onOverdue(agentId, `task ${task.task_id} not heard of in ${Math.round(waited / 1000)} s`)
@@ -141,17 +149,16 @@ export class ClusterTasks implements TaskOwner {
     this.retryTimers.add(timer)
   }
 
-  private offer(agentId: string): void {
+  /** Whether `agentId` may be offered a task here now. */
+  private mayClaim(agentId: string): boolean {
     const peer = this.d.fleet.get(agentId)?.peer
-    if (this.closed || !peer || !this.reconciled.has(peer) || !this.d.fleet.isAvailable(agentId) || !this.d.holds(agentId)) return
-    if (this.busy.has(agentId)) {
-      this.again.add(agentId)
-      return
-    }
-    this.busy.add(agentId)
-    void this.claimFor(agentId)
-      .catch((err) => this.d.log.warn('task claim failed', { agent_id: agentId, error: String(err) }))
-      .finally(() => this.done(agentId))
+    return !this.closed && !!peer && this.reconciled.has(peer) && this.d.fleet.isAvailable(agentId) && this.d.holds(agentId)
+  }
+
+  private offer(agentId: string): void {
+    if (!this.mayClaim(agentId)) return
+    if (this.busy.has(agentId)) this.again.add(agentId)
+    else this.claims.freed()
   }
 
   private done(agentId: string): void {
@@ -159,19 +166,14 @@ export class ClusterTasks implements TaskOwner {
     if (this.again.delete(agentId)) this.offer(agentId)
   }
 
-  private async claimFor(agentId: string): Promise<void> {
-    if (!this.d.lease.valid) return
-    const row = await claimTask(this.d.sql, agentId, this.d.hubId)
-    if (!row) {
-      this.idle.add(agentId)
-      return
-    }
+  /** A task claimed for `row.agent_id`: sent to it, or given back if the agent went meanwhile. */
+  private async handOver(row: TaskRow): Promise<void> {
+    const agentId = row.agent_id!
     const rec = this.d.fleet.get(agentId)
-    this.changed(row.task_id)
+    this.changed(row.task_id, row)
     if (!rec || !this.d.fleet.isAvailable(agentId)) {
       // A restart or drain came in while claiming: give it back, not counted as an attempt.
-      await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false })
-      this.changed(row.task_id)
+      this.changed(row.task_id, await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false }) ?? undefined)
       await this.announce()
       return
     }
@@ -199,7 +201,7 @@ export class ClusterTasks implements TaskOwner {
 
   private async takeBack(rec: AgentRecord, taskId: string, started: boolean): Promise<void> {
     const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, started })
-    if (row) this.changed(taskId)
+    if (row) this.changed(taskId, row)
     this.d.fleet.release(rec, taskId)
     if (row?.status === 'queued') await this.announce()
   }
@@ -207,8 +209,9 @@ export class ClusterTasks implements TaskOwner {
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
     this.retry(`accept ${taskId}`, rec, async () => {
-      if (await startTask(this.d.sql, taskId, rec.agent_id)) {
-        this.changed(taskId)
+      const started = await startTaskRow(this.d.sql, taskId, rec.agent_id)
+      if (started) {
+        this.changed(taskId, started)
         return this.d.fleet.taskStarted(rec)
       }
       const row = await getTask(this.d.sql, taskId)
@@ -232,7 +235,7 @@ export class ClusterTasks implements TaskOwner {
         this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
         return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `result cannot be stored: ${(err as unknown as Error).message}`.slice(0, 500) })
       })
-      this.changed(taskId)
+      this.changed(taskId, row ?? undefined)
       // Failed with retries left: queued again, claimable once its delay has passed.
       if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
@@ -262,7 +265,7 @@ export class ClusterTasks implements TaskOwner {
         // The sidecar never stored it (lost before it was accepted): run it again.
         if (held.task_id !== activeTaskId) {
           const row = await requeueTask(sql, held.task_id, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts })
-          if (row) this.changed(held.task_id)
+          if (row) this.changed(held.task_id, row)
           if (row?.status === 'queued') await this.announce()
         }
       }
@@ -335,16 +338,11 @@ export class ClusterTasks implements TaskOwner {
 
   close(): void {
     this.closed = true
+    this.claims.close()
     this.unsubscribe()
     for (const timer of this.acceptTimers.values()) clearTimeout(timer)
     for (const timer of this.retryTimers) clearTimeout(timer)
     this.acceptTimers.clear()
     this.retryTimers.clear()
   }
-}
-
-/** A PostgreSQL data exception (SQLSTATE class 22): the value itself is refused, every time. */
-function isDataError(err: unknown): err is { code: string } {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('22')
 }

@@ -92,3 +92,9 @@ export function isConnectionError(err: unknown): boolean {
   return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') ||
     /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$)/.test(code)
 }
+
+/** A PostgreSQL data exception (SQLSTATE class 22): the value itself is refused, every time. */
+export function isDataError(err: unknown): err is { code: string } {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('22')
+}

@@ -9,7 +9,7 @@ import type { Queryable } from './connect.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 
 /** Within this many places of the cap, creations are serialized (see above). */
-const SERIALIZE_WITHIN = 64
+export const SERIALIZE_WITHIN = 64
 /** pg_advisory_xact_lock's key for the queue cap ('aqcp' as a number: any constant would do). */
 const QUEUE_CAP_LOCK = 0x61716370
 

@@ -16,7 +16,7 @@ export const HUB_SETTINGS = {
   },
   dataDir: {
     env: 'AGENTCOM_DATA_DIR', type: 'string', default: '.agentcom',
-    meaning: 'holds the secret file, the task table `hub-tasks.json`, the revocations `hub-revocations.json`, the join tokens\' uses `hub-join-uses.json`, the audit trail `hub-audit.jsonl`, the fleet state `hub-fleet.json` (restarts, rollouts, quarantines, healing history) and `npm start`\'s pm2 home and demo token files',
+    meaning: 'holds the secret file, the task table `hub-tasks.json`, the revocations `hub-revocations.json`, the join tokens\' uses and the enrolled agent ids `hub-join-uses.json`, the audit trail `hub-audit.jsonl`, the fleet state `hub-fleet.json` (restarts, rollouts, quarantines, healing history) and `npm start`\'s pm2 home and demo token files',
   },
   restartTimeoutS: {
     env: 'AGENTCOM_RESTART_TIMEOUT_S', type: 'integer', min: 1, max: 86_400, default: 120,

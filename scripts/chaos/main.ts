@@ -4,7 +4,7 @@
  * 2), then the invariants over the whole history (invariants.ts), each printed with its count.
  * Exit 0 only if all hold; a failure prints the seed and the last faults before it.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -32,6 +32,9 @@ say(`seed ${seed}, ${minutes} min, ${SIDECARS} sidecars, hubs ${HUBS.join(' and 
 
 const history = new History()
 const fleet = await startFleet({ sidecars: SIDECARS, history })
+// Kept for a look afterwards (the fleet's dir is deleted): the history and ledger, the logs, the tables.
+const kept = join(tmpdir(), `agentcom-chaos-${seed}-${Date.now()}`)
+await mkdir(kept, { recursive: true })
 let exitCode = 1
 try {
   const runMs = minutes * 60_000
@@ -70,10 +73,7 @@ try {
     for (const failure of v.failures.slice(0, 5)) say(`     ${failure}`)
   }
   exitCode = verdicts.every((v) => v.ok) ? 0 : 1
-  // Kept for a look afterwards: the history and the ledger of the run (the fleet's dir is deleted).
-  const kept = join(tmpdir(), `agentcom-chaos-${seed}-${Date.now()}.json`)
-  await writeFile(kept, JSON.stringify({ seed, minutes, history: history.entries, ledger }))
-  say(`history and ledger: ${kept}`)
+  await writeFile(join(kept, 'history.json'), JSON.stringify({ seed, minutes, history: history.entries, ledger }))
   if (exitCode !== 0) {
     say(`seed ${seed} failed; replay with: npm run chaos -- --minutes ${minutes} --seed ${seed}`)
     const firstFailure = Math.min(...verdicts.map((v) => v.failedAt ?? Infinity))
@@ -84,6 +84,8 @@ try {
   say(`run aborted: ${err instanceof Error ? err.stack : String(err)}`)
   say(`seed ${seed}; last faults: ${JSON.stringify(history.entries.filter((e) => e.type === 'fault').slice(-5))}`)
 } finally {
+  await fleet.keep(kept).catch((err) => say(`could not keep the logs: ${String(err)}`))
+  say(`history, ledger, logs and tables: ${kept}`)
   await fleet.stop()
 }
 process.exit(exitCode)

@@ -17,6 +17,7 @@ import { startProxy, type Proxy } from '../../test/hardening/support/proxy.ts'
 import type { FaultTargets } from './injectors.ts'
 import type { History } from './history.ts'
 import { keepEvidence, type HubIncarnation } from './evidence.ts'
+import { HEAL_CRASH_LIMIT, HEAL_WINDOW_MS } from './invariants.ts'
 
 export const HUBS = ['node', 'deno'] as const
 export type HubName = (typeof HUBS)[number]
@@ -56,6 +57,7 @@ export async function startFleet(o: { sidecars: number; history: History }): Pro
     const hub = await startHubProcess({
       PORT: String(ports[name]), AGENTCOM_DATABASE_URL: postgres.url, AGENTCOM_HUB_LEASE_S: LEASE_S,
       AGENTCOM_HUB_ID: hubId, AGENTCOM_HEAL_MAX_CONCURRENT: String(HEAL_MAX_CONCURRENT),
+      AGENTCOM_HEAL_CRASH_LIMIT: String(HEAL_CRASH_LIMIT), AGENTCOM_HEAL_WINDOW_S: String(HEAL_WINDOW_MS / 1000),
     }, name, { secret, dataDir: dataDirs[name] })
     incarnations.push({ hub_id: hubId, logs: hub.logs })
     hub.child.once('exit', () => {

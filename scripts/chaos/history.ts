@@ -16,6 +16,8 @@ export type Entry =
   | { t: number; type: 'rollout_sample'; rollout_id: string; down: number; max_unavailable: number }
   /** A look at healing: its restarts in flight, and the concurrency allowed. */
   | { t: number; type: 'healing_sample'; in_flight: number; max_concurrent: number }
+  /** Healing had quarantined the agent (a crash loop); the run resumed it, as an operator would. */
+  | { t: number; type: 'quarantine_resumed'; agent_id: string }
   /** Which agents read as connected. */
   | { t: number; type: 'agents_sample'; connected: string[]; all: string[] }
   /** A process exited; `killed` when the run killed it. */

@@ -68,6 +68,8 @@ try {
   const faults = history.entries.filter((e) => e.type === 'fault')
   say(`faults: ${faults.length} (${Object.entries(countBy(faults.map((f) => f.kind))).map(([k, n]) => `${k} ${n}`).join(', ')})`)
   say(`tasks accepted ${load.accepted.size}, runs ${ledger.filter((l) => l.event === 'start').length}, rollouts ${load.rollouts.size}`)
+  const resumed = history.entries.filter((e) => e.type === 'quarantine_resumed').map((e) => e.type === 'quarantine_resumed' ? e.agent_id : '')
+  say(`quarantined by healing (crash loops) and resumed: ${resumed.length}${resumed.length ? ` (${resumed.join(', ')})` : ''}`)
   for (const v of verdicts) {
     say(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.count}${v.ok ? '' : ` (${v.failures.length} broke it)`}`)
     for (const failure of v.failures.slice(0, 5)) say(`     ${failure}`)
@@ -92,12 +94,6 @@ process.exit(exitCode)
 
 /** Waits (bounded) for every accepted task to be final and every agent connected, recording what it saw. */
 async function settle(accepted: Set<string>): Promise<void> {
-  // Kill -9 three times in ten minutes is a crash loop: healing quarantines (drains) the agent, as
-  // it should. An operator would resume it; so does the run, or queued tasks wait for nobody.
-  const agents = await fleet.hub()?.api('GET', '/api/admin/agents').catch(() => null)
-  const quarantined = ((agents?.body?.agents ?? []) as { agent_id: string; quarantined: boolean }[]).filter((a) => a.quarantined)
-  for (const a of quarantined) await fleet.hub()?.api('POST', `/api/admin/agents/${a.agent_id}/resume`).catch(() => null)
-  say(`quarantined by healing at the end, resumed: ${quarantined.map((a) => a.agent_id).join(', ') || 'none'}`)
   const deadline = history.now() + SETTLE_MS
   const open = new Set(accepted)
   while (open.size > 0 && history.now() < deadline) {

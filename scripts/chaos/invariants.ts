@@ -99,7 +99,8 @@ export function onlyKilledProcessesExited(history: Entry[]): Verdict {
   const restarts = of(history, 'sidecar_restarts')
   const failures = [
     ...exits.filter((e) => !e.killed).map((e) => ({ at: e.t, text: `${e.process} exited at ${e.t} ms without being killed` })),
-    ...restarts.filter((r) => r.restarts > r.explained).map((r) => ({ at: r.t, text: `${r.agent_id}: ${r.restarts} pm2 restarts, ${r.explained} killed or commanded` })),
+    ...restarts.filter((r) => r.restarts > r.explained + r.uncertain)
+      .map((r) => ({ at: r.t, text: `${r.agent_id}: ${r.restarts} pm2 restarts, ${r.explained} killed or commanded, ${r.uncertain} rollouts perhaps begun` })),
   ]
   return verdict('no process exited except those killed', exits.length + restarts.length, failures)
 }

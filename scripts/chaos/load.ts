@@ -49,6 +49,8 @@ export function startLoad(fleet: Fleet, history: History, random: Random): Load 
         if (created?.status === 201) {
           rollouts.set(created.body.rollout_id, { agent_ids: agentIds, running: true })
           history.add({ t: history.now(), type: 'rollout_created', rollout_id: created.body.rollout_id, agent_ids: agentIds, max_unavailable: maxUnavailable })
+        } else if (agentIds.length > 0 && (created === null || created.status >= 500)) {
+          history.add({ t: history.now(), type: 'rollout_uncertain', agent_ids: agentIds })
         }
       }
       await fleet.sleep(TASK_EVERY_MS)

@@ -62,7 +62,8 @@ try {
   const healed = countBy(((healing?.body?.actions ?? []) as { agent_id: string; action: string }[]).filter((a) => a.action === 'restart').map((a) => a.agent_id))
   for (const s of await fleet.sidecarRestarts()) {
     const explained = kills(s.agent_id) + commanded(s.agent_id) + (healed[s.agent_id] ?? 0)
-    history.add({ t: history.now(), type: 'sidecar_restarts', agent_id: s.agent_id, restarts: s.restarts, explained })
+    const uncertain = history.entries.filter((e) => e.type === 'rollout_uncertain' && e.agent_ids.includes(s.agent_id)).length
+    history.add({ t: history.now(), type: 'sidecar_restarts', agent_id: s.agent_id, restarts: s.restarts, explained, uncertain })
   }
   const verdicts = checkAll(history.entries, ledger)
   const faults = history.entries.filter((e) => e.type === 'fault')

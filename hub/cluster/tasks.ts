@@ -18,6 +18,7 @@ import { adoptTask, finishTask, getTask, requeueTask, startTaskRow, tasksHeldBy,
 import { ClaimLoop } from './claim-loop.ts'
 import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
+import { ReportOrder } from './report-order.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
@@ -70,6 +71,7 @@ export class ClusterTasks implements TaskOwner {
   private readonly retrying = new Set<string>()
   /** Each identify is its own (a new connection reports anew). */
   private identifies = 0
+  private readonly reports = new ReportOrder()
 
   constructor(private readonly d: ClusterTasksDeps) {
     this.claims = new ClaimLoop({
@@ -208,7 +210,7 @@ export class ClusterTasks implements TaskOwner {
 
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
-    this.retry(`accept ${taskId}`, rec, async () => {
+    this.reports.after(rec, () => this.retry(`accept ${taskId}`, rec, async () => {
       const started = await startTaskRow(this.d.sql, taskId, rec.agent_id)
       if (started) {
         this.changed(taskId, started)
@@ -218,7 +220,7 @@ export class ClusterTasks implements TaskOwner {
       const ours = row && row.agent_id === rec.agent_id && (row.status === 'working' || row.status === 'assigned')
       // Given to another agent meanwhile: this copy must not run twice.
       if (!ours) this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
-    })
+    }))
   }
 
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
@@ -226,7 +228,7 @@ export class ClusterTasks implements TaskOwner {
     // The same limit as one hub's (outcome-text.ts).
     const checked = withinResultLimit(outcome)
     const stored: Outcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
-    this.retry(`complete ${taskId}`, rec, async () => {
+    this.reports.after(rec, () => this.retry(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
         // A result jsonb refuses (a lone surrogate: SQLSTATE class 22) would be retried forever:
@@ -241,7 +243,7 @@ export class ClusterTasks implements TaskOwner {
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
       this.d.fleet.release(rec, taskId)
-    })
+    }))
   }
 
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
@@ -250,10 +252,10 @@ export class ClusterTasks implements TaskOwner {
     // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
     // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
     const counted = started || reason === STORAGE_UNAVAILABLE
-    this.retry(`requeue ${taskId}`, rec, async () => {
+    this.reports.after(rec, () => this.retry(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
-    })
+    }))
   }
 
   /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
@@ -290,7 +292,7 @@ export class ClusterTasks implements TaskOwner {
       }
       if (rec.peer) this.reconciled.add(rec.peer)
       this.d.fleet.holding(rec, holding)
-    }, () => this.done(rec.agent_id))
+    }, this.reports.begin(rec.peer, () => this.done(rec.agent_id)))
   }
 
   disconnected(rec: AgentRecord): void {

@@ -79,6 +79,12 @@ export function isDatabaseDown(err: unknown): boolean {
   return code === 'ECONNREFUSED' || code === '57P01' || code === '57P02' || code === '57P03'
 }
 
+/** A PostgreSQL data exception (SQLSTATE class 22): the value itself is refused, every time. */
+export function isDataError(err: unknown): err is { code: string } {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('22')
+}
+
 /** Whether `err` is postgres.js's word for a connection that closed, which any outage may cause. */
 export function isConnectionClosed(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
@@ -91,10 +97,4 @@ export function isConnectionError(err: unknown): boolean {
   if (typeof code !== 'string') return false
   return code.startsWith('08') || code.startsWith('57P') || code.startsWith('53') ||
     /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$)/.test(code)
-}
-
-/** A PostgreSQL data exception (SQLSTATE class 22): the value itself is refused, every time. */
-export function isDataError(err: unknown): err is { code: string } {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('22')
 }

@@ -16,6 +16,8 @@ import { freePort } from '../../support/free-port.ts'
 import { startProxy, type Proxy } from '../../test/hardening/support/proxy.ts'
 import type { FaultTargets } from './injectors.ts'
 import type { History } from './history.ts'
+import { keepEvidence, type HubIncarnation } from './evidence.ts'
+import { HEAL_CRASH_LIMIT, HEAL_WINDOW_MS } from './invariants.ts'
 
 export const HUBS = ['node', 'deno'] as const
 export type HubName = (typeof HUBS)[number]
@@ -30,6 +32,8 @@ export interface Fleet extends FaultTargets {
   hub(name?: HubName): HubProcess | null
   /** pm2's restart count per sidecar, and how many times the run killed each. */
   sidecarRestarts(): Promise<{ agent_id: string; restarts: number; kills: number }[]>
+  /** Writes the hubs' and sidecars' logs and the database's tasks into `dir` (before stop). */
+  keep(dir: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -45,13 +49,17 @@ export async function startFleet(o: { sidecars: number; history: History }): Pro
   const hubs: Partial<Record<HubName, HubProcess>> = {}
   const incarnation = { node: 0, deno: 0 }
   const killing = new Set<HubProcess>()
+  const incarnations: HubIncarnation[] = []
 
   async function startHub(name: HubName): Promise<void> {
+    // A new id per process: a hub id stays another process's until its lease runs out.
+    const hubId = `hub-${name}-${++incarnation[name]}`
     const hub = await startHubProcess({
       PORT: String(ports[name]), AGENTCOM_DATABASE_URL: postgres.url, AGENTCOM_HUB_LEASE_S: LEASE_S,
-      // A new id per process: a hub id stays another process's until its lease runs out.
-      AGENTCOM_HUB_ID: `hub-${name}-${++incarnation[name]}`, AGENTCOM_HEAL_MAX_CONCURRENT: String(HEAL_MAX_CONCURRENT),
+      AGENTCOM_HUB_ID: hubId, AGENTCOM_HEAL_MAX_CONCURRENT: String(HEAL_MAX_CONCURRENT),
+      AGENTCOM_HEAL_CRASH_LIMIT: String(HEAL_CRASH_LIMIT), AGENTCOM_HEAL_WINDOW_S: String(HEAL_WINDOW_MS / 1000),
     }, name, { secret, dataDir: dataDirs[name] })
+    incarnations.push({ hub_id: hubId, logs: hub.logs })
     hub.child.once('exit', () => {
       history.add({ t: history.now(), type: 'exit', process: `hub ${name}`, killed: killing.has(hub) })
       if (hubs[name] === hub) delete hubs[name]
@@ -111,6 +119,7 @@ export async function startFleet(o: { sidecars: number; history: History }): Pro
       const list = await pm2.list()
       return sidecars.map((id) => ({ agent_id: id, restarts: list.find((p) => p.name === `agentcom-${id}`)?.restart_time ?? -1, kills: kills.get(id) ?? 0 }))
     },
+    keep: (dir) => keepEvidence(dir, { hubs: incarnations, pm2Home: pm2.home, databaseUrl: postgres.url }),
     async stop() {
       await pm2.kill().catch(() => undefined)
       for (const name of HUBS) {

@@ -12,16 +12,26 @@ export type Entry =
   | { t: number; type: 'task_accepted'; task_id: string }
   | { t: number; type: 'task_final'; task_id: string; status: string }
   | { t: number; type: 'rollout_created'; rollout_id: string; agent_ids: string[]; max_unavailable: number }
+  /**
+   * A rollout asked for whose answer said nothing of its fate: none (the hub was killed) or 5xx
+   * (a hub may answer 503 after the rollout began, when its audit record cannot be stored).
+   */
+  | { t: number; type: 'rollout_uncertain'; agent_ids: string[] }
   /** A look at a running rollout: how many of its agents were down (restart in flight). */
   | { t: number; type: 'rollout_sample'; rollout_id: string; down: number; max_unavailable: number }
   /** A look at healing: its restarts in flight, and the concurrency allowed. */
   | { t: number; type: 'healing_sample'; in_flight: number; max_concurrent: number }
+  /** Healing had quarantined the agent (a crash loop); the run resumed it, as an operator would. */
+  | { t: number; type: 'quarantine_resumed'; agent_id: string }
   /** Which agents read as connected. */
   | { t: number; type: 'agents_sample'; connected: string[]; all: string[] }
   /** A process exited; `killed` when the run killed it. */
   | { t: number; type: 'exit'; process: string; killed: boolean }
-  /** At the end: a sidecar's restarts as pm2 counts them, and those the run caused or commanded. */
-  | { t: number; type: 'sidecar_restarts'; agent_id: string; restarts: number; explained: number }
+  /**
+   * At the end: a sidecar's restarts as pm2 counts them, those the run caused or commanded, and
+   * the rollouts naming it that may or may not have begun (at most one restart each).
+   */
+  | { t: number; type: 'sidecar_restarts'; agent_id: string; restarts: number; explained: number; uncertain: number }
 
 /** One line per start and per end of a task command's run: `<task_id> start|end <ms> <agent_id>`. */
 export interface LedgerLine {

@@ -15,6 +15,9 @@ export interface Verdict {
   failedAt: number | null
 }
 
+/** Healing's crash-loop rule in the run's hubs: this many unplanned restarts within the window quarantine an agent. */
+export const HEAL_CRASH_LIMIT = 3
+export const HEAL_WINDOW_MS = 600_000
 /** How long after the last fault ended every agent must be connected again. */
 export const RECONNECT_WITHIN_MS = 60_000
 const FINAL = new Set(['completed', 'failed', 'cancelled'])
@@ -96,9 +99,29 @@ export function onlyKilledProcessesExited(history: Entry[]): Verdict {
   const restarts = of(history, 'sidecar_restarts')
   const failures = [
     ...exits.filter((e) => !e.killed).map((e) => ({ at: e.t, text: `${e.process} exited at ${e.t} ms without being killed` })),
-    ...restarts.filter((r) => r.restarts > r.explained).map((r) => ({ at: r.t, text: `${r.agent_id}: ${r.restarts} pm2 restarts, ${r.explained} killed or commanded` })),
+    ...restarts.filter((r) => r.restarts > r.explained + r.uncertain)
+      .map((r) => ({ at: r.t, text: `${r.agent_id}: ${r.restarts} pm2 restarts, ${r.explained} killed or commanded, ${r.uncertain} rollouts perhaps begun` })),
   ]
   return verdict('no process exited except those killed', exits.length + restarts.length, failures)
+}
+
+/**
+ * Healing's quarantines (which the run lifts as it sees them) each followed a crash loop the run
+ * made: HEAL_CRASH_LIMIT kills of that sidecar within healing's window (give or take the
+ * aftermath: a crash is counted when the sidecar identifies again), and after its last resume
+ * (a resume starts the count over).
+ */
+export function quarantinesFollowCrashLoops(history: Entry[]): Verdict {
+  const quarantines = of(history, 'quarantine_resumed')
+  const kills = of(history, 'fault').filter((f) => f.kind === 'kill_sidecar')
+  const failures: Failure[] = []
+  for (const [i, q] of quarantines.entries()) {
+    const resumedBefore = quarantines.slice(0, i).findLast((p) => p.agent_id === q.agent_id)?.t ?? -Infinity
+    const from = Math.max(resumedBefore, q.t - HEAL_WINDOW_MS) - AFTERMATH_MS
+    const crashes = kills.filter((k) => k.target === q.agent_id && k.t > from && k.t <= q.t).length
+    if (crashes < HEAL_CRASH_LIMIT) failures.push({ at: q.t, text: `${q.agent_id} quarantined at ${q.t} ms after ${crashes} kills (a crash loop is ${HEAL_CRASH_LIMIT})` })
+  }
+  return verdict('every quarantine followed a crash loop the run made', quarantines.length, failures)
 }
 
 export function agentsBackAfterLastFault(history: Entry[]): Verdict {
@@ -122,6 +145,7 @@ export function checkAll(history: Entry[], ledger: LedgerLine[]): Verdict[] {
     healingWithinConcurrency(history),
     onlyKilledProcessesExited(history),
     agentsBackAfterLastFault(history),
+    quarantinesFollowCrashLoops(history),
   ]
 }
 

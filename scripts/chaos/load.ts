@@ -49,6 +49,8 @@ export function startLoad(fleet: Fleet, history: History, random: Random): Load 
         if (created?.status === 201) {
           rollouts.set(created.body.rollout_id, { agent_ids: agentIds, running: true })
           history.add({ t: history.now(), type: 'rollout_created', rollout_id: created.body.rollout_id, agent_ids: agentIds, max_unavailable: maxUnavailable })
+        } else if (agentIds.length > 0 && (created === null || created.status >= 500)) {
+          history.add({ t: history.now(), type: 'rollout_uncertain', agent_ids: agentIds })
         }
       }
       await fleet.sleep(TASK_EVERY_MS)
@@ -65,8 +67,14 @@ export function startLoad(fleet: Fleet, history: History, random: Random): Load 
   async function look(): Promise<void> {
     const agents = await api('GET', '/api/admin/agents')
     if (agents?.status === 200) {
-      const list = agents.body.agents as { agent_id: string; connected: boolean }[]
+      const list = agents.body.agents as { agent_id: string; connected: boolean; quarantined: boolean }[]
       history.add({ t: history.now(), type: 'agents_sample', connected: list.filter((a) => a.connected).map((a) => a.agent_id), all: fleet.sidecars })
+      // The run's own kills make crash loops, which healing quarantines (checked: invariants.ts).
+      // Left so, the fleet would shrink for good and the queue grow past any settling.
+      for (const a of list.filter((a) => a.quarantined)) {
+        const resumed = await api('POST', `/api/admin/agents/${a.agent_id}/resume`)
+        if (resumed?.status === 200) history.add({ t: history.now(), type: 'quarantine_resumed', agent_id: a.agent_id })
+      }
     }
     for (const [id, rollout] of rollouts) {
       if (!rollout.running) continue

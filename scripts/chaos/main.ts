@@ -4,7 +4,7 @@
  * 2), then the invariants over the whole history (invariants.ts), each printed with its count.
  * Exit 0 only if all hold; a failure prints the seed and the last faults before it.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -32,6 +32,9 @@ say(`seed ${seed}, ${minutes} min, ${SIDECARS} sidecars, hubs ${HUBS.join(' and 
 
 const history = new History()
 const fleet = await startFleet({ sidecars: SIDECARS, history })
+// Kept for a look afterwards (the fleet's dir is deleted): the history and ledger, the logs, the tables.
+const kept = join(tmpdir(), `agentcom-chaos-${seed}-${Date.now()}`)
+await mkdir(kept, { recursive: true })
 let exitCode = 1
 try {
   const runMs = minutes * 60_000
@@ -59,21 +62,21 @@ try {
   const healed = countBy(((healing?.body?.actions ?? []) as { agent_id: string; action: string }[]).filter((a) => a.action === 'restart').map((a) => a.agent_id))
   for (const s of await fleet.sidecarRestarts()) {
     const explained = kills(s.agent_id) + commanded(s.agent_id) + (healed[s.agent_id] ?? 0)
-    history.add({ t: history.now(), type: 'sidecar_restarts', agent_id: s.agent_id, restarts: s.restarts, explained })
+    const uncertain = history.entries.filter((e) => e.type === 'rollout_uncertain' && e.agent_ids.includes(s.agent_id)).length
+    history.add({ t: history.now(), type: 'sidecar_restarts', agent_id: s.agent_id, restarts: s.restarts, explained, uncertain })
   }
   const verdicts = checkAll(history.entries, ledger)
   const faults = history.entries.filter((e) => e.type === 'fault')
   say(`faults: ${faults.length} (${Object.entries(countBy(faults.map((f) => f.kind))).map(([k, n]) => `${k} ${n}`).join(', ')})`)
   say(`tasks accepted ${load.accepted.size}, runs ${ledger.filter((l) => l.event === 'start').length}, rollouts ${load.rollouts.size}`)
+  const resumed = history.entries.filter((e) => e.type === 'quarantine_resumed').map((e) => e.type === 'quarantine_resumed' ? e.agent_id : '')
+  say(`quarantined by healing (crash loops) and resumed: ${resumed.length}${resumed.length ? ` (${resumed.join(', ')})` : ''}`)
   for (const v of verdicts) {
     say(`${v.ok ? 'PASS' : 'FAIL'} ${v.name}: ${v.count}${v.ok ? '' : ` (${v.failures.length} broke it)`}`)
     for (const failure of v.failures.slice(0, 5)) say(`     ${failure}`)
   }
   exitCode = verdicts.every((v) => v.ok) ? 0 : 1
-  // Kept for a look afterwards: the history and the ledger of the run (the fleet's dir is deleted).
-  const kept = join(tmpdir(), `agentcom-chaos-${seed}-${Date.now()}.json`)
-  await writeFile(kept, JSON.stringify({ seed, minutes, history: history.entries, ledger }))
-  say(`history and ledger: ${kept}`)
+  await writeFile(join(kept, 'history.json'), JSON.stringify({ seed, minutes, history: history.entries, ledger }))
   if (exitCode !== 0) {
     say(`seed ${seed} failed; replay with: npm run chaos -- --minutes ${minutes} --seed ${seed}`)
     const firstFailure = Math.min(...verdicts.map((v) => v.failedAt ?? Infinity))
@@ -84,18 +87,14 @@ try {
   say(`run aborted: ${err instanceof Error ? err.stack : String(err)}`)
   say(`seed ${seed}; last faults: ${JSON.stringify(history.entries.filter((e) => e.type === 'fault').slice(-5))}`)
 } finally {
+  await fleet.keep(kept).catch((err) => say(`could not keep the logs: ${String(err)}`))
+  say(`history, ledger, logs and tables: ${kept}`)
   await fleet.stop()
 }
 process.exit(exitCode)
 
 /** Waits (bounded) for every accepted task to be final and every agent connected, recording what it saw. */
 async function settle(accepted: Set<string>): Promise<void> {
-  // Kill -9 three times in ten minutes is a crash loop: healing quarantines (drains) the agent, as
-  // it should. An operator would resume it; so does the run, or queued tasks wait for nobody.
-  const agents = await fleet.hub()?.api('GET', '/api/admin/agents').catch(() => null)
-  const quarantined = ((agents?.body?.agents ?? []) as { agent_id: string; quarantined: boolean }[]).filter((a) => a.quarantined)
-  for (const a of quarantined) await fleet.hub()?.api('POST', `/api/admin/agents/${a.agent_id}/resume`).catch(() => null)
-  say(`quarantined by healing at the end, resumed: ${quarantined.map((a) => a.agent_id).join(', ') || 'none'}`)
   const deadline = history.now() + SETTLE_MS
   const open = new Set(accepted)
   while (open.size > 0 && history.now() < deadline) {

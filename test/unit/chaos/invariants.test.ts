@@ -7,7 +7,7 @@ import type { Entry, LedgerLine } from '../../../scripts/chaos/history.ts'
 import { parseLedger } from '../../../scripts/chaos/history.ts'
 import {
   agentsBackAfterLastFault, checkAll, everyAcceptedTaskFinished, extraRunsMatchInterruptions, healingWithinConcurrency,
-  noTaskCompletedTwice, onlyKilledProcessesExited, rolloutsWithinMaxUnavailable,
+  noTaskCompletedTwice, onlyKilledProcessesExited, quarantinesFollowCrashLoops, rolloutsWithinMaxUnavailable,
 } from '../../../scripts/chaos/invariants.ts'
 
 const killAt = (t: number, until = t): Entry => ({ t, type: 'fault', kind: 'kill_sidecar', target: 'chaos-1', until })
@@ -27,7 +27,10 @@ const good: Entry[] = [
   { t: 3000, type: 'agents_sample', connected: ['a', 'b'], all },
   { t: 4000, type: 'task_final', task_id: 't1', status: 'completed' },
   { t: 4000, type: 'task_final', task_id: 't2', status: 'failed' },
-  { t: 4100, type: 'sidecar_restarts', agent_id: 'a', restarts: 2, explained: 2 },
+  { t: 4100, type: 'sidecar_restarts', agent_id: 'a', restarts: 2, explained: 1, uncertain: 1 },
+  // chaos-1 killed three times within healing's window: a crash loop, quarantined, resumed.
+  killAt(2100), killAt(2200),
+  { t: 2500, type: 'quarantine_resumed', agent_id: 'chaos-1' },
 ]
 const goodLedger = ledger('t1 start 150 chaos-1\nt1 start 1200 chaos-2\nt1 end 1900 chaos-2\nt2 start 300 chaos-3\nt2 end 800 chaos-3\n')
 
@@ -41,8 +44,9 @@ describe('chaos invariants on a history that keeps them', () => {
       ['healing never exceeded its concurrency', true, 1],
       ['no process exited except those killed', true, 2],
       ['every agent connected again within 60 s of the last fault', true, 2],
+      ['every quarantine followed a crash loop the run made', true, 1],
     ])
-    expect(checkAll(good, goodLedger).map((v) => v.failedAt)).toEqual(Array(7).fill(null))
+    expect(checkAll(good, goodLedger).map((v) => v.failedAt)).toEqual(Array(8).fill(null))
   })
 })
 
@@ -77,13 +81,27 @@ describe('each checker FAILS on a history that breaks it', () => {
   })
 
   it('a process that exited unkilled, and a sidecar restarted more often than killed or commanded', () => {
-    const v = onlyKilledProcessesExited([...good, { t: 5000, type: 'exit', process: 'hub deno', killed: false }, { t: 5100, type: 'sidecar_restarts', agent_id: 'b', restarts: 3, explained: 1 }])
-    expect(v).toMatchObject({ ok: false, failures: ['hub deno exited at 5000 ms without being killed', 'b: 3 pm2 restarts, 1 killed or commanded'] })
+    const v = onlyKilledProcessesExited([...good, { t: 5000, type: 'exit', process: 'hub deno', killed: false }, { t: 5100, type: 'sidecar_restarts', agent_id: 'b', restarts: 3, explained: 1, uncertain: 1 }])
+    expect(v).toMatchObject({ ok: false, failures: ['hub deno exited at 5000 ms without being killed', 'b: 3 pm2 restarts, 1 killed or commanded, 1 rollouts perhaps begun'] })
   })
 
   it('an agent still offline 60 s after the last fault', () => {
     const late: Entry[] = [killAt(1000, 2000), { t: 30_000, type: 'agents_sample', connected: ['a'], all }, { t: 62_001, type: 'agents_sample', connected: ['a', 'b'], all }]
     expect(agentsBackAfterLastFault(late)).toMatchObject({ ok: false, failures: ['not every agent connected within 60000 ms of the last fault (ended at 2000 ms): at 62001 ms'] })
     expect(agentsBackAfterLastFault(late.slice(0, 2)).ok).toBe(false)
+  })
+
+  it('a quarantine with fewer kills than a crash loop: too few, too long ago, or counted before a resume', () => {
+    const resumed = (t: number): Entry => ({ t, type: 'quarantine_resumed', agent_id: 'chaos-1' })
+    expect(quarantinesFollowCrashLoops([killAt(1000), killAt(2000), resumed(3000)])).toMatchObject({
+      ok: false, count: 1, failures: ['chaos-1 quarantined at 3000 ms after 2 kills (a crash loop is 3)'], failedAt: 3000,
+    })
+    // The first of three kills more than the window (600 s) and its aftermath before.
+    expect(quarantinesFollowCrashLoops([killAt(1000), killAt(640_000), killAt(650_000), resumed(660_000)]).ok).toBe(false)
+    // A resume starts the count over: the kills before it count for the quarantine it lifted only.
+    const again = [killAt(1000), killAt(2000), killAt(3000), resumed(40_000), killAt(50_000), resumed(60_000)]
+    expect(quarantinesFollowCrashLoops(again)).toMatchObject({ ok: false, count: 2, failures: ['chaos-1 quarantined at 60000 ms after 1 kills (a crash loop is 3)'] })
+    // Kills of another sidecar explain nothing.
+    expect(quarantinesFollowCrashLoops([killAt(1000), killAt(2000), killAt(3000), { t: 4000, type: 'quarantine_resumed', agent_id: 'chaos-2' }]).ok).toBe(false)
   })
 })

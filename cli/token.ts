@@ -4,9 +4,9 @@
  * missing), like the hub: it runs on the hub's machine.
  */
 import * as v from 'valibot'
-import { MAX_TTL_S, mintToken, type MintRequest } from '../hub/auth.ts'
-import { resolveHubConfig } from '../hub/config.ts'
-import { ensureSecret } from '../hub/secret.ts'
+import { MAX_TTL_S, mintToken, type MintRequest } from '../hub/auth/auth.ts'
+import { resolveHubConfig } from '../hub/config/config.ts'
+import { ensureSecret } from '../hub/auth/secret.ts'
 import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { JOIN_MAX_USES, JOIN_TTL_S, Labels, Prefix, mintJoinToken, type JoinRequest } from '../hub/enroll/join-token.ts'
 import { AccessRoleSchema, TokenName } from '../hub/access/roles.ts'

@@ -4,11 +4,11 @@
  */
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
-import { TASKS_FILE, hubSettings, resolveHubConfig } from './config.ts'
-import { ensureSecret } from './secret.ts'
-import { createFileTaskStore } from './task-store.ts'
+import { TASKS_FILE, hubSettings, resolveHubConfig } from './config/config.ts'
+import { ensureSecret } from './auth/secret.ts'
+import { createFileTaskStore } from './tasks/task-store.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './revocations.ts'
+import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './auth/revocations.ts'
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
@@ -17,9 +17,9 @@ import { nodeAuditFiles } from './node/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
 import { nodeOutputFiles } from './node/output-files.ts'
-import { OUTPUT_DIR } from './task-control/file-output.ts'
+import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
-import { SHUTDOWN_GRACE_MS } from './config.ts'
+import { SHUTDOWN_GRACE_MS } from './config/config.ts'
 
 // Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
 // the hub's time in an identify storm. Flushed before exit.

@@ -4,7 +4,7 @@
  * real WebSocket clients.
  */
 import { afterAll, afterEach, beforeAll } from 'vitest'
-import { signAdminToken, signAgentToken } from '../hub/auth.ts'
+import { signAdminToken, signAgentToken } from '../hub/auth/auth.ts'
 import { startNodeHub, type NodeHubOptions } from '../hub/node/serve.ts'
 import { startClusterRuntime, type ClusterRuntime } from '../hub/cluster/runtime.ts'
 import { createPgAuditStore } from '../hub/access/audit-pg.ts'

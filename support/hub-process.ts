@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { signAdminToken, signAgentToken } from '../hub/auth.ts'
+import { signAdminToken, signAgentToken } from '../hub/auth/auth.ts'
 
 export type Runtime = 'node' | 'deno'
 export const RUNTIME: Runtime = process.env.AGENTCOM_TEST_RUNTIME === 'deno' ? 'deno' : 'node'

@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { startHubProcess, stopChild, type Runtime } from '../../support/hub-process.ts'
-import { signAdminToken } from '../../hub/auth.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 

@@ -11,7 +11,7 @@
  */
 import { Agent, request } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { signAgentToken } from '../../hub/auth.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 import { openRawSocket, type RawSocket } from './raw-ws.ts'
 
 export type SwarmCommand =

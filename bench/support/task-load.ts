@@ -4,7 +4,7 @@
  * one submission per task. Throughput is tasks per second from the first submission to the
  * last completion acknowledged (for the hub: the `task_ack` it sends once the outcome is saved).
  */
-import { signAgentToken } from '../../hub/auth.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 import { openRawSocket, type RawSocket } from './raw-ws.ts'
 import type { ServerUnderTest } from './servers.ts'
 

@@ -7,7 +7,7 @@
  * 100 000 of those would not be bounded in any useful sense).
  */
 import type { Clock } from '../../shared/time.ts'
-import { storableText } from '../outcome-text.ts'
+import { storableText } from '../tasks/outcome-text.ts'
 import type { AuditActor, AuditFilter, AuditPage, AuditRecord, AuditStore } from './audit-store.ts'
 
 const MAX_FIELD_BYTES = 1024

@@ -7,7 +7,7 @@
  * (local-fleet-alerts.ts on one hub, the healing decider's hub in a cluster).
  */
 import type { Logger } from '../../shared/log.ts'
-import type { AlertSender } from '../alerts.ts'
+import type { AlertSender } from './alerts.ts'
 
 /** One agent as the rule needs it. */
 export interface AgentPresence {

@@ -4,11 +4,11 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Clock } from '../../shared/time.ts'
-import type { AlertSender } from '../alerts.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { Fleet } from '../fleet.ts'
-import { isPending } from '../restart.ts'
-import type { Rollouts } from '../rollouts.ts'
+import type { AlertSender } from './alerts.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { Fleet } from '../agents/fleet.ts'
+import { isPending } from '../agents/restart.ts'
+import type { Rollouts } from '../rollouts/rollouts.ts'
 import { FleetAlerts, createMemoryAlertEpisodes, type AgentPresence } from './fleet-alerts.ts'
 
 export interface LocalFleetAlertsOptions {

@@ -5,7 +5,7 @@
  * sends each alert; the claims keep it once even while two hubs both believe they decide.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { AlertSender } from '../alerts.ts'
+import type { AlertSender } from './alerts.ts'
 import type { Sql } from '../pg/connect.ts'
 import { FleetAlerts, type AgentPresence, type AlertEpisodes, type FailedRollout } from './fleet-alerts.ts'
 

@@ -6,9 +6,9 @@
  */
 import type { InferOutput } from 'valibot'
 import type * as S from '../../shared/api-schemas.ts'
-import type { AgentView, RolloutView, TaskView } from '../admin.ts'
-import type { HealingAction, HealingView } from '../healing-policy.ts'
-import type { restartCommandedView } from '../views.ts'
+import type { AgentView, RolloutView, TaskView } from './admin.ts'
+import type { HealingAction, HealingView } from '../healing/healing-policy.ts'
+import type { restartCommandedView } from './views.ts'
 
 type Agrees<View, Schema> = [View] extends [Schema] ? ([Exclude<keyof View, keyof Schema>] extends [never] ? true : false) : false
 type Expect<T extends true> = T

@@ -4,7 +4,7 @@
  * bus message second, to the hub holding the agent's socket, which carries it out; the answer
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
-import { type AdminBackend, type AgentView, type TaskView } from '../admin.ts'
+import { type AdminBackend, type AgentView, type TaskView } from '../api/admin.ts'
 import { inTransaction, type Sql } from '../pg/connect.ts'
 import { storageBound } from './deadline.ts'
 import type { PgBus } from '../pg/bus.ts'
@@ -13,8 +13,8 @@ import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
 import { insertTaskNudged } from '../pg/task-insert.ts'
-import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../task-control/rules.ts'
-import { fanOutTargets } from '../task-control/pg-fan-out.ts'
+import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/rules.ts'
+import { fanOutTargets } from '../tasks/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap.ts'
 import { TASKS_NUDGE, TASK_CANCEL } from './tasks.ts'

@@ -9,7 +9,7 @@
  * under the cluster_task_throughput load, 50 agents).
  */
 import type { Logger } from '../../shared/log.ts'
-import type { Fleet } from '../fleet.ts'
+import type { Fleet } from '../agents/fleet.ts'
 import type { Sql } from '../pg/connect.ts'
 import { claimTask, type ClaimedTask } from '../pg/task-queue.ts'
 import type { HubLease } from './lease.ts'

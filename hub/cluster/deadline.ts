@@ -5,7 +5,7 @@
  * `storage_unavailable`. The query itself may still complete later: a write answered 503 this
  * way may have been applied (the contract promises only that a 201 was).
  */
-import { StorageUnavailable } from '../admin.ts'
+import { StorageUnavailable } from '../api/admin.ts'
 import { isConnectionError } from '../pg/connect.ts'
 
 export const REQUEST_DEADLINE_MS = 5000

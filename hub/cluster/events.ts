@@ -9,9 +9,9 @@
  * ids a reader sees never leave a hole behind that fills later.
  */
 import type { Logger } from '../../shared/log.ts'
-import { changeKey, type Change, type ChangeFeed } from '../changes.ts'
-import { EventLog } from '../event-log.ts'
-import type { LiveEventKind, LiveEventSource } from '../live-events.ts'
+import { changeKey, type Change, type ChangeFeed } from '../events/changes.ts'
+import { EventLog } from '../events/event-log.ts'
+import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/events.ts'

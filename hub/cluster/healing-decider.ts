@@ -11,11 +11,11 @@
  * and NOTIFY to the hub holding the agent), in the same transaction as its action.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { AlertSender } from '../alerts.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { HealingAction } from '../healing-history.ts'
-import type { HealingAlertType } from '../healing-output.ts'
-import type { HealingSettings } from '../healing-settings.ts'
+import type { AlertSender } from '../alerts/alerts.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { HealingAction } from '../healing/healing-history.ts'
+import type { HealingAlertType } from '../healing/healing-output.ts'
+import type { HealingSettings } from '../healing/healing-settings.ts'
 import { inTransaction, type Queryable, type Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { commandRestartIn } from '../pg/restarts.ts'

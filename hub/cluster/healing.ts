@@ -12,13 +12,13 @@
  * The hub's own Healing decides nothing in cluster mode (createHub); it keeps the settings.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { AlertSender } from '../alerts.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { Fleet } from '../fleet.ts'
-import type { Healing } from '../healing.ts'
-import type { HealingView } from '../healing-policy.ts'
-import { restartsSeen, type Pm2Seen } from '../healing-watch.ts'
-import type { HealingSettings } from '../healing-settings.ts'
+import type { AlertSender } from '../alerts/alerts.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { Fleet } from '../agents/fleet.ts'
+import type { Healing } from '../healing/healing.ts'
+import type { HealingView } from '../healing/healing-policy.ts'
+import { restartsSeen, type Pm2Seen } from '../healing/healing-watch.ts'
+import type { HealingSettings } from '../healing/healing-settings.ts'
 import { inTransaction, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import {

@@ -9,15 +9,15 @@
  */
 import { CLOSE } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { Fleet, Hello, Peer, Restart } from '../fleet.ts'
-import { isPending } from '../fleet.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { Fleet, Hello, Peer, Restart } from '../agents/fleet.ts'
+import { isPending } from '../agents/fleet.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence.ts'
 import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
-import type { Pm2Seen } from '../healing-watch.ts'
+import type { Pm2Seen } from '../healing/healing-watch.ts'
 
 /** The reasons healing's restarts carry (the decider follows their states). */
 const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])

@@ -5,7 +5,7 @@
  * the adopt, which left the task `working` on an agent that no longer had it (and the agent
  * out of dispatch) until its timeout. One hub handles both in order by being synchronous.
  */
-import type { AgentRecord, Peer } from '../fleet.ts'
+import type { AgentRecord, Peer } from '../agents/fleet.ts'
 
 export class ReportOrder {
   /** Per connection, its identify's reconcile while under way. */

@@ -9,10 +9,10 @@
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { TokenClaims } from '../auth.ts'
-import { jtiExpiry } from '../auth.ts'
+import type { TokenClaims } from '../auth/auth.ts'
+import { jtiExpiry } from '../auth/auth.ts'
 import { storageBound } from './deadline.ts'
-import { Revocations, type RevocationStore, type Revoked } from '../revocations.ts'
+import { Revocations, type RevocationStore, type Revoked } from '../auth/revocations.ts'
 import { inTransaction, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type BusMessage, type PgBus } from '../pg/bus.ts'
 import { agentCutOff, loadRevocations, revokeAgentRow, revokeTokenRow } from '../pg/revocations.ts'

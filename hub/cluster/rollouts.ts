@@ -18,7 +18,7 @@ import {
   claimRollouts, defaultRolloutAgents, finishRollout, getRollout, insertRollout, knownAgents, markWaiting, rolloutAgents,
   setAgentError, setAgentRestart, touchRollout, type RolloutAgentRow, type RolloutRow,
 } from '../pg/rollouts.ts'
-import type { RolloutCreated, RolloutRequest, RolloutView } from '../admin.ts'
+import type { RolloutCreated, RolloutRequest, RolloutView } from '../api/admin.ts'
 import type { HubLease } from './lease.ts'
 
 /** The bus message that tells every hub a rollout moved (its owner steps it; others' views change). */

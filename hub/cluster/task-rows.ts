@@ -6,7 +6,7 @@
  * row drops an older one, so an event never shows a state the task has left.
  */
 import type { TaskRow } from '../pg/task-queue.ts'
-import { isFinished } from '../task-control/rules.ts'
+import { isFinished } from '../tasks/rules.ts'
 
 /** Rows kept at most; past it the oldest go (their events read the row, as without this). */
 const MAX_ROWS = 10_000

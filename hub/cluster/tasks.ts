@@ -7,10 +7,10 @@
  * of a hub that died are requeued by the others.
  */
 import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
-import { withinResultLimit } from '../outcome-text.ts'
+import { withinResultLimit } from '../tasks/outcome-text.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { AgentRecord, Fleet, Peer } from '../fleet.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import { isDataError, type Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'

@@ -1,5 +1,5 @@
-/** Deno's file access for task output files (hub/task-control/file-output.ts). */
-import type { OutputFiles } from '../task-control/file-output.ts'
+/** Deno's file access for task output files (hub/tasks/file-output.ts). */
+import type { OutputFiles } from '../tasks/file-output.ts'
 import { denoStateFiles } from './platform.ts'
 
 export const denoOutputFiles: OutputFiles = {

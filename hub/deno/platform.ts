@@ -4,8 +4,8 @@
  */
 import type { Context } from 'hono'
 import type { WSContext } from 'hono/ws'
-import type { SecretFiles } from '../secret.ts'
-import type { TaskFiles } from '../task-store.ts'
+import type { SecretFiles } from '../auth/secret.ts'
+import type { TaskFiles } from '../tasks/task-store.ts'
 
 async function readTextOrNull(path: string): Promise<string | null> {
   try {

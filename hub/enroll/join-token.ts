@@ -9,7 +9,7 @@ import { sign, verify } from 'hono/jwt'
 import { decodeBase64Url, encodeBase64Url } from 'hono/utils/encode'
 import * as v from 'valibot'
 import { AgentId } from '../../shared/protocol.ts'
-import { ISSUER, isJti, jtiExpiry, type RevocationCheck, type TokenClaims } from '../auth.ts'
+import { ISSUER, isJti, jtiExpiry, type RevocationCheck, type TokenClaims } from '../auth/auth.ts'
 
 export const JOIN_AUDIENCE = 'agentcom:join'
 export const JOIN_TTL_S = { min: 60, max: 2_592_000, default: 3600 } as const

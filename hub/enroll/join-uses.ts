@@ -13,7 +13,7 @@
 import * as v from 'valibot'
 import type { Logger } from '../../shared/log.ts'
 import type { Clock } from '../../shared/time.ts'
-import type { StateFiles } from '../task-store.ts'
+import type { StateFiles } from '../tasks/task-store.ts'
 import { readRequiredFile } from '../store/required-file.ts'
 
 export interface JoinUseStore {

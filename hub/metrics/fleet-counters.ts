@@ -17,7 +17,7 @@ export const ALERT_RESULTS = ['delivered', 'failed'] as const
 /** Seconds, from a short task to the longest timeout a task may have (a day). */
 export const TASK_DURATION_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21_600, 86_400]
 
-/** The reasons the hub's healing restarts carry (hub/healing-policy.ts). */
+/** The reasons the hub's healing restarts carry (hub/healing/healing-policy.ts). */
 const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])
 /** The states a healing action is recorded in; a later one is a change of an action already counted. */
 const HEALING_FIRST_STATES = new Set(['commanded', 'deferred', 'quarantined', 'alerted'])

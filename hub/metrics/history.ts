@@ -7,7 +7,7 @@
  */
 import { MINUTE } from '../../shared/time.ts'
 import type { Clock } from '../../shared/time.ts'
-import type { EventLog } from '../event-log.ts'
+import type { EventLog } from '../events/event-log.ts'
 import { BoundedMap } from './bounded.ts'
 import { AGENT_STATUSES } from './hub-metrics.ts'
 import { TASK_FINAL } from './fleet-counters.ts'

@@ -5,9 +5,9 @@
  * cluster mode every series but the fleet's carries `hub_id`.
  */
 import type { Clock } from '../../shared/time.ts'
-import type { ChangeFeed } from '../changes.ts'
-import type { AgentRecord } from '../fleet.ts'
-import type { EventLog } from '../event-log.ts'
+import type { ChangeFeed } from '../events/changes.ts'
+import type { AgentRecord } from '../agents/fleet.ts'
+import type { EventLog } from '../events/event-log.ts'
 import { Registry } from './registry.ts'
 import { FleetCounters } from './fleet-counters.ts'
 

@@ -6,7 +6,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import { ERROR } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { TokenVerifier } from '../auth.ts'
+import type { TokenVerifier } from '../auth/auth.ts'
 import { EXPOSITION_CONTENT_TYPE } from './registry.ts'
 import type { HubMetrics } from './hub-metrics.ts'
 import type { MetricsHistory } from './history.ts'

@@ -3,7 +3,7 @@
  * engines: a task is created when the admin backend has saved it (the 201), and its duration
  * starts when its agent's task_accepted reaches this hub.
  */
-import type { AdminBackend } from '../admin.ts'
+import type { AdminBackend } from '../api/admin.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { FleetCounters } from './fleet-counters.ts'
 

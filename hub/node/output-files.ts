@@ -1,6 +1,6 @@
-/** Node's file access for task output files (hub/task-control/file-output.ts). */
+/** Node's file access for task output files (hub/tasks/file-output.ts). */
 import { mkdir, readdir, rm } from 'node:fs/promises'
-import type { OutputFiles } from '../task-control/file-output.ts'
+import type { OutputFiles } from '../tasks/file-output.ts'
 import { nodeStateFiles } from './platform.ts'
 
 export const nodeOutputFiles: OutputFiles = {

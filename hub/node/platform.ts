@@ -4,9 +4,9 @@
  */
 import { createHmac, createSecretKey } from 'node:crypto'
 import { link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
-import type { SecretFiles } from '../secret.ts'
-import type { TaskFiles } from '../task-store.ts'
-import type { TokenMac } from '../auth.ts'
+import type { SecretFiles } from '../auth/secret.ts'
+import type { TaskFiles } from '../tasks/task-store.ts'
+import type { TokenMac } from '../auth/auth.ts'
 import { appendFileSynced, readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 
 export const nodeSecretFiles: SecretFiles = {

@@ -6,7 +6,7 @@
  * over after another died counts exactly what the old decider would have.
  */
 import type { Queryable } from './connect.ts'
-import type { HealingAction } from '../healing-history.ts'
+import type { HealingAction } from '../healing/healing-history.ts'
 import type { RequestRule } from './healing.ts'
 
 const PENDING = `('commanded', 'deferred', 'restarting')`

@@ -4,7 +4,7 @@
  * waiting for the fleet-wide budget (`healing_requests`). Every time is the database's.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import type { HealingAction } from '../healing-history.ts'
+import type { HealingAction } from '../healing/healing-history.ts'
 
 const ACTION_COLUMNS = `action_id, agent_id, rule, action, detail, restart_id, state,
   epoch_ms(at) AS at, epoch_ms(coalesce(updated_at, at)) AS updated_at`

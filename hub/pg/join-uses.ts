@@ -7,7 +7,7 @@
  * the others find it taken (409), and a used-up token rolls the insert back (nothing spent).
  * Rows of expired tokens and of enrolled ids past their remembering are deleted as claims come.
  */
-import { StorageUnavailable } from '../admin.ts'
+import { StorageUnavailable } from '../api/admin.ts'
 import type { EnrollOutcome, JoinUseStore } from '../enroll/join-uses.ts'
 import { inTransaction, isConnectionError, type Queryable, type Sql } from './connect.ts'
 

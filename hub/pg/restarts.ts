@@ -6,9 +6,9 @@
  * stale writer cannot undo a restart that is already over.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import type { Restart, RestartState } from '../restart.ts'
+import type { Restart, RestartState } from '../agents/restart.ts'
 
-export type { RestartState } from '../restart.ts'
+export type { RestartState } from '../agents/restart.ts'
 export const PENDING_STATES: readonly RestartState[] = ['commanded', 'deferred', 'restarting']
 
 /** A restart as the hub knows it (restart.ts), with the agent and the hub that holds it. */

@@ -9,7 +9,7 @@ import type { Queryable } from './connect.ts'
 import { ALL_HUBS, BUS_CHANNEL } from './bus.ts'
 import { SERIALIZE_WITHIN } from './queue-cap.ts'
 import { TASK_COLUMNS, type NewTask, type TaskRow } from './task-queue.ts'
-import { TASK_EXTRAS_DEFAULTS } from '../task-control/rules.ts'
+import { TASK_EXTRAS_DEFAULTS } from '../tasks/rules.ts'
 
 /**
  * Inserts `task` queued and nudges every hub, in one commit; null (nothing done) when fewer

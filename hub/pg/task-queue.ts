@@ -5,9 +5,9 @@
  * tasks on the database's clock. Every function resolves after its change has committed.
  */
 import type { Queryable } from './connect.ts'
-import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TaskStatus } from '../task-control/rules.ts'
+import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TaskStatus } from '../tasks/rules.ts'
 
-export type { TaskStatus } from '../task-control/rules.ts'
+export type { TaskStatus } from '../tasks/rules.ts'
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
 
 export interface NewTask {

@@ -9,11 +9,11 @@
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { Change, ChangeFeed } from '../changes.ts'
-import type { AgentRecord, Fleet, SavedAgent } from '../fleet.ts'
-import type { Rollout, Rollouts, SavedRollout } from '../rollouts.ts'
-import type { Healing } from '../healing.ts'
-import { Persister, type StorageHealth } from '../persister.ts'
+import type { Change, ChangeFeed } from '../events/changes.ts'
+import type { AgentRecord, Fleet, SavedAgent } from '../agents/fleet.ts'
+import type { Rollout, Rollouts, SavedRollout } from '../rollouts/rollouts.ts'
+import type { Healing } from '../healing/healing.ts'
+import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
 
 /**

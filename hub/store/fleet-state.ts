@@ -8,11 +8,11 @@
 import * as v from 'valibot'
 import { AgentId, Pm2Info, RestartMode } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { SavedAgent } from '../fleet.ts'
-import type { SavedRollout } from '../rollouts.ts'
-import type { SavedHealing } from '../healing-policy.ts'
-import type { TaskFiles } from '../task-store.ts'
-import type { SnapshotStore } from '../persister.ts'
+import type { SavedAgent } from '../agents/fleet.ts'
+import type { SavedRollout } from '../rollouts/rollouts.ts'
+import type { SavedHealing } from '../healing/healing-policy.ts'
+import type { TaskFiles } from '../tasks/task-store.ts'
+import type { SnapshotStore } from './persister.ts'
 
 /** The file in the data dir. */
 export const FLEET_STATE_FILE = 'hub-fleet.json'

@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot'
 import { ConfigError } from '../../shared/settings.ts'
-import type { StateFiles } from '../task-store.ts'
+import type { StateFiles } from '../tasks/task-store.ts'
 
 /** The file's validated contents, undefined when it does not exist. */
 export async function readRequiredFile<S extends v.GenericSchema>(

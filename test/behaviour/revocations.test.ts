@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { CLOSE } from '../../shared/protocol.ts'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import { CLUSTER_SECRET, pm2Info } from '../../support/cluster-hubs.ts'
 import { STORE, useStoreHubs, type StoreHub } from '../../support/store-hub.ts'
 import { identifiedSocket, openSocket } from '../../support/ws-client.ts'

@@ -9,7 +9,7 @@
 import { readFile, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { signAdminToken } from '../../hub/auth.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { createPm2Sandbox, type Pm2Sandbox } from '../../support/pm2.ts'
 import { waitFor } from '../../support/wait.ts'

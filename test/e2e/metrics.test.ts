@@ -9,7 +9,7 @@ import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { family, histogram, scrape, value } from '../../support/prometheus.ts'
 import { startWebhookServer } from '../../support/webhook.ts'
-import { signAdminToken } from '../../hub/auth.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
 
 let hub: HubProcess
 let webhook: Awaited<ReturnType<typeof startWebhookServer>>

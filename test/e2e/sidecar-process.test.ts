@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTokenVerifier } from '../../hub/auth.ts'
+import { createTokenVerifier } from '../../hub/auth/auth.ts'
 import { startHubProcess, type HubProcess } from '../../support/hub-process.ts'
 import { waitFor } from '../../support/wait.ts'
 

@@ -60,7 +60,7 @@ describe(`identify (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, () => 
     ['an admin token', async () => hub.adminToken()],
     ['garbage', async () => 'not-a-jwt'],
     ['a token signed with another secret', async () => {
-      const { signAgentToken } = await import('../../hub/auth.ts')
+      const { signAgentToken } = await import('../../hub/auth/auth.ts')
       return signAgentToken('x'.repeat(40), 'forged')
     }],
   ])('refuses %s at identify', async (_name, makeToken) => {

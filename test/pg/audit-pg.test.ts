@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgAuditStore } from '../../hub/access/audit-pg.ts'
 import { ROUTE_ROLES } from '../../hub/access/route-roles.ts'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { migrate } from '../../hub/pg/migrate.ts'

@@ -4,7 +4,7 @@
  * caught up after a hub missed its notification.
  */
 import { describe, expect, it } from 'vitest'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { CLUSTER_SECRET, agentOn, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { openSocket, type TestSocket } from '../../support/ws-client.ts'
@@ -12,7 +12,7 @@ import { waitFor } from '../../support/wait.ts'
 import { ClusterRevocations } from '../../hub/cluster/revocations.ts'
 import { createPgBus } from '../../hub/pg/bus.ts'
 import { silentLogger } from '../../shared/log.ts'
-import { signAgentToken } from '../../hub/auth.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 import { startClusterRuntime } from '../../hub/cluster/runtime.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import type { ClusterAttach } from '../../hub/cluster-seam.ts'

@@ -6,7 +6,7 @@
  * owner hub dies, another hub carries it on.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { signAgentToken } from '../../hub/auth.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { CLUSTER_SECRET, pm2Info, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { identifiedSocket, type TestSocket } from '../../support/ws-client.ts'

@@ -11,7 +11,7 @@ import { inTransaction, type Queryable, type Sql } from '../../hub/pg/connect.ts
 import { migrate } from '../../hub/pg/migrate.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/admin.ts'
-import type { AdminBackend } from '../../hub/admin.ts'
+import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/healing.ts'
 import type { ClusterRollouts } from '../../hub/cluster/rollouts.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { createTokenVerifier, mintToken } from '../../hub/auth.ts'
+import { createTokenVerifier, mintToken } from '../../hub/auth/auth.ts'
 import { createLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { signAdminToken } from '../../hub/auth.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)

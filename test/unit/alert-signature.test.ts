@@ -9,7 +9,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import { createAlertSender, type Alert } from '../../hub/alerts.ts'
+import { createAlertSender, type Alert } from '../../hub/alerts/alerts.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 'whsec-0123456789abcdef'

@@ -7,7 +7,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { createHub } from '../../hub/app.ts'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import { AuditTrail } from '../../hub/access/audit.ts'
 import { createMemoryAuditStore } from '../../hub/access/audit-file.ts'
 import type { AuditStore } from '../../hub/access/audit-store.ts'

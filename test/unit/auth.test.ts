@@ -1,13 +1,13 @@
 /**
- * Tokens and revocations (hub/auth.ts, hub/revocations.ts) on a fake clock: the claims a token
+ * Tokens and revocations (hub/auth/auth.ts, hub/auth/revocations.ts) on a fake clock: the claims a token
  * carries, what the verifier refuses and why, the cache that never outlives an expiry or a
  * revoke, and the revocation file that survives a restart and forgets what has expired.
  */
 import { describe, expect, it } from 'vitest'
 import { sign } from 'hono/jwt'
-import { AUDIENCE, DEFAULT_ADMIN_TTL_S, MAX_TTL_S, createTokenVerifier, jtiExpiry, mintToken } from '../../hub/auth.ts'
-import { REVOCATIONS_FILE, createMemoryRevocationStore, openFileRevocationStore } from '../../hub/revocations.ts'
-import type { StateFiles } from '../../hub/task-store.ts'
+import { AUDIENCE, DEFAULT_ADMIN_TTL_S, MAX_TTL_S, createTokenVerifier, jtiExpiry, mintToken } from '../../hub/auth/auth.ts'
+import { REVOCATIONS_FILE, createMemoryRevocationStore, openFileRevocationStore } from '../../hub/auth/revocations.ts'
+import type { StateFiles } from '../../hub/tasks/task-store.ts'
 import { ConfigError } from '../../shared/settings.ts'
 import { nodeTokenMac } from '../../hub/node/platform.ts'
 import { silentLogger } from '../../shared/log.ts'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
   EventLog, formatLoggedEvent, formatReplay, formatSseComment, formatSseEvent, formatSseReset, type LoggedEvent,
-} from '../../hub/event-log.ts'
+} from '../../hub/events/event-log.ts'
 // The dashboard's own parser, the module bundled into the script the browser runs.
 import { createSseParser, type ParsedEvent } from '../../hub/dashboard/browser/sse-parser.ts'
 

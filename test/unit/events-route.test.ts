@@ -5,10 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
-import { mintToken, signAdminToken } from '../../hub/auth.ts'
+import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
-import { agentView } from '../../hub/views.ts'
-import { EVENT_STREAM_DEFAULTS } from '../../hub/event-stream.ts'
+import { agentView } from '../../hub/api/views.ts'
+import { EVENT_STREAM_DEFAULTS } from '../../hub/events/event-stream.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)

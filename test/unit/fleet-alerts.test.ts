@@ -7,10 +7,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { signAdminToken } from '../../hub/auth.ts'
-import type { Alert, AlertSender } from '../../hub/alerts.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
+import type { Alert, AlertSender } from '../../hub/alerts/alerts.ts'
 import { startLocalFleetAlerts } from '../../hub/alerts/local-fleet-alerts.ts'
-import type { Peer } from '../../hub/bus.ts'
+import type { Peer } from '../../hub/sockets/bus.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)

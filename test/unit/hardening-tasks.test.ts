@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import type { Peer } from '../../hub/fleet.ts'
+import type { Peer } from '../../hub/agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 

@@ -4,8 +4,8 @@
  * the history's bound and order, and the state of an action following its restart.
  */
 import { describe, expect, it } from 'vitest'
-import { HealingPolicy, type HealingDecision, type HealingOutput } from '../../hub/healing-policy.ts'
-import { resolveHealingSettings, type HealingSettings } from '../../hub/healing-settings.ts'
+import { HealingPolicy, type HealingDecision, type HealingOutput } from '../../hub/healing/healing-policy.ts'
+import { resolveHealingSettings, type HealingSettings } from '../../hub/healing/healing-settings.ts'
 
 const MB = 1024 * 1024
 const S = 1000

@@ -4,8 +4,8 @@
  * fake clock. Across hubs on both stores: test/behaviour/hub-restart.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { HealingPolicy, type SavedHealing } from '../../hub/healing-policy.ts'
-import type { HealingSettings } from '../../hub/healing-settings.ts'
+import { HealingPolicy, type SavedHealing } from '../../hub/healing/healing-policy.ts'
+import type { HealingSettings } from '../../hub/healing/healing-settings.ts'
 
 const MB = 1024 * 1024
 const S = 1000

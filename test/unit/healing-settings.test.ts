@@ -1,6 +1,6 @@
 /** Healing's settings from the environment (AGENTCOM_HEAL_*, the webhook URL); healing on a hub: healing-hub.test.ts. */
 import { describe, expect, it } from 'vitest'
-import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
+import { hubSettings, resolveHubConfig } from '../../hub/config/config.ts'
 import { ConfigError } from '../../shared/settings.ts'
 
 describe('healing settings from the environment', () => {

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import { hostFacts } from '../../shared/host-facts.ts'
 import { decodeSidecarMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'

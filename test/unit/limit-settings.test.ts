@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createHub } from '../../hub/app.ts'
-import { hubSettings, resolveHubConfig } from '../../hub/config.ts'
-import { FrameBudget } from '../../hub/limits.ts'
+import { hubSettings, resolveHubConfig } from '../../hub/config/config.ts'
+import { FrameBudget } from '../../hub/sockets/limits.ts'
 
 describe('FrameBudget', () => {
   it('lets a full second\'s worth through at once, then refuses', () => {

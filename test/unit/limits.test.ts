@@ -9,8 +9,8 @@ import { waitUntil } from '../../support/wait.ts'
 import type { Hub, HubOptions } from '../../hub/app.ts'
 import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
 import { CLOSE, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES } from '../../shared/protocol.ts'
-import { MAX_UNSENT_BYTES } from '../../hub/connections.ts'
-import { signAgentToken } from '../../hub/auth.ts'
+import { MAX_UNSENT_BYTES } from '../../hub/sockets/connections.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 
 const SECRET = 's'.repeat(40)
 import { silentLogger } from '../../shared/log.ts'

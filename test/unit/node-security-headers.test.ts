@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { connect } from 'node:net'
 import { startNodeHub } from '../../hub/node/serve.ts'
-import { signAdminToken } from '../../hub/auth.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 'h'.repeat(40)

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import WebSocket from 'ws'
 import { upgradeRequest } from '../../hub/node/upgrade-request.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
-import { signAgentToken } from '../../hub/auth.ts'
+import { signAgentToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { PROTOCOL_VERSION } from '../../shared/protocol.ts'
 

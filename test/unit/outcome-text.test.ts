@@ -4,7 +4,7 @@
  * Both stores, end to end: test/behaviour/unstorable-text.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { storableText, unstorablePath } from '../../hub/outcome-text.ts'
+import { storableText, unstorablePath } from '../../hub/tasks/outcome-text.ts'
 
 describe('storableText', () => {
   it('replaces U+0000 in strings and keys, deep, and returns a value without one as it is', () => {

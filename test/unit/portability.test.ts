@@ -47,7 +47,7 @@ function importsOf(source: string): string[] {
 describe('portable core', () => {
   it('finds the core files, in every folder under hub/ but the runtime ones', async () => {
     const files = await coreFiles()
-    expect(files).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/socket.ts', 'hub/pg/migrate.ts', 'hub/access/gate.ts', 'shared/protocol.ts']))
+    expect(files).toEqual(expect.arrayContaining(['hub/app.ts', 'hub/sockets/socket.ts', 'hub/pg/migrate.ts', 'hub/access/gate.ts', 'shared/protocol.ts']))
     expect(files.filter((f) => /^hub\/(node|deno)(\.ts|\/)/.test(f) || f.startsWith('shared/node/'))).toEqual([])
   })
 

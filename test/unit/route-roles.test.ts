@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { sign } from 'hono/jwt'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { mintToken } from '../../hub/auth.ts'
+import { mintToken } from '../../hub/auth/auth.ts'
 import { ROUTE_ROLES, routeKey } from '../../hub/access/route-roles.ts'
 import { ACCESS_ROLES, type AccessRole } from '../../hub/access/roles.ts'
 import type { HubMessage } from '../../shared/protocol.ts'

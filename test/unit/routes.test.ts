@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { testClient } from 'hono/testing'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 

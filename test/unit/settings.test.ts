@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, readInteger, settingsMarkdown } from '../../shared/settings.ts'
-import { HUB_SETTINGS } from '../../hub/settings.ts'
+import { HUB_SETTINGS } from '../../hub/config/settings.ts'
 import { SIDECAR_SETTINGS } from '../../sidecar/config.ts'
 import { DEFAULTS } from '../../hub/app.ts'
 

@@ -1,5 +1,5 @@
 /** Task control on a single hub (the file store's board): the shared behaviour suite. */
-import { signAdminToken, signAgentToken } from '../../hub/auth.ts'
+import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { describeTaskControl, followOutput } from '../../support/task-control-suite.ts'

@@ -1,12 +1,12 @@
 /**
- * The single hub's dispatch queue (hub/task-dispatch.ts): order kept for the tasks that wait,
+ * The single hub's dispatch queue (hub/tasks/task-dispatch.ts): order kept for the tasks that wait,
  * and a pass that stops looking once no agent is free, so its cost is what it hands out, not
  * the length of the queue.
  */
 import { describe, expect, it } from 'vitest'
-import { DispatchQueue } from '../../hub/task-dispatch.ts'
-import type { AgentRecord, Fleet } from '../../hub/fleet.ts'
-import type { TaskRecord } from '../../hub/task-options.ts'
+import { DispatchQueue } from '../../hub/tasks/task-dispatch.ts'
+import type { AgentRecord, Fleet } from '../../hub/agents/fleet.ts'
+import type { TaskRecord } from '../../hub/tasks/task-options.ts'
 
 function setup(agentIds: string[]) {
   const available = new Set(agentIds)

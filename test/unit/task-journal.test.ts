@@ -1,5 +1,5 @@
 /**
- * The task table's journal (hub/task-journal.ts) on Node's files: a save appends what changed,
+ * The task table's journal (hub/tasks/task-journal.ts) on Node's files: a save appends what changed,
  * a load replays it over the snapshot it follows, a torn last line is ignored, a journal of an
  * older generation is never replayed, and past its bound the store writes a snapshot instead.
  */
@@ -7,8 +7,8 @@ import { mkdtemp, readFile, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createFileTaskStore, type StoredTask, type TaskFiles } from '../../hub/task-store.ts'
-import { journalPath, MIN_COMPACT_BYTES } from '../../hub/task-journal.ts'
+import { createFileTaskStore, type StoredTask, type TaskFiles } from '../../hub/tasks/task-store.ts'
+import { journalPath, MIN_COMPACT_BYTES } from '../../hub/tasks/task-journal.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 

@@ -1,8 +1,8 @@
 /** The output rules alone: the sidecar's pump (frame size, pace, bound) and the hub's memory store. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BYTES_PER_FLUSH, FLUSH_MS, MAX_PENDING_BYTES, createOutputPump } from '../../sidecar/output-pump.ts'
-import { MAX_OUTPUT_BYTES, MemoryTaskOutputs, oldestToDrop } from '../../hub/task-control/output.ts'
-import { retryDelay, cancelVerdict } from '../../hub/task-control/rules.ts'
+import { MAX_OUTPUT_BYTES, MemoryTaskOutputs, oldestToDrop } from '../../hub/tasks/output.ts'
+import { retryDelay, cancelVerdict } from '../../hub/tasks/rules.ts'
 import { hasLabels, parseLabelList } from '../../shared/labels.ts'
 import type { SidecarMessage } from '../../shared/protocol.ts'
 
@@ -124,9 +124,9 @@ describe('output files (single hub)', () => {
     const { mkdtemp, readdir, rm } = await import('node:fs/promises')
     const { tmpdir } = await import('node:os')
     const { join } = await import('node:path')
-    const { FileTaskOutputs } = await import('../../hub/task-control/file-output.ts')
+    const { FileTaskOutputs } = await import('../../hub/tasks/file-output.ts')
     const { nodeOutputFiles } = await import('../../hub/node/output-files.ts')
-    const { TaskTable } = await import('../../hub/task-table.ts')
+    const { TaskTable } = await import('../../hub/tasks/task-table.ts')
     const { silentLogger } = await import('../../shared/log.ts')
     const dir = join(await mkdtemp(join(tmpdir(), 'agentcom-out-')), 'task-output')
     try {

@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { testClient } from 'hono/testing'
 import { createHub, type Hub } from '../../hub/app.ts'
-import { createTokenVerifier, mintToken, signAdminToken } from '../../hub/auth.ts'
+import { createTokenVerifier, mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createLogger } from '../../shared/log.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 

@@ -1,0 +1,102 @@
+/**
+ * Request validation with valibot. The body is read as JSON whatever its Content-Type, so
+ * `curl -d '{...}'` (form content type by default) means what the operator typed.
+ */
+import type { MiddlewareHandler, ValidationTargets } from 'hono'
+import * as v from 'valibot'
+import { ERROR } from '../../shared/protocol.ts'
+import { tagRequestSchema } from './request-schemas.ts'
+import { unstorablePath } from '../tasks/outcome-text.ts'
+
+type Issue = { path: string; message: string }
+
+/** valibot's messages quote the received value: an answer never carries more than this of it. */
+const MAX_MESSAGE = 200
+
+export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
+  return issues.slice(0, 20).map((i) => ({
+    path: (i.path?.map((p) => String(p.key)).join('.') ?? '').slice(0, MAX_MESSAGE),
+    message: i.message.length > MAX_MESSAGE ? `${i.message.slice(0, MAX_MESSAGE)}…` : i.message,
+  }))
+}
+
+export const invalid = (issues: Issue[]) => ({ error: ERROR.INVALID_REQUEST, issues })
+
+/**
+ * A JSON text can only parse to U+0000 or a lone surrogate through a \u escape (UTF-8 decoding
+ * leaves no lone surrogate, and JSON forbids a raw control character in a string): bodies
+ * without one are not walked.
+ */
+const MAY_HOLD_UNSTORABLE = /\\u(?:0000|[dD][89a-fA-F])/
+
+/**
+ * PostgreSQL can hold neither U+0000 nor a lone surrogate, so neither store accepts them in a
+ * request (a task's input, a reason, an id): both answer 400 alike, and whatever is accepted
+ * reads back exactly as sent (outcome-text.ts).
+ */
+function unstorable(value: unknown): Issue[] | null {
+  const path = unstorablePath(value)
+  return path === null ? null : [{ path: path.join('.').slice(0, MAX_MESSAGE), message: 'text the hub cannot store: U+0000 or a lone surrogate' }]
+}
+
+/** Validates the JSON body; an empty body validates as `undefined`. */
+export function jsonBody<S extends v.GenericSchema>(
+  schema: S,
+): MiddlewareHandler<any, string, {
+  in: { json: v.InferInput<S> }
+  out: { json: v.InferOutput<S> }
+}> {
+  return tagRequestSchema('json', schema, async (c, next) => {
+    const text = await c.req.text()
+    let raw: unknown
+    if (text.trim() !== '') {
+      try {
+        raw = JSON.parse(text)
+      } catch {
+        return c.json(invalid([{ path: '', message: 'body is not valid JSON' }]), 400)
+      }
+    }
+    // Every body is an object; valibot's object() would take an array as one.
+    if (Array.isArray(raw)) return c.json(invalid([{ path: '', message: 'body must be a JSON object' }]), 400)
+    const refused = MAY_HOLD_UNSTORABLE.test(text) ? unstorable(raw) : null
+    if (refused) return c.json(invalid(refused), 400)
+    const result = v.safeParse(schema, raw)
+    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
+    c.req.addValidatedData('json' as keyof ValidationTargets, result.output as never)
+    await next()
+  })
+}
+
+/** Validates path parameters. */
+export function params<S extends v.GenericSchema<Record<string, string>>>(
+  schema: S,
+): MiddlewareHandler<any, string, {
+  in: { param: v.InferInput<S> }
+  out: { param: v.InferOutput<S> }
+}> {
+  return tagRequestSchema('param', schema, async (c, next) => {
+    const refused = unstorable(c.req.param())
+    if (refused) return c.json(invalid(refused), 400)
+    const result = v.safeParse(schema, c.req.param())
+    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
+    c.req.addValidatedData('param' as keyof ValidationTargets, result.output as never)
+    await next()
+  })
+}
+
+/** Validates the query string (each key's first value). */
+export function query<S extends v.GenericSchema>(
+  schema: S,
+): MiddlewareHandler<any, string, {
+  in: { query?: Record<string, string> }
+  out: { query: v.InferOutput<S> }
+}> {
+  return tagRequestSchema('query', schema, async (c, next) => {
+    const refused = unstorable(c.req.query())
+    if (refused) return c.json(invalid(refused), 400)
+    const result = v.safeParse(schema, c.req.query())
+    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
+    c.req.addValidatedData('query' as keyof ValidationTargets, result.output as never)
+    await next()
+  })
+}

@@ -1,0 +1,106 @@
+/**
+ * What healing did, newest first, bounded: the `actions` of `GET /api/admin/healing` and the
+ * data of `event: healing`. A restart action's `state` follows its restart, found by restart_id.
+ */
+import type { Clock } from '../../shared/time.ts'
+
+export type HealingRule = 'crash_loop' | 'memory' | 'task_overdue'
+export type HealingActionKind = 'restart' | 'quarantine' | 'escalate'
+
+/**
+ * A restart action's state is its restart's state (`commanded` until the fleet says more),
+ * `failed` also when the restart could not be commanded at all. A quarantine is `quarantined`
+ * until an operator resumes the agent (`lifted`); an escalation is `alerted`.
+ */
+export type HealingActionState =
+  | 'commanded' | 'deferred' | 'restarting' | 'completed' | 'failed'
+  | 'quarantined' | 'lifted'
+  | 'alerted'
+
+export interface HealingAction {
+  action_id: string
+  agent_id: string
+  rule: HealingRule
+  action: HealingActionKind
+  detail: string
+  /** Set once the fleet has commanded the restart; null for quarantine and escalate. */
+  restart_id: string | null
+  state: HealingActionState
+  at: number
+  updated_at: number
+}
+
+/** Keeps the last `limit` actions (at least 1000) and finds in-flight ones by restart_id. */
+export class HealingHistory {
+  /** Oldest first; the view reverses it. */
+  private readonly actions: HealingAction[] = []
+  /** The same actions by action_id, for `event: healing` readers. */
+  private readonly byId = new Map<string, HealingAction>()
+  /** Only actions whose restart is not over: bounded by the agents with one in flight. */
+  private readonly byRestart = new Map<string, HealingAction>()
+
+  constructor(
+    private readonly opts: { clock: Clock; newId: () => string; limit: number },
+  ) {
+    if (!Number.isInteger(opts.limit) || opts.limit < 1000) throw new Error('healing history limit must be an integer >= 1000')
+  }
+
+  record(input: { agent_id: string; rule: HealingRule; action: HealingActionKind; detail: string; state: HealingActionState }): HealingAction {
+    const now = this.opts.clock.now()
+    const action: HealingAction = { action_id: this.opts.newId(), restart_id: null, ...input, at: now, updated_at: now }
+    this.actions.push(action)
+    this.byId.set(action.action_id, action)
+    if (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)
+    return action
+  }
+
+  /** One hub, at start: the history a previous hub saved (oldest first), as if recorded here. */
+  restore(saved: readonly HealingAction[]): void {
+    for (const action of saved.slice(-this.opts.limit)) {
+      if (this.byId.has(action.action_id)) continue
+      const own = { ...action }
+      this.actions.push(own)
+      this.byId.set(own.action_id, own)
+      const pending = own.state === 'commanded' || own.state === 'deferred' || own.state === 'restarting'
+      if (own.restart_id !== null && pending) this.byRestart.set(own.restart_id, own)
+    }
+    while (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)
+  }
+
+  /** The actions, oldest first, for a save; the same objects, not to be changed. */
+  oldestFirst(): readonly HealingAction[] {
+    return this.actions
+  }
+
+  /** The fleet commanded the action's restart: from now on its state follows `restart_id`. */
+  attachRestart(action: HealingAction, restartId: string, state: HealingActionState): void {
+    action.restart_id = restartId
+    this.byRestart.set(restartId, action)
+    this.setState(action, state)
+  }
+
+  /** The action whose restart has this id, while that restart is not over. */
+  byRestartId(restartId: string): HealingAction | undefined {
+    return this.byRestart.get(restartId)
+  }
+
+  setState(action: HealingAction, state: HealingActionState, detail?: string): void {
+    action.state = state
+    action.updated_at = this.opts.clock.now()
+    if (detail !== undefined) action.detail = detail
+    if (action.restart_id !== null && (state === 'completed' || state === 'failed')) this.byRestart.delete(action.restart_id)
+  }
+
+  /** A copy of the action, while the history still holds it. */
+  get(actionId: string): HealingAction | undefined {
+    const action = this.byId.get(actionId)
+    return action ? { ...action } : undefined
+  }
+
+  /** Copies, newest first. */
+  list(): HealingAction[] {
+    const out: HealingAction[] = []
+    for (let i = this.actions.length - 1; i >= 0; i--) out.push({ ...this.actions[i] })
+    return out
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Task control's rules (CONTRACT.md, "Task control (v3)"), written once and followed by both
+ * stores: the single hub's board (hub/tasks/tasks.ts) and the cluster's SQL (hub/pg/task-queue.ts,
+ * which computes the same retry delay and cancel decision in its statements).
+ */
+import * as v from 'valibot'
+import { Labels } from '../../shared/labels.ts'
+
+export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed' | 'cancelled'
+
+export const TASK_STATUSES = ['queued', 'assigned', 'working', 'completed', 'failed', 'cancelled'] as const
+
+/** What a task asks of its dispatch besides its agent: set at creation, never changed. */
+export interface TaskExtras {
+  /** Dispatched only to an agent carrying every one. */
+  labels: string[]
+  /** Failed runs queued again, at most this many times. */
+  retries: number
+  /** The first retry's delay; each next one doubles it. */
+  retry_delay_ms: number
+}
+
+export const TASK_EXTRAS_DEFAULTS: TaskExtras = { labels: [], retries: 0, retry_delay_ms: 1000 }
+export const MAX_RETRIES = 10
+
+/** The request body's part of it, validated by the routes. */
+export const TaskExtrasBody = {
+  labels: v.optional(Labels),
+  retries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_RETRIES))),
+  retry_delay_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3_600_000))),
+  all: v.optional(v.boolean()),
+}
+
+export function isFinished(status: TaskStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'cancelled'
+}
+
+export function isInFlight(status: TaskStatus): boolean {
+  return status === 'assigned' || status === 'working'
+}
+
+/**
+ * What a cancel does to a task in `status`: a queued one is cancelled at once; one in flight is
+ * cancelled too and its agent told to stop it (SIGTERM, then SIGKILL after the sidecar's grace);
+ * a finished one is left as it is (409 task_finished).
+ */
+export function cancelVerdict(status: TaskStatus): 'cancel' | 'cancel_and_signal' | 'finished' {
+  if (isFinished(status)) return 'finished'
+  return isInFlight(status) ? 'cancel_and_signal' : 'cancel'
+}
+
+/**
+ * After a failed run: the delay before it runs again, or null when its retries are used up.
+ * `retried`: how many times it was already queued again for a failure. Interruptions do not count.
+ */
+export function retryDelay(task: { retries: number; retry_delay_ms: number; retried: number }): number | null {
+  if (task.retried >= task.retries) return null
+  return task.retry_delay_ms * 2 ** task.retried
+}
+
+/** GET /api/admin/tasks's query. The cursor is opaque to clients: digits, newest first below it. */
+export const TasksQuery = v.object({
+  status: v.optional(v.picklist(TASK_STATUSES)),
+  agent_id: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,64}$/, 'agent ids are 1 to 64 characters of A-Za-z0-9._-'))),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, 'limit is 1 to 1000'), v.transform(Number), v.minValue(1, 'limit is 1 to 1000'), v.maxValue(1000, 'limit is 1 to 1000')), '100'),
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,18}$/, 'cursor is a value from next_cursor'))),
+})
+export type TasksQuery = v.InferOutput<typeof TasksQuery>
+
+/**
+ * One page of `newestFirst` (each with its insertion sequence), filtered. `next_cursor`: the
+ * sequence to continue below, null on the last page.
+ */
+export function pageTasks<T extends { status: TaskStatus; agent_id: string | null }>(
+  newestFirst: Iterable<{ seq: number; task: T }>,
+  q: TasksQuery,
+): { tasks: T[]; next_cursor: string | null } {
+  const below = q.cursor === undefined ? Infinity : Number(q.cursor)
+  const tasks: T[] = []
+  let last = 0
+  for (const { seq, task } of newestFirst) {
+    if (seq >= below) continue
+    if (q.status !== undefined && task.status !== q.status) continue
+    if (q.agent_id !== undefined && task.agent_id !== q.agent_id) continue
+    if (tasks.length === q.limit) return { tasks, next_cursor: String(last) }
+    tasks.push(task)
+    last = seq
+  }
+  return { tasks, next_cursor: null }
+}

@@ -1,0 +1,135 @@
+/**
+ * The task board's records and how they are kept: in memory (finished ones bounded by count
+ * and bytes, see task-retention.ts) and in the store (saved honestly, see persister.ts). The
+ * board (tasks.ts) decides every transition; this table only holds and saves.
+ */
+import type { Logger } from '../../shared/log.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
+import type { TaskChange } from './task-journal.ts'
+import type { TaskRecord } from './tasks.ts'
+import { Persister, type StorageHealth } from '../store/persister.ts'
+import { FinishedTasks } from './task-retention.ts'
+import { isFinished } from './rules.ts'
+
+/** Finished tasks written to the store (all unfinished ones always are). */
+const MAX_STORED_FINISHED = 1000
+
+export interface TaskTableOptions {
+  log: Logger
+  now: () => number
+  /** Finished tasks kept for GET; the oldest are forgotten past this (or past 64 MiB). */
+  maxFinished: number
+  store: TaskStore | null
+  /** While saves fail, they are tried again this often. */
+  storeRetryMs: number
+  /** Finished tasks no longer kept (what goes with them, their output, goes too). */
+  onForget?: (taskIds: string[]) => void
+}
+
+export class TaskTable {
+  private readonly tasks = new Map<string, TaskRecord>()
+  /** Each task's place in creation order (restored ones in the saved order): the list's cursor. */
+  private readonly seqs = new Map<string, number>()
+  private nextSeq = 1
+  private readonly onForget: (taskIds: string[]) => void
+  private readonly finished: FinishedTasks
+  private readonly persister: Persister<Map<string, number>>
+  /** Tasks changed since the save that last held them: id → the number of its latest change. */
+  private readonly dirty = new Map<string, number>()
+  private changeNo = 0
+
+  constructor(opts: TaskTableOptions) {
+    this.onForget = opts.onForget ?? (() => {})
+    this.finished = new FinishedTasks(opts.maxFinished)
+    const store = opts.store
+    // A save writes what changed since the last one that held it (the store's journal), or the
+    // whole table for a store without one; a change made while it runs rides on the next.
+    this.persister = new Persister(store && { save: (marks) => this.save(store, marks) }, () => new Map(this.dirty), {
+      log: opts.log, now: opts.now, retryMs: opts.storeRetryMs,
+    })
+  }
+
+  get(taskId: string): TaskRecord | undefined {
+    return this.tasks.get(taskId)
+  }
+
+  get size(): number {
+    return this.tasks.size
+  }
+
+  add(task: TaskRecord): void {
+    this.tasks.set(task.task_id, task)
+    this.seqs.set(task.task_id, this.nextSeq++)
+    this.markChanged(task.task_id)
+  }
+
+  remove(taskId: string): void {
+    this.tasks.delete(taskId)
+    this.seqs.delete(taskId)
+    this.markChanged(taskId)
+  }
+
+  /** A record changed: save it. */
+  changed(task: TaskRecord): void {
+    this.markChanged(task.task_id)
+  }
+
+  private markChanged(taskId: string): void {
+    this.dirty.set(taskId, ++this.changeNo)
+    this.persister.touch()
+  }
+
+  /** Stores the tasks `marks` names as they are now; each is clean after unless it changed again meanwhile. */
+  private async save(store: TaskStore, marks: Map<string, number>): Promise<void> {
+    if (store.saveChanges) {
+      const changes: TaskChange[] = [...marks.keys()].map((id) => {
+        const task = this.tasks.get(id)
+        return task ? { task } : { removed: id }
+      })
+      await store.saveChanges(changes, () => this.snapshot())
+    } else {
+      await store.save(this.snapshot())
+    }
+    for (const [id, n] of marks) if (this.dirty.get(id) === n) this.dirty.delete(id)
+  }
+
+  /** A task finished: kept for GET while it fits, then forgotten oldest first. */
+  retire(task: TaskRecord): void {
+    const evicted = this.finished.add(task.task_id, JSON.stringify(task) ?? '')
+    for (const id of evicted) {
+      this.tasks.delete(id)
+      this.seqs.delete(id)
+    }
+    if (evicted.length > 0) this.onForget(evicted)
+  }
+
+  /** Every task, newest first, with its sequence number. */
+  *newestFirst(): Generator<{ seq: number; task: TaskRecord }> {
+    const all = [...this.tasks.values()]
+    for (let i = all.length - 1; i >= 0; i--) yield { seq: this.seqs.get(all[i].task_id)!, task: all[i] }
+  }
+
+  /** Resolves once every change so far is in the store; rejects when that save failed. */
+  durable(): Promise<void> {
+    return this.persister.durable()
+  }
+
+  get storage(): StorageHealth {
+    return this.persister.health
+  }
+
+  private snapshot(): StoredTask[] {
+    const out: StoredTask[] = []
+    const keepFinished = new Set(this.finished.newest(MAX_STORED_FINISHED))
+    for (const t of this.tasks.values()) {
+      if (isFinished(t.status) && !keepFinished.has(t.task_id)) continue
+      out.push(t)
+    }
+    return out
+  }
+
+  close(): void {
+    this.persister.close()
+  }
+}
+

@@ -105,13 +105,16 @@ export class ClaimLoop {
       for (const id of group) this.claiming.delete(id)
     }
     if (row) {
+      // Handed over first: its agent takes the task at once, so the next claim leaves it out.
+      const handed = this.d.handOver(row)
       // Another may be waiting: claim again (the one after finds nothing, or the next in line).
       if (row.more_queued) this.want()
       else this.backlog = false
-      return this.d.handOver(row)
+      return handed
     }
-    // A nudge while it ran may be a task committed after the claim looked: not idle then.
-    if (this.nudges === nudges) for (const id of group) this.idle.add(id)
+    // A nudge while it ran may be a task committed after the claim looked: not idle then. Nor is
+    // an agent given a task meanwhile: idle, it would not claim once free again until a nudge.
+    if (this.nudges === nudges) for (const id of group) if (this.d.mayClaim(id)) this.idle.add(id)
     // The free agents outside the group have not been offered what it found nothing of.
     this.want()
   }

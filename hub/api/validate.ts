@@ -2,7 +2,7 @@
  * Request validation with valibot. The body is read as JSON whatever its Content-Type, so
  * `curl -d '{...}'` (form content type by default) means what the operator typed.
  */
-import type { MiddlewareHandler, ValidationTargets } from 'hono'
+import type { Context, MiddlewareHandler, ValidationTargets } from 'hono'
 import * as v from 'valibot'
 import { ERROR } from '../../shared/protocol.ts'
 import { tagRequestSchema } from './request-schemas.ts'
@@ -39,6 +39,18 @@ function unstorable(value: unknown): Issue[] | null {
   return path === null ? null : [{ path: path.join('.').slice(0, MAX_MESSAGE), message: 'text the hub cannot store: U+0000 or a lone surrogate' }]
 }
 
+/**
+ * The issues that refuse `value` (first `refused`, the unstorable text found in it, then the
+ * schema's), or null once its validated output is stored as `target`'s data.
+ */
+function validate(c: Context, target: keyof ValidationTargets, schema: v.GenericSchema, value: unknown, refused: Issue[] | null): Issue[] | null {
+  if (refused) return refused
+  const result = v.safeParse(schema, value)
+  if (!result.success) return formatIssues(result.issues)
+  c.req.addValidatedData(target, result.output as never)
+  return null
+}
+
 /** Validates the JSON body; an empty body validates as `undefined`. */
 export function jsonBody<S extends v.GenericSchema>(
   schema: S,
@@ -58,11 +70,8 @@ export function jsonBody<S extends v.GenericSchema>(
     }
     // Every body is an object; valibot's object() would take an array as one.
     if (Array.isArray(raw)) return c.json(invalid([{ path: '', message: 'body must be a JSON object' }]), 400)
-    const refused = MAY_HOLD_UNSTORABLE.test(text) ? unstorable(raw) : null
-    if (refused) return c.json(invalid(refused), 400)
-    const result = v.safeParse(schema, raw)
-    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
-    c.req.addValidatedData('json' as keyof ValidationTargets, result.output as never)
+    const issues = validate(c, 'json', schema, raw, MAY_HOLD_UNSTORABLE.test(text) ? unstorable(raw) : null)
+    if (issues) return c.json(invalid(issues), 400)
     await next()
   })
 }
@@ -75,11 +84,9 @@ export function params<S extends v.GenericSchema<Record<string, string>>>(
   out: { param: v.InferOutput<S> }
 }> {
   return tagRequestSchema('param', schema, async (c, next) => {
-    const refused = unstorable(c.req.param())
-    if (refused) return c.json(invalid(refused), 400)
-    const result = v.safeParse(schema, c.req.param())
-    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
-    c.req.addValidatedData('param' as keyof ValidationTargets, result.output as never)
+    const value = c.req.param()
+    const issues = validate(c, 'param', schema, value, unstorable(value))
+    if (issues) return c.json(invalid(issues), 400)
     await next()
   })
 }
@@ -92,11 +99,9 @@ export function query<S extends v.GenericSchema>(
   out: { query: v.InferOutput<S> }
 }> {
   return tagRequestSchema('query', schema, async (c, next) => {
-    const refused = unstorable(c.req.query())
-    if (refused) return c.json(invalid(refused), 400)
-    const result = v.safeParse(schema, c.req.query())
-    if (!result.success) return c.json(invalid(formatIssues(result.issues)), 400)
-    c.req.addValidatedData('query' as keyof ValidationTargets, result.output as never)
+    const value = c.req.query()
+    const issues = validate(c, 'query', schema, value, unstorable(value))
+    if (issues) return c.json(invalid(issues), 400)
     await next()
   })
 }

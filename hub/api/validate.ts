@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler, ValidationTargets } from 'hono'
 import * as v from 'valibot'
 import { ERROR } from '../../shared/protocol.ts'
 import { tagRequestSchema } from './request-schemas.ts'
-import { unstorablePath } from '../tasks/outcome-text.ts'
+import { mayHoldUnstorable, unstorablePath } from '../tasks/outcome-text.ts'
 
 type Issue = { path: string; message: string }
 
@@ -21,13 +21,6 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
 }
 
 export const invalid = (issues: Issue[]) => ({ error: ERROR.INVALID_REQUEST, issues })
-
-/**
- * A JSON text can only parse to U+0000 or a lone surrogate through a \u escape (UTF-8 decoding
- * leaves no lone surrogate, and JSON forbids a raw control character in a string): bodies
- * without one are not walked.
- */
-const MAY_HOLD_UNSTORABLE = /\\u(?:0000|[dD][89a-fA-F])/
 
 /**
  * PostgreSQL can hold neither U+0000 nor a lone surrogate, so neither store accepts them in a
@@ -70,7 +63,7 @@ export function jsonBody<S extends v.GenericSchema>(
     }
     // Every body is an object; valibot's object() would take an array as one.
     if (Array.isArray(raw)) return c.json(invalid([{ path: '', message: 'body must be a JSON object' }]), 400)
-    const issues = validate(c, 'json', schema, raw, MAY_HOLD_UNSTORABLE.test(text) ? unstorable(raw) : null)
+    const issues = validate(c, 'json', schema, raw, mayHoldUnstorable(text) ? unstorable(raw) : null)
     if (issues) return c.json(invalid(issues), 400)
     await next()
   })

@@ -6,7 +6,7 @@
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSEvents } from 'hono/ws'
-import { storableText } from '../tasks/outcome-text.ts'
+import { mayHoldUnstorable, storableText } from '../tasks/outcome-text.ts'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../../shared/protocol.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
@@ -65,7 +65,7 @@ export function createSocketHub(opts: SocketOptions) {
     if (frameBytes(data, MAX_IDENTIFY_BYTES) > MAX_IDENTIFY_BYTES) return drop(conn, CLOSE.TOO_BIG, 'identify frame too large')
     const decoded = typeof data === 'string' ? decodeSidecarMessage(data) : null
     if (decoded?.ok && decoded.value.type === 'identify') {
-      void identify(conn, storableText(decoded.value)).catch((err) => log.error('identify failed', { error: String(err) }))
+      void identify(conn, typeof data === 'string' && mayHoldUnstorable(data) ? storableText(decoded.value) : decoded.value).catch((err) => log.error('identify failed', { error: String(err) }))
       return
     }
     // Said why, then closed: the socket had its one frame.
@@ -144,7 +144,7 @@ export function createSocketHub(opts: SocketOptions) {
     try {
       // What a sidecar reports is stored with U+FFFD for U+0000 and lone surrogates, on both
       // stores alike (outcome-text.ts): PostgreSQL refuses them, and a report cannot be asked again.
-      dispatch(conn, storableText(decoded.value))
+      dispatch(conn, mayHoldUnstorable(data) ? storableText(decoded.value) : decoded.value)
     } catch (err) {
       // A bug must cost this frame, not the connection (on Deno, not the process).
       log.error('frame handling failed', { agent_id: conn.agent?.agent_id ?? null, type: decoded.value.type, error: String(err) })

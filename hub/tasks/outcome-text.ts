@@ -28,6 +28,15 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g')
 const REPLACEMENT = '\uFFFD'
 
+/**
+ * Whether a JSON text may parse to such a character: only through a \u escape, since JSON
+ * forbids a raw U+0000 in a string and UTF-8 cannot carry a lone surrogate. Texts without one
+ * (nearly all) need no walk.
+ */
+export function mayHoldUnstorable(json: string): boolean {
+  return /\\u(?:0000|[dD][89a-fA-F])/.test(json)
+}
+
 /** `value` with every unstorable character in its strings and keys replaced by U+FFFD; `value` itself when none. */
 export function storableText<T>(value: T): T {
   try {

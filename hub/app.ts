@@ -15,7 +15,7 @@ import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { Fleet } from './agents/fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
-import { Rollouts } from './rollouts/rollouts.ts'
+import { createLocalRollouts } from './rollouts/local-rollouts.ts'
 import { Healing } from './healing/healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
@@ -80,18 +80,22 @@ export function createHub(options: HubOptions) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
-  const rollouts = new Rollouts(fleet, { clock, log, newId, offlineWaitMs: o.restartTimeoutMs, changes })
+  // One hub's rollouts: the engine over its memory store; a cluster brings the same engine over its rows.
+  const localRollouts = options.cluster ? null : createLocalRollouts({
+    fleet, changes, clock, log, newId, offlineWaitMs: o.restartTimeoutMs, saver: (): FleetSaver | null => fleetState,
+  })
+  const rolloutRecords = localRollouts?.store ?? { peek: () => undefined }
   const alerts = options.alertWebhookUrl ? createAlertSender({
     url: options.alertWebhookUrl, secret: options.alertWebhookSecret, log, clock,
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rollouts, {
+  const healing = new Healing(fleet, rolloutRecords, {
     clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
   })
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
-  const fleetState = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+  const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -115,13 +119,14 @@ export function createHub(options: HubOptions) {
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
   })
+  const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
     cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts, healing, hubId, log: { capacity: options.eventBuffer } })
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -213,6 +218,7 @@ export function createHub(options: HubOptions) {
     hubId,
     fleet,
     tasks,
+    /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
     healing,
     revocations,
@@ -247,7 +253,7 @@ export function createHub(options: HubOptions) {
       fleet.close()
       tasks.close()
       fleetState?.close()
-      rollouts.close()
+      localRollouts?.close()
       healing.close()
     },
   }

@@ -15,6 +15,7 @@ import type { LiveEventSource } from './events/live-events.ts'
 import type { Healing } from './healing/healing.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
+import type { RolloutEngine } from './rollouts/engine.ts'
 
 /** What the socket layer tells whoever owns tasks: the in-memory TaskBoard, or the cluster's. */
 export interface TaskOwner {
@@ -54,6 +55,8 @@ export interface LocalOwners {
 export interface ClusterSeam {
   admin: AdminBackend
   tasks: TaskOwner
+  /** The rollout engine over the cluster's rows (the same engine as a single hub's). */
+  rollouts: RolloutEngine
   /** Task output in the cluster's table, readable from every hub. */
   outputs?: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */

@@ -8,12 +8,12 @@ import type { AlertSender } from './alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import { isPending } from '../agents/restart.ts'
-import type { Rollouts } from '../rollouts/rollouts.ts'
+import type { RolloutEngine } from '../rollouts/engine.ts'
 import { FleetAlerts, createMemoryAlertEpisodes, type AgentPresence } from './fleet-alerts.ts'
 
 export interface LocalFleetAlertsOptions {
   fleet: Fleet
-  rollouts: Rollouts
+  rollouts: Pick<RolloutEngine, 'view'>
   changes: ChangeFeed
   alerts: AlertSender
   offlineMs: number
@@ -36,10 +36,12 @@ export function startLocalFleetAlerts(o: LocalFleetAlertsOptions): { stop(): voi
   const timer = setInterval(check, o.intervalMs ?? 1000)
   const unsubscribe = o.changes.subscribe((change) => {
     if (change.type !== 'rollout') return
-    const r = o.rollouts.get(change.rollout_id)
-    if (r?.state !== 'failed') return
-    const stuck = r.agents.find((a) => a.error !== null || a.restart?.state === 'failed')
-    void rule.rolloutFailed({ rollout_id: r.rollout_id, agent_id: stuck?.agent_id ?? null, error: r.error }, o.clock.now()).catch(fail)
+    void o.rollouts.view(change.rollout_id).then(async (r) => {
+      if (r?.state !== 'failed') return
+      // The agent that did not come back, or could not be commanded.
+      const stuck = r.agents.find((a) => a.state === 'failed')
+      await rule.rolloutFailed({ rollout_id: r.rollout_id, agent_id: stuck?.agent_id ?? null, error: r.error }, o.clock.now())
+    }).catch(fail)
   })
   return {
     stop() {

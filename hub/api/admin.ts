@@ -6,7 +6,8 @@
  */
 import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'
 import type { TaskBoard } from '../tasks/tasks.ts'
-import type { RolloutInput, Rollouts } from '../rollouts/rollouts.ts'
+import type { NewRollout } from '../rollouts/rollout-store.ts'
+import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { Healing } from '../healing/healing.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
@@ -20,7 +21,7 @@ export type TaskView = ReturnType<typeof taskView>
 export type RolloutView = ReturnType<typeof rolloutView>
 
 /** A rollout as asked for: without agent_ids, every connected agent that runs under pm2. */
-export type RolloutRequest = Omit<RolloutInput, 'agent_ids'> & { agent_ids?: string[] }
+export type RolloutRequest = Omit<NewRollout, 'agent_ids' | 'rollout_id'> & { agent_ids?: string[] }
 export type RolloutCreated =
   | { ok: true; rollout: RolloutView }
   | { ok: false; error: 'agent_not_found' | 'not_supervised'; agent_id: string }
@@ -74,7 +75,7 @@ export interface AdminBackend {
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
   { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
-    { fleet: Fleet; tasks: TaskBoard; rollouts: Rollouts; healing: Healing; hubId: string; maxQueuedTasks?: number },
+    { fleet: Fleet; tasks: TaskBoard; rollouts: RolloutEngine; healing: Healing; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
@@ -129,23 +130,9 @@ export function createLocalAdmin(
       })
       return { ok: true, task: view }
     },
-    async createRollout(request) {
-      const ids = request.agent_ids ?? rollouts.defaultAgents()
-      for (const id of ids) {
-        const rec = fleet.get(id)
-        if (!rec) return { ok: false, error: 'agent_not_found', agent_id: id }
-        if (!rec.supervised) return { ok: false, error: 'not_supervised', agent_id: id }
-      }
-      return { ok: true, rollout: rolloutView(rollouts.create({ ...request, agent_ids: ids })) }
-    },
-    getRollout: async (rolloutId) => {
-      const rollout = rollouts.get(rolloutId)
-      return rollout ? rolloutView(rollout) : null
-    },
-    cancelRollout: async (rolloutId) => {
-      const rollout = rollouts.cancel(rolloutId)
-      return rollout ? rolloutView(rollout) : null
-    },
+    createRollout: (request) => rollouts.create(request),
+    getRollout: (rolloutId) => rollouts.view(rolloutId),
+    cancelRollout: (rolloutId) => rollouts.cancel(rolloutId),
     healing: async () => healing.view(),
     pauseHealing: async () => healing.pause(),
     resumeHealing: async () => healing.resume(),

@@ -4,7 +4,7 @@
  */
 import type { AgentRecord, AgentStatus, Restart } from '../agents/fleet.ts'
 import type { TaskRecord } from '../tasks/tasks.ts'
-import type { Rollout } from '../rollouts/rollouts.ts'
+import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 
 export function restartView(r: Readonly<Restart> | null) {
   if (!r) return null
@@ -55,14 +55,15 @@ export function taskView(t: Readonly<TaskRecord>) {
   }
 }
 
-export function rolloutView(r: Readonly<Rollout>) {
+/** The same from either store: an agent's state is its restart's, `waiting` before its turn, `failed` when it could not be commanded. */
+export function rolloutView(r: Readonly<RolloutRecord>) {
   return {
     rollout_id: r.rollout_id, state: r.state, reason: r.reason, mode: r.mode, deadline_s: r.deadline_s,
     max_unavailable: r.max_unavailable, error: r.error,
     agents: r.agents.map((a) => ({
       agent_id: a.agent_id,
-      state: a.error ? 'failed' as const : (a.restart?.state ?? 'waiting' as const),
-      restart_id: a.restart?.restart_id ?? null,
+      state: a.error ? 'failed' as const : (a.restart_state ?? 'waiting' as const),
+      restart_id: a.restart_id,
       ...(a.error ? { error: a.error } : {}),
     })),
     created_at: r.created_at, updated_at: r.updated_at,

@@ -1,6 +1,6 @@
 /**
  * The admin answers in cluster mode, from the cluster's rows, so every hub answers alike
- * (rollouts: cluster/rollouts.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
+ * (rollouts: rollouts/engine.ts over pg/pg-rollout-store.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
  * bus message second, to the hub holding the agent's socket, which carries it out; the answer
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
@@ -18,7 +18,7 @@ import { fanOutTargets } from '../tasks/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap.ts'
 import { TASKS_NUDGE, TASK_CANCEL } from './tasks.ts'
-import type { ClusterRollouts } from './rollouts.ts'
+import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { ClusterHealing } from './healing.ts'
 
 export interface ClusterAdminDeps {
@@ -29,7 +29,7 @@ export interface ClusterAdminDeps {
   defaultTimeoutMs: number
   /** AGENTCOM_MAX_QUEUED_TASKS over the whole cluster's queue (pg/queue-cap.ts). Default: no cap. */
   maxQueuedTasks?: number
-  rollouts: ClusterRollouts
+  rollouts: RolloutEngine
   healing: ClusterHealing
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {

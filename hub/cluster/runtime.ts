@@ -20,7 +20,8 @@ import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './revocations.ts'
 import { createPgJoinUses } from '../pg/join-uses.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
-import { ClusterRollouts, ROLLOUT_NUDGE } from './rollouts.ts'
+import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
+import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './events.ts'
 import { ClusterHealing } from './healing.ts'
 import { HealingDecider, HEALING_NUDGE } from './healing-decider.ts'
@@ -124,10 +125,16 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
     })
-    const rollouts = new ClusterRollouts({
-      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId,
-      offlineWaitMs: local.restartTimeoutMs, deliverRestart: (id) => presence.deliverRestart(id),
-      changed: (id) => local.changes.publish({ type: 'rollout', rollout_id: id }),
+    // The one rule book (hub/rollouts/engine.ts) over the rows; every hub hears a rollout move.
+    const rollouts = new RolloutEngine({
+      store: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, deliverRestart: (id) => presence.deliverRestart(id) }),
+      log: local.log, newId: local.newId, offlineWaitMs: local.restartTimeoutMs,
+      announce: async (id) => {
+        local.changes.publish({ type: 'rollout', rollout_id: id })
+        await bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: id }).catch((err) => {
+          local.log.warn('could not announce a rollout change', { rollout_id: id, error: String(err) })
+        })
+      },
     })
     void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
@@ -193,11 +200,12 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),
       close() {
+        rollouts.close()
         events.close()
         healing.close()
         unsubscribe()

@@ -18,11 +18,11 @@ import { pruneRevokedTokens } from '../pg/revocations.ts'
 import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
 import type { ClusterTasks } from './tasks.ts'
-import type { ClusterRollouts } from './rollouts.ts'
+import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { ClusterEvents } from './events.ts'
 import { pruneEvents } from '../pg/events.ts'
 import { pruneHealingActions } from '../pg/healing.ts'
-import { pruneRollouts } from '../pg/rollouts.ts'
+import { pruneRollouts } from '../pg/rollout-rows.ts'
 
 /** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */
 const FORGET_HUBS_AFTER_MS = 3_600_000
@@ -39,7 +39,7 @@ export interface SweepDeps {
   lease: HubLease
   presence: ClusterPresence
   tasks: ClusterTasks
-  rollouts: ClusterRollouts
+  rollouts: Pick<RolloutEngine, 'tick'>
   events: ClusterEvents
   /** Healing: the decider's step (and taking its lease), and this hub's holds of agents waiting for it. */
   healing: { tick(): Promise<void> }

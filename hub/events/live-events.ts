@@ -8,7 +8,7 @@
 import { changeKey, type ChangeFeed, type Change } from './changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { TaskBoard } from '../tasks/tasks.ts'
-import type { Rollouts } from '../rollouts/rollouts.ts'
+import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 import type { Healing } from '../healing/healing.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
 import { agentView, rolloutView, taskView } from '../api/views.ts'
@@ -28,7 +28,8 @@ export interface LiveEventsOptions {
   changes: ChangeFeed
   fleet: Fleet
   tasks: TaskBoard
-  rollouts: Rollouts
+  /** This hub's rollouts as they are now (hub/rollouts/memory-store.ts). */
+  rollouts: { peek(rolloutId: string): RolloutRecord | undefined }
   /** This hub's id, the `hub_id` of the agents it holds. */
   hubId: string
   /** Where a `healing` change's action is read (`HealingAction`, shaped by the policy's history). */
@@ -97,7 +98,7 @@ export class LiveEvents implements LiveEventSource {
         return task ? { kind: 'task', view: taskView(task) } : null
       }
       case 'rollout': {
-        const rollout = rollouts.get(change.rollout_id)
+        const rollout = rollouts.peek(change.rollout_id)
         return rollout ? { kind: 'rollout', view: rolloutView(rollout) } : null
       }
       case 'healing': {

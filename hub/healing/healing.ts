@@ -12,7 +12,7 @@ import type { Change, ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import { HealingPolicy, type SavedHealing, type HealingAction, type HealingDecision, type HealingOutput, type HealingView } from './healing-policy.ts'
 import type { HealingSettings } from './healing-settings.ts'
-import type { Rollouts } from '../rollouts/rollouts.ts'
+import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 
 export interface HealingOptions {
   clock: Clock
@@ -41,7 +41,7 @@ export class Healing {
 
   constructor(
     private readonly fleet: Fleet,
-    private readonly rollouts: Pick<Rollouts, 'get'>,
+    private readonly rollouts: { peek(rolloutId: string): Pick<RolloutRecord, 'state'> | undefined },
     private readonly opts: HealingOptions,
   ) {
     this.policy = new HealingPolicy({ clock: opts.clock, newId: opts.newId, settings: opts.settings })
@@ -146,7 +146,7 @@ export class Healing {
   /** No healing restart starts while any rollout runs. */
   private rolloutChanged(rolloutId: string): void {
     const wasRunning = this.runningRollouts.size > 0
-    if (this.rollouts.get(rolloutId)?.state === 'running') this.runningRollouts.add(rolloutId)
+    if (this.rollouts.peek(rolloutId)?.state === 'running') this.runningRollouts.add(rolloutId)
     else this.runningRollouts.delete(rolloutId)
     const running = this.runningRollouts.size > 0
     if (running !== wasRunning) this.carryOut(this.policy.setRolloutRunning(running))

@@ -11,7 +11,7 @@ import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { Change, ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, SavedAgent } from '../agents/fleet.ts'
-import type { Rollout, Rollouts, SavedRollout } from '../rollouts/rollouts.ts'
+import type { LocalRollouts } from '../rollouts/local-rollouts.ts'
 import type { Healing } from '../healing/healing.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
@@ -26,7 +26,7 @@ export const SAVE_SPACING_MS = 1000
 
 export interface FleetSaverOptions {
   fleet: Fleet
-  rollouts: Rollouts
+  rollouts: Pick<LocalRollouts, 'saved' | 'restore'>
   healing: Healing
   changes: ChangeFeed
   store: FleetStateStore
@@ -95,6 +95,12 @@ export class FleetSaver {
     this.o.log.info('fleet state restored', { agents: state.agents.length, rollouts: state.rollouts.length, healing_actions: state.healing.actions.length })
   }
 
+  /** A rollout changed or was forgotten (its store awaits durable() for its answers). */
+  rolloutChanged(rolloutId: string): void {
+    this.staleRollouts.add(rolloutId)
+    this.persister.touch()
+  }
+
   /** Healing was paused or resumed (which publishes no change). */
   pausedChanged(): void {
     this.healingJson = null
@@ -126,9 +132,9 @@ export class FleetSaver {
     }
     this.staleAgents.clear()
     for (const rolloutId of this.staleRollouts) {
-      const rollout = this.o.rollouts.get(rolloutId)
+      const rollout = this.o.rollouts.saved(rolloutId)
       if (!rollout) this.rolloutJson.delete(rolloutId)
-      else this.rolloutJson.set(rolloutId, JSON.stringify(savedRollout(rollout)))
+      else this.rolloutJson.set(rolloutId, JSON.stringify(rollout))
     }
     this.staleRollouts.clear()
     this.healingJson ??= JSON.stringify(this.o.healing.saved())
@@ -144,11 +150,6 @@ export class FleetSaver {
 function savedAgent(rec: AgentRecord): SavedAgent {
   const { agent_id, supervised, pm2_info, last_seen, drained, quarantined, restart } = rec
   return { agent_id, supervised, pm2_info, last_seen, drained, quarantined, restart }
-}
-
-function savedRollout(rollout: Readonly<Rollout>): SavedRollout {
-  const { offlineTimer: _timer, ...saved } = rollout
-  return saved
 }
 
 /** The worse of two stores' health: failing if either is, since the earlier failure. */

@@ -8,7 +8,7 @@ import { createPgBus, type PgBus } from '../../hub/pg/bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/healing.ts'
-import type { ClusterRollouts } from '../../hub/cluster/rollouts.ts'
+import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { QueueFull } from '../../hub/security/queue-cap.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
 
@@ -28,7 +28,7 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   let n = 0
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
-    rollouts: {} as ClusterRollouts, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

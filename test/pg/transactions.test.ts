@@ -13,7 +13,7 @@ import { createPgBus, type PgBus } from '../../hub/pg/bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/healing.ts'
-import type { ClusterRollouts } from '../../hub/cluster/rollouts.ts'
+import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
 /** postgres.js's default max_pipeline: queries a connection takes behind the one it runs. */
@@ -72,7 +72,7 @@ function clusterAdmin(): AdminBackend {
   return createClusterAdmin({
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
     // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as ClusterRollouts, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

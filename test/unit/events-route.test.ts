@@ -135,7 +135,9 @@ describe('GET /api/admin/events', () => {
     let e = await s.next()
     while (e.event !== 'task') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ task_id: task.task_id, agent_id: 'a-1', input: { n: 1 } })
-    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    const created = await hub.rollouts.create({ reason: 'r', agent_ids: ['a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    if (!created.ok) throw new Error(created.error)
+    const rollout = created.rollout
     while (e.event !== 'rollout') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ rollout_id: rollout.rollout_id, state: 'running' })
     const action = { action_id: 'h-1', agent_id: 'a-1', rule: 'memory', action: 'restart', detail: 'rss', restart_id: null, state: 'started', at: 1 }

@@ -106,7 +106,7 @@ describe('rollout_failed', () => {
     // The agent never identifies again: its restart fails, and with it the rollout.
     disconnect('w-4', hub.fleet.get('w-4')!.peer!)
     await vi.advanceTimersByTimeAsync(125_000)
-    expect(hub.rollouts.get(rollout_id)!.state).toBe('failed')
+    expect((await hub.rollouts.view(rollout_id))!.state).toBe('failed')
     expect(sent.filter((a) => a.type === 'rollout_failed')).toEqual([
       { type: 'rollout_failed', rollout_id, agent_id: 'w-4', detail: expect.any(String), at: expect.any(Number) },
     ])

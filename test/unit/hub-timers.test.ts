@@ -39,6 +39,18 @@ function join(agentId: string, restart_count = 0, activeTaskId: string | null = 
 
 const flush = () => vi.advanceTimersByTimeAsync(0)
 
+async function createRollout(agentIds: string[]): Promise<string> {
+  const created = await hub.rollouts.create({ reason: 'r', agent_ids: agentIds, max_unavailable: 1, mode: 'graceful', deadline_s: null })
+  if (!created.ok) throw new Error(created.error)
+  return created.rollout.rollout_id
+}
+
+async function view(rolloutId: string) {
+  const rollout = await hub.rollouts.view(rolloutId)
+  if (!rollout) throw new Error(`no rollout ${rolloutId}`)
+  return rollout
+}
+
 describe('task deadlines', () => {
   it('queues an assignment again when it is not accepted in time', async () => {
     const a = join('a-1')
@@ -252,25 +264,30 @@ describe('rollouts and offline agents', () => {
     const a = join('a-1')
     const b = join('b-1')
     hub.fleet.disconnect(b.rec, b.peer)
-    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1', 'b-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    const rolloutId = await createRollout(['a-1', 'b-1'])
     restartAndReturn('a-1', a, 1)
-    expect(rollout.agents.map((x) => x.restart?.state ?? 'waiting')).toEqual(['completed', 'waiting'])
+    await flush()
+    expect((await view(rolloutId)).agents.map((x) => x.state)).toEqual(['completed', 'waiting'])
     await vi.advanceTimersByTimeAsync(30 * SECOND)
-    expect(rollout.state).toBe('running')
+    expect((await view(rolloutId)).state).toBe('running')
     const b2 = join('b-1')
+    await flush()
     expect(b2.sent.some((m) => m.type === 'restart_sidecar')).toBe(true)
     restartAndReturn('b-1', b2, 1)
-    expect(rollout.state).toBe('completed')
+    await flush()
+    expect((await view(rolloutId)).state).toBe('completed')
   })
 
   it('fails when the offline agent is not back within the restart timeout', async () => {
     join('a-1')
     const b = join('b-1')
     hub.fleet.disconnect(b.rec, b.peer)
-    const rollout = hub.rollouts.create({ reason: 'r', agent_ids: ['b-1', 'a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
+    const rolloutId = await createRollout(['b-1', 'a-1'])
     await vi.advanceTimersByTimeAsync(60 * SECOND)
+    const rollout = await view(rolloutId)
     expect(rollout).toMatchObject({ state: 'failed', error: 'agent b-1 was not connected at its turn' })
-    expect(rollout.agents.every((x) => x.restart === null)).toBe(true)
+    expect(rollout.agents.map((x) => x.restart_id)).toEqual([null, null])
+    expect(rollout.agents.map((x) => x.state)).toEqual(['failed', 'waiting'])
   })
 })
 
@@ -375,13 +392,13 @@ describe('memory bounded by age', () => {
     join('a-1')
     const ids: string[] = []
     for (let i = 0; i < 102; i++) {
-      const r = hub.rollouts.create({ reason: 'r', agent_ids: ['a-1'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
-      hub.rollouts.cancel(r.rollout_id)
-      ids.push(r.rollout_id)
+      const id = await createRollout(['a-1'])
+      await hub.rollouts.cancel(id)
+      ids.push(id)
     }
-    expect(hub.rollouts.get(ids[0])).toBeUndefined()
-    expect(hub.rollouts.get(ids[1])).toBeUndefined()
-    expect(hub.rollouts.get(ids[2])).toMatchObject({ state: 'cancelled' })
-    expect(hub.rollouts.get(ids[101])).toMatchObject({ state: 'cancelled' })
+    expect(await hub.rollouts.view(ids[0])).toBeNull()
+    expect(await hub.rollouts.view(ids[1])).toBeNull()
+    expect(await hub.rollouts.view(ids[2])).toMatchObject({ state: 'cancelled' })
+    expect(await hub.rollouts.view(ids[101])).toMatchObject({ state: 'cancelled' })
   })
 })

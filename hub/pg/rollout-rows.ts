@@ -1,5 +1,5 @@
 /**
- * Rollouts as rows: `rollouts` (its owner hub and the owner's lease, on database time) and
+ * Rollouts as rows (read and written through pg-rollout-store.ts): `rollouts` (its owner hub and the owner's lease, on database time) and
  * `rollout_agents` (its agents in order, each with the restart_id it was given at its turn).
  * An agent's state is its restart's, read from `restarts` by that restart_id, so every hub
  * reads the same progress whichever hub carries the restart out.

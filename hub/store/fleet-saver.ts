@@ -95,10 +95,14 @@ export class FleetSaver {
     this.o.log.info('fleet state restored', { agents: state.agents.length, rollouts: state.rollouts.length, healing_actions: state.healing.actions.length })
   }
 
-  /** A rollout changed or was forgotten (its store awaits durable() for its answers). */
+  /**
+   * A rollout changed or was forgotten. Its store answers once saved (hub/rollouts/memory-store.ts),
+   * so this save does not wait out SAVE_SPACING_MS: a rollout's steps are few, a restart burst's are not.
+   */
   rolloutChanged(rolloutId: string): void {
     this.staleRollouts.add(rolloutId)
     this.persister.touch()
+    this.persister.hurry()
   }
 
   /** Healing was paused or resumed (which publishes no change). */

@@ -52,6 +52,8 @@ export class Persister<T = StoredTask[]> {
   private closed = false
   private lastStartAt = -Infinity
   private spacingTimer: ReturnType<typeof setTimeout> | null = null
+  /** The next save starts without waiting out minIntervalMs: an answer waits for it. */
+  private hurried = false
 
   constructor(
     private readonly store: SnapshotStore<T> | null,
@@ -79,6 +81,17 @@ export class Persister<T = StoredTask[]> {
     queueMicrotask(() => void this.run())
   }
 
+  /** The next save (of the changes so far) starts without waiting out minIntervalMs. */
+  hurry(): void {
+    if (!this.store || this.closed) return
+    this.hurried = true
+    if (!this.spacingTimer) return
+    clearTimeout(this.spacingTimer)
+    this.spacingTimer = null
+    this.running = true
+    void this.run()
+  }
+
   /**
    * Resolves once every change made before this call is saved (at once without a store);
    * rejects with StorageUnavailable when the save attempt that would have held it failed.
@@ -91,7 +104,8 @@ export class Persister<T = StoredTask[]> {
 
   private async run(): Promise<void> {
     while (this.saved < this.changed && !this.closed) {
-      const wait = this.lastStartAt + (this.opts.minIntervalMs ?? 0) - this.opts.now()
+      const wait = this.hurried ? 0 : this.lastStartAt + (this.opts.minIntervalMs ?? 0) - this.opts.now()
+      this.hurried = false
       if (wait > 0) {
         this.running = false
         this.spacingTimer = setTimeout(() => {

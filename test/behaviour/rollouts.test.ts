@@ -24,6 +24,13 @@ async function obey(hub: StoreHub, agent: TestSocket, agentId: string): Promise<
   return hub.agent(agentId, { pm2_info: pm2Info(1, 101) })
 }
 
+/** The agent closes its socket and the hub shows it offline. */
+async function offline(hub: StoreHub, agent: TestSocket, agentId: string): Promise<void> {
+  agent.close()
+  await agent.closed
+  await waitFor(() => hub.api('GET', `/agents/${agentId}`), (r) => r.body.status === 'offline', { what: `${agentId} offline` })
+}
+
 describe(`rollouts on the ${STORE} store`, () => {
   it('restarts each agent once, one at a time with max_unavailable 1, and completes', async () => {
     const hub = await hubs.start()
@@ -69,6 +76,49 @@ describe(`rollouts on the ${STORE} store`, () => {
     expect(cancelled).toMatchObject({ status: 200, body: { state: 'cancelled' } })
     await expect(b.next('restart_sidecar', 300)).rejects.toThrow(/no restart_sidecar/)
     expect((await hub.api('GET', `/rollouts/${res.body.rollout_id}`)).body.state).toBe('cancelled')
+  })
+
+  it('never has more than max_unavailable agents restarting: the next starts when one is back', async () => {
+    const hub = await hubs.start()
+    const a = await hub.agent('r1')
+    const b = await hub.agent('r2')
+    const c = await hub.agent('r3')
+    const res = await hub.api('POST', '/rollouts', { agent_ids: ['r1', 'r2', 'r3'], max_unavailable: 2 })
+    expect(res.body.agents.map((x: any) => x.state)).toEqual(['commanded', 'commanded', 'waiting'])
+    await expect(c.next('restart_sidecar', 300)).rejects.toThrow(/no restart_sidecar/)
+    await obey(hub, a, 'r1')
+    await obey(hub, c, 'r3')
+    await obey(hub, b, 'r2')
+    const done = await rolloutState(hub, res.body.rollout_id, 'completed')
+    expect(done.agents.map((x: any) => x.state)).toEqual(['completed', 'completed', 'completed'])
+  })
+
+  it('waits, in order, for an agent offline at its turn, and goes on when it is back', async () => {
+    const hub = await hubs.start({ hub: { restartTimeoutMs: 10_000 } })
+    const a = await hub.agent('r1')
+    await offline(hub, await hub.agent('r2'), 'r2')
+    const res = await hub.api('POST', '/rollouts', { agent_ids: ['r2', 'r1'] })
+    expect(res.body.agents.map((x: any) => x.state)).toEqual(['waiting', 'waiting'])
+    // r1 comes after r2: it waits too.
+    await expect(a.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
+    expect((await hub.api('GET', `/rollouts/${res.body.rollout_id}`)).body.state).toBe('running')
+    await obey(hub, await hub.agent('r2'), 'r2')
+    await obey(hub, a, 'r1')
+    await rolloutState(hub, res.body.rollout_id, 'completed')
+  })
+
+  it('fails when the agent offline at its turn is not back within the restart timeout', async () => {
+    const hub = await hubs.start({ hub: { restartTimeoutMs: 500 } })
+    const a = await hub.agent('r1')
+    await offline(hub, await hub.agent('r2'), 'r2')
+    const res = await hub.api('POST', '/rollouts', { agent_ids: ['r2', 'r1'] })
+    const failed = await rolloutState(hub, res.body.rollout_id, 'failed')
+    expect(failed).toMatchObject({ error: 'agent r2 was not connected at its turn' })
+    expect(failed.agents).toEqual([
+      { agent_id: 'r2', state: 'failed', restart_id: null, error: 'agent_not_connected' },
+      { agent_id: 'r1', state: 'waiting', restart_id: null },
+    ])
+    await expect(a.next('restart_sidecar', 300)).rejects.toThrow(/no restart_sidecar/)
   })
 
   it('refuses a rollout of an unknown agent (404) and answers 404 for an unknown rollout', async () => {

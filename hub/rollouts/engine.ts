@@ -69,7 +69,12 @@ export class RolloutEngine {
 
   /** No further restart starts (the next step finds it cancelled); the rollout as it is now. */
   async cancel(rolloutId: string): Promise<RolloutView | null> {
-    if (await this.d.store.cancel(rolloutId)) {
+    const cancelled = await this.d.store.cancel(rolloutId).catch(async (err) => {
+      // As a failed step: one hub keeps the cancel in memory, saved once the disk is back (503 meanwhile).
+      await this.d.announce(rolloutId)
+      throw err
+    })
+    if (cancelled) {
       this.stopWaiting(rolloutId)
       this.d.log.info('rollout cancelled', { rollout_id: rolloutId })
       await this.d.announce(rolloutId)
@@ -108,6 +113,9 @@ export class RolloutEngine {
             // for a moment does not leave the rollout waiting for a trigger that already passed.
             this.d.log.warn('rollout step failed', { rollout_id: rolloutId, error: String(err) })
             this.waitFor(rolloutId, STEP_RETRY_MS)
+            // One hub keeps a step whose save failed (saved once the disk is back): its view,
+            // and healing's rule of no restart during a rollout, follow it now.
+            return this.d.announce(rolloutId)
           })
         } while (entry.again && !this.closed)
       } finally {

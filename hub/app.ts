@@ -92,6 +92,7 @@ export function createHub(options: HubOptions) {
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const healing = new Healing(fleet, rolloutRecords, {
     clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
+    watchChanged: (agentId) => fleetState?.watchChanged(agentId), offlineTtlMs: o.offlineTtlMs,
   })
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster

@@ -61,6 +61,21 @@ export class HealingBudget {
     return ledger.crashes.length
   }
 
+  /** The times of the agent's crashes within the window, oldest first (for a save). */
+  crashTimes(agentId: string): readonly number[] {
+    const ledger = this.ledgers.get(agentId)
+    if (!ledger) return []
+    this.prune(ledger)
+    return ledger.crashes
+  }
+
+  /** One hub, at start: the crashes a previous hub saved; those outside the window are pruned. */
+  restoreCrashes(agentId: string, times: readonly number[]): void {
+    const ledger = this.ledger(agentId)
+    ledger.crashes = [...times].sort((a, b) => a - b).slice(-this.settings.crashLimit)
+    this.prune(ledger)
+  }
+
   clearCrashes(agentId: string): void {
     this.ledger(agentId).crashes.length = 0
   }

@@ -26,11 +26,11 @@ import { HealingBudget } from './healing-budget.ts'
 import { HealingHistory, type HealingAction, type HealingActionState } from './healing-history.ts'
 import { OutputCollector, type HealingAlert, type HealingAlertType, type HealingOutput } from './healing-output.ts'
 import { resolveHealingSettings, type HealingSettings } from './healing-settings.ts'
-import { newWatch, restartsSeen, type AgentProcess, type AgentWatch } from './healing-watch.ts'
+import { newWatch, restartsSeen, toSavedWatch, type AgentProcess, type AgentWatch, type SavedWatch } from './healing-watch.ts'
 
 export type { HealingAction, HealingActionState } from './healing-history.ts'
 export type { HealingAlert, HealingAlertType, HealingDecision, HealingOutput } from './healing-output.ts'
-export type { AgentProcess } from './healing-watch.ts'
+export type { AgentProcess, SavedWatch } from './healing-watch.ts'
 
 /** The body of `GET /api/admin/healing`. */
 export interface HealingView {
@@ -42,6 +42,7 @@ export interface HealingView {
 export interface SavedHealing {
   paused: boolean
   actions: readonly HealingAction[]
+  agents?: readonly SavedWatch[]
 }
 
 export interface HealingPolicyOptions {
@@ -285,13 +286,18 @@ export class HealingPolicy {
   }
 
   /**
-   * One hub, at start: what a previous hub saved (hub/store/). An agent quarantined then stays
-   * quarantined, left alone by healing until an operator resumes it. Returns the healing
-   * restarts that were in flight: each should follow its restart as the fleet restored it.
+   * One hub, at start: what a previous hub saved (hub/store/). A quarantined agent stays so until
+   * an operator resumes it; an agent's next identify is compared with its last process, and its
+   * crashes within the window still count. Returns the healing restarts that were in flight:
+   * each should follow its restart as the fleet restored it.
    */
   restore(saved: SavedHealing): HealingAction[] {
     this.paused = saved.paused
     this.history.restore(saved.actions)
+    for (const s of saved.agents ?? []) {
+      Object.assign(this.watch(s.agent_id), { restartCount: s.restart_count, pid: s.pid })
+      if (s.crashes.length > 0) this.budget.restoreCrashes(s.agent_id, s.crashes)
+    }
     for (const action of this.history.oldestFirst()) {
       if (action.action === 'quarantine' && action.state === 'quarantined') this.watch(action.agent_id).quarantine = action
     }
@@ -299,9 +305,14 @@ export class HealingPolicy {
     return this.budget.restoreFrom(this.history.oldestFirst())
   }
 
-  /** What a single hub saves: the paused flag and the history, oldest first. */
+  /** What a single hub saves: the paused flag and the history, oldest first (each agent's watch: savedWatch). */
   saved(): SavedHealing {
     return { paused: this.paused, actions: this.history.oldestFirst() }
+  }
+
+  /** One hub: what it saves of the agent's last process and crash window (null: nothing to keep). */
+  savedWatch(agentId: string): Omit<SavedWatch, 'keep_until'> | null {
+    return toSavedWatch(agentId, this.agents.get(agentId), this.budget.crashTimes(agentId))
   }
 
   /** One action of the history, as `view()` shows it; undefined once it has left the history. */

@@ -44,3 +44,35 @@ export function restartsSeen(before: Pm2Seen | null, after: Pm2Seen | null): num
 export function newWatch(): AgentWatch {
   return { supervised: false, restartCount: null, pid: null, memoryAbove: 0, quarantine: null, overdue: null }
 }
+
+/**
+ * What one hub saves of an agent it watches (hub/store/fleet-state.ts), so a hub restart
+ * neither forgets a crash nor takes the next identify as a baseline: a cluster keeps the same in
+ * its rows (the agent's pm2_info, `agent_crashes`).
+ */
+export interface SavedWatch {
+  agent_id: string
+  /** The pm2 restart count and pid of the agent's last identify: the next one is compared with them. */
+  restart_count: number | null
+  pid: number | null
+  /** When each unplanned restart still within the window was seen (ms), oldest first. */
+  crashes: number[]
+  /**
+   * Set while the agent has not identified since a hub restart (the fleet does not know it):
+   * kept until then, as long as the fleet keeps an offline agent, and forgotten after.
+   */
+  keep_until: number | null
+}
+
+/** Whether two saves of an agent's watch say the same (an identify of the same process changes nothing). */
+export function isSameWatch(a: Omit<SavedWatch, 'keep_until'> | null, b: Omit<SavedWatch, 'keep_until'> | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.restart_count === b.restart_count && a.pid === b.pid &&
+    a.crashes.length === b.crashes.length && a.crashes.every((at, i) => at === b.crashes[i])
+}
+
+/** The save of a watch and its crash times; null when there is nothing to keep. */
+export function toSavedWatch(agentId: string, watch: AgentWatch | undefined, crashes: readonly number[]): Omit<SavedWatch, 'keep_until'> | null {
+  if (!watch || (watch.restartCount === null && watch.pid === null && crashes.length === 0)) return null
+  return { agent_id: agentId, restart_count: watch.restartCount, pid: watch.pid, crashes: [...crashes] }
+}

@@ -5,7 +5,7 @@
  * flag, alerts to the webhook (queued, never waited for), and a `healing` change for every
  * action recorded or changed. The overdue-task backstop reaches it through `taskOverdue()`.
  */
-import type { Clock } from '../../shared/time.ts'
+import { SECOND, type Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { Change, ChangeFeed } from '../events/changes.ts'
@@ -13,6 +13,7 @@ import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import { HealingPolicy, type SavedHealing, type HealingAction, type HealingDecision, type HealingOutput, type HealingView } from './healing-policy.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
+import { isSameWatch, type SavedWatch } from './healing-watch.ts'
 
 export interface HealingOptions {
   clock: Clock
@@ -29,6 +30,13 @@ export interface HealingOptions {
   watchFleet?: boolean
   /** Told after pause() and resume(), which publish no change (a single hub saves the flag). */
   pausedChanged?: () => void
+  /** Told when what `savedWatch(agentId)` gives changed (a single hub saves it). */
+  watchChanged?: (agentId: string) => void
+  /**
+   * How long the fleet keeps an offline agent (default a day): an agent restored from a save that
+   * the fleet does not know is watched that long for its return (its baseline and crashes), no longer.
+   */
+  offlineTtlMs?: number
 }
 
 export class Healing {
@@ -38,6 +46,9 @@ export class Healing {
   private readonly held = new Set<string>()
   private readonly runningRollouts = new Set<string>()
   private tickTimer: ReturnType<typeof setTimeout> | null = null
+  /** Agents restored from a save that have not come back since, and until when they are watched. */
+  private readonly dormant = new Map<string, number>()
+  private dormantTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
     private readonly fleet: Fleet,
@@ -75,10 +86,28 @@ export class Healing {
     return this.policy.saved()
   }
 
+  /** What a single hub saves of the agent's last process and crash window; null: nothing. */
+  savedWatch(agentId: string): SavedWatch | null {
+    const watch = this.policy.savedWatch(agentId)
+    return watch && { ...watch, keep_until: this.dormant.get(agentId) ?? null }
+  }
+
   restore(saved: SavedHealing): void {
+    const now = this.opts.clock.now()
+    const agents: SavedWatch[] = []
+    for (const watch of saved.agents ?? []) {
+      // One the fleet restored is forgotten with it; any other, if it is not back in time.
+      if (!this.fleet.get(watch.agent_id)) {
+        const keepUntil = watch.keep_until ?? now + (this.opts.offlineTtlMs ?? 86_400 * SECOND)
+        if (keepUntil <= now) continue
+        this.dormant.set(watch.agent_id, keepUntil)
+      }
+      agents.push(watch)
+    }
+    this.armDormant()
     // Restored first (fleet-saver.ts), the fleet says where each healing restart in flight is now;
     // one it does not hold any more was lost with the previous hub.
-    for (const action of this.policy.restore(saved)) {
+    for (const action of this.policy.restore({ ...saved, agents })) {
       const restart = this.fleet.get(action.agent_id)?.restart
       const held = restart?.restart_id === action.restart_id ? restart : null
       this.carryOut(this.policy.restartChanged(action.restart_id!, held?.state ?? 'failed', held ? held.error : 'lost with the previous hub'))
@@ -105,6 +134,7 @@ export class Healing {
   resumeAgent(agentId: string): AgentRecord | undefined {
     const rec = this.fleet.resume(agentId)
     if (rec) this.carryOut(this.policy.agentResumed(agentId))
+    if (rec) this.opts.watchChanged?.(agentId)
     return rec
   }
 
@@ -128,17 +158,23 @@ export class Healing {
     if (!rec) {
       // The fleet forgot it: so does healing.
       this.held.delete(agentId)
+      this.dormant.delete(agentId)
+      this.opts.watchChanged?.(agentId)
       return this.carryOut(this.policy.forgetAgent(agentId))
     }
+    // Back since the hub restart: the fleet keeps it now, and healing as long as the fleet does.
+    if (this.dormant.delete(agentId)) this.opts.watchChanged?.(agentId)
     if (change.restart_id !== undefined && rec.restart?.restart_id === change.restart_id) {
       this.carryOut(this.policy.restartChanged(change.restart_id, rec.restart.state, rec.restart.error))
     }
     if (change.identified) {
+      const before = this.opts.watchChanged ? this.policy.savedWatch(agentId) : null
       this.carryOut(this.policy.agentIdentified(agentId, {
         supervised: rec.supervised,
         pm2: rec.pm2_info,
         restartCommanded: change.identified.restart_pending,
       }))
+      if (this.opts.watchChanged && !isSameWatch(before, this.policy.savedWatch(agentId))) this.opts.watchChanged(agentId)
     }
     if (change.stats && rec.stats) this.carryOut(this.policy.statsReported(agentId, rec.stats.rss_bytes))
   }
@@ -205,8 +241,32 @@ export class Healing {
     }, Math.max(0, due - this.opts.clock.now()))
   }
 
+  /** Forgets, when their time is up, the restored agents that did not come back. */
+  private armDormant(): void {
+    if (this.dormantTimer) clearTimeout(this.dormantTimer)
+    this.dormantTimer = null
+    let due: number | null = null
+    for (const until of this.dormant.values()) if (due === null || until < due) due = until
+    if (due === null) return
+    // A timer's longest delay is about 24.8 days; a longer wait is armed again when it fires.
+    const delay = Math.min(Math.max(0, due - this.opts.clock.now()), 2 ** 31 - 1)
+    this.dormantTimer = setTimeout(() => {
+      this.dormantTimer = null
+      const now = this.opts.clock.now()
+      for (const [agentId, until] of this.dormant) {
+        if (until > now) continue
+        this.dormant.delete(agentId)
+        if (!this.fleet.get(agentId)) this.carryOut(this.policy.forgetAgent(agentId))
+        this.opts.watchChanged?.(agentId)
+      }
+      this.armDormant()
+    }, delay)
+  }
+
   close(): void {
     this.unsubscribe()
+    if (this.dormantTimer) clearTimeout(this.dormantTimer)
+    this.dormantTimer = null
     if (this.tickTimer) clearTimeout(this.tickTimer)
     this.tickTimer = null
     this.opts.alerts?.close()

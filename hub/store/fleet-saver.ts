@@ -2,7 +2,8 @@
  * A single hub's saves of its fleet state (fleet-state.ts): restores what a previous hub saved,
  * then saves again after every change that matters (a restart's state, a drain, a quarantine, a
  * rollout, a healing action or pause) through a Persister: coalesced, never marked saved when
- * the write failed, retried on its own, and its health shown on GET /health. Agents' stats,
+ * the write failed, retried on its own, and its health shown on GET /health. Healing tells it
+ * when an agent's last process or crashes changed (`watchChanged`), not at every identify. Agents' stats,
  * pings and task traffic change nothing saved and cost one map lookup each. Each agent's and
  * each rollout's JSON is kept and encoded again only when it changed, so a save during a burst
  * of restarts across a large fleet is a join of strings, not a walk of the fleet.
@@ -52,6 +53,9 @@ export class FleetSaver {
   private readonly rolloutJson = new Map<string, string>()
   private readonly staleRollouts = new Set<string>()
   private healingJson: string | null = null
+  /** Each watched agent's saved process and crashes (Healing.savedWatch), and which are stale. */
+  private readonly watchJson = new Map<string, string>()
+  private readonly staleWatches = new Set<string>()
   private readonly unsubscribe: () => void
 
   constructor(private readonly o: FleetSaverOptions) {
@@ -91,6 +95,7 @@ export class FleetSaver {
       this.staleAgents.add(saved.agent_id)
     }
     this.o.healing.restore(state.healing)
+    for (const watch of state.healing.agents ?? []) this.staleWatches.add(watch.agent_id)
     this.o.rollouts.restore(state.rollouts)
     this.o.log.info('fleet state restored', { agents: state.agents.length, rollouts: state.rollouts.length, healing_actions: state.healing.actions.length })
   }
@@ -108,6 +113,12 @@ export class FleetSaver {
   /** Healing was paused or resumed (which publishes no change). */
   pausedChanged(): void {
     this.healingJson = null
+    this.persister.touch()
+  }
+
+  /** What healing keeps of the agent changed (Healing's `watchChanged`). */
+  watchChanged(agentId: string): void {
+    this.staleWatches.add(agentId)
     this.persister.touch()
   }
 
@@ -141,8 +152,16 @@ export class FleetSaver {
       else this.rolloutJson.set(rolloutId, JSON.stringify(rollout))
     }
     this.staleRollouts.clear()
+    for (const agentId of this.staleWatches) {
+      const watch = this.o.healing.savedWatch(agentId)
+      if (!watch) this.watchJson.delete(agentId)
+      else this.watchJson.set(agentId, JSON.stringify(watch))
+    }
+    this.staleWatches.clear()
     this.healingJson ??= JSON.stringify(this.o.healing.saved())
-    return encodeFleetState({ agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing: this.healingJson })
+    return encodeFleetState({
+      agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing: this.healingJson, healingAgents: this.watchJson.values(),
+    })
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 /**
  * What a single hub keeps of its fleet in the data dir besides tasks and revocations: the
- * agents' restarts, drains and quarantines, the rollouts and healing's history and paused flag,
- * so a hub restart loses none of them (a cluster keeps them in PostgreSQL). One JSON file,
+ * agents' restarts, drains and quarantines, the rollouts, healing's history and paused flag and
+ * each agent's last process and crashes (`healing_agents`), so a hub restart loses none of them (a cluster keeps them in PostgreSQL). One JSON file,
  * written whole and atomically; every field validated on load, and a file that is not such a
  * state moved aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
  */
@@ -27,8 +27,9 @@ export interface FleetState {
  * The file's text from its parts, each already JSON (the saver keeps each agent's and each
  * rollout's text and encodes again only what changed: a save is a join, not a walk of the fleet).
  */
-export function encodeFleetState(parts: { agents: Iterable<string>; rollouts: Iterable<string>; healing: string }): string {
-  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}}`
+export function encodeFleetState(parts: { agents: Iterable<string>; rollouts: Iterable<string>; healing: string; healingAgents?: Iterable<string> }): string {
+  const healingAgents = parts.healingAgents ? `,"healing_agents":[${[...parts.healingAgents].join(',')}]` : ''
+  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}${healingAgents}}`
 }
 
 /** Saves take the text encodeFleetState made. */
@@ -99,11 +100,21 @@ const ActionSchema = v.object({
   updated_at: Time,
 })
 
+const WatchSchema = v.object({
+  agent_id: AgentId,
+  restart_count: v.nullable(Count),
+  pid: v.nullable(v.number()),
+  crashes: v.pipe(v.array(Time), v.maxLength(1000)),
+  keep_until: v.nullable(Time),
+})
+
 const FileSchema = v.object({
   version: v.literal(1),
   agents: v.pipe(v.array(AgentSchema), v.maxLength(MAX_AGENTS)),
   rollouts: v.pipe(v.array(RolloutSchema), v.maxLength(MAX_ROLLOUTS)),
   healing: v.object({ paused: v.boolean(), actions: v.pipe(v.array(ActionSchema), v.maxLength(MAX_ACTIONS)) }),
+  // Absent from the files of hubs before it: their agents' next identify is the baseline.
+  healing_agents: v.optional(v.pipe(v.array(WatchSchema), v.maxLength(MAX_AGENTS))),
 })
 
 /** The fleet's state in one file of the data dir (each runtime entry supplies its file access). */
@@ -116,8 +127,8 @@ export function createFileFleetStateStore(path: string, files: TaskFiles, log: L
       try {
         const parsed = v.safeParse(FileSchema, JSON.parse(text))
         if (parsed.success) {
-          const { agents, rollouts, healing } = parsed.output
-          return { agents, rollouts, healing }
+          const { agents, rollouts, healing, healing_agents } = parsed.output
+          return { agents, rollouts, healing: { ...healing, agents: healing_agents ?? [] } }
         }
         issue = describeIssue(parsed.issues[0])
       } catch {

@@ -77,6 +77,28 @@ describe(`a hub restart on the ${STORE} store`, () => {
     await expect(back.next('restart_sidecar', 300)).rejects.toThrow(/no restart_sidecar/)
   })
 
+  it('keeps the crash count and the pm2 baseline: two crashes before the hub restart and one after quarantine', async () => {
+    const hub = await hubs.start({ hub: { healing: { crashLimit: 3 } } })
+    for (let restarts = 0; restarts <= 2; restarts++) {
+      const c1 = await hub.agent('c1', { pm2_info: pm2Info(restarts, 100 + restarts) })
+      c1.close()
+      await agentWhere(hub, 'c1', (a) => a.connected === false, 'c1 offline')
+    }
+    expect((await hub.api('GET', '/agents/c1')).body).toMatchObject({ quarantined: false })
+
+    await hub.restart()
+
+    // The same process back is no restart; the next one is the third crash within the window.
+    const same = await hub.agent('c1', { pm2_info: pm2Info(2, 102) })
+    same.close()
+    await agentWhere(hub, 'c1', (a) => a.connected === false, 'c1 offline again')
+    expect((await hub.api('GET', '/agents/c1')).body).toMatchObject({ quarantined: false })
+    await hub.agent('c1', { pm2_info: pm2Info(3, 103) })
+    await agentWhere(hub, 'c1', (a) => a.quarantined === true, 'c1 quarantined')
+    const { actions } = (await hub.api('GET', '/healing')).body
+    expect(actions.map((a: any) => [a.agent_id, a.action, a.detail])).toEqual([['c1', 'quarantine', '3 unplanned restarts within 600 s']])
+  })
+
   it('goes on with a pending restart and a running rollout', async () => {
     const hub = await hubs.start()
     const p1 = await hub.agent('p1')

@@ -1,6 +1,7 @@
 /**
  * A single hub's fleet state file (hub/store/): spaced saves, validation on load (a corrupt file
- * moved aside), and a round trip through a hub built on the same file.
+ * moved aside, an older file without `healing_agents` loaded), and round trips through a hub
+ * built on the same file.
  */
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,6 +12,7 @@ import { FLEET_STATE_FILE, createFileFleetStateStore } from '../../hub/store/fle
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createHub } from '../../hub/app.ts'
 import { silentLogger } from '../../shared/log.ts'
+import { pm2Info } from '../../support/cluster-hubs.ts'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -74,5 +76,40 @@ describe('the fleet state file', () => {
     expect(second.healing.view().paused).toBe(true)
     expect(await second.rollouts.view(rollout.rollout_id)).toMatchObject({ state: 'running', reason: 'r' })
     second.close()
+  })
+
+  it('loads a file saved before healing kept its agents: their next identify is the baseline', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
+    const path = join(dir, FLEET_STATE_FILE)
+    await writeFile(path, JSON.stringify({ version: 1, agents: [], rollouts: [], healing: { paused: false, actions: [] } }))
+    const loaded = await createFileFleetStateStore(path, nodeStateFiles, silentLogger).load()
+    expect(loaded).toEqual({ agents: [], rollouts: [], healing: { paused: false, actions: [], agents: [] } })
+  })
+
+  it("keeps an agent's last process and crashes; one that does not come back is forgotten after the offline TTL", async () => {
+    vi.useFakeTimers({ now: 1_800_000_000_000 })
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
+    const store = createFileFleetStateStore(join(dir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
+    const options = {
+      secret: 's'.repeat(40), upgradeWebSocket: (() => () => new Response()) as never, log: silentLogger, fleetStateStore: store, offlineTtlMs: 60_000,
+    }
+    const peer = { send() {}, close() {} } as never
+    const first = createHub(options)
+    first.fleet.identify('c1', peer, { pm2_info: pm2Info(0, 100), supervised: true, instance_id: 'i1' })
+    first.fleet.identify('c1', peer, { pm2_info: pm2Info(1, 101), supervised: true, instance_id: 'i2' })
+    const crashedAt = Date.now()
+    await vi.advanceTimersByTimeAsync(1000)
+    await first.fleetState!.durable()
+    first.close()
+
+    const second = createHub({ ...options, restoredFleetState: await store.load() })
+    expect(second.fleet.get('c1')).toBeUndefined()
+    expect(second.healing.savedWatch('c1')).toEqual({ agent_id: 'c1', restart_count: 1, pid: 101, crashes: [crashedAt], keep_until: crashedAt + 1000 + 60_000 })
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(second.healing.savedWatch('c1')).toBeNull()
+    await vi.advanceTimersByTimeAsync(1000)
+    await second.fleetState!.durable()
+    second.close()
+    expect((await store.load())!.healing.agents).toEqual([])
   })
 })

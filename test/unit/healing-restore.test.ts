@@ -71,4 +71,25 @@ describe('healing restored on a new hub', () => {
     expect(over.actions).toMatchObject([{ restart_id: restartId, state: 'completed' }])
     expect(next.overLimit('a-2').decisions.map((d) => d.action)).toEqual(['restart'])
   })
+
+  it('keeps the pm2 baseline and the crashes within the window: a restart while no hub ran counts', () => {
+    const settings = { crashLimit: 3, windowS: 600 }
+    const identify = (h: ReturnType<typeof hub>, restarts: number) =>
+      h.policy.agentIdentified('a-1', { supervised: true, pm2: { restart_count: restarts, pid: 100 + restarts }, restartCommanded: false })
+    const first = hub(settings)
+    for (const restarts of [0, 1, 2]) identify(first, restarts)
+    const saved = { ...first.policy.saved(), agents: [{ ...first.policy.savedWatch('a-1')!, keep_until: null }] }
+    expect(saved.agents[0]).toEqual({ agent_id: 'a-1', restart_count: 2, pid: 102, crashes: [T0, T0], keep_until: null })
+
+    const within = hub(settings)
+    within.policy.restore(structuredClone(saved))
+    expect(identify(within, 2).decisions).toEqual([])
+    expect(identify(within, 3).decisions).toMatchObject([{ action: 'quarantine', agent_id: 'a-1', rule: 'crash_loop' }])
+
+    const later = hub(settings)
+    later.clock.t += 600 * S
+    later.policy.restore(structuredClone(saved))
+    expect(identify(later, 3).decisions).toEqual([])
+    expect(later.policy.savedWatch('a-1')).toMatchObject({ restart_count: 3, crashes: [T0 + 600 * S] })
+  })
 })

@@ -24,7 +24,7 @@ afterEach(() => {
 const MESSAGE = 'text the hub cannot store: U+0000 or a lone surrogate'
 
 describe(`unstorable text on the ${STORE} store`, () => {
-  it('keeps a task input and result holding U+0000 or lone surrogates exactly: answers, the assignment, the list, events', async () => {
+  it('keeps a task input and result holding U+0000 or lone surrogates exactly: answers, the assignment, events, a hub restart', async () => {
     const hub = await hubs.start()
     const events = await followEvents(hub)
     const agent = await hub.agent('worker-1')
@@ -43,6 +43,8 @@ describe(`unstorable text on the ${STORE} store`, () => {
     const streamed = await waitFor(() => events.taskViews(taskId), (views) => views.some((t) => t.status === 'completed'), { what: 'the task events' })
     for (const view of streamed) expect(view.input).toEqual(input)
     expect(streamed.find((t) => t.status === 'completed')!.result).toEqual(result)
+    await hub.restart()
+    expect((await hub.api('GET', `/tasks/${taskId}`)).body).toMatchObject({ input, result })
   })
 
   it('refuses a task whose other fields hold U+0000 or a lone surrogate, and creates none', async () => {

@@ -120,7 +120,7 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens, output }
     .get('/healing', async (c) => c.json(await admin.healing(), 200))
     .post('/healing/pause', async (c) => c.json(await admin.pauseHealing(), 200))
     .post('/healing/resume', async (c) => c.json(await admin.resumeHealing(), 200))
-    .post('/tasks', jsonBody(TaskBody), async (c) => {
+    .post('/tasks', jsonBody(TaskBody, { anyJson: ['input'] }), async (c) => {
       const body = c.req.valid('json')
       // Resolves once saved (201 promises the task survives a hub restart); unsaved, it was
       // never created and the answer is 503 (StorageUnavailable).

@@ -23,9 +23,10 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): Issue[] {
 export const invalid = (issues: Issue[]) => ({ error: ERROR.INVALID_REQUEST, issues })
 
 /**
- * PostgreSQL can hold neither U+0000 nor a lone surrogate, so neither store accepts them in a
- * request (a task's input, a reason, an id): both answer 400 alike, and whatever is accepted
- * reads back exactly as sent (outcome-text.ts).
+ * PostgreSQL's text can hold neither U+0000 nor a lone surrogate, so neither store accepts them
+ * in a request's text (a reason, an id, a label): both answer 400 alike, and whatever is accepted
+ * reads back exactly as sent (outcome-text.ts). Not in a field of any JSON (`anyJson`, a task's
+ * input): both stores keep that as JSON text, where such characters are escapes like any other.
  */
 function unstorable(value: unknown): Issue[] | null {
   const path = unstorablePath(value)
@@ -44,9 +45,23 @@ function validate(c: Context, target: keyof ValidationTargets, schema: v.Generic
   return null
 }
 
+export interface JsonBodyOptions {
+  /** Top-level fields that hold any JSON (a task's `input`): not checked for unstorable text. */
+  anyJson?: readonly string[]
+}
+
+/** `raw` without its `anyJson` fields, for the unstorable-text check. */
+function withoutAnyJson(raw: unknown, anyJson: readonly string[] | undefined): unknown {
+  if (!anyJson || raw === null || typeof raw !== 'object') return raw
+  const rest = { ...raw as Record<string, unknown> }
+  for (const key of anyJson) delete rest[key]
+  return rest
+}
+
 /** Validates the JSON body; an empty body validates as `undefined`. */
 export function jsonBody<S extends v.GenericSchema>(
   schema: S,
+  options: JsonBodyOptions = {},
 ): MiddlewareHandler<any, string, {
   in: { json: v.InferInput<S> }
   out: { json: v.InferOutput<S> }
@@ -63,7 +78,7 @@ export function jsonBody<S extends v.GenericSchema>(
     }
     // Every body is an object; valibot's object() would take an array as one.
     if (Array.isArray(raw)) return c.json(invalid([{ path: '', message: 'body must be a JSON object' }]), 400)
-    const issues = validate(c, 'json', schema, raw, mayHoldUnstorable(text) ? unstorable(raw) : null)
+    const issues = validate(c, 'json', schema, raw, mayHoldUnstorable(text) ? unstorable(withoutAnyJson(raw, options.anyJson)) : null)
     if (issues) return c.json(invalid(issues), 400)
     await next()
   })

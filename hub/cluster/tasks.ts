@@ -231,8 +231,9 @@ export class ClusterTasks implements TaskOwner {
     this.reports.after(rec, () => this.retry(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
       const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
-        // A result jsonb refuses (a lone surrogate: SQLSTATE class 22) would be retried forever:
-        // the task fails with why instead. Anything else (the database away) is retried.
+        // An outcome the database refuses as data (SQLSTATE class 22; a result is any JSON in a json
+        // column, so this is a safety net) would be retried forever: the task fails with why instead.
+        // Anything else (the database away) is retried.
         if (!isDataError(err)) throw err
         this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
         return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `result cannot be stored: ${(err as unknown as Error).message}`.slice(0, 500) })

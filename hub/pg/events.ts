@@ -28,10 +28,12 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
 export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
+    // Payloads as JSON text into a json column (schema.ts, ANY_JSON): a task's input or result
+    // may hold U+0000, which jsonb, and json's functions that unescape, refuse.
     const rows = await tx<{ id: string }[]>`INSERT INTO events (kind, payload)
-      SELECT e.kind, e.payload FROM jsonb_array_elements(${tx.json(events as never)}) WITH ORDINALITY AS x(event, n),
-        LATERAL jsonb_to_record(x.event) AS e(kind text, payload jsonb)
-      ORDER BY x.n
+      SELECT e.kind, e.payload::json
+      FROM unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => JSON.stringify(e.payload))}::text[]) WITH ORDINALITY AS e(kind, payload, n)
+      ORDER BY e.n
       RETURNING id`
     const lastId = Math.max(...rows.map((r) => Number(r.id)))
     await notify(tx, lastId)

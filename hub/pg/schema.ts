@@ -297,6 +297,15 @@ CREATE TABLE enrolled_agents (
 );
 `
 
+// A task's input and result are any JSON (CONTRACT.md), U+0000 and lone surrogates included,
+// which jsonb refuses. json keeps the text as written (JSON.stringify's \u escapes) and checks
+// only its syntax; postgres.js parses it on reading, as it did jsonb. The events' payloads carry
+// tasks, so they change too. Nothing queries inside these columns (json has no equality).
+const ANY_JSON = /* sql */ `
+ALTER TABLE tasks ALTER COLUMN input TYPE json USING input::json, ALTER COLUMN result TYPE json USING result::json;
+ALTER TABLE events ALTER COLUMN payload TYPE json USING payload::json;
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -309,4 +318,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
   { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
   { version: 11, name: 'enrolled agent ids', sql: ENROLLED_AGENTS },
+  { version: 12, name: 'task input, result and event payloads as json: any JSON kept exactly', sql: ANY_JSON },
 ]

@@ -28,7 +28,7 @@ export async function insertTaskNudged(sql: Queryable, task: NewTask, o: { maxQu
     WITH room AS (${room}),
     added AS (
       INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms, labels, retries, retry_delay_ms)
-      SELECT ${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::jsonb, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
+      SELECT ${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::json, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
         ${extras.labels}::text[], ${extras.retries}, ${extras.retry_delay_ms}
       FROM room WHERE room.ok
       RETURNING *),

@@ -55,13 +55,14 @@ const COLUMNS = TASK_COLUMNS
 
 /**
  * Adds a queued task. Resolves once committed: then the hub may answer 201. The input goes as
- * JSON text: `sql.json(null)` would be SQL NULL, and `null` is an input like any other.
+ * JSON text into a json column (schema.ts, ANY_JSON): `sql.json` would send jsonb, which refuses
+ * U+0000, and `sql.json(null)` would be SQL NULL, while `null` is an input like any other.
  */
 export async function insertTask(sql: Queryable, task: NewTask): Promise<TaskRow> {
   const extras = task.extras ?? TASK_EXTRAS_DEFAULTS
   const [row] = await sql<TaskRow[]>`
     INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms, labels, retries, retry_delay_ms)
-    VALUES (${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::jsonb, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
+    VALUES (${task.task_id}, 'queued', ${JSON.stringify(task.input)}::text::json, ${task.pinned}, ${task.pinned}, ${task.timeout_ms},
       ${extras.labels}::text[], ${extras.retries}, ${extras.retry_delay_ms})
     RETURNING ${sql.unsafe(COLUMNS)}`
   return row
@@ -135,7 +136,8 @@ export async function completeTask(sql: Queryable, taskId: string, agentId: stri
 
 /** completeTask, answering the task as it is now (queued again when a failure had retries left), or null. */
 export async function finishTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<TaskRow | null> {
-  const result = outcome.ok && outcome.result !== null && outcome.result !== undefined ? sql.json(outcome.result as never) : null
+  // JSON text, as insertTask's input: exactly what the agent sent, U+0000 and lone surrogates included.
+  const result = outcome.ok && outcome.result !== null && outcome.result !== undefined ? JSON.stringify(outcome.result) : null
   // A failure with retries left is queued again after retry_delay_ms * 2^retried (rules.ts's retryDelay).
   const retry = outcome.ok ? sql`false` : sql`retried < retries`
   const [row] = await sql<TaskRow[]>`
@@ -145,7 +147,7 @@ export async function finishTask(sql: Queryable, taskId: string, agentId: string
       run_after = CASE WHEN ${retry} THEN now() + retry_delay_ms * power(2, retried) * interval '1 millisecond' ELSE NULL END,
       retried = CASE WHEN ${retry} THEN retried + 1 ELSE retried END,
       assigned_at = CASE WHEN ${retry} THEN NULL ELSE assigned_at END,
-      result = ${result}, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
+      result = ${result}::text::json, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
     WHERE task_id = ${taskId} AND (
       (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
       -- Not one waiting for a retry: a report then is a resend of the failure that queued it.

@@ -6,7 +6,7 @@
  * Runtime-neutral: it sees only Hono's WSContext and Web API events.
  */
 import type { WSEvents } from 'hono/ws'
-import { mayHoldUnstorable, storableText } from '../tasks/outcome-text.ts'
+import { mayHoldUnstorable, storableFrame, storableText } from '../tasks/outcome-text.ts'
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../../shared/protocol.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
@@ -143,8 +143,9 @@ export function createSocketHub(opts: SocketOptions) {
     if (!decoded.ok) return fail(conn, decoded.error, decoded.detail)
     try {
       // What a sidecar reports is stored with U+FFFD for U+0000 and lone surrogates, on both
-      // stores alike (outcome-text.ts): PostgreSQL refuses them, and a report cannot be asked again.
-      dispatch(conn, mayHoldUnstorable(data) ? storableText(decoded.value) : decoded.value)
+      // stores alike (outcome-text.ts): PostgreSQL's text refuses them, and a report cannot be
+      // asked again. A task's result is any JSON, kept exactly.
+      dispatch(conn, mayHoldUnstorable(data) ? storableFrame(decoded.value) : decoded.value)
     } catch (err) {
       // A bug must cost this frame, not the connection (on Deno, not the process).
       log.error('frame handling failed', { agent_id: conn.agent?.agent_id ?? null, type: decoded.value.type, error: String(err) })

@@ -1,10 +1,12 @@
 /**
- * Task outcomes as the hub stores them, the same on one hub and in a cluster. PostgreSQL can
- * hold neither U+0000 nor a lone UTF-16 surrogate in text or jsonb, so a result or error holding
- * one could never be stored there (never acknowledged, resent forever). Both stores get the same
- * text instead: each such character in a string (or an object key) becomes U+FFFD, the
- * replacement character. A request is another matter: it can be refused, so one holding such
- * text is (400, validate.ts), and what the hub accepts reads back exactly as sent.
+ * Task outcomes as the hub stores them, the same on one hub and in a cluster. A task's input and
+ * result are any JSON, kept exactly on both stores (as JSON text: the file's, PostgreSQL's json
+ * columns), U+0000 and lone UTF-16 surrogates included. Other text a sidecar reports (an error,
+ * output, its own facts) goes into PostgreSQL's text, which can hold neither, so such a string
+ * could never be stored there (never acknowledged, resent forever). Both stores get the same text
+ * instead: each such character in a string (or an object key) becomes U+FFFD, the replacement
+ * character. A request is another matter: it can be refused, so one holding such text outside a
+ * task's input is (400, validate.ts), and what the hub accepts reads back exactly as sent.
  */
 
 import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, jsonBytes, type TaskOutcome } from '../../shared/protocol.ts'
@@ -35,6 +37,12 @@ const REPLACEMENT = '\uFFFD'
  */
 export function mayHoldUnstorable(json: string): boolean {
   return /\\u(?:0000|[dD][89a-fA-F])/.test(json)
+}
+
+/** A sidecar's frame as the hub keeps it: storableText, except a task's result, which is kept exactly. */
+export function storableFrame<T extends { type: string }>(frame: T): T {
+  if (frame.type !== 'task_complete' || !('result' in frame)) return storableText(frame)
+  return Object.assign(storableText({ ...frame, result: null }), { result: frame.result })
 }
 
 /** `value` with every unstorable character in its strings and keys replaced by U+FFFD; `value` itself when none. */

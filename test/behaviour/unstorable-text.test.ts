@@ -1,39 +1,63 @@
 /**
- * Text no store can hold exactly, the same on both stores: U+0000 and a lone UTF-16 surrogate
- * (PostgreSQL's text and jsonb refuse both). A request carrying one, in a task's input, a reason
- * or an id, is refused with 400 invalid_request and changes nothing, so whatever a hub accepts
- * reads back exactly as it was sent, on one hub as in a cluster. Any other text, U+FFFD, control
- * characters and surrogate pairs included, is stored and given back as it came. What an agent
- * reports cannot be refused (the task ran, the process is named so): its result, output and own
- * facts keep U+FFFD instead.
+ * U+0000 and lone UTF-16 surrogates, the same on both stores. A task's input and result are any
+ * JSON (CONTRACT.md): kept exactly, such characters included, in every answer, frame and event,
+ * on one hub as in a cluster (where they are JSON text in json columns, not jsonb). Other text a
+ * request carries (a reason, an id, a label) goes into PostgreSQL's text, which holds neither:
+ * a request carrying one there is refused with 400 invalid_request and changes nothing. Any other
+ * text, U+FFFD, control characters and surrogate pairs included, is stored as it came. What an
+ * agent reports as text (an error, output, its own facts) cannot be refused (the task ran, the
+ * process is named so): it keeps U+FFFD instead.
  */
-import { describe, expect, it } from 'vitest'
-import { pm2Info } from '../../support/cluster-hubs.ts'
-import { STORE, useStoreHubs } from '../../support/store-hub.ts'
+import { afterEach, describe, expect, it } from 'vitest'
+import { signAdminToken } from '../../hub/auth/auth.ts'
+import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
+import { CLUSTER_SECRET, pm2Info } from '../../support/cluster-hubs.ts'
+import { STORE, useStoreHubs, type StoreHub } from '../../support/store-hub.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const hubs = useStoreHubs()
+const afterEachStop: Array<() => void> = []
+afterEach(() => {
+  for (const stop of afterEachStop.splice(0)) stop()
+})
 
 const MESSAGE = 'text the hub cannot store: U+0000 or a lone surrogate'
 
 describe(`unstorable text on the ${STORE} store`, () => {
-  it('refuses a task whose input holds U+0000 or a lone surrogate, and creates none', async () => {
+  it('keeps a task input and result holding U+0000 or lone surrogates exactly: answers, the assignment, events, a hub restart', async () => {
     const hub = await hubs.start()
+    const events = await followEvents(hub)
     const agent = await hub.agent('worker-1')
-    const refused: Array<[unknown, string]> = [
-      [{ text: 'a\u0000b' }, 'input.text'],
-      [['ok', '\ud800'], 'input.1'],
-      [{ nested: { 'k\u0000': 1 } }, 'input.nested.k\ufffd'],
-      ['\udc00 alone', 'input'],
+    const input = { text: 'a\u0000b', list: ['ok', '\ud800', '\udc00 alone'], nested: { 'k\u0000': 1, 'x\udbff': '\ud83d\ude00' } }
+    const created = await hub.api('POST', '/tasks', { input })
+    expect(created).toMatchObject({ status: 201, body: { input } })
+    const taskId = created.body.task_id
+    expect((await agent.next('task_assign')).input).toEqual(input)
+    const result = { 'r\u0000': ['\udfff', 'z\u0000'], n: '\u0000' }
+    agent.send({ type: 'task_accepted', task_id: taskId })
+    agent.send({ type: 'task_complete', task_id: taskId, result })
+    expect(await agent.next('task_ack')).toEqual({ type: 'task_ack', task_id: taskId })
+    const done = await waitFor(() => hub.api('GET', `/tasks/${taskId}`).then((r) => r.body), (t) => t.status === 'completed', { what: 'completed' })
+    expect(done).toMatchObject({ input, result, error: null })
+    expect((await hub.api('GET', '/tasks')).body.tasks).toMatchObject([{ task_id: taskId, input, result }])
+    const streamed = await waitFor(() => events.taskViews(taskId), (views) => views.some((t) => t.status === 'completed'), { what: 'the task events' })
+    for (const view of streamed) expect(view.input).toEqual(input)
+    expect(streamed.find((t) => t.status === 'completed')!.result).toEqual(result)
+    await hub.restart()
+    expect((await hub.api('GET', `/tasks/${taskId}`)).body).toMatchObject({ input, result })
+  })
+
+  it('refuses a task whose other fields hold U+0000 or a lone surrogate, and creates none', async () => {
+    const hub = await hubs.start()
+    await hub.agent('worker-1')
+    const refused: Array<[Record<string, unknown>, string]> = [
+      [{ input: 'a\u0000b', labels: ['gpu\u0000'] }, 'labels.0'],
+      [{ input: 1, agent_id: 'worker\ud800' }, 'agent_id'],
     ]
-    for (const [input, path] of refused) {
-      const res = await hub.api('POST', '/tasks', { input })
-      expect(res).toEqual({ status: 400, body: { error: 'invalid_request', issues: [{ path, message: MESSAGE }] } })
+    for (const [body, path] of refused) {
+      expect(await hub.api('POST', '/tasks', body)).toEqual({ status: 400, body: { error: 'invalid_request', issues: [{ path, message: MESSAGE }] } })
     }
-    expect(await hub.api('POST', '/tasks', { input: 1 })).toMatchObject({ status: 201 })
-    await agent.next('task_assign')
-    const listed = await hub.api('GET', '/tasks')
-    expect(listed.body.tasks.map((t: any) => t.input)).toEqual([1])
+    expect((await hub.api('GET', '/tasks')).body.tasks).toEqual([])
   })
 
   it('stores any other text exactly: U+FFFD, control characters, a surrogate pair, in values and keys', async () => {
@@ -46,7 +70,7 @@ describe(`unstorable text on the ${STORE} store`, () => {
     expect((await hub.api('GET', `/tasks/${created.body.task_id}`)).body.input).toEqual(input)
   })
 
-  it('stores a result or an error holding U+0000 or a lone surrogate with U+FFFD, and acknowledges it', async () => {
+  it('stores an error holding U+0000 or a lone surrogate with U+FFFD, and acknowledges it', async () => {
     const hub = await hubs.start()
     const agent = await hub.agent('worker-1')
     const run = async (outcome: Record<string, unknown>) => {
@@ -57,9 +81,8 @@ describe(`unstorable text on the ${STORE} store`, () => {
       expect(await agent.next('task_ack')).toEqual({ type: 'task_ack', task_id: taskId })
       return waitFor(() => hub.api('GET', `/tasks/${taskId}`).then((r) => r.body), (t) => t.status !== 'working', { what: 'the outcome stored' })
     }
-    expect(await run({ type: 'task_complete', result: { 'k\u0000': 'a\u0000b', s: 'x\ud800y' } }))
-      .toMatchObject({ status: 'completed', result: { 'k\uFFFD': 'a\uFFFDb', s: 'x\uFFFDy' }, error: null })
-    expect(await run({ type: 'task_failed', error: 'boom\u0000' })).toMatchObject({ status: 'failed', error: 'boom\uFFFD' })
+    expect(await run({ type: 'task_failed', error: 'boom\u0000' })).toMatchObject({ status: 'failed', error: 'boom\uFFFD', result: null })
+    expect(await run({ type: 'task_failed', error: 'x\ud800y' })).toMatchObject({ status: 'failed', error: 'x\uFFFDy' })
   })
 
   it('keeps task output holding U+0000 or a lone surrogate with U+FFFD, as a result (the task cannot be asked again)', async () => {
@@ -102,3 +125,22 @@ describe(`unstorable text on the ${STORE} store`, () => {
     }
   })
 })
+
+/** `GET /api/admin/events` followed from now: the task views it streams, by task. */
+async function followEvents(hub: StoreHub): Promise<{ taskViews(taskId: string): any[] }> {
+  const controller = new AbortController()
+  afterEachStop.push(() => controller.abort())
+  const res = await fetch(`${hub.url}/api/admin/events`, {
+    headers: { authorization: `Bearer ${await signAdminToken(CLUSTER_SECRET)}` }, signal: controller.signal,
+  })
+  expect(res.status).toBe(200)
+  const views: any[] = []
+  const parser = createSseParser((e) => {
+    if (e.event === 'task') views.push(JSON.parse(e.data))
+  })
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  void (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
+  })().catch(() => undefined) // aborted after the test
+  return { taskViews: (taskId) => views.filter((v) => v.task_id === taskId) }
+}

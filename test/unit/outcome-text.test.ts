@@ -1,10 +1,11 @@
 /**
  * The one rule for text PostgreSQL cannot hold (U+0000, a lone surrogate): what a sidecar
- * reports is stored with U+FFFD (storableText), a request holding it is refused (unstorablePath).
+ * reports is stored with U+FFFD (storableText), a request holding it is refused (unstorablePath);
+ * a task's result (storableFrame), like its input, is any JSON and kept exactly.
  * Both stores, end to end: test/behaviour/unstorable-text.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { storableText, unstorablePath } from '../../hub/tasks/outcome-text.ts'
+import { storableFrame, storableText, unstorablePath } from '../../hub/tasks/outcome-text.ts'
 
 describe('storableText', () => {
   it('replaces U+0000 in strings and keys, deep, and returns a value without one as it is', () => {
@@ -19,6 +20,16 @@ describe('storableText', () => {
     expect(storableText(deep)).toBe(deep)
     // Lone surrogates too (PostgreSQL refuses them as well); a well-formed pair stays.
     expect(storableText(['\ud800x', 'y\udc00', '\ud83d\ude00'])).toEqual(['\uFFFDx', 'y\uFFFD', '\ud83d\ude00'])
+  })
+})
+
+describe('storableFrame', () => {
+  it("keeps a task_complete's result exactly and replaces the rest; any other frame as storableText", () => {
+    const result = { 'k\u0000': ['\ud800', 'a\u0000b'] }
+    expect(storableFrame({ type: 'task_complete', task_id: 't\u0000', result })).toEqual({ type: 'task_complete', task_id: 't\uFFFD', result })
+    expect(storableFrame({ type: 'task_failed', task_id: 't', error: 'e\u0000' })).toEqual({ type: 'task_failed', task_id: 't', error: 'e\uFFFD' })
+    const clean = { type: 'task_complete', task_id: 't', result: 1 }
+    expect(storableFrame(clean)).toEqual(clean)
   })
 })
 

@@ -2,9 +2,10 @@
  * Healing, the same on both stores: the crash-loop rule quarantines, an operator's resume
  * lifts it; the memory rule restarts within the budget (max_concurrent), and a memory restart
  * the budget or a pause refused is asked again by the agent's next report, never retried on its
- * own; pause holds every action until resume; the cooldown, a running rollout and the restarts
- * in flight hold a restart back, and an overdue task's force restart waits for them (never
- * dropped). Settings are small so nothing waits long.
+ * own; pause holds every action until resume (crashes still count); the cooldown, a running
+ * rollout and the restarts in flight hold a restart back, and an overdue task's force restart
+ * waits for them (never dropped); a healing restart that times out is recorded failed. Settings
+ * are small so nothing waits long.
  */
 import { describe, expect, it } from 'vitest'
 import { pm2Info } from '../../support/cluster-hubs.ts'
@@ -180,5 +181,31 @@ describe(`healing on the ${STORE} store`, () => {
     expect(frame).toMatchObject({ reason: 'task_overdue', mode: 'force' })
     const action = await actionOf(hub, (x) => x.restart_id === frame.restart_id, 'the overdue restart')
     expect(action).toMatchObject({ agent_id: 'o2', rule: 'task_overdue', action: 'restart', detail: expect.stringContaining(task.task_id) })
+  })
+
+  it('a healing restart whose agent does not come back in time fails, and says why', async () => {
+    const hub = await hubs.start({ hub: { healing: { maxMemoryMb: 100 }, restartTimeoutMs: 1000 } })
+    const agent = await hub.agent('f1')
+    reportMemory(agent, 200)
+    reportMemory(agent, 200)
+    const frame = await agent.next('restart_sidecar')
+    agent.send({ type: 'agent_restarting', reason: frame.reason, restart_id: frame.restart_id })
+    agent.close()
+    const failed = await actionOf(hub, (x) => x.restart_id === frame.restart_id && x.state === 'failed', 'the restart failed')
+    expect(failed).toMatchObject({ agent_id: 'f1', rule: 'memory', action: 'restart', detail: expect.stringContaining('; restart failed') })
+  })
+
+  it('while paused, crashes are counted but quarantine nobody; after resume the next crash does', async () => {
+    const hub = await hubs.start({ hub: { healing: { crashLimit: 2 } } })
+    await hub.api('POST', '/healing/pause')
+    let agent = await hub.agent('q1')
+    agent = await crashAndReturn(hub, agent, 'q1', 1)
+    agent = await crashAndReturn(hub, agent, 'q1', 2)
+    expect((await hub.api('GET', '/agents/q1')).body.quarantined).toBe(false)
+    expect((await healing(hub)).actions).toEqual([])
+    await hub.api('POST', '/healing/resume')
+    agent = await crashAndReturn(hub, agent, 'q1', 3)
+    await actionOf(hub, (x) => x.action === 'quarantine' && x.agent_id === 'q1', 'the quarantine')
+    await waitFor(() => hub.api('GET', '/agents/q1'), (r) => r.body.quarantined === true, { what: 'quarantined' })
   })
 })

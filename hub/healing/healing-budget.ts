@@ -30,7 +30,12 @@ export class HealingBudget {
   private readonly inFlightById = new Map<string, HealingAction>()
   private rolloutRunning = false
 
-  constructor(private readonly settings: HealingSettings, private readonly clock: Clock) {}
+  constructor(
+    private readonly settings: HealingSettings,
+    private readonly clock: Clock,
+    /** Whether any restart is pending for the agent (an operator's, a rollout's). */
+    private readonly restartPending: (agentId: string) => boolean = () => false,
+  ) {}
 
   private get windowMs(): number {
     return this.settings.windowS * SECOND
@@ -90,7 +95,8 @@ export class HealingBudget {
     const ledger = this.ledger(agentId)
     const now = this.clock.now()
     return {
-      inFlight: ledger.inFlight !== null,
+      // A restart already pending brings a new process anyway (a cluster counts it so too).
+      inFlight: ledger.inFlight !== null || this.restartPending(agentId),
       recentRestarts: ledger.restarts.length,
       cooling: ledger.lastRestartEndedAt !== null && now - ledger.lastRestartEndedAt < this.settings.cooldownS * SECOND,
       escalatedInWindow: ledger.lastEscalatedAt !== null && now - ledger.lastEscalatedAt < this.windowMs,

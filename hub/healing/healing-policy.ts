@@ -54,6 +54,8 @@ export interface HealingPolicyOptions {
   settings?: Partial<HealingSettings>
   /** History kept, newest first (default and minimum 1000). */
   historyLimit?: number
+  /** Whether any restart is pending for the agent (an operator's, a rollout's): it counts as in flight. */
+  restartPending?: (agentId: string) => boolean
 }
 
 export class HealingPolicy {
@@ -72,7 +74,7 @@ export class HealingPolicy {
   constructor(opts: HealingPolicyOptions) {
     this.settings = resolveHealingSettings(opts.settings)
     this.clock = opts.clock
-    this.budget = new HealingBudget(this.settings, opts.clock)
+    this.budget = new HealingBudget(this.settings, opts.clock, opts.restartPending)
     this.history = new HealingHistory({ clock: opts.clock, newId: opts.newId, limit: opts.historyLimit ?? 1000 })
   }
 

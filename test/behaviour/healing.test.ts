@@ -208,4 +208,22 @@ describe(`healing on the ${STORE} store`, () => {
     await actionOf(hub, (x) => x.action === 'quarantine' && x.agent_id === 'q1', 'the quarantine')
     await waitFor(() => hub.api('GET', '/agents/q1'), (r) => r.body.quarantined === true, { what: 'quarantined' })
   })
+
+  it('an agent whose restart is already pending gets no healing restart on top; asked again once it is back', async () => {
+    const hub = await hubs.start({ hub: { healing: { maxMemoryMb: 100, cooldownS: 0 } } })
+    let agent = await hub.agent('a1')
+    const operator = (await hub.api('POST', '/agents/a1/restart', { reason: 'upgrade' })).body
+    const frame = await agent.next('restart_sidecar')
+    expect(frame.restart_id).toBe(operator.restart_id)
+    reportMemory(agent, 200)
+    reportMemory(agent, 200)
+    await expect(agent.next('restart_sidecar', 500)).rejects.toThrow(/no restart_sidecar/)
+    // Its pending restart brings a new process anyway: no healing action follows it.
+    expect((await healing(hub)).actions).toEqual([])
+    agent = await obey(hub, agent, 'a1', frame)
+    expect(await untilRestarted(agent)).toMatchObject({ reason: 'heal:memory' })
+    const actions = (await healing(hub)).actions
+    expect(actions).toHaveLength(1)
+    expect(actions[0].restart_id).not.toBe(operator.restart_id)
+  })
 })

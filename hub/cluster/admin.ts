@@ -10,7 +10,7 @@ import { storageBound } from './deadline.ts'
 import type { PgBus } from '../pg/bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { commandRestart } from '../pg/restarts.ts'
-import { liftQuarantine } from '../pg/healing.ts'
+import { liftQuarantine } from '../pg/healing-rows.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
 import { insertTaskNudged } from '../pg/task-insert.ts'
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/rules.ts'
@@ -19,7 +19,7 @@ import { ALL_HUBS } from '../pg/bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap.ts'
 import { TASKS_NUDGE, TASK_CANCEL } from './tasks.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { ClusterHealing } from './healing.ts'
+import type { ClusterHealing } from './cluster-healing.ts'
 
 export interface ClusterAdminDeps {
   sql: Sql

@@ -23,8 +23,9 @@ import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './events.ts'
-import { ClusterHealing } from './healing.ts'
-import { HealingDecider, HEALING_NUDGE } from './healing-decider.ts'
+import { ClusterHealing } from './cluster-healing.ts'
+import { HealingDecider } from '../healing/healing-decider.ts'
+import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 import { countQueuedTasks } from '../pg/metrics.ts'
@@ -101,8 +102,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
+    // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
+    const healingStore = new PgHealingStore({
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healing.settings,
+      deliverRestart: (id) => presence.deliverRestart(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
+    })
     const healing: ClusterHealing = new ClusterHealing({
-      sql, bus, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
+      store: healingStore, bus, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
       holds: (agentId) => presence.holds(agentId), settings: local.healing.settings, alerts: local.alerts, healing: local.healing,
     })
     const presence: ClusterPresence = new ClusterPresence({
@@ -112,8 +118,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
     })
     const decider = new HealingDecider({
-      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, log: local.log, newId: local.newId, changes: local.changes,
-      settings: local.healing.settings, alerts: local.alerts, deliverRestart: (id) => presence.deliverRestart(id),
+      store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
+      settings: local.healing.settings, alerts: local.alerts,
     })
     deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.

@@ -21,7 +21,7 @@ import type { ClusterTasks } from './tasks.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { ClusterEvents } from './events.ts'
 import { pruneEvents } from '../pg/events.ts'
-import { pruneHealingActions } from '../pg/healing.ts'
+import { pruneHealingActions } from '../pg/healing-rows.ts'
 import { pruneRollouts } from '../pg/rollout-rows.ts'
 
 /** A hub whose lease ran out this long ago is deleted from `hubs` (hub ids are per process). */

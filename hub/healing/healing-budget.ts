@@ -1,12 +1,15 @@
 /**
- * What healing may still do: per agent, its crashes and healing restarts within the window, its
- * cooldown and its last escalation; fleet-wide, the restarts in flight and whether a rollout
- * runs. Timestamps outside the window are pruned on every look, so nothing here grows.
+ * One hub's counts of what healing may still do: per agent, its crashes and healing restarts
+ * within the window, its cooldown and its last escalation; fleet-wide, the restarts in flight and
+ * whether a rollout runs. It counts, it does not decide: the rules (healing-rules.ts) judge its
+ * `agentBudget`/`fleetBudget`, as they judge a cluster's counted in SQL. Timestamps outside the
+ * window are pruned on every look, so nothing here grows.
  */
 import type { Clock } from '../../shared/time.ts'
 import { SECOND } from '../../shared/time.ts'
 import type { HealingAction } from './healing-history.ts'
 import type { HealingSettings } from './healing-settings.ts'
+import type { AgentBudget, FleetBudget } from './healing-rules.ts'
 
 export interface AgentLedger {
   /** When each unplanned restart was seen, within the window, at most crashLimit of them. */
@@ -20,8 +23,6 @@ export interface AgentLedger {
   inFlight: HealingAction | null
 }
 
-/** Why a restart may not start now; `per_agent_limit` is the one that escalates. */
-export type Refusal = 'in_flight' | 'per_agent_limit' | 'cooldown' | 'rollout' | 'concurrency'
 
 export class HealingBudget {
   private readonly ledgers = new Map<string, AgentLedger>()
@@ -29,7 +30,12 @@ export class HealingBudget {
   private readonly inFlightById = new Map<string, HealingAction>()
   private rolloutRunning = false
 
-  constructor(private readonly settings: HealingSettings, private readonly clock: Clock) {}
+  constructor(
+    private readonly settings: HealingSettings,
+    private readonly clock: Clock,
+    /** Whether any restart is pending for the agent (an operator's, a rollout's). */
+    private readonly restartPending: (agentId: string) => boolean = () => false,
+  ) {}
 
   private get windowMs(): number {
     return this.settings.windowS * SECOND
@@ -84,25 +90,26 @@ export class HealingBudget {
     this.rolloutRunning = running
   }
 
-  /** Null when a healing restart of the agent may start now, else the first reason it may not. */
-  refusal(agentId: string): Refusal | null {
+  /** The agent's part of the budget, counted from its ledger (healing-rules.ts decides with it). */
+  agentBudget(agentId: string): AgentBudget {
     const ledger = this.ledger(agentId)
     const now = this.clock.now()
-    if (ledger.inFlight) return 'in_flight'
-    if (ledger.restarts.length >= this.settings.maxPerAgent) return 'per_agent_limit'
-    if (ledger.lastRestartEndedAt !== null && now - ledger.lastRestartEndedAt < this.settings.cooldownS * SECOND) return 'cooldown'
-    if (this.rolloutRunning) return 'rollout'
-    if (this.inFlightById.size >= this.settings.maxConcurrent) return 'concurrency'
-    return null
+    return {
+      // A restart already pending brings a new process anyway (a cluster counts it so too).
+      inFlight: ledger.inFlight !== null || this.restartPending(agentId),
+      recentRestarts: ledger.restarts.length,
+      cooling: ledger.lastRestartEndedAt !== null && now - ledger.lastRestartEndedAt < this.settings.cooldownS * SECOND,
+      escalatedInWindow: ledger.lastEscalatedAt !== null && now - ledger.lastEscalatedAt < this.windowMs,
+    }
   }
 
-  /** True at most once per window per agent: the caller sends `heal_escalated` then. */
-  takeEscalation(agentId: string): boolean {
-    const ledger = this.ledger(agentId)
-    const now = this.clock.now()
-    if (ledger.lastEscalatedAt !== null && now - ledger.lastEscalatedAt < this.windowMs) return false
-    ledger.lastEscalatedAt = now
-    return true
+  fleetBudget(): FleetBudget {
+    return { inFlight: this.inFlightById.size, rolloutRunning: this.rolloutRunning }
+  }
+
+  /** The agent was escalated now: the rules escalate it again only once the window has passed. */
+  escalated(agentId: string): void {
+    this.ledger(agentId).lastEscalatedAt = this.clock.now()
   }
 
   started(agentId: string, action: HealingAction): void {

@@ -2,6 +2,8 @@
  * The hub's healing decisions, as a pure module: the fleet's events and a clock go in, the
  * decisions to carry out, the alerts to send and the history's changes come out. It sends,
  * commands and drains nothing itself, so every rule and every limit is testable on fake time.
+ * Each rule's judgement is a function of counts (healing-rules.ts), judged alike over this hub's
+ * ledgers and over a cluster's rows (hub/pg/pg-healing-store.ts).
  *
  * Rules (CONTRACT.md "Healing"):
  * - crash loop: `crashLimit` unplanned restarts within the window quarantine the agent; healing
@@ -26,6 +28,7 @@ import { HealingBudget } from './healing-budget.ts'
 import { HealingHistory, type HealingAction, type HealingActionState } from './healing-history.ts'
 import { OutputCollector, type HealingAlert, type HealingAlertType, type HealingOutput } from './healing-output.ts'
 import { resolveHealingSettings, type HealingSettings } from './healing-settings.ts'
+import { healingDetail, isCrashLoop, memoryAboveAfter, restartOf, restartVerdict } from './healing-rules.ts'
 import { newWatch, restartsSeen, toSavedWatch, type AgentProcess, type AgentWatch, type SavedWatch } from './healing-watch.ts'
 
 export type { HealingAction, HealingActionState } from './healing-history.ts'
@@ -51,6 +54,8 @@ export interface HealingPolicyOptions {
   settings?: Partial<HealingSettings>
   /** History kept, newest first (default and minimum 1000). */
   historyLimit?: number
+  /** Whether any restart is pending for the agent (an operator's, a rollout's): it counts as in flight. */
+  restartPending?: (agentId: string) => boolean
 }
 
 export class HealingPolicy {
@@ -69,7 +74,7 @@ export class HealingPolicy {
   constructor(opts: HealingPolicyOptions) {
     this.settings = resolveHealingSettings(opts.settings)
     this.clock = opts.clock
-    this.budget = new HealingBudget(this.settings, opts.clock)
+    this.budget = new HealingBudget(this.settings, opts.clock, opts.restartPending)
     this.history = new HealingHistory({ clock: opts.clock, newId: opts.newId, limit: opts.historyLimit ?? 1000 })
   }
 
@@ -100,12 +105,12 @@ export class HealingPolicy {
     this.setOverdue(agentId, watch, null)
     if (proc.restartCommanded || watch.quarantine) return out.result()
     const crashes = this.budget.addCrashes(agentId, restarts)
-    if (crashes >= this.settings.crashLimit && !this.paused) this.quarantine(agentId, watch, crashes, out)
+    if (isCrashLoop(this.settings, crashes, this.paused)) this.quarantine(agentId, watch, crashes, out)
     return out.result()
   }
 
   private quarantine(agentId: string, watch: AgentWatch, crashes: number, out: OutputCollector): void {
-    const detail = `${crashes} unplanned restarts within ${this.settings.windowS} s`
+    const detail = healingDetail.crashLoop(this.settings, crashes)
     const action = this.history.record({ agent_id: agentId, rule: 'crash_loop', action: 'quarantine', detail, state: 'quarantined' })
     watch.quarantine = action
     this.budget.clearCrashes(agentId)
@@ -116,13 +121,12 @@ export class HealingPolicy {
 
   statsReported(agentId: string, rssBytes: number): HealingOutput {
     const out = new OutputCollector()
-    const limitMb = this.settings.maxMemoryMb
-    if (limitMb === null) return out.result()
+    if (this.settings.maxMemoryMb === null) return out.result()
     const watch = this.watch(agentId)
-    watch.memoryAbove = rssBytes > limitMb * 1024 * 1024 ? Math.min(2, watch.memoryAbove + 1) : 0
+    watch.memoryAbove = memoryAboveAfter(this.settings, watch.memoryAbove, rssBytes)
     // A waiting overdue restart is a force restart: it covers this one.
     if (watch.memoryAbove < 2 || watch.overdue) return out.result()
-    const detail = `rss ${Math.round(rssBytes / (1024 * 1024))} MB above ${limitMb} MB in two stats reports in a row`
+    const detail = healingDetail.memory(this.settings, rssBytes)
     if (this.tryRestart(agentId, watch, 'memory', detail, out)) watch.memoryAbove = 0
     return out.result()
   }
@@ -140,23 +144,19 @@ export class HealingPolicy {
   /** Starts the agent's restart if the budget allows; past the per-agent limit, escalates instead. */
   private tryRestart(agentId: string, watch: AgentWatch, rule: 'memory' | 'task_overdue', detail: string, out: OutputCollector): boolean {
     if (this.paused || watch.quarantine || !watch.supervised) return false
-    const refusal = this.budget.refusal(agentId)
-    if (refusal === 'per_agent_limit') {
-      if (this.budget.takeEscalation(agentId)) {
-        const why = `${this.settings.maxPerAgent} healing restarts within ${this.settings.windowS} s; ${rule} wants another: ${detail}`
-        const action = this.history.record({ agent_id: agentId, rule, action: 'escalate', detail: why, state: 'alerted' })
-        out.decisions.push({ action: 'escalate', action_id: action.action_id, agent_id: agentId, rule })
-        out.alerts.push(this.alert('heal_escalated', action))
-        out.changed.add(action)
-      }
-      return false
+    const { verdict } = restartVerdict(this.settings, this.budget.agentBudget(agentId), this.budget.fleetBudget())
+    if (verdict === 'escalate') {
+      this.budget.escalated(agentId)
+      const why = healingDetail.escalate(this.settings, rule, detail)
+      const action = this.history.record({ agent_id: agentId, rule, action: 'escalate', detail: why, state: 'alerted' })
+      out.decisions.push({ action: 'escalate', action_id: action.action_id, agent_id: agentId, rule })
+      out.alerts.push(this.alert('heal_escalated', action))
+      out.changed.add(action)
     }
-    if (refusal !== null) return false
+    if (verdict !== 'start') return false
     const action = this.history.record({ agent_id: agentId, rule, action: 'restart', detail, state: 'commanded' })
     this.budget.started(agentId, action)
-    const mode = rule === 'memory' ? 'graceful' : 'force'
-    const reason = rule === 'memory' ? 'heal:memory' : 'task_overdue'
-    out.decisions.push({ action: 'restart', action_id: action.action_id, agent_id: agentId, rule, mode, reason })
+    out.decisions.push({ action: 'restart', action_id: action.action_id, agent_id: agentId, rule, ...restartOf(rule) })
     out.changed.add(action)
     return true
   }

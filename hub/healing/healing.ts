@@ -14,6 +14,7 @@ import { HealingPolicy, type SavedHealing, type HealingAction, type HealingDecis
 import type { HealingSettings } from './healing-settings.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 import { isSameWatch, type SavedWatch } from './healing-watch.ts'
+import { isPending } from '../agents/restart.ts'
 
 export interface HealingOptions {
   clock: Clock
@@ -55,7 +56,9 @@ export class Healing {
     private readonly rollouts: { peek(rolloutId: string): Pick<RolloutRecord, 'state'> | undefined },
     private readonly opts: HealingOptions,
   ) {
-    this.policy = new HealingPolicy({ clock: opts.clock, newId: opts.newId, settings: opts.settings })
+    this.policy = new HealingPolicy({
+      clock: opts.clock, newId: opts.newId, settings: opts.settings, restartPending: (agentId) => isPending(fleet.get(agentId)?.restart ?? null),
+    })
     if (opts.watchFleet === false) {
       this.unsubscribe = () => {}
       return
@@ -166,6 +169,8 @@ export class Healing {
     if (this.dormant.delete(agentId)) this.opts.watchChanged?.(agentId)
     if (change.restart_id !== undefined && rec.restart?.restart_id === change.restart_id) {
       this.carryOut(this.policy.restartChanged(change.restart_id, rec.restart.state, rec.restart.error))
+      // Any restart over (a healing one's release is restartChanged's): what waited for it may start.
+      if (!isPending(rec.restart)) this.carryOut(this.policy.tick())
     }
     if (change.identified) {
       const before = this.opts.watchChanged ? this.policy.savedWatch(agentId) : null

@@ -169,7 +169,7 @@ export async function releaseAgent(sql: Queryable, hubId: string, agentId: strin
 /**
  * What the holding hub reports of an agent on `connectionId`: pm2's view of it (reported after
  * its identify) and its last stats. Applies only while that connection holds it. (A quarantine
- * is written by healing itself, pg/healing.ts, and lifted by a resume.)
+ * is written by healing itself, pg/healing-rows.ts, and lifted by a resume.)
  */
 export async function saveAgentState(
   sql: Queryable, hubId: string, agentId: string, connectionId: string,

@@ -196,7 +196,7 @@ const HEALING_ACTION_UPDATES = /* sql */ `
 ALTER TABLE healing_actions ADD COLUMN updated_at timestamptz, ADD COLUMN hub_id text;
 `
 
-// Healing's fleet-wide decider (hub/cluster/healing-decider.ts). The hubs holding agents file
+// Healing's fleet-wide decider (hub/healing/healing-decider.ts). The hubs holding agents file
 // what healing should restart (one request per agent: an overdue task's force restart, or memory
 // above the limit) and the decider, the one hub holding healing_state's decider lease, starts
 // them within the budget, which it counts from healing_actions and restarts.

@@ -11,7 +11,7 @@ import { startWebhookServer } from '../../support/webhook.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { deciderHub } from '../../hub/pg/healing-decider.ts'
+import { deciderHub } from '../../hub/pg/healing-rows.ts'
 
 const MB = 1024 * 1024
 const LEASE_MS = 1000

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { inTransaction, type Sql } from '../../hub/pg/connect.ts'
-import { fileHealingRequest, waitingOverdue } from '../../hub/pg/healing.ts'
+import { fileHealingRequest, waitingOverdue } from '../../hub/pg/healing-rows.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
 
 describe('agents held for their task_overdue restart', () => {

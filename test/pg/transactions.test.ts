@@ -12,7 +12,7 @@ import { migrate } from '../../hub/pg/migrate.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { ClusterHealing } from '../../hub/cluster/healing.ts'
+import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 

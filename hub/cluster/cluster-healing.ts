@@ -4,11 +4,12 @@
  * pause or resume is written and announced in one transaction; each hub's healing follows, and
  * reads the flag again after every re-LISTEN). This hub's part of the fleet-wide decisions:
  * - an agent identifying here as a new process is checked against the last process any hub saw
- *   (its row's pm2_info): the crash-loop rule runs under the agent's row lock (pg/healing.ts),
- *   so a quarantine is one for the fleet, and every hub reads it from the row;
- * - memory above the limit in two stats reports in a row, and an overdue task, of an agent held
- *   here, are filed as requests for the decider (healing-decider.ts), which holds the budget;
- *   an agent whose overdue restart waits gets no task meanwhile.
+ *   (its row's pm2_info): its crashes are counted under the agent's row lock and judged by
+ *   HealingPolicy's crash-loop rule (hub/healing/healing-rules.ts) in the same transaction, so
+ *   a quarantine is one for the fleet, and every hub reads it from the row;
+ * - memory above the limit in two stats reports in a row (the same rule), and an overdue task,
+ *   of an agent held here, are filed as requests for the decider (hub/healing/healing-decider.ts),
+ *   which judges the budget; an agent whose overdue restart waits gets no task meanwhile.
  * The hub's own Healing decides nothing in cluster mode (createHub); it keeps the settings.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -19,22 +20,17 @@ import type { Healing } from '../healing/healing.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { restartsSeen, type Pm2Seen } from '../healing/healing-watch.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
-import { inTransaction, type Sql } from '../pg/connect.ts'
+import { healingDetail, isCrashLoop, memoryAboveAfter } from '../healing/healing-rules.ts'
+import type { HealingStore, RequestRule } from '../healing/healing-store.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import {
-  dropMemoryRequest, fileHealingRequest, getHealingAction, healingPaused, listHealingActions, newProcessSeen, setHealingPaused,
-  waitingOverdue, type RequestRule,
-} from '../pg/healing.ts'
-import { HEALING_NUDGE } from './healing-decider.ts'
+import { HEALING_NUDGE, HEALING_PAUSED } from '../pg/pg-healing-store.ts'
 
-export const HEALING_PAUSED = 'healing_paused'
 /** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
 export const HEALING_HISTORY = 1000
 
 export interface ClusterHealingDeps {
-  sql: Sql
+  store: HealingStore
   bus: PgBus
-  hubId: string
   log: Logger
   newId: () => string
   changes: ChangeFeed
@@ -68,17 +64,17 @@ export class ClusterHealing {
 
   /** Reads the shared flag (at start and after every re-LISTEN) and follows it here. */
   async sync(): Promise<void> {
-    this.follow(await healingPaused(this.d.sql))
+    this.follow(await this.d.store.paused())
   }
 
   async view(): Promise<HealingView> {
-    const [paused, actions] = await Promise.all([healingPaused(this.d.sql), listHealingActions(this.d.sql, HEALING_HISTORY)])
+    const [paused, actions] = await Promise.all([this.d.store.paused(), this.d.store.actions(HEALING_HISTORY)])
     return { paused, policy: this.d.healing.view().policy, actions }
   }
 
   /** An action, as the events stream shows it. */
   action(actionId: string): Promise<unknown> {
-    return getHealingAction(this.d.sql, actionId)
+    return this.d.store.action(actionId)
   }
 
   pause(): Promise<HealingView> {
@@ -105,9 +101,8 @@ export class ClusterHealing {
     this.memoryAbove.delete(agentId)
     const s = this.d.settings
     try {
-      const action = await newProcessSeen(this.d.sql, {
-        agentId, hubId: this.d.hubId, restarts, rule: { crashLimit: s.crashLimit, windowS: s.windowS }, actionId: this.d.newId(),
-      })
+      const action = await this.d.store.crashesSeen(agentId, restarts, this.d.newId(),
+        (crashes, paused) => isCrashLoop(s, crashes, paused), (crashes) => healingDetail.crashLoop(s, crashes))
       if (!action) return
       this.d.log.warn('agent quarantined', { agent_id: agentId, rule: action.rule, action_id: action.action_id })
       this.d.alerts?.send({ type: 'agent_quarantined', agent_id: agentId, rule: action.rule, detail: action.detail, at: action.updated_at })
@@ -134,7 +129,7 @@ export class ClusterHealing {
   async syncHolds(): Promise<void> {
     const filingBefore = new Set(this.filing)
     const heldBefore = new Set(this.held)
-    const waiting = await waitingOverdue(this.d.sql)
+    const waiting = await this.d.store.waitingOverdue()
     for (const agentId of this.held) {
       const mayHaveBeenMissed = !heldBefore.has(agentId) || filingBefore.has(agentId) || this.filing.has(agentId)
       if (!waiting.has(agentId) && !mayHaveBeenMissed) this.hold(agentId, false)
@@ -155,24 +150,23 @@ export class ClusterHealing {
   }
 
   private statsReported(agentId: string): void {
-    const limitMb = this.d.settings.maxMemoryMb
+    const s = this.d.settings
     const rss = this.d.fleet.get(agentId)?.stats?.rss_bytes
-    if (limitMb === null || rss === undefined || !this.d.holds(agentId)) return
+    if (s.maxMemoryMb === null || rss === undefined || !this.d.holds(agentId)) return
     const before = this.memoryAbove.get(agentId) ?? 0
-    const above = rss > limitMb * 1024 * 1024 ? Math.min(2, before + 1) : 0
+    const above = memoryAboveAfter(s, before, rss)
     if (above === 0) this.memoryAbove.delete(agentId)
     else this.memoryAbove.set(agentId, above)
     if (above === 2) {
-      const detail = `rss ${Math.round(rss / (1024 * 1024))} MB above ${limitMb} MB in two stats reports in a row`
-      void this.file(agentId, 'memory', detail)
+      void this.file(agentId, 'memory', healingDetail.memory(s, rss))
     } else if (before === 2) {
-      void dropMemoryRequest(this.d.sql, agentId).catch((err) => this.d.log.warn('could not drop a healing request', { agent_id: agentId, error: String(err) }))
+      void this.d.store.dropMemoryRequest(agentId).catch((err) => this.d.log.warn('could not drop a healing request', { agent_id: agentId, error: String(err) }))
     }
   }
 
   private async file(agentId: string, rule: RequestRule, detail: string): Promise<void> {
     try {
-      if (await fileHealingRequest(this.d.sql, this.d.hubId, agentId, rule, detail)) this.nudge()
+      if (await this.d.store.fileRequest(agentId, rule, detail)) this.nudge()
     } catch (err) {
       this.d.log.warn('could not file a healing request', { agent_id: agentId, rule, error: String(err) })
     }
@@ -183,11 +177,7 @@ export class ClusterHealing {
   }
 
   private async setPaused(paused: boolean): Promise<HealingView> {
-    await inTransaction(this.d.sql, async (tx) => {
-      await setHealingPaused(tx, paused)
-      await this.d.bus.publish(ALL_HUBS, { kind: HEALING_PAUSED, paused }, tx)
-      if (!paused) await this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }, tx)
-    })
+    await this.d.store.setPaused(paused)
     this.follow(paused)
     return this.view()
   }

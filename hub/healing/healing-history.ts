@@ -45,9 +45,11 @@ export class HealingHistory {
     if (!Number.isInteger(opts.limit) || opts.limit < 1000) throw new Error('healing history limit must be an integer >= 1000')
   }
 
-  record(input: { agent_id: string; rule: HealingRule; action: HealingActionKind; detail: string; state: HealingActionState }): HealingAction {
+  /** Records a new action now; `action_id` when the caller chose it (a decider step's), else a new one. */
+  record(input: { action_id?: string; agent_id: string; rule: HealingRule; action: HealingActionKind; detail: string; state: HealingActionState }): HealingAction {
     const now = this.opts.clock.now()
-    const action: HealingAction = { action_id: this.opts.newId(), restart_id: null, ...input, at: now, updated_at: now }
+    const { action_id = this.opts.newId(), ...rest } = input
+    const action: HealingAction = { action_id, restart_id: null, ...rest, at: now, updated_at: now }
     this.actions.push(action)
     this.byId.set(action.action_id, action)
     if (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)

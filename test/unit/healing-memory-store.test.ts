@@ -28,7 +28,7 @@ function setup(settings: Partial<HealingSettings> = {}) {
     },
     commandRestart: (id: string, cmd: { reason: string; mode: 'graceful' | 'force'; restart_id?: string }) => {
       const rec = agents.get(id)
-      if (!rec?.peer) return { ok: false as const, error: 'agent_not_connected' }
+      if (!rec?.peer) return { ok: false as const, error: 'agent_not_connected' as const }
       const restart = { restart_id: cmd.restart_id!, reason: cmd.reason, mode: cmd.mode, state: 'commanded', error: null } as unknown as Restart
       rec.restart = restart
       return { ok: true as const, restart, already_pending: false }

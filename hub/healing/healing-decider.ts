@@ -47,6 +47,9 @@ export class HealingDecider {
       return this.stepping
     }
     this.stepping = (async () => {
+      // `stepping` is set before the first step runs: a store that answers at once (one hub's)
+      // commands a restart synchronously, whose change may ask for a step from inside this one.
+      await Promise.resolve()
       try {
         do {
           this.stepAgain = false

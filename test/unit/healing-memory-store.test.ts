@@ -20,6 +20,7 @@ function setup(settings: Partial<HealingSettings> = {}) {
   const s = resolveHealingSettings({ maxMemoryMb: 100, maxConcurrent: 1, cooldownS: 10, ...settings })
   let saves = 0
   let durable: Promise<void> = Promise.resolve()
+  let commanded = () => {}
   const fleet = {
     get: (id: string) => agents.get(id) as never,
     quarantine: (id: string) => {
@@ -31,6 +32,7 @@ function setup(settings: Partial<HealingSettings> = {}) {
       if (!rec?.peer) return { ok: false as const, error: 'agent_not_connected' as const }
       const restart = { restart_id: cmd.restart_id!, reason: cmd.reason, mode: cmd.mode, state: 'commanded', error: null } as unknown as Restart
       rec.restart = restart
+      commanded()
       return { ok: true as const, restart, already_pending: false }
     },
   }
@@ -47,6 +49,7 @@ function setup(settings: Partial<HealingSettings> = {}) {
     clock, agents, store, decider, seen, s, join,
     get saves() { return saves },
     holdSaves(p: Promise<void>) { durable = p },
+    onCommand(fn: () => void) { commanded = fn },
   }
 }
 
@@ -101,6 +104,18 @@ describe('healing on one hub: the decider over the memory store', () => {
     expect(await check('q-2')).toMatchObject({ action_id: 'q-2', rule: 'crash_loop', action: 'quarantine', state: 'quarantined' })
     expect(h.agents.get('x')!.quarantined).toBe(true)
     expect(h.store.liftQuarantine('x').map((a) => a.state)).toEqual(['lifted'])
+  })
+
+  it('steps never overlap, even when commanding a restart asks for a step from inside one', async () => {
+    const h = setup()
+    h.join('a')
+    h.join('b')
+    // One hub's fleet publishes the restart's change at once, and what hears it asks for a step.
+    h.onCommand(() => void h.decider.step())
+    await h.store.fileRequest('a', 'memory', 'rss high')
+    await h.store.fileRequest('b', 'memory', 'rss high')
+    await h.decider.step()
+    expect([...h.agents.values()].filter((a) => a.restart !== null)).toHaveLength(1) // max_concurrent 1
   })
 
   it('a step resolves only once its decisions are saved', async () => {

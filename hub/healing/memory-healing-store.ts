@@ -184,6 +184,7 @@ export class MemoryHealingStore implements HealingStore {
   /** The fleet forgot the agent: so does healing (its restart in flight, if any, fails at the next step). */
   forget(agentId: string): void {
     this.requests.delete(agentId)
+    this.budget.forget(agentId)
     if (this.lastSeen.delete(agentId)) this.o.changed(agentId)
   }
 

@@ -118,6 +118,24 @@ describe('healing on one hub: the decider over the memory store', () => {
     expect([...h.agents.values()].filter((a) => a.restart !== null)).toHaveLength(1) // max_concurrent 1
   })
 
+  it('forgets an agent the fleet forgot: its crashes, and its restart in flight fails at the next step', async () => {
+    const h = setup({ crashLimit: 2 })
+    h.join('a')
+    h.store.processSeen('a', { restart_count: 0, pid: 1 })
+    await h.store.crashesSeen('a', 1, 'q-1', (n) => n >= 2, () => 'loop')
+    await h.store.fileRequest('a', 'memory', 'rss high')
+    await h.decider.step()
+    h.agents.delete('a')
+    h.store.forget('a')
+    expect(h.store.savedWatch('a')).toBeNull()
+    await h.decider.step()
+    expect((await h.store.actions(1))[0]).toMatchObject({ state: 'failed', detail: 'rss high; agent forgotten' })
+    h.join('b')
+    await h.store.fileRequest('b', 'memory', 'rss high')
+    await h.decider.step()
+    expect(h.agents.get('b')!.restart).not.toBeNull() // a's place in max_concurrent was given back
+  })
+
   it('a step resolves only once its decisions are saved', async () => {
     const h = setup()
     h.join('a')

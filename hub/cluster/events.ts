@@ -33,8 +33,8 @@ export interface ClusterEventsDeps {
   rolloutView(rolloutId: string): Promise<unknown>
   /** A healing action (HealingAction), from the rows. */
   healingAction(actionId: string): Promise<unknown>
-  /** The row this hub's change of a task left, if it has it (task-rows.ts): no read then. */
-  taskRow?(taskId: string): TaskRow | undefined
+  /** The row this hub's change of a task left, if it has it (task-rows.ts): no read then; null: already shown. */
+  taskRow?(taskId: string): TaskRow | null | undefined
   /** Each view of this hub's own changes, as it goes into the table (the metrics' counters). */
   ownView?(kind: LiveEventKind, view: unknown): void
 }
@@ -172,7 +172,9 @@ export class ClusterEvents implements LiveEventSource {
         return row ? { kind: 'agent', payload: agentViewOf(row) } : null
       }
       case 'task': {
-        const row = this.d.taskRow?.(change.task_id) ?? await getTask(this.d.sql, change.task_id)
+        const kept = this.d.taskRow?.(change.task_id)
+        if (kept === null) return null
+        const row = kept ?? await getTask(this.d.sql, change.task_id)
         return row ? { kind: 'task', payload: taskViewOf(row) } : null
       }
       case 'rollout': {

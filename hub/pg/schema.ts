@@ -7,6 +7,8 @@
  * times through `epoch_ms(t)` (a float8, so postgres.js hands back a number) and write them with
  * `now()` plus an interval.
  */
+import { CLAIM_TASKS } from './claim-tasks-sql.ts'
+
 export interface Migration {
   /** Strictly increasing from 1; the migrator refuses gaps and reordering. */
   version: number
@@ -309,4 +311,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'task control: cancelled, labels, retries', sql: TASK_CONTROL },
   { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
   { version: 11, name: 'enrolled agent ids', sql: ENROLLED_AGENTS },
+  { version: 12, name: 'claims for several agents in one statement', sql: CLAIM_TASKS },
 ]

@@ -1,0 +1,44 @@
+/**
+ * Migration 12 (schema.ts): the claim of several free agents' tasks as one function, so a hub
+ * claims for a group of its free agents in one statement and one commit (task-queue.ts
+ * claimTasks); a claim per task was the largest share of the statements per task left under the
+ * cluster_task_throughput load once the reports were batched. Shipped: never edit, replace it
+ * in a later migration.
+ */
+// Claims for several free agents of one hub in one statement (hub/pg/task-queue.ts claimTasks):
+// task-queue.ts claimTask's rule, applied again for the agents left until none may run a queued
+// task, so the oldest queued task any of them may run goes to the first (in the order given)
+// that may, each time. A row another claimer has locked is skipped, never waited on.
+export const CLAIM_TASKS = /* sql */ `
+CREATE FUNCTION claim_tasks(free_agents text[], claimer text, max_claims integer) RETURNS SETOF tasks
+  LANGUAGE plpgsql AS $$
+DECLARE
+  waiting text[] := free_agents;
+  claimed tasks;
+BEGIN
+  FOR i IN 1..max_claims LOOP
+    EXIT WHEN cardinality(waiting) = 0;
+    UPDATE tasks SET status = 'assigned', agent_id = pick.free_agent, last_agent_id = pick.free_agent, hub_id = claimer,
+      attempts = attempts + 1, assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond',
+      updated_at = now(), run_after = NULL
+    FROM (
+      SELECT t.task_id AS free_task, free.agent_id AS free_agent FROM tasks t
+      CROSS JOIN LATERAL (
+        SELECT a.agent_id FROM unnest(waiting) WITH ORDINALITY AS w(agent_id, n)
+        JOIN agents a ON a.agent_id = w.agent_id JOIN hubs h ON h.hub_id = a.hub_id
+        WHERE a.hub_id = claimer AND a.connected AND h.lease_until > now()
+          AND (t.pinned IS NULL OR t.pinned = a.agent_id) AND t.labels <@ a.labels
+          AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = a.agent_id AND busy.status IN ('assigned', 'working'))
+        ORDER BY w.n LIMIT 1) free
+      WHERE t.status = 'queued' AND (t.run_after IS NULL OR t.run_after <= now())
+      ORDER BY t.seq
+      LIMIT 1
+      FOR UPDATE OF t SKIP LOCKED) pick
+    WHERE tasks.task_id = pick.free_task
+    RETURNING tasks.* INTO claimed;
+    EXIT WHEN NOT FOUND;
+    waiting := array_remove(waiting, claimed.agent_id);
+    RETURN NEXT claimed;
+  END LOOP;
+END $$;
+`

@@ -7,7 +7,7 @@
  * times through `epoch_ms(t)` (a float8, so postgres.js hands back a number) and write them with
  * `now()` plus an interval.
  */
-import { CLAIM_TASKS } from './claim-tasks-sql.ts'
+import { CLAIM_TASKS, EPOCH_MS_INLINED } from './schema-throughput.ts'
 
 export interface Migration {
   /** Strictly increasing from 1; the migrator refuses gaps and reordering. */
@@ -312,4 +312,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
   { version: 11, name: 'enrolled agent ids', sql: ENROLLED_AGENTS },
   { version: 12, name: 'claims for several agents in one statement', sql: CLAIM_TASKS },
+  { version: 13, name: 'epoch_ms inlined', sql: EPOCH_MS_INLINED },
 ]

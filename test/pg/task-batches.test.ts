@@ -121,6 +121,15 @@ describe('batched task statements', () => {
     expect(Number(count)).toBe(6)
   })
 
+  it('epoch_ms is inlined (no call per time read) and reads every time as before, to the millisecond', async () => {
+    const plan = (await sql.unsafe<{ 'QUERY PLAN': string }[]>('EXPLAIN VERBOSE SELECT epoch_ms(created_at) FROM tasks')).map((r) => r['QUERY PLAN']).join('\n')
+    expect(plan).not.toContain('epoch_ms')
+    const [row] = await sql<{ same: boolean }[]>`
+      SELECT bool_and(epoch_ms(t) = floor(extract(epoch FROM t) * 1000)::double precision) AS same
+      FROM unnest(ARRAY[now(), '1969-07-20 20:17:40.1239+00', '2038-01-19 03:14:07.999999+00', '2026-12-06 13:45:00.0005+02']::timestamptz[]) AS t`
+    expect(row.same).toBe(true)
+  })
+
   it('audit records appended together get their own growing ids, each record holding its own', async () => {
     const store = createPgAuditStore(sql)
     const entry = (target: string) => ({ at: 1_700_000_000_000, actor: { name: 'ops', role: 'admin' as const, jti: 'j1' }, peer: null, action: 'task create', target, detail: {}, status: 201 })

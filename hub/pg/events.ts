@@ -5,7 +5,9 @@
  * would never see a 10 that committed later. Inserts therefore take a transaction-scoped
  * advisory lock first: one inserter at a time, each committing before the next one draws its
  * ids, so what any reader sees is always every id up to the highest it sees (a rolled-back
- * insert leaves a gap that is never filled, which a reader can skip).
+ * insert leaves a gap that is never filled, which a reader can skip). The views of one insert
+ * share one row (schema-throughput.ts, migration 14), which takes as many ids as it holds views,
+ * in one range under the same lock; readers see one event per view.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
 
@@ -24,16 +26,20 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
   return row.epoch
 }
 
-/** Inserts the events in order, one inserter at a time; returns the last id. */
+/** Inserts the events in order, one inserter at a time, in one row; returns the last id. */
 export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
-    const rows = await tx<{ id: string }[]>`INSERT INTO events (kind, payload)
-      SELECT e.kind, e.payload FROM jsonb_array_elements(${tx.json(events as never)}) WITH ORDINALITY AS x(event, n),
-        LATERAL jsonb_to_record(x.event) AS e(kind text, payload jsonb)
-      ORDER BY x.n
-      RETURNING id`
-    const lastId = Math.max(...rows.map((r) => Number(r.id)))
+    const [row] = events.length === 1
+      ? await tx<{ id: string }[]>`INSERT INTO events (kind, payload) VALUES (${events[0].kind}, ${tx.json(events[0].payload as never)}) RETURNING id`
+      // Under the lock nobody else draws ids, so the range from nextval to the setval is this row's alone.
+      : await tx<{ id: string }[]>`
+        WITH first AS (SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id),
+          last AS (SELECT setval(pg_get_serial_sequence('events', 'id'), first.id + ${events.length - 1}) AS id FROM first)
+        INSERT INTO events (id, kind, payload, views) OVERRIDING SYSTEM VALUE
+        SELECT last.id, 'views', ${tx.json(events as never)}, ${events.length} FROM last
+        RETURNING id`
+    const lastId = Number(row.id)
     await notify(tx, lastId)
     return lastId
   })
@@ -42,7 +48,13 @@ export async function insertEvents(sql: Sql, events: { kind: string; payload: un
 /** Events after `afterId`, oldest first, at most `limit`. */
 export async function eventsAfter(sql: Queryable, afterId: number, limit: number): Promise<EventRow[]> {
   const rows = await sql<{ id: string; kind: string; json: string }[]>`
-    SELECT id, kind, payload::text AS json FROM events WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
+    SELECT id, kind, json FROM (
+      SELECT e.id, e.kind, e.payload::text AS json FROM events e WHERE e.id > ${afterId} AND e.views = 1
+      UNION ALL
+      SELECT e.id - e.views + x.n, x.view->>'kind', (x.view->'payload')::text
+      FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.payload) WITH ORDINALITY AS x(view, n)
+      WHERE e.id > ${afterId} AND e.views > 1) ev
+    WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
   return rows.map((r) => ({ id: Number(r.id), kind: r.kind, json: r.json }))
 }
 

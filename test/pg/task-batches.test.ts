@@ -11,6 +11,7 @@ import { saveTaskReports, saveTaskReportsOneByOne } from '../../hub/pg/task-repo
 import { insertTasksNudged } from '../../hub/pg/task-insert.ts'
 import { createPgAuditStore } from '../../hub/access/audit-pg.ts'
 import { WriteBatch } from '../../hub/pg/write-batch.ts'
+import { eventsAfter, insertEvents, lastEventId } from '../../hub/pg/events.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
 
 const HELLO = { pm2_info: null, supervised: true, instance_id: null }
@@ -18,7 +19,7 @@ const LONG_LEASE_MS = 60_000
 
 describe('batched task statements', () => {
   let sql: Sql
-  useMigratedDatabase(['tasks', 'agents', 'hubs', 'audit'], (_database, client) => {
+  useMigratedDatabase(['tasks', 'agents', 'hubs', 'audit', 'events'], (_database, client) => {
     sql = client
   })
 
@@ -128,6 +129,23 @@ describe('batched task statements', () => {
       SELECT bool_and(epoch_ms(t) = floor(extract(epoch FROM t) * 1000)::double precision) AS same
       FROM unnest(ARRAY[now(), '1969-07-20 20:17:40.1239+00', '2038-01-19 03:14:07.999999+00', '2026-12-06 13:45:00.0005+02']::timestamptz[]) AS t`
     expect(row.same).toBe(true)
+  })
+
+  it('the views of one events insert share a row and read back as one event each, ids in one range', async () => {
+    const noNotify = async () => {}
+    const view = (n: number) => ({ kind: n % 2 ? 'task' : 'agent', payload: { n } })
+    const a = await insertEvents(sql, [1, 2, 3].map(view), noNotify)
+    const b = await insertEvents(sql, [view(4)], noNotify)
+    const c = await insertEvents(sql, [5, 6].map(view), noNotify)
+    expect([b - a, c - b, await lastEventId(sql)]).toEqual([1, 2, c])
+    const [{ rows }] = await sql<{ rows: string }[]>`SELECT count(*) AS rows FROM events`
+    expect(Number(rows)).toBe(3)
+    const all = await eventsAfter(sql, a - 3, 100)
+    expect(all.map((e) => [e.id - (a - 3), e.kind, JSON.parse(e.json)])).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, view(n).kind, { n }]))
+    // From inside a row, and a page ending inside one: the rest, in order, nothing twice.
+    expect((await eventsAfter(sql, a - 2, 3)).map((e) => JSON.parse(e.json).n)).toEqual([2, 3, 4])
+    expect((await eventsAfter(sql, b, 1)).map((e) => JSON.parse(e.json).n)).toEqual([5])
+    expect((await eventsAfter(sql, b + 1, 10)).map((e) => JSON.parse(e.json).n)).toEqual([6])
   })
 
   it('audit records appended together get their own growing ids, each record holding its own', async () => {

@@ -10,27 +10,34 @@
 // Claims for several free agents of one hub in one statement (hub/pg/task-queue.ts claimTasks):
 // task-queue.ts claimTask's rule, applied again for the agents left until none may run a queued
 // task, so the oldest queued task any of them may run goes to the first (in the order given)
-// that may, each time. A row another claimer has locked is skipped, never waited on.
+// that may, each time. A row another claimer has locked is skipped, never waited on. Which
+// agents may take a task at all is read once, at the start, as claimTask reads it at its own.
 export const CLAIM_TASKS = /* sql */ `
 CREATE FUNCTION claim_tasks(free_agents text[], claimer text, max_claims integer) RETURNS SETOF tasks
   LANGUAGE plpgsql AS $$
 DECLARE
-  waiting text[] := free_agents;
+  -- The agents that may take a task now, in the order given: held by this hub under a live
+  -- lease, connected, holding no task. Read once; each agent given a task leaves the list.
+  waiting text[];
   claimed tasks;
 BEGIN
+  SELECT array_agg(w.agent_id ORDER BY w.n) INTO waiting
+  FROM unnest(free_agents) WITH ORDINALITY AS w(agent_id, n)
+  JOIN agents a ON a.agent_id = w.agent_id JOIN hubs h ON h.hub_id = a.hub_id
+  WHERE a.hub_id = claimer AND a.connected AND h.lease_until > now()
+    AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = a.agent_id AND busy.status IN ('assigned', 'working'));
   FOR i IN 1..max_claims LOOP
-    EXIT WHEN cardinality(waiting) = 0;
+    EXIT WHEN coalesce(cardinality(waiting), 0) = 0;
     UPDATE tasks SET status = 'assigned', agent_id = pick.free_agent, last_agent_id = pick.free_agent, hub_id = claimer,
       attempts = attempts + 1, assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond',
       updated_at = now(), run_after = NULL
     FROM (
       SELECT t.task_id AS free_task, free.agent_id AS free_agent FROM tasks t
       CROSS JOIN LATERAL (
-        SELECT a.agent_id FROM unnest(waiting) WITH ORDINALITY AS w(agent_id, n)
-        JOIN agents a ON a.agent_id = w.agent_id JOIN hubs h ON h.hub_id = a.hub_id
-        WHERE a.hub_id = claimer AND a.connected AND h.lease_until > now()
-          AND (t.pinned IS NULL OR t.pinned = a.agent_id) AND t.labels <@ a.labels
-          AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = a.agent_id AND busy.status IN ('assigned', 'working'))
+        SELECT w.agent_id FROM unnest(waiting) WITH ORDINALITY AS w(agent_id, n)
+        WHERE (t.pinned IS NULL OR t.pinned = w.agent_id)
+          -- A task wanting no labels needs no look at the agent's.
+          AND (t.labels = '{}' OR t.labels <@ (SELECT a.labels FROM agents a WHERE a.agent_id = w.agent_id))
         ORDER BY w.n LIMIT 1) free
       WHERE t.status = 'queued' AND (t.run_after IS NULL OR t.run_after <= now())
       ORDER BY t.seq

@@ -51,6 +51,18 @@ describe('batched task statements', () => {
     expect((await claimTasks(sql, ['b0'], 'hub-2'))).toMatchObject({ rows: [{ task_id: 't4', agent_id: 'b0' }], more_queued: false })
   })
 
+  it('claimTasks gives a labelled task only to an agent with every label, skipping busy agents', async () => {
+    await connect('hub-1', ['a0', 'a1', 'a2'])
+    await sql`UPDATE agents SET labels = '{gpu,ssd}' WHERE agent_id = 'a1'`
+    await insertTask(sql, { task_id: 't1', input: 1, pinned: null, timeout_ms: 1000, extras: { labels: ['gpu'], retries: 0, retry_delay_ms: 1000 } })
+    await insert('t2')
+    await insert('t3', 'a2')
+    await sql`UPDATE tasks SET status = 'working', agent_id = 'a2' WHERE task_id = 't3'`
+    await insert('t4')
+    const { rows } = await claimTasks(sql, ['a0', 'a1', 'a2'], 'hub-1')
+    expect(rows.map((r) => [r.task_id, r.agent_id])).toEqual([['t1', 'a1'], ['t2', 'a0']])
+  })
+
   it('claimTasks from many connections at once: every task once, no agent two', async () => {
     const agents = Array.from({ length: 8 }, (_, i) => `a${i}`)
     await connect('hub-1', agents)

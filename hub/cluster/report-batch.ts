@@ -26,7 +26,7 @@ export class ReportBatch {
     this.batch = new WriteBatch<TaskReport, Saved>({
       keyOf: (report) => report.task_id,
       write: (reports) => saveTaskReports(d.sql, reports).catch((err: unknown) => {
-        // Refused as data (a result jsonb cannot hold): each on its own, so only that one fails.
+        // Refused as data (text no column can hold): each on its own, so only that one fails.
         if (!isDataError(err)) throw err
         return saveTaskReportsOneByOne(d.sql, reports)
       }),

@@ -30,14 +30,16 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
 export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
+    // Payloads as JSON text, cast to json as the column takes it: json keeps a task's input or
+    // result exactly (U+0000 included), and a jsonb column takes json by assignment.
     const [row] = events.length === 1
-      ? await tx<{ id: string }[]>`INSERT INTO events (kind, payload) VALUES (${events[0].kind}, ${tx.json(events[0].payload as never)}) RETURNING id`
+      ? await tx<{ id: string }[]>`INSERT INTO events (kind, payload) VALUES (${events[0].kind}, ${JSON.stringify(events[0].payload)}::text::json) RETURNING id`
       // Under the lock nobody else draws ids, so the range from nextval to the setval is this row's alone.
       : await tx<{ id: string }[]>`
         WITH first AS (SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id),
           last AS (SELECT setval(pg_get_serial_sequence('events', 'id'), first.id + ${events.length - 1}) AS id FROM first)
         INSERT INTO events (id, kind, payload, views) OVERRIDING SYSTEM VALUE
-        SELECT last.id, 'views', ${tx.json(events as never)}, ${events.length} FROM last
+        SELECT last.id, 'views', ${JSON.stringify(events)}::text::json, ${events.length} FROM last
         RETURNING id`
     const lastId = Number(row.id)
     await notify(tx, lastId)
@@ -52,7 +54,8 @@ export async function eventsAfter(sql: Queryable, afterId: number, limit: number
       SELECT e.id, e.kind, e.payload::text AS json FROM events e WHERE e.id > ${afterId} AND e.views = 1
       UNION ALL
       SELECT e.id - e.views + x.n, x.view->>'kind', (x.view->'payload')::text
-      FROM events e CROSS JOIN LATERAL jsonb_array_elements(e.payload) WITH ORDINALITY AS x(view, n)
+      -- json's functions, which keep each view's text as written (jsonb's would refuse U+0000).
+      FROM events e CROSS JOIN LATERAL json_array_elements(e.payload::json) WITH ORDINALITY AS x(view, n)
       WHERE e.id > ${afterId} AND e.views > 1) ev
     WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
   return rows.map((r) => ({ id: Number(r.id), kind: r.kind, json: r.json }))

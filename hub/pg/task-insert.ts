@@ -52,7 +52,8 @@ export async function insertTasksNudged(sql: Queryable, tasks: readonly NewTask[
   const room = below === null
     ? sql`SELECT true AS ok`
     : sql`SELECT count(*) < ${below} AS ok FROM (SELECT 1 FROM tasks WHERE status = 'queued' LIMIT ${below}) AS queued`
-  // Each input as JSON text inside the batch's JSON: `null` is an input like any other.
+  // Each input as JSON text inside the batch's JSON, cast to json as the column takes it (json
+  // keeps the text exactly; a jsonb column takes json by assignment): `null` is an input like any other.
   const batch = JSON.stringify(tasks.map((task, n) => {
     const extras = task.extras ?? TASK_EXTRAS_DEFAULTS
     return { n, task_id: task.task_id, input: JSON.stringify(task.input), pinned: task.pinned, timeout_ms: task.timeout_ms,
@@ -62,7 +63,7 @@ export async function insertTasksNudged(sql: Queryable, tasks: readonly NewTask[
     WITH room AS (${room}),
     added AS (
       INSERT INTO tasks (task_id, status, input, pinned, agent_id, timeout_ms, labels, retries, retry_delay_ms)
-      SELECT t.task_id, 'queued', t.input::jsonb, t.pinned, t.pinned, t.timeout_ms,
+      SELECT t.task_id, 'queued', t.input::json, t.pinned, t.pinned, t.timeout_ms,
         ARRAY(SELECT jsonb_array_elements_text(t.labels)), t.retries, t.retry_delay_ms
       FROM room, jsonb_to_recordset(${batch}::text::jsonb)
         AS t(n int, task_id text, input text, pinned text, timeout_ms int, labels jsonb, retries int, retry_delay_ms int)

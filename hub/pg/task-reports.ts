@@ -2,7 +2,7 @@
  * Agents' reports of their tasks (accepted, finished) saved together: one statement and one
  * commit for every report in the batch (hub/pg/write-batch.ts), each applied under exactly the
  * conditions of its one-task form (task-queue.ts startTaskRow and finishTask), which it falls
- * back to for a batch PostgreSQL refuses as data (a result jsonb cannot hold). At most one
+ * back to for a batch PostgreSQL refuses as data (text no column can hold). At most one
  * report per task in a batch: one statement may not change a row twice.
  */
 import type { Queryable } from './connect.ts'
@@ -18,7 +18,9 @@ export async function saveTaskReports(sql: Queryable, reports: readonly TaskRepo
   // Named apart from the task's columns, which RETURNING names unqualified.
   const finishes = reports.flatMap((r) => r.kind === 'finish' ? [{
     o_task_id: r.task_id, o_agent_id: r.agent_id, o_ok: r.outcome.ok,
-    o_result: r.outcome.ok ? r.outcome.result ?? null : null, o_error: r.outcome.ok ? null : r.outcome.error,
+    // JSON text, as finishTask sends it: exactly what the agent sent, whatever the column keeps.
+    o_result: r.outcome.ok && r.outcome.result !== null && r.outcome.result !== undefined ? JSON.stringify(r.outcome.result) : null,
+    o_error: r.outcome.ok ? null : r.outcome.error,
   }] : [])
   const rows = await sql<(TaskRow & { report: 'accept' | 'finish' })[]>`
     WITH accepted AS (
@@ -35,9 +37,9 @@ export async function saveTaskReports(sql: Queryable, reports: readonly TaskRepo
           THEN now() + retry_delay_ms * power(2, retried) * interval '1 millisecond' ELSE NULL END,
         retried = CASE WHEN NOT o_ok AND retried < retries THEN retried + 1 ELSE retried END,
         assigned_at = CASE WHEN NOT o_ok AND retried < retries THEN NULL ELSE assigned_at END,
-        result = o_result, error = o_error, deadline_at = NULL, updated_at = now()
+        result = o_result::json, error = o_error, deadline_at = NULL, updated_at = now()
       FROM jsonb_to_recordset(${JSON.stringify(finishes)}::text::jsonb)
-        AS o(o_task_id text, o_agent_id text, o_ok boolean, o_result jsonb, o_error text)
+        AS o(o_task_id text, o_agent_id text, o_ok boolean, o_result text, o_error text)
       WHERE task_id = o_task_id AND (
         (status IN ('assigned', 'working') AND agent_id = o_agent_id) OR
         -- Not one waiting for a retry: a report then is a resend of the failure that queued it.

@@ -111,7 +111,8 @@ describe('batched task statements', () => {
     const { rows } = await claimTasks(sql, ['a0', 'a1'], 'hub-1')
     const by = Object.fromEntries(rows.map((r) => [r.task_id, r.agent_id!]))
     const reports = [
-      { kind: 'finish' as const, task_id: 't1', agent_id: by.t1, outcome: { ok: true as const, result: { bad: 'x\ud800' } } },
+      // Text PostgreSQL holds in no column (U+0000), whatever the columns' types.
+      { kind: 'finish' as const, task_id: 't1', agent_id: by.t1, outcome: { ok: false as const, error: 'x\u0000y' } },
       { kind: 'finish' as const, task_id: 't2', agent_id: by.t2, outcome: { ok: true as const, result: { good: 1 } } },
     ]
     await expect(saveTaskReports(sql, reports)).rejects.toMatchObject({ code: expect.stringMatching(/^22/) })

@@ -48,8 +48,9 @@ export class ReportBatch {
       const row = settled(await this.batch.add({ kind: 'finish', task_id: taskId, agent_id: agentId, outcome }))
       return { row: row === MERGED ? null : row, merged }
     } catch (err) {
-      // A result jsonb refuses (a lone surrogate: SQLSTATE class 22) would be retried forever:
-      // the task fails with why instead. Anything else (the database away) is retried.
+      // An outcome the database refuses as data (SQLSTATE class 22; a safety net where a result is
+      // any JSON) would be retried forever: the task fails with why instead. Anything else (the
+      // database away) is retried.
       if (!isDataError(err)) throw err
       this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
       const error = `result cannot be stored: ${(err as unknown as Error).message}`.slice(0, 500)

@@ -6,7 +6,7 @@
  * advisory lock first: one inserter at a time, each committing before the next one draws its
  * ids, so what any reader sees is always every id up to the highest it sees (a rolled-back
  * insert leaves a gap that is never filled, which a reader can skip). The views of one insert
- * share one row (schema-throughput.ts, migration 14), which takes as many ids as it holds views,
+ * share one row (schema-throughput.ts, EVENT_ROWS_OF_VIEWS), which takes as many ids as it holds views,
  * in one range under the same lock; readers see one event per view.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'

@@ -2,10 +2,10 @@
  * Migrations for the cluster's cost per task (schema.ts's list), kept here so the schema's list
  * stays short. Shipped: never edit one, replace it in a later migration.
  *
- * 12: the claim of several free agents' tasks as one function, so a hub claims for a group of its
- * free agents in one statement and one commit (task-queue.ts claimTasks); a claim per task was
- * the largest share of the statements per task left under the cluster_task_throughput load once
- * the reports were batched.
+ * CLAIM_TASKS: the claim of several free agents' tasks as one function, so a hub claims for a
+ * group of its free agents in one statement and one commit (task-queue.ts claimTasks); a claim
+ * per task was the largest share of the statements per task left under the
+ * cluster_task_throughput load once the reports were batched.
  */
 // Claims for several free agents of one hub in one statement (hub/pg/task-queue.ts claimTasks):
 // task-queue.ts claimTask's rule, applied again for the agents left until none may run a queued
@@ -52,9 +52,9 @@ BEGIN
 END $$;
 `
 
-// 13: epoch_ms as PostgreSQL can inline it. Its body called extract(epoch FROM timestamptz),
-// which PostgreSQL marks STABLE, so the IMMUTABLE function was never inlined: each time read
-// was a call of its own (about 20 per task under the cluster_task_throughput load). The epoch of
+// EPOCH_MS_INLINED: epoch_ms as PostgreSQL can inline it. Its body called extract(epoch FROM
+// timestamptz), which PostgreSQL marks STABLE, so the IMMUTABLE function was never inlined: each
+// time read was a call of its own (about 20 per task under the cluster_task_throughput load). The epoch of
 // the difference from the epoch is the same number, and immutable throughout.
 export const EPOCH_MS_INLINED = /* sql */ `
 CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS double precision
@@ -62,8 +62,8 @@ CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS double precision
   AS $$ SELECT floor(extract(epoch FROM (t - '1970-01-01 00:00:00+00'::timestamptz)) * 1000)::double precision $$;
 `
 
-// 14: one row of the events table for all the views one write inserts (hub/pg/events.ts): a row
-// per view was about 4.5 rows per task under the cluster_task_throughput load, each with its
+// EVENT_ROWS_OF_VIEWS: one row of the events table for all the views one write inserts
+// (hub/pg/events.ts): a row per view was about 4.5 rows per task under the cluster_task_throughput load, each with its
 // index entries. Such a row holds `views` events, ids id - views + 1 .. id, its payload the
 // array of them ({kind, payload}); a row of one view is as before.
 export const EVENT_ROWS_OF_VIEWS = /* sql */ `

@@ -112,7 +112,7 @@ export async function claimTask(sql: Queryable, agents: string | readonly string
 
 /**
  * claimTask for as many of `agents` as may run queued tasks, in one statement and one commit
- * (schema.ts migration 12, claim_tasks): each claim gives the oldest queued task any agent left
+ * (the function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task any agent left
  * may run to the first of them that may. `more_queued`: a task was queued beside those claimed
  * (claimable or not), read before the claims.
  */

@@ -47,18 +47,22 @@ export async function insertEvents(sql: Sql, events: { kind: string; payload: un
   })
 }
 
-/** Events after `afterId`, oldest first, at most `limit`. */
+/**
+ * Events after `afterId`, oldest first, from at most `limit` rows. A row of several views
+ * (insertEvents) is cut into its events here, not by PostgreSQL: json's functions unescape, and
+ * refuse the U+0000 a task's input or result may hold. Its views were written by
+ * JSON.stringify, so parsing and writing them again gives each view's text back as it was.
+ */
 export async function eventsAfter(sql: Queryable, afterId: number, limit: number): Promise<EventRow[]> {
-  const rows = await sql<{ id: string; kind: string; json: string }[]>`
-    SELECT id, kind, json FROM (
-      SELECT e.id, e.kind, e.payload::text AS json FROM events e WHERE e.id > ${afterId} AND e.views = 1
-      UNION ALL
-      SELECT e.id - e.views + x.n, x.view->>'kind', (x.view->'payload')::text
-      -- json's functions, which keep each view's text as written (jsonb's would refuse U+0000).
-      FROM events e CROSS JOIN LATERAL json_array_elements(e.payload::json) WITH ORDINALITY AS x(view, n)
-      WHERE e.id > ${afterId} AND e.views > 1) ev
-    WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
-  return rows.map((r) => ({ id: Number(r.id), kind: r.kind, json: r.json }))
+  const rows = await sql<{ id: string; kind: string; views: number; json: string }[]>`
+    SELECT id, kind, views, payload::text AS json FROM events WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
+  return rows.flatMap((r) => {
+    const last = Number(r.id)
+    if (r.views === 1) return [{ id: last, kind: r.kind, json: r.json }]
+    const views = JSON.parse(r.json) as { kind: string; payload: unknown }[]
+    return views.map((v, i) => ({ id: last - views.length + 1 + i, kind: v.kind, json: JSON.stringify(v.payload) }))
+      .filter((e) => e.id > afterId)
+  })
 }
 
 /** The newest id, 0 when there is none. */

@@ -155,9 +155,9 @@ describe('batched task statements', () => {
     expect(Number(rows)).toBe(3)
     const all = await eventsAfter(sql, a - 3, 100)
     expect(all.map((e) => [e.id - (a - 3), e.kind, JSON.parse(e.json)])).toEqual([1, 2, 3, 4, 5, 6].map((n) => [n, view(n).kind, { n }]))
-    // From inside a row, and a page ending inside one: the rest, in order, nothing twice.
-    expect((await eventsAfter(sql, a - 2, 3)).map((e) => JSON.parse(e.json).n)).toEqual([2, 3, 4])
-    expect((await eventsAfter(sql, b, 1)).map((e) => JSON.parse(e.json).n)).toEqual([5])
+    // From inside a row, a page of rows at a time: the rest, in order, nothing twice.
+    expect((await eventsAfter(sql, a - 2, 2)).map((e) => JSON.parse(e.json).n)).toEqual([2, 3, 4])
+    expect((await eventsAfter(sql, b, 1)).map((e) => JSON.parse(e.json).n)).toEqual([5, 6])
     expect((await eventsAfter(sql, b + 1, 10)).map((e) => JSON.parse(e.json).n)).toEqual([6])
   })
 

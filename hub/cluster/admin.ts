@@ -12,7 +12,7 @@ import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../
 import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing-rows.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
-import { insertTaskNudged } from '../pg/task-insert.ts'
+import { createTaskInserts } from './task-inserts.ts'
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/rules.ts'
 import { fanOutTargets } from '../tasks/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/bus.ts'
@@ -44,6 +44,7 @@ export interface ClusterAdminDeps {
 
 export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
   const { sql, bus, hubId } = d
+  const inserts = createTaskInserts(sql, { maxQueued: d.maxQueuedTasks, hubId: bus.hubId })
 
   async function setDrainedAndTell(agentId: string, drained: boolean): Promise<AgentView | null> {
     let lifted: string[] = []
@@ -93,8 +94,9 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async createTask(input, pinned, timeoutMs, extras) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
       const task = { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) } }
-      // One statement far from the queue cap (task-insert.ts); near it, serialized with the other hubs'.
-      const row = await insertTaskNudged(sql, task, { maxQueued: d.maxQueuedTasks, hubId: bus.hubId }) ?? await inTransaction(sql, async (tx) => {
+      // One statement far from the queue cap, with the others that came meanwhile (task-inserts.ts);
+      // near it, serialized with the other hubs'.
+      const row = await inserts.insert(task) ?? await inTransaction(sql, async (tx) => {
         if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
         const added = await insertTask(tx, task)
         await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)

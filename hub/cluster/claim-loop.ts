@@ -1,7 +1,8 @@
 /**
  * How one hub claims queued tasks for its free agents (cluster mode). A claim is one statement
- * for a group of free agents together (hub/pg/task-queue.ts claimTask with a list), and a
- * group's agents are in no other claim meanwhile, so no agent is given two tasks. Claims are
+ * for a group of free agents together, which gives a task to as many of them as there are tasks
+ * they may run (hub/pg/task-queue.ts claimTasks), and a group's agents are in no other claim
+ * meanwhile, so no agent is given two tasks. Claims are
  * wanted (`wanted`) one per nudge (a task queued somewhere) and, while tasks may be waiting
  * for a free agent (`backlog`), one per agent freed; a claim that finds nothing hands its turn
  * to the free agents not in its group, and its own wait for the next nudge (idle). Before, each
@@ -11,7 +12,7 @@
 import type { Logger } from '../../shared/log.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { Sql } from '../pg/connect.ts'
-import { claimTask, type ClaimedTask } from '../pg/task-queue.ts'
+import { claimTasks, type TaskRow as ClaimedTask } from '../pg/task-queue.ts'
 import type { HubLease } from './lease.ts'
 
 /** Claims under way at once, at most: enough to hide a claim's round trip under load. */
@@ -25,7 +26,7 @@ export interface ClaimLoopDeps {
   log: Logger
   /** Whether the agent may be offered a task now (reconciled, held here, free, no identify under way). */
   mayClaim(agentId: string): boolean
-  /** Gives the claimed task to its agent (row.agent_id). */
+  /** Gives a claimed task to its agent (row.agent_id). */
   handOver(row: ClaimedTask): Promise<void>
 }
 
@@ -98,19 +99,20 @@ export class ClaimLoop {
   private async claim(group: string[]): Promise<void> {
     const nudges = this.nudges
     for (const id of group) this.claiming.add(id)
-    let row: ClaimedTask | null
+    let claimed: { rows: ClaimedTask[]; more_queued: boolean }
     try {
-      row = await claimTask(this.d.sql, group, this.d.hubId)
+      claimed = await claimTasks(this.d.sql, group, this.d.hubId)
     } finally {
       for (const id of group) this.claiming.delete(id)
     }
-    if (row) {
-      // Handed over first: its agent takes the task at once, so the next claim leaves it out.
-      const handed = this.d.handOver(row)
+    if (claimed.rows.length > 0) {
+      // Handed over first: their agents take the tasks at once, so the next claim leaves them out.
+      const handed = Promise.all(claimed.rows.map((row) => this.d.handOver(row)))
       // Another may be waiting: claim again (the one after finds nothing, or the next in line).
-      if (row.more_queued) this.want()
+      if (claimed.more_queued) this.want()
       else this.backlog = false
-      return handed
+      await handed
+      return
     }
     // A nudge while it ran may be a task committed after the claim looked: not idle then. Nor is
     // an agent given a task meanwhile: idle, it would not claim once free again until a nudge.

@@ -15,7 +15,7 @@ import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
 import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/events.ts'
-import { getAgentView } from '../pg/agent-views.ts'
+import { getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
 import { getTask, type TaskRow } from '../pg/task-queue.ts'
 import { agentViewOf, taskViewOf } from './admin.ts'
 
@@ -33,8 +33,8 @@ export interface ClusterEventsDeps {
   rolloutView(rolloutId: string): Promise<unknown>
   /** A healing action (HealingAction), from the rows. */
   healingAction(actionId: string): Promise<unknown>
-  /** The row this hub's change of a task left, if it has it (task-rows.ts): no read then. */
-  taskRow?(taskId: string): TaskRow | undefined
+  /** The row this hub's change of a task left, if it has it (task-rows.ts): no read then; null: already shown. */
+  taskRow?(taskId: string): TaskRow | null | undefined
   /** Each view of this hub's own changes, as it goes into the table (the metrics' counters). */
   ownView?(kind: LiveEventKind, view: unknown): void
 }
@@ -142,7 +142,8 @@ export class ClusterEvents implements LiveEventSource {
     this.#published = []
     try {
       await this.d.settled()
-      const events = (await Promise.all(changes.map((c) => this.#view(c)))).filter((e) => e !== null)
+      const agents = await this.#agentViews(changes)
+      const events = (await Promise.all(changes.map((c) => this.#view(c, agents)))).filter((e) => e !== null)
       events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
       for (const e of events) this.d.ownView?.(e.kind, e.payload)
       if (events.length === 0) return
@@ -153,15 +154,27 @@ export class ClusterEvents implements LiveEventSource {
     }
   }
 
+  /**
+   * The agents of one write's changes, read together: one statement per write, where a read per
+   * agent was about 1.1 statements per task under the cluster_task_throughput load.
+   */
+  async #agentViews(changes: Change[]): Promise<Map<string, AgentViewRow>> {
+    const ids = changes.flatMap((c) => c.type === 'agent' ? [c.agent_id] : [])
+    if (ids.length === 0) return new Map()
+    return new Map((await getAgentViews(this.d.sql, ids)).map((row) => [row.agent_id, row]))
+  }
+
   /** The current view of what changed, from the rows; nothing when it is gone by now. */
-  async #view(change: Change): Promise<{ kind: LiveEventKind; payload: unknown } | null> {
+  async #view(change: Change, agents: Map<string, AgentViewRow>): Promise<{ kind: LiveEventKind; payload: unknown } | null> {
     switch (change.type) {
       case 'agent': {
-        const row = await getAgentView(this.d.sql, change.agent_id)
+        const row = agents.get(change.agent_id)
         return row ? { kind: 'agent', payload: agentViewOf(row) } : null
       }
       case 'task': {
-        const row = this.d.taskRow?.(change.task_id) ?? await getTask(this.d.sql, change.task_id)
+        const kept = this.d.taskRow?.(change.task_id)
+        if (kept === null) return null
+        const row = kept ?? await getTask(this.d.sql, change.task_id)
         return row ? { kind: 'task', payload: taskViewOf(row) } : null
       }
       case 'rollout': {

@@ -12,13 +12,14 @@ import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import { isDataError, type Sql } from '../pg/connect.ts'
+import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { adoptTask, finishTask, getTask, requeueTask, startTaskRow, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
+import { adoptTask, getTask, requeueTask, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
 import { ReportOrder } from './report-order.ts'
+import { MERGED, ReportBatch } from './report-batch.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
@@ -72,8 +73,10 @@ export class ClusterTasks implements TaskOwner {
   /** Each identify is its own (a new connection reports anew). */
   private identifies = 0
   private readonly reports = new ReportOrder()
+  private readonly saves: ReportBatch
 
   constructor(private readonly d: ClusterTasksDeps) {
+    this.saves = new ReportBatch({ sql: d.sql, log: d.log })
     this.claims = new ClaimLoop({
       sql: d.sql, hubId: d.hubId, lease: d.lease, fleet: d.fleet, log: d.log,
       mayClaim: (agentId) => !this.busy.has(agentId) && this.mayClaim(agentId),
@@ -211,7 +214,8 @@ export class ClusterTasks implements TaskOwner {
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
     this.reports.after(rec, () => this.retry(`accept ${taskId}`, rec, async () => {
-      const started = await startTaskRow(this.d.sql, taskId, rec.agent_id)
+      const started = await this.saves.accept(taskId, rec.agent_id)
+      if (started === MERGED) return // its outcome came before it was sent, and is saved in its place
       if (started) {
         this.changed(taskId, started)
         return this.d.fleet.taskStarted(rec)
@@ -230,14 +234,9 @@ export class ClusterTasks implements TaskOwner {
     const stored: Outcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
     this.reports.after(rec, () => this.retry(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
-      const row = await finishTask(this.d.sql, taskId, rec.agent_id, stored).catch((err) => {
-        // An outcome the database refuses as data (SQLSTATE class 22; a result is any JSON in a json
-        // column, so this is a safety net) would be retried forever: the task fails with why instead.
-        // Anything else (the database away) is retried.
-        if (!isDataError(err)) throw err
-        this.d.log.warn('task outcome cannot be stored; failing the task', { task_id: taskId, code: String(err.code) })
-        return finishTask(this.d.sql, taskId, rec.agent_id, { ok: false, error: `result cannot be stored: ${(err as unknown as Error).message}`.slice(0, 500) })
-      })
+      const { row, merged } = await this.saves.finish(taskId, rec.agent_id, stored)
+      // As its accept's save would have: a graceful restart asked for meanwhile waits for the task.
+      if (merged) this.d.fleet.taskStarted(rec)
       this.changed(taskId, row ?? undefined)
       // Failed with retries left: queued again, claimable once its delay has passed.
       if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)

@@ -28,6 +28,8 @@ export interface AgentViewRow {
 export interface AgentViewQuery {
   /** One agent only. */
   agentId?: string
+  /** Only these agents. */
+  agentIds?: readonly string[]
   /** Only agents of this status (computed as views.ts's agentView does). */
   status?: string
   /** Only agents that last identified with this package version. */
@@ -42,6 +44,7 @@ export interface AgentViewQuery {
 function query(sql: Queryable, q: AgentViewQuery) {
   const where = [
     q.agentId === undefined ? null : sql`agent_id = ${q.agentId}`,
+    q.agentIds === undefined ? null : sql`agent_id = ANY(${[...q.agentIds]}::text[])`,
     q.status === undefined ? null : sql`status = ${q.status}`,
     q.version === undefined ? null : sql`version = ${q.version}`,
     !q.labels?.length ? null : sql`labels @> ${[...q.labels]}::text[]`,
@@ -73,6 +76,11 @@ function query(sql: Queryable, q: AgentViewQuery) {
 
 export function listAgentViews(sql: Queryable, q: Omit<AgentViewQuery, 'agentId'> = {}): Promise<AgentViewRow[]> {
   return query(sql, q)
+}
+
+/** The views of `agentIds` (those that exist), in one statement: the events stream's agents of one write. */
+export function getAgentViews(sql: Queryable, agentIds: readonly string[]): Promise<AgentViewRow[]> {
+  return query(sql, { agentIds })
 }
 
 export async function getAgentView(sql: Queryable, agentId: string): Promise<AgentViewRow | null> {

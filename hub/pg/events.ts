@@ -5,7 +5,9 @@
  * would never see a 10 that committed later. Inserts therefore take a transaction-scoped
  * advisory lock first: one inserter at a time, each committing before the next one draws its
  * ids, so what any reader sees is always every id up to the highest it sees (a rolled-back
- * insert leaves a gap that is never filled, which a reader can skip).
+ * insert leaves a gap that is never filled, which a reader can skip). The views of one insert
+ * share one row (schema-throughput.ts, EVENT_ROWS_OF_VIEWS), which takes as many ids as it holds views,
+ * in one range under the same lock; readers see one event per view.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
 
@@ -24,28 +26,43 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
   return row.epoch
 }
 
-/** Inserts the events in order, one inserter at a time; returns the last id. */
+/** Inserts the events in order, one inserter at a time, in one row; returns the last id. */
 export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
-    // Payloads as JSON text into a json column (schema.ts, ANY_JSON): a task's input or result
-    // may hold U+0000, which jsonb, and json's functions that unescape, refuse.
-    const rows = await tx<{ id: string }[]>`INSERT INTO events (kind, payload)
-      SELECT e.kind, e.payload::json
-      FROM unnest(${events.map((e) => e.kind)}::text[], ${events.map((e) => JSON.stringify(e.payload))}::text[]) WITH ORDINALITY AS e(kind, payload, n)
-      ORDER BY e.n
-      RETURNING id`
-    const lastId = Math.max(...rows.map((r) => Number(r.id)))
+    // Payloads as JSON text, cast to json as the column takes it: json keeps a task's input or
+    // result exactly (U+0000 included), and a jsonb column takes json by assignment.
+    const [row] = events.length === 1
+      ? await tx<{ id: string }[]>`INSERT INTO events (kind, payload) VALUES (${events[0].kind}, ${JSON.stringify(events[0].payload)}::text::json) RETURNING id`
+      // Under the lock nobody else draws ids, so the range from nextval to the setval is this row's alone.
+      : await tx<{ id: string }[]>`
+        WITH first AS (SELECT nextval(pg_get_serial_sequence('events', 'id')) AS id),
+          last AS (SELECT setval(pg_get_serial_sequence('events', 'id'), first.id + ${events.length - 1}) AS id FROM first)
+        INSERT INTO events (id, kind, payload, views) OVERRIDING SYSTEM VALUE
+        SELECT last.id, 'views', ${JSON.stringify(events)}::text::json, ${events.length} FROM last
+        RETURNING id`
+    const lastId = Number(row.id)
     await notify(tx, lastId)
     return lastId
   })
 }
 
-/** Events after `afterId`, oldest first, at most `limit`. */
+/**
+ * Events after `afterId`, oldest first, from at most `limit` rows. A row of several views
+ * (insertEvents) is cut into its events here, not by PostgreSQL: json's functions unescape, and
+ * refuse the U+0000 a task's input or result may hold. Its views were written by
+ * JSON.stringify, so parsing and writing them again gives each view's text back as it was.
+ */
 export async function eventsAfter(sql: Queryable, afterId: number, limit: number): Promise<EventRow[]> {
-  const rows = await sql<{ id: string; kind: string; json: string }[]>`
-    SELECT id, kind, payload::text AS json FROM events WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
-  return rows.map((r) => ({ id: Number(r.id), kind: r.kind, json: r.json }))
+  const rows = await sql<{ id: string; kind: string; views: number; json: string }[]>`
+    SELECT id, kind, views, payload::text AS json FROM events WHERE id > ${afterId} ORDER BY id LIMIT ${limit}`
+  return rows.flatMap((r) => {
+    const last = Number(r.id)
+    if (r.views === 1) return [{ id: last, kind: r.kind, json: r.json }]
+    const views = JSON.parse(r.json) as { kind: string; payload: unknown }[]
+    return views.map((v, i) => ({ id: last - views.length + 1 + i, kind: v.kind, json: JSON.stringify(v.payload) }))
+      .filter((e) => e.id > afterId)
+  })
 }
 
 /** The newest id, 0 when there is none. */

@@ -7,6 +7,8 @@
  * times through `epoch_ms(t)` (a float8, so postgres.js hands back a number) and write them with
  * `now()` plus an interval.
  */
+import { CLAIM_TASKS, EPOCH_MS_INLINED, EVENT_ROWS_OF_VIEWS } from './schema-throughput.ts'
+
 export interface Migration {
   /** Strictly increasing from 1; the migrator refuses gaps and reordering. */
   version: number
@@ -319,4 +321,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'hubs: live since', sql: HUB_LIVE_SINCE },
   { version: 11, name: 'enrolled agent ids', sql: ENROLLED_AGENTS },
   { version: 12, name: 'task input, result and event payloads as json: any JSON kept exactly', sql: ANY_JSON },
+  { version: 13, name: 'claims for several agents in one statement', sql: CLAIM_TASKS },
+  { version: 14, name: 'epoch_ms inlined', sql: EPOCH_MS_INLINED },
+  { version: 15, name: 'events: one row for the views of one write', sql: EVENT_ROWS_OF_VIEWS },
 ]

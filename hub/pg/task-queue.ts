@@ -111,6 +111,22 @@ export async function claimTask(sql: Queryable, agents: string | readonly string
   return row ?? null
 }
 
+/**
+ * claimTask for as many of `agents` as may run queued tasks, in one statement and one commit
+ * (the function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task any agent left
+ * may run to the first of them that may. `more_queued`: a task was queued beside those claimed
+ * (claimable or not), read before the claims.
+ */
+export async function claimTasks(sql: Queryable, agents: readonly string[], hubId: string): Promise<{ rows: TaskRow[]; more_queued: boolean }> {
+  if (agents.length === 0) return { rows: [], more_queued: false }
+  const rows = await sql<(TaskRow & { queued_before: string })[]>`
+    SELECT ${sql.unsafe(COLUMNS)},
+      (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'queued' LIMIT ${agents.length + 1}) q) AS queued_before
+    FROM claim_tasks(${[...agents]}::text[], ${hubId}, ${agents.length}) AS tasks`
+  const claimed = rows.map(({ queued_before: _, ...row }) => row as TaskRow)
+  return { rows: claimed, more_queued: rows.length > 0 && Number(rows[0].queued_before) > rows.length }
+}
+
 /** The agent accepted its assignment. Returns whether the task was still its own. */
 export async function startTask(sql: Queryable, taskId: string, agentId: string): Promise<boolean> {
   return (await startTaskRow(sql, taskId, agentId)) !== null

@@ -6,11 +6,15 @@ import type { TaskRow } from '../../hub/pg/task-queue.ts'
 const row = (task_id: string, status: TaskRow['status']) => ({ task_id, status }) as TaskRow
 
 describe('TaskRows', () => {
-  it('gives the row of the last change once; a change without its row drops the older one', () => {
+  it('gives the row of the last change once, then null (shown); a change without its row drops the older one', () => {
     const rows = new TaskRows()
     rows.note('t1', row('t1', 'assigned'))
     rows.note('t1', row('t1', 'working'))
     expect(rows.take('t1')?.status).toBe('working')
+    expect(rows.take('t1')).toBeNull()
+    rows.note('t1', row('t1', 'completed'))
+    expect(rows.take('t1')?.status).toBe('completed')
+    rows.note('t1', undefined)
     expect(rows.take('t1')).toBeUndefined()
     rows.note('t2', row('t2', 'queued'))
     rows.note('t2', undefined)

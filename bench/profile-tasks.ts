@@ -1,15 +1,19 @@
 /**
- * `node --import tsx bench/profile-tasks.ts single|cluster [N] [dir]`: the task_throughput load
- * (task-load.ts, W = 50, 32 in flight) against one hub on Node run under the CPU profiler, the
- * profile written to `dir` when the hub exits; prints tasks/s. For the profiles
+ * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir]`: the task_throughput
+ * load (task-load.ts, W = 50, 32 in flight) against one hub on Node run under the CPU profiler, the
+ * profile written to `dir` when the hub exits; prints tasks/s, the hub's CPU per task (its main
+ * thread and its other threads: V8's compiler and GC, the file system pool) and the load
+ * generator's (this process). `bullmq` runs the same load through BullMQ and prints the same for
+ * redis-server and its client side, to compare what each side's harness costs. For the profiles
  * docs/benchmarks.md quotes, beside the figure's own ratio.
  */
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { startHub, type ServerUnderTest } from './support/servers.ts'
 import { withClusterHub } from './support/cluster.ts'
 import { hubTaskRun, type LoadShape } from './support/task-load.ts'
+import { bullmqRun, startRedis } from './support/peers.ts'
 
 const [mode = 'single', n = '5000', dir = 'bench/results/profiles'] = process.argv.slice(2)
 const shape: LoadShape = { workers: 50, tasks: Number(n), inFlight: 32 }
@@ -32,6 +36,17 @@ if (mode === 'cluster') {
       `${per('updates')} updates, ${per('walBytes')} WAL bytes\n`)
     return rate
   })
+} else if (mode === 'bullmq') {
+  const redis = await startRedis()
+  try {
+    const before = { server: threadCpuMs(redis.pid), self: selfCpuMs() }
+    perSecond = await bullmqRun(redis, shape, 'profile')
+    const server = threadCpuMs(redis.pid)
+    process.stdout.write(`redis-server CPU per task: ${perTask(server.all - before.server.all)} ms; ` +
+      `client (queue and workers, this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
+  } finally {
+    await redis.stop()
+  }
 } else {
   const hub = await startHub('node')
   try {
@@ -42,18 +57,37 @@ if (mode === 'cluster') {
 }
 process.stdout.write(`${mode}: ${shape.tasks} tasks, ${perSecond.toFixed(0)}/s; profile in ${out}\n`)
 
-/** One run, and the hub's CPU time per task it took (user + system, from /proc). */
+/** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
-  const cpu0 = cpuMs(hub.pid)
+  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs() }
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
-  process.stdout.write(`hub CPU per task: ${((cpuMs(hub.pid) - cpu0) / shape.tasks).toFixed(3)} ms\n`)
+  const after = threadCpuMs(hub.pid)
+  process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
+    `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
+    `load generator (this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
   return rate
 }
 
-function cpuMs(pid: number): number {
-  // Fields 14 and 15 of /proc/<pid>/stat, after the command name in parentheses, in clock ticks (100 Hz).
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+function perTask(ms: number): string {
+  return (ms / shape.tasks).toFixed(3)
+}
+
+/** CPU ms of the whole process and of its main thread. */
+function threadCpuMs(pid: number): { all: number; main: number } {
+  const all = statCpuMs(`/proc/${pid}/stat`)
+  const main = readdirSync(`/proc/${pid}/task`).includes(String(pid)) ? statCpuMs(`/proc/${pid}/task/${pid}/stat`) : all
+  return { all, main }
+}
+
+function statCpuMs(path: string): number {
+  // Fields 14 and 15 of a stat file, after the command name in parentheses, in clock ticks (100 Hz).
+  const fields = readFileSync(path, 'utf8').replace(/^.*\) /, '').split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+function selfCpuMs(): number {
+  const used = process.cpuUsage()
+  return (used.user + used.system) / 1000
 }
 
 /** Counters of the whole server, to divide by the tasks a run added. */

@@ -14,7 +14,7 @@ import type { Runtime } from '../../support/hub-process.ts'
 import { figureName, starter, withServer } from '../support/fleet.ts'
 import { withClusterHub } from '../support/cluster.ts'
 import { hubTaskRun, type LoadShape } from '../support/task-load.ts'
-import { BULLMQ_VERSION, PG_BOSS_VERSION, bullmqRun, pgBossRun, startRedis } from '../support/peers.ts'
+import { BULLMQ_VERSION, PG_BOSS_VERSION, bullmqRun, pgBossRun, startRedis, type Redis } from '../support/peers.ts'
 import { makeResult, type Result } from '../support/report.ts'
 import { median } from '../support/stats.ts'
 
@@ -27,9 +27,25 @@ const roundsOf = (sizes: BenchSizes) => (sizes.quick ? 1 : 3)
 const shapeLine = (shape: LoadShape, rounds: number) =>
   `W=${shape.workers}, N=${shape.tasks}, ${shape.inFlight} in flight, median of ${rounds} alternating runs`
 
+/**
+ * Tasks run untimed on each side before its timed run: a hub runs for days and BullMQ's client
+ * code lives in this process, but a fresh hub's JIT warm-up was about a quarter of its CPU per
+ * task at N = 5 000 (0.39 to 0.46 ms cold, 0.31 to 0.33 warmed by 1 000 tasks; docs/benchmarks.md).
+ * Both sides get the same warm-up.
+ */
+const warmUpOf = (shape: LoadShape): LoadShape => ({ ...shape, tasks: Math.min(1000, shape.tasks / 5) })
+
 /** One fresh hub (file store) per run: a run's tasks never weigh on the next. */
 async function singleHubRun(runtime: Runtime, shape: LoadShape, prefix: string): Promise<number> {
-  return withServer(starter('hub', runtime), (hub) => hubTaskRun({ hubs: [hub], shape, prefix }))
+  return withServer(starter('hub', runtime), async (hub) => {
+    await hubTaskRun({ hubs: [hub], shape: warmUpOf(shape), prefix: `${prefix}w` })
+    return hubTaskRun({ hubs: [hub], shape, prefix })
+  })
+}
+
+async function warmBullmqRun(redis: Redis, shape: LoadShape, name: string): Promise<number> {
+  await bullmqRun(redis, warmUpOf(shape), `${name}-warm-up`)
+  return bullmqRun(redis, shape, name)
 }
 
 export async function taskThroughput(sizes: BenchSizes, runtime: Runtime, log: (line: string) => void): Promise<Result[]> {
@@ -42,7 +58,7 @@ export async function taskThroughput(sizes: BenchSizes, runtime: Runtime, log: (
     for (let round = 0; round < rounds; round++) {
       const sides = [
         async () => hub.push(await singleHubRun(runtime, shape, `r${round}`)),
-        async () => bullmq.push(await bullmqRun(redis, shape, `bench-${round}`)),
+        async () => bullmq.push(await warmBullmqRun(redis, shape, `bench-${round}`)),
       ]
       for (const side of round % 2 === 0 ? sides : sides.reverse()) await side()
     }

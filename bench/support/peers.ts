@@ -27,6 +27,7 @@ export interface Redis {
   port: number
   /** e.g. "7.0.15" */
   version: string
+  pid: number
   stop(): Promise<void>
 }
 
@@ -52,7 +53,7 @@ export async function startRedis(): Promise<Redis> {
     })
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)))
   })
-  return { port, version, stop: async () => (release(), await stop()) }
+  return { port, version, pid: child.pid!, stop: async () => (release(), await stop()) }
 }
 
 /** Tasks/s through BullMQ: `workers` Workers of concurrency 1, each on its own connection, one `add` per job. */

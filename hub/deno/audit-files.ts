@@ -3,6 +3,7 @@
  * as hub/node/audit-files.ts: an append resolves once it is on disk.
  */
 import type { AuditFiles } from '../access/audit-file.ts'
-import { appendFileSynced, denoStateFiles, writeFileAtomic } from './platform.ts'
+import { denoStateFiles, writeFileAtomic } from './platform.ts'
+import { appendSynced } from './synced-appends.ts'
 
-export const denoAuditFiles: AuditFiles = { read: denoStateFiles.read, append: appendFileSynced, writeAtomic: writeFileAtomic }
+export const denoAuditFiles: AuditFiles = { read: denoStateFiles.read, append: appendSynced, writeAtomic: writeFileAtomic }

@@ -6,6 +6,7 @@ import type { Context } from 'hono'
 import type { WSContext } from 'hono/ws'
 import type { SecretFiles } from '../auth/secret.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
+import { appendSynced } from './synced-appends.ts'
 
 async function readTextOrNull(path: string): Promise<string | null> {
   try {
@@ -75,7 +76,7 @@ export async function appendFileSynced(path: string, text: string): Promise<void
 }
 
 export const denoStateFiles: TaskFiles = {
-  read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to), append: appendFileSynced,
+  read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to), append: appendSynced,
 }
 
 /** `hostname:port` of the peer: Deno.serve hands the handler its `info` as the env. */

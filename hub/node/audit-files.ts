@@ -5,7 +5,8 @@
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AuditFiles } from '../access/audit-file.ts'
-import { appendFileSynced, readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { appendSynced } from './synced-appends.ts'
 
 /** Files whose directory entry is known to be on disk. */
 const durableEntries = new Set<string>()
@@ -13,7 +14,7 @@ const durableEntries = new Set<string>()
 export const nodeAuditFiles: AuditFiles = {
   read: readTextOrNull,
   async append(path, text) {
-    await appendFileSynced(path, text)
+    await appendSynced(path, text)
     // The file may have just been created: its name is durable once its directory is.
     if (durableEntries.has(path)) return
     const dir = await open(dirname(path), 'r')

@@ -7,7 +7,8 @@ import { link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../auth/secret.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
 import type { TokenMac } from '../auth/auth.ts'
-import { appendFileSynced, readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
+import { appendSynced } from './synced-appends.ts'
 
 export const nodeSecretFiles: SecretFiles = {
   read: readTextOrNull,
@@ -33,7 +34,7 @@ export const nodeSecretFiles: SecretFiles = {
   },
 }
 
-export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename, append: appendFileSynced }
+export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename, append: appendSynced }
 
 /** HMAC-SHA256 under the secret, synchronous: on Node about half WebCrypto's CPU per token (auth.ts). */
 export function nodeTokenMac(secret: string): TokenMac {

@@ -63,18 +63,6 @@ function dirOf(path: string): string {
   return slash > 0 ? path.slice(0, slash) : slash === 0 ? '/' : '.'
 }
 
-/** Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing. */
-export async function appendFileSynced(path: string, text: string): Promise<void> {
-  const file = await Deno.open(path, { append: true, create: true, mode: 0o600 })
-  try {
-    const bytes = new TextEncoder().encode(text)
-    for (let at = 0; at < bytes.length;) at += await file.write(bytes.subarray(at))
-    await file.syncData()
-  } finally {
-    file.close()
-  }
-}
-
 export const denoStateFiles: TaskFiles = {
   read: readTextOrNull, writeAtomic: writeFileAtomic, rename: (from, to) => Deno.rename(from, to), append: appendSynced,
 }

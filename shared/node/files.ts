@@ -2,7 +2,6 @@
  * Node file helpers shared by the Node hub (hub/node/platform.ts) and the sidecar's queue.
  * Node only: the portable core never imports this folder (hub/deno/platform.ts is its Deno twin).
  */
-import { close as fsClose, fdatasync, open as fsOpen, write as fsWrite } from 'node:fs'
 import { open, readFile, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
 
@@ -36,29 +35,3 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   }
 }
 
-/**
- * Appends `text` and fsyncs its data before resolving; creates the file (0600) if missing.
- * Open, write, fsync and close with fs callbacks, all four off the main thread: through
- * fs/promises each step cost the main thread more than the step itself (about a quarter of a
- * hub's profile under the task_throughput load, which appends the task journal and the audit
- * trail), and synchronous calls would stall the event loop whenever the disk does. The path is
- * opened anew each time, so a data dir moved away fails the append, as it must.
- */
-export function appendFileSynced(path: string, text: string): Promise<void> {
-  const bytes = Buffer.from(text, 'utf8')
-  return new Promise((resolve, reject) => {
-    fsOpen(path, 'a', 0o600, (openErr, fd) => {
-      if (openErr) return reject(openErr)
-      const finish = (err: Error | null) => fsClose(fd, (closeErr) => {
-        const failed = err ?? closeErr
-        if (failed) reject(failed)
-        else resolve()
-      })
-      const writeFrom = (at: number): void => {
-        if (at === bytes.length) return fdatasync(fd, finish)
-        fsWrite(fd, bytes, at, bytes.length - at, null, (err, written) => (err ? finish(err) : writeFrom(at + written)))
-      }
-      writeFrom(0)
-    })
-  })
-}

@@ -20,8 +20,8 @@ import { Healing } from './healing/healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './sockets/socket.ts'
-import { adminRoutes } from './api/routes.ts'
-import { dashboardRoutes } from './dashboard/routes.ts'
+import { adminRoutes } from './api/admin-routes.ts'
+import { dashboardRoutes } from './dashboard/dashboard-routes.ts'
 import { createLocalAdmin, StorageUnavailable } from './api/admin.ts'
 import { LiveEvents } from './events/live-events.ts'
 import { EventStreams } from './events/event-stream.ts'
@@ -29,15 +29,15 @@ import { DEFAULTS, type HubOptions } from './config/hub-options.ts'
 import { securityHeaders, upgradesOnlyAtWs } from './security/headers.ts'
 import { createHubMetrics } from './metrics/hub-metrics.ts'
 import { MetricsHistory } from './metrics/history.ts'
-import { metricsRoutes } from './metrics/routes.ts'
+import { metricsRoutes } from './metrics/metrics-routes.ts'
 import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 import { openApiHandler } from './api/openapi.ts'
-import { enrollRoutes } from './enroll/routes.ts'
+import { enrollRoutes } from './enroll/enroll-routes.ts'
 import { createMemoryJoinUses } from './enroll/join-uses.ts'
 import { AuditTrail } from './access/audit.ts'
 import { createMemoryAuditStore } from './access/audit-file.ts'
 import { auditedRoute, createAccessGate } from './access/gate.ts'
-import { accessRoutes } from './access/routes.ts'
+import { accessRoutes } from './access/access-routes.ts'
 import { MemoryTaskOutputs } from './tasks/output.ts'
 import { FileTaskOutputs } from './tasks/file-output.ts'
 import { RefusalLog } from './security/refusal-log.ts'
@@ -128,7 +128,7 @@ export function createHub(options: HubOptions) {
   const admin = countTaskCreation(
     cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing, hubId, log: { capacity: options.eventBuffer } })
-  // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/events.ts).
+  // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
   const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })

@@ -1,7 +1,7 @@
 /**
  * Builds the dashboard's browser script: hub/dashboard/browser/main.ts and the modules it imports,
  * bundled by esbuild into one script, written as a string constant into a generated module,
- * hub/dashboard/browser-script.generated.ts (not committed), which hub/dashboard/routes.ts serves
+ * hub/dashboard/browser-script.generated.ts (not committed), which hub/dashboard/dashboard-routes.ts serves
  * at /dashboard.js. `npm install` (the `prepare` script) and `npm run build` run it; so does the
  * test run (support/dashboard-global.ts), so tests never serve a stale script.
  *

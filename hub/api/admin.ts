@@ -1,7 +1,7 @@
 /**
  * What the admin routes ask of the hub, as one async interface: the routes have one code path
  * whether the answer comes from this hub's memory (single hub, `createLocalAdmin` below) or
- * from the cluster's database (hub/cluster/admin.ts), where commands for an agent on another
+ * from the cluster's database (hub/cluster/cluster-admin.ts), where commands for an agent on another
  * hub are carried there.
  */
 import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'

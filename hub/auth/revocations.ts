@@ -5,7 +5,7 @@
  *   a jti of a token that never expires is kept).
  * Checks answer from memory (every admin request and identify asks); changes are saved before
  * the route answers. The memory store is for tests and embedders; the file store keeps them in
- * the data dir across restarts; a cluster's store (hub/cluster/revocations.ts) keeps them in the
+ * the data dir across restarts; a cluster's store (hub/cluster/cluster-revocations.ts) keeps them in the
  * database with a mirror in memory, kept current by the other hubs' notifications.
  */
 import * as v from 'valibot'

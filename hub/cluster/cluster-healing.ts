@@ -22,7 +22,7 @@ import { restartsSeen, type Pm2Seen } from '../healing/healing-watch.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
 import { healingDetail, isCrashLoop, memoryAboveAfter } from '../healing/healing-rules.ts'
 import type { HealingStore, RequestRule } from '../healing/healing-store.ts'
-import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
+import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
 import { HEALING_NUDGE, HEALING_PAUSED } from '../pg/pg-healing-store.ts'
 
 /** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */

@@ -15,7 +15,7 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import { isConnectionClosed, isDatabaseDown, type Sql } from '../pg/connect.ts'
-import { disconnectHubAgents, renewLease } from '../pg/presence.ts'
+import { disconnectHubAgents, renewLease } from '../pg/presence-rows.ts'
 
 /** How many lease lengths a hub holds its lease before it acts on other hubs' lapsed leases. */
 export const SENIOR_LEASES = 1.5

@@ -1,7 +1,7 @@
 /**
  * The rows this hub's task changes left (cluster mode), kept from the statement that made each
  * change (its RETURNING) until the events stream turns the change into an event
- * (hub/cluster/events.ts), which then need not read the row again: that read was about two
+ * (hub/cluster/cluster-events.ts), which then need not read the row again: that read was about two
  * statements per task under the cluster_task_throughput load. A change that came without its
  * row drops an older one, so an event never shows a state the task has left. A row already
  * taken for an event is kept, marked: a later change of the task whose row an earlier write

@@ -6,7 +6,7 @@
  * concurrent enrollments of one id exactly one succeeds, and a refused one spends no use.
  * Both resolve once durable, so the id is known (409) even to a hub restarted right after.
  * The file store keeps them in the data dir (one hub); the cluster's is PostgreSQL
- * (hub/pg/join-uses.ts). A use is forgotten once its token has expired (it is refused anyway),
+ * (hub/pg/join-use-rows.ts). A use is forgotten once its token has expired (it is refused anyway),
  * an enrolled id once its remembering ends (the offline TTL: by then the agent has connected
  * and the fleet knows it, or it never came and may be enrolled again).
  */

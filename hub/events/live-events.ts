@@ -16,7 +16,7 @@ import { agentView, rolloutView, taskView } from '../api/views.ts'
 /** The event names the stream carries, besides `reset`. `audit` is published by the audit trail (hub/access/). */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing' | 'audit'
 
-/** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/events.ts). */
+/** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/cluster-events.ts). */
 export interface LiveEventSource {
   readonly log: EventLog
   /** Appends an event whose view its owner has already shaped (healing actions). */

@@ -8,7 +8,7 @@
  * A restart for an agent on this hub is delivered once the step has committed.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import { ALL_HUBS, type PgBus } from './bus.ts'
+import { ALL_HUBS, type PgBus } from './notify-bus.ts'
 import { commandRestartIn } from './restarts.ts'
 import {
   budgetSnapshot, countCrashes, deleteHealingRequest, dropMemoryRequest, fileHealingRequest, followRestarts, getHealingAction,

@@ -9,7 +9,7 @@
  * is delivered once the step has committed.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import { type PgBus } from './bus.ts'
+import { type PgBus } from './notify-bus.ts'
 import { commandRestartIn } from './restarts.ts'
 import {
   claimRollouts, defaultRolloutAgents, finishRollout, getRollout, insertRollout, knownAgents, markWaiting, rolloutAgents,

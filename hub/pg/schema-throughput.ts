@@ -63,7 +63,7 @@ CREATE OR REPLACE FUNCTION epoch_ms(t timestamptz) RETURNS double precision
 `
 
 // EVENT_ROWS_OF_VIEWS: one row of the events table for all the views one write inserts
-// (hub/pg/events.ts): a row per view was about 4.5 rows per task under the cluster_task_throughput load, each with its
+// (hub/pg/event-rows.ts): a row per view was about 4.5 rows per task under the cluster_task_throughput load, each with its
 // index entries. Such a row holds `views` events, ids id - views + 1 .. id, its payload the
 // array of them ({kind, payload}); a row of one view is as before.
 export const EVENT_ROWS_OF_VIEWS = /* sql */ `

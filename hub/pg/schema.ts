@@ -222,7 +222,7 @@ ALTER TABLE tasks ADD COLUMN last_agent_id text;
 UPDATE tasks SET last_agent_id = agent_id WHERE agent_id IS NOT NULL;
 `
 
-// Enrollment (hub/pg/join-uses.ts): how many agents each join token has enrolled, counted by one
+// Enrollment (hub/pg/join-use-rows.ts): how many agents each join token has enrolled, counted by one
 // upsert so that no number of hubs gets more than its max_uses. Host facts: the package version
 // and host an agent's sidecar sent at its last identify.
 const JOIN_TOKENS_AND_HOST_FACTS = /* sql */ `
@@ -290,7 +290,7 @@ const HUB_LIVE_SINCE = /* sql */ `
 ALTER TABLE hubs ADD COLUMN live_since timestamptz NOT NULL DEFAULT now();
 `
 
-// Enrolled agent ids (hub/pg/join-uses.ts): one row per id, its key taken in the enrollment's
+// Enrolled agent ids (hub/pg/join-use-rows.ts): one row per id, its key taken in the enrollment's
 // transaction, so of concurrent enrollments of one id on any hubs exactly one succeeds.
 const ENROLLED_AGENTS = /* sql */ `
 CREATE TABLE enrolled_agents (

@@ -6,15 +6,15 @@
  * transaction that serializes creations there across hubs.
  */
 import type { Queryable } from './connect.ts'
-import { ALL_HUBS, BUS_CHANNEL } from './bus.ts'
-import { SERIALIZE_WITHIN } from './queue-cap.ts'
+import { ALL_HUBS, BUS_CHANNEL } from './notify-bus.ts'
+import { SERIALIZE_WITHIN } from './queue-cap-rows.ts'
 import { TASK_COLUMNS, type NewTask, type TaskRow } from './task-queue.ts'
 import { TASK_EXTRAS_DEFAULTS } from '../tasks/rules.ts'
 
 /**
  * Inserts `task` queued and nudges every hub, in one commit; null (nothing done) when fewer
  * than SERIALIZE_WITHIN places are left under `maxQueued`. The nudge is the bus's message as
- * `hubId`'s bus would publish it (hub/pg/bus.ts, TASKS_NUDGE).
+ * `hubId`'s bus would publish it (hub/pg/notify-bus.ts, TASKS_NUDGE).
  */
 export async function insertTaskNudged(sql: Queryable, task: NewTask, o: { maxQueued?: number; hubId: string }): Promise<TaskRow | null> {
   const below = o.maxQueued === undefined ? null : o.maxQueued - SERIALIZE_WITHIN

@@ -6,9 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { eventsAfter, insertEvents } from '../../hub/pg/events.ts'
+import { eventsAfter, insertEvents } from '../../hub/pg/event-rows.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
-import { claimAgent, renewLease } from '../../hub/pg/presence.ts'
+import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
 import { MIGRATIONS } from '../../hub/pg/schema.ts'
 import { insertTaskNudged } from '../../hub/pg/task-insert.ts'
 import { claimTask, finishTask, getTask, insertTask } from '../../hub/pg/task-queue.ts'

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ALL_HUBS, BUS_CHANNEL, createPgBus, type BusMessage, type PgBus } from '../../hub/pg/bus.ts'
+import { ALL_HUBS, BUS_CHANNEL, createPgBus, type BusMessage, type PgBus } from '../../hub/pg/notify-bus.ts'
 import { connectDatabase } from '../../hub/pg/connect.ts'
 import { startTcpProxy } from '../../support/tcp-proxy.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'

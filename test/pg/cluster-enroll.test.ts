@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { agentOn, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import { waitFor } from '../../support/wait.ts'
-import { createPgJoinUses } from '../../hub/pg/join-uses.ts'
+import { createPgJoinUses } from '../../hub/pg/join-use-rows.ts'
 
 let db: TestDatabase
 let a: TestHub

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
-import { eventsAfter, insertEvents } from '../../hub/pg/events.ts'
+import { eventsAfter, insertEvents } from '../../hub/pg/event-rows.ts'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { agentOn, clusterAdminToken, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { claimAgent, expiredHubs, getAgent, listAgents, pruneHubs, releaseAgent, releaseLease, renewLease, touchAgent } from '../../hub/pg/presence.ts'
+import { claimAgent, expiredHubs, getAgent, listAgents, pruneHubs, releaseAgent, releaseLease, renewLease, touchAgent } from '../../hub/pg/presence-rows.ts'
 import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { createPgBus, type PgBus } from '../../hub/pg/bus.ts'
-import { createClusterAdmin } from '../../hub/cluster/admin.ts'
+import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
+import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'

@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { claimAgent, renewLease } from '../../hub/pg/presence.ts'
+import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
 import { claimTasks, getTask, insertTask, type TaskRow } from '../../hub/pg/task-queue.ts'
 import { saveTaskReports, saveTaskReportsOneByOne } from '../../hub/pg/task-reports.ts'
 import { insertTasksNudged } from '../../hub/pg/task-insert.ts'
 import { createPgAuditStore } from '../../hub/access/audit-pg.ts'
 import { WriteBatch } from '../../hub/pg/write-batch.ts'
-import { eventsAfter, insertEvents, lastEventId } from '../../hub/pg/events.ts'
+import { eventsAfter, insertEvents, lastEventId } from '../../hub/pg/event-rows.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
 
 const HELLO = { pm2_info: null, supervised: true, instance_id: null }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { claimAgent, renewLease } from '../../hub/pg/presence.ts'
+import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
 import { adoptTask, claimTask, completeTask, getTask, insertTask, overdueTasks, requeueTask, startTask, type TaskRow } from '../../hub/pg/task-queue.ts'
 import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isNotModified } from '../../hub/dashboard/asset.ts'
-import { DASHBOARD_CSP, dashboardRoutes } from '../../hub/dashboard/routes.ts'
+import { DASHBOARD_CSP, dashboardRoutes } from '../../hub/dashboard/dashboard-routes.ts'
 import { bundleDashboard } from '../../scripts/build-dashboard.ts'
 
 const app = dashboardRoutes()

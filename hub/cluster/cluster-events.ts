@@ -5,7 +5,7 @@
  * would show the same, and inserts them into the `events` table; the commit NOTIFYs every hub
  * with the newest id, and each hub reads the table from its last id into its EventLog, which
  * serves its clients (replay by Last-Event-ID included). The ids are the table's, prefixed by
- * the cluster's epoch, so a client may reconnect to any hub. See hub/pg/events.ts for why the
+ * the cluster's epoch, so a client may reconnect to any hub. See hub/pg/event-rows.ts for why the
  * ids a reader sees never leave a hole behind that fills later.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -13,11 +13,11 @@ import { changeKey, type Change, type ChangeFeed } from '../events/changes.ts'
 import { EventLog } from '../events/event-log.ts'
 import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
 import type { Sql } from '../pg/connect.ts'
-import { ALL_HUBS, type PgBus } from '../pg/bus.ts'
-import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/events.ts'
+import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
+import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/event-rows.ts'
 import { getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
 import { getTask, type TaskRow } from '../pg/task-queue.ts'
-import { agentViewOf, taskViewOf } from './admin.ts'
+import { agentViewOf, taskViewOf } from './cluster-admin.ts'
 
 /** Bus message: events up to `id` are in the table. */
 export const EVENTS_NUDGE = 'events'

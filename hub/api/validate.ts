@@ -76,11 +76,12 @@ export function params<S extends v.GenericSchema<Record<string, string>>>(
   in: { param: v.InferInput<S> }
   out: { param: v.InferOutput<S> }
 }> {
-  return tagRequestSchema('param', schema, async (c, next) => {
+  // Not async: on a valid request the handler's own promise is returned, one step fewer per request.
+  return tagRequestSchema('param', schema, (c, next) => {
     const value = c.req.param()
     const issues = validate(c, 'param', schema, value, unstorable(value))
-    if (issues) return c.json(invalid(issues), 400)
-    await next()
+    if (issues) return Promise.resolve(c.json(invalid(issues), 400))
+    return next()
   })
 }
 

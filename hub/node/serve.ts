@@ -39,10 +39,11 @@ export async function startNodeHub(options: NodeHubOptions) {
     setMaxPayload: (ws, bytes) => setReceiverMaxPayload(ws.raw as WebSocket, bytes),
   })
   // Upgrades never come here: the helper runs them through the app and answers them itself.
-  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-    const res = await hub.app.fetch(request, env)
-    if (env.incoming && hasUnreadBody(env.incoming as IncomingMessage)) return await withConnectionClose(res)
-    return res
+  const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
+    // A request that came without a body (most are GETs) cannot leave one unread: its answer
+    // goes out as the app made it, without a step of its own.
+    if (!env.incoming || !mayHaveBody(env.incoming as IncomingMessage)) return hub.app.fetch(request, env)
+    return answerReadingBody(hub.app.fetch(request, env), env.incoming as IncomingMessage)
   }
   const server = serve({
     fetch, port: options.port, hostname: options.host,
@@ -68,6 +69,18 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+async function answerReadingBody(answer: Response | Promise<Response>, incoming: IncomingMessage): Promise<Response> {
+  const res = await answer
+  return hasUnreadBody(incoming) ? await withConnectionClose(res) : res
+}
+
+/** Whether the request declared a body (a length other than 0, or a transfer encoding). */
+function mayHaveBody(incoming: IncomingMessage): boolean {
+  if (incoming.complete && incoming.readableEnded) return false
+  const length = incoming.headers['content-length']
+  return (length !== undefined && length !== '0') || incoming.headers['transfer-encoding'] !== undefined
 }
 
 /**

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
 import { createNodeWebSocket, setReceiverMaxPayload } from './websocket.ts'
 import { nodeTokenMac } from './platform.ts'
+import { SecurityHeadersResponse } from './security-headers-response.ts'
 import { nodeProcessMetrics } from './metrics.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
@@ -48,6 +49,7 @@ export async function startNodeHub(options: NodeHubOptions) {
   const server = serve({
     fetch, port: options.port, hostname: options.host,
     serverOptions: {
+      ServerResponse: SecurityHeadersResponse,
       headersTimeout: HTTP_HEADERS_TIMEOUT_MS, requestTimeout: HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000,
     },
   })

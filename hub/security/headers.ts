@@ -14,14 +14,15 @@ import { ERROR } from '../../shared/protocol.ts'
  */
 export const httpHardening: MiddlewareHandler = (c, next) => {
   const outgoing = (c.env as { outgoing?: Partial<ServerResponseHeaders> } | undefined)?.outgoing
+  // Not async: the route's own promise is returned, one step fewer per request.
+  if (outgoing?.[WRITES_SECURITY_HEADERS] === true) return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
   if (typeof outgoing?.setHeader !== 'function') return withHeadersSet(c, next)
-  // Node: on the server's response, which Node merges under the answer's own headers when it
-  // writes them (an answer's own cache-control wins). Reading `c.res.headers` instead builds a
-  // web Headers from the answer's plain ones on every request: about a tenth of the hub's own
-  // CPU per GET under admin_api_rps (profiled).
+  // Node on a server without that response (an embedder's): on the server's response, which
+  // Node merges under the answer's own headers when it writes them (an answer's own
+  // cache-control wins). Reading `c.res.headers` instead builds a web Headers from the answer's
+  // plain ones on every request: about a tenth of the hub's own CPU per GET (profiled).
   outgoing.setHeader('cache-control', 'no-store')
   outgoing.setHeader('x-content-type-options', 'nosniff')
-  // Not async: the route's own promise is returned, one step fewer per request.
   return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
 }
 
@@ -44,9 +45,16 @@ function upgradeRefused(c: Context): Response {
 }
 
 /**
+ * True on a server response that writes these headers itself with its head: the Node hub's
+ * (hub/node/security-headers-response.ts), where that costs less than setting them here.
+ */
+export const WRITES_SECURITY_HEADERS = 'agentcomWritesSecurityHeaders'
+
+/**
  * What @hono/node-server hands the app as `env.outgoing`: Node's response, not yet written.
  * Only its `setHeader` is used; other runtimes (Deno, `app.request`) hand none.
  */
 interface ServerResponseHeaders {
   setHeader(name: string, value: string): unknown
+  [WRITES_SECURITY_HEADERS]?: true
 }

@@ -136,6 +136,12 @@ describe('verifying', () => {
     expect(await verify(await forged(change), 'admin')).toEqual({ ok: false, reason })
   })
 
+  it('reads a payload that is not ASCII as UTF-8', async () => {
+    const verify = createTokenVerifier(SECRET, { clock: fakeClock() })
+    const verdict = await verify(await forged((c) => (c.sub = 'zoë-日本-😀')), 'admin')
+    expect(verdict).toMatchObject({ ok: true, claims: { name: 'zoë-日本-😀' } })
+  })
+
   it('refuses an agent token without sub, and garbage or another secret', async () => {
     const verify = createTokenVerifier(SECRET, { clock: fakeClock() })
     const noSub = decodePayload((await mintToken(SECRET, { role: 'agent', sub: 'x' }, T0)).token)

@@ -102,7 +102,7 @@ export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
 const MISSING = { ok: false as const, reason: 'missing' }
 
 /** The token of `Authorization: Bearer <token>` (the scheme in any case), or null. */
-export function bearerToken(header: string | undefined): string | null {
+function bearerToken(header: string | undefined): string | null {
   if (header === undefined) return null
   return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null
 }

@@ -73,14 +73,17 @@ export async function startNodeHub(options: NodeHubOptions) {
   }
 }
 
+/** The app's answer to a request that declared a body, with `Connection: close` if it left the body unread. */
 async function answerReadingBody(answer: Response | Promise<Response>, incoming: IncomingMessage): Promise<Response> {
   const res = await answer
   return hasUnreadBody(incoming) ? await withConnectionClose(res) : res
 }
 
-/** Whether the request declared a body (a length other than 0, or a transfer encoding). */
+/**
+ * Whether the request declared a body (a length other than 0, or a transfer encoding). Reads
+ * `headers`, which Node builds on first use; the app reads them anyway (the access gate).
+ */
 function mayHaveBody(incoming: IncomingMessage): boolean {
-  if (incoming.complete && incoming.readableEnded) return false
   const length = incoming.headers['content-length']
   return (length !== undefined && length !== '0') || incoming.headers['transfer-encoding'] !== undefined
 }

@@ -26,7 +26,7 @@ import { createLocalAdmin, StorageUnavailable } from './api/admin.ts'
 import { LiveEvents } from './events/live-events.ts'
 import { EventStreams } from './events/event-stream.ts'
 import { DEFAULTS, type HubOptions } from './config/hub-options.ts'
-import { securityHeaders, upgradesOnlyAtWs } from './security/headers.ts'
+import { httpHardening } from './security/headers.ts'
 import { createHubMetrics } from './metrics/hub-metrics.ts'
 import { MetricsHistory } from './metrics/history.ts'
 import { metricsRoutes } from './metrics/metrics-routes.ts'
@@ -162,8 +162,7 @@ export function createHub(options: HubOptions) {
   const limitBody: MiddlewareHandler = limitBodies(o.maxBodyBytes, (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413))
 
   const app = new Hono()
-    .use(securityHeaders)
-    .use(upgradesOnlyAtWs)
+    .use(httpHardening)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
       const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)

@@ -5,12 +5,12 @@
  * `forbidden` with `required_role`, the handler never runs), and for a route that changes
  * something stores the audit record, with the status answered, before the answer leaves.
  */
-import type { Context, MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import { matchedRoutes } from 'hono/route'
 import type { Logger } from '../../shared/log.ts'
 import type { Clock } from '../../shared/time.ts'
 import { ERROR } from '../../shared/protocol.ts'
-import type { TokenClaims, TokenVerifier } from '../auth/auth.ts'
+import type { TokenClaims, TokenVerifier, Verdict } from '../auth/auth.ts'
 import type { AuditTrail } from './audit.ts'
 import type { AuditActor } from './audit-store.ts'
 import { routeRole, type RouteRole } from './route-roles.ts'
@@ -42,13 +42,11 @@ const REFUSAL_WINDOW_MS = 10_000
 export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
   const logRefusal = rateLimitedLog(d.log, d.clock)
 
-  return async (c, next) => {
-    const header = c.req.header('authorization') ?? ''
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-    const verdict = match ? await d.verifyToken(match[1], 'admin') : { ok: false as const, reason: 'missing' }
+  /** Past the token check: the role the route needs, then the handler, then the audit record. */
+  function admit(c: Context, next: Next, verdict: Verdict | typeof MISSING): Promise<Response | void> {
     if (!verdict.ok || verdict.claims.role !== 'admin') {
       logRefusal({ peer: d.peerOf(c), method: c.req.method, path: c.req.path.slice(0, 200), reason: verdict.ok ? 'wrong_audience' : verdict.reason })
-      return c.json({ error: ERROR.UNAUTHORIZED }, 401)
+      return Promise.resolve(c.json({ error: ERROR.UNAUTHORIZED }, 401))
     }
     const claims = verdict.claims
     c.set(CLAIMS_KEY as never, claims as never)
@@ -59,20 +57,57 @@ export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
     if (!row) d.log.error('route missing from the access table; only admin may use it', { method: route.method, path: route.path })
     const required: AccessRole = row?.role ?? 'admin'
     const changes = c.req.method !== 'GET' && c.req.method !== 'HEAD'
-    if (!mayUse(claims.access, required)) {
-      const unstored = changes ? await audit(c, d, { actor: actorOf(claims), row, route, status: 403 }) : null
-      return unstored ?? c.json({ error: FORBIDDEN, required_role: required }, 403)
-    }
+    if (!mayUse(claims.access, required)) return refuse(c, claims, row, route, required, changes)
+    // A read is not audited: nothing to do once it is answered, so the handler's promise is ours.
+    if (!changes) return next()
+    return answerAudited(c, next, claims, row, route)
+  }
+
+  async function refuse(
+    c: Context, claims: AdminClaims, row: RouteRole | undefined, route: Endpoint, required: AccessRole, changes: boolean,
+  ): Promise<Response> {
+    const unstored = changes ? await audit(c, d, { actor: actorOf(claims), row, route, status: 403 }) : null
+    return unstored ?? c.json({ error: FORBIDDEN, required_role: required }, 403)
+  }
+
+  async function answerAudited(c: Context, next: Next, claims: AdminClaims, row: RouteRole | undefined, route: Endpoint): Promise<void> {
     await next()
-    if (!changes) return
-    const actor = actorOf(claims)
-    const unstored = await audit(c, d, { actor, row, route, status: c.res.status })
+    const unstored = await audit(c, d, { actor: actorOf(claims), row, route, status: c.res.status })
     if (unstored) {
       c.res = undefined as never
       c.res = unstored
     }
   }
+
+  // The Authorization header of the last request and its token: clients send the same one again.
+  let recentHeader: string | undefined
+  let recentToken: string | null = null
+
+  return (c, next) => {
+    const header = c.req.header('authorization')
+    if (header !== recentHeader) {
+      recentHeader = header
+      recentToken = bearerToken(header)
+    }
+    const token = recentToken
+    if (token === null) return admit(c, next, MISSING)
+    // An admin token seen before is judged at once (expiry and revocation included); only a
+    // token not in the verifier's cache waits for its signature to be checked.
+    const verdict = d.verifyToken.cached(token, 'admin')
+    if (verdict !== undefined) return admit(c, next, verdict)
+    return d.verifyToken(token, 'admin').then((v) => admit(c, next, v))
+  }
 }
+
+const MISSING = { ok: false as const, reason: 'missing' }
+
+/** The token of `Authorization: Bearer <token>` (the scheme in any case), or null. */
+function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] ?? null
+}
+
+type Endpoint = { method: string; path: string }
 
 /**
  * Stores the record of the request answered `status`. Unstored, the answer becomes 503

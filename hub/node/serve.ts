@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { createHub, type HubOptions } from '../app.ts'
 import { createNodeWebSocket, setReceiverMaxPayload } from './websocket.ts'
 import { nodeTokenMac } from './platform.ts'
+import { SecurityHeadersResponse } from './security-headers-response.ts'
 import { nodeProcessMetrics } from './metrics.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
@@ -39,14 +40,16 @@ export async function startNodeHub(options: NodeHubOptions) {
     setMaxPayload: (ws, bytes) => setReceiverMaxPayload(ws.raw as WebSocket, bytes),
   })
   // Upgrades never come here: the helper runs them through the app and answers them itself.
-  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-    const res = await hub.app.fetch(request, env)
-    if (env.incoming && hasUnreadBody(env.incoming as IncomingMessage)) return await withConnectionClose(res)
-    return res
+  const fetch = (request: Request, env: HttpBindings | Http2Bindings) => {
+    // A request that came without a body (most are GETs) cannot leave one unread: its answer
+    // goes out as the app made it, without a step of its own.
+    if (!env.incoming || !mayHaveBody(env.incoming as IncomingMessage)) return hub.app.fetch(request, env)
+    return answerReadingBody(hub.app.fetch(request, env), env.incoming as IncomingMessage)
   }
   const server = serve({
     fetch, port: options.port, hostname: options.host,
     serverOptions: {
+      ServerResponse: SecurityHeadersResponse,
       headersTimeout: HTTP_HEADERS_TIMEOUT_MS, requestTimeout: HTTP_REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1000,
     },
   })
@@ -68,6 +71,21 @@ export async function startNodeHub(options: NodeHubOptions) {
       await closed
     },
   }
+}
+
+/** The app's answer to a request that declared a body, with `Connection: close` if it left the body unread. */
+async function answerReadingBody(answer: Response | Promise<Response>, incoming: IncomingMessage): Promise<Response> {
+  const res = await answer
+  return hasUnreadBody(incoming) ? await withConnectionClose(res) : res
+}
+
+/**
+ * Whether the request declared a body (a length other than 0, or a transfer encoding). Reads
+ * `headers`, which Node builds on first use; the app reads them anyway (the access gate).
+ */
+function mayHaveBody(incoming: IncomingMessage): boolean {
+  const length = incoming.headers['content-length']
+  return (length !== undefined && length !== '0') || incoming.headers['transfer-encoding'] !== undefined
 }
 
 /**

@@ -136,6 +136,12 @@ describe('verifying', () => {
     expect(await verify(await forged(change), 'admin')).toEqual({ ok: false, reason })
   })
 
+  it('reads a payload that is not ASCII as UTF-8', async () => {
+    const verify = createTokenVerifier(SECRET, { clock: fakeClock() })
+    const verdict = await verify(await forged((c) => (c.sub = 'zoë-日本-😀')), 'admin')
+    expect(verdict).toMatchObject({ ok: true, claims: { name: 'zoë-日本-😀' } })
+  })
+
   it('refuses an agent token without sub, and garbage or another secret', async () => {
     const verify = createTokenVerifier(SECRET, { clock: fakeClock() })
     const noSub = decodePayload((await mintToken(SECRET, { role: 'agent', sub: 'x' }, T0)).token)
@@ -177,6 +183,33 @@ describe('revocations', () => {
     await revocations.revokeToken(a.jti)
     expect(await verify(a.token, 'admin')).toEqual({ ok: false, reason: 'revoked' })
     expect((await verify(b.token, 'admin')).ok).toBe(true)
+  })
+
+  it('answers at once from the cache with every check of a full verify: expiry, audience, revocation', async () => {
+    const clock = fakeClock()
+    const revocations = createMemoryRevocationStore(clock)
+    const verify = createTokenVerifier(SECRET, { clock, revocations })
+    const a = await mintToken(SECRET, { role: 'admin', ttlS: 60 }, T0)
+    const b = await mintToken(SECRET, { role: 'admin' }, T0)
+    const agent = await mintToken(SECRET, { role: 'agent', sub: 'w-1' }, T0)
+    // Never verified, or never cached (agent tokens): no answer without the signature check.
+    expect(verify.cached(a.token, 'admin')).toBeUndefined()
+    expect((await verify(agent.token, 'agent')).ok).toBe(true)
+    expect(verify.cached(agent.token, 'agent')).toBeUndefined()
+    expect((await verify(a.token, 'admin')).ok).toBe(true)
+    expect((await verify(b.token, 'admin')).ok).toBe(true)
+    expect(verify.cached(a.token, 'admin')).toMatchObject({ ok: true, claims: { jti: a.jti } })
+    expect(verify.cached(a.token, 'agent')).toEqual({ ok: false, reason: 'wrong_audience' })
+    // A token one character off is not the cached one.
+    expect(verify.cached(`${a.token}x`, 'admin')).toBeUndefined()
+    await revocations.revokeToken(b.jti)
+    expect(verify.cached(b.token, 'admin')).toEqual({ ok: false, reason: 'revoked' })
+    expect(verify.cached(a.token, 'admin')?.ok).toBe(true)
+    clock.at = a.expiresAtMs!
+    expect(verify.cached(a.token, 'admin')).toEqual({ ok: false, reason: 'expired' })
+    // Dropped once expired: only a full verify answers for it again, and refuses it.
+    expect(verify.cached(a.token, 'admin')).toBeUndefined()
+    expect(await verify(a.token, 'admin')).toEqual({ ok: false, reason: 'expired' })
   })
 
   it('refuses every token of an agent issued up to the revoke, and accepts one issued a millisecond later', async () => {

@@ -1,11 +1,14 @@
 /**
  * The security headers as the Node hub sends them over a real server on port 0: there they are
- * set on Node's response (hub/security/headers.ts) rather than on the app's answer, so this
- * checks what a client receives, errors, an answer with its own caching and a refused upgrade
- * included (hardening-http.test.ts checks the app's answers themselves).
+ * added by the server's response as it writes its head (hub/node/security-headers-response.ts)
+ * rather than to the app's answer, so this checks what a client receives, errors, an answer
+ * with its own caching and a refused upgrade included (hardening-http.test.ts checks the app's
+ * answers themselves), and that response alone with every way of writing a head.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { connect } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
+import { createServer, type ServerResponse } from 'node:http'
+import { SecurityHeadersResponse } from '../../hub/node/security-headers-response.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -69,5 +72,32 @@ describe('security headers on the Node server', () => {
     expect(text).toMatch(/^HTTP\/1\.1 404 /)
     expect(text.toLowerCase()).toContain('\r\ncache-control: no-store\r\n')
     expect(text.toLowerCase()).toContain('\r\nx-content-type-options: nosniff\r\n')
+  })
+})
+
+describe('the Node hub\'s server response', () => {
+  /** What a client receives from a plain Node server on port 0 using that response, answering with `answer`. */
+  async function received(answer: (res: ServerResponse) => void): Promise<Response> {
+    const server = createServer({ ServerResponse: SecurityHeadersResponse }, (_req, res) => answer(res))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    close = () => new Promise((resolve) => server.close(() => resolve()))
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    await res.arrayBuffer()
+    return res
+  }
+
+  it.each([
+    ['headers passed to writeHead', (res: ServerResponse) => res.writeHead(200, { 'Content-Type': 'text/plain' }).end('x'), 'no-store'],
+    ['a status message and headers', (res: ServerResponse) => res.writeHead(200, 'Fine', { 'Content-Type': 'text/plain' }).end('x'), 'no-store'],
+    ['a raw header list', (res: ServerResponse) => res.writeHead(200, ['Content-Type', 'text/plain']).end('x'), 'no-store'],
+    ['no writeHead at all', (res: ServerResponse) => res.end('x'), 'no-store'],
+    ['its own caching, in any case', (res: ServerResponse) => res.writeHead(200, { 'Cache-Control': 'max-age=5' }).end('x'), 'max-age=5'],
+    ['its own caching set before', (res: ServerResponse) => res.setHeader('Cache-Control', 'private').writeHead(200, {}).end('x'), 'private'],
+    ['its own caching in a raw list', (res: ServerResponse) => res.writeHead(200, ['cache-control', 'no-cache']).end('x'), 'no-cache'],
+    ['another nosniff value', (res: ServerResponse) => res.writeHead(200, { 'X-Content-Type-Options': 'other' }).end('x'), 'no-store'],
+    ['another nosniff value in a raw list', (res: ServerResponse) => res.writeHead(200, ['x-content-type-options', 'other']).end('x'), 'no-store'],
+  ])('adds them to an answer with %s, each once', async (_name, answer, caching) => {
+    const res = await received(answer)
+    expect([res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([caching, 'nosniff'])
   })
 })

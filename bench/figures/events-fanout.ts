@@ -84,10 +84,14 @@ async function openClients(server: ServerUnderTest, count: number) {
     opened.push(new Promise<void>((resolve, reject) => {
       const req = httpGet(`${server.url}/api/admin/events`, { headers: server.adminHeaders }, (res) => {
         if (res.statusCode !== 200) return reject(new Error(`events answered ${res.statusCode}`))
-        // A marker split across two reads would be missed; the hub writes whole batches of events.
+        // A read may end inside a marker (a large batch arrives in several reads): the end of each
+        // read is kept and looked at again with the next, too short to hold a whole marker.
+        let carry: Buffer = Buffer.alloc(0)
         res.on('data', (chunk: Buffer) => {
           resolve()
-          for (let at = chunk.indexOf(marker); at >= 0; at = chunk.indexOf(marker, at + 1)) events++
+          const text = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk
+          for (let at = text.indexOf(marker); at >= 0; at = text.indexOf(marker, at + 1)) events++
+          carry = text.subarray(Math.max(0, text.length - (marker.length - 1)))
           if (waiter && events >= waiter.atLeast) waiter.resolve()
         })
         res.on('error', () => {})

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../../support/wait.ts'
-import { freePort } from '../../support/free-port.ts'
+import { freePort, freePortPair } from '../../support/free-port.ts'
 
 const ROOT = join(import.meta.dirname, '..', '..')
 let base: string
@@ -61,7 +61,7 @@ describe('npm start and npm run start:cluster on one data dir', () => {
     it(`${order.join(' then ')}: each starts, and Ctrl-C leaves nothing running`, async () => {
       for (const script of order) {
         const started = performance.now()
-        const { output } = await runUntilCtrlC(script, await freePort())
+        const { output } = await runUntilCtrlC(script, script.includes('cluster') ? await freePortPair() : await freePort())
         const left = await waitFor(() => processesOf(dataDir), (pids) => pids.length === 0, { what: `nothing of ${script} left`, timeoutMs: 15_000, intervalMs: 250 })
           .catch((err) => ({ err }))
         expect(left, `${script} left processes running:\n${output.slice(-3000)}`).toEqual([])

@@ -50,6 +50,12 @@ export class ClusterHealing {
   private readonly held = new Set<string>()
   /** Agents whose task_overdue request is being written (syncHolds must not let go of them). */
   private readonly filing = new Set<string>()
+  /**
+   * Each agent's request writes, in the order its reports came: a drop (memory back under the
+   * limit) and the next filing (above it again) on two pooled connections could otherwise land
+   * the other way round, and the drop would delete the new request. Entries go when idle.
+   */
+  private readonly writes = new Map<string, Promise<void>>()
 
   constructor(private readonly d: ClusterHealingDeps) {
     this.unsubscribe = [
@@ -160,16 +166,28 @@ export class ClusterHealing {
     if (above === 2) {
       void this.file(agentId, 'memory', healingDetail.memory(s, rss))
     } else if (before === 2) {
-      void this.d.store.dropMemoryRequest(agentId).catch((err) => this.d.log.warn('could not drop a healing request', { agent_id: agentId, error: String(err) }))
+      void this.inOrder(agentId, () => this.d.store.dropMemoryRequest(agentId))
+        .catch((err) => this.d.log.warn('could not drop a healing request', { agent_id: agentId, error: String(err) }))
     }
   }
 
   private async file(agentId: string, rule: RequestRule, detail: string): Promise<void> {
     try {
-      if (await this.d.store.fileRequest(agentId, rule, detail)) this.nudge()
+      if (await this.inOrder(agentId, () => this.d.store.fileRequest(agentId, rule, detail))) this.nudge()
     } catch (err) {
       this.d.log.warn('could not file a healing request', { agent_id: agentId, rule, error: String(err) })
     }
+  }
+
+  /** Runs `write` after the agent's earlier request writes have settled. */
+  private inOrder<T>(agentId: string, write: () => Promise<T>): Promise<T> {
+    const result = (this.writes.get(agentId) ?? Promise.resolve()).then(write)
+    const settled = result.then(() => undefined, () => undefined)
+    this.writes.set(agentId, settled)
+    void settled.then(() => {
+      if (this.writes.get(agentId) === settled) this.writes.delete(agentId)
+    })
+    return result
   }
 
   private nudge(): void {

@@ -22,6 +22,8 @@ let sql: Sql
 let webhook: Awaited<ReturnType<typeof startWebhookServer>>
 const hubs: TestHub[] = []
 const sockets: TestSocket[] = []
+/** Lets the decider step again; afterAll calls it too, so a failed test does not leave the row locked. */
+let release: () => Promise<void> = async () => {}
 
 beforeAll(async () => {
   db = await createTestDatabase()
@@ -29,6 +31,7 @@ beforeAll(async () => {
   webhook = await startWebhookServer()
 })
 afterAll(async () => {
+  await release()
   for (const s of sockets) s.close()
   for (const hub of hubs) await hub.stop().catch(() => undefined)
   await webhook?.close()
@@ -76,7 +79,7 @@ describe('the healing decider', () => {
     expect(escalated.filter((x: any) => x.action === 'restart')).toHaveLength(1)
     expect(escalated[0]).toMatchObject({ action: 'escalate', rule: 'memory', state: 'alerted', detail: expect.stringContaining('1 healing restarts within 600 s') })
     reportRss(socket, 50)
-    const release = await holdDeciderSteps(sql)
+    release = await holdDeciderSteps(sql)
     reportRss(socket, 150)
     reportRss(socket, 150)
     await waitFor(() => sql`SELECT 1 FROM healing_requests WHERE agent_id = 'mem-1'`, (rows) => rows.length === 1, { what: 'asked again' })

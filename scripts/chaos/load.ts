@@ -16,8 +16,11 @@ const IN_FLIGHT = new Set(['commanded', 'deferred', 'restarting'])
 export interface Load {
   accepted: Set<string>
   rollouts: Map<string, { agent_ids: string[]; running: boolean }>
-  /** Stops asking; the looks go on until `stopLooking`. */
-  stopAsking(): void
+  /**
+   * Stops asking, resolving once the request in flight has its answer (a task it creates is in
+   * `accepted` before settling starts); the looks go on until `stopLooking`.
+   */
+  stopAsking(): Promise<void>
   stopLooking(): Promise<void>
 }
 
@@ -93,8 +96,9 @@ export function startLoad(fleet: Fleet, history: History, random: Random): Load 
 
   return {
     accepted, rollouts,
-    stopAsking() {
+    async stopAsking() {
       asking = false
+      await tasks
     },
     async stopLooking() {
       await tasks

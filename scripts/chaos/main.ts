@@ -50,7 +50,7 @@ try {
   }
   const left = startedAt + runMs - history.now()
   if (left > 0) await fleet.sleep(left)
-  load.stopAsking()
+  await load.stopAsking()
   say(`load stopped: ${load.accepted.size} tasks accepted; settling`)
   await settle(load.accepted)
   await load.stopLooking()

@@ -19,6 +19,7 @@ import { createLocalRollouts } from './rollouts/local-rollouts.ts'
 import { Healing } from './healing/healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
+import { createMemoryAlertEpisodes } from './alerts/fleet-alerts.ts'
 import { createSocketHub } from './sockets/socket.ts'
 import { adminRoutes } from './api/admin-routes.ts'
 import { dashboardRoutes } from './dashboard/dashboard-routes.ts'
@@ -94,9 +95,10 @@ export function createHub(options: HubOptions) {
     clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
     watchChanged: (agentId) => fleetState?.watchChanged(agentId), offlineTtlMs: o.offlineTtlMs,
   })
+  const alertEpisodes = createMemoryAlertEpisodes(1000, (agentId) => fleetState?.alertsChanged(agentId))
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, alertEpisodes, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -123,7 +125,7 @@ export function createHub(options: HubOptions) {
   const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
-    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
+    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
     cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
@@ -226,6 +228,8 @@ export function createHub(options: HubOptions) {
     audit,
     /** A single hub's saves of restarts, rollouts and healing (hub/store/); null without a store. */
     fleetState,
+    /** Which fleet alerts went out (one hub: saved with fleetState); the cluster's are in its rows. */
+    alertEpisodes,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
     /**

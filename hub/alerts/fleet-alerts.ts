@@ -83,14 +83,39 @@ export class FleetAlerts {
   }
 }
 
-/** Episodes in memory: one hub. Bounded by the agents it knows and the rollouts it keeps. */
-export function createMemoryAlertEpisodes(maxRollouts = 1000): AlertEpisodes {
+/** One hub's episodes: the agents alerted offline are saved with its fleet state (hub/store/fleet-saver.ts). */
+export interface MemoryAlertEpisodes extends AlertEpisodes {
+  /** The agents whose offline alert went out and who have not been seen back. */
+  offlineAlerted(): string[]
+  isOfflineAlerted(agentId: string): boolean
+  /** What a previous hub saved: each of them gets its `agent_recovered`, none a second `agent_offline`. */
+  restore(offlineAlerted: readonly string[]): void
+}
+
+/**
+ * Episodes in memory: one hub. Bounded by the agents it knows and the rollouts it keeps.
+ * `changed` runs when an agent's place in the offline set changed (to save it); a failed rollout's alert follows a
+ * change of the rollout, which a hub restart does not repeat, so those are not saved.
+ */
+export function createMemoryAlertEpisodes(maxRollouts = 1000, changed: (agentId: string) => void = () => {}): MemoryAlertEpisodes {
   const offline = new Set<string>()
   const rollouts = new Set<string>()
+  const claim = (id: string, alerted: boolean): boolean => {
+    if (offline.has(id) === alerted) return false
+    if (alerted) offline.add(id)
+    else offline.delete(id)
+    changed(id)
+    return true
+  }
   return {
+    offlineAlerted: () => [...offline],
+    isOfflineAlerted: (id) => offline.has(id),
+    restore: (ids) => {
+      for (const id of ids) offline.add(id)
+    },
     alerted: async () => new Set(offline),
-    claimOffline: async (id) => !offline.has(id) && Boolean(offline.add(id)),
-    claimRecovered: async (id) => offline.delete(id),
+    claimOffline: async (id) => claim(id, true),
+    claimRecovered: async (id) => claim(id, false),
     claimRolloutFailed: async (id) => {
       if (rollouts.has(id)) return false
       rollouts.add(id)

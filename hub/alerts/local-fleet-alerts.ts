@@ -9,13 +9,15 @@ import type { ChangeFeed } from '../events/changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import { isPending } from '../agents/restart.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import { FleetAlerts, createMemoryAlertEpisodes, type AgentPresence } from './fleet-alerts.ts'
+import { FleetAlerts, type AgentPresence, type AlertEpisodes } from './fleet-alerts.ts'
 
 export interface LocalFleetAlertsOptions {
   fleet: Fleet
   rollouts: Pick<RolloutEngine, 'view'>
   changes: ChangeFeed
   alerts: AlertSender
+  /** Which alerts went out (createMemoryAlertEpisodes, saved with the fleet state). */
+  episodes: AlertEpisodes
   offlineMs: number
   clock: Clock
   log: Logger
@@ -24,7 +26,7 @@ export interface LocalFleetAlertsOptions {
 }
 
 export function startLocalFleetAlerts(o: LocalFleetAlertsOptions): { stop(): void } {
-  const rule = new FleetAlerts({ episodes: createMemoryAlertEpisodes(), alerts: o.alerts, offlineMs: o.offlineMs, log: o.log })
+  const rule = new FleetAlerts({ episodes: o.episodes, alerts: o.alerts, offlineMs: o.offlineMs, log: o.log })
   const fail = (err: unknown) => o.log.error('fleet alerts check failed', { error: String(err) })
   const check = () => {
     const agents: AgentPresence[] = o.fleet.list().map((rec) => ({

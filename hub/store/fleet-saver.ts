@@ -14,6 +14,7 @@ import type { Change, ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, SavedAgent } from '../agents/fleet.ts'
 import type { LocalRollouts } from '../rollouts/local-rollouts.ts'
 import type { Healing } from '../healing/healing.ts'
+import type { MemoryAlertEpisodes } from '../alerts/fleet-alerts.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
 
@@ -29,6 +30,8 @@ export interface FleetSaverOptions {
   fleet: Fleet
   rollouts: Pick<LocalRollouts, 'saved' | 'restore'>
   healing: Healing
+  /** The fleet alerts' episodes: which agents were alerted offline. */
+  alertEpisodes: Pick<MemoryAlertEpisodes, 'offlineAlerted' | 'isOfflineAlerted' | 'restore'>
   changes: ChangeFeed
   store: FleetStateStore
   clock: Clock
@@ -37,10 +40,13 @@ export interface FleetSaverOptions {
   retryMs: number
 }
 
-/** Which of an agent's saved facts it has: a restart, drained, quarantined. 0: nothing saved. */
-function savedFacts(rec: AgentRecord | undefined): number {
+/**
+ * Which of an agent's saved facts it has: a restart, drained, quarantined, alerted offline (so
+ * the next hub knows the agent the alert was about). 0: nothing saved.
+ */
+function savedFacts(rec: AgentRecord | undefined, alertedOffline: boolean): number {
   if (!rec) return 0
-  return (rec.restart ? 1 : 0) | (rec.drained ? 2 : 0) | (rec.quarantined ? 4 : 0)
+  return (rec.restart ? 1 : 0) | (rec.drained ? 2 : 0) | (rec.quarantined ? 4 : 0) | (alertedOffline ? 8 : 0)
 }
 
 export class FleetSaver {
@@ -53,6 +59,7 @@ export class FleetSaver {
   private readonly rolloutJson = new Map<string, string>()
   private readonly staleRollouts = new Set<string>()
   private healingJson: string | null = null
+  private alertedJson: string | null = null
   /** Each watched agent's saved process and crashes (Healing.savedWatch), and which are stale. */
   private readonly watchJson = new Map<string, string>()
   private readonly staleWatches = new Set<string>()
@@ -89,6 +96,7 @@ export class FleetSaver {
 
   /** What a previous hub saved: agents first (their restarts), then healing, then rollouts. */
   restore(state: FleetState): void {
+    this.o.alertEpisodes.restore(state.alertedOffline) // first: it is one of the agents' saved facts
     this.o.fleet.restore(state.agents)
     for (const saved of state.agents) {
       this.factsChanged(saved.agent_id)
@@ -116,6 +124,13 @@ export class FleetSaver {
     this.persister.touch()
   }
 
+  /** An agent was alerted offline or seen back after it (the episodes' `changed`). */
+  alertsChanged(agentId: string): void {
+    this.alertedJson = null
+    if (this.factsChanged(agentId)) this.staleAgents.add(agentId)
+    this.persister.touch()
+  }
+
   /** What healing keeps of the agent changed (Healing's `watchChanged`). */
   watchChanged(agentId: string): void {
     this.staleWatches.add(agentId)
@@ -132,7 +147,7 @@ export class FleetSaver {
   }
 
   private factsChanged(agentId: string): boolean {
-    const now = savedFacts(this.o.fleet.get(agentId))
+    const now = savedFacts(this.o.fleet.get(agentId), this.o.alertEpisodes.isOfflineAlerted(agentId))
     if (now === (this.facts.get(agentId) ?? 0)) return false
     if (now === 0) this.facts.delete(agentId)
     else this.facts.set(agentId, now)
@@ -159,8 +174,10 @@ export class FleetSaver {
     }
     this.staleWatches.clear()
     this.healingJson ??= JSON.stringify(this.o.healing.saved())
+    this.alertedJson ??= JSON.stringify(this.o.alertEpisodes.offlineAlerted())
     return encodeFleetState({
       agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing: this.healingJson, healingAgents: this.watchJson.values(),
+      alertedOffline: this.alertedJson,
     })
   }
 

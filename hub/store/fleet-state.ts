@@ -21,15 +21,20 @@ export interface FleetState {
   agents: SavedAgent[]
   rollouts: SavedRollout[]
   healing: SavedHealing
+  /** Agents alerted offline and not yet seen back (hub/alerts/fleet-alerts.ts). */
+  alertedOffline: string[]
 }
 
 /**
  * The file's text from its parts, each already JSON (the saver keeps each agent's and each
  * rollout's text and encodes again only what changed: a save is a join, not a walk of the fleet).
  */
-export function encodeFleetState(parts: { agents: Iterable<string>; rollouts: Iterable<string>; healing: string; healingAgents?: Iterable<string> }): string {
+export function encodeFleetState(parts: {
+  agents: Iterable<string>; rollouts: Iterable<string>; healing: string; healingAgents?: Iterable<string>; alertedOffline?: string
+}): string {
   const healingAgents = parts.healingAgents ? `,"healing_agents":[${[...parts.healingAgents].join(',')}]` : ''
-  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}${healingAgents}}`
+  const alerted = parts.alertedOffline ? `,"alerted_offline":${parts.alertedOffline}` : ''
+  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}${healingAgents}${alerted}}`
 }
 
 /** Saves take the text encodeFleetState made. */
@@ -115,6 +120,8 @@ const FileSchema = v.object({
   healing: v.object({ paused: v.boolean(), actions: v.pipe(v.array(ActionSchema), v.maxLength(MAX_ACTIONS)) }),
   // Absent from the files of hubs before it: their agents' next identify is the baseline.
   healing_agents: v.optional(v.pipe(v.array(WatchSchema), v.maxLength(MAX_AGENTS))),
+  // Absent before alert episodes were saved: nothing was alerted as far as the file knows.
+  alerted_offline: v.optional(v.pipe(v.array(AgentId), v.maxLength(MAX_AGENTS))),
 })
 
 /** The fleet's state in one file of the data dir (each runtime entry supplies its file access). */
@@ -127,8 +134,8 @@ export function createFileFleetStateStore(path: string, files: TaskFiles, log: L
       try {
         const parsed = v.safeParse(FileSchema, JSON.parse(text))
         if (parsed.success) {
-          const { agents, rollouts, healing, healing_agents } = parsed.output
-          return { agents, rollouts, healing: { ...healing, agents: healing_agents ?? [] } }
+          const { agents, rollouts, healing, healing_agents, alerted_offline } = parsed.output
+          return { agents, rollouts, healing: { ...healing, agents: healing_agents ?? [] }, alertedOffline: alerted_offline ?? [] }
         }
         issue = describeIssue(parsed.issues[0])
       } catch {

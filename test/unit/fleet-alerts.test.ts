@@ -5,6 +5,9 @@
  * once for a rollout whose agent did not come back. A recording AlertSender stands in for the
  * webhook (alert-signature.test.ts covers delivery).
  */
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub } from '../../hub/app.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
@@ -12,6 +15,8 @@ import type { Alert, AlertSender } from '../../hub/alerts/alerts.ts'
 import { startLocalFleetAlerts } from '../../hub/alerts/local-fleet-alerts.ts'
 import type { Peer } from '../../hub/sockets/bus.ts'
 import { silentLogger } from '../../shared/log.ts'
+import { FLEET_STATE_FILE, createFileFleetStateStore } from '../../hub/store/fleet-state.ts'
+import { nodeStateFiles } from '../../hub/node/platform.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2030, 0, 1)
@@ -28,7 +33,7 @@ beforeEach(async () => {
   hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, restartTimeoutMs: 120_000 })
   sent = []
   const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
-  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
   auth = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
 })
 afterEach(() => {
@@ -94,6 +99,38 @@ describe('agent_offline and agent_recovered', () => {
     expect(sent).toEqual([])
     await vi.advanceTimersByTimeAsync(OFFLINE_MS)
     expect(types()).toEqual(['agent_offline w-3'])
+  })
+})
+
+describe('across a hub restart on the same data dir', () => {
+  it('sends no second agent_offline for the same episode, and agent_recovered when the agent is back', async () => {
+    const store = createFileFleetStateStore(join(await mkdtemp(join(tmpdir(), 'agentcom-alerts-')), FLEET_STATE_FILE), nodeStateFiles, silentLogger)
+    const restart = async () => {
+      await hub.fleetState?.durable()
+      watch.stop()
+      hub.close()
+      hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, fleetStateStore: store, restoredFleetState: await store.load() })
+      watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+    }
+    const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
+    await restart() // the beforeEach hub had no data dir: from here on, one that saves
+    const peer = connect('w-9')
+    disconnect('w-9', peer)
+    await vi.advanceTimersByTimeAsync(OFFLINE_MS + 1000)
+    expect(types()).toEqual(['agent_offline w-9'])
+
+    await restart()
+    await vi.advanceTimersByTimeAsync(OFFLINE_MS + 1000)
+    expect(types()).toEqual(['agent_offline w-9'])
+    connect('w-9')
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(types()).toEqual(['agent_offline w-9', 'agent_recovered w-9'])
+
+    // Recovered before this restart: the episode is over for the next hub too.
+    await restart()
+    connect('w-9')
+    await vi.advanceTimersByTimeAsync(OFFLINE_MS + 1000)
+    expect(types()).toEqual(['agent_offline w-9', 'agent_recovered w-9'])
   })
 })
 

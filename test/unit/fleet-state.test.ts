@@ -83,7 +83,7 @@ describe('the fleet state file', () => {
     const path = join(dir, FLEET_STATE_FILE)
     await writeFile(path, JSON.stringify({ version: 1, agents: [], rollouts: [], healing: { paused: false, actions: [] } }))
     const loaded = await createFileFleetStateStore(path, nodeStateFiles, silentLogger).load()
-    expect(loaded).toEqual({ agents: [], rollouts: [], healing: { paused: false, actions: [], agents: [] } })
+    expect(loaded).toEqual({ agents: [], rollouts: [], healing: { paused: false, actions: [], agents: [] }, alertedOffline: [] })
   })
 
   it("keeps an agent's last process and crashes; one that does not come back is forgotten after the offline TTL", async () => {

@@ -73,49 +73,13 @@ export async function getTask(sql: Queryable, taskId: string): Promise<TaskRow |
   return row ?? null
 }
 
-/** A claimed task, and whether another task was queued beside it (claimable or not). */
-export type ClaimedTask = TaskRow & { more_queued: boolean }
-
 /**
- * Gives the oldest queued task one of `agents` may run to the first of them (in the order given)
- * that may, or returns null: then none of them may run any queued task now. Only agents whose
- * socket `hubId` holds, under its own lease, that hold no task already. Rows another claimer
- * has locked are skipped, never waited on or taken twice. One statement for a hub's free agents
- * together: a claim per free agent on every nudge cost four wasted claims per task (measured
- * under the cluster_task_throughput load).
- */
-export async function claimTask(sql: Queryable, agents: string | readonly string[], hubId: string): Promise<ClaimedTask | null> {
-  const ids = typeof agents === 'string' ? [agents] : [...agents]
-  if (ids.length === 0) return null
-  const [row] = await sql<ClaimedTask[]>`
-    UPDATE tasks SET status = 'assigned', agent_id = pick.free_agent, last_agent_id = pick.free_agent, hub_id = ${hubId},
-      attempts = attempts + 1, assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond',
-      updated_at = now(), run_after = NULL
-    FROM (
-      SELECT t.task_id AS free_task, free.agent_id AS free_agent FROM tasks t
-      CROSS JOIN LATERAL (
-        SELECT a.agent_id FROM unnest(${ids}::text[]) WITH ORDINALITY AS w(agent_id, n)
-        JOIN agents a ON a.agent_id = w.agent_id JOIN hubs h ON h.hub_id = a.hub_id
-        WHERE a.hub_id = ${hubId} AND a.connected AND h.lease_until > now()
-          AND (t.pinned IS NULL OR t.pinned = a.agent_id) AND t.labels <@ a.labels
-          AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = a.agent_id AND busy.status IN ('assigned', 'working'))
-        ORDER BY w.n LIMIT 1) free
-      WHERE t.status = 'queued' AND (t.run_after IS NULL OR t.run_after <= now())
-      ORDER BY t.seq
-      LIMIT 1
-      FOR UPDATE OF t SKIP LOCKED) pick
-    WHERE tasks.task_id = pick.free_task
-    RETURNING ${sql.unsafe(COLUMNS)},
-      -- Read before this update, so the row claimed counts among them.
-      (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'queued' LIMIT 2) q) > 1 AS more_queued`
-  return row ?? null
-}
-
-/**
- * claimTask for as many of `agents` as may run queued tasks, in one statement and one commit
- * (the function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task any agent left
- * may run to the first of them that may. `more_queued`: a task was queued beside those claimed
- * (claimable or not), read before the claims.
+ * Gives queued tasks to as many of `agents` as may run one, in one statement and one commit (the
+ * function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task
+ * any agent left may run to the first of them (in the order given) that may. Only agents whose
+ * socket `hubId` holds, under its own lease, that hold no task already. Rows another claimer has
+ * locked are skipped, never waited on or taken twice. `more_queued`: a task was queued beside
+ * those claimed (claimable or not), read before the claims.
  */
 export async function claimTasks(sql: Queryable, agents: readonly string[], hubId: string): Promise<{ rows: TaskRow[]; more_queued: boolean }> {
   if (agents.length === 0) return { rows: [], more_queued: false }

@@ -6,7 +6,8 @@
  * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
  * of a hub that died are requeued by the others.
  */
-import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
+import type { TaskOutcome } from '../../shared/protocol.ts'
+import { countsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
@@ -108,7 +109,7 @@ export class ClusterTasks implements TaskOwner {
     if (agentId === null || !this.d.holds(agentId)) return
     const row = await requeueTask(this.d.sql, task.task_id, { agentId, maxAttempts: this.d.maxAttempts })
     if (!row) return
-    const waited = task.timeout_ms + graceMs
+    const waited = overdueAfterMs(task, graceMs)
     this.d.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
     this.changed(task.task_id, row)
     const rec = this.d.fleet.get(agentId)
@@ -178,7 +179,7 @@ export class ClusterTasks implements TaskOwner {
     this.changed(row.task_id, row)
     if (!rec || !this.d.fleet.isAvailable(agentId)) {
       // A restart or drain came in while claiming: give it back, not counted as an attempt.
-      this.changed(row.task_id, await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false }) ?? undefined)
+      this.changed(row.task_id, await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, counted: false }) ?? undefined)
       await this.announce()
       return
     }
@@ -204,8 +205,8 @@ export class ClusterTasks implements TaskOwner {
     this.acceptTimers.delete(taskId)
   }
 
-  private async takeBack(rec: AgentRecord, taskId: string, started: boolean): Promise<void> {
-    const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, started })
+  private async takeBack(rec: AgentRecord, taskId: string, counted: boolean): Promise<void> {
+    const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, counted })
     if (row) this.changed(taskId, row)
     this.d.fleet.release(rec, taskId)
     if (row?.status === 'queued') await this.announce()
@@ -249,9 +250,7 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-    // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
-    // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
-    const counted = started || reason === STORAGE_UNAVAILABLE
+    const counted = countsAsAttempt(reason, started)
     this.reports.after(rec, () => this.retry(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })

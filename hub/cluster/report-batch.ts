@@ -10,8 +10,8 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import { isDataError, type Sql } from '../pg/connect.ts'
-import { finishTask, type Outcome, type TaskRow } from '../pg/task-queue.ts'
-import { saveTaskReports, saveTaskReportsOneByOne, type TaskReport } from '../pg/task-reports.ts'
+import type { Outcome, TaskRow } from '../pg/task-queue.ts'
+import { finishTask, saveTaskReports, saveTaskReportsOneByOne, type TaskReport } from '../pg/task-reports.ts'
 import { WriteBatch } from '../pg/write-batch.ts'
 
 /** An accept not saved because its outcome came first (and is saved in its place). */
@@ -39,7 +39,7 @@ export class ReportBatch {
   }
 
   /**
-   * Saves the agent's outcome (task-queue.ts finishTask's rule): the task as it is now, or null.
+   * Saves the agent's outcome (task-reports.ts finishTask's rule): the task as it is now, or null.
    * `merged`: the task's accept, still unsent, was dropped for it.
    */
   async finish(taskId: string, agentId: string, outcome: Outcome): Promise<{ row: TaskRow | null; merged: boolean }> {

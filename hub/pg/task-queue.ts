@@ -4,8 +4,8 @@
  * once), completing only for the agent that holds the task, requeueing, and finding overdue
  * tasks on the database's clock. Every function resolves after its change has committed.
  */
-import type { Queryable } from './connect.ts'
-import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TaskStatus } from '../tasks/rules.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
+import { TASK_EXTRAS_DEFAULTS, requeueVerdict, type TaskExtras, type TaskStatus } from '../tasks/rules.ts'
 
 export type { TaskStatus } from '../tasks/rules.ts'
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
@@ -104,39 +104,6 @@ export async function startTaskRow(sql: Queryable, taskId: string, agentId: stri
 }
 
 /**
- * Stores an agent's outcome, once. It applies while the task is in flight on that agent, or
- * queued again after its grace period and not yet taken by anyone (its result is as good as a
- * rerun's), and only from the agent it was last given to: never from one that was never given
- * it, nor once another agent holds it or it has finished. Returns whether it applied;
- * either way the sidecar is acknowledged, so it stops resending.
- */
-export async function completeTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<boolean> {
-  return (await finishTask(sql, taskId, agentId, outcome)) !== null
-}
-
-/** completeTask, answering the task as it is now (queued again when a failure had retries left), or null. */
-export async function finishTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<TaskRow | null> {
-  // JSON text, as insertTask's input: exactly what the agent sent, U+0000 and lone surrogates included.
-  const result = outcome.ok && outcome.result !== null && outcome.result !== undefined ? JSON.stringify(outcome.result) : null
-  // A failure with retries left is queued again after retry_delay_ms * 2^retried (rules.ts's retryDelay).
-  const retry = outcome.ok ? sql`false` : sql`retried < retries`
-  const [row] = await sql<TaskRow[]>`
-    UPDATE tasks SET
-      status = CASE WHEN ${retry} THEN 'queued' ELSE ${outcome.ok ? 'completed' : 'failed'} END,
-      agent_id = CASE WHEN ${retry} THEN pinned ELSE ${agentId} END,
-      run_after = CASE WHEN ${retry} THEN now() + retry_delay_ms * power(2, retried) * interval '1 millisecond' ELSE NULL END,
-      retried = CASE WHEN ${retry} THEN retried + 1 ELSE retried END,
-      assigned_at = CASE WHEN ${retry} THEN NULL ELSE assigned_at END,
-      result = ${result}::text::json, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
-    WHERE task_id = ${taskId} AND (
-      (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      -- Not one waiting for a retry: a report then is a resend of the failure that queued it.
-      (status = 'queued' AND run_after IS NULL AND last_agent_id = ${agentId}))
-    RETURNING ${sql.unsafe(COLUMNS)}`
-  return row ?? null
-}
-
-/**
  * Cancels a task that has not finished (rules.ts's cancelVerdict): the task as it is now, the
  * status it had, and the hub holding its agent (to be told to stop it) while connected. Null
  * when the task is unknown or already finished (getTask tells which).
@@ -166,28 +133,31 @@ export async function listTasks(
 
 /**
  * Takes a task back from `agentId` (it vanished past its grace, refused it, was cut short):
- * queued again, or failed once it has had `maxAttempts`. `started: false` (refused before it
- * ran) does not count as an attempt. Returns the task as it is now, or null when `agentId`
- * no longer held it (someone acted first).
+ * queued again, or failed once it has had `maxAttempts` (hub/tasks/rules.ts requeueVerdict,
+ * decided on the row held locked). `counted: false` (rules.ts countsAsAttempt: refused before it
+ * ran) takes back its assignment's attempt. Returns the task as it is now, or null when `agentId`
+ * no longer held it (someone acted first). One transaction of two statements: requeues are rare
+ * (interruptions, agents gone, overdue tasks), never on a task's ordinary path.
  */
 export async function requeueTask(
-  sql: Queryable,
+  sql: Sql,
   taskId: string,
-  opts: { agentId: string; maxAttempts: number; started?: boolean },
+  opts: { agentId: string; maxAttempts: number; counted?: boolean },
 ): Promise<TaskRow | null> {
-  // Computed from the locked row itself, in every SET (which all see the row before the update).
-  const dec = opts.started === false ? 1 : 0
-  const max = opts.maxAttempts
-  const [row] = await sql<TaskRow[]>`
-    UPDATE tasks SET attempts = greatest(attempts - ${dec}::int, 0),
-      status = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int THEN 'failed' ELSE 'queued' END,
-      error = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int
-        THEN 'interrupted ' || greatest(attempts - ${dec}::int, 0) || ' times' ELSE error END,
-      agent_id = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int THEN agent_id ELSE pinned END,
-      assigned_at = NULL, deadline_at = NULL, updated_at = now()
-    WHERE task_id = ${taskId} AND status IN ('assigned', 'working') AND agent_id = ${opts.agentId}
-    RETURNING ${sql.unsafe(COLUMNS)}`
-  return row ?? null
+  return inTransaction(sql, async (tx) => {
+    const [held] = await tx<{ attempts: number; pinned: string | null; agent_id: string | null; error: string | null }[]>`
+      SELECT attempts, pinned, agent_id, error FROM tasks
+      WHERE task_id = ${taskId} AND status IN ('assigned', 'working') AND agent_id = ${opts.agentId}
+      FOR UPDATE`
+    if (!held) return null
+    const verdict = requeueVerdict(held, opts.counted ?? true, opts.maxAttempts)
+    const [row] = await tx<TaskRow[]>`
+      UPDATE tasks SET status = ${verdict.status}, attempts = ${verdict.attempts}, agent_id = ${verdict.agent_id},
+        error = ${verdict.error}, assigned_at = NULL, deadline_at = NULL, updated_at = now()
+      WHERE task_id = ${taskId}
+      RETURNING ${tx.unsafe(COLUMNS)}`
+    return row
+  })
 }
 
 /**

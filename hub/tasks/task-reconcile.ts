@@ -12,7 +12,8 @@ export interface ReconcileSteps {
   task(taskId: string): TaskRecord | undefined
   /** The task a previous hub had in flight on `agentId` (restored from its save), once. */
   takeRestoredInFlight(agentId: string): string | undefined
-  requeue(task: TaskRecord): void
+  /** Takes the task back (rules.ts requeueVerdict); `counted: false`: its assignment was no attempt. */
+  requeue(task: TaskRecord, counted?: boolean): void
   clearStep(taskId: string): void
   hasOverdue(taskId: string): boolean
   armOverdue(task: TaskRecord): void
@@ -34,8 +35,7 @@ export function reconcileIdentified(b: ReconcileSteps, rec: AgentRecord, activeT
   if (lost && (lost.status === 'assigned' || lost.status === 'working') && lost.agent_id === rec.agent_id) {
     // Back without the task a previous hub gave it: run it again now, not after the grace
     // period. An assignment never accepted (its message lost with that hub) was no attempt.
-    if (lost.status === 'assigned') lost.attempts = Math.max(0, lost.attempts - 1)
-    b.requeue(lost)
+    b.requeue(lost, lost.status !== 'assigned')
   }
   let holding = rec.task_id
   const held = holding ? b.task(holding) : undefined

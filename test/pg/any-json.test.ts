@@ -11,7 +11,8 @@ import { migrate } from '../../hub/pg/migrate.ts'
 import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
 import { MIGRATIONS } from '../../hub/pg/schema.ts'
 import { insertTaskNudged } from '../../hub/pg/task-insert.ts'
-import { claimTasks, finishTask, getTask, insertTask } from '../../hub/pg/task-queue.ts'
+import { claimTasks, getTask, insertTask } from '../../hub/pg/task-queue.ts'
+import { finishTask } from '../../hub/pg/task-reports.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
 const ANY_JSON = MIGRATIONS.findIndex((m) => m.name.startsWith('task input, result and event payloads as json'))

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
-import { adoptTask, claimTasks, completeTask, getTask, insertTask, overdueTasks, requeueTask, startTask, type TaskRow } from '../../hub/pg/task-queue.ts'
+import { adoptTask, claimTasks, getTask, insertTask, overdueTasks, requeueTask, startTask, type Outcome, type TaskRow } from '../../hub/pg/task-queue.ts'
+import { finishTask } from '../../hub/pg/task-reports.ts'
 import { useMigratedDatabase, type TestDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -27,6 +28,11 @@ describe('task queue', () => {
   /** One agent's claim (claimTasks for a group of one): the task it was given, or null. */
   async function claimOne(client: Sql, agentId: string, hubId: string): Promise<TaskRow | null> {
     return (await claimTasks(client, [agentId], hubId)).rows[0] ?? null
+  }
+
+  /** Whether the agent's outcome applied (finishTask). */
+  async function completeTask(client: Sql, taskId: string, agentId: string, outcome: Outcome): Promise<boolean> {
+    return (await finishTask(client, taskId, agentId, outcome)) !== null
   }
 
   async function insert(taskId: string, pinned: string | null = null, timeoutMs = LONG_LEASE_MS): Promise<TaskRow> {
@@ -117,7 +123,7 @@ describe('task queue', () => {
     await insert('t1')
     await claimOne(sql, 'a0', 'hub-1')
     expect(await requeueTask(sql, 't1', { agentId: 'a1', maxAttempts: 2 })).toBeNull()
-    expect(await requeueTask(sql, 't1', { agentId: 'a0', maxAttempts: 2, started: false })).toMatchObject({ status: 'queued', attempts: 0 })
+    expect(await requeueTask(sql, 't1', { agentId: 'a0', maxAttempts: 2, counted: false })).toMatchObject({ status: 'queued', attempts: 0 })
     await claimOne(sql, 'a0', 'hub-1')
     expect(await requeueTask(sql, 't1', { agentId: 'a0', maxAttempts: 2 })).toMatchObject({ status: 'queued', attempts: 1 })
     await claimOne(sql, 'a0', 'hub-1')

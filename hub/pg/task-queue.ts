@@ -161,12 +161,12 @@ export async function requeueTask(
 }
 
 /**
- * Forgets finished tasks past the newest `keep` (by when they finished), as one hub forgets
- * them from memory (task-retention.ts). Returns how many went.
+ * Forgets finished tasks (cancelled ones too) past the newest `keep` (by when they finished), as
+ * one hub forgets them from memory (task-retention.ts). Returns how many went.
  */
 export async function pruneFinishedTasks(sql: Queryable, keep: number): Promise<number> {
   const rows = await sql`DELETE FROM tasks WHERE task_id IN (
-      SELECT task_id FROM tasks WHERE status IN ('completed', 'failed') ORDER BY updated_at DESC, seq DESC OFFSET ${keep} LIMIT 1000)
+      SELECT task_id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') ORDER BY updated_at DESC, seq DESC OFFSET ${keep} LIMIT 1000)
     RETURNING task_id`
   return rows.length
 }

@@ -58,18 +58,15 @@ export async function saveTaskReportsOneByOne(sql: Sql, reports: readonly TaskRe
 }
 
 /**
- * Locks the rows of the failures that apply (those `write` will change) and decides each one's
- * verdict on the row as locked: the same rule as one hub's (rules.ts outcomeVerdict).
+ * Locks the failures' rows and decides each one's verdict on the row as locked: the same rule as
+ * one hub's (rules.ts outcomeVerdict). Whether a report applies at all is `write`'s condition.
  */
 async function failureVerdicts(tx: Queryable, failures: readonly Finish[]): Promise<FinishRecord[]> {
   const held = await tx<{ task_id: string; retries: number; retry_delay_ms: number; retried: number }[]>`
     SELECT task_id, retries, retry_delay_ms, retried FROM tasks
-    JOIN unnest(${failures.map((f) => f.task_id)}::text[], ${failures.map((f) => f.agent_id)}::text[]) AS f(f_task_id, f_agent_id)
-      ON task_id = f_task_id
-    WHERE (status IN ('assigned', 'working') AND agent_id = f_agent_id) OR
-      (status = 'queued' AND run_after IS NULL AND last_agent_id = f_agent_id)
+    WHERE task_id = ANY(${failures.map((f) => f.task_id)}::text[])
     ORDER BY task_id
-    FOR UPDATE OF tasks`
+    FOR UPDATE`
   const byId = new Map(held.map((row) => [row.task_id, row]))
   return failures.flatMap((f) => {
     const row = byId.get(f.task_id)

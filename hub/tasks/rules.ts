@@ -62,6 +62,20 @@ export function retryDelay(task: { retries: number; retry_delay_ms: number; retr
 }
 
 /**
+ * Whether `agentId`'s report of the task (its outcome, or that it still holds it) is taken: while
+ * the task is in flight on that agent, or queued again after its grace period and not yet taken
+ * by anyone, from the agent it was last given to (`lastAgentId`). Not for a task waiting for a
+ * retry: a report then is a resend of the failure that queued it. (The cluster's statements hold
+ * the same condition in their WHERE: task-reports.ts, task-queue.ts adoptTask.)
+ */
+export function takesReportFrom(
+  task: { status: TaskStatus; agent_id: string | null; run_after: number | null }, lastAgentId: string | undefined, agentId: string,
+): boolean {
+  if (isInFlight(task.status)) return task.agent_id === agentId
+  return task.status === 'queued' && task.run_after === null && lastAgentId === agentId
+}
+
+/**
  * Whether an interruption counts as an attempt. A run cut short (force restart, shutdown, crash)
  * does; a refusal before it started (the sidecar was busy or restarting) does not, except
  * `storage_unavailable`: a sidecar that cannot write its queue file refuses every task, which

@@ -6,6 +6,7 @@
 import type { AgentRecord } from '../agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import type { TaskRecord } from './task-options.ts'
+import { takesReportFrom } from './rules.ts'
 
 /** The task board's steps the reconcile takes (TaskBoard.reconcile). */
 export interface ReconcileSteps {
@@ -47,14 +48,15 @@ export function reconcileIdentified(b: ReconcileSteps, rec: AgentRecord, activeT
   }
   if (activeTaskId && holding !== activeTaskId) {
     const task = b.task(activeTaskId)
-    if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
+    const takes = task !== undefined && takesReportFrom(task, b.lastAssignee(activeTaskId), rec.agent_id)
+    if (task && takes && task.status !== 'queued') {
       // In flight here when the hub restarted: the agent still holds it.
       b.clearStep(task.task_id)
       task.status = 'working'
       if (!b.hasOverdue(task.task_id)) b.armOverdue(task)
       b.touch(task)
       holding = activeTaskId
-    } else if (task?.status === 'queued' && b.lastAssignee(activeTaskId) === rec.agent_id) {
+    } else if (task && takes) {
       // Requeued after the grace period but not yet given to anyone: take it back.
       b.unqueue(activeTaskId)
       task.status = 'working'

@@ -15,7 +15,7 @@ import { DispatchQueue } from './task-dispatch.ts'
 import { reconcileIdentified, type ReconcileSteps } from './task-reconcile.ts'
 import { cancelTask, type CancelAnswer, type CancelSteps } from './task-cancel.ts'
 import {
-  TASK_EXTRAS_DEFAULTS, countsAsAttempt, isFinished, outcomeVerdict, overdueAfterMs, pageTasks, requeueVerdict,
+  TASK_EXTRAS_DEFAULTS, countsAsAttempt, isFinished, outcomeVerdict, overdueAfterMs, pageTasks, requeueVerdict, takesReportFrom,
   type TaskExtras, type TasksQuery,
 } from './rules.ts'
 
@@ -194,13 +194,7 @@ export class TaskBoard {
   /** An outcome reported by a sidecar. Stored once; always acknowledged so it is not resent. */
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     const task = this.tasks.get(taskId)
-    const isOurs = task !== undefined && (
-      ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
-      // Not one waiting for a retry (a report then is a resend of the failure that queued it), and
-      // only from the agent it was last given to.
-      (task.status === 'queued' && task.run_after === null && this.lastAssignee.get(taskId) === rec.agent_id)
-    )
-    if (task && isOurs) {
+    if (task && takesReportFrom(task, this.lastAssignee.get(taskId), rec.agent_id)) {
       this.timers.clearStep(task.task_id)
       const verdict = outcomeVerdict(task, outcome)
       if (verdict.status === 'queued') {

@@ -133,6 +133,32 @@ describe('task queue', () => {
     expect(await claimOne(sql, 'a0', 'hub-1')).toBeNull()
   })
 
+  it('two requeues of one task at once, on two connections: one applies, its attempt counted once', async () => {
+    await connect({ a0: 'hub-1' })
+    await insert('t1')
+    await claimOne(sql, 'a0', 'hub-1')
+    const other = db.connect()
+    const rows = await Promise.all([
+      requeueTask(sql, 't1', { agentId: 'a0', maxAttempts: 3, counted: false }),
+      requeueTask(other, 't1', { agentId: 'a0', maxAttempts: 3, counted: false }),
+    ])
+    expect(rows.filter((r) => r !== null)).toHaveLength(1)
+    expect(await getTask(sql, 't1')).toMatchObject({ status: 'queued', attempts: 0 })
+  })
+
+  it('a failure resent on two connections at once: queued for its retry once', async () => {
+    await connect({ a0: 'hub-1' })
+    await insertTask(sql, { task_id: 't1', input: null, pinned: null, timeout_ms: LONG_LEASE_MS, extras: { labels: [], retries: 2, retry_delay_ms: 60_000 } })
+    await claimOne(sql, 'a0', 'hub-1')
+    const other = db.connect()
+    const applied = await Promise.all([
+      completeTask(sql, 't1', 'a0', { ok: false, error: 'boom' }),
+      completeTask(other, 't1', 'a0', { ok: false, error: 'boom' }),
+    ])
+    expect([...applied].sort()).toEqual([false, true])
+    expect(await getTask(sql, 't1')).toMatchObject({ status: 'queued', retried: 1, error: 'boom', agent_id: null })
+  })
+
   it('claims only for an agent this hub holds, under a live lease, with no task in flight', async () => {
     await connect({ a0: 'hub-1', a1: 'hub-2' })
     await insert('t1')

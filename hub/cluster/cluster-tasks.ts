@@ -23,7 +23,6 @@ import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
 import { ReportOrder } from './report-order.ts'
 
-export { TASKS_NUDGE } from '../pg/pg-task-store.ts'
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000

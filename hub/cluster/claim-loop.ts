@@ -1,7 +1,7 @@
 /**
  * How one hub claims queued tasks for its free agents (cluster mode). A claim is one statement
  * for a group of free agents together, which gives a task to as many of them as there are tasks
- * they may run (hub/pg/task-queue.ts claimTasks), and a group's agents are in no other claim
+ * they may run (hub/pg/task-queue.ts claimTasks, through the store), and a group's agents are in no other claim
  * meanwhile, so no agent is given two tasks. Claims are
  * wanted (`wanted`) one per nudge (a task queued somewhere) and, while tasks may be waiting
  * for a free agent (`backlog`), one per agent freed; a claim that finds nothing hands its turn
@@ -11,16 +11,15 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { Sql } from '../pg/connect.ts'
-import { claimTasks, type TaskRow as ClaimedTask } from '../pg/task-queue.ts'
+import type { TaskRow as ClaimedTask } from '../pg/task-queue.ts'
 import type { HubLease } from './lease.ts'
 
 /** Claims under way at once, at most: enough to hide a claim's round trip under load. */
 const MAX_CLAIMS = 4
 
 export interface ClaimLoopDeps {
-  sql: Sql
-  hubId: string
+  /** The store's claim (hub/pg/pg-task-store.ts): one statement for a group of free agents. */
+  claim(agents: readonly string[]): Promise<{ tasks: ClaimedTask[]; moreQueued: boolean }>
   lease: HubLease
   fleet: Fleet
   log: Logger
@@ -99,17 +98,17 @@ export class ClaimLoop {
   private async claim(group: string[]): Promise<void> {
     const nudges = this.nudges
     for (const id of group) this.claiming.add(id)
-    let claimed: { rows: ClaimedTask[]; more_queued: boolean }
+    let claimed: { tasks: ClaimedTask[]; moreQueued: boolean }
     try {
-      claimed = await claimTasks(this.d.sql, group, this.d.hubId)
+      claimed = await this.d.claim(group)
     } finally {
       for (const id of group) this.claiming.delete(id)
     }
-    if (claimed.rows.length > 0) {
+    if (claimed.tasks.length > 0) {
       // Handed over first: their agents take the tasks at once, so the next claim leaves them out.
-      const handed = Promise.all(claimed.rows.map((row) => this.d.handOver(row)))
+      const handed = Promise.all(claimed.tasks.map((row) => this.d.handOver(row)))
       // Another may be waiting: claim again (the one after finds nothing, or the next in line).
-      if (claimed.more_queued) this.want()
+      if (claimed.moreQueued) this.want()
       else this.backlog = false
       await handed
       return

@@ -12,12 +12,12 @@ import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../
 import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing-rows.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
-import { createTaskInserts } from './task-inserts.ts'
+import { TASKS_NUDGE, type PgTaskStore } from '../pg/pg-task-store.ts'
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/rules.ts'
 import { fanOutTargets } from '../tasks/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/notify-bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap-rows.ts'
-import { TASKS_NUDGE, TASK_CANCEL } from './cluster-tasks.ts'
+import { TASK_CANCEL } from './cluster-tasks.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { ClusterHealing } from './cluster-healing.ts'
 
@@ -31,6 +31,8 @@ export interface ClusterAdminDeps {
   maxQueuedTasks?: number
   rollouts: RolloutEngine
   healing: ClusterHealing
+  /** Where tasks are kept (a creation goes through its insert). */
+  taskStore: PgTaskStore
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {
     restart(restartId: string): Promise<void>
@@ -44,7 +46,6 @@ export interface ClusterAdminDeps {
 
 export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
   const { sql, bus, hubId } = d
-  const inserts = createTaskInserts(sql, { maxQueued: d.maxQueuedTasks, hubId: bus.hubId })
 
   async function setDrainedAndTell(agentId: string, drained: boolean): Promise<AgentView | null> {
     let lifted: string[] = []
@@ -94,14 +95,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     async createTask(input, pinned, timeoutMs, extras) {
       // Committed before the answer, and every hub nudged at commit to try its free agents.
       const task = { task_id: d.newId(), input, pinned, timeout_ms: timeoutMs ?? d.defaultTimeoutMs, extras: { ...TASK_EXTRAS_DEFAULTS, ...defined(extras) } }
-      // One statement far from the queue cap, with the others that came meanwhile (task-inserts.ts);
-      // near it, serialized with the other hubs'.
-      const row = await inserts.insert(task) ?? await inTransaction(sql, async (tx) => {
-        if (d.maxQueuedTasks !== undefined) await assertQueueRoom(tx, d.maxQueuedTasks)
-        const added = await insertTask(tx, task)
-        await bus.publish(ALL_HUBS, { ...TASKS_NUDGE }, tx)
-        return added
-      })
+      const row = await d.taskStore.insert(task)
       d.local.taskChanged(row.task_id, row)
       return taskViewOf(row)
     },
@@ -124,7 +118,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
       return rows.map(taskViewOf)
     },
     getTask: async (taskId) => {
-      const row = await getTask(sql, taskId)
+      const row = await d.taskStore.get(taskId)
       return row ? taskViewOf(row) : null
     },
     async listTasks(query) {

@@ -1,28 +1,28 @@
 /**
- * Tasks in cluster mode: the rows in PostgreSQL are the queue and the record (hub/pg/task-queue.ts);
+ * Tasks in cluster mode: the rows in PostgreSQL are the queue and the record, reached through
+ * the TaskQueueStore's named operations (hub/pg/pg-task-store.ts, rules in hub/tasks/rules.ts);
  * this hub hands them only to agents whose sockets it holds. A claim is one statement with
  * FOR UPDATE SKIP LOCKED, so however many hubs claim at once a task goes to one agent; one
  * claim per agent at a time here keeps an agent from holding two. An outcome is acknowledged
  * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
  * of a hub that died are requeued by the others.
  */
-import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
+import type { TaskOutcome } from '../../shared/protocol.ts'
+import { countsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
+import { SUPERSEDED, type StoredOutcome } from '../tasks/task-queue-store.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
-import { adoptTask, getTask, requeueTask, tasksHeldBy, type Outcome, type TaskRow } from '../pg/task-queue.ts'
+import type { TaskRow } from '../pg/task-queue.ts'
+import { TASKS_NUDGE, type PgTaskStore } from '../pg/pg-task-store.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { TaskRows } from './task-rows.ts'
 import type { HubLease } from './lease.ts'
 import { ReportOrder } from './report-order.ts'
-import { MERGED, ReportBatch } from './report-batch.ts'
 
-/** Bus message: queued work may be waiting (a new task, or one queued again). */
-export const TASKS_NUDGE = { kind: 'tasks' } as const
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
 const RETRY_MS = 1000
@@ -34,17 +34,16 @@ const MAX_RETRY_MS = 4000
 const ATTEMPT_DEADLINE_MS = 10_000
 
 export interface ClusterTasksDeps {
-  sql: Sql
+  /** Where the tasks are kept: every change goes through its named operations. */
+  store: PgTaskStore
   bus: PgBus
   lease: HubLease
-  hubId: string
   fleet: Fleet
   changes: ChangeFeed
   log: Logger
   /** Whether this hub holds the agent in the cluster (ClusterPresence.holds). */
   holds: (agentId: string) => boolean
   acceptTimeoutMs: number
-  maxAttempts: number
   /** Resolves once the task's output received so far is stored: its outcome waits for it. */
   outputWritten?: (taskId: string) => Promise<void>
   /** Durability's backstop for an agent that never reports its task: a healing action here. */
@@ -73,18 +72,21 @@ export class ClusterTasks implements TaskOwner {
   /** Each identify is its own (a new connection reports anew). */
   private identifies = 0
   private readonly reports = new ReportOrder()
-  private readonly saves: ReportBatch
 
   constructor(private readonly d: ClusterTasksDeps) {
-    this.saves = new ReportBatch({ sql: d.sql, log: d.log })
     this.claims = new ClaimLoop({
-      sql: d.sql, hubId: d.hubId, lease: d.lease, fleet: d.fleet, log: d.log,
+      claim: (agents) => d.store.claim(agents), lease: d.lease, fleet: d.fleet, log: d.log,
       mayClaim: (agentId) => !this.busy.has(agentId) && this.mayClaim(agentId),
       handOver: (row) => this.handOver(row),
     })
     this.unsubscribe = d.changes.on('agent', (change) => {
       if (!this.claims.isIdle(change.agent_id)) this.offer(change.agent_id)
     })
+  }
+
+  /** Where the tasks are kept (the sweep's overdue, orphaned and retention go through it too). */
+  get store(): PgTaskStore {
+    return this.d.store
   }
 
   /** Queued work may be waiting: every free agent here may claim. */
@@ -106,9 +108,9 @@ export class ClusterTasks implements TaskOwner {
   async overdue(task: { task_id: string; agent_id: string | null; timeout_ms: number }, graceMs: number): Promise<void> {
     const agentId = task.agent_id
     if (agentId === null || !this.d.holds(agentId)) return
-    const row = await requeueTask(this.d.sql, task.task_id, { agentId, maxAttempts: this.d.maxAttempts })
+    const row = await this.d.store.requeue(task.task_id, agentId, true)
     if (!row) return
-    const waited = task.timeout_ms + graceMs
+    const waited = overdueAfterMs(task, graceMs)
     this.d.log.warn('task overdue; running it again', { task_id: task.task_id, agent_id: agentId, waited_ms: waited })
     this.changed(task.task_id, row)
     const rec = this.d.fleet.get(agentId)
@@ -178,7 +180,7 @@ export class ClusterTasks implements TaskOwner {
     this.changed(row.task_id, row)
     if (!rec || !this.d.fleet.isAvailable(agentId)) {
       // A restart or drain came in while claiming: give it back, not counted as an attempt.
-      this.changed(row.task_id, await requeueTask(this.d.sql, row.task_id, { agentId, maxAttempts: this.d.maxAttempts, started: false }) ?? undefined)
+      this.changed(row.task_id, await this.d.store.requeue(row.task_id, agentId, false) ?? undefined)
       await this.announce()
       return
     }
@@ -204,8 +206,8 @@ export class ClusterTasks implements TaskOwner {
     this.acceptTimers.delete(taskId)
   }
 
-  private async takeBack(rec: AgentRecord, taskId: string, started: boolean): Promise<void> {
-    const row = await requeueTask(this.d.sql, taskId, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts, started })
+  private async takeBack(rec: AgentRecord, taskId: string, counted: boolean): Promise<void> {
+    const row = await this.d.store.requeue(taskId, rec.agent_id, counted)
     if (row) this.changed(taskId, row)
     this.d.fleet.release(rec, taskId)
     if (row?.status === 'queued') await this.announce()
@@ -214,13 +216,13 @@ export class ClusterTasks implements TaskOwner {
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
     this.reports.after(rec, () => this.retry(`accept ${taskId}`, rec, async () => {
-      const started = await this.saves.accept(taskId, rec.agent_id)
-      if (started === MERGED) return // its outcome came before it was sent, and is saved in its place
+      const started = await this.d.store.start(taskId, rec.agent_id)
+      if (started === SUPERSEDED) return // its outcome came before it was sent, and is saved in its place
       if (started) {
         this.changed(taskId, started)
         return this.d.fleet.taskStarted(rec)
       }
-      const row = await getTask(this.d.sql, taskId)
+      const row = await this.d.store.get(taskId)
       const ours = row && row.agent_id === rec.agent_id && (row.status === 'working' || row.status === 'assigned')
       // Given to another agent meanwhile: this copy must not run twice.
       if (!ours) this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
@@ -231,12 +233,12 @@ export class ClusterTasks implements TaskOwner {
     this.disarmAccept(taskId)
     // The same limit as one hub's (outcome-text.ts).
     const checked = withinResultLimit(outcome)
-    const stored: Outcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
+    const stored: StoredOutcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
     this.reports.after(rec, () => this.retry(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
-      const { row, merged } = await this.saves.finish(taskId, rec.agent_id, stored)
+      const { task: row, superseded } = await this.d.store.complete(taskId, rec.agent_id, stored)
       // As its accept's save would have: a graceful restart asked for meanwhile waits for the task.
-      if (merged) this.d.fleet.taskStarted(rec)
+      if (superseded) this.d.fleet.taskStarted(rec)
       this.changed(taskId, row ?? undefined)
       // Failed with retries left: queued again, claimable once its delay has passed.
       if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)
@@ -249,9 +251,7 @@ export class ClusterTasks implements TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started = true): void {
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-    // Refused before it started: not an attempt, but for a sidecar that cannot write its queue
-    // file, which refuses every task (shared/protocol.ts STORAGE_UNAVAILABLE).
-    const counted = started || reason === STORAGE_UNAVAILABLE
+    const counted = countsAsAttempt(reason, started)
     this.reports.after(rec, () => this.retry(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
@@ -262,23 +262,23 @@ export class ClusterTasks implements TaskOwner {
   identified(rec: AgentRecord, activeTaskId: string | null): void {
     this.busy.add(rec.agent_id)
     this.retry(`identify ${++this.identifies}`, rec, async () => {
-      const { sql, hubId } = this.d
-      for (const held of await tasksHeldBy(sql, rec.agent_id)) {
+      const { store } = this.d
+      for (const held of await store.heldBy(rec.agent_id)) {
         // The sidecar never stored it (lost before it was accepted): run it again.
         if (held.task_id !== activeTaskId) {
-          const row = await requeueTask(sql, held.task_id, { agentId: rec.agent_id, maxAttempts: this.d.maxAttempts })
+          const row = await store.requeue(held.task_id, rec.agent_id, true)
           if (row) this.changed(held.task_id, row)
           if (row?.status === 'queued') await this.announce()
         }
       }
       let holding: string | null = null
       if (activeTaskId) {
-        if (await adoptTask(sql, activeTaskId, rec.agent_id, hubId)) {
+        if (await store.adopt(activeTaskId, rec.agent_id)) {
           holding = activeTaskId
           this.changed(activeTaskId)
         }
         else {
-          const row = await getTask(sql, activeTaskId)
+          const row = await store.get(activeTaskId)
           // A finished task's late result is acknowledged (and ignored) when it arrives.
           if (row?.status === 'cancelled') {
             // Busy until its sidecar reports the stopped task: no next task beside one still dying.

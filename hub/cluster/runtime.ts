@@ -21,6 +21,7 @@ import { ClusterRevocations } from './cluster-revocations.ts'
 import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
+import { PgTaskStore } from '../pg/pg-task-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
 import { ClusterHealing } from './cluster-healing.ts'
@@ -125,10 +126,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
     const outputs = new ClusterTaskOutputs(sql, local.log)
+    const taskStore = new PgTaskStore({
+      sql, bus, hubId: o.hubId, log: local.log, maxAttempts: local.maxTaskAttempts, maxQueuedTasks: local.maxQueuedTasks,
+    })
     const tasks = new ClusterTasks({
       outputWritten: (taskId) => outputs.written(taskId),
-      sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log,
-      holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs, maxAttempts: local.maxTaskAttempts,
+      store: taskStore, bus, lease, fleet: local.fleet, changes: local.changes, log: local.log,
+      holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
     })
     // The one rule book (hub/rollouts/engine.ts) over the rows; every hub hears a rollout move.
@@ -144,7 +148,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks,
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
         restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id, row) => tasks.changed(id, row),
@@ -162,7 +166,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         await healing.syncHolds()
         if (decider.isDecider) await fleetAlerts?.check()
       } },
-      restartTimeoutMs: local.restartTimeoutMs, maxAttempts: local.maxTaskAttempts, keepFinishedTasks: local.maxFinishedTasks,
+      restartTimeoutMs: local.restartTimeoutMs, keepFinishedTasks: local.maxFinishedTasks,
       intervalMs: o.sweepMs ?? 1000,
       restartFailed: (restart) => local.metrics?.restartChanged({ ...restart, state: 'failed' }),
     })

@@ -11,7 +11,6 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Sql } from '../pg/connect.ts'
-import { orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask } from '../pg/task-queue.ts'
 import { failStaleRestarts } from '../pg/restarts.ts'
 import { pruneHubs, touchHubAgents } from '../pg/presence-rows.ts'
 import { pruneRevokedTokens } from '../pg/revocation-rows.ts'
@@ -46,7 +45,6 @@ export interface SweepDeps {
   log: Logger
   graceMs: number
   restartTimeoutMs: number
-  maxAttempts: number
   /** Finished tasks kept (one hub's AGENTCOM default, createHub's maxFinishedTasks). */
   keepFinishedTasks: number
   intervalMs: number
@@ -64,13 +62,13 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     // Acting on other hubs' lapses waits until every hub had its chance to renew (lease.ts).
     if (d.lease.senior) await sweepLapsed()
     // Tasks this hub dispatched whose agent, still here, never reported (the holding hub acts).
-    for (const task of await overdueTasks(sql, d.graceMs, d.hubId)) await d.tasks.overdue(task, d.graceMs)
+    for (const task of await d.tasks.store.overdue(d.graceMs)) await d.tasks.overdue(task, d.graceMs)
     await touchHubAgents(sql, d.hubId)
     await pruneRevokedTokens(sql)
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
     await pruneEvents(sql, EVENTS_PRUNE)
     await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
-    await pruneFinishedTasks(sql, d.keepFinishedTasks)
+    await d.tasks.store.prune(d.keepFinishedTasks)
     await d.presence.reconcile()
     await d.rollouts.tick()
     await d.healing.tick()
@@ -82,8 +80,8 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
   async function sweepLapsed(): Promise<void> {
     const { sql } = d
     let requeued = 0
-    for (const task of await orphanedTasks(sql, d.graceMs)) {
-      const row = await requeueTask(sql, task.task_id, { agentId: task.agent_id!, maxAttempts: d.maxAttempts })
+    for (const task of await d.tasks.store.orphaned(d.graceMs)) {
+      const row = await d.tasks.store.requeue(task.task_id, task.agent_id!, true)
       if (row) {
         requeued++
         d.tasks.changed(task.task_id)

@@ -7,11 +7,11 @@
  * per task was the largest share of the statements per task left under the
  * cluster_task_throughput load once the reports were batched.
  */
-// Claims for several free agents of one hub in one statement (hub/pg/task-queue.ts claimTasks):
-// task-queue.ts claimTask's rule, applied again for the agents left until none may run a queued
-// task, so the oldest queued task any of them may run goes to the first (in the order given)
-// that may, each time. A row another claimer has locked is skipped, never waited on. Which
-// agents may take a task at all is read once, at the start, as claimTask reads it at its own.
+// Claims for several free agents of one hub in one statement (hub/pg/task-queue.ts claimTasks),
+// the one claim rule: applied again for the agents left until none may run a queued task, so
+// the oldest queued task any of them may run goes to the first (in the order given) that may,
+// each time. A row another claimer has locked is skipped, never waited on. Which agents may take
+// a task at all is read once, at the start.
 export const CLAIM_TASKS = /* sql */ `
 CREATE FUNCTION claim_tasks(free_agents text[], claimer text, max_claims integer) RETURNS SETOF tasks
   LANGUAGE plpgsql AS $$

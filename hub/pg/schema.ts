@@ -308,6 +308,14 @@ ALTER TABLE tasks ALTER COLUMN input TYPE json USING input::json, ALTER COLUMN r
 ALTER TABLE events ALTER COLUMN payload TYPE json USING payload::json;
 `
 
+// Cancelled tasks are finished too (rules.ts isFinished): kept and forgotten with the completed
+// and failed ones (task-queue.ts pruneFinishedTasks), as one hub does. The retention's index
+// left them out, and the prune with it, so they were never forgotten.
+const CANCELLED_RETAINED = /* sql */ `
+DROP INDEX tasks_finished;
+CREATE INDEX tasks_finished ON tasks (updated_at) WHERE status IN ('completed', 'failed', 'cancelled');
+`
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial cluster schema', sql: INITIAL },
   { version: 2, name: 'rollout agents waiting since', sql: ROLLOUT_WAITING },
@@ -324,4 +332,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 13, name: 'claims for several agents in one statement', sql: CLAIM_TASKS },
   { version: 14, name: 'epoch_ms inlined', sql: EPOCH_MS_INLINED },
   { version: 15, name: 'events: one row for the views of one write', sql: EVENT_ROWS_OF_VIEWS },
+  { version: 16, name: 'tasks: cancelled ones forgotten as finished ones', sql: CANCELLED_RETAINED },
 ]

@@ -4,8 +4,8 @@
  * once), completing only for the agent that holds the task, requeueing, and finding overdue
  * tasks on the database's clock. Every function resolves after its change has committed.
  */
-import type { Queryable } from './connect.ts'
-import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TaskStatus } from '../tasks/rules.ts'
+import { inTransaction, type Queryable, type Sql } from './connect.ts'
+import { TASK_EXTRAS_DEFAULTS, requeueVerdict, type TaskExtras, type TaskStatus } from '../tasks/rules.ts'
 
 export type { TaskStatus } from '../tasks/rules.ts'
 export type Outcome = { ok: true; result: unknown } | { ok: false; error: string }
@@ -73,49 +73,13 @@ export async function getTask(sql: Queryable, taskId: string): Promise<TaskRow |
   return row ?? null
 }
 
-/** A claimed task, and whether another task was queued beside it (claimable or not). */
-export type ClaimedTask = TaskRow & { more_queued: boolean }
-
 /**
- * Gives the oldest queued task one of `agents` may run to the first of them (in the order given)
- * that may, or returns null: then none of them may run any queued task now. Only agents whose
- * socket `hubId` holds, under its own lease, that hold no task already. Rows another claimer
- * has locked are skipped, never waited on or taken twice. One statement for a hub's free agents
- * together: a claim per free agent on every nudge cost four wasted claims per task (measured
- * under the cluster_task_throughput load).
- */
-export async function claimTask(sql: Queryable, agents: string | readonly string[], hubId: string): Promise<ClaimedTask | null> {
-  const ids = typeof agents === 'string' ? [agents] : [...agents]
-  if (ids.length === 0) return null
-  const [row] = await sql<ClaimedTask[]>`
-    UPDATE tasks SET status = 'assigned', agent_id = pick.free_agent, last_agent_id = pick.free_agent, hub_id = ${hubId},
-      attempts = attempts + 1, assigned_at = now(), deadline_at = now() + timeout_ms * interval '1 millisecond',
-      updated_at = now(), run_after = NULL
-    FROM (
-      SELECT t.task_id AS free_task, free.agent_id AS free_agent FROM tasks t
-      CROSS JOIN LATERAL (
-        SELECT a.agent_id FROM unnest(${ids}::text[]) WITH ORDINALITY AS w(agent_id, n)
-        JOIN agents a ON a.agent_id = w.agent_id JOIN hubs h ON h.hub_id = a.hub_id
-        WHERE a.hub_id = ${hubId} AND a.connected AND h.lease_until > now()
-          AND (t.pinned IS NULL OR t.pinned = a.agent_id) AND t.labels <@ a.labels
-          AND NOT EXISTS (SELECT 1 FROM tasks busy WHERE busy.agent_id = a.agent_id AND busy.status IN ('assigned', 'working'))
-        ORDER BY w.n LIMIT 1) free
-      WHERE t.status = 'queued' AND (t.run_after IS NULL OR t.run_after <= now())
-      ORDER BY t.seq
-      LIMIT 1
-      FOR UPDATE OF t SKIP LOCKED) pick
-    WHERE tasks.task_id = pick.free_task
-    RETURNING ${sql.unsafe(COLUMNS)},
-      -- Read before this update, so the row claimed counts among them.
-      (SELECT count(*) FROM (SELECT 1 FROM tasks WHERE status = 'queued' LIMIT 2) q) > 1 AS more_queued`
-  return row ?? null
-}
-
-/**
- * claimTask for as many of `agents` as may run queued tasks, in one statement and one commit
- * (the function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task any agent left
- * may run to the first of them that may. `more_queued`: a task was queued beside those claimed
- * (claimable or not), read before the claims.
+ * Gives queued tasks to as many of `agents` as may run one, in one statement and one commit (the
+ * function claim_tasks, schema-throughput.ts CLAIM_TASKS): each claim gives the oldest queued task
+ * any agent left may run to the first of them (in the order given) that may. Only agents whose
+ * socket `hubId` holds, under its own lease, that hold no task already. Rows another claimer has
+ * locked are skipped, never waited on or taken twice. `more_queued`: a task was queued beside
+ * those claimed (claimable or not), read before the claims.
  */
 export async function claimTasks(sql: Queryable, agents: readonly string[], hubId: string): Promise<{ rows: TaskRow[]; more_queued: boolean }> {
   if (agents.length === 0) return { rows: [], more_queued: false }
@@ -136,39 +100,6 @@ export async function startTask(sql: Queryable, taskId: string, agentId: string)
 export async function startTaskRow(sql: Queryable, taskId: string, agentId: string): Promise<TaskRow | null> {
   const [row] = await sql<TaskRow[]>`UPDATE tasks SET status = 'working', updated_at = now()
     WHERE task_id = ${taskId} AND agent_id = ${agentId} AND status = 'assigned' RETURNING ${sql.unsafe(COLUMNS)}`
-  return row ?? null
-}
-
-/**
- * Stores an agent's outcome, once. It applies while the task is in flight on that agent, or
- * queued again after its grace period and not yet taken by anyone (its result is as good as a
- * rerun's), and only from the agent it was last given to: never from one that was never given
- * it, nor once another agent holds it or it has finished. Returns whether it applied;
- * either way the sidecar is acknowledged, so it stops resending.
- */
-export async function completeTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<boolean> {
-  return (await finishTask(sql, taskId, agentId, outcome)) !== null
-}
-
-/** completeTask, answering the task as it is now (queued again when a failure had retries left), or null. */
-export async function finishTask(sql: Queryable, taskId: string, agentId: string, outcome: Outcome): Promise<TaskRow | null> {
-  // JSON text, as insertTask's input: exactly what the agent sent, U+0000 and lone surrogates included.
-  const result = outcome.ok && outcome.result !== null && outcome.result !== undefined ? JSON.stringify(outcome.result) : null
-  // A failure with retries left is queued again after retry_delay_ms * 2^retried (rules.ts's retryDelay).
-  const retry = outcome.ok ? sql`false` : sql`retried < retries`
-  const [row] = await sql<TaskRow[]>`
-    UPDATE tasks SET
-      status = CASE WHEN ${retry} THEN 'queued' ELSE ${outcome.ok ? 'completed' : 'failed'} END,
-      agent_id = CASE WHEN ${retry} THEN pinned ELSE ${agentId} END,
-      run_after = CASE WHEN ${retry} THEN now() + retry_delay_ms * power(2, retried) * interval '1 millisecond' ELSE NULL END,
-      retried = CASE WHEN ${retry} THEN retried + 1 ELSE retried END,
-      assigned_at = CASE WHEN ${retry} THEN NULL ELSE assigned_at END,
-      result = ${result}::text::json, error = ${outcome.ok ? null : outcome.error}, deadline_at = NULL, updated_at = now()
-    WHERE task_id = ${taskId} AND (
-      (status IN ('assigned', 'working') AND agent_id = ${agentId}) OR
-      -- Not one waiting for a retry: a report then is a resend of the failure that queued it.
-      (status = 'queued' AND run_after IS NULL AND last_agent_id = ${agentId}))
-    RETURNING ${sql.unsafe(COLUMNS)}`
   return row ?? null
 }
 
@@ -202,37 +133,40 @@ export async function listTasks(
 
 /**
  * Takes a task back from `agentId` (it vanished past its grace, refused it, was cut short):
- * queued again, or failed once it has had `maxAttempts`. `started: false` (refused before it
- * ran) does not count as an attempt. Returns the task as it is now, or null when `agentId`
- * no longer held it (someone acted first).
+ * queued again, or failed once it has had `maxAttempts` (hub/tasks/rules.ts requeueVerdict,
+ * decided on the row held locked). `counted: false` (rules.ts countsAsAttempt: refused before it
+ * ran) takes back its assignment's attempt. Returns the task as it is now, or null when `agentId`
+ * no longer held it (someone acted first). One transaction of two statements: requeues are rare
+ * (interruptions, agents gone, overdue tasks), never on a task's ordinary path.
  */
 export async function requeueTask(
-  sql: Queryable,
+  sql: Sql,
   taskId: string,
-  opts: { agentId: string; maxAttempts: number; started?: boolean },
+  opts: { agentId: string; maxAttempts: number; counted?: boolean },
 ): Promise<TaskRow | null> {
-  // Computed from the locked row itself, in every SET (which all see the row before the update).
-  const dec = opts.started === false ? 1 : 0
-  const max = opts.maxAttempts
-  const [row] = await sql<TaskRow[]>`
-    UPDATE tasks SET attempts = greatest(attempts - ${dec}::int, 0),
-      status = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int THEN 'failed' ELSE 'queued' END,
-      error = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int
-        THEN 'interrupted ' || greatest(attempts - ${dec}::int, 0) || ' times' ELSE error END,
-      agent_id = CASE WHEN greatest(attempts - ${dec}::int, 0) >= ${max}::int THEN agent_id ELSE pinned END,
-      assigned_at = NULL, deadline_at = NULL, updated_at = now()
-    WHERE task_id = ${taskId} AND status IN ('assigned', 'working') AND agent_id = ${opts.agentId}
-    RETURNING ${sql.unsafe(COLUMNS)}`
-  return row ?? null
+  return inTransaction(sql, async (tx) => {
+    const [held] = await tx<{ attempts: number; pinned: string | null; agent_id: string | null; error: string | null }[]>`
+      SELECT attempts, pinned, agent_id, error FROM tasks
+      WHERE task_id = ${taskId} AND status IN ('assigned', 'working') AND agent_id = ${opts.agentId}
+      FOR UPDATE`
+    if (!held) return null
+    const verdict = requeueVerdict(held, opts.counted ?? true, opts.maxAttempts)
+    const [row] = await tx<TaskRow[]>`
+      UPDATE tasks SET status = ${verdict.status}, attempts = ${verdict.attempts}, agent_id = ${verdict.agent_id},
+        error = ${verdict.error}, assigned_at = NULL, deadline_at = NULL, updated_at = now()
+      WHERE task_id = ${taskId}
+      RETURNING ${tx.unsafe(COLUMNS)}`
+    return row
+  })
 }
 
 /**
- * Forgets finished tasks past the newest `keep` (by when they finished), as one hub forgets
- * them from memory (task-retention.ts). Returns how many went.
+ * Forgets finished tasks (cancelled ones too) past the newest `keep` (by when they finished), as
+ * one hub forgets them from memory (task-retention.ts). Returns how many went.
  */
 export async function pruneFinishedTasks(sql: Queryable, keep: number): Promise<number> {
   const rows = await sql`DELETE FROM tasks WHERE task_id IN (
-      SELECT task_id FROM tasks WHERE status IN ('completed', 'failed') ORDER BY updated_at DESC, seq DESC OFFSET ${keep} LIMIT 1000)
+      SELECT task_id FROM tasks WHERE status IN ('completed', 'failed', 'cancelled') ORDER BY updated_at DESC, seq DESC OFFSET ${keep} LIMIT 1000)
     RETURNING task_id`
   return rows.length
 }

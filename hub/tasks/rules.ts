@@ -1,10 +1,13 @@
 /**
- * Task control's rules (CONTRACT.md, "Task control (v3)"), written once and followed by both
- * stores: the single hub's board (hub/tasks/tasks.ts) and the cluster's SQL (hub/pg/task-queue.ts,
- * which computes the same retry delay and cancel decision in its statements).
+ * Tasks' rules (CONTRACT.md, "Task control (v3)" and "One engine, two stores (v3)"), written once
+ * and followed by both stores: the single hub's board (hub/tasks/tasks.ts) and the cluster's
+ * (hub/pg/pg-task-store.ts), which decides a requeue and a failed run's retry here, on the row it
+ * holds locked, and writes what these functions answer.
  */
 import * as v from 'valibot'
 import { Labels } from '../../shared/labels.ts'
+import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
+import { withinResultLimit } from './outcome-text.ts'
 
 export type TaskStatus = 'queued' | 'assigned' | 'working' | 'completed' | 'failed' | 'cancelled'
 
@@ -56,6 +59,81 @@ export function cancelVerdict(status: TaskStatus): 'cancel' | 'cancel_and_signal
 export function retryDelay(task: { retries: number; retry_delay_ms: number; retried: number }): number | null {
   if (task.retried >= task.retries) return null
   return task.retry_delay_ms * 2 ** task.retried
+}
+
+/**
+ * Whether `agentId`'s report of the task (its outcome, or that it still holds it) is taken: while
+ * the task is in flight on that agent, or queued again after its grace period and not yet taken
+ * by anyone, from the agent it was last given to (`lastAgentId`). Not for a task waiting for a
+ * retry: a report then is a resend of the failure that queued it. (The cluster's statements hold
+ * the same condition in their WHERE: task-reports.ts, task-queue.ts adoptTask.)
+ */
+export function takesReportFrom(
+  task: { status: TaskStatus; agent_id: string | null; run_after: number | null }, lastAgentId: string | undefined, agentId: string,
+): boolean {
+  if (isInFlight(task.status)) return task.agent_id === agentId
+  return task.status === 'queued' && task.run_after === null && lastAgentId === agentId
+}
+
+/**
+ * Whether an interruption counts as an attempt. A run cut short (force restart, shutdown, crash)
+ * does; a refusal before it started (the sidecar was busy or restarting) does not, except
+ * `storage_unavailable`: a sidecar that cannot write its queue file refuses every task, which
+ * must then fail after its attempts (shared/protocol.ts), not come back forever.
+ */
+export function countsAsAttempt(reason: string, started: boolean): boolean {
+  return started || reason === STORAGE_UNAVAILABLE
+}
+
+/** A task taken back from its agent, as it is to be stored. */
+export interface Requeued {
+  status: 'queued' | 'failed'
+  attempts: number
+  /** Queued: its pinned agent (or none); failed: the agent that ran it last. */
+  agent_id: string | null
+  error: string | null
+}
+
+/**
+ * A task taken back from its agent (gone past its grace, refused it, cut short, overdue, not
+ * accepted in time): queued again, or failed once it has had `maxAttempts`. `counted: false`
+ * (countsAsAttempt) takes back the attempt its assignment counted.
+ */
+export function requeueVerdict(
+  task: { attempts: number; pinned: string | null; agent_id: string | null; error: string | null },
+  counted: boolean,
+  maxAttempts: number,
+): Requeued {
+  const attempts = counted ? task.attempts : Math.max(0, task.attempts - 1)
+  if (attempts >= maxAttempts) return { status: 'failed', attempts, agent_id: task.agent_id, error: `interrupted ${attempts} times` }
+  return { status: 'queued', attempts, agent_id: task.pinned, error: task.error }
+}
+
+/** What an agent's outcome makes of its task. */
+export type OutcomeVerdict =
+  | { status: 'completed'; result: unknown }
+  | { status: 'failed'; error: string }
+  /** A failed run with retries left: queued again, to run once `delayMs` has passed. */
+  | { status: 'queued'; error: string; delayMs: number }
+
+/**
+ * An agent's outcome as stored: the result limit first (outcome-text.ts withinResultLimit: over
+ * 192 KiB fails with result_too_large), then a failure with retries left is queued again after its
+ * delay (retryDelay), else the task ends.
+ */
+export function outcomeVerdict(
+  task: { retries: number; retry_delay_ms: number; retried: number },
+  reported: Exclude<TaskOutcome, { kind: 'interrupted' }>,
+): OutcomeVerdict {
+  const outcome = withinResultLimit(reported)
+  if (outcome.kind === 'complete') return { status: 'completed', result: outcome.result }
+  const delayMs = retryDelay(task)
+  return delayMs === null ? { status: 'failed', error: outcome.error } : { status: 'queued', error: outcome.error, delayMs }
+}
+
+/** How long after its assignment a task its agent never reports is overdue: its timeout and the grace period. */
+export function overdueAfterMs(task: { timeout_ms: number }, graceMs: number): number {
+  return task.timeout_ms + graceMs
 }
 
 /** GET /api/admin/tasks's query. The cursor is opaque to clients: digits, newest first below it. */

@@ -6,13 +6,15 @@
 import type { AgentRecord } from '../agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import type { TaskRecord } from './task-options.ts'
+import { takesReportFrom } from './rules.ts'
 
 /** The task board's steps the reconcile takes (TaskBoard.reconcile). */
 export interface ReconcileSteps {
   task(taskId: string): TaskRecord | undefined
   /** The task a previous hub had in flight on `agentId` (restored from its save), once. */
   takeRestoredInFlight(agentId: string): string | undefined
-  requeue(task: TaskRecord): void
+  /** Takes the task back (rules.ts requeueVerdict); `counted: false`: its assignment was no attempt. */
+  requeue(task: TaskRecord, counted?: boolean): void
   clearStep(taskId: string): void
   hasOverdue(taskId: string): boolean
   armOverdue(task: TaskRecord): void
@@ -34,8 +36,7 @@ export function reconcileIdentified(b: ReconcileSteps, rec: AgentRecord, activeT
   if (lost && (lost.status === 'assigned' || lost.status === 'working') && lost.agent_id === rec.agent_id) {
     // Back without the task a previous hub gave it: run it again now, not after the grace
     // period. An assignment never accepted (its message lost with that hub) was no attempt.
-    if (lost.status === 'assigned') lost.attempts = Math.max(0, lost.attempts - 1)
-    b.requeue(lost)
+    b.requeue(lost, lost.status !== 'assigned')
   }
   let holding = rec.task_id
   const held = holding ? b.task(holding) : undefined
@@ -47,14 +48,15 @@ export function reconcileIdentified(b: ReconcileSteps, rec: AgentRecord, activeT
   }
   if (activeTaskId && holding !== activeTaskId) {
     const task = b.task(activeTaskId)
-    if (task && (task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) {
+    const takes = task !== undefined && takesReportFrom(task, b.lastAssignee(activeTaskId), rec.agent_id)
+    if (task && takes && task.status !== 'queued') {
       // In flight here when the hub restarted: the agent still holds it.
       b.clearStep(task.task_id)
       task.status = 'working'
       if (!b.hasOverdue(task.task_id)) b.armOverdue(task)
       b.touch(task)
       holding = activeTaskId
-    } else if (task?.status === 'queued' && b.lastAssignee(activeTaskId) === rec.agent_id) {
+    } else if (task && takes) {
       // Requeued after the grace period but not yet given to anyone: take it back.
       b.unqueue(activeTaskId)
       task.status = 'working'

@@ -4,8 +4,7 @@
  * to come back and report it (task-reconcile.ts), then the task is queued again. The one owner
  * of task records, every change published; which agent holds which is the fleet's to record.
  */
-import { STORAGE_UNAVAILABLE, type TaskOutcome } from '../../shared/protocol.ts'
-import { withinResultLimit } from './outcome-text.ts'
+import type { TaskOutcome } from '../../shared/protocol.ts'
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { StoredTask } from './task-store.ts'
 import type { StorageHealth } from '../store/persister.ts'
@@ -15,7 +14,10 @@ import { TaskTimers } from './task-timers.ts'
 import { DispatchQueue } from './task-dispatch.ts'
 import { reconcileIdentified, type ReconcileSteps } from './task-reconcile.ts'
 import { cancelTask, type CancelAnswer, type CancelSteps } from './task-cancel.ts'
-import { TASK_EXTRAS_DEFAULTS, isFinished, pageTasks, retryDelay, type TaskExtras, type TasksQuery } from './rules.ts'
+import {
+  TASK_EXTRAS_DEFAULTS, countsAsAttempt, isFinished, outcomeVerdict, overdueAfterMs, pageTasks, requeueVerdict, takesReportFrom,
+  type TaskExtras, type TasksQuery,
+} from './rules.ts'
 
 export type { OverdueTask } from './task-timers.ts'
 export type { TaskBoardOptions, TaskRecord, TaskStatus } from './task-options.ts'
@@ -39,7 +41,7 @@ export class TaskBoard {
       this.restoredInFlight.delete(agentId)
       return taskId
     },
-    requeue: (task) => this.requeue(task),
+    requeue: (task, counted) => this.requeue(task, counted),
     clearStep: (id) => this.timers.clearStep(id),
     hasOverdue: (id) => this.timers.hasOverdue(id),
     armOverdue: (task) => this.armOverdue(task),
@@ -192,26 +194,19 @@ export class TaskBoard {
   /** An outcome reported by a sidecar. Stored once; always acknowledged so it is not resent. */
   finished(rec: AgentRecord, taskId: string, outcome: Exclude<TaskOutcome, { kind: 'interrupted' }>): void {
     const task = this.tasks.get(taskId)
-    const isOurs = task !== undefined && (
-      ((task.status === 'assigned' || task.status === 'working') && task.agent_id === rec.agent_id) ||
-      // Not one waiting for a retry (a report then is a resend of the failure that queued it), and
-      // only from the agent it was last given to.
-      (task.status === 'queued' && task.run_after === null && this.lastAssignee.get(taskId) === rec.agent_id)
-    )
-    if (task && isOurs) {
+    if (task && takesReportFrom(task, this.lastAssignee.get(taskId), rec.agent_id)) {
       this.timers.clearStep(task.task_id)
-      outcome = withinResultLimit(outcome)
-      const delay = outcome.kind === 'failed' ? retryDelay(task) : null
-      if (delay !== null && outcome.kind === 'failed') {
-        this.retryLater(task, outcome.error, delay)
+      const verdict = outcomeVerdict(task, outcome)
+      if (verdict.status === 'queued') {
+        this.retryLater(task, verdict.error, verdict.delayMs)
         return this.acknowledge(rec, taskId)
       }
-      task.status = outcome.kind === 'complete' ? 'completed' : 'failed'
+      task.status = verdict.status
       task.agent_id = rec.agent_id
       // A run of a queued task restored from a save made before its assignment: its first.
       task.attempts = Math.max(task.attempts, 1)
-      if (outcome.kind === 'complete') task.result = outcome.result
-      else task.error = outcome.error
+      if (verdict.status === 'completed') task.result = verdict.result
+      else task.error = verdict.error
       this.touch(task)
       this.retire(task)
     }
@@ -269,10 +264,7 @@ export class TaskBoard {
     const task = this.tasks.get(taskId)
     if (task && task.agent_id === rec.agent_id && (task.status === 'assigned' || task.status === 'working')) {
       this.opts.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
-      // Refused before it started (the sidecar was busy or restarting): not an attempt. A
-      // sidecar that cannot write its queue file refuses every task, so that one counts.
-      if (!started && reason !== STORAGE_UNAVAILABLE) task.attempts = Math.max(0, task.attempts - 1)
-      this.requeue(task)
+      this.requeue(task, countsAsAttempt(reason, started))
     }
     this.acknowledge(rec, taskId)
   }
@@ -292,20 +284,18 @@ export class TaskBoard {
     })
   }
 
-  private requeue(task: TaskRecord): void {
+  /** Takes a task back from its agent (rules.ts requeueVerdict); `counted: false` takes back its attempt. */
+  private requeue(task: TaskRecord, counted = true): void {
     // Cancelled (or otherwise over) while its agent was away: final.
     if (isFinished(task.status)) return
     this.timers.clear(task.task_id)
-    if (task.attempts >= this.opts.maxAttempts) {
-      task.status = 'failed'
-      task.error = `interrupted ${task.attempts} times`
-      this.touch(task)
+    const verdict = requeueVerdict(task, counted, this.opts.maxAttempts)
+    Object.assign(task, verdict)
+    this.touch(task)
+    if (verdict.status === 'failed') {
       this.retire(task)
       return
     }
-    task.status = 'queued'
-    task.agent_id = task.pinned
-    this.touch(task)
     this.queue.unshift(task.task_id)
     this.queue.schedule()
   }
@@ -320,7 +310,7 @@ export class TaskBoard {
    *  task is counted interrupted (its attempt stands), queued again, and `onOverdue` is told. */
   private armOverdue(task: TaskRecord): void {
     const assignedAt = task.assigned_at ?? this.opts.clock.now()
-    const waited = task.timeout_ms + this.opts.graceMs
+    const waited = overdueAfterMs(task, this.opts.graceMs)
     const left = Math.max(0, assignedAt + waited - this.opts.clock.now())
     this.timers.armOverdue(task.task_id, left, () => {
       if (task.status !== 'assigned' && task.status !== 'working') return

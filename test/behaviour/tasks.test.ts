@@ -139,6 +139,18 @@ describe(`tasks on the ${STORE} store`, () => {
     }
   })
 
+  it('forgets cancelled tasks past the bound as it forgets the other finished ones', async () => {
+    const hub = await hubs.start({ hub: { maxFinishedTasks: 2 } })
+    const ids: string[] = []
+    for (let n = 0; n < 3; n++) {
+      const taskId = await createTask(hub, { input: n })
+      expect(await hub.api('POST', `/tasks/${taskId}/cancel`)).toMatchObject({ status: 200, body: { status: 'cancelled' } })
+      ids.push(taskId)
+    }
+    await waitFor(() => hub.api('GET', `/tasks/${ids[0]}`), (r) => r.status === 404, { what: 'the oldest cancelled task forgotten' })
+    for (const taskId of ids.slice(1)) expect(await task(hub, taskId)).toMatchObject({ status: 'cancelled' })
+  })
+
   it('gives an assignment not accepted in time back to the queue', async () => {
     const hub = await hubs.start({ hub: { acceptTimeoutMs: 200 } })
     const agent = await hub.agent('worker-1')

@@ -11,7 +11,8 @@ import { migrate } from '../../hub/pg/migrate.ts'
 import { claimAgent, renewLease } from '../../hub/pg/presence-rows.ts'
 import { MIGRATIONS } from '../../hub/pg/schema.ts'
 import { insertTaskNudged } from '../../hub/pg/task-insert.ts'
-import { claimTask, finishTask, getTask, insertTask } from '../../hub/pg/task-queue.ts'
+import { claimTasks, getTask, insertTask } from '../../hub/pg/task-queue.ts'
+import { finishTask } from '../../hub/pg/task-reports.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
 const ANY_JSON = MIGRATIONS.findIndex((m) => m.name.startsWith('task input, result and event payloads as json'))
@@ -34,7 +35,7 @@ describe('any JSON in the cluster store', () => {
     expect((await insertTaskNudged(sql, { task_id: 't2', input: '\u0000', pinned: null, timeout_ms: 60_000 }, { hubId: 'h1' }))!.input).toBe('\u0000')
     await renewLease(sql, 'h1', 60_000)
     await claimAgent(sql, { hubId: 'h1', agentId: 'a1', connectionId: 'c1', hello: { pm2_info: null, supervised: true, instance_id: null } })
-    expect((await claimTask(sql, 'a1', 'h1'))!.input).toEqual(input)
+    expect((await claimTasks(sql, ['a1'], 'h1')).rows[0].input).toEqual(input)
     expect(await finishTask(sql, 't1', 'a1', { ok: true, result })).toMatchObject({ status: 'completed', input, result })
     expect(await getTask(sql, 't1')).toMatchObject({ input, result })
 

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
+import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
+import { silentLogger } from '../../shared/log.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
@@ -28,6 +30,7 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   let n = 0
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
+    taskStore: new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks }),
     rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { inTransaction, type Queryable, type Sql } from '../../hub/pg/connect.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
+import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
+import { silentLogger } from '../../shared/log.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
 import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
@@ -71,6 +73,7 @@ function clusterAdmin(): AdminBackend {
   let n = 0
   return createClusterAdmin({
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
+    taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
     // Creating a task touches neither rollouts nor healing.
     rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },

@@ -2,9 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BYTES_PER_FLUSH, FLUSH_MS, MAX_PENDING_BYTES, createOutputPump } from '../../sidecar/output-pump.ts'
 import { MAX_OUTPUT_BYTES, MemoryTaskOutputs, oldestToDrop } from '../../hub/tasks/output.ts'
-import { retryDelay, cancelVerdict } from '../../hub/tasks/rules.ts'
+import { countsAsAttempt, outcomeVerdict, requeueVerdict, retryDelay, cancelVerdict } from '../../hub/tasks/rules.ts'
 import { hasLabels, parseLabelList } from '../../shared/labels.ts'
-import type { SidecarMessage } from '../../shared/protocol.ts'
+import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, type SidecarMessage } from '../../shared/protocol.ts'
 
 type OutputFrame = Extract<SidecarMessage, { type: 'task_output' }>
 
@@ -104,6 +104,25 @@ describe('task control rules', () => {
   it('retry delay doubles, and stops at the count', () => {
     expect([0, 1, 2, 3].map((retried) => retryDelay({ retries: 3, retry_delay_ms: 1000, retried }))).toEqual([1000, 2000, 4000, null])
     expect(retryDelay({ retries: 0, retry_delay_ms: 1000, retried: 0 })).toBeNull()
+  })
+
+  it('a refusal before start is no attempt, but for storage_unavailable; a requeue fails the task at maxAttempts', () => {
+    expect(countsAsAttempt('busy', false)).toBe(false)
+    expect(countsAsAttempt(STORAGE_UNAVAILABLE, false)).toBe(true)
+    expect(countsAsAttempt('restarting', true)).toBe(true)
+    const task = { attempts: 5, pinned: 'p', agent_id: 'a', error: null }
+    expect(requeueVerdict(task, false, 5)).toEqual({ status: 'queued', attempts: 4, agent_id: 'p', error: null })
+    expect(requeueVerdict(task, true, 5)).toEqual({ status: 'failed', attempts: 5, agent_id: 'a', error: 'interrupted 5 times' })
+    expect(requeueVerdict({ ...task, attempts: 0 }, false, 5)).toMatchObject({ status: 'queued', attempts: 0 })
+  })
+
+  it('an outcome: the result limit first, then a failure with retries left is queued after its delay', () => {
+    const task = { retries: 1, retry_delay_ms: 500, retried: 0 }
+    expect(outcomeVerdict(task, { kind: 'complete', result: 1 })).toEqual({ status: 'completed', result: 1 })
+    expect(outcomeVerdict(task, { kind: 'failed', error: 'x' })).toEqual({ status: 'queued', error: 'x', delayMs: 500 })
+    expect(outcomeVerdict({ ...task, retried: 1 }, { kind: 'failed', error: 'x' })).toEqual({ status: 'failed', error: 'x' })
+    expect(outcomeVerdict({ ...task, retried: 1 }, { kind: 'complete', result: 'x'.repeat(MAX_RESULT_BYTES) }))
+      .toEqual({ status: 'failed', error: RESULT_TOO_LARGE })
   })
 
   it('cancel verdicts', () => {

@@ -5,10 +5,10 @@
  * once its batch committed. Measured under the cluster_task_throughput load (32 creations in
  * flight), an insert and a NOTIFY per task before.
  */
-import { isDataError, type Sql } from '../pg/connect.ts'
-import { insertTaskNudged, insertTasksNudged } from '../pg/task-insert.ts'
-import type { NewTask, TaskRow } from '../pg/task-queue.ts'
-import { WriteBatch } from '../pg/write-batch.ts'
+import { isDataError, type Sql } from './connect.ts'
+import { insertTaskNudged, insertTasksNudged } from './task-insert.ts'
+import type { NewTask, TaskRow } from './task-queue.ts'
+import { WriteBatch } from './write-batch.ts'
 
 export interface TaskInserts {
   /** The task inserted, queued and announced (committed); null when near the queue cap (nothing done). */

@@ -9,15 +9,16 @@
  * about two times in five (its row then read again).
  */
 import type { Logger } from '../../shared/log.ts'
-import { isDataError, type Sql } from '../pg/connect.ts'
-import { finishTask, type Outcome, type TaskRow } from '../pg/task-queue.ts'
-import { saveTaskReports, saveTaskReportsOneByOne, type TaskReport } from '../pg/task-reports.ts'
-import { WriteBatch } from '../pg/write-batch.ts'
+import { isDataError, type Sql } from './connect.ts'
+import type { Outcome, TaskRow } from './task-queue.ts'
+import { finishTask, saveTaskReports, saveTaskReportsOneByOne, type TaskReport } from './task-reports.ts'
+import { WriteBatch } from './write-batch.ts'
+import { SUPERSEDED } from '../tasks/task-queue-store.ts'
 
 /** An accept not saved because its outcome came first (and is saved in its place). */
-export const MERGED = Symbol('merged into the outcome')
 
-type Saved = TaskRow | null | Error | typeof MERGED
+
+type Saved = TaskRow | null | Error | typeof SUPERSEDED
 
 export class ReportBatch {
   private readonly batch: WriteBatch<TaskReport, Saved>
@@ -33,20 +34,20 @@ export class ReportBatch {
     })
   }
 
-  /** Saves the agent's accept: the task as it is now, null when it was not the agent's, or MERGED. */
-  async accept(taskId: string, agentId: string): Promise<TaskRow | null | typeof MERGED> {
+  /** Saves the agent's accept: the task as it is now, null when it was not the agent's, or SUPERSEDED. */
+  async accept(taskId: string, agentId: string): Promise<TaskRow | null | typeof SUPERSEDED> {
     return settled(await this.batch.add({ kind: 'accept', task_id: taskId, agent_id: agentId }))
   }
 
   /**
-   * Saves the agent's outcome (task-queue.ts finishTask's rule): the task as it is now, or null.
+   * Saves the agent's outcome (task-reports.ts finishTask's rule): the task as it is now, or null.
    * `merged`: the task's accept, still unsent, was dropped for it.
    */
   async finish(taskId: string, agentId: string, outcome: Outcome): Promise<{ row: TaskRow | null; merged: boolean }> {
-    const merged = this.batch.takeBack((r) => r.kind === 'accept' && r.task_id === taskId, MERGED) > 0
+    const merged = this.batch.takeBack((r) => r.kind === 'accept' && r.task_id === taskId, SUPERSEDED) > 0
     try {
       const row = settled(await this.batch.add({ kind: 'finish', task_id: taskId, agent_id: agentId, outcome }))
-      return { row: row === MERGED ? null : row, merged }
+      return { row: row === SUPERSEDED ? null : row, merged }
     } catch (err) {
       // An outcome the database refuses as data (SQLSTATE class 22; a safety net where a result is
       // any JSON) would be retried forever: the task fails with why instead. Anything else (the

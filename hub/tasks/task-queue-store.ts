@@ -1,0 +1,65 @@
+/**
+ * What the task engine asks of wherever tasks are kept: named operations, each resolved once its
+ * change is durable (CONTRACT.md, "One engine, two stores (v3)"), as rollouts' RolloutStore
+ * (hub/rollouts/rollout-store.ts). Each operation checks its own condition where the task is kept
+ * (PostgreSQL: in its statement, on the row it locks), so two hubs acting on one task at once do
+ * it once; what it decides it decides by hub/tasks/rules.ts (requeueVerdict, outcomeVerdict).
+ *
+ * Implemented by the cluster's rows (hub/pg/pg-task-store.ts). One hub's TaskBoard (tasks.ts)
+ * still holds its records itself, over its table and journal, following the same rules.ts.
+ */
+import type { TaskRecord } from './task-options.ts'
+import type { TaskExtras } from './rules.ts'
+
+/** A task as the store answers it (the cluster's rows carry more: the hub that assigned it, its deadline). */
+export type KeptTask = TaskRecord
+
+export interface NewTaskRequest {
+  task_id: string
+  input: unknown
+  /** Only this agent may take the task; null: any agent. */
+  pinned: string | null
+  timeout_ms: number
+  extras?: TaskExtras
+}
+
+/** An agent's outcome as the store takes it: the result limit already applied (rules.ts outcomeVerdict). */
+export type StoredOutcome = { ok: true; result: unknown } | { ok: false; error: string }
+
+/** An accept not saved because its outcome came before it was written, and was saved in its place. */
+export const SUPERSEDED = Symbol('superseded by its outcome')
+
+export interface TaskQueueStore<T extends KeptTask = KeptTask> {
+  /** The task, queued (every claimer told); rejects, nothing inserted, at the queue's cap (AGENTCOM_MAX_QUEUED_TASKS). */
+  insert(task: NewTaskRequest): Promise<T>
+  get(taskId: string): Promise<T | null>
+  /**
+   * Gives queued tasks to as many of `agents` as may run one (the oldest each may run, to the
+   * first in the order given): no task to two agents, no agent two tasks, however many claim at
+   * once. `moreQueued`: a task was queued beside those claimed.
+   */
+  claim(agents: readonly string[]): Promise<{ tasks: T[]; moreQueued: boolean }>
+  /** The agent accepted its assignment: `working`. Null when the task was not its own (any more). */
+  start(taskId: string, agentId: string): Promise<T | null | typeof SUPERSEDED>
+  /**
+   * The agent's outcome, stored once (rules.ts outcomeVerdict: a failure with retries left is
+   * queued again): the task as it is now, or null when the report did not apply (not the agent
+   * the task was last given to, or finished). `superseded`: its accept, unsaved, was dropped for it.
+   */
+  complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: T | null; superseded: boolean }>
+  /**
+   * Takes the task back from `agentId` (rules.ts requeueVerdict; `counted`: countsAsAttempt):
+   * queued again, or failed after its attempts. Null when `agentId` no longer held it.
+   */
+  requeue(taskId: string, agentId: string, counted: boolean): Promise<T | null>
+  /** The agent identified still holding `taskId`: it runs on here. False: it may not keep it. */
+  adopt(taskId: string, agentId: string): Promise<boolean>
+  /** The tasks in flight on `agentId` (normally at most one). */
+  heldBy(agentId: string): Promise<T[]>
+  /** Tasks this hub dispatched, in flight past their deadline by more than `graceMs` (oldest deadline first). */
+  overdue(graceMs: number): Promise<T[]>
+  /** Tasks in flight on agents with no live connection for longer than `graceMs`. */
+  orphaned(graceMs: number): Promise<T[]>
+  /** Forgets finished tasks past the newest `keep`; how many went. */
+  prune(keep: number): Promise<number>
+}

@@ -75,12 +75,15 @@ process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.to
 
 /** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
-  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs() }
+  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)
+  const threads = byThreadName(hub.pid)
   process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
     `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
     `load generator (this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
+  const named = [...threads].map(([name, ms]) => [name, ms - (before.threads.get(name) ?? 0)] as const).filter(([, ms]) => ms > 0)
+  process.stdout.write(`  by thread (ms per task, user/system): ${named.sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${perTask(ms)}`).join(', ')}\n`)
   return rate
 }
 
@@ -93,6 +96,23 @@ function threadCpuMs(pid: number): { all: number; main: number } {
   const all = statCpuMs(`/proc/${pid}/stat`)
   const main = readdirSync(`/proc/${pid}/task`).includes(String(pid)) ? statCpuMs(`/proc/${pid}/task/${pid}/stat`) : all
   return { all, main }
+}
+
+/** CPU ms of a process's threads summed by thread name, user and system apart (threads that ended are not counted). */
+function byThreadName(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = tid === String(pid) ? 'main' : /\((.*)\)/.exec(stat)?.[1] ?? tid
+      const fields = stat.replace(/^.*\) /, '').split(' ')
+      out.set(`${name} user`, (out.get(`${name} user`) ?? 0) + Number(fields[11]) * 10)
+      out.set(`${name} sys`, (out.get(`${name} sys`) ?? 0) + Number(fields[12]) * 10)
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out
 }
 
 function statCpuMs(path: string): number {

@@ -1,8 +1,8 @@
 /**
  * Node's durable appends (hub/node/synced-appends.ts over hub/store/synced-appends.ts) keep each
- * file open, yet the path still decides where an append goes: a data dir moved away fails the append and writes nothing into
- * the moved one, a file replaced by a rename gets the appends of after, and appends to one path
- * land in the order they were made.
+ * file open, yet the path still decides where an append goes: a data dir moved away fails the
+ * append and writes nothing into the moved one, a file replaced by a rename gets the appends of
+ * after, and appends to one path land in the order they were made.
  */
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

@@ -1,31 +1,44 @@
 /**
- * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir]`: the task_throughput
- * load (task-load.ts, W = 50, 32 in flight) against one hub on Node run under the CPU profiler, the
- * profile written to `dir` when the hub exits; prints tasks/s, the hub's CPU per task (its main
- * thread and its other threads: V8's compiler and GC, the file system pool) and the load
- * generator's (this process). `bullmq` runs the same load through BullMQ and prints the same for
- * redis-server and its client side, to compare what each side's harness costs. For the profiles
- * docs/benchmarks.md quotes, beside the figure's own ratio.
+ * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile]`:
+ * the task_throughput load (task-load.ts, W = 50, 32 in flight) against one hub, after the
+ * figure's own untimed warm-up (N / 5 tasks, at most 1 000), with the hub under the CPU profiler
+ * (its profile written to `dir`; `--no-profile`: none, for CPU times without the profiler's
+ * own cost); prints tasks/s, the hub's CPU per task (its main thread and its other threads:
+ * V8's compiler and GC, the file system pool) and the load generator's (this process).
+ * `--runtime deno` runs a Deno hub, profiled through Deno's node:inspector
+ * (support/cpu-profile-deno.mjs). `bullmq` runs the same load through BullMQ and prints the same
+ * for redis-server and its client side, to compare what each side's harness costs. For the
+ * profiles docs/benchmarks.md quotes, beside the figure's own ratio.
  */
 import { mkdir } from 'node:fs/promises'
-import { resolve } from 'node:path'
-import { readFileSync, readdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { startHub, type ServerUnderTest } from './support/servers.ts'
 import { withClusterHub } from './support/cluster.ts'
 import { hubTaskRun, type LoadShape } from './support/task-load.ts'
 import { bullmqRun, startRedis } from './support/peers.ts'
+import type { Runtime } from '../support/hub-process.ts'
 
-const [mode = 'single', n = '5000', dir = 'bench/results/profiles'] = process.argv.slice(2)
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'))
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--runtime')
+const [mode = 'single', n = '5000', dir = 'bench/results/profiles'] = positional
+const runtime: Runtime = process.argv.includes('--runtime') && process.argv[process.argv.indexOf('--runtime') + 1] === 'deno' ? 'deno' : 'node'
+const profile = !flags.includes('--no-profile')
 const shape: LoadShape = { workers: 50, tasks: Number(n), inFlight: 32 }
+const warmUp: LoadShape = { ...shape, tasks: Math.min(1000, shape.tasks / 5) }
 const out = resolve(dir)
 await mkdir(out, { recursive: true })
-// Inherited by the hub processes started below (support/hub-process.ts passes process.env on);
-// Node refuses --cpu-prof there, so a preload starts the same profiler (support/cpu-profile.mjs).
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${resolve(import.meta.dirname, 'support/cpu-profile.mjs')}`.trim()
-process.env.AGENTCOM_CPU_PROFILE_DIR = out
+if (profile) {
+  // Inherited by the hub processes started below (support/hub-process.ts passes process.env on);
+  // Node refuses --cpu-prof there, so a preload starts the same profiler (support/cpu-profile.mjs).
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${resolve(import.meta.dirname, 'support/cpu-profile.mjs')}`.trim()
+  process.env.AGENTCOM_BENCH_DENO_PRELOAD = resolve(import.meta.dirname, 'support/cpu-profile-deno.mjs')
+  process.env.AGENTCOM_CPU_PROFILE_DIR = out
+}
 let perSecond: number
 if (mode === 'cluster') {
-  perSecond = await withClusterHub('node', async ({ hub, databaseUrl }) => {
+  perSecond = await withClusterHub(runtime, async ({ hub, databaseUrl }) => {
+    await hubTaskRun({ hubs: [hub], shape: warmUp, prefix: 'w' })
     const before = await databaseCounters(databaseUrl)
     const rate = await timedRun(hub)
     // The statistics reach the views within a second of a backend going idle.
@@ -34,6 +47,7 @@ if (mode === 'cluster') {
     const per = (key: keyof typeof after) => ((after[key] - before[key]) / shape.tasks).toFixed(2)
     process.stdout.write(`per task: ${per('commits')} commits, ${per('inserts')} inserts (${per('eventInserts')} events), ` +
       `${per('updates')} updates, ${per('walBytes')} WAL bytes\n`)
+    if (profile && runtime === 'deno') await denoProfile(hub.pid)
     return rate
   })
 } else if (mode === 'bullmq') {
@@ -48,23 +62,28 @@ if (mode === 'cluster') {
     await redis.stop()
   }
 } else {
-  const hub = await startHub('node')
+  const hub = await startHub(runtime)
   try {
+    await hubTaskRun({ hubs: [hub], shape: warmUp, prefix: 'w' })
     perSecond = await timedRun(hub)
+    if (profile && runtime === 'deno') await denoProfile(hub.pid)
   } finally {
     await hub.stop()
   }
 }
-process.stdout.write(`${mode}: ${shape.tasks} tasks, ${perSecond.toFixed(0)}/s; profile in ${out}\n`)
+process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.toFixed(0)}/s; profile in ${out}\n`)
 
 /** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
-  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs() }
+  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)
+  const threads = byThreadName(hub.pid)
   process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
     `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
     `load generator (this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
+  const named = [...threads].map(([name, ms]) => [name, ms - (before.threads.get(name) ?? 0)] as const).filter(([, ms]) => ms > 0)
+  process.stdout.write(`  by thread (ms per task, user/system): ${named.sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${perTask(ms)}`).join(', ')}\n`)
   return rate
 }
 
@@ -77,6 +96,23 @@ function threadCpuMs(pid: number): { all: number; main: number } {
   const all = statCpuMs(`/proc/${pid}/stat`)
   const main = readdirSync(`/proc/${pid}/task`).includes(String(pid)) ? statCpuMs(`/proc/${pid}/task/${pid}/stat`) : all
   return { all, main }
+}
+
+/** CPU ms of a process's threads summed by thread name, user and system apart (threads that ended are not counted). */
+function byThreadName(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = tid === String(pid) ? 'main' : /\((.*)\)/.exec(stat)?.[1] ?? tid
+      const fields = stat.replace(/^.*\) /, '').split(' ')
+      out.set(`${name} user`, (out.get(`${name} user`) ?? 0) + Number(fields[11]) * 10)
+      out.set(`${name} sys`, (out.get(`${name} sys`) ?? 0) + Number(fields[12]) * 10)
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out
 }
 
 function statCpuMs(path: string): number {
@@ -105,4 +141,13 @@ async function databaseCounters(databaseUrl: string) {
   } finally {
     await sql.end()
   }
+}
+
+/** Asks the Deno hub's profiler for its profile (cpu-profile-deno.mjs) and waits until it is written. */
+async function denoProfile(pid: number): Promise<void> {
+  process.kill(pid, 'SIGUSR2')
+  const file = join(out, `hub-${pid}.cpuprofile`)
+  for (let waited = 0; waited < 30_000 && !existsSync(file); waited += 100) await new Promise((r) => setTimeout(r, 100))
+  // Written in one synchronous call: give it a moment to finish after the name appears.
+  await new Promise((r) => setTimeout(r, 500))
 }

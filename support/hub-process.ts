@@ -40,8 +40,10 @@ export async function startHubProcess(
 ): Promise<HubProcess> {
   const secret = reuse?.secret ?? randomBytes(32).toString('hex')
   const dataDir = reuse?.dataDir ?? await mkdtemp(join(tmpdir(), 'agentcom-hub-'))
+  // A module Deno runs before the hub (the bench's CPU profiler); Node takes its own through NODE_OPTIONS.
+  const preload = process.env.AGENTCOM_BENCH_DENO_PRELOAD ? ['--allow-sys', '--preload', process.env.AGENTCOM_BENCH_DENO_PRELOAD] : []
   const cmd = runtime === 'deno'
-    ? [join(ROOT, 'node_modules/.bin/deno'), ['run', '--config', join(ROOT, 'deno.json'), '--allow-net', '--allow-env', '--allow-read', '--allow-write', join(ROOT, 'hub/deno.ts')]] as const
+    ? [join(ROOT, 'node_modules/.bin/deno'), ['run', '--config', join(ROOT, 'deno.json'), '--allow-net', '--allow-env', '--allow-read', '--allow-write', ...preload, join(ROOT, 'hub/deno.ts')]] as const
     : [process.execPath, ['--import', 'tsx', join(ROOT, 'hub/node.ts')]] as const
   const child = spawn(cmd[0], [...cmd[1]], {
     cwd: ROOT,

@@ -17,6 +17,7 @@ import { Fleet } from './agents/fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
 import { Healing } from './healing/healing.ts'
+import { LocalHealing } from './healing/local-healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './sockets/socket.ts'
@@ -90,10 +91,15 @@ export function createHub(options: HubOptions) {
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rolloutRecords, {
-    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
-    watchChanged: (agentId) => fleetState?.watchChanged(agentId), offlineTtlMs: o.offlineTtlMs,
-  })
+  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  // WIP: one hub runs the cluster's decider and per-hub healing over its memory store.
+  const healing = (options.cluster ? new Healing(fleet, rolloutRecords, {
+    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: false,
+  }) : new LocalHealing(fleet, {
+    clock, log, newId, changes, settings: options.healing, alerts, hubId,
+    rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
+    saver: () => fleetState,
+  })) as unknown as Healing
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
     ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
@@ -108,7 +114,6 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
-  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,

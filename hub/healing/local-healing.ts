@@ -27,7 +27,7 @@ export interface LocalHealingOptions {
   alerts: AlertSender | null
   hubId: string
   rolloutRunning(): boolean
-  saver(): { pausedChanged(): void; watchChanged(agentId: string): void; durable(): Promise<void> } | null
+  saver(): { healingChanged(): void; watchChanged(agentId: string): void; durable(): Promise<void> } | null
 }
 
 export class LocalHealing {
@@ -44,7 +44,7 @@ export class LocalHealing {
     this.settings = resolveHealingSettings(o.settings)
     this.store = new MemoryHealingStore({
       fleet, clock: o.clock, settings: this.settings, rolloutRunning: o.rolloutRunning,
-      changed: (agentId) => (agentId === undefined ? o.saver()?.pausedChanged() : o.saver()?.watchChanged(agentId)),
+      changed: (agentId) => (agentId === undefined ? o.saver()?.healingChanged() : o.saver()?.watchChanged(agentId)),
       durable: () => o.saver()?.durable() ?? Promise.resolve(),
     })
     this.decider = new HealingDecider({ store: this.store, hubId: o.hubId, log: o.log, newId: o.newId, changes: o.changes, settings: this.settings, alerts: o.alerts })

@@ -96,7 +96,7 @@ export function createHub(options: HubOptions) {
   const healing = (options.cluster ? new Healing(fleet, rolloutRecords, {
     clock, log, newId, changes, settings: options.healing, alerts, watchFleet: false,
   }) : new LocalHealing(fleet, {
-    clock, log, newId, changes, settings: options.healing, alerts, hubId,
+    clock, log, newId, changes, settings: options.healing, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
     rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
     saver: () => fleetState,
   })) as unknown as Healing

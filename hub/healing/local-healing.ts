@@ -27,6 +27,8 @@ export interface LocalHealingOptions {
   alerts: AlertSender | null
   hubId: string
   rolloutRunning(): boolean
+  /** How long the fleet keeps an offline agent: a restored agent it does not know is watched that long for its return. */
+  offlineTtlMs: number
   saver(): { healingChanged(): void; watchChanged(agentId: string): void; durable(): Promise<void> } | null
 }
 
@@ -38,6 +40,9 @@ export class LocalHealing {
   private readonly handlers = new Set<BusHandler>()
   private paused = false
   private dueTimer: ReturnType<typeof setTimeout> | null = null
+  /** Agents restored from a save that have not come back since, and until when they are watched. */
+  private readonly dormant = new Map<string, number>()
+  private dormantTimer: ReturnType<typeof setTimeout> | null = null
   private readonly unsubscribe: Array<() => void>
 
   constructor(private readonly fleet: Fleet, private readonly o: LocalHealingOptions) {
@@ -68,9 +73,12 @@ export class LocalHealing {
       o.changes.on('agent', (change) => {
         const rec = fleet.get(change.agent_id)
         if (!rec) {
+          this.dormant.delete(change.agent_id)
           this.store.forget(change.agent_id)
           return this.step()
         }
+        // Back since the hub restart: the fleet keeps it now, and healing as long as the fleet does.
+        if (this.dormant.delete(change.agent_id)) o.saver()?.watchChanged(change.agent_id)
         if (change.identified) {
           const before = this.store.processSeen(change.agent_id, rec.pm2_info && { restart_count: rec.pm2_info.restart_count, pid: rec.pm2_info.pid })
           // The fleet has settled a commanded restart by now: the process it brought is no crash.
@@ -151,16 +159,51 @@ export class LocalHealing {
 
   savedWatch(agentId: string): SavedWatch | null {
     const watch = this.store.savedWatch(agentId)
-    return watch && { ...watch, keep_until: null }
+    return watch && { ...watch, keep_until: this.dormant.get(agentId) ?? null }
   }
 
   restore(saved: SavedHealing): void {
-    this.store.restore(saved)
+    const now = this.o.clock.now()
+    const agents: SavedWatch[] = []
+    for (const watch of saved.agents ?? []) {
+      // One the fleet restored is forgotten with it; any other, if it is not back in time.
+      if (!this.fleet.get(watch.agent_id)) {
+        const keepUntil = watch.keep_until ?? now + this.o.offlineTtlMs
+        if (keepUntil <= now) continue
+        this.dormant.set(watch.agent_id, keepUntil)
+      }
+      agents.push(watch)
+    }
+    this.armDormant()
+    this.store.restore({ ...saved, agents })
     this.paused = saved.paused
     this.step()
   }
 
+  /** Forgets, when their time is up, the restored agents that did not come back. */
+  private armDormant(): void {
+    if (this.dormantTimer) clearTimeout(this.dormantTimer)
+    this.dormantTimer = null
+    let due: number | null = null
+    for (const until of this.dormant.values()) if (due === null || until < due) due = until
+    if (due === null) return
+    // A timer's longest delay is about 24.8 days; a longer wait is armed again when it fires.
+    const delay = Math.min(Math.max(0, due - this.o.clock.now()), 2 ** 31 - 1)
+    this.dormantTimer = setTimeout(() => {
+      this.dormantTimer = null
+      const now = this.o.clock.now()
+      for (const [agentId, until] of this.dormant) {
+        if (until > now) continue
+        this.dormant.delete(agentId)
+        if (!this.fleet.get(agentId)) this.store.forget(agentId)
+        this.o.saver()?.watchChanged(agentId)
+      }
+      this.armDormant()
+    }, delay)
+  }
+
   close(): void {
+    if (this.dormantTimer) clearTimeout(this.dormantTimer)
     for (const off of this.unsubscribe) off()
     this.perHub.close()
     if (this.dueTimer) clearTimeout(this.dueTimer)

@@ -38,7 +38,6 @@ export class LocalHealing {
   private readonly decider: HealingDecider
   private readonly perHub: ClusterHealing
   private readonly handlers = new Set<BusHandler>()
-  private paused = false
   private dueTimer: ReturnType<typeof setTimeout> | null = null
   /** Agents restored from a save that have not come back since, and until when they are watched. */
   private readonly dormant = new Map<string, number>()
@@ -67,7 +66,6 @@ export class LocalHealing {
     this.perHub = new ClusterHealing({
       store: this.store, bus, log: o.log, newId: o.newId, changes: o.changes, fleet,
       holds: (agentId) => fleet.get(agentId)?.peer != null, settings: this.settings, alerts: o.alerts,
-      healing: { pause: () => this.flag(true), resume: () => this.flag(false), view: () => this.localView() },
     })
     this.unsubscribe = [
       o.changes.on('agent', (change) => {
@@ -90,19 +88,6 @@ export class LocalHealing {
       }),
       o.changes.on('rollout', () => this.step()),
     ]
-  }
-
-  private flag(paused: boolean): HealingView {
-    this.paused = paused
-    return this.localView()
-  }
-
-  private localView(): HealingView {
-    const s = this.settings
-    return {
-      paused: this.paused, actions: [],
-      policy: { crash_limit: s.crashLimit, window_s: s.windowS, max_memory_mb: s.maxMemoryMb, max_concurrent: s.maxConcurrent, cooldown_s: s.cooldownS, max_per_agent: s.maxPerAgent },
-    }
   }
 
   /** One decider step, then the holds, then the timer for what time alone lets start. */
@@ -176,7 +161,6 @@ export class LocalHealing {
     }
     this.armDormant()
     this.store.restore({ ...saved, agents })
-    this.paused = saved.paused
     this.step()
   }
 

@@ -16,7 +16,9 @@ import { ChangeFeed } from './events/changes.ts'
 import { Fleet } from './agents/fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
-import { Healing } from './healing/healing.ts'
+import type { Healing } from './healing/healing.ts'
+import { resolveHealingSettings } from './healing/healing-settings.ts'
+import { LocalHealing } from './healing/local-healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createSocketHub } from './sockets/socket.ts'
@@ -74,7 +76,7 @@ export function createHub(options: HubOptions) {
     onForget: (ids) => forgetOutput(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
-    onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
+    onOverdue: options.onOverdue ?? ((overdue) => healing?.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
@@ -90,13 +92,17 @@ export function createHub(options: HubOptions) {
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rolloutRecords, {
-    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
-    watchChanged: (agentId) => fleetState?.watchChanged(agentId), offlineTtlMs: o.offlineTtlMs,
+  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  // WIP: one hub runs the cluster's decider and per-hub healing over its memory store.
+  const healingSettings = resolveHealingSettings(options.healing)
+  const healing = options.cluster ? null : new LocalHealing(fleet, {
+    clock, log, newId, changes, settings: options.healing, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
+    rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
+    saver: () => fleetState,
   })
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing as unknown as Healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -108,7 +114,6 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
-  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
@@ -116,7 +121,7 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
   })
@@ -126,8 +131,8 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing, hubId, log: { capacity: options.eventBuffer } })
+    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing as unknown as Healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -220,7 +225,8 @@ export function createHub(options: HubOptions) {
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
-    healing,
+    /** Healing: one hub's (its decider over its memory store), or the cluster's view, pause and resume. */
+    healing: (healing ?? cluster!.healing) as LocalHealing,
     revocations,
     /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
     audit,
@@ -254,7 +260,7 @@ export function createHub(options: HubOptions) {
       tasks.close()
       fleetState?.close()
       localRollouts?.close()
-      healing.close()
+      healing?.close()
     },
   }
 }

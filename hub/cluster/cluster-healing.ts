@@ -16,14 +16,13 @@ import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { Healing } from '../healing/healing.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { restartsSeen, type Pm2Seen } from '../healing/healing-watch.ts'
-import type { HealingSettings } from '../healing/healing-settings.ts'
+import { policyView, type HealingSettings } from '../healing/healing-settings.ts'
 import { healingDetail, isCrashLoop, memoryAboveAfter } from '../healing/healing-rules.ts'
 import type { HealingStore, RequestRule } from '../healing/healing-store.ts'
 import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
-import { HEALING_NUDGE, HEALING_PAUSED } from '../pg/pg-healing-store.ts'
+import { HEALING_NUDGE } from '../pg/pg-healing-store.ts'
 
 /** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
 export const HEALING_HISTORY = 1000
@@ -39,7 +38,6 @@ export interface ClusterHealingDeps {
   holds(agentId: string): boolean
   settings: HealingSettings
   alerts: AlertSender | null
-  healing: Pick<Healing, 'pause' | 'resume' | 'view'>
 }
 
 export class ClusterHealing {
@@ -56,20 +54,12 @@ export class ClusterHealing {
       d.changes.on('agent', (change) => {
         if (change.stats) this.statsReported(change.agent_id)
       }),
-      d.bus.subscribe((message) => {
-        if (message.kind === HEALING_PAUSED && typeof message.paused === 'boolean') this.follow(message.paused)
-      }),
     ]
-  }
-
-  /** Reads the shared flag (at start and after every re-LISTEN) and follows it here. */
-  async sync(): Promise<void> {
-    this.follow(await this.d.store.paused())
   }
 
   async view(): Promise<HealingView> {
     const [paused, actions] = await Promise.all([this.d.store.paused(), this.d.store.actions(HEALING_HISTORY)])
-    return { paused, policy: this.d.healing.view().policy, actions }
+    return { paused, policy: policyView(this.d.settings), actions }
   }
 
   /** An action, as the events stream shows it. */
@@ -178,13 +168,6 @@ export class ClusterHealing {
 
   private async setPaused(paused: boolean): Promise<HealingView> {
     await this.d.store.setPaused(paused)
-    this.follow(paused)
     return this.view()
-  }
-
-  private follow(paused: boolean): void {
-    if (this.d.healing.view().paused === paused) return
-    if (paused) this.d.healing.pause()
-    else this.d.healing.resume()
   }
 }

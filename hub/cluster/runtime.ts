@@ -104,22 +104,22 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   const attach: ClusterAttach = (local) => {
     // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
     const healingStore = new PgHealingStore({
-      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healing.settings,
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healingSettings,
       deliverRestart: (id) => presence.deliverRestart(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
     })
     const healing: ClusterHealing = new ClusterHealing({
       store: healingStore, bus, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
-      holds: (agentId) => presence.holds(agentId), settings: local.healing.settings, alerts: local.alerts, healing: local.healing,
+      holds: (agentId) => presence.holds(agentId), settings: local.healingSettings, alerts: local.alerts,
     })
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
-      resumeAgent: (id) => void local.healing.resumeAgent(id),
+      resumeAgent: (id) => void local.fleet.resume(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
       healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
     })
     const decider = new HealingDecider({
       store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
-      settings: local.healing.settings, alerts: local.alerts,
+      settings: local.healingSettings, alerts: local.alerts,
     })
     deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
@@ -142,7 +142,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         })
       },
     })
-    void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks,
       local: {
@@ -202,11 +201,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     onListen = () => {
       void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
       void events.catchUp()
-      void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
       void sweep.run()
     }
     seam = {
-      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, rollouts, outputs, events, healing, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),

@@ -116,6 +116,13 @@ export class FleetSaver {
     this.persister.touch()
   }
 
+  /** Healing's history or flag changed; its store answers once saved, so this save does not wait out SAVE_SPACING_MS. */
+  healingChanged(): void {
+    this.healingJson = null
+    this.persister.touch()
+    this.persister.hurry()
+  }
+
   /** What healing keeps of the agent changed (Healing's `watchChanged`). */
   watchChanged(agentId: string): void {
     this.staleWatches.add(agentId)

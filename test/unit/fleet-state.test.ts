@@ -62,7 +62,7 @@ describe('the fleet state file', () => {
     const first = createHub(options)
     first.fleet.identify('d1', { send() {}, close() {} } as never, { pm2_info: null, supervised: true, instance_id: 'i1' })
     first.fleet.drain('d1')
-    first.healing.pause()
+    await first.healing.pause()
     first.fleet.identify('gone', { send() {}, close() {} } as never, { pm2_info: null, supervised: true, instance_id: 'i2' })
     first.fleet.disconnect(first.fleet.get('gone')!, first.fleet.get('gone')!.peer!)
     const created = await first.rollouts.create({ reason: 'r', agent_ids: ['gone'], max_unavailable: 1, mode: 'graceful', deadline_s: null })
@@ -73,7 +73,7 @@ describe('the fleet state file', () => {
 
     const second = createHub({ ...options, restoredFleetState: await store.load() })
     expect(second.fleet.get('d1')).toMatchObject({ drained: true, peer: null })
-    expect(second.healing.view().paused).toBe(true)
+    expect((await second.healing.view()).paused).toBe(true)
     expect(await second.rollouts.view(rollout.rollout_id)).toMatchObject({ state: 'running', reason: 'r' })
     second.close()
   })

@@ -16,7 +16,6 @@ import { ChangeFeed } from './events/changes.ts'
 import { Fleet } from './agents/fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
-import type { Healing } from './healing/healing.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
 import { LocalHealing } from './healing/local-healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
@@ -91,18 +90,18 @@ export function createHub(options: HubOptions) {
     url: options.alertWebhookUrl, secret: options.alertWebhookSecret, log, clock,
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
-  // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
-  // WIP: one hub runs the cluster's decider and per-hub healing over its memory store.
+  // Healing is one engine on either store: one hub's over its memory saved in the data dir, a
+  // cluster's over its rows (hub/cluster/runtime.ts), judged alike by these settings.
   const healingSettings = resolveHealingSettings(options.healing)
   const healing = options.cluster ? null : new LocalHealing(fleet, {
-    clock, log, newId, changes, settings: options.healing, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
+    clock, log, newId, changes, settings: healingSettings, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
     rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
     saver: () => fleetState,
   })
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing as unknown as Healing, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing!, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -131,7 +130,7 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing as unknown as Healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
+    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
@@ -225,8 +224,8 @@ export function createHub(options: HubOptions) {
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
-    /** Healing: one hub's (its decider over its memory store), or the cluster's view, pause and resume. */
-    healing: (healing ?? cluster!.healing) as LocalHealing,
+    /** One hub's healing (hub/healing/local-healing.ts); null in cluster mode, whose healing answers through the admin API. */
+    healing,
     revocations,
     /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
     audit,
@@ -261,6 +260,7 @@ export function createHub(options: HubOptions) {
       fleetState?.close()
       localRollouts?.close()
       healing?.close()
+      alerts?.close()
     },
   }
 }

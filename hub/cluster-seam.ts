@@ -13,7 +13,6 @@ import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './agents/fleet.ts'
 import type { LiveEventSource } from './events/live-events.ts'
 import type { HealingSettings } from './healing/healing-settings.ts'
-import type { HealingView } from './healing/healing-policy.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
@@ -62,8 +61,6 @@ export interface ClusterSeam {
   outputs?: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
-  /** Healing over the cluster's rows: the same view, pause and resume from every hub. */
-  healing: { view(): Promise<HealingView>; pause(): Promise<HealingView>; resume(): Promise<HealingView> }
   /**
    * An agent proved its identity on `peer` and is about to be taken on here. False: this hub
    * may not take agents now (its lease is not current); the socket is closed with 1013 and the

@@ -23,7 +23,7 @@ import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
-import { ClusterHealing } from './cluster-healing.ts'
+import { HubHealing } from '../healing/hub-healing.ts'
 import { HealingDecider } from '../healing/healing-decider.ts'
 import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
@@ -107,15 +107,16 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healingSettings,
       deliverRestart: (id) => presence.deliverRestart(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
     })
-    const healing: ClusterHealing = new ClusterHealing({
-      store: healingStore, bus, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
+    const nudgeHealing = () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
+    const healing: HubHealing = new HubHealing({
+      store: healingStore, nudge: nudgeHealing, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
       holds: (agentId) => presence.holds(agentId), settings: local.healingSettings, alerts: local.alerts,
     })
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
       resumeAgent: (id) => void local.fleet.resume(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
-      healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
+      healingRestartMoved: nudgeHealing,
     })
     const decider = new HealingDecider({
       store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
@@ -204,7 +205,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, rollouts, outputs, events, healing, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),

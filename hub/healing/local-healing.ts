@@ -1,22 +1,25 @@
 /**
- * WIP (heal2-wip): one hub's healing as the cluster's: the decider (healing-decider.ts) over the
- * MemoryHealingStore, and the per-hub part (hub/cluster/cluster-healing.ts) over a bus that
- * calls itself. Stands in for Healing (healing.ts) in createHub when there is no cluster.
+ * One hub's healing: the same engine as a cluster's, over the MemoryHealingStore saved in the
+ * data dir. The one decider (healing-decider.ts) judges with HealingPolicy's rules; healing's
+ * part on each hub (hub-healing.ts) files what this hub sees. Here the decider's lease always
+ * holds and a nudge is this hub's own next step; what a cluster learns from its rows and NOTIFY
+ * (an identify, a restart moving on, a rollout, the agent forgotten) this hub takes from its
+ * change feed. It also keeps, for a hub restart, each agent's last process and crashes: an agent
+ * restored from a save that the fleet does not know is watched for its return as long as the
+ * fleet keeps an offline agent.
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
-import { isPending } from '../agents/restart.ts'
-import { ClusterHealing } from '../cluster/cluster-healing.ts'
-import type { BusHandler, BusMessage, PgBus } from '../pg/notify-bus.ts'
-import { HEALING_NUDGE } from '../pg/pg-healing-store.ts'
 import { HealingDecider } from './healing-decider.ts'
-import type { HealingAction, HealingView, SavedHealing } from './healing-policy.ts'
+import type { HealingAction } from './healing-history.ts'
+import type { HealingView, SavedHealing } from './healing-policy.ts'
 import { resolveHealingSettings, type HealingSettings } from './healing-settings.ts'
+import { HubHealing } from './hub-healing.ts'
 import { MemoryHealingStore } from './memory-healing-store.ts'
-import type { SavedWatch } from './healing-watch.ts'
+import { restartsSeen, type SavedWatch } from './healing-watch.ts'
 
 export interface LocalHealingOptions {
   clock: Clock
@@ -24,11 +27,14 @@ export interface LocalHealingOptions {
   newId: () => string
   changes: ChangeFeed
   settings?: Partial<HealingSettings>
+  /** Where alerts go; null: they are only logged. */
   alerts: AlertSender | null
   hubId: string
+  /** Whether any rollout runs now: no healing restart starts meanwhile. */
   rolloutRunning(): boolean
   /** How long the fleet keeps an offline agent: a restored agent it does not know is watched that long for its return. */
   offlineTtlMs: number
+  /** The data dir's saver (hub/store/fleet-saver.ts); null without a store (nothing is saved, every change is durable at once). */
   saver(): { healingChanged(): void; watchChanged(agentId: string): void; durable(): Promise<void> } | null
 }
 
@@ -36,8 +42,8 @@ export class LocalHealing {
   readonly settings: HealingSettings
   private readonly store: MemoryHealingStore
   private readonly decider: HealingDecider
-  private readonly perHub: ClusterHealing
-  private readonly handlers = new Set<BusHandler>()
+  private readonly perHub: HubHealing
+  /** When a waiting overdue restart may start by the passing of time alone (a cooldown, a window). */
   private dueTimer: ReturnType<typeof setTimeout> | null = null
   /** Agents restored from a save that have not come back since, and until when they are watched. */
   private readonly dormant = new Map<string, number>()
@@ -52,48 +58,48 @@ export class LocalHealing {
       durable: () => o.saver()?.durable() ?? Promise.resolve(),
     })
     this.decider = new HealingDecider({ store: this.store, hubId: o.hubId, log: o.log, newId: o.newId, changes: o.changes, settings: this.settings, alerts: o.alerts })
-    // The bus calls itself: a nudge is this hub's next decider step.
-    const bus = {
-      publish: async (_to: string, message: BusMessage) => {
-        for (const h of this.handlers) h(message, o.hubId)
-        if (message.kind === HEALING_NUDGE) this.step()
-      },
-      subscribe: (handler: BusHandler) => {
-        this.handlers.add(handler)
-        return () => this.handlers.delete(handler)
-      },
-    } as unknown as PgBus
-    this.perHub = new ClusterHealing({
-      store: this.store, bus, log: o.log, newId: o.newId, changes: o.changes, fleet,
+    this.perHub = new HubHealing({
+      store: this.store, nudge: () => this.step(), log: o.log, newId: o.newId, changes: o.changes, fleet,
       holds: (agentId) => fleet.get(agentId)?.peer != null, settings: this.settings, alerts: o.alerts,
     })
     this.unsubscribe = [
       o.changes.on('agent', (change) => {
-        const rec = fleet.get(change.agent_id)
-        if (!rec) {
-          this.dormant.delete(change.agent_id)
-          this.store.forget(change.agent_id)
-          return this.step()
-        }
+        const agentId = change.agent_id
+        const rec = fleet.get(agentId)
+        if (!rec) return this.forget(agentId)
         // Back since the hub restart: the fleet keeps it now, and healing as long as the fleet does.
-        if (this.dormant.delete(change.agent_id)) o.saver()?.watchChanged(change.agent_id)
-        if (change.identified) {
-          const before = this.store.processSeen(change.agent_id, rec.pm2_info && { restart_count: rec.pm2_info.restart_count, pid: rec.pm2_info.pid })
-          // The fleet has settled a commanded restart by now: the process it brought is no crash.
-          if (!change.identified.restart_pending) void this.perHub.identified(change.agent_id, before, rec.pm2_info)
-          else this.step()
-        }
-        if (change.restart_id !== undefined && !isPending(rec.restart)) this.step()
-        else if (change.restart_id !== undefined) this.step()
+        if (this.dormant.delete(agentId)) o.saver()?.watchChanged(agentId)
+        if (change.identified) this.identified(rec, change.identified.restart_pending)
+        // A restart moved on: a healing one's action follows it, and what waited for it may start.
+        if (change.restart_id !== undefined) this.step()
       }),
+      // A rollout started or ended: no healing restart starts while one runs.
       o.changes.on('rollout', () => this.step()),
     ]
   }
 
   /** One decider step, then the holds, then the timer for what time alone lets start. */
-  step(): void {
+  private step(): void {
     void this.decider.step().then(() => this.perHub.syncHolds()).then(() => this.armDue())
       .catch((err) => this.o.log.warn('healing step failed', { error: String(err) }))
+  }
+
+  /**
+   * The agent identified. The store compares it with its last process (and keeps this one):
+   * a new process is checked for a crash loop, unless the hub had commanded its restart.
+   */
+  private identified(rec: AgentRecord, restartPending: boolean): void {
+    const after = rec.pm2_info && { restart_count: rec.pm2_info.restart_count, pid: rec.pm2_info.pid }
+    const before = this.store.processSeen(rec.agent_id, after, restartPending)
+    if (restartsSeen(before, after) > 0) void this.perHub.identified(rec.agent_id, before, after).then(() => this.step())
+    // The same process back online: a restart waiting for it may start now.
+    else if (this.store.hasRequest(rec.agent_id)) this.step()
+  }
+
+  private forget(agentId: string): void {
+    this.dormant.delete(agentId)
+    this.store.forget(agentId)
+    this.step()
   }
 
   private armDue(): void {
@@ -111,42 +117,48 @@ export class LocalHealing {
     return this.perHub.view()
   }
 
-  async pause(): Promise<HealingView> {
-    const view = await this.perHub.pause()
-    this.o.log.info('healing paused')
-    return view
+  /** No new healing action starts until resume(); restarts already commanded finish. */
+  pause(): Promise<HealingView> {
+    return this.perHub.pause()
   }
 
-  async resume(): Promise<HealingView> {
-    this.o.log.info('healing resumed')
-    const view = await this.perHub.resume()
-    this.step()
-    return view
+  resume(): Promise<HealingView> {
+    return this.perHub.resume()
   }
 
+  /** The `HealingAction` a `healing` change names, now, while the history holds it. */
   action(actionId: string): HealingAction | undefined {
     return this.store.peek(actionId)
   }
 
+  /** `POST .../resume`: the agent takes tasks again, and its quarantine, if any, is lifted. */
   resumeAgent(agentId: string): AgentRecord | undefined {
     const rec = this.fleet.resume(agentId)
     if (rec) this.perHub.changed(this.store.liftQuarantine(agentId).map((a) => a.action_id))
     return rec
   }
 
+  /**
+   * The hub gave up on a task of the agent (the task board's backstop): its force restart,
+   * reason `task_overdue`, is a healing restart within the budget; until the budget lets it
+   * start the agent gets no new task.
+   */
   taskOverdue(agentId: string, detail: string): void {
     this.perHub.taskOverdue(agentId, detail)
   }
 
+  /** What the fleet state saver saves: the flag and the history. */
   saved(): SavedHealing {
     return this.store.saved()
   }
 
+  /** What it saves of the agent's last process and crash window; null: nothing. */
   savedWatch(agentId: string): SavedWatch | null {
     const watch = this.store.savedWatch(agentId)
     return watch && { ...watch, keep_until: this.dormant.get(agentId) ?? null }
   }
 
+  /** At start, after the fleet's agents: what a previous hub saved. Healing restarts in flight follow their restarts from the first step. */
   restore(saved: SavedHealing): void {
     const now = this.o.clock.now()
     const agents: SavedWatch[] = []
@@ -187,10 +199,11 @@ export class LocalHealing {
   }
 
   close(): void {
-    if (this.dormantTimer) clearTimeout(this.dormantTimer)
     for (const off of this.unsubscribe) off()
     this.perHub.close()
+    if (this.dormantTimer) clearTimeout(this.dormantTimer)
+    this.dormantTimer = null
     if (this.dueTimer) clearTimeout(this.dueTimer)
-    this.o.alerts?.close()
+    this.dueTimer = null
   }
 }

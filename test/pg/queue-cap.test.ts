@@ -7,7 +7,7 @@ import type { Sql } from '../../hub/pg/connect.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
+import type { HubHealing } from '../../hub/healing/hub-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { QueueFull } from '../../hub/security/queue-cap.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
@@ -28,7 +28,7 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   let n = 0
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

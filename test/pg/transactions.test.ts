@@ -12,7 +12,7 @@ import { migrate } from '../../hub/pg/migrate.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
+import type { HubHealing } from '../../hub/healing/hub-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
@@ -72,7 +72,7 @@ function clusterAdmin(): AdminBackend {
   return createClusterAdmin({
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
     // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

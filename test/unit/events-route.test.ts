@@ -159,11 +159,11 @@ describe('GET /api/admin/events', () => {
     })
     let e = await s.next()
     while (e.event !== 'healing') e = await s.next()
-    const [action] = (await hub.healing.view()).actions
+    const [action] = (await hub.healing!.view()).actions
     expect(JSON.parse(e.data)).toEqual(action)
     expect(action).toMatchObject({ agent_id: 'a-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined' })
 
-    hub.healing.resumeAgent('a-1')
+    hub.healing!.resumeAgent('a-1')
     e = await s.next()
     while (e.event !== 'healing') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ action_id: action.action_id, state: 'lifted' })
@@ -204,7 +204,7 @@ describe('GET /api/admin/events', () => {
     })
     await waitUntil(() => expect(hub.fleet.get('a-1')?.quarantined).toBe(true)) // healing's step is asynchronous
     hub.fleet.resume('a-1')
-    hub.healing.resumeAgent('a-1')
+    hub.healing!.resumeAgent('a-1')
     await Promise.resolve()
     const again = await open({ 'last-event-id': seen.id! })
     const replayed: SseEvent[] = []

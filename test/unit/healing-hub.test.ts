@@ -126,7 +126,7 @@ describe('crash loop', () => {
     const action = view.actions[0]
     expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: now })
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
-    expect(hub!.healing.action(action.action_id)).toEqual(action)
+    expect(hub!.healing!.action(action.action_id)).toEqual(action)
 
     await waitUntil(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({
@@ -264,7 +264,7 @@ describe('restart outcomes and waiting restarts', () => {
     first.send(stats(150))
     const sock = await join('w-1', { restart_count: 1, pid: 101 }) // the memory restart completed: cooldown starts
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    hub!.healing.taskOverdue('w-1', 'task t-9 overdue')
+    hub!.healing!.taskOverdue('w-1', 'task t-9 overdue')
     await settle()
     expect(restartFrames(sock)).toEqual([])
     await settle()
@@ -339,7 +339,7 @@ describe('task_overdue', () => {
     await settle()
     expect(restartFrames(a)).toHaveLength(1)
 
-    hub!.healing.taskOverdue('o-2', 'task t-1 overdue')
+    hub!.healing!.taskOverdue('o-2', 'task t-1 overdue')
     await settle()
     expect(restartFrames(b)).toEqual([])
     await settle()

@@ -244,12 +244,14 @@ export class MemoryHealingStore implements HealingStore {
       const state = restart ? restart.state : 'failed'
       if (state === action.state) continue
       if (state === 'completed' || state === 'failed') {
-        const why = !rec ? 'agent forgotten' : restart ? `restart failed${restart.error ? `: ${restart.error}` : ''}` : 'restart failed: lost with the previous hub'
+        // Forgotten: the fleet forgot it and forget() dropped its budget. Not in the fleet but still
+        // counted: a hub restart restored the action but not its restart (lost with the previous hub).
+        const forgotten = !rec && this.budget.inFlight(action.action_id) === null
+        const why = forgotten ? 'agent forgotten' : restart ? `restart failed${restart.error ? `: ${restart.error}` : ''}` : 'restart failed: lost with the previous hub'
         if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`)
         else this.history.setState(action, 'completed')
         this.inFlight.delete(restartId)
-        if (rec) this.budget.finished(action.agent_id, true)
-        else this.budget.forget(action.agent_id)
+        if (!forgotten) this.budget.finished(action.agent_id, true)
       } else {
         this.history.setState(action, state)
       }

@@ -215,9 +215,7 @@ export class MemoryHealingStore implements HealingStore {
 
   /** What it saves of the agent: its last process and crashes within the window; null: nothing. */
   savedWatch(agentId: string): Omit<SavedWatch, 'keep_until'> | null {
-    const seen = this.lastSeen.get(agentId)
-    const watch = seen && { supervised: false, restartCount: seen.restart_count, pid: seen.pid, memoryAbove: 0, quarantine: null, overdue: null }
-    return toSavedWatch(agentId, watch ?? undefined, this.budget.crashTimes(agentId))
+    return toSavedWatch(agentId, this.lastSeen.get(agentId), this.budget.crashTimes(agentId))
   }
 
   /**
@@ -251,7 +249,7 @@ export class MemoryHealingStore implements HealingStore {
         if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`)
         else this.history.setState(action, 'completed')
         this.inFlight.delete(restartId)
-        if (!forgotten) this.budget.finished(action.agent_id, true)
+        if (!forgotten) this.budget.finished(action.agent_id)
       } else {
         this.history.setState(action, state)
       }

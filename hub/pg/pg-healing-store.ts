@@ -130,10 +130,8 @@ export class PgHealingStore implements HealingStore {
   }
 }
 
-/** The counts of a request's row, as the rules read them. */
+/** A request's row as the rules read it: the agent's budget apart. */
 function toRequest(row: HealingRequestRow): HealingRequest {
-  return {
-    agent_id: row.agent_id, rule: row.rule, detail: row.detail, live: row.live, supervised: row.supervised, quarantined: row.quarantined,
-    budget: { inFlight: row.restart_pending, recentRestarts: row.recent, cooling: row.cooling, escalatedInWindow: row.escalated },
-  }
+  const { inFlight, recentRestarts, cooling, escalatedInWindow, ...request } = row
+  return { ...request, budget: { inFlight, recentRestarts, cooling, escalatedInWindow } }
 }

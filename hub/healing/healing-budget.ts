@@ -119,13 +119,13 @@ export class HealingBudget {
     this.inFlightById.set(action.action_id, action)
   }
 
-  /** The agent's healing restart is over (completed or failed): its cooldown starts now. */
-  finished(agentId: string): void {
+  /** The agent's healing restart ended (completed or failed) at `at`: its cooldown starts there. */
+  finished(agentId: string, at: number): void {
     const ledger = this.ledgers.get(agentId)
     if (!ledger?.inFlight) return
     this.inFlightById.delete(ledger.inFlight.action_id)
     ledger.inFlight = null
-    ledger.lastRestartEndedAt = this.clock.now()
+    ledger.lastRestartEndedAt = at
   }
 
   /** The earliest time the agent's cooldown or per-agent limit lets a restart start, if later than now. */

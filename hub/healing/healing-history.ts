@@ -77,9 +77,10 @@ export class HealingHistory {
     this.setState(action, state)
   }
 
-  setState(action: HealingAction, state: HealingActionState, detail?: string): void {
+  /** `at`: when the change happened, if not now (a restart's own change, read at a later decider step). */
+  setState(action: HealingAction, state: HealingActionState, detail?: string, at?: number): void {
     action.state = state
-    action.updated_at = this.opts.clock.now()
+    action.updated_at = at ?? this.opts.clock.now()
     if (detail !== undefined) action.detail = detail
   }
 

@@ -45,6 +45,8 @@ export class LocalHealing {
   private readonly perHub: HubHealing
   /** When a waiting overdue restart may start by the passing of time alone (a cooldown, a window). */
   private dueTimer: ReturnType<typeof setTimeout> | null = null
+  private stepping = false
+  private stepAgain = false
   /** Agents restored from a save that have not come back since, and until when they are watched. */
   private readonly dormant = new Map<string, number>()
   private dormantTimer: ReturnType<typeof setTimeout> | null = null
@@ -71,17 +73,35 @@ export class LocalHealing {
         if (this.dormant.delete(agentId)) o.saver()?.watchChanged(agentId)
         if (change.identified) this.identified(rec, change.identified.restart_pending)
         // A restart moved on: a healing one's action follows it, and what waited for it may start.
-        if (change.restart_id !== undefined) this.step()
+        if (change.restart_id !== undefined && this.store.hasWork()) this.step()
       }),
       // A rollout started or ended: no healing restart starts while one runs.
-      o.changes.on('rollout', () => this.step()),
+      o.changes.on('rollout', () => {
+        if (this.store.hasWork()) this.step()
+      }),
     ]
   }
 
-  /** One decider step, then the holds, then the timer for what time alone lets start. */
+  /** One decider step, then the holds, then the timer for what time alone lets start; asked again meanwhile, once more after. */
   private step(): void {
-    void this.decider.step().then(() => this.perHub.syncHolds()).then(() => this.armDue())
-      .catch((err) => this.o.log.warn('healing step failed', { error: String(err) }))
+    if (this.stepping) {
+      this.stepAgain = true
+      return
+    }
+    this.stepping = true
+    void (async () => {
+      do {
+        this.stepAgain = false
+        try {
+          await this.decider.step()
+          await this.perHub.syncHolds()
+          this.armDue()
+        } catch (err) {
+          this.o.log.warn('healing step failed', { error: String(err) })
+        }
+      } while (this.stepAgain)
+      this.stepping = false
+    })()
   }
 
   /**
@@ -91,7 +111,11 @@ export class LocalHealing {
   private identified(rec: AgentRecord, restartPending: boolean): void {
     const after = rec.pm2_info && { restart_count: rec.pm2_info.restart_count, pid: rec.pm2_info.pid }
     const before = this.store.processSeen(rec.agent_id, after, restartPending)
-    if (restartsSeen(before, after) > 0) void this.perHub.identified(rec.agent_id, before, after).then(() => this.step())
+    if (restartsSeen(before, after) > 0) {
+      void this.perHub.identified(rec.agent_id, before, after).then(() => {
+        if (this.store.hasWork()) this.step()
+      })
+    }
     // The same process back online: a restart waiting for it may start now.
     else if (this.store.hasRequest(rec.agent_id)) this.step()
   }

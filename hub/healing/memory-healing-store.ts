@@ -131,6 +131,11 @@ export class MemoryHealingStore implements HealingStore {
     return true
   }
 
+  /** Whether a step could do anything: a request waits, or a healing restart is in flight (one hub steps only then on a fleet change). */
+  hasWork(): boolean {
+    return this.requests.size > 0 || this.inFlight.size > 0
+  }
+
   /** Whether a request of the agent waits (one hub steps when such an agent comes back online). */
   hasRequest(agentId: string): boolean {
     return this.requests.has(agentId)
@@ -246,12 +251,13 @@ export class MemoryHealingStore implements HealingStore {
         // counted: a hub restart restored the action but not its restart (lost with the previous hub).
         const forgotten = !rec && this.budget.inFlight(action.action_id) === null
         const why = forgotten ? 'agent forgotten' : restart ? `restart failed${restart.error ? `: ${restart.error}` : ''}` : 'restart failed: lost with the previous hub'
-        if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`)
-        else this.history.setState(action, 'completed')
+        // Dated by the restart's change, as a cluster's rows are, not by the step that read it.
+        if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`, restart?.updated_at)
+        else this.history.setState(action, 'completed', undefined, restart?.updated_at)
         this.inFlight.delete(restartId)
-        if (!forgotten) this.budget.finished(action.agent_id)
+        if (!forgotten) this.budget.finished(action.agent_id, restart?.updated_at ?? this.o.clock.now())
       } else {
-        this.history.setState(action, state)
+        this.history.setState(action, state, undefined, restart?.updated_at)
       }
       moved.push(this.history.get(action.action_id) ?? { ...action })
     }

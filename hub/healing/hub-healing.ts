@@ -170,8 +170,6 @@ export class HubHealing {
   private async setPaused(paused: boolean): Promise<HealingView> {
     await this.d.store.setPaused(paused)
     this.d.log.info(paused ? 'healing paused' : 'healing resumed')
-    // Resumed: what waited for it may start now.
-    if (!paused) this.nudge()
     return this.view()
   }
 }

@@ -146,8 +146,10 @@ export class LocalHealing {
     return this.perHub.pause()
   }
 
-  resume(): Promise<HealingView> {
-    return this.perHub.resume()
+  async resume(): Promise<HealingView> {
+    const view = await this.perHub.resume()
+    this.step() // what waited for the resume may start now (a cluster's store nudges the decider itself)
+    return view
   }
 
   /** The `HealingAction` a `healing` change names, now, while the history holds it. */

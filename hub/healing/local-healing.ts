@@ -47,6 +47,7 @@ export class LocalHealing {
   private dueTimer: ReturnType<typeof setTimeout> | null = null
   private stepping = false
   private stepAgain = false
+  private closed = false
   /** Agents restored from a save that have not come back since, and until when they are watched. */
   private readonly dormant = new Map<string, number>()
   private dormantTimer: ReturnType<typeof setTimeout> | null = null
@@ -84,6 +85,7 @@ export class LocalHealing {
 
   /** One decider step, then the holds, then the timer for what time alone lets start; asked again meanwhile, once more after. */
   private step(): void {
+    if (this.closed) return
     if (this.stepping) {
       this.stepAgain = true
       return
@@ -99,7 +101,7 @@ export class LocalHealing {
         } catch (err) {
           this.o.log.warn('healing step failed', { error: String(err) })
         }
-      } while (this.stepAgain)
+      } while (this.stepAgain && !this.closed)
       this.stepping = false
     })()
   }
@@ -130,7 +132,7 @@ export class LocalHealing {
     if (this.dueTimer) clearTimeout(this.dueTimer)
     this.dueTimer = null
     const due = this.store.nextDueAt()
-    if (due === null) return
+    if (due === null || this.closed) return
     this.dueTimer = setTimeout(() => {
       this.dueTimer = null
       this.step()
@@ -225,6 +227,7 @@ export class LocalHealing {
   }
 
   close(): void {
+    this.closed = true
     for (const off of this.unsubscribe) off()
     this.perHub.close()
     if (this.dormantTimer) clearTimeout(this.dormantTimer)

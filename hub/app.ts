@@ -16,7 +16,8 @@ import { ChangeFeed } from './events/changes.ts'
 import { Fleet } from './agents/fleet.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
-import { Healing } from './healing/healing.ts'
+import { resolveHealingSettings } from './healing/healing-settings.ts'
+import { LocalHealing } from './healing/local-healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createMemoryAlertEpisodes } from './alerts/fleet-alerts.ts'
@@ -75,7 +76,7 @@ export function createHub(options: HubOptions) {
     onForget: (ids) => forgetOutput(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
-    onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
+    onOverdue: options.onOverdue ?? ((overdue) => healing?.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
   })
   if (options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
@@ -90,15 +91,19 @@ export function createHub(options: HubOptions) {
     url: options.alertWebhookUrl, secret: options.alertWebhookSecret, log, clock,
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
-  // In cluster mode healing's decisions are the fleet's (hub/cluster/healing*.ts), not this hub's.
-  const healing = new Healing(fleet, rolloutRecords, {
-    clock, log, newId, changes, settings: options.healing, alerts, watchFleet: !options.cluster, pausedChanged: () => fleetState?.pausedChanged(),
-    watchChanged: (agentId) => fleetState?.watchChanged(agentId), offlineTtlMs: o.offlineTtlMs,
+  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
+  // Healing is one engine on either store: one hub's over its memory saved in the data dir, a
+  // cluster's over its rows (hub/cluster/runtime.ts), judged alike by these settings.
+  const healingSettings = resolveHealingSettings(options.healing)
+  const healing = options.cluster ? null : new LocalHealing(fleet, {
+    clock, log, newId, changes, settings: healingSettings, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
+    rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
+    saver: () => fleetState,
   })
   const alertEpisodes = createMemoryAlertEpisodes(1000, (agentId) => fleetState?.alertsChanged(agentId))
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing, alertEpisodes, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing!, alertEpisodes, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -110,7 +115,6 @@ export function createHub(options: HubOptions) {
       return null
     }
   }
-  const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
@@ -118,7 +122,7 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
   })
@@ -128,8 +132,8 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing, hubId, log: { capacity: options.eventBuffer } })
+    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -222,6 +226,7 @@ export function createHub(options: HubOptions) {
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
+    /** One hub's healing (hub/healing/local-healing.ts); null in cluster mode, whose healing answers through the admin API. */
     healing,
     revocations,
     /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
@@ -258,7 +263,8 @@ export function createHub(options: HubOptions) {
       tasks.close()
       fleetState?.close()
       localRollouts?.close()
-      healing.close()
+      healing?.close()
+      alerts?.close()
     },
   }
 }

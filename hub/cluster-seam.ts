@@ -12,7 +12,7 @@ import type { TaskOutputStore } from './tasks/output.ts'
 import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, Fleet, Hello, Peer } from './agents/fleet.ts'
 import type { LiveEventSource } from './events/live-events.ts'
-import type { Healing } from './healing/healing.ts'
+import type { HealingSettings } from './healing/healing-settings.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
@@ -33,8 +33,8 @@ export interface LocalOwners {
   clock: Clock
   log: Logger
   newId: () => string
-  /** This hub's healing: in cluster mode it decides nothing, and gives its settings and paused flag. */
-  healing: Pick<Healing, 'resumeAgent' | 'pause' | 'resume' | 'view' | 'settings'>
+  /** Healing's settings (AGENTCOM_HEAL_*): the cluster's decider and per-hub healing judge with them. */
+  healingSettings: HealingSettings
   /** Where this hub's healing alerts go (AGENTCOM_ALERT_WEBHOOK_URL); null: only logged. */
   alerts: AlertSender | null
   /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */

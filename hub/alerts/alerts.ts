@@ -9,7 +9,7 @@
  */
 import { coerceError, type Logger } from '../../shared/log.ts'
 import { MINUTE, SECOND, systemClock, type Clock } from '../../shared/time.ts'
-import type { HealingAlert } from '../healing/healing-output.ts'
+import type { HealingAlert } from '../healing/healing-policy.ts'
 
 type Timer = ReturnType<typeof setTimeout>
 

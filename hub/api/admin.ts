@@ -8,7 +8,7 @@ import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'
 import type { TaskBoard } from '../tasks/tasks.ts'
 import type { NewRollout } from '../rollouts/rollout-store.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { Healing } from '../healing/healing.ts'
+import type { LocalHealing } from '../healing/local-healing.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from '../agents/agent-pages.ts'
@@ -75,7 +75,7 @@ export interface AdminBackend {
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
   { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
-    { fleet: Fleet; tasks: TaskBoard; rollouts: RolloutEngine; healing: Healing; hubId: string; maxQueuedTasks?: number },
+    { fleet: Fleet; tasks: TaskBoard; rollouts: RolloutEngine; healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)
@@ -133,8 +133,8 @@ export function createLocalAdmin(
     createRollout: (request) => rollouts.create(request),
     getRollout: (rolloutId) => rollouts.view(rolloutId),
     cancelRollout: (rolloutId) => rollouts.cancel(rolloutId),
-    healing: async () => healing.view(),
-    pauseHealing: async () => healing.pause(),
-    resumeHealing: async () => healing.resume(),
+    healing: () => healing.view(),
+    pauseHealing: () => healing.pause(),
+    resumeHealing: () => healing.resume(),
   }
 }

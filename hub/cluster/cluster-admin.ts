@@ -19,7 +19,7 @@ import { ALL_HUBS } from '../pg/notify-bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap-rows.ts'
 import { TASK_CANCEL } from './cluster-tasks.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { ClusterHealing } from './cluster-healing.ts'
+import type { HubHealing } from '../healing/hub-healing.ts'
 
 export interface ClusterAdminDeps {
   sql: Sql
@@ -30,7 +30,7 @@ export interface ClusterAdminDeps {
   /** AGENTCOM_MAX_QUEUED_TASKS over the whole cluster's queue (pg/queue-cap.ts). Default: no cap. */
   maxQueuedTasks?: number
   rollouts: RolloutEngine
-  healing: ClusterHealing
+  healing: HubHealing
   /** Where tasks are kept (a creation goes through its insert). */
   taskStore: PgTaskStore
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */

@@ -24,7 +24,7 @@ import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { PgTaskStore } from '../pg/pg-task-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
-import { ClusterHealing } from './cluster-healing.ts'
+import { HubHealing } from '../healing/hub-healing.ts'
 import { HealingDecider } from '../healing/healing-decider.ts'
 import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
@@ -105,22 +105,23 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   const attach: ClusterAttach = (local) => {
     // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
     const healingStore = new PgHealingStore({
-      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healing.settings,
+      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healingSettings,
       deliverRestart: (id) => presence.deliverRestart(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
     })
-    const healing: ClusterHealing = new ClusterHealing({
-      store: healingStore, bus, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
-      holds: (agentId) => presence.holds(agentId), settings: local.healing.settings, alerts: local.alerts, healing: local.healing,
+    const nudgeHealing = () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
+    const healing: HubHealing = new HubHealing({
+      store: healingStore, nudge: nudgeHealing, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
+      holds: (agentId) => presence.holds(agentId), settings: local.healingSettings, alerts: local.alerts,
     })
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
-      resumeAgent: (id) => void local.healing.resumeAgent(id),
+      resumeAgent: (id) => void local.fleet.resume(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
-      healingRestartMoved: () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined),
+      healingRestartMoved: nudgeHealing,
     })
     const decider = new HealingDecider({
       store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
-      settings: local.healing.settings, alerts: local.alerts,
+      settings: local.healingSettings, alerts: local.alerts,
     })
     deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
@@ -146,7 +147,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         })
       },
     })
-    void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
     const admin = createClusterAdmin({
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
@@ -206,7 +206,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     onListen = () => {
       void revocations.reload().catch((err) => local.log.warn('could not reload revocations', { error: String(err) }))
       void events.catchUp()
-      void healing.sync().catch((err) => local.log.warn('could not read the healing flag', { error: String(err) }))
       void sweep.run()
     }
     seam = {

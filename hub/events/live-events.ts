@@ -9,7 +9,7 @@ import { changeKey, type ChangeFeed, type Change } from './changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { TaskBoard } from '../tasks/tasks.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
-import type { Healing } from '../healing/healing.ts'
+import type { HealingAction } from '../healing/healing-history.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
 import { agentView, rolloutView, taskView } from '../api/views.ts'
 
@@ -33,7 +33,7 @@ export interface LiveEventsOptions {
   /** This hub's id, the `hub_id` of the agents it holds. */
   hubId: string
   /** Where a `healing` change's action is read (`HealingAction`, shaped by the policy's history). */
-  healing: Pick<Healing, 'action'>
+  healing: { action(actionId: string): HealingAction | undefined }
   log?: EventLogOptions
 }
 

@@ -1,5 +1,5 @@
 /**
- * One hub's counts of what healing may still do: per agent, its crashes and healing restarts
+ * One hub's counts of what healing may still do (the MemoryHealingStore's): per agent, its crashes and healing restarts
  * within the window, its cooldown and its last escalation; fleet-wide, the restarts in flight and
  * whether a rollout runs. It counts, it does not decide: the rules (healing-rules.ts) judge its
  * `agentBudget`/`fleetBudget`, as they judge a cluster's counted in SQL. Timestamps outside the
@@ -11,7 +11,7 @@ import type { HealingAction } from './healing-history.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import type { AgentBudget, FleetBudget } from './healing-rules.ts'
 
-export interface AgentLedger {
+interface AgentLedger {
   /** When each unplanned restart was seen, within the window, at most crashLimit of them. */
   crashes: number[]
   /** When each healing restart was commanded, within the window. */
@@ -41,7 +41,7 @@ export class HealingBudget {
     return this.settings.windowS * SECOND
   }
 
-  ledger(agentId: string): AgentLedger {
+  private ledger(agentId: string): AgentLedger {
     let ledger = this.ledgers.get(agentId)
     if (!ledger) {
       ledger = { crashes: [], restarts: [], lastRestartEndedAt: null, lastEscalatedAt: null, inFlight: null }
@@ -119,17 +119,13 @@ export class HealingBudget {
     this.inFlightById.set(action.action_id, action)
   }
 
-  /**
-   * The agent's healing restart is over. One that was never commanded gives its budget back:
-   * it took nothing down, so it neither counts against the agent nor starts a cooldown.
-   */
-  finished(agentId: string, commanded: boolean): void {
+  /** The agent's healing restart ended (completed or failed) at `at`: its cooldown starts there. */
+  finished(agentId: string, at: number): void {
     const ledger = this.ledgers.get(agentId)
     if (!ledger?.inFlight) return
     this.inFlightById.delete(ledger.inFlight.action_id)
     ledger.inFlight = null
-    if (commanded) ledger.lastRestartEndedAt = this.clock.now()
-    else ledger.restarts.pop()
+    ledger.lastRestartEndedAt = at
   }
 
   /** The earliest time the agent's cooldown or per-agent limit lets a restart start, if later than now. */

@@ -12,7 +12,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { HealingAction } from './healing-history.ts'
-import type { HealingAlertType } from './healing-output.ts'
+import type { HealingAlertType } from './healing-policy.ts'
 import type { HealingSettings } from './healing-settings.ts'
 import { healingDetail, restartOf, restartVerdict } from './healing-rules.ts'
 import type { HealingRequest, HealingStep, HealingStore } from './healing-store.ts'
@@ -93,8 +93,8 @@ export class HealingDecider {
     let inFlight = step.fleet.inFlight
     for (const req of step.requests) {
       if (!step.paused && await this.tryStart(step, req, inFlight, out)) inFlight++
-      // A memory restart refused (by the budget, a pause, anything) does not wait in line, as on
-      // one hub (docs/healing.md): the agent's next report above the limit files it again.
+      // A memory restart refused (by the budget, a pause, anything) does not wait in line
+      // (docs/healing.md): the agent's next report above the limit files it again.
       else if (req.rule === 'memory') await step.dropRequest(req.agent_id, 'memory')
     }
     return out

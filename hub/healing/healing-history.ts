@@ -1,6 +1,7 @@
 /**
  * What healing did, newest first, bounded: the `actions` of `GET /api/admin/healing` and the
- * data of `event: healing`. A restart action's `state` follows its restart, found by restart_id.
+ * data of `event: healing` on one hub (a cluster keeps them in `healing_actions`). A restart
+ * action's `state` follows its restart (MemoryHealingStore moves it).
  */
 import type { Clock } from '../../shared/time.ts'
 
@@ -30,14 +31,12 @@ export interface HealingAction {
   updated_at: number
 }
 
-/** Keeps the last `limit` actions (at least 1000) and finds in-flight ones by restart_id. */
+/** Keeps the last `limit` actions (at least 1000). */
 export class HealingHistory {
   /** Oldest first; the view reverses it. */
   private readonly actions: HealingAction[] = []
   /** The same actions by action_id, for `event: healing` readers. */
   private readonly byId = new Map<string, HealingAction>()
-  /** Only actions whose restart is not over: bounded by the agents with one in flight. */
-  private readonly byRestart = new Map<string, HealingAction>()
 
   constructor(
     private readonly opts: { clock: Clock; newId: () => string; limit: number },
@@ -63,8 +62,6 @@ export class HealingHistory {
       const own = { ...action }
       this.actions.push(own)
       this.byId.set(own.action_id, own)
-      const pending = own.state === 'commanded' || own.state === 'deferred' || own.state === 'restarting'
-      if (own.restart_id !== null && pending) this.byRestart.set(own.restart_id, own)
     }
     while (this.actions.length > this.opts.limit) this.byId.delete(this.actions.shift()!.action_id)
   }
@@ -77,20 +74,14 @@ export class HealingHistory {
   /** The fleet commanded the action's restart: from now on its state follows `restart_id`. */
   attachRestart(action: HealingAction, restartId: string, state: HealingActionState): void {
     action.restart_id = restartId
-    this.byRestart.set(restartId, action)
     this.setState(action, state)
   }
 
-  /** The action whose restart has this id, while that restart is not over. */
-  byRestartId(restartId: string): HealingAction | undefined {
-    return this.byRestart.get(restartId)
-  }
-
-  setState(action: HealingAction, state: HealingActionState, detail?: string): void {
+  /** `at`: when the change happened, if not now (a restart's own change, read at a later decider step). */
+  setState(action: HealingAction, state: HealingActionState, detail?: string, at?: number): void {
     action.state = state
-    action.updated_at = this.opts.clock.now()
+    action.updated_at = at ?? this.opts.clock.now()
     if (detail !== undefined) action.detail = detail
-    if (action.restart_id !== null && (state === 'completed' || state === 'failed')) this.byRestart.delete(action.restart_id)
   }
 
   /** A copy of the action, while the history still holds it. */

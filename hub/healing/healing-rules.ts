@@ -1,9 +1,10 @@
 /**
- * HealingPolicy's rules as pure functions of counts: what an identify, a stats report or a
- * healing restart asked for decides, given what the budget holds now. Written once and used by
- * both stores: one hub's policy (healing-policy.ts) counts in its own ledgers
- * (healing-budget.ts); a cluster counts in SQL (hub/pg/pg-healing-store.ts) and its decider and
- * its crash-loop check call these same functions. The counts never decide; these do.
+ * HealingPolicy's rules (healing-policy.ts) as pure functions of counts: the one rule book. What
+ * an identify, a stats report or a healing restart asked for decides, given what the budget
+ * holds now. Written once, judged by the one decider (healing-decider.ts) and the crash-loop
+ * check (hub-healing.ts) over either store's counts: one hub's (memory-healing-store.ts, with
+ * healing-budget.ts), a cluster's in SQL (hub/pg/pg-healing-store.ts). The counts never decide;
+ * these do.
  */
 import type { HealingRule } from './healing-history.ts'
 import type { HealingSettings } from './healing-settings.ts'

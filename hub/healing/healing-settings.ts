@@ -40,6 +40,11 @@ export const HEALING_DEFAULTS: HealingSettings = {
   maxPerAgent: S.healMaxPerAgent.default,
 }
 
+/** The `policy` of `GET /api/admin/healing`, the same on both stores. */
+export function policyView(s: HealingSettings): { crash_limit: number; window_s: number; max_memory_mb: number | null; max_concurrent: number; cooldown_s: number; max_per_agent: number } {
+  return { crash_limit: s.crashLimit, window_s: s.windowS, max_memory_mb: s.maxMemoryMb, max_concurrent: s.maxConcurrent, cooldown_s: s.cooldownS, max_per_agent: s.maxPerAgent }
+}
+
 /** Defaults first, then `partial`; throws `<VARIABLE> must be an integer from ...` on a bad value. */
 export function resolveHealingSettings(partial: Partial<HealingSettings> = {}): HealingSettings {
   const settings: HealingSettings = { ...HEALING_DEFAULTS }

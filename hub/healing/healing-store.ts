@@ -2,10 +2,10 @@
  * What healing asks of wherever its fleet-wide state is kept: named operations, each resolved
  * once its change is durable. The store counts (crashes, restarts within the window, cooldowns,
  * restarts in flight, a running rollout) and records; it never decides: the rules
- * (healing-rules.ts, HealingPolicy's) judge its counts, here in the decider (healing-decider.ts)
- * and the crash-loop check, as they judge one hub's own ledgers (healing-budget.ts).
- * The cluster's implementation is hub/pg/pg-healing-store.ts, where a decision and its restart
- * row are one transaction under the decider's lease.
+ * (healing-rules.ts, HealingPolicy's) judge its counts, in the decider (healing-decider.ts)
+ * and the crash-loop check (hub-healing.ts). One hub's implementation is memory-healing-store.ts
+ * (saved in the data dir); the cluster's is hub/pg/pg-healing-store.ts, where a decision and its
+ * restart row are one transaction under the decider's lease.
  */
 import type { HealingAction } from './healing-history.ts'
 import type { AgentBudget, FleetBudget } from './healing-rules.ts'

@@ -1,30 +1,7 @@
 /**
- * What healing keeps of each agent's process (HealingPolicy's per-agent record), and how an
- * identify tells a restart: shared by the single hub's policy and the cluster's decider.
+ * What healing keeps of each agent's process, and how an identify tells a restart: the same on
+ * both stores (one hub's MemoryHealingStore, a cluster's `agents.pm2_info`).
  */
-import type { HealingAction } from './healing-history.ts'
-
-/** What the agent runs as, from its identify. */
-export interface AgentProcess {
-  supervised: boolean
-  pm2: { restart_count: number; pid: number | null } | null
-  /** The hub had a restart pending for the agent (commanded, deferred or restarting) when it identified. */
-  restartCommanded: boolean
-}
-
-/** Kept for every agent the hub has seen: primitives only, no object of its own per agent. */
-export interface AgentWatch {
-  supervised: boolean
-  /** The pm2 restart count and pid of its last identify; the count is null without pm2 info. */
-  restartCount: number | null
-  pid: number | null
-  /** Stats reports in a row above the memory limit, capped at 2. */
-  memoryAbove: number
-  quarantine: HealingAction | null
-  /** An overdue force restart the budget has not let start yet. */
-  overdue: { since: number; detail: string } | null
-}
-
 export interface Pm2Seen {
   restart_count: number
   pid: number | null
@@ -39,10 +16,6 @@ export function restartsSeen(before: Pm2Seen | null, after: Pm2Seen | null): num
   const counted = after.restart_count - before.restart_count
   const isNewProcess = counted > 0 || (after.pid !== null && before.pid !== null && after.pid !== before.pid)
   return isNewProcess ? Math.max(1, counted) : 0
-}
-
-export function newWatch(): AgentWatch {
-  return { supervised: false, restartCount: null, pid: null, memoryAbove: 0, quarantine: null, overdue: null }
 }
 
 /**
@@ -64,15 +37,8 @@ export interface SavedWatch {
   keep_until: number | null
 }
 
-/** Whether two saves of an agent's watch say the same (an identify of the same process changes nothing). */
-export function isSameWatch(a: Omit<SavedWatch, 'keep_until'> | null, b: Omit<SavedWatch, 'keep_until'> | null): boolean {
-  if (a === null || b === null) return a === b
-  return a.restart_count === b.restart_count && a.pid === b.pid &&
-    a.crashes.length === b.crashes.length && a.crashes.every((at, i) => at === b.crashes[i])
-}
-
-/** The save of a watch and its crash times; null when there is nothing to keep. */
-export function toSavedWatch(agentId: string, watch: AgentWatch | undefined, crashes: readonly number[]): Omit<SavedWatch, 'keep_until'> | null {
-  if (!watch || (watch.restartCount === null && watch.pid === null && crashes.length === 0)) return null
-  return { agent_id: agentId, restart_count: watch.restartCount, pid: watch.pid, crashes: [...crashes] }
+/** What is saved of the agent: its last process seen and its crash times; null when there is nothing to keep. */
+export function toSavedWatch(agentId: string, seen: Pm2Seen | undefined, crashes: readonly number[]): Omit<SavedWatch, 'keep_until'> | null {
+  if (!seen && crashes.length === 0) return null
+  return { agent_id: agentId, restart_count: seen?.restart_count ?? null, pid: seen?.pid ?? null, crashes: [...crashes] }
 }

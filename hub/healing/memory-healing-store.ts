@@ -37,7 +37,6 @@ interface WaitingRequest {
   since: number
 }
 
-/** Not yet wired into createHub: one hub still decides through its own Healing (healing.ts). */
 export class MemoryHealingStore implements HealingStore {
   private readonly history: HealingHistory
   private readonly budget: HealingBudget
@@ -48,10 +47,20 @@ export class MemoryHealingStore implements HealingStore {
   private readonly inFlight = new Map<string, HealingAction>()
   /** The pm2 restart count and pid of each agent's last identify (a cluster's `agents.pm2_info`). */
   private readonly lastSeen = new Map<string, Pm2Seen>()
+  /** Agents whose last identify settled a restart the hub had commanded (processSeen). */
+  private readonly restartAtIdentify = new Set<string>()
+
+  /** Changes told to the saver so far: a decider step that made none resolves without waiting for a save. */
+  private touches = 0
 
   constructor(private readonly o: MemoryHealingStoreOptions) {
     this.history = new HealingHistory({ clock: o.clock, newId: () => crypto.randomUUID(), limit: o.historyLimit ?? 1000 })
     this.budget = new HealingBudget(o.settings, o.clock, (agentId) => isPending(o.fleet.get(agentId)?.restart ?? null))
+  }
+
+  private touch(agentId?: string): void {
+    this.touches++
+    this.o.changed(agentId)
   }
 
   async paused(): Promise<boolean> {
@@ -60,7 +69,7 @@ export class MemoryHealingStore implements HealingStore {
 
   async setPaused(paused: boolean): Promise<void> {
     this.isPaused = paused
-    this.o.changed()
+    this.touch()
     await this.o.durable()
   }
 
@@ -79,13 +88,16 @@ export class MemoryHealingStore implements HealingStore {
 
   /**
    * The agent identifying now as `after`: returns the process it was before (null the first time)
-   * and keeps `after` as the next one's baseline.
+   * and keeps `after` as the next one's baseline. `restartPending`: the hub had a restart pending
+   * for it, which this identify settled, so the crashesSeen that follows counts no crash.
    */
-  processSeen(agentId: string, after: Pm2Seen | null): Pm2Seen | null {
+  processSeen(agentId: string, after: Pm2Seen | null, restartPending: boolean): Pm2Seen | null {
     const before = this.lastSeen.get(agentId) ?? null
+    if (restartPending) this.restartAtIdentify.add(agentId)
+    else this.restartAtIdentify.delete(agentId)
     if (after) this.lastSeen.set(agentId, { restart_count: after.restart_count, pid: after.pid })
     else this.lastSeen.delete(agentId)
-    if (before?.restart_count !== after?.restart_count || before?.pid !== after?.pid) this.o.changed(agentId)
+    if (before?.restart_count !== after?.restart_count || before?.pid !== after?.pid) this.touch(agentId)
     return before
   }
 
@@ -93,11 +105,12 @@ export class MemoryHealingStore implements HealingStore {
     detail: (crashes: number) => string): Promise<HealingAction | null> {
     this.requests.delete(agentId)
     const rec = this.o.fleet.get(agentId)
-    // A restart still pending is the one this process came back from, not a crash: so the caller
-    // asks before identify settles it (as a cluster's presence.ts does), or it would count one.
-    if (!rec || rec.quarantined || isPending(rec.restart)) return null
+    // A restart pending at the identify (processSeen) is the one this process came back from,
+    // not a crash: a cluster asks before identify settles it (presence.ts), one hub after.
+    const commanded = this.restartAtIdentify.delete(agentId) || isPending(rec?.restart ?? null)
+    if (!rec || rec.quarantined || commanded) return null
     const crashes = this.budget.addCrashes(agentId, restarts)
-    this.o.changed(agentId)
+    this.touch(agentId)
     if (!judge(crashes, this.isPaused)) {
       await this.o.durable()
       return null
@@ -105,7 +118,7 @@ export class MemoryHealingStore implements HealingStore {
     this.o.fleet.quarantine(agentId)
     this.budget.clearCrashes(agentId)
     const action = this.history.record({ action_id: actionId, agent_id: agentId, rule: 'crash_loop', action: 'quarantine', detail: detail(crashes), state: 'quarantined' })
-    this.o.changed()
+    this.touch()
     await this.o.durable()
     return action
   }
@@ -116,6 +129,16 @@ export class MemoryHealingStore implements HealingStore {
     if (waiting && !(waiting.rule === 'memory' && rule === 'task_overdue')) return false
     this.requests.set(agentId, { rule, detail, since: this.o.clock.now() })
     return true
+  }
+
+  /** Whether a step could do anything: a request waits, or a healing restart is in flight (one hub steps only then on a fleet change). */
+  hasWork(): boolean {
+    return this.requests.size > 0 || this.inFlight.size > 0
+  }
+
+  /** Whether a request of the agent waits (one hub steps when such an agent comes back online). */
+  hasRequest(agentId: string): boolean {
+    return this.requests.has(agentId)
   }
 
   async dropMemoryRequest(agentId: string): Promise<void> {
@@ -130,6 +153,7 @@ export class MemoryHealingStore implements HealingStore {
   }
 
   async decide<T>(fn: (step: HealingStep) => Promise<T>): Promise<{ result: T; previous: string | null } | null> {
+    const touchesBefore = this.touches
     this.budget.setRolloutRunning(this.o.rolloutRunning())
     const step: HealingStep = {
       paused: this.isPaused,
@@ -139,7 +163,7 @@ export class MemoryHealingStore implements HealingStore {
       startRestart: async (req, cmd) => this.startRestart(req, cmd),
       recordEscalation: async (req, actionId, detail) => {
         this.budget.escalated(req.agent_id)
-        this.o.changed()
+        this.touch()
         return this.history.record({ action_id: actionId, agent_id: req.agent_id, rule: req.rule, action: 'escalate', detail, state: 'alerted' })
       },
       dropRequest: async (agentId, rule) => {
@@ -147,7 +171,7 @@ export class MemoryHealingStore implements HealingStore {
       },
     }
     const result = await fn(step)
-    await this.o.durable()
+    if (this.touches !== touchesBefore) await this.o.durable()
     return { result, previous: null }
   }
 
@@ -163,8 +187,8 @@ export class MemoryHealingStore implements HealingStore {
     }
     if (lifted.length > 0) {
       this.budget.clearCrashes(agentId)
-      this.o.changed()
-      this.o.changed(agentId)
+      this.touch()
+      this.touch(agentId)
     }
     return lifted
   }
@@ -184,8 +208,9 @@ export class MemoryHealingStore implements HealingStore {
   /** The fleet forgot the agent: so does healing (its restart in flight, if any, fails at the next step). */
   forget(agentId: string): void {
     this.requests.delete(agentId)
+    this.restartAtIdentify.delete(agentId)
     this.budget.forget(agentId)
-    if (this.lastSeen.delete(agentId)) this.o.changed(agentId)
+    if (this.lastSeen.delete(agentId)) this.touch(agentId)
   }
 
   /** What the fleet state saver saves: the flag and the history, oldest first. */
@@ -195,9 +220,7 @@ export class MemoryHealingStore implements HealingStore {
 
   /** What it saves of the agent: its last process and crashes within the window; null: nothing. */
   savedWatch(agentId: string): Omit<SavedWatch, 'keep_until'> | null {
-    const seen = this.lastSeen.get(agentId)
-    const watch = seen && { supervised: false, restartCount: seen.restart_count, pid: seen.pid, memoryAbove: 0, quarantine: null, overdue: null }
-    return toSavedWatch(agentId, watch ?? undefined, this.budget.crashTimes(agentId))
+    return toSavedWatch(agentId, this.lastSeen.get(agentId), this.budget.crashTimes(agentId))
   }
 
   /**
@@ -224,18 +247,21 @@ export class MemoryHealingStore implements HealingStore {
       const state = restart ? restart.state : 'failed'
       if (state === action.state) continue
       if (state === 'completed' || state === 'failed') {
-        const why = !rec ? 'agent forgotten' : restart ? `restart failed${restart.error ? `: ${restart.error}` : ''}` : 'restart failed: lost with the previous hub'
-        if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`)
-        else this.history.setState(action, 'completed')
+        // Forgotten: the fleet forgot it and forget() dropped its budget. Not in the fleet but still
+        // counted: a hub restart restored the action but not its restart (lost with the previous hub).
+        const forgotten = !rec && this.budget.inFlight(action.action_id) === null
+        const why = forgotten ? 'agent forgotten' : restart ? `restart failed${restart.error ? `: ${restart.error}` : ''}` : 'restart failed: lost with the previous hub'
+        // Dated by the restart's change, as a cluster's rows are, not by the step that read it.
+        if (state === 'failed') this.history.setState(action, 'failed', `${action.detail}; ${why}`, restart?.updated_at)
+        else this.history.setState(action, 'completed', undefined, restart?.updated_at)
         this.inFlight.delete(restartId)
-        if (rec) this.budget.finished(action.agent_id, true)
-        else this.budget.forget(action.agent_id)
+        if (!forgotten) this.budget.finished(action.agent_id, restart?.updated_at ?? this.o.clock.now())
       } else {
-        this.history.setState(action, state)
+        this.history.setState(action, state, undefined, restart?.updated_at)
       }
       moved.push(this.history.get(action.action_id) ?? { ...action })
     }
-    if (moved.length > 0) this.o.changed()
+    if (moved.length > 0) this.touch()
     return moved
   }
 
@@ -261,7 +287,7 @@ export class MemoryHealingStore implements HealingStore {
     this.budget.started(req.agent_id, action)
     this.inFlight.set(cmd.restart_id, action)
     this.requests.delete(req.agent_id)
-    this.o.changed()
+    this.touch()
     return this.history.get(action.action_id) ?? action
   }
 }

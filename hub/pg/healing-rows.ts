@@ -7,7 +7,8 @@
  */
 import type { Queryable } from './connect.ts'
 import type { HealingAction } from '../healing/healing-history.ts'
-import type { RequestRule } from '../healing/healing-store.ts'
+import type { HealingRequest, RequestRule } from '../healing/healing-store.ts'
+import type { AgentBudget } from '../healing/healing-rules.ts'
 
 const PENDING = `('commanded', 'deferred', 'restarting')`
 
@@ -158,22 +159,12 @@ export async function followRestarts(tx: Queryable): Promise<HealingAction[]> {
       epoch_ms(ha.at) AS at, epoch_ms(ha.updated_at) AS updated_at`
 }
 
-export interface HealingRequestRow {
-  agent_id: string
-  rule: RequestRule
-  detail: string
-  live: boolean
-  supervised: boolean
-  quarantined: boolean
-  /** A restart of any kind is pending for the agent (it will come back a new process). */
-  restart_pending: boolean
-  /** Its healing restarts commanded within the window. */
-  recent: number
-  /** Its last healing restart ended within the cooldown. */
-  cooling: boolean
-  /** It was escalated within the window. */
-  escalated: boolean
-}
+/**
+ * A request's row: the request and its agent's budget, flat as SQL returns them (the budget's
+ * columns are named as AgentBudget's fields). `inFlight`: a restart of any kind is pending for
+ * the agent (it will come back a new process).
+ */
+export type HealingRequestRow = Omit<HealingRequest, 'budget'> & AgentBudget
 
 export interface BudgetSnapshot {
   in_flight: number
@@ -191,12 +182,12 @@ export async function budgetSnapshot(tx: Queryable, s: { windowS: number; cooldo
   const requests = await tx<HealingRequestRow[]>`SELECT q.agent_id, q.rule, q.detail,
       coalesce(a.connected AND h.lease_until > now(), false) AS live, coalesce(a.supervised, false) AS supervised,
       coalesce(a.quarantined, false) AS quarantined,
-      EXISTS (SELECT 1 FROM restarts r WHERE r.agent_id = q.agent_id AND r.state IN ${tx.unsafe(PENDING)}) AS restart_pending,
-      (SELECT count(*)::int FROM healing_actions x WHERE x.agent_id = q.agent_id AND x.action = 'restart' AND x.at > ${window}) AS recent,
+      EXISTS (SELECT 1 FROM restarts r WHERE r.agent_id = q.agent_id AND r.state IN ${tx.unsafe(PENDING)}) AS "inFlight",
+      (SELECT count(*)::int FROM healing_actions x WHERE x.agent_id = q.agent_id AND x.action = 'restart' AND x.at > ${window}) AS "recentRestarts",
       coalesce((SELECT max(r.updated_at) FROM healing_actions x JOIN restarts r ON r.restart_id = x.restart_id
           WHERE x.agent_id = q.agent_id AND x.action = 'restart' AND r.state IN ('completed', 'failed'))
         > now() - ${s.cooldownS}::float8 * interval '1 second', false) AS cooling,
-      EXISTS (SELECT 1 FROM healing_actions x WHERE x.agent_id = q.agent_id AND x.action = 'escalate' AND x.at > ${window}) AS escalated
+      EXISTS (SELECT 1 FROM healing_actions x WHERE x.agent_id = q.agent_id AND x.action = 'escalate' AND x.at > ${window}) AS "escalatedInWindow"
     FROM healing_requests q LEFT JOIN agents a ON a.agent_id = q.agent_id LEFT JOIN hubs h ON h.hub_id = a.hub_id
     ORDER BY q.rule = 'task_overdue' DESC, q.since, q.agent_id`
   return { ...fleet, requests }

@@ -19,8 +19,6 @@ import type { HealingAction } from '../healing/healing-history.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
 import type { HealingRequest, HealingStep, HealingStore, RequestRule } from '../healing/healing-store.ts'
 
-/** Bus message to every hub: the flag changed (each hub's healing follows it). */
-export const HEALING_PAUSED = 'healing_paused'
 /** Bus message to every hub: the decider should look now (a request filed, a quarantine lifted, a healing restart moved). */
 export const HEALING_NUDGE = 'healing_step'
 
@@ -47,7 +45,7 @@ export class PgHealingStore implements HealingStore {
   async setPaused(paused: boolean): Promise<void> {
     await inTransaction(this.d.sql, async (tx) => {
       await setHealingPaused(tx, paused)
-      await this.d.bus.publish(ALL_HUBS, { kind: HEALING_PAUSED, paused }, tx)
+      // Every hub reads the flag from the row; the decider looks at once after a resume.
       if (!paused) await this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }, tx)
     })
   }
@@ -130,10 +128,8 @@ export class PgHealingStore implements HealingStore {
   }
 }
 
-/** The counts of a request's row, as the rules read them. */
+/** A request's row as the rules read it: the agent's budget apart. */
 function toRequest(row: HealingRequestRow): HealingRequest {
-  return {
-    agent_id: row.agent_id, rule: row.rule, detail: row.detail, live: row.live, supervised: row.supervised, quarantined: row.quarantined,
-    budget: { inFlight: row.restart_pending, recentRestarts: row.recent, cooling: row.cooling, escalatedInWindow: row.escalated },
-  }
+  const { inFlight, recentRestarts, cooling, escalatedInWindow, ...request } = row
+  return { ...request, budget: { inFlight, recentRestarts, cooling, escalatedInWindow } }
 }

@@ -3,7 +3,8 @@
  * then saves again after every change that matters (a restart's state, a drain, a quarantine, a
  * rollout, a healing action or pause) through a Persister: coalesced, never marked saved when
  * the write failed, retried on its own, and its health shown on GET /health. Healing tells it
- * when an agent's last process or crashes changed (`watchChanged`), not at every identify. Agents' stats,
+ * when its history or flag changed (`healingChanged`) and when an agent's last process or
+ * crashes changed (`watchChanged`), not at every identify. Agents' stats,
  * pings and task traffic change nothing saved and cost one map lookup each. Each agent's and
  * each rollout's JSON is kept and encoded again only when it changed, so a save during a burst
  * of restarts across a large fleet is a join of strings, not a walk of the fleet.
@@ -13,7 +14,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { Change, ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, SavedAgent } from '../agents/fleet.ts'
 import type { LocalRollouts } from '../rollouts/local-rollouts.ts'
-import type { Healing } from '../healing/healing.ts'
+import type { LocalHealing } from '../healing/local-healing.ts'
 import type { MemoryAlertEpisodes } from '../alerts/fleet-alerts.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
@@ -29,7 +30,7 @@ export const SAVE_SPACING_MS = 1000
 export interface FleetSaverOptions {
   fleet: Fleet
   rollouts: Pick<LocalRollouts, 'saved' | 'restore'>
-  healing: Healing
+  healing: Pick<LocalHealing, 'restore' | 'saved' | 'savedWatch'>
   /** The fleet alerts' episodes: which agents were alerted offline. */
   alertEpisodes: Pick<MemoryAlertEpisodes, 'offlineAlerted' | 'isOfflineAlerted' | 'restore'>
   changes: ChangeFeed
@@ -60,7 +61,7 @@ export class FleetSaver {
   private readonly staleRollouts = new Set<string>()
   private healingJson: string | null = null
   private alertedJson: string | null = null
-  /** Each watched agent's saved process and crashes (Healing.savedWatch), and which are stale. */
+  /** Each watched agent's saved process and crashes (LocalHealing.savedWatch), and which are stale. */
   private readonly watchJson = new Map<string, string>()
   private readonly staleWatches = new Set<string>()
   private readonly unsubscribe: () => void
@@ -118,10 +119,14 @@ export class FleetSaver {
     this.persister.hurry()
   }
 
-  /** Healing was paused or resumed (which publishes no change). */
-  pausedChanged(): void {
+  /**
+   * Healing's history or paused flag changed. Its store answers once saved (a decider step, a
+   * pause: hub/healing/memory-healing-store.ts), so this save does not wait out SAVE_SPACING_MS.
+   */
+  healingChanged(): void {
     this.healingJson = null
     this.persister.touch()
+    this.persister.hurry()
   }
 
   /** An agent was alerted offline or seen back after it (the episodes' `changed`). */
@@ -131,7 +136,7 @@ export class FleetSaver {
     this.persister.touch()
   }
 
-  /** What healing keeps of the agent changed (Healing's `watchChanged`). */
+  /** What healing keeps of the agent changed (a crash counted, a new process seen, an agent forgotten). */
   watchChanged(agentId: string): void {
     this.staleWatches.add(agentId)
     this.persister.touch()

@@ -1,6 +1,6 @@
 /**
  * Healing's shared state in cluster mode: the paused flag set on one hub holds on every hub
- * (their healing follows it), and an action one hub's healing takes shows in the history that
+ * (each reads it from the rows), and an action one hub's healing takes shows in the history that
  * every hub answers.
  */
 import { describe, expect, it } from 'vitest'
@@ -19,11 +19,8 @@ describe('healing in the cluster', () => {
     const paused = await a.api('POST', '/healing/pause')
     expect(paused).toMatchObject({ status: 200, body: { paused: true } })
     expect((await b.api('GET', '/healing')).body).toMatchObject({ paused: true })
-    // B's own healing follows the flag, at its notification.
-    await waitFor(async () => b.running.hub.healing.view().paused, Boolean, { what: 'B paused' })
     expect((await b.api('POST', '/healing/resume')).body).toMatchObject({ paused: false })
     expect((await a.api('GET', '/healing')).body).toMatchObject({ paused: false })
-    await waitFor(async () => !a.running.hub.healing.view().paused, Boolean, { what: 'A resumed' })
     expect((await a.api('GET', '/healing')).body.policy).toEqual((await b.api('GET', '/healing')).body.policy)
   })
 

@@ -9,7 +9,7 @@ import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
+import type { HubHealing } from '../../hub/healing/hub-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { QueueFull } from '../../hub/security/queue-cap.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
@@ -31,7 +31,7 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
     taskStore: new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks }),
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

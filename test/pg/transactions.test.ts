@@ -14,7 +14,7 @@ import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
 import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
+import type { HubHealing } from '../../hub/healing/hub-healing.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
@@ -75,7 +75,7 @@ function clusterAdmin(): AdminBackend {
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
     taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
     // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
+    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
     local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
   })
 }

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
 import { createAlertSender, type AlertFetch, type AlertSender } from '../../hub/alerts/alerts.ts'
-import type { HealingAlert } from '../../hub/healing/healing-output.ts'
+import type { HealingAlert } from '../../hub/healing/healing-policy.ts'
 import type { LogFields, Logger } from '../../shared/log.ts'
 
 const URL_WITH_SECRET = 'https://hooks.example.test/services/T000/SECRET-PART'

@@ -3,6 +3,7 @@
  * response body as a client would, with the dashboard's own SSE parser. Agents join through
  * the fleet's identify path with a recording Peer, as in routes.test.ts.
  */
+import { waitUntil } from '../../support/wait.ts'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
 import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
@@ -158,11 +159,11 @@ describe('GET /api/admin/events', () => {
     })
     let e = await s.next()
     while (e.event !== 'healing') e = await s.next()
-    const [action] = hub.healing.view().actions
+    const [action] = (await hub.healing!.view()).actions
     expect(JSON.parse(e.data)).toEqual(action)
     expect(action).toMatchObject({ agent_id: 'a-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined' })
 
-    hub.healing.resumeAgent('a-1')
+    hub.healing!.resumeAgent('a-1')
     e = await s.next()
     while (e.event !== 'healing') e = await s.next()
     expect(JSON.parse(e.data)).toMatchObject({ action_id: action.action_id, state: 'lifted' })
@@ -201,9 +202,9 @@ describe('GET /api/admin/events', () => {
       supervised: true, instance_id: 'i-2',
       pm2_info: { name: 'agentcom-a-1', pm_id: 1, pid: 1001, status: 'online', uptime_ms: 5, restart_count: 1, memory_bytes: 1 },
     })
-    await Promise.resolve()
+    await waitUntil(() => expect(hub.fleet.get('a-1')?.quarantined).toBe(true)) // healing's step is asynchronous
     hub.fleet.resume('a-1')
-    hub.healing.resumeAgent('a-1')
+    hub.healing!.resumeAgent('a-1')
     await Promise.resolve()
     const again = await open({ 'last-event-id': seen.id! })
     const replayed: SseEvent[] = []

@@ -59,6 +59,11 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: res.status, body: await res.json() }
 }
 
+/** Lets healing's asynchronous steps (a request filed, a decider step) run to their end. */
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
 const restartFrames = (sock: Sock) => sock.sent.filter((m) => m.type === 'restart_sidecar')
 
 async function webhook() {
@@ -114,13 +119,14 @@ describe('crash loop', () => {
 
     const agent = (await api('GET', '/agents/c-1')).body
     expect(agent).toMatchObject({ quarantined: true, drained: true })
+    await settle()
     expect(hub!.fleet.isAvailable('c-1')).toBe(false)
     const view = (await api('GET', '/healing')).body
     expect(view.actions).toHaveLength(1)
     const action = view.actions[0]
     expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: now })
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
-    expect(hub!.healing.action(action.action_id)).toEqual(action)
+    expect(hub!.healing!.action(action.action_id)).toEqual(action)
 
     await waitUntil(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({
@@ -130,7 +136,9 @@ describe('crash loop', () => {
 
     const resumed = await api('POST', '/agents/c-1/resume')
     expect(resumed).toMatchObject({ status: 200, body: { quarantined: false, drained: false } })
+    await settle()
     expect((await api('GET', '/healing')).body.actions[0]).toMatchObject({ action_id: action.action_id, state: 'lifted' })
+    await settle()
     expect(hub!.fleet.isAvailable('c-1')).toBe(true)
   })
 
@@ -141,6 +149,7 @@ describe('crash loop', () => {
     expect((await api('POST', '/agents/c-1/restart')).status).toBe(200)
     await join('c-1', { restart_count: 1, pid: 101 })
     expect((await api('GET', '/agents/c-1')).body).toMatchObject({ quarantined: false, restart: { state: 'completed' } })
+    await settle()
     expect((await api('GET', '/healing')).body.actions).toEqual([])
     await join('c-1', { restart_count: 2, pid: 102 }) // nobody asked for this one
     expect((await api('GET', '/agents/c-1')).body.quarantined).toBe(true)
@@ -154,17 +163,23 @@ describe('memory rule', () => {
     sock.send(stats(150))
     sock.send(stats(50))
     sock.send(stats(150))
+    await settle()
     expect(restartFrames(sock)).toEqual([])
     sock.send(stats(150))
+    await settle()
     expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'heal:memory', mode: 'graceful' })])
+    await settle()
     const restartId = restartFrames(sock)[0].restart_id
+    await settle()
     expect((await api('GET', '/healing')).body.actions).toEqual([
       expect.objectContaining({ agent_id: 'm-1', rule: 'memory', action: 'restart', restart_id: restartId, state: 'commanded' }),
     ])
 
     sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
+    await settle()
     expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
     await join('m-1', { restart_count: 1, pid: 101 })
+    await settle()
     expect((await api('GET', '/healing')).body.actions[0].state).toBe('completed')
     // The hub commanded it: not a crash.
     expect((await api('GET', '/agents/m-1')).body.quarantined).toBe(false)
@@ -179,6 +194,7 @@ describe('memory rule', () => {
     sock.send(stats(150))
     sock.send(stats(150))
     expect((await api('GET', '/agents/m-1')).body.restart).toMatchObject({ reason: 'heal:memory', state: 'deferred' })
+    await settle()
     expect((await api('GET', '/healing')).body.actions[0].state).toBe('deferred')
   })
 
@@ -187,10 +203,13 @@ describe('memory rule', () => {
     const a = await join('m-1')
     const b = await join('m-2')
     for (const s of [a, b, a, b]) s.send(stats(150))
+    await settle()
     expect(restartFrames(a)).toHaveLength(1)
+    await settle()
     expect(restartFrames(b)).toHaveLength(0)
     await join('m-1', { restart_count: 1, pid: 101 })
     for (const s of [b, b]) s.send(stats(150))
+    await settle()
     expect(restartFrames(b)).toHaveLength(1)
     await join('m-2', { restart_count: 1, pid: 201 })
 
@@ -198,15 +217,18 @@ describe('memory rule', () => {
     expect(rollout.body.state).toBe('running')
     const c = await join('m-3')
     for (const s of [c, c]) s.send(stats(150))
+    await settle()
     expect(restartFrames(c)).toHaveLength(0)
     await join('m-1', { restart_count: 2, pid: 102 })
     expect((await api('GET', `/rollouts/${rollout.body.rollout_id}`)).body.state).toBe('completed')
 
     expect((await api('POST', '/healing/pause')).body.paused).toBe(true)
     for (const s of [c, c]) s.send(stats(150))
+    await settle()
     expect(restartFrames(c)).toHaveLength(0)
     expect((await api('POST', '/healing/resume')).body.paused).toBe(false)
     for (const s of [c, c]) s.send(stats(150))
+    await settle()
     expect(restartFrames(c)).toHaveLength(1)
   })
 })
@@ -219,12 +241,15 @@ describe('restart outcomes and waiting restarts', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     sock.send(stats(150))
     sock.send(stats(150))
+    await settle()
     const restartId = restartFrames(sock)[0].restart_id
     sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
     sock.drop() // and never comes back
     vi.advanceTimersByTime(4999)
+    await settle()
     expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
     vi.advanceTimersByTime(1)
+    await settle()
     const action = (await api('GET', '/healing')).body.actions[0]
     expect(action).toMatchObject({ state: 'failed', restart_id: restartId })
     expect(lines.filter((l) => l.msg === 'healing alert')).toEqual([
@@ -239,15 +264,19 @@ describe('restart outcomes and waiting restarts', () => {
     first.send(stats(150))
     const sock = await join('w-1', { restart_count: 1, pid: 101 }) // the memory restart completed: cooldown starts
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    hub!.healing.taskOverdue('w-1', 'task t-9 overdue')
+    hub!.healing!.taskOverdue('w-1', 'task t-9 overdue')
+    await settle()
     expect(restartFrames(sock)).toEqual([])
+    await settle()
     expect(hub!.fleet.isAvailable('w-1')).toBe(false)
 
     now += 9_999
     vi.advanceTimersByTime(9_999)
+    await settle()
     expect(restartFrames(sock)).toEqual([])
     now += 1
     vi.advanceTimersByTime(1)
+    await settle()
     expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
   })
 })
@@ -265,6 +294,7 @@ describe('healing routes', () => {
     const { body } = await api('GET', '/healing')
     expect(body.actions.map((a: any) => a.agent_id)).toEqual(['x-2', 'x-1'])
     expect(await api('POST', '/healing/pause')).toEqual({ status: 200, body: { ...body, paused: true } })
+    await settle()
     expect((await api('GET', '/healing')).body.paused).toBe(true)
     expect(await api('POST', '/healing/resume')).toEqual({ status: 200, body: { ...body, paused: false } })
   })
@@ -288,9 +318,12 @@ describe('task_overdue', () => {
     expect(sock.sent.map((m) => m.type)).toContain('task_assign') // dispatched on the way to the 201
     sock.send({ type: 'task_accepted', task_id: task.body.task_id })
     vi.advanceTimersByTime(2999)
+    await settle()
     expect(restartFrames(sock)).toEqual([])
     vi.advanceTimersByTime(1)
+    await settle()
     expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
+    await settle()
     expect((await api('GET', '/healing')).body.actions).toEqual([expect.objectContaining({
       agent_id: 'o-1', rule: 'task_overdue', action: 'restart', state: 'commanded',
       restart_id: restartFrames(sock)[0].restart_id, detail: `task ${task.body.task_id} not heard of in 3 s`,
@@ -303,16 +336,20 @@ describe('task_overdue', () => {
     const a = await join('o-1')
     const b = await join('o-2')
     for (const s of [a, a]) s.send(stats(150)) // o-1's memory restart takes the one slot
+    await settle()
     expect(restartFrames(a)).toHaveLength(1)
 
-    hub!.healing.taskOverdue('o-2', 'task t-1 overdue')
+    hub!.healing!.taskOverdue('o-2', 'task t-1 overdue')
+    await settle()
     expect(restartFrames(b)).toEqual([])
+    await settle()
     expect(hub!.fleet.isAvailable('o-2')).toBe(false)
     await api('POST', '/tasks', { input: 1 })
     await Promise.resolve()
     expect(b.sent.filter((m) => m.type === 'task_assign')).toEqual([])
 
     await join('o-1', { restart_count: 1, pid: 101 }) // the slot frees: the overdue restart starts
+    await settle()
     expect(restartFrames(b)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
     const actions = (await api('GET', '/healing')).body.actions
     expect(actions[0]).toMatchObject({ agent_id: 'o-2', rule: 'task_overdue', action: 'restart', state: 'commanded', detail: 'task t-1 overdue' })

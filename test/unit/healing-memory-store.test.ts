@@ -121,7 +121,7 @@ describe('healing on one hub: the decider over the memory store', () => {
   it('forgets an agent the fleet forgot: its crashes, and its restart in flight fails at the next step', async () => {
     const h = setup({ crashLimit: 2 })
     h.join('a')
-    h.store.processSeen('a', { restart_count: 0, pid: 1 })
+    h.store.processSeen('a', { restart_count: 0, pid: 1 }, false)
     await h.store.crashesSeen('a', 1, 'q-1', (n) => n >= 2, () => 'loop')
     await h.store.fileRequest('a', 'memory', 'rss high')
     await h.decider.step()

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { hubSettings, resolveHubConfig } from '../../hub/config/config.ts'
 import { ConfigError } from '../../shared/settings.ts'
+import { resolveHealingSettings } from '../../hub/healing/healing-settings.ts'
 
 describe('healing settings from the environment', () => {
   it('reads every AGENTCOM_HEAL_* variable and leaves unset ones to the defaults', () => {
@@ -36,5 +37,11 @@ describe('healing settings from the environment', () => {
       message = (err as Error).message
     }
     expect(message).toBe('AGENTCOM_ALERT_WEBHOOK_URL must be an http:// or https:// URL')
+  })
+
+  it('spreads the defaults and names a bad setting given in code', () => {
+    expect(resolveHealingSettings()).toEqual({ crashLimit: 3, windowS: 600, maxMemoryMb: null, maxConcurrent: 1, cooldownS: 300, maxPerAgent: 3 })
+    expect(() => resolveHealingSettings({ maxConcurrent: 0 })).toThrow(/^AGENTCOM_HEAL_MAX_CONCURRENT must be an integer from 1 to 10000, got 0$/)
+    expect(() => resolveHealingSettings({ windowS: 1.5 })).toThrow(/^AGENTCOM_HEAL_WINDOW_S must be an integer from 1 to 604800, got 1.5$/)
   })
 })

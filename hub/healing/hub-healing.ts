@@ -1,48 +1,44 @@
 /**
- * Healing in cluster mode, on each hub. Shared: the paused flag and the action history live in
- * PostgreSQL, so `GET /api/admin/healing`, `pause` and `resume` answer alike on every hub (a
- * pause or resume is written and announced in one transaction; each hub's healing follows, and
- * reads the flag again after every re-LISTEN). This hub's part of the fleet-wide decisions:
- * - an agent identifying here as a new process is checked against the last process any hub saw
- *   (its row's pm2_info): its crashes are counted under the agent's row lock and judged by
- *   HealingPolicy's crash-loop rule (hub/healing/healing-rules.ts) in the same transaction, so
- *   a quarantine is one for the fleet, and every hub reads it from the row;
+ * Healing's part on each hub, the same on both stores: what this hub sees of the agents it
+ * holds, filed with the HealingStore (healing-store.ts) for the one decider
+ * (healing-decider.ts), and the healing view, pause and resume, read from and written to the
+ * store (in a cluster every hub answers alike).
+ * - an agent identifying here as a new process is checked against the last process the store
+ *   saw: its crashes are counted under the agent's lock and judged by HealingPolicy's crash-loop
+ *   rule (healing-rules.ts) in the same operation, so a quarantine is one for the fleet;
  * - memory above the limit in two stats reports in a row (the same rule), and an overdue task,
- *   of an agent held here, are filed as requests for the decider (hub/healing/healing-decider.ts),
- *   which judges the budget; an agent whose overdue restart waits gets no task meanwhile.
- * The hub's own Healing decides nothing in cluster mode (createHub); it keeps the settings.
+ *   of an agent held here, are filed as requests for the decider, which judges the budget; an
+ *   agent whose overdue restart waits gets no task meanwhile.
+ * One hub wires it in local-healing.ts, a cluster in hub/cluster/runtime.ts.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { Healing } from '../healing/healing.ts'
-import type { HealingView } from '../healing/healing-policy.ts'
-import { restartsSeen, type Pm2Seen } from '../healing/healing-watch.ts'
-import type { HealingSettings } from '../healing/healing-settings.ts'
-import { healingDetail, isCrashLoop, memoryAboveAfter } from '../healing/healing-rules.ts'
-import type { HealingStore, RequestRule } from '../healing/healing-store.ts'
-import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
-import { HEALING_NUDGE, HEALING_PAUSED } from '../pg/pg-healing-store.ts'
+import type { HealingView } from './healing-policy.ts'
+import { restartsSeen, type Pm2Seen } from './healing-watch.ts'
+import { policyView, type HealingSettings } from './healing-settings.ts'
+import { healingDetail, isCrashLoop, memoryAboveAfter } from './healing-rules.ts'
+import type { HealingStore, RequestRule } from './healing-store.ts'
 
 /** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
 export const HEALING_HISTORY = 1000
 
-export interface ClusterHealingDeps {
+export interface HubHealingDeps {
   store: HealingStore
-  bus: PgBus
+  /** Asks the decider for a step (a cluster: every hub, by NOTIFY; one hub: its own decider). */
+  nudge(): void
   log: Logger
   newId: () => string
   changes: ChangeFeed
   fleet: Fleet
-  /** Whether this hub holds the agent's socket (ClusterPresence.holds). */
+  /** Whether this hub holds the agent's socket (a cluster: ClusterPresence.holds; one hub: it is connected). */
   holds(agentId: string): boolean
   settings: HealingSettings
   alerts: AlertSender | null
-  healing: Pick<Healing, 'pause' | 'resume' | 'view'>
 }
 
-export class ClusterHealing {
+export class HubHealing {
   private readonly unsubscribe: Array<() => void>
   /** Stats reports in a row above the memory limit, per agent held here, capped at 2. */
   private readonly memoryAbove = new Map<string, number>()
@@ -57,25 +53,17 @@ export class ClusterHealing {
    */
   private readonly writes = new Map<string, Promise<void>>()
 
-  constructor(private readonly d: ClusterHealingDeps) {
+  constructor(private readonly d: HubHealingDeps) {
     this.unsubscribe = [
       d.changes.on('agent', (change) => {
         if (change.stats) this.statsReported(change.agent_id)
       }),
-      d.bus.subscribe((message) => {
-        if (message.kind === HEALING_PAUSED && typeof message.paused === 'boolean') this.follow(message.paused)
-      }),
     ]
-  }
-
-  /** Reads the shared flag (at start and after every re-LISTEN) and follows it here. */
-  async sync(): Promise<void> {
-    this.follow(await this.d.store.paused())
   }
 
   async view(): Promise<HealingView> {
     const [paused, actions] = await Promise.all([this.d.store.paused(), this.d.store.actions(HEALING_HISTORY)])
-    return { paused, policy: this.d.healing.view().policy, actions }
+    return { paused, policy: policyView(this.d.settings), actions }
   }
 
   /** An action, as the events stream shows it. */
@@ -98,13 +86,16 @@ export class ClusterHealing {
   }
 
   /**
-   * ClusterSeam.admit, after the claim: `before` is the process the cluster last saw of the
-   * agent, `after` the one identifying. Never refuses the agent: a failure is logged.
+   * The agent is identifying here: `before` is the process the store last saw of it, `after` the
+   * one identifying (a cluster: ClusterSeam.admit, after the claim; one hub: at its identify).
+   * Never refuses the agent: a failure is logged.
    */
   async identified(agentId: string, before: Pm2Seen | null, after: Pm2Seen | null): Promise<void> {
     const restarts = restartsSeen(before, after)
     if (restarts === 0) return
+    // A new process: its memory reports start over, and a waiting overdue restart ends (it restarted anyway).
     this.memoryAbove.delete(agentId)
+    if (!this.filing.has(agentId)) this.hold(agentId, false)
     const s = this.d.settings
     try {
       const action = await this.d.store.crashesSeen(agentId, restarts, this.d.newId(),
@@ -191,18 +182,12 @@ export class ClusterHealing {
   }
 
   private nudge(): void {
-    void this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
+    this.d.nudge()
   }
 
   private async setPaused(paused: boolean): Promise<HealingView> {
     await this.d.store.setPaused(paused)
-    this.follow(paused)
+    this.d.log.info(paused ? 'healing paused' : 'healing resumed')
     return this.view()
-  }
-
-  private follow(paused: boolean): void {
-    if (this.d.healing.view().paused === paused) return
-    if (paused) this.d.healing.pause()
-    else this.d.healing.resume()
   }
 }

@@ -5,11 +5,10 @@
  * delete the new request (cluster-healing-decider failed so in CI).
  */
 import { describe, expect, it } from 'vitest'
-import { ClusterHealing } from '../../hub/cluster/cluster-healing.ts'
+import { HubHealing, type HubHealingDeps } from '../../hub/healing/hub-healing.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
 import { resolveHealingSettings } from '../../hub/healing/healing-settings.ts'
 import type { HealingStore } from '../../hub/healing/healing-store.ts'
-import type { ClusterHealingDeps } from '../../hub/cluster/cluster-healing.ts'
 import { createLogger } from '../../shared/log.ts'
 
 const MB = 1024 * 1024
@@ -20,7 +19,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve }
 }
 
-describe('ClusterHealing request writes', () => {
+describe('HubHealing request writes', () => {
   it('a memory request filed while the drop before it is still running is kept', async () => {
     const requests = new Set<string>()
     const dropping = deferred()
@@ -42,15 +41,13 @@ describe('ClusterHealing request writes', () => {
     } as unknown as HealingStore
     let rss = 0
     const changes = new ChangeFeed()
-    const published: unknown[] = []
-    const healing = new ClusterHealing({
+    const healing = new HubHealing({
       store, changes, log: createLogger('test', () => {}), newId: () => 'x',
-      bus: { hubId: 'h', publish: async (_to: string, m: unknown) => { published.push(m) }, subscribe: () => () => {}, close: async () => {} },
-      fleet: { get: () => ({ stats: { rss_bytes: rss } }) } as unknown as ClusterHealingDeps['fleet'],
+      nudge: () => {},
+      fleet: { get: () => ({ stats: { rss_bytes: rss } }) } as unknown as HubHealingDeps['fleet'],
       holds: () => true,
       settings: resolveHealingSettings({ maxMemoryMb: 100 }),
       alerts: null,
-      healing: { pause: () => {}, resume: () => {}, view: () => ({ paused: false, policy: {}, actions: [] }) } as unknown as ClusterHealingDeps['healing'],
     })
     const report = (mb: number) => {
       rss = mb * MB

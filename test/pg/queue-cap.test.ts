@@ -28,8 +28,8 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   let n = 0
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
-    local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
+    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as ClusterHealing,
+    local: { drained: () => {}, taskChanged: () => {} },
   })
 }
 

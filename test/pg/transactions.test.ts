@@ -72,8 +72,8 @@ function clusterAdmin(): AdminBackend {
   return createClusterAdmin({
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
     // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as RolloutEngine, healing: {} as ClusterHealing,
-    local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
+    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as ClusterHealing,
+    local: { drained: () => {}, taskChanged: () => {} },
   })
 }
 

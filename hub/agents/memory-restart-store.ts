@@ -36,9 +36,13 @@ export class MemoryRestartStore implements RestartStore {
     return this.requestNow(agentId, cmd)
   }
 
-  async pending(agentId: string): Promise<Restart | null> {
+  pendingNow(agentId: string): Restart | null {
     const restart = this.latest.get(agentId) ?? null
     return isPending(restart) ? restart : null
+  }
+
+  async pending(agentId: string): Promise<Restart | null> {
+    return this.pendingNow(agentId)
   }
 
   async get(restartId: string): Promise<(Restart & { agent_id: string }) | null> {

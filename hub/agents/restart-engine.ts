@@ -9,7 +9,9 @@
  * again under the same restart_id. Commanded and unanswered within `timeoutMs`: `no_response`.
  *
  * The hub's own view of a restart (the Fleet's record) moves first, so the rules see it at once;
- * the store's move follows, per agent in order, and the change is published once it is kept.
+ * the store's moves follow, per agent in order, and each change is published once it is kept.
+ * An identify reads the agent's pending restart from the store (in a cluster it may have been
+ * commanded on another hub); what the agent does meanwhile is handled after that read.
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -31,6 +33,8 @@ export interface RestartEngineDeps {
     /** One hub's: a restart a previous hub saved, and an agent forgotten. */
     restore?(agentId: string, restart: Restart): void
     forget?(agentId: string): void
+    /** pending(), answered at once (one hub's memory): an identify settles without waiting. */
+    pendingNow?(agentId: string): Restart | null
   }
   fleet: {
     get(agentId: string): AgentRecord | undefined
@@ -54,8 +58,10 @@ type Timer = ReturnType<typeof setTimeout>
 export class RestartEngine {
   /** Each agent's restart deadline (no_response or timeout) on this hub. */
   private readonly timers = new Map<string, Timer>()
-  /** Each agent's handlers in order: an identify's read of the store settles before a task starts. */
-  private readonly queues = new Map<string, Promise<void>>()
+  /** Agents whose identify waits for the store's read: their handlers run after it, in order. */
+  private readonly reading = new Map<string, Promise<void>>()
+  /** Each agent's moves on their way to the store, so they are kept in the order they were made. */
+  private readonly keeping = new Map<string, Promise<void>>()
   private closed = false
 
   constructor(private readonly d: RestartEngineDeps) {}
@@ -82,60 +88,72 @@ export class RestartEngine {
 
   /** The agent identified on this hub: its pending restart ends, or is sent again. */
   identified(rec: AgentRecord): void {
-    this.inOrder(rec.agent_id, async () => {
-      const pending = await this.d.store.pending(rec.agent_id)
-      if (this.d.fleet.get(rec.agent_id) !== rec) return
-      if (!pending) return isPending(rec.restart) ? this.refresh(rec.agent_id, rec.restart) : undefined
-      const shown = rec.restart?.restart_id === pending.restart_id && isPending(rec.restart) ? rec.restart : pending
-      this.d.fleet.showRestart(rec.agent_id, shown)
-      if (restartedSince(shown, rec)) return this.move(rec.agent_id, shown, 'completed')
-      // The same process is back after a dropped connection: the command may have been lost
-      // with it, so it is sent again under the same restart_id (the sidecar ignores repeats).
-      const kept = this.move(rec.agent_id, shown, 'commanded')
-      this.d.bus.sendToAgent(rec.agent_id, restartMessage(shown))
-      await kept
+    const { store } = this.d
+    if (store.pendingNow) return this.inOrder(rec.agent_id, () => this.settle(rec, store.pendingNow!(rec.agent_id)))
+    const read = () => store.pending(rec.agent_id).then((pending) => this.settle(rec, pending), (err) => {
+      this.d.log.warn('could not read the agent\'s pending restart', { agent_id: rec.agent_id, error: String(err) })
     })
+    const before = this.reading.get(rec.agent_id)
+    const after = before ? before.then(read) : read()
+    this.reading.set(rec.agent_id, after)
+    void after.finally(() => {
+      if (this.reading.get(rec.agent_id) === after) this.reading.delete(rec.agent_id)
+    })
+  }
+
+  private settle(rec: AgentRecord, pending: Restart | null): void {
+    if (this.d.fleet.get(rec.agent_id) !== rec) return
+    if (!pending) {
+      if (isPending(rec.restart)) void this.refresh(rec.agent_id, rec.restart)
+      return
+    }
+    const shown = rec.restart?.restart_id === pending.restart_id && isPending(rec.restart) ? rec.restart : pending
+    this.d.fleet.showRestart(rec.agent_id, shown)
+    if (restartedSince(shown, rec)) return this.move(rec.agent_id, shown, 'completed')
+    // The same process is back after a dropped connection: the command may have been lost
+    // with it, so it is sent again under the same restart_id (the sidecar ignores repeats).
+    this.move(rec.agent_id, shown, 'commanded')
+    this.d.bus.sendToAgent(rec.agent_id, restartMessage(shown))
   }
 
   /** The agent's socket closed: a pending restart waits for it to come back, up to timeoutMs. */
   disconnected(rec: AgentRecord): void {
-    this.inOrder(rec.agent_id, async () => {
+    this.inOrder(rec.agent_id, () => {
       const restart = rec.restart
       if (!isPending(restart)) return
-      const kept = restart.state === 'restarting' ? null : this.move(rec.agent_id, restart, 'restarting')
+      if (restart.state !== 'restarting') this.move(rec.agent_id, restart, 'restarting')
       this.arm(rec.agent_id, restart, 'timeout')
-      await kept
     })
   }
 
   /** The sidecar said it is about to exit for its restart. */
   restarting(rec: AgentRecord, restartId: string | undefined): void {
-    this.inOrder(rec.agent_id, async () => {
+    this.inOrder(rec.agent_id, () => {
       const restart = rec.restart
       if (!isPending(restart) || (restartId !== undefined && restartId !== restart.restart_id)) return
-      if (restart.state !== 'restarting') await this.move(rec.agent_id, restart, 'restarting')
+      if (restart.state !== 'restarting') this.move(rec.agent_id, restart, 'restarting')
     })
   }
 
   /** The agent took a task while a graceful restart waits: shown as deferred. */
   taskStarted(rec: AgentRecord): void {
-    this.inOrder(rec.agent_id, async () => {
+    this.inOrder(rec.agent_id, () => {
       const restart = rec.restart
-      if (restart?.state === 'commanded' && restart.mode === 'graceful') await this.move(rec.agent_id, restart, 'deferred')
+      if (restart?.state === 'commanded' && restart.mode === 'graceful') this.move(rec.agent_id, restart, 'deferred')
     })
   }
 
   /** The agent's task settled: a deferred restart goes ahead. */
   released(rec: AgentRecord): void {
-    this.inOrder(rec.agent_id, async () => {
+    this.inOrder(rec.agent_id, () => {
       const restart = rec.restart
-      if (restart?.state === 'deferred') await this.move(rec.agent_id, restart, 'commanded')
+      if (restart?.state === 'deferred') this.move(rec.agent_id, restart, 'commanded')
     })
   }
 
-  /** Whether a task starting or settling may move a restart of the agent: one pending, or handlers still running. */
+  /** Whether a task starting or settling may move a restart of the agent: one pending, or an identify's read on its way. */
   watches(rec: AgentRecord): boolean {
-    return isPending(rec.restart) || this.queues.has(rec.agent_id)
+    return isPending(rec.restart) || this.reading.has(rec.agent_id)
   }
 
   /**
@@ -182,24 +200,31 @@ export class RestartEngine {
     this.publish(agentId, restart)
   }
 
-  /** Moves the hub's view now (timers too) and resolves once the store has kept the move. */
-  private move(agentId: string, restart: Restart, state: RestartState, error: string | null = null): Promise<void> {
+  /** Moves the hub's view now (timers too); the store keeps it next, after the agent's earlier moves. */
+  private move(agentId: string, restart: Restart, state: RestartState, error: string | null = null): void {
     restart.state = state
     restart.updated_at = this.d.clock.now()
     restart.error = error
     this.clear(agentId)
     if (state === 'commanded') this.arm(agentId, restart, 'no_response')
-    const over = state === 'completed' || state === 'failed'
-    if (over) this.d.log.info(`restart ${state}`, { agent_id: agentId, restart_id: restart.restart_id, error })
+    if (state === 'completed' || state === 'failed') this.d.log.info(`restart ${state}`, { agent_id: agentId, restart_id: restart.restart_id, error })
     this.d.fleet.showRestart(agentId, restart)
-    return this.d.store.move(agentId, restart.restart_id, state, error).then(async (kept) => {
-      if (kept) {
+    const keep = async () => {
+      if (await this.d.store.move(agentId, restart.restart_id, state, error)) {
         this.publish(agentId, restart)
         this.d.moved?.(restart)
-        return
+      } else {
+        // Over already elsewhere (another hub settled it, or a sweep failed it): show what was kept.
+        await this.refresh(agentId, restart)
       }
-      // Over already elsewhere (another hub settled it, or a sweep failed it): show what was kept.
-      await this.refresh(agentId, restart)
+    }
+    const before = this.keeping.get(agentId)
+    const kept: Promise<void> = (before ? before.then(keep) : keep()).catch((err) => {
+      this.d.log.warn('restart move not kept', { agent_id: agentId, restart_id: restart.restart_id, state, error: String(err) })
+    })
+    this.keeping.set(agentId, kept)
+    void kept.finally(() => {
+      if (this.keeping.get(agentId) === kept) this.keeping.delete(agentId)
     })
   }
 
@@ -216,9 +241,9 @@ export class RestartEngine {
     if (this.closed) return
     this.timers.set(agentId, setTimeout(() => {
       this.timers.delete(agentId)
-      this.inOrder(agentId, async () => {
+      this.inOrder(agentId, () => {
         const rec = this.d.fleet.get(agentId)
-        if (rec?.restart === restart && isPending(restart)) await this.move(agentId, restart, 'failed', error)
+        if (rec?.restart === restart && isPending(restart)) this.move(agentId, restart, 'failed', error)
       })
     }, this.d.timeoutMs))
   }
@@ -233,20 +258,15 @@ export class RestartEngine {
     this.d.changes.publish({ type: 'agent', agent_id: agentId, restart_id: restart.restart_id })
   }
 
-  /** Runs `op` after the agent's earlier handlers (at once when there are none); a failure is logged. */
-  private inOrder(agentId: string, op: () => Promise<void>): void {
-    const before = this.queues.get(agentId)
-    const run = async () => {
-      try {
-        await op()
-      } catch (err) {
-        this.d.log.warn('restart could not be kept', { agent_id: agentId, error: String(err) })
-      }
-    }
-    const done: Promise<void> = (before ? before.then(run) : run()).finally(() => {
-      if (this.queues.get(agentId) === done) this.queues.delete(agentId)
+  /** Runs `op` now, or after the store's read for the agent's identify when one is on its way. */
+  private inOrder(agentId: string, op: () => void): void {
+    const reading = this.reading.get(agentId)
+    if (!reading) return op()
+    const after = reading.then(op).catch((err) => this.d.log.warn('restart handler failed', { agent_id: agentId, error: String(err) }))
+    this.reading.set(agentId, after)
+    void after.finally(() => {
+      if (this.reading.get(agentId) === after) this.reading.delete(agentId)
     })
-    this.queues.set(agentId, done)
   }
 }
 

@@ -220,8 +220,6 @@ describe('restart deadlines and dispatch', () => {
     expect(r.ok).toBe(true)
     hub.fleet.agentRestarting(a.rec, undefined)
     hub.fleet.disconnect(a.rec, a.peer)
-    // The restart engine moves it once its store has the earlier moves (the identify's read first).
-    await flush()
     expect(hub.fleet.status(a.rec)).toBe('restarting')
     await vi.advanceTimersByTimeAsync(60 * SECOND)
     expect(a.rec.restart).toMatchObject({ state: 'failed', error: 'timeout' })

@@ -47,7 +47,12 @@ export interface RestartEngineDeps {
   log: Logger
   newId: () => string
   timeoutMs: number
-  /** Whether this hub holds the agent's socket. Default: the Fleet has it connected. */
+  /**
+   * Whether this hub holds the agent in the store's records (a cluster: its claim on the agent's
+   * row). Only such a hub delivers the agent's restarts and keeps their moves; an agent gone from
+   * every hub is the cluster sweep's (its restart fails on database time, counted once). Default:
+   * true (one hub holds every agent it knows).
+   */
   holds?(agentId: string): boolean
   /** A restart's move was kept (a cluster nudges the rollout's owner and healing's decider). */
   moved?(restart: Restart): void
@@ -180,7 +185,7 @@ export class RestartEngine {
   }
 
   private holds(agentId: string): boolean {
-    return this.d.holds ? this.d.holds(agentId) : this.d.fleet.get(agentId)?.peer != null
+    return this.d.holds ? this.d.holds(agentId) : true
   }
 
   private commanded(agentId: string, outcome: RestartRequestOutcome): CommandResult {
@@ -209,6 +214,7 @@ export class RestartEngine {
     if (state === 'commanded') this.arm(agentId, restart, 'no_response')
     if (state === 'completed' || state === 'failed') this.d.log.info(`restart ${state}`, { agent_id: agentId, restart_id: restart.restart_id, error })
     this.d.fleet.showRestart(agentId, restart)
+    if (!this.holds(agentId)) return this.publish(agentId, restart)
     const keep = async () => {
       if (await this.d.store.move(agentId, restart.restart_id, state, error)) {
         this.publish(agentId, restart)

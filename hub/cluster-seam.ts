@@ -69,7 +69,7 @@ export interface ClusterSeam {
   events: LiveEventSource
   /**
    * An agent proved its identity on `peer` and is about to be taken on here: what the cluster
-   * says of it (drained, quarantined). Null: this hub may not take agents now (its lease is not
+   * says of it (drained, quarantined, its pending restart). Null: this hub may not take agents now (its lease is not
    * current); the socket is closed with 1013 and the sidecar tries another hub.
    */
   admit(agentId: string, peer: Peer, hello: Hello): Promise<AgentStanding | null>

@@ -22,7 +22,8 @@ export type { CommandResult } from './restart-engine.ts'
 
 /** What the Fleet tells the restart engine (restart-engine.ts), and asks of it. */
 export interface FleetRestarts {
-  identified(rec: AgentRecord): void
+  /** `pending`: the agent's pending restart as the store had it when the agent joined (a cluster reads it then). */
+  identified(rec: AgentRecord, pending?: Restart | null): void
   disconnected(rec: AgentRecord): void
   restarting(rec: AgentRecord, restartId: string | undefined): void
   taskStarted(rec: AgentRecord): void
@@ -53,6 +54,8 @@ export interface FleetOptions {
 export interface AgentStanding {
   drained: boolean
   quarantined: boolean
+  /** Its pending restart (commanded from any hub), settled by the restart engine at identify. */
+  restart: Restart | null
 }
 
 /** What a single hub saves of an agent so a hub restart keeps its restart, drain and quarantine. */
@@ -241,7 +244,7 @@ export class Fleet {
     rec.host = hello.host ?? null
     rec.labels = hello.labels ?? []
     const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
-    this.opts.restarts.identified(rec)
+    this.opts.restarts.identified(rec, standing?.restart)
     this.opts.changes.publish(identified)
     return replaced
   }

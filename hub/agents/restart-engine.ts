@@ -91,9 +91,14 @@ export class RestartEngine {
     this.send(agent_id, restart)
   }
 
-  /** The agent identified on this hub: its pending restart ends, or is sent again. */
-  identified(rec: AgentRecord): void {
+  /**
+   * The agent identified on this hub: its pending restart ends, or is sent again. `known`: the
+   * pending restart as the store had it when the agent joined (a cluster reads it with the
+   * agent's row); else it is read now.
+   */
+  identified(rec: AgentRecord, known?: Restart | null): void {
     const { store } = this.d
+    if (known !== undefined) return this.inOrder(rec.agent_id, () => this.settle(rec, known))
     if (store.pendingNow) return this.inOrder(rec.agent_id, () => this.settle(rec, store.pendingNow!(rec.agent_id)))
     const read = () => store.pending(rec.agent_id).then((pending) => this.settle(rec, pending), (err) => {
       this.d.log.warn('could not read the agent\'s pending restart', { agent_id: rec.agent_id, error: String(err) })
@@ -279,7 +284,7 @@ export class RestartEngine {
 /** The FleetRestarts of an engine built after the Fleet (createHub builds the Fleet first). */
 export function forwardRestarts(engine: () => RestartEngine): FleetRestarts {
   return {
-    identified: (rec) => engine().identified(rec),
+    identified: (rec, pending) => engine().identified(rec, pending),
     disconnected: (rec) => engine().disconnected(rec),
     restarting: (rec, restartId) => engine().restarting(rec, restartId),
     taskStarted: (rec) => engine().taskStarted(rec),

@@ -11,7 +11,7 @@
 import { CLOSE } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
-import type { AgentStanding, Fleet, Hello, Peer } from '../agents/fleet.ts'
+import type { AgentStanding, Fleet, Hello, Peer, Restart } from '../agents/fleet.ts'
 import type { Sql } from '../pg/connect.ts'
 import type { PgBus } from '../pg/notify-bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence-rows.ts'
@@ -34,6 +34,8 @@ export interface PresenceDeps {
   newId: () => string
   /** Delivers a restart recorded for an agent here (RestartEngine.deliver). */
   deliverRestart(restartId: string): Promise<void>
+  /** The agent's pending restart in the store (PgRestartStore.pending), read as it joins. */
+  pendingRestart(agentId: string): Promise<Restart | null>
   /** Resumes an agent here (healing's resumeAgent: lifts a quarantine too). */
   resumeAgent(agentId: string): void
   /**
@@ -75,9 +77,9 @@ export class ClusterPresence {
         await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
       }
       await this.d.processSeen(agentId, claim.previous_pm2_info as Pm2Seen | null, hello.pm2_info)
-      const row = await getAgent(sql, agentId)
+      const [row, restart] = await Promise.all([getAgent(sql, agentId), this.d.pendingRestart(agentId)])
       this.claims.set(agentId, { connectionId, peer })
-      return { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false }
+      return { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart }
     } catch (err) {
       this.d.log.error('could not admit agent into the cluster', { agent_id: agentId, error: String(err) })
       return null

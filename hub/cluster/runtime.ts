@@ -108,7 +108,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   const attach: ClusterAttach = (local) => {
     // Restarts: the one engine (hub/agents/restart-engine.ts) over the rows. A move kept steps the
     // restart's rollout on (its owner may be another hub) and wakes healing's decider.
-    const restarts = local.createRestarts(new PgRestartStore({ sql, bus, hubId: o.hubId }), {
+    const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
+    const restarts = local.createRestarts(restartStore, {
       holds: (agentId) => presence.holds(agentId),
       moved: (restart) => {
         const announce = restart.rollout_id
@@ -130,7 +131,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
-      deliverRestart: (id) => restarts.deliver(id),
+      deliverRestart: (id) => restarts.deliver(id), pendingRestart: (id) => restartStore.pending(id),
       resumeAgent: (id) => void local.healing.resumeAgent(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
     })

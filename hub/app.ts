@@ -14,6 +14,9 @@ import { assertSecret } from './auth/secret.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { Fleet } from './agents/fleet.ts'
+import { forwardRestarts, RestartEngine, type RestartEngineDeps } from './agents/restart-engine.ts'
+import { MemoryRestartStore } from './agents/memory-restart-store.ts'
+import type { RestartStore } from './agents/restart-store.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
@@ -67,7 +70,12 @@ export function createHub(options: HubOptions) {
   // Set once the output store exists (below); tasks forgotten before that had no output here.
   let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
-  const fleet = new Fleet({ clock, log, newId, restartTimeoutMs: o.restartTimeoutMs, offlineTtlMs: o.offlineTtlMs, changes })
+  // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's rows.
+  let restarts: RestartEngine | null = null
+  const fleet = new Fleet({ clock, log, offlineTtlMs: o.offlineTtlMs, changes, restarts: forwardRestarts(() => restarts!) })
+  const createRestarts = (store: RestartStore, more: Pick<RestartEngineDeps, 'holds' | 'moved'> = {}) =>
+    new RestartEngine({ store, fleet, bus: fleet.bus, changes, clock, log, newId, timeoutMs: o.restartTimeoutMs, ...more })
+  if (!options.cluster) restarts = createRestarts(new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) }))
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
   const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
@@ -124,8 +132,9 @@ export function createHub(options: HubOptions) {
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks,
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, createRestarts,
   })
+  if (cluster) restarts = cluster.restarts
   const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
@@ -223,6 +232,8 @@ export function createHub(options: HubOptions) {
     app,
     hubId,
     fleet,
+    /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
+    restarts: restarts!,
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -259,6 +270,7 @@ export function createHub(options: HubOptions) {
       events.close()
       sockets.close()
       cluster?.close()
+      restarts?.close()
       fleet.close()
       tasks.close()
       fleetState?.close()

@@ -10,7 +10,9 @@ import type { TaskOutcome } from '../shared/protocol.ts'
 import type { AdminBackend } from './api/admin.ts'
 import type { TaskOutputStore } from './tasks/output.ts'
 import type { ChangeFeed } from './events/changes.ts'
-import type { AgentRecord, Fleet, Hello, Peer } from './agents/fleet.ts'
+import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
+import type { RestartEngine, RestartEngineDeps } from './agents/restart-engine.ts'
+import type { RestartStore } from './agents/restart-store.ts'
 import type { LiveEventSource } from './events/live-events.ts'
 import type { HealingSettings } from './healing/healing-settings.ts'
 import type { AlertSender } from './alerts/alerts.ts'
@@ -50,6 +52,8 @@ export interface LocalOwners {
   metrics?: Pick<FleetCounters, 'view' | 'restartChanged'>
   /** AGENTCOM_MAX_QUEUED_TASKS, counted over the cluster's queue. */
   maxQueuedTasks: number
+  /** The hub's restart engine over the cluster's store (the same engine as a single hub's). */
+  createRestarts(store: RestartStore, more: Pick<RestartEngineDeps, 'holds' | 'moved'>): RestartEngine
 }
 
 export interface ClusterSeam {
@@ -57,16 +61,18 @@ export interface ClusterSeam {
   tasks: TaskOwner
   /** The rollout engine over the cluster's rows (the same engine as a single hub's). */
   rollouts: RolloutEngine
+  /** The restart engine over the cluster's rows (LocalOwners.createRestarts). */
+  restarts: RestartEngine
   /** Task output in the cluster's table, readable from every hub. */
   outputs?: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
   /**
-   * An agent proved its identity on `peer` and is about to be taken on here. False: this hub
-   * may not take agents now (its lease is not current); the socket is closed with 1013 and the
-   * sidecar tries another hub.
+   * An agent proved its identity on `peer` and is about to be taken on here: what the cluster
+   * says of it (drained, quarantined, its pending restart). Null: this hub may not take agents now (its lease is not
+   * current); the socket is closed with 1013 and the sidecar tries another hub.
    */
-  admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean>
+  admit(agentId: string, peer: Peer, hello: Hello): Promise<AgentStanding | null>
   /** An admitted connection closed before it became the agent's (revoked or gone meanwhile). */
   leave(agentId: string, peer: Peer): void
   /** How the database is doing, for GET /health (failing_since: null while it answers). */

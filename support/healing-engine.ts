@@ -7,6 +7,8 @@
  */
 import { afterEach } from 'vitest'
 import { Fleet, type SavedAgent } from '../hub/agents/fleet.ts'
+import { forwardRestarts, RestartEngine } from '../hub/agents/restart-engine.ts'
+import { MemoryRestartStore } from '../hub/agents/memory-restart-store.ts'
 import { ChangeFeed } from '../hub/events/changes.ts'
 import { LocalHealing } from '../hub/healing/local-healing.ts'
 import type { HealingSettings } from '../hub/healing/healing-settings.ts'
@@ -42,7 +44,12 @@ export function healingEngine(o: EngineOptions = {}) {
   const newId = () => `id-${++ids}`
   const changes = new ChangeFeed((err) => { throw err })
   const offlineTtlMs = o.offlineTtlMs ?? 86_400 * S
-  const fleet = new Fleet({ clock, log: silentLogger, newId, restartTimeoutMs: 60 * S, offlineTtlMs, changes })
+  // As createHub builds them: the restart engine over the memory store, reached by the Fleet.
+  let restarts: RestartEngine | null = null
+  const fleet = new Fleet({ clock, log: silentLogger, offlineTtlMs, changes, restarts: forwardRestarts(() => restarts!) })
+  restarts = new RestartEngine({
+    store: new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) }), fleet, bus: fleet.bus, changes, clock, log: silentLogger, newId, timeoutMs: 60 * S,
+  })
   let rolloutRunning = false
   const alerts: Alert[] = []
   const healing = new LocalHealing(fleet, {
@@ -52,6 +59,7 @@ export function healingEngine(o: EngineOptions = {}) {
   })
   open.push(() => {
     healing.close()
+    restarts!.close()
     fleet.close()
   })
   if (o.saved) {

@@ -35,7 +35,6 @@ export interface AgentState {
   restart: Restart | null
   /** The task in flight on this agent (assigned, working, or awaiting its report after a drop). */
   task_id: string | null
-  timer: ReturnType<typeof setTimeout> | null
 }
 
 /** An agent as others see it: read-only, changed through the Fleet's methods. */
@@ -55,6 +54,6 @@ export function blankAgent(agentId: string, supervised: boolean): AgentState {
   return {
     agent_id: agentId, peer: null, connected_at: null, last_seen: null, pm2_info: null, version: null, host: null,
     supervised, instance_id: null, labels: [], drained: false, quarantined: false, heldForRestart: false,
-    stats: null, restart: null, task_id: null, timer: null,
+    stats: null, restart: null, task_id: null,
   }
 }

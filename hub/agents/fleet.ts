@@ -1,7 +1,8 @@
 /**
- * Every agent the hub has seen, connected or not, and the restarts commanded to them. The one
- * owner of agent records: every change is a named method here that keeps `available` right
- * and publishes an `agent` change. All state lives in this hub instance's memory; see README
+ * Every agent the hub has seen, connected or not. The one owner of agent records: every change
+ * is a named method here that keeps `available` right and publishes an `agent` change. Restarts
+ * are the restart engine's (restart-engine.ts): the Fleet tells it what the agent does and
+ * shows the restart it is given. All state lives in this hub instance's memory; see README
  * "Edge-style".
  */
 import { CLOSE, compactPm2Info, type Pm2Info } from '../../shared/protocol.ts'
@@ -9,33 +10,56 @@ import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
 import { createLocalBus, type AgentBus, type Peer } from '../sockets/bus.ts'
 import type { Change, ChangeFeed } from '../events/changes.ts'
-import { isPending, newRestart, restartedSince, restartMessage, type CommandRestart, type Restart, type RestartState } from './restart.ts'
+import { isPending, type CommandRestart, type Restart } from './restart.ts'
+import type { CommandResult } from './restart-engine.ts'
 import { blankAgent, type AgentRecord, type AgentState, type AgentStats, type AgentStatus, type Hello } from './agent-record.ts'
 
 export type { Peer } from '../sockets/bus.ts'
 export type { AgentRecord, AgentStats, AgentStatus, Hello } from './agent-record.ts'
 export { isPending, restartMessage } from './restart.ts'
 export type { CommandRestart, Restart, RestartState } from './restart.ts'
+export type { CommandResult } from './restart-engine.ts'
+
+/** What the Fleet tells the restart engine (restart-engine.ts), and asks of it. */
+export interface FleetRestarts {
+  /** `pending`: the agent's pending restart as the store had it when the agent joined (a cluster reads it then). */
+  identified(rec: AgentRecord, pending?: Restart | null): void
+  disconnected(rec: AgentRecord): void
+  restarting(rec: AgentRecord, restartId: string | undefined): void
+  taskStarted(rec: AgentRecord): void
+  released(rec: AgentRecord): void
+  /** Whether a task starting or settling may matter to a restart of the agent (cheap: asked per task). */
+  watches(rec: AgentRecord): boolean
+  /** One hub's synchronous command (its memory store answers at once). */
+  commandNow(agentId: string, cmd: CommandRestart): CommandResult
+  /** A restart a previous hub saved with the agent. */
+  restored(agentId: string, restart: Restart): void
+  forgotten(agentId: string): void
+}
 
 export interface FleetOptions {
   clock: Clock
   log: Logger
-  restartTimeoutMs: number
+  /** The restart engine (built after the Fleet, so reached through this). */
+  restarts: FleetRestarts
   /** An offline agent holding no task and no pending restart is forgotten this long after it went offline. */
   offlineTtlMs: number
-  newId: () => string
   /** Where every agent change is published. */
   changes: ChangeFeed
   /** How messages reach agents. Default: the local bus over this fleet's connections. */
   bus?: AgentBus
 }
 
+/** What a cluster's records say of an agent joining this hub (hub/cluster/presence.ts). */
+export interface AgentStanding {
+  drained: boolean
+  quarantined: boolean
+  /** Its pending restart (commanded from any hub), settled by the restart engine at identify. */
+  restart: Restart | null
+}
+
 /** What a single hub saves of an agent so a hub restart keeps its restart, drain and quarantine. */
 export type SavedAgent = Pick<AgentRecord, 'agent_id' | 'supervised' | 'pm2_info' | 'last_seen' | 'drained' | 'quarantined'> & { restart: Restart | null }
-
-export type CommandResult =
-  | { ok: true; restart: Restart; already_pending: boolean }
-  | { ok: false; error: 'agent_not_connected' | 'not_supervised' }
 
 export class Fleet {
   private readonly agents = new Map<string, AgentState>()
@@ -56,7 +80,7 @@ export class Fleet {
     const deadline = this.opts.clock.now() - this.opts.offlineTtlMs
     for (const rec of this.agents.values()) {
       if (rec.peer || rec.task_id || isPending(rec.restart) || (rec.last_seen ?? 0) > deadline) continue
-      this.clearTimer(rec)
+      this.opts.restarts.forgotten(rec.agent_id)
       this.agents.delete(rec.agent_id)
       this.free.delete(rec.agent_id)
       this.opts.log.info('offline agent forgotten', { agent_id: rec.agent_id, offline_ttl_ms: this.opts.offlineTtlMs })
@@ -126,8 +150,8 @@ export class Fleet {
   release(rec: AgentRecord, taskId: string): void {
     if (rec.task_id !== taskId) return
     this.own(rec).task_id = null
-    const restart = rec.restart
-    if (restart?.state === 'deferred') this.setRestartState(rec, restart, 'commanded')
+    // Handed on while the engine may have a restart to move (an identify's read may still be on its way).
+    if (this.opts.restarts.watches(rec)) this.opts.restarts.released(rec)
     this.refresh(rec)
     this.publish(rec)
   }
@@ -169,21 +193,6 @@ export class Fleet {
   }
 
   /**
-   * Cluster mode, before `identify`: what the cluster's records say of an agent arriving here,
-   * perhaps from another hub (drained, a restart still pending), so identify settles it as if
-   * it had been here all along.
-   */
-  adopt(agentId: string, shared: { drained: boolean; quarantined: boolean; restart: Restart | null }): void {
-    const rec = this.agents.get(agentId) ?? this.add(blankAgent(agentId, false))
-    rec.drained = shared.drained
-    rec.quarantined = shared.quarantined
-    if (shared.restart && rec.restart?.restart_id !== shared.restart.restart_id) {
-      this.clearTimer(rec)
-      rec.restart = shared.restart
-    }
-  }
-
-  /**
    * One hub, at start: the agents a previous hub saved (hub/state/), offline until they identify.
    * A restart still pending then is waited for as after any disconnect: `restarting`, failed
    * with `timeout` if the agent is not back within the restart timeout.
@@ -191,11 +200,8 @@ export class Fleet {
   restore(saved: readonly SavedAgent[]): void {
     for (const s of saved) {
       if (this.agents.has(s.agent_id)) continue
-      const rec = this.add({ ...blankAgent(s.agent_id, s.supervised), pm2_info: s.pm2_info, last_seen: s.last_seen, drained: s.drained, quarantined: s.quarantined, restart: s.restart })
-      if (isPending(s.restart)) {
-        s.restart.state = 'restarting'
-        this.armTimer(rec, s.restart, 'timeout')
-      }
+      this.add({ ...blankAgent(s.agent_id, s.supervised), pm2_info: s.pm2_info, last_seen: s.last_seen, drained: s.drained, quarantined: s.quarantined, restart: s.restart })
+      if (s.restart) this.opts.restarts.restored(s.agent_id, s.restart)
     }
   }
 
@@ -214,10 +220,17 @@ export class Fleet {
     this.opts.changes.publish({ type: 'agent', agent_id: rec.agent_id, stats: true })
   }
 
-  /** An agent proved its identity on `peer`. Returns the connection it replaced, if any. */
-  identify(agentId: string, peer: Peer, hello: Hello): Peer | null {
+  /**
+   * An agent proved its identity on `peer`. Returns the connection it replaced, if any.
+   * `standing`: a cluster's records of it (drained or quarantined from any hub), read as it joined.
+   */
+  identify(agentId: string, peer: Peer, hello: Hello, standing?: AgentStanding): Peer | null {
     const now = this.opts.clock.now()
     const rec = this.agents.get(agentId) ?? this.add(blankAgent(agentId, hello.supervised))
+    if (standing) {
+      rec.drained = standing.drained
+      rec.quarantined = standing.quarantined
+    }
     const replaced = rec.peer
     // Its close event arrives later and finds the record already on the new connection.
     if (replaced) this.bus.closeAgent(agentId, CLOSE.REPLACED, 'replaced by a new connection')
@@ -231,22 +244,9 @@ export class Fleet {
     rec.host = hello.host ?? null
     rec.labels = hello.labels ?? []
     const identified: Change = { type: 'agent', agent_id: agentId, identified: { restart_pending: isPending(rec.restart) } }
-    this.settleRestartOnIdentify(rec)
+    this.opts.restarts.identified(rec, standing?.restart)
     this.opts.changes.publish(identified)
     return replaced
-  }
-
-  private settleRestartOnIdentify(rec: AgentState): void {
-    const restart = rec.restart
-    if (!isPending(restart)) return
-    if (restartedSince(restart, rec)) {
-      this.setRestartState(rec, restart, 'completed')
-      return
-    }
-    // The same process is back after a dropped connection: the command may have been lost
-    // with it, so it is sent again under the same restart_id (the sidecar ignores repeats).
-    this.setRestartState(rec, restart, 'commanded')
-    this.bus.sendToAgent(rec.agent_id, restartMessage(restart))
   }
 
   /** pm2's view of a connected agent, reported after its identify. */
@@ -261,11 +261,7 @@ export class Fleet {
     state.peer = null
     state.last_seen = this.opts.clock.now()
     this.free.delete(rec.agent_id)
-    const restart = rec.restart
-    if (isPending(restart)) {
-      if (restart.state !== 'restarting') this.setRestartState(rec, restart, 'restarting')
-      this.armTimer(rec, restart, 'timeout')
-    }
+    this.opts.restarts.disconnected(rec)
     this.publish(rec)
   }
 
@@ -274,66 +270,30 @@ export class Fleet {
     this.own(rec).last_seen = this.opts.clock.now()
   }
 
+  /** One hub's restart command, answered at once (the restart engine's commandNow). */
   commandRestart(agentId: string, cmd: CommandRestart): CommandResult {
-    const rec = this.agents.get(agentId)
-    if (!rec?.peer) return { ok: false, error: 'agent_not_connected' }
-    if (!rec.supervised) return { ok: false, error: 'not_supervised' }
-    if (isPending(rec.restart)) return { ok: true, restart: rec.restart, already_pending: true }
-    const restart = newRestart(cmd, this.opts.clock.now(), cmd.restart_id ?? this.opts.newId(), { ...rec, busy: rec.task_id !== null })
-    rec.restart = restart
-    this.free.delete(rec.agent_id)
-    this.bus.sendToAgent(agentId, restartMessage(restart))
-    // A sidecar that neither restarts nor defers within the timeout has not obeyed.
-    if (restart.state === 'commanded') this.armTimer(rec, restart, 'no_response')
-    this.opts.log.info('restart commanded', { agent_id: agentId, restart_id: restart.restart_id, mode: cmd.mode })
-    this.publish(rec, restart)
-    return { ok: true, restart, already_pending: false }
+    return this.opts.restarts.commandNow(agentId, cmd)
   }
 
   /** The sidecar said it is about to exit for its restart. */
   agentRestarting(rec: AgentRecord, restartId: string | undefined): void {
-    const restart = rec.restart
-    if (!isPending(restart) || (restartId !== undefined && restartId !== restart.restart_id)) return
-    if (restart.state !== 'restarting') this.setRestartState(rec, restart, 'restarting')
+    this.opts.restarts.restarting(rec, restartId)
   }
 
   /** The hub saw the agent take a task while a graceful restart waits: show it as deferred. */
   taskStarted(rec: AgentRecord): void {
-    const restart = rec.restart
-    if (restart?.state === 'commanded' && restart.mode === 'graceful') {
-      this.setRestartState(rec, restart, 'deferred')
-    }
+    if (this.opts.restarts.watches(rec)) this.opts.restarts.taskStarted(rec)
   }
 
-  private setRestartState(rec: AgentRecord, restart: Restart, state: RestartState, error: string | null = null): void {
-    restart.state = state
-    restart.updated_at = this.opts.clock.now()
-    restart.error = error
-    this.clearTimer(rec)
-    if (state === 'commanded') this.armTimer(rec, restart, 'no_response')
-    if (state === 'completed' || state === 'failed') {
-      this.opts.log.info(`restart ${state}`, { agent_id: rec.agent_id, restart_id: restart.restart_id, error })
-      this.refresh(rec)
-    }
-    this.publish(rec, restart)
-  }
-
-  private armTimer(rec: AgentRecord, restart: Restart, error: string): void {
-    this.clearTimer(rec)
-    const state = this.own(rec)
-    state.timer = setTimeout(() => {
-      state.timer = null
-      if (isPending(rec.restart) && rec.restart === restart) this.setRestartState(rec, restart, 'failed', error)
-    }, this.opts.restartTimeoutMs)
-  }
-
-  private clearTimer(rec: AgentRecord): void {
-    if (rec.timer) clearTimeout(rec.timer)
-    this.own(rec).timer = null
+  /** The restart engine's: `restart` is the agent's restart as this hub shows it (one writer). */
+  showRestart(agentId: string, restart: Restart): void {
+    const rec = this.agents.get(agentId)
+    if (!rec) return
+    rec.restart = restart
+    this.refresh(rec)
   }
 
   close(): void {
     clearInterval(this.sweep)
-    for (const rec of this.agents.values()) this.clearTimer(rec)
   }
 }

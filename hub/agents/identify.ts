@@ -8,15 +8,15 @@ import type { TokenVerifier } from '../auth/auth.ts'
 import type { Connection } from '../sockets/connections.ts'
 import type { Fleet } from './fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { Hello, Peer } from './fleet.ts'
+import type { AgentStanding, Hello, Peer } from './fleet.ts'
 import { hostFacts } from '../../shared/host-facts.ts'
 import type { RefusalLog } from '../security/refusal-log.ts'
 
 export interface IdentifyDeps {
   fleet: Fleet
   tasks: TaskOwner
-  /** Cluster mode: may this hub take the agent now? (see ClusterSeam.admit) */
-  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
+  /** Cluster mode: may this hub take the agent now, and what does the cluster say of it? (see ClusterSeam.admit) */
+  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<AgentStanding | null>
   /** Cluster mode: a joined connection closed before it became the agent's; undo the join. */
   leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
@@ -54,6 +54,7 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
     }
     // Held from here on: a revocation learned while the cluster join waits closes this socket (4001).
     conn.credential = claims
+    let standing: AgentStanding | undefined
     if (joinCluster) {
       conn.identifying = true
       const joined = await joinCluster(msg.agent_id, conn, hello)
@@ -63,12 +64,13 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
         return
       }
       if (!joined) return drop(conn, CLOSE.TRY_AGAIN_LATER, 'this hub cannot take agents now')
+      standing = joined
     }
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
     conn.send({ type: 'identified', agent_id: msg.agent_id })
-    fleet.identify(msg.agent_id, conn, hello)
+    fleet.identify(msg.agent_id, conn, hello, standing)
     const rec = fleet.get(msg.agent_id)!
     conn.agent = rec
     tasks.identified(rec, msg.active_task_id ?? null)

@@ -41,6 +41,34 @@ export interface AgentProcessInfo {
   instance_id: string | null
 }
 
+/** What a restart request finds of its agent (one hub: the Fleet; a cluster: the rows, under the agent's lock). */
+export interface RestartTarget {
+  /** Connected to a hub that may act for it (in a cluster: one whose lease holds). */
+  live: boolean
+  supervised: boolean
+  /** A task is assigned to it or running on it. */
+  busy: boolean
+  /** The restart it has pending, if any. */
+  pending: Restart | null
+}
+
+export type RestartVerdict =
+  | { kind: 'refused'; error: 'agent_not_connected' | 'not_supervised' }
+  | { kind: 'pending'; restart: Restart }
+  | { kind: 'new'; state: 'commanded' | 'deferred' }
+
+/**
+ * The rules of a restart request, the same in both stores: only a connected agent under pm2 is
+ * restarted; one restart per agent (a pending one is the answer to the next request); a graceful
+ * restart of an agent with a task waits for it (`deferred`), a force one does not.
+ */
+export function judgeRestart(target: RestartTarget, mode: RestartMode): RestartVerdict {
+  if (!target.live) return { kind: 'refused', error: 'agent_not_connected' }
+  if (!target.supervised) return { kind: 'refused', error: 'not_supervised' }
+  if (isPending(target.pending)) return { kind: 'pending', restart: target.pending }
+  return { kind: 'new', state: target.busy && mode === 'graceful' ? 'deferred' : 'commanded' }
+}
+
 /** A new restart of an agent running as `now`; deferred when a graceful one finds a task running. */
 export function newRestart(cmd: CommandRestart, now: number, restartId: string, agent: AgentProcessInfo & { busy: boolean }): Restart {
   return {

@@ -1,6 +1,6 @@
 /**
  * The admin answers in cluster mode, from the cluster's rows, so every hub answers alike
- * (rollouts: rollouts/engine.ts over pg/pg-rollout-store.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
+ * (rollouts: rollouts/engine.ts over pg/pg-rollout-store.ts; restarts: agents/restart-engine.ts over pg/pg-restart-store.ts). A command for an agent is a row first (a restart with its restart_id, the drained flag) and a
  * bus message second, to the hub holding the agent's socket, which carries it out; the answer
  * is read back from the rows. A database that cannot be reached is a 503 (StorageUnavailable).
  */
@@ -9,7 +9,6 @@ import { inTransaction, type Sql } from '../pg/connect.ts'
 import { storageBound } from './deadline.ts'
 import type { PgBus } from '../pg/notify-bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
-import { commandRestart } from '../pg/restarts.ts'
 import { liftQuarantine } from '../pg/healing-rows.ts'
 import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
 import { TASKS_NUDGE, type PgTaskStore } from '../pg/pg-task-store.ts'
@@ -20,6 +19,7 @@ import { assertQueueRoom } from '../pg/queue-cap-rows.ts'
 import { TASK_CANCEL } from './cluster-tasks.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { HubHealing } from '../healing/hub-healing.ts'
+import type { RestartEngine } from '../agents/restart-engine.ts'
 
 export interface ClusterAdminDeps {
   sql: Sql
@@ -30,12 +30,13 @@ export interface ClusterAdminDeps {
   /** AGENTCOM_MAX_QUEUED_TASKS over the whole cluster's queue (pg/queue-cap.ts). Default: no cap. */
   maxQueuedTasks?: number
   rollouts: RolloutEngine
+  /** Restarts: recorded in the rows, delivered by the hub holding the agent (hub/agents/restart-engine.ts). */
+  restarts: Pick<RestartEngine, 'command'>
   healing: HubHealing
   /** Where tasks are kept (a creation goes through its insert). */
   taskStore: PgTaskStore
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {
-    restart(restartId: string): Promise<void>
     drained(agentId: string, drained: boolean): void
     /** A task's row changed here (for the events stream). */
     taskChanged(taskId: string, row?: TaskRow): void
@@ -79,17 +80,7 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
       const row = await getAgentView(sql, agentId)
       return row ? agentViewOf(row) : null
     },
-    async restart(agentId, cmd) {
-      const result = await commandRestart(sql, agentId, {
-        restart_id: cmd.restart_id ?? d.newId(), reason: cmd.reason, mode: cmd.mode, deadline_s: cmd.deadline_s,
-        rollout_id: cmd.rollout_id ?? null,
-      }, async (tx, restart, holder) => {
-        if (holder !== hubId) await bus.publish(holder, { kind: 'restart', agent_id: agentId, restart_id: restart.restart_id }, tx)
-      })
-      if (!result.ok) return result
-      if (!result.already_pending && result.hub_id === hubId) await d.local.restart(result.restart.restart_id)
-      return { ok: true, restart: result.restart, already_pending: result.already_pending }
-    },
+    restart: (agentId, cmd) => d.restarts.command(agentId, cmd),
     drain: (agentId) => setDrainedAndTell(agentId, true),
     resume: (agentId) => setDrainedAndTell(agentId, false),
     async createTask(input, pinned, timeoutMs, extras) {

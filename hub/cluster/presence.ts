@@ -1,26 +1,22 @@
 /**
  * Which agents this hub holds in the cluster, and keeping their rows current. An agent is
  * admitted only after this hub claims its row (while its lease holds); the hub that held it
- * before is told, over the bus, to close its socket (close 4002 across hubs). Each agent
- * change is written back once per tick: the restart's state while this hub holds the agent,
- * then the release of a socket that closed. Commands other hubs recorded for these agents
- * (restart, drain, resume) are carried out here, as they arrive and again after every
- * re-LISTEN or tick (`reconcile`), so a missed notification costs a delay, never the command.
+ * before is told, over the bus, to close its socket (close 4002 across hubs). Each agent's
+ * pm2 info and stats are written once per tick, then the release of a socket that closed.
+ * Restarts are the restart engine's, kept in their own rows (hub/agents/restart-engine.ts over
+ * hub/pg/pg-restart-store.ts). Commands other hubs recorded for these agents (restart, drain,
+ * resume) are carried out here, as they arrive and again after every re-LISTEN or tick
+ * (`reconcile`), so a missed notification costs a delay, never the command.
  */
 import { CLOSE } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
-import type { Fleet, Hello, Peer, Restart } from '../agents/fleet.ts'
-import { isPending } from '../agents/fleet.ts'
+import type { AgentStanding, Fleet, Hello, Peer, Restart } from '../agents/fleet.ts'
 import type { Sql } from '../pg/connect.ts'
-import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
+import type { PgBus } from '../pg/notify-bus.ts'
 import { claimAgent, heldAgentState, releaseAgent, getAgent, saveAgentState } from '../pg/presence-rows.ts'
-import { failRestart, getRestart, pendingRestart, saveRestart, type RestartRow } from '../pg/restarts.ts'
 import type { HubLease } from './lease.ts'
 import type { Pm2Seen } from '../healing/healing-watch.ts'
-
-/** The reasons healing's restarts carry (the decider follows their states). */
-const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])
 
 interface Claim {
   connectionId: string
@@ -32,28 +28,28 @@ export interface PresenceDeps {
   bus: PgBus
   lease: HubLease
   hubId: string
-  fleet: Fleet
+  fleet: Pick<Fleet, 'get' | 'drain'>
   changes: ChangeFeed
   log: Logger
   newId: () => string
+  /** Delivers a restart recorded for an agent here (RestartEngine.deliver). */
+  deliverRestart(restartId: string): Promise<void>
+  /** The agent's pending restart in the store (PgRestartStore.pending), read as it joins. */
+  pendingRestart(agentId: string): Promise<Restart | null>
   /** Resumes an agent here (healing's resumeAgent: lifts a quarantine too). */
   resumeAgent(agentId: string): void
   /**
    * The agent is being admitted: `before` is the process the cluster last saw of it, `after`
    * the one identifying (ClusterHealing.identified: the crash-loop rule). Settles before the
-   * agent's row is read, so a quarantine it makes is adopted.
+   * agent's row is read, so a quarantine it makes is what the agent joins with.
    */
   processSeen(agentId: string, before: Pm2Seen | null, after: Pm2Seen | null): Promise<void>
-  /** A healing restart of an agent here moved on: the decider should look. */
-  healingRestartMoved(): void
 }
 
 export class ClusterPresence {
   private readonly claims = new Map<string, Claim>()
   private readonly dirty = new Set<string>()
-  /** The last restart state written per agent, so an unchanged one is not written again. */
-  private readonly written = new Map<string, string>()
-  /** The last pm2 info and stats written per agent, likewise. */
+  /** The last pm2 info and stats written per agent, so unchanged ones are not written again. */
   private readonly writtenState = new Map<string, string>()
   private flushing: Promise<void> | null = null
   private flushAgain = false
@@ -69,26 +65,24 @@ export class ClusterPresence {
     return this.claims.has(agentId)
   }
 
-  /** ClusterSeam.admit: claims the agent's row, tells its former hub, adopts what the rows say. */
-  async admit(agentId: string, peer: Peer, hello: Hello): Promise<boolean> {
+  /** ClusterSeam.admit: claims the agent's row, tells its former hub, answers what the rows say of it. */
+  async admit(agentId: string, peer: Peer, hello: Hello): Promise<AgentStanding | null> {
     const { sql, hubId } = this.d
-    if (!this.d.lease.valid) return false
+    if (!this.d.lease.valid) return null
     const connectionId = this.d.newId()
     try {
       const claim = await claimAgent(sql, { hubId, agentId, connectionId, hello })
-      if (!claim.ok) return false
+      if (!claim.ok) return null
       if (claim.previous_hub_id !== null && claim.previous_hub_id !== hubId && claim.previous_connection_id !== null) {
         await this.d.bus.publish(claim.previous_hub_id, { kind: 'close_agent', agent_id: agentId, connection_id: claim.previous_connection_id })
       }
       await this.d.processSeen(agentId, claim.previous_pm2_info as Pm2Seen | null, hello.pm2_info)
-      const [row, restart] = await Promise.all([getAgent(sql, agentId), pendingRestart(sql, agentId)])
-      this.d.fleet.adopt(agentId, { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart: restart ? toRestart(restart) : null })
+      const [row, restart] = await Promise.all([getAgent(sql, agentId), this.d.pendingRestart(agentId)])
       this.claims.set(agentId, { connectionId, peer })
-      if (restart) this.written.set(agentId, `${restart.restart_id}:${restart.state}`)
-      return true
+      return { drained: row?.drained ?? false, quarantined: row?.quarantined ?? false, restart }
     } catch (err) {
       this.d.log.error('could not admit agent into the cluster', { agent_id: agentId, error: String(err) })
-      return false
+      return null
     }
   }
 
@@ -97,7 +91,6 @@ export class ClusterPresence {
     const claim = this.claims.get(agentId)
     if (!claim || claim.peer !== peer) return
     this.claims.delete(agentId)
-    this.written.delete(agentId)
     this.writtenState.delete(agentId)
     await releaseAgent(this.d.sql, this.d.hubId, agentId, claim.connectionId)
   }
@@ -115,27 +108,6 @@ export class ClusterPresence {
     this.claims.delete(agentId)
     this.d.log.info('agent moved to another hub', { agent_id: agentId })
     claim.peer.close(CLOSE.REPLACED, 'replaced by a connection on another hub')
-  }
-
-  /** A restart recorded by any hub for an agent this hub holds: deliver it to the socket. */
-  async deliverRestart(restartId: string): Promise<void> {
-    const row = await getRestart(this.d.sql, restartId)
-    if (!row || !this.claims.has(row.agent_id) || !isPending(row as unknown as Restart)) return
-    const current = this.d.fleet.get(row.agent_id)?.restart
-    if (current?.restart_id === row.restart_id) return
-    const result = this.d.fleet.commandRestart(row.agent_id, {
-      restart_id: row.restart_id, reason: row.reason, mode: row.mode, deadline_s: row.deadline_s,
-      rollout_id: row.rollout_id ?? undefined,
-    })
-    // Already what the row says: nothing to write back for it.
-    if (result.ok && result.restart.restart_id === row.restart_id && result.restart.state === row.state) {
-      this.written.set(row.agent_id, `${row.restart_id}:${row.state}`)
-    }
-    if (result.ok && result.restart.restart_id !== row.restart_id) {
-      await failRestart(this.d.sql, row.restart_id, 'superseded')
-    } else if (!result.ok && result.error === 'not_supervised') {
-      await failRestart(this.d.sql, row.restart_id, 'not_supervised')
-    }
   }
 
   /** A drain or resume was announced for an agent: carried out here as its row says (the message is a hint). */
@@ -165,7 +137,7 @@ export class ClusterPresence {
       const claim = this.claims.get(row.agent_id)
       if (!claim || claim.connectionId !== row.connection_id) continue
       this.applyDrained(row.agent_id, row.drained)
-      if (row.restart_id) await this.deliverRestart(row.restart_id)
+      if (row.restart_id) await this.d.deliverRestart(row.restart_id)
     }
   }
 
@@ -196,23 +168,6 @@ export class ClusterPresence {
     const claim = this.claims.get(agentId)
     const rec = this.d.fleet.get(agentId)
     if (!claim || !rec) return
-    const r = rec.restart
-    const key = r ? `${r.restart_id}:${r.state}` : null
-    if (r && key !== this.written.get(agentId)) {
-      this.written.set(agentId, key!)
-      const saved = await saveRestart(this.d.sql, this.d.hubId, agentId, r).catch((err) => {
-        this.written.delete(agentId)
-        throw err
-      })
-      if (!saved && isPending(r)) this.d.log.warn('restart not recorded: the cluster has another or it is over', { agent_id: agentId, restart_id: r.restart_id })
-      // The rollout's owner (perhaps another hub) steps on now rather than at its next tick;
-      // its view changed (the events stream reads it from the rows).
-      if (saved && r.rollout_id) {
-        this.d.changes.publish({ type: 'rollout', rollout_id: r.rollout_id })
-        await this.d.bus.publish(ALL_HUBS, { kind: 'rollout', rollout_id: r.rollout_id })
-      }
-      if (saved && HEALING_REASONS.has(r.reason)) this.d.healingRestartMoved()
-    }
     const state = { pm2_info: rec.pm2_info, stats: rec.stats }
     const stateKey = JSON.stringify(state)
     if (rec.peer === claim.peer && stateKey !== this.writtenState.get(agentId)) {
@@ -224,7 +179,6 @@ export class ClusterPresence {
     }
     if (rec.peer !== claim.peer && this.claims.get(agentId) === claim) {
       this.claims.delete(agentId)
-      this.written.delete(agentId)
       this.writtenState.delete(agentId)
       await releaseAgent(this.d.sql, this.d.hubId, agentId, claim.connectionId)
     }
@@ -244,14 +198,5 @@ export class ClusterPresence {
 
   close(): void {
     for (const off of this.unsubscribe) off()
-  }
-}
-
-function toRestart(row: RestartRow): Restart {
-  return {
-    restart_id: row.restart_id, reason: row.reason, mode: row.mode, deadline_s: row.deadline_s, state: row.state,
-    requested_at: row.requested_at, updated_at: row.updated_at, error: row.error,
-    before_restart_count: row.before_restart_count, before_pid: row.before_pid, before_instance: row.before_instance,
-    rollout_id: row.rollout_id,
   }
 }

@@ -22,6 +22,7 @@ import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { PgTaskStore } from '../pg/pg-task-store.ts'
+import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
 import { HubHealing } from '../healing/hub-healing.ts'
@@ -31,6 +32,9 @@ import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 import { countQueuedTasks } from '../pg/metrics.ts'
 import { createClusterFleetAlerts } from '../alerts/pg-fleet-alerts.ts'
+
+/** The reasons healing's restarts carry (its decider follows their states). */
+const HEALING_REASONS = new Set(['heal:memory', 'task_overdue'])
 
 export interface ClusterRuntimeOptions {
   databaseUrl: string
@@ -103,10 +107,24 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
+    // Restarts: the one engine (hub/agents/restart-engine.ts) over the rows. A move kept steps the
+    // restart's rollout on (its owner may be another hub) and wakes healing's decider.
+    const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
+    const restarts = local.createRestarts(restartStore, {
+      holds: (agentId) => presence.holds(agentId),
+      moved: (restart) => {
+        const announce = restart.rollout_id
+          ? bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: restart.rollout_id })
+          : HEALING_REASONS.has(restart.reason) ? bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }) : null
+        if (restart.rollout_id) local.changes.publish({ type: 'rollout', rollout_id: restart.rollout_id })
+        void announce?.catch((err) => local.log.warn('could not announce a restart move', { restart_id: restart.restart_id, error: String(err) }))
+      },
+    })
+    const deliverRestart = (id: string) => restarts.deliver(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) }))
     // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
     const healingStore = new PgHealingStore({
       sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healingSettings,
-      deliverRestart: (id) => presence.deliverRestart(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
+      deliverRestart,
     })
     const nudgeHealing = () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
     const healing: HubHealing = new HubHealing({
@@ -115,9 +133,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
+      deliverRestart: (id) => restarts.deliver(id), pendingRestart: (id) => restartStore.pending(id),
       resumeAgent: (id) => void local.fleet.resume(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
-      healingRestartMoved: nudgeHealing,
     })
     const decider = new HealingDecider({
       store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
@@ -138,7 +156,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     // The one rule book (hub/rollouts/engine.ts) over the rows; every hub hears a rollout move.
     const rollouts = new RolloutEngine({
-      store: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, deliverRestart: (id) => presence.deliverRestart(id) }),
+      store: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, deliverRestart: (id) => restarts.deliver(id) }),
       log: local.log, newId: local.newId, offlineWaitMs: local.restartTimeoutMs,
       announce: async (id) => {
         local.changes.publish({ type: 'rollout', rollout_id: id })
@@ -148,9 +166,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       },
     })
     const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
+      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, restarts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
-        restart: (id) => presence.deliverRestart(id), drained: (id, drained) => presence.applyDrained(id, drained),
+        drained: (id, drained) => presence.applyDrained(id, drained),
         taskChanged: (id, row) => tasks.changed(id, row),
         cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },
@@ -178,10 +196,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
         case TASK_CANCEL:
           if (agentId && typeof message.task_id === 'string') tasks.cancelHere(agentId, message.task_id)
           return
-        case 'restart':
-          if (typeof message.restart_id === 'string') {
-            void presence.deliverRestart(message.restart_id).catch((err) => local.log.warn('restart delivery failed', { error: String(err) }))
-          }
+        case RESTART_NUDGE:
+          if (typeof message.restart_id === 'string') void deliverRestart(message.restart_id)
           return
         case 'drain':
         case 'resume':
@@ -209,7 +225,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, rollouts, restarts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),

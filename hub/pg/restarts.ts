@@ -1,12 +1,13 @@
 /**
  * Restart commands as rows: a command is written here first (with its restart_id) and then
  * announced on the bus, so the hub holding the agent's socket can always read it, and the
- * partial unique index keeps one pending restart per agent whichever hub asks. The holding
- * hub writes each later state; a state only moves on from a pending one, so a late or
- * stale writer cannot undo a restart that is already over.
+ * partial unique index keeps one pending restart per agent whichever hub asks. The request's
+ * rules are restart.ts's judgeRestart, on the rows read under the agent's lock. The holding
+ * hub's restart engine moves each later state (moveRestart); a state only moves on from a
+ * pending one, so a late or stale writer cannot undo a restart that is already over.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import type { Restart, RestartState } from '../agents/restart.ts'
+import { judgeRestart, type Restart, type RestartState } from '../agents/restart.ts'
 
 export type { RestartState } from '../agents/restart.ts'
 export const PENDING_STATES: readonly RestartState[] = ['commanded', 'deferred', 'restarting']
@@ -59,13 +60,13 @@ export async function commandRestartIn(
   const [agent] = await tx<{ hub_id: string; live: boolean; supervised: boolean; pm2_info: any; instance_id: string | null }[]>`
     SELECT a.hub_id, (a.connected AND coalesce(h.lease_until > now(), false)) AS live, a.supervised, a.pm2_info, a.instance_id
     FROM agents a LEFT JOIN hubs h ON h.hub_id = a.hub_id WHERE a.agent_id = ${agentId} FOR UPDATE OF a`
-  if (!agent?.live) return { ok: false, error: 'agent_not_connected' }
-  if (!agent.supervised) return { ok: false, error: 'not_supervised' }
-  const [pending] = await tx<RestartRow[]>`SELECT ${tx.unsafe(RESTART_COLUMNS)} FROM restarts
-    WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')`
-  if (pending) return { ok: true, restart: pending, already_pending: true, hub_id: agent.hub_id }
-  const [busy] = await tx`SELECT 1 FROM tasks WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') LIMIT 1`
-  const state: RestartState = busy && cmd.mode === 'graceful' ? 'deferred' : 'commanded'
+  const [pending] = agent?.live && agent.supervised ? await tx<RestartRow[]>`SELECT ${tx.unsafe(RESTART_COLUMNS)} FROM restarts
+    WHERE agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')` : []
+  const [busy] = pending || !agent?.live ? [] : await tx`SELECT 1 FROM tasks WHERE agent_id = ${agentId} AND status IN ('assigned', 'working') LIMIT 1`
+  const verdict = judgeRestart({ live: agent?.live ?? false, supervised: agent?.supervised ?? false, busy: busy !== undefined, pending: pending ?? null }, cmd.mode)
+  if (verdict.kind === 'refused') return { ok: false, error: verdict.error }
+  if (verdict.kind === 'pending') return { ok: true, restart: pending, already_pending: true, hub_id: agent!.hub_id }
+  const state: RestartState = verdict.state
   const [restart] = await tx<RestartRow[]>`
     INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, before_restart_count, before_pid,
       before_instance, rollout_id, hub_id)
@@ -89,23 +90,12 @@ export async function pendingRestart(sql: Queryable, agentId: string): Promise<R
 }
 
 /**
- * The holding hub's record of a restart, written as it changes. Inserted if this hub
- * commanded it itself (a rollout); otherwise moves the row on only from a pending state.
- * Returns false when the row was not changed (already over, or another restart is pending).
+ * The holding hub moves a pending restart of `agentId` on (it holds the agent now, so the row
+ * names it). False when the row was not pending any more: over already, by another hub or a sweep.
  */
-export async function saveRestart(sql: Queryable, hubId: string, agentId: string, r: Omit<RestartRow, 'agent_id' | 'hub_id' | 'requested_at' | 'updated_at'>): Promise<boolean> {
-  const rows = await sql`
-    INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, error, before_restart_count,
-      before_pid, before_instance, rollout_id, hub_id)
-    SELECT ${r.restart_id}, ${agentId}, ${r.reason}, ${r.mode}, ${r.deadline_s}, ${r.state}, ${r.error},
-      ${r.before_restart_count}, ${r.before_pid}, ${r.before_instance}, ${r.rollout_id}, ${hubId}
-    WHERE NOT EXISTS (SELECT 1 FROM restarts WHERE agent_id = ${agentId} AND restart_id <> ${r.restart_id}
-      AND state IN ('commanded', 'deferred', 'restarting'))
-    ON CONFLICT (restart_id) DO UPDATE SET state = EXCLUDED.state, error = EXCLUDED.error, hub_id = EXCLUDED.hub_id,
-      before_restart_count = coalesce(restarts.before_restart_count, EXCLUDED.before_restart_count),
-      before_pid = coalesce(restarts.before_pid, EXCLUDED.before_pid),
-      before_instance = coalesce(restarts.before_instance, EXCLUDED.before_instance), updated_at = now()
-      WHERE restarts.state IN ('commanded', 'deferred', 'restarting') AND restarts.state IS DISTINCT FROM EXCLUDED.state
+export async function moveRestart(sql: Queryable, hubId: string, agentId: string, restartId: string, state: RestartState, error: string | null): Promise<boolean> {
+  const rows = await sql`UPDATE restarts SET state = ${state}, error = ${error}, hub_id = ${hubId}, updated_at = now()
+    WHERE restart_id = ${restartId} AND agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')
     RETURNING restart_id`
   return rows.length === 1
 }

@@ -10,10 +10,10 @@ import { mayHoldUnstorable, storableFrame, storableText } from '../tasks/outcome
 import { CLOSE, ERROR, MAX_FRAME_BYTES, MAX_IDENTIFY_BYTES, decodeSidecarMessage, samePm2Info, utf8Length, type SidecarMessage } from '../../shared/protocol.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { Hello, Peer } from '../agents/fleet.ts'
+import type { Peer } from '../agents/fleet.ts'
 import type { TokenVerifier } from '../auth/auth.ts'
 import { createConnections, type Connection, type ConnectionOptions } from './connections.ts'
-import { createIdentify } from '../agents/identify.ts'
+import { createIdentify, type IdentifyDeps } from '../agents/identify.ts'
 import type { TaskOutputStore } from '../tasks/output.ts'
 import type { RefusalLog } from '../security/refusal-log.ts'
 
@@ -24,7 +24,7 @@ export interface SocketOptions extends Omit<ConnectionOptions, 'onGone' | 'onFra
   fleet: Fleet
   tasks: TaskOwner
   /** Cluster mode: may this hub take the agent now? (ClusterSeam.admit) */
-  joinCluster?: (agentId: string, peer: Peer, hello: Hello) => Promise<boolean>
+  joinCluster?: IdentifyDeps['joinCluster']
   leaveCluster?: (agentId: string, peer: Peer) => void
   verifyToken: TokenVerifier
   /** Where `task_output` frames go (task-control/output.ts); without it they are dropped. */

@@ -31,8 +31,8 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   return createClusterAdmin({
     sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
     taskStore: new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks }),
-    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
-    local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
+    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as HubHealing,
+    local: { drained: () => {}, taskChanged: () => {} },
   })
 }
 

@@ -75,8 +75,8 @@ function clusterAdmin(): AdminBackend {
     sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
     taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
     // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as RolloutEngine, healing: {} as HubHealing,
-    local: { restart: async () => {}, drained: () => {}, taskChanged: () => {} },
+    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as HubHealing,
+    local: { drained: () => {}, taskChanged: () => {} },
   })
 }
 

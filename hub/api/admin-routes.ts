@@ -7,7 +7,7 @@ import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { TokenVerifier } from '../auth/auth.ts'
-import type { AdminBackend } from './admin.ts'
+import type { AdminBackend, AgentView } from './admin.ts'
 import type { EventStreams } from '../events/event-stream.ts'
 import { AgentsQuery } from '../agents/agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
@@ -88,10 +88,12 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens, output }
       const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
-    .get('/agents/:agent_id', params(AgentParam), async (c) => {
-      const agent = await admin.getAgent(c.req.valid('param').agent_id)
-      if (!agent) return c.json(agentNotFound, 404)
-      return c.json(agent, 200)
+    .get('/agents/:agent_id', params(AgentParam), (c) => {
+      const agent = admin.getAgent(c.req.valid('param').agent_id)
+      const answer = (found: AgentView | null) => (found ? c.json(found, 200) : c.json(agentNotFound, 404))
+      // Not awaited when there is nothing to wait for: the GET is answered in this turn (dispatch.ts).
+      // Typed as the promise Hono's route types expect; Hono takes either at run time.
+      return (agent instanceof Promise ? agent.then(answer) : answer(agent)) as Promise<ReturnType<typeof answer>>
     })
     .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), async (c) => {
       const { agent_id } = c.req.valid('param')

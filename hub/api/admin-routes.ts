@@ -7,7 +7,7 @@ import * as v from 'valibot'
 import { AgentId, ERROR, MAX_INPUT_BYTES, RestartMode, jsonBytes } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { TokenVerifier } from '../auth/auth.ts'
-import type { AdminBackend, AgentView } from './admin.ts'
+import type { AdminBackend } from './admin.ts'
 import type { EventStreams } from '../events/event-stream.ts'
 import { AgentsQuery } from '../agents/agent-pages.ts'
 import { jsonBody, params, query } from './validate.ts'
@@ -90,10 +90,12 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens, output }
     })
     .get('/agents/:agent_id', params(AgentParam), (c) => {
       const agent = admin.getAgent(c.req.valid('param').agent_id)
-      const answer = (found: AgentView | null) => (found ? c.json(found, 200) : c.json(agentNotFound, 404))
-      // Not awaited when there is nothing to wait for: the GET is answered in this turn (dispatch.ts).
-      // Typed as the promise Hono's route types expect; Hono takes either at run time.
-      return (agent instanceof Promise ? agent.then(answer) : answer(agent)) as Promise<ReturnType<typeof answer>>
+      // Not awaited when there is nothing to wait for: the GET is answered in this turn
+      // (dispatch.ts). Typed as the promise Hono's route types expect; Hono takes either.
+      const later = agent instanceof Promise ? agent.then((found) => (found ? c.json(found, 200) : c.json(agentNotFound, 404))) : null
+      if (later) return later
+      const now = agent as Awaited<typeof agent>
+      return (now ? c.json(now, 200) : c.json(agentNotFound, 404)) as unknown as NonNullable<typeof later>
     })
     .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), async (c) => {
       const { agent_id } = c.req.valid('param')

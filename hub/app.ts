@@ -37,6 +37,7 @@ import { MetricsHistory } from './metrics/history.ts'
 import { metricsRoutes } from './metrics/metrics-routes.ts'
 import { countTaskCreation, timeTaskAcceptance } from './metrics/wrappers.ts'
 import { openApiHandler } from './api/openapi.ts'
+import { dispatchAtOnce } from './api/dispatch.ts'
 import { enrollRoutes } from './enroll/enroll-routes.ts'
 import { createMemoryJoinUses } from './enroll/join-uses.ts'
 import { AuditTrail } from './access/audit.ts'
@@ -150,7 +151,7 @@ export function createHub(options: HubOptions) {
   history.start(events.log)
   const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
   const refusals = new RefusalLog({ log, clock })
-  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
+  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock, retryMs: o.storeRetryMs })
   const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = !cluster?.outputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
@@ -180,7 +181,7 @@ export function createHub(options: HubOptions) {
     .use(httpHardening)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
-      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
+      const storage = cluster?.storage() ?? worseHealth(worseHealth(tasks.storage, fleetState?.storage), audit.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -217,8 +218,8 @@ export function createHub(options: HubOptions) {
 
   // No auth: the document describes the API, it holds nothing of the fleet.
   app.get('/api/openapi.json', openApiHandler(() => app.routes))
-  app.notFound((c) => c.json({ error: ERROR.NOT_FOUND }, 404))
-  app.onError((err, c) => {
+  const notFound = (c: Context) => c.json({ error: ERROR.NOT_FOUND }, 404)
+  const onError = (err: Error, c: Context) => {
     if (err instanceof StorageUnavailable) {
       log.error('storage unavailable', { path: c.req.path, error: err.message })
       return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
@@ -226,7 +227,11 @@ export function createHub(options: HubOptions) {
     if (err instanceof QueueFull) return c.json({ error: ERROR.QUEUE_FULL }, 503)
     log.error('request failed', { path: c.req.path, error: err.message })
     return c.json({ error: ERROR.INTERNAL_ERROR }, 500)
-  })
+  }
+  app.notFound(notFound)
+  app.onError(onError)
+  // A chain that answers at once (an admin GET) answers without a promise (hub/api/dispatch.ts).
+  app.fetch = dispatchAtOnce(app as unknown as Hono, { notFound, onError })
 
   return {
     app,
@@ -274,6 +279,7 @@ export function createHub(options: HubOptions) {
       fleet.close()
       tasks.close()
       fleetState?.close()
+      audit.close()
       localRollouts?.close()
       healing?.close()
       alerts?.close()

@@ -6,7 +6,10 @@
 import { Hono } from 'hono'
 import type { UpgradeWebSocket, WSContext } from 'hono/ws'
 
-/** The body of GET /bare/agents/:id: the shape and size of the hub's `Agent`. */
+/**
+ * The body of GET /bare/agents/:id: the shape and size of the hub's `Agent` (hub/api/views.ts
+ * `agentView`) for a bench agent, field for field, so that both sides serialise the same JSON.
+ */
 export function sampleAgent(agentId: string) {
   return {
     agent_id: agentId, connected: true, status: 'idle', connected_at: 1_700_000_000_000, last_seen: 1_700_000_000_000,
@@ -14,7 +17,8 @@ export function sampleAgent(agentId: string) {
       name: `agentcom-${agentId}`, pm_id: 1, pid: 100_001, status: 'online', uptime_ms: 1234, restart_count: 0,
       memory_bytes: 61_000_000,
     },
-    supervised: true, drained: false, task_id: null, restart: null,
+    version: null, host: null, supervised: true, drained: false, quarantined: false, labels: [] as string[], task_id: null,
+    stats: null, restart: null, hub_id: 'hub-00000000',
   }
 }
 

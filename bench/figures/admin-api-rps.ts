@@ -32,7 +32,7 @@ export async function adminApiRps(sizes: BenchSizes, runtime: Runtime, log: (lin
       value: median(rps.hub),
       baseline: `${BASELINE['bare-hono'][runtime]} on the same stack`, baseline_value: median(rps.bare),
       detail: `N=${sizes.agents}, autocannon ${sizes.rpsConnections} connections, median of ${sizes.rpsRounds} × ${sizes.rpsSeconds} s each`,
-    }, { kind: 'min', ratio: 0.7 })]
+    }, { kind: 'min', ratio: 0.8 })]
   })
 }
 

@@ -88,10 +88,14 @@ export function adminRoutes({ admin, streams, verifyToken, log, tokens, output }
       const token = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       return streams.handle(c, async () => (await verifyToken(token, 'admin')).ok)
     })
-    .get('/agents/:agent_id', params(AgentParam), async (c) => {
-      const agent = await admin.getAgent(c.req.valid('param').agent_id)
-      if (!agent) return c.json(agentNotFound, 404)
-      return c.json(agent, 200)
+    .get('/agents/:agent_id', params(AgentParam), (c) => {
+      const agent = admin.getAgent(c.req.valid('param').agent_id)
+      // Not awaited when there is nothing to wait for: the GET is answered in this turn
+      // (dispatch.ts). Typed as the promise Hono's route types expect; Hono takes either.
+      const later = agent instanceof Promise ? agent.then((found) => (found ? c.json(found, 200) : c.json(agentNotFound, 404))) : null
+      if (later) return later
+      const now = agent as Awaited<typeof agent>
+      return (now ? c.json(now, 200) : c.json(agentNotFound, 404)) as unknown as NonNullable<typeof later>
     })
     .post('/agents/:agent_id/restart', params(AgentParam), jsonBody(RestartBody), async (c) => {
       const { agent_id } = c.req.valid('param')

@@ -44,8 +44,11 @@ export interface AdminBackend {
    * `next_cursor` is set too, null on the last page). Every hub of a cluster answers alike.
    */
   listAgents(query: AgentsQuery, labels?: readonly string[]): Promise<AgentPage<AgentView>>
-  /** null: no agent of that id was ever seen. */
-  getAgent(agentId: string): Promise<AgentView | null>
+  /**
+   * null: no agent of that id was ever seen. One hub answers at once (no promise), so that an
+   * admin GET is answered in the turn it arrived in (dispatch.ts); a cluster reads its rows.
+   */
+  getAgent(agentId: string): AgentView | null | Promise<AgentView | null>
   restart(agentId: string, cmd: CommandRestart): Promise<RestartAnswer>
   /** The agent after the change; null when unknown. */
   drain(agentId: string): Promise<AgentView | null>
@@ -88,7 +91,7 @@ export function createLocalAdmin(
       const agents = page.agents.map((rec) => agentView(fleet, rec, hubId))
       return page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }
     },
-    getAgent: async (agentId) => view(agentId),
+    getAgent: (agentId) => view(agentId),
     restart: async (agentId, cmd) => fleet.commandRestart(agentId, cmd),
     drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),
     // Lifts a quarantine too.

@@ -26,10 +26,21 @@ export const httpHardening: MiddlewareHandler = (c, next) => {
   return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
 }
 
-/** Other runtimes and `app.request`: set on the answer once it is made. */
-async function withHeadersSet(c: Context, next: Next): Promise<Response | void> {
-  if (isUpgradeElsewhere(c)) c.res = upgradeRefused(c)
-  else await next()
+/**
+ * Other runtimes and `app.request`: set on the answer once it is made; in the same turn when
+ * the route answered at once (hub/api/dispatch.ts), so that Deno gets its answer without a promise.
+ */
+function withHeadersSet(c: Context, next: Next): Promise<Response | void> {
+  if (isUpgradeElsewhere(c)) {
+    c.res = upgradeRefused(c)
+    return Promise.resolve(secured(c))
+  }
+  const routed: unknown = next()
+  if (routed instanceof Promise) return routed.then(() => secured(c))
+  return secured(c) as unknown as Promise<Response>
+}
+
+function secured(c: Context): Response {
   const headers = c.res.headers
   if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
   headers.set('x-content-type-options', 'nosniff')

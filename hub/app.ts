@@ -151,7 +151,7 @@ export function createHub(options: HubOptions) {
   history.start(events.log)
   const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
   const refusals = new RefusalLog({ log, clock })
-  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock, retryMs: o.storeRetryMs })
+  const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = !cluster?.outputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
@@ -181,7 +181,7 @@ export function createHub(options: HubOptions) {
     .use(httpHardening)
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
-      const storage = cluster?.storage() ?? worseHealth(worseHealth(tasks.storage, fleetState?.storage), audit.storage)
+      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -279,7 +279,6 @@ export function createHub(options: HubOptions) {
       fleet.close()
       tasks.close()
       fleetState?.close()
-      audit.close()
       localRollouts?.close()
       healing?.close()
       alerts?.close()

@@ -116,11 +116,6 @@ class FileAuditStore implements AuditStore {
     })
   }
 
-  /** An empty append, synced: what fails while the data dir is gone or read-only. */
-  probe(): Promise<void> {
-    return this.files.append(this.path, '')
-  }
-
   #enqueue(text: string, written: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#queued.push({ text, written, done: (err) => (err === undefined ? resolve() : reject(err)) })

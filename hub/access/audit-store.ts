@@ -55,8 +55,6 @@ export interface AuditStore {
    * stored with AUDIT_PROCESSING); resolves once durable, rejects when it could not be stored.
    */
   complete(record: AuditRecord): Promise<void>
-  /** Resolves when the store can be written again, storing nothing (while writes fail); optional. */
-  probe?(): Promise<void>
   /** Newest first, older than `cursor` (an audit_id) when given, at most `limit`. */
   list(filter: AuditFilter, cursor: string | null, limit: number): Promise<AuditPage>
 }

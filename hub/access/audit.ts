@@ -8,7 +8,6 @@
  * 100 000 of those would not be bounded in any useful sense).
  */
 import type { Clock } from '../../shared/time.ts'
-import type { StorageHealth } from '../store/persister.ts'
 import { storableText } from '../tasks/outcome-text.ts'
 import { AUDIT_PROCESSING, type AuditActor, type AuditEntry, type AuditFilter, type AuditPage, type AuditRecord, type AuditStore } from './audit-store.ts'
 
@@ -34,35 +33,14 @@ export interface AuditTrailDeps {
   /** Where a stored record goes next: the events stream's `audit` event. */
   publish(record: AuditRecord): void
   clock: Clock
-  /** While the store fails, how often it is tried again (`probe`); default 1 s. */
-  retryMs?: number
 }
 
 export class AuditTrail {
-  #failingSince: number | null = null
-  #failedWrites = 0
-  #retry: ReturnType<typeof setTimeout> | undefined
-
   constructor(private readonly d: AuditTrailDeps) {}
-
-  /**
-   * Failing since the last write that failed, until one succeeds: part of `/health` on one hub
-   * (app.ts). A refused change is refused here first (the record comes before the change), so
-   * the task table's saves may never get to fail; the store is tried again on its own
-   * (`probe`), so that /health recovers with the disk and not only with the next request.
-   */
-  get storage(): StorageHealth {
-    return { failing_since: this.#failingSince, failed_saves: this.#failedWrites }
-  }
-
-  close(): void {
-    clearTimeout(this.#retry)
-    this.#retry = undefined
-  }
 
   /** Appends the record of one request; resolves once it is durable (rejects when it is not). */
   async record(req: AuditRequest): Promise<AuditRecord> {
-    const record = await this.#watched(this.d.store.append(this.#entry(req)))
+    const record = await this.d.store.append(this.#entry(req))
     this.d.publish(record)
     return record
   }
@@ -73,47 +51,16 @@ export class AuditTrail {
    * Not published: the stream gets the record once complete.
    */
   begin(req: Omit<AuditRequest, 'body' | 'status'>): Promise<AuditRecord> {
-    return this.#watched(this.d.store.append(this.#entry({ ...req, body: '', status: AUDIT_PROCESSING })))
+    return this.d.store.append(this.#entry({ ...req, body: '', status: AUDIT_PROCESSING }))
   }
 
   /** Completes a record from `begin` with what the request sent and the status answered; resolves once durable. */
   async complete(begun: AuditRecord, req: Pick<AuditRequest, 'target' | 'body' | 'status'>): Promise<AuditRecord> {
     const entry = this.#entry({ actor: begun.actor, peer: begun.peer, action: begun.action, ...req })
     const record: AuditRecord = { audit_id: begun.audit_id, ...entry, at: begun.at }
-    await this.#watched(this.d.store.complete(record))
+    await this.d.store.complete(record)
     this.d.publish(record)
     return record
-  }
-
-  #watched<T>(write: Promise<T>): Promise<T> {
-    return write.then((out) => {
-      this.#stored()
-      return out
-    }, (err: unknown) => {
-      this.#failed()
-      throw err
-    })
-  }
-
-  #stored(): void {
-    this.#failingSince = null
-    this.#failedWrites = 0
-    this.close()
-  }
-
-  #failed(): void {
-    this.#failingSince ??= this.d.clock.now()
-    this.#failedWrites++
-    if (this.#retry !== undefined || !this.d.store.probe) return
-    const probe = this.d.store.probe.bind(this.d.store)
-    const again = () => {
-      this.#retry = setTimeout(() => {
-        probe().then(() => this.#stored(), () => {
-          if (this.#retry !== undefined) again()
-        })
-      }, this.d.retryMs ?? 1000)
-    }
-    again()
   }
 
   #entry(req: AuditRequest): AuditEntry {

@@ -36,26 +36,6 @@ describe('auditedRoute', () => {
   })
 })
 
-describe('auditedRoute with a store that cannot store', () => {
-  it('refuses 503 before the handler acts', async () => {
-    const failing: AuditStore = {
-      append: async () => { throw new Error('disk full') },
-      complete: async () => { throw new Error('disk full') },
-      list: async () => ({ records: [], next_cursor: null }),
-    }
-    const trail = new AuditTrail({ store: failing, publish: () => {}, clock: { now: () => 7 } })
-    let enrolled = 0
-    const app = new Hono().post('/api/enroll', auditedRoute({ audit: trail, peerOf: () => null, log: silentLogger }, 'enroll', 'agent_id'), async (c) => {
-      const unstored = await beginAudit(c, { join_jti: 'j-1' })
-      if (unstored) return unstored
-      enrolled++
-      return c.json({ agent_id: 'new-1' }, 201)
-    })
-    const res = await app.request('/api/enroll', { method: 'POST', body: JSON.stringify({ agent_id: 'new-1' }) })
-    expect([res.status, await res.json(), enrolled]).toEqual([503, { error: 'storage_unavailable' }, 0])
-  })
-})
-
 describe('the gate at its edges', () => {
   it('records a change refused for its size', async () => {
     const hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, maxBodyBytes: 1024 })

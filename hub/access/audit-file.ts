@@ -1,7 +1,6 @@
 /**
  * The audit trail of one hub: a JSON-lines file in the data dir, appended to and fsync'd before
- * an append resolves. A completed record (audit-store.ts, AUDIT_PROCESSING) is appended again
- * whole, and that later line replaces the first where it stood when the file is read. Appends that arrive while one is being written go out together in the
+ * an append resolves. Appends that arrive while one is being written go out together in the
  * next write (one fsync for all of them). The newest records are also kept in memory as their
  * lines (parsed only when listed); past `keep * 1.5` records the file is rewritten with the
  * newest `keep` (atomically: a crash leaves the old file or the new one).
@@ -36,19 +35,12 @@ interface Line {
 export async function openFileAuditStore(path: string, files: AuditFiles, opts: FileAuditOptions): Promise<AuditStore> {
   const text = (await files.read(path)) ?? ''
   const lines: Line[] = []
-  // A completed record's line comes after its first one, and replaces it where it stood.
-  const bySeq = new Map<number, Line>()
   let skipped = 0
   for (const raw of text.split('\n')) {
     if (raw === '') continue
     const seq = seqOf(raw)
     if (seq === null) skipped++
-    else if (bySeq.has(seq)) bySeq.get(seq)!.text = raw
-    else {
-      const line = { seq, text: raw }
-      bySeq.set(seq, line)
-      lines.push(line)
-    }
+    else lines.push({ seq, text: raw })
   }
   // A hub killed in the middle of an append leaves a torn last line; anything else is damage.
   if (skipped > 0) opts.log.warn('audit file: unreadable lines skipped', { lines: skipped })
@@ -75,8 +67,8 @@ export function createMemoryAuditStore(opts: FileAuditOptions): AuditStore {
 class FileAuditStore implements AuditStore {
   readonly #keep: number
   #nextSeq: number
-  /** Lines waiting for the next write: what to do once written, and whom to tell. */
-  #queued: { text: string; written(): void; done: (err?: unknown) => void }[] = []
+  /** Lines waiting for the next write, with whom to tell. */
+  #queued: { line: Line; done: (err?: unknown) => void }[] = []
   #writing = false
   /** A write failed, maybe half done: the next one starts on a fresh line. */
   #torn = false
@@ -99,26 +91,8 @@ class FileAuditStore implements AuditStore {
   append(entry: AuditEntry): Promise<AuditRecord> {
     const record: AuditRecord = { audit_id: String(this.#nextSeq++), ...entry }
     const line = { seq: Number(record.audit_id), text: JSON.stringify(record) }
-    return this.#enqueue(line.text, () => this.lines.push(line)).then(() => record)
-  }
-
-  complete(record: AuditRecord): Promise<void> {
-    const seq = Number(record.audit_id)
-    const text = JSON.stringify(record)
-    // Its line is among the newest: searched from the end.
-    return this.#enqueue(text, () => {
-      for (let i = this.lines.length - 1; i >= 0; i--) {
-        if (this.lines[i].seq === seq) {
-          this.lines[i].text = text
-          return
-        }
-      }
-    })
-  }
-
-  #enqueue(text: string, written: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#queued.push({ text, written, done: (err) => (err === undefined ? resolve() : reject(err)) })
+      this.#queued.push({ line, done: (err) => (err === undefined ? resolve(record) : reject(err)) })
       if (!this.#writing) void this.#write()
     })
   }
@@ -143,10 +117,10 @@ class FileAuditStore implements AuditStore {
       const batch = this.#queued
       this.#queued = []
       try {
-        const text = batch.map((b) => `${b.text}\n`).join('')
+        const text = batch.map((b) => `${b.line.text}\n`).join('')
         await this.files.append(this.path, this.#torn ? `\n${text}` : text)
         this.#torn = false
-        for (const b of batch) b.written()
+        for (const b of batch) this.lines.push(b.line)
         for (const b of batch) b.done()
       } catch (err) {
         this.#torn = true

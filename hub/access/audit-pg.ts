@@ -28,16 +28,7 @@ export function createPgAuditStore(sql: Sql, opts: { keep?: number; pruneEvery?:
     }),
   })
 
-  // Completions (audit-store.ts, AUDIT_PROCESSING) likewise: one UPDATE for those answered together.
-  const completions = new WriteBatch<AuditRecord, null>({
-    write: (records) => completeRecords(sql, records).then(() => records.map(() => null)),
-  })
-
   return {
-    async complete(record: AuditRecord): Promise<void> {
-      await completions.add(record)
-    },
-
     async append(entry: AuditEntry): Promise<AuditRecord> {
       const saved = await batch.add(entry)
       if (saved instanceof Error) throw saved
@@ -89,13 +80,4 @@ async function insertRecords(sql: Sql, entries: readonly AuditEntry[]): Promise<
     SELECT ids.n, ids.audit_id::text AS audit_id, (SELECT count(*) FROM added) AS added FROM ids`
   const byN = new Map(rows.map((r) => [Number(r.n), r.audit_id]))
   return entries.map((_, n) => byN.get(n)!)
-}
-
-/** Replaces the records of their audit_ids (their target column with them), in one statement. */
-async function completeRecords(sql: Sql, records: readonly AuditRecord[]): Promise<void> {
-  const batch = records.map((record) => ({ audit_id: record.audit_id, record, target: record.target }))
-  await sql`
-    UPDATE audit SET record = e.record, target = e.target
-    FROM jsonb_to_recordset(${JSON.stringify(batch)}::text::jsonb) AS e(audit_id bigint, record jsonb, target text)
-    WHERE audit.audit_id = e.audit_id`
 }

@@ -18,18 +18,9 @@ export interface AuditEntry {
   target: string | null
   /** The request's fields (never a token). */
   detail: Record<string, unknown>
-  /** The HTTP status answered; AUDIT_PROCESSING while its request is being answered. */
+  /** The HTTP status answered. */
   status: number
 }
-
-/**
- * The status of a record stored before its request acts (102 Processing): the gate stores the
- * record first, so that a request whose record cannot be stored is refused before it changes
- * anything, and completes it with the status answered before the answer leaves. A record that
- * keeps it tells of a request whose outcome the trail does not know: its hub stopped, or could
- * not store the completion, while answering.
- */
-export const AUDIT_PROCESSING = 102
 
 export interface AuditRecord extends AuditEntry {
   audit_id: string
@@ -50,11 +41,6 @@ export interface AuditPage {
 export interface AuditStore {
   /** Resolves with the record once it is durable; rejects when it could not be stored. */
   append(entry: AuditEntry): Promise<AuditRecord>
-  /**
-   * Replaces the record of `record.audit_id`, appended before (the completion of a record
-   * stored with AUDIT_PROCESSING); resolves once durable, rejects when it could not be stored.
-   */
-  complete(record: AuditRecord): Promise<void>
   /** Newest first, older than `cursor` (an audit_id) when given, at most `limit`. */
   list(filter: AuditFilter, cursor: string | null, limit: number): Promise<AuditPage>
 }

@@ -1,15 +1,14 @@
 /**
  * The audit rule, written once above both stores: what a record holds and when it is made.
- * A record is stored (durable) before the request it tells of acts, and completed with the status
- * answered before that answer leaves (AUDIT_PROCESSING); then it goes out on the events stream
- * as `event: audit`. `detail` holds the request's fields, never a token:
+ * A record is appended (durable) before the request it tells of is answered, then goes out on
+ * the events stream as `event: audit`. `detail` holds the request's fields, never a token:
  * fields named like credentials are dropped, token-shaped strings are blanked, and a field
  * larger than MAX_FIELD_BYTES is kept as its size only (task inputs may be 64 KiB; a trail of
  * 100 000 of those would not be bounded in any useful sense).
  */
 import type { Clock } from '../../shared/time.ts'
 import { storableText } from '../tasks/outcome-text.ts'
-import { AUDIT_PROCESSING, type AuditActor, type AuditEntry, type AuditFilter, type AuditPage, type AuditRecord, type AuditStore } from './audit-store.ts'
+import type { AuditActor, AuditFilter, AuditPage, AuditRecord, AuditStore } from './audit-store.ts'
 
 const MAX_FIELD_BYTES = 1024
 const MAX_TARGET = 200
@@ -40,34 +39,12 @@ export class AuditTrail {
 
   /** Appends the record of one request; resolves once it is durable (rejects when it is not). */
   async record(req: AuditRequest): Promise<AuditRecord> {
-    const record = await this.d.store.append(this.#entry(req))
-    this.d.publish(record)
-    return record
-  }
-
-  /**
-   * Stores the record of a request about to act, as far as it is known before it does (no body
-   * read yet: the body limit comes after), with status AUDIT_PROCESSING; resolves once durable.
-   * Not published: the stream gets the record once complete.
-   */
-  begin(req: Omit<AuditRequest, 'body' | 'status'>): Promise<AuditRecord> {
-    return this.d.store.append(this.#entry({ ...req, body: '', status: AUDIT_PROCESSING }))
-  }
-
-  /** Completes a record from `begin` with what the request sent and the status answered; resolves once durable. */
-  async complete(begun: AuditRecord, req: Pick<AuditRequest, 'target' | 'body' | 'status'>): Promise<AuditRecord> {
-    const entry = this.#entry({ actor: begun.actor, peer: begun.peer, action: begun.action, ...req })
-    const record: AuditRecord = { audit_id: begun.audit_id, ...entry, at: begun.at }
-    await this.d.store.complete(record)
-    this.d.publish(record)
-    return record
-  }
-
-  #entry(req: AuditRequest): AuditEntry {
-    return {
+    const record = await this.d.store.append({
       at: this.d.clock.now(), actor: req.actor, peer: req.peer && storableText(req.peer), action: req.action,
       target: req.target === null ? null : storableText(req.target).slice(0, MAX_TARGET), detail: detailOf(req.body), status: req.status,
-    }
+    })
+    this.d.publish(record)
+    return record
   }
 
   list(filter: AuditFilter, cursor: string | null, limit: number): Promise<AuditPage> {

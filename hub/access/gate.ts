@@ -3,8 +3,7 @@
  * token (401 otherwise, logged at a bounded rate, never audited), finds the route the request
  * matched in the route table (route-roles.ts), refuses a role below the one it needs (403
  * `forbidden` with `required_role`, the handler never runs), and for a route that changes
- * something stores the audit record before the handler acts (503 and no action when it cannot),
- * completed with the status answered before the answer leaves.
+ * something stores the audit record, with the status answered, before the answer leaves.
  */
 import type { Context, MiddlewareHandler, Next } from 'hono'
 import { matchedRoutes } from 'hono/route'
@@ -13,7 +12,7 @@ import type { Clock } from '../../shared/time.ts'
 import { ERROR } from '../../shared/protocol.ts'
 import type { TokenClaims, TokenVerifier, Verdict } from '../auth/auth.ts'
 import type { AuditTrail } from './audit.ts'
-import type { AuditActor, AuditRecord } from './audit-store.ts'
+import type { AuditActor } from './audit-store.ts'
 import { routeRole, type RouteRole } from './route-roles.ts'
 import { mayUse, type AccessRole } from './roles.ts'
 
@@ -71,11 +70,13 @@ export function createAccessGate(d: AccessGateDeps): MiddlewareHandler {
     return unstored ?? c.json({ error: FORBIDDEN, required_role: required }, 403)
   }
 
-  async function answerAudited(c: Context, next: Next, claims: AdminClaims, row: RouteRole | undefined, route: Endpoint): Promise<Response | void> {
-    const begun = await begin(c, d, actorOf(claims), row, route)
-    if (begun instanceof Response) return begun
+  async function answerAudited(c: Context, next: Next, claims: AdminClaims, row: RouteRole | undefined, route: Endpoint): Promise<void> {
     await next()
-    await complete(c, d, begun, row, route)
+    const unstored = await audit(c, d, { actor: actorOf(claims), row, route, status: c.res.status })
+    if (unstored) {
+      c.res = undefined as never
+      c.res = unstored
+    }
   }
 
   // The Authorization header of the last request and its token: clients send the same one again.
@@ -108,45 +109,12 @@ function bearerToken(header: string | undefined): string | null {
 
 type Endpoint = { method: string; path: string }
 
+/**
+ * Stores the record of the request answered `status`. Unstored, the answer becomes 503
+ * `storage_unavailable` (returned here): no answer goes out that the trail does not hold.
+ */
 type AuditDeps = Pick<AccessGateDeps, 'audit' | 'peerOf' | 'log'>
 
-const actionOf = (row: RouteRole | undefined, route: Endpoint) => row?.action ?? `${route.method.toLowerCase()} ${route.path}`
-
-/**
- * Stores the record of a request before it acts (status 102, audit-store.ts). Unstored, the
- * request is answered 503 `storage_unavailable` (returned here) and its handler never runs:
- * nothing changes that the trail does not hold.
- */
-async function begin(c: Context, d: AuditDeps, actor: AuditActor, row: RouteRole | undefined, route: Endpoint): Promise<AuditRecord | Response> {
-  const action = actionOf(row, route)
-  try {
-    return await d.audit.begin({ actor, peer: d.peerOf(c), action, target: targetOf(c.req.path, route.path, '', undefined) })
-  } catch (err) {
-    d.log.error('audit record not stored; answered 503 before acting', { action, error: String(err) })
-    return c.json({ error: ERROR.STORAGE_UNAVAILABLE }, 503)
-  }
-}
-
-/**
- * Completes the record with the request's fields and the status answered, before the answer
- * leaves. Unstored, the answer still goes out as the handler made it: the handler has acted, and
- * a 503 would tell the client that nothing changed (a retry would act twice). The record keeps
- * status 102, which says the trail does not know how the request ended.
- */
-async function complete(c: Context, d: AuditDeps, begun: AuditRecord, row: RouteRole | undefined, route: Endpoint): Promise<void> {
-  const body = await bodyText(c)
-  const status = c.res.status
-  try {
-    await d.audit.complete(begun, { target: targetOf(c.req.path, route.path, body, row?.targetField), body, status })
-  } catch (err) {
-    d.log.error('audit record not completed; it keeps status 102', { action: begun.action, audit_id: begun.audit_id, status, error: String(err) })
-  }
-}
-
-/**
- * Stores the record of a request refused before it acted (403), with its status. Unstored, the
- * answer becomes 503 `storage_unavailable` (returned here): nothing was changed either way.
- */
 async function audit(
   c: Context, d: AuditDeps,
   a: { actor: AuditActor; row: RouteRole | undefined; route: { method: string; path: string }; status: number },
@@ -165,42 +133,33 @@ async function audit(
   }
 }
 
-const BEGIN_KEY = 'auditBegin'
+const ACTOR_KEY = 'auditActor'
 
 /**
  * For a changing route outside /api/admin that checks its own credential (`POST /api/enroll`
- * and its join token): once the credential is valid, and before acting, the handler names the
- * actor (`await beginAudit(c, { join_jti })`), which stores the record; this middleware, mounted
- * before it, completes the record with the status answered before the answer leaves. A request
- * whose handler named no actor (no valid credential) is not audited.
+ * and its join token): the handler names the actor once the credential is valid
+ * (`setAuditActor(c, { join_jti })`), and this middleware, mounted before it, stores the
+ * record with the status answered before the answer leaves. A request whose handler named no
+ * actor (no valid credential) is not audited.
  */
 export function auditedRoute(d: AuditDeps, action: string, targetField?: string): MiddlewareHandler {
   return async (c, next) => {
-    let begun: AuditRecord | null = null
-    let row: RouteRole | undefined
-    let route: Endpoint | undefined
-    const beginHere = async (actor: AuditActor): Promise<Response | null> => {
-      route = endpointOf(c) ?? { method: c.req.method, path: c.req.path }
-      row = { method: 'POST', path: route.path, role: 'admin', action, targetField }
-      const stored = await begin(c, d, actor, row, route)
-      if (stored instanceof Response) return stored
-      begun = stored
-      return null
-    }
-    c.set(BEGIN_KEY as never, beginHere as never)
     await next()
-    if (begun && route) await complete(c, d, begun, row, route)
+    const actor = c.get(ACTOR_KEY as never) as AuditActor | undefined
+    if (!actor) return
+    const route = endpointOf(c) ?? { method: c.req.method, path: c.req.path }
+    const unstored = await audit(c, d, {
+      actor, row: { method: 'POST', path: route.path, role: 'admin', action, targetField }, route, status: c.res.status,
+    })
+    if (unstored) {
+      c.res = undefined as never
+      c.res = unstored
+    }
   }
 }
 
-/**
- * Names the actor of a request on an `auditedRoute` and stores its record, before the handler
- * acts: a Response (503) to answer instead when it could not be stored, else null. Null at once
- * on a route that is not audited.
- */
-export function beginAudit(c: Context, actor: AuditActor): Promise<Response | null> {
-  const beginHere = c.get(BEGIN_KEY as never) as ((actor: AuditActor) => Promise<Response | null>) | undefined
-  return beginHere ? beginHere(actor) : Promise.resolve(null)
+export function setAuditActor(c: Context, actor: AuditActor): void {
+  c.set(ACTOR_KEY as never, actor as never)
 }
 
 function actorOf(claims: AdminClaims): AuditActor {

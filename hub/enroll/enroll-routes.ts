@@ -18,7 +18,7 @@ import type { RevocationStore } from '../auth/revocations.ts'
 import { invalid, jsonBody } from '../api/validate.ts'
 import { JOIN_MAX_USES, JOIN_TTL_S, Labels, Prefix, isAllowedId, mintJoinToken, verifyJoinToken, type JoinClaims } from './join-token.ts'
 import type { JoinUseStore } from './join-uses.ts'
-import { beginAudit } from '../access/gate.ts'
+import { setAuditActor } from '../access/gate.ts'
 
 export const JoinTokenBody = v.optional(v.object({
   ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(JOIN_TTL_S.min), v.maxValue(JOIN_TTL_S.max))),
@@ -73,10 +73,8 @@ export function enrollRoutes(d: EnrollDeps) {
         return c.json(unauthorized, 401)
       }
       c.set('joinClaims', claims)
-      // Audited from here on, whatever the answer: a request with a valid token (CONTRACT.md,
-      // "Audit"). Its record is stored before the enrollment acts; unstored, nothing is done.
-      const unstored = await beginAudit(c, { join_jti: claims.jti })
-      if (unstored) return unstored
+      // Audited from here on, whatever the answer: a request with a valid token (CONTRACT.md, "Audit").
+      setAuditActor(c, { join_jti: claims.jti })
       await next()
     },
     jsonBody(EnrollBody),

@@ -108,11 +108,13 @@ describe('revoking an agent', () => {
 
 describe('an expired admin token', () => {
   it('is refused once its time is up', async () => {
-    const short = await signAdminToken(hub.secret, 1)
+    // 3 s: a 1 s token signed late in its second could expire before a first request on a loaded
+    // machine got its answer (CI once saw 401 there).
+    const short = await signAdminToken(hub.secret, 3)
     const get = () => fetch(`${hub.url}/api/admin/agents`, { headers: { authorization: `Bearer ${short}` } })
     expect((await get()).status).toBe(200)
-    // The token's own expiry is what is awaited: at most 2 s.
-    const res = await waitFor(get, (r) => r.status === 401, { what: 'expiry', timeoutMs: 5000, intervalMs: 200 })
+    // The token's own expiry is what is awaited: at most 4 s.
+    const res = await waitFor(get, (r) => r.status === 401, { what: 'expiry', timeoutMs: 8000, intervalMs: 200 })
     expect(await res.json()).toEqual({ error: 'unauthorized' })
     await waitFor(async () => hub.logs, (logs) => logs.some((l) => l.includes('"msg":"admin request refused"') && l.includes('"reason":"expired"')), { what: 'the refusal logged' })
   })

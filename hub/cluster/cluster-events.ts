@@ -12,11 +12,11 @@ import type { Logger } from '../../shared/log.ts'
 import { changeKey, type Change, type ChangeFeed } from '../events/changes.ts'
 import { EventLog } from '../events/event-log.ts'
 import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
-import type { Sql } from '../pg/connect.ts'
+import type { Queryable, Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/event-rows.ts'
 import { getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
-import { getTask, type TaskRow } from '../pg/task-queue.ts'
+import { getTask, taskStamps, type TaskRow } from '../pg/task-queue.ts'
 import { agentViewOf, taskViewOf } from './cluster-admin.ts'
 
 /** Bus message: events up to `id` are in the table. */
@@ -143,11 +143,16 @@ export class ClusterEvents implements LiveEventSource {
     try {
       await this.d.settled()
       const agents = await this.#agentViews(changes)
-      const events = (await Promise.all(changes.map((c) => this.#view(c, agents)))).filter((e) => e !== null)
+      const viewed = (await Promise.all(changes.map((c) => this.#view(c, agents)))).filter((e) => e !== null)
+      // The events as inserted; the task rows their views came from, to check under the lock.
+      const events: { kind: LiveEventKind; payload: unknown }[] = viewed.map(({ kind, payload }) => ({ kind, payload }))
+      const rows = new Map(viewed.flatMap((v, i) => v.row ? [[events[i], v.row] as const] : []))
       events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
       for (const e of events) this.d.ownView?.(e.kind, e.payload)
       if (events.length === 0) return
-      await insertEvents(this.d.sql, events, (tx, lastId) => this.d.bus.publish(ALL_HUBS, { kind: EVENTS_NUDGE, id: lastId }, tx))
+      await insertEvents(this.d.sql, events,
+        (tx, lastId) => this.d.bus.publish(ALL_HUBS, { kind: EVENTS_NUDGE, id: lastId }, tx),
+        (tx) => this.#freshTaskViews(tx, rows))
     } catch (err) {
       // The live view misses these (its clients see the next ones); nothing promised is lost.
       this.d.log.warn('could not record cluster events', { error: String(err), events: changes.length + published.length })
@@ -164,8 +169,25 @@ export class ClusterEvents implements LiveEventSource {
     return new Map((await getAgentViews(this.d.sql, ids)).map((row) => [row.agent_id, row]))
   }
 
+  /**
+   * Under the events' insert lock: a task's view read before it (or kept from this hub's own
+   * statement) may be older than an event another hub has stored since for the same task (a
+   * creation here, its completion there); such a view is read again, so the stream never ends a
+   * task on a state it has left. One read of the tasks' stamps, and a row only when one moved.
+   */
+  async #freshTaskViews(tx: Queryable, rows: Map<{ payload: unknown }, TaskRow>): Promise<void> {
+    if (rows.size === 0) return
+    const stamps = new Map((await taskStamps(tx, [...rows.values()].map((r) => r.task_id))).map((s) => [s.task_id, s]))
+    for (const [event, was] of rows) {
+      const now = stamps.get(was.task_id)
+      if (!now || (now.status === was.status && now.updated_at === was.updated_at)) continue
+      const row = await getTask(tx, was.task_id)
+      if (row) event.payload = taskViewOf(row)
+    }
+  }
+
   /** The current view of what changed, from the rows; nothing when it is gone by now. */
-  async #view(change: Change, agents: Map<string, AgentViewRow>): Promise<{ kind: LiveEventKind; payload: unknown } | null> {
+  async #view(change: Change, agents: Map<string, AgentViewRow>): Promise<{ kind: LiveEventKind; payload: unknown; row?: TaskRow } | null> {
     switch (change.type) {
       case 'agent': {
         const row = agents.get(change.agent_id)
@@ -175,7 +197,7 @@ export class ClusterEvents implements LiveEventSource {
         const kept = this.d.taskRow?.(change.task_id)
         if (kept === null) return null
         const row = kept ?? await getTask(this.d.sql, change.task_id)
-        return row ? { kind: 'task', payload: taskViewOf(row) } : null
+        return row ? { kind: 'task', payload: taskViewOf(row), row } : null
       }
       case 'rollout': {
         const view = await this.d.rolloutView(change.rollout_id)

@@ -26,10 +26,18 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
   return row.epoch
 }
 
-/** Inserts the events in order, one inserter at a time, in one row; returns the last id. */
-export async function insertEvents(sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>): Promise<number> {
+/**
+ * Inserts the events in order, one inserter at a time, in one row; returns the last id.
+ * `underLock` runs once the lock is held, before the insert: views read there are at least as new
+ * as every event already in the table (an inserter's changes commit before its events do).
+ */
+export async function insertEvents(
+  sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>,
+  underLock?: (tx: Queryable) => Promise<void>,
+): Promise<number> {
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
+    await underLock?.(tx)
     // Payloads as JSON text, cast to json as the column takes it: json keeps a task's input or
     // result exactly (U+0000 included), and a jsonb column takes json by assignment.
     const [row] = events.length === 1

@@ -68,6 +68,11 @@ export async function insertTask(sql: Queryable, task: NewTask): Promise<TaskRow
   return row
 }
 
+/** The tasks' status and last change (epoch ms), to tell whether a row read earlier is still current. */
+export async function taskStamps(sql: Queryable, taskIds: string[]): Promise<{ task_id: string; status: TaskRow['status']; updated_at: number }[]> {
+  return sql`SELECT task_id, status, epoch_ms(updated_at) AS updated_at FROM tasks WHERE task_id = ANY(${taskIds})`
+}
+
 export async function getTask(sql: Queryable, taskId: string): Promise<TaskRow | null> {
   const [row] = await sql<TaskRow[]>`SELECT ${sql.unsafe(COLUMNS)} FROM tasks WHERE task_id = ${taskId}`
   return row ?? null

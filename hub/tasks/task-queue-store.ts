@@ -5,8 +5,10 @@
  * (PostgreSQL: in its statement, on the row it locks), so two hubs acting on one task at once do
  * it once; what it decides it decides by hub/tasks/rules.ts (requeueVerdict, outcomeVerdict).
  *
- * Implemented by the cluster's rows (hub/pg/pg-task-store.ts). One hub's TaskBoard (tasks.ts)
- * still holds its records itself, over its table and journal, following the same rules.ts.
+ * Implemented twice, held to one suite (support/task-queue-store-conformance.ts): the cluster's
+ * rows (hub/pg/pg-task-store.ts) and one hub's memory saved to its data dir
+ * (memory-task-queue-store.ts). One hub's TaskBoard (tasks.ts) does not use it yet: it still
+ * holds its records itself, over the same table and journal, following the same rules.ts.
  */
 import type { TaskRecord } from './task-options.ts'
 import type { TaskExtras } from './rules.ts'

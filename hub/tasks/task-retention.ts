@@ -37,6 +37,17 @@ export class FinishedTasks {
     return evicted
   }
 
+  /** Forgets all but the newest `maxCount`; returns the ids that went, oldest first. */
+  trim(maxCount: number): string[] {
+    const evicted: string[] = []
+    while (this.count > Math.max(0, maxCount)) {
+      evicted.push(this.ids[this.head])
+      this.bytes -= this.sizes[this.head]
+      this.head++
+    }
+    return evicted
+  }
+
   get count(): number {
     return this.ids.length - this.head
   }

@@ -5,9 +5,8 @@
 import * as v from 'valibot'
 import { AgentId } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { TaskStatus } from './tasks.ts'
 import { Labels } from '../../shared/labels.ts'
-import { TASK_STATUSES } from './rules.ts'
+import { TASK_STATUSES, type TaskStatus } from './rules.ts'
 import { journalHeader, journalLines, journalPath, replayJournal, shouldCompact, type TaskChange } from './task-journal.ts'
 
 export interface StoredTask {

@@ -6,7 +6,7 @@
 import type { Logger } from '../../shared/log.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { TaskChange } from './task-journal.ts'
-import type { TaskRecord } from './tasks.ts'
+import type { TaskRecord } from './task-options.ts'
 import { Persister, type StorageHealth } from '../store/persister.ts'
 import { FinishedTasks } from './task-retention.ts'
 import { isFinished } from './rules.ts'
@@ -101,6 +101,22 @@ export class TaskTable {
       this.seqs.delete(id)
     }
     if (evicted.length > 0) this.onForget(evicted)
+  }
+
+  /**
+   * Forgets finished tasks past the newest `keep` (by when they finished), for good: a journal
+   * entry each, so a restart does not bring them back. Returns how many went.
+   */
+  forgetFinishedBeyond(keep: number): number {
+    const evicted = this.finished.trim(keep)
+    for (const id of evicted) this.remove(id)
+    if (evicted.length > 0) this.onForget(evicted)
+    return evicted.length
+  }
+
+  /** The task's place in creation order (undefined: not held). */
+  seqOf(taskId: string): number | undefined {
+    return this.seqs.get(taskId)
   }
 
   /** Every task, newest first, with its sequence number. */

@@ -1,0 +1,310 @@
+/**
+ * One hub's TaskQueueStore (task-queue-store.ts): the tasks in memory, every change saved to the
+ * data dir through the task table and its journal (task-table.ts, task-journal.ts) before the
+ * operation answers, so what it answers is on disk. Each operation keeps the condition and the
+ * rule of its PostgreSQL statement (hub/pg/task-queue.ts, task-reports.ts, schema-throughput.ts
+ * claim_tasks), deciding by rules.ts; support/task-queue-store-conformance.ts holds both to the
+ * same cases. The agents' side (connected, labels, gone since when) is the fleet's, asked
+ * through TaskAgents, as the cluster's statements read the agents' rows.
+ */
+import { hasLabels } from '../../shared/labels.ts'
+import type { Logger } from '../../shared/log.ts'
+import { QueueFull } from '../security/queue-cap.ts'
+import type { StorageHealth } from '../store/persister.ts'
+import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, requeueVerdict, takesReportFrom } from './rules.ts'
+import { SeqQueue } from './seq-queue.ts'
+import type { TaskRecord } from './task-options.ts'
+import type { NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
+import type { StoredTask, TaskStore } from './task-store.ts'
+import { TaskTable } from './task-table.ts'
+
+/** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
+const SWEEP_LIMIT = 100
+
+/** What the store asks of the hub's agents, as the cluster's statements read the agents' rows. */
+export interface TaskAgents {
+  /** The agent's labels while it may be given a task (connected here); null: it may not. */
+  claimable(agentId: string): readonly string[] | null
+  /** Since when (epoch ms) the agent has had no live connection; null while it has one; undefined: unknown here. */
+  goneSince(agentId: string): number | null | undefined
+}
+
+export interface MemoryTaskQueueStoreDeps {
+  now(): number
+  log: Logger
+  agents: TaskAgents
+  /** A task taken back this many times fails (AGENTCOM_MAX_TASK_ATTEMPTS). */
+  maxAttempts: number
+  /** AGENTCOM_MAX_QUEUED_TASKS. Default: no cap. */
+  maxQueuedTasks?: number
+  /** Finished tasks kept (and at most 64 MiB of them, task-retention.ts); the oldest go first. */
+  maxFinished: number
+  /** The data dir's task file (task-store.ts); null: memory only. */
+  store: TaskStore | null
+  /** While saves fail, they are tried again this often. */
+  storeRetryMs: number
+  /** Finished tasks no longer kept: their output goes too. */
+  onForget?(taskIds: string[]): void
+}
+
+export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
+  private readonly table: TaskTable
+  private readonly queue: SeqQueue
+  /** Tasks in flight (assigned, working), by agent: the cluster's `tasks_by_agent` index. */
+  private readonly held = new Map<string, Set<string>>()
+  /** Each unfinished task's last agent (the rows' last_agent_id): the only one whose late report counts. */
+  private readonly lastAgent = new Map<string, string>()
+
+  constructor(private readonly d: MemoryTaskQueueStoreDeps) {
+    this.table = new TaskTable({
+      log: d.log, now: d.now, maxFinished: d.maxFinished, store: d.store, storeRetryMs: d.storeRetryMs,
+      onForget: (ids) => {
+        for (const id of ids) this.lastAgent.delete(id)
+        d.onForget?.(ids)
+      },
+    })
+    this.queue = new SeqQueue((id) => this.table.seqOf(id) ?? Infinity)
+  }
+
+  /** Loads what a previous hub saved: queued tasks queued, those in flight held by their agents. */
+  restore(stored: readonly StoredTask[]): void {
+    for (const s of stored) {
+      const task: TaskRecord = { ...TASK_EXTRAS_DEFAULTS, retried: 0, run_after: null, ...s }
+      this.table.add(task)
+      if (task.status === 'queued') this.queue.add(task.task_id)
+      else if (isFinished(task.status)) this.table.retire(task)
+      else if (task.agent_id !== null) {
+        this.hold(task.agent_id, task.task_id)
+        this.lastAgent.set(task.task_id, task.agent_id)
+      }
+    }
+  }
+
+  /** Queued, then saved; rejects (QueueFull, nothing kept) at the cap, or when it could not be saved (then it is gone). */
+  async insert(request: NewTaskRequest): Promise<TaskRecord> {
+    const max = this.d.maxQueuedTasks
+    if (max !== undefined && this.queue.size >= max) throw new QueueFull(max)
+    const now = this.d.now()
+    const task: TaskRecord = {
+      task_id: request.task_id, status: 'queued', input: request.input, pinned: request.pinned, agent_id: request.pinned,
+      attempts: 0, result: null, error: null, timeout_ms: request.timeout_ms, created_at: now, updated_at: now, assigned_at: null,
+      ...TASK_EXTRAS_DEFAULTS, ...request.extras, retried: 0, run_after: null,
+    }
+    this.table.add(task)
+    this.queue.add(task.task_id)
+    try {
+      await this.table.durable()
+    } catch (err) {
+      // Nothing ran it and no one saw it: forget it, and the next save leaves it out.
+      if (this.table.get(task.task_id) === task && task.status === 'queued') {
+        this.queue.delete(task.task_id)
+        this.table.remove(task.task_id)
+      }
+      throw err
+    }
+    return { ...task }
+  }
+
+  async get(taskId: string): Promise<TaskRecord | null> {
+    const task = this.table.get(taskId)
+    await this.table.durable()
+    return task ? { ...task } : null
+  }
+
+  async claim(agents: readonly string[]): Promise<{ tasks: TaskRecord[]; moreQueued: boolean }> {
+    const waiting = new Map<string, readonly string[]>()
+    for (const agentId of agents) {
+      const labels = this.d.agents.claimable(agentId)
+      if (labels !== null && !this.held.get(agentId)?.size) waiting.set(agentId, labels)
+    }
+    const queuedBefore = this.queue.size
+    const now = this.d.now()
+    const picks: Array<[TaskRecord, string]> = []
+    // One pass in queue order is the cluster's claim repeated: a task no agent left could run
+    // before an agent was given one, none of the fewer left can run either.
+    for (const taskId of waiting.size === 0 ? [] : this.queue) {
+      const task = this.table.get(taskId)!
+      if (task.status !== 'queued' || (task.run_after !== null && task.run_after > now)) continue
+      const agentId = this.firstFor(task, waiting)
+      if (agentId === undefined) continue
+      picks.push([task, agentId])
+      waiting.delete(agentId)
+      if (waiting.size === 0) break
+    }
+    for (const [task, agentId] of picks) {
+      this.queue.delete(task.task_id)
+      Object.assign(task, { status: 'assigned', agent_id: agentId, attempts: task.attempts + 1, assigned_at: now, updated_at: now, run_after: null })
+      this.lastAgent.set(task.task_id, agentId)
+      this.hold(agentId, task.task_id)
+      this.table.changed(task)
+    }
+    try {
+      await this.table.durable()
+    } catch (err) {
+      // Not on disk, so never sent: given back, as a claim whose commit failed took nothing.
+      for (const [task, agentId] of picks) this.takeBack(task, agentId, false)
+      throw err
+    }
+    return { tasks: picks.map(([task]) => ({ ...task })), moreQueued: picks.length > 0 && queuedBefore > picks.length }
+  }
+
+  async start(taskId: string, agentId: string): Promise<TaskRecord | null> {
+    const task = this.table.get(taskId)
+    const applies = task?.status === 'assigned' && task.agent_id === agentId
+    if (applies) this.change(task, { status: 'working' })
+    await this.table.durable()
+    return applies ? { ...task } : null
+  }
+
+  async complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
+    const task = this.table.get(taskId)
+    const applies = task !== undefined && takesReportFrom(task, this.lastAgent.get(taskId), agentId)
+    if (applies) {
+      const verdict = outcome.ok ? { status: 'completed' as const } : outcomeVerdict(task, { kind: 'failed', error: outcome.error })
+      const queued = verdict.status === 'queued'
+      this.queue.delete(taskId)
+      this.letGo(task)
+      this.change(task, {
+        status: verdict.status, agent_id: queued ? task.pinned : agentId,
+        run_after: queued ? this.d.now() + verdict.delayMs : null, retried: queued ? task.retried + 1 : task.retried,
+        assigned_at: queued ? null : task.assigned_at,
+        result: outcome.ok ? outcome.result ?? null : null, error: outcome.ok ? null : outcome.error,
+      })
+      this.settle(task)
+    }
+    await this.table.durable()
+    return { task: applies ? { ...task } : null, superseded: false }
+  }
+
+  async requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
+    const task = this.table.get(taskId)
+    const applies = task !== undefined && isInFlight(task.status) && task.agent_id === agentId
+    if (applies) this.takeBack(task, agentId, counted)
+    await this.table.durable()
+    return applies ? { ...task } : null
+  }
+
+  async adopt(taskId: string, agentId: string): Promise<boolean> {
+    const task = this.table.get(taskId)
+    const applies = task !== undefined && (isInFlight(task.status) ? task.agent_id === agentId
+      : task.status === 'queued' && task.run_after === null && this.lastAgent.get(taskId) === agentId)
+    if (applies) {
+      this.queue.delete(taskId)
+      this.letGo(task)
+      this.change(task, { status: 'working', agent_id: agentId, assigned_at: task.assigned_at ?? this.d.now() })
+      this.lastAgent.set(taskId, agentId)
+      this.hold(agentId, taskId)
+    }
+    await this.table.durable()
+    return applies
+  }
+
+  async heldBy(agentId: string): Promise<TaskRecord[]> {
+    const ids = [...this.held.get(agentId) ?? []]
+    await this.table.durable()
+    return this.bySeq(ids).map((task) => ({ ...task }))
+  }
+
+  async overdue(graceMs: number): Promise<TaskRecord[]> {
+    const cutoff = this.d.now() - graceMs
+    const deadline = (task: TaskRecord) => task.assigned_at! + task.timeout_ms
+    const late = this.inFlight().filter((task) => task.assigned_at !== null && deadline(task) < cutoff)
+    await this.table.durable()
+    return late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+  }
+
+  async orphaned(graceMs: number): Promise<TaskRecord[]> {
+    const cutoff = this.d.now() - graceMs
+    const lost = this.inFlight().filter((task) => {
+      const gone = task.agent_id === null ? undefined : this.d.agents.goneSince(task.agent_id)
+      return gone !== null && (gone ?? task.updated_at) < cutoff
+    })
+    await this.table.durable()
+    return this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+  }
+
+  async prune(keep: number): Promise<number> {
+    const forgotten = this.table.forgetFinishedBeyond(keep)
+    await this.table.durable()
+    return forgotten
+  }
+
+  /** Tasks queued (waiting for an agent or a retry's delay). */
+  get queuedCount(): number {
+    return this.queue.size
+  }
+
+  /** How many tasks are held, finished ones included. */
+  get size(): number {
+    return this.table.size
+  }
+
+  /** Resolves once every change so far is on disk; rejects when that save failed. */
+  durable(): Promise<void> {
+    return this.table.durable()
+  }
+
+  /** Whether the last save failed, since when (GET /health). */
+  get storage(): StorageHealth {
+    return this.table.storage
+  }
+
+  close(): void {
+    this.table.close()
+  }
+
+  /** The first of `waiting` (in the order given) that may run `task`: its pin, then its labels. */
+  private firstFor(task: TaskRecord, waiting: ReadonlyMap<string, readonly string[]>): string | undefined {
+    if (task.pinned !== null) {
+      const labels = waiting.get(task.pinned)
+      return labels && hasLabels(labels, task.labels) ? task.pinned : undefined
+    }
+    for (const [agentId, labels] of waiting) if (task.labels.length === 0 || hasLabels(labels, task.labels)) return agentId
+    return undefined
+  }
+
+  /** Takes a task in flight back from `agentId` (rules.ts requeueVerdict): queued again, or failed. */
+  private takeBack(task: TaskRecord, agentId: string, counted: boolean): void {
+    if (!isInFlight(task.status) || task.agent_id !== agentId) return
+    this.letGo(task)
+    this.change(task, { ...requeueVerdict(task, counted, this.d.maxAttempts), assigned_at: null })
+    this.settle(task)
+  }
+
+  private change(task: TaskRecord, to: Partial<TaskRecord>): void {
+    Object.assign(task, to, { updated_at: this.d.now() })
+    this.table.changed(task)
+  }
+
+  /** After a change: queued again, or finished (kept for GET while it fits). */
+  private settle(task: TaskRecord): void {
+    if (task.status === 'queued') this.queue.add(task.task_id)
+    else if (isFinished(task.status)) {
+      this.lastAgent.delete(task.task_id)
+      this.table.retire(task)
+    }
+  }
+
+  private hold(agentId: string, taskId: string): void {
+    let ids = this.held.get(agentId)
+    if (!ids) this.held.set(agentId, ids = new Set())
+    ids.add(taskId)
+  }
+
+  /** The task's agent no longer holds it (call before changing agent_id). */
+  private letGo(task: TaskRecord): void {
+    if (!isInFlight(task.status) || task.agent_id === null) return
+    const ids = this.held.get(task.agent_id)
+    ids?.delete(task.task_id)
+    if (ids?.size === 0) this.held.delete(task.agent_id)
+  }
+
+  private inFlight(): TaskRecord[] {
+    return [...this.held.values()].flatMap((ids) => [...ids].map((id) => this.table.get(id)!))
+  }
+
+  private bySeq(ids: readonly string[]): TaskRecord[] {
+    const seq = (id: string) => this.table.seqOf(id) ?? Infinity
+    return [...ids].sort((a, b) => seq(a) - seq(b)).map((id) => this.table.get(id)!)
+  }
+}

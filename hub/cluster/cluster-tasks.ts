@@ -8,7 +8,7 @@
  * of a hub that died are requeued by the others.
  */
 import type { TaskOutcome } from '../../shared/protocol.ts'
-import { countsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
+import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
 import { SUPERSEDED, type StoredOutcome } from '../tasks/task-queue-store.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -264,9 +264,9 @@ export class ClusterTasks implements TaskOwner {
     this.retry(`identify ${++this.identifies}`, rec, async () => {
       const { store } = this.d
       for (const held of await store.heldBy(rec.agent_id)) {
-        // The sidecar never stored it (lost before it was accepted): run it again.
+        // The sidecar no longer has it (lost before it was accepted, or cut short): run it again.
         if (held.task_id !== activeTaskId) {
-          const row = await store.requeue(held.task_id, rec.agent_id, true)
+          const row = await store.requeue(held.task_id, rec.agent_id, lostCountsAsAttempt(held.status))
           if (row) this.changed(held.task_id, row)
           if (row?.status === 'queued') await this.announce()
         }

@@ -85,6 +85,16 @@ export function countsAsAttempt(reason: string, started: boolean): boolean {
   return started || reason === STORAGE_UNAVAILABLE
 }
 
+/**
+ * Whether a task counts as an attempt when its agent identifies (again, or on a hub started
+ * again) without it: by countsAsAttempt's rule, one it had accepted (`working`) was cut short,
+ * while one only `assigned` never started (the assignment was lost with the connection or the
+ * hub). The same on one hub and in a cluster.
+ */
+export function lostCountsAsAttempt(status: TaskStatus): boolean {
+  return countsAsAttempt('lost', status === 'working')
+}
+
 /** A task taken back from its agent, as it is to be stored. */
 export interface Requeued {
   status: 'queued' | 'failed'

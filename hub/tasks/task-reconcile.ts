@@ -6,7 +6,7 @@
 import type { AgentRecord } from '../agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import type { TaskRecord } from './task-options.ts'
-import { takesReportFrom } from './rules.ts'
+import { lostCountsAsAttempt, takesReportFrom } from './rules.ts'
 
 /** The task board's steps the reconcile takes (TaskBoard.reconcile). */
 export interface ReconcileSteps {
@@ -36,15 +36,15 @@ export function reconcileIdentified(b: ReconcileSteps, rec: AgentRecord, activeT
   if (lost && (lost.status === 'assigned' || lost.status === 'working') && lost.agent_id === rec.agent_id) {
     // Back without the task a previous hub gave it: run it again now, not after the grace
     // period. An assignment never accepted (its message lost with that hub) was no attempt.
-    b.requeue(lost, lost.status !== 'assigned')
+    b.requeue(lost, lostCountsAsAttempt(lost.status))
   }
   let holding = rec.task_id
   const held = holding ? b.task(holding) : undefined
   if (held) b.clearStep(held.task_id)
   if (held && held.task_id !== activeTaskId) {
-    // The sidecar never stored it (lost before it was accepted): run it again.
+    // The sidecar no longer has it (lost before it was accepted, or cut short): run it again.
     holding = null
-    if (held.status === 'assigned' || held.status === 'working') b.requeue(held)
+    if (held.status === 'assigned' || held.status === 'working') b.requeue(held, lostCountsAsAttempt(held.status))
   }
   if (activeTaskId && holding !== activeTaskId) {
     const task = b.task(activeTaskId)

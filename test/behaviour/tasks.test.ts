@@ -151,6 +151,52 @@ describe(`tasks on the ${STORE} store`, () => {
     for (const taskId of ids.slice(1)) expect(await task(hub, taskId)).toMatchObject({ status: 'cancelled' })
   })
 
+  it('does not count an assignment the agent never accepted when it comes back without it after a hub restart', async () => {
+    // A grace long enough that the agent is back before it runs out (then the task counts: it may have run).
+    const hub = await hubs.start({ hub: { taskGraceMs: 30_000 } })
+    const first = await hub.agent('worker-1')
+    const taskId = await createTask(hub, { input: null })
+    expect((await first.next('task_assign')).task_id).toBe(taskId)
+    expect(await task(hub, taskId)).toMatchObject({ status: 'assigned', attempts: 1 })
+
+    await hub.restart()
+
+    const back = await hub.agent('worker-1')
+    expect((await back.next('task_assign', 5000)).task_id).toBe(taskId)
+    expect(await task(hub, taskId)).toMatchObject({ status: 'assigned', agent_id: 'worker-1', attempts: 1 })
+    back.send({ type: 'task_accepted', task_id: taskId })
+    back.send({ type: 'task_complete', task_id: taskId, result: 1 })
+    await back.next('task_ack')
+    expect(await task(hub, taskId)).toMatchObject({ status: 'completed', attempts: 1 })
+  })
+
+  it('does not count an assignment the agent never accepted when it reconnects without it', async () => {
+    const hub = await hubs.start({ hub: { taskGraceMs: 30_000 } })
+    const first = await hub.agent('worker-1')
+    const taskId = await createTask(hub, { input: null })
+    await first.next('task_assign')
+    first.close()
+    await first.closed
+    const back = await hub.agent('worker-1')
+    expect((await back.next('task_assign', 5000)).task_id).toBe(taskId)
+    expect(await task(hub, taskId)).toMatchObject({ status: 'assigned', attempts: 1 })
+  })
+
+  it('counts a task the agent had accepted when it comes back without it after a hub restart', async () => {
+    const hub = await hubs.start({ hub: { taskGraceMs: 30_000 } })
+    const first = await hub.agent('worker-1')
+    const taskId = await createTask(hub, { input: null })
+    await first.next('task_assign')
+    first.send({ type: 'task_accepted', task_id: taskId })
+    await waitFor(() => task(hub, taskId), (t) => t.status === 'working', { what: 'working' })
+
+    await hub.restart()
+
+    const back = await hub.agent('worker-1')
+    expect((await back.next('task_assign', 5000)).task_id).toBe(taskId)
+    expect(await task(hub, taskId)).toMatchObject({ status: 'assigned', attempts: 2 })
+  })
+
   it('gives an assignment not accepted in time back to the queue', async () => {
     const hub = await hubs.start({ hub: { acceptTimeoutMs: 200 } })
     const agent = await hub.agent('worker-1')

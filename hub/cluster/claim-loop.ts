@@ -11,16 +11,16 @@
  */
 import type { Logger } from '../../shared/log.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { TaskRow as ClaimedTask } from '../pg/task-queue.ts'
-import type { HubLease } from './lease.ts'
+import type { KeptTask } from '../tasks/task-queue-store.ts'
 
 /** Claims under way at once, at most: enough to hide a claim's round trip under load. */
 const MAX_CLAIMS = 4
 
-export interface ClaimLoopDeps {
-  /** The store's claim (hub/pg/pg-task-store.ts): one statement for a group of free agents. */
+export interface ClaimLoopDeps<ClaimedTask extends KeptTask> {
+  /** The store's claim (hub/tasks/task-queue-store.ts; in a cluster one statement) for a group of free agents. */
   claim(agents: readonly string[]): Promise<{ tasks: ClaimedTask[]; moreQueued: boolean }>
-  lease: HubLease
+  /** This hub's lease (hub/cluster/lease.ts): no claim while it may have run out. One hub's always holds. */
+  lease: { readonly valid: boolean }
   fleet: Fleet
   log: Logger
   /** Whether the agent may be offered a task now (reconciled, held here, free, no identify under way). */
@@ -29,7 +29,7 @@ export interface ClaimLoopDeps {
   handOver(row: ClaimedTask): Promise<void>
 }
 
-export class ClaimLoop {
+export class ClaimLoop<ClaimedTask extends KeptTask = KeptTask> {
   /** Agents whose last claim found nothing; tried again on the next nudge. */
   private readonly idle = new Set<string>()
   /** Agents in a claim under way. */
@@ -43,7 +43,7 @@ export class ClaimLoop {
   private nudges = 0
   private closed = false
 
-  constructor(private readonly d: ClaimLoopDeps) {}
+  constructor(private readonly d: ClaimLoopDeps<ClaimedTask>) {}
 
   isIdle(agentId: string): boolean {
     return this.idle.has(agentId)

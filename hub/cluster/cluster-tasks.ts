@@ -10,17 +10,13 @@
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
-import { SUPERSEDED, type StoredOutcome } from '../tasks/task-queue-store.ts'
+import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
-import type { TaskRow } from '../pg/task-queue.ts'
-import { TASKS_NUDGE, type PgTaskStore } from '../pg/pg-task-store.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { TaskRows } from './task-rows.ts'
-import type { HubLease } from './lease.ts'
 import { ReportOrder } from './report-order.ts'
 
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
@@ -33,11 +29,14 @@ const MAX_RETRY_MS = 4000
 /** One try of a save that has not settled by then is taken as failed (and tried again). */
 const ATTEMPT_DEADLINE_MS = 10_000
 
-export interface ClusterTasksDeps {
+/** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
+export interface ClusterTasksDeps<TaskRow extends KeptTask> {
   /** Where the tasks are kept: every change goes through its named operations. */
-  store: PgTaskStore
-  bus: PgBus
-  lease: HubLease
+  store: TaskQueueStore<TaskRow>
+  /** Tells every hub (this one too) that queued work may be waiting: the cluster's bus. */
+  nudgeAll(): Promise<void>
+  /** No claim while this hub's lease may have run out (lease.ts). */
+  lease: { readonly valid: boolean }
   fleet: Fleet
   changes: ChangeFeed
   log: Logger
@@ -50,13 +49,13 @@ export interface ClusterTasksDeps {
   onOverdue(agentId: string, detail: string): void
 }
 
-export class ClusterTasks implements TaskOwner {
+export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOwner {
   /** Agents with an identify reconcile under way: no claim for them until it is done. */
   private readonly busy = new Set<string>()
   private readonly again = new Set<string>()
-  private readonly claims: ClaimLoop
+  private readonly claims: ClaimLoop<TaskRow>
   /** The rows of this hub's task changes, for their events (task-rows.ts). */
-  readonly rows = new TaskRows()
+  readonly rows = new TaskRows<TaskRow>()
   /**
    * Connections whose identify has been reconciled with the rows. No claim before that: the
    * agent is free as soon as the fleet settles its restart, before identified() runs, and a
@@ -73,7 +72,7 @@ export class ClusterTasks implements TaskOwner {
   private identifies = 0
   private readonly reports = new ReportOrder()
 
-  constructor(private readonly d: ClusterTasksDeps) {
+  constructor(private readonly d: ClusterTasksDeps<TaskRow>) {
     this.claims = new ClaimLoop({
       claim: (agents) => d.store.claim(agents), lease: d.lease, fleet: d.fleet, log: d.log,
       mayClaim: (agentId) => !this.busy.has(agentId) && this.mayClaim(agentId),
@@ -85,7 +84,7 @@ export class ClusterTasks implements TaskOwner {
   }
 
   /** Where the tasks are kept (the sweep's overdue, orphaned and retention go through it too). */
-  get store(): PgTaskStore {
+  get store(): TaskQueueStore<TaskRow> {
     return this.d.store
   }
 
@@ -141,7 +140,7 @@ export class ClusterTasks implements TaskOwner {
 
   /** Tells every hub (this one too) that queued work may be waiting. */
   async announce(): Promise<void> {
-    await this.d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE })
+    await this.d.nudgeAll()
   }
 
   /**

@@ -21,7 +21,7 @@ import { ClusterRevocations } from './cluster-revocations.ts'
 import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
-import { PgTaskStore } from '../pg/pg-task-store.ts'
+import { PgTaskStore, TASKS_NUDGE } from '../pg/pg-task-store.ts'
 import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
 import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
@@ -150,7 +150,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const tasks = new ClusterTasks({
       outputWritten: (taskId) => outputs.written(taskId),
-      store: taskStore, bus, lease, fleet: local.fleet, changes: local.changes, log: local.log,
+      store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), lease, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
     })

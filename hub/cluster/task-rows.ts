@@ -7,15 +7,15 @@
  * taken for an event is kept, marked: a later change of the task whose row an earlier write
  * already showed (two changes, one row, two writes) has nothing new to show, and needs no read.
  */
-import type { TaskRow } from '../pg/task-queue.ts'
-import { isFinished } from '../tasks/rules.ts'
+import type { KeptTask } from '../tasks/task-queue-store.ts'
+import { isFinished, type TaskStatus } from '../tasks/rules.ts'
 
 /** Rows kept at most; past it the oldest go (their events read the row, as without this). */
 const MAX_ROWS = 10_000
 
-const isFinal = (status: TaskRow['status'] | undefined) => status !== undefined && isFinished(status)
+const isFinal = (status: TaskStatus | undefined) => status !== undefined && isFinished(status)
 
-export class TaskRows {
+export class TaskRows<TaskRow extends KeptTask = KeptTask> {
   private readonly rows = new Map<string, { row: TaskRow; shown: boolean }>()
 
   /** The task changed; `row` is how that change left it, if known. */

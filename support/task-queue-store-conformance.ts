@@ -4,8 +4,8 @@
  * (test/pg/task-queue-store.test.ts) run the same cases, so the two cannot drift: claim order,
  * pins and labels, one task per agent, accepts and outcomes only from the task's agent, a failed
  * run's retry after its delay, requeues counted or not, adoption, overdue and orphaned tasks, the
- * queue cap and retention. Deadlines are real time (the database's clock cannot be faked), kept
- * short and awaited by polling the store, never slept out.
+ * queue cap, retention and the admin's list. Deadlines are real time (the database's clock
+ * cannot be faked), kept short and awaited by polling the store, never slept out.
  */
 import { describe, expect, it } from 'vitest'
 import { QueueFull } from '../hub/security/queue-cap.ts'
@@ -218,6 +218,31 @@ export function describeTaskQueueStore(name: string, factory: TaskQueueStoreFact
       await connect('a')
       await store.claim(['a'])
       expect(await store.insert(request('t3'))).toMatchObject({ status: 'queued' })
+    })
+
+    it('lists tasks newest first, by status and agent, in pages to the end', async () => {
+      const { store, connect } = await fresh()
+      await connect('a')
+      for (let n = 1; n <= 5; n++) await store.insert(request(`t${n}`))
+      await store.claim(['a'])
+      const all: string[] = []
+      let cursor: string | undefined
+      for (let pages = 1; ; pages++) {
+        const page = await store.list({ limit: 2, cursor })
+        all.push(...ids(page.tasks))
+        if (page.next_cursor === null) {
+          expect(pages).toBe(3)
+          break
+        }
+        cursor = page.next_cursor
+      }
+      expect(all).toEqual(['t5', 't4', 't3', 't2', 't1'])
+      expect(ids((await store.list({ limit: 100, status: 'queued' })).tasks)).toEqual(['t5', 't4', 't3', 't2'])
+      const mine = await store.list({ limit: 100, agent_id: 'a' })
+      expect(mine).toEqual({ tasks: [expect.objectContaining({ task_id: 't1', status: 'assigned' })], next_cursor: null })
+      expect(await store.list({ limit: 1, status: 'completed' })).toEqual({ tasks: [], next_cursor: null })
+      // Exactly a page left: no cursor to an empty one.
+      expect((await store.list({ limit: 5 })).next_cursor).toBeNull()
     })
 
     it('forgets finished tasks past the newest kept, and nothing unfinished', async () => {

@@ -10,7 +10,7 @@ import { storageBound } from './deadline.ts'
 import type { PgBus } from '../pg/notify-bus.ts'
 import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from '../pg/agent-views.ts'
 import { liftQuarantine } from '../pg/healing-rows.ts'
-import { cancelTask, getTask, insertTask, listTasks, type TaskRow } from '../pg/task-queue.ts'
+import { cancelTask, getTask, insertTask, type TaskRow } from '../pg/task-queue.ts'
 import { TASKS_NUDGE, type PgTaskStore } from '../pg/pg-task-store.ts'
 import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/rules.ts'
 import { fanOutTargets } from '../tasks/pg-fan-out.ts'
@@ -113,9 +113,8 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
       return row ? taskViewOf(row) : null
     },
     async listTasks(query) {
-      const rows = await listTasks(sql, { status: query.status, agentId: query.agent_id, before: query.cursor, limit: query.limit })
-      const page = rows.slice(0, query.limit)
-      return { tasks: page.map(taskViewOf), next_cursor: rows.length > query.limit ? page[page.length - 1].seq : null }
+      const page = await d.taskStore.list(query)
+      return { tasks: page.tasks.map(taskViewOf), next_cursor: page.next_cursor }
     },
     async cancelTask(taskId) {
       const cancelled = await inTransaction(sql, async (tx) => {

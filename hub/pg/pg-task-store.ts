@@ -11,12 +11,13 @@ import { ALL_HUBS, type PgBus } from './notify-bus.ts'
 import { assertQueueRoom } from './queue-cap-rows.ts'
 import { createTaskInserts, type TaskInserts } from './task-insert-batch.ts'
 import {
-  adoptTask, claimTasks, getTask, insertTask, orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask, tasksHeldBy,
+  adoptTask, claimTasks, getTask, insertTask, listTasks, orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask, tasksHeldBy,
   type TaskRow,
 } from './task-queue.ts'
 import { ReportBatch } from './task-report-batch.ts'
 import type { NewTaskRequest, StoredOutcome, TaskQueueStore } from '../tasks/task-queue-store.ts'
 import { SUPERSEDED } from '../tasks/task-queue-store.ts'
+import type { TasksQuery } from '../tasks/rules.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
@@ -94,5 +95,14 @@ export class PgTaskStore implements TaskQueueStore<TaskRow> {
 
   prune(keep: number): Promise<number> {
     return pruneFinishedTasks(this.d.sql, keep)
+  }
+
+  async list(query: TasksQuery): Promise<{ tasks: TaskRow[]; next_cursor: string | null }> {
+    const rows = await listTasks(this.d.sql, { status: query.status, agentId: query.agent_id, before: query.cursor, limit: query.limit })
+    const page = rows.slice(0, query.limit)
+    return {
+      tasks: page.map(({ seq: _, ...row }) => row as TaskRow),
+      next_cursor: rows.length > query.limit ? page[page.length - 1].seq : null,
+    }
   }
 }

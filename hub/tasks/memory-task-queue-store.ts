@@ -11,7 +11,7 @@ import { hasLabels } from '../../shared/labels.ts'
 import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
-import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, requeueVerdict, takesReportFrom } from './rules.ts'
+import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TasksQuery } from './rules.ts'
 import { SeqQueue } from './seq-queue.ts'
 import type { TaskRecord } from './task-options.ts'
 import type { NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
@@ -227,6 +227,12 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
     const forgotten = this.table.forgetFinishedBeyond(keep)
     await this.table.durable()
     return forgotten
+  }
+
+  async list(query: TasksQuery): Promise<{ tasks: TaskRecord[]; next_cursor: string | null }> {
+    const page = pageTasks(this.table.newestFirst(), query)
+    await this.table.durable()
+    return { tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor }
   }
 
   /** Tasks queued (waiting for an agent or a retry's delay). */

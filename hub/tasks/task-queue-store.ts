@@ -11,7 +11,7 @@
  * holds its records itself, over the same table and journal, following the same rules.ts.
  */
 import type { TaskRecord } from './task-options.ts'
-import type { TaskExtras } from './rules.ts'
+import type { TaskExtras, TasksQuery } from './rules.ts'
 
 /** A task as the store answers it (the cluster's rows carry more: the hub that assigned it, its deadline). */
 export type KeptTask = TaskRecord
@@ -64,4 +64,9 @@ export interface TaskQueueStore<T extends KeptTask = KeptTask> {
   orphaned(graceMs: number): Promise<T[]>
   /** Forgets finished tasks past the newest `keep`; how many went. */
   prune(keep: number): Promise<number>
+  /**
+   * GET /api/admin/tasks: newest first by creation, filtered, one page; `next_cursor` (the last
+   * one's place in creation order) continues below it, null on the last page.
+   */
+  list(query: TasksQuery): Promise<{ tasks: T[]; next_cursor: string | null }>
 }

@@ -19,7 +19,12 @@ describe('agentcom', () => {
   it('lists every verb of the table and exits 2 without one', async () => {
     const o = io()
     expect(await main([], o)).toBe(2)
-    for (const verb of Object.keys(VERBS)) expect(o.stdout.join('\n')).toContain(`  ${verb}`)
+    // A usage error like any other: the usage on stderr, stdout left to what scripts read.
+    expect(o.stdout).toEqual([])
+    for (const verb of Object.keys(VERBS)) expect(o.stderr.join('\n')).toContain(`  ${verb}`)
+    const help = io()
+    expect(await main(['--help'], help)).toBe(0)
+    expect(help.stdout.join('\n')).toContain('usage: agentcom <verb>')
   })
 
   it('refuses an unknown verb with exit 2', async () => {

@@ -14,6 +14,7 @@ import { promisify } from 'node:util'
 import * as v from 'valibot'
 import { AgentId } from '../shared/protocol.ts'
 import { Labels } from '../hub/enroll/join-token.ts'
+import { MAX_LABELS } from '../shared/labels.ts'
 import { UsageError, parseList, parseVerbArgs, verbLogger, type CliIo } from './args.ts'
 import { hubUrls } from './hub-url.ts'
 
@@ -86,6 +87,10 @@ export async function run(args: string[], io: CliIo): Promise<number> {
   }
   const ownLabels = labels ?? parseList(previous?.AGENTCOM_LABELS).filter((l) => !parseList(joinLabels).includes(l))
   const allLabels = [...new Set([...parseList(joinLabels), ...ownLabels])]
+  // The sidecar would stop at start (exit 78) under pm2: refused here, the token kept for a rerun.
+  if (allLabels.length > MAX_LABELS) {
+    throw new UsageError(`${allLabels.length} labels with the join token's ${parseList(joinLabels).length}: at most ${MAX_LABELS}; give fewer --labels`)
+  }
   if (joinLabels) settings.AGENTCOM_JOIN_LABELS = joinLabels
   if (allLabels.length > 0) settings.AGENTCOM_LABELS = allLabels.join(',')
   const taskCommand = values['task-command'] ?? previous?.AGENTCOM_TASK_COMMAND

@@ -26,9 +26,13 @@ export async function main(args: string[], io: CliIo): Promise<number | undefine
     io.out(AGENTCOM_VERSION)
     return 0
   }
-  if (verb === undefined || verb === '--help' || verb === '-h' || verb === 'help') {
+  if (verb === undefined) {
+    io.err(usage()) // a usage error as any other: stdout stays what scripts read
+    return EXIT_USAGE
+  }
+  if (verb === '--help' || verb === '-h' || verb === 'help') {
     io.out(usage())
-    return verb === undefined ? EXIT_USAGE : 0
+    return 0
   }
   const entry = Object.hasOwn(VERBS, verb) ? VERBS[verb] : undefined
   if (!entry) {

@@ -17,7 +17,7 @@ const deno = path.join(root, 'node_modules', '.bin', 'deno')
 module.exports = {
   apps: [
     {
-      ...tsApp('agentcom-hub-a', 'hub/node.ts'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'],
+      ...tsApp('agentcom-hub-a', 'scripts/hub-under-pm2.mjs'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'],
       env: { PORT: String(ports[0]), AGENTCOM_HUB_ID: 'hub-a' },
     },
     {

@@ -11,7 +11,7 @@ const taskCommand = `"${process.execPath}" "${path.join(root, 'sidecar/demo-task
 module.exports = {
   apps: [
     // The hub keeps AGENTCOM_SECRET (it signs with it) but not the demo sidecars' token paths.
-    { ...tsApp('agentcom-hub', 'hub/node.ts'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'] },
+    { ...tsApp('agentcom-hub', 'scripts/hub-under-pm2.mjs'), kill_timeout: 5000, filter_env: ['AGENTCOM_DEMO_', 'AGENTCOM_TOKEN'] },
     ...ids.map((agentId, i) =>
       sidecarApp({
         agentId,

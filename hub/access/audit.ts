@@ -16,6 +16,11 @@ const MAX_FIELDS = 32
 const CREDENTIAL_KEY = /token|secret|password|authorization/i
 /** A compact JWS (what every token of ours is), wherever it appears. */
 const TOKEN_SHAPED = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g
+/**
+ * A target holding a token, or the first part of one (the route cut it to 200 characters): a
+ * token pasted as the jti to revoke or as an agent id. The trail is readable by viewers.
+ */
+const TOKEN_IN_TARGET = /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_.-]*/g
 
 export interface AuditRequest {
   actor: AuditActor
@@ -41,7 +46,8 @@ export class AuditTrail {
   async record(req: AuditRequest): Promise<AuditRecord> {
     const record = await this.d.store.append({
       at: this.d.clock.now(), actor: req.actor, peer: req.peer && storableText(req.peer), action: req.action,
-      target: req.target === null ? null : storableText(req.target).slice(0, MAX_TARGET), detail: detailOf(req.body), status: req.status,
+      target: req.target === null ? null : storableText(req.target).replace(TOKEN_IN_TARGET, '[redacted]').slice(0, MAX_TARGET),
+      detail: detailOf(req.body), status: req.status,
     })
     this.d.publish(record)
     return record

@@ -7,6 +7,7 @@
  */
 import type { Context } from 'hono'
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming'
+import { noStore } from '../security/no-store.ts'
 import type { Logger } from '../../shared/log.ts'
 import { ERROR, utf8Length } from '../../shared/protocol.ts'
 import { formatLoggedEvent, formatSseComment, formatSseReset, type EventLog, type LoggedEvent, type Replay } from './event-log.ts'
@@ -143,7 +144,7 @@ export class EventStreams {
     const lastEventId = c.req.header('last-event-id') ?? null
     // Proxies (nginx) would otherwise hold the stream back to fill their buffers.
     c.header('X-Accel-Buffering', 'no')
-    return streamSSE(c, async (stream) => {
+    return noStore(streamSSE(c, async (stream) => {
       const client = new EventClient(stream, this.maxQueuedBytes, this.batchMs === 0 ? 0 : this.#opened++ % this.batchMs)
       stream.onAbort(() => client.end('client_gone'))
       // The batch goes out to the others first, so the replay and the live fan-out meet exactly;
@@ -162,7 +163,7 @@ export class EventStreams {
       if (reason === 'too_slow') {
         this.opts.log.warn('events stream closed: the client is not reading', { max_queued_bytes: this.maxQueuedBytes })
       }
-    })
+    }))
   }
 
   /**

@@ -11,7 +11,8 @@ export const TASK_FINAL = ['completed', 'failed', 'cancelled'] as const
 export const RESTART_KINDS = ['admin', 'rollout', 'healing'] as const
 export const RESTART_ENDS = ['completed', 'failed'] as const
 export const HEALING_RULES = ['crash_loop', 'memory', 'task_overdue'] as const
-export const ALERT_TYPES = ['agent_quarantined', 'heal_escalated', 'heal_failed'] as const
+/** Healing's alerts and the fleet's (hub/alerts/fleet-alerts.ts): every type the webhook is sent. */
+export const ALERT_TYPES = ['agent_quarantined', 'heal_escalated', 'heal_failed', 'agent_offline', 'agent_recovered', 'rollout_failed'] as const
 export const ALERT_RESULTS = ['delivered', 'failed'] as const
 
 /** Seconds, from a short task to the longest timeout a task may have (a day). */
@@ -61,7 +62,7 @@ export class FleetCounters {
       'Seconds from a task\'s acceptance by its agent to its outcome, for tasks accepted and finished on this hub.', TASK_DURATION_BUCKETS, hubLabels)
     this.restarts = c('agentcom_restarts_total', 'Agent restarts that ended, by who asked (kind) and how they ended (state).', ['kind', 'state'])
     this.healingActions = c('agentcom_healing_actions_total', 'Healing actions taken, by rule.', ['rule'])
-    this.alerts = c('agentcom_alerts_total', 'Healing alerts sent to the webhook, by type and result.', ['type', 'result'])
+    this.alerts = c('agentcom_alerts_total', 'Alerts sent to the webhook, by type and result.', ['type', 'result'])
     this.tasksCreated.zero()
     for (const status of TASK_FINAL) this.tasksFinished.zero({ status })
     for (const kind of RESTART_KINDS) for (const state of RESTART_ENDS) this.restarts.zero({ kind, state })

@@ -7,6 +7,7 @@
  */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import { noStore } from '../security/no-store.ts'
 import * as v from 'valibot'
 import { ERROR } from '../../shared/protocol.ts'
 import type { AdminBackend } from '../api/admin.ts'
@@ -37,7 +38,7 @@ export function outputRoutes({ admin, outputs, signal }: { admin: AdminBackend; 
     }
     if (followers >= MAX_FOLLOWERS) return c.json({ error: 'too_many_clients' }, 503)
     followers++
-    return streamSSE(c, async (stream) => {
+    return noStore(streamSSE(c, async (stream) => {
       let after = 0
       let lastWrite = Date.now()
       const gone = () => stream.aborted || stream.closed || signal.aborted
@@ -73,6 +74,6 @@ export function outputRoutes({ admin, outputs, signal }: { admin: AdminBackend; 
     }, async (err, stream) => {
       // A follower whose store read failed (the database gone): the stream ends; it may follow again.
       await stream.writeSSE({ event: 'error', data: JSON.stringify({ error: String(err).slice(0, 200) }) }).catch(() => {})
-    })
+    }))
   })
 }

@@ -151,4 +151,27 @@ describe(`GET /metrics (${process.env.AGENTCOM_TEST_RUNTIME ?? 'node'} hub)`, ()
     expect(value(after, 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'delivered' })).toBe(1)
     expect(value(after, 'agentcom_alerts_total', { type: 'agent_quarantined', result: 'failed' })).toBe(0)
   })
+
+  it('counts the fleet\'s alerts too: agent_offline and agent_recovered, each type listed from the start', async () => {
+    const hook = await startWebhookServer()
+    const own = await startHubProcess({ AGENTCOM_ALERT_OFFLINE_S: '1', AGENTCOM_ALERT_WEBHOOK_URL: hook.url })
+    try {
+      const scrapeOwn = async () => (await scrape(own.url, await own.adminToken())).families
+      for (const type of ['agent_offline', 'agent_recovered', 'rollout_failed']) {
+        expect(value(await scrapeOwn(), 'agentcom_alerts_total', { type, result: 'failed' }), type).toBe(0)
+      }
+      const connect = async () => identifiedSocket(own.wsUrl, 'm-away', await own.agentToken('m-away'), { pm2_info: pm2Info(0, 900) })
+      const first = await connect()
+      first.close()
+      await first.closed
+      await waitUntil(async () => expect(value(await scrapeOwn(), 'agentcom_alerts_total', { type: 'agent_offline', result: 'delivered' })).toBe(1))
+      const back = await connect()
+      await waitUntil(async () => expect(value(await scrapeOwn(), 'agentcom_alerts_total', { type: 'agent_recovered', result: 'delivered' })).toBe(1))
+      expect(hook.received.map((r) => r.body.type)).toEqual(['agent_offline', 'agent_recovered'])
+      back.close()
+    } finally {
+      await own.stop()
+      await hook.close()
+    }
+  })
 })

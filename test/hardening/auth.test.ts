@@ -193,6 +193,20 @@ describe.each(RUNTIMES)('auth matrix (%s hub)', (runtime) => {
     await recordFigures(`auth-ws-${runtime}`, { attempts: tokens.length + 1, refused_with_4001: tokens.length - wrong.length, victim_disturbed: 0 })
   })
 
+  it('keeps no token in the audit trail where an operator pastes one: as the jti to revoke, or as an agent id', async () => {
+    const admin = await hub.adminToken()
+    secrets.push(admin)
+    // The signed part of a token (header and claims) is what a cut-off copy of it would show.
+    const signedPart = admin.split('.').slice(0, 2).join('.')
+    expect((await hub.api('POST', '/api/admin/tokens/revoke', { jti: admin })).status).toBe(400)
+    expect((await hub.api('POST', `/api/admin/agents/${admin}/revoke`)).status).toBe(400)
+    const trail = await hub.api('GET', '/api/admin/audit?limit=2')
+    expect(trail.body.records.map((r: { action: string }) => r.action)).toEqual(['agent.revoke', 'token.revoke'])
+    const text = JSON.stringify(trail.body)
+    expect(text).not.toContain(signedPart.slice(0, 60))
+    expect(trail.body.records.map((r: { target: string }) => r.target)).toEqual(['[redacted]', '[redacted]'])
+  })
+
   it('never writes a token or the secret to its logs or to an error body', () => {
     const logs = hub.logs.join('\n')
     const found = secrets.filter((s) => s.length > 8 && (logs.includes(s) || answers.some((a) => a.includes(s))))

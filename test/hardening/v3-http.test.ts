@@ -65,6 +65,20 @@ describe.each(RUNTIMES)('hardening v3, HTTP (%s hub)', (runtime) => {
     await recordFigures(`v3-upgrade-elsewhere-${runtime}`, { refused_status: 404, three_refusals_ms: refusedMs })
   })
 
+  it('marks the streams under /api/ no-store and nosniff as every API answer: the events and a task\'s output', async () => {
+    const hub = await hubOn(runtime)
+    const headers = { authorization: `Bearer ${await hub.adminToken()}` }
+    const task = await hub.api('POST', '/api/admin/tasks', { input: {} })
+    expect(task.status).toBe(201)
+    for (const path of ['/api/admin/events', `/api/admin/tasks/${task.body.task_id}/output?follow=1`]) {
+      const stream = new AbortController()
+      const res = await fetch(`${hub.url}${path}`, { headers, signal: stream.signal })
+      expect([path, res.status, res.headers.get('content-type')]).toEqual([path, 200, 'text/event-stream'])
+      expect([path, res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([path, 'no-store', 'nosniff'])
+      stream.abort()
+    }
+  })
+
   it('refuses to start with a hub-secret readable by group or others: exit 78, one line saying why', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-secret-'))
     const path = join(dataDir, 'hub-secret')

@@ -69,6 +69,14 @@ describe('the installed package', () => {
     expect(await script.text()).toBe(await bundleDashboard())
   })
 
+  it('reports the package version in agentcom_build_info, as the sidecars report it at identify', async () => {
+    const viewer = (await agentcom(bin, ['token', 'admin', '--role', 'viewer'], hubEnv)).stdout.trim()
+    const scraped = await fetch(`${hub!.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } })
+    expect(scraped.status).toBe(200)
+    const line = (await scraped.text()).split('\n').find((l) => l.startsWith('agentcom_build_info{'))
+    expect(line).toBe(`agentcom_build_info{version="${VERSION}",runtime="node ${process.versions.node}"} 1`)
+  })
+
   it('enrolls two agents with one join token, runs a task on each, and refuses a third', async () => {
     const minted = await agentcom(bin, ['token', 'join', '--max-uses', '2', '--labels', 'pkg-test'], hubEnv)
     expect(minted.code).toBe(0)

@@ -2,12 +2,18 @@
  * The `agentcom` command's frame: the verb table, usage errors (exit 2, with the verb's usage),
  * the token verb's arguments, and the hub addresses `join` takes.
  */
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { main } from '../../cli/main.ts'
 import { parseTokenArgs } from '../../cli/token.ts'
 import { hubUrls } from '../../cli/hub-url.ts'
 import { VERBS } from '../../cli/verbs.ts'
 import type { CliIo } from '../../cli/args.ts'
+import { PM2_BIN } from '../../support/pm2.ts'
 
 function io(): CliIo & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = []
@@ -19,7 +25,12 @@ describe('agentcom', () => {
   it('lists every verb of the table and exits 2 without one', async () => {
     const o = io()
     expect(await main([], o)).toBe(2)
-    for (const verb of Object.keys(VERBS)) expect(o.stdout.join('\n')).toContain(`  ${verb}`)
+    // A usage error like any other: the usage on stderr, stdout left to what scripts read.
+    expect(o.stdout).toEqual([])
+    for (const verb of Object.keys(VERBS)) expect(o.stderr.join('\n')).toContain(`  ${verb}`)
+    const help = io()
+    expect(await main(['--help'], help)).toBe(0)
+    expect(help.stdout.join('\n')).toContain('usage: agentcom <verb>')
   })
 
   it('refuses an unknown verb with exit 2', async () => {
@@ -84,5 +95,29 @@ describe('hub addresses', () => {
 
   it.each(['hub.example:8787', 'ftp://hub', 'http://hub/api', 'ws://hub/', 'http://u:p@hub', 'http://hub?x=1'])('refuses %s', (text) => {
     expect(hubUrls(text)).toBeNull()
+  })
+})
+
+describe('agentcom join, labels', () => {
+  it('refuses more than 32 labels with the join token\'s, before it writes settings or starts a sidecar (exit 2)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentcom-join-labels-'))
+    try {
+      // Enrolled before: its token kept, the join token's 20 labels in its settings.
+      const joinLabels = Array.from({ length: 20 }, (_, i) => `j${i}`).join(',')
+      const settings = JSON.stringify({ apps: [{ env: { AGENTCOM_JOIN_LABELS: joinLabels, AGENTCOM_LABELS: joinLabels } }] })
+      await writeFile(join(dir, 'w-1.token'), 'a-token\n')
+      await writeFile(join(dir, 'w-1.pm2.json'), settings)
+      const own = Array.from({ length: 13 }, (_, i) => `o${i}`).join(',')
+      // Its own PM2_HOME: were the refusal missing, join would start pm2 there, never in ~/.pm2.
+      const o = { ...io(), env: { PM2_HOME: join(dir, 'pm2'), PM2_SILENT: 'true' } }
+      o.out = (t) => o.stdout.push(t)
+      o.err = (t) => o.stderr.push(t)
+      expect(await main(['join', 'http://127.0.0.1:9', '--id', 'w-1', '--config-dir', dir, '--labels', own], o)).toBe(2)
+      expect(o.stderr.join('\n')).toMatch(/^agentcom join: 33 labels with the join token's 20: at most 32/)
+      expect(await readFile(join(dir, 'w-1.pm2.json'), 'utf8')).toBe(settings)
+    } finally {
+      if (existsSync(join(dir, 'pm2', 'pm2.pid'))) spawnSync(process.execPath, [PM2_BIN, 'kill'], { env: { ...process.env, PM2_HOME: join(dir, 'pm2') } })
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

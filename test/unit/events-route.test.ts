@@ -93,7 +93,7 @@ describe('GET /api/admin/events', () => {
     const s = await open()
     expect(s.res.status).toBe(200)
     expect(s.res.headers.get('content-type')).toBe('text/event-stream')
-    expect(s.res.headers.get('cache-control')).toBe('no-cache')
+    expect(s.res.headers.get('cache-control')).toBe('no-store')
     await s.readUntil((t) => t.length > 0)
     expect(s.raw.text).toMatch(/^: agentcom events\n\n$/)
     await s.cancel()

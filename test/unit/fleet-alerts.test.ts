@@ -33,7 +33,7 @@ beforeEach(async () => {
   hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, restartTimeoutMs: 120_000 })
   sent = []
   const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
-  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes!, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
   auth = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
 })
 afterEach(() => {
@@ -110,7 +110,7 @@ describe('across a hub restart on the same data dir', () => {
       watch.stop()
       hub.close()
       hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, fleetStateStore: store, restoredFleetState: await store.load() })
-      watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+      watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes!, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
     }
     const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
     await restart() // the beforeEach hub had no data dir: from here on, one that saves

@@ -16,6 +16,11 @@ import { REVOCATIONS_FILE, openFileRevocationStore } from '../hub/auth/revocatio
 import { TASKS_FILE } from '../hub/config/config.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from '../hub/store/fleet-state.ts'
 import { nodeStateFiles } from '../hub/node/platform.ts'
+import { JOIN_USES_FILE, openFileJoinUses } from '../hub/enroll/join-uses.ts'
+import { AUDIT_FILE, openFileAuditStore } from '../hub/access/audit-file.ts'
+import { nodeAuditFiles } from '../hub/node/audit-files.ts'
+import { OUTPUT_DIR } from '../hub/tasks/file-output.ts'
+import { nodeOutputFiles } from '../hub/node/output-files.ts'
 import { silentLogger } from '../shared/log.ts'
 import { systemClock } from '../shared/time.ts'
 import { CLUSTER_SECRET, pm2Info, startClusterHub } from './cluster-hubs.ts'
@@ -93,13 +98,16 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-store-'))
     onCleanup(() => rm(dataDir, { recursive: true, force: true }))
     starter = async () => {
-      // As hub/node.ts builds a single hub on its data dir.
+      // As hub/node.ts builds a single hub on its data dir: every store it keeps there.
       const taskStore = createFileTaskStore(join(dataDir, TASKS_FILE), nodeStateFiles, silentLogger)
       const fleetStateStore = createFileFleetStateStore(join(dataDir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
       const running = await startNodeHub({
         port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, log: silentLogger, taskStore, restoredTasks: await taskStore.load(),
         fleetStateStore, restoredFleetState: await fleetStateStore.load(),
         revocations: await openFileRevocationStore(join(dataDir, REVOCATIONS_FILE), nodeStateFiles, systemClock, silentLogger),
+        joinUses: await openFileJoinUses(join(dataDir, JOIN_USES_FILE), nodeStateFiles, systemClock, silentLogger),
+        audit: await openFileAuditStore(join(dataDir, AUDIT_FILE), nodeAuditFiles, { log: silentLogger }),
+        outputFiles: { dir: join(dataDir, OUTPUT_DIR), files: nodeOutputFiles },
         ...hubOptions,
       })
       return {

@@ -169,6 +169,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, restarts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
         drained: (id, drained) => presence.applyDrained(id, drained),
+        agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
         taskChanged: (id, row) => tasks.changed(id, row),
         cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },

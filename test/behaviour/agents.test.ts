@@ -53,9 +53,9 @@ describe(`agents on the ${STORE} store`, () => {
     await waitFor(() => hub.api('GET', '/agents/o1'), (r) => r.body.connected === false, { what: 'o1 offline' })
     const stream = await followEvents(hub.url, await signAdminToken(CLUSTER_SECRET))
     expect((await hub.api('POST', '/agents/o1/drain')).body).toMatchObject({ drained: true })
-    await stream.until('agent', (a) => a.agent_id === 'o1' && a.drained === true, { timeoutMs: 5000 })
+    await stream.untilEvent('agent', (a) => a.agent_id === 'o1' && a.drained === true, { timeoutMs: 5000 })
     expect((await hub.api('POST', '/agents/o1/resume')).body).toMatchObject({ drained: false })
-    await stream.until('agent', (a) => a.agent_id === 'o1' && a.drained === false, { timeoutMs: 5000 })
+    await stream.untilEvent('agent', (a) => a.agent_id === 'o1' && a.drained === false, { timeoutMs: 5000 })
   })
 
   it('answers 404 for an unknown agent or task, and 400 for a bad task', async () => {

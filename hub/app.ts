@@ -13,10 +13,7 @@ import { createMemoryRevocationStore } from './auth/revocations.ts'
 import { assertSecret } from './auth/secret.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
-import { Fleet } from './agents/fleet.ts'
-import { forwardRestarts, RestartEngine, type RestartEngineDeps } from './agents/restart-engine.ts'
-import { MemoryRestartStore } from './agents/memory-restart-store.ts'
-import type { RestartStore } from './agents/restart-store.ts'
+import { createFleetRestarts } from './agents/fleet-restarts.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
 import { createLocalRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
@@ -50,6 +47,7 @@ import { RefusalLog } from './security/refusal-log.ts'
 import { QueueFull } from './security/queue-cap.ts'
 import { limitBodies } from './security/body-limit.ts'
 import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
+import { answerOnceSaved } from './store/saved-answers.ts'
 
 export { DEFAULTS } from './config/hub-options.ts'
 export type { HubOptions } from './config/hub-options.ts'
@@ -72,11 +70,9 @@ export function createHub(options: HubOptions) {
   let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
   // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's rows.
-  let restarts: RestartEngine | null = null
-  const fleet = new Fleet({ clock, log, offlineTtlMs: o.offlineTtlMs, changes, restarts: forwardRestarts(() => restarts!) })
-  const createRestarts = (store: RestartStore, more: Pick<RestartEngineDeps, 'holds' | 'moved'> = {}) =>
-    new RestartEngine({ store, fleet, bus: fleet.bus, changes, clock, log, newId, timeoutMs: o.restartTimeoutMs, ...more })
-  if (!options.cluster) restarts = createRestarts(new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) }))
+  const fleetRestarts = createFleetRestarts({ clock, log, newId, changes, offlineTtlMs: o.offlineTtlMs, timeoutMs: o.restartTimeoutMs })
+  const fleet = fleetRestarts.fleet
+  if (!options.cluster) fleetRestarts.useMemory()
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
   const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
@@ -109,10 +105,11 @@ export function createHub(options: HubOptions) {
     rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
     saver: () => fleetState,
   })
-  const alertEpisodes = createMemoryAlertEpisodes(1000, (agentId) => fleetState?.alertsChanged(agentId))
+  // One hub's fleet alert episodes; a cluster claims them in its rows (hub/alerts/pg-fleet-alerts.ts).
+  const alertEpisodes = options.cluster ? null : createMemoryAlertEpisodes(1000, (agentId) => fleetState?.alertsChanged(agentId))
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing!, alertEpisodes, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing!, alertEpisodes: alertEpisodes!, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -133,16 +130,15 @@ export function createHub(options: HubOptions) {
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, createRestarts,
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, createRestarts: (store, more) => fleetRestarts.useStore(store, more),
   })
-  if (cluster) restarts = cluster.restarts
   const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
-    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes, offlineMs: o.alertOfflineMs, clock, log })
+    ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
+    cluster?.admin ?? answerOnceSaved(createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), fleetState), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
@@ -152,12 +148,13 @@ export function createHub(options: HubOptions) {
   const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
-  const memoryOutputs = new MemoryTaskOutputs(() => clock.now())
-  const fileOutputs = !cluster?.outputs && options.outputFiles
+  // A cluster's output is in its table; one hub's in memory, saved in the data dir when it has one.
+  const memoryOutputs = cluster?.outputs ? null : new MemoryTaskOutputs(() => clock.now())
+  const fileOutputs = memoryOutputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
     : null
   void fileOutputs?.start((id) => tasks.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
-  const outputs = cluster?.outputs ?? fileOutputs ?? memoryOutputs
+  const outputs = cluster?.outputs ?? fileOutputs ?? memoryOutputs!
   forgetOutput = (ids) => outputs.forget?.(ids)
   const closing = new AbortController()
   const sockets = createSocketHub({
@@ -238,7 +235,7 @@ export function createHub(options: HubOptions) {
     hubId,
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
-    restarts: restarts!,
+    restarts: fleetRestarts.restarts!,
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -249,7 +246,7 @@ export function createHub(options: HubOptions) {
     audit,
     /** A single hub's saves of restarts, rollouts and healing (hub/store/); null without a store. */
     fleetState,
-    /** Which fleet alerts went out (one hub: saved with fleetState); the cluster's are in its rows. */
+    /** Which fleet alerts went out (one hub: saved with fleetState); null in cluster mode, whose episodes are rows. */
     alertEpisodes,
     /** Every agent, task, rollout and healing change, as it happens (see changes.ts). */
     changes,
@@ -275,7 +272,7 @@ export function createHub(options: HubOptions) {
       events.close()
       sockets.close()
       cluster?.close()
-      restarts?.close()
+      fleetRestarts.restarts?.close()
       fleet.close()
       tasks.close()
       fleetState?.close()

@@ -6,9 +6,8 @@
  * asynchronous: `settle()` lets them run to their end. For healing-engine*.test.ts.
  */
 import { afterEach } from 'vitest'
-import { Fleet, type SavedAgent } from '../hub/agents/fleet.ts'
-import { forwardRestarts, RestartEngine } from '../hub/agents/restart-engine.ts'
-import { MemoryRestartStore } from '../hub/agents/memory-restart-store.ts'
+import type { SavedAgent } from '../hub/agents/fleet.ts'
+import { createFleetRestarts } from '../hub/agents/fleet-restarts.ts'
 import { ChangeFeed } from '../hub/events/changes.ts'
 import { LocalHealing } from '../hub/healing/local-healing.ts'
 import type { HealingSettings } from '../hub/healing/healing-settings.ts'
@@ -44,12 +43,10 @@ export function healingEngine(o: EngineOptions = {}) {
   const newId = () => `id-${++ids}`
   const changes = new ChangeFeed((err) => { throw err })
   const offlineTtlMs = o.offlineTtlMs ?? 86_400 * S
-  // As createHub builds them: the restart engine over the memory store, reached by the Fleet.
-  let restarts: RestartEngine | null = null
-  const fleet = new Fleet({ clock, log: silentLogger, offlineTtlMs, changes, restarts: forwardRestarts(() => restarts!) })
-  restarts = new RestartEngine({
-    store: new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) }), fleet, bus: fleet.bus, changes, clock, log: silentLogger, newId, timeoutMs: 60 * S,
-  })
+  // As createHub builds them (the one wiring): the restart engine over the memory store, reached by the Fleet.
+  const fleetRestarts = createFleetRestarts({ clock, log: silentLogger, newId, changes, offlineTtlMs, timeoutMs: 60 * S })
+  const fleet = fleetRestarts.fleet
+  const restarts = fleetRestarts.useMemory()
   let rolloutRunning = false
   const alerts: Alert[] = []
   const healing = new LocalHealing(fleet, {
@@ -59,7 +56,7 @@ export function healingEngine(o: EngineOptions = {}) {
   })
   open.push(() => {
     healing.close()
-    restarts!.close()
+    restarts.close()
     fleet.close()
   })
   if (o.saved) {

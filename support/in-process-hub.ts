@@ -3,7 +3,8 @@
  * socket at once for each upgrade (as a runtime adapter would after the handshake), for unit
  * tests that drive the hub's socket handling frame by frame, with no server and no port. HTTP
  * goes through `hub.app.request`. Tests that need a real server use support/store-hub.ts (one
- * hub on either store) or support/cluster-hubs.ts.
+ * hub on either store) or support/cluster-hubs.ts. `createTestHub`: the same hub, for tests that
+ * use no socket.
  */
 import type { WSContext, WSEvents } from 'hono/ws'
 import { createHub, type Hub, type HubOptions } from '../hub/app.ts'
@@ -60,4 +61,9 @@ export function startInProcessHub(options: Omit<HubOptions, 'upgradeWebSocket'>)
       return opened.at(-1)!
     },
   }
+}
+
+/** The in-process hub alone, for tests that drive only its HTTP routes and owners. */
+export function createTestHub(options: Omit<HubOptions, 'upgradeWebSocket'>): Hub {
+  return startInProcessHub(options).hub
 }

@@ -16,6 +16,11 @@ import { REVOCATIONS_FILE, openFileRevocationStore } from '../hub/auth/revocatio
 import { TASKS_FILE } from '../hub/config/config.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from '../hub/store/fleet-state.ts'
 import { nodeStateFiles } from '../hub/node/platform.ts'
+import { JOIN_USES_FILE, openFileJoinUses } from '../hub/enroll/join-uses.ts'
+import { AUDIT_FILE, openFileAuditStore } from '../hub/access/audit-file.ts'
+import { nodeAuditFiles } from '../hub/node/audit-files.ts'
+import { OUTPUT_DIR } from '../hub/tasks/file-output.ts'
+import { nodeOutputFiles } from '../hub/node/output-files.ts'
 import { silentLogger } from '../shared/log.ts'
 import { systemClock } from '../shared/time.ts'
 import { CLUSTER_SECRET, pm2Info, startClusterHub } from './cluster-hubs.ts'
@@ -48,6 +53,11 @@ export interface StoreHub {
    * data dir, or another hub of the cluster on the same database. `url` and `wsUrl` follow.
    */
   restart(): Promise<void>
+  /**
+   * restart(), but the hub stops as a kill would leave its store: a single hub's changes not
+   * saved yet are lost (nothing waits for its saves); a cluster's are its committed rows.
+   */
+  crash(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -70,7 +80,7 @@ export function useStoreHubs(): { start(o?: StoreHubOptions): Promise<StoreHub> 
 }
 
 /** Starts one hub on the store and returns its URL and how to stop it. */
-type HubStarter = () => Promise<{ url: string; close(): Promise<void> }>
+type HubStarter = () => Promise<{ url: string; close(): Promise<void>; kill(): Promise<void> }>
 
 async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Promise<unknown>) => void): Promise<StoreHub> {
   const hubOptions: Partial<NodeHubOptions> = { taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub }
@@ -82,19 +92,22 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     let started = 0
     starter = async () => {
       const hub = await startClusterHub(db.url, `hub-${++started}`, { sweepMs: o.sweepMs ?? 100, hub: hubOptions })
-      return { url: hub.running.url, close: () => hub.stop() }
+      return { url: hub.running.url, close: () => hub.stop(), kill: () => hub.stop() }
     }
   } else {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-store-'))
     onCleanup(() => rm(dataDir, { recursive: true, force: true }))
     starter = async () => {
-      // As hub/node.ts builds a single hub on its data dir.
+      // As hub/node.ts builds a single hub on its data dir: every store it keeps there.
       const taskStore = createFileTaskStore(join(dataDir, TASKS_FILE), nodeStateFiles, silentLogger)
       const fleetStateStore = createFileFleetStateStore(join(dataDir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
       const running = await startNodeHub({
         port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, log: silentLogger, taskStore, restoredTasks: await taskStore.load(),
         fleetStateStore, restoredFleetState: await fleetStateStore.load(),
         revocations: await openFileRevocationStore(join(dataDir, REVOCATIONS_FILE), nodeStateFiles, systemClock, silentLogger),
+        joinUses: await openFileJoinUses(join(dataDir, JOIN_USES_FILE), nodeStateFiles, systemClock, silentLogger),
+        audit: await openFileAuditStore(join(dataDir, AUDIT_FILE), nodeAuditFiles, { log: silentLogger }),
+        outputFiles: { dir: join(dataDir, OUTPUT_DIR), files: nodeOutputFiles },
         ...hubOptions,
       })
       return {
@@ -104,6 +117,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
           await Promise.allSettled([running.hub.tasks.durable(), running.hub.fleetState?.durable()])
           await running.close()
         },
+        kill: () => running.close(),
       }
     }
   }
@@ -137,6 +151,11 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     async restart() {
       await closeAgents()
       await running.close()
+      running = await starter()
+    },
+    async crash() {
+      await closeAgents()
+      await running.kill()
       running = await starter()
     },
     async api(method, path, body) {

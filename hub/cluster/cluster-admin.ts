@@ -38,6 +38,8 @@ export interface ClusterAdminDeps {
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */
   local: {
     drained(agentId: string, drained: boolean): void
+    /** An agent no hub holds changed in its row (a drain or resume while offline): for the events stream. */
+    agentChanged?(agentId: string): void
     /** A task's row changed here (for the events stream). */
     taskChanged(taskId: string, row?: TaskRow): void
     /** A task in flight on an agent this hub holds was cancelled: tell the agent to stop it. */
@@ -62,6 +64,8 @@ export function createClusterAdmin(d: ClusterAdminDeps): AdminBackend {
     if (!held) return null
     d.healing.changed(lifted)
     if (held.live && held.hub_id === hubId) d.local.drained(agentId, drained)
+    // Held nowhere: no hub's fleet will publish it, so this one does (one hub shows it too).
+    else if (!held.live) d.local.agentChanged?.(agentId)
     const view = await getAgentView(sql, agentId)
     return view ? agentViewOf(view) : null
   }

@@ -169,6 +169,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, restarts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
         drained: (id, drained) => presence.applyDrained(id, drained),
+        agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
         taskChanged: (id, row) => tasks.changed(id, row),
         cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
       },
@@ -186,7 +187,12 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       } },
       restartTimeoutMs: local.restartTimeoutMs, keepFinishedTasks: local.maxFinishedTasks,
       intervalMs: o.sweepMs ?? 1000,
-      restartFailed: (restart) => local.metrics?.restartChanged({ ...restart, state: 'failed' }),
+      restartFailed: (restart) => {
+        local.metrics?.restartChanged({ ...restart, state: 'failed' })
+        // Its agent is held by no hub, whose fleet would publish it: this one does, for the events stream.
+        void restartStore.get(restart.restart_id).then((found) => found && local.changes.publish({ type: 'agent', agent_id: found.agent_id }))
+          .catch((err) => local.log.warn('could not read a failed restart', { restart_id: restart.restart_id, error: String(err) }))
+      },
     })
     const handle = (message: BusMessage) => {
       const agentId = typeof message.agent_id === 'string' ? message.agent_id : null

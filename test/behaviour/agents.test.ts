@@ -1,8 +1,11 @@
 /**
  * Agents and the API's views, the same on both stores: what an agent and a task look like,
- * drain and resume, and the answers for what does not exist.
+ * drain and resume (on the events stream too), and the answers for what does not exist.
  */
 import { describe, expect, it } from 'vitest'
+import { signAdminToken } from '../../hub/auth/auth.ts'
+import { CLUSTER_SECRET } from '../../support/cluster-hubs.ts'
+import { followEvents } from '../../support/event-follower.ts'
 import { STORE, useStoreHubs } from '../../support/store-hub.ts'
 import { waitFor } from '../../support/wait.ts'
 
@@ -41,6 +44,18 @@ describe(`agents on the ${STORE} store`, () => {
     expect((await hub.api('GET', `/tasks/${created.body.task_id}`)).body.status).toBe('queued')
     expect(await hub.api('POST', '/agents/d1/resume')).toMatchObject({ status: 200, body: { drained: false } })
     expect((await agent.next('task_assign', 5000)).task_id).toBe(created.body.task_id)
+  })
+
+  it('shows a drain and a resume of an offline agent on the events stream', async () => {
+    const hub = await hubs.start()
+    const agent = await hub.agent('o1')
+    agent.close()
+    await waitFor(() => hub.api('GET', '/agents/o1'), (r) => r.body.connected === false, { what: 'o1 offline' })
+    const stream = await followEvents(hub.url, await signAdminToken(CLUSTER_SECRET))
+    expect((await hub.api('POST', '/agents/o1/drain')).body).toMatchObject({ drained: true })
+    await stream.untilEvent('agent', (a) => a.agent_id === 'o1' && a.drained === true, { timeoutMs: 5000 })
+    expect((await hub.api('POST', '/agents/o1/resume')).body).toMatchObject({ drained: false })
+    await stream.untilEvent('agent', (a) => a.agent_id === 'o1' && a.drained === false, { timeoutMs: 5000 })
   })
 
   it('answers 404 for an unknown agent or task, and 400 for a bad task', async () => {

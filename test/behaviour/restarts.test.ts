@@ -4,7 +4,9 @@
  * (short restart timeouts instead of long waits).
  */
 import { describe, expect, it } from 'vitest'
-import { pm2Info } from '../../support/cluster-hubs.ts'
+import { signAdminToken } from '../../hub/auth/auth.ts'
+import { CLUSTER_SECRET, pm2Info } from '../../support/cluster-hubs.ts'
+import { followEvents } from '../../support/event-follower.ts'
 import { STORE, useStoreHubs, type StoreHub } from '../../support/store-hub.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
@@ -80,8 +82,9 @@ describe(`restarts on the ${STORE} store`, () => {
     expect((await hub.api('GET', `/tasks/${taskId}`)).body.attempts).toBe(2)
   })
 
-  it('a restart fails with timeout when the agent does not come back in time', async () => {
+  it('a restart fails with timeout when the agent does not come back in time, on the events stream too', async () => {
     const hub = await hubs.start({ hub: { restartTimeoutMs: 300 } })
+    const stream = await followEvents(hub.url, await signAdminToken(CLUSTER_SECRET))
     const agent = await hub.agent('a1')
     const res = await hub.api('POST', '/agents/a1/restart', {})
     await agent.next('restart_sidecar')
@@ -89,6 +92,7 @@ describe(`restarts on the ${STORE} store`, () => {
     agent.close()
     const view = await restartState(hub, 'a1', 'failed')
     expect(view.restart.error).toBe('timeout')
+    await stream.untilEvent('agent', (a) => a.agent_id === 'a1' && a.restart?.state === 'failed' && a.restart.error === 'timeout', { timeoutMs: 5000 })
   })
 
   it('a restart fails with no_response when the sidecar neither restarts nor defers', async () => {

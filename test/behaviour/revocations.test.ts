@@ -1,6 +1,7 @@
 /**
  * Revocations, the same on both stores: an agent's tokens or one token by its jti, the live
- * connection closed at once, the revoked token refused after, a token minted after it accepted.
+ * connection closed at once, the revoked token refused after, a token minted after it accepted;
+ * kept across a hub restart with a join token's uses and the audit trail.
  */
 import { describe, expect, it } from 'vitest'
 import { CLOSE } from '../../shared/protocol.ts'
@@ -60,5 +61,25 @@ describe(`revocations on the ${STORE} store`, () => {
     expect(refused.status).toBe(401)
     expect(await refused.json()).toEqual({ error: 'unauthorized' })
     expect(await hub.api('POST', '/tokens/revoke', { jti: 'not a jti' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } })
+  })
+
+  it("keeps a revocation, a join token's uses and the audit trail across a hub restart", async () => {
+    const hub = await hubs.start()
+    const old = await mint(hub, 'v3')
+    expect((await hub.api('POST', '/agents/v3/revoke')).status).toBe(200)
+    const join = await hub.api('POST', '/join-tokens', { max_uses: 1 })
+    expect(join.status).toBe(201)
+    const enroll = (agentId: string) => fetch(`${hub.url}/api/enroll`, {
+      method: 'POST', headers: { authorization: `Bearer ${join.body.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ agent_id: agentId }),
+    })
+    expect((await enroll('e1')).status).toBe(201)
+    const trail = (await hub.api('GET', '/audit?limit=50')).body.records.map((r: any) => [r.audit_id, r.action])
+
+    await hub.restart()
+
+    expect(await refusedIdentify(hub, 'v3', old.token)).toBe(CLOSE.UNAUTHORIZED)
+    expect((await enroll('e2')).status).toBe(401)
+    const after = (await hub.api('GET', '/audit?limit=50')).body.records.map((r: any) => [r.audit_id, r.action])
+    expect(after).toEqual(expect.arrayContaining(trail))
   })
 })

@@ -8,25 +8,22 @@
  * agent reports as text (an error, output, its own facts) cannot be refused (the task ran, the
  * process is named so): it keeps U+FFFD instead.
  */
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { signAdminToken } from '../../hub/auth/auth.ts'
-import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
+import { followEvents } from '../../support/event-follower.ts'
 import { CLUSTER_SECRET, pm2Info } from '../../support/cluster-hubs.ts'
-import { STORE, useStoreHubs, type StoreHub } from '../../support/store-hub.ts'
+import { STORE, useStoreHubs } from '../../support/store-hub.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const hubs = useStoreHubs()
-const afterEachStop: Array<() => void> = []
-afterEach(() => {
-  for (const stop of afterEachStop.splice(0)) stop()
-})
 
 const MESSAGE = 'text the hub cannot store: U+0000 or a lone surrogate'
 
 describe(`unstorable text on the ${STORE} store`, () => {
   it('keeps a task input and result holding U+0000 or lone surrogates exactly: answers, the assignment, events, a hub restart', async () => {
     const hub = await hubs.start()
-    const events = await followEvents(hub)
+    const events = await followEvents(hub.url, await signAdminToken(CLUSTER_SECRET))
+    const taskViews = (taskId: string) => events.events.filter((e) => e.event === 'task' && e.view.task_id === taskId).map((e) => e.view)
     const agent = await hub.agent('worker-1')
     const input = { text: 'a\u0000b', list: ['ok', '\ud800', '\udc00 alone'], nested: { 'k\u0000': 1, 'x\udbff': '\ud83d\ude00' } }
     const created = await hub.api('POST', '/tasks', { input })
@@ -40,7 +37,7 @@ describe(`unstorable text on the ${STORE} store`, () => {
     const done = await waitFor(() => hub.api('GET', `/tasks/${taskId}`).then((r) => r.body), (t) => t.status === 'completed', { what: 'completed' })
     expect(done).toMatchObject({ input, result, error: null })
     expect((await hub.api('GET', '/tasks')).body.tasks).toMatchObject([{ task_id: taskId, input, result }])
-    const streamed = await waitFor(() => events.taskViews(taskId), (views) => views.some((t) => t.status === 'completed'), { what: 'the task events' })
+    const streamed = await waitFor(() => taskViews(taskId), (views) => views.some((t) => t.status === 'completed'), { what: 'the task events' })
     for (const view of streamed) expect(view.input).toEqual(input)
     expect(streamed.find((t) => t.status === 'completed')!.result).toEqual(result)
     await hub.restart()
@@ -125,22 +122,3 @@ describe(`unstorable text on the ${STORE} store`, () => {
     }
   })
 })
-
-/** `GET /api/admin/events` followed from now: the task views it streams, by task. */
-async function followEvents(hub: StoreHub): Promise<{ taskViews(taskId: string): any[] }> {
-  const controller = new AbortController()
-  afterEachStop.push(() => controller.abort())
-  const res = await fetch(`${hub.url}/api/admin/events`, {
-    headers: { authorization: `Bearer ${await signAdminToken(CLUSTER_SECRET)}` }, signal: controller.signal,
-  })
-  expect(res.status).toBe(200)
-  const views: any[] = []
-  const parser = createSseParser((e) => {
-    if (e.event === 'task') views.push(JSON.parse(e.data))
-  })
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  void (async () => {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
-  })().catch(() => undefined) // aborted after the test
-  return { taskViews: (taskId) => views.filter((v) => v.task_id === taskId) }
-}

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPgAuditStore } from '../../hub/access/audit-pg.ts'
 import { ROUTE_ROLES } from '../../hub/access/route-roles.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
-import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
 import { migrate } from '../../hub/pg/migrate.ts'
 import { describeAuditStore, entry } from '../../support/audit-store-conformance.ts'
@@ -18,8 +17,8 @@ import { sampleRequest } from '../../support/route-samples.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
+import { followEvents } from '../../support/event-follower.ts'
 
-type SseEvent = { id: string | null; event: string; data: string }
 let db: TestDatabase
 let sql: Sql
 
@@ -74,14 +73,7 @@ describe('the audit trail of a cluster', () => {
     const admin = await mintToken(CLUSTER_SECRET, { role: 'admin', access: 'admin', name: 'root', ttlS: 3600 })
     const viewer = await mintToken(CLUSTER_SECRET, { role: 'admin', access: 'viewer', name: 'watcher', ttlS: 3600 })
     const throwaway = await mintToken(CLUSTER_SECRET, { role: 'admin', access: 'viewer', name: 'spare', ttlS: 3600 })
-    const controller = new AbortController()
-    const events: SseEvent[] = []
-    const res = await fetch(`${b.running.url}/api/admin/events`, { headers: { authorization: `Bearer ${admin.token}` }, signal: controller.signal })
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-    const parser = createSseParser((e) => events.push(e))
-    void (async () => {
-      for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
-    })().catch(() => undefined) // aborted at the end
+    const stream = await followEvents(b.running.url, admin.token)
     try {
       const changing = ROUTE_ROLES.filter((r) => r.method !== 'GET' && !r.ownCredential)
       const answered: { action: string; status: number; name: string }[] = []
@@ -102,12 +94,12 @@ describe('the audit trail of a cluster', () => {
       expect(records.map((r: any) => ({ action: r.action, status: r.status, name: r.actor.name }))).toEqual(answered)
       expect(JSON.stringify(records)).not.toMatch(/eyJ/)
       // Every record on the events stream of the other hub.
-      const audited = () => events.filter((e) => e.event === 'audit')
+      const audited = () => stream.events.filter((e) => e.event === 'audit')
       await waitFor(() => audited().length, (n) => n >= answered.length, { timeoutMs: 10_000, what: `${answered.length} audit events` })
       const streamed = audited().map((e) => JSON.parse(e.data).audit_id)
       expect(streamed).toEqual(records.map((r: any) => r.audit_id))
     } finally {
-      controller.abort()
+      stream.stop()
     }
   })
 })

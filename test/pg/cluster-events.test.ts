@@ -4,14 +4,13 @@
  * insert lock that keeps a reader from skipping an id that commits late.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import { eventsAfter, insertEvents } from '../../hub/pg/event-rows.ts'
 import type { TestDatabase } from '../../support/test-database.ts'
 import { agentOn, clusterAdminToken, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
+import { followEvents, type StreamedEvent } from '../../support/event-follower.ts'
 import { waitFor } from '../../support/wait.ts'
 
-type SseEvent = { id: string | null; event: string; data: string }
 let db: TestDatabase
 let a: TestHub
 let b: TestHub
@@ -22,34 +21,13 @@ afterEach(() => {
   for (const done of cleanups.splice(0)) done()
 })
 
+/** The events stream of `hub` (resumed after `lastEventId` if given). */
 async function stream(hub: TestHub, lastEventId?: string) {
-  const headers: Record<string, string> = { authorization: `Bearer ${await clusterAdminToken()}` }
-  if (lastEventId) headers['last-event-id'] = lastEventId
-  const controller = new AbortController()
-  const res = await fetch(`${hub.running.url}/api/admin/events`, { headers, signal: controller.signal })
-  expect(res.status).toBe(200)
-  const events: SseEvent[] = []
-  const parser = createSseParser((e) => events.push(e))
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  cleanups.push(() => controller.abort())
-  let ended = false
-  void (async () => {
-    for (let r = await reader.read(); !r.done; r = await reader.read()) parser.push(r.value)
-  })().catch(() => undefined).finally(() => { ended = true }) // aborted at cleanup
-  return {
-    events,
-    /** Waits until `accept(events)` holds; fails at once if the stream ends first. */
-    until(accept: (events: SseEvent[]) => boolean): Promise<SseEvent[]> {
-      return waitFor(() => {
-        if (ended && !accept(events)) throw new Error(`stream ended; got ${JSON.stringify(events.map((e) => [e.id, e.event, e.data.slice(0, 80)]))}`)
-        return events
-      }, accept, { timeoutMs: 10_000, intervalMs: 20, what: 'events on the stream' })
-    },
-  }
+  return followEvents(hub.running.url, await clusterAdminToken(), { lastEventId })
 }
 
 const seq = (id: string | null) => Number(id!.slice(id!.lastIndexOf('-') + 1))
-const hasAgent = (agentId: string, pred: (view: any) => boolean) => (events: SseEvent[]) =>
+const hasAgent = (agentId: string, pred: (view: any) => boolean) => (events: StreamedEvent[]) =>
   events.some((e) => e.event === 'agent' && JSON.parse(e.data).agent_id === agentId && pred(JSON.parse(e.data)))
 
 describe('events in cluster mode', () => {
@@ -63,7 +41,7 @@ describe('events in cluster mode', () => {
     sockets[0].send({ type: 'task_complete', task_id: assign.task_id, result: 'ok' })
     await sockets[0].next('task_ack')
     await a.api('POST', '/agents/e-2/drain')
-    const done = (events: SseEvent[]) => hasAgent('e-2', (v) => v.drained)(events) &&
+    const done = (events: StreamedEvent[]) => hasAgent('e-2', (v) => v.drained)(events) &&
       events.some((e) => e.event === 'task' && JSON.parse(e.data).status === 'completed')
     const [fromA, fromB] = [await onA.until(done), await onB.until(done)]
     expect(fromA.find(hasAgentEvent('e-1'))).toBeDefined()
@@ -130,5 +108,5 @@ describe('events in cluster mode', () => {
 })
 
 function hasAgentEvent(agentId: string) {
-  return (e: SseEvent) => e.event === 'agent' && JSON.parse(e.data).agent_id === agentId
+  return (e: StreamedEvent) => e.event === 'agent' && JSON.parse(e.data).agent_id === agentId
 }

@@ -3,18 +3,18 @@
  * fleet by agent id whatever the order agents joined in, and 400 for a bad value.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let admin: string
 
 beforeEach(async () => {
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger })
+  hub = createTestHub({ secret: SECRET, log: silentLogger })
   admin = await signAdminToken(SECRET)
 })
 afterEach(() => hub.close())

@@ -6,7 +6,7 @@
  */
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
 import { AuditTrail } from '../../hub/access/audit.ts'
 import { createMemoryAuditStore } from '../../hub/access/audit-file.ts'
@@ -15,7 +15,6 @@ import { auditedRoute, setAuditActor } from '../../hub/access/gate.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 describe('auditedRoute', () => {
   it('records a request whose handler named its actor, with the status answered, and not one it did not', async () => {
@@ -36,7 +35,7 @@ describe('auditedRoute', () => {
 
 describe('the gate at its edges', () => {
   it('records a change refused for its size', async () => {
-    const hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, maxBodyBytes: 1024 })
+    const hub = createTestHub({ secret: SECRET, log: silentLogger, maxBodyBytes: 1024 })
     try {
       const { token } = await mintToken(SECRET, { role: 'admin', access: 'admin', name: 'ops' })
       const res = await hub.app.request('/api/admin/tasks', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ input: 'x'.repeat(4096) }) })
@@ -50,7 +49,7 @@ describe('the gate at its edges', () => {
 
   it('answers 503 when the record cannot be stored', async () => {
     const failing: AuditStore = { append: async () => { throw new Error('disk full') }, list: async () => ({ records: [], next_cursor: null }) }
-    const hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, audit: failing })
+    const hub = createTestHub({ secret: SECRET, log: silentLogger, audit: failing })
     try {
       const { token } = await mintToken(SECRET, { role: 'admin', access: 'viewer', name: 'v' })
       const res = await hub.app.request('/api/admin/healing/pause', { method: 'POST', headers: { authorization: `Bearer ${token}` } })

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { createTokenVerifier, mintToken } from '../../hub/auth/auth.ts'
 import { JOIN_USES_FILE, openFileJoinUses } from '../../hub/enroll/join-uses.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
@@ -17,7 +18,6 @@ import { createLogger, silentLogger } from '../../shared/log.ts'
 
 const SECRET = 'e'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 0)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 const clock = { at: T0, now: () => clock.at }
 
 let hub: Hub
@@ -29,8 +29,8 @@ const OFFLINE_TTL_MS = 3_600_000
 
 async function startHub(): Promise<Hub> {
   const joinUses = await openFileJoinUses(join(dataDir, JOIN_USES_FILE), nodeStateFiles, clock, silentLogger)
-  return createHub({
-    upgradeWebSocket: noUpgrade, secret: SECRET, clock, joinUses, offlineTtlMs: OFFLINE_TTL_MS, log: createLogger('hub', (line) => logs.push(line)),
+  return createTestHub({
+    secret: SECRET, clock, joinUses, offlineTtlMs: OFFLINE_TTL_MS, log: createLogger('hub', (line) => logs.push(line)),
   })
 }
 

@@ -9,7 +9,8 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import type { Alert, AlertSender } from '../../hub/alerts/alerts.ts'
 import { startLocalFleetAlerts } from '../../hub/alerts/local-fleet-alerts.ts'
@@ -21,7 +22,6 @@ import { nodeStateFiles } from '../../hub/node/platform.ts'
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2030, 0, 1)
 const OFFLINE_MS = 300_000
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let sent: Alert[]
@@ -30,10 +30,10 @@ let auth: Record<string, string>
 
 beforeEach(async () => {
   vi.useFakeTimers({ now: T0 })
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, restartTimeoutMs: 120_000 })
+  hub = createTestHub({ secret: SECRET, log: silentLogger, restartTimeoutMs: 120_000 })
   sent = []
   const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
-  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+  watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes!, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
   auth = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
 })
 afterEach(() => {
@@ -109,8 +109,8 @@ describe('across a hub restart on the same data dir', () => {
       await hub.fleetState?.durable()
       watch.stop()
       hub.close()
-      hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, fleetStateStore: store, restoredFleetState: await store.load() })
-      watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
+      hub = createTestHub({ secret: SECRET, log: silentLogger, fleetStateStore: store, restoredFleetState: await store.load() })
+      watch = startLocalFleetAlerts({ fleet: hub.fleet, rollouts: hub.rollouts, changes: hub.changes, alerts: recorder, episodes: hub.alertEpisodes!, offlineMs: OFFLINE_MS, clock: { now: () => Date.now() }, log: silentLogger })
     }
     const recorder: AlertSender = { send: (a) => sent.push(a), pending: 0, close: () => {} }
     await restart() // the beforeEach hub had no data dir: from here on, one that saves

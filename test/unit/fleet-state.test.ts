@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Persister } from '../../hub/store/persister.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from '../../hub/store/fleet-state.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { pm2Info } from '../../support/cluster-hubs.ts'
 
@@ -58,8 +58,8 @@ describe('the fleet state file', () => {
   it('brings back a drained agent, healing paused and a rollout in a hub built on the same file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
     const store = createFileFleetStateStore(join(dir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
-    const options = { secret: 's'.repeat(40), upgradeWebSocket: (() => () => new Response()) as never, log: silentLogger, fleetStateStore: store }
-    const first = createHub(options)
+    const options = { secret: 's'.repeat(40), log: silentLogger, fleetStateStore: store }
+    const first = createTestHub(options)
     first.fleet.identify('d1', { send() {}, close() {} } as never, { pm2_info: null, supervised: true, instance_id: 'i1' })
     first.fleet.drain('d1')
     await first.healing!.pause()
@@ -71,7 +71,7 @@ describe('the fleet state file', () => {
     await first.fleetState!.durable()
     first.close()
 
-    const second = createHub({ ...options, restoredFleetState: await store.load() })
+    const second = createTestHub({ ...options, restoredFleetState: await store.load() })
     expect(second.fleet.get('d1')).toMatchObject({ drained: true, peer: null })
     expect((await second.healing!.view()).paused).toBe(true)
     expect(await second.rollouts.view(rollout.rollout_id)).toMatchObject({ state: 'running', reason: 'r' })
@@ -91,10 +91,10 @@ describe('the fleet state file', () => {
     const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-'))
     const store = createFileFleetStateStore(join(dir, FLEET_STATE_FILE), nodeStateFiles, silentLogger)
     const options = {
-      secret: 's'.repeat(40), upgradeWebSocket: (() => () => new Response()) as never, log: silentLogger, fleetStateStore: store, offlineTtlMs: 60_000,
+      secret: 's'.repeat(40), log: silentLogger, fleetStateStore: store, offlineTtlMs: 60_000,
     }
     const peer = { send() {}, close() {} } as never
-    const first = createHub(options)
+    const first = createTestHub(options)
     first.fleet.identify('c1', peer, { pm2_info: pm2Info(0, 100), supervised: true, instance_id: 'i1' })
     first.fleet.identify('c1', peer, { pm2_info: pm2Info(1, 101), supervised: true, instance_id: 'i2' })
     const crashedAt = Date.now()
@@ -102,7 +102,7 @@ describe('the fleet state file', () => {
     await first.fleetState!.durable()
     first.close()
 
-    const second = createHub({ ...options, restoredFleetState: await store.load() })
+    const second = createTestHub({ ...options, restoredFleetState: await store.load() })
     expect(second.fleet.get('c1')).toBeUndefined()
     expect(second.healing!.savedWatch('c1')).toEqual({ agent_id: 'c1', restart_count: 1, pid: 101, crashes: [crashedAt], keep_until: crashedAt + 1000 + 60_000 })
     await vi.advanceTimersByTimeAsync(60_000)

@@ -4,19 +4,19 @@
  * identifies (version and host null).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
 import { hostFacts } from '../../shared/host-facts.ts'
 import { decodeSidecarMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 'h'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 let hub: Hub
 let admin: string
 
 beforeEach(async () => {
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger })
+  hub = createTestHub({ secret: SECRET, log: silentLogger })
   admin = (await mintToken(SECRET, { role: 'admin' })).token
 })
 afterEach(() => hub.close())

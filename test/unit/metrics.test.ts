@@ -10,7 +10,8 @@ import { FleetCounters } from '../../hub/metrics/fleet-counters.ts'
 import { MetricsHistory } from '../../hub/metrics/history.ts'
 import { EventLog } from '../../hub/events/event-log.ts'
 import { createAlertSender, type AlertFetch } from '../../hub/alerts/alerts.ts'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { MINUTE } from '../../shared/time.ts'
@@ -210,7 +211,7 @@ describe('GET /metrics on an in-process hub', () => {
   const SECRET = 'm'.repeat(40)
   let hub: Hub
   beforeEach(() => {
-    hub = createHub({ upgradeWebSocket: (() => async () => new Response(null, { status: 426 })) as never, secret: SECRET, log: silentLogger })
+    hub = createTestHub({ secret: SECRET, log: silentLogger })
   })
   afterEach(() => hub.close())
 

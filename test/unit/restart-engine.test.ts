@@ -6,8 +6,8 @@
  * asynchronous store can get wrong.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { Fleet, type Peer } from '../../hub/agents/fleet.ts'
-import { forwardRestarts, RestartEngine } from '../../hub/agents/restart-engine.ts'
+import type { Peer } from '../../hub/agents/fleet.ts'
+import { createFleetRestarts } from '../../hub/agents/fleet-restarts.ts'
 import { MemoryRestartStore } from '../../hub/agents/memory-restart-store.ts'
 import type { RestartStore } from '../../hub/agents/restart-store.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
@@ -24,8 +24,9 @@ afterEach(() => {
 function setup(holds: (agentId: string) => boolean = () => true) {
   const clock = { now: () => Date.now() }
   const changes = new ChangeFeed(() => {})
-  let engine: RestartEngine | null = null
-  const fleet = new Fleet({ clock, log: silentLogger, offlineTtlMs: 60 * SECOND, changes, restarts: forwardRestarts(() => engine!) })
+  // The fleet and the engine wired as createHub wires them, over the store below.
+  const fleetRestarts = createFleetRestarts({ clock, log: silentLogger, newId: () => 'r-1', changes, offlineTtlMs: 60 * SECOND, timeoutMs: 5 * SECOND })
+  const fleet = fleetRestarts.fleet
   const memory = new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) })
   const moves: string[] = []
   // Only the asynchronous operations, as PgRestartStore offers them.
@@ -38,9 +39,9 @@ function setup(holds: (agentId: string) => boolean = () => true) {
       return memory.move(id, restartId, state, error)
     },
   }
-  engine = new RestartEngine({ store, fleet, bus: fleet.bus, changes, clock, log: silentLogger, newId: () => 'r-1', timeoutMs: 5 * SECOND, holds })
+  const engine = fleetRestarts.useStore(store, { holds })
   closers.push(() => {
-    engine!.close()
+    engine.close()
     fleet.close()
   })
   const sent: HubMessage[] = []

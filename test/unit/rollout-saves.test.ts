@@ -5,7 +5,8 @@
  * file store's interface over a map whose saves can be made to fail.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import type { FleetState, FleetStateStore } from '../../hub/store/fleet-state.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
@@ -13,7 +14,6 @@ import { silentLogger } from '../../shared/log.ts'
 import { waitFor } from '../../support/wait.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let failing: string | null
@@ -31,7 +31,7 @@ const store: FleetStateStore = {
 beforeEach(async () => {
   failing = null
   saved = null
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger, fleetStateStore: store, storeRetryMs: 50 })
+  hub = createTestHub({ secret: SECRET, log: silentLogger, fleetStateStore: store, storeRetryMs: 50 })
   auth = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
 })
 afterEach(() => hub.close())

@@ -12,6 +12,7 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
+import { createLogOutput } from './node/log-output.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 import { nodeAuditFiles } from './node/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
@@ -21,15 +22,10 @@ import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
 import { SHUTDOWN_GRACE_MS } from './config/config.ts'
 
-// Log lines go out once per event-loop turn: one synchronous write per line cost a tenth of
-// the hub's time in an identify storm. Flushed before exit.
-let pending: string[] = []
-const flush = () => {
-  if (pending.length === 0) return
-  const out = `${pending.join('\n')}\n`
-  pending = []
-  process.stdout.write(out)
-}
+// Log lines go out in batches (log-output.ts): one synchronous write per line, then one per
+// event-loop turn, cost a tenth of the hub's time in an identify storm. Flushed before exit.
+const logOutput = createLogOutput((text) => process.stdout.write(text))
+const flush = logOutput.flush
 let logSettings: LogSettings
 try {
   logSettings = resolveLogSettings(process.env, process.stdout.isTTY === true)
@@ -37,9 +33,7 @@ try {
   process.stderr.write(`agentcom hub: ${(err as Error).message}\n`)
   process.exit(EXIT_CONFIG)
 }
-const log = createLogger('hub', (line) => {
-  if (pending.push(line) === 1) setImmediate(flush)
-}, logSettings.level, logSettings.format)
+const log = createLogger('hub', logOutput.line, logSettings.level, logSettings.format)
 process.on('exit', flush)
 // postgres.js's one unawaited promise (see isArrayTypesFetchFailure); any other unhandled
 // rejection still ends the process, as Node's default does.

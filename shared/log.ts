@@ -58,10 +58,29 @@ export function truncateForLog(text: string): string {
   return `${text.slice(0, MAX_LOGGED_CHARS)}...(${text.length - MAX_LOGGED_CHARS} more chars)`
 }
 
+/**
+ * Whether a field name is secret-shaped, remembered per name: a hub logs the same few field
+ * names over and over (a line per identify in a reconnect storm), and the pattern was a
+ * measurable part of each line. Bounded: names past the limit are tested, not remembered.
+ */
+const secretKeys = new Map<string, boolean>()
+function isSecretKey(key: string): boolean {
+  let secret = secretKeys.get(key)
+  if (secret === undefined) {
+    secret = SECRET_KEY.test(key)
+    if (secretKeys.size < 1024) secretKeys.set(key, secret)
+  }
+  return secret
+}
+
+function redactedValue(key: string, value: unknown): unknown {
+  return isSecretKey(key) ? '[redacted]' : typeof value === 'string' ? truncateForLog(value) : value
+}
+
 function redact(fields: LogFields): LogFields {
   const out: LogFields = {}
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] = SECRET_KEY.test(key) ? '[redacted]' : typeof value === 'string' ? truncateForLog(value) : value
+  for (const key in fields) {
+    if (Object.hasOwn(fields, key)) out[key] = redactedValue(key, fields[key])
   }
   return out
 }
@@ -78,9 +97,14 @@ export function createLogger(
     if (order[level] < order[minLevel]) return
     const time = new Date().toISOString()
     const short = truncateForLog(msg)
-    write(format === 'text'
-      ? textLine({ time, level, component, msg: short }, redact(fields))
-      : JSON.stringify({ time, level, component, msg: short, ...redact(fields) }))
+    if (format === 'text') return write(textLine({ time, level, component, msg: short }, redact(fields)))
+    // One object, in the order time, level, component, msg, then the fields (a field of the
+    // same name as one of the four takes its place, as a spread did).
+    const entry: LogFields = { time, level, component, msg: short }
+    for (const key in fields) {
+      if (Object.hasOwn(fields, key)) entry[key] = redactedValue(key, fields[key])
+    }
+    write(JSON.stringify(entry))
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }

@@ -29,6 +29,11 @@ export interface IdentifyDeps {
   admit(conn: Connection, replacing: boolean): boolean
 }
 
+/** The `identified` frame, spelled as JSON.stringify({ type: 'identified', agent_id }) spells it, with no object made per identify. */
+export function identifiedFrame(agentId: string): string {
+  return `{"type":"identified","agent_id":${JSON.stringify(agentId)}}`
+}
+
 export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verifyToken, log, refusals, drop, fail, admit }: IdentifyDeps) {
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
@@ -69,7 +74,7 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
     if (conn.identifyTimer) clearTimeout(conn.identifyTimer)
     conn.identifyTimer = null
     // `identified` first: what the hub owes this agent (a pending restart, tasks) follows it.
-    conn.send({ type: 'identified', agent_id: msg.agent_id })
+    conn.sendText(identifiedFrame(msg.agent_id))
     fleet.identify(msg.agent_id, conn, hello, standing)
     const rec = fleet.get(msg.agent_id)!
     conn.agent = rec

@@ -82,7 +82,13 @@ export class Connection implements Peer, WSEvents {
 
   send(message: HubMessage): void {
     if (this.closed || this.backlogged || !this.ws) return
-    this.ws.send(JSON.stringify(message))
+    this.sendText(JSON.stringify(message))
+  }
+
+  /** A frame already serialised: the JSON of one HubMessage (e.g. `identified`, made without an object). */
+  sendText(text: string): void {
+    if (this.closed || this.backlogged || !this.ws) return
+    this.ws.send(text)
     const unsent = this.host.unsentBytes(this.ws)
     if (unsent <= MAX_UNSENT_BYTES) return
     this.backlogged = true

@@ -102,6 +102,19 @@ describe('upgrades on the Node hub', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 404 Not Found\r\n/)
     expect(answer).toMatch(/\r\nconnection: close\r\n/i)
     expect(answer.split('\r\n\r\n')[1]).toBe('{"error":"not_found","detail":"WebSocket upgrades are served at /ws only"}')
+    // The security headers of every answer, once each (the listener writes them, not the app).
+    const head = answer.split('\r\n\r\n')[0].toLowerCase().split('\r\n')
+    expect(head.filter((line) => line.startsWith('cache-control:'))).toEqual(['cache-control: no-store'])
+    expect(head.filter((line) => line.startsWith('x-content-type-options:'))).toEqual(['x-content-type-options: nosniff'])
+  })
+
+  it("writes a /ws refusal's security headers too", async () => {
+    const running = await hub()
+    const answer = await rawRequest(running.port, upgradeHead('/ws', 'a b'))
+    const head = answer.split('\r\n\r\n')[0].toLowerCase().split('\r\n')
+    expect(head[0]).toBe('http/1.1 400 bad request')
+    expect(head).toContain('cache-control: no-store')
+    expect(head).toContain('x-content-type-options: nosniff')
   })
 
   it('answers 400 to an upgrade whose Host makes no URL', async () => {

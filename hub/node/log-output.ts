@@ -1,0 +1,54 @@
+/**
+ * The hub's log lines on Node's stdout, written in batches. Node writes stdout to a pipe (pm2's,
+ * or a supervisor's) synchronously, and each write wakes the reader: in an identify storm one
+ * write per event-loop turn was about one write per identify (a turn handles about one socket
+ * then). So a line goes out at the next turn when the stdout has been quiet for
+ * LOG_BATCH_MS, else with the others of that window at its end; at LOG_BATCH_BYTES pending it
+ * goes out at once. Whole lines only, in order; `flush` writes what is pending (on exit).
+ */
+
+/** At most one write per this many ms while lines keep coming. */
+export const LOG_BATCH_MS = 20
+/** Pending past this many characters are written at once, whatever the window. */
+export const LOG_BATCH_BYTES = 256 * 1024
+
+export interface LogOutput {
+  /** One log line (without its newline). */
+  line(text: string): void
+  /** Writes every pending line now. */
+  flush(): void
+}
+
+export function createLogOutput(write: (text: string) => void, now: () => number = () => performance.now()): LogOutput {
+  let lines: string[] = []
+  let chars = 0
+  let lastWriteAt = Number.NEGATIVE_INFINITY
+  let immediate: ReturnType<typeof setImmediate> | null = null
+  let timer: ReturnType<typeof setTimeout> | null = null
+
+  function flush(): void {
+    if (immediate) clearImmediate(immediate)
+    if (timer) clearTimeout(timer)
+    immediate = timer = null
+    if (lines.length === 0) return
+    const out = `${lines.join('\n')}\n`
+    lines = []
+    chars = 0
+    lastWriteAt = now()
+    write(out)
+  }
+
+  return {
+    line(text: string): void {
+      lines.push(text)
+      chars += text.length + 1
+      if (chars >= LOG_BATCH_BYTES) return flush()
+      if (immediate || timer) return
+      const wait = lastWriteAt + LOG_BATCH_MS - now()
+      if (wait <= 0) immediate = setImmediate(flush)
+      // Unref'd: a hub about to exit writes what is pending in its exit handler.
+      else timer = setTimeout(flush, Math.ceil(wait)).unref()
+    },
+    flush,
+  }
+}

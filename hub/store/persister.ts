@@ -45,14 +45,7 @@ export class Persister<T = StoredTask[]> {
   private changed = 0
   private saved = 0
   private running = false
-  /** The changes up to here are in the save that runs now (or ran last). */
-  private started = 0
-  /**
-   * Who waits, as two shared promises instead of one per durable() call (the task table asks
-   * three times per task): `inFlight` for changes the running save holds, `next` for those after.
-   */
-  private inFlight: Deferred | null = null
-  private next: Deferred | null = null
+  private waiters: Array<{ version: number; resolve: () => void; reject: (err: Error) => void }> = []
   private retryTimer: ReturnType<typeof setTimeout> | null = null
   private failingSince: number | null = null
   private failures = 0
@@ -105,8 +98,8 @@ export class Persister<T = StoredTask[]> {
    */
   durable(): Promise<void> {
     if (!this.store || this.saved >= this.changed) return Promise.resolve()
-    if (this.changed <= this.started) return (this.inFlight ??= deferred()).promise
-    return (this.next ??= deferred()).promise
+    const version = this.changed
+    return new Promise((resolve, reject) => this.waiters.push({ version, resolve, reject }))
   }
 
   private async run(): Promise<void> {
@@ -125,13 +118,6 @@ export class Persister<T = StoredTask[]> {
       }
       this.lastStartAt = this.opts.now()
       const version = this.changed
-      this.started = version
-      // Whoever waited for a change made so far waits for this save (both groups, when the
-      // first formed while a failed save waited to be tried again).
-      if (this.next) {
-        this.inFlight = this.inFlight ? both(this.inFlight, this.next) : this.next
-        this.next = null
-      }
       try {
         await this.store!.save(this.snapshot())
       } catch (err) {
@@ -144,9 +130,9 @@ export class Persister<T = StoredTask[]> {
         this.failures = 0
       }
       this.saved = version
-      const done = this.inFlight
-      this.inFlight = null
-      done?.resolve()
+      const ready = this.waiters.filter((w) => w.version <= version)
+      this.waiters = this.waiters.filter((w) => w.version > version)
+      for (const w of ready) w.resolve()
     }
     this.running = false
   }
@@ -159,10 +145,9 @@ export class Persister<T = StoredTask[]> {
       this.opts.log.error(`could not save ${this.what}`, { error, failed_saves: this.failures })
     }
     this.failingSince ??= this.opts.now()
-    const waiting = [this.inFlight, this.next]
-    this.inFlight = null
-    this.next = null
-    for (const d of waiting) d?.reject(new StorageUnavailable(error, this.what))
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w.reject(new StorageUnavailable(error, this.what))
     this.running = false
     if (this.closed) return
     this.retryTimer = setTimeout(() => {
@@ -179,35 +164,5 @@ export class Persister<T = StoredTask[]> {
     this.retryTimer = null
     if (this.spacingTimer) clearTimeout(this.spacingTimer)
     this.spacingTimer = null
-  }
-}
-
-interface Deferred {
-  promise: Promise<void>
-  resolve: () => void
-  reject: (err: Error) => void
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void
-  let reject!: (err: Error) => void
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  return { promise, resolve, reject }
-}
-
-function both(a: Deferred, b: Deferred): Deferred {
-  return {
-    promise: a.promise,
-    resolve: () => {
-      a.resolve()
-      b.resolve()
-    },
-    reject: (err) => {
-      a.reject(err)
-      b.reject(err)
-    },
   }
 }

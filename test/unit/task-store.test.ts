@@ -93,36 +93,6 @@ describe('Persister', () => {
     p.close()
   })
 
-  it('after a failed save, whoever waits for the retry and whoever waits for a newer change hear the same next save', async () => {
-    vi.useFakeTimers()
-    let broken = true
-    const store: TaskStore = {
-      load: async () => [],
-      save: async () => {
-        if (broken) throw new Error('EIO')
-      },
-    }
-    const table = [task('a')]
-    const p = new Persister(store, () => [...table], persisterOptions)
-    p.touch()
-    await expect(p.durable()).rejects.toBeInstanceOf(StorageUnavailable)
-    // Waits for the retry of what failed; then a change starts a save at once, holding both.
-    const older = p.durable()
-    table.push(task('b'))
-    p.touch()
-    const newer = p.durable()
-    await expect(Promise.allSettled([older, newer])).resolves.toEqual([
-      { status: 'rejected', reason: expect.any(StorageUnavailable) }, { status: 'rejected', reason: expect.any(StorageUnavailable) },
-    ])
-    const again = p.durable()
-    table.push(task('c'))
-    p.touch()
-    const last = p.durable()
-    broken = false
-    await expect(Promise.all([again, last])).resolves.toEqual([undefined, undefined])
-    p.close()
-  })
-
   it('is durable at once without a store', async () => {
     const p = new Persister(null, () => [], persisterOptions)
     p.touch()

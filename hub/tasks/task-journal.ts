@@ -9,7 +9,8 @@
 import type { Logger } from '../../shared/log.ts'
 import type { StoredTask } from './task-store.ts'
 
-export type TaskChange = { task: StoredTask } | { removed: string }
+/** `json`, when given, is JSON.stringify(task), already made (a finished task's, see task-table.ts). */
+export type TaskChange = { task: StoredTask; json?: string } | { removed: string }
 
 /** Journal bytes past which the next save writes a snapshot instead (amortised: a few times the snapshot). */
 export const MIN_COMPACT_BYTES = 1024 * 1024
@@ -18,7 +19,7 @@ export const COMPACT_FACTOR = 4
 export const journalPath = (snapshotPath: string) => `${snapshotPath}.journal`
 export const journalHeader = (generation: number) => `${JSON.stringify({ journal: 1, generation })}\n`
 export const journalLines = (changes: readonly TaskChange[]) =>
-  changes.map((c) => JSON.stringify('task' in c ? { t: c.task } : { d: c.removed })).join('\n') + '\n'
+  changes.map((c) => ('task' in c ? `{"t":${c.json ?? JSON.stringify(c.task)}}` : JSON.stringify({ d: c.removed }))).join('\n') + '\n'
 
 /**
  * Applies the journal `text` to `tasks` (by id, in order) when it follows `generation`.

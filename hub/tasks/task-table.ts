@@ -37,11 +37,19 @@ export class TaskTable {
   /** Tasks changed since the save that last held them: id → the number of its latest change. */
   private readonly dirty = new Map<string, number>()
   private changeNo = 0
+  /**
+   * Finished tasks' JSON, made once when they retire (their size counts against the memory
+   * bound) and written by the save that follows, unless the task changed again: id → the JSON
+   * and the number of the change it holds. Emptied by each save.
+   */
+  private retiredJson = new Map<string, { json: string; n: number }>()
+  private readonly saving: boolean
 
   constructor(opts: TaskTableOptions) {
     this.onForget = opts.onForget ?? (() => {})
     this.finished = new FinishedTasks(opts.maxFinished)
     const store = opts.store
+    this.saving = store !== null
     // A save writes what changed since the last one that held it (the store's journal), or the
     // whole table for a store without one; a change made while it runs rides on the next.
     this.persister = new Persister(store && { save: (marks) => this.save(store, marks) }, () => new Map(this.dirty), {
@@ -81,10 +89,14 @@ export class TaskTable {
 
   /** Stores the tasks `marks` names as they are now; each is clean after unless it changed again meanwhile. */
   private async save(store: TaskStore, marks: Map<string, number>): Promise<void> {
+    // Every entry is a task in `marks` (it was dirty when it retired, and still is).
+    const retiredJson = this.retiredJson
+    this.retiredJson = new Map()
     if (store.saveChanges) {
-      const changes: TaskChange[] = [...marks.keys()].map((id) => {
+      const changes: TaskChange[] = [...marks].map(([id, n]) => {
         const task = this.tasks.get(id)
-        return task ? { task } : { removed: id }
+        const retired = retiredJson.get(id)
+        return !task ? { removed: id } : retired?.n === n ? { task, json: retired.json } : { task }
       })
       await store.saveChanges(changes, () => this.snapshot())
     } else {
@@ -95,7 +107,10 @@ export class TaskTable {
 
   /** A task finished: kept for GET while it fits, then forgotten oldest first. */
   retire(task: TaskRecord): void {
-    const evicted = this.finished.add(task.task_id, JSON.stringify(task) ?? '')
+    const json = JSON.stringify(task) ?? ''
+    const n = this.dirty.get(task.task_id)
+    if (this.saving && n !== undefined) this.retiredJson.set(task.task_id, { json, n })
+    const evicted = this.finished.add(task.task_id, json)
     for (const id of evicted) {
       this.tasks.delete(id)
       this.seqs.delete(id)

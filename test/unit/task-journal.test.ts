@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createFileTaskStore, type StoredTask, type TaskFiles } from '../../hub/tasks/task-store.ts'
-import { journalPath, MIN_COMPACT_BYTES } from '../../hub/tasks/task-journal.ts'
+import { journalLines, journalPath, MIN_COMPACT_BYTES } from '../../hub/tasks/task-journal.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 
@@ -54,6 +54,12 @@ describe('task journal', () => {
     expect(written.appendedBytes).toBeLessThan(1000)
     const loaded = await createFileTaskStore(path, nodeStateFiles, silentLogger).load()
     expect(loaded.map((t) => [t.task_id, t.status])).toEqual([['b', 'completed'], ['c', 'queued'], ['d', 'queued']])
+  })
+
+  it('writes a change given with its JSON already made exactly as one given without', () => {
+    const done = { ...task('a', 'completed'), result: { text: 'é\u2028"' } }
+    expect(journalLines([{ task: done, json: JSON.stringify(done) }, { removed: 'b' }])).toBe(journalLines([{ task: done }, { removed: 'b' }]))
+    expect(JSON.parse(journalLines([{ task: done }]))).toEqual({ t: done })
   })
 
   it('ignores a torn last line, and replays nothing from a journal of an older snapshot', async () => {

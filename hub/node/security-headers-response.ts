@@ -22,16 +22,26 @@ type HeadHeaders = OutgoingHttpHeaders | OutgoingHttpHeader[]
 const initResponse = ServerResponse as unknown as (this: ServerResponse, req: IncomingMessage, options?: object) => void
 const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, statusCode: number, ...rest: unknown[]) => ServerResponse
 
-/** Node's response with the security headers written with its head; pass it as `http.createServer`'s `ServerResponse`. */
-export const SecurityHeadersResponse = function SecurityHeadersResponse(this: ServerResponse, req: IncomingMessage, options?: object) {
-  initResponse.call(this, req, options)
-} as unknown as typeof ServerResponse
+/**
+ * Node's response with the security headers written with its head; pass it as
+ * `http.createServer`'s `ServerResponse`. Should a later Node make ServerResponse a class (it
+ * cannot be called then), a derived class, as before.
+ */
+export const SecurityHeadersResponse = /^class\b/.test(Function.prototype.toString.call(ServerResponse))
+  ? class SecurityHeadersResponse extends ServerResponse {} as typeof ServerResponse
+  : responseFunction()
 
-Object.setPrototypeOf(SecurityHeadersResponse, ServerResponse)
-Object.setPrototypeOf(SecurityHeadersResponse.prototype, ServerResponse.prototype)
+function responseFunction(): typeof ServerResponse {
+  const made = function SecurityHeadersResponse(this: ServerResponse, req: IncomingMessage, options?: object) {
+    initResponse.call(this, req, options)
+  } as unknown as typeof ServerResponse
+  Object.setPrototypeOf(made, ServerResponse)
+  Object.setPrototypeOf(made.prototype, ServerResponse.prototype)
+  Object.defineProperty(made.prototype, 'constructor', { value: made, writable: true, configurable: true })
+  return made
+}
 
 Object.defineProperties(SecurityHeadersResponse.prototype, {
-  constructor: { value: SecurityHeadersResponse, writable: true, configurable: true },
   /** Tells the app's middleware that these headers are written here. */
   [WRITES_SECURITY_HEADERS]: { get: () => true, configurable: true },
   writeHead: {

@@ -38,7 +38,8 @@ function threadCpuMs(pid: number): Map<string, number> {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = /\((.*)\)/.exec(stat)?.[1] ?? tid
+      // The main thread apart: Node 20 names every thread "node".
+      const name = tid === String(pid) ? 'main' : (/\((.*)\)/.exec(stat)?.[1] ?? tid)
       const f = stat.replace(/^.*\) /, '').split(' ')
       out.set(`${name} user`, (out.get(`${name} user`) ?? 0) + Number(f[11]) * 10)
       out.set(`${name} sys`, (out.get(`${name} sys`) ?? 0) + Number(f[12]) * 10)
@@ -54,8 +55,10 @@ const show = (xs: number[], digits = 1) => xs.map((x) => x.toFixed(digits)).join
 if (mode === 'rps') {
   await withHubAndBareHono(runtime, agents, async ({ hub, bare }) => {
     const out = { hub: { rps: [] as number[], us: [] as number[] }, bare: { rps: [] as number[], us: [] as number[] } }
+    const threads = { hub: new Map<string, number>(), bare: new Map<string, number>() }
     const load = async (fleet: ConnectedFleet, seconds: number) => {
       const cpu0 = cpuMs(fleet.server.pid)
+      const threads0 = threadCpuMs(fleet.server.pid)
       const r = await autocannon({
         url: `${fleet.server.url}${fleet.server.agentPath.replace('{id}', 'bench-agent-7')}`,
         headers: fleet.server.adminHeaders, connections: 10, duration: seconds, pipelining: 1,
@@ -64,17 +67,28 @@ if (mode === 'rps') {
         ...(rate > 0 ? { overallRate: rate } : {}),
       })
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`)
+      // CPU per request by thread (the main thread, V8's workers, libuv's pool), summed over the timed rounds.
+      const sums = fleet === hub ? threads.hub : threads.bare
+      for (const [name, at] of threadCpuMs(fleet.server.pid)) sums.set(name, (sums.get(name) ?? 0) + at - (threads0.get(name) ?? 0))
       return { rps: r['2xx'] / r.duration, us: ((cpuMs(fleet.server.pid) - cpu0) * 1000) / r['2xx'] }
     }
     process.stderr.write(`pids: hub ${hub.server.pid}, bare ${bare.server.pid}\n`)
     await load(hub, 1)
     await load(bare, 1)
+    threads.hub.clear()
+    threads.bare.clear()
+    const requests = { hub: 0, bare: 0 }
     for (let round = 0; round < rounds; round++) {
       for (const side of round % 2 === 0 ? (['hub', 'bare'] as const) : (['bare', 'hub'] as const)) {
         const r = await load(side === 'hub' ? hub : bare, 4)
         out[side].rps.push(r.rps)
         out[side].us.push(r.us)
+        requests[side] += r.rps * 4
       }
+    }
+    for (const side of ['hub', 'bare'] as const) {
+      const perThread = [...threads[side]].filter(([, ms]) => ms > 0).map(([name, ms]) => `${name} ${((ms * 1000) / requests[side]).toFixed(1)}`)
+      process.stderr.write(`${side} µs CPU/req by thread: ${perThread.join(', ')}\n`)
     }
     process.stdout.write(`rps ${runtime} N=${agents}: hub ${show(out.hub.rps, 0)} req/s, ${show(out.hub.us)} µs CPU/req; ` +
       `bare ${show(out.bare.rps, 0)} req/s, ${show(out.bare.us)} µs CPU/req; ratio ${(median(out.hub.rps) / median(out.bare.rps)).toFixed(3)}, ` +

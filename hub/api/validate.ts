@@ -99,13 +99,34 @@ export function params<S extends v.GenericSchema<Record<string, string>>>(
   in: { param: v.InferInput<S> }
   out: { param: v.InferOutput<S> }
 }> {
+  // The last valid parameters and their output: a client reading one agent sends the same again,
+  // and the same strings validate the same (the schema is pure). Only valid ones are kept.
+  let lastValue: Record<string, string> | null = null
+  let lastOutput: unknown
   // Not async: on a valid request the handler's own promise is returned, one step fewer per request.
   return tagRequestSchema('param', schema, (c, next) => {
     const value = c.req.param()
+    if (lastValue !== null && sameParams(value, lastValue)) {
+      c.req.addValidatedData('param', lastOutput as never)
+      return next()
+    }
     const issues = validate(c, 'param', schema, value, unstorableParam(value))
     if (issues) return Promise.resolve(c.json(invalid(issues), 400))
+    lastValue = value
+    lastOutput = c.req.valid('param' as never)
     return next()
   })
+}
+
+/** Whether two routes' decoded parameters are the same names with the same values. */
+function sameParams(a: Record<string, string>, b: Record<string, string>): boolean {
+  let count = 0
+  for (const key in a) {
+    if (a[key] !== b[key]) return false
+    count++
+  }
+  for (const _key in b) count--
+  return count === 0
 }
 
 /** Validates the query string (each key's first value). */

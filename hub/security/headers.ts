@@ -48,7 +48,12 @@ function secured(c: Context): Response {
 }
 
 function isUpgradeElsewhere(c: Context): boolean {
-  return c.req.path !== '/ws' && c.req.header('upgrade')?.toLowerCase() === 'websocket'
+  if (c.req.path === '/ws') return false
+  // On Node, the headers its parser made (what Hono's lookup reads too, through a wrapper built
+  // per request): this check runs on every request.
+  const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming
+  const upgrade = incoming?.headers ? incoming.headers.upgrade : c.req.header('upgrade')
+  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
 }
 
 function upgradeRefused(c: Context): Response {

@@ -6,8 +6,8 @@
  * answers themselves), and that response alone with every way of writing a head.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { connect, type AddressInfo } from 'node:net'
-import { createServer, type ServerResponse } from 'node:http'
+import { connect, Socket, type AddressInfo } from 'node:net'
+import { createServer, IncomingMessage, ServerResponse as NodeServerResponse, type ServerResponse } from 'node:http'
 import { SecurityHeadersResponse } from '../../hub/node/security-headers-response.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
@@ -99,5 +99,13 @@ describe('the Node hub\'s server response', () => {
   ])('adds them to an answer with %s, each once', async (_name, answer, caching) => {
     const res = await received(answer)
     expect([res.headers.get('cache-control'), res.headers.get('x-content-type-options')]).toEqual([caching, 'nosniff'])
+  })
+
+  it('is a ServerResponse made by a constructor function while Node\'s is one (V8 never kept a derived class\'s compile)', () => {
+    const nodeMakesItAFunction = !/^class\b/.test(Function.prototype.toString.call(NodeServerResponse))
+    expect(/^class\b/.test(Function.prototype.toString.call(SecurityHeadersResponse))).toBe(!nodeMakesItAFunction)
+    const res = new SecurityHeadersResponse(new IncomingMessage(new Socket()))
+    expect(res).toBeInstanceOf(NodeServerResponse)
+    expect(res.constructor).toBe(SecurityHeadersResponse)
   })
 })

@@ -109,7 +109,7 @@ export class TaskBoard {
       this.tasks.add(task)
       if (task.status === 'queued') {
         this.queue.push(task.task_id)
-        if (task.run_after !== null) this.timers.armStep(task.task_id, Math.max(0, task.run_after - this.opts.clock.now()), () => this.queue.schedule())
+        if (task.run_after !== null) this.dispatchWhenDue(task.task_id, task.run_after)
       } else if (isFinished(task.status)) this.tasks.retire(task)
       else {
         if (task.agent_id !== null) this.restoredInFlight.set(task.agent_id, task.task_id)
@@ -223,7 +223,15 @@ export class TaskBoard {
     task.run_after = this.opts.clock.now() + delayMs
     this.touch(task)
     this.queue.push(task.task_id)
-    this.timers.armStep(task.task_id, delayMs, () => this.queue.schedule())
+    this.dispatchWhenDue(task.task_id, task.run_after)
+  }
+
+  /** Dispatches once the clock dispatch reads has reached `at`; a timer that fired early (Node's
+   *  run on the event loop's cached time) waits out the rest, or the retry would wait for an agent freed. */
+  private dispatchWhenDue(taskId: string, at: number): void {
+    const left = at - this.opts.clock.now()
+    if (left <= 0) this.queue.schedule()
+    else this.timers.armStep(taskId, left, () => this.dispatchWhenDue(taskId, at))
   }
 
   /** Cancels a task that has not finished (task-cancel.ts). */

@@ -74,7 +74,9 @@ describe('a sidecar outside pm2', () => {
       expect(lines.some((l) => l.msg === 'identified')).toBe(true)
       expect(run.out()).not.toContain(agentToken)
       // The hub logged the identify with the peer's address.
-      expect(hub.logs.some((l) => l.includes('"msg":"agent identified","agent_id":"loose-1","peer":"127.0.0.1:'))).toBe(true)
+      // (Its stdout comes in batches of up to 20 ms: the line may follow the sidecar's.)
+      const identifiedHere = (l: string) => l.includes('"msg":"agent identified","agent_id":"loose-1","peer":"127.0.0.1:')
+      await waitFor(() => hub.logs.some(identifiedHere), (seen) => seen, { timeoutMs: 5000, what: "the hub's identify line" })
     } finally {
       run.child.kill('SIGINT')
       expect(await run.exited).toBe(0)

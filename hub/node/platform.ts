@@ -2,9 +2,11 @@
  * Node's platform for the hub's portable core: the shared secret file (SecretFiles), the task
  * table (StateFiles) and the tokens' MAC. Used by the Node hub entry and the token command.
  */
+import { createHmac, createSecretKey } from 'node:crypto'
 import { link, mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import type { SecretFiles } from '../auth/secret.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
+import type { TokenMac } from '../auth/auth.ts'
 import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
 import { appendSynced } from './synced-appends.ts'
 
@@ -34,5 +36,8 @@ export const nodeSecretFiles: SecretFiles = {
 
 export const nodeStateFiles: TaskFiles = { read: readTextOrNull, writeAtomic: writeFileAtomic, rename, append: appendSynced }
 
-/** HMAC-SHA256 under the secret, synchronous: on Node about half WebCrypto's CPU per token (auth.ts); see token-mac.ts. */
-export { nodeTokenMac } from './token-mac.ts'
+/** HMAC-SHA256 under the secret, synchronous: on Node about half WebCrypto's CPU per token (auth.ts). */
+export function nodeTokenMac(secret: string): TokenMac {
+  const key = createSecretKey(Buffer.from(secret, 'utf8'))
+  return (signingInput) => createHmac('sha256', key).update(signingInput).digest()
+}

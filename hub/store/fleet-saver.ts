@@ -20,8 +20,7 @@ import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
 
 /**
- * Saves start at least this far apart, except when an answer waits for one (durableNow: an admin
- * restart, drain or resume, hub/store/saved-answers.ts; rollouts and healing's own). A save
+ * Saves start at least this far apart. Nothing waits for them (unlike a task's 201), and a save
  * of a large fleet's restarts costs the event loop a few ms (3200 restarts: about 2.5 ms to
  * encode), which at once per restart would show in command_latency_p99. The price: a hub killed
  * may lose up to this much of the latest changes.
@@ -145,15 +144,6 @@ export class FleetSaver {
 
   /** Resolves once every change so far is saved; rejects when that save failed. */
   durable(): Promise<void> {
-    return this.persister.durable()
-  }
-
-  /**
-   * durable(), the save started without waiting out SAVE_SPACING_MS: an admin answer waits for
-   * it (a restart, drain or resume is acknowledged once kept, as a cluster's once committed).
-   */
-  durableNow(): Promise<void> {
-    this.persister.hurry()
     return this.persister.durable()
   }
 

@@ -123,7 +123,7 @@ export function createHub(options: HubOptions) {
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
-    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks?.() ?? tasks.waitingCount) }),
+    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks() ?? tasks.waitingCount) }),
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
@@ -148,7 +148,7 @@ export function createHub(options: HubOptions) {
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   // A cluster's output is in its table; one hub's in memory, saved in the data dir when it has one.
-  const memoryOutputs = cluster?.outputs ? null : new MemoryTaskOutputs(() => clock.now())
+  const memoryOutputs = cluster ? null : new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = memoryOutputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
     : null

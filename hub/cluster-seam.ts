@@ -61,10 +61,8 @@ export interface ClusterSeam {
   tasks: TaskOwner
   /** The rollout engine over the cluster's rows (the same engine as a single hub's). */
   rollouts: RolloutEngine
-  /** The restart engine over the cluster's rows (LocalOwners.createRestarts). */
-  restarts: RestartEngine
   /** Task output in the cluster's table, readable from every hub. */
-  outputs?: TaskOutputStore
+  outputs: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
   /**
@@ -78,7 +76,7 @@ export interface ClusterSeam {
   /** How the database is doing, for GET /health (failing_since: null while it answers). */
   storage(): { failing_since: number | null; failed_saves: number }
   /** Tasks of the whole fleet waiting for an agent (GET /metrics). */
-  queuedTasks?(): Promise<number>
+  queuedTasks(): Promise<number>
   /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
   close(): void
 }

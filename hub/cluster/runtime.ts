@@ -231,7 +231,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, rollouts, restarts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),

@@ -174,7 +174,7 @@ export function createHub(options: HubOptions) {
   const limitBody: MiddlewareHandler = limitBodies(o.maxBodyBytes, (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413))
 
   const app = new Hono()
-    .use(httpHardening)
+    .use(httpHardening(options.upgradeHeader))
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
       const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)

@@ -19,6 +19,7 @@ import type { AuditStore } from '../access/audit-store.ts'
 import type { OutputFiles } from '../tasks/file-output.ts'
 import type { FleetState, FleetStateStore } from '../store/fleet-state.ts'
 import type { OverdueTask } from '../tasks/task-timers.ts'
+import type { UpgradeHeader } from '../security/headers.ts'
 
 export interface HubOptions {
   upgradeWebSocket: UpgradeWebSocket<any>
@@ -129,6 +130,8 @@ export interface HubOptions {
    * refused tokens. Each runtime entry supplies its own (Node: the socket; Deno: remoteAddr).
    */
   remoteAddress?: (c: Context) => string | null
+  /** A request's `upgrade` header, read on every request (Node: hub/node/upgrade-header.ts). Default: `c.req.header('upgrade')`. */
+  upgradeHeader?: UpgradeHeader
   /** The runtime's version and memory, for `GET /metrics` (hub/node/metrics.ts, hub/deno/metrics.ts). */
   processMetrics?: ProcessMetrics
   clock?: Clock

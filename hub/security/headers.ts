@@ -12,25 +12,42 @@ import { ERROR } from '../../shared/protocol.ts'
  * anywhere but /ws is refused before any route runs: routed, an upgrade to the events stream
  * made the Node hub read its own endless answer into memory.
  */
-export const httpHardening: MiddlewareHandler = (c, next) => {
-  const outgoing = (c.env as { outgoing?: Partial<ServerResponseHeaders> } | undefined)?.outgoing
-  // Not async: the route's own promise is returned, one step fewer per request.
-  if (outgoing?.[WRITES_SECURITY_HEADERS] === true) return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
-  if (typeof outgoing?.setHeader !== 'function') return withHeadersSet(c, next)
-  // Node on a server without that response (an embedder's): on the server's response, which
-  // Node merges under the answer's own headers when it writes them (an answer's own
-  // cache-control wins). Reading `c.res.headers` instead builds a web Headers from the answer's
-  // plain ones on every request: about a tenth of the hub's own CPU per GET (profiled).
-  outgoing.setHeader('cache-control', 'no-store')
-  outgoing.setHeader('x-content-type-options', 'nosniff')
-  return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
+export function httpHardening(upgradeHeader: UpgradeHeader = requestUpgradeHeader): MiddlewareHandler {
+  const isUpgradeElsewhere = (c: Context): boolean => {
+    if (c.req.path === '/ws') return false
+    const upgrade = upgradeHeader(c)
+    return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
+  }
+  return (c, next) => {
+    const outgoing = (c.env as { outgoing?: Partial<ServerResponseHeaders> } | undefined)?.outgoing
+    // Not async: the route's own promise is returned, one step fewer per request.
+    if (outgoing?.[WRITES_SECURITY_HEADERS] === true) return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
+    if (typeof outgoing?.setHeader !== 'function') return withHeadersSet(c, next, isUpgradeElsewhere)
+    // Node on a server without that response (an embedder's): on the server's response, which
+    // Node merges under the answer's own headers when it writes them (an answer's own
+    // cache-control wins). Reading `c.res.headers` instead builds a web Headers from the answer's
+    // plain ones on every request: about a tenth of the hub's own CPU per GET (profiled).
+    outgoing.setHeader('cache-control', 'no-store')
+    outgoing.setHeader('x-content-type-options', 'nosniff')
+    return isUpgradeElsewhere(c) ? Promise.resolve(upgradeRefused(c)) : next()
+  }
+}
+
+/**
+ * A request's `upgrade` header. Read on every request, so a runtime may pass a faster way than
+ * Hono's (the Node hub: hub/node/upgrade-header.ts). Default: `c.req.header('upgrade')`.
+ */
+export type UpgradeHeader = (c: Context) => string | undefined
+
+function requestUpgradeHeader(c: Context): string | undefined {
+  return c.req.header('upgrade')
 }
 
 /**
  * Other runtimes and `app.request`: set on the answer once it is made; in the same turn when
  * the route answered at once (hub/api/dispatch.ts), so that Deno gets its answer without a promise.
  */
-function withHeadersSet(c: Context, next: Next): Promise<Response | void> {
+function withHeadersSet(c: Context, next: Next, isUpgradeElsewhere: (c: Context) => boolean): Promise<Response | void> {
   if (isUpgradeElsewhere(c)) {
     c.res = upgradeRefused(c)
     return Promise.resolve(secured(c))
@@ -45,15 +62,6 @@ function secured(c: Context): Response {
   if (!headers.has('cache-control')) headers.set('cache-control', 'no-store')
   headers.set('x-content-type-options', 'nosniff')
   return c.res
-}
-
-function isUpgradeElsewhere(c: Context): boolean {
-  if (c.req.path === '/ws') return false
-  // On Node, the headers its parser made (what Hono's lookup reads too, through a wrapper built
-  // per request): this check runs on every request.
-  const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming
-  const upgrade = incoming?.headers ? incoming.headers.upgrade : c.req.header('upgrade')
-  return typeof upgrade === 'string' && upgrade.toLowerCase() === 'websocket'
 }
 
 function upgradeRefused(c: Context): Response {

@@ -144,8 +144,8 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
   }
 
   /**
-   * Announces queued work at `at` (epoch ms, database time, read as this hub's: a retry's delay
-   * is seconds, clocks differ by less). A hub that dies first leaves it to the next nudge.
+   * Announces queued work at `at` (epoch ms, this hub's clock: a retry's delay as the store counted
+   * it, run_after less the same statement's updated_at). A hub that dies first leaves it to the next nudge.
    */
   private announceAt(at: number): void {
     const timer = setTimeout(() => {
@@ -240,7 +240,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
       if (superseded) this.d.fleet.taskStarted(rec)
       this.changed(taskId, row ?? undefined)
       // Failed with retries left: queued again, claimable once its delay has passed.
-      if (row?.status === 'queued' && row.run_after !== null) this.announceAt(row.run_after)
+      if (row?.status === 'queued' && row.run_after !== null) this.announceAt(Date.now() + row.run_after - row.updated_at)
       // Acknowledged only once stored: until then the sidecar keeps the outcome and resends it.
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
       this.d.fleet.release(rec, taskId)

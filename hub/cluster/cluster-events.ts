@@ -142,17 +142,17 @@ export class ClusterEvents implements LiveEventSource {
     this.#published = []
     try {
       await this.d.settled()
-      const agents = await this.#agentViews(changes)
-      const viewed = (await Promise.all(changes.map((c) => this.#view(c, agents)))).filter((e) => e !== null)
-      // The events as inserted; the task rows their views came from, to check under the lock.
-      const events: { kind: LiveEventKind; payload: unknown }[] = viewed.map(({ kind, payload }) => ({ kind, payload }))
-      const rows = new Map(viewed.flatMap((v, i) => v.row ? [[events[i], v.row] as const] : []))
-      events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
-      for (const e of events) this.d.ownView?.(e.kind, e.payload)
-      if (events.length === 0) return
+      // Agents' views are read under the lock (#underLock); the others now, in change order.
+      const viewed = await Promise.all(changes.map((c) => c.type === 'agent' ? c.agent_id : this.#view(c)))
+      if (viewed.every((v) => v === null) && published.length === 0) return
+      const events: { kind: LiveEventKind; payload: unknown }[] = []
       await insertEvents(this.d.sql, events,
         (tx, lastId) => this.d.bus.publish(ALL_HUBS, { kind: EVENTS_NUDGE, id: lastId }, tx),
-        (tx) => this.#freshTaskViews(tx, rows))
+        async (tx) => {
+          await this.#underLock(tx, viewed, events)
+          events.push(...published.map(({ kind, view }) => ({ kind, payload: view })))
+          for (const e of events) this.d.ownView?.(e.kind, e.payload)
+        })
     } catch (err) {
       // The live view misses these (its clients see the next ones); nothing promised is lost.
       this.d.log.warn('could not record cluster events', { error: String(err), events: changes.length + published.length })
@@ -160,13 +160,34 @@ export class ClusterEvents implements LiveEventSource {
   }
 
   /**
-   * The agents of one write's changes, read together: one statement per write, where a read per
-   * agent was about 1.1 statements per task under the cluster_task_throughput load.
+   * Under the events' insert lock, the views of one write, in change order, into `events`: views
+   * read there are at least as new as every event already in the table (its inserter's changes
+   * committed before it), so an event of this hub never follows another hub's newer one with an
+   * older view (a drain on that hub, a rollout stepped there). Agents are read here, in one
+   * statement (a read per agent was about 1.1 statements per task under the
+   * cluster_task_throughput load); tasks and rollouts read before are read again when they moved.
    */
-  async #agentViews(changes: Change[]): Promise<Map<string, AgentViewRow>> {
-    const ids = changes.flatMap((c) => c.type === 'agent' ? [c.agent_id] : [])
-    if (ids.length === 0) return new Map()
-    return new Map((await getAgentViews(this.d.sql, ids)).map((row) => [row.agent_id, row]))
+  async #underLock(tx: Queryable, viewed: Array<string | Viewed | null>, events: { kind: LiveEventKind; payload: unknown }[]): Promise<void> {
+    const agentIds = viewed.filter((v) => typeof v === 'string')
+    const agents = agentIds.length === 0 ? new Map<string, AgentViewRow>()
+      : new Map((await getAgentViews(tx, agentIds)).map((row) => [row.agent_id, row]))
+    const rows = new Map<{ payload: unknown }, TaskRow>()
+    const rollouts: Array<[{ payload: unknown }, string]> = []
+    for (const v of viewed) {
+      if (v === null) continue
+      if (typeof v === 'string') {
+        const row = agents.get(v)
+        if (row) events.push({ kind: 'agent', payload: agentViewOf(row) })
+        continue
+      }
+      const event = { kind: v.kind, payload: v.payload }
+      events.push(event)
+      if (v.row) rows.set(event, v.row)
+      if (v.rolloutId) rollouts.push([event, v.rolloutId])
+    }
+    await this.#freshTaskViews(tx, rows)
+    // Rollouts change seldom: each is read again, from the rows as they stand now.
+    for (const [event, rolloutId] of rollouts) event.payload = (await this.d.rolloutView(rolloutId)) ?? event.payload
   }
 
   /**
@@ -186,13 +207,9 @@ export class ClusterEvents implements LiveEventSource {
     }
   }
 
-  /** The current view of what changed, from the rows; nothing when it is gone by now. */
-  async #view(change: Change, agents: Map<string, AgentViewRow>): Promise<{ kind: LiveEventKind; payload: unknown; row?: TaskRow } | null> {
+  /** The current view of what changed (not an agent's), from the rows; nothing when it is gone by now. */
+  async #view(change: Exclude<Change, { type: 'agent' }>): Promise<Viewed | null> {
     switch (change.type) {
-      case 'agent': {
-        const row = agents.get(change.agent_id)
-        return row ? { kind: 'agent', payload: agentViewOf(row) } : null
-      }
       case 'task': {
         const kept = this.d.taskRow?.(change.task_id)
         if (kept === null) return null
@@ -201,7 +218,7 @@ export class ClusterEvents implements LiveEventSource {
       }
       case 'rollout': {
         const view = await this.d.rolloutView(change.rollout_id)
-        return view ? { kind: 'rollout', payload: view } : null
+        return view ? { kind: 'rollout', payload: view, rolloutId: change.rollout_id } : null
       }
       case 'healing': {
         const view = await this.d.healingAction(change.action_id)
@@ -209,4 +226,12 @@ export class ClusterEvents implements LiveEventSource {
       }
     }
   }
+}
+
+/** A view read before the insert lock, with what it came from when it may need reading again there. */
+interface Viewed {
+  kind: LiveEventKind
+  payload: unknown
+  row?: TaskRow
+  rolloutId?: string
 }

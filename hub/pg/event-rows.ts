@@ -29,7 +29,8 @@ export async function clusterEpoch(sql: Queryable): Promise<string> {
 /**
  * Inserts the events in order, one inserter at a time, in one row; returns the last id.
  * `underLock` runs once the lock is held, before the insert: views read there are at least as new
- * as every event already in the table (an inserter's changes commit before its events do).
+ * as every event already in the table (an inserter's changes commit before its events do). It may
+ * still fill or shorten `events`; when none are left, nothing is inserted and 0 returned.
  */
 export async function insertEvents(
   sql: Sql, events: { kind: string; payload: unknown }[], notify: (tx: Queryable, lastId: number) => Promise<void>,
@@ -38,6 +39,8 @@ export async function insertEvents(
   return inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${EVENTS_INSERT_LOCK})`
     await underLock?.(tx)
+    // `underLock` may have found nothing left to show (an agent forgotten meanwhile): no id drawn.
+    if (events.length === 0) return 0
     // Payloads as JSON text, cast to json as the column takes it: json keeps a task's input or
     // result exactly (U+0000 included), and a jsonb column takes json by assignment.
     const [row] = events.length === 1

@@ -4,13 +4,13 @@
  * /api/admin/audit filters and pages, newest first; GET /api/admin/whoami.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { createTokenVerifier, mintToken } from '../../hub/auth/auth.ts'
 import { createLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 const clock = { at: T0, now: () => clock.at }
 
 let hub: Hub
@@ -19,7 +19,7 @@ let admin: string
 
 beforeEach(async () => {
   logs = []
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, clock, log: createLogger('hub', (l) => logs.push(l)) })
+  hub = createTestHub({ secret: SECRET, clock, log: createLogger('hub', (l) => logs.push(l)) })
   admin = (await mintToken(SECRET, { role: 'admin', access: 'admin', name: 'root' }, T0)).token
 })
 afterEach(() => hub.close())

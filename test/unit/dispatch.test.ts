@@ -7,7 +7,7 @@
 import { Hono, type Context } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { dispatchAtOnce } from '../../hub/api/dispatch.ts'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 
@@ -76,7 +76,7 @@ describe('dispatchAtOnce', () => {
 describe('the hub app', () => {
   it('answers an admin GET with a token it has judged before at once, with its security headers', async () => {
     const secret = 's'.repeat(40)
-    const hub = createHub({ upgradeWebSocket: (() => async () => new Response(null, { status: 426 })) as never, secret, log: silentLogger })
+    const hub = createTestHub({ secret, log: silentLogger })
     try {
       const { token } = await mintToken(secret, { role: 'admin', access: 'viewer', name: 'v' })
       const request = () => new Request('http://hub/api/admin/agents/nobody', { headers: { authorization: `Bearer ${token}` } })

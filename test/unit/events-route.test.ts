@@ -5,7 +5,8 @@
  */
 import { waitUntil } from '../../support/wait.ts'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createHub, type Hub, type HubOptions } from '../../hub/app.ts'
+import type { Hub, HubOptions } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import { agentView } from '../../hub/api/views.ts'
@@ -13,7 +14,6 @@ import { EVENT_STREAM_DEFAULTS } from '../../hub/events/event-stream.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 type SseEvent = { id: string | null; event: string; data: string }
 let hub: Hub
@@ -23,7 +23,7 @@ const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) }
 
 function start(options: Partial<HubOptions> = {}) {
   hub?.close()
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log, ...options })
+  hub = createTestHub({ secret: SECRET, log, ...options })
 }
 
 beforeEach(async () => {

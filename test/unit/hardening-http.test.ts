@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { canonicalBase64Url, createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import { ensureSecret } from '../../hub/auth/secret.ts'
 import { nodeSecretFiles } from '../../hub/node/platform.ts'
@@ -23,7 +24,7 @@ afterEach(() => {
 
 describe('security headers', () => {
   async function answers() {
-    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger })
+    hub = createTestHub({ secret: SECRET, log: silentLogger })
     const admin = { authorization: `Bearer ${await signAdminToken(SECRET)}` }
     return {
       health: await hub.app.request('/health'),
@@ -94,7 +95,7 @@ describe('token signatures: canonical base64url only', () => {
   })
 
   it('refuses a padded admin token on an admin route with 401', async () => {
-    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger })
+    hub = createTestHub({ secret: SECRET, log: silentLogger })
     const token = await signAdminToken(SECRET)
     expect((await hub.app.request('/api/admin/agents', { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
     expect((await hub.app.request('/api/admin/agents', { headers: { authorization: `Bearer ${token}=` } })).status).toBe(401)
@@ -131,7 +132,7 @@ describe('the hub-secret file', () => {
 
 describe('caps: event streams and queued tasks', () => {
   async function capped(options: { maxEventClients?: number; maxQueuedTasks?: number }) {
-    hub = createHub({ upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger, ...options })
+    hub = createTestHub({ secret: SECRET, log: silentLogger, ...options })
     const headers = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' }
     return {
       events: () => hub!.app.request('/api/admin/events', { headers }),
@@ -193,8 +194,8 @@ describe('a resumed event stream never answers an empty 200', () => {
   }
 
   async function resume(maxQueuedBytes: number, events: number, eventBytes: number) {
-    hub = createHub({
-      upgradeWebSocket: (() => async () => {}) as never, secret: SECRET, log: silentLogger, eventStream: { maxQueuedBytes, batchMs: 0 },
+    hub = createTestHub({
+      secret: SECRET, log: silentLogger, eventStream: { maxQueuedBytes, batchMs: 0 },
     })
     for (let i = 0; i < events; i++) hub.events.publish('task', { task_id: `t-${i}`, result: 'r'.repeat(eventBytes) })
     const headers = { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'last-event-id': `${hub.events.log.epoch}-0` }

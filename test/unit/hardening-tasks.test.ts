@@ -4,7 +4,8 @@
  * changes nothing. Agents join through the fleet's identify path with a recording Peer.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import type { Peer } from '../../hub/agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -12,7 +13,7 @@ import { silentLogger } from '../../shared/log.ts'
 let hub: Hub
 beforeEach(() => {
   vi.useFakeTimers()
-  hub = createHub({ upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger })
+  hub = createTestHub({ secret: 's'.repeat(40), log: silentLogger })
 })
 afterEach(() => {
   hub.close()

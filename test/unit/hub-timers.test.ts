@@ -4,7 +4,8 @@
  * Agents join through the fleet's identify path with a recording Peer (the socket layer's seam).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import type { Peer } from '../../hub/agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
@@ -14,8 +15,7 @@ let hub: Hub
 
 beforeEach(() => {
   vi.useFakeTimers()
-  hub = createHub({
-    upgradeWebSocket: (() => async () => new Response(null)) as never,
+  hub = createTestHub({
     secret: 's'.repeat(40), log: silentLogger,
     acceptTimeoutMs: 5 * SECOND, taskGraceMs: 20 * SECOND, restartTimeoutMs: 60 * SECOND,
   })
@@ -165,8 +165,7 @@ describe('a hub killed between saving a task and saving its assignment', () => {
       load: async () => [],
       save: (tasks: Array<{ status: string }>) => new Promise<void>((release) => saves.push({ status: tasks.map((t) => t.status), release })),
     }
-    const saving = createHub({
-      upgradeWebSocket: (() => async () => new Response(null)) as never,
+    const saving = createTestHub({
       secret: 's'.repeat(40), log: silentLogger, taskStore: store,
     })
     try {
@@ -326,8 +325,8 @@ describe('the hub does not wait forever on an agent (task_overdue)', () => {
   it('goes through one hook: createHub\'s onOverdue hears of the agent and the task', async () => {
     hub.close()
     const heard: unknown[] = []
-    hub = createHub({
-      upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger,
+    hub = createTestHub({
+      secret: 's'.repeat(40), log: silentLogger,
       taskGraceMs: 5 * SECOND, onOverdue: (overdue) => heard.push(overdue),
     })
     const a = join('a-1')
@@ -369,8 +368,8 @@ describe('refusals and results the hub counts', () => {
 describe('memory bounded by age', () => {
   it('forgets an offline agent with no task after the offline TTL, and not one that still holds a task', async () => {
     hub.close()
-    hub = createHub({
-      upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger,
+    hub = createTestHub({
+      secret: 's'.repeat(40), log: silentLogger,
       offlineTtlMs: 120 * SECOND, taskGraceMs: 3600 * SECOND,
     })
     const idle = join('idle-1')

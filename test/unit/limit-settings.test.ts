@@ -3,7 +3,7 @@
  * The limits on a hub's sockets: limits.test.ts.
  */
 import { describe, expect, it } from 'vitest'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { hubSettings, resolveHubConfig } from '../../hub/config/config.ts'
 import { FrameBudget } from '../../hub/sockets/limits.ts'
 
@@ -75,7 +75,7 @@ describe('limit settings', () => {
   })
 
   it('refuses a limit below 1 in createHub options', () => {
-    expect(() => createHub({ upgradeWebSocket: (() => {}) as never, secret: 's'.repeat(40), maxConnections: 0 }))
+    expect(() => createTestHub({ secret: 's'.repeat(40), maxConnections: 0 }))
       .toThrow(new Error('options.maxConnections must be a positive integer, got 0'))
   })
 })

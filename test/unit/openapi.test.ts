@@ -7,7 +7,8 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { Hono } from 'hono'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import * as v from 'valibot'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import { buildOpenApiDocument } from '../../hub/api/openapi.ts'
 import { jsonBody, params, query } from '../../hub/api/validate.ts'
@@ -15,14 +16,13 @@ import { silentLogger } from '../../shared/log.ts'
 import { createAnswerChecker } from '../../support/openapi-check.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let doc: any
 let token: string
 
 beforeEach(async () => {
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger })
+  hub = createTestHub({ secret: SECRET, log: silentLogger })
   token = await signAdminToken(SECRET)
   const res = await hub.app.request('/api/openapi.json')
   expect(res.status).toBe(200)

@@ -8,7 +8,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { sign } from 'hono/jwt'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
 import { ROUTE_ROLES, routeKey } from '../../hub/access/route-roles.ts'
 import { ACCESS_ROLES, type AccessRole } from '../../hub/access/roles.ts'
@@ -19,7 +20,6 @@ import { DASHBOARD_ACTIONS } from '../../hub/dashboard/browser/actions.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 /** Where the table must hold every route: the admin API, the metrics and enrollment. */
 const RANK: Record<AccessRole, number> = { viewer: 0, operator: 1, admin: 2 }
 const GUARDED = /^\/(api\/admin(\/|$)|metrics$|api\/enroll$)/
@@ -33,7 +33,7 @@ const clock = { at: T0, now: () => clock.at }
 beforeEach(async () => {
   clock.at = T0
   logs = []
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, clock, log: createLogger('hub', (l) => logs.push(l)) })
+  hub = createTestHub({ secret: SECRET, clock, log: createLogger('hub', (l) => logs.push(l)) })
   for (const role of ACCESS_ROLES) tokens[role] = await mintToken(SECRET, { role: 'admin', access: role, name: `${role}-1` }, T0)
   sent = []
   hub.fleet.identify('w-1', { send: (m) => sent.push(m), close: () => {} }, {

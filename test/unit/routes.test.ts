@@ -5,13 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { testClient } from 'hono/testing'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let client: ReturnType<typeof testClient<Hub['app']>>
@@ -34,7 +34,7 @@ function connect(agentId: string, opts: { supervised?: boolean; restart_count?: 
 }
 
 beforeEach(async () => {
-  hub = createHub({ upgradeWebSocket: noUpgrade, secret: SECRET, log: silentLogger })
+  hub = createTestHub({ secret: SECRET, log: silentLogger })
   client = testClient(hub.app)
   auth = { headers: { authorization: `Bearer ${await signAdminToken(SECRET)}` } }
 })
@@ -71,11 +71,9 @@ describe('health and auth', () => {
   })
 
   it('answers a plain GET /ws with 426 upgrade_required', async () => {
-    const hub2 = createHub({ upgradeWebSocket: (() => async (_c: unknown, next: () => Promise<void>) => next()) as never, secret: SECRET, log: silentLogger })
-    const res = await hub2.app.request('/ws')
+    const res = await hub.app.request('/ws')
     expect(res.status).toBe(426)
     expect(await res.json()).toMatchObject({ error: 'upgrade_required' })
-    hub2.close()
   })
 
   it('answers unknown paths with JSON 404', async () => {

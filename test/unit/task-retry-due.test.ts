@@ -4,7 +4,7 @@
  * reaches its deadline. Here the hub's clock is stepped by hand, behind the fake timers.
  */
 import { afterEach, expect, it, vi } from 'vitest'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
@@ -15,7 +15,7 @@ afterEach(() => {
 it('dispatches a retry once its delay is over by the hub clock, when its timer fired early', async () => {
   vi.useFakeTimers()
   let now = 1_000_000
-  const hub = createHub({ upgradeWebSocket: (() => async () => new Response(null)) as never, secret: 's'.repeat(40), log: silentLogger, clock: { now: () => now } })
+  const hub = createTestHub({ secret: 's'.repeat(40), log: silentLogger, clock: { now: () => now } })
   const sent: HubMessage[] = []
   hub.fleet.identify('a-1', { send: (m) => sent.push(m), close: () => {} }, { supervised: false, instance_id: 'i', pm2_info: null })
   const rec = hub.fleet.get('a-1')!

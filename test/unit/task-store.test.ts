@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createFileTaskStore, createMemoryTaskStore, type StoredTask, type TaskStore } from '../../hub/tasks/task-store.ts'
 import { Persister, StorageUnavailable } from '../../hub/store/persister.ts'
 import { FinishedTasks } from '../../hub/tasks/task-retention.ts'
-import { createHub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
@@ -156,12 +156,12 @@ describe('file task store', () => {
 describe('memory task store', () => {
   it('gives a new hub the tasks the last one saved', async () => {
     const store = createMemoryTaskStore()
-    const options = { upgradeWebSocket: (() => {}) as never, secret: 's'.repeat(40), log: silentLogger, taskStore: store }
-    const first = createHub(options)
+    const options = { secret: 's'.repeat(40), log: silentLogger, taskStore: store }
+    const first = createTestHub(options)
     const { task, saved } = first.tasks.create({ n: 1 }, null, undefined)
     expect(await saved).toBe(true)
     first.close()
-    const second = createHub({ ...options, restoredTasks: await store.load() })
+    const second = createTestHub({ ...options, restoredTasks: await store.load() })
     expect(second.tasks.get(task.task_id)).toMatchObject({ task_id: task.task_id, status: 'queued', input: { n: 1 } })
     second.close()
   })
@@ -200,7 +200,7 @@ describe('a hub whose saves fail', () => {
       },
     }
     const secret = 's'.repeat(40)
-    const hub = createHub({ upgradeWebSocket: (() => {}) as never, secret, log: silentLogger, taskStore: store, newId: () => 'task-1' })
+    const hub = createTestHub({ secret, log: silentLogger, taskStore: store, newId: () => 'task-1' })
     const headers = { authorization: `Bearer ${await signAdminToken(secret)}`, 'content-type': 'application/json' }
     const published: string[] = []
     hub.changes.on('task', (c) => published.push(c.task_id))

@@ -6,14 +6,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { testClient } from 'hono/testing'
-import { createHub, type Hub } from '../../hub/app.ts'
+import type { Hub } from '../../hub/app.ts'
+import { createTestHub } from '../../support/in-process-hub.ts'
 import { createTokenVerifier, mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createLogger } from '../../shared/log.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 
 const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0, 250)
-const noUpgrade = (() => async () => new Response(null, { status: 426 })) as never
 
 let hub: Hub
 let client: ReturnType<typeof testClient<Hub['app']>>
@@ -24,8 +24,8 @@ const clock = { at: T0, now: () => clock.at }
 beforeEach(async () => {
   clock.at = T0
   logs = []
-  hub = createHub({
-    upgradeWebSocket: noUpgrade, secret: SECRET, clock, remoteAddress: () => '203.0.113.7:40000',
+  hub = createTestHub({
+    secret: SECRET, clock, remoteAddress: () => '203.0.113.7:40000',
     log: createLogger('hub', (line) => logs.push(JSON.parse(line))),
   })
   client = testClient(hub.app)

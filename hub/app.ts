@@ -49,7 +49,7 @@ import { limitBodies } from './security/body-limit.ts'
 import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
 
 export { DEFAULTS } from './config/hub-options.ts'
-export type { HubOptions } from './config/hub-options.ts'
+export type { HubOptions, HubStore } from './config/hub-options.ts'
 
 /** The methods whose requests may carry a body, which the admin API limits (AGENTCOM_MAX_BODY_BYTES). */
 const BODY_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -68,10 +68,14 @@ export function createHub(options: HubOptions) {
   // Set once the output store exists (below); tasks forgotten before that had no output here.
   let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
-  // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's rows.
-  const fleetRestarts = createFleetRestarts({ clock, log, newId, changes, offlineTtlMs: o.offlineTtlMs, timeoutMs: o.restartTimeoutMs })
+  if (options.cluster && !options.store) throw new Error('options.store is required with options.cluster (the cluster runtime\'s store)')
+  // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's
+  // rows; the cluster's lease decides which agents this hub holds, its bus tells the other hubs.
+  const fleetRestarts = createFleetRestarts({
+    clock, log, newId, changes, offlineTtlMs: o.offlineTtlMs, timeoutMs: o.restartTimeoutMs, store: options.store?.restarts,
+    holds: options.cluster && ((agentId) => cluster!.holds(agentId)), moved: options.cluster && ((restart) => cluster!.restartMoved(restart)),
+  })
   const fleet = fleetRestarts.fleet
-  if (!options.cluster) fleetRestarts.useMemory()
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
   const tasks = new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
@@ -129,7 +133,7 @@ export function createHub(options: HubOptions) {
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, createRestarts: (store, more) => fleetRestarts.useStore(store, more),
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts,
   })
   const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
@@ -234,7 +238,7 @@ export function createHub(options: HubOptions) {
     hubId,
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
-    restarts: fleetRestarts.restarts!,
+    restarts: fleetRestarts.restarts,
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -271,7 +275,7 @@ export function createHub(options: HubOptions) {
       events.close()
       sockets.close()
       cluster?.close()
-      fleetRestarts.restarts?.close()
+      fleetRestarts.restarts.close()
       fleet.close()
       tasks.close()
       fleetState?.close()

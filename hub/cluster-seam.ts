@@ -1,8 +1,9 @@
 /**
- * The seam between the portable core and cluster mode. createHub hands its in-memory owners to
- * a `ClusterAttach` (built by hub/cluster/ in the runtime entries when AGENTCOM_DATABASE_URL
- * is set) and uses what it returns: the admin answers, the task owner for sockets, and the
- * admission of an identified agent. Without it the hub is the single hub it always was.
+ * The seam between the portable core and cluster mode. createHub builds its owners over its
+ * `store` (the cluster's rows when AGENTCOM_DATABASE_URL is set), hands them to a `ClusterAttach`
+ * (built by hub/cluster/ in the runtime entries) and uses what it returns: the admin answers,
+ * the task owner for sockets, the admission of an identified agent, and what only a cluster has
+ * (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
 import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
@@ -11,8 +12,8 @@ import type { AdminBackend } from './api/admin.ts'
 import type { TaskOutputStore } from './tasks/output.ts'
 import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
-import type { RestartEngine, RestartEngineDeps } from './agents/restart-engine.ts'
-import type { RestartStore } from './agents/restart-store.ts'
+import type { RestartEngine } from './agents/restart-engine.ts'
+import type { Restart } from './agents/restart.ts'
 import type { LiveEventSource } from './events/live-events.ts'
 import type { HealingSettings } from './healing/healing-settings.ts'
 import type { AlertSender } from './alerts/alerts.ts'
@@ -52,8 +53,8 @@ export interface LocalOwners {
   metrics?: Pick<FleetCounters, 'view' | 'restartChanged'>
   /** AGENTCOM_MAX_QUEUED_TASKS, counted over the cluster's queue. */
   maxQueuedTasks: number
-  /** The hub's restart engine over the cluster's store (the same engine as a single hub's). */
-  createRestarts(store: RestartStore, more: Pick<RestartEngineDeps, 'holds' | 'moved'>): RestartEngine
+  /** The hub's restart engine, over its `store.restarts` (the cluster's rows): the same engine as a single hub's. */
+  restarts: RestartEngine
 }
 
 export interface ClusterSeam {
@@ -77,6 +78,10 @@ export interface ClusterSeam {
   storage(): { failing_since: number | null; failed_saves: number }
   /** Tasks of the whole fleet waiting for an agent (GET /metrics). */
   queuedTasks(): Promise<number>
+  /** Whether this hub holds the agent's claim (its lease current): only then does it deliver the agent's restarts. */
+  holds(agentId: string): boolean
+  /** A restart moved here: the other hubs hear it (its rollout steps on, healing's decider looks). */
+  restartMoved(restart: Restart): void
   /** Stops timers and listeners; the entry then stops the cluster runtime itself. */
   close(): void
 }

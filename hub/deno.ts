@@ -70,6 +70,7 @@ const hub = createHub({
   restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(), cluster: cluster ? cluster.attach : undefined,
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
+  store: cluster ? cluster.store : undefined,
   remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,
   terminateSocket: canTerminate ? denoTerminate : undefined,
 })

@@ -75,6 +75,7 @@ const running = await startNodeHub({
   taskStore, restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(),
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: nodeOutputFiles },
   cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
+  store: cluster ? cluster.store : undefined,
   joinUses: cluster ? cluster.joinUses : joinUses,
   audit,
 })

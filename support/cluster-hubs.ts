@@ -39,7 +39,7 @@ export async function startClusterHub(databaseUrl: string, id: string, o: Cluste
     databaseUrl, hubId: id, leaseMs: o.leaseMs ?? 3000, runtime: 'node', log: silentLogger, sweepMs: o.sweepMs ?? 200,
   })
   const running = await startNodeHub({
-    port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, revocations: runtime.revocations, joinUses: runtime.joinUses,
+    port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: id, cluster: runtime.attach, store: runtime.store, revocations: runtime.revocations, joinUses: runtime.joinUses,
     log: silentLogger, taskGraceMs: 1000, restartTimeoutMs: 20_000, audit: createPgAuditStore(runtime.sql), ...o.hub,
   })
   const admin = await clusterAdminToken()

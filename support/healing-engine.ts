@@ -46,7 +46,7 @@ export function healingEngine(o: EngineOptions = {}) {
   // As createHub builds them (the one wiring): the restart engine over the memory store, reached by the Fleet.
   const fleetRestarts = createFleetRestarts({ clock, log: silentLogger, newId, changes, offlineTtlMs, timeoutMs: 60 * S })
   const fleet = fleetRestarts.fleet
-  const restarts = fleetRestarts.useMemory()
+  const restarts = fleetRestarts.restarts
   let rolloutRunning = false
   const alerts: Alert[] = []
   const healing = new LocalHealing(fleet, {

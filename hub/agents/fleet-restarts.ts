@@ -11,7 +11,7 @@ import { Fleet } from './fleet.ts'
 import { forwardRestarts, RestartEngine, type RestartEngineDeps } from './restart-engine.ts'
 import { MemoryRestartStore } from './memory-restart-store.ts'
 
-export interface FleetRestartsDeps {
+export interface FleetRestartsDeps extends Pick<RestartEngineDeps, 'holds' | 'moved'> {
   clock: Clock
   log: Logger
   newId: () => string
@@ -20,25 +20,16 @@ export interface FleetRestartsDeps {
   offlineTtlMs: number
   /** AGENTCOM_RESTART_TIMEOUT_S in ms. */
   timeoutMs: number
+  /** Where restarts are kept: the cluster's rows. Default: this hub's memory (saved in the data dir by hub/store/). */
+  store?: RestartEngineDeps['store']
 }
 
 export function createFleetRestarts(d: FleetRestartsDeps) {
   let restarts: RestartEngine | null = null
   const fleet = new Fleet({ clock: d.clock, log: d.log, offlineTtlMs: d.offlineTtlMs, changes: d.changes, restarts: forwardRestarts(() => restarts!) })
-  return {
-    fleet,
-    /** The engine, once one of the two below built it (before any agent identifies). */
-    get restarts(): RestartEngine | null {
-      return restarts
-    },
-    /** Builds the restart engine over `store`; from then on it is the fleet's. */
-    useStore(store: RestartEngineDeps['store'], more: Pick<RestartEngineDeps, 'holds' | 'moved'> = {}): RestartEngine {
-      restarts = new RestartEngine({ store, fleet, bus: fleet.bus, changes: d.changes, clock: d.clock, log: d.log, newId: d.newId, timeoutMs: d.timeoutMs, ...more })
-      return restarts
-    },
-    /** One hub's: the engine over its memory (saved in the data dir by hub/store/). */
-    useMemory(): RestartEngine {
-      return this.useStore(new MemoryRestartStore({ clock: d.clock, agent: (id) => fleet.get(id) }))
-    },
-  }
+  restarts = new RestartEngine({
+    store: d.store ?? new MemoryRestartStore({ clock: d.clock, agent: (id) => fleet.get(id) }),
+    fleet, bus: fleet.bus, changes: d.changes, clock: d.clock, log: d.log, newId: d.newId, timeoutMs: d.timeoutMs, holds: d.holds, moved: d.moved,
+  })
+  return { fleet, restarts }
 }

@@ -1,11 +1,13 @@
 /**
  * Cluster mode's start and stop, for the runtime entries (hub/node.ts, hub/deno.ts): connect
  * to AGENTCOM_DATABASE_URL, migrate (under an advisory lock, so hubs may start together), take
- * this hub's lease and LISTEN. `attach` is what createHub takes as `cluster`; it wires the
- * hub's in-memory owners to the database and the bus. Portable: postgres.js runs on both.
+ * this hub's lease and LISTEN. `store` and `attach` are what createHub takes as `store` and
+ * `cluster`: the rows its owners are built over, and the wiring of the rest to the database and
+ * the bus. Portable: postgres.js runs on both.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
+import type { HubStore } from '../config/hub-options.ts'
 import { connectDatabase, type Sql } from '../pg/connect.ts'
 import { migrate } from '../pg/migrate.ts'
 import { ALL_HUBS, createPgBus, type BusMessage, type PgBus } from '../pg/notify-bus.ts'
@@ -62,6 +64,8 @@ export interface ClusterRuntime {
   revocations: ClusterRevocations
   /** The hub's JoinUseStore in cluster mode (createHub's `joinUses`). */
   joinUses: JoinUseStore
+  /** What createHub builds its owners over in cluster mode (its `store`): the rows. */
+  store: HubStore
   attach: ClusterAttach
   /** Healing's decider on this hub, once attached (it decides while `isDecider`). */
   readonly healingDecider: HealingDecider | null
@@ -102,24 +106,14 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     if (!o.sql) await sql.end({ timeout: 5 })
     throw err
   }
+  const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
   let seam: ClusterSeam | null = null
   let deciderOf: HealingDecider | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
-    // Restarts: the one engine (hub/agents/restart-engine.ts) over the rows. A move kept steps the
-    // restart's rollout on (its owner may be another hub) and wakes healing's decider.
-    const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
-    const restarts = local.createRestarts(restartStore, {
-      holds: (agentId) => presence.holds(agentId),
-      moved: (restart) => {
-        const announce = restart.rollout_id
-          ? bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: restart.rollout_id })
-          : HEALING_REASONS.has(restart.reason) ? bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }) : null
-        if (restart.rollout_id) local.changes.publish({ type: 'rollout', rollout_id: restart.rollout_id })
-        void announce?.catch((err) => local.log.warn('could not announce a restart move', { restart_id: restart.restart_id, error: String(err) }))
-      },
-    })
+    // Restarts: the hub's one engine (hub/agents/restart-engine.ts) over `store.restarts`, the rows.
+    const restarts = local.restarts
     const deliverRestart = (id: string) => restarts.deliver(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) }))
     // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
     const healingStore = new PgHealingStore({
@@ -232,6 +226,15 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     }
     seam = {
       admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      holds: (agentId) => presence.holds(agentId),
+      // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
+      restartMoved(restart) {
+        const announce = restart.rollout_id
+          ? bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: restart.rollout_id })
+          : HEALING_REASONS.has(restart.reason) ? bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }) : null
+        if (restart.rollout_id) local.changes.publish({ type: 'rollout', rollout_id: restart.rollout_id })
+        void announce?.catch((err) => local.log.warn('could not announce a restart move', { restart_id: restart.restart_id, error: String(err) }))
+      },
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),
@@ -249,7 +252,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   }
 
   return {
-    hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
+    hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql), store: { restarts: restartStore },
     get healingDecider() {
       return deciderOf
     },

@@ -12,6 +12,7 @@ import { HUB_SETTINGS as S } from './settings.ts'
 import type { StoredTask, TaskStore } from '../tasks/task-store.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
 import type { ClusterAttach } from '../cluster-seam.ts'
+import type { RestartEngineDeps } from '../agents/restart-engine.ts'
 import type { EventStreamOptions } from '../events/event-stream.ts'
 import type { ProcessMetrics } from '../metrics/hub-metrics.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
@@ -115,6 +116,8 @@ export interface HubOptions {
    * are shared through the cluster's database. Unset: a single hub.
    */
   cluster?: ClusterAttach
+  /** Where the hub's owners keep their state (given with `cluster`: its rows). Default: this hub's memory. */
+  store?: HubStore
   /** `GET /api/admin/events`: keep-alive period and the bound on a client's unsent bytes. */
   eventStream?: Omit<EventStreamOptions, 'log'>
   /** Events kept for `Last-Event-ID` replay. Default 1000. */
@@ -137,6 +140,15 @@ export interface HubOptions {
   clock?: Clock
   log?: Logger
   newId?: () => string
+}
+
+/**
+ * The stores createHub builds its owners over, one per capability moved onto a store so far
+ * (issue 20); a cluster gives its rows (hub/cluster/runtime.ts), one hub defaults to its memory.
+ */
+export interface HubStore {
+  /** One hub's admin answers a restart in the same turn: its store needs `requestNow` (a cluster's admin does not). */
+  restarts: RestartEngineDeps['store']
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

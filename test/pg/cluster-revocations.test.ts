@@ -93,7 +93,7 @@ describe('revocations in the cluster', () => {
       return { ...seam, admit: async (...args) => (joining(), await gate, seam.admit(...args)) }
     }
     const running = await startNodeHub({
-      port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: 'rv-gate', cluster: attach, revocations: runtime.revocations, log: silentLogger,
+      port: 0, host: '127.0.0.1', secret: CLUSTER_SECRET, hubId: 'rv-gate', cluster: attach, store: runtime.store, revocations: runtime.revocations, log: silentLogger,
     })
     try {
       const socket = await openSocket(`${running.url.replace('http', 'ws')}/ws`)

@@ -6,7 +6,7 @@
  * asynchronous store can get wrong.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { Peer } from '../../hub/agents/fleet.ts'
+import type { Fleet, Peer } from '../../hub/agents/fleet.ts'
 import { createFleetRestarts } from '../../hub/agents/fleet-restarts.ts'
 import { MemoryRestartStore } from '../../hub/agents/memory-restart-store.ts'
 import type { RestartStore } from '../../hub/agents/restart-store.ts'
@@ -24,10 +24,9 @@ afterEach(() => {
 function setup(holds: (agentId: string) => boolean = () => true) {
   const clock = { now: () => Date.now() }
   const changes = new ChangeFeed(() => {})
-  // The fleet and the engine wired as createHub wires them, over the store below.
-  const fleetRestarts = createFleetRestarts({ clock, log: silentLogger, newId: () => 'r-1', changes, offlineTtlMs: 60 * SECOND, timeoutMs: 5 * SECOND })
-  const fleet = fleetRestarts.fleet
-  const memory = new MemoryRestartStore({ clock, agent: (id) => fleet.get(id) })
+  // Read once the fleet exists (below): the store is given when the fleet is built.
+  let built: Fleet | undefined
+  const memory = new MemoryRestartStore({ clock, agent: (id) => built!.get(id) })
   const moves: string[] = []
   // Only the asynchronous operations, as PgRestartStore offers them.
   const store: RestartStore = {
@@ -39,7 +38,12 @@ function setup(holds: (agentId: string) => boolean = () => true) {
       return memory.move(id, restartId, state, error)
     },
   }
-  const engine = fleetRestarts.useStore(store, { holds })
+  // The fleet and the engine wired as createHub wires them, over that store.
+  const fleetRestarts = createFleetRestarts({
+    clock, log: silentLogger, newId: () => 'r-1', changes, offlineTtlMs: 60 * SECOND, timeoutMs: 5 * SECOND, store, holds,
+  })
+  const fleet = built = fleetRestarts.fleet
+  const engine = fleetRestarts.restarts
   closers.push(() => {
     engine.close()
     fleet.close()

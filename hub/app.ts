@@ -47,6 +47,7 @@ import { RefusalLog } from './security/refusal-log.ts'
 import { QueueFull } from './security/queue-cap.ts'
 import { limitBodies } from './security/body-limit.ts'
 import { FleetSaver, worseHealth } from './store/fleet-saver.ts'
+import { answerOnceSaved } from './store/saved-answers.ts'
 
 export { DEFAULTS } from './config/hub-options.ts'
 export type { HubOptions, HubStore } from './config/hub-options.ts'
@@ -141,7 +142,7 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), metrics.counters)
+    cluster?.admin ?? answerOnceSaved(createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), fleetState), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.

@@ -53,6 +53,11 @@ export interface StoreHub {
    * data dir, or another hub of the cluster on the same database. `url` and `wsUrl` follow.
    */
   restart(): Promise<void>
+  /**
+   * restart(), but the hub stops as a kill would leave its store: a single hub's changes not
+   * saved yet are lost (nothing waits for its saves); a cluster's are its committed rows.
+   */
+  crash(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -75,7 +80,7 @@ export function useStoreHubs(): { start(o?: StoreHubOptions): Promise<StoreHub> 
 }
 
 /** Starts one hub on the store and returns its URL and how to stop it. */
-type HubStarter = () => Promise<{ url: string; close(): Promise<void> }>
+type HubStarter = () => Promise<{ url: string; close(): Promise<void>; kill(): Promise<void> }>
 
 async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Promise<unknown>) => void): Promise<StoreHub> {
   const hubOptions: Partial<NodeHubOptions> = { taskGraceMs: 1000, restartTimeoutMs: 20_000, ...o.hub }
@@ -87,7 +92,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     let started = 0
     starter = async () => {
       const hub = await startClusterHub(db.url, `hub-${++started}`, { sweepMs: o.sweepMs ?? 100, hub: hubOptions })
-      return { url: hub.running.url, close: () => hub.stop() }
+      return { url: hub.running.url, close: () => hub.stop(), kill: () => hub.stop() }
     }
   } else {
     const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-store-'))
@@ -112,6 +117,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
           await Promise.allSettled([running.hub.tasks.durable(), running.hub.fleetState?.durable()])
           await running.close()
         },
+        kill: () => running.close(),
       }
     }
   }
@@ -145,6 +151,11 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
     async restart() {
       await closeAgents()
       await running.close()
+      running = await starter()
+    },
+    async crash() {
+      await closeAgents()
+      await running.kill()
       running = await starter()
     },
     async api(method, path, body) {

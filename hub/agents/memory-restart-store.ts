@@ -1,8 +1,9 @@
 /**
  * One hub's RestartStore: each agent's latest restart in memory, the same objects the Fleet
  * shows (so a rollout following a restart reads its state as it moves), saved to the data dir
- * with the agents (hub/store/fleet-saver.ts, within SAVE_SPACING_MS of a change: the price of
- * not making every restart wait for a file write). Its operations complete at once; the
+ * with the agents (hub/store/fleet-saver.ts: what changed appended to the fleet state's journal;
+ * an admin restart is answered once saved, hub/store/saved-answers.ts, a restart's later steps
+ * within SAVE_SPACING_MS). Its operations complete at once; the
  * `...Now` forms are for the callers that are synchronous on one hub (Fleet.commandRestart).
  */
 import type { Clock } from '../../shared/time.ts'

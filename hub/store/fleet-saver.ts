@@ -6,8 +6,9 @@
  * when its history or flag changed (`healingChanged`) and when an agent's last process or
  * crashes changed (`watchChanged`), not at every identify. Agents' stats,
  * pings and task traffic change nothing saved and cost one map lookup each. Each agent's and
- * each rollout's JSON is kept and encoded again only when it changed, so a save during a burst
- * of restarts across a large fleet is a join of strings, not a walk of the fleet.
+ * each rollout's JSON is kept and encoded again only when it changed, and a save appends only
+ * those to the store's journal (fleet-journal.ts), so a save costs what changed; the whole
+ * state is a join of the kept strings, written when the store compacts its journal.
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -18,12 +19,14 @@ import type { LocalHealing } from '../healing/local-healing.ts'
 import type { MemoryAlertEpisodes } from '../alerts/fleet-alerts.ts'
 import { Persister, type StorageHealth } from './persister.ts'
 import { encodeFleetState, type FleetState, type FleetStateStore } from './fleet-state.ts'
+import { goneLine, setLine, wholeLine, type KeyedSection } from './fleet-journal.ts'
 
 /**
- * Saves start at least this far apart. Nothing waits for them (unlike a task's 201), and a save
- * of a large fleet's restarts costs the event loop a few ms (3200 restarts: about 2.5 ms to
- * encode), which at once per restart would show in command_latency_p99. The price: a hub killed
- * may lose up to this much of the latest changes.
+ * Saves start at least this far apart unless an answer waits for one (durableNow: an admin
+ * restart, drain or resume, hub/store/saved-answers.ts; rollouts' and healing's own): what no
+ * one was answered about (an agent's restart completing, a crash counted) rides on the next
+ * save, so a burst of them is one append, not one fsync each. A hub killed may lose up to this
+ * much of those.
  */
 export const SAVE_SPACING_MS = 1000
 
@@ -51,7 +54,7 @@ function savedFacts(rec: AgentRecord | undefined, alertedOffline: boolean): numb
 }
 
 export class FleetSaver {
-  private readonly persister: Persister<string>
+  private readonly persister: Persister<{ lines: string; snapshot: (generation?: number) => string }>
   /** savedFacts of every agent with any, as of its last change: a change that alters it saves. */
   private readonly facts = new Map<string, number>()
   /** The saved JSON of each agent with facts and of each rollout kept, and which are stale. */
@@ -67,7 +70,11 @@ export class FleetSaver {
   private readonly unsubscribe: () => void
 
   constructor(private readonly o: FleetSaverOptions) {
-    this.persister = new Persister(o.store, () => this.encode(), {
+    const store = o.store
+    // A save hands the store what changed (the journal's lines) and how to make the whole state.
+    this.persister = new Persister({
+      save: ({ lines, snapshot }) => (store.saveChanges ? store.saveChanges(lines, snapshot) : store.save(snapshot())),
+    }, () => this.collect(), {
       log: o.log, now: () => o.clock.now(), retryMs: o.retryMs, what: 'fleet state', minIntervalMs: SAVE_SPACING_MS,
     })
     this.unsubscribe = o.changes.subscribe((change) => this.onChange(change))
@@ -147,6 +154,15 @@ export class FleetSaver {
     return this.persister.durable()
   }
 
+  /**
+   * durable(), the save started without waiting out SAVE_SPACING_MS: an admin answer waits for
+   * it (a restart, drain or resume is acknowledged once kept, as a cluster's once committed).
+   */
+  durableNow(): Promise<void> {
+    this.persister.hurry()
+    return this.persister.durable()
+  }
+
   get storage(): StorageHealth {
     return this.persister.health
   }
@@ -159,31 +175,46 @@ export class FleetSaver {
     return true
   }
 
-  private encode(): string {
-    for (const agentId of this.staleAgents) {
+  /**
+   * Encodes what changed since the last save into the kept JSON and returns it as journal lines,
+   * with the whole state (the kept JSON joined) for a store that writes a snapshot instead.
+   */
+  private collect(): { lines: string; snapshot: (generation?: number) => string } {
+    let lines = ''
+    const refresh = (section: KeyedSection, stale: Set<string>, kept: Map<string, string>, json: (id: string) => string | null) => {
+      for (const id of stale) {
+        const text = json(id)
+        if (text !== null) {
+          kept.set(id, text)
+          lines += setLine(section, text)
+        } else {
+          // Also when not kept here: it may be in the store from a previous hub (restored, not yet saved again).
+          kept.delete(id)
+          lines += goneLine(section, id)
+        }
+      }
+      stale.clear()
+    }
+    refresh('agent', this.staleAgents, this.agentJson, (agentId) => {
       const rec = this.o.fleet.get(agentId)
-      if (!rec || !this.facts.has(agentId)) this.agentJson.delete(agentId)
-      else this.agentJson.set(agentId, JSON.stringify(savedAgent(rec)))
-    }
-    this.staleAgents.clear()
-    for (const rolloutId of this.staleRollouts) {
-      const rollout = this.o.rollouts.saved(rolloutId)
-      if (!rollout) this.rolloutJson.delete(rolloutId)
-      else this.rolloutJson.set(rolloutId, JSON.stringify(rollout))
-    }
-    this.staleRollouts.clear()
-    for (const agentId of this.staleWatches) {
-      const watch = this.o.healing.savedWatch(agentId)
-      if (!watch) this.watchJson.delete(agentId)
-      else this.watchJson.set(agentId, JSON.stringify(watch))
-    }
-    this.staleWatches.clear()
-    this.healingJson ??= JSON.stringify(this.o.healing.saved())
-    this.alertedJson ??= JSON.stringify(this.o.alertEpisodes.offlineAlerted())
-    return encodeFleetState({
-      agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing: this.healingJson, healingAgents: this.watchJson.values(),
-      alertedOffline: this.alertedJson,
+      return rec && this.facts.has(agentId) ? JSON.stringify(savedAgent(rec)) : null
     })
+    refresh('rollout', this.staleRollouts, this.rolloutJson, (rolloutId) => {
+      const rollout = this.o.rollouts.saved(rolloutId)
+      return rollout ? JSON.stringify(rollout) : null
+    })
+    refresh('watch', this.staleWatches, this.watchJson, (agentId) => {
+      const watch = this.o.healing.savedWatch(agentId)
+      return watch ? JSON.stringify(watch) : null
+    })
+    if (this.healingJson === null) lines += wholeLine('healing', this.healingJson = JSON.stringify(this.o.healing.saved()))
+    if (this.alertedJson === null) lines += wholeLine('alerted_offline', this.alertedJson = JSON.stringify(this.o.alertEpisodes.offlineAlerted()))
+    const healing = this.healingJson
+    const alertedOffline = this.alertedJson
+    const snapshot = (generation?: number) => encodeFleetState({
+      agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing, healingAgents: this.watchJson.values(), alertedOffline, generation,
+    })
+    return { lines, snapshot }
   }
 
   close(): void {

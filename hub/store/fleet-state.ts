@@ -2,8 +2,9 @@
  * What a single hub keeps of its fleet in the data dir besides tasks and revocations: the
  * agents' restarts, drains and quarantines, the rollouts, healing's history and paused flag and
  * each agent's last process and crashes (`healing_agents`), so a hub restart loses none of them (a cluster keeps them in PostgreSQL). One JSON file,
- * written whole and atomically; every field validated on load, and a file that is not such a
- * state moved aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
+ * written whole and atomically now and then, and its journal (fleet-journal.ts) appended with
+ * what changed in between; every field validated on load, and a file that is not such a state
+ * moved aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
  */
 import * as v from 'valibot'
 import { AgentId, Pm2Info, RestartMode } from '../../shared/protocol.ts'
@@ -12,7 +13,7 @@ import type { SavedAgent } from '../agents/fleet.ts'
 import type { SavedRollout } from '../rollouts/memory-store.ts'
 import type { SavedHealing } from '../healing/healing-policy.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
-import type { SnapshotStore } from './persister.ts'
+import { fleetJournalHeader, fleetJournalPath, replayFleetJournal, shouldCompact, type ReplayChecks } from './fleet-journal.ts'
 
 /** The file in the data dir. */
 export const FLEET_STATE_FILE = 'hub-fleet.json'
@@ -31,16 +32,27 @@ export interface FleetState {
  */
 export function encodeFleetState(parts: {
   agents: Iterable<string>; rollouts: Iterable<string>; healing: string; healingAgents?: Iterable<string>; alertedOffline?: string
+  /** The journal that follows this snapshot (fleet-journal.ts); absent: none does. */
+  generation?: number
 }): string {
   const healingAgents = parts.healingAgents ? `,"healing_agents":[${[...parts.healingAgents].join(',')}]` : ''
   const alerted = parts.alertedOffline ? `,"alerted_offline":${parts.alertedOffline}` : ''
-  return `{"version":1,"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}${healingAgents}${alerted}}`
+  const generation = parts.generation === undefined ? '' : `,"generation":${parts.generation}`
+  return `{"version":1${generation},"agents":[${[...parts.agents].join(',')}],"rollouts":[${[...parts.rollouts].join(',')}],"healing":${parts.healing}${healingAgents}${alerted}}`
 }
 
-/** Saves take the text encodeFleetState made. */
-export interface FleetStateStore extends SnapshotStore<string> {
+/** Where the fleet state lives: a file and its journal, or (tests) anything that takes snapshots. */
+export interface FleetStateStore {
   /** The saved state, or null when there is none (or it was corrupt and moved aside). */
   load(): Promise<FleetState | null>
+  /** Stores the whole state, the text encodeFleetState made. */
+  save(text: string): Promise<void>
+  /**
+   * Stores what changed since the last save that resolved: `lines` of the journal
+   * (fleet-journal.ts), or the whole state from `snapshot` if the store would rather write that.
+   * Absent: every save is a `save` of the whole state.
+   */
+  saveChanges?(lines: string, snapshot: (generation: number) => string): Promise<void>
 }
 
 // Bounds far above what a hub keeps (agents are forgotten after the offline TTL, at most 100
@@ -113,29 +125,75 @@ const WatchSchema = v.object({
   keep_until: v.nullable(Time),
 })
 
+const HealingSchema = v.object({ paused: v.boolean(), actions: v.pipe(v.array(ActionSchema), v.maxLength(MAX_ACTIONS)) })
+
 const FileSchema = v.object({
   version: v.literal(1),
   agents: v.pipe(v.array(AgentSchema), v.maxLength(MAX_AGENTS)),
   rollouts: v.pipe(v.array(RolloutSchema), v.maxLength(MAX_ROLLOUTS)),
-  healing: v.object({ paused: v.boolean(), actions: v.pipe(v.array(ActionSchema), v.maxLength(MAX_ACTIONS)) }),
+  healing: HealingSchema,
   // Absent from the files of hubs before it: their agents' next identify is the baseline.
   healing_agents: v.optional(v.pipe(v.array(WatchSchema), v.maxLength(MAX_AGENTS))),
   // Absent before alert episodes were saved: nothing was alerted as far as the file knows.
   alerted_offline: v.optional(v.pipe(v.array(AgentId), v.maxLength(MAX_AGENTS))),
+  // The journal that follows this snapshot; absent in files of before the journal: none does.
+  generation: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
 })
 
-/** The fleet's state in one file of the data dir (each runtime entry supplies its file access). */
+const AlertedSchema = v.pipe(v.array(AgentId), v.maxLength(MAX_AGENTS))
+
+const checked = <S extends v.GenericSchema>(schema: S) => (entry: unknown): v.InferOutput<S> | null => {
+  const parsed = v.safeParse(schema, entry)
+  return parsed.success ? parsed.output : null
+}
+type Checks = ReplayChecks<
+  v.InferOutput<typeof AgentSchema>, v.InferOutput<typeof RolloutSchema>, v.InferOutput<typeof WatchSchema>, v.InferOutput<typeof HealingSchema>
+>
+const CHECKS: Checks = {
+  agent: checked(AgentSchema),
+  rollout: checked(RolloutSchema),
+  watch: checked(WatchSchema),
+  healing: checked(HealingSchema),
+  alerted_offline: checked(AlertedSchema),
+  idOf: (section, entry) => ('rollout_id' in entry ? entry.rollout_id : entry.agent_id),
+}
+
+/**
+ * The fleet's state in one file and its journal (each runtime entry supplies its file access): a
+ * save appends what changed and, past a few times the snapshot's size in journal (or when the
+ * journal is in doubt: at start, after a failed append), writes the whole state anew.
+ */
 export function createFileFleetStateStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): FleetStateStore {
+  const journal = fleetJournalPath(path)
+  let generation = 0
+  let snapshotBytes = 0
+  /** Bytes in the journal; null until a snapshot starts one (or after an append that may have torn it). */
+  let journalBytes: number | null = null
+
+  async function writeSnapshot(text: string): Promise<void> {
+    await files.writeAtomic(path, text)
+    generation++
+    snapshotBytes = text.length
+    journalBytes = null
+    // A journal of the generation before is never replayed over this snapshot, so a crash
+    // here loses nothing; the next save starts the new one.
+    const header = fleetJournalHeader(generation)
+    await files.writeAtomic(journal, header)
+    journalBytes = header.length
+  }
+
   return {
     async load() {
+      journalBytes = null // the next save starts from a snapshot of what the hub restored
       const text = await files.read(path)
       if (text === null) return null
       let issue = 'not JSON'
       try {
         const parsed = v.safeParse(FileSchema, JSON.parse(text))
         if (parsed.success) {
-          const { agents, rollouts, healing, healing_agents, alerted_offline } = parsed.output
-          return { agents, rollouts, healing: { ...healing, agents: healing_agents ?? [] }, alertedOffline: alerted_offline ?? [] }
+          generation = parsed.output.generation
+          snapshotBytes = text.length
+          return await withJournal(parsed.output)
         }
         issue = describeIssue(parsed.issues[0])
       } catch {
@@ -146,9 +204,33 @@ export function createFileFleetStateStore(path: string, files: TaskFiles, log: L
       log.error('fleet state file is corrupt; moved aside, starting without it', { path, moved_to: aside, issue, bytes: text.length })
       return null
     },
-    save(text) {
-      return files.writeAtomic(path, text)
+    // A whole state made by encodeFleetState without a generation: it gets the one its journal will follow.
+    save: (text) => writeSnapshot(text.replace(/^\{"version":1(,"generation":\d+)?,/, `{"version":1,"generation":${generation + 1},`)),
+    async saveChanges(lines, snapshot) {
+      if (journalBytes === null || shouldCompact(journalBytes, snapshotBytes)) return writeSnapshot(snapshot(generation + 1))
+      if (lines === '') return
+      const before = journalBytes
+      journalBytes = null // in doubt until the append is whole on disk: a failed one may have torn it
+      await files.append(journal, lines)
+      journalBytes = before + lines.length
     },
+  }
+
+  /** The snapshot with its journal replayed over it, when the journal follows it. */
+  async function withJournal(file: v.InferOutput<typeof FileSchema>): Promise<FleetState> {
+    const target = {
+      agent: new Map(file.agents.map((a) => [a.agent_id, a])),
+      rollout: new Map(file.rollouts.map((r) => [r.rollout_id, r])),
+      watch: new Map((file.healing_agents ?? []).map((w) => [w.agent_id, w])),
+      healing: file.healing,
+      alerted_offline: file.alerted_offline ?? [],
+    }
+    const changes = await files.read(journal)
+    if (changes !== null) replayFleetJournal(changes, generation, target, CHECKS, log)
+    return {
+      agents: [...target.agent.values()], rollouts: [...target.rollout.values()],
+      healing: { ...target.healing, agents: [...target.watch.values()] }, alertedOffline: target.alerted_offline,
+    }
   }
 }
 

@@ -122,4 +122,25 @@ describe(`a hub restart on the ${STORE} store`, () => {
     const done = await waitFor(() => hub.api('GET', `/rollouts/${rollout.rollout_id}`), (r) => r.body.state === 'completed', { what: 'rollout completed', timeoutMs: 15_000 })
     expect(done.body.agents.map((a: any) => a.state)).toEqual(['completed', 'completed'])
   })
+
+  it('keeps what it acknowledged, even when killed right after the answer: a restart, a drain, a resume', async () => {
+    const hub = await hubs.start()
+    const a1 = await hub.agent('a1')
+    await hub.agent('d1')
+    await hub.agent('d2')
+    // A change saved just before: one hub spaces its saves, so the next change would wait out the spacing.
+    await hub.api('POST', '/agents/d1/drain')
+    const restart = await hub.api('POST', '/agents/a1/restart', { reason: 'acknowledged' })
+    expect(restart.status).toBe(200)
+    await a1.next('restart_sidecar')
+    expect((await hub.api('POST', '/agents/d2/drain')).status).toBe(200)
+    expect((await hub.api('POST', '/agents/d1/resume')).status).toBe(200)
+
+    await hub.crash()
+
+    expect((await hub.api('GET', '/agents/a1')).body).toMatchObject({ restart: { restart_id: restart.body.restart_id, reason: 'acknowledged' } })
+    expect((await hub.api('GET', '/agents/d2')).body).toMatchObject({ drained: true })
+    // Resumed, it has nothing left to keep: a single hub forgets it (404), a cluster keeps its row; neither drains it.
+    expect((await hub.api('GET', '/agents/d1')).body.drained ?? false).toBe(false)
+  })
 })

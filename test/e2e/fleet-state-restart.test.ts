@@ -45,7 +45,10 @@ async function offline(hub: HubProcess, socket: TestSocket, agentId: string): Pr
   await waitFor(() => hub.api('GET', `/api/admin/agents/${agentId}`), (r) => r.body.connected === false, { what: `${agentId} offline` })
 }
 
-const savedState = (hub: HubProcess) => readFile(join(hub.dataDir, 'hub-fleet.json'), 'utf8').catch(() => '')
+const savedSnapshot = (hub: HubProcess) => readFile(join(hub.dataDir, 'hub-fleet.json'), 'utf8').catch(() => '')
+/** The snapshot and its journal (hub/store/fleet-journal.ts): what changed since the snapshot is appended there. */
+const savedState = async (hub: HubProcess) =>
+  (await savedSnapshot(hub)) + await readFile(join(hub.dataDir, 'hub-fleet.json.journal'), 'utf8').catch(() => '')
 
 describe('the fleet state of one hub across a hub restart', () => {
   it('keeps the restart, the rollout, the quarantine and the healing history after a SIGKILL', async () => {
@@ -106,7 +109,7 @@ describe('the fleet state of one hub across a hub restart', () => {
     await rm(hub.dataDir)
     await rename(`${hub.dataDir}.saved`, hub.dataDir)
     await waitFor(health, (status) => status === 200, { what: '/health ok again', timeoutMs: 5000 })
-    expect(JSON.parse(await savedState(hub)).healing.paused).toBe(true)
+    expect(JSON.parse(await savedSnapshot(hub)).healing.paused).toBe(true)
 
     await hub.stop()
     await writeFile(join(hub.dataDir, 'hub-fleet.json'), '{"version":1,"agents":"not a list"}')

@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile]`:
+ * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit]`:
  * the task_throughput load (task-load.ts, W = 50, 32 in flight) against one hub, after the
  * figure's own untimed warm-up (N / 5 tasks, at most 1 000), with the hub under the CPU profiler
  * (its profile written to `dir`; `--no-profile`: none, for CPU times without the profiler's
@@ -8,7 +8,9 @@
  * `--runtime deno` runs a Deno hub, profiled through Deno's node:inspector
  * (support/cpu-profile-deno.mjs). `bullmq` runs the same load through BullMQ and prints the same
  * for redis-server and its client side, to compare what each side's harness costs. For the
- * profiles docs/benchmarks.md quotes, beside the figure's own ratio.
+ * profiles docs/benchmarks.md quotes, beside the figure's own ratio. `--trace-jit` (Node): V8's
+ * optimizing compiles, aborted compiles and deoptimizations in the timed run, counted per function
+ * (bench/support/jit-trace.mjs; the trace is left in `dir`).
  */
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -18,6 +20,7 @@ import { withClusterHub } from './support/cluster.ts'
 import { hubTaskRun, type LoadShape } from './support/task-load.ts'
 import { bullmqRun, startRedis } from './support/peers.ts'
 import type { Runtime } from '../support/hub-process.ts'
+import { jitSummary } from './support/jit-summary.ts'
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'))
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--runtime')
@@ -34,6 +37,11 @@ if (profile) {
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${resolve(import.meta.dirname, 'support/cpu-profile.mjs')}`.trim()
   process.env.AGENTCOM_BENCH_DENO_PRELOAD = resolve(import.meta.dirname, 'support/cpu-profile-deno.mjs')
   process.env.AGENTCOM_CPU_PROFILE_DIR = out
+}
+const jitTrace = flags.includes('--trace-jit') && runtime === 'node' ? join(out, `jit-${Date.now()}.log`) : null
+if (jitTrace) {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${resolve(import.meta.dirname, 'support/jit-trace.mjs')}`.trim()
+  process.env.AGENTCOM_JIT_TRACE_FILE = jitTrace
 }
 let perSecond: number
 if (mode === 'cluster') {
@@ -71,10 +79,12 @@ if (mode === 'cluster') {
     await hub.stop()
   }
 }
+if (jitTrace && existsSync(jitTrace)) process.stdout.write(`V8 in the timed run (${jitTrace}):\n${jitSummary(jitTrace)}`)
 process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.toFixed(0)}/s; profile in ${out}\n`)
 
 /** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
+  if (jitTrace) process.kill(hub.pid, 'SIGUSR2')
   const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)

@@ -5,6 +5,7 @@
 import * as v from 'valibot'
 import { HOST_FACT_FIELDS } from './host-facts.ts'
 import { Labels } from './labels.ts'
+import { variantOption } from './variant-index.ts'
 
 export const PROTOCOL_VERSION = 1
 
@@ -258,7 +259,7 @@ export function decode<T>(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, error: ERROR.INVALID_MESSAGE, detail: 'frame must be a JSON object' }
   }
-  const result = v.safeParse(schema, raw)
+  const result = v.safeParse(variantOption(schema, raw), raw)
   if (result.success) return { ok: true, value: result.output }
   const type = (raw as { type?: unknown }).type
   const first = result.issues[0]

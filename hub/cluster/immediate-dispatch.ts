@@ -53,9 +53,11 @@ export class ImmediateDispatch<T extends KeptTask = KeptTask> {
   }
 
   private dispatch(): void {
-    const free: string[] = []
-    for (const agentId of this.d.fleet.available) if (this.d.mayClaim(agentId)) free.push(agentId)
-    if (free.length === 0) return
-    for (const task of this.d.ops.claimNow(free).tasks) this.d.handOver(task)
+    for (const task of this.d.ops.claimNow(this.free()).tasks) this.d.handOver(task)
+  }
+
+  /** The free agents that may be offered a task, read only as far as the claim needs. */
+  private *free(): Generator<string> {
+    for (const agentId of this.d.fleet.available) if (this.d.mayClaim(agentId)) yield agentId
   }
 }

@@ -8,7 +8,6 @@
  * through TaskAgents, as the cluster's statements read the agents' rows. Its `...Now` operations
  * (ImmediateTaskOps) make the same changes without waiting: the engine's fast path on one hub.
  */
-import { hasLabels } from '../../shared/labels.ts'
 import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
@@ -18,6 +17,7 @@ import type { TaskRecord } from './task-options.ts'
 import type { ImmediateTaskOps, NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { TaskTable } from './task-table.ts'
+import { WaitingAgents } from './waiting-agents.ts'
 
 /** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
 const SWEEP_LIMIT = 100
@@ -130,12 +130,7 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
    */
   claimNow(agents: Iterable<string>): { tasks: TaskRecord[]; moreQueued: boolean } {
     if (this.queue.size === 0) return { tasks: [], moreQueued: false }
-    const waiting = new Map<string, readonly string[]>()
-    for (const agentId of agents) {
-      const labels = this.d.agents.claimable(agentId)
-      if (labels !== null && !this.held.get(agentId)?.size) waiting.set(agentId, labels)
-    }
-    if (waiting.size === 0) return { tasks: [], moreQueued: false }
+    const waiting = new WaitingAgents(agents, (agentId) => this.held.get(agentId)?.size ? null : this.d.agents.claimable(agentId))
     const queuedBefore = this.queue.size
     const now = this.d.now()
     const picks: Array<[TaskRecord, string]> = []
@@ -144,11 +139,10 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     for (const taskId of this.queue) {
       const task = this.table.get(taskId)!
       if (task.status !== 'queued' || (task.run_after !== null && task.run_after > now)) continue
-      const agentId = this.firstFor(task, waiting)
+      const agentId = waiting.take(task)
       if (agentId === undefined) continue
       picks.push([task, agentId])
-      waiting.delete(agentId)
-      if (waiting.size === 0) break
+      if (waiting.empty) break
     }
     for (const [task, agentId] of picks) {
       this.queue.delete(task.task_id)
@@ -290,16 +284,6 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
 
   close(): void {
     this.table.close()
-  }
-
-  /** The first of `waiting` (in the order given) that may run `task`: its pin, then its labels. */
-  private firstFor(task: TaskRecord, waiting: ReadonlyMap<string, readonly string[]>): string | undefined {
-    if (task.pinned !== null) {
-      const labels = waiting.get(task.pinned)
-      return labels && hasLabels(labels, task.labels) ? task.pinned : undefined
-    }
-    for (const [agentId, labels] of waiting) if (task.labels.length === 0 || hasLabels(labels, task.labels)) return agentId
-    return undefined
   }
 
   /** Takes a task in flight back from `agentId` (rules.ts requeueVerdict): queued again, or failed. */

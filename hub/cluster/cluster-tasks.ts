@@ -10,29 +10,33 @@
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
-import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
+import { SUPERSEDED, type ImmediateTaskOps, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import { ClaimLoop } from './claim-loop.ts'
+import { ImmediateDispatch } from './immediate-dispatch.ts'
+import { ImmediateReports } from './immediate-reports.ts'
+import { SaveRetries } from './save-retry.ts'
 import { TaskRows } from './task-rows.ts'
 import { ReportOrder } from './report-order.ts'
 
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
-const RETRY_MS = 1000
 /** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
 const CANCEL_RELEASE_MS = 15_000
-/** The longest wait between two tries of one save (doubling from RETRY_MS). */
-const MAX_RETRY_MS = 4000
-/** One try of a save that has not settled by then is taken as failed (and tried again). */
-const ATTEMPT_DEADLINE_MS = 10_000
 
 /** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
 export interface ClusterTasksDeps<TaskRow extends KeptTask> {
   /** Where the tasks are kept: every change goes through its named operations. */
   store: TaskQueueStore<TaskRow>
+  /**
+   * The store's operations made in memory at once, when it has them (one hub's memory store, the
+   * same object): tasks are handed out on events (immediate-dispatch.ts) and reports settled in
+   * the step they arrive, waiting only for the save the contract asks for.
+   */
+  immediate?: ImmediateTaskOps<TaskRow>
   /** Tells every hub (this one too) that queued work may be waiting: the cluster's bus. */
   nudgeAll(): Promise<void>
   /** No claim while this hub's lease may have run out (lease.ts). */
@@ -53,7 +57,10 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
   /** Agents with an identify reconcile under way: no claim for them until it is done. */
   private readonly busy = new Set<string>()
   private readonly again = new Set<string>()
-  private readonly claims: ClaimLoop<TaskRow>
+  private readonly claims: ClaimLoop<TaskRow> | ImmediateDispatch<TaskRow>
+  private readonly saves: SaveRetries
+  /** The reports' settling over a store that changes in memory at once (d.immediate). */
+  private readonly immediate: ImmediateReports<TaskRow> | null
   /** The rows of this hub's task changes, for their events (task-rows.ts). */
   readonly rows = new TaskRows<TaskRow>()
   /**
@@ -66,18 +73,24 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>()
   private readonly unsubscribe: () => void
   private closed = false
-  /** The saves being retried, by what and task (or agent): one loop each, however often the sidecar resends. */
-  private readonly retrying = new Set<string>()
   /** Each identify is its own (a new connection reports anew). */
   private identifies = 0
   private readonly reports = new ReportOrder()
 
   constructor(private readonly d: ClusterTasksDeps<TaskRow>) {
-    this.claims = new ClaimLoop({
-      claim: (agents) => d.store.claim(agents), lease: d.lease, fleet: d.fleet, log: d.log,
-      mayClaim: (agentId) => !this.busy.has(agentId) && this.mayClaim(agentId),
-      handOver: (row) => this.handOver(row),
+    this.saves = new SaveRetries(d.log)
+    const now = d.immediate && new ImmediateReports({
+      ops: d.immediate, fleet: d.fleet, changed: (taskId) => this.changed(taskId), armAccept: (rec, taskId) => this.armAccept(rec, taskId),
+      nudge: () => this.nudge(), nudgeAt: (at) => this.announceAt(at),
     })
+    this.immediate = now ?? null
+    const mayClaim = (agentId: string) => !this.busy.has(agentId) && this.mayClaim(agentId)
+    this.claims = now
+      ? new ImmediateDispatch({ ops: now.ops, fleet: d.fleet, mayClaim, handOver: (task) => now.handOver(task) })
+      : new ClaimLoop({
+        claim: (agents) => d.store.claim(agents), lease: d.lease, fleet: d.fleet, log: d.log, mayClaim,
+        handOver: (row) => this.handOver(row),
+      })
     this.unsubscribe = d.changes.on('agent', (change) => {
       if (!this.claims.isIdle(change.agent_id)) this.offer(change.agent_id)
     })
@@ -95,7 +108,8 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
 
   /** A task's row changed (for the events stream: `row`, as the change left it, spares it a read). */
   changed(taskId: string, row?: TaskRow): void {
-    this.rows.note(taskId, row)
+    // One hub's events read the store itself: no rows to keep for them.
+    if (!this.d.immediate) this.rows.note(taskId, row)
     this.d.changes.publish({ type: 'task', task_id: taskId })
   }
 
@@ -214,7 +228,9 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
 
   accepted(rec: AgentRecord, taskId: string): void {
     this.disarmAccept(taskId)
-    this.reports.after(rec, () => this.retry(`accept ${taskId}`, rec, async () => {
+    const now = this.immediate
+    if (now) return this.reports.after(rec, () => now.accepted(rec, taskId))
+    this.reports.after(rec, () => this.saves.run(`accept ${taskId}`, rec, async () => {
       const started = await this.d.store.start(taskId, rec.agent_id)
       if (started === SUPERSEDED) return // its outcome came before it was sent, and is saved in its place
       if (started) {
@@ -233,7 +249,10 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     // The same limit as one hub's (outcome-text.ts).
     const checked = withinResultLimit(outcome)
     const stored: StoredOutcome = checked.kind === 'failed' ? { ok: false, error: checked.error } : { ok: true, result: checked.result }
-    this.reports.after(rec, () => this.retry(`complete ${taskId}`, rec, async () => {
+    // Its output's save to wait for first: the round trip below (none on one hub: output is kept as it comes).
+    const now = this.d.outputWritten ? undefined : this.immediate
+    if (now) return this.reports.after(rec, () => now.finished(rec, taskId, stored))
+    this.reports.after(rec, () => this.saves.run(`complete ${taskId}`, rec, async () => {
       await this.d.outputWritten?.(taskId)
       const { task: row, superseded } = await this.d.store.complete(taskId, rec.agent_id, stored)
       // As its accept's save would have: a graceful restart asked for meanwhile waits for the task.
@@ -251,7 +270,9 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.disarmAccept(taskId)
     this.d.log.info('task interrupted', { task_id: taskId, agent_id: rec.agent_id, reason, started })
     const counted = countsAsAttempt(reason, started)
-    this.reports.after(rec, () => this.retry(`requeue ${taskId}`, rec, async () => {
+    const now = this.immediate
+    if (now) return this.reports.after(rec, () => now.interrupted(rec, taskId, counted))
+    this.reports.after(rec, () => this.saves.run(`requeue ${taskId}`, rec, async () => {
       await this.takeBack(rec, taskId, counted)
       this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
     }))
@@ -260,7 +281,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
   /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
     this.busy.add(rec.agent_id)
-    this.retry(`identify ${++this.identifies}`, rec, async () => {
+    this.saves.run(`identify ${++this.identifies}`, rec, async () => {
       const { store } = this.d
       for (const held of await store.heldBy(rec.agent_id)) {
         // The sidecar no longer has it (lost before it was accepted, or cut short): run it again.
@@ -299,47 +320,10 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.disarmAccept(rec.task_id)
   }
 
-  /**
-   * Runs `work` now and, while the database cannot be reached, again after 1 s, 2 s, then every
-   * 4 s, for as long as the agent is on the same connection (after a reconnect the sidecar
-   * reports anew). One loop per `what`: a resent result while its save is being retried joins it.
-   */
-  private retry(what: string, rec: AgentRecord, work: () => Promise<void>, finally_?: () => void): void {
-    const key = `${rec.agent_id} ${what}`
-    if (this.retrying.has(key)) return
-    this.retrying.add(key)
-    const peer = rec.peer
-    let failures = 0
-    const end = () => {
-      this.retrying.delete(key)
-      finally_?.()
-    }
-    const attempt = () => {
-      // An attempt that hangs (a connection that never comes back) counts as failed, so the loop,
-      // which stands for every resend of the same outcome, never waits on it for good.
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ATTEMPT_DEADLINE_MS} ms`)), ATTEMPT_DEADLINE_MS)
-      })
-      Promise.race([work(), deadline]).finally(() => clearTimeout(timer)).then(end, (err) => {
-        if (this.closed || rec.peer !== peer || peer === null) return end()
-        failures++
-        if (failures === 1 || failures % 15 === 0) {
-          this.d.log.warn(`task ${what.split(' ')[0]} not saved; retrying`, { agent_id: rec.agent_id, error: String(err), failures })
-        }
-        const timer = setTimeout(() => {
-          this.retryTimers.delete(timer)
-          attempt()
-        }, Math.min(RETRY_MS * 2 ** (failures - 1), MAX_RETRY_MS))
-        this.retryTimers.add(timer)
-      })
-    }
-    attempt()
-  }
-
   close(): void {
     this.closed = true
     this.claims.close()
+    this.saves.close()
     this.unsubscribe()
     for (const timer of this.acceptTimers.values()) clearTimeout(timer)
     for (const timer of this.retryTimers) clearTimeout(timer)

@@ -5,18 +5,19 @@
  * rule of its PostgreSQL statement (hub/pg/task-queue.ts, task-reports.ts, schema-throughput.ts
  * claim_tasks), deciding by rules.ts; support/task-queue-store-conformance.ts holds both to the
  * same cases. The agents' side (connected, labels, gone since when) is the fleet's, asked
- * through TaskAgents, as the cluster's statements read the agents' rows.
+ * through TaskAgents, as the cluster's statements read the agents' rows. Its `...Now` operations
+ * (ImmediateTaskOps) make the same changes without waiting: the engine's fast path on one hub.
  */
-import { hasLabels } from '../../shared/labels.ts'
 import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
 import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TasksQuery } from './rules.ts'
 import { SeqQueue } from './seq-queue.ts'
 import type { TaskRecord } from './task-options.ts'
-import type { NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
+import type { ImmediateTaskOps, NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { TaskTable } from './task-table.ts'
+import { WaitingAgents } from './waiting-agents.ts'
 
 /** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
 const SWEEP_LIMIT = 100
@@ -47,7 +48,7 @@ export interface MemoryTaskQueueStoreDeps {
   onForget?(taskIds: string[]): void
 }
 
-export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
+export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, ImmediateTaskOps<TaskRecord> {
   private readonly table: TaskTable
   private readonly queue: SeqQueue
   /** Tasks in flight (assigned, working), by agent: the cluster's `tasks_by_agent` index. */
@@ -112,24 +113,36 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
   }
 
   async claim(agents: readonly string[]): Promise<{ tasks: TaskRecord[]; moreQueued: boolean }> {
-    const waiting = new Map<string, readonly string[]>()
-    for (const agentId of agents) {
-      const labels = this.d.agents.claimable(agentId)
-      if (labels !== null && !this.held.get(agentId)?.size) waiting.set(agentId, labels)
+    const claimed = this.claimNow(agents)
+    try {
+      await this.table.durable()
+    } catch (err) {
+      // Not on disk, so never sent: given back, as a claim whose commit failed took nothing.
+      for (const task of claimed.tasks) this.takeBack(task, task.agent_id!, false)
+      throw err
     }
+    return { tasks: claimed.tasks.map((task) => ({ ...task })), moreQueued: claimed.moreQueued }
+  }
+
+  /**
+   * claim's change, made at once: the tasks as held (not copies), assigned in memory, on disk
+   * once durable() resolves. A caller whose save fails gives them back (requeueNow, not counted).
+   */
+  claimNow(agents: Iterable<string>): { tasks: TaskRecord[]; moreQueued: boolean } {
+    if (this.queue.size === 0) return { tasks: [], moreQueued: false }
+    const waiting = new WaitingAgents(agents, (agentId) => this.held.get(agentId)?.size ? null : this.d.agents.claimable(agentId))
     const queuedBefore = this.queue.size
     const now = this.d.now()
     const picks: Array<[TaskRecord, string]> = []
     // One pass in queue order is the cluster's claim repeated: a task no agent left could run
     // before an agent was given one, none of the fewer left can run either.
-    for (const taskId of waiting.size === 0 ? [] : this.queue) {
+    for (const taskId of this.queue) {
       const task = this.table.get(taskId)!
       if (task.status !== 'queued' || (task.run_after !== null && task.run_after > now)) continue
-      const agentId = this.firstFor(task, waiting)
+      const agentId = waiting.take(task)
       if (agentId === undefined) continue
       picks.push([task, agentId])
-      waiting.delete(agentId)
-      if (waiting.size === 0) break
+      if (waiting.empty) break
     }
     for (const [task, agentId] of picks) {
       this.queue.delete(task.task_id)
@@ -138,50 +151,59 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
       this.hold(agentId, task.task_id)
       this.table.changed(task)
     }
-    try {
-      await this.table.durable()
-    } catch (err) {
-      // Not on disk, so never sent: given back, as a claim whose commit failed took nothing.
-      for (const [task, agentId] of picks) this.takeBack(task, agentId, false)
-      throw err
-    }
-    return { tasks: picks.map(([task]) => ({ ...task })), moreQueued: picks.length > 0 && queuedBefore > picks.length }
+    return { tasks: picks.map(([task]) => task), moreQueued: picks.length > 0 && queuedBefore > picks.length }
   }
 
   async start(taskId: string, agentId: string): Promise<TaskRecord | null> {
-    const task = this.table.get(taskId)
-    const applies = task?.status === 'assigned' && task.agent_id === agentId
-    if (applies) this.change(task, { status: 'working' })
+    const task = this.startNow(taskId, agentId)
     await this.table.durable()
-    return applies ? { ...task } : null
+    return task && { ...task }
+  }
+
+  /** start's change, made at once: the task as held, or null (not its own). */
+  startNow(taskId: string, agentId: string): TaskRecord | null {
+    const task = this.table.get(taskId)
+    if (task?.status !== 'assigned' || task.agent_id !== agentId) return null
+    this.change(task, { status: 'working' })
+    return task
   }
 
   async complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
-    const task = this.table.get(taskId)
-    const applies = task !== undefined && takesReportFrom(task, this.lastAgent.get(taskId), agentId)
-    if (applies) {
-      const verdict = outcome.ok ? { status: 'completed' as const } : outcomeVerdict(task, { kind: 'failed', error: outcome.error })
-      const queued = verdict.status === 'queued'
-      this.queue.delete(taskId)
-      this.letGo(task)
-      this.change(task, {
-        status: verdict.status, agent_id: queued ? task.pinned : agentId,
-        run_after: queued ? this.d.now() + verdict.delayMs : null, retried: queued ? task.retried + 1 : task.retried,
-        assigned_at: queued ? null : task.assigned_at,
-        result: outcome.ok ? outcome.result ?? null : null, error: outcome.ok ? null : outcome.error,
-      })
-      this.settle(task)
-    }
+    const task = this.completeNow(taskId, agentId, outcome)
     await this.table.durable()
-    return { task: applies ? { ...task } : null, superseded: false }
+    return { task: task && { ...task }, superseded: false }
+  }
+
+  /** complete's change, made at once: the task as held, or null (the report did not apply). */
+  completeNow(taskId: string, agentId: string, outcome: StoredOutcome): TaskRecord | null {
+    const task = this.table.get(taskId)
+    if (task === undefined || !takesReportFrom(task, this.lastAgent.get(taskId), agentId)) return null
+    const verdict = outcome.ok ? { status: 'completed' as const } : outcomeVerdict(task, { kind: 'failed', error: outcome.error })
+    const queued = verdict.status === 'queued'
+    this.queue.delete(taskId)
+    this.letGo(task)
+    this.change(task, {
+      status: verdict.status, agent_id: queued ? task.pinned : agentId,
+      run_after: queued ? this.d.now() + verdict.delayMs : null, retried: queued ? task.retried + 1 : task.retried,
+      assigned_at: queued ? null : task.assigned_at,
+      result: outcome.ok ? outcome.result ?? null : null, error: outcome.ok ? null : outcome.error,
+    })
+    this.settle(task)
+    return task
   }
 
   async requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
-    const task = this.table.get(taskId)
-    const applies = task !== undefined && isInFlight(task.status) && task.agent_id === agentId
-    if (applies) this.takeBack(task, agentId, counted)
+    const task = this.requeueNow(taskId, agentId, counted)
     await this.table.durable()
-    return applies ? { ...task } : null
+    return task && { ...task }
+  }
+
+  /** requeue's change, made at once: the task as held, or null (`agentId` no longer held it). */
+  requeueNow(taskId: string, agentId: string, counted: boolean): TaskRecord | null {
+    const task = this.table.get(taskId)
+    if (task === undefined || !isInFlight(task.status) || task.agent_id !== agentId) return null
+    this.takeBack(task, agentId, counted)
+    return task
   }
 
   async adopt(taskId: string, agentId: string): Promise<boolean> {
@@ -235,6 +257,11 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
     return { tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor }
   }
 
+  /** The task as held now, saved or not. */
+  peek(taskId: string): Readonly<TaskRecord> | undefined {
+    return this.table.get(taskId)
+  }
+
   /** Tasks queued (waiting for an agent or a retry's delay). */
   get queuedCount(): number {
     return this.queue.size
@@ -257,16 +284,6 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord> {
 
   close(): void {
     this.table.close()
-  }
-
-  /** The first of `waiting` (in the order given) that may run `task`: its pin, then its labels. */
-  private firstFor(task: TaskRecord, waiting: ReadonlyMap<string, readonly string[]>): string | undefined {
-    if (task.pinned !== null) {
-      const labels = waiting.get(task.pinned)
-      return labels && hasLabels(labels, task.labels) ? task.pinned : undefined
-    }
-    for (const [agentId, labels] of waiting) if (task.labels.length === 0 || hasLabels(labels, task.labels)) return agentId
-    return undefined
   }
 
   /** Takes a task in flight back from `agentId` (rules.ts requeueVerdict): queued again, or failed. */

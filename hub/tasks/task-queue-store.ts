@@ -70,3 +70,24 @@ export interface TaskQueueStore<T extends KeptTask = KeptTask> {
    */
   list(query: TasksQuery): Promise<{ tasks: T[]; next_cursor: string | null }>
 }
+
+/**
+ * A store whose operations change the tasks in memory at once (one hub's,
+ * memory-task-queue-store.ts): the engine (hub/cluster/cluster-tasks.ts) acts on the answer in
+ * the same step, with no round trip, and waits for durable() only where the contract asks for the
+ * save first (an assignment is sent, an outcome acknowledged, once saved). Each `...Now` keeps the
+ * condition and rule of the operation it is named after; its answer is the record as held, not a
+ * copy: read it at once, change it never.
+ */
+export interface ImmediateTaskOps<T extends KeptTask = KeptTask> {
+  claimNow(agents: Iterable<string>): { tasks: T[]; moreQueued: boolean }
+  startNow(taskId: string, agentId: string): T | null
+  completeNow(taskId: string, agentId: string, outcome: StoredOutcome): T | null
+  requeueNow(taskId: string, agentId: string, counted: boolean): T | null
+  /** The task as held now, saved or not. */
+  peek(taskId: string): Readonly<T> | undefined
+  /** Tasks queued (waiting for an agent or a retry's delay). */
+  readonly queuedCount: number
+  /** Resolves once every change so far is saved; rejects when that save failed. */
+  durable(): Promise<void>
+}

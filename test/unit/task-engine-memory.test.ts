@@ -3,7 +3,9 @@
  * (hub/tasks/memory-task-queue-store.ts), with the seams one hub needs: the lease always holds,
  * the nudge to every hub calls this engine, every agent is held here. The first step of one
  * engine for both modes: the engine needs nothing of PostgreSQL. A real Fleet; the agent is a
- * peer that records the frames the hub sends it.
+ * peer that records the frames the hub sends it. Each case runs twice: through the claim loop
+ * and the store's awaited operations (as in a cluster), and through the fast path over the
+ * store's immediate operations (hub/cluster/immediate-reports.ts), as one hub would.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Fleet, type FleetRestarts, type Peer } from '../../hub/agents/fleet.ts'
@@ -11,6 +13,7 @@ import { ClusterTasks } from '../../hub/cluster/cluster-tasks.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
 import { MemoryTaskQueueStore } from '../../hub/tasks/memory-task-queue-store.ts'
 import { TASK_EXTRAS_DEFAULTS } from '../../hub/tasks/rules.ts'
+import type { TaskStore } from '../../hub/tasks/task-store.ts'
 import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, type HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { systemClock } from '../../shared/time.ts'
@@ -25,11 +28,11 @@ const NO_RESTARTS: FleetRestarts = {
 const closers: Array<() => void> = []
 afterEach(() => closers.splice(0).forEach((close) => close()))
 
-function oneHub() {
+function startHub(immediate: boolean, taskStore: TaskStore | null = null, storeRetryMs = 60_000) {
   const changes = new ChangeFeed()
   const fleet = new Fleet({ clock: systemClock, log: silentLogger, restarts: NO_RESTARTS, offlineTtlMs: 60_000, changes })
   const store = new MemoryTaskQueueStore({
-    now: Date.now, log: silentLogger, maxAttempts: 5, maxFinished: 100, store: null, storeRetryMs: 1000,
+    now: Date.now, log: silentLogger, maxAttempts: 5, maxFinished: 100, store: taskStore, storeRetryMs,
     agents: {
       claimable: (id) => (fleet.get(id)?.peer ? fleet.get(id)!.labels : null),
       goneSince: (id) => {
@@ -39,7 +42,7 @@ function oneHub() {
     },
   })
   const tasks: ClusterTasks = new ClusterTasks({
-    store, nudgeAll: async () => tasks.nudge(), lease: { valid: true }, holds: () => true,
+    store, immediate: immediate ? store : undefined, nudgeAll: async () => tasks.nudge(), lease: { valid: true }, holds: () => true,
     fleet, changes, log: silentLogger, acceptTimeoutMs: 60_000, onOverdue: () => {},
   })
   closers.push(() => tasks.close(), () => fleet.close(), () => store.close())
@@ -62,12 +65,39 @@ function oneHub() {
       taken.add(at)
       return frames[at] as HubMessage & { task_id: string }
     }
-    return { rec, next }
+    return { rec, next, sent: (type: HubMessage['type']) => frames.filter((f) => f.type === type).length }
   }
   return { store, tasks, create, agent }
 }
 
-describe('the task engine over one hub\'s memory store', () => {
+/** A task file whose saves wait for release() while `held`, and fail while `failing`. */
+function heldSaves() {
+  const pending: Array<() => void> = []
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 0))
+  const saves = {
+    held: true,
+    failing: false,
+    taskStore: {
+      load: async () => [],
+      save: () => new Promise<void>((resolve, reject) => {
+        const settle = () => (saves.failing ? reject(new Error('disk full')) : resolve())
+        if (saves.held) pending.push(settle)
+        else settle()
+      }),
+    } satisfies TaskStore,
+    /** Settles the saves started by now (a save starts a microtask after its change); resolves once their waiters have run. */
+    release: async () => {
+      await tick()
+      for (const settle of pending.splice(0)) settle()
+      await tick()
+    },
+  }
+  return saves
+}
+
+describe.each([['through the claim loop', false], ['through the immediate operations', true]])('the task engine over one hub\'s memory store, %s', (_, immediate) => {
+  const oneHub = () => startHub(immediate)
+
   it('dispatches a task, stores its outcome once and acknowledges it', async () => {
     const hub = oneHub()
     const a = hub.agent('a')
@@ -103,5 +133,45 @@ describe('the task engine over one hub\'s memory store', () => {
       await a.next('task_ack')
     }
     expect(await hub.store.get(taskId)).toMatchObject({ status: 'failed', attempts: 5, error: 'interrupted 5 times' })
+  })
+})
+
+describe('the task engine\'s fast path over one hub\'s memory store', () => {
+  it('sends an assignment and an ack only once their change is saved; a failed save sends neither', async () => {
+    const saves = heldSaves()
+    const hub = startHub(true, saves.taskStore, 20)
+    const a = hub.agent('a')
+    const created = hub.create(null)
+    await saves.release()
+    const taskId = await created
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(hub.store.peek(taskId)?.status).toBe('assigned')
+    expect(a.sent('task_assign')).toBe(0)
+    const sent = a.next('task_assign')
+    await saves.release()
+    expect((await sent).task_id).toBe(taskId)
+    hub.tasks.accepted(a.rec, taskId)
+    expect(hub.store.peek(taskId)?.status).toBe('working')
+    await saves.release()
+
+    saves.failing = true
+    hub.tasks.finished(a.rec, taskId, { kind: 'complete', result: 1 })
+    expect(hub.store.peek(taskId)?.status).toBe('completed')
+    await saves.release()
+    expect(a.sent('task_ack')).toBe(0)
+    expect(a.rec.task_id).toBe(taskId)
+    // The sidecar, unacknowledged, sends it again: acknowledged once saved (the save tried again), the agent freed.
+    saves.failing = false
+    saves.held = false
+    hub.tasks.finished(a.rec, taskId, { kind: 'complete', result: 1 })
+    expect(await a.next('task_ack')).toEqual({ type: 'task_ack', task_id: taskId })
+    expect(a.rec.task_id).toBeNull()
+  })
+
+  it('cancels an accept of a task that is not the agent\'s', async () => {
+    const hub = startHub(true)
+    const a = hub.agent('a')
+    hub.tasks.accepted(a.rec, 'nope')
+    expect(await a.next('task_cancel')).toEqual({ type: 'task_cancel', task_id: 'nope' })
   })
 })

@@ -1,0 +1,83 @@
+/**
+ * The task engine's steps (hub/cluster/cluster-tasks.ts) over a store that changes its tasks in
+ * memory at once (one hub's, hub/tasks/memory-task-queue-store.ts): each report is settled in the
+ * step it arrives, with no round trip and no retry loop, and only what the contract orders after
+ * a save waits for it: an assignment is sent, an outcome or interruption acknowledged (and the
+ * agent freed), once saved. A save that fails sends nothing: the accept timeout takes the task
+ * back, and the sidecar, unacknowledged, keeps its report and sends it again. The rules are the
+ * store's (its `...Now` operations, by hub/tasks/rules.ts), as over PostgreSQL.
+ */
+import type { AgentRecord, Fleet } from '../agents/fleet.ts'
+import { isInFlight } from '../tasks/rules.ts'
+import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
+
+export interface ImmediateReportsDeps<T extends KeptTask> {
+  ops: ImmediateTaskOps<T>
+  fleet: Fleet
+  /** The task changed: published (the engine's changed()). */
+  changed(taskId: string): void
+  /** Takes the task back if its agent has not accepted it in time. */
+  armAccept(rec: AgentRecord, taskId: string): void
+  /** Queued work may be waiting: now, or at `at` (epoch ms, a retry's delay). */
+  nudge(): void
+  nudgeAt(at: number): void
+}
+
+export class ImmediateReports<T extends KeptTask = KeptTask> {
+  constructor(private readonly d: ImmediateReportsDeps<T>) {}
+
+  get ops(): ImmediateTaskOps<T> {
+    return this.d.ops
+  }
+
+  /** A task just claimed for `task.agent_id`, a free agent here: taken at once, sent once saved. */
+  handOver(task: T): void {
+    const agentId = task.agent_id!
+    const attempt = task.attempts
+    this.d.changed(task.task_id)
+    const rec = this.d.fleet.get(agentId)!
+    this.d.fleet.assign(rec, task.task_id)
+    this.d.armAccept(rec, task.task_id)
+    // A hub killed before the save restores the task queued, and must not hand it to a second
+    // agent while the first runs it. Taken back or given again meanwhile: nothing to send.
+    void this.d.ops.durable().then(() => {
+      if (task.status !== 'assigned' || task.agent_id !== agentId || task.attempts !== attempt) return
+      this.d.fleet.bus.sendToAgent(agentId, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
+    }, () => {})
+  }
+
+  accepted(rec: AgentRecord, taskId: string): void {
+    if (this.d.ops.startNow(taskId, rec.agent_id)) {
+      this.d.changed(taskId)
+      return this.d.fleet.taskStarted(rec)
+    }
+    const task = this.d.ops.peek(taskId)
+    // Given to another agent meanwhile: this copy must not run twice.
+    if (!task || task.agent_id !== rec.agent_id || !isInFlight(task.status)) {
+      this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: taskId })
+    }
+  }
+
+  finished(rec: AgentRecord, taskId: string, outcome: StoredOutcome): void {
+    const task = this.d.ops.completeNow(taskId, rec.agent_id, outcome)
+    if (task) this.d.changed(taskId)
+    // Failed with retries left: queued again, dispatched once its delay has passed.
+    if (task?.status === 'queued' && task.run_after !== null) this.d.nudgeAt(task.run_after)
+    this.acknowledge(rec, taskId)
+  }
+
+  interrupted(rec: AgentRecord, taskId: string, counted: boolean): void {
+    const task = this.d.ops.requeueNow(taskId, rec.agent_id, counted)
+    if (task) this.d.changed(taskId)
+    if (task?.status === 'queued') this.d.nudge()
+    this.acknowledge(rec, taskId)
+  }
+
+  /** Acknowledged once saved, the agent freed with it: its next task must not find it holding this one. */
+  private acknowledge(rec: AgentRecord, taskId: string): void {
+    void this.d.ops.durable().then(() => {
+      this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_ack', task_id: taskId })
+      this.d.fleet.release(rec, taskId)
+    }, () => {})
+  }
+}

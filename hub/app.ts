@@ -15,7 +15,7 @@ import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { createFleetRestarts } from './agents/fleet-restarts.ts'
 import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
-import { createLocalRollouts } from './rollouts/local-rollouts.ts'
+import { createHubRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
 import { LocalHealing } from './healing/local-healing.ts'
 import { createAlertSender } from './alerts/alerts.ts'
@@ -91,9 +91,10 @@ export function createHub(options: HubOptions) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
-  // One hub's rollouts: the engine over its memory store; a cluster brings the same engine over its rows.
-  const localRollouts = options.cluster ? null : createLocalRollouts({
-    fleet, changes, clock, log, newId, offlineWaitMs: o.restartTimeoutMs, saver: (): FleetSaver | null => fleetState,
+  // Rollouts: one engine over this hub's memory (localRollouts), or over the cluster's rows.
+  const { engine: rollouts, local: localRollouts } = createHubRollouts({
+    fleet, changes, clock, log, newId, offlineWaitMs: o.restartTimeoutMs, store: options.store?.rollouts,
+    deliverRestart: (id) => fleetRestarts.restarts.deliver(id), saver: (): FleetSaver | null => fleetState,
   })
   const rolloutRecords = localRollouts?.store ?? { peek: () => undefined }
   const alerts = options.alertWebhookUrl ? createAlertSender({
@@ -106,7 +107,8 @@ export function createHub(options: HubOptions) {
   const healingSettings = resolveHealingSettings(options.healing)
   const healing = options.cluster ? null : new LocalHealing(fleet, {
     clock, log, newId, changes, settings: healingSettings, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
-    rolloutRunning: () => localRollouts!.store.ids().some((id) => localRollouts!.store.peek(id)?.state === 'running'),
+    // Over a given store (tests) there is no memory to read: no rollout counts as running.
+    rolloutRunning: () => localRollouts?.store.ids().some((id) => localRollouts.store.peek(id)?.state === 'running') ?? false,
     saver: () => fleetState,
   })
   // One hub's fleet alert episodes; a cluster claims them in its rows (hub/alerts/pg-fleet-alerts.ts).
@@ -134,9 +136,8 @@ export function createHub(options: HubOptions) {
   const cluster = options.cluster?.({
     hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts,
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts,
   })
-  const rollouts = cluster ? cluster.rollouts : localRollouts!.engine
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
@@ -281,6 +282,7 @@ export function createHub(options: HubOptions) {
       tasks.close()
       fleetState?.close()
       localRollouts?.close()
+      rollouts.close()
       healing?.close()
       alerts?.close()
     },

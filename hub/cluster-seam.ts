@@ -55,13 +55,13 @@ export interface LocalOwners {
   maxQueuedTasks: number
   /** The hub's restart engine, over its `store.restarts` (the cluster's rows): the same engine as a single hub's. */
   restarts: RestartEngine
+  /** The hub's rollout engine, over its `store.rollouts` (the cluster's rows): stepped from the bus and the sweep. */
+  rollouts: RolloutEngine
 }
 
 export interface ClusterSeam {
   admin: AdminBackend
   tasks: TaskOwner
-  /** The rollout engine over the cluster's rows (the same engine as a single hub's). */
-  rollouts: RolloutEngine
   /** Task output in the cluster's table, readable from every hub. */
   outputs: TaskOutputStore
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */

@@ -25,7 +25,6 @@ import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { PgTaskStore, TASKS_NUDGE } from '../pg/pg-task-store.ts'
 import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
-import { RolloutEngine } from '../rollouts/engine.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
 import { HubHealing } from '../healing/hub-healing.ts'
 import { HealingDecider } from '../healing/healing-decider.ts'
@@ -148,17 +147,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
       onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
     })
-    // The one rule book (hub/rollouts/engine.ts) over the rows; every hub hears a rollout move.
-    const rollouts = new RolloutEngine({
-      store: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, deliverRestart: (id) => restarts.deliver(id) }),
-      log: local.log, newId: local.newId, offlineWaitMs: local.restartTimeoutMs,
-      announce: async (id) => {
-        local.changes.publish({ type: 'rollout', rollout_id: id })
-        await bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: id }).catch((err) => {
-          local.log.warn('could not announce a rollout change', { rollout_id: id, error: String(err) })
-        })
-      },
-    })
+    // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
+    // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
+    const rollouts = local.rollouts
     const admin = createClusterAdmin({
       sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, restarts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
       local: {
@@ -225,7 +216,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, rollouts, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       holds: (agentId) => presence.holds(agentId),
       // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
       restartMoved(restart) {
@@ -239,7 +230,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       storage: () => lease.storage,
       queuedTasks: () => countQueuedTasks(sql),
       close() {
-        rollouts.close()
         events.close()
         healing.close()
         unsubscribe()
@@ -252,7 +242,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   }
 
   return {
-    hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql), store: { restarts: restartStore },
+    hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
+    store: { restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }) },
     get healingDecider() {
       return deciderOf
     },

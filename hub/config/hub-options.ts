@@ -13,6 +13,7 @@ import type { StoredTask, TaskStore } from '../tasks/task-store.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
 import type { ClusterAttach } from '../cluster-seam.ts'
 import type { RestartEngineDeps } from '../agents/restart-engine.ts'
+import type { RolloutStore } from '../rollouts/rollout-store.ts'
 import type { EventStreamOptions } from '../events/event-stream.ts'
 import type { ProcessMetrics } from '../metrics/hub-metrics.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
@@ -149,6 +150,8 @@ export interface HubOptions {
 export interface HubStore {
   /** One hub's admin answers a restart in the same turn: its store needs `requestNow` (a cluster's admin does not). */
   restarts: RestartEngineDeps['store']
+  /** Unset: this hub's memory, saved in its data dir (a single hub steps its rollouts on its own change feed). */
+  rollouts?: RolloutStore
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

@@ -6,10 +6,10 @@
  * rollout's row lock and only while this hub holds its lease; the restart it commands is a row
  * in the same transaction (with a notification to the hub holding the agent), so the restart_id
  * given to an agent is written with the restart itself, and a restart for an agent on this hub
- * is delivered once the step has committed.
+ * is handed back to be delivered once the step has committed.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
-import { type PgBus } from './notify-bus.ts'
+import { ALL_HUBS, type PgBus } from './notify-bus.ts'
 import { commandRestartIn } from './restarts.ts'
 import {
   claimRollouts, defaultRolloutAgents, finishRollout, getRollout, insertRollout, knownAgents, markWaiting, rolloutAgents,
@@ -31,8 +31,6 @@ export interface PgRolloutStoreDeps {
   hubId: string
   /** How long a rollout's owner holds it without a renewal. */
   leaseMs: number
-  /** Delivers a restart this hub recorded for an agent whose socket it holds. */
-  deliverRestart(restartId: string): Promise<void>
 }
 
 export class PgRolloutStore implements RolloutStore {
@@ -60,7 +58,7 @@ export class PgRolloutStore implements RolloutStore {
     return claimRollouts(this.d.sql, this.d.hubId, this.d.leaseMs)
   }
 
-  async step<T>(rolloutId: string, fn: (step: RolloutStep) => Promise<T>): Promise<{ result: T } | null> {
+  async step<T>(rolloutId: string, fn: (step: RolloutStep) => Promise<T>): Promise<{ result: T; deliver: string[] } | null> {
     if (!this.d.lease.valid) return null
     const toDeliver: string[] = []
     const stepped = await inTransaction(this.d.sql, async (tx) => {
@@ -80,14 +78,18 @@ export class PgRolloutStore implements RolloutStore {
         finish: (state, error) => finishRollout(tx, rolloutId, state, error),
         touch: () => touchRollout(tx, rolloutId),
       }
-      return { result: await fn(step) }
+      return { result: await fn(step), deliver: toDeliver }
     })
-    for (const restartId of toDeliver) await this.d.deliverRestart(restartId)
     return stepped
   }
 
   cancel(rolloutId: string): Promise<boolean> {
     return finishRollout(this.d.sql, rolloutId, 'cancelled', null)
+  }
+
+  /** Every hub hears it: the owner steps it on, the others' events streams show it. */
+  async announce(rolloutId: string): Promise<void> {
+    await this.d.bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: rolloutId })
   }
 
   /** The restart's row in the step's transaction; the hub holding the agent hears of it at commit. */

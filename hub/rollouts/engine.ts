@@ -21,6 +21,8 @@ export interface RolloutEngineDeps {
   offlineWaitMs: number
   /** The rollout changed here: the events stream hears it (and, in a cluster, every hub). */
   announce(rolloutId: string): Promise<void> | void
+  /** Delivers a restart a step recorded for an agent on this hub (the hub's restart engine). */
+  deliverRestart(restartId: string): Promise<void>
 }
 
 type Timer = ReturnType<typeof setTimeout>
@@ -135,6 +137,7 @@ export class RolloutEngine {
   private async stepOnce(rolloutId: string): Promise<void> {
     if (this.closed) return
     const stepped = await this.d.store.step(rolloutId, (step) => this.rules(step))
+    for (const restartId of stepped?.deliver ?? []) await this.d.deliverRestart(restartId)
     const outcome = stepped?.result ?? { moved: false, waitMs: null }
     if (outcome.waitMs === null) this.stopWaiting(rolloutId)
     else this.waitFor(rolloutId, outcome.waitMs)

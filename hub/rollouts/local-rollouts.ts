@@ -1,7 +1,7 @@
 /**
- * One hub's rollouts: the engine over the memory store, stepped as this hub's change feed shows
- * restarts move and agents come back (a cluster steps its rollouts from the bus and its sweep
- * instead, hub/cluster/runtime.ts).
+ * The hub's rollouts: one engine (engine.ts) over the hub's `store.rollouts` (a cluster's rows,
+ * stepped from its bus and its sweep, hub/cluster/runtime.ts) or, unset, over this hub's memory,
+ * stepped as its change feed shows restarts move and agents come back.
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -9,8 +9,9 @@ import type { Fleet } from '../agents/fleet.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import { RolloutEngine } from './engine.ts'
 import { MemoryRolloutStore, type SavedRollout } from './memory-store.ts'
+import type { RolloutStore } from './rollout-store.ts'
 
-export interface LocalRolloutsOptions {
+export interface HubRolloutsOptions {
   fleet: Fleet
   changes: ChangeFeed
   clock: Clock
@@ -18,19 +19,36 @@ export interface LocalRolloutsOptions {
   newId: () => string
   /** How long to wait for an agent that is offline at its turn before failing. */
   offlineWaitMs: number
-  /** Where the rollouts are saved (hub/store/fleet-saver.ts); null: memory only. */
+  /** The hub's `store.rollouts` (HubOptions.store); unset: this hub's memory. */
+  store?: RolloutStore
+  /** Delivers a restart a step recorded for an agent on this hub (the hub's restart engine). */
+  deliverRestart(restartId: string): Promise<void>
+  /** Where one hub's rollouts are saved (hub/store/fleet-saver.ts); null: memory only. */
   saver(): { rolloutChanged(rolloutId: string): void; durable(): Promise<void> } | null
 }
 
-export function createLocalRollouts(o: LocalRolloutsOptions) {
-  const { fleet, changes } = o
-  const store = new MemoryRolloutStore({
-    fleet, clock: o.clock,
+/** The engine, and, when it runs over this hub's memory, that store (null over a given store). */
+export function createHubRollouts(o: HubRolloutsOptions): { engine: RolloutEngine; local: LocalRollouts | null } {
+  const memory = o.store ? null : new MemoryRolloutStore({
+    fleet: o.fleet, clock: o.clock,
     changed: (id) => o.saver()?.rolloutChanged(id),
     durable: () => o.saver()?.durable() ?? Promise.resolve(),
   })
+  const store: RolloutStore = o.store ?? memory!
+  const engine = new RolloutEngine({
+    store, log: o.log, newId: o.newId, offlineWaitMs: o.offlineWaitMs, deliverRestart: o.deliverRestart,
+    announce: async (id) => {
+      o.changes.publish({ type: 'rollout', rollout_id: id })
+      await store.announce?.(id).catch((err) => o.log.warn('could not announce a rollout change', { rollout_id: id, error: String(err) }))
+    },
+  })
+  return { engine, local: memory && followLocalRollouts(memory, engine, o) }
+}
+
+/** One hub's rollouts stepped on its change feed, and what its fleet state saver saves of them. */
+function followLocalRollouts(store: MemoryRolloutStore, engine: RolloutEngine, o: HubRolloutsOptions) {
+  const { fleet, changes } = o
   const publish = (rolloutId: string) => changes.publish({ type: 'rollout', rollout_id: rolloutId })
-  const engine = new RolloutEngine({ store, log: o.log, newId: o.newId, offlineWaitMs: o.offlineWaitMs, announce: publish })
   const unsubscribe = changes.on('agent', (change) => {
     if (fleet.isAvailable(change.agent_id)) engine.agentAvailable()
     if (change.restart_id === undefined) return
@@ -42,7 +60,6 @@ export function createLocalRollouts(o: LocalRolloutsOptions) {
     void engine.step(rolloutId)
   })
   return {
-    engine,
     store,
     saved: (rolloutId: string) => store.saved(rolloutId),
     /** The rollouts a previous hub saved, after the fleet's agents: running ones step on. */
@@ -53,9 +70,8 @@ export function createLocalRollouts(o: LocalRolloutsOptions) {
     },
     close(): void {
       unsubscribe()
-      engine.close()
     },
   }
 }
 
-export type LocalRollouts = ReturnType<typeof createLocalRollouts>
+export type LocalRollouts = ReturnType<typeof followLocalRollouts>

@@ -99,12 +99,15 @@ export interface RolloutStore {
   take(): Promise<Array<{ rollout_id: string; taken_from: string | null }>>
   /**
    * Runs `fn` under the rollout's lock when it is running and this hub steps it (else resolves
-   * null without calling it); resolves once the step's changes are durable, and then delivers
-   * the restarts it commanded.
+   * null without calling it); resolves once the step's changes are durable, with the restarts it
+   * recorded for agents on this hub, for the hub's restart engine to deliver now (memory: none,
+   * the Fleet commands them itself).
    */
-  step<T>(rolloutId: string, fn: (step: RolloutStep) => Promise<T>): Promise<{ result: T } | null>
+  step<T>(rolloutId: string, fn: (step: RolloutStep) => Promise<T>): Promise<{ result: T; deliver?: string[] } | null>
   /** Ends a running rollout as cancelled; false if it was not running. */
   cancel(rolloutId: string): Promise<boolean>
+  /** The rollout moved here: the other hubs hear it (a cluster's bus). One hub has none to tell. */
+  announce?(rolloutId: string): Promise<void>
 }
 
 export const isPendingState = (state: RestartState | null): boolean =>

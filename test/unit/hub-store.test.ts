@@ -1,6 +1,6 @@
 /**
- * createHub builds its owners over `store` (HubOptions.store): given, the restart engine keeps
- * its restarts there (a cluster's rows); a cluster without a store is refused at construction.
+ * createHub builds its owners over `store` (HubOptions.store): given, the restart and rollout
+ * engines keep their state there (a cluster's rows); a cluster without a store is refused at construction.
  */
 import { describe, expect, it } from 'vitest'
 import { createTestHub } from '../../support/in-process-hub.ts'
@@ -14,12 +14,10 @@ describe('the hub over its store', () => {
   it('asks the given store for a restart, and answers what it says', async () => {
     const asked: string[] = []
     const restarts: HubStore['restarts'] = {
+      ...memoryRestarts(),
       request: async (agentId) => (asked.push(agentId), { ok: false, error: 'not_supervised' }),
       // One hub's admin answers a restart in the same turn (hub/api/admin.ts).
       requestNow: (agentId: string) => (asked.push(agentId), { ok: false, error: 'not_supervised' }),
-      pending: async () => null,
-      get: async () => null,
-      move: async () => false,
     }
     const hub = createTestHub({ secret: SECRET, log: silentLogger, store: { restarts } })
     const res = await hub.app.request('/api/admin/agents/far-away/restart', {
@@ -30,8 +28,39 @@ describe('the hub over its store', () => {
     hub.close()
   })
 
+  it('builds its rollout engine over the given store, and answers what it says', async () => {
+    const asked: string[][] = []
+    const rollouts: HubStore['rollouts'] = {
+      insert: async () => { throw new Error('not inserted: its agent is unknown') },
+      get: async () => null,
+      defaultAgents: async () => [],
+      knownAgents: async (ids) => (asked.push(ids), new Map()),
+      take: async () => [],
+      step: async () => null,
+      cancel: async () => false,
+    }
+    const hub = createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts(), rollouts } })
+    const headers = { authorization: `Bearer ${await signAdminToken(SECRET)}` }
+    const created = await hub.app.request('/api/admin/rollouts', { method: 'POST', headers, body: JSON.stringify({ agent_ids: ['elsewhere'] }) })
+    expect([created.status, await created.json()]).toEqual([404, { error: 'agent_not_found', agent_id: 'elsewhere' }])
+    expect(asked).toEqual([['elsewhere']])
+    expect((await hub.app.request('/api/admin/rollouts/r-1', { headers })).status).toBe(404)
+    hub.close()
+  })
+
   it('refuses a cluster without its store', () => {
     expect(() => createTestHub({ secret: SECRET, log: silentLogger, cluster: () => { throw new Error('not attached') } }))
       .toThrow(/^options\.store is required with options\.cluster/)
   })
 })
+
+/** A restart store that knows no restarts (the test above asks for none). */
+function memoryRestarts(): HubStore['restarts'] {
+  return {
+    request: async () => ({ ok: false, error: 'not_supervised' }),
+    requestNow: () => ({ ok: false, error: 'not_supervised' }),
+    pending: async () => null,
+    get: async () => null,
+    move: async () => false,
+  }
+}

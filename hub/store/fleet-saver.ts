@@ -8,7 +8,8 @@
  * pings and task traffic change nothing saved and cost one map lookup each. Each agent's and
  * each rollout's JSON is kept and encoded again only when it changed, and a save appends only
  * those to the store's journal (fleet-journal.ts), so a save costs what changed; the whole
- * state is a join of the kept strings, written when the store compacts its journal.
+ * state, written when the store compacts its journal, is a join of the kept strings and of the
+ * watched agents encoded then (one per agent of the fleet: not worth a megabyte kept per 10,000).
  */
 import type { Clock } from '../../shared/time.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -64,8 +65,12 @@ export class FleetSaver {
   private readonly staleRollouts = new Set<string>()
   private healingJson: string | null = null
   private alertedJson: string | null = null
-  /** Each watched agent's saved process and crashes (LocalHealing.savedWatch), and which are stale. */
-  private readonly watchJson = new Map<string, string>()
+  /**
+   * The agents healing keeps a process and crashes of (LocalHealing.savedWatch), and which are
+   * stale. Their JSON is not kept: one per agent of the fleet, it would hold about a megabyte
+   * per 10,000 agents for the compactions only, which encode them anew.
+   */
+  private readonly watched = new Set<string>()
   private readonly staleWatches = new Set<string>()
   private readonly unsubscribe: () => void
 
@@ -203,18 +208,33 @@ export class FleetSaver {
       const rollout = this.o.rollouts.saved(rolloutId)
       return rollout ? JSON.stringify(rollout) : null
     })
-    refresh('watch', this.staleWatches, this.watchJson, (agentId) => {
+    for (const agentId of this.staleWatches) {
       const watch = this.o.healing.savedWatch(agentId)
-      return watch ? JSON.stringify(watch) : null
-    })
+      if (watch) {
+        this.watched.add(agentId)
+        lines += setLine('watch', JSON.stringify(watch))
+      } else {
+        this.watched.delete(agentId)
+        lines += goneLine('watch', agentId)
+      }
+    }
+    this.staleWatches.clear()
     if (this.healingJson === null) lines += wholeLine('healing', this.healingJson = JSON.stringify(this.o.healing.saved()))
     if (this.alertedJson === null) lines += wholeLine('alerted_offline', this.alertedJson = JSON.stringify(this.o.alertEpisodes.offlineAlerted()))
     const healing = this.healingJson
     const alertedOffline = this.alertedJson
     const snapshot = (generation?: number) => encodeFleetState({
-      agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing, healingAgents: this.watchJson.values(), alertedOffline, generation,
+      agents: this.agentJson.values(), rollouts: this.rolloutJson.values(), healing, healingAgents: this.watchJsons(), alertedOffline, generation,
     })
     return { lines, snapshot }
+  }
+
+  /** Each watched agent's saved process and crashes as JSON, as of now (a compaction's snapshot). */
+  private *watchJsons(): Iterable<string> {
+    for (const agentId of this.watched) {
+      const watch = this.o.healing.savedWatch(agentId)
+      if (watch) yield JSON.stringify(watch)
+    }
   }
 
   close(): void {

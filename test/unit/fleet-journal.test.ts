@@ -26,6 +26,12 @@ async function files() {
   return { path, journal: fleetJournalPath(path), read: (p: string) => readFile(p, 'utf8') }
 }
 
+const identifyWatched = (hub: ReturnType<typeof createTestHub>, agentId: string) => {
+  const n = Number(agentId.slice(1))
+  const pm2_info = { name: agentId, pm_id: n, pid: 1000 + n, status: 'online', uptime_ms: 0, restart_count: 0, memory_bytes: 0 }
+  hub.fleet.identify(agentId, peer, { pm2_info, supervised: true, instance_id: `${agentId}-1` })
+}
+
 const emptyHealing = { paused: false, actions: [] }
 
 describe('the fleet state journal', () => {
@@ -58,6 +64,31 @@ describe('the fleet state journal', () => {
     const second = createTestHub({ ...options, restoredFleetState: await store.load() })
     expect(second.fleet.list().map((a) => [a.agent_id, a.drained])).toEqual([['a2', true], ['a3', true]])
     second.close()
+  })
+
+  it('a snapshot holds every watched agent, encoded anew from healing (their JSON is not kept between saves)', async () => {
+    const { path, journal, read } = await files()
+    const store = createFileFleetStateStore(path, nodeStateFiles, silentLogger)
+    const options = { secret: 's'.repeat(40), log: silentLogger, fleetStateStore: store }
+    const watchedIds = (text: string) => JSON.parse(text).healing_agents.map((w: { agent_id: string }) => w.agent_id)
+    const first = createTestHub(options)
+    for (const id of ['w1', 'w2']) identifyWatched(first, id)
+    await first.fleetState!.durableNow() // the first save after start: a snapshot
+    expect(watchedIds(await read(path))).toEqual(['w1', 'w2'])
+    identifyWatched(first, 'w3')
+    await first.fleetState!.durableNow()
+    first.close()
+    expect((await read(journal)).split('\n')[1]).toContain('"watch":{"agent_id":"w3"')
+
+    const second = createTestHub({ ...options, restoredFleetState: await store.load() })
+    identifyWatched(second, 'w4')
+    await second.fleetState!.durableNow() // the first save after a load: a snapshot of what was restored
+    second.close()
+    expect(watchedIds(await read(path))).toEqual(['w1', 'w2', 'w3', 'w4'])
+    expect(await read(journal)).toBe('{"journal":1,"generation":2}\n')
+    const third = createTestHub({ ...options, restoredFleetState: await store.load() })
+    expect(['w1', 'w2', 'w3', 'w4'].map((id) => third.healing!.savedWatch(id)?.pid)).toEqual([1001, 1002, 1003, 1004])
+    third.close()
   })
 
   it('ignores a torn last line and a journal that follows an older snapshot', async () => {

@@ -140,7 +140,7 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts,
   })

@@ -66,8 +66,6 @@ export function createHub(options: HubOptions) {
   const log = options.log ?? createLogger('hub')
   const newId = options.newId ?? (() => crypto.randomUUID())
 
-  // Set once the output store exists (below); tasks forgotten before that had no output here.
-  let forgetOutput = (_taskIds: string[]) => {}
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
   if (options.cluster && !options.store) throw new Error('options.store is required with options.cluster (the cluster runtime\'s store)')
   // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's
@@ -77,20 +75,29 @@ export function createHub(options: HubOptions) {
     holds: options.cluster && ((agentId) => cluster!.holds(agentId)), moved: options.cluster && ((restart) => cluster!.restartMoved(restart)),
   })
   const fleet = fleetRestarts.fleet
+  // One hub's tasks and their output: a cluster's are its rows (hub/cluster/cluster-tasks.ts), so
+  // it builds none of these. Output in memory, saved in the data dir when the hub has one.
+  const memoryOutputs = options.cluster ? null : new MemoryTaskOutputs(() => clock.now())
+  const fileOutputs = memoryOutputs && options.outputFiles
+    ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
+    : null
+  const localOutputs = fileOutputs ?? memoryOutputs
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
-  const tasks = new TaskBoard(fleet, {
+  const tasks = options.cluster ? null : new TaskBoard(fleet, {
     clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
     store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
-    onForget: (ids) => forgetOutput(ids),
+    onForget: (ids) => localOutputs?.forget(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
     onOverdue: options.onOverdue ?? ((overdue) => healing?.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
   })
-  if (options.restoredTasks?.length) {
+  if (tasks && options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
+  // After the restore: files of tasks this hub no longer knows go.
+  void fileOutputs?.start((id) => tasks!.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
   // Rollouts: one engine over this hub's memory (localRollouts), or over the cluster's rows.
   const { engine: rollouts, local: localRollouts } = createHubRollouts({
     fleet, changes, clock, log, newId, offlineWaitMs: o.restartTimeoutMs, store: options.store?.rollouts,
@@ -130,11 +137,11 @@ export function createHub(options: HubOptions) {
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
-    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks() ?? tasks.waitingCount) }),
+    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks() ?? tasks!.waitingCount) }),
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    hubId, fleet, changes, clock, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
+    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts,
   })
@@ -143,8 +150,8 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   const admin = countTaskCreation(
-    cluster?.admin ?? answerOnceSaved(createLocalAdmin({ fleet, tasks, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), fleetState), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
+    cluster?.admin ?? answerOnceSaved(createLocalAdmin({ fleet, tasks: tasks!, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), fleetState), metrics.counters)
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks: tasks!, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -153,17 +160,11 @@ export function createHub(options: HubOptions) {
   const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
-  // A cluster's output is in its table; one hub's in memory, saved in the data dir when it has one.
-  const memoryOutputs = cluster ? null : new MemoryTaskOutputs(() => clock.now())
-  const fileOutputs = memoryOutputs && options.outputFiles
-    ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
-    : null
-  void fileOutputs?.start((id) => tasks.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
-  const outputs = cluster?.outputs ?? fileOutputs ?? memoryOutputs!
-  forgetOutput = (ids) => outputs.forget?.(ids)
+  // A cluster's output is in its table.
+  const outputs = cluster?.outputs ?? localOutputs!
   const closing = new AbortController()
   const sockets = createSocketHub({
-    fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
+    fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks!, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
     verifyToken, log, clock, outputs, refusals,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
@@ -183,7 +184,7 @@ export function createHub(options: HubOptions) {
     .use(httpHardening(options.upgradeHeader))
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
-      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
+      const storage = cluster?.storage() ?? worseHealth(tasks!.storage, fleetState?.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -241,6 +242,7 @@ export function createHub(options: HubOptions) {
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
     restarts: fleetRestarts.restarts,
+    /** One hub's tasks (hub/tasks/tasks.ts); null in cluster mode, whose tasks are its rows. */
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -279,7 +281,7 @@ export function createHub(options: HubOptions) {
       cluster?.close()
       fleetRestarts.restarts.close()
       fleet.close()
-      tasks.close()
+      tasks?.close()
       fleetState?.close()
       localRollouts?.close()
       rollouts.close()

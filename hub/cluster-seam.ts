@@ -5,7 +5,6 @@
  * the task owner for sockets, the admission of an identified agent, and what only a cluster has
  * (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
-import type { Clock } from '../shared/time.ts'
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
 import type { AdminBackend } from './api/admin.ts'
@@ -29,11 +28,10 @@ export interface TaskOwner {
   interrupted(rec: AgentRecord, taskId: string, reason: string, started?: boolean): void
 }
 
+/** What the hub hands the cluster (its id and clock are the runtime's own, given at its start). */
 export interface LocalOwners {
-  hubId: string
   fleet: Fleet
   changes: ChangeFeed
-  clock: Clock
   log: Logger
   newId: () => string
   /** Healing's settings (AGENTCOM_HEAL_*): the cluster's decider and per-hub healing judge with them. */

@@ -22,8 +22,11 @@ export interface FakeSocket {
   drop(): void
 }
 
+/** A hub without a cluster: its own task board is there (createHub builds none for a cluster). */
+export type OneHub = Hub & { tasks: NonNullable<Hub['tasks']> }
+
 export interface InProcessHub {
-  hub: Hub
+  hub: OneHub
   /** Every socket the hub opened, in order. */
   opened: FakeSocket[]
   /** An upgrade request on /ws; resolves with the socket it opened. */
@@ -53,7 +56,7 @@ export function startInProcessHub(options: Omit<HubOptions, 'upgradeWebSocket'>)
     events.onOpen?.(new Event('open'), ws)
     return new Response('upgraded')
   }
-  const hub = createHub({ ...options, upgradeWebSocket: upgradeWebSocket as never })
+  const hub = oneHub(createHub({ ...options, upgradeWebSocket: upgradeWebSocket as never }))
   return {
     hub, opened,
     async upgrade() {
@@ -64,6 +67,11 @@ export function startInProcessHub(options: Omit<HubOptions, 'upgradeWebSocket'>)
 }
 
 /** The in-process hub alone, for tests that drive only its HTTP routes and owners. */
-export function createTestHub(options: Omit<HubOptions, 'upgradeWebSocket'>): Hub {
+export function createTestHub(options: Omit<HubOptions, 'upgradeWebSocket'>): OneHub {
   return startInProcessHub(options).hub
+}
+
+function oneHub(hub: Hub): OneHub {
+  if (hub.tasks === null) throw new Error('this hub has no task board of its own (a cluster hub): use support/cluster-hubs.ts')
+  return hub as OneHub
 }

@@ -114,7 +114,7 @@ async function startStoreHub(o: StoreHubOptions, onCleanup: (cleanup: () => Prom
         url: running.url,
         async close() {
           // What a clean stop leaves on disk: every change so far saved.
-          await Promise.allSettled([running.hub.tasks.durable(), running.hub.fleetState?.durable()])
+          await Promise.allSettled([running.hub.tasks?.durable(), running.hub.fleetState?.durable()])
           await running.close()
         },
         kill: () => running.close(),

@@ -34,6 +34,11 @@ const settled = (body: any) => ({ ...body, agents: body.agents.map(steady) })
 const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
 
 describe('two hubs, one fleet', () => {
+  it('builds none of one hub\'s owners: its tasks, healing, alerts and saves are the cluster\'s rows', () => {
+    const { tasks, healing, alertEpisodes, fleetState } = a.running.hub
+    expect({ tasks, healing, alertEpisodes, fleetState }).toEqual({ tasks: null, healing: null, alertEpisodes: null, fleetState: null })
+  })
+
   it('every hub shows an agent the same, with the hub that holds it', async () => {
     await agentSocket(b, 'p-1')
     const onA = await waitFor(() => view(a, 'p-1'), (v) => v.connected === true, { what: 'p-1 connected on A' })

@@ -3,14 +3,13 @@
  * fleet by agent id whatever the order agents joined in, and 400 for a bad value.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
 
-let hub: Hub
+let hub: OneHub
 let admin: string
 
 beforeEach(async () => {

@@ -5,8 +5,8 @@
  */
 import { waitUntil } from '../../support/wait.ts'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Hub, HubOptions } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import type { HubOptions } from '../../hub/app.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
 import { agentView } from '../../hub/api/views.ts'
@@ -16,7 +16,7 @@ import { silentLogger, type Logger } from '../../shared/log.ts'
 const SECRET = 's'.repeat(40)
 
 type SseEvent = { id: string | null; event: string; data: string }
-let hub: Hub
+let hub: OneHub
 let admin: string
 const warnings: string[] = []
 const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) }

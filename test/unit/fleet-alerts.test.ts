@@ -9,8 +9,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { signAdminToken } from '../../hub/auth/auth.ts'
 import type { Alert, AlertSender } from '../../hub/alerts/alerts.ts'
 import { startLocalFleetAlerts } from '../../hub/alerts/local-fleet-alerts.ts'
@@ -23,7 +22,7 @@ const SECRET = 's'.repeat(40)
 const T0 = Date.UTC(2030, 0, 1)
 const OFFLINE_MS = 300_000
 
-let hub: Hub
+let hub: OneHub
 let sent: Alert[]
 let watch: { stop(): void }
 let auth: Record<string, string>

@@ -8,15 +8,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { canonicalBase64Url, createTokenVerifier, signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import { ensureSecret } from '../../hub/auth/secret.ts'
 import { nodeSecretFiles } from '../../hub/node/platform.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
-let hub: Hub | null = null
+let hub: OneHub | null = null
 afterEach(() => {
   hub?.close()
   hub = null

@@ -4,13 +4,12 @@
  * changes nothing. Agents join through the fleet's identify path with a recording Peer.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import type { Peer } from '../../hub/agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
-let hub: Hub
+let hub: OneHub
 beforeEach(() => {
   vi.useFakeTimers()
   hub = createTestHub({ secret: 's'.repeat(40), log: silentLogger })

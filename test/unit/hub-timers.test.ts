@@ -4,14 +4,13 @@
  * Agents join through the fleet's identify path with a recording Peer (the socket layer's seam).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import type { Peer } from '../../hub/agents/fleet.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { SECOND } from '../../shared/time.ts'
 
-let hub: Hub
+let hub: OneHub
 
 beforeEach(() => {
   vi.useFakeTimers()

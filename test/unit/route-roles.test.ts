@@ -8,8 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { sign } from 'hono/jwt'
-import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { mintToken } from '../../hub/auth/auth.ts'
 import { ROUTE_ROLES, routeKey } from '../../hub/access/route-roles.ts'
 import { ACCESS_ROLES, type AccessRole } from '../../hub/access/roles.ts'
@@ -24,7 +23,7 @@ const T0 = Date.UTC(2026, 0, 1, 12)
 const RANK: Record<AccessRole, number> = { viewer: 0, operator: 1, admin: 2 }
 const GUARDED = /^\/(api\/admin(\/|$)|metrics$|api\/enroll$)/
 
-let hub: Hub
+let hub: OneHub
 let logs: string[]
 let sent: HubMessage[]
 const tokens = {} as Record<AccessRole, { token: string; jti: string }>

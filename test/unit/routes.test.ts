@@ -6,14 +6,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { testClient } from 'hono/testing'
 import type { Hub } from '../../hub/app.ts'
-import { createTestHub } from '../../support/in-process-hub.ts'
+import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
 import type { HubMessage } from '../../shared/protocol.ts'
 import { silentLogger } from '../../shared/log.ts'
 
 const SECRET = 's'.repeat(40)
 
-let hub: Hub
+let hub: OneHub
 let client: ReturnType<typeof testClient<Hub['app']>>
 let auth: { headers: { authorization: string } }
 

@@ -177,7 +177,7 @@ export function createHub(options: HubOptions) {
   const unwatchRevocations = revocations.subscribe?.(() => sockets.closeRevoked((claims) => revocations.isRevoked(claims)))
 
   // Also the guard of any other route the role table covers (GET /metrics).
-  const accessGate = createAccessGate({ verifyToken, audit, peerOf, log, clock })
+  const accessGate = createAccessGate({ verifyToken, audit, peerOf, log, clock, authorizationHeader: options.authorizationHeader })
   const limitBody: MiddlewareHandler = limitBodies(o.maxBodyBytes, (c) => c.json({ error: ERROR.PAYLOAD_TOO_LARGE, max_bytes: o.maxBodyBytes }, 413))
 
   const app = new Hono()

@@ -136,6 +136,8 @@ export interface HubOptions {
   remoteAddress?: (c: Context) => string | null
   /** A request's `upgrade` header, read on every request (Node: hub/node/upgrade-header.ts). Default: `c.req.header('upgrade')`. */
   upgradeHeader?: UpgradeHeader
+  /** A request's Authorization header, read by the access gate (Node: hub/node/authorization-header.ts). Default: `c.req.header('authorization')`. */
+  authorizationHeader?: (c: Context) => string | undefined
   /** The runtime's version and memory, for `GET /metrics` (hub/node/metrics.ts, hub/deno/metrics.ts). */
   processMetrics?: ProcessMetrics
   clock?: Clock

@@ -14,6 +14,7 @@ import { createNodeWebSocket, setReceiverMaxPayload } from './websocket.ts'
 import { nodeTokenMac } from './platform.ts'
 import { SecurityHeadersResponse } from './security-headers-response.ts'
 import { nodeProcessMetrics } from './metrics.ts'
+import { nodeAuthorizationHeader } from './authorization-header.ts'
 import { nodeUpgradeHeader } from './upgrade-header.ts'
 import { MAX_FRAME_BYTES } from '../../shared/protocol.ts'
 import { createLogger } from '../../shared/log.ts'
@@ -36,7 +37,7 @@ export async function startNodeHub(options: NodeHubOptions) {
     onError: (err) => log.error('websocket handler failed', { error: String(err) }),
   })
   const hub = createHub({
-    remoteAddress: nodeRemoteAddress, upgradeHeader: nodeUpgradeHeader, tokenMac: nodeTokenMac(options.secret), processMetrics: nodeProcessMetrics(), ...options,
+    remoteAddress: nodeRemoteAddress, upgradeHeader: nodeUpgradeHeader, authorizationHeader: nodeAuthorizationHeader, tokenMac: nodeTokenMac(options.secret), processMetrics: nodeProcessMetrics(), ...options,
     upgradeWebSocket: sockets.upgradeWebSocket, terminateSocket: (ws) => (ws.raw as WebSocket).terminate(),
     setMaxPayload: (ws, bytes) => setReceiverMaxPayload(ws.raw as WebSocket, bytes),
   })

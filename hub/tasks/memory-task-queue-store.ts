@@ -11,13 +11,18 @@
 import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
-import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TasksQuery } from './rules.ts'
+import {
+  TASK_EXTRAS_DEFAULTS, cancelVerdict, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TaskStatus, type TasksQuery,
+} from './rules.ts'
 import { SeqQueue } from './seq-queue.ts'
 import type { TaskRecord } from './task-options.ts'
 import type { ImmediateTaskOps, NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import { TaskTable } from './task-table.ts'
 import { WaitingAgents } from './waiting-agents.ts'
+
+/** An answer's copy, made as the operation left the task (a later change does not show in it). */
+const copyOf = (task: TaskRecord | null): TaskRecord | null => task && { ...task }
 
 /** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
 const SWEEP_LIMIT = 100
@@ -106,10 +111,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return { ...task }
   }
 
-  async get(taskId: string): Promise<TaskRecord | null> {
-    const task = this.table.get(taskId)
-    await this.table.durable()
-    return task ? { ...task } : null
+  get(taskId: string): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.table.get(taskId) ?? null))
   }
 
   async claim(agents: readonly string[]): Promise<{ tasks: TaskRecord[]; moreQueued: boolean }> {
@@ -154,10 +157,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return { tasks: picks.map(([task]) => task), moreQueued: picks.length > 0 && queuedBefore > picks.length }
   }
 
-  async start(taskId: string, agentId: string): Promise<TaskRecord | null> {
-    const task = this.startNow(taskId, agentId)
-    await this.table.durable()
-    return task && { ...task }
+  start(taskId: string, agentId: string): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.startNow(taskId, agentId)))
   }
 
   /** start's change, made at once: the task as held, or null (not its own). */
@@ -168,10 +169,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
-    const task = this.completeNow(taskId, agentId, outcome)
-    await this.table.durable()
-    return { task: task && { ...task }, superseded: false }
+  complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
+    return this.answer({ task: copyOf(this.completeNow(taskId, agentId, outcome)), superseded: false })
   }
 
   /** complete's change, made at once: the task as held, or null (the report did not apply). */
@@ -192,10 +191,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
-    const task = this.requeueNow(taskId, agentId, counted)
-    await this.table.durable()
-    return task && { ...task }
+  requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.requeueNow(taskId, agentId, counted)))
   }
 
   /** requeue's change, made at once: the task as held, or null (`agentId` no longer held it). */
@@ -206,7 +203,24 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async adopt(taskId: string, agentId: string): Promise<boolean> {
+  cancel(taskId: string): Promise<{ task: TaskRecord; was: TaskStatus } | null> {
+    const done = this.cancelNow(taskId)
+    return this.answer(done && { task: { ...done.task }, was: done.was })
+  }
+
+  /** cancel's change, made at once: the task as held and the status it had, or null (unknown or finished). */
+  cancelNow(taskId: string): { task: TaskRecord; was: TaskStatus } | null {
+    const task = this.table.get(taskId)
+    if (task === undefined || cancelVerdict(task.status) === 'finished') return null
+    const was = task.status
+    this.queue.delete(taskId)
+    this.letGo(task)
+    this.change(task, { status: 'cancelled', run_after: null })
+    this.settle(task)
+    return { task, was }
+  }
+
+  adopt(taskId: string, agentId: string): Promise<boolean> {
     const task = this.table.get(taskId)
     const applies = task !== undefined && (isInFlight(task.status) ? task.agent_id === agentId
       : task.status === 'queued' && task.run_after === null && this.lastAgent.get(taskId) === agentId)
@@ -217,44 +231,41 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
       this.lastAgent.set(taskId, agentId)
       this.hold(agentId, taskId)
     }
-    await this.table.durable()
-    return applies
+    return this.answer(applies)
   }
 
-  async heldBy(agentId: string): Promise<TaskRecord[]> {
-    const ids = [...this.held.get(agentId) ?? []]
-    await this.table.durable()
-    return this.bySeq(ids).map((task) => ({ ...task }))
+  heldBy(agentId: string): Promise<TaskRecord[]> {
+    return this.answer(this.bySeq([...this.held.get(agentId) ?? []]).map((task) => ({ ...task })))
   }
 
-  async overdue(graceMs: number): Promise<TaskRecord[]> {
+  overdue(graceMs: number): Promise<TaskRecord[]> {
     const cutoff = this.d.now() - graceMs
     const deadline = (task: TaskRecord) => task.assigned_at! + task.timeout_ms
     const late = this.inFlight().filter((task) => task.assigned_at !== null && deadline(task) < cutoff)
-    await this.table.durable()
-    return late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+    return this.answer(late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
   }
 
-  async orphaned(graceMs: number): Promise<TaskRecord[]> {
+  orphaned(graceMs: number): Promise<TaskRecord[]> {
     const cutoff = this.d.now() - graceMs
     const lost = this.inFlight().filter((task) => {
       const gone = task.agent_id === null ? undefined : this.d.agents.goneSince(task.agent_id)
       return gone !== null && (gone ?? task.updated_at) < cutoff
     })
-    await this.table.durable()
-    return this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+    return this.answer(this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
   }
 
-  async prune(keep: number): Promise<number> {
-    const forgotten = this.table.forgetFinishedBeyond(keep)
-    await this.table.durable()
-    return forgotten
+  prune(keep: number): Promise<number> {
+    return this.answer(this.table.forgetFinishedBeyond(keep))
   }
 
-  async list(query: TasksQuery): Promise<{ tasks: TaskRecord[]; next_cursor: string | null }> {
-    const page = pageTasks(this.table.newestFirst(), query)
-    await this.table.durable()
-    return { tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor }
+  list(query: TasksQuery): Promise<{ tasks: TaskRecord[]; next_cursor: string | null }> {
+    const page = this.listNow(query)
+    return this.answer({ tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor })
+  }
+
+  /** list's page as held now, saved or not (GET /api/admin/tasks on one hub): the records, not copies. */
+  listNow(query: TasksQuery): { tasks: Readonly<TaskRecord>[]; next_cursor: string | null } {
+    return pageTasks(this.table.newestFirst(), query)
   }
 
   /** The task as held now, saved or not. */
@@ -284,6 +295,11 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
 
   close(): void {
     this.table.close()
+  }
+
+  /** `value`, once every change so far is on disk. */
+  private answer<R>(value: R): Promise<R> {
+    return this.table.durable().then(() => value)
   }
 
   /** Takes a task in flight back from `agentId` (rules.ts requeueVerdict): queued again, or failed. */

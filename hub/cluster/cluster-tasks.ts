@@ -15,6 +15,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
+import type { CancelAnswer } from '../tasks/task-cancel.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { ImmediateDispatch } from './immediate-dispatch.ts'
 import { ImmediateReports } from './immediate-reports.ts'
@@ -81,7 +82,11 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.saves = new SaveRetries(d.log)
     const now = d.immediate && new ImmediateReports({
       ops: d.immediate, fleet: d.fleet, changed: (taskId) => this.changed(taskId), armAccept: (rec, taskId) => this.armAccept(rec, taskId),
-      nudge: () => this.nudge(), nudgeAt: (at) => this.announceAt(at),
+      nudge: () => this.nudge(), nudgeAt: (at) => this.announceAt(at), log: d.log,
+      stop: (agentId, taskId) => {
+        this.disarmAccept(taskId)
+        this.cancelHere(agentId, taskId)
+      },
     })
     this.immediate = now ?? null
     const mayClaim = (agentId: string) => !this.busy.has(agentId) && this.mayClaim(agentId)
@@ -133,6 +138,12 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
       this.d.fleet.release(rec, task.task_id)
     }
     if (row.status === 'queued') await this.announce()
+  }
+
+  /** One hub's cancel, answered at once (immediate-reports.ts); the cluster's is cluster-admin.ts's statement. */
+  cancel(taskId: string): CancelAnswer {
+    if (!this.immediate) throw new Error('cancel() is the fast path\'s: a cluster cancels through cluster-admin.ts')
+    return this.immediate.cancel(taskId)
   }
 
   /** An operator cancelled a task in flight on an agent this hub holds: the sidecar stops it. */

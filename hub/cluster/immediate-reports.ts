@@ -8,7 +8,9 @@
  * store's (its `...Now` operations, by hub/tasks/rules.ts), as over PostgreSQL.
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
-import { isInFlight } from '../tasks/rules.ts'
+import type { Logger } from '../../shared/log.ts'
+import { cancelVerdict, isInFlight } from '../tasks/rules.ts'
+import type { CancelAnswer } from '../tasks/task-cancel.ts'
 import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
 
 export interface ImmediateReportsDeps<T extends KeptTask> {
@@ -21,6 +23,9 @@ export interface ImmediateReportsDeps<T extends KeptTask> {
   /** Queued work may be waiting: now, or at `at` (epoch ms, a retry's delay). */
   nudge(): void
   nudgeAt(at: number): void
+  /** A task in flight on `agentId` was cancelled: the sidecar told to stop it, the agent freed by its report (or later). */
+  stop(agentId: string, taskId: string): void
+  log: Pick<Logger, 'info'>
 }
 
 export class ImmediateReports<T extends KeptTask = KeptTask> {
@@ -71,6 +76,21 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     if (task) this.d.changed(taskId)
     if (task?.status === 'queued') this.d.nudge()
     this.acknowledge(rec, taskId)
+  }
+
+  /**
+   * An operator's cancel (CONTRACT.md, "Task control"), answered at once; the route answers once
+   * it is saved (durable()). A queued task is cancelled; one in flight too, and its agent told to
+   * stop it. Its agent's later report no longer applies: acknowledged, it frees the agent.
+   */
+  cancel(taskId: string): CancelAnswer {
+    const done = this.d.ops.cancelNow(taskId)
+    if (!done) return { ok: false, error: this.d.ops.peek(taskId) ? 'task_finished' : 'task_not_found' }
+    const agentId = done.task.agent_id
+    this.d.log.info('task cancelled', { task_id: taskId, was: done.was, agent_id: agentId })
+    this.d.changed(taskId)
+    if (cancelVerdict(done.was) === 'cancel_and_signal' && agentId !== null) this.d.stop(agentId, taskId)
+    return { ok: true, task: done.task }
   }
 
   /** Acknowledged once saved, the agent freed with it: its next task must not find it holding this one. */

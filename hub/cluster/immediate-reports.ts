@@ -46,6 +46,8 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     // A hub killed before the save restores the task queued, and must not hand it to a second
     // agent while the first runs it. Taken back or given again meanwhile: nothing to send.
     void this.d.ops.durable().then(() => {
+      // Cancelled before it was sent: the agent never had it, and is free at once.
+      if (task.status === 'cancelled' && rec.task_id === task.task_id) return this.d.fleet.release(rec, task.task_id)
       if (task.status !== 'assigned' || task.agent_id !== agentId || task.attempts !== attempt) return
       this.d.fleet.bus.sendToAgent(agentId, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
     }, () => {})

@@ -206,6 +206,22 @@ describe('one hub\'s cancel on the fast path', () => {
     expect((await a.next('task_assign')).task_id).toBe(next)
   })
 
+  it('frees the agent at once, sending it nothing, when its task is cancelled before the assignment was saved', async () => {
+    const saves = heldSaves()
+    const hub = startHub(true, saves.taskStore, 20)
+    const a = hub.agent('a')
+    const created = hub.create(null)
+    await saves.release()
+    const taskId = await created
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(hub.store.peek(taskId)?.status).toBe('assigned')
+    expect(hub.tasks.cancel(taskId)).toMatchObject({ ok: true })
+    expect(a.rec.task_id).toBe(taskId)
+    await saves.release()
+    expect(a.rec.task_id).toBeNull()
+    expect(a.sent('task_assign')).toBe(0)
+  })
+
   it('answers task_not_found and task_finished, changing nothing', async () => {
     const hub = startHub(true)
     const a = hub.agent('a')

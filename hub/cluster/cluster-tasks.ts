@@ -82,7 +82,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.saves = new SaveRetries(d.log)
     const now = d.immediate && new ImmediateReports({
       ops: d.immediate, fleet: d.fleet, changed: (taskId) => this.changed(taskId), armAccept: (rec, taskId) => this.armAccept(rec, taskId),
-      nudge: () => this.nudge(), nudgeAt: (at) => this.announceAt(at), log: d.log,
+      nudge: () => this.nudge(), later: (ms, fire) => this.later(ms, fire), log: d.log,
       stop: (agentId, taskId) => {
         this.disarmAccept(taskId)
         this.cancelHere(agentId, taskId)
@@ -155,11 +155,18 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
 
   /** Freed by its report (takeBack); an agent that never reports is freed after the sidecar's default grace plus 5 s. */
   private releaseLater(agentId: string, taskId: string): void {
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer)
+    this.later(CANCEL_RELEASE_MS, () => {
       const rec = this.d.fleet.get(agentId)
       if (rec?.task_id === taskId) this.d.fleet.release(rec, taskId)
-    }, CANCEL_RELEASE_MS)
+    })
+  }
+
+  /** `fire` in `ms`, unless closed first. */
+  private later(ms: number, fire: () => void): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      fire()
+    }, ms)
     this.retryTimers.add(timer)
   }
 
@@ -173,11 +180,9 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
    * is seconds, clocks differ by less). A hub that dies first leaves it to the next nudge.
    */
   private announceAt(at: number): void {
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer)
+    this.later(Math.max(0, at - Date.now()) + 50, () => {
       void this.announce().catch((err) => this.d.log.warn('could not announce a retry', { error: String(err) }))
-    }, Math.max(0, at - Date.now()) + 50)
-    this.retryTimers.add(timer)
+    })
   }
 
   /** Whether `agentId` may be offered a task here now. */

@@ -20,9 +20,10 @@ export interface ImmediateReportsDeps<T extends KeptTask> {
   changed(taskId: string): void
   /** Takes the task back if its agent has not accepted it in time. */
   armAccept(rec: AgentRecord, taskId: string): void
-  /** Queued work may be waiting: now, or at `at` (epoch ms, a retry's delay). */
+  /** Queued work may be waiting. */
   nudge(): void
-  nudgeAt(at: number): void
+  /** `fire` in `ms`, unless the engine is closed first. */
+  later(ms: number, fire: () => void): void
   /** A task in flight on `agentId` was cancelled: the sidecar told to stop it, the agent freed by its report (or later). */
   stop(agentId: string, taskId: string): void
   log: Pick<Logger, 'info'>
@@ -69,7 +70,7 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     const task = this.d.ops.completeNow(taskId, rec.agent_id, outcome)
     if (task) this.d.changed(taskId)
     // Failed with retries left: queued again, dispatched once its delay has passed.
-    if (task?.status === 'queued' && task.run_after !== null) this.d.nudgeAt(task.run_after)
+    if (task?.status === 'queued' && task.run_after !== null) this.dueAt(task.run_after)
     this.acknowledge(rec, taskId)
   }
 
@@ -93,6 +94,16 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     this.d.changed(taskId)
     if (cancelVerdict(done.was) === 'cancel_and_signal' && agentId !== null) this.d.stop(agentId, taskId)
     return { ok: true, task: done.task }
+  }
+
+  /**
+   * Dispatches once `at` is past by the store's clock, which its claim reads: a timer may fire a
+   * few ms early by it (Node runs timers on the event loop's cached time), and then waits out the rest.
+   */
+  private dueAt(at: number): void {
+    const left = at - this.d.ops.now()
+    if (left <= 0) this.d.nudge()
+    else this.d.later(left, () => this.dueAt(at))
   }
 
   /** Acknowledged once saved, the agent freed with it: its next task must not find it holding this one. */

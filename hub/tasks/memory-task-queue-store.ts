@@ -273,6 +273,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return this.table.get(taskId)
   }
 
+  readonly now = (): number => this.d.now()
+
   /** Tasks queued (waiting for an agent or a retry's delay). */
   get queuedCount(): number {
     return this.queue.size
@@ -325,9 +327,7 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
   }
 
   private hold(agentId: string, taskId: string): void {
-    let ids = this.held.get(agentId)
-    if (!ids) this.held.set(agentId, ids = new Set())
-    ids.add(taskId)
+    (this.held.get(agentId) ?? this.held.set(agentId, new Set()).get(agentId)!).add(taskId)
   }
 
   /** The task's agent no longer holds it (call before changing agent_id). */

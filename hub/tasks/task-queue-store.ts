@@ -95,6 +95,8 @@ export interface ImmediateTaskOps<T extends KeptTask = KeptTask> {
   peek(taskId: string): Readonly<T> | undefined
   /** Tasks queued (waiting for an agent or a retry's delay). */
   readonly queuedCount: number
+  /** The clock its rules read (a retry's run_after, deadlines): epoch ms. */
+  now(): number
   /** Resolves once every change so far is saved; rejects when that save failed. */
   durable(): Promise<void>
 }

@@ -29,11 +29,13 @@ const NO_RESTARTS: FleetRestarts = {
 const closers: Array<() => void> = []
 afterEach(() => closers.splice(0).forEach((close) => close()))
 
-function startHub(immediate: boolean, taskStore: TaskStore | null = null, storeRetryMs = 60_000, onOverdue = (_agentId: string, _detail: string) => {}) {
+function startHub(
+  immediate: boolean, taskStore: TaskStore | null = null, storeRetryMs = 60_000, onOverdue = (_agentId: string, _detail: string) => {}, now = Date.now,
+) {
   const changes = new ChangeFeed()
   const fleet = new Fleet({ clock: systemClock, log: silentLogger, restarts: NO_RESTARTS, offlineTtlMs: 60_000, changes })
   const store = new MemoryTaskQueueStore({
-    now: Date.now, log: silentLogger, maxAttempts: 5, maxFinished: 100, store: taskStore, storeRetryMs,
+    now, log: silentLogger, maxAttempts: 5, maxFinished: 100, store: taskStore, storeRetryMs,
     agents: {
       claimable: (id) => (fleet.get(id)?.peer ? fleet.get(id)!.labels : null),
       goneSince: (id) => {
@@ -266,6 +268,26 @@ describe('one hub\'s task deadlines on the fast path (immediate-sweep.ts)', () =
     await vi.advanceTimersByTimeAsync(0)
     expect(hub.store.peek(taskId)).toMatchObject({ status: 'assigned', attempts: 2, agent_id: 'a' })
     expect(a.sent('task_assign')).toBe(2)
+  })
+
+  it('dispatches a retry once its delay is over by the store\'s clock, waiting out a timer that fired early', async () => {
+    let now = 1_000_000
+    const hub = startHub(true, null, 60_000, undefined, () => now)
+    const a = hub.agent('a')
+    const taskId = (await hub.store.insert({ task_id: 'r1', input: null, pinned: null, timeout_ms: 60_000, extras: { ...TASK_EXTRAS_DEFAULTS, retries: 1, retry_delay_ms: 500 } })).task_id
+    hub.tasks.nudge()
+    await vi.advanceTimersByTimeAsync(0)
+    hub.tasks.finished(a.rec, taskId, { kind: 'failed', error: 'run 0' })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(hub.store.peek(taskId)).toMatchObject({ status: 'queued', run_after: 1_000_500 })
+    // The timer fires while the store's clock still reads 2 ms short of the retry's time.
+    now += 498
+    await vi.advanceTimersByTimeAsync(500)
+    expect(a.sent('task_assign')).toBe(1)
+    now += 2
+    await vi.advanceTimersByTimeAsync(2)
+    expect(a.sent('task_assign')).toBe(2)
+    expect(hub.store.peek(taskId)).toMatchObject({ status: 'assigned', retried: 1 })
   })
 
   it('queues again, counted, a task whose agent has been gone past the grace; not one whose agent came back in it', async () => {

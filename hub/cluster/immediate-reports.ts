@@ -9,7 +9,7 @@
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
-import { cancelVerdict, isInFlight } from '../tasks/rules.ts'
+import { cancelVerdict, isInFlight, lostCountsAsAttempt } from '../tasks/rules.ts'
 import type { CancelAnswer } from '../tasks/task-cancel.ts'
 import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
 
@@ -79,6 +79,33 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     if (task) this.d.changed(taskId)
     if (task?.status === 'queued') this.d.nudge()
     this.acknowledge(rec, taskId)
+  }
+
+  /**
+   * A (re)identified sidecar reconciled with the store in the step it arrives, as the cluster's
+   * (cluster-tasks.ts identified) but with no round trip, so a report that follows it, and the
+   * agent's next task, come after it: what the agent no longer has runs again, what it still has
+   * it keeps (the task it holds, or null).
+   */
+  identified(rec: AgentRecord, activeTaskId: string | null): string | null {
+    const { ops } = this.d
+    for (const held of ops.heldByNow(rec.agent_id)) {
+      if (held.task_id === activeTaskId) continue
+      const task = ops.requeueNow(held.task_id, rec.agent_id, lostCountsAsAttempt(held.status))
+      if (task) this.d.changed(held.task_id)
+      if (task?.status === 'queued') this.d.nudge()
+    }
+    if (activeTaskId === null) return null
+    if (ops.adoptNow(activeTaskId, rec.agent_id)) {
+      this.d.changed(activeTaskId)
+      return activeTaskId
+    }
+    const status = ops.peek(activeTaskId)?.status
+    // Busy until its sidecar reports the stopped task: no next task beside one still dying.
+    if (status === 'cancelled') this.d.stop(rec.agent_id, activeTaskId)
+    // A finished task's late result is acknowledged (and ignored) when it arrives.
+    else if (status !== 'completed' && status !== 'failed') this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
+    return status === 'cancelled' ? activeTaskId : null
   }
 
   /**

@@ -1,14 +1,11 @@
 /**
  * One hub's TaskQueueStore (task-queue-store.ts): the tasks in memory, every change saved to the
  * data dir through the task table and its journal (task-table.ts, task-journal.ts) before the
- * operation answers, so what it answers is on disk. Each operation keeps the condition and the
- * rule of its PostgreSQL statement (hub/pg/task-queue.ts, task-reports.ts, schema-throughput.ts
- * claim_tasks), deciding by rules.ts; support/task-queue-store-conformance.ts holds both to the
- * same cases. The agents' side (connected, labels, gone since when) is the fleet's, asked
- * through TaskAgents, as the cluster's statements read the agents' rows. Its `...Now` operations
- * (ImmediateTaskOps) make the same changes without waiting: the engine's fast path on one hub.
+ * operation answers. Each operation keeps the condition and rule of its PostgreSQL statement
+ * (hub/pg/task-queue.ts), by rules.ts; support/task-queue-store-conformance.ts holds both to the
+ * same cases. The agents' side is the fleet's (TaskAgents), as the statements read the agents'
+ * rows. Its `...Now` operations (ImmediateTaskOps) change the same at once: one hub's fast path.
  */
-import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
 import {
@@ -17,41 +14,18 @@ import {
 import { SeqQueue } from './seq-queue.ts'
 import type { TaskRecord } from './task-options.ts'
 import type { ImmediateTaskOps, NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
-import type { StoredTask, TaskStore } from './task-store.ts'
+import type { StoredTask } from './task-store.ts'
+import type { MemoryTaskQueueStoreDeps } from './memory-task-queue-deps.ts'
 import { TaskTable } from './task-table.ts'
 import { WaitingAgents } from './waiting-agents.ts'
+
+export type { MemoryTaskQueueStoreDeps, TaskAgents } from './memory-task-queue-deps.ts'
 
 /** An answer's copy, made as the operation left the task (a later change does not show in it). */
 const copyOf = (task: TaskRecord | null): TaskRecord | null => task && { ...task }
 
 /** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
 const SWEEP_LIMIT = 100
-
-/** What the store asks of the hub's agents, as the cluster's statements read the agents' rows. */
-export interface TaskAgents {
-  /** The agent's labels while it may be given a task (connected here); null: it may not. */
-  claimable(agentId: string): readonly string[] | null
-  /** Since when (epoch ms) the agent has had no live connection; null while it has one; undefined: unknown here. */
-  goneSince(agentId: string): number | null | undefined
-}
-
-export interface MemoryTaskQueueStoreDeps {
-  now(): number
-  log: Logger
-  agents: TaskAgents
-  /** A task taken back this many times fails (AGENTCOM_MAX_TASK_ATTEMPTS). */
-  maxAttempts: number
-  /** AGENTCOM_MAX_QUEUED_TASKS. Default: no cap. */
-  maxQueuedTasks?: number
-  /** Finished tasks kept (and at most 64 MiB of them, task-retention.ts); the oldest go first. */
-  maxFinished: number
-  /** The data dir's task file (task-store.ts); null: memory only. */
-  store: TaskStore | null
-  /** While saves fail, they are tried again this often. */
-  storeRetryMs: number
-  /** Finished tasks no longer kept: their output goes too. */
-  onForget?(taskIds: string[]): void
-}
 
 export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, ImmediateTaskOps<TaskRecord> {
   private readonly table: TaskTable
@@ -221,6 +195,10 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
   }
 
   adopt(taskId: string, agentId: string): Promise<boolean> {
+    return this.answer(this.adoptNow(taskId, agentId))
+  }
+
+  adoptNow(taskId: string, agentId: string): boolean {
     const task = this.table.get(taskId)
     const applies = task !== undefined && (isInFlight(task.status) ? task.agent_id === agentId
       : task.status === 'queued' && task.run_after === null && this.lastAgent.get(taskId) === agentId)
@@ -231,11 +209,15 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
       this.lastAgent.set(taskId, agentId)
       this.hold(agentId, taskId)
     }
-    return this.answer(applies)
+    return applies
   }
 
   heldBy(agentId: string): Promise<TaskRecord[]> {
-    return this.answer(this.bySeq([...this.held.get(agentId) ?? []]).map((task) => ({ ...task })))
+    return this.answer(this.heldByNow(agentId).map((task) => ({ ...task })))
+  }
+
+  heldByNow(agentId: string): TaskRecord[] {
+    return this.bySeq([...this.held.get(agentId) ?? []])
   }
 
   overdue(graceMs: number): Promise<TaskRecord[]> {

@@ -91,6 +91,9 @@ export interface ImmediateTaskOps<T extends KeptTask = KeptTask> {
   completeNow(taskId: string, agentId: string, outcome: StoredOutcome): T | null
   requeueNow(taskId: string, agentId: string, counted: boolean): T | null
   cancelNow(taskId: string): { task: T; was: TaskStatus } | null
+  adoptNow(taskId: string, agentId: string): boolean
+  /** heldBy's tasks, as held: a new array (a change to one of them does not change it). */
+  heldByNow(agentId: string): T[]
   /** The task as held now, saved or not. */
   peek(taskId: string): Readonly<T> | undefined
   /** Tasks queued (waiting for an agent or a retry's delay). */

@@ -55,12 +55,12 @@ function startHub(
     await tasks.announce()
     return task.task_id
   }
-  const agent = (agentId: string) => {
+  const agent = (agentId: string, activeTaskId: string | null = null) => {
     const frames: HubMessage[] = []
     const peer: Peer = { send: (frame) => frames.push(frame), close: () => {} }
     fleet.identify(agentId, peer, { pm2_info: null, supervised: true, instance_id: null })
     const rec = fleet.get(agentId)!
-    tasks.identified(rec, null)
+    tasks.identified(rec, activeTaskId)
     /** The first frame of `type` not taken yet (an ack may come after the next assignment). */
     const taken = new Set<number>()
     const next = async (type: HubMessage['type']) => {
@@ -176,6 +176,36 @@ describe('the task engine\'s fast path over one hub\'s memory store', () => {
     const a = hub.agent('a')
     hub.tasks.accepted(a.rec, 'nope')
     expect(await a.next('task_cancel')).toEqual({ type: 'task_cancel', task_id: 'nope' })
+  })
+})
+
+describe('one hub\'s identify on the fast path', () => {
+  it('reconciles in the step it arrives: a queued task the agent was never given is cancelled on it, its report ignored, then given for real', async () => {
+    const hub = startHub(true)
+    const taskId = await hub.create(null)
+    const a = hub.agent('a', taskId)
+    expect(a.frames).toEqual([{ type: 'task_cancel', task_id: taskId }])
+    hub.tasks.finished(a.rec, taskId, { kind: 'complete', result: 'forged' })
+    expect(hub.store.peek(taskId)).toMatchObject({ status: 'queued', result: null })
+    expect((await a.next('task_assign')).task_id).toBe(taskId)
+    expect(hub.store.peek(taskId)).toMatchObject({ status: 'assigned', agent_id: 'a', attempts: 1 })
+  })
+
+  it('keeps the task an agent comes back with, and runs again, uncounted, one only assigned that it no longer has', async () => {
+    const hub = startHub(true)
+    const a = hub.agent('a')
+    const b = hub.agent('b')
+    const kept = await hub.create(1)
+    const lost = await hub.create(2)
+    await a.next('task_assign')
+    await b.next('task_assign')
+    hub.tasks.accepted(a.rec, kept)
+    const again = hub.agent('a', kept)
+    expect(again.rec.task_id).toBe(kept)
+    expect(hub.store.peek(kept)).toMatchObject({ status: 'working', agent_id: 'a' })
+    const bAgain = hub.agent('b')
+    expect(hub.store.peek(lost)).toMatchObject({ attempts: 0 })
+    expect((await bAgain.next('task_assign')).task_id).toBe(lost)
   })
 })
 

@@ -3,7 +3,7 @@
  * the data dir (test/unit/memory-task-queue-store.test.ts) and the cluster's rows
  * (test/pg/task-queue-store.test.ts) run the same cases, so the two cannot drift: claim order,
  * pins and labels, one task per agent, accepts and outcomes only from the task's agent, a failed
- * run's retry after its delay, requeues counted or not, adoption, overdue and orphaned tasks, the
+ * run's retry after its delay, requeues counted or not, adoption, cancels, overdue and orphaned tasks, the
  * queue cap, retention and the admin's list. Deadlines are real time (the database's clock
  * cannot be faked), kept short and awaited by polling the store, never slept out.
  */
@@ -218,6 +218,33 @@ export function describeTaskQueueStore(name: string, factory: TaskQueueStoreFact
       await connect('a')
       await store.claim(['a'])
       expect(await store.insert(request('t3'))).toMatchObject({ status: 'queued' })
+    })
+
+    it('cancels a queued or in-flight task once; its agent\'s reports no longer change it; a finished one stays', async () => {
+      const { store, connect } = await fresh()
+      await connect('a')
+      for (const id of ['t1', 't2', 't3']) await store.insert(request(id))
+      await store.claim(['a'])
+      expect(await store.cancel('t2')).toMatchObject({ was: 'queued', task: { task_id: 't2', status: 'cancelled', run_after: null } })
+      expect(await store.cancel('t1')).toMatchObject({ was: 'assigned', task: { task_id: 't1', status: 'cancelled', agent_id: 'a' } })
+      expect(await store.cancel('t1')).toBeNull()
+      expect(await store.cancel('nope')).toBeNull()
+      expect(await store.start('t1', 'a')).toBeNull()
+      expect((await store.complete('t1', 'a', { ok: true, result: 'late' })).task).toBeNull()
+      expect(await store.requeue('t1', 'a', true)).toBeNull()
+      expect(await store.adopt('t1', 'a')).toBe(false)
+      expect(await store.heldBy('a')).toEqual([])
+      expect(await store.get('t1')).toMatchObject({ status: 'cancelled', result: null })
+      // The agent holds nothing now, and a cancelled queued task is given to no one.
+      expect(claimed(await store.claim(['a']))).toEqual([['t3', 'a']])
+      await store.start('t3', 'a')
+      expect(await store.cancel('t3')).toMatchObject({ was: 'working' })
+      await store.insert(request('t4'))
+      await store.claim(['a'])
+      await store.complete('t4', 'a', { ok: true, result: 4 })
+      expect(await store.cancel('t4')).toBeNull()
+      expect(await store.get('t4')).toMatchObject({ status: 'completed', result: 4 })
+      expect(ids((await store.list({ limit: 100, status: 'cancelled' })).tasks)).toEqual(['t3', 't2', 't1'])
     })
 
     it('lists tasks newest first, by status and agent, in pages to the end', async () => {

@@ -1,57 +1,33 @@
 /**
  * Tasks in cluster mode: the rows in PostgreSQL are the queue and the record, reached through
  * the TaskQueueStore's named operations (hub/pg/pg-task-store.ts, rules in hub/tasks/rules.ts);
- * this hub hands them only to agents whose sockets it holds. A claim is one statement with
- * FOR UPDATE SKIP LOCKED, so however many hubs claim at once a task goes to one agent; one
- * claim per agent at a time here keeps an agent from holding two. An outcome is acknowledged
- * after its update commits. The grace rule runs on the database's clock (sweep.ts), so tasks
- * of a hub that died are requeued by the others.
+ * this hub hands them only to agents whose sockets it holds. A claim is one statement with FOR
+ * UPDATE SKIP LOCKED: a task goes to one agent, an agent claims once at a time here. An outcome
+ * is acknowledged after its update commits. The grace rule runs on the database's clock
+ * (sweep.ts), so tasks of a hub that died are requeued by the others. One hub: the same engine
+ * over the memory store's immediate operations (immediate-*.ts).
  */
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
 import { withinResultLimit } from '../tasks/outcome-text.ts'
-import { SUPERSEDED, type ImmediateTaskOps, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
-import type { Logger } from '../../shared/log.ts'
-import type { ChangeFeed } from '../events/changes.ts'
-import type { AgentRecord, Fleet, Peer } from '../agents/fleet.ts'
+import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
+import type { AgentRecord, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
+import type { CancelAnswer } from '../tasks/task-cancel.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { ImmediateDispatch } from './immediate-dispatch.ts'
 import { ImmediateReports } from './immediate-reports.ts'
 import { SaveRetries } from './save-retry.ts'
 import { TaskRows } from './task-rows.ts'
 import { ReportOrder } from './report-order.ts'
+import type { ClusterTasksDeps } from './cluster-tasks-deps.ts'
+
+export type { ClusterTasksDeps } from './cluster-tasks-deps.ts'
 
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
 /** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
 const CANCEL_RELEASE_MS = 15_000
-
-/** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
-export interface ClusterTasksDeps<TaskRow extends KeptTask> {
-  /** Where the tasks are kept: every change goes through its named operations. */
-  store: TaskQueueStore<TaskRow>
-  /**
-   * The store's operations made in memory at once, when it has them (one hub's memory store, the
-   * same object): tasks are handed out on events (immediate-dispatch.ts) and reports settled in
-   * the step they arrive, waiting only for the save the contract asks for.
-   */
-  immediate?: ImmediateTaskOps<TaskRow>
-  /** Tells every hub (this one too) that queued work may be waiting: the cluster's bus. */
-  nudgeAll(): Promise<void>
-  /** No claim while this hub's lease may have run out (lease.ts). */
-  lease: { readonly valid: boolean }
-  fleet: Fleet
-  changes: ChangeFeed
-  log: Logger
-  /** Whether this hub holds the agent in the cluster (ClusterPresence.holds). */
-  holds: (agentId: string) => boolean
-  acceptTimeoutMs: number
-  /** Resolves once the task's output received so far is stored: its outcome waits for it. */
-  outputWritten?: (taskId: string) => Promise<void>
-  /** Durability's backstop for an agent that never reports its task: a healing action here. */
-  onOverdue(agentId: string, detail: string): void
-}
 
 export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOwner {
   /** Agents with an identify reconcile under way: no claim for them until it is done. */
@@ -81,7 +57,11 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.saves = new SaveRetries(d.log)
     const now = d.immediate && new ImmediateReports({
       ops: d.immediate, fleet: d.fleet, changed: (taskId) => this.changed(taskId), armAccept: (rec, taskId) => this.armAccept(rec, taskId),
-      nudge: () => this.nudge(), nudgeAt: (at) => this.announceAt(at),
+      nudge: () => this.nudge(), later: (ms, fire) => this.later(ms, fire), log: d.log,
+      stop: (agentId, taskId) => {
+        this.disarmAccept(taskId)
+        this.cancelHere(agentId, taskId)
+      },
     })
     this.immediate = now ?? null
     const mayClaim = (agentId: string) => !this.busy.has(agentId) && this.mayClaim(agentId)
@@ -135,6 +115,12 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     if (row.status === 'queued') await this.announce()
   }
 
+  /** One hub's cancel, answered at once (immediate-reports.ts); the cluster's is cluster-admin.ts's statement. */
+  cancel(taskId: string): CancelAnswer {
+    if (!this.immediate) throw new Error('cancel() is the fast path\'s: a cluster cancels through cluster-admin.ts')
+    return this.immediate.cancel(taskId)
+  }
+
   /** An operator cancelled a task in flight on an agent this hub holds: the sidecar stops it. */
   cancelHere(agentId: string, taskId: string): void {
     if (!this.d.holds(agentId)) return
@@ -144,11 +130,18 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
 
   /** Freed by its report (takeBack); an agent that never reports is freed after the sidecar's default grace plus 5 s. */
   private releaseLater(agentId: string, taskId: string): void {
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer)
+    this.later(CANCEL_RELEASE_MS, () => {
       const rec = this.d.fleet.get(agentId)
       if (rec?.task_id === taskId) this.d.fleet.release(rec, taskId)
-    }, CANCEL_RELEASE_MS)
+    })
+  }
+
+  /** `fire` in `ms`, unless closed first. */
+  private later(ms: number, fire: () => void): void {
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer)
+      fire()
+    }, ms)
     this.retryTimers.add(timer)
   }
 
@@ -162,11 +155,9 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
    * it, run_after less the same statement's updated_at). A hub that dies first leaves it to the next nudge.
    */
   private announceAt(at: number): void {
-    const timer = setTimeout(() => {
-      this.retryTimers.delete(timer)
+    this.later(Math.max(0, at - Date.now()) + 50, () => {
       void this.announce().catch((err) => this.d.log.warn('could not announce a retry', { error: String(err) }))
-    }, Math.max(0, at - Date.now()) + 50)
-    this.retryTimers.add(timer)
+    })
   }
 
   /** Whether `agentId` may be offered a task here now. */
@@ -280,6 +271,8 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
 
   /** Reconciles what the cluster's rows and a (re)identified sidecar each believe is in flight. */
   identified(rec: AgentRecord, activeTaskId: string | null): void {
+    const now = this.immediate
+    if (now) return this.settled(rec, now.identified(rec, activeTaskId)) // no round trip: settled in this step
     this.busy.add(rec.agent_id)
     this.saves.run(`identify ${++this.identifies}`, rec, async () => {
       const { store } = this.d
@@ -310,9 +303,13 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
           }
         }
       }
-      if (rec.peer) this.reconciled.add(rec.peer)
-      this.d.fleet.holding(rec, holding)
+      this.settled(rec, holding)
     }, this.reports.begin(rec.peer, () => this.done(rec.agent_id)))
+  }
+
+  private settled(rec: AgentRecord, holding: string | null): void {
+    if (rec.peer) this.reconciled.add(rec.peer)
+    this.d.fleet.holding(rec, holding)
   }
 
   disconnected(rec: AgentRecord): void {

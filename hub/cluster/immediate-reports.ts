@@ -8,7 +8,9 @@
  * store's (its `...Now` operations, by hub/tasks/rules.ts), as over PostgreSQL.
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
-import { isInFlight } from '../tasks/rules.ts'
+import type { Logger } from '../../shared/log.ts'
+import { cancelVerdict, isInFlight, lostCountsAsAttempt } from '../tasks/rules.ts'
+import type { CancelAnswer } from '../tasks/task-cancel.ts'
 import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
 
 export interface ImmediateReportsDeps<T extends KeptTask> {
@@ -18,9 +20,13 @@ export interface ImmediateReportsDeps<T extends KeptTask> {
   changed(taskId: string): void
   /** Takes the task back if its agent has not accepted it in time. */
   armAccept(rec: AgentRecord, taskId: string): void
-  /** Queued work may be waiting: now, or at `at` (epoch ms, a retry's delay). */
+  /** Queued work may be waiting. */
   nudge(): void
-  nudgeAt(at: number): void
+  /** `fire` in `ms`, unless the engine is closed first. */
+  later(ms: number, fire: () => void): void
+  /** A task in flight on `agentId` was cancelled: the sidecar told to stop it, the agent freed by its report (or later). */
+  stop(agentId: string, taskId: string): void
+  log: Pick<Logger, 'info'>
 }
 
 export class ImmediateReports<T extends KeptTask = KeptTask> {
@@ -41,6 +47,8 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     // A hub killed before the save restores the task queued, and must not hand it to a second
     // agent while the first runs it. Taken back or given again meanwhile: nothing to send.
     void this.d.ops.durable().then(() => {
+      // Cancelled before it was sent: the agent never had it, and is free at once.
+      if (task.status === 'cancelled' && rec.task_id === task.task_id) return this.d.fleet.release(rec, task.task_id)
       if (task.status !== 'assigned' || task.agent_id !== agentId || task.attempts !== attempt) return
       this.d.fleet.bus.sendToAgent(agentId, { type: 'task_assign', task_id: task.task_id, input: task.input, timeout_ms: task.timeout_ms })
     }, () => {})
@@ -62,7 +70,7 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     const task = this.d.ops.completeNow(taskId, rec.agent_id, outcome)
     if (task) this.d.changed(taskId)
     // Failed with retries left: queued again, dispatched once its delay has passed.
-    if (task?.status === 'queued' && task.run_after !== null) this.d.nudgeAt(task.run_after)
+    if (task?.status === 'queued' && task.run_after !== null) this.dueAt(task.run_after)
     this.acknowledge(rec, taskId)
   }
 
@@ -71,6 +79,58 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
     if (task) this.d.changed(taskId)
     if (task?.status === 'queued') this.d.nudge()
     this.acknowledge(rec, taskId)
+  }
+
+  /**
+   * A (re)identified sidecar reconciled with the store in the step it arrives, as the cluster's
+   * (cluster-tasks.ts identified) but with no round trip, so a report that follows it, and the
+   * agent's next task, come after it: what the agent no longer has runs again, what it still has
+   * it keeps (the task it holds, or null).
+   */
+  identified(rec: AgentRecord, activeTaskId: string | null): string | null {
+    const { ops } = this.d
+    for (const held of ops.heldByNow(rec.agent_id)) {
+      if (held.task_id === activeTaskId) continue
+      const task = ops.requeueNow(held.task_id, rec.agent_id, lostCountsAsAttempt(held.status))
+      if (task) this.d.changed(held.task_id)
+      if (task?.status === 'queued') this.d.nudge()
+    }
+    if (activeTaskId === null) return null
+    if (ops.adoptNow(activeTaskId, rec.agent_id)) {
+      this.d.changed(activeTaskId)
+      return activeTaskId
+    }
+    const status = ops.peek(activeTaskId)?.status
+    // Busy until its sidecar reports the stopped task: no next task beside one still dying.
+    if (status === 'cancelled') this.d.stop(rec.agent_id, activeTaskId)
+    // A finished task's late result is acknowledged (and ignored) when it arrives.
+    else if (status !== 'completed' && status !== 'failed') this.d.fleet.bus.sendToAgent(rec.agent_id, { type: 'task_cancel', task_id: activeTaskId })
+    return status === 'cancelled' ? activeTaskId : null
+  }
+
+  /**
+   * An operator's cancel (CONTRACT.md, "Task control"), answered at once; the route answers once
+   * it is saved (durable()). A queued task is cancelled; one in flight too, and its agent told to
+   * stop it. Its agent's later report no longer applies: acknowledged, it frees the agent.
+   */
+  cancel(taskId: string): CancelAnswer {
+    const done = this.d.ops.cancelNow(taskId)
+    if (!done) return { ok: false, error: this.d.ops.peek(taskId) ? 'task_finished' : 'task_not_found' }
+    const agentId = done.task.agent_id
+    this.d.log.info('task cancelled', { task_id: taskId, was: done.was, agent_id: agentId })
+    this.d.changed(taskId)
+    if (cancelVerdict(done.was) === 'cancel_and_signal' && agentId !== null) this.d.stop(agentId, taskId)
+    return { ok: true, task: done.task }
+  }
+
+  /**
+   * Dispatches once `at` is past by the store's clock, which its claim reads: a timer may fire a
+   * few ms early by it (Node runs timers on the event loop's cached time), and then waits out the rest.
+   */
+  private dueAt(at: number): void {
+    const left = at - this.d.ops.now()
+    if (left <= 0) this.d.nudge()
+    else this.d.later(left, () => this.dueAt(at))
   }
 
   /** Acknowledged once saved, the agent freed with it: its next task must not find it holding this one. */

@@ -11,13 +11,13 @@ import { ALL_HUBS, type PgBus } from './notify-bus.ts'
 import { assertQueueRoom } from './queue-cap-rows.ts'
 import { createTaskInserts, type TaskInserts } from './task-insert-batch.ts'
 import {
-  adoptTask, claimTasks, getTask, insertTask, listTasks, orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask, tasksHeldBy,
+  adoptTask, cancelTask, claimTasks, getTask, insertTask, listTasks, orphanedTasks, overdueTasks, pruneFinishedTasks, requeueTask, tasksHeldBy,
   type TaskRow,
 } from './task-queue.ts'
 import { ReportBatch } from './task-report-batch.ts'
 import type { NewTaskRequest, StoredOutcome, TaskQueueStore } from '../tasks/task-queue-store.ts'
 import { SUPERSEDED } from '../tasks/task-queue-store.ts'
-import type { TasksQuery } from '../tasks/rules.ts'
+import type { TaskStatus, TasksQuery } from '../tasks/rules.ts'
 
 /** Bus message: queued work may be waiting (a new task, or one queued again). */
 export const TASKS_NUDGE = { kind: 'tasks' } as const
@@ -75,6 +75,11 @@ export class PgTaskStore implements TaskQueueStore<TaskRow> {
 
   requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRow | null> {
     return requeueTask(this.d.sql, taskId, { agentId, maxAttempts: this.d.maxAttempts, counted })
+  }
+
+  async cancel(taskId: string): Promise<{ task: TaskRow; was: TaskStatus } | null> {
+    const done = await cancelTask(this.d.sql, taskId)
+    return done && { task: done.row, was: done.was }
   }
 
   adopt(taskId: string, agentId: string): Promise<boolean> {

@@ -1,52 +1,31 @@
 /**
  * One hub's TaskQueueStore (task-queue-store.ts): the tasks in memory, every change saved to the
  * data dir through the task table and its journal (task-table.ts, task-journal.ts) before the
- * operation answers, so what it answers is on disk. Each operation keeps the condition and the
- * rule of its PostgreSQL statement (hub/pg/task-queue.ts, task-reports.ts, schema-throughput.ts
- * claim_tasks), deciding by rules.ts; support/task-queue-store-conformance.ts holds both to the
- * same cases. The agents' side (connected, labels, gone since when) is the fleet's, asked
- * through TaskAgents, as the cluster's statements read the agents' rows. Its `...Now` operations
- * (ImmediateTaskOps) make the same changes without waiting: the engine's fast path on one hub.
+ * operation answers. Each operation keeps the condition and rule of its PostgreSQL statement
+ * (hub/pg/task-queue.ts), by rules.ts; support/task-queue-store-conformance.ts holds both to the
+ * same cases. The agents' side is the fleet's (TaskAgents), as the statements read the agents'
+ * rows. Its `...Now` operations (ImmediateTaskOps) change the same at once: one hub's fast path.
  */
-import type { Logger } from '../../shared/log.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import type { StorageHealth } from '../store/persister.ts'
-import { TASK_EXTRAS_DEFAULTS, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TasksQuery } from './rules.ts'
+import {
+  TASK_EXTRAS_DEFAULTS, cancelVerdict, isFinished, isInFlight, outcomeVerdict, pageTasks, requeueVerdict, takesReportFrom, type TaskStatus, type TasksQuery,
+} from './rules.ts'
 import { SeqQueue } from './seq-queue.ts'
 import type { TaskRecord } from './task-options.ts'
 import type { ImmediateTaskOps, NewTaskRequest, StoredOutcome, TaskQueueStore } from './task-queue-store.ts'
-import type { StoredTask, TaskStore } from './task-store.ts'
+import type { StoredTask } from './task-store.ts'
+import type { MemoryTaskQueueStoreDeps } from './memory-task-queue-deps.ts'
 import { TaskTable } from './task-table.ts'
 import { WaitingAgents } from './waiting-agents.ts'
 
+export type { MemoryTaskQueueStoreDeps, TaskAgents } from './memory-task-queue-deps.ts'
+
+/** An answer's copy, made as the operation left the task (a later change does not show in it). */
+const copyOf = (task: TaskRecord | null): TaskRecord | null => task && { ...task }
+
 /** Tasks overdue() and orphaned() answer at most, as the cluster's statements (task-queue.ts). */
 const SWEEP_LIMIT = 100
-
-/** What the store asks of the hub's agents, as the cluster's statements read the agents' rows. */
-export interface TaskAgents {
-  /** The agent's labels while it may be given a task (connected here); null: it may not. */
-  claimable(agentId: string): readonly string[] | null
-  /** Since when (epoch ms) the agent has had no live connection; null while it has one; undefined: unknown here. */
-  goneSince(agentId: string): number | null | undefined
-}
-
-export interface MemoryTaskQueueStoreDeps {
-  now(): number
-  log: Logger
-  agents: TaskAgents
-  /** A task taken back this many times fails (AGENTCOM_MAX_TASK_ATTEMPTS). */
-  maxAttempts: number
-  /** AGENTCOM_MAX_QUEUED_TASKS. Default: no cap. */
-  maxQueuedTasks?: number
-  /** Finished tasks kept (and at most 64 MiB of them, task-retention.ts); the oldest go first. */
-  maxFinished: number
-  /** The data dir's task file (task-store.ts); null: memory only. */
-  store: TaskStore | null
-  /** While saves fail, they are tried again this often. */
-  storeRetryMs: number
-  /** Finished tasks no longer kept: their output goes too. */
-  onForget?(taskIds: string[]): void
-}
 
 export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, ImmediateTaskOps<TaskRecord> {
   private readonly table: TaskTable
@@ -106,10 +85,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return { ...task }
   }
 
-  async get(taskId: string): Promise<TaskRecord | null> {
-    const task = this.table.get(taskId)
-    await this.table.durable()
-    return task ? { ...task } : null
+  get(taskId: string): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.table.get(taskId) ?? null))
   }
 
   async claim(agents: readonly string[]): Promise<{ tasks: TaskRecord[]; moreQueued: boolean }> {
@@ -154,10 +131,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return { tasks: picks.map(([task]) => task), moreQueued: picks.length > 0 && queuedBefore > picks.length }
   }
 
-  async start(taskId: string, agentId: string): Promise<TaskRecord | null> {
-    const task = this.startNow(taskId, agentId)
-    await this.table.durable()
-    return task && { ...task }
+  start(taskId: string, agentId: string): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.startNow(taskId, agentId)))
   }
 
   /** start's change, made at once: the task as held, or null (not its own). */
@@ -168,10 +143,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
-    const task = this.completeNow(taskId, agentId, outcome)
-    await this.table.durable()
-    return { task: task && { ...task }, superseded: false }
+  complete(taskId: string, agentId: string, outcome: StoredOutcome): Promise<{ task: TaskRecord | null; superseded: boolean }> {
+    return this.answer({ task: copyOf(this.completeNow(taskId, agentId, outcome)), superseded: false })
   }
 
   /** complete's change, made at once: the task as held, or null (the report did not apply). */
@@ -192,10 +165,8 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
-    const task = this.requeueNow(taskId, agentId, counted)
-    await this.table.durable()
-    return task && { ...task }
+  requeue(taskId: string, agentId: string, counted: boolean): Promise<TaskRecord | null> {
+    return this.answer(copyOf(this.requeueNow(taskId, agentId, counted)))
   }
 
   /** requeue's change, made at once: the task as held, or null (`agentId` no longer held it). */
@@ -206,7 +177,28 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     return task
   }
 
-  async adopt(taskId: string, agentId: string): Promise<boolean> {
+  cancel(taskId: string): Promise<{ task: TaskRecord; was: TaskStatus } | null> {
+    const done = this.cancelNow(taskId)
+    return this.answer(done && { task: { ...done.task }, was: done.was })
+  }
+
+  /** cancel's change, made at once: the task as held and the status it had, or null (unknown or finished). */
+  cancelNow(taskId: string): { task: TaskRecord; was: TaskStatus } | null {
+    const task = this.table.get(taskId)
+    if (task === undefined || cancelVerdict(task.status) === 'finished') return null
+    const was = task.status
+    this.queue.delete(taskId)
+    this.letGo(task)
+    this.change(task, { status: 'cancelled', run_after: null })
+    this.settle(task)
+    return { task, was }
+  }
+
+  adopt(taskId: string, agentId: string): Promise<boolean> {
+    return this.answer(this.adoptNow(taskId, agentId))
+  }
+
+  adoptNow(taskId: string, agentId: string): boolean {
     const task = this.table.get(taskId)
     const applies = task !== undefined && (isInFlight(task.status) ? task.agent_id === agentId
       : task.status === 'queued' && task.run_after === null && this.lastAgent.get(taskId) === agentId)
@@ -217,50 +209,53 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
       this.lastAgent.set(taskId, agentId)
       this.hold(agentId, taskId)
     }
-    await this.table.durable()
     return applies
   }
 
-  async heldBy(agentId: string): Promise<TaskRecord[]> {
-    const ids = [...this.held.get(agentId) ?? []]
-    await this.table.durable()
-    return this.bySeq(ids).map((task) => ({ ...task }))
+  heldBy(agentId: string): Promise<TaskRecord[]> {
+    return this.answer(this.heldByNow(agentId).map((task) => ({ ...task })))
   }
 
-  async overdue(graceMs: number): Promise<TaskRecord[]> {
+  heldByNow(agentId: string): TaskRecord[] {
+    return this.bySeq([...this.held.get(agentId) ?? []])
+  }
+
+  overdue(graceMs: number): Promise<TaskRecord[]> {
     const cutoff = this.d.now() - graceMs
     const deadline = (task: TaskRecord) => task.assigned_at! + task.timeout_ms
     const late = this.inFlight().filter((task) => task.assigned_at !== null && deadline(task) < cutoff)
-    await this.table.durable()
-    return late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+    return this.answer(late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
   }
 
-  async orphaned(graceMs: number): Promise<TaskRecord[]> {
+  orphaned(graceMs: number): Promise<TaskRecord[]> {
     const cutoff = this.d.now() - graceMs
     const lost = this.inFlight().filter((task) => {
       const gone = task.agent_id === null ? undefined : this.d.agents.goneSince(task.agent_id)
       return gone !== null && (gone ?? task.updated_at) < cutoff
     })
-    await this.table.durable()
-    return this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task }))
+    return this.answer(this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
   }
 
-  async prune(keep: number): Promise<number> {
-    const forgotten = this.table.forgetFinishedBeyond(keep)
-    await this.table.durable()
-    return forgotten
+  prune(keep: number): Promise<number> {
+    return this.answer(this.table.forgetFinishedBeyond(keep))
   }
 
-  async list(query: TasksQuery): Promise<{ tasks: TaskRecord[]; next_cursor: string | null }> {
-    const page = pageTasks(this.table.newestFirst(), query)
-    await this.table.durable()
-    return { tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor }
+  list(query: TasksQuery): Promise<{ tasks: TaskRecord[]; next_cursor: string | null }> {
+    const page = this.listNow(query)
+    return this.answer({ tasks: page.tasks.map((task) => ({ ...task })), next_cursor: page.next_cursor })
+  }
+
+  /** list's page as held now, saved or not (GET /api/admin/tasks on one hub): the records, not copies. */
+  listNow(query: TasksQuery): { tasks: Readonly<TaskRecord>[]; next_cursor: string | null } {
+    return pageTasks(this.table.newestFirst(), query)
   }
 
   /** The task as held now, saved or not. */
   peek(taskId: string): Readonly<TaskRecord> | undefined {
     return this.table.get(taskId)
   }
+
+  readonly now = (): number => this.d.now()
 
   /** Tasks queued (waiting for an agent or a retry's delay). */
   get queuedCount(): number {
@@ -286,6 +281,11 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     this.table.close()
   }
 
+  /** `value`, once every change so far is on disk. */
+  private answer<R>(value: R): Promise<R> {
+    return this.table.durable().then(() => value)
+  }
+
   /** Takes a task in flight back from `agentId` (rules.ts requeueVerdict): queued again, or failed. */
   private takeBack(task: TaskRecord, agentId: string, counted: boolean): void {
     if (!isInFlight(task.status) || task.agent_id !== agentId) return
@@ -309,9 +309,7 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
   }
 
   private hold(agentId: string, taskId: string): void {
-    let ids = this.held.get(agentId)
-    if (!ids) this.held.set(agentId, ids = new Set())
-    ids.add(taskId)
+    (this.held.get(agentId) ?? this.held.set(agentId, new Set()).get(agentId)!).add(taskId)
   }
 
   /** The task's agent no longer holds it (call before changing agent_id). */

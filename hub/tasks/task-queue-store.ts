@@ -11,7 +11,7 @@
  * holds its records itself, over the same table and journal, following the same rules.ts.
  */
 import type { TaskRecord } from './task-options.ts'
-import type { TaskExtras, TasksQuery } from './rules.ts'
+import type { TaskExtras, TaskStatus, TasksQuery } from './rules.ts'
 
 /** A task as the store answers it (the cluster's rows carry more: the hub that assigned it, its deadline). */
 export type KeptTask = TaskRecord
@@ -54,6 +54,12 @@ export interface TaskQueueStore<T extends KeptTask = KeptTask> {
    * queued again, or failed after its attempts. Null when `agentId` no longer held it.
    */
   requeue(taskId: string, agentId: string, counted: boolean): Promise<T | null>
+  /**
+   * Cancels a task that has not finished (rules.ts cancelVerdict): the task as it is now and the
+   * status it had (in flight: its agent is to be told to stop it). Null when the task is unknown
+   * or already finished (get tells which). A cancelled task is final: no report changes it.
+   */
+  cancel(taskId: string): Promise<{ task: T; was: TaskStatus } | null>
   /** The agent identified still holding `taskId`: it runs on here. False: it may not keep it. */
   adopt(taskId: string, agentId: string): Promise<boolean>
   /** The tasks in flight on `agentId` (normally at most one). */
@@ -84,10 +90,16 @@ export interface ImmediateTaskOps<T extends KeptTask = KeptTask> {
   startNow(taskId: string, agentId: string): T | null
   completeNow(taskId: string, agentId: string, outcome: StoredOutcome): T | null
   requeueNow(taskId: string, agentId: string, counted: boolean): T | null
+  cancelNow(taskId: string): { task: T; was: TaskStatus } | null
+  adoptNow(taskId: string, agentId: string): boolean
+  /** heldBy's tasks, as held: a new array (a change to one of them does not change it). */
+  heldByNow(agentId: string): T[]
   /** The task as held now, saved or not. */
   peek(taskId: string): Readonly<T> | undefined
   /** Tasks queued (waiting for an agent or a retry's delay). */
   readonly queuedCount: number
+  /** The clock its rules read (a retry's run_after, deadlines): epoch ms. */
+  now(): number
   /** Resolves once every change so far is saved; rejects when that save failed. */
   durable(): Promise<void>
 }

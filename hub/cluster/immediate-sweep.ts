@@ -1,0 +1,70 @@
+/**
+ * One hub's task deadlines on the engine's fast path (cluster-tasks.ts over the memory store),
+ * by the cluster's rules (sweep.ts): a periodic pass queues again (counted) the tasks whose agent
+ * has had no connection past the grace period, then hands the engine the tasks in flight past
+ * timeout_ms + grace (engine.overdue: requeued counted, the agent told to drop it, healing told).
+ * One pass reads only the tasks in flight (at most one per agent), so the task path arms and
+ * clears no timer per assignment or per disconnection; a deadline is acted on at most one
+ * interval late (sweepIntervalMs).
+ */
+import type { Fleet } from '../agents/fleet.ts'
+import type { Logger } from '../../shared/log.ts'
+import type { KeptTask } from '../tasks/task-queue-store.ts'
+import type { ClusterTasks } from './cluster-tasks.ts'
+
+/** The pass's period for a grace period: a quarter of it (a deadline at most that late), 50 ms to 1 s. */
+export function sweepIntervalMs(graceMs: number): number {
+  return Math.min(1000, Math.max(50, Math.round(graceMs / 4)))
+}
+
+export interface ImmediateSweepDeps<T extends KeptTask> {
+  tasks: Pick<ClusterTasks<T>, 'store' | 'overdue' | 'changed' | 'nudge'>
+  fleet: Fleet
+  log: Logger
+  /** AGENTCOM_TASK_GRACE_MS: how long an agent may be gone with its task, or late past its timeout. */
+  graceMs: number
+  intervalMs: number
+}
+
+export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>): { run(): Promise<void>; stop(): void } {
+  let running: Promise<void> | null = null
+  let stopped = false
+
+  async function sweep(): Promise<void> {
+    const { store } = d.tasks
+    let requeued = 0
+    for (const task of await store.orphaned(d.graceMs)) {
+      const agentId = task.agent_id!
+      const row = await store.requeue(task.task_id, agentId, true)
+      if (!row) continue
+      requeued++
+      d.tasks.changed(task.task_id)
+      d.log.warn('agent did not come back with its task', { task_id: task.task_id, agent_id: agentId, status: row.status })
+      // One hub keeps the gone agent's record: it holds the task no longer.
+      const rec = d.fleet.get(agentId)
+      if (rec?.task_id === task.task_id) d.fleet.release(rec, task.task_id)
+    }
+    if (requeued > 0) d.tasks.nudge()
+    if (stopped) return
+    for (const task of await store.overdue(d.graceMs)) await d.tasks.overdue(task, d.graceMs)
+  }
+
+  const run = (): Promise<void> => {
+    running ??= sweep()
+      .catch((err) => d.log.warn('task sweep failed', { error: String(err) }))
+      .finally(() => {
+        running = null
+      })
+    return running
+  }
+  const timer = setInterval(() => {
+    if (!stopped) void run()
+  }, d.intervalMs)
+  return {
+    run,
+    stop() {
+      stopped = true
+      clearInterval(timer)
+    },
+  }
+}

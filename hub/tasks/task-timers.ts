@@ -5,14 +5,7 @@
  */
 type Timer = ReturnType<typeof setTimeout>
 
-/** An agent has not reported its task within the task's timeout plus the grace period. */
-export interface OverdueTask {
-  agent_id: string
-  task_id: string
-  assigned_at: number
-  /** timeout_ms + the grace period: how long the hub waited. */
-  waited_ms: number
-}
+export type { OverdueTask } from './overdue.ts'
 
 export class TaskTimers {
   private readonly step = new Map<string, Timer>()

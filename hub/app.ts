@@ -243,7 +243,7 @@ export function createHub(options: HubOptions) {
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
     restarts: fleetRestarts.restarts,
-    /** One hub's tasks (hub/tasks/tasks.ts); null in cluster mode, whose tasks are its rows. */
+    /** One hub's tasks (hub/tasks/store-task-board.ts); null in cluster mode, whose tasks are its rows. */
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,

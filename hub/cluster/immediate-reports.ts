@@ -10,7 +10,7 @@
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
 import { cancelVerdict, isInFlight, lostCountsAsAttempt } from '../tasks/rules.ts'
-import type { CancelAnswer } from '../tasks/task-cancel.ts'
+import type { CancelAnswer } from '../tasks/task-options.ts'
 import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
 
 export interface ImmediateReportsDeps<T extends KeptTask> {

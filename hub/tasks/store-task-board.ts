@@ -12,9 +12,8 @@ import { ClusterTasks } from '../cluster/cluster-tasks.ts'
 import { startImmediateSweep, sweepIntervalMs } from '../cluster/immediate-sweep.ts'
 import { MemoryTaskQueueStore } from './memory-task-queue-store.ts'
 import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from './rules.ts'
-import type { TaskRecord } from './task-options.ts'
+import type { CancelAnswer, TaskRecord } from './task-options.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
-import type { CancelAnswer } from './task-cancel.ts'
 import type { OverdueTask } from './overdue.ts'
 
 export interface StoreTaskBoardDeps {

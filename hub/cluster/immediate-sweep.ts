@@ -18,6 +18,8 @@ export function sweepIntervalMs(graceMs: number): number {
   return Math.min(1000, Math.max(50, Math.round(graceMs / 4)))
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export interface ImmediateSweepDeps<T extends KeptTask> {
   tasks: Pick<ClusterTasks<T>, 'store' | 'overdue' | 'changed' | 'nudge'>
   fleet: Fleet
@@ -43,10 +45,11 @@ export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>
     if (stopped || !d.deadlines || (wakeAt !== null && wakeAt <= at)) return
     if (wakeTimer) clearTimeout(wakeTimer)
     wakeAt = at
+    // Capped as setTimeout's delay is (a longer one fires at once); a pass that finds it early arms it again.
     wakeTimer = setTimeout(() => {
       wakeAt = wakeTimer = null
       void run()
-    }, Math.max(0, at - d.deadlines.now()))
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - d.deadlines.now())))
   }
 
   async function sweep(): Promise<void> {

@@ -5,7 +5,6 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { WSContext } from 'hono/ws'
-import { SECOND } from '../shared/time.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger } from '../shared/log.ts'
 import { createTokenVerifier } from './auth/auth.ts'
@@ -14,7 +13,8 @@ import { assertSecret } from './auth/secret.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { createFleetRestarts } from './agents/fleet-restarts.ts'
-import { TaskBoard, type OverdueTask } from './tasks/tasks.ts'
+import { StoreTaskBoard } from './tasks/store-task-board.ts'
+import { overdueDetail } from './tasks/overdue.ts'
 import { createHubRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
 import { LocalHealing } from './healing/local-healing.ts'
@@ -83,10 +83,11 @@ export function createHub(options: HubOptions) {
     : null
   const localOutputs = fileOutputs ?? memoryOutputs
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
-  const tasks = options.cluster ? null : new TaskBoard(fleet, {
-    clock, log, newId, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
-    maxAttempts: o.maxTaskAttempts, defaultTimeoutMs: o.taskTimeoutMs, maxFinished: o.maxFinishedTasks,
-    store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs, changes, bus: fleet.bus,
+  // One hub's tasks: the one task engine (hub/cluster/cluster-tasks.ts) over the memory store.
+  const tasks = options.cluster ? null : new StoreTaskBoard({
+    fleet, changes, log, newId, now: () => clock.now(), store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs,
+    maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs,
+    acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     onForget: (ids) => localOutputs?.forget(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
@@ -242,7 +243,7 @@ export function createHub(options: HubOptions) {
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
     restarts: fleetRestarts.restarts,
-    /** One hub's tasks (hub/tasks/tasks.ts); null in cluster mode, whose tasks are its rows. */
+    /** One hub's tasks (hub/tasks/store-task-board.ts); null in cluster mode, whose tasks are its rows. */
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -293,11 +294,6 @@ export function createHub(options: HubOptions) {
 
 export type Hub = ReturnType<typeof createHub>
 export type HubApp = Hub['app']
-
-/** The `detail` of an overdue task's healing action. */
-function overdueDetail(overdue: OverdueTask): string {
-  return `task ${overdue.task_id} not heard of in ${Math.round(overdue.waited_ms / SECOND)} s`
-}
 
 /** `bufferedAmount` of the runtime's socket: ws on Node and the WebSocket on Deno both have it. */
 function rawBufferedAmount(ws: WSContext): number {

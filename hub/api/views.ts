@@ -3,7 +3,7 @@
  * look like in an answer. Records carry more (timers, connections) than a view shows.
  */
 import type { AgentRecord, AgentStatus, Restart } from '../agents/fleet.ts'
-import type { TaskRecord } from '../tasks/tasks.ts'
+import type { TaskRecord } from '../tasks/task-options.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 
 export function restartView(r: Readonly<Restart> | null) {

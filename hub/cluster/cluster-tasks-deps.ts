@@ -2,6 +2,7 @@
 import type { Fleet } from '../agents/fleet.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Logger } from '../../shared/log.ts'
+import type { OverdueTask } from '../tasks/overdue.ts'
 import type { ImmediateTaskOps, KeptTask, TaskQueueStore } from '../tasks/task-queue-store.ts'
 
 /** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
@@ -27,5 +28,5 @@ export interface ClusterTasksDeps<TaskRow extends KeptTask> {
   /** Resolves once the task's output received so far is stored: its outcome waits for it. */
   outputWritten?: (taskId: string) => Promise<void>
   /** Durability's backstop for an agent that never reports its task: a healing action here. */
-  onOverdue(agentId: string, detail: string): void
+  onOverdue(overdue: OverdueTask): void
 }

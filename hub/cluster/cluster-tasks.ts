@@ -13,7 +13,7 @@ import { withinResultLimit } from '../tasks/outcome-text.ts'
 import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
 import type { AgentRecord, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { CancelAnswer } from '../tasks/task-cancel.ts'
+import type { CancelAnswer } from '../tasks/task-options.ts'
 import { ClaimLoop } from './claim-loop.ts'
 import { ImmediateDispatch } from './immediate-dispatch.ts'
 import { ImmediateReports } from './immediate-reports.ts'
@@ -86,6 +86,11 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.claims.nudge()
   }
 
+  /** One hub's restored retry (fast path): dispatched once its delay is over, as a failed run's. */
+  retryAt(at: number): void {
+    this.immediate?.dueAt(at)
+  }
+
   /** A task's row changed (for the events stream: `row`, as the change left it, spares it a read). */
   changed(taskId: string, row?: TaskRow): void {
     // One hub's events read the store itself: no rows to keep for them.
@@ -98,7 +103,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
    * the sweep on database time): counted interrupted and queued again, the agent told to drop
    * it, and healing told (a force restart, reason task_overdue, within its budget).
    */
-  async overdue(task: { task_id: string; agent_id: string | null; timeout_ms: number }, graceMs: number): Promise<void> {
+  async overdue(task: { task_id: string; agent_id: string | null; timeout_ms: number; assigned_at?: number | null }, graceMs: number): Promise<void> {
     const agentId = task.agent_id
     if (agentId === null || !this.d.holds(agentId)) return
     const row = await this.d.store.requeue(task.task_id, agentId, true)
@@ -108,7 +113,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
     this.changed(task.task_id, row)
     const rec = this.d.fleet.get(agentId)
     if (rec) {
-      this.d.onOverdue(agentId, `task ${task.task_id} not heard of in ${Math.round(waited / 1000)} s`)
+      this.d.onOverdue({ agent_id: agentId, task_id: task.task_id, assigned_at: task.assigned_at ?? null, waited_ms: waited })
       this.d.fleet.bus.sendToAgent(agentId, { type: 'task_cancel', task_id: task.task_id })
       this.d.fleet.release(rec, task.task_id)
     }

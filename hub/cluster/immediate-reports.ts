@@ -10,7 +10,7 @@
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
 import { cancelVerdict, isInFlight, lostCountsAsAttempt } from '../tasks/rules.ts'
-import type { CancelAnswer } from '../tasks/task-cancel.ts'
+import type { CancelAnswer } from '../tasks/task-options.ts'
 import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
 
 export interface ImmediateReportsDeps<T extends KeptTask> {
@@ -127,7 +127,7 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
    * Dispatches once `at` is past by the store's clock, which its claim reads: a timer may fire a
    * few ms early by it (Node runs timers on the event loop's cached time), and then waits out the rest.
    */
-  private dueAt(at: number): void {
+  dueAt(at: number): void {
     const left = at - this.d.ops.now()
     if (left <= 0) this.d.nudge()
     else this.d.later(left, () => this.dueAt(at))

@@ -4,8 +4,9 @@
  * has had no connection past the grace period, then hands the engine the tasks in flight past
  * timeout_ms + grace (engine.overdue: requeued counted, the agent told to drop it, healing told).
  * One pass reads only the tasks in flight (at most one per agent), so the task path arms and
- * clears no timer per assignment or per disconnection; a deadline is acted on at most one
- * interval late (sweepIntervalMs).
+ * clears no timer per assignment or per disconnection. Given the store's deadlines, one timer
+ * waits for the earliest and a deadline is acted on when reached; without, at most one interval
+ * late (sweepIntervalMs).
  */
 import type { Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
@@ -17,6 +18,8 @@ export function sweepIntervalMs(graceMs: number): number {
   return Math.min(1000, Math.max(50, Math.round(graceMs / 4)))
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export interface ImmediateSweepDeps<T extends KeptTask> {
   tasks: Pick<ClusterTasks<T>, 'store' | 'overdue' | 'changed' | 'nudge'>
   fleet: Fleet
@@ -24,11 +27,30 @@ export interface ImmediateSweepDeps<T extends KeptTask> {
   /** AGENTCOM_TASK_GRACE_MS: how long an agent may be gone with its task, or late past its timeout. */
   graceMs: number
   intervalMs: number
+  /**
+   * The store's clock and its next deadline (MemoryTaskQueueStore.nextDeadline): one timer is
+   * armed at the earliest, so a deadline is acted on when it is reached, the interval a backstop.
+   */
+  deadlines?: { now(): number; next(): number | null }
 }
 
-export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>): { run(): Promise<void>; stop(): void } {
+export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>): { run(): Promise<void>; wake(at: number): void; stop(): void } {
   let running: Promise<void> | null = null
   let stopped = false
+  let wakeAt: number | null = null
+  let wakeTimer: ReturnType<typeof setTimeout> | null = null
+
+  /** One timer at the earliest deadline known: an earlier one replaces it. */
+  function wake(at: number): void {
+    if (stopped || !d.deadlines || (wakeAt !== null && wakeAt <= at)) return
+    if (wakeTimer) clearTimeout(wakeTimer)
+    wakeAt = at
+    // Capped as setTimeout's delay is (a longer one fires at once); a pass that finds it early arms it again.
+    wakeTimer = setTimeout(() => {
+      wakeAt = wakeTimer = null
+      void run()
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - d.deadlines.now())))
+  }
 
   async function sweep(): Promise<void> {
     const { store } = d.tasks
@@ -47,6 +69,9 @@ export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>
     if (requeued > 0) d.tasks.nudge()
     if (stopped) return
     for (const task of await store.overdue(d.graceMs)) await d.tasks.overdue(task, d.graceMs)
+    // A deadline this pass left as it was (the store failing) waits for the interval, not a loop.
+    const next = d.deadlines?.next()
+    if (next != null && next > d.deadlines!.now()) wake(next)
   }
 
   const run = (): Promise<void> => {
@@ -62,9 +87,11 @@ export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>
   }, d.intervalMs)
   return {
     run,
+    wake,
     stop() {
       stopped = true
       clearInterval(timer)
+      if (wakeTimer) clearTimeout(wakeTimer)
     },
   }
 }

@@ -5,6 +5,7 @@
  * `cluster`: the rows its owners are built over, and the wiring of the rest to the database and
  * the bus. Portable: postgres.js runs on both.
  */
+import { overdueDetail } from '../tasks/overdue.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
 import type { HubStore } from '../config/hub-options.ts'
@@ -145,7 +146,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       outputWritten: (taskId) => outputs.written(taskId),
       store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), lease, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
-      onOverdue: (agentId, detail) => healing.taskOverdue(agentId, detail),
+      onOverdue: (overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)),
     })
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.

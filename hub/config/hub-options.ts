@@ -20,7 +20,7 @@ import type { JoinUseStore } from '../enroll/join-uses.ts'
 import type { AuditStore } from '../access/audit-store.ts'
 import type { OutputFiles } from '../tasks/file-output.ts'
 import type { FleetState, FleetStateStore } from '../store/fleet-state.ts'
-import type { OverdueTask } from '../tasks/task-timers.ts'
+import type { OverdueTask } from '../tasks/overdue.ts'
 import type { UpgradeHeader } from '../security/headers.ts'
 
 export interface HubOptions {

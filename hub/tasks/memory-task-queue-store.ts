@@ -223,7 +223,7 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
   overdue(graceMs: number): Promise<TaskRecord[]> {
     const cutoff = this.d.now() - graceMs
     const deadline = (task: TaskRecord) => task.assigned_at! + task.timeout_ms
-    const late = this.inFlight().filter((task) => task.assigned_at !== null && deadline(task) < cutoff)
+    const late = this.inFlight().filter((task) => task.assigned_at !== null && deadline(task) <= cutoff)
     return this.answer(late.sort((a, b) => deadline(a) - deadline(b)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
   }
 
@@ -231,9 +231,20 @@ export class MemoryTaskQueueStore implements TaskQueueStore<TaskRecord>, Immedia
     const cutoff = this.d.now() - graceMs
     const lost = this.inFlight().filter((task) => {
       const gone = task.agent_id === null ? undefined : this.d.agents.goneSince(task.agent_id)
-      return gone !== null && (gone ?? task.updated_at) < cutoff
+      return gone !== null && (gone ?? task.updated_at) <= cutoff
     })
     return this.answer(this.bySeq(lost.map((task) => task.task_id)).slice(0, SWEEP_LIMIT).map((task) => ({ ...task })))
+  }
+
+  /** When the next task in flight is overdue or orphaned (overdue, orphaned), if one is: the sweep's timer. */
+  nextDeadline(graceMs: number): number | null {
+    let next: number | null = null
+    for (const task of this.inFlight()) {
+      const gone = task.agent_id === null ? undefined : this.d.agents.goneSince(task.agent_id)
+      const at = Math.min(task.assigned_at === null ? Infinity : task.assigned_at + task.timeout_ms, gone === null ? Infinity : gone ?? task.updated_at) + graceMs
+      if (at !== Infinity && (next === null || at < next)) next = at
+    }
+    return next
   }
 
   prune(keep: number): Promise<number> {

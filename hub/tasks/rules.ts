@@ -1,6 +1,6 @@
 /**
  * Tasks' rules (CONTRACT.md, "Task control (v3)" and "One engine, two stores (v3)"), written once
- * and followed by both stores: the single hub's board (hub/tasks/tasks.ts) and the cluster's
+ * and followed by both stores: one hub's memory store (hub/tasks/memory-task-queue-store.ts) and the cluster's
  * (hub/pg/pg-task-store.ts), which decides a requeue and a failed run's retry here, on the row it
  * holds locked, and writes what these functions answer.
  */

@@ -1,7 +1,7 @@
 /**
- * The task board's records and how they are kept: in memory (finished ones bounded by count
+ * One hub's task records and how they are kept: in memory (finished ones bounded by count
  * and bytes, see task-retention.ts) and in the store (saved honestly, see persister.ts). The
- * board (tasks.ts) decides every transition; this table only holds and saves.
+ * memory store (memory-task-queue-store.ts) decides every transition; this table only holds and saves.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'

@@ -317,9 +317,12 @@ describe('task_overdue', () => {
     const task = await api('POST', '/tasks', { input: 1, timeout_ms: 2000 })
     expect(sock.sent.map((m) => m.type)).toContain('task_assign') // dispatched on the way to the 201
     sock.send({ type: 'task_accepted', task_id: task.body.task_id })
+    // The deadline is on the hub's clock (assigned_at + timeout_ms + grace), reached with it.
+    now += 2999
     vi.advanceTimersByTime(2999)
     await settle()
     expect(restartFrames(sock)).toEqual([])
+    now += 1
     vi.advanceTimersByTime(1)
     await settle()
     expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])

@@ -19,6 +19,7 @@ import { MAX_RESULT_BYTES, RESULT_TOO_LARGE, STORAGE_UNAVAILABLE, type HubMessag
 import { silentLogger } from '../../shared/log.ts'
 import { systemClock } from '../../shared/time.ts'
 import { waitFor } from '../../support/wait.ts'
+import { overdueDetail, type OverdueTask } from '../../hub/tasks/overdue.ts'
 
 /** No restarts in these tests: the fleet's restart engine answers nothing. */
 const NO_RESTARTS: FleetRestarts = {
@@ -30,7 +31,7 @@ const closers: Array<() => void> = []
 afterEach(() => closers.splice(0).forEach((close) => close()))
 
 function startHub(
-  immediate: boolean, taskStore: TaskStore | null = null, storeRetryMs = 60_000, onOverdue = (_agentId: string, _detail: string) => {}, now = Date.now,
+  immediate: boolean, taskStore: TaskStore | null = null, storeRetryMs = 60_000, onOverdue = (_overdue: OverdueTask) => {}, now = Date.now,
 ) {
   const changes = new ChangeFeed()
   const fleet = new Fleet({ clock: systemClock, log: silentLogger, restarts: NO_RESTARTS, offlineTtlMs: 60_000, changes })
@@ -274,7 +275,7 @@ describe('one hub\'s task deadlines on the fast path (immediate-sweep.ts)', () =
 
   function sweptHub(graceMs: number) {
     const overdue: string[] = []
-    const hub = startHub(true, null, 60_000, (agentId, detail) => overdue.push(`${agentId}: ${detail}`))
+    const hub = startHub(true, null, 60_000, (o) => overdue.push(`${o.agent_id}: ${overdueDetail(o)}`))
     const sweep = startImmediateSweep({ tasks: hub.tasks, fleet: hub.fleet, log: silentLogger, graceMs, intervalMs: sweepIntervalMs(graceMs) })
     closers.push(() => sweep.stop())
     return { ...hub, overdue }
@@ -334,9 +335,9 @@ describe('one hub\'s task deadlines on the fast path (immediate-sweep.ts)', () =
     // b is back with its task within the grace: it keeps it.
     hub.fleet.identify('b', b.peer, { pm2_info: null, supervised: true, instance_id: null })
     hub.tasks.identified(b.rec, second)
-    await vi.advanceTimersByTimeAsync(100)
+    await vi.advanceTimersByTimeAsync(99)
     expect(hub.store.peek(first)?.status).toBe('assigned')
-    // Past the grace, within one interval (250 ms).
+    // At the grace or past it, within one interval (250 ms).
     await vi.advanceTimersByTimeAsync(260)
     expect(hub.store.peek(first)).toMatchObject({ status: 'queued', attempts: 1, agent_id: null })
     expect(a.rec.task_id).toBeNull()

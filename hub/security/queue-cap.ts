@@ -1,6 +1,6 @@
 /**
  * AGENTCOM_MAX_QUEUED_TASKS: at most that many tasks wait in the queue. Past it a new task is
- * refused (503 `queue_full`) and nothing is created, on one hub (TaskBoard's count) and in
+ * refused (503 `queue_full`) and nothing is created, on one hub (the memory task store's count) and in
  * cluster mode (the database's, hub/pg/queue-cap-rows.ts). Portable: no imports.
  */
 

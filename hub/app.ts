@@ -75,7 +75,7 @@ export function createHub(options: HubOptions) {
     holds: options.cluster && ((agentId) => cluster!.holds(agentId)), moved: options.cluster && ((restart) => cluster!.restartMoved(restart)),
   })
   const fleet = fleetRestarts.fleet
-  // One hub's tasks and their output: a cluster's are its rows (hub/cluster/cluster-tasks.ts), so
+  // One hub's tasks and their output: a cluster's are its rows (hub/tasks/task-engine.ts), so
   // it builds none of these. Output in memory, saved in the data dir when the hub has one.
   const memoryOutputs = options.cluster ? null : new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = memoryOutputs && options.outputFiles
@@ -83,7 +83,7 @@ export function createHub(options: HubOptions) {
     : null
   const localOutputs = fileOutputs ?? memoryOutputs
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
-  // One hub's tasks: the one task engine (hub/cluster/cluster-tasks.ts) over the memory store.
+  // One hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store.
   const tasks = options.cluster ? null : new StoreTaskBoard({
     fleet, changes, log, newId, now: () => clock.now(), store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs,
     maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs,

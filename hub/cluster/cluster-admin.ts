@@ -16,7 +16,7 @@ import { TASK_EXTRAS_DEFAULTS, cancelVerdict, type TaskExtras } from '../tasks/r
 import { fanOutTargets } from '../tasks/pg-fan-out.ts'
 import { ALL_HUBS } from '../pg/notify-bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap-rows.ts'
-import { TASK_CANCEL } from './cluster-tasks.ts'
+import { TASK_CANCEL } from '../tasks/task-engine.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { HubHealing } from '../healing/hub-healing.ts'
 import type { RestartEngine } from '../agents/restart-engine.ts'

@@ -16,7 +16,7 @@ import { hubIdHeldElsewhere, releaseLease } from '../pg/presence-rows.ts'
 import { ConfigError } from '../../shared/settings.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
-import { ClusterTasks, TASK_CANCEL } from './cluster-tasks.ts'
+import { TaskEngine, TASK_CANCEL } from '../tasks/task-engine.ts'
 import { ClusterTaskOutputs } from '../tasks/pg-output.ts'
 import { createClusterAdmin } from './cluster-admin.ts'
 import { startSweep } from './sweep.ts'
@@ -142,7 +142,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const taskStore = new PgTaskStore({
       sql, bus, hubId: o.hubId, log: local.log, maxAttempts: local.maxTaskAttempts, maxQueuedTasks: local.maxQueuedTasks,
     })
-    const tasks = new ClusterTasks({
+    const tasks = new TaskEngine({
       outputWritten: (taskId) => outputs.written(taskId),
       store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), lease, fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,

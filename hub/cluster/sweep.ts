@@ -16,7 +16,7 @@ import { pruneHubs, touchHubAgents } from '../pg/presence-rows.ts'
 import { pruneRevokedTokens } from '../pg/revocation-rows.ts'
 import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
-import type { ClusterTasks } from './cluster-tasks.ts'
+import type { TaskEngine } from '../tasks/task-engine.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { ClusterEvents } from './cluster-events.ts'
 import { pruneEvents } from '../pg/event-rows.ts'
@@ -37,7 +37,7 @@ export interface SweepDeps {
   hubId: string
   lease: HubLease
   presence: ClusterPresence
-  tasks: ClusterTasks
+  tasks: TaskEngine
   rollouts: Pick<RolloutEngine, 'tick'>
   events: ClusterEvents
   /** Healing: the decider's step (and taking its lease), and this hub's holds of agents waiting for it. */

@@ -1,5 +1,5 @@
 /**
- * One hub's tasks: the one task engine (hub/cluster/cluster-tasks.ts) over the memory store
+ * One hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store
  * (memory-task-queue-store.ts), saved through the hub's TaskStore, with the surface the admin,
  * the events and app.ts read. Deadlines are the sweep's (immediate-sweep.ts): one timer at the
  * earliest, re-armed when a task is handed out or an agent goes.
@@ -8,8 +8,8 @@ import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Logger } from '../../shared/log.ts'
-import { ClusterTasks } from '../cluster/cluster-tasks.ts'
-import { startImmediateSweep, sweepIntervalMs } from '../cluster/immediate-sweep.ts'
+import { TaskEngine } from './task-engine.ts'
+import { startImmediateSweep, sweepIntervalMs } from './immediate-sweep.ts'
 import { MemoryTaskQueueStore } from './memory-task-queue-store.ts'
 import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from './rules.ts'
 import type { CancelAnswer, TaskRecord } from './task-options.ts'
@@ -35,7 +35,7 @@ export interface StoreTaskBoardDeps {
 
 export class StoreTaskBoard {
   readonly store: MemoryTaskQueueStore
-  readonly engine: ClusterTasks<TaskRecord>
+  readonly engine: TaskEngine<TaskRecord>
   private readonly sweep: { wake(at: number): void; stop(): void }
   private readonly unsubscribe: () => void
 
@@ -57,7 +57,7 @@ export class StoreTaskBoard {
         },
       },
     })
-    const engine: ClusterTasks<TaskRecord> = new ClusterTasks<TaskRecord>({
+    const engine: TaskEngine<TaskRecord> = new TaskEngine<TaskRecord>({
       store: this.store, immediate: this.store, nudgeAll: async () => engine.nudge(), lease: { valid: true }, holds: () => true,
       fleet, changes: d.changes, log: d.log, acceptTimeoutMs: d.acceptTimeoutMs, onOverdue: d.onOverdue,
     })

@@ -78,7 +78,7 @@ export interface TaskQueueStore<T extends KeptTask = KeptTask> {
 
 /**
  * A store whose operations change the tasks in memory at once (one hub's,
- * memory-task-queue-store.ts): the engine (hub/cluster/cluster-tasks.ts) acts on the answer in
+ * memory-task-queue-store.ts): the engine (hub/tasks/task-engine.ts) acts on the answer in
  * the same step, with no round trip, and waits for durable() only where the contract asks for the
  * save first (an assignment is sent, an outcome acknowledged, once saved). Each `...Now` keeps the
  * condition and rule of the operation it is named after; its answer is the record as held, not a

@@ -1,16 +1,16 @@
 /**
- * The cluster's task engine (hub/cluster/cluster-tasks.ts) over one hub's memory store
+ * The cluster's task engine (hub/tasks/task-engine.ts) over one hub's memory store
  * (hub/tasks/memory-task-queue-store.ts), with the seams one hub needs: the lease always holds,
  * the nudge to every hub calls this engine, every agent is held here. The first step of one
  * engine for both modes: the engine needs nothing of PostgreSQL. A real Fleet; the agent is a
  * peer that records the frames the hub sends it. Each case runs twice: through the claim loop
  * and the store's awaited operations (as in a cluster), and through the fast path over the
- * store's immediate operations (hub/cluster/immediate-reports.ts), as one hub would.
+ * store's immediate operations (hub/tasks/immediate-reports.ts), as one hub would.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Fleet, type FleetRestarts, type Peer } from '../../hub/agents/fleet.ts'
-import { ClusterTasks } from '../../hub/cluster/cluster-tasks.ts'
-import { startImmediateSweep, sweepIntervalMs } from '../../hub/cluster/immediate-sweep.ts'
+import { TaskEngine } from '../../hub/tasks/task-engine.ts'
+import { startImmediateSweep, sweepIntervalMs } from '../../hub/tasks/immediate-sweep.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
 import { MemoryTaskQueueStore } from '../../hub/tasks/memory-task-queue-store.ts'
 import { TASK_EXTRAS_DEFAULTS } from '../../hub/tasks/rules.ts'
@@ -45,7 +45,7 @@ function startHub(
       },
     },
   })
-  const tasks: ClusterTasks = new ClusterTasks({
+  const tasks: TaskEngine = new TaskEngine({
     store, immediate: immediate ? store : undefined, nudgeAll: async () => tasks.nudge(), lease: { valid: true }, holds: () => true,
     fleet, changes, log: silentLogger, acceptTimeoutMs: 60_000, onOverdue,
   })

@@ -1,12 +1,12 @@
-/** What the task engine (cluster-tasks.ts) is given. */
+/** What the task engine (task-engine.ts) is given. */
 import type { Fleet } from '../agents/fleet.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { OverdueTask } from '../tasks/overdue.ts'
-import type { ImmediateTaskOps, KeptTask, TaskQueueStore } from '../tasks/task-queue-store.ts'
+import type { OverdueTask } from './overdue.ts'
+import type { ImmediateTaskOps, KeptTask, TaskQueueStore } from './task-queue-store.ts'
 
 /** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
-export interface ClusterTasksDeps<TaskRow extends KeptTask> {
+export interface TaskEngineDeps<TaskRow extends KeptTask> {
   /** Where the tasks are kept: every change goes through its named operations. */
   store: TaskQueueStore<TaskRow>
   /**

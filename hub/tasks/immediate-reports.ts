@@ -1,5 +1,5 @@
 /**
- * The task engine's steps (hub/cluster/cluster-tasks.ts) over a store that changes its tasks in
+ * The task engine's steps (hub/tasks/task-engine.ts) over a store that changes its tasks in
  * memory at once (one hub's, hub/tasks/memory-task-queue-store.ts): each report is settled in the
  * step it arrives, with no round trip and no retry loop, and only what the contract orders after
  * a save waits for it: an assignment is sent, an outcome or interruption acknowledged (and the
@@ -9,9 +9,9 @@
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
-import { cancelVerdict, isInFlight, lostCountsAsAttempt } from '../tasks/rules.ts'
-import type { CancelAnswer } from '../tasks/task-options.ts'
-import type { ImmediateTaskOps, KeptTask, StoredOutcome } from '../tasks/task-queue-store.ts'
+import { cancelVerdict, isInFlight, lostCountsAsAttempt } from './rules.ts'
+import type { CancelAnswer } from './task-options.ts'
+import type { ImmediateTaskOps, KeptTask, StoredOutcome } from './task-queue-store.ts'
 
 export interface ImmediateReportsDeps<T extends KeptTask> {
   ops: ImmediateTaskOps<T>
@@ -83,7 +83,7 @@ export class ImmediateReports<T extends KeptTask = KeptTask> {
 
   /**
    * A (re)identified sidecar reconciled with the store in the step it arrives, as the cluster's
-   * (cluster-tasks.ts identified) but with no round trip, so a report that follows it, and the
+   * (task-engine.ts identified) but with no round trip, so a report that follows it, and the
    * agent's next task, come after it: what the agent no longer has runs again, what it still has
    * it keeps (the task it holds, or null).
    */

@@ -6,7 +6,7 @@
  * or drain slips in between. The cluster claims through ClaimLoop (claim-loop.ts) instead.
  */
 import type { Fleet } from '../agents/fleet.ts'
-import type { ImmediateTaskOps, KeptTask } from '../tasks/task-queue-store.ts'
+import type { ImmediateTaskOps, KeptTask } from './task-queue-store.ts'
 
 export interface ImmediateDispatchDeps<T extends KeptTask> {
   ops: ImmediateTaskOps<T>

@@ -1,5 +1,5 @@
 /**
- * One hub's task deadlines on the engine's fast path (cluster-tasks.ts over the memory store),
+ * One hub's task deadlines on the engine's fast path (task-engine.ts over the memory store),
  * by the cluster's rules (sweep.ts): a periodic pass queues again (counted) the tasks whose agent
  * has had no connection past the grace period, then hands the engine the tasks in flight past
  * timeout_ms + grace (engine.overdue: requeued counted, the agent told to drop it, healing told).
@@ -10,8 +10,8 @@
  */
 import type { Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
-import type { KeptTask } from '../tasks/task-queue-store.ts'
-import type { ClusterTasks } from './cluster-tasks.ts'
+import type { KeptTask } from './task-queue-store.ts'
+import type { TaskEngine } from './task-engine.ts'
 
 /** The pass's period for a grace period: a quarter of it (a deadline at most that late), 50 ms to 1 s. */
 export function sweepIntervalMs(graceMs: number): number {
@@ -21,7 +21,7 @@ export function sweepIntervalMs(graceMs: number): number {
 const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface ImmediateSweepDeps<T extends KeptTask> {
-  tasks: Pick<ClusterTasks<T>, 'store' | 'overdue' | 'changed' | 'nudge'>
+  tasks: Pick<TaskEngine<T>, 'store' | 'overdue' | 'changed' | 'nudge'>
   fleet: Fleet
   log: Logger
   /** AGENTCOM_TASK_GRACE_MS: how long an agent may be gone with its task, or late past its timeout. */

@@ -1,5 +1,5 @@
 /**
- * The task engine's saves of a sidecar's reports (hub/cluster/cluster-tasks.ts), tried again
+ * The task engine's saves of a sidecar's reports (hub/tasks/task-engine.ts), tried again
  * while the store cannot be reached: a report is sent once per connection, so its save must not
  * be dropped because the database was away for a moment.
  */

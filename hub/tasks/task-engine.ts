@@ -1,35 +1,36 @@
 /**
- * Tasks in cluster mode: the rows in PostgreSQL are the queue and the record, reached through
- * the TaskQueueStore's named operations (hub/pg/pg-task-store.ts, rules in hub/tasks/rules.ts);
- * this hub hands them only to agents whose sockets it holds. A claim is one statement with FOR
- * UPDATE SKIP LOCKED: a task goes to one agent, an agent claims once at a time here. An outcome
- * is acknowledged after its update commits. The grace rule runs on the database's clock
- * (sweep.ts), so tasks of a hub that died are requeued by the others. One hub: the same engine
- * over the memory store's immediate operations (immediate-*.ts).
+ * The one task engine, for both stores, over the TaskQueueStore's named operations (rules in
+ * rules.ts). In cluster mode the rows in PostgreSQL are the queue and the record
+ * (hub/pg/pg-task-store.ts); this hub hands them only to agents whose sockets it holds. A claim
+ * is one statement with FOR UPDATE SKIP LOCKED: a task goes to one agent, an agent claims once
+ * at a time here. An outcome is acknowledged after its update commits. The grace rule runs on
+ * the database's clock (hub/cluster/sweep.ts), so tasks of a hub that died are requeued by the
+ * others. One hub: the same engine over the memory store's immediate operations
+ * (immediate-*.ts, store-task-board.ts).
  */
 import type { TaskOutcome } from '../../shared/protocol.ts'
-import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from '../tasks/rules.ts'
-import { withinResultLimit } from '../tasks/outcome-text.ts'
-import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from '../tasks/task-queue-store.ts'
+import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from './rules.ts'
+import { withinResultLimit } from './outcome-text.ts'
+import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } from './task-queue-store.ts'
 import type { AgentRecord, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
-import type { CancelAnswer } from '../tasks/task-options.ts'
-import { ClaimLoop } from './claim-loop.ts'
+import type { CancelAnswer } from './task-options.ts'
+import { ClaimLoop } from '../cluster/claim-loop.ts'
 import { ImmediateDispatch } from './immediate-dispatch.ts'
 import { ImmediateReports } from './immediate-reports.ts'
 import { SaveRetries } from './save-retry.ts'
-import { TaskRows } from './task-rows.ts'
-import { ReportOrder } from './report-order.ts'
-import type { ClusterTasksDeps } from './cluster-tasks-deps.ts'
+import { TaskRows } from '../cluster/task-rows.ts'
+import { ReportOrder } from '../cluster/report-order.ts'
+import type { TaskEngineDeps } from './task-engine-deps.ts'
 
-export type { ClusterTasksDeps } from './cluster-tasks-deps.ts'
+export type { TaskEngineDeps } from './task-engine-deps.ts'
 
 /** Bus message kind: a task in flight on an agent the receiving hub holds was cancelled. */
 export const TASK_CANCEL = 'task_cancel'
 /** A cancelled task's agent that has not reported it this long after the cancel is freed anyway. */
 const CANCEL_RELEASE_MS = 15_000
 
-export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOwner {
+export class TaskEngine<TaskRow extends KeptTask = KeptTask> implements TaskOwner {
   /** Agents with an identify reconcile under way: no claim for them until it is done. */
   private readonly busy = new Set<string>()
   private readonly again = new Set<string>()
@@ -53,7 +54,7 @@ export class ClusterTasks<TaskRow extends KeptTask = KeptTask> implements TaskOw
   private identifies = 0
   private readonly reports = new ReportOrder()
 
-  constructor(private readonly d: ClusterTasksDeps<TaskRow>) {
+  constructor(private readonly d: TaskEngineDeps<TaskRow>) {
     this.saves = new SaveRetries(d.log)
     const now = d.immediate && new ImmediateReports({
       ops: d.immediate, fleet: d.fleet, changed: (taskId) => this.changed(taskId), armAccept: (rec, taskId) => this.armAccept(rec, taskId),

@@ -10,10 +10,7 @@
  * acknowledged) is ignored.
  */
 import type { Logger } from '../../shared/log.ts'
-
-/** Journal bytes past which the next save writes a snapshot instead (amortised: a few times the snapshot). */
-export const MIN_COMPACT_BYTES = 1024 * 1024
-export const COMPACT_FACTOR = 4
+import { isRecord, parseJournalLine as parseLine } from './journal-lines.ts'
 
 export const fleetJournalPath = (snapshotPath: string) => `${snapshotPath}.journal`
 export const fleetJournalHeader = (generation: number) => `${JSON.stringify({ journal: 1, generation })}\n`
@@ -110,19 +107,3 @@ function applyLine<A, R, W, H>(entry: unknown, target: ReplayTarget<A, R, W, H>,
   }
   return false
 }
-
-/** Whether the journal has grown past what a snapshot would cost a few times over. */
-export function shouldCompact(journalBytes: number, snapshotBytes: number): boolean {
-  return journalBytes > Math.max(MIN_COMPACT_BYTES, COMPACT_FACTOR * snapshotBytes)
-}
-
-function parseLine(line: string | undefined): unknown {
-  if (line === undefined) return undefined
-  try {
-    return JSON.parse(line)
-  } catch {
-    return undefined
-  }
-}
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)

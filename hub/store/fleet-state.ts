@@ -13,7 +13,8 @@ import type { SavedAgent } from '../agents/fleet.ts'
 import type { SavedRollout } from '../rollouts/memory-store.ts'
 import type { SavedHealing } from '../healing/healing-policy.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
-import { fleetJournalHeader, fleetJournalPath, replayFleetJournal, shouldCompact, type ReplayChecks } from './fleet-journal.ts'
+import { fleetJournalHeader, fleetJournalPath, replayFleetJournal, type ReplayChecks } from './fleet-journal.ts'
+import { shouldCompact } from './journal-lines.ts'
 
 /** The file in the data dir. */
 export const FLEET_STATE_FILE = 'hub-fleet.json'

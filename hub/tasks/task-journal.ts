@@ -7,14 +7,11 @@
  * crash mid-append, before its save was acknowledged) is ignored.
  */
 import type { Logger } from '../../shared/log.ts'
+import { isRecord, parseJournalLine as parseLine } from '../store/journal-lines.ts'
 import type { StoredTask } from './task-store.ts'
 
 /** `json`, when given, is JSON.stringify(task), already made (a finished task's, see task-table.ts). */
 export type TaskChange = { task: StoredTask; json?: string } | { removed: string }
-
-/** Journal bytes past which the next save writes a snapshot instead (amortised: a few times the snapshot). */
-export const MIN_COMPACT_BYTES = 1024 * 1024
-export const COMPACT_FACTOR = 4
 
 export const journalPath = (snapshotPath: string) => `${snapshotPath}.journal`
 export const journalHeader = (generation: number) => `${JSON.stringify({ journal: 1, generation })}\n`
@@ -64,20 +61,5 @@ export function replayJournal(
   return applied
 }
 
-/** Whether the journal has grown past what a snapshot would cost a few times over. */
-export function shouldCompact(journalBytes: number, snapshotBytes: number): boolean {
-  return journalBytes > Math.max(MIN_COMPACT_BYTES, COMPACT_FACTOR * snapshotBytes)
-}
-
-function parseLine(line: string | undefined): unknown {
-  if (line === undefined) return undefined
-  try {
-    return JSON.parse(line)
-  } catch {
-    return undefined
-  }
-}
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 const isHeader = (x: unknown): x is { journal: 1; generation: number } =>
   isRecord(x) && x.journal === 1 && typeof x.generation === 'number'

@@ -7,7 +7,8 @@ import { AgentId } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import { Labels } from '../../shared/labels.ts'
 import { TASK_STATUSES, type TaskStatus } from './rules.ts'
-import { journalHeader, journalLines, journalPath, replayJournal, shouldCompact, type TaskChange } from './task-journal.ts'
+import { journalHeader, journalLines, journalPath, replayJournal, type TaskChange } from './task-journal.ts'
+import { shouldCompact } from '../store/journal-lines.ts'
 
 export interface StoredTask {
   task_id: string

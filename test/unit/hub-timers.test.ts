@@ -1,54 +1,14 @@
 /**
  * The hub's deadlines on fake timers: assignments not accepted, agents that do not come back
- * with their task, restarts that time out, and dispatch around pending restarts.
- * Agents join through the fleet's identify path with a recording Peer (the socket layer's seam).
+ * with their task, restarts that time out, and dispatch around pending restarts
+ * (rollouts and memory bounded by age: hub-timers-rollouts.test.ts).
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
-import type { Peer } from '../../hub/agents/fleet.ts'
+import { describe, expect, it, vi } from 'vitest'
 import type { HubMessage } from '../../shared/protocol.ts'
-import { silentLogger } from '../../shared/log.ts'
 import { SECOND } from '../../shared/time.ts'
+import { flush, hub, join, replaceHub, useTimerHub } from '../../support/timer-hub.ts'
 
-let hub: OneHub
-
-beforeEach(() => {
-  vi.useFakeTimers()
-  hub = createTestHub({
-    secret: 's'.repeat(40), log: silentLogger,
-    acceptTimeoutMs: 5 * SECOND, taskGraceMs: 20 * SECOND, restartTimeoutMs: 60 * SECOND,
-  })
-})
-afterEach(() => {
-  hub.close()
-  vi.useRealTimers()
-})
-
-function join(agentId: string, restart_count = 0, activeTaskId: string | null = null) {
-  const sent: HubMessage[] = []
-  const peer: Peer = { send: (m) => sent.push(m), close: () => {} }
-  hub.fleet.identify(agentId, peer, {
-    supervised: true, instance_id: `i-${restart_count}`,
-    pm2_info: { name: agentId, pm_id: 0, pid: 100 + restart_count, status: 'online', uptime_ms: 0, restart_count, memory_bytes: 0 },
-  })
-  const rec = hub.fleet.get(agentId)!
-  hub.tasks.identified(rec, activeTaskId)
-  return { peer, sent, rec, assigned: () => sent.filter((m) => m.type === 'task_assign').map((m) => (m as { task_id: string }).task_id) }
-}
-
-const flush = () => vi.advanceTimersByTimeAsync(0)
-
-async function createRollout(agentIds: string[]): Promise<string> {
-  const created = await hub.rollouts.create({ reason: 'r', agent_ids: agentIds, max_unavailable: 1, mode: 'graceful', deadline_s: null })
-  if (!created.ok) throw new Error(created.error)
-  return created.rollout.rollout_id
-}
-
-async function view(rolloutId: string) {
-  const rollout = await hub.rollouts.view(rolloutId)
-  if (!rollout) throw new Error(`no rollout ${rolloutId}`)
-  return rollout
-}
+useTimerHub()
 
 describe('task deadlines', () => {
   it('queues an assignment again when it is not accepted in time', async () => {
@@ -164,25 +124,19 @@ describe('a hub killed between saving a task and saving its assignment', () => {
       load: async () => [],
       save: (tasks: Array<{ status: string }>) => new Promise<void>((release) => saves.push({ status: tasks.map((t) => t.status), release })),
     }
-    const saving = createTestHub({
-      secret: 's'.repeat(40), log: silentLogger, taskStore: store,
-    })
-    try {
-      const sent: HubMessage[] = []
-      saving.fleet.identify('a-1', { send: (m) => sent.push(m), close: () => {} }, { supervised: false, instance_id: 'i', pm2_info: null })
-      saving.tasks.identified(saving.fleet.get('a-1')!, null)
-      saving.tasks.create({ n: 1 }, null, undefined)
-      await flush()
-      saves[0].release() // the task itself, queued
-      await flush()
-      expect(saves.map((s) => s.status)).toEqual([['queued'], ['assigned']])
-      expect(sent.filter((m) => m.type === 'task_assign')).toEqual([])
-      saves[1].release()
-      await flush()
-      expect(sent.filter((m) => m.type === 'task_assign')).toHaveLength(1)
-    } finally {
-      saving.close()
-    }
+    replaceHub({ taskStore: store })
+    const sent: HubMessage[] = []
+    hub.fleet.identify('a-1', { send: (m) => sent.push(m), close: () => {} }, { supervised: false, instance_id: 'i', pm2_info: null })
+    hub.tasks.identified(hub.fleet.get('a-1')!, null)
+    hub.tasks.create({ n: 1 }, null, undefined)
+    await flush()
+    saves[0].release() // the task itself, queued
+    await flush()
+    expect(saves.map((s) => s.status)).toEqual([['queued'], ['assigned']])
+    expect(sent.filter((m) => m.type === 'task_assign')).toEqual([])
+    saves[1].release()
+    await flush()
+    expect(sent.filter((m) => m.type === 'task_assign')).toHaveLength(1)
   })
 
   it('runs a restored assignment again at once when its agent comes back without it', async () => {
@@ -252,43 +206,6 @@ describe('restart deadlines and dispatch', () => {
   })
 })
 
-describe('rollouts and offline agents', () => {
-  function restartAndReturn(agentId: string, a: ReturnType<typeof join>, count: number) {
-    hub.fleet.disconnect(a.rec, a.peer)
-    return join(agentId, count)
-  }
-
-  it('waits, in order, for an agent that is offline at its turn, and goes on when it returns', async () => {
-    const a = join('a-1')
-    const b = join('b-1')
-    hub.fleet.disconnect(b.rec, b.peer)
-    const rolloutId = await createRollout(['a-1', 'b-1'])
-    restartAndReturn('a-1', a, 1)
-    await flush()
-    expect((await view(rolloutId)).agents.map((x) => x.state)).toEqual(['completed', 'waiting'])
-    await vi.advanceTimersByTimeAsync(30 * SECOND)
-    expect((await view(rolloutId)).state).toBe('running')
-    const b2 = join('b-1')
-    await flush()
-    expect(b2.sent.some((m) => m.type === 'restart_sidecar')).toBe(true)
-    restartAndReturn('b-1', b2, 1)
-    await flush()
-    expect((await view(rolloutId)).state).toBe('completed')
-  })
-
-  it('fails when the offline agent is not back within the restart timeout', async () => {
-    join('a-1')
-    const b = join('b-1')
-    hub.fleet.disconnect(b.rec, b.peer)
-    const rolloutId = await createRollout(['b-1', 'a-1'])
-    await vi.advanceTimersByTimeAsync(60 * SECOND)
-    const rollout = await view(rolloutId)
-    expect(rollout).toMatchObject({ state: 'failed', error: 'agent b-1 was not connected at its turn' })
-    expect(rollout.agents.map((x) => x.restart_id)).toEqual([null, null])
-    expect(rollout.agents.map((x) => x.state)).toEqual(['failed', 'waiting'])
-  })
-})
-
 describe('the hub does not wait forever on an agent (task_overdue)', () => {
   it('counts a task not heard back about within timeout_ms + grace interrupted, runs it again, and force-restarts the agent', async () => {
     const a = join('a-1')
@@ -322,12 +239,8 @@ describe('the hub does not wait forever on an agent (task_overdue)', () => {
   })
 
   it('goes through one hook: createHub\'s onOverdue hears of the agent and the task', async () => {
-    hub.close()
     const heard: unknown[] = []
-    hub = createTestHub({
-      secret: 's'.repeat(40), log: silentLogger,
-      taskGraceMs: 5 * SECOND, onOverdue: (overdue) => heard.push(overdue),
-    })
+    replaceHub({ taskGraceMs: 5 * SECOND, onOverdue: (overdue) => heard.push(overdue) })
     const a = join('a-1')
     const task = hub.tasks.create({ n: 1 }, null, 1000).task
     await flush()
@@ -361,42 +274,5 @@ describe('refusals and results the hub counts', () => {
     await flush()
     hub.tasks.finished(a.rec, fits.task_id, { kind: 'complete', result: 'x'.repeat(192 * 1024 - 2) })
     expect(fits.status).toBe('completed')
-  })
-})
-
-describe('memory bounded by age', () => {
-  it('forgets an offline agent with no task after the offline TTL, and not one that still holds a task', async () => {
-    hub.close()
-    hub = createTestHub({
-      secret: 's'.repeat(40), log: silentLogger,
-      offlineTtlMs: 120 * SECOND, taskGraceMs: 3600 * SECOND,
-    })
-    const idle = join('idle-1')
-    const busy = join('busy-1')
-    hub.tasks.create({ n: 1 }, 'busy-1', 3600 * SECOND)
-    await flush()
-    hub.fleet.disconnect(idle.rec, idle.peer)
-    hub.fleet.disconnect(busy.rec, busy.peer)
-    hub.tasks.disconnected(busy.rec)
-    await vi.advanceTimersByTimeAsync(119 * SECOND)
-    expect(hub.fleet.get('idle-1')).toBeDefined()
-    // Checked every minute at most: gone within a minute past the TTL.
-    await vi.advanceTimersByTimeAsync(61 * SECOND)
-    expect(hub.fleet.get('idle-1')).toBeUndefined()
-    expect(hub.fleet.get('busy-1')).toBeDefined()
-  })
-
-  it('keeps at most the last 100 finished rollouts', async () => {
-    join('a-1')
-    const ids: string[] = []
-    for (let i = 0; i < 102; i++) {
-      const id = await createRollout(['a-1'])
-      await hub.rollouts.cancel(id)
-      ids.push(id)
-    }
-    expect(await hub.rollouts.view(ids[0])).toBeNull()
-    expect(await hub.rollouts.view(ids[1])).toBeNull()
-    expect(await hub.rollouts.view(ids[2])).toMatchObject({ state: 'cancelled' })
-    expect(await hub.rollouts.view(ids[101])).toMatchObject({ state: 'cancelled' })
   })
 })

@@ -14,7 +14,7 @@ import type { SavedRollout } from '../rollouts/memory-store.ts'
 import type { SavedHealing } from '../healing/healing-policy.ts'
 import type { TaskFiles } from './state-files.ts'
 import { applyFleetEntry, type ReplayChecks, type ReplayTarget } from './fleet-journal.ts'
-import { JournaledFile } from './journaled-file.ts'
+import { JournaledFile, describeIssue } from './journaled-file.ts'
 
 /** The file in the data dir. */
 export const FLEET_STATE_FILE = 'hub-fleet.json'
@@ -175,7 +175,7 @@ export function createFileFleetStateStore(path: string, files: TaskFiles, log: L
         corrupt: 'fleet state file is corrupt; moved aside, starting without it',
         async decode(json) {
           const parsed = v.safeParse(FileSchema, json)
-          if (!parsed.success) return { issue: describeIssue(parsed.issues[0]) }
+          if (!parsed.success) return { issue: describeIssue(parsed.issues[0], '(file)') }
           return { state: targetOf(parsed.output), generation: parsed.output.generation }
         },
         apply: (target, entry) => applyFleetEntry(entry, target, CHECKS),
@@ -200,9 +200,4 @@ function targetOf(file: v.InferOutput<typeof FileSchema>): Target {
     healing: file.healing,
     alerted_offline: file.alerted_offline ?? [],
   }
-}
-
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '(file)'
-  return `${where}: ${issue.message}`.slice(0, 200)
 }

@@ -136,6 +136,12 @@ export function shouldCompact(journalBytes: number, snapshotBytes: number): bool
   return journalBytes > Math.max(MIN_COMPACT_BYTES, COMPACT_FACTOR * snapshotBytes)
 }
 
+/** A validation issue (valibot's) as a log line's `issue`: where it is (`whole`: the whole thing) and what. */
+export function describeIssue(issue: { path?: readonly { key: unknown }[]; message: string }, whole: string): string {
+  const where = issue.path?.map((p) => String(p.key)).join('.') ?? whole
+  return `${where}: ${issue.message}`.slice(0, 200)
+}
+
 export const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 function decodeSnapshot<S>(text: string, format: JournalFormat<S>): Promise<{ state: S; generation: number } | { issue: string }> {

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/log.ts'
 import { Labels } from '../../shared/labels.ts'
 import { TASK_STATUSES, type TaskStatus } from './rules.ts'
 import { applyTaskEntry, journalLines, type TaskChange } from './task-journal.ts'
-import { JournaledFile } from '../store/journaled-file.ts'
+import { JournaledFile, describeIssue } from '../store/journaled-file.ts'
 import type { TaskFiles } from '../store/state-files.ts'
 
 // Kept here for the modules that import them from here.
@@ -140,9 +140,4 @@ export function createFileTaskStore(path: string, files: TaskFiles, log: Logger,
     save: (tasks) => file.writeSnapshot((generation) => encode(tasks, generation)),
     saveChanges: (changes, all) => file.save(() => journalLines(changes), (generation) => encode(all(), generation)),
   }
-}
-
-function describeIssue(issue: v.BaseIssue<unknown>, whole: string): string {
-  const where = issue.path?.map((p) => String(p.key)).join('.') ?? whole
-  return `${where}: ${issue.message}`.slice(0, 200)
 }

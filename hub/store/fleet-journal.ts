@@ -1,19 +1,10 @@
 /**
- * The fleet state's journal (beside hub-fleet.json, as the task table's is beside its file,
- * hub/tasks/task-journal.ts): what changed since the last snapshot, one JSON line per agent,
- * rollout or watched agent changed or forgotten (healing's history and paused flag, and the
- * list of agents alerted offline, a line each time they change, whole: both are bounded),
- * appended and fsynced, so a save costs what changed and not the whole fleet. The snapshot
- * carries a generation and the journal's first line names the generation it follows: a journal
- * left from before a compaction (a crash between the new snapshot and the new journal) is never
- * replayed over a newer snapshot. A torn last line (a crash mid-append, before its save was
- * acknowledged) is ignored.
+ * The fleet state's journal records (the file, its generation and when it is compacted are
+ * journaled-file.ts's, as for the task table): one JSON line per agent, rollout or watched agent
+ * changed or forgotten, and healing's history and paused flag, and the list of agents alerted
+ * offline, a line each time they change, whole (both are bounded).
  */
-import type { Logger } from '../../shared/log.ts'
-import { isRecord, parseJournalLine as parseLine } from './journal-lines.ts'
-
-export const fleetJournalPath = (snapshotPath: string) => `${snapshotPath}.journal`
-export const fleetJournalHeader = (generation: number) => `${JSON.stringify({ journal: 1, generation })}\n`
+import { isRecord } from './journaled-file.ts'
 
 /** The kinds of keyed entries a line sets (`{"agent":{...}}`) or forgets (`{"agent_gone":"id"}`). */
 export type KeyedSection = 'agent' | 'rollout' | 'watch'
@@ -46,36 +37,8 @@ export interface ReplayChecks<A, R, W, H> {
 
 const KEYED: readonly KeyedSection[] = ['agent', 'rollout', 'watch']
 
-/**
- * Applies the journal `text` to `target` (in order) when it follows `generation`. An invalid
- * entry is dropped (and logged); the rest of a journal whose line is not JSON is not replayed
- * (the last line may be torn by a crash mid-append: that save was never acknowledged).
- * Returns how many changes were applied.
- */
-export function replayFleetJournal<A, R, W, H>(
-  text: string, generation: number, target: ReplayTarget<A, R, W, H>, checks: ReplayChecks<A, R, W, H>, log: Logger,
-): number {
-  const lines = text.split('\n')
-  const header = parseLine(lines[0])
-  if (!isRecord(header) || header.journal !== 1 || header.generation !== generation) {
-    if (text.length > 0) log.warn('fleet state journal does not follow the snapshot; not replayed', { generation })
-    return 0
-  }
-  let applied = 0
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i] === '') continue
-    const entry = parseLine(lines[i])
-    if (entry === undefined) {
-      if (i !== lines.length - 1) log.error('fleet state journal line is not JSON; the rest is not replayed', { line: i + 1 })
-      break
-    }
-    if (applyLine(entry, target, checks)) applied++
-    else log.error('fleet state journal entry is invalid; dropped', { line: i + 1 })
-  }
-  return applied
-}
-
-function applyLine<A, R, W, H>(entry: unknown, target: ReplayTarget<A, R, W, H>, checks: ReplayChecks<A, R, W, H>): boolean {
+/** Applies one journal entry to `target`; false: the entry is invalid. */
+export function applyFleetEntry<A, R, W, H>(entry: unknown, target: ReplayTarget<A, R, W, H>, checks: ReplayChecks<A, R, W, H>): boolean {
   if (!isRecord(entry)) return false
   const keys = Object.keys(entry)
   if (keys.length !== 1) return false

@@ -1,10 +1,10 @@
 /**
  * What a single hub keeps of its fleet in the data dir besides tasks and revocations: the
  * agents' restarts, drains and quarantines, the rollouts, healing's history and paused flag and
- * each agent's last process and crashes (`healing_agents`), so a hub restart loses none of them (a cluster keeps them in PostgreSQL). One JSON file,
- * written whole and atomically now and then, and its journal (fleet-journal.ts) appended with
- * what changed in between; every field validated on load, and a file that is not such a state
- * moved aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
+ * each agent's last process and crashes (`healing_agents`), so a hub restart loses none of them
+ * (a cluster keeps them in PostgreSQL). A snapshot and its journal (journaled-file.ts; the records
+ * fleet-journal.ts); every field validated on load, and a file that is not such a state moved
+ * aside (`<path>.corrupt-<ms>`), as the task file is, so the hub always starts.
  */
 import * as v from 'valibot'
 import { AgentId, Pm2Info, RestartMode } from '../../shared/protocol.ts'
@@ -12,9 +12,9 @@ import type { Logger } from '../../shared/log.ts'
 import type { SavedAgent } from '../agents/fleet.ts'
 import type { SavedRollout } from '../rollouts/memory-store.ts'
 import type { SavedHealing } from '../healing/healing-policy.ts'
-import type { TaskFiles } from '../tasks/task-store.ts'
-import { fleetJournalHeader, fleetJournalPath, replayFleetJournal, type ReplayChecks } from './fleet-journal.ts'
-import { shouldCompact } from './journal-lines.ts'
+import type { TaskFiles } from './state-files.ts'
+import { applyFleetEntry, type ReplayChecks, type ReplayTarget } from './fleet-journal.ts'
+import { JournaledFile, describeIssue } from './journaled-file.ts'
 
 /** The file in the data dir. */
 export const FLEET_STATE_FILE = 'hub-fleet.json'
@@ -147,10 +147,13 @@ const checked = <S extends v.GenericSchema>(schema: S) => (entry: unknown): v.In
   const parsed = v.safeParse(schema, entry)
   return parsed.success ? parsed.output : null
 }
-type Checks = ReplayChecks<
-  v.InferOutput<typeof AgentSchema>, v.InferOutput<typeof RolloutSchema>, v.InferOutput<typeof WatchSchema>, v.InferOutput<typeof HealingSchema>
->
-const CHECKS: Checks = {
+type Agent = v.InferOutput<typeof AgentSchema>
+type Rollout = v.InferOutput<typeof RolloutSchema>
+type Watch = v.InferOutput<typeof WatchSchema>
+type Healing = v.InferOutput<typeof HealingSchema>
+/** The state a journal is replayed over: the snapshot's entries by id. */
+type Target = ReplayTarget<Agent, Rollout, Watch, Healing>
+const CHECKS: ReplayChecks<Agent, Rollout, Watch, Healing> = {
   agent: checked(AgentSchema),
   rollout: checked(RolloutSchema),
   watch: checked(WatchSchema),
@@ -165,77 +168,36 @@ const CHECKS: Checks = {
  * journal is in doubt: at start, after a failed append), writes the whole state anew.
  */
 export function createFileFleetStateStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): FleetStateStore {
-  const journal = fleetJournalPath(path)
-  let generation = 0
-  let snapshotBytes = 0
-  /** Bytes in the journal; null until a snapshot starts one (or after an append that may have torn it). */
-  let journalBytes: number | null = null
-
-  async function writeSnapshot(text: string): Promise<void> {
-    await files.writeAtomic(path, text)
-    generation++
-    snapshotBytes = text.length
-    journalBytes = null
-    // A journal of the generation before is never replayed over this snapshot, so a crash
-    // here loses nothing; the next save starts the new one.
-    const header = fleetJournalHeader(generation)
-    await files.writeAtomic(journal, header)
-    journalBytes = header.length
-  }
-
+  const file = new JournaledFile(path, files, log, 'fleet state', now)
   return {
     async load() {
-      journalBytes = null // the next save starts from a snapshot of what the hub restored
-      const text = await files.read(path)
-      if (text === null) return null
-      let issue = 'not JSON'
-      try {
-        const parsed = v.safeParse(FileSchema, JSON.parse(text))
-        if (parsed.success) {
-          generation = parsed.output.generation
-          snapshotBytes = text.length
-          return await withJournal(parsed.output)
-        }
-        issue = describeIssue(parsed.issues[0])
-      } catch {
-        // Not JSON: moved aside below with every other file that is not a fleet state.
+      const target = await file.load<Target>({
+        corrupt: 'fleet state file is corrupt; moved aside, starting without it',
+        async decode(json) {
+          const parsed = v.safeParse(FileSchema, json)
+          if (!parsed.success) return { issue: describeIssue(parsed.issues[0], '(file)') }
+          return { state: targetOf(parsed.output), generation: parsed.output.generation }
+        },
+        apply: (target, entry) => applyFleetEntry(entry, target, CHECKS),
+      })
+      return target && {
+        agents: [...target.agent.values()], rollouts: [...target.rollout.values()],
+        healing: { ...target.healing, agents: [...target.watch.values()] }, alertedOffline: target.alerted_offline,
       }
-      const aside = `${path}.corrupt-${now()}`
-      await files.rename(path, aside)
-      log.error('fleet state file is corrupt; moved aside, starting without it', { path, moved_to: aside, issue, bytes: text.length })
-      return null
     },
     // A whole state made by encodeFleetState without a generation: it gets the one its journal will follow.
-    save: (text) => writeSnapshot(text.replace(/^\{"version":1(,"generation":\d+)?,/, `{"version":1,"generation":${generation + 1},`)),
-    async saveChanges(lines, snapshot) {
-      if (journalBytes === null || shouldCompact(journalBytes, snapshotBytes)) return writeSnapshot(snapshot(generation + 1))
-      if (lines === '') return
-      const before = journalBytes
-      journalBytes = null // in doubt until the append is whole on disk: a failed one may have torn it
-      await files.append(journal, lines)
-      journalBytes = before + lines.length
-    },
-  }
-
-  /** The snapshot with its journal replayed over it, when the journal follows it. */
-  async function withJournal(file: v.InferOutput<typeof FileSchema>): Promise<FleetState> {
-    const target = {
-      agent: new Map(file.agents.map((a) => [a.agent_id, a])),
-      rollout: new Map(file.rollouts.map((r) => [r.rollout_id, r])),
-      watch: new Map((file.healing_agents ?? []).map((w) => [w.agent_id, w])),
-      healing: file.healing,
-      alerted_offline: file.alerted_offline ?? [],
-    }
-    const changes = await files.read(journal)
-    if (changes !== null) replayFleetJournal(changes, generation, target, CHECKS, log)
-    return {
-      agents: [...target.agent.values()], rollouts: [...target.rollout.values()],
-      healing: { ...target.healing, agents: [...target.watch.values()] }, alertedOffline: target.alerted_offline,
-    }
+    save: (text) => file.writeSnapshot((generation) => text.replace(/^\{"version":1(,"generation":\d+)?,/, `{"version":1,"generation":${generation},`)),
+    saveChanges: (lines, snapshot) => file.save(() => lines, snapshot),
   }
 }
 
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '(file)'
-  return `${where}: ${issue.message}`.slice(0, 200)
+/** A snapshot's entries by id, for its journal to be replayed over. */
+function targetOf(file: v.InferOutput<typeof FileSchema>): Target {
+  return {
+    agent: new Map(file.agents.map((a) => [a.agent_id, a])),
+    rollout: new Map(file.rollouts.map((r) => [r.rollout_id, r])),
+    watch: new Map((file.healing_agents ?? []).map((w) => [w.agent_id, w])),
+    healing: file.healing,
+    alerted_offline: file.alerted_offline ?? [],
+  }
 }

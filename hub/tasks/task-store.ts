@@ -7,8 +7,12 @@ import { AgentId } from '../../shared/protocol.ts'
 import type { Logger } from '../../shared/log.ts'
 import { Labels } from '../../shared/labels.ts'
 import { TASK_STATUSES, type TaskStatus } from './rules.ts'
-import { journalHeader, journalLines, journalPath, replayJournal, type TaskChange } from './task-journal.ts'
-import { shouldCompact } from '../store/journal-lines.ts'
+import { applyTaskEntry, journalLines, type TaskChange } from './task-journal.ts'
+import { JournaledFile, describeIssue } from '../store/journaled-file.ts'
+import type { TaskFiles } from '../store/state-files.ts'
+
+// Kept here for the modules that import them from here.
+export type { StateFiles, TaskFiles } from '../store/state-files.ts'
 
 export interface StoredTask {
   task_id: string
@@ -61,20 +65,6 @@ export function createMemoryTaskStore(): TaskStore {
   }
 }
 
-/** Runtime file access a file-backed store needs. */
-export interface StateFiles {
-  read(path: string): Promise<string | null>
-  /** Temporary file, fsync, rename: a reader sees the old file or the new, never half. */
-  writeAtomic(path: string, text: string): Promise<void>
-}
-
-/** What the task file needs on top: a corrupt one is moved aside; the journal is appended to. */
-export interface TaskFiles extends StateFiles {
-  rename(from: string, to: string): Promise<void>
-  /** Appends `text` and fsyncs before resolving (creating the file if missing). */
-  append(path: string, text: string): Promise<void>
-}
-
 const StoredTaskSchema = v.object({
   task_id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
   status: v.picklist(TASK_STATUSES),
@@ -103,89 +93,51 @@ const TaskFileSchema = v.object({
 })
 
 /**
- * A TaskStore in one JSON file and its journal (task-journal.ts): a save appends what changed,
- * and past a few times the snapshot's size in journal, writes the whole table anew. Never a
- * crash at start: a file that is not a task table is moved aside (`<path>.corrupt-<ms>`) and
- * the hub starts empty; a table with some bad entries keeps the good ones, and a copy of the
- * whole file is set aside for the operator, since the next snapshot replaces it.
+ * A TaskStore in one JSON file and its journal (hub/store/journaled-file.ts, the records
+ * task-journal.ts): a save appends what changed, and past a few times the snapshot's size in
+ * journal, writes the whole table anew. Never a crash at start: a file that is not a task table
+ * is moved aside (`<path>.corrupt-<ms>`) and the hub starts empty; a table with some bad entries
+ * keeps the good ones, and a copy of the whole file is set aside for the operator, since the
+ * next snapshot replaces it.
  */
 export function createFileTaskStore(path: string, files: TaskFiles, log: Logger, now: () => number = Date.now): TaskStore {
-  const journal = journalPath(path)
-  let generation = 0
-  let snapshotBytes = 0
-  /** Bytes in the journal; null until a snapshot starts one (or after an append that may have torn it). */
-  let journalBytes: number | null = null
-
-  const validate = (entry: unknown, index: number | string, dropped: { count: number }): StoredTask | null => {
-    const parsed = v.safeParse(StoredTaskSchema, entry)
-    if (parsed.success) return parsed.output
-    // The first few named; the copy set aside holds every one of them.
-    if (++dropped.count <= 10) log.error('task entry is invalid; dropped', { path, index, issue: describeIssue(parsed.issues[0]) })
-    return null
-  }
-
-  async function writeSnapshot(tasks: StoredTask[]): Promise<void> {
-    const text = JSON.stringify({ version: 1, generation: generation + 1, tasks })
-    await files.writeAtomic(path, text)
-    generation++
-    snapshotBytes = text.length
-    journalBytes = null
-    // A journal of the generation before is never replayed over this snapshot, so a crash
-    // here loses nothing; the next save starts the new one.
-    const header = journalHeader(generation)
-    await files.writeAtomic(journal, header)
-    journalBytes = header.length
-  }
+  const file = new JournaledFile(path, files, log, 'task', now)
+  const encode = (tasks: StoredTask[], generation: number) => JSON.stringify({ version: 1, generation, tasks })
 
   return {
     async load() {
-      const text = await files.read(path)
-      const byId = new Map<string, StoredTask>()
       const dropped = { count: 0 }
-      if (text !== null) {
-        const aside = `${path}.corrupt-${now()}`
-        let table: v.InferOutput<typeof TaskFileSchema> | null = null
-        try {
-          const parsed = v.safeParse(TaskFileSchema, JSON.parse(text))
-          if (parsed.success) table = parsed.output
-        } catch {
-          // Not JSON: handled below with every other unreadable file.
-        }
-        if (!table) {
-          await files.rename(path, aside)
-          log.error('task file is corrupt; moved aside, starting with no tasks', { path, moved_to: aside, bytes: text.length })
-          return []
-        }
-        generation = table.generation
-        snapshotBytes = text.length
-        for (const [index, entry] of table.tasks.entries()) {
-          const task = validate(entry, index, dropped)
-          if (task && byId.has(task.task_id)) {
-            if (++dropped.count <= 10) log.error('task entry is invalid; dropped', { path, index, issue: 'duplicate task_id' })
-          } else if (task) byId.set(task.task_id, task)
-        }
-        if (dropped.count > 0) {
-          await files.writeAtomic(aside, text)
-          log.error('task file had invalid entries; a copy is set aside', { path, copy: aside, dropped: dropped.count, kept: byId.size })
-        }
+      const validate = (entry: unknown, index: number | string): StoredTask | null => {
+        const parsed = v.safeParse(StoredTaskSchema, entry)
+        if (parsed.success) return parsed.output
+        // The first few named; the copy set aside holds every one of them.
+        if (++dropped.count <= 10) log.error('task entry is invalid; dropped', { path, index, issue: describeIssue(parsed.issues[0], '(entry)') })
+        return null
       }
-      const changes = await files.read(journal)
-      if (changes !== null) replayJournal(changes, generation, byId, (entry) => validate(entry, 'journal', dropped), log)
-      return [...byId.values()]
+      const byId = await file.load<Map<string, StoredTask>>({
+        corrupt: 'task file is corrupt; moved aside, starting with no tasks',
+        async decode(json, text) {
+          const parsed = v.safeParse(TaskFileSchema, json)
+          if (!parsed.success) return { issue: describeIssue(parsed.issues[0], '(file)') }
+          const byId = new Map<string, StoredTask>()
+          for (const [index, entry] of parsed.output.tasks.entries()) {
+            const task = validate(entry, index)
+            if (task && byId.has(task.task_id)) {
+              if (++dropped.count <= 10) log.error('task entry is invalid; dropped', { path, index, issue: 'duplicate task_id' })
+            } else if (task) byId.set(task.task_id, task)
+          }
+          if (dropped.count > 0) {
+            const aside = file.asidePath()
+            await files.writeAtomic(aside, text)
+            log.error('task file had invalid entries; a copy is set aside', { path, copy: aside, dropped: dropped.count, kept: byId.size })
+          }
+          return { state: byId, generation: parsed.output.generation }
+        },
+        apply: (byId, entry) => applyTaskEntry(byId, entry, (task) => validate(task, 'journal')),
+      })
+      return byId ? [...byId.values()] : []
     },
-    save: writeSnapshot,
-    async saveChanges(changes, all) {
-      if (journalBytes === null || shouldCompact(journalBytes, snapshotBytes)) return writeSnapshot(all())
-      const text = journalLines(changes)
-      const before = journalBytes
-      journalBytes = null // in doubt until the append is whole on disk: a failed one may have torn it
-      await files.append(journal, text)
-      journalBytes = before + text.length
-    },
+    save: (tasks) => file.writeSnapshot((generation) => encode(tasks, generation)),
+    saveChanges: (changes, all) => file.save(() => journalLines(changes), (generation) => encode(all(), generation)),
   }
-}
-
-function describeIssue(issue: v.BaseIssue<unknown>): string {
-  const where = issue.path?.map((p) => String(p.key)).join('.') ?? '(entry)'
-  return `${where}: ${issue.message}`.slice(0, 200)
 }

@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FLEET_STATE_FILE, createFileFleetStateStore, encodeFleetState } from '../../hub/store/fleet-state.ts'
-import { fleetJournalPath } from '../../hub/store/fleet-journal.ts'
-import { MIN_COMPACT_BYTES } from '../../hub/store/journal-lines.ts'
+import { MIN_COMPACT_BYTES, journalPathOf } from '../../hub/store/journaled-file.ts'
 import type { TaskFiles } from '../../hub/tasks/task-store.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createTestHub } from '../../support/in-process-hub.ts'
@@ -24,7 +23,7 @@ const identify = (hub: ReturnType<typeof createTestHub>, agentId: string) =>
 async function files() {
   const dir = await mkdtemp(join(tmpdir(), 'agentcom-fleet-journal-'))
   const path = join(dir, FLEET_STATE_FILE)
-  return { path, journal: fleetJournalPath(path), read: (p: string) => readFile(p, 'utf8') }
+  return { path, journal: journalPathOf(path), read: (p: string) => readFile(p, 'utf8') }
 }
 
 const identifyWatched = (hub: ReturnType<typeof createTestHub>, agentId: string) => {

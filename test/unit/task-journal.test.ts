@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createFileTaskStore, type StoredTask, type TaskFiles } from '../../hub/tasks/task-store.ts'
-import { journalLines, journalPath } from '../../hub/tasks/task-journal.ts'
-import { MIN_COMPACT_BYTES } from '../../hub/store/journal-lines.ts'
+import { journalLines } from '../../hub/tasks/task-journal.ts'
+import { MIN_COMPACT_BYTES, journalPathOf } from '../../hub/store/journaled-file.ts'
 import { nodeStateFiles } from '../../hub/node/platform.ts'
 import { createLogger, silentLogger } from '../../shared/log.ts'
 
@@ -69,12 +69,12 @@ describe('task journal', () => {
     await store.load()
     await store.saveChanges!([{ task: task('a') }], () => [task('a')])
     await store.saveChanges!([{ task: task('a', 'working') }], () => [task('a', 'working')])
-    await appendFile(journalPath(path), '{"t":{"task_id":"torn","sta')
+    await appendFile(journalPathOf(path), '{"t":{"task_id":"torn","sta')
     expect((await createFileTaskStore(path, nodeStateFiles, silentLogger).load()).map((t) => [t.task_id, t.status])).toEqual([['a', 'working']])
     // A crash after a new snapshot and before its journal: the old journal must not undo the snapshot.
-    const old = await readFile(journalPath(path), 'utf8')
+    const old = await readFile(journalPathOf(path), 'utf8')
     await store.save([task('a', 'completed')])
-    await writeFile(journalPath(path), old)
+    await writeFile(journalPathOf(path), old)
     const lines: any[] = []
     const log = createLogger('test', (line) => lines.push(JSON.parse(line)))
     expect((await createFileTaskStore(path, nodeStateFiles, log).load()).map((t) => [t.task_id, t.status])).toEqual([['a', 'completed']])

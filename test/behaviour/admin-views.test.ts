@@ -114,11 +114,40 @@ describe(`admin answers on the ${STORE} store`, () => {
     expect(await hub.api('POST', '/tasks', { input: 'none', all: true, labels: ['tpu'] })).toEqual({ status: 201, body: { tasks: [] } })
   })
 
-  it('shows the healing view and its pause switch alike', async () => {
+  it('shows a rollout whole as created, read and cancelled', async () => {
     const hub = await hubs.start()
+    await hub.agent('r-1')
+    await hub.agent('r-2')
+    const created = await hub.api('POST', '/rollouts', { agent_ids: ['r-1', 'r-2'], reason: 'upgrade', mode: 'force', deadline_s: 30 })
+    const first = await hub.api('GET', '/agents/r-1')
+    const rollout = {
+      rollout_id: id, state: 'running', reason: 'upgrade', mode: 'force', deadline_s: 30, max_unavailable: 1, error: null,
+      agents: [
+        { agent_id: 'r-1', state: 'commanded', restart_id: first.body.restart.restart_id },
+        { agent_id: 'r-2', state: 'waiting', restart_id: null },
+      ],
+      created_at: time, updated_at: time,
+    }
+    expect(created).toEqual({ status: 201, body: rollout })
+    expect(first.body.restart).toEqual({
+      restart_id: id, reason: 'upgrade', mode: 'force', deadline_s: 30, state: 'commanded', requested_at: time, updated_at: time,
+      error: null, rollout_id: created.body.rollout_id,
+    })
+    const rolloutId = created.body.rollout_id
+    expect(await hub.api('GET', `/rollouts/${rolloutId}`)).toEqual({ status: 200, body: { ...rollout, rollout_id: rolloutId } })
+    expect(await hub.api('POST', `/rollouts/${rolloutId}/cancel`)).toEqual({ status: 200, body: { ...rollout, rollout_id: rolloutId, state: 'cancelled' } })
+    expect(await hub.api('GET', '/rollouts/nope')).toEqual({ status: 404, body: { error: 'rollout_not_found' } })
+  })
+
+  it('shows the healing view and its pause switch alike', async () => {
+    const healing = { crashLimit: 4, windowS: 120, maxMemoryMb: 512, maxConcurrent: 2, cooldownS: 30, maxPerAgent: 5 }
+    const hub = await hubs.start({ hub: { healing } })
     const view = await hub.api('GET', '/healing')
     expect(view.status).toBe(200)
-    expect(view.body).toEqual({ paused: false, policy: expect.any(Object), actions: [] })
+    expect(view.body).toEqual({
+      paused: false, actions: [],
+      policy: { crash_limit: 4, window_s: 120, max_memory_mb: 512, max_concurrent: 2, cooldown_s: 30, max_per_agent: 5 },
+    })
     expect(await hub.api('POST', '/healing/pause')).toEqual({ status: 200, body: { ...view.body, paused: true } })
     expect(await hub.api('POST', '/healing/resume')).toEqual({ status: 200, body: view.body })
   })

@@ -15,10 +15,9 @@ import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
 import type { Queryable, Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/event-rows.ts'
-import { getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
+import { agentRowView, getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
 import { getTask, taskStamps, type TaskRow } from '../pg/task-queue.ts'
 import { taskView } from '../api/views.ts'
-import { rowView } from '../pg/pg-admin-store.ts'
 
 /** Bus message: events up to `id` are in the table. */
 export const EVENTS_NUDGE = 'events'
@@ -178,7 +177,7 @@ export class ClusterEvents implements LiveEventSource {
       if (v === null) continue
       if (typeof v === 'string') {
         const row = agents.get(v)
-        if (row) events.push({ kind: 'agent', payload: rowView(row) })
+        if (row) events.push({ kind: 'agent', payload: agentRowView(row) })
         continue
       }
       const event = { kind: v.kind, payload: v.payload }

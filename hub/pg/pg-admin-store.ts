@@ -9,7 +9,7 @@
  * owners (task engine, healing, presence) once createHub has built them (`attach`).
  */
 import type { AdminStore, NewTask } from '../api/admin-store.ts'
-import { agentView, type TaskFacts } from '../api/views.ts'
+import type { TaskFacts } from '../api/views.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { storageBound } from '../cluster/deadline.ts'
 import { fanOutTargets } from '../tasks/pg-fan-out.ts'
@@ -17,7 +17,7 @@ import { cancelVerdict } from '../tasks/rules.ts'
 import { TASK_CANCEL } from '../tasks/task-engine.ts'
 import { inTransaction, type Sql } from './connect.ts'
 import { ALL_HUBS, type PgBus } from './notify-bus.ts'
-import { getAgentView, listAgentViews, setDrained, type AgentViewRow } from './agent-views.ts'
+import { agentRowView, getAgentView, listAgentViews, setDrained } from './agent-views.ts'
 import { liftQuarantine } from './healing-rows.ts'
 import { cancelTask, getTask, insertTask, type TaskRow } from './task-queue.ts'
 import { TASKS_NUDGE, type PgTaskStore } from './pg-task-store.ts'
@@ -48,9 +48,6 @@ export interface PgAdminLocal {
   cancelTask?(agentId: string, taskId: string): void
 }
 
-/** The Agent view of a row: connected while its hub's lease holds; '' when no hub ever held it. */
-export const rowView = (row: AgentViewRow) => agentView(row, row.connected, row.hub_id ?? '')
-
 export class PgAdminStore implements AdminStore {
   private attached: PgAdminLocal | null = null
 
@@ -71,7 +68,7 @@ export class PgAdminStore implements AdminStore {
 
   async agent(agentId: string) {
     const row = await getAgentView(this.d.sql, agentId)
-    return row ? rowView(row) : null
+    return row ? agentRowView(row) : null
   }
 
   async agents(query: Parameters<AdminStore['agents']>[0], labels: readonly string[]) {
@@ -79,7 +76,7 @@ export class PgAdminStore implements AdminStore {
     const rows = await listAgentViews(this.d.sql, {
       status: query.status, version: query.version, after: query.cursor, limit: query.limit === undefined ? undefined : query.limit + 1, labels,
     })
-    const agents = rows.slice(0, query.limit).map(rowView)
+    const agents = rows.slice(0, query.limit).map(agentRowView)
     if (query.limit === undefined) return { agents }
     return { agents, next_cursor: rows.length > query.limit ? agents[agents.length - 1].agent_id : null }
   }

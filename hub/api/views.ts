@@ -5,52 +5,23 @@
  * both carry the facts below, and each view is made from them by one function, so the two
  * modes cannot drift. Records carry more (timers, connections) than a view shows.
  */
-import type { Pm2Info } from '../../shared/protocol.ts'
-import type { Host } from '../../shared/host-facts.ts'
-import { agentStatus, type AgentRecord, type AgentStats } from '../agents/agent-record.ts'
+import { agentStatus, type AgentRecord } from '../agents/agent-record.ts'
 import type { Restart } from '../agents/restart.ts'
-import type { TaskStatus } from '../tasks/rules.ts'
+import type { TaskRecord } from '../tasks/task-options.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 
 /** What a view shows of a restart. */
 export type RestartFacts = Pick<Restart, 'restart_id' | 'reason' | 'mode' | 'deadline_s' | 'state' | 'requested_at' | 'updated_at' | 'error' | 'rollout_id'>
 
-/** What the Agent view is made of: one hub's AgentRecord, or a cluster's agent row. */
-export interface AgentFacts {
-  agent_id: string
-  connected_at: number | null
-  last_seen: number | null
-  pm2_info: Pm2Info | null
-  version: string | null
-  host: Host | null
-  supervised: boolean
-  drained: boolean
-  quarantined: boolean
-  labels: readonly string[] | null
-  task_id: string | null
-  stats: AgentStats | null
-  /** The agent's latest restart. */
-  restart: RestartFacts | null
-}
+/** What the Agent view is made of: one hub's AgentRecord, or a cluster's agent row (hub/pg/agent-views.ts). */
+export type AgentFacts = Pick<AgentRecord,
+  | 'agent_id' | 'connected_at' | 'last_seen' | 'pm2_info' | 'version' | 'host' | 'supervised' | 'drained' | 'quarantined'
+  | 'labels' | 'task_id' | 'stats'> & { restart: RestartFacts | null }
 
-/** What the Task view is made of: one hub's TaskRecord, or a cluster's task row. */
-export interface TaskFacts {
-  task_id: string
-  status: TaskStatus
-  input: unknown
-  agent_id: string | null
-  attempts: number
-  result: unknown
-  error: string | null
-  timeout_ms: number
-  labels: readonly string[]
-  retries: number
-  retry_delay_ms: number
-  retried: number
-  run_after: number | null
-  created_at: number
-  updated_at: number
-}
+/** What the Task view is made of: one hub's TaskRecord, or a cluster's task row (hub/pg/task-queue.ts). */
+export type TaskFacts = Pick<TaskRecord,
+  | 'task_id' | 'status' | 'input' | 'agent_id' | 'attempts' | 'result' | 'error' | 'timeout_ms' | 'labels' | 'retries'
+  | 'retry_delay_ms' | 'retried' | 'run_after' | 'created_at' | 'updated_at'>
 
 export function restartView(r: Readonly<RestartFacts> | null) {
   if (!r) return null
@@ -77,7 +48,7 @@ export function agentView(a: Readonly<AgentFacts>, connected: boolean, hubId: st
     supervised: a.supervised,
     drained: a.drained,
     quarantined: a.quarantined,
-    labels: a.labels ? [...a.labels] : [],
+    labels: [...(a.labels ?? [])],
     task_id: a.task_id,
     /** Null until the agent's first report; kept after it disconnects. */
     stats: a.stats ? { ...a.stats } : null,

@@ -24,7 +24,8 @@ import { createMemoryAlertEpisodes } from './alerts/fleet-alerts.ts'
 import { createSocketHub } from './sockets/socket.ts'
 import { adminRoutes } from './api/admin-routes.ts'
 import { dashboardRoutes } from './dashboard/dashboard-routes.ts'
-import { createLocalAdmin, StorageUnavailable } from './api/admin.ts'
+import { createAdmin, StorageUnavailable } from './api/admin.ts'
+import { createMemoryAdminStore } from './api/memory-admin-store.ts'
 import { LiveEvents } from './events/live-events.ts'
 import { EventStreams } from './events/event-stream.ts'
 import { DEFAULTS, type HubOptions } from './config/hub-options.ts'
@@ -67,7 +68,7 @@ export function createHub(options: HubOptions) {
   const newId = options.newId ?? (() => crypto.randomUUID())
 
   const changes = new ChangeFeed((err, change) => log.error('change listener failed', { change: change.type, error: String(err) }))
-  if (options.cluster && !options.store) throw new Error('options.store is required with options.cluster (the cluster runtime\'s store)')
+  if (options.cluster && !options.store?.admin) throw new Error('options.store is required with options.cluster (the cluster runtime\'s store, its admin included)')
   // Restarts: one engine (hub/agents/restart-engine.ts) over this hub's memory, or over the cluster's
   // rows; the cluster's lease decides which agents this hub holds, its bus tells the other hubs.
   const fleetRestarts = createFleetRestarts({
@@ -150,8 +151,10 @@ export function createHub(options: HubOptions) {
   const fleetAlerts = alerts && !cluster
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
-  const admin = countTaskCreation(
-    cluster?.admin ?? answerOnceSaved(createLocalAdmin({ fleet, tasks: tasks!, rollouts, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks }), fleetState), metrics.counters)
+  // One admin backend over either store: a cluster's rows, or this hub's memory (whose answers wait for its saves).
+  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks: tasks!, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks })
+  const admin = countTaskCreation(answerOnceSaved(
+    createAdmin({ store: adminStore, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks: tasks!, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.

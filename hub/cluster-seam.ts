@@ -1,13 +1,11 @@
 /**
  * The seam between the portable core and cluster mode. createHub builds its owners over its
  * `store` (the cluster's rows when AGENTCOM_DATABASE_URL is set), hands them to a `ClusterAttach`
- * (built by hub/cluster/ in the runtime entries) and uses what it returns: the admin answers,
- * the task owner for sockets, the admission of an identified agent, and what only a cluster has
+ * (built by hub/cluster/ in the runtime entries) and uses what it returns: the task owner for sockets, the admission of an identified agent, and what only a cluster has
  * (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
-import type { AdminBackend } from './api/admin.ts'
 import type { TaskOutputStore } from './tasks/output.ts'
 import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
@@ -58,7 +56,6 @@ export interface LocalOwners {
 }
 
 export interface ClusterSeam {
-  admin: AdminBackend
   tasks: TaskOwner
   /** Task output in the cluster's table, readable from every hub. */
   outputs: TaskOutputStore

@@ -37,6 +37,16 @@ export interface AgentState {
   task_id: string | null
 }
 
+/**
+ * The one rule for an agent's status, from either store (the Fleet's records, a cluster's rows;
+ * hub/pg/agent-views.ts filters by the same rule in SQL): `connected` is whether it has a live socket.
+ */
+export function agentStatus(connected: boolean, a: { readonly task_id: string | null; readonly restart: { readonly state: string } | null }): AgentStatus {
+  if (a.restart?.state === 'restarting') return 'restarting'
+  if (!connected) return 'offline'
+  return a.task_id ? 'working' : 'idle'
+}
+
 /** An agent as others see it: read-only, changed through the Fleet's methods. */
 export type AgentRecord = Readonly<AgentState>
 

@@ -12,7 +12,7 @@ import { createLocalBus, type AgentBus, type Peer } from '../sockets/bus.ts'
 import type { Change, ChangeFeed } from '../events/changes.ts'
 import { isPending, type CommandRestart, type Restart } from './restart.ts'
 import type { CommandResult } from './restart-engine.ts'
-import { blankAgent, type AgentRecord, type AgentState, type AgentStats, type AgentStatus, type Hello } from './agent-record.ts'
+import { agentStatus, blankAgent, type AgentRecord, type AgentState, type AgentStats, type AgentStatus, type Hello } from './agent-record.ts'
 
 export type { Peer } from '../sockets/bus.ts'
 export type { AgentRecord, AgentStats, AgentStatus, Hello } from './agent-record.ts'
@@ -110,9 +110,7 @@ export class Fleet {
   }
 
   status(rec: AgentRecord): AgentStatus {
-    if (rec.restart?.state === 'restarting') return 'restarting'
-    if (!rec.peer) return 'offline'
-    return rec.task_id ? 'working' : 'idle'
+    return agentStatus(rec.peer !== null, rec)
   }
 
   private add(rec: AgentState): AgentState {

@@ -1,24 +1,20 @@
 /**
- * What the admin routes ask of the hub, as one async interface: the routes have one code path
- * whether the answer comes from this hub's memory (single hub, `createLocalAdmin` below) or
- * from the cluster's database (hub/cluster/cluster-admin.ts), where commands for an agent on another
- * hub are carried there.
+ * What the admin routes ask of the hub, as one async interface, and the one backend that answers
+ * it (`createAdmin` below) over an AdminStore (admin-store.ts): this hub's memory on a single
+ * hub, the cluster's database in cluster mode, where commands for an agent on another hub are
+ * carried there. The same answer, field for field, from either store.
  */
-import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'
-import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
+import type { CommandRestart, Restart } from '../agents/fleet.ts'
+import type { RestartEngine } from '../agents/restart-engine.ts'
 import type { NewRollout } from '../rollouts/rollout-store.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { LocalHealing } from '../healing/local-healing.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
-import { agentView, rolloutView, taskView } from './views.ts'
-import { pageAgents, type AgentPage, type AgentsQuery } from '../agents/agent-pages.ts'
-import { hasLabels } from '../../shared/labels.ts'
-import type { TaskExtras, TasksQuery } from '../tasks/rules.ts'
-import { QueueFull } from '../security/queue-cap.ts'
+import { taskView, type AgentView, type RolloutView, type TaskView } from './views.ts'
+import type { AgentPage, AgentsQuery } from '../agents/agent-pages.ts'
+import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from '../tasks/rules.ts'
+import type { AdminStore } from './admin-store.ts'
 
-export type AgentView = ReturnType<typeof agentView>
-export type TaskView = ReturnType<typeof taskView>
-export type RolloutView = ReturnType<typeof rolloutView>
+export type { AgentView, RolloutView, TaskView } from './views.ts'
 
 /** A rollout as asked for: without agent_ids, every connected agent that runs under pm2. */
 export type RolloutRequest = Omit<NewRollout, 'agent_ids' | 'rollout_id'> & { agent_ids?: string[] }
@@ -75,69 +71,61 @@ export interface AdminBackend {
   resumeHealing(): Promise<HealingView>
 }
 
-/** The single hub's answers, from the owners in this process's memory. */
-export function createLocalAdmin(
-  { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
-    { fleet: Fleet; tasks: StoreTaskBoard; rollouts: RolloutEngine; healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
-): AdminBackend {
-  const view = (agentId: string) => {
-    const rec = fleet.get(agentId)
-    return rec ? agentView(fleet, rec, hubId) : null
+/** What the answers are made with, the same on one hub and in a cluster. */
+export interface AdminDeps {
+  /** Agents and tasks, healing's switch: one hub's memory (memory-admin-store.ts) or the cluster's rows (hub/pg/pg-admin-store.ts). */
+  store: AdminStore
+  /** The hub's restart engine (hub/agents/restart-engine.ts), over either store. */
+  restarts: Pick<RestartEngine, 'command'>
+  /** The hub's rollout engine (hub/rollouts/engine.ts), over either store. */
+  rollouts: Pick<RolloutEngine, 'create' | 'view' | 'cancel'>
+  /** A task's timeout when the request gives none (createHub's taskTimeoutMs). */
+  defaultTimeoutMs: number
+}
+
+/**
+ * The admin answers, written once over the store's named operations: the same JSON from one
+ * hub's memory and from a cluster's rows.
+ */
+export function createAdmin({ store, restarts, rollouts, defaultTimeoutMs }: AdminDeps): AdminBackend {
+  const bounded = store.bounded?.bind(store) ?? ((work) => work())
+  const newTask = (timeoutMs: number | undefined, extras: Partial<TaskExtras> | undefined) => {
+    const given: Record<string, unknown> = { ...TASK_EXTRAS_DEFAULTS }
+    for (const key in extras) if ((extras as Record<string, unknown>)[key] !== undefined) given[key] = (extras as Record<string, unknown>)[key]
+    return { timeout_ms: timeoutMs ?? defaultTimeoutMs, extras: given as unknown as TaskExtras }
   }
+  const agentAfter = async (agentId: string, changed: Promise<boolean>) => ((await changed) ? store.agent(agentId) : null)
   return {
-    listAgents: async (query, labels = []) => {
-      const all = labels.length === 0 ? fleet.list() : fleet.list().filter((rec) => hasLabels(rec.labels, labels))
-      const page = pageAgents(all, (rec) => fleet.status(rec), query)
-      const agents = page.agents.map((rec) => agentView(fleet, rec, hubId))
-      return page.next_cursor === undefined ? { agents } : { agents, next_cursor: page.next_cursor }
+    listAgents: (query, labels = []) => bounded(() => store.agents(query, labels)),
+    getAgent: (agentId) => {
+      const found = store.agent(agentId)
+      return found instanceof Promise ? bounded(() => found) : found
     },
-    getAgent: (agentId) => view(agentId),
-    restart: async (agentId, cmd) => fleet.commandRestart(agentId, cmd),
-    drain: async (agentId) => (fleet.drain(agentId) ? view(agentId) : null),
+    restart: (agentId, cmd) => bounded(() => restarts.command(agentId, cmd)),
+    drain: (agentId) => bounded(() => agentAfter(agentId, store.setDrained(agentId, true))),
     // Lifts a quarantine too.
-    resume: async (agentId) => (healing.resumeAgent(agentId) ? view(agentId) : null),
-    async createTask(input, pinned, timeoutMs, extras) {
-      if (tasks.queuedCount >= maxQueuedTasks) throw new QueueFull(maxQueuedTasks)
-      const { task, saved } = tasks.create(input, pinned, timeoutMs, extras)
-      // The task as created: once saved it may be dispatched before this answer goes out.
-      const created = taskView(task)
-      if (!(await saved)) throw new StorageUnavailable('the task could not be saved')
-      return created
-    },
-    async createTasksForAll(input, timeoutMs, extras) {
-      const wanted = extras.labels ?? []
-      const targets = fleet.list().filter((rec) => rec.peer !== null && !rec.drained && !rec.quarantined && hasLabels(rec.labels, wanted))
-      // All or none: a fan-out that would pass the cap creates no task.
-      if (tasks.queuedCount + targets.length > maxQueuedTasks) throw new QueueFull(maxQueuedTasks)
-      const created = targets.map((rec) => tasks.create(input, rec.agent_id, timeoutMs, extras))
-      const views = created.map(({ task }) => taskView(task))
-      const saved = await Promise.all(created.map((c) => c.saved))
-      if (saved.includes(false)) throw new StorageUnavailable('the tasks could not be saved')
-      return views
-    },
-    getTask: async (taskId) => {
-      const task = tasks.get(taskId)
+    resume: (agentId) => bounded(() => agentAfter(agentId, store.setDrained(agentId, false))),
+    createTask: (input, pinned, timeoutMs, extras) =>
+      bounded(async () => taskView(await store.insertTask({ input, pinned, ...newTask(timeoutMs, extras) }))),
+    createTasksForAll: (input, timeoutMs, extras) =>
+      bounded(async () => (await store.insertTaskForAll({ input, ...newTask(timeoutMs, extras) })).map(taskView)),
+    getTask: (taskId) => bounded(async () => {
+      const task = await store.task(taskId)
       return task ? taskView(task) : null
-    },
-    listTasks: async (query) => {
-      const page = tasks.list(query)
+    }),
+    listTasks: (query) => bounded(async () => {
+      const page = await store.tasks(query)
       return { tasks: page.tasks.map(taskView), next_cursor: page.next_cursor }
-    },
-    async cancelTask(taskId) {
-      const answer = tasks.cancel(taskId)
-      if (!answer.ok) return answer
-      const view = taskView(answer.task)
-      // Answered once saved; a save that fails keeps the cancel in memory, saved when the disk is back.
-      await tasks.durable().catch(() => {
-        throw new StorageUnavailable('the cancel could not be saved')
-      })
-      return { ok: true, task: view }
-    },
-    createRollout: (request) => rollouts.create(request),
-    getRollout: (rolloutId) => rollouts.view(rolloutId),
-    cancelRollout: (rolloutId) => rollouts.cancel(rolloutId),
-    healing: () => healing.view(),
-    pauseHealing: () => healing.pause(),
-    resumeHealing: () => healing.resume(),
+    }),
+    cancelTask: (taskId) => bounded(async () => {
+      const answer = await store.cancelTask(taskId)
+      return answer.ok ? { ok: true, task: taskView(answer.task) } : answer
+    }),
+    createRollout: (request) => bounded(() => rollouts.create(request)),
+    getRollout: (rolloutId) => bounded(() => rollouts.view(rolloutId)),
+    cancelRollout: (rolloutId) => bounded(() => rollouts.cancel(rolloutId)),
+    healing: () => bounded(() => store.healing()),
+    pauseHealing: () => bounded(() => store.pauseHealing()),
+    resumeHealing: () => bounded(() => store.resumeHealing()),
   }
 }

@@ -1,12 +1,29 @@
 /**
  * The one place each admin API view is shaped: what an agent, a restart, a task and a rollout
- * look like in an answer. Records carry more (timers, connections) than a view shows.
+ * look like in an answer, whichever store they were read from. One hub reads its records (the
+ * Fleet's, the task store's), a cluster its rows (hub/pg/agent-views.ts, hub/pg/task-queue.ts);
+ * both carry the facts below, and each view is made from them by one function, so the two
+ * modes cannot drift. Records carry more (timers, connections) than a view shows.
  */
-import type { AgentRecord, AgentStatus, Restart } from '../agents/fleet.ts'
+import { agentStatus, type AgentRecord } from '../agents/agent-record.ts'
+import type { Restart } from '../agents/restart.ts'
 import type { TaskRecord } from '../tasks/task-options.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 
-export function restartView(r: Readonly<Restart> | null) {
+/** What a view shows of a restart. */
+export type RestartFacts = Pick<Restart, 'restart_id' | 'reason' | 'mode' | 'deadline_s' | 'state' | 'requested_at' | 'updated_at' | 'error' | 'rollout_id'>
+
+/** What the Agent view is made of: one hub's AgentRecord, or a cluster's agent row (hub/pg/agent-views.ts). */
+export type AgentFacts = Pick<AgentRecord,
+  | 'agent_id' | 'connected_at' | 'last_seen' | 'pm2_info' | 'version' | 'host' | 'supervised' | 'drained' | 'quarantined'
+  | 'labels' | 'task_id' | 'stats'> & { restart: RestartFacts | null }
+
+/** What the Task view is made of: one hub's TaskRecord, or a cluster's task row (hub/pg/task-queue.ts). */
+export type TaskFacts = Pick<TaskRecord,
+  | 'task_id' | 'status' | 'input' | 'agent_id' | 'attempts' | 'result' | 'error' | 'timeout_ms' | 'labels' | 'retries'
+  | 'retry_delay_ms' | 'retried' | 'run_after' | 'created_at' | 'updated_at'>
+
+export function restartView(r: Readonly<RestartFacts> | null) {
   if (!r) return null
   return {
     restart_id: r.restart_id, reason: r.reason, mode: r.mode, deadline_s: r.deadline_s, state: r.state,
@@ -14,27 +31,35 @@ export function restartView(r: Readonly<Restart> | null) {
   }
 }
 
-/** `hubId`: the hub holding the agent's socket (this one, for a single hub). */
-export function agentView(fleet: { status(rec: AgentRecord): AgentStatus }, rec: AgentRecord, hubId: string) {
+/**
+ * `connected`: one hub, the agent has a socket here; a cluster, its hub's lease holds too.
+ * `hubId`: the hub holding the agent's socket (this one, for a single hub; '' for none).
+ */
+export function agentView(a: Readonly<AgentFacts>, connected: boolean, hubId: string) {
   return {
-    agent_id: rec.agent_id,
-    connected: rec.peer !== null,
-    status: fleet.status(rec),
-    connected_at: rec.connected_at,
-    last_seen: rec.last_seen,
-    pm2_info: rec.pm2_info,
-    version: rec.version,
-    host: rec.host && { ...rec.host },
-    supervised: rec.supervised,
-    drained: rec.drained,
-    quarantined: rec.quarantined,
-    labels: [...rec.labels],
-    task_id: rec.task_id,
+    agent_id: a.agent_id,
+    connected,
+    status: agentStatus(connected, a),
+    connected_at: a.connected_at,
+    last_seen: a.last_seen,
+    pm2_info: a.pm2_info,
+    version: a.version ?? null,
+    host: a.host ? { ...a.host } : null,
+    supervised: a.supervised,
+    drained: a.drained,
+    quarantined: a.quarantined,
+    labels: [...(a.labels ?? [])],
+    task_id: a.task_id,
     /** Null until the agent's first report; kept after it disconnects. */
-    stats: rec.stats ? { ...rec.stats } : null,
-    restart: restartView(rec.restart),
+    stats: a.stats ? { ...a.stats } : null,
+    restart: restartView(a.restart),
     hub_id: hubId,
   }
+}
+
+/** One hub's agent: connected while it has a socket here. */
+export function recordView(rec: AgentRecord, hubId: string) {
+  return agentView(rec, rec.peer !== null, hubId)
 }
 
 /** The answer to a restart command that was accepted. */
@@ -46,7 +71,7 @@ export function restartCommandedView(agentId: string, result: { restart: Pick<Re
   }
 }
 
-export function taskView(t: Readonly<TaskRecord>) {
+export function taskView(t: Readonly<TaskFacts>) {
   return {
     task_id: t.task_id, status: t.status, input: t.input, agent_id: t.agent_id,
     attempts: t.attempts, result: t.result, error: t.error, timeout_ms: t.timeout_ms,
@@ -69,3 +94,7 @@ export function rolloutView(r: Readonly<RolloutRecord>) {
     created_at: r.created_at, updated_at: r.updated_at,
   }
 }
+
+export type AgentView = ReturnType<typeof agentView>
+export type TaskView = ReturnType<typeof taskView>
+export type RolloutView = ReturnType<typeof rolloutView>

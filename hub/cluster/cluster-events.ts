@@ -15,9 +15,9 @@ import type { LiveEventKind, LiveEventSource } from '../events/live-events.ts'
 import type { Queryable, Sql } from '../pg/connect.ts'
 import { ALL_HUBS, type PgBus } from '../pg/notify-bus.ts'
 import { clusterEpoch, eventsAfter, insertEvents, lastEventId } from '../pg/event-rows.ts'
-import { getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
+import { agentRowView, getAgentViews, type AgentViewRow } from '../pg/agent-views.ts'
 import { getTask, taskStamps, type TaskRow } from '../pg/task-queue.ts'
-import { agentViewOf, taskViewOf } from './cluster-admin.ts'
+import { taskView } from '../api/views.ts'
 
 /** Bus message: events up to `id` are in the table. */
 export const EVENTS_NUDGE = 'events'
@@ -177,7 +177,7 @@ export class ClusterEvents implements LiveEventSource {
       if (v === null) continue
       if (typeof v === 'string') {
         const row = agents.get(v)
-        if (row) events.push({ kind: 'agent', payload: agentViewOf(row) })
+        if (row) events.push({ kind: 'agent', payload: agentRowView(row) })
         continue
       }
       const event = { kind: v.kind, payload: v.payload }
@@ -203,7 +203,7 @@ export class ClusterEvents implements LiveEventSource {
       const now = stamps.get(was.task_id)
       if (!now || (now.status === was.status && now.updated_at === was.updated_at)) continue
       const row = await getTask(tx, was.task_id)
-      if (row) event.payload = taskViewOf(row)
+      if (row) event.payload = taskView(row)
     }
   }
 
@@ -214,7 +214,7 @@ export class ClusterEvents implements LiveEventSource {
         const kept = this.d.taskRow?.(change.task_id)
         if (kept === null) return null
         const row = kept ?? await getTask(this.d.sql, change.task_id)
-        return row ? { kind: 'task', payload: taskViewOf(row), row } : null
+        return row ? { kind: 'task', payload: taskView(row), row } : null
       }
       case 'rollout': {
         const view = await this.d.rolloutView(change.rollout_id)

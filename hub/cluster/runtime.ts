@@ -18,7 +18,7 @@ import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
 import { TaskEngine, TASK_CANCEL } from '../tasks/task-engine.ts'
 import { ClusterTaskOutputs } from '../tasks/pg-output.ts'
-import { createClusterAdmin } from './cluster-admin.ts'
+import { PgAdminStore } from '../pg/pg-admin-store.ts'
 import { startSweep } from './sweep.ts'
 import { ClusterRevocations } from './cluster-revocations.ts'
 import { createPgJoinUses } from '../pg/join-use-rows.ts'
@@ -107,6 +107,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     throw err
   }
   const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
+  const adminStore = new PgAdminStore({ sql, bus, hubId: o.hubId })
   let seam: ClusterSeam | null = null
   let deciderOf: HealingDecider | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
@@ -151,14 +152,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
     const rollouts = local.rollouts
-    const admin = createClusterAdmin({
-      sql, bus, hubId: o.hubId, newId: local.newId, defaultTimeoutMs: local.taskTimeoutMs, rollouts, restarts, healing, maxQueuedTasks: local.maxQueuedTasks, taskStore,
-      local: {
-        drained: (id, drained) => presence.applyDrained(id, drained),
-        agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
-        taskChanged: (id, row) => tasks.changed(id, row),
-        cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
-      },
+    // The admin answers' store (createHub's `store.admin`), handed the owners it tells of its changes.
+    adminStore.attach({
+      newId: local.newId, maxQueuedTasks: local.maxQueuedTasks, taskStore, healing,
+      drained: (id, drained) => presence.applyDrained(id, drained),
+      agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
+      taskChanged: (id, row) => tasks.changed(id, row),
+      cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
@@ -217,7 +217,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      admin, tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       holds: (agentId) => presence.holds(agentId),
       // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
       restartMoved(restart) {
@@ -244,7 +244,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
 
   return {
     hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
-    store: { restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }) },
+    store: { restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }), admin: adminStore },
     get healingDecider() {
       return deciderOf
     },

@@ -14,6 +14,7 @@ import type { HealingSettings } from '../healing/healing-settings.ts'
 import type { ClusterAttach } from '../cluster-seam.ts'
 import type { RestartEngineDeps } from '../agents/restart-engine.ts'
 import type { RolloutStore } from '../rollouts/rollout-store.ts'
+import type { AdminStore } from '../api/admin-store.ts'
 import type { EventStreamOptions } from '../events/event-stream.ts'
 import type { ProcessMetrics } from '../metrics/hub-metrics.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
@@ -154,6 +155,8 @@ export interface HubStore {
   restarts: RestartEngineDeps['store']
   /** Unset: this hub's memory, saved in its data dir (a single hub steps its rollouts on its own change feed). */
   rollouts?: RolloutStore
+  /** What the admin answers read and change (hub/api/admin-store.ts). Unset: this hub's memory. */
+  admin?: AdminStore
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

@@ -11,7 +11,7 @@ import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 import type { HealingAction } from '../healing/healing-history.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
-import { agentView, rolloutView, taskView } from '../api/views.ts'
+import { recordView, rolloutView, taskView } from '../api/views.ts'
 
 /** The event names the stream carries, besides `reset`. `audit` is published by the audit trail (hub/access/). */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing' | 'audit'
@@ -91,7 +91,7 @@ export class LiveEvents implements LiveEventSource {
     switch (change.type) {
       case 'agent': {
         const rec = fleet.get(change.agent_id)
-        return rec ? { kind: 'agent', view: agentView(fleet, rec, hubId) } : null
+        return rec ? { kind: 'agent', view: recordView(rec, hubId) } : null
       }
       case 'task': {
         const task = tasks.get(change.task_id)

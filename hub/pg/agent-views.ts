@@ -1,8 +1,10 @@
 /**
  * The admin API's Agent, read from the cluster's rows, so every hub answers alike: presence
  * (connected only while the agent's hub holds its lease), the task in flight, the latest
- * restart. One statement, for one agent or all.
+ * restart. One statement, for one agent or all; the view is made from the row by views.ts's
+ * agentView, as one hub's is from its record.
  */
+import { agentView } from '../api/views.ts'
 import type { Queryable } from './connect.ts'
 import type { RestartRow } from './restarts.ts'
 
@@ -25,12 +27,15 @@ export interface AgentViewRow {
   restart: (Omit<RestartRow, 'agent_id' | 'hub_id'>) | null
 }
 
+/** The Agent view of a row: connected while its hub's lease holds; hub_id '' when no hub ever held it. */
+export const agentRowView = (row: AgentViewRow) => agentView(row, row.connected, row.hub_id ?? '')
+
 export interface AgentViewQuery {
   /** One agent only. */
   agentId?: string
   /** Only these agents. */
   agentIds?: readonly string[]
-  /** Only agents of this status (computed as views.ts's agentView does). */
+  /** Only agents of this status (the rule of agents/agent-record.ts's agentStatus, in SQL so that pages are cut after the filter). */
   status?: string
   /** Only agents that last identified with this package version. */
   version?: string

@@ -7,9 +7,8 @@ import type { Sql } from '../../hub/pg/connect.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
 import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
-import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
-import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { HubHealing } from '../../hub/healing/hub-healing.ts'
+import { createAdmin, type AdminBackend } from '../../hub/api/admin.ts'
+import { PgAdminStore } from '../../hub/pg/pg-admin-store.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { QueueFull } from '../../hub/security/queue-cap.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
@@ -28,12 +27,13 @@ afterAll(async () => {
 
 function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminBackend {
   let n = 0
-  return createClusterAdmin({
-    sql, bus, hubId, newId: () => `${hubId}-task-${++n}`, defaultTimeoutMs: 60_000, maxQueuedTasks,
+  const store = new PgAdminStore({ sql, bus, hubId })
+  store.attach({
+    newId: () => `${hubId}-task-${++n}`, maxQueuedTasks,
     taskStore: new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks }),
-    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as HubHealing,
-    local: { drained: () => {}, taskChanged: () => {} },
+    healing: {} as never, drained: () => {}, taskChanged: () => {},
   })
+  return createAdmin({ store, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 const queued = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE status = 'queued'`)[0].n

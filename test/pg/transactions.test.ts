@@ -12,9 +12,8 @@ import { migrate } from '../../hub/pg/migrate.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
 import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
-import { createClusterAdmin } from '../../hub/cluster/cluster-admin.ts'
-import type { AdminBackend } from '../../hub/api/admin.ts'
-import type { HubHealing } from '../../hub/healing/hub-healing.ts'
+import { createAdmin, type AdminBackend } from '../../hub/api/admin.ts'
+import { PgAdminStore } from '../../hub/pg/pg-admin-store.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
@@ -71,13 +70,13 @@ async function strandedTransactions(): Promise<number> {
 
 function clusterAdmin(): AdminBackend {
   let n = 0
-  return createClusterAdmin({
-    sql, bus, hubId: 'hub-t', newId: () => `task-${++n}`, defaultTimeoutMs: 60_000,
-    taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
-    // Creating a task touches neither rollouts nor healing.
-    rollouts: {} as RolloutEngine, restarts: {} as never, healing: {} as HubHealing,
-    local: { drained: () => {}, taskChanged: () => {} },
+  const store = new PgAdminStore({ sql, bus, hubId: 'hub-t' })
+  // Creating a task touches neither rollouts nor healing.
+  store.attach({
+    newId: () => `task-${++n}`, taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
+    healing: {} as never, drained: () => {}, taskChanged: () => {},
   })
+  return createAdmin({ store, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 describe('transactions on a pool whose connections are pipelining', () => {

@@ -9,7 +9,7 @@ import type { HubOptions } from '../../hub/app.ts'
 import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
 import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
 import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
-import { agentView } from '../../hub/api/views.ts'
+import { recordView } from '../../hub/api/views.ts'
 import { EVENT_STREAM_DEFAULTS } from '../../hub/events/event-stream.ts'
 import { silentLogger, type Logger } from '../../shared/log.ts'
 
@@ -106,7 +106,7 @@ describe('GET /api/admin/events', () => {
     const e = await s.next()
     expect(e.event).toBe('agent')
     expect(e.id).toMatch(/^[A-Za-z0-9_]+-\d+$/)
-    expect(JSON.parse(e.data)).toEqual(agentView(hub.fleet, hub.fleet.get('a-1')!, hub.hubId))
+    expect(JSON.parse(e.data)).toEqual(recordView(hub.fleet.get('a-1')!, hub.hubId))
     expect(JSON.parse(e.data)).toMatchObject({ agent_id: 'a-1', drained: true, status: 'idle' })
     await s.cancel()
   })

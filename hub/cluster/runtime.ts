@@ -20,6 +20,7 @@ import { TaskEngine, TASK_CANCEL } from '../tasks/task-engine.ts'
 import { ClusterTaskOutputs } from '../tasks/pg-output.ts'
 import { createClusterAdmin } from './cluster-admin.ts'
 import { startSweep } from './sweep.ts'
+import { clusterClaimPath } from './claim-loop.ts'
 import { ClusterRevocations } from './cluster-revocations.ts'
 import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
@@ -142,9 +143,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const taskStore = new PgTaskStore({
       sql, bus, hubId: o.hubId, log: local.log, maxAttempts: local.maxTaskAttempts, maxQueuedTasks: local.maxQueuedTasks,
     })
+    const claimPath = clusterClaimPath({ claim: (agents) => taskStore.claim(agents), lease, fleet: local.fleet, log: local.log })
     const tasks = new TaskEngine({
-      outputWritten: (taskId) => outputs.written(taskId),
-      store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), lease, fleet: local.fleet, changes: local.changes, log: local.log,
+      outputWritten: (taskId) => outputs.written(taskId), claimPath,
+      store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), fleet: local.fleet, changes: local.changes, log: local.log,
       holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
       onOverdue: (overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)),
     })
@@ -162,7 +164,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => healing.action(id), taskRow: (id) => tasks.rows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
+      healingAction: (id) => healing.action(id), taskRow: (id) => claimPath.rows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,

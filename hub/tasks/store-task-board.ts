@@ -58,7 +58,7 @@ export class StoreTaskBoard {
       },
     })
     const engine: TaskEngine<TaskRecord> = new TaskEngine<TaskRecord>({
-      store: this.store, immediate: this.store, nudgeAll: async () => engine.nudge(), lease: { valid: true }, holds: () => true,
+      store: this.store, immediate: this.store, nudgeAll: async () => engine.nudge(), holds: () => true,
       fleet, changes: d.changes, log: d.log, acceptTimeoutMs: d.acceptTimeoutMs, onOverdue: d.onOverdue,
     })
     this.engine = engine

@@ -13,7 +13,7 @@ import { assertSecret } from './auth/secret.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { createFleetRestarts } from './agents/fleet-restarts.ts'
-import { StoreTaskBoard } from './tasks/store-task-board.ts'
+import { HubTaskOwner } from './tasks/hub-task-owner.ts'
 import { overdueDetail } from './tasks/overdue.ts'
 import { createHubRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
@@ -84,7 +84,7 @@ export function createHub(options: HubOptions) {
   const localOutputs = fileOutputs ?? memoryOutputs
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
   // One hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store.
-  const tasks = options.cluster ? null : new StoreTaskBoard({
+  const tasks = options.cluster ? null : new HubTaskOwner({
     fleet, changes, log, newId, now: () => clock.now(), store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs,
     maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs,
     acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
@@ -243,7 +243,7 @@ export function createHub(options: HubOptions) {
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
     restarts: fleetRestarts.restarts,
-    /** One hub's tasks (hub/tasks/store-task-board.ts); null in cluster mode, whose tasks are its rows. */
+    /** One hub's tasks (hub/tasks/hub-task-owner.ts); null in cluster mode, whose tasks are its rows. */
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,

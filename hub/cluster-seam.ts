@@ -19,7 +19,7 @@ import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
 
-/** What the socket layer tells whoever owns tasks: one hub's StoreTaskBoard, or the cluster's. */
+/** What the socket layer tells whoever owns tasks: one hub's HubTaskOwner, or the cluster's. */
 export interface TaskOwner {
   identified(rec: AgentRecord, activeTaskId: string | null): void
   disconnected(rec: AgentRecord): void

@@ -5,7 +5,7 @@
  * hub are carried there.
  */
 import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'
-import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
+import type { HubTaskOwner } from '../tasks/hub-task-owner.ts'
 import type { NewRollout } from '../rollouts/rollout-store.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { LocalHealing } from '../healing/local-healing.ts'
@@ -78,7 +78,7 @@ export interface AdminBackend {
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
   { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
-    { fleet: Fleet; tasks: StoreTaskBoard; rollouts: RolloutEngine; healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
+    { fleet: Fleet; tasks: HubTaskOwner; rollouts: RolloutEngine; healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)

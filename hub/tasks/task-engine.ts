@@ -6,7 +6,7 @@
  * at a time here. An outcome is acknowledged after its update commits. The grace rule runs on
  * the database's clock (hub/cluster/sweep.ts), so tasks of a hub that died are requeued by the
  * others; its claims go through the claim path the cluster hands in (claim-path.ts). One hub:
- * the same engine over the memory store's immediate operations (immediate-*.ts, store-task-board.ts).
+ * the same engine over the memory store's immediate operations (immediate-*.ts, hub-task-owner.ts).
  */
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from './rules.ts'

@@ -1,7 +1,7 @@
 /**
- * One hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store
- * (memory-task-queue-store.ts), saved through the hub's TaskStore, with the surface the admin,
- * the events and app.ts read. Deadlines are the sweep's (immediate-sweep.ts): one timer at the
+ * The owner of one hub's tasks: a thin layer over the one task engine (hub/tasks/task-engine.ts)
+ * and the memory store (memory-task-queue-store.ts), saved through the hub's TaskStore, with the
+ * surface the admin, the events and app.ts read; the socket layer's TaskOwner. Deadlines are the sweep's (immediate-sweep.ts): one timer at the
  * earliest, re-armed when a task is handed out or an agent goes.
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
@@ -16,7 +16,7 @@ import type { CancelAnswer, TaskRecord } from './task-options.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { OverdueTask } from './overdue.ts'
 
-export interface StoreTaskBoardDeps {
+export interface HubTaskOwnerDeps {
   fleet: Fleet
   changes: ChangeFeed
   log: Logger
@@ -33,13 +33,13 @@ export interface StoreTaskBoardDeps {
   onOverdue(overdue: OverdueTask): void
 }
 
-export class StoreTaskBoard {
+export class HubTaskOwner {
   readonly store: MemoryTaskQueueStore
   readonly engine: TaskEngine<TaskRecord>
   private readonly sweep: { wake(at: number): void; stop(): void }
   private readonly unsubscribe: () => void
 
-  constructor(private readonly d: StoreTaskBoardDeps) {
+  constructor(private readonly d: HubTaskOwnerDeps) {
     const { fleet } = d
     const startedAt = d.now()
     this.store = new MemoryTaskQueueStore({

@@ -21,6 +21,7 @@ import type { AuditStore } from '../access/audit-store.ts'
 import type { OutputFiles } from '../tasks/file-output.ts'
 import type { FleetState, FleetStateStore } from '../store/fleet-state.ts'
 import type { OverdueTask } from '../tasks/overdue.ts'
+import type { OpenSharedTasks } from '../tasks/shared-tasks.ts'
 import type { UpgradeHeader } from '../security/headers.ts'
 
 export interface HubOptions {
@@ -154,6 +155,11 @@ export interface HubStore {
   restarts: RestartEngineDeps['store']
   /** Unset: this hub's memory, saved in its data dir (a single hub steps its rollouts on its own change feed). */
   rollouts?: RolloutStore
+  /**
+   * Tasks shared with other hubs (a cluster's rows, their claim path, the bus's nudge), built
+   * over the hub's fleet and settings. Unset: this hub's memory store, saved through `taskStore`.
+   */
+  tasks?: OpenSharedTasks
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

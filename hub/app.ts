@@ -78,7 +78,8 @@ export function createHub(options: HubOptions) {
   // Tasks and their output: a cluster's are its rows, handed in (HubStore.tasks); one hub's are
   // in memory, output saved in the data dir when the hub has one.
   const sharedTasks = options.store?.tasks?.({ fleet, log, maxAttempts: o.maxTaskAttempts, maxQueuedTasks: o.maxQueuedTasks })
-  if (options.cluster && !sharedTasks) throw new Error('options.store.tasks is required with options.cluster (the cluster runtime\'s store)')
+  // Shared tasks are a cluster's: their admin answers and events are its (ClusterSeam).
+  if (!options.cluster !== !sharedTasks) throw new Error('options.store.tasks goes with options.cluster, and only with it (the cluster runtime\'s store)')
   const memoryOutputs = sharedTasks ? null : new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = memoryOutputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)

@@ -146,8 +146,8 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
-    maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, graceMs: o.taskGraceMs,
+    maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts, tasks: tasks.engine,
   })
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).

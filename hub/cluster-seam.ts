@@ -41,9 +41,7 @@ export interface LocalOwners {
   alerts: AlertSender | null
   /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */
   alertOfflineMs: number
-  acceptTimeoutMs: number
   graceMs: number
-  maxTaskAttempts: number
   /** Finished tasks kept; older ones are forgotten (404 task_not_found). */
   maxFinishedTasks: number
   taskTimeoutMs: number

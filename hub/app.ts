@@ -13,7 +13,7 @@ import { assertSecret } from './auth/secret.ts'
 import { ERROR } from '../shared/protocol.ts'
 import { ChangeFeed } from './events/changes.ts'
 import { createFleetRestarts } from './agents/fleet-restarts.ts'
-import { StoreTaskBoard } from './tasks/store-task-board.ts'
+import { HubTaskOwner } from './tasks/hub-task-owner.ts'
 import { overdueDetail } from './tasks/overdue.ts'
 import { createHubRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
@@ -76,30 +76,34 @@ export function createHub(options: HubOptions) {
     holds: options.cluster && ((agentId) => cluster!.holds(agentId)), moved: options.cluster && ((restart) => cluster!.restartMoved(restart)),
   })
   const fleet = fleetRestarts.fleet
-  // One hub's tasks and their output: a cluster's are its rows (hub/tasks/task-engine.ts), so
-  // it builds none of these. Output in memory, saved in the data dir when the hub has one.
-  const memoryOutputs = options.cluster ? null : new MemoryTaskOutputs(() => clock.now())
+  // Tasks and their output: a cluster's are its rows, handed in (HubStore.tasks); one hub's are
+  // in memory, output saved in the data dir when the hub has one.
+  const sharedTasks = options.store?.tasks?.({ fleet, log, maxAttempts: o.maxTaskAttempts, maxQueuedTasks: o.maxQueuedTasks })
+  // Shared tasks are a cluster's: their admin answers and events are its (ClusterSeam).
+  if (!options.cluster !== !sharedTasks) throw new Error('options.store.tasks goes with options.cluster, and only with it (the cluster runtime\'s store)')
+  const memoryOutputs = sharedTasks ? null : new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = memoryOutputs && options.outputFiles
     ? new FileTaskOutputs(memoryOutputs, options.outputFiles.dir, options.outputFiles.files, log)
     : null
   const localOutputs = fileOutputs ?? memoryOutputs
   // Subscribed in this order: a freed agent is offered queued tasks before rollouts step on.
-  // One hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store.
-  const tasks = options.cluster ? null : new StoreTaskBoard({
+  // The hub's tasks: the one task engine (hub/tasks/task-engine.ts) over the memory store or the cluster's rows.
+  const tasks: HubTaskOwner = new HubTaskOwner({
+    shared: sharedTasks, holds: options.cluster && ((agentId) => cluster!.holds(agentId)),
     fleet, changes, log, newId, now: () => clock.now(), store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs,
     maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs,
     acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     onForget: (ids) => localOutputs?.forget(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
-    onOverdue: options.onOverdue ?? ((overdue) => healing?.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
+    onOverdue: options.onOverdue ?? ((overdue) => healing ? healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)) : cluster?.taskOverdue(overdue)),
   })
-  if (tasks && options.restoredTasks?.length) {
+  if (!tasks.isShared && options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
     log.info('tasks restored', { tasks: options.restoredTasks.length })
   }
   // After the restore: files of tasks this hub no longer knows go.
-  void fileOutputs?.start((id) => tasks!.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
+  void fileOutputs?.start((id) => tasks.get(id) !== undefined).catch((err) => log.warn('task output dir unusable', { error: String(err) }))
   // Rollouts: one engine over this hub's memory (localRollouts), or over the cluster's rows.
   const { engine: rollouts, local: localRollouts } = createHubRollouts({
     fleet, changes, clock, log, newId, offlineWaitMs: o.restartTimeoutMs, store: options.store?.rollouts,
@@ -139,23 +143,23 @@ export function createHub(options: HubOptions) {
   // Its sources (admin, sockets, streams) are read at scrape time, once they all exist.
   const metrics = createHubMetrics({
     hubId, clustered: options.cluster !== undefined, clock, changes, fleet, process: options.processMetrics,
-    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await (cluster?.queuedTasks() ?? tasks!.waitingCount) }),
+    readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await tasks.queuedTasks() }),
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
-    maxTaskAttempts: o.maxTaskAttempts, maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts,
+    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, graceMs: o.taskGraceMs,
+    maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
+    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts, tasks: tasks.engine,
   })
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   // One admin backend over either store: a cluster's rows, or this hub's memory (whose answers wait for its saves).
-  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks: tasks!, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks })
+  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks })
   const admin = countTaskCreation(answerOnceSaved(
     createAdmin({ store: adminStore, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks: tasks!, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -165,10 +169,10 @@ export function createHub(options: HubOptions) {
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   // A cluster's output is in its table.
-  const outputs = cluster?.outputs ?? localOutputs!
+  const outputs = sharedTasks?.outputs ?? localOutputs!
   const closing = new AbortController()
   const sockets = createSocketHub({
-    fleet, tasks: timeTaskAcceptance(cluster?.tasks ?? tasks!, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
+    fleet, tasks: timeTaskAcceptance(tasks, metrics.counters), joinCluster: cluster?.admit, leaveCluster: cluster?.leave,
     verifyToken, log, clock, outputs, refusals,
     identifyTimeoutMs: o.identifyTimeoutMs, idleTimeoutMs: o.idleTimeoutMs,
     maxConnections: o.maxConnections, maxFramesPerS: o.maxFramesPerS, maxPending: o.maxPending,
@@ -188,7 +192,7 @@ export function createHub(options: HubOptions) {
     .use(httpHardening(options.upgradeHeader))
     .get('/health', (c) => {
       // Cluster mode: the database (its lease renewals), else the task and fleet state files.
-      const storage = cluster?.storage() ?? worseHealth(tasks!.storage, fleetState?.storage)
+      const storage = cluster?.storage() ?? worseHealth(tasks.storage, fleetState?.storage)
       if (storage.failing_since === null) return c.json({ status: 'ok' as const }, 200)
       return c.json({ status: 'degraded' as const, storage: 'failing' as const, ...storage }, 503)
     })
@@ -246,7 +250,7 @@ export function createHub(options: HubOptions) {
     fleet,
     /** Restarts (hub/agents/restart-engine.ts): over this hub's memory, or over the cluster's rows. */
     restarts: fleetRestarts.restarts,
-    /** One hub's tasks (hub/tasks/store-task-board.ts); null in cluster mode, whose tasks are its rows. */
+    /** The hub's tasks (hub/tasks/hub-task-owner.ts): one hub's in memory, or the cluster's rows (isShared; its admin reads them). */
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
@@ -285,7 +289,7 @@ export function createHub(options: HubOptions) {
       cluster?.close()
       fleetRestarts.restarts.close()
       fleet.close()
-      tasks?.close()
+      tasks.close()
       fleetState?.close()
       localRollouts?.close()
       rollouts.close()

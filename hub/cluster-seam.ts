@@ -1,12 +1,14 @@
 /**
  * The seam between the portable core and cluster mode. createHub builds its owners over its
  * `store` (the cluster's rows when AGENTCOM_DATABASE_URL is set), hands them to a `ClusterAttach`
- * (built by hub/cluster/ in the runtime entries) and uses what it returns: the task owner for sockets, the admission of an identified agent, and what only a cluster has
+ * (built by hub/cluster/ in the runtime entries) and uses what it returns: healing's word on an
+ * overdue task, the admission of an identified agent, and what only a cluster has
  * (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
-import type { TaskOutputStore } from './tasks/output.ts'
+import type { TaskEngine } from './tasks/task-engine.ts'
+import type { OverdueTask } from './tasks/overdue.ts'
 import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
 import type { RestartEngine } from './agents/restart-engine.ts'
@@ -17,7 +19,7 @@ import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
 
-/** What the socket layer tells whoever owns tasks: one hub's StoreTaskBoard, or the cluster's. */
+/** What the socket layer tells whoever owns tasks: the hub's HubTaskOwner, in both modes. */
 export interface TaskOwner {
   identified(rec: AgentRecord, activeTaskId: string | null): void
   disconnected(rec: AgentRecord): void
@@ -38,9 +40,7 @@ export interface LocalOwners {
   alerts: AlertSender | null
   /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */
   alertOfflineMs: number
-  acceptTimeoutMs: number
   graceMs: number
-  maxTaskAttempts: number
   /** Finished tasks kept; older ones are forgotten (404 task_not_found). */
   maxFinishedTasks: number
   taskTimeoutMs: number
@@ -53,12 +53,13 @@ export interface LocalOwners {
   restarts: RestartEngine
   /** The hub's rollout engine, over its `store.rollouts` (the cluster's rows): stepped from the bus and the sweep. */
   rollouts: RolloutEngine
+  /** The hub's task engine, over its `store.tasks` (the cluster's rows): driven by the sweep, the bus and the admin too. */
+  tasks: TaskEngine
 }
 
 export interface ClusterSeam {
-  tasks: TaskOwner
-  /** Task output in the cluster's table, readable from every hub. */
-  outputs: TaskOutputStore
+  /** Durability's backstop in a cluster: the cluster's healing (a force restart within its budget). */
+  taskOverdue(overdue: OverdueTask): void
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
   /**
@@ -71,8 +72,6 @@ export interface ClusterSeam {
   leave(agentId: string, peer: Peer): void
   /** How the database is doing, for GET /health (failing_since: null while it answers). */
   storage(): { failing_since: number | null; failed_saves: number }
-  /** Tasks of the whole fleet waiting for an agent (GET /metrics). */
-  queuedTasks(): Promise<number>
   /** Whether this hub holds the agent's claim (its lease current): only then does it deliver the agent's restarts. */
   holds(agentId: string): boolean
   /** A restart moved here: the other hubs hear it (its rollout steps on, healing's decider looks). */

@@ -22,7 +22,7 @@ export interface FakeSocket {
   drop(): void
 }
 
-/** A hub without a cluster: its own task board is there (createHub builds none for a cluster). */
+/** A hub without a cluster: its tasks are in its memory, their admin surface (create, list, get) at hand. */
 export type OneHub = Hub & { tasks: NonNullable<Hub['tasks']> }
 
 export interface InProcessHub {
@@ -72,6 +72,6 @@ export function createTestHub(options: Omit<HubOptions, 'upgradeWebSocket'>): On
 }
 
 function oneHub(hub: Hub): OneHub {
-  if (hub.tasks === null) throw new Error('this hub has no task board of its own (a cluster hub): use support/cluster-hubs.ts')
+  if (hub.tasks.isShared) throw new Error('this hub\'s tasks are a cluster\'s rows (its admin reads them): use support/cluster-hubs.ts')
   return hub as OneHub
 }

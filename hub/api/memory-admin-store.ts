@@ -6,7 +6,7 @@
  */
 import type { Fleet } from '../agents/fleet.ts'
 import { pageAgents } from '../agents/agent-pages.ts'
-import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
+import type { HubTaskOwner } from '../tasks/hub-task-owner.ts'
 import type { LocalHealing } from '../healing/local-healing.ts'
 import { hasLabels } from '../../shared/labels.ts'
 import { QueueFull } from '../security/queue-cap.ts'
@@ -16,7 +16,7 @@ import { recordView, type TaskFacts } from './views.ts'
 
 export interface MemoryAdminStoreDeps {
   fleet: Fleet
-  tasks: Pick<StoreTaskBoard, 'create' | 'get' | 'list' | 'cancel' | 'durable' | 'queuedCount'>
+  tasks: Pick<HubTaskOwner, 'create' | 'get' | 'list' | 'cancel' | 'durable' | 'queuedCount'>
   healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>
   hubId: string
   /** AGENTCOM_MAX_QUEUED_TASKS. Default: no cap. */

@@ -12,24 +12,35 @@
 import type { Logger } from '../../shared/log.ts'
 import type { Fleet } from '../agents/fleet.ts'
 import type { KeptTask } from '../tasks/task-queue-store.ts'
+import type { ClaimHooks, ClaimPath, TaskClaims } from '../tasks/claim-path.ts'
+import { TaskRows } from './task-rows.ts'
 
 /** Claims under way at once, at most: enough to hide a claim's round trip under load. */
 const MAX_CLAIMS = 4
 
-export interface ClaimLoopDeps<ClaimedTask extends KeptTask> {
+export interface ClaimLoopDeps<ClaimedTask extends KeptTask> extends ClaimHooks<ClaimedTask> {
   /** The store's claim (hub/tasks/task-queue-store.ts; in a cluster one statement) for a group of free agents. */
   claim(agents: readonly string[]): Promise<{ tasks: ClaimedTask[]; moreQueued: boolean }>
   /** This hub's lease (hub/cluster/lease.ts): no claim while it may have run out. One hub's always holds. */
   lease: { readonly valid: boolean }
   fleet: Fleet
   log: Logger
-  /** Whether the agent may be offered a task now (reconciled, held here, free, no identify under way). */
-  mayClaim(agentId: string): boolean
-  /** Gives a claimed task to its agent (row.agent_id). */
-  handOver(row: ClaimedTask): Promise<void>
 }
 
-export class ClaimLoop<ClaimedTask extends KeptTask = KeptTask> {
+/**
+ * The cluster's claim path, handed to the task engine (hub/tasks/claim-path.ts): a ClaimLoop over
+ * the store's claim, and the rows each change left kept for the events stream (`rows.take`).
+ */
+export function clusterClaimPath<T extends KeptTask>(d: Omit<ClaimLoopDeps<T>, keyof ClaimHooks<T>>): ClaimPath<T> & { rows: TaskRows<T> } {
+  const rows = new TaskRows<T>()
+  return {
+    rows,
+    start: (hooks) => new ClaimLoop({ ...d, ...hooks }),
+    noted: (taskId, row) => rows.note(taskId, row),
+  }
+}
+
+export class ClaimLoop<ClaimedTask extends KeptTask = KeptTask> implements TaskClaims {
   /** Agents whose last claim found nothing; tried again on the next nudge. */
   private readonly idle = new Set<string>()
   /** Agents in a claim under way. */

@@ -16,15 +16,14 @@ import { hubIdHeldElsewhere, releaseLease } from '../pg/presence-rows.ts'
 import { ConfigError } from '../../shared/settings.ts'
 import { HubLease } from './lease.ts'
 import { ClusterPresence } from './presence.ts'
-import { TaskEngine, TASK_CANCEL } from '../tasks/task-engine.ts'
-import { ClusterTaskOutputs } from '../tasks/pg-output.ts'
+import { TASK_CANCEL } from '../tasks/task-engine.ts'
 import { PgAdminStore } from '../pg/pg-admin-store.ts'
 import { startSweep } from './sweep.ts'
+import { createClusterTasks } from './cluster-task-store.ts'
 import { ClusterRevocations } from './cluster-revocations.ts'
 import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
-import { PgTaskStore, TASKS_NUDGE } from '../pg/pg-task-store.ts'
 import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
 import { HubHealing } from '../healing/hub-healing.ts'
@@ -32,7 +31,6 @@ import { HealingDecider } from '../healing/healing-decider.ts'
 import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
-import { countQueuedTasks } from '../pg/metrics.ts'
 import { createClusterFleetAlerts } from '../alerts/pg-fleet-alerts.ts'
 
 /** The reasons healing's restarts carry (its decider follows their states). */
@@ -108,6 +106,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   }
   const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
   const adminStore = new PgAdminStore({ sql, bus, hubId: o.hubId })
+  const clusterTasks = createClusterTasks({ sql, bus, lease, hubId: o.hubId })
   let seam: ClusterSeam | null = null
   let deciderOf: HealingDecider | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
@@ -139,16 +138,9 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
-    const outputs = new ClusterTaskOutputs(sql, local.log)
-    const taskStore = new PgTaskStore({
-      sql, bus, hubId: o.hubId, log: local.log, maxAttempts: local.maxTaskAttempts, maxQueuedTasks: local.maxQueuedTasks,
-    })
-    const tasks = new TaskEngine({
-      outputWritten: (taskId) => outputs.written(taskId),
-      store: taskStore, nudgeAll: () => bus.publish(ALL_HUBS, { ...TASKS_NUDGE }), lease, fleet: local.fleet, changes: local.changes, log: local.log,
-      holds: (agentId) => presence.holds(agentId), acceptTimeoutMs: local.acceptTimeoutMs,
-      onOverdue: (overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)),
-    })
+    // Tasks: the hub's one engine (hub/tasks/task-engine.ts) over `store.tasks`, the rows (cluster-task-store.ts).
+    const tasks = local.tasks
+    const { store: taskStore, rows: taskRows } = clusterTasks.opened
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
     const rollouts = local.rollouts
@@ -162,7 +154,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => healing.action(id), taskRow: (id) => tasks.rows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
+      healingAction: (id) => healing.action(id), taskRow: (id) => taskRows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
     })
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
@@ -217,7 +209,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      tasks, outputs, events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       holds: (agentId) => presence.holds(agentId),
       // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
       restartMoved(restart) {
@@ -229,13 +221,12 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       },
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
-      queuedTasks: () => countQueuedTasks(sql),
+      taskOverdue: (overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)),
       close() {
         events.close()
         healing.close()
         unsubscribe()
         sweep.stop()
-        tasks.close()
         presence.close()
       },
     }
@@ -244,7 +235,10 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
 
   return {
     hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
-    store: { restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }), admin: adminStore },
+    store: {
+      restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }),
+      tasks: clusterTasks.open, admin: adminStore,
+    },
     get healingDecider() {
       return deciderOf
     },

@@ -10,6 +10,7 @@
  * commands re-read, free agents offered queued work.
  */
 import type { Logger } from '../../shared/log.ts'
+import { startIntervalLoop } from '../../shared/interval-loop.ts'
 import type { Sql } from '../pg/connect.ts'
 import { failStaleRestarts } from '../pg/restarts.ts'
 import { pruneHubs, touchHubAgents } from '../pg/presence-rows.ts'
@@ -53,9 +54,6 @@ export interface SweepDeps {
 }
 
 export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void } {
-  let running: Promise<void> | null = null
-  let stopped = false
-
   async function sweep(): Promise<void> {
     if (!d.lease.valid) return
     const { sql } = d
@@ -96,22 +94,6 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await pruneHubs(sql, FORGET_HUBS_AFTER_MS)
   }
 
-  const run = (): Promise<void> => {
-    running ??= sweep()
-      .catch((err) => d.log.warn('cluster sweep failed', { error: String(err) }))
-      .finally(() => {
-        running = null
-      })
-    return running
-  }
-  const timer = setInterval(() => {
-    if (!stopped) void run()
-  }, d.intervalMs)
-  return {
-    run,
-    stop() {
-      stopped = true
-      clearInterval(timer)
-    },
-  }
+  const loop = startIntervalLoop(sweep, { intervalMs: d.intervalMs, onError: (err) => d.log.warn('cluster sweep failed', { error: String(err) }) })
+  return { run: loop.run, stop: loop.stop }
 }

@@ -22,6 +22,7 @@ import type { AuditStore } from '../access/audit-store.ts'
 import type { OutputFiles } from '../tasks/file-output.ts'
 import type { FleetState, FleetStateStore } from '../store/fleet-state.ts'
 import type { OverdueTask } from '../tasks/overdue.ts'
+import type { OpenSharedTasks } from '../tasks/shared-tasks.ts'
 import type { UpgradeHeader } from '../security/headers.ts'
 
 export interface HubOptions {
@@ -157,6 +158,11 @@ export interface HubStore {
   rollouts?: RolloutStore
   /** What the admin answers read and change (hub/api/admin-store.ts). Unset: this hub's memory. */
   admin?: AdminStore
+  /**
+   * Tasks shared with other hubs (a cluster's rows, their claim path, the bus's nudge), built
+   * over the hub's fleet and settings. Unset: this hub's memory store, saved through `taskStore`.
+   */
+  tasks?: OpenSharedTasks
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

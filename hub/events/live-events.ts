@@ -7,7 +7,7 @@
  */
 import { changeKey, type ChangeFeed, type Change } from './changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
+import type { HubTaskOwner } from '../tasks/hub-task-owner.ts'
 import type { RolloutRecord } from '../rollouts/rollout-store.ts'
 import type { HealingAction } from '../healing/healing-history.ts'
 import { EventLog, type EventLogOptions } from './event-log.ts'
@@ -27,7 +27,7 @@ export interface LiveEventSource {
 export interface LiveEventsOptions {
   changes: ChangeFeed
   fleet: Fleet
-  tasks: StoreTaskBoard
+  tasks: HubTaskOwner
   /** This hub's rollouts as they are now (hub/rollouts/memory-store.ts). */
   rollouts: { peek(rolloutId: string): RolloutRecord | undefined }
   /** This hub's id, the `hub_id` of the agents it holds. */

@@ -10,6 +10,7 @@
  */
 import type { Fleet } from '../agents/fleet.ts'
 import type { Logger } from '../../shared/log.ts'
+import { startIntervalLoop } from '../../shared/interval-loop.ts'
 import type { KeptTask } from './task-queue-store.ts'
 import type { TaskEngine } from './task-engine.ts'
 
@@ -35,20 +36,18 @@ export interface ImmediateSweepDeps<T extends KeptTask> {
 }
 
 export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>): { run(): Promise<void>; wake(at: number): void; stop(): void } {
-  let running: Promise<void> | null = null
-  let stopped = false
   let wakeAt: number | null = null
   let wakeTimer: ReturnType<typeof setTimeout> | null = null
 
   /** One timer at the earliest deadline known: an earlier one replaces it. */
   function wake(at: number): void {
-    if (stopped || !d.deadlines || (wakeAt !== null && wakeAt <= at)) return
+    if (loop.stopped || !d.deadlines || (wakeAt !== null && wakeAt <= at)) return
     if (wakeTimer) clearTimeout(wakeTimer)
     wakeAt = at
     // Capped as setTimeout's delay is (a longer one fires at once); a pass that finds it early arms it again.
     wakeTimer = setTimeout(() => {
       wakeAt = wakeTimer = null
-      void run()
+      void loop.run()
     }, Math.min(MAX_TIMER_MS, Math.max(0, at - d.deadlines.now())))
   }
 
@@ -67,30 +66,19 @@ export function startImmediateSweep<T extends KeptTask>(d: ImmediateSweepDeps<T>
       if (rec?.task_id === task.task_id) d.fleet.release(rec, task.task_id)
     }
     if (requeued > 0) d.tasks.nudge()
-    if (stopped) return
+    if (loop.stopped) return
     for (const task of await store.overdue(d.graceMs)) await d.tasks.overdue(task, d.graceMs)
     // A deadline this pass left as it was (the store failing) waits for the interval, not a loop.
     const next = d.deadlines?.next()
     if (next != null && next > d.deadlines!.now()) wake(next)
   }
 
-  const run = (): Promise<void> => {
-    running ??= sweep()
-      .catch((err) => d.log.warn('task sweep failed', { error: String(err) }))
-      .finally(() => {
-        running = null
-      })
-    return running
-  }
-  const timer = setInterval(() => {
-    if (!stopped) void run()
-  }, d.intervalMs)
+  const loop = startIntervalLoop(sweep, { intervalMs: d.intervalMs, onError: (err) => d.log.warn('task sweep failed', { error: String(err) }) })
   return {
-    run,
+    run: loop.run,
     wake,
     stop() {
-      stopped = true
-      clearInterval(timer)
+      loop.stop()
       if (wakeTimer) clearTimeout(wakeTimer)
     },
   }

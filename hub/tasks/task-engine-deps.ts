@@ -3,6 +3,7 @@ import type { Fleet } from '../agents/fleet.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { OverdueTask } from './overdue.ts'
+import type { ClaimPath } from './claim-path.ts'
 import type { ImmediateTaskOps, KeptTask, TaskQueueStore } from './task-queue-store.ts'
 
 /** `TaskRow`: the store's record of a task (hub/pg/task-queue.ts's row in a cluster). */
@@ -15,10 +16,13 @@ export interface TaskEngineDeps<TaskRow extends KeptTask> {
    * the step they arrive, waiting only for the save the contract asks for.
    */
   immediate?: ImmediateTaskOps<TaskRow>
+  /**
+   * How queued tasks are claimed for this hub's free agents when the store has no immediate
+   * operations (a cluster: hub/cluster/claim-loop.ts, within its lease). Required then; unused otherwise.
+   */
+  claimPath?: ClaimPath<TaskRow>
   /** Tells every hub (this one too) that queued work may be waiting: the cluster's bus. */
   nudgeAll(): Promise<void>
-  /** No claim while this hub's lease may have run out (lease.ts). */
-  lease: { readonly valid: boolean }
   fleet: Fleet
   changes: ChangeFeed
   log: Logger

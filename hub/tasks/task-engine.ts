@@ -5,8 +5,8 @@
  * is one statement with FOR UPDATE SKIP LOCKED: a task goes to one agent, an agent claims once
  * at a time here. An outcome is acknowledged after its update commits. The grace rule runs on
  * the database's clock (hub/cluster/sweep.ts), so tasks of a hub that died are requeued by the
- * others. One hub: the same engine over the memory store's immediate operations
- * (immediate-*.ts, store-task-board.ts).
+ * others; its claims go through the claim path the cluster hands in (claim-path.ts). One hub:
+ * the same engine over the memory store's immediate operations (immediate-*.ts, hub-task-owner.ts).
  */
 import type { TaskOutcome } from '../../shared/protocol.ts'
 import { countsAsAttempt, lostCountsAsAttempt, overdueAfterMs } from './rules.ts'
@@ -15,12 +15,11 @@ import { SUPERSEDED, type KeptTask, type StoredOutcome, type TaskQueueStore } fr
 import type { AgentRecord, Peer } from '../agents/fleet.ts'
 import type { TaskOwner } from '../cluster-seam.ts'
 import type { CancelAnswer } from './task-options.ts'
-import { ClaimLoop } from '../cluster/claim-loop.ts'
 import { ImmediateDispatch } from './immediate-dispatch.ts'
 import { ImmediateReports } from './immediate-reports.ts'
 import { SaveRetries } from './save-retry.ts'
-import { TaskRows } from '../cluster/task-rows.ts'
-import { ReportOrder } from '../cluster/report-order.ts'
+import { ReportOrder } from './report-order.ts'
+import type { TaskClaims } from './claim-path.ts'
 import type { TaskEngineDeps } from './task-engine-deps.ts'
 
 export type { TaskEngineDeps } from './task-engine-deps.ts'
@@ -34,12 +33,10 @@ export class TaskEngine<TaskRow extends KeptTask = KeptTask> implements TaskOwne
   /** Agents with an identify reconcile under way: no claim for them until it is done. */
   private readonly busy = new Set<string>()
   private readonly again = new Set<string>()
-  private readonly claims: ClaimLoop<TaskRow> | ImmediateDispatch<TaskRow>
+  private readonly claims: TaskClaims
   private readonly saves: SaveRetries
   /** The reports' settling over a store that changes in memory at once (d.immediate). */
   private readonly immediate: ImmediateReports<TaskRow> | null
-  /** The rows of this hub's task changes, for their events (task-rows.ts). */
-  readonly rows = new TaskRows<TaskRow>()
   /**
    * Connections whose identify has been reconciled with the rows. No claim before that: the
    * agent is free as soon as the fleet settles its restart, before identified() runs, and a
@@ -66,12 +63,10 @@ export class TaskEngine<TaskRow extends KeptTask = KeptTask> implements TaskOwne
     })
     this.immediate = now ?? null
     const mayClaim = (agentId: string) => !this.busy.has(agentId) && this.mayClaim(agentId)
+    if (!now && !d.claimPath) throw new Error('TaskEngine: a store without immediate operations needs a claimPath')
     this.claims = now
       ? new ImmediateDispatch({ ops: now.ops, fleet: d.fleet, mayClaim, handOver: (task) => now.handOver(task) })
-      : new ClaimLoop({
-        claim: (agents) => d.store.claim(agents), lease: d.lease, fleet: d.fleet, log: d.log, mayClaim,
-        handOver: (row) => this.handOver(row),
-      })
+      : d.claimPath!.start({ mayClaim, handOver: (row) => this.handOver(row) })
     this.unsubscribe = d.changes.on('agent', (change) => {
       if (!this.claims.isIdle(change.agent_id)) this.offer(change.agent_id)
     })
@@ -94,8 +89,8 @@ export class TaskEngine<TaskRow extends KeptTask = KeptTask> implements TaskOwne
 
   /** A task's row changed (for the events stream: `row`, as the change left it, spares it a read). */
   changed(taskId: string, row?: TaskRow): void {
-    // One hub's events read the store itself: no rows to keep for them.
-    if (!this.d.immediate) this.rows.note(taskId, row)
+    // One hub's events read the store itself: its claim path keeps no records for them.
+    this.d.claimPath?.noted?.(taskId, row)
     this.d.changes.publish({ type: 'task', task_id: taskId })
   }
 

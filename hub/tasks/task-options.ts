@@ -1,4 +1,4 @@
-/** One hub's task record and the answer to a cancel (store-task-board.ts, the engine's fast path). */
+/** One hub's task record and the answer to a cancel (hub-task-owner.ts, the engine's fast path). */
 import type { StoredTask } from './task-store.ts'
 
 export type { TaskStatus } from './rules.ts'

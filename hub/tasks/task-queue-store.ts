@@ -7,7 +7,7 @@
  *
  * Implemented twice, held to one suite (support/task-queue-store-conformance.ts): the cluster's
  * rows (hub/pg/pg-task-store.ts) and one hub's memory saved to its data dir
- * (memory-task-queue-store.ts), which one hub's tasks run on (store-task-board.ts).
+ * (memory-task-queue-store.ts), which one hub's tasks run on (hub-task-owner.ts).
  */
 import type { TaskRecord } from './task-options.ts'
 import type { TaskExtras, TaskStatus, TasksQuery } from './rules.ts'

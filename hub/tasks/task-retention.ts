@@ -1,7 +1,7 @@
 /**
  * Which finished tasks the hub keeps in memory for GET: the newest ones, at most `maxCount`
  * of them and at most `maxBytes` of JSON in all, so memory stays bounded however large the
- * results. The task board forgets what this hands back.
+ * results. The task table (task-table.ts) forgets what this hands back.
  */
 import { utf8Length } from '../../shared/protocol.ts'
 

@@ -8,6 +8,7 @@ import type { TestDatabase } from '../../support/test-database.ts'
 import { agentOn, pm2Info, startClusterHub, useTwoClusterHubs, type TestHub } from '../../support/cluster-hubs.ts'
 import type { TestSocket } from '../../support/ws-client.ts'
 import { waitFor } from '../../support/wait.ts'
+import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 
 const LEASE_MS = 3000
 
@@ -34,9 +35,16 @@ const settled = (body: any) => ({ ...body, agents: body.agents.map(steady) })
 const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
 
 describe('two hubs, one fleet', () => {
-  it('builds none of one hub\'s owners: its tasks, healing, alerts and saves are the cluster\'s rows', () => {
-    const { tasks, healing, alertEpisodes, fleetState } = a.running.hub
-    expect({ tasks, healing, alertEpisodes, fleetState }).toEqual({ tasks: null, healing: null, alertEpisodes: null, fleetState: null })
+  it('builds none of one hub\'s owners: its healing, alerts and saves are the cluster\'s rows', () => {
+    const { healing, alertEpisodes, fleetState } = a.running.hub
+    expect({ healing, alertEpisodes, fleetState }).toEqual({ healing: null, alertEpisodes: null, fleetState: null })
+  })
+
+  it('owns its tasks as one hub does, the same owner over the cluster\'s rows', () => {
+    const { tasks } = a.running.hub
+    expect(tasks.isShared).toBe(true)
+    expect(tasks.engine.store).toBeInstanceOf(PgTaskStore)
+    expect(() => tasks.list({ limit: 1 })).toThrow(/^one hub's tasks only: a cluster's admin and events read its rows$/)
   })
 
   it('every hub shows an agent the same, with the hub that holds it', async () => {

@@ -1,6 +1,7 @@
 /**
  * createHub builds its owners over `store` (HubOptions.store): given, the restart and rollout
- * engines keep their state there (a cluster's rows); a cluster without a store is refused at construction.
+ * engines keep their state there (a cluster's rows); a cluster without a store, or without its tasks, and
+ * shared tasks without a cluster are refused at construction.
  */
 import { describe, expect, it } from 'vitest'
 import { createTestHub } from '../../support/in-process-hub.ts'
@@ -51,6 +52,17 @@ describe('the hub over its store', () => {
   it('refuses a cluster without its store', () => {
     expect(() => createTestHub({ secret: SECRET, log: silentLogger, cluster: () => { throw new Error('not attached') } }))
       .toThrow(/^options\.store is required with options\.cluster/)
+    expect(() => createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts() }, cluster: () => { throw new Error('not attached') } }))
+      .toThrow(/^options\.store\.tasks goes with options\.cluster, and only with it/)
+  })
+
+  it('refuses shared tasks without a cluster (their admin answers are the cluster\'s)', () => {
+    const tasks: HubStore['tasks'] = () => ({
+      store: {} as never, outputs: {} as never, nudgeAll: async () => {}, queuedCount: async () => 0,
+      claimPath: { start: () => ({ isIdle: () => false, nudge: () => {}, freed: () => {}, close: () => {} }) },
+    })
+    expect(() => createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts(), tasks } }))
+      .toThrow(/^options\.store\.tasks goes with options\.cluster, and only with it/)
   })
 })
 

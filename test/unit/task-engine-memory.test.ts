@@ -1,7 +1,8 @@
 /**
  * The cluster's task engine (hub/tasks/task-engine.ts) over one hub's memory store
- * (hub/tasks/memory-task-queue-store.ts), with the seams one hub needs: the lease always holds,
- * the nudge to every hub calls this engine, every agent is held here. The first step of one
+ * (hub/tasks/memory-task-queue-store.ts), with the seams one hub needs: the cluster's claim path
+ * (hub/cluster/claim-loop.ts) with a lease that always holds, the nudge to every hub calls this
+ * engine, every agent is held here. The first step of one
  * engine for both modes: the engine needs nothing of PostgreSQL. A real Fleet; the agent is a
  * peer that records the frames the hub sends it. Each case runs twice: through the claim loop
  * and the store's awaited operations (as in a cluster), and through the fast path over the
@@ -10,6 +11,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { Fleet, type FleetRestarts, type Peer } from '../../hub/agents/fleet.ts'
 import { TaskEngine } from '../../hub/tasks/task-engine.ts'
+import { clusterClaimPath } from '../../hub/cluster/claim-loop.ts'
 import { startImmediateSweep, sweepIntervalMs } from '../../hub/tasks/immediate-sweep.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
 import { MemoryTaskQueueStore } from '../../hub/tasks/memory-task-queue-store.ts'
@@ -46,7 +48,8 @@ function startHub(
     },
   })
   const tasks: TaskEngine = new TaskEngine({
-    store, immediate: immediate ? store : undefined, nudgeAll: async () => tasks.nudge(), lease: { valid: true }, holds: () => true,
+    store, immediate: immediate ? store : undefined, nudgeAll: async () => tasks.nudge(), holds: () => true,
+    claimPath: immediate ? undefined : clusterClaimPath({ claim: (agents) => store.claim(agents), lease: { valid: true }, fleet, log: silentLogger }),
     fleet, changes, log: silentLogger, acceptTimeoutMs: 60_000, onOverdue,
   })
   closers.push(() => tasks.close(), () => fleet.close(), () => store.close())
@@ -99,6 +102,22 @@ function heldSaves() {
   return saves
 }
 
+/**
+ * One hub on the fast path whose saves wait for release(): agent `a` and a task created (its
+ * insert saved), assigned to `a` in memory, the assignment's save held, so nothing sent yet.
+ */
+async function assignedUnsaved() {
+  const saves = heldSaves()
+  const hub = startHub(true, saves.taskStore, 20)
+  const a = hub.agent('a')
+  const created = hub.create(null)
+  await saves.release()
+  const taskId = await created
+  await new Promise((resolve) => setTimeout(resolve, 0))
+  expect(hub.store.peek(taskId)?.status).toBe('assigned')
+  return { saves, hub, a, taskId }
+}
+
 describe.each([['through the claim loop', false], ['through the immediate operations', true]])('the task engine over one hub\'s memory store, %s', (_, immediate) => {
   const oneHub = () => startHub(immediate)
 
@@ -142,14 +161,7 @@ describe.each([['through the claim loop', false], ['through the immediate operat
 
 describe('the task engine\'s fast path over one hub\'s memory store', () => {
   it('sends an assignment and an ack only once their change is saved; a failed save sends neither', async () => {
-    const saves = heldSaves()
-    const hub = startHub(true, saves.taskStore, 20)
-    const a = hub.agent('a')
-    const created = hub.create(null)
-    await saves.release()
-    const taskId = await created
-    await new Promise((resolve) => setTimeout(resolve, 0))
-    expect(hub.store.peek(taskId)?.status).toBe('assigned')
+    const { saves, hub, a, taskId } = await assignedUnsaved()
     expect(a.sent('task_assign')).toBe(0)
     const sent = a.next('task_assign')
     await saves.release()
@@ -240,14 +252,7 @@ describe('one hub\'s cancel on the fast path', () => {
   })
 
   it('frees the agent at once, sending it nothing, when its task is cancelled before the assignment was saved', async () => {
-    const saves = heldSaves()
-    const hub = startHub(true, saves.taskStore, 20)
-    const a = hub.agent('a')
-    const created = hub.create(null)
-    await saves.release()
-    const taskId = await created
-    await new Promise((resolve) => setTimeout(resolve, 0))
-    expect(hub.store.peek(taskId)?.status).toBe('assigned')
+    const { saves, hub, a, taskId } = await assignedUnsaved()
     expect(hub.tasks.cancel(taskId)).toMatchObject({ ok: true })
     expect(a.rec.task_id).toBe(taskId)
     await saves.release()

@@ -1,5 +1,5 @@
 /**
- * One hub's tasks on the engine over the memory store (hub/tasks/store-task-board.ts), on fake
+ * One hub's tasks on the engine over the memory store (hub/tasks/hub-task-owner.ts), on fake
  * timers: what a restart restores is offered at once, a restored retry waits out its delay, and
  * a restored task whose agent never comes back is run elsewhere when its grace runs out, on time.
  * Agents join through the fleet's identify path with a recording Peer (the socket layer's seam).

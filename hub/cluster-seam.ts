@@ -14,7 +14,7 @@ import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fl
 import type { RestartEngine } from './agents/restart-engine.ts'
 import type { Restart } from './agents/restart.ts'
 import type { LiveEventSource } from './events/live-events.ts'
-import type { HealingSettings } from './healing/healing-settings.ts'
+import type { HealingRuntime } from './healing/healing-runtime.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
@@ -34,8 +34,8 @@ export interface LocalOwners {
   changes: ChangeFeed
   log: Logger
   newId: () => string
-  /** Healing's settings (AGENTCOM_HEAL_*): the cluster's decider and per-hub healing judge with them. */
-  healingSettings: HealingSettings
+  /** The hub's healing (hub/healing/healing-runtime.ts), over its `store.healing` (the cluster's rows): stepped from the sweep and the bus. */
+  healing: HealingRuntime
   /** Where this hub's healing alerts go (AGENTCOM_ALERT_WEBHOOK_URL); null: only logged. */
   alerts: AlertSender | null
   /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */

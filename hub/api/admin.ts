@@ -8,7 +8,7 @@ import type { CommandRestart, Fleet, Restart } from '../agents/fleet.ts'
 import type { StoreTaskBoard } from '../tasks/store-task-board.ts'
 import type { NewRollout } from '../rollouts/rollout-store.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { LocalHealing } from '../healing/local-healing.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { agentView, rolloutView, taskView } from './views.ts'
 import { pageAgents, type AgentPage, type AgentsQuery } from '../agents/agent-pages.ts'
@@ -78,7 +78,7 @@ export interface AdminBackend {
 /** The single hub's answers, from the owners in this process's memory. */
 export function createLocalAdmin(
   { fleet, tasks, rollouts, healing, hubId, maxQueuedTasks = Infinity }:
-    { fleet: Fleet; tasks: StoreTaskBoard; rollouts: RolloutEngine; healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
+    { fleet: Fleet; tasks: StoreTaskBoard; rollouts: RolloutEngine; healing: Pick<HealingRuntime, 'view' | 'pause' | 'resume' | 'resumeAgent'>; hubId: string; maxQueuedTasks?: number },
 ): AdminBackend {
   const view = (agentId: string) => {
     const rec = fleet.get(agentId)

@@ -18,7 +18,7 @@ import { ALL_HUBS } from '../pg/notify-bus.ts'
 import { assertQueueRoom } from '../pg/queue-cap-rows.ts'
 import { TASK_CANCEL } from '../tasks/task-engine.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { HubHealing } from '../healing/hub-healing.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import type { RestartEngine } from '../agents/restart-engine.ts'
 
 export interface ClusterAdminDeps {
@@ -32,7 +32,7 @@ export interface ClusterAdminDeps {
   rollouts: RolloutEngine
   /** Restarts: recorded in the rows, delivered by the hub holding the agent (hub/agents/restart-engine.ts). */
   restarts: Pick<RestartEngine, 'command'>
-  healing: HubHealing
+  healing: Pick<HealingRuntime, 'view' | 'pause' | 'resume' | 'changed'>
   /** Where tasks are kept (a creation goes through its insert). */
   taskStore: PgTaskStore
   /** Carry out a command here, at once, for an agent this hub holds (no round trip through the bus). */

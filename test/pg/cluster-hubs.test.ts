@@ -34,9 +34,11 @@ const settled = (body: any) => ({ ...body, agents: body.agents.map(steady) })
 const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
 
 describe('two hubs, one fleet', () => {
-  it('builds none of one hub\'s owners: its tasks, healing, alerts and saves are the cluster\'s rows', () => {
-    const { tasks, healing, alertEpisodes, fleetState } = a.running.hub
-    expect({ tasks, healing, alertEpisodes, fleetState }).toEqual({ tasks: null, healing: null, alertEpisodes: null, fleetState: null })
+  it('builds none of one hub\'s owners: its tasks, healing\'s one-hub part, alerts and saves are the cluster\'s rows', () => {
+    const { tasks, localHealing, alertEpisodes, fleetState } = a.running.hub
+    expect({ tasks, localHealing, alertEpisodes, fleetState }).toEqual({ tasks: null, localHealing: null, alertEpisodes: null, fleetState: null })
+    // Healing is the one runtime of both modes, over the rows: the one the cluster steps.
+    expect(a.running.hub.healing).toBe(a.runtime.healing)
   })
 
   it('every hub shows an agent the same, with the hub that holds it', async () => {

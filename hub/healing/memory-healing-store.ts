@@ -280,7 +280,8 @@ export class MemoryHealingStore implements HealingStore {
         budget: this.budget.agentBudget(agentId),
       })
     }
-    return out.sort((a, b) => Number(b.rule === 'task_overdue') - Number(a.rule === 'task_overdue') || a.since - b.since || (a.agent_id < b.agent_id ? -1 : 1))
+    out.sort((a, b) => Number(b.rule === 'task_overdue') - Number(a.rule === 'task_overdue') || a.since - b.since || (a.agent_id < b.agent_id ? -1 : 1))
+    return out.map(({ since: _since, ...request }) => request) // a request as a cluster's rows give it
   }
 
   private startRestart(req: HealingRequest, cmd: { action_id: string; restart_id: string; mode: 'graceful' | 'force'; reason: string }): HealingAction | null {

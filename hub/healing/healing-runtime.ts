@@ -165,15 +165,8 @@ export class HealingRuntime {
   }
 }
 
-export interface HubHealingOptions {
-  fleet: Fleet
-  changes: ChangeFeed
+export interface HubHealingOptions extends Omit<HealingRuntimeDeps, 'store' | 'holds' | 'stepped'> {
   clock: Clock
-  log: Logger
-  newId: () => string
-  hubId: string
-  settings: HealingSettings
-  alerts: AlertSender | null
   /** The hub's `store.healing` (HubOptions.store); unset: this hub's memory. */
   store?: (context: HealingStoreContext) => HealingStore
   /** Whether this hub holds the agent's socket; default: it is connected here (one hub). */
@@ -190,19 +183,18 @@ export interface HubHealingOptions {
 
 /** The runtime over the hub's store, and, over this hub's memory, its one-hub part (null over a given store). */
 export function createHubHealing(o: HubHealingOptions): { runtime: HealingRuntime; local: LocalHealing | null } {
+  const { store: openStore, holds, rolloutRunning, offlineTtlMs, saver, deliverRestart, clock, ...deps } = o
   const { fleet, settings } = o
-  const memory = o.store ? null : new MemoryHealingStore({
-    fleet, clock: o.clock, settings, rolloutRunning: o.rolloutRunning,
-    changed: (agentId) => (agentId === undefined ? o.saver()?.healingChanged() : o.saver()?.watchChanged(agentId)),
-    durable: () => o.saver()?.durable() ?? Promise.resolve(),
+  const memory = openStore ? null : new MemoryHealingStore({
+    fleet, clock, settings, rolloutRunning,
+    changed: (agentId) => (agentId === undefined ? saver()?.healingChanged() : saver()?.watchChanged(agentId)),
+    durable: () => saver()?.durable() ?? Promise.resolve(),
   })
-  const store = o.store?.({ settings, deliverRestart: o.deliverRestart }) ?? memory!
+  const store = openStore?.({ settings, deliverRestart }) ?? memory!
   let local: LocalHealing | null = null
   const runtime = new HealingRuntime({
-    store, fleet, changes: o.changes, log: o.log, newId: o.newId, hubId: o.hubId, settings, alerts: o.alerts,
-    holds: o.holds ?? ((agentId) => fleet.get(agentId)?.peer != null),
-    stepped: () => local?.armDue(),
+    ...deps, store, holds: holds ?? ((agentId) => fleet.get(agentId)?.peer != null), stepped: () => local?.armDue(),
   })
-  if (memory) local = new LocalHealing(runtime, memory, { fleet, clock: o.clock, changes: o.changes, offlineTtlMs: o.offlineTtlMs, saver: o.saver })
+  if (memory) local = new LocalHealing(runtime, memory, { fleet, clock, changes: o.changes, offlineTtlMs, saver })
   return { runtime, local }
 }

@@ -12,7 +12,8 @@ import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { HealingAction } from './healing-history.ts'
 import type { SavedHealing } from './healing-policy.ts'
 import type { HealingRuntime } from './healing-runtime.ts'
-import type { MemoryHealingStore } from './memory-healing-store.ts'
+import type { OneHubHealingPart } from './memory-healing-store.ts'
+import type { HealingStore } from './healing-store.ts'
 import { restartsSeen, type SavedWatch } from './healing-watch.ts'
 
 /** The data dir's saver (hub/store/fleet-saver.ts), as healing tells it what changed. */
@@ -41,7 +42,7 @@ export class LocalHealing {
   private dormantTimer: ReturnType<typeof setTimeout> | null = null
   private readonly unsubscribe: Array<() => void>
 
-  constructor(private readonly runtime: HealingRuntime, private readonly store: MemoryHealingStore, private readonly o: LocalHealingOptions) {
+  constructor(private readonly runtime: HealingRuntime, private readonly store: HealingStore & OneHubHealingPart, private readonly o: LocalHealingOptions) {
     const { fleet, changes } = o
     this.unsubscribe = [
       changes.on('agent', (change) => {

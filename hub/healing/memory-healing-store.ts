@@ -6,8 +6,7 @@
  * HealingPolicy's rules (healing-rules.ts). The decider's lease always holds here (one hub), and
  * a step resolves once its changes are saved. The requests waiting for the budget are not saved,
  * as one hub never saved its waiting overdue restarts: the task they came from is run again anyway.
- * Past the HealingStore's operations, its one-hub part (peek, processSeen, nextDueAt, forget,
- * saved, restore) serves local-healing.ts.
+ * Past the HealingStore's operations, its one-hub part (OneHubHealingPart) serves local-healing.ts.
  */
 import type { Clock } from '../../shared/time.ts'
 import { isPending } from '../agents/restart.ts'
@@ -33,13 +32,29 @@ export interface MemoryHealingStoreOptions {
   historyLimit?: number
 }
 
+/**
+ * One hub's own part of its healing store, past the HealingStore's operations: what a cluster
+ * keeps in rows elsewhere (the agent's last process in `agents.pm2_info`, read at the claim; the
+ * agent forgotten with its row) or does not need (its sweep steps every second; its events read
+ * actions from rows), and what one hub saves in its data dir. local-healing.ts uses it.
+ */
+export interface OneHubHealingPart {
+  peek(actionId: string): HealingAction | undefined
+  processSeen(agentId: string, after: Pm2Seen | null, restartPending: boolean): Pm2Seen | null
+  nextDueAt(): number | null
+  forget(agentId: string): void
+  saved(): SavedHealing
+  savedWatch(agentId: string): Omit<SavedWatch, 'keep_until'> | null
+  restore(saved: SavedHealing): void
+}
+
 interface WaitingRequest {
   rule: RequestRule
   detail: string
   since: number
 }
 
-export class MemoryHealingStore implements HealingStore {
+export class MemoryHealingStore implements HealingStore, OneHubHealingPart {
   private readonly history: HealingHistory
   private readonly budget: HealingBudget
   private isPaused = false
@@ -173,9 +188,7 @@ export class MemoryHealingStore implements HealingStore {
 
   async releaseDecider(): Promise<void> {}
 
-  // One hub's own part, not the HealingStore's: what a cluster keeps in its rows elsewhere (the
-  // agent's last process in `agents.pm2_info`, read at the claim; the agent forgotten with its
-  // row) or does not need (its sweep steps every second; its events read actions from rows).
+  // One hub's own part (OneHubHealingPart), not the HealingStore's.
 
   /** The action as the events stream shows it, now (LiveEvents reads it as the change is published). */
   peek(actionId: string): HealingAction | undefined {

@@ -17,7 +17,7 @@ import { HubTaskOwner } from './tasks/hub-task-owner.ts'
 import { overdueDetail } from './tasks/overdue.ts'
 import { createHubRollouts } from './rollouts/local-rollouts.ts'
 import { resolveHealingSettings } from './healing/healing-settings.ts'
-import { LocalHealing } from './healing/local-healing.ts'
+import { createHubHealing } from './healing/healing-runtime.ts'
 import { createAlertSender } from './alerts/alerts.ts'
 import { startLocalFleetAlerts } from './alerts/local-fleet-alerts.ts'
 import { createMemoryAlertEpisodes } from './alerts/fleet-alerts.ts'
@@ -96,7 +96,7 @@ export function createHub(options: HubOptions) {
     onForget: (ids) => localOutputs?.forget(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
     // within the healing budget). Called from a timer, so never before `healing` exists.
-    onOverdue: options.onOverdue ?? ((overdue) => healing ? healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)) : cluster?.taskOverdue(overdue)),
+    onOverdue: options.onOverdue ?? ((overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue))),
   })
   if (!tasks.isShared && options.restoredTasks?.length) {
     tasks.restore(options.restoredTasks)
@@ -115,11 +115,12 @@ export function createHub(options: HubOptions) {
     onOutcome: (alert, result) => metrics.counters.alert(alert.type, result),
   }) : null
   const hubId = options.hubId ?? `hub-${crypto.randomUUID().slice(0, 8)}`
-  // Healing is one engine on either store: one hub's over its memory saved in the data dir, a
-  // cluster's over its rows (hub/cluster/runtime.ts), judged alike by these settings.
-  const healingSettings = resolveHealingSettings(options.healing)
-  const healing = options.cluster ? null : new LocalHealing(fleet, {
-    clock, log, newId, changes, settings: healingSettings, alerts, hubId, offlineTtlMs: o.offlineTtlMs,
+  // Healing: one runtime (hub/healing/healing-runtime.ts) over this hub's memory saved in the data
+  // dir (localHealing), or over the cluster's rows, judged alike by these settings.
+  const { runtime: healing, local: localHealing } = createHubHealing({
+    fleet, changes, clock, log, newId, hubId, settings: resolveHealingSettings(options.healing), alerts, offlineTtlMs: o.offlineTtlMs,
+    store: options.store?.healing, holds: options.cluster ? (agentId) => cluster!.holds(agentId) : undefined,
+    deliverRestart: (id) => fleetRestarts.restarts.deliver(id).catch((err) => log.warn('restart delivery failed', { restart_id: id, error: String(err) })),
     // Over a given store (tests) there is no memory to read: no rollout counts as running.
     rolloutRunning: () => localRollouts?.store.ids().some((id) => localRollouts.store.peek(id)?.state === 'running') ?? false,
     saver: () => fleetState,
@@ -128,7 +129,7 @@ export function createHub(options: HubOptions) {
   const alertEpisodes = options.cluster ? null : createMemoryAlertEpisodes(1000, (agentId) => fleetState?.alertsChanged(agentId))
   // A single hub keeps these in its data dir (hub/store/); a cluster, in its database.
   const fleetState: FleetSaver | null = options.fleetStateStore && !options.cluster
-    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: healing!, alertEpisodes: alertEpisodes!, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
+    ? new FleetSaver({ fleet, rollouts: localRollouts!, healing: localHealing!, alertEpisodes: alertEpisodes!, changes, store: options.fleetStateStore, clock, log, retryMs: o.storeRetryMs })
     : null
   if (fleetState && options.restoredFleetState) fleetState.restore(options.restoredFleetState)
   const revocations = options.revocations ?? createMemoryRevocationStore(clock)
@@ -147,7 +148,7 @@ export function createHub(options: HubOptions) {
     connections: () => sockets.size, eventClients: () => streams.size,
   })
   const cluster = options.cluster?.({
-    fleet, changes, log, newId, healingSettings, alerts, alertOfflineMs: o.alertOfflineMs, graceMs: o.taskGraceMs,
+    fleet, changes, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, graceMs: o.taskGraceMs,
     maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
     metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts, tasks: tasks.engine,
   })
@@ -156,10 +157,10 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   // One admin backend over either store: a cluster's rows, or this hub's memory (whose answers wait for its saves).
-  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks, healing: healing!, hubId, maxQueuedTasks: o.maxQueuedTasks })
+  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks, healing, hubId, maxQueuedTasks: o.maxQueuedTasks })
   const admin = countTaskCreation(answerOnceSaved(
     createAdmin({ store: adminStore, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: healing!, hubId, log: { capacity: options.eventBuffer } })
+  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: localHealing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
@@ -254,8 +255,10 @@ export function createHub(options: HubOptions) {
     tasks,
     /** Rollouts (hub/rollouts/engine.ts): over this hub's memory, or over the cluster's rows. */
     rollouts,
-    /** One hub's healing (hub/healing/local-healing.ts); null in cluster mode, whose healing answers through the admin API. */
+    /** Healing (hub/healing/healing-runtime.ts): over this hub's memory, or over the cluster's rows. */
     healing,
+    /** One hub's part of healing (hub/healing/local-healing.ts: its saves, its steps on the change feed); null in cluster mode. */
+    localHealing,
     revocations,
     /** The audit trail (hub/access/audit.ts): every changing admin request, allowed or refused. */
     audit,
@@ -293,7 +296,8 @@ export function createHub(options: HubOptions) {
       fleetState?.close()
       localRollouts?.close()
       rollouts.close()
-      healing?.close()
+      localHealing?.close()
+      healing.close()
       alerts?.close()
     },
   }

@@ -1,20 +1,18 @@
 /**
  * The seam between the portable core and cluster mode. createHub builds its owners over its
  * `store` (the cluster's rows when AGENTCOM_DATABASE_URL is set), hands them to a `ClusterAttach`
- * (built by hub/cluster/ in the runtime entries) and uses what it returns: healing's word on an
- * overdue task, the admission of an identified agent, and what only a cluster has
- * (its lease's claims, its bus). Without it the hub is the single hub it always was.
+ * (built by hub/cluster/ in the runtime entries) and uses what it returns: the admission of an
+ * identified agent, its events stream, and what only a cluster has (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
 import type { TaskEngine } from './tasks/task-engine.ts'
-import type { OverdueTask } from './tasks/overdue.ts'
 import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
 import type { RestartEngine } from './agents/restart-engine.ts'
 import type { Restart } from './agents/restart.ts'
 import type { LiveEventSource } from './events/live-events.ts'
-import type { HealingSettings } from './healing/healing-settings.ts'
+import type { HealingRuntime } from './healing/healing-runtime.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
 import type { RolloutEngine } from './rollouts/engine.ts'
@@ -34,8 +32,8 @@ export interface LocalOwners {
   changes: ChangeFeed
   log: Logger
   newId: () => string
-  /** Healing's settings (AGENTCOM_HEAL_*): the cluster's decider and per-hub healing judge with them. */
-  healingSettings: HealingSettings
+  /** The hub's healing (hub/healing/healing-runtime.ts), over its `store.healing` (the cluster's rows): stepped from the sweep and the bus. */
+  healing: HealingRuntime
   /** Where this hub's healing alerts go (AGENTCOM_ALERT_WEBHOOK_URL); null: only logged. */
   alerts: AlertSender | null
   /** AGENTCOM_ALERT_OFFLINE_S in ms, for the fleet alerts the decider's hub sends. */
@@ -58,8 +56,6 @@ export interface LocalOwners {
 }
 
 export interface ClusterSeam {
-  /** Durability's backstop in a cluster: the cluster's healing (a force restart within its budget). */
-  taskOverdue(overdue: OverdueTask): void
   /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
   events: LiveEventSource
   /**

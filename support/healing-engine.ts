@@ -1,6 +1,6 @@
 /**
- * One hub's healing engine in a test: the real Fleet and change feed, and LocalHealing (the
- * decider over the MemoryHealingStore, hub/healing/local-healing.ts) on a test clock, with the
+ * One hub's healing engine in a test: the real Fleet and change feed, and the healing runtime (the
+ * decider over the MemoryHealingStore, hub/healing/healing-runtime.ts and local-healing.ts) on a test clock, with the
  * fleet's agents on recording peers. Agents join, report memory, crash, take and obey restarts
  * as the socket layer would tell the fleet; alerts are collected. Healing's steps are
  * asynchronous: `settle()` lets them run to their end. For healing-engine*.test.ts.
@@ -9,7 +9,8 @@ import { afterEach } from 'vitest'
 import type { SavedAgent } from '../hub/agents/fleet.ts'
 import { createFleetRestarts } from '../hub/agents/fleet-restarts.ts'
 import { ChangeFeed } from '../hub/events/changes.ts'
-import { LocalHealing } from '../hub/healing/local-healing.ts'
+import { createHubHealing } from '../hub/healing/healing-runtime.ts'
+import { resolveHealingSettings } from '../hub/healing/healing-settings.ts'
 import type { HealingSettings } from '../hub/healing/healing-settings.ts'
 import type { Alert } from '../hub/alerts/alerts.ts'
 import type { SavedHealing } from '../hub/healing/healing-policy.ts'
@@ -49,19 +50,21 @@ export function healingEngine(o: EngineOptions = {}) {
   const restarts = fleetRestarts.restarts
   let rolloutRunning = false
   const alerts: Alert[] = []
-  const healing = new LocalHealing(fleet, {
-    clock, log: silentLogger, newId, changes, settings: o.settings, hubId: 'hub-test', offlineTtlMs,
+  const { runtime: healing, local } = createHubHealing({
+    fleet, clock, log: silentLogger, newId, changes, settings: resolveHealingSettings(o.settings), hubId: 'hub-test', offlineTtlMs,
     alerts: { send: (alert) => void alerts.push(alert), pending: 0, close() {} },
+    deliverRestart: (id) => restarts.deliver(id),
     rolloutRunning: () => rolloutRunning, saver: () => null,
   })
   open.push(() => {
+    local!.close()
     healing.close()
     restarts.close()
     fleet.close()
   })
   if (o.saved) {
     fleet.restore(o.saved.agents)
-    healing.restore(o.saved.healing)
+    local!.restore(o.saved.healing)
   }
   const pm2 = new Map<string, { restart_count: number; pid: number }>()
   const peers = new Map<string, { send(): void; close(): void }>()
@@ -78,7 +81,7 @@ export function healingEngine(o: EngineOptions = {}) {
   }
 
   const engine = {
-    clock, fleet, healing, alerts, changes, settle,
+    clock, fleet, healing, local: local!, alerts, changes, settle,
     advance(seconds: number) {
       clock.t += seconds * S
     },
@@ -139,10 +142,10 @@ export function healingEngine(o: EngineOptions = {}) {
     },
     /** What this hub saves (hub/store/fleet-saver.ts): its agents with a restart, and healing with each agent's watch. */
     saved(): { healing: SavedHealing; agents: SavedAgent[] } {
-      const watches = [...pm2.keys()].flatMap((id) => healing.savedWatch(id) ?? [])
+      const watches = [...pm2.keys()].flatMap((id) => local!.savedWatch(id) ?? [])
       const agents = fleet.list().filter((rec) => rec.restart).map(({ agent_id, supervised, pm2_info, last_seen, drained, quarantined, restart }) =>
         ({ agent_id, supervised, pm2_info, last_seen, drained, quarantined, restart }))
-      return structuredClone({ healing: { ...healing.saved(), agents: watches }, agents })
+      return structuredClone({ healing: { ...local!.saved(), agents: watches }, agents })
     },
   }
   return engine

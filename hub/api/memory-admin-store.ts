@@ -1,13 +1,13 @@
 /**
  * One hub's AdminStore (admin-store.ts): its agents are the Fleet's records, its tasks the task
- * board's, healing's switch its LocalHealing's, all in this process's memory and saved to the
+ * board's, healing's switch the healing runtime's, all in this process's memory and saved to the
  * data dir. A task answer waits for the task file's save; a drain's or resume's for the fleet
  * state's (hub/store/saved-answers.ts, around the whole backend).
  */
 import type { Fleet } from '../agents/fleet.ts'
 import { pageAgents } from '../agents/agent-pages.ts'
 import type { HubTaskOwner } from '../tasks/hub-task-owner.ts'
-import type { LocalHealing } from '../healing/local-healing.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import { hasLabels } from '../../shared/labels.ts'
 import { QueueFull } from '../security/queue-cap.ts'
 import { StorageUnavailable } from './admin.ts'
@@ -17,7 +17,7 @@ import { recordView, type TaskFacts } from './views.ts'
 export interface MemoryAdminStoreDeps {
   fleet: Fleet
   tasks: Pick<HubTaskOwner, 'create' | 'get' | 'list' | 'cancel' | 'durable' | 'queuedCount'>
-  healing: Pick<LocalHealing, 'view' | 'pause' | 'resume' | 'resumeAgent'>
+  healing: Pick<HealingRuntime, 'view' | 'pause' | 'resume' | 'resumeAgent'>
   hubId: string
   /** AGENTCOM_MAX_QUEUED_TASKS. Default: no cap. */
   maxQueuedTasks?: number

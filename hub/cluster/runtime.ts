@@ -5,7 +5,6 @@
  * `cluster`: the rows its owners are built over, and the wiring of the rest to the database and
  * the bus. Portable: postgres.js runs on both.
  */
-import { overdueDetail } from '../tasks/overdue.ts'
 import type { Logger } from '../../shared/log.ts'
 import type { ClusterAttach, ClusterSeam } from '../cluster-seam.ts'
 import type { HubStore } from '../config/hub-options.ts'
@@ -26,8 +25,7 @@ import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
 import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
-import { HubHealing } from '../healing/hub-healing.ts'
-import { HealingDecider } from '../healing/healing-decider.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
 import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
@@ -65,8 +63,8 @@ export interface ClusterRuntime {
   /** What createHub builds its owners over in cluster mode (its `store`): the rows. */
   store: HubStore
   attach: ClusterAttach
-  /** Healing's decider on this hub, once attached (it decides while `isDecider`). */
-  readonly healingDecider: HealingDecider | null
+  /** The hub's healing, once attached (its decider decides while `isDecider`). */
+  readonly healing: HealingRuntime | null
   /** Clean stop: the lease ends now and this hub's agents read as offline at once. */
   stop(): Promise<void>
 }
@@ -108,34 +106,21 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   const adminStore = new PgAdminStore({ sql, bus, hubId: o.hubId })
   const clusterTasks = createClusterTasks({ sql, bus, lease, hubId: o.hubId })
   let seam: ClusterSeam | null = null
-  let deciderOf: HealingDecider | null = null
+  let healingOf: HealingRuntime | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
     // Restarts: the hub's one engine (hub/agents/restart-engine.ts) over `store.restarts`, the rows.
     const restarts = local.restarts
     const deliverRestart = (id: string) => restarts.deliver(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) }))
-    // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
-    const healingStore = new PgHealingStore({
-      sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, settings: local.healingSettings,
-      deliverRestart,
-    })
-    const nudgeHealing = () => void bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }).catch(() => undefined) // the decider's sweep looks anyway
-    const healing: HubHealing = new HubHealing({
-      store: healingStore, nudge: nudgeHealing, log: local.log, newId: local.newId, changes: local.changes, fleet: local.fleet,
-      holds: (agentId) => presence.holds(agentId), settings: local.healingSettings, alerts: local.alerts,
-    })
+    // Healing: the hub's one runtime over `store.healing`, the rows; stepped from the sweep and the bus.
+    const healing = healingOf = local.healing
     const presence: ClusterPresence = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
       deliverRestart: (id) => restarts.deliver(id), pendingRestart: (id) => restartStore.pending(id),
       resumeAgent: (id) => void local.fleet.resume(id),
       processSeen: (id, before, after) => healing.identified(id, before, after),
     })
-    const decider = new HealingDecider({
-      store: healingStore, hubId: o.hubId, log: local.log, newId: local.newId, changes: local.changes,
-      settings: local.healingSettings, alerts: local.alerts,
-    })
-    deciderOf = decider
     // The fleet's alerts (offline, recovered, rollout failed) go out from the decider's hub.
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
     // Tasks: the hub's one engine (hub/tasks/task-engine.ts) over `store.tasks`, the rows (cluster-task-store.ts).
@@ -159,9 +144,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
       healing: { tick: async () => {
-        await decider.step()
-        await healing.syncHolds()
-        if (decider.isDecider) await fleetAlerts?.check()
+        await healing.step()
+        if (healing.isDecider) await fleetAlerts?.check()
       } },
       restartTimeoutMs: local.restartTimeoutMs, keepFinishedTasks: local.maxFinishedTasks,
       intervalMs: o.sweepMs ?? 1000,
@@ -189,7 +173,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
           if (agentId) void presence.applyDrainedFromRow(agentId).catch((err) => local.log.warn('could not read a drained flag', { error: String(err) }))
           return
         case HEALING_NUDGE:
-          if (decider.isDecider) void decider.step()
+          healing.nudged()
           return
         case ROLLOUT_NUDGE:
           if (typeof message.rollout_id === 'string') void rollouts.step(message.rollout_id)
@@ -221,10 +205,8 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       },
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
-      taskOverdue: (overdue) => healing.taskOverdue(overdue.agent_id, overdueDetail(overdue)),
       close() {
         events.close()
-        healing.close()
         unsubscribe()
         sweep.stop()
         presence.close()
@@ -238,13 +220,15 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     store: {
       restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }),
       tasks: clusterTasks.open, admin: adminStore,
+      // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
+      healing: (context) => new PgHealingStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, ...context }),
     },
-    get healingDecider() {
-      return deciderOf
+    get healing() {
+      return healingOf
     },
     async stop() {
       seam?.close()
-      await deciderOf?.release().catch((err) => o.log.warn('could not release the healing decider lease', { error: String(err) }))
+      await healingOf?.release().catch((err) => o.log.warn('could not release the healing decider lease', { error: String(err) }))
       revocations.close()
       await lease.stop()
       await bus.close().catch(() => undefined)

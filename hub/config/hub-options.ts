@@ -11,6 +11,7 @@ import type { RevocationStore } from '../auth/revocations.ts'
 import { HUB_SETTINGS as S } from './settings.ts'
 import type { StoredTask, TaskStore } from '../tasks/task-store.ts'
 import type { HealingSettings } from '../healing/healing-settings.ts'
+import type { HealingStore, HealingStoreContext } from '../healing/healing-store.ts'
 import type { ClusterAttach } from '../cluster-seam.ts'
 import type { RestartEngineDeps } from '../agents/restart-engine.ts'
 import type { RolloutStore } from '../rollouts/rollout-store.ts'
@@ -163,6 +164,11 @@ export interface HubStore {
    * over the hub's fleet and settings. Unset: this hub's memory store, saved through `taskStore`.
    */
   tasks?: OpenSharedTasks
+  /**
+   * Healing's store, opened with this hub's healing settings and restart delivery (a cluster's
+   * rows, with its lease and NOTIFY). Unset: this hub's memory, saved in its data dir.
+   */
+  healing?: (context: HealingStoreContext) => HealingStore
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

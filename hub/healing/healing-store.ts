@@ -9,6 +9,7 @@
  */
 import type { HealingAction } from './healing-history.ts'
 import type { AgentBudget, FleetBudget } from './healing-rules.ts'
+import type { HealingSettings } from './healing-settings.ts'
 
 export type RequestRule = 'memory' | 'task_overdue'
 
@@ -57,6 +58,15 @@ export interface HealingStore {
   /** Asks the decider for a restart; true when new (or an overdue one replaced a memory one). */
   fileRequest(agentId: string, rule: RequestRule, detail: string): Promise<boolean>
   dropMemoryRequest(agentId: string): Promise<void>
+  /** Whether a request of the agent waits for the decider (one hub steps when such an agent comes back online). */
+  hasRequest(agentId: string): Promise<boolean>
+  /** Whether a step could do anything: a request waits, or a healing restart is in flight (one hub steps on a fleet change only then). */
+  hasWork(): Promise<boolean>
+  /**
+   * An operator resumed the agent: its quarantine actions, if any, are `lifted` and its crashes
+   * start over. Returns the ids of the actions changed.
+   */
+  liftQuarantine(agentId: string): Promise<string[]>
   /** Agents whose overdue force restart waits or runs: they get no task meanwhile. */
   waitingOverdue(): Promise<Set<string>>
   /**
@@ -66,4 +76,19 @@ export interface HealingStore {
   decide<T>(fn: (step: HealingStep) => Promise<T>): Promise<{ result: T; previous: string | null } | null>
   /** A clean stop: another hub may decide from its next step. */
   releaseDecider(): Promise<void>
+  /**
+   * Tells every hub's decider to look now (a cluster: NOTIFY; the decider's hub steps). Unset:
+   * one hub, whose decider is its own and steps at once (hub/healing/healing-runtime.ts).
+   */
+  wakeDecider?(): Promise<void>
+}
+
+/**
+ * What a hub opens its healing store with (HubStore.healing): the rules' settings, whose window
+ * and cooldown the store counts within, and how a restart the decider commanded for an agent on
+ * this hub reaches it once the step is durable (the hub's restart engine).
+ */
+export interface HealingStoreContext {
+  settings: HealingSettings
+  deliverRestart(restartId: string): Promise<void>
 }

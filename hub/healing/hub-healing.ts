@@ -9,7 +9,7 @@
  * - memory above the limit in two stats reports in a row (the same rule), and an overdue task,
  *   of an agent held here, are filed as requests for the decider, which judges the budget; an
  *   agent whose overdue restart waits gets no task meanwhile.
- * One hub wires it in local-healing.ts, a cluster in hub/cluster/runtime.ts.
+ * Its owner is healing-runtime.ts, the same in both modes.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'

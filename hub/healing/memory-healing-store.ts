@@ -6,6 +6,7 @@
  * HealingPolicy's rules (healing-rules.ts). The decider's lease always holds here (one hub), and
  * a step resolves once its changes are saved. The requests waiting for the budget are not saved,
  * as one hub never saved its waiting overdue restarts: the task they came from is run again anyway.
+ * Past the HealingStore's operations, its one-hub part (OneHubHealingPart) serves local-healing.ts.
  */
 import type { Clock } from '../../shared/time.ts'
 import { isPending } from '../agents/restart.ts'
@@ -31,13 +32,29 @@ export interface MemoryHealingStoreOptions {
   historyLimit?: number
 }
 
+/**
+ * One hub's own part of its healing store, past the HealingStore's operations: what a cluster
+ * keeps in rows elsewhere (the agent's last process in `agents.pm2_info`, read at the claim; the
+ * agent forgotten with its row) or does not need (its sweep steps every second; its events read
+ * actions from rows), and what one hub saves in its data dir. local-healing.ts uses it.
+ */
+export interface OneHubHealingPart {
+  peek(actionId: string): HealingAction | undefined
+  processSeen(agentId: string, after: Pm2Seen | null, restartPending: boolean): Pm2Seen | null
+  nextDueAt(): number | null
+  forget(agentId: string): void
+  saved(): SavedHealing
+  savedWatch(agentId: string): Omit<SavedWatch, 'keep_until'> | null
+  restore(saved: SavedHealing): void
+}
+
 interface WaitingRequest {
   rule: RequestRule
   detail: string
   since: number
 }
 
-export class MemoryHealingStore implements HealingStore {
+export class MemoryHealingStore implements HealingStore, OneHubHealingPart {
   private readonly history: HealingHistory
   private readonly budget: HealingBudget
   private isPaused = false
@@ -81,24 +98,20 @@ export class MemoryHealingStore implements HealingStore {
     return this.history.get(actionId) ?? null
   }
 
-  /** The action as the events stream shows it, now (LiveEvents reads it as the change is published). */
-  peek(actionId: string): HealingAction | undefined {
-    return this.history.get(actionId)
-  }
-
-  /**
-   * The agent identifying now as `after`: returns the process it was before (null the first time)
-   * and keeps `after` as the next one's baseline. `restartPending`: the hub had a restart pending
-   * for it, which this identify settled, so the crashesSeen that follows counts no crash.
-   */
-  processSeen(agentId: string, after: Pm2Seen | null, restartPending: boolean): Pm2Seen | null {
-    const before = this.lastSeen.get(agentId) ?? null
-    if (restartPending) this.restartAtIdentify.add(agentId)
-    else this.restartAtIdentify.delete(agentId)
-    if (after) this.lastSeen.set(agentId, { restart_count: after.restart_count, pid: after.pid })
-    else this.lastSeen.delete(agentId)
-    if (before?.restart_count !== after?.restart_count || before?.pid !== after?.pid) this.touch(agentId)
-    return before
+  /** Lifted at the call (an operator's resume answers in the same turn); resolves once saved. */
+  async liftQuarantine(agentId: string): Promise<string[]> {
+    const lifted: string[] = []
+    for (const action of this.history.oldestFirst()) {
+      if (action.agent_id !== agentId || action.action !== 'quarantine' || action.state !== 'quarantined') continue
+      this.history.setState(action, 'lifted')
+      lifted.push(action.action_id)
+    }
+    if (lifted.length === 0) return lifted
+    this.budget.clearCrashes(agentId)
+    this.touch()
+    this.touch(agentId)
+    await this.o.durable()
+    return lifted
   }
 
   async crashesSeen(agentId: string, restarts: number, actionId: string, judge: (crashes: number, paused: boolean) => boolean,
@@ -131,13 +144,11 @@ export class MemoryHealingStore implements HealingStore {
     return true
   }
 
-  /** Whether a step could do anything: a request waits, or a healing restart is in flight (one hub steps only then on a fleet change). */
-  hasWork(): boolean {
+  async hasWork(): Promise<boolean> {
     return this.requests.size > 0 || this.inFlight.size > 0
   }
 
-  /** Whether a request of the agent waits (one hub steps when such an agent comes back online). */
-  hasRequest(agentId: string): boolean {
+  async hasRequest(agentId: string): Promise<boolean> {
     return this.requests.has(agentId)
   }
 
@@ -177,20 +188,26 @@ export class MemoryHealingStore implements HealingStore {
 
   async releaseDecider(): Promise<void> {}
 
-  /** An operator resumed the agent: its quarantine, if any, is lifted and its crashes start over. Returns the actions changed. */
-  liftQuarantine(agentId: string): HealingAction[] {
-    const lifted: HealingAction[] = []
-    for (const action of this.history.oldestFirst()) {
-      if (action.agent_id !== agentId || action.action !== 'quarantine' || action.state !== 'quarantined') continue
-      this.history.setState(action, 'lifted')
-      lifted.push(action)
-    }
-    if (lifted.length > 0) {
-      this.budget.clearCrashes(agentId)
-      this.touch()
-      this.touch(agentId)
-    }
-    return lifted
+  // One hub's own part (OneHubHealingPart), not the HealingStore's.
+
+  /** The action as the events stream shows it, now (LiveEvents reads it as the change is published). */
+  peek(actionId: string): HealingAction | undefined {
+    return this.history.get(actionId)
+  }
+
+  /**
+   * The agent identifying now as `after`: returns the process it was before (null the first time)
+   * and keeps `after` as the next one's baseline. `restartPending`: the hub had a restart pending
+   * for it, which this identify settled, so the crashesSeen that follows counts no crash.
+   */
+  processSeen(agentId: string, after: Pm2Seen | null, restartPending: boolean): Pm2Seen | null {
+    const before = this.lastSeen.get(agentId) ?? null
+    if (restartPending) this.restartAtIdentify.add(agentId)
+    else this.restartAtIdentify.delete(agentId)
+    if (after) this.lastSeen.set(agentId, { restart_count: after.restart_count, pid: after.pid })
+    else this.lastSeen.delete(agentId)
+    if (before?.restart_count !== after?.restart_count || before?.pid !== after?.pid) this.touch(agentId)
+    return before
   }
 
   /** When a waiting overdue restart may next start by the passing of time alone; null if none (the decider's timer on one hub). */
@@ -276,7 +293,8 @@ export class MemoryHealingStore implements HealingStore {
         budget: this.budget.agentBudget(agentId),
       })
     }
-    return out.sort((a, b) => Number(b.rule === 'task_overdue') - Number(a.rule === 'task_overdue') || a.since - b.since || (a.agent_id < b.agent_id ? -1 : 1))
+    out.sort((a, b) => Number(b.rule === 'task_overdue') - Number(a.rule === 'task_overdue') || a.since - b.since || (a.agent_id < b.agent_id ? -1 : 1))
+    return out.map(({ since: _since, ...request }) => request) // a request as a cluster's rows give it
   }
 
   private startRestart(req: HealingRequest, cmd: { action_id: string; restart_id: string; mode: 'graceful' | 'force'; reason: string }): HealingAction | null {

@@ -201,3 +201,16 @@ export async function deleteHealingRequest(tx: Queryable, agentId: string): Prom
 export async function pruneCrashes(tx: Queryable, windowS: number): Promise<void> {
   await tx`DELETE FROM agent_crashes WHERE at <= now() - ${windowS}::float8 * interval '1 second'`
 }
+
+/** Whether a request of the agent waits for the decider. */
+export async function hasHealingRequest(sql: Queryable, agentId: string): Promise<boolean> {
+  const [row] = await sql<{ waiting: boolean }[]>`SELECT EXISTS (SELECT 1 FROM healing_requests WHERE agent_id = ${agentId}) AS waiting`
+  return row.waiting
+}
+
+/** Whether a decider step could do anything: a request waits, or a healing restart's action has not followed its restart to its end. */
+export async function hasHealingWork(sql: Queryable): Promise<boolean> {
+  const [row] = await sql<{ work: boolean }[]>`SELECT EXISTS (SELECT 1 FROM healing_requests)
+    OR EXISTS (SELECT 1 FROM healing_actions WHERE action = 'restart' AND state IN ${sql.unsafe(PENDING)}) AS work`
+  return row.work
+}

@@ -12,17 +12,17 @@ import { ALL_HUBS, type PgBus } from './notify-bus.ts'
 import { commandRestartIn } from './restarts.ts'
 import {
   budgetSnapshot, countCrashes, deleteHealingRequest, dropMemoryRequest, fileHealingRequest, followRestarts, getHealingAction,
-  healingPaused, insertHealingAction, listHealingActions, pruneCrashes, quarantineAgent, releaseDeciderLease, setHealingPaused,
-  takeDeciderLease, waitingOverdue, type HealingRequestRow,
+  hasHealingRequest, hasHealingWork, healingPaused, insertHealingAction, liftQuarantine, listHealingActions, pruneCrashes,
+  quarantineAgent, releaseDeciderLease, setHealingPaused, takeDeciderLease, waitingOverdue, type HealingRequestRow,
 } from './healing-rows.ts'
 import type { HealingAction } from '../healing/healing-history.ts'
-import type { HealingSettings } from '../healing/healing-settings.ts'
-import type { HealingRequest, HealingStep, HealingStore, RequestRule } from '../healing/healing-store.ts'
+import type { HealingRequest, HealingStep, HealingStore, HealingStoreContext, RequestRule } from '../healing/healing-store.ts'
 
 /** Bus message to every hub: the decider should look now (a request filed, a quarantine lifted, a healing restart moved). */
 export const HEALING_NUDGE = 'healing_step'
 
-export interface PgHealingStoreDeps {
+/** The cluster's rows and lease; the hub opening the store adds its settings and restart delivery (HealingStoreContext). */
+export interface PgHealingStoreDeps extends HealingStoreContext {
   sql: Sql
   bus: PgBus
   /** This hub's own lease: it decides nothing while that may have run out. */
@@ -30,9 +30,6 @@ export interface PgHealingStoreDeps {
   hubId: string
   /** How long the decider holds its lease without a renewal. */
   leaseMs: number
-  settings: HealingSettings
-  /** Delivers a restart this hub recorded for an agent whose socket it holds; logs a failure, never rejects. */
-  deliverRestart(restartId: string): Promise<void>
 }
 
 export class PgHealingStore implements HealingStore {
@@ -78,6 +75,18 @@ export class PgHealingStore implements HealingStore {
     return dropMemoryRequest(this.d.sql, agentId)
   }
 
+  hasRequest(agentId: string): Promise<boolean> {
+    return hasHealingRequest(this.d.sql, agentId)
+  }
+
+  hasWork(): Promise<boolean> {
+    return hasHealingWork(this.d.sql)
+  }
+
+  liftQuarantine(agentId: string): Promise<string[]> {
+    return inTransaction(this.d.sql, (tx) => liftQuarantine(tx, agentId))
+  }
+
   waitingOverdue(): Promise<Set<string>> {
     return waitingOverdue(this.d.sql)
   }
@@ -108,6 +117,10 @@ export class PgHealingStore implements HealingStore {
 
   async releaseDecider(): Promise<void> {
     await releaseDeciderLease(this.d.sql, this.d.hubId)
+  }
+
+  async wakeDecider(): Promise<void> {
+    await this.d.bus.publish(ALL_HUBS, { kind: HEALING_NUDGE })
   }
 
   private async startRestart(

@@ -84,7 +84,7 @@ describe('the healing decider', () => {
     reportRss(socket, 150)
     await waitFor(() => sql`SELECT 1 FROM healing_requests WHERE agent_id = 'mem-1'`, (rows) => rows.length === 1, { what: 'asked again' })
     await release()
-    await second.runtime.healingDecider!.step()
+    await second.runtime.healing!.step()
     expect((await history()).map((x: any) => x.action)).toEqual(['escalate', 'restart'])
     // Refused, the request does not wait in line: the next report above asks again.
     expect(await sql`SELECT 1 FROM healing_requests WHERE agent_id = 'mem-1'`).toEqual([])
@@ -100,6 +100,6 @@ describe('the healing decider', () => {
     const [state] = await sql<{ hub_id: string | null }[]>`SELECT decider_hub_id AS hub_id FROM healing_state`
     expect(state.hub_id).not.toBe('hd-b')
     await decider('hd-c deciding', 'hd-c')
-    expect(third.runtime.healingDecider!.isDecider).toBe(true)
+    expect(third.runtime.healing!.isDecider).toBe(true)
   })
 })

@@ -42,7 +42,7 @@ function reportRss(socket: TestSocket, mb: number): void {
 
 /** A step of each hub's decider, begun after this call: whichever holds the lease has looked at what is filed. */
 async function stepDeciders(): Promise<void> {
-  await Promise.all([a, b].map((hub) => hub.runtime.healingDecider!.step()))
+  await Promise.all([a, b].map((hub) => hub.runtime.healing!.step()))
 }
 
 const requested = (agentId: string) => waitFor(

@@ -35,9 +35,11 @@ const settled = (body: any) => ({ ...body, agents: body.agents.map(steady) })
 const view = (hub: TestHub, agentId: string) => hub.api('GET', `/agents/${agentId}`).then((r) => r.body)
 
 describe('two hubs, one fleet', () => {
-  it('builds none of one hub\'s owners: its healing, alerts and saves are the cluster\'s rows', () => {
-    const { healing, alertEpisodes, fleetState } = a.running.hub
-    expect({ healing, alertEpisodes, fleetState }).toEqual({ healing: null, alertEpisodes: null, fleetState: null })
+  it('builds none of one hub\'s owners: healing\'s one-hub part, alerts and saves are the cluster\'s rows', () => {
+    const { localHealing, alertEpisodes, fleetState } = a.running.hub
+    expect({ localHealing, alertEpisodes, fleetState }).toEqual({ localHealing: null, alertEpisodes: null, fleetState: null })
+    // Healing is the one runtime of both modes, over the rows: the one the cluster steps.
+    expect(a.running.hub.healing).toBe(a.runtime.healing)
   })
 
   it('owns its tasks as one hub does, the same owner over the cluster\'s rows', () => {

@@ -87,7 +87,7 @@ describe('the fleet state journal', () => {
     expect(watchedIds(await read(path))).toEqual(['w1', 'w2', 'w3', 'w4'])
     expect(await read(journal)).toBe('{"journal":1,"generation":2}\n')
     const third = createTestHub({ ...options, restoredFleetState: await store.load() })
-    expect(['w1', 'w2', 'w3', 'w4'].map((id) => third.healing!.savedWatch(id)?.pid)).toEqual([1001, 1002, 1003, 1004])
+    expect(['w1', 'w2', 'w3', 'w4'].map((id) => third.localHealing!.savedWatch(id)?.pid)).toEqual([1001, 1002, 1003, 1004])
     third.close()
   })
 

@@ -104,9 +104,9 @@ describe('the fleet state file', () => {
 
     const second = createTestHub({ ...options, restoredFleetState: await store.load() })
     expect(second.fleet.get('c1')).toBeUndefined()
-    expect(second.healing!.savedWatch('c1')).toEqual({ agent_id: 'c1', restart_count: 1, pid: 101, crashes: [crashedAt], keep_until: crashedAt + 1000 + 60_000 })
+    expect(second.localHealing!.savedWatch('c1')).toEqual({ agent_id: 'c1', restart_count: 1, pid: 101, crashes: [crashedAt], keep_until: crashedAt + 1000 + 60_000 })
     await vi.advanceTimersByTimeAsync(60_000)
-    expect(second.healing!.savedWatch('c1')).toBeNull()
+    expect(second.localHealing!.savedWatch('c1')).toBeNull()
     await vi.advanceTimersByTimeAsync(1000)
     await second.fleetState!.durable()
     second.close()

@@ -126,7 +126,7 @@ describe('crash loop', () => {
     const action = view.actions[0]
     expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: now })
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
-    expect(hub!.healing!.action(action.action_id)).toEqual(action)
+    expect(await hub!.healing.action(action.action_id)).toEqual(action)
 
     await waitUntil(() => expect(hook.received).toHaveLength(1))
     expect(hook.received[0]).toEqual({

@@ -103,7 +103,8 @@ describe('healing on one hub: the decider over the memory store', () => {
     expect(await check('q-1')).toBeNull()
     expect(await check('q-2')).toMatchObject({ action_id: 'q-2', rule: 'crash_loop', action: 'quarantine', state: 'quarantined' })
     expect(h.agents.get('x')!.quarantined).toBe(true)
-    expect(h.store.liftQuarantine('x').map((a) => a.state)).toEqual(['lifted'])
+    expect(await h.store.liftQuarantine('x')).toEqual(['q-2'])
+    expect((await h.store.action('q-2'))?.state).toBe('lifted')
   })
 
   it('steps never overlap, even when commanding a restart asks for a step from inside one', async () => {

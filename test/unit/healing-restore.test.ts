@@ -84,6 +84,6 @@ describe('healing restored on a new hub', () => {
     const later = healingEngine({ settings, saved: structuredClone(saved), clock: laterClock })
     await later.join('a-1', { restartCount: 3, pid: 103 })
     expect(later.fleet.get('a-1')!.quarantined).toBe(false)
-    expect(later.healing.savedWatch('a-1')).toMatchObject({ restart_count: 3, crashes: [T0 + 600 * S] })
+    expect(later.local.savedWatch('a-1')).toMatchObject({ restart_count: 3, crashes: [T0 + 600 * S] })
   })
 })

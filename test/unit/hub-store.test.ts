@@ -52,7 +52,7 @@ describe('the hub over its store', () => {
   it('refuses a cluster without its store', () => {
     expect(() => createTestHub({ secret: SECRET, log: silentLogger, cluster: () => { throw new Error('not attached') } }))
       .toThrow(/^options\.store is required with options\.cluster/)
-    expect(() => createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts() }, cluster: () => { throw new Error('not attached') } }))
+    expect(() => createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts(), admin: {} as never }, cluster: () => { throw new Error('not attached') } }))
       .toThrow(/^options\.store\.tasks goes with options\.cluster, and only with it/)
   })
 

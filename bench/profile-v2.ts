@@ -1,8 +1,9 @@
 /**
- * `node --import tsx bench/profile-v2.ts rps|storm|command [node|deno] [N] [rounds] [profile dir]`:
+ * `node --import tsx bench/profile-v2.ts rps|storm|storm-quarters|command [node|deno] [N] [rounds] [profile dir]`:
  * the loads of admin_api_rps, identify_storm and command_latency_p99 against the hub and its
  * baseline, printing each server's CPU time per request (or per identify) from /proc beside
- * the figure's own measure. CPU per request holds still on a shared machine where req/s and
+ * the figure's own measure. `storm-quarters`: one side's storm (AGENTCOM_PROFILE_SIDE=bare-ws
+ * for the baseline) timed in quarters. CPU per request holds still on a shared machine where req/s and
  * ms do not. With a profile dir (Node hub only) the hub runs under the CPU profiler
  * (support/cpu-profile.mjs) and writes its profile there when it exits.
  */
@@ -11,7 +12,7 @@ import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import autocannon from 'autocannon'
 import type { Runtime } from '../support/hub-process.ts'
-import { connectFleet, starter, withHubAndBareHono, withServer, withSwarm, type ConnectedFleet } from './support/fleet.ts'
+import { CONNECT_WINDOW, connectFleet, starter, withHubAndBareHono, withServer, withSwarm, type ConnectedFleet } from './support/fleet.ts'
 import { median, percentile } from './support/stats.ts'
 
 const [mode = 'rps', runtimeArg = 'node', n = '1000', roundsArg = '3', dir] = process.argv.slice(2)
@@ -112,6 +113,25 @@ if (mode === 'rps') {
   process.stdout.write(`storm ${runtime} N=${agents}: hub ${show(out.hub.ms, 0)} ms, ${show(out.hub.us)} µs CPU/identify; ` +
     `bare ${show(out['bare-ws'].ms, 0)} ms, ${show(out['bare-ws'].us)} µs CPU/identify; ratio ${(median(out.hub.ms) / median(out['bare-ws'].ms)).toFixed(3)}, ` +
     `CPU ratio ${(median(out.hub.us) / median(out['bare-ws'].us)).toFixed(3)}\n`)
+} else if (mode === 'storm-quarters') {
+  // One storm of N on a fresh hub (or bare server) in four parts of N/4: CPU per identify in each
+  // part, the main thread apart from V8's workers, so a cold start (the first part) stands out.
+  const side = process.env.AGENTCOM_PROFILE_SIDE === 'bare-ws' ? 'bare-ws' : 'hub'
+  for (let round = 0; round < rounds; round++) {
+    await withServer(starter(side, runtime), (server) => withSwarm(async (swarm) => {
+      const parts: string[] = []
+      for (let part = 0; part < 4; part++) {
+        const count = Math.floor(agents / 4)
+        const cpu0 = cpuMs(server.pid)
+        const main0 = threadCpuMs(server.pid)
+        await swarm.connect({ wsUrl: server.wsUrl, count, idPrefix: `part-${part}-`, secret: server.secret, window: CONNECT_WINDOW, timeoutMs: 120_000 })
+        const main = [...threadCpuMs(server.pid)].filter(([name]) => name.startsWith('main '))
+          .reduce((sum, [name, at]) => sum + at - (main0.get(name) ?? 0), 0)
+        parts.push(`${(((cpuMs(server.pid) - cpu0) * 1000) / count).toFixed(0)} (main ${((main * 1000) / count).toFixed(0)})`)
+      }
+      process.stdout.write(`storm-quarters ${side} ${runtime} N=${agents}: µs CPU/identify per quarter ${parts.join(', ')}\n`)
+    }))
+  }
 } else if (mode === 'command') {
   await withHubAndBareHono(runtime, agents, async ({ hub, bare }) => {
     const samples = { hub: [] as number[], bare: [] as number[] }

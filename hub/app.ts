@@ -201,7 +201,7 @@ export function createHub(options: HubOptions) {
     .get(
       '/ws',
       async (c, next) => {
-        const isUpgrade = c.req.header('upgrade')?.toLowerCase() === 'websocket'
+        const isUpgrade = (options.upgradeHeader ? options.upgradeHeader(c) : c.req.header('upgrade'))?.toLowerCase() === 'websocket'
         const refusal = isUpgrade ? sockets.refusal() : null
         if (refusal) return c.json({ error: refusal }, 503)
         await next()

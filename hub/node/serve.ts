@@ -121,6 +121,12 @@ async function withConnectionClose(res: Response): Promise<Response> {
  * string for its whole life.
  */
 export function nodeRemoteAddress(c: Context): string | null {
-  const { address, port } = getConnInfo(c).remote
-  return address ? [address, port].join(':') : null
+  // Read off Node's socket, as getConnInfo does, without the object (and address family) it builds per call.
+  const socket = (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket
+  if (!socket) {
+    const { address, port } = getConnInfo(c).remote
+    return address ? [address, port].join(':') : null
+  }
+  const address = socket.remoteAddress
+  return address ? [address, socket.remotePort].join(':') : null
 }

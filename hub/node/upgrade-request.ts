@@ -5,14 +5,28 @@
  * identify storm: about 0.7 KB of old-space garbage per agent, and 4 % of the hub's CPU). So this
  * one holds the three, and builds undici's Request only if something asks for anything else (a
  * body, a signal, clone()), forwarding to it from then on. It is still `instanceof Request`.
+ * Its headers are built on first use too: the hub routes an upgrade on Node by the headers Node's
+ * parser made (`env.incoming`), so a web Headers per upgrade was made for nothing (about 4 % of
+ * the hub's time in an identify storm, profiled). Node's parser has already refused any header
+ * name or value that Headers would refuse (both follow RFC 9110's token and field-value rules).
  */
 import type { IncomingMessage } from 'node:http'
 
 /** Own fields; everything else a Request has is forwarded to a whole one, built on first use. */
 class UpgradeRequest {
   #whole: Request | null = null
+  #headers: Headers | null = null
 
-  constructor(readonly method: string, readonly url: string, readonly headers: Headers) {}
+  constructor(readonly method: string, readonly url: string, private readonly rawHeaders: readonly string[]) {}
+
+  get headers(): Headers {
+    if (this.#headers) return this.#headers
+    const headers = new Headers()
+    const raw = this.rawHeaders
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1])
+    this.#headers = headers
+    return headers
+  }
 
   whole(): Request {
     this.#whole ??= new Request(this.url, { method: this.method, headers: this.headers })
@@ -45,14 +59,11 @@ export function upgradeRequest(incoming: IncomingMessage): Request | null {
   const target = incoming.url ?? '/'
   // Origin-form ("/ws?x") joins the Host header as text, so "//other/ws" stays a path.
   const url = target.startsWith('/') ? `http://${incoming.headers.host ?? 'localhost'}${target}` : target
-  const headers = new Headers()
-  const raw = incoming.rawHeaders
   try {
-    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1])
     // Normalized as undici's Request would (dot segments, case of the host).
-    return new UpgradeRequest(incoming.method ?? 'GET', new URL(url).href, headers) as unknown as Request
+    return new UpgradeRequest(incoming.method ?? 'GET', new URL(url).href, incoming.rawHeaders) as unknown as Request
   } catch {
-    // A host or target that is no URL, or a header name or value that Headers refuses.
+    // A host or target that is no URL.
     return null
   }
 }

@@ -80,11 +80,12 @@ export function createNodeWebSocket(opts: NodeWebSocketOptions) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, clientTracking: false, WebSocket: HubSocket })
 
   const upgradeWebSocket = defineWebSocketHelper<WebSocket>(async (c, events) => {
-    if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') return
     const env = c.env as Partial<UpgradeBindings> | undefined
     // Not from the upgrade listener (a plain request that merely names the header): the route
     // answers it as any request that is no upgrade.
     if (!env || !(ACCEPTED in env)) return
+    // From the headers Node's parser made: the request's web Headers are never built for an upgrade (upgrade-request.ts).
+    if (env.incoming?.headers.upgrade?.toLowerCase() !== 'websocket') return
     env[ACCEPTED] = events
     return new Response(null)
   })

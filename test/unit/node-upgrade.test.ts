@@ -11,7 +11,7 @@ import WebSocket from 'ws'
 import { upgradeRequest } from '../../hub/node/upgrade-request.ts'
 import { startNodeHub } from '../../hub/node/serve.ts'
 import { signAgentToken } from '../../hub/auth/auth.ts'
-import { silentLogger } from '../../shared/log.ts'
+import { createLogger, silentLogger } from '../../shared/log.ts'
 import { PROTOCOL_VERSION } from '../../shared/protocol.ts'
 
 const SECRET = 'u'.repeat(40)
@@ -93,6 +93,19 @@ describe('upgrades on the Node hub', () => {
     const answer = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))))
     expect(answer).toBe('{"type":"identified","agent_id":"u-1"}')
     expect(running.hub.fleet.get('u-1')?.peer).not.toBeNull()
+    ws.close()
+  })
+
+  it("logs an identified agent's peer as the address and port its socket came from", async () => {
+    const lines: string[] = []
+    const running = await startNodeHub({ port: 0, host: '127.0.0.1', secret: SECRET, log: createLogger('hub', (line) => lines.push(line)) })
+    closers.push(() => running.close())
+    const ws = new WebSocket(`ws://127.0.0.1:${running.port}/ws`)
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+    ws.send(JSON.stringify({ type: 'identify', protocol_version: PROTOCOL_VERSION, agent_id: 'u-2', token: await signAgentToken(SECRET, 'u-2'), supervised: false, pm2_info: null }))
+    await new Promise((resolve) => ws.once('message', resolve))
+    const identified = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'agent identified')
+    expect(identified.peer).toBe(`127.0.0.1:${(ws as unknown as { _socket: { localPort: number } })._socket.localPort}`)
     ws.close()
   })
 

@@ -79,7 +79,7 @@ export function createHub(options: HubOptions) {
   // Tasks and their output: a cluster's are its rows, handed in (HubStore.tasks); one hub's are
   // in memory, output saved in the data dir when the hub has one.
   const sharedTasks = options.store?.tasks?.({ fleet, log, maxAttempts: o.maxTaskAttempts, maxQueuedTasks: o.maxQueuedTasks })
-  // Shared tasks are a cluster's: their admin answers and events are its (ClusterSeam).
+  // Shared tasks are a cluster's rows: they go with its store and attach, never alone.
   if (!options.cluster !== !sharedTasks) throw new Error('options.store.tasks goes with options.cluster, and only with it (the cluster runtime\'s store)')
   const memoryOutputs = sharedTasks ? null : new MemoryTaskOutputs(() => clock.now())
   const fileOutputs = memoryOutputs && options.outputFiles

@@ -2,8 +2,9 @@
  * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit]`:
  * the task_throughput load (task-load.ts, W = 50, 32 in flight) against one hub, after the
  * figure's own untimed warm-up (N / 5 tasks, at most 1 000), with the hub under the CPU profiler
- * (its profile written to `dir`; `--no-profile`: none, for CPU times without the profiler's
- * own cost); prints tasks/s, the hub's CPU per task (its main thread and its other threads:
+ * (its profile written to `dir`, of the timed run only on Node; `--no-profile`: none, for CPU
+ * times without the profiler's own cost); prints tasks/s, where the main threads' wall time went
+ * (on a core, waiting for one, idle), the hub's CPU per task (its main thread and its other threads:
  * V8's compiler and GC, the file system pool) and the load generator's (this process).
  * `--runtime deno` runs a Deno hub, profiled through Deno's node:inspector
  * (support/cpu-profile-deno.mjs). `bullmq` runs the same load through BullMQ and prints the same
@@ -61,10 +62,13 @@ if (mode === 'cluster') {
 } else if (mode === 'bullmq') {
   const redis = await startRedis()
   try {
+    // The figure's own untimed warm-up, on a queue of its own (figures/throughput.ts).
+    await bullmqRun(redis, warmUp, 'profile-warm-up')
     const before = { server: threadCpuMs(redis.pid), self: selfCpuMs() }
+    const wall = wallShares([['redis-server', redis.pid], ['client', process.pid]])
     perSecond = await bullmqRun(redis, shape, 'profile')
     const server = threadCpuMs(redis.pid)
-    process.stdout.write(`redis-server CPU per task: ${perTask(server.all - before.server.all)} ms; ` +
+    process.stdout.write(`${wall()}\nredis-server CPU per task: ${perTask(server.all - before.server.all)} ms; ` +
       `client (queue and workers, this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
   } finally {
     await redis.stop()
@@ -84,17 +88,44 @@ process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.to
 
 /** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
-  if (jitTrace) process.kill(hub.pid, 'SIGUSR2')
+  // Starts the JIT trace, and the Node hub's profile over (support/cpu-profile.mjs).
+  if (jitTrace || (profile && runtime === 'node')) process.kill(hub.pid, 'SIGUSR2')
   const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
+  const wall = wallShares([['hub', hub.pid], ['load generator', process.pid]])
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)
   const threads = byThreadName(hub.pid)
+  process.stdout.write(`${wall()}\n`)
   process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
     `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
     `load generator (this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
   const named = [...threads].map(([name, ms]) => [name, ms - (before.threads.get(name) ?? 0)] as const).filter(([, ms]) => ms > 0)
   process.stdout.write(`  by thread (ms per task, user/system): ${named.sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${perTask(ms)}`).join(', ')}\n`)
   return rate
+}
+
+/**
+ * Where the wall time of each process's main thread goes from now until the returned function
+ * is called: on a core, runnable but waiting for one (other processes on the machine, or the
+ * process's own threads), or idle (waiting for the disk, the network, the other side). Read from
+ * /proc/<pid>/task/<pid>/schedstat (ns on a core, ns in the run queue).
+ */
+function wallShares(threads: [name: string, pid: number][]): () => string {
+  const sched = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number)
+  const from = threads.map(([, pid]) => sched(pid))
+  const at = performance.now()
+  return () => {
+    const wallNs = (performance.now() - at) * 1e6
+    return `main threads' wall time: ${threads.map(([name, pid], i) => {
+      const [run, wait] = sched(pid).map((ns, j) => ns - from[i][j])
+      return `${name} on a core ${pct(run, wallNs)}, waiting for one ${pct(wait, wallNs)}, idle ${pct(wallNs - run - wait, wallNs)}`
+    }).join('; ')}`
+  }
+}
+
+
+function pct(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(0)} %`
 }
 
 function perTask(ms: number): string {

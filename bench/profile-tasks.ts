@@ -1,7 +1,8 @@
 /**
- * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit]`:
+ * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit] [--short-warm-up]`:
  * the task_throughput load (task-load.ts, W = 50, 32 in flight) against one hub, after the
- * figure's own untimed warm-up (N / 5 tasks, at most 1 000), with the hub under the CPU profiler
+ * figure's own untimed warm-up (10 000 tasks; `--short-warm-up`: N / 5, at most 1 000, as before
+ * round 7 and as task_throughput_scaling still does), with the hub under the CPU profiler
  * (its profile written to `dir`, of the timed run only on Node; `--no-profile`: none, for CPU
  * times without the profiler's own cost); prints tasks/s, where the main threads' wall time went
  * (on a core, waiting for one, idle), the hub's CPU per task (its main thread and its other threads:
@@ -18,7 +19,7 @@ import { join, resolve } from 'node:path'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { startHub, type ServerUnderTest } from './support/servers.ts'
 import { withClusterHub } from './support/cluster.ts'
-import { hubTaskRun, type LoadShape } from './support/task-load.ts'
+import { STEADY_WARM_UP_TASKS, hubTaskRun, type LoadShape } from './support/task-load.ts'
 import { bullmqRun, startRedis } from './support/peers.ts'
 import type { Runtime } from '../support/hub-process.ts'
 import { jitSummary } from './support/jit-summary.ts'
@@ -29,7 +30,8 @@ const [mode = 'single', n = '5000', dir = 'bench/results/profiles'] = positional
 const runtime: Runtime = process.argv.includes('--runtime') && process.argv[process.argv.indexOf('--runtime') + 1] === 'deno' ? 'deno' : 'node'
 const profile = !flags.includes('--no-profile')
 const shape: LoadShape = { workers: 50, tasks: Number(n), inFlight: 32 }
-const warmUp: LoadShape = { ...shape, tasks: Math.min(1000, shape.tasks / 5) }
+// The task_throughput figure's own warm-up (figures/throughput.ts); `--short-warm-up`: the one before round 7.
+const warmUp: LoadShape = { ...shape, tasks: flags.includes('--short-warm-up') ? Math.min(1000, shape.tasks / 5) : STEADY_WARM_UP_TASKS }
 const out = resolve(dir)
 await mkdir(out, { recursive: true })
 if (profile) {

@@ -1,9 +1,11 @@
 /**
- * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit]`:
+ * `node --import tsx bench/profile-tasks.ts single|cluster|bullmq [N] [dir] [--runtime deno] [--no-profile] [--trace-jit] [--short-warm-up]`:
  * the task_throughput load (task-load.ts, W = 50, 32 in flight) against one hub, after the
- * figure's own untimed warm-up (N / 5 tasks, at most 1 000), with the hub under the CPU profiler
- * (its profile written to `dir`; `--no-profile`: none, for CPU times without the profiler's
- * own cost); prints tasks/s, the hub's CPU per task (its main thread and its other threads:
+ * figure's own untimed warm-up (10 000 tasks; `--short-warm-up`: N / 5, at most 1 000, as before
+ * round 7 and as task_throughput_scaling still does), with the hub under the CPU profiler
+ * (its profile written to `dir`, of the timed run only on Node; `--no-profile`: none, for CPU
+ * times without the profiler's own cost); prints tasks/s, where the main threads' wall time went
+ * (on a core, waiting for one, idle), the hub's CPU per task (its main thread and its other threads:
  * V8's compiler and GC, the file system pool) and the load generator's (this process).
  * `--runtime deno` runs a Deno hub, profiled through Deno's node:inspector
  * (support/cpu-profile-deno.mjs). `bullmq` runs the same load through BullMQ and prints the same
@@ -17,7 +19,7 @@ import { join, resolve } from 'node:path'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { startHub, type ServerUnderTest } from './support/servers.ts'
 import { withClusterHub } from './support/cluster.ts'
-import { hubTaskRun, type LoadShape } from './support/task-load.ts'
+import { STEADY_WARM_UP_TASKS, hubTaskRun, type LoadShape } from './support/task-load.ts'
 import { bullmqRun, startRedis } from './support/peers.ts'
 import type { Runtime } from '../support/hub-process.ts'
 import { jitSummary } from './support/jit-summary.ts'
@@ -28,7 +30,8 @@ const [mode = 'single', n = '5000', dir = 'bench/results/profiles'] = positional
 const runtime: Runtime = process.argv.includes('--runtime') && process.argv[process.argv.indexOf('--runtime') + 1] === 'deno' ? 'deno' : 'node'
 const profile = !flags.includes('--no-profile')
 const shape: LoadShape = { workers: 50, tasks: Number(n), inFlight: 32 }
-const warmUp: LoadShape = { ...shape, tasks: Math.min(1000, shape.tasks / 5) }
+// The task_throughput figure's own warm-up (figures/throughput.ts); `--short-warm-up`: the one before round 7.
+const warmUp: LoadShape = { ...shape, tasks: flags.includes('--short-warm-up') ? Math.min(1000, shape.tasks / 5) : STEADY_WARM_UP_TASKS }
 const out = resolve(dir)
 await mkdir(out, { recursive: true })
 if (profile) {
@@ -61,10 +64,13 @@ if (mode === 'cluster') {
 } else if (mode === 'bullmq') {
   const redis = await startRedis()
   try {
+    // The figure's own untimed warm-up, on a queue of its own (figures/throughput.ts).
+    await bullmqRun(redis, warmUp, 'profile-warm-up')
     const before = { server: threadCpuMs(redis.pid), self: selfCpuMs() }
+    const wall = wallShares([['redis-server', redis.pid], ['client', process.pid]])
     perSecond = await bullmqRun(redis, shape, 'profile')
     const server = threadCpuMs(redis.pid)
-    process.stdout.write(`redis-server CPU per task: ${perTask(server.all - before.server.all)} ms; ` +
+    process.stdout.write(`${wall()}\nredis-server CPU per task: ${perTask(server.all - before.server.all)} ms; ` +
       `client (queue and workers, this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
   } finally {
     await redis.stop()
@@ -84,17 +90,44 @@ process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.to
 
 /** One run, and the CPU time per task it took the hub and the load generator (user + system, from /proc). */
 async function timedRun(hub: ServerUnderTest): Promise<number> {
-  if (jitTrace) process.kill(hub.pid, 'SIGUSR2')
+  // Starts the JIT trace, and the Node hub's profile over (support/cpu-profile.mjs).
+  if (jitTrace || (profile && runtime === 'node')) process.kill(hub.pid, 'SIGUSR2')
   const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
+  const wall = wallShares([['hub', hub.pid], ['load generator', process.pid]])
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)
   const threads = byThreadName(hub.pid)
+  process.stdout.write(`${wall()}\n`)
   process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
     `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
     `load generator (this process): ${perTask(selfCpuMs() - before.self)} ms\n`)
   const named = [...threads].map(([name, ms]) => [name, ms - (before.threads.get(name) ?? 0)] as const).filter(([, ms]) => ms > 0)
   process.stdout.write(`  by thread (ms per task, user/system): ${named.sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${perTask(ms)}`).join(', ')}\n`)
   return rate
+}
+
+/**
+ * Where the wall time of each process's main thread goes from now until the returned function
+ * is called: on a core, runnable but waiting for one (other processes on the machine, or the
+ * process's own threads), or idle (waiting for the disk, the network, the other side). Read from
+ * /proc/<pid>/task/<pid>/schedstat (ns on a core, ns in the run queue).
+ */
+function wallShares(threads: [name: string, pid: number][]): () => string {
+  const sched = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number)
+  const from = threads.map(([, pid]) => sched(pid))
+  const at = performance.now()
+  return () => {
+    const wallNs = (performance.now() - at) * 1e6
+    return `main threads' wall time: ${threads.map(([name, pid], i) => {
+      const [run, wait] = sched(pid).map((ns, j) => ns - from[i][j])
+      return `${name} on a core ${pct(run, wallNs)}, waiting for one ${pct(wait, wallNs)}, idle ${pct(wallNs - run - wait, wallNs)}`
+    }).join('; ')}`
+  }
+}
+
+
+function pct(part: number, whole: number): string {
+  return `${((100 * part) / whole).toFixed(0)} %`
 }
 
 function perTask(ms: number): string {

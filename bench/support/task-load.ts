@@ -8,12 +8,20 @@ import { Agent, request } from 'node:http'
 import { signAgentToken } from '../../hub/auth/auth.ts'
 import { openRawSocket, type RawSocket } from './raw-ws.ts'
 import type { ServerUnderTest } from './servers.ts'
+import { DEFAULTS } from '../../hub/config/hub-options.ts'
 
 export interface LoadShape {
   workers: number
   tasks: number
   inFlight: number
 }
+
+/**
+ * Untimed tasks before a timed run, so that a hub is measured as it runs for days: its table
+ * full (the default cap on finished tasks kept, each new one forgetting the oldest) and its
+ * per-task code compiled by V8 (figures/throughput.ts says why; docs/benchmarks.md, round 7).
+ */
+export const STEADY_WARM_UP_TASKS = DEFAULTS.maxFinishedTasks
 
 /** Seconds a run may take before it is called stuck. */
 const RUN_TIMEOUT_MS = 300_000

@@ -34,6 +34,13 @@ const SAFE_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/
 
 export class FileTaskOutputs implements TaskOutputStore {
   private readonly dirty = new Set<string>()
+  /**
+   * Tasks that may have a file: kept at start, or written since. Past its 10 000th finished task
+   * a hub forgets one task per task finished, most of which never had output; looking each one's
+   * file up on disk (a synchronous stat on Node) was about 5 % of the hub's main thread under
+   * task_throughput (profiled, docs/benchmarks.md, round 7). At most one entry per file.
+   */
+  private readonly onDisk = new Set<string>()
   private timer: ReturnType<typeof setTimeout> | null = null
   private writing: Promise<void> = Promise.resolve()
 
@@ -50,6 +57,7 @@ export class FileTaskOutputs implements TaskOutputStore {
     for (const name of await this.files.list(this.dir)) {
       const id = name.endsWith('.json') ? name.slice(0, -5) : null
       if (id === null || !known(id)) await this.files.remove(`${this.dir}/${name}`).catch(() => {})
+      else this.onDisk.add(id)
     }
   }
 
@@ -77,7 +85,7 @@ export class FileTaskOutputs implements TaskOutputStore {
     this.memory.forget(taskIds)
     for (const id of taskIds) {
       this.dirty.delete(id)
-      if (SAFE_ID.test(id)) this.writing = this.writing.then(() => this.files.remove(this.path(id))).catch(() => {})
+      if (this.onDisk.delete(id)) this.writing = this.writing.then(() => this.files.remove(this.path(id))).catch(() => {})
     }
   }
 
@@ -85,6 +93,8 @@ export class FileTaskOutputs implements TaskOutputStore {
   flush(): Promise<void> {
     const ids = [...this.dirty]
     this.dirty.clear()
+    // Before the write is queued, so a forget that comes meanwhile queues the removal after it.
+    for (const id of ids) this.onDisk.add(id)
     this.writing = this.writing.then(async () => {
       for (const id of ids) {
         const snapshot = this.memory.snapshot(id)

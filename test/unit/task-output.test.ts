@@ -173,4 +173,30 @@ describe('output files (single hub)', () => {
       await rm(join(dir, '..'), { recursive: true, force: true })
     }
   })
+
+  it('a file an earlier hub left for a task still kept goes when that task is forgotten', async () => {
+    const { mkdtemp, mkdir, readdir, rm, writeFile } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { FileTaskOutputs } = await import('../../hub/tasks/file-output.ts')
+    const { nodeOutputFiles } = await import('../../hub/node/output-files.ts')
+    const { silentLogger } = await import('../../shared/log.ts')
+    const dir = join(await mkdtemp(join(tmpdir(), 'agentcom-out-')), 'task-output')
+    try {
+      await mkdir(dir, { recursive: true })
+      await writeFile(join(dir, 't-kept.json'), JSON.stringify({ chunks: [{ seq: 1, stream: 'stdout', data: 'before', at: 1 }], truncated: false }))
+      await writeFile(join(dir, 't-gone.json'), JSON.stringify({ chunks: [], truncated: false }))
+      const outputs = new FileTaskOutputs(new MemoryTaskOutputs(() => 1), dir, nodeOutputFiles, silentLogger)
+      await outputs.start((id) => id === 't-kept')
+      expect(await readdir(dir)).toEqual(['t-kept.json'])
+      expect((await outputs.read('t-kept', 0)).chunks.map((c) => c.data)).toEqual(['before'])
+      // A task that never had output is forgotten without a file to remove.
+      outputs.forget(['t-kept', 't-never'])
+      await outputs.flush()
+      expect(await readdir(dir)).toEqual([])
+      outputs.close()
+    } finally {
+      await rm(join(dir, '..'), { recursive: true, force: true })
+    }
+  })
 })

@@ -1,84 +1,15 @@
 /**
- * `GET /api/admin/events` in process: the hub's app answers a Request, the test reads the
- * response body as a client would, with the dashboard's own SSE parser. Agents join through
- * the fleet's identify path with a recording Peer, as in routes.test.ts.
+ * `GET /api/admin/events` in process, what it sends: the hub's app answers a Request, the test
+ * reads the response body as a client would, with the dashboard's own SSE parser
+ * (support/events-hub.ts). Access, the views sent, and replay from Last-Event-ID (pacing,
+ * keep-alives and the ends of a stream: events-route-stream.test.ts).
  */
 import { waitUntil } from '../../support/wait.ts'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { HubOptions } from '../../hub/app.ts'
-import { createTestHub, type OneHub } from '../../support/in-process-hub.ts'
-import { mintToken, signAdminToken } from '../../hub/auth/auth.ts'
-import { createSseParser } from '../../hub/dashboard/browser/sse-parser.ts'
+import { describe, expect, it } from 'vitest'
 import { recordView } from '../../hub/api/views.ts'
-import { EVENT_STREAM_DEFAULTS } from '../../hub/events/event-stream.ts'
-import { silentLogger, type Logger } from '../../shared/log.ts'
+import { admin, connect, hub, open, start, useEventsHub, type SseEvent } from '../../support/events-hub.ts'
 
-const SECRET = 's'.repeat(40)
-
-type SseEvent = { id: string | null; event: string; data: string }
-let hub: OneHub
-let admin: string
-const warnings: string[] = []
-const log: Logger = { ...silentLogger, warn: (msg) => warnings.push(msg) }
-
-function start(options: Partial<HubOptions> = {}) {
-  hub?.close()
-  hub = createTestHub({ secret: SECRET, log, ...options })
-}
-
-beforeEach(async () => {
-  warnings.length = 0
-  admin = await signAdminToken(SECRET)
-  start()
-})
-afterEach(() => {
-  vi.useRealTimers()
-  hub.close()
-})
-
-function connect(agentId: string) {
-  const peer = { send: () => {}, close: () => {} }
-  hub.fleet.identify(agentId, peer, {
-    supervised: true, instance_id: 'i-1',
-    pm2_info: { name: `agentcom-${agentId}`, pm_id: 1, pid: 1000, status: 'online', uptime_ms: 5, restart_count: 0, memory_bytes: 1 },
-  })
-  hub.tasks.identified(hub.fleet.get(agentId)!, null)
-}
-
-/** Opens the stream; `next()` resolves with the next parsed event, `text` holds every byte read. */
-async function open(headers: Record<string, string> = {}) {
-  const res = await hub.app.request('/api/admin/events', { headers: { authorization: `Bearer ${admin}`, ...headers } })
-  const events: SseEvent[] = []
-  const raw = { text: '' }
-  const parser = createSseParser((e) => events.push(e))
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let ended = false
-  async function readOnce(): Promise<void> {
-    const r = await reader.read()
-    if (r.done) {
-      ended = true
-      return
-    }
-    raw.text += r.value
-    parser.push(r.value)
-  }
-  return {
-    res, raw, events,
-    get ended() { return ended },
-    async next(): Promise<SseEvent> {
-      while (events.length === 0) {
-        if (ended) throw new Error(`stream ended; read: ${raw.text}`)
-        await readOnce()
-      }
-      return events.shift()!
-    },
-    /** Reads until `accept(raw text)` holds or the stream ends. */
-    async readUntil(accept: (text: string) => boolean): Promise<void> {
-      while (!accept(raw.text) && !ended) await readOnce()
-    },
-    cancel: () => reader.cancel(),
-  }
-}
+useEventsHub()
 
 describe('GET /api/admin/events', () => {
   it('needs the admin bearer header: none, a token in the URL, or an agent token get 401', async () => {
@@ -234,28 +165,6 @@ describe('GET /api/admin/events', () => {
     await other.cancel()
   })
 
-  it('writes each batch to one client at a time, each at its own ms of the batch interval', async () => {
-    vi.useFakeTimers()
-    start()
-    connect('a-1')
-    const clients = [await open(), await open(), await open()]
-    await vi.advanceTimersByTimeAsync(5)
-    for (const c of clients) await c.readUntil((t) => t.includes('agentcom events'))
-    const has = () => clients.map((c) => c.raw.text.includes('event: agent'))
-    const reads = clients.map((c) => c.readUntil((t) => t.includes('event: agent')))
-    hub.fleet.drain('a-1')
-    await vi.advanceTimersByTimeAsync(EVENT_STREAM_DEFAULTS.batchMs - 1)
-    expect(has()).toEqual([false, false, false])
-    await vi.advanceTimersByTimeAsync(1)
-    expect(has()).toEqual([true, false, false])
-    await vi.advanceTimersByTimeAsync(1)
-    expect(has()).toEqual([true, true, false])
-    await vi.advanceTimersByTimeAsync(1)
-    expect(has()).toEqual([true, true, true])
-    await Promise.all(reads)
-    for (const c of clients) await c.cancel()
-  })
-
   it('sends event: reset first when the id is unknown or older than the buffer', async () => {
     start({ eventBuffer: 3 })
     connect('a-1')
@@ -274,81 +183,5 @@ describe('GET /api/admin/events', () => {
       expect(first.id).toBe(hub.events.log.lastId)
       await again.cancel()
     }
-  })
-
-  it('writes a comment every 15 s to an idle stream', async () => {
-    vi.useFakeTimers()
-    start()
-    const s = await open()
-    await s.readUntil((t) => t.length > 0)
-    const before = s.raw.text
-    await vi.advanceTimersByTimeAsync(14_999)
-    expect(s.raw.text).toBe(before)
-    const read = s.readUntil((t) => t.length > before.length)
-    await vi.advanceTimersByTimeAsync(1)
-    await read
-    expect(s.raw.text.slice(before.length)).toBe(':\n\n')
-    const read2 = s.readUntil((t) => t.length > before.length + 3)
-    await vi.advanceTimersByTimeAsync(15_000)
-    await read2
-    expect(s.raw.text.slice(before.length)).toBe(':\n\n:\n\n')
-    await s.cancel()
-  })
-
-  it('ends a stream whose token was revoked, at the next keep-alive', async () => {
-    vi.useFakeTimers()
-    start()
-    const own = await mintToken(SECRET, { role: 'admin' })
-    const s = await open({ authorization: `Bearer ${own.token}` })
-    await s.readUntil((t) => t.length > 0)
-    const revoked = await hub.app.request('/api/admin/tokens/revoke', {
-      method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: JSON.stringify({ jti: own.jti }),
-    })
-    expect(revoked.status).toBe(200)
-    const ended = s.readUntil(() => false)
-    await vi.advanceTimersByTimeAsync(15_000)
-    await ended
-    expect(s.ended).toBe(true)
-    expect((await hub.app.request('/api/admin/events', { headers: { authorization: `Bearer ${own.token}` } })).status).toBe(401)
-  })
-
-  it('ends a stream whose token expired, at the first keep-alive after', async () => {
-    vi.useFakeTimers()
-    start()
-    const own = await mintToken(SECRET, { role: 'admin', ttlS: 20 })
-    const s = await open({ authorization: `Bearer ${own.token}` })
-    await vi.advanceTimersByTimeAsync(15_000)
-    await s.readUntil((t) => t.endsWith(':\n\n'))
-    expect(s.ended).toBe(false)
-    const ended = s.readUntil(() => false)
-    await vi.advanceTimersByTimeAsync(15_000)
-    await ended
-    expect(s.ended).toBe(true)
-  })
-
-  it('ends the stream of a client that does not read once its unsent bytes pass the bound', async () => {
-    start({ eventStream: { maxQueuedBytes: 8192, batchMs: 0 } })
-    for (let i = 0; i < 50; i++) connect(`a-${i}`)
-    const s = await open()
-    // Never read: each turn's events pile up for this client.
-    for (let round = 0; round < 20 && warnings.length === 0; round++) {
-      for (let i = 0; i < 50; i++) hub.fleet.drain(`a-${i}`)
-      await new Promise((resolve) => setTimeout(resolve, 0))
-      for (let i = 0; i < 50; i++) hub.fleet.resume(`a-${i}`)
-      await new Promise((resolve) => setTimeout(resolve, 0))
-    }
-    expect(warnings).toEqual(['events stream closed: the client is not reading'])
-    // What the runtime had already taken is still readable, then the stream ends.
-    await s.readUntil(() => false)
-    expect(s.ended).toBe(true)
-    expect(s.raw.text.length).toBeLessThan(8192 + 4096)
-  })
-
-  it('ends every stream when the hub closes', async () => {
-    const s = await open()
-    await s.readUntil((t) => t.length > 0)
-    hub.close()
-    await s.readUntil(() => false)
-    expect(s.ended).toBe(true)
   })
 })

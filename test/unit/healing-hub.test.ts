@@ -1,83 +1,16 @@
 /**
- * Healing wired into the hub: frames go through the real socket layer (recording sockets behind
- * a stand-in upgrade, as an adapter would open them), routes through the app, the clock is
- * the test's. Alerts go to a real HTTP server on port 0. The policy's own rules and limits
- * are tested on fake time in healing-policy.test.ts.
+ * Healing wired into the hub: what starts it and how it is seen. Agent.stats, the crash loop and
+ * memory rules as frames arrive, and the healing routes. Frames go through the real socket layer,
+ * routes through the app, the clock is the test's (support/healing-hub.ts). Alerts go to a real
+ * HTTP server on port 0. Restarts over time (failed, held by cooldown or budget, task_overdue):
+ * healing-hub-restarts.test.ts. The policy's own rules and limits are tested on a test clock in
+ * healing-engine.test.ts (once healing-policy.test.ts).
  */
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { waitUntil } from '../../support/wait.ts'
-import type { Hub, HubOptions } from '../../hub/app.ts'
-import { startInProcessHub, type FakeSocket } from '../../support/in-process-hub.ts'
-import { signAdminToken, signAgentToken } from '../../hub/auth/auth.ts'
-import type { Change } from '../../hub/events/changes.ts'
-import { createLogger, silentLogger } from '../../shared/log.ts'
-import { startWebhookServer } from '../../support/webhook.ts'
+import { MB, api, changes, clock, hub, join, restartFrames, settle, startHub, stats, useHealingHub, webhook } from '../../support/healing-hub.ts'
 
-const SECRET = 's'.repeat(40)
-const MB = 1024 * 1024
-
-type Sock = FakeSocket
-
-let hub: Hub | null = null
-let now = Date.now()
-let changes: Change[] = []
-/** Every socket the hub opened, in order. */
-let opened: Sock[] = []
-const closers: (() => Promise<void>)[] = []
-
-function startHub(options: Partial<HubOptions> = {}): Hub {
-  now = Date.now() // tokens are checked against this clock
-  changes = []
-  const started = startInProcessHub({ secret: SECRET, log: silentLogger, clock: { now: () => now }, ...options })
-  opened = started.opened
-  hub = started.hub
-  hub.changes.subscribe((c) => changes.push(c))
-  return hub
-}
-
-/** A sidecar process (pm2 `restart_count`, `pid`) connecting and identifying. */
-async function join(agentId: string, { restart_count = 0, pid = 100, supervised = true } = {}): Promise<Sock> {
-  await hub!.app.request('/ws', { headers: { upgrade: 'websocket' } })
-  const sock = opened.at(-1)!
-  sock.send({
-    type: 'identify', agent_id: agentId, token: await signAgentToken(SECRET, agentId), protocol_version: 1, supervised,
-    instance_id: `${pid}-${restart_count}`,
-    pm2_info: { name: `agentcom-${agentId}`, pm_id: 0, pid, status: 'online', uptime_ms: 1, restart_count, memory_bytes: null },
-  })
-  await waitUntil(() => expect(sock.sent.map((m) => m.type)).toContain('identified'))
-  return sock
-}
-
-const stats = (rssMb: number) => ({ type: 'stats', rss_bytes: rssMb * MB, heap_used_bytes: 5 * MB, event_loop_delay_ms: 0.5, uptime_ms: 1234 })
-
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await hub!.app.request(`/api/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${await signAdminToken(SECRET)}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return { status: res.status, body: await res.json() }
-}
-
-/** Lets healing's asynchronous steps (a request filed, a decider step) run to their end. */
-const settle = async () => {
-  for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve))
-}
-
-const restartFrames = (sock: Sock) => sock.sent.filter((m) => m.type === 'restart_sidecar')
-
-async function webhook() {
-  const server = await startWebhookServer()
-  closers.push(server.close)
-  return server
-}
-
-afterEach(async () => {
-  vi.useRealTimers()
-  hub?.close()
-  hub = null
-  for (const close of closers.splice(0)) await close()
-})
+useHealingHub()
 
 describe('Agent.stats', () => {
   it('is null until the first report, then the last report with the time the hub got it', async () => {
@@ -85,12 +18,12 @@ describe('Agent.stats', () => {
     const sock = await join('s-1')
     expect((await api('GET', '/agents/s-1')).body.stats).toBeNull()
 
-    now += 500
-    changes = []
+    clock.now += 500
+    changes.length = 0
     sock.send(stats(80))
     expect(changes).toContainEqual({ type: 'agent', agent_id: 's-1', stats: true })
     const { body } = await api('GET', '/agents/s-1')
-    expect(body.stats).toEqual({ rss_bytes: 80 * MB, heap_used_bytes: 5 * MB, event_loop_delay_ms: 0.5, uptime_ms: 1234, at: now })
+    expect(body.stats).toEqual({ rss_bytes: 80 * MB, heap_used_bytes: 5 * MB, event_loop_delay_ms: 0.5, uptime_ms: 1234, at: clock.now })
     expect(body.quarantined).toBe(false)
     expect((await api('GET', '/agents')).body.agents[0].stats.rss_bytes).toBe(80 * MB)
   })
@@ -114,7 +47,7 @@ describe('crash loop', () => {
     await join('c-1', { restart_count: 1, pid: 101 })
     await join('c-1', { restart_count: 2, pid: 102 })
     expect((await api('GET', '/agents/c-1')).body.quarantined).toBe(false)
-    changes = []
+    changes.length = 0
     await join('c-1', { restart_count: 3, pid: 103 })
 
     const agent = (await api('GET', '/agents/c-1')).body
@@ -124,7 +57,7 @@ describe('crash loop', () => {
     const view = (await api('GET', '/healing')).body
     expect(view.actions).toHaveLength(1)
     const action = view.actions[0]
-    expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: now })
+    expect(action).toMatchObject({ agent_id: 'c-1', rule: 'crash_loop', action: 'quarantine', state: 'quarantined', restart_id: null, at: clock.now })
     expect(changes).toContainEqual({ type: 'healing', action_id: action.action_id })
     expect(await hub!.healing.action(action.action_id)).toEqual(action)
 
@@ -233,54 +166,6 @@ describe('memory rule', () => {
   })
 })
 
-describe('restart outcomes and waiting restarts', () => {
-  it('a healing restart that does not come back fails and alerts heal_failed', async () => {
-    const lines: any[] = []
-    startHub({ healing: { maxMemoryMb: 100 }, restartTimeoutMs: 5000, log: createLogger('hub', (line) => lines.push(JSON.parse(line))) })
-    const sock = await join('f-1')
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    sock.send(stats(150))
-    sock.send(stats(150))
-    await settle()
-    const restartId = restartFrames(sock)[0].restart_id
-    sock.send({ type: 'agent_restarting', reason: 'heal:memory', restart_id: restartId })
-    sock.drop() // and never comes back
-    vi.advanceTimersByTime(4999)
-    await settle()
-    expect((await api('GET', '/healing')).body.actions[0].state).toBe('restarting')
-    vi.advanceTimersByTime(1)
-    await settle()
-    const action = (await api('GET', '/healing')).body.actions[0]
-    expect(action).toMatchObject({ state: 'failed', restart_id: restartId })
-    expect(lines.filter((l) => l.msg === 'healing alert')).toEqual([
-      expect.objectContaining({ type: 'heal_failed', agent_id: 'f-1', rule: 'memory', detail: action.detail }),
-    ])
-  })
-
-  it('an overdue restart held by the cooldown starts when the cooldown ends, with nothing else happening', async () => {
-    startHub({ healing: { maxMemoryMb: 100, cooldownS: 10 } })
-    const first = await join('w-1')
-    first.send(stats(150))
-    first.send(stats(150))
-    const sock = await join('w-1', { restart_count: 1, pid: 101 }) // the memory restart completed: cooldown starts
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    hub!.healing!.taskOverdue('w-1', 'task t-9 overdue')
-    await settle()
-    expect(restartFrames(sock)).toEqual([])
-    await settle()
-    expect(hub!.fleet.isAvailable('w-1')).toBe(false)
-
-    now += 9_999
-    vi.advanceTimersByTime(9_999)
-    await settle()
-    expect(restartFrames(sock)).toEqual([])
-    now += 1
-    vi.advanceTimersByTime(1)
-    await settle()
-    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
-  })
-})
-
 describe('healing routes', () => {
   it('GET /healing shows policy, paused and actions newest first; pause and resume answer the view', async () => {
     startHub({ healing: { crashLimit: 1, windowS: 60, maxMemoryMb: 512, maxConcurrent: 2, cooldownS: 5, maxPerAgent: 4 } })
@@ -288,7 +173,7 @@ describe('healing routes', () => {
     expect(await api('GET', '/healing')).toEqual({ status: 200, body: { paused: false, policy, actions: [] } })
     await join('x-1')
     await join('x-1', { restart_count: 1, pid: 2 })
-    now += 10
+    clock.now += 10
     await join('x-2')
     await join('x-2', { restart_count: 1, pid: 3 })
     const { body } = await api('GET', '/healing')
@@ -306,55 +191,5 @@ describe('healing routes', () => {
       expect(res.status).toBe(401)
       expect(await res.json()).toEqual({ error: 'unauthorized' })
     }
-  })
-})
-
-describe('task_overdue', () => {
-  it('the hub\'s overdue backstop is a healing action: a force restart within the budget', async () => {
-    startHub({ taskGraceMs: 1000 })
-    const sock = await join('o-1')
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    const task = await api('POST', '/tasks', { input: 1, timeout_ms: 2000 })
-    expect(sock.sent.map((m) => m.type)).toContain('task_assign') // dispatched on the way to the 201
-    sock.send({ type: 'task_accepted', task_id: task.body.task_id })
-    // The deadline is on the hub's clock (assigned_at + timeout_ms + grace), reached with it.
-    now += 2999
-    vi.advanceTimersByTime(2999)
-    await settle()
-    expect(restartFrames(sock)).toEqual([])
-    now += 1
-    vi.advanceTimersByTime(1)
-    await settle()
-    expect(restartFrames(sock)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
-    await settle()
-    expect((await api('GET', '/healing')).body.actions).toEqual([expect.objectContaining({
-      agent_id: 'o-1', rule: 'task_overdue', action: 'restart', state: 'commanded',
-      restart_id: restartFrames(sock)[0].restart_id, detail: `task ${task.body.task_id} not heard of in 3 s`,
-    })])
-  })
-
-
-  it('waits for the budget, holding the agent out of dispatch meanwhile', async () => {
-    startHub({ healing: { maxMemoryMb: 100 } })
-    const a = await join('o-1')
-    const b = await join('o-2')
-    for (const s of [a, a]) s.send(stats(150)) // o-1's memory restart takes the one slot
-    await settle()
-    expect(restartFrames(a)).toHaveLength(1)
-
-    hub!.healing!.taskOverdue('o-2', 'task t-1 overdue')
-    await settle()
-    expect(restartFrames(b)).toEqual([])
-    await settle()
-    expect(hub!.fleet.isAvailable('o-2')).toBe(false)
-    await api('POST', '/tasks', { input: 1 })
-    await Promise.resolve()
-    expect(b.sent.filter((m) => m.type === 'task_assign')).toEqual([])
-
-    await join('o-1', { restart_count: 1, pid: 101 }) // the slot frees: the overdue restart starts
-    await settle()
-    expect(restartFrames(b)).toEqual([expect.objectContaining({ reason: 'task_overdue', mode: 'force' })])
-    const actions = (await api('GET', '/healing')).body.actions
-    expect(actions[0]).toMatchObject({ agent_id: 'o-2', rule: 'task_overdue', action: 'restart', state: 'commanded', detail: 'task t-1 overdue' })
   })
 })

@@ -91,7 +91,7 @@ export function createHub(options: HubOptions) {
   const tasks: HubTaskOwner = new HubTaskOwner({
     shared: sharedTasks, holds: options.cluster && ((agentId) => cluster!.holds(agentId)),
     fleet, changes, log, newId, now: () => clock.now(), store: options.taskStore ?? null, storeRetryMs: o.storeRetryMs,
-    maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs,
+    maxAttempts: o.maxTaskAttempts, maxFinished: o.maxFinishedTasks, defaultTimeoutMs: o.taskTimeoutMs, maxQueuedTasks: o.maxQueuedTasks,
     acceptTimeoutMs: o.acceptTimeoutMs, graceMs: o.taskGraceMs,
     onForget: (ids) => localOutputs?.forget(ids),
     // THE hook for an agent that never reported its task: a healing action (a force restart
@@ -157,9 +157,9 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   // One admin backend over either store: a cluster's rows, or this hub's memory (whose answers wait for its saves).
-  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, tasks, healing, hubId, maxQueuedTasks: o.maxQueuedTasks })
+  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, healing, hubId })
   const admin = countTaskCreation(answerOnceSaved(
-    createAdmin({ store: adminStore, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
+    createAdmin({ store: adminStore, tasks: tasks.admin, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: localHealing!, hubId, log: { capacity: options.eventBuffer } })
   // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
   // Subscribed before the streams, so the views are read before they are serialized.

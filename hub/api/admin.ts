@@ -13,6 +13,7 @@ import { taskView, type AgentView, type RolloutView, type TaskView } from './vie
 import type { AgentPage, AgentsQuery } from '../agents/agent-pages.ts'
 import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from '../tasks/rules.ts'
 import type { AdminStore } from './admin-store.ts'
+import type { TaskAdmin } from '../tasks/task-admin.ts'
 
 export type { AgentView, RolloutView, TaskView } from './views.ts'
 
@@ -73,8 +74,10 @@ export interface AdminBackend {
 
 /** What the answers are made with, the same on one hub and in a cluster. */
 export interface AdminDeps {
-  /** Agents and tasks, healing's switch: one hub's memory (memory-admin-store.ts) or the cluster's rows (hub/pg/pg-admin-store.ts). */
+  /** Agents and healing's switch: one hub's memory (memory-admin-store.ts) or the cluster's rows (hub/pg/pg-admin-store.ts). */
   store: AdminStore
+  /** The hub's task owner's answers (hub/tasks/hub-task-owner.ts `admin`), over either store. */
+  tasks: TaskAdmin
   /** The hub's restart engine (hub/agents/restart-engine.ts), over either store. */
   restarts: Pick<RestartEngine, 'command'>
   /** The hub's rollout engine (hub/rollouts/engine.ts), over either store. */
@@ -87,7 +90,7 @@ export interface AdminDeps {
  * The admin answers, written once over the store's named operations: the same JSON from one
  * hub's memory and from a cluster's rows.
  */
-export function createAdmin({ store, restarts, rollouts, defaultTimeoutMs }: AdminDeps): AdminBackend {
+export function createAdmin({ store, tasks, restarts, rollouts, defaultTimeoutMs }: AdminDeps): AdminBackend {
   const bounded = store.bounded?.bind(store) ?? ((work) => work())
   const newTask = (timeoutMs: number | undefined, extras: Partial<TaskExtras> | undefined) => {
     const given: Record<string, unknown> = { ...TASK_EXTRAS_DEFAULTS }
@@ -106,19 +109,19 @@ export function createAdmin({ store, restarts, rollouts, defaultTimeoutMs }: Adm
     // Lifts a quarantine too.
     resume: (agentId) => bounded(() => agentAfter(agentId, store.setDrained(agentId, false))),
     createTask: (input, pinned, timeoutMs, extras) =>
-      bounded(async () => taskView(await store.insertTask({ input, pinned, ...newTask(timeoutMs, extras) }))),
+      bounded(async () => taskView(await tasks.insert({ input, pinned, ...newTask(timeoutMs, extras) }))),
     createTasksForAll: (input, timeoutMs, extras) =>
-      bounded(async () => (await store.insertTaskForAll({ input, ...newTask(timeoutMs, extras) })).map(taskView)),
+      bounded(async () => (await tasks.insertForAll({ input, ...newTask(timeoutMs, extras) })).map(taskView)),
     getTask: (taskId) => bounded(async () => {
-      const task = await store.task(taskId)
+      const task = await tasks.get(taskId)
       return task ? taskView(task) : null
     }),
     listTasks: (query) => bounded(async () => {
-      const page = await store.tasks(query)
+      const page = await tasks.list(query)
       return { tasks: page.tasks.map(taskView), next_cursor: page.next_cursor }
     }),
     cancelTask: (taskId) => bounded(async () => {
-      const answer = await store.cancelTask(taskId)
+      const answer = await tasks.cancel(taskId)
       return answer.ok ? { ok: true, task: taskView(answer.task) } : answer
     }),
     createRollout: (request) => bounded(() => rollouts.create(request)),

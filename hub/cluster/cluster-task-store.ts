@@ -9,6 +9,7 @@ import type { Sql } from '../pg/connect.ts'
 import { PgTaskStore, TASKS_NUDGE } from '../pg/pg-task-store.ts'
 import type { TaskRow } from '../pg/task-queue.ts'
 import { countQueuedTasks } from '../pg/metrics.ts'
+import { PgTaskAdmin } from '../pg/pg-task-admin.ts'
 import { ClusterTaskOutputs } from '../tasks/pg-output.ts'
 import type { OpenSharedTasks } from '../tasks/shared-tasks.ts'
 import type { TaskRows } from './task-rows.ts'
@@ -37,6 +38,7 @@ export function createClusterTasks(d: { sql: Sql; bus: PgBus; lease: { readonly 
         store, claimPath, outputs,
         nudgeAll: () => d.bus.publish(ALL_HUBS, { ...TASKS_NUDGE }),
         queuedCount: () => countQueuedTasks(d.sql),
+        admin: (here) => new PgTaskAdmin({ sql: d.sql, bus: d.bus, hubId: d.hubId, store, maxQueuedTasks: hub.maxQueuedTasks, here }),
       }
     },
     get opened() {

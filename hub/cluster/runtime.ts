@@ -125,17 +125,14 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
     // Tasks: the hub's one engine (hub/tasks/task-engine.ts) over `store.tasks`, the rows (cluster-task-store.ts).
     const tasks = local.tasks
-    const { store: taskStore, rows: taskRows } = clusterTasks.opened
+    const { rows: taskRows } = clusterTasks.opened
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
     const rollouts = local.rollouts
     // The admin answers' store (createHub's `store.admin`), handed the owners it tells of its changes.
     adminStore.attach({
-      newId: local.newId, maxQueuedTasks: local.maxQueuedTasks, taskStore, healing,
-      drained: (id, drained) => presence.applyDrained(id, drained),
+      healing, drained: (id, drained) => presence.applyDrained(id, drained),
       agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
-      taskChanged: (id, row) => tasks.changed(id, row),
-      cancelTask: (agentId, taskId) => tasks.cancelHere(agentId, taskId),
     })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),

@@ -5,7 +5,8 @@
  * the events and app.ts read; its deadlines are the sweep's (immediate-sweep.ts): one timer at
  * the earliest, re-armed when a task is handed out or an agent goes. A cluster's are the shared
  * store it is handed (shared-tasks.ts: the rows, their claim path, the bus's nudge), whose
- * deadlines the cluster's sweep keeps on the database's clock and whose admin reads the rows.
+ * deadlines the cluster's sweep keeps on the database's clock. Either way it gives the admin
+ * API's task answers (`admin`, task-admin.ts): memory-task-admin.ts, or the shared store's rows.
  */
 import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import type { TaskOutcome } from '../../shared/protocol.ts'
@@ -19,6 +20,8 @@ import type { CancelAnswer, TaskRecord } from './task-options.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { OverdueTask } from './overdue.ts'
 import type { SharedTasks } from './shared-tasks.ts'
+import type { TaskAdmin } from './task-admin.ts'
+import { createMemoryTaskAdmin } from './memory-task-admin.ts'
 
 export interface HubTaskOwnerDeps {
   fleet: Fleet
@@ -35,6 +38,8 @@ export interface HubTaskOwnerDeps {
   maxAttempts: number
   maxFinished: number
   defaultTimeoutMs: number
+  /** AGENTCOM_MAX_QUEUED_TASKS for the admin's creations (a cluster's store counts its own). Default: no cap. */
+  maxQueuedTasks?: number
   acceptTimeoutMs: number
   graceMs: number
   onForget?(ids: string[]): void
@@ -52,6 +57,8 @@ interface OneHubTasks {
 export class HubTaskOwner {
   /** The one engine, over the memory store or the shared one (the cluster's sweep, bus and admin drive it too). */
   readonly engine: TaskEngine
+  /** The admin API's task answers (create, list, get, cancel), over the memory store or the rows. */
+  readonly admin: TaskAdmin
   private readonly one: OneHubTasks | null
 
   constructor(private readonly d: HubTaskOwnerDeps) {
@@ -64,10 +71,14 @@ export class HubTaskOwner {
       })
       this.engine = engine
       this.one = null
+      this.admin = shared.admin({
+        newId: d.newId, changed: (taskId, row) => engine.changed(taskId, row), cancelHere: (agentId, taskId) => engine.cancelHere(agentId, taskId),
+      })
       return
     }
     this.one = this.startOneHub(holds)
     this.engine = this.one.engine
+    this.admin = createMemoryTaskAdmin({ fleet: d.fleet, tasks: this, maxQueuedTasks: d.maxQueuedTasks })
   }
 
   private startOneHub(holds: (agentId: string) => boolean): OneHubTasks {
@@ -106,7 +117,7 @@ export class HubTaskOwner {
     return { store, engine, sweep, unsubscribe }
   }
 
-  /** Whether the tasks are a cluster's, shared with other hubs (the admin surface below is one hub's). */
+  /** Whether the tasks are a cluster's, shared with other hubs (the reads below are one hub's; `admin` answers in both). */
   get isShared(): boolean {
     return this.one === null
   }

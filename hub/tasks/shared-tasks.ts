@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.ts'
 import type { ClaimPath } from './claim-path.ts'
 import type { TaskOutputStore } from './output.ts'
 import type { KeptTask, TaskQueueStore } from './task-queue-store.ts'
+import type { TaskAdmin, TaskAdminHere } from './task-admin.ts'
 
 export interface SharedTasks<T extends KeptTask = KeptTask> {
   store: TaskQueueStore<T>
@@ -19,6 +20,8 @@ export interface SharedTasks<T extends KeptTask = KeptTask> {
   outputs: TaskOutputStore
   /** Tasks of the whole fleet waiting for an agent (GET /metrics). */
   queuedCount(): Promise<number>
+  /** The admin API's task answers over the shared store, told of this hub's engine (the task owner opens them). */
+  admin(here: TaskAdminHere): TaskAdmin
 }
 
 /** What the hub gives the shared tasks it is handed, to build them over. */

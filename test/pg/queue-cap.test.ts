@@ -9,6 +9,7 @@ import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { createAdmin, type AdminBackend } from '../../hub/api/admin.ts'
 import { PgAdminStore } from '../../hub/pg/pg-admin-store.ts'
+import { PgTaskAdmin } from '../../hub/pg/pg-task-admin.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { QueueFull } from '../../hub/security/queue-cap.ts'
 import { useMigratedDatabase } from '../../support/test-database.ts'
@@ -27,13 +28,9 @@ afterAll(async () => {
 
 function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminBackend {
   let n = 0
-  const store = new PgAdminStore({ sql, bus, hubId })
-  store.attach({
-    newId: () => `${hubId}-task-${++n}`, maxQueuedTasks,
-    taskStore: new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks }),
-    healing: {} as never, drained: () => {}, taskChanged: () => {},
-  })
-  return createAdmin({ store, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
+  const store = new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks })
+  const tasks = new PgTaskAdmin({ sql, bus, hubId, store, maxQueuedTasks, here: { newId: () => `${hubId}-task-${++n}`, changed: () => {}, cancelHere: () => {} } })
+  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 const queued = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE status = 'queued'`)[0].n

@@ -14,6 +14,7 @@ import { PgTaskStore } from '../../hub/pg/pg-task-store.ts'
 import { silentLogger } from '../../shared/log.ts'
 import { createAdmin, type AdminBackend } from '../../hub/api/admin.ts'
 import { PgAdminStore } from '../../hub/pg/pg-admin-store.ts'
+import { PgTaskAdmin } from '../../hub/pg/pg-task-admin.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
 
@@ -70,13 +71,10 @@ async function strandedTransactions(): Promise<number> {
 
 function clusterAdmin(): AdminBackend {
   let n = 0
-  const store = new PgAdminStore({ sql, bus, hubId: 'hub-t' })
   // Creating a task touches neither rollouts nor healing.
-  store.attach({
-    newId: () => `task-${++n}`, taskStore: new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 }),
-    healing: {} as never, drained: () => {}, taskChanged: () => {},
-  })
-  return createAdmin({ store, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
+  const store = new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 })
+  const tasks = new PgTaskAdmin({ sql, bus, hubId: 'hub-t', store, here: { newId: () => `task-${++n}`, changed: () => {}, cancelHere: () => {} } })
+  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId: 'hub-t' }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 describe('transactions on a pool whose connections are pipelining', () => {

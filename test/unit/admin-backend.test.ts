@@ -3,11 +3,12 @@
  * them is the same on either store: a task's defaults filled in, views made by views.ts, every
  * answer run under the store's `bounded` (a cluster's deadline), and an agent answered at once
  * when the store answers at once (one hub: an admin GET answered in the turn it arrived in).
- * The store here records the operations asked of it.
+ * The store and the task answers here record the operations asked of them.
  */
 import { describe, expect, it } from 'vitest'
 import { createAdmin } from '../../hub/api/admin.ts'
-import type { AdminStore, NewTask } from '../../hub/api/admin-store.ts'
+import type { AdminStore } from '../../hub/api/admin-store.ts'
+import type { NewTask, TaskAdmin } from '../../hub/tasks/task-admin.ts'
 import { agentView, type AgentFacts, type TaskFacts } from '../../hub/api/views.ts'
 import type { RolloutEngine } from '../../hub/rollouts/engine.ts'
 
@@ -31,24 +32,26 @@ function recordingStore(bounded?: AdminStore['bounded']) {
     agent: (agentId) => (agentId === 'a-1' ? agentView(FACTS, true, 'hub-x') : null),
     agents: async () => ({ agents: [] }),
     setDrained: async (agentId) => agentId === 'a-1',
-    insertTask: async (task) => (inserted.push(task), taskOf(task)),
-    insertTaskForAll: async (task) => (inserted.push(task), [taskOf({ ...task, pinned: 'a-1' })]),
-    task: async () => null,
-    tasks: async () => ({ tasks: [], next_cursor: null }),
-    cancelTask: async () => ({ ok: false, error: 'task_not_found' }),
     healing: async () => ({ paused: false }) as never,
     pauseHealing: async () => ({ paused: true }) as never,
     resumeHealing: async () => ({ paused: false }) as never,
     bounded,
   }
-  return { store, inserted }
+  const tasks: TaskAdmin = {
+    insert: async (task) => (inserted.push(task), taskOf(task)),
+    insertForAll: async (task) => (inserted.push(task), [taskOf({ ...task, pinned: 'a-1' })]),
+    get: async () => null,
+    list: async () => ({ tasks: [], next_cursor: null }),
+    cancel: async () => ({ ok: false, error: 'task_not_found' }),
+  }
+  return { store, tasks, inserted }
 }
 
 const engines = { restarts: { command: async () => ({ ok: false as const, error: 'agent_not_connected' as const }) }, rollouts: {} as RolloutEngine }
 
 describe('the admin backend over a store', () => {
   it('answers an agent at once when its store does, made by the one view function', () => {
-    const admin = createAdmin({ store: recordingStore().store, ...engines, defaultTimeoutMs: 5000 })
+    const admin = createAdmin({ ...recordingStore(), ...engines, defaultTimeoutMs: 5000 })
     const answer = admin.getAgent('a-1')
     expect(answer).not.toBeInstanceOf(Promise)
     expect(answer).toEqual({
@@ -59,8 +62,8 @@ describe('the admin backend over a store', () => {
   })
 
   it('fills in a task\'s defaults before the store inserts it, and answers its view', async () => {
-    const { store, inserted } = recordingStore()
-    const admin = createAdmin({ store, ...engines, defaultTimeoutMs: 5000 })
+    const { store, tasks, inserted } = recordingStore()
+    const admin = createAdmin({ store, tasks, ...engines, defaultTimeoutMs: 5000 })
     const view = await admin.createTask({ n: 1 }, 'a-1', undefined, { labels: undefined, retries: 2 })
     expect(inserted).toEqual([{ input: { n: 1 }, pinned: 'a-1', timeout_ms: 5000, extras: { labels: [], retries: 2, retry_delay_ms: 1000 } }])
     expect(view).toEqual({
@@ -73,8 +76,8 @@ describe('the admin backend over a store', () => {
 
   it('runs every answer that waits for the store under its bound', async () => {
     const runs: number[] = []
-    const { store } = recordingStore(async (work) => (runs.push(1), work()))
-    const admin = createAdmin({ store, ...engines, defaultTimeoutMs: 5000 })
+    const { store, tasks } = recordingStore(async (work) => (runs.push(1), work()))
+    const admin = createAdmin({ store, tasks, ...engines, defaultTimeoutMs: 5000 })
     expect(await admin.drain('a-1')).toMatchObject({ agent_id: 'a-1' })
     expect(await admin.resume('ghost')).toBeNull()
     expect(await admin.restart('a-1', { reason: 'r', mode: 'graceful', deadline_s: null })).toEqual({ ok: false, error: 'agent_not_connected' })

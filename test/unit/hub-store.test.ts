@@ -58,7 +58,7 @@ describe('the hub over its store', () => {
 
   it('refuses shared tasks without a cluster (their admin answers are the cluster\'s)', () => {
     const tasks: HubStore['tasks'] = () => ({
-      store: {} as never, outputs: {} as never, nudgeAll: async () => {}, queuedCount: async () => 0,
+      store: {} as never, outputs: {} as never, nudgeAll: async () => {}, queuedCount: async () => 0, admin: () => ({}) as never,
       claimPath: { start: () => ({ isIdle: () => false, nudge: () => {}, freed: () => {}, close: () => {} }) },
     })
     expect(() => createTestHub({ secret: SECRET, log: silentLogger, store: { restarts: memoryRestarts(), tasks } }))

@@ -35,7 +35,7 @@ function sharedOwner() {
   })
   let nudges = 0
   const shared: SharedTasks = {
-    store, outputs: new MemoryTaskOutputs(Date.now), queuedCount: async () => 42,
+    store, outputs: new MemoryTaskOutputs(Date.now), queuedCount: async () => 42, admin: () => ({}) as never,
     claimPath: clusterClaimPath({ claim: (agents) => store.claim(agents), lease: { valid: true }, fleet, log: silentLogger }),
     nudgeAll: async () => {
       nudges++

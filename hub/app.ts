@@ -157,7 +157,7 @@ export function createHub(options: HubOptions) {
     ? startLocalFleetAlerts({ fleet, rollouts, changes, alerts, episodes: alertEpisodes!, offlineMs: o.alertOfflineMs, clock, log })
     : null
   // One admin backend over either store: a cluster's rows, or this hub's memory (whose answers wait for its saves).
-  const adminStore = options.store?.admin ?? createMemoryAdminStore({ fleet, healing, hubId })
+  const adminStore = options.store?.admin?.({ changes, healing }) ?? createMemoryAdminStore({ fleet, healing, hubId })
   const admin = countTaskCreation(answerOnceSaved(
     createAdmin({ store: adminStore, tasks: tasks.admin, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
   const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: localHealing!, hubId, log: { capacity: options.eventBuffer } })

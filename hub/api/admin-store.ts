@@ -9,6 +9,8 @@
  */
 import type { AgentPage, AgentsQuery } from '../agents/agent-pages.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
+import type { ChangeFeed } from '../events/changes.ts'
 import type { AgentView } from './views.ts'
 
 export interface AdminStore {
@@ -34,3 +36,11 @@ export interface AdminStore {
    */
   bounded?<T>(work: () => Promise<T>): Promise<T>
 }
+
+/** What a hub opens a store of its own (HubStore.admin, a cluster's rows) with: its change feed and its healing runtime. */
+export interface AdminStoreHub {
+  changes: ChangeFeed
+  healing: HealingRuntime
+}
+
+export type OpenAdminStore = (hub: AdminStoreHub) => AdminStore

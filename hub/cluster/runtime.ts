@@ -103,10 +103,11 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     throw err
   }
   const restartStore = new PgRestartStore({ sql, bus, hubId: o.hubId })
-  const adminStore = new PgAdminStore({ sql, bus, hubId: o.hubId })
   const clusterTasks = createClusterTasks({ sql, bus, lease, hubId: o.hubId })
   let seam: ClusterSeam | null = null
   let healingOf: HealingRuntime | null = null
+  /** This hub's presence, made by the attach (createHub opens the admin store after it). */
+  let presenceOf: ClusterPresence | null = null
   o.log.info('cluster joined', { hub_id: o.hubId, lease_ms: o.leaseMs })
 
   const attach: ClusterAttach = (local) => {
@@ -115,7 +116,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const deliverRestart = (id: string) => restarts.deliver(id).catch((err) => local.log.warn('restart delivery failed', { restart_id: id, error: String(err) }))
     // Healing: the hub's one runtime over `store.healing`, the rows; stepped from the sweep and the bus.
     const healing = healingOf = local.healing
-    const presence: ClusterPresence = new ClusterPresence({
+    const presence: ClusterPresence = presenceOf = new ClusterPresence({
       sql, bus, lease, hubId: o.hubId, fleet: local.fleet, changes: local.changes, log: local.log, newId: local.newId,
       deliverRestart: (id) => restarts.deliver(id), pendingRestart: (id) => restartStore.pending(id),
       resumeAgent: (id) => void local.fleet.resume(id),
@@ -129,11 +130,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
     const rollouts = local.rollouts
-    // The admin answers' store (createHub's `store.admin`), handed the owners it tells of its changes.
-    adminStore.attach({
-      healing, drained: (id, drained) => presence.applyDrained(id, drained),
-      agentChanged: (id) => local.changes.publish({ type: 'agent', agent_id: id }),
-    })
     const events = new ClusterEvents(eventLog, {
       sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
       healingAction: (id) => healing.action(id), taskRow: (id) => taskRows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
@@ -216,7 +212,13 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     hubId: o.hubId, sql, bus, lease, revocations, attach, joinUses: createPgJoinUses(sql),
     store: {
       restarts: restartStore, rollouts: new PgRolloutStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs }),
-      tasks: clusterTasks.open, admin: adminStore,
+      tasks: clusterTasks.open,
+      // The admin answers' store, over the hub's healing runtime; a drain or resume of an agent held here is carried out by its presence.
+      admin: (hub) => new PgAdminStore({
+        sql, bus, hubId: o.hubId, healing: hub.healing,
+        drainedHere: (id, drained) => presenceOf?.applyDrained(id, drained),
+        agentChanged: (id) => hub.changes.publish({ type: 'agent', agent_id: id }),
+      }),
       // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
       healing: (context) => new PgHealingStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, ...context }),
     },

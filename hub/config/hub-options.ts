@@ -15,7 +15,7 @@ import type { HealingStore, HealingStoreContext } from '../healing/healing-store
 import type { ClusterAttach } from '../cluster-seam.ts'
 import type { RestartEngineDeps } from '../agents/restart-engine.ts'
 import type { RolloutStore } from '../rollouts/rollout-store.ts'
-import type { AdminStore } from '../api/admin-store.ts'
+import type { OpenAdminStore } from '../api/admin-store.ts'
 import type { EventStreamOptions } from '../events/event-stream.ts'
 import type { ProcessMetrics } from '../metrics/hub-metrics.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
@@ -157,8 +157,11 @@ export interface HubStore {
   restarts: RestartEngineDeps['store']
   /** Unset: this hub's memory, saved in its data dir (a single hub steps its rollouts on its own change feed). */
   rollouts?: RolloutStore
-  /** What the admin answers read and change (hub/api/admin-store.ts). Unset: this hub's memory. */
-  admin?: AdminStore
+  /**
+   * What the admin answers read and change (hub/api/admin-store.ts), opened over the hub's
+   * change feed and healing runtime once its cluster is attached. Unset: this hub's memory.
+   */
+  admin?: OpenAdminStore
   /**
    * Tasks shared with other hubs (a cluster's rows, their claim path, the bus's nudge), built
    * over the hub's fleet and settings. Unset: this hub's memory store, saved through `taskStore`.

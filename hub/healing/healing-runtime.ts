@@ -133,15 +133,18 @@ export class HealingRuntime {
 
   /**
    * `POST .../resume` on one hub: the agent takes tasks again, and its quarantine, if any, is
-   * lifted (at once; its events follow once saved). A cluster lifts it with the agent's row.
+   * lifted (at once; its events follow once saved). A cluster clears the agent's row, then lifts
+   * (liftQuarantine).
    */
   resumeAgent(agentId: string): AgentRecord | undefined {
     const rec = this.d.fleet.resume(agentId)
-    if (rec) {
-      void this.d.store.liftQuarantine(agentId).then((ids) => this.changed(ids))
-        .catch((err) => this.d.log.warn('could not lift a quarantine', { agent_id: agentId, error: String(err) }))
-    }
+    if (rec) void this.liftQuarantine(agentId).catch((err) => this.d.log.warn('could not lift a quarantine', { agent_id: agentId, error: String(err) }))
     return rec
+  }
+
+  /** An operator resumed the agent: its quarantine actions, if any, are lifted in the store, then on the events stream. */
+  async liftQuarantine(agentId: string): Promise<void> {
+    this.changed(await this.d.store.liftQuarantine(agentId))
   }
 
   /** Actions changed outside the decider (a quarantine lifted): on the events stream, and the decider looks. */

@@ -30,7 +30,7 @@ function clusterAdmin(bus: PgBus, hubId: string, maxQueuedTasks: number): AdminB
   let n = 0
   const store = new PgTaskStore({ sql, bus, hubId, log: silentLogger, maxAttempts: 5, maxQueuedTasks })
   const tasks = new PgTaskAdmin({ sql, bus, hubId, store, maxQueuedTasks, here: { newId: () => `${hubId}-task-${++n}`, changed: () => {}, cancelHere: () => {} } })
-  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
+  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId, healing: {} as never, drainedHere: () => {}, agentChanged: () => {} }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 const queued = async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks WHERE status = 'queued'`)[0].n

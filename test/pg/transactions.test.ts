@@ -74,7 +74,7 @@ function clusterAdmin(): AdminBackend {
   // Creating a task touches neither rollouts nor healing.
   const store = new PgTaskStore({ sql, bus, hubId: 'hub-t', log: silentLogger, maxAttempts: 5 })
   const tasks = new PgTaskAdmin({ sql, bus, hubId: 'hub-t', store, here: { newId: () => `task-${++n}`, changed: () => {}, cancelHere: () => {} } })
-  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId: 'hub-t' }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
+  return createAdmin({ store: new PgAdminStore({ sql, bus, hubId: 'hub-t', healing: {} as never, drainedHere: () => {}, agentChanged: () => {} }), tasks, rollouts: {} as RolloutEngine, restarts: {} as never, defaultTimeoutMs: 60_000 })
 }
 
 describe('transactions on a pool whose connections are pipelining', () => {

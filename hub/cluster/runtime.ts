@@ -190,11 +190,14 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       holds: (agentId) => presence.holds(agentId),
       // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
       restartMoved(restart) {
-        const announce = restart.rollout_id
-          ? bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: restart.rollout_id })
-          : HEALING_REASONS.has(restart.reason) ? bus.publish(ALL_HUBS, { kind: HEALING_NUDGE }) : null
-        if (restart.rollout_id) local.changes.publish({ type: 'rollout', rollout_id: restart.rollout_id })
-        void announce?.catch((err) => local.log.warn('could not announce a restart move', { restart_id: restart.restart_id, error: String(err) }))
+        if (!restart.rollout_id) {
+          // Healing's own nudge (its store's wakeDecider tells every hub); a lost one, the decider's sweep makes up for.
+          if (HEALING_REASONS.has(restart.reason)) healing.nudge()
+          return
+        }
+        void bus.publish(ALL_HUBS, { kind: ROLLOUT_NUDGE, rollout_id: restart.rollout_id })
+          .catch((err) => local.log.warn('could not announce a restart move', { restart_id: restart.restart_id, error: String(err) }))
+        local.changes.publish({ type: 'rollout', rollout_id: restart.rollout_id })
       },
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,

@@ -116,9 +116,9 @@ export class TaskEngine<TaskRow extends KeptTask = KeptTask> implements TaskOwne
     if (row.status === 'queued') await this.announce()
   }
 
-  /** One hub's cancel, answered at once (immediate-reports.ts); the cluster's is hub/pg/pg-admin-store.ts's statement. */
+  /** One hub's cancel, answered at once (immediate-reports.ts); the cluster's is hub/pg/pg-task-admin.ts's statement. */
   cancel(taskId: string): CancelAnswer {
-    if (!this.immediate) throw new Error('cancel() is the fast path\'s: a cluster cancels through hub/pg/pg-admin-store.ts')
+    if (!this.immediate) throw new Error('cancel() is the fast path\'s: a cluster cancels through hub/pg/pg-task-admin.ts')
     return this.immediate.cancel(taskId)
   }
 

@@ -60,7 +60,7 @@ export class MemoryEventLogStore implements EventLogStore<void> {
     return this.#log.capacity
   }
 
-  append(collect: () => NewEvent[] | Promise<NewEvent[]>): Promise<number> {
+  append(collect: (scope: void) => NewEvent[] | Promise<NewEvent[]>): Promise<number> {
     const appended = this.#queue.then(async () => {
       const events = await collect()
       for (const event of events) this.#log.append(event.kind, event.view)

@@ -90,7 +90,7 @@ export class EventLog {
    * serialized when first needed, so it must be a snapshot that nothing changes afterwards.
    */
   append(kind: string, data: unknown): string {
-    return this.#keep(new LoggedEvent(this.epoch, this.#lastSeq + 1, kind, data))
+    return this.keep(new LoggedEvent(this.epoch, this.#lastSeq + 1, kind, data))
   }
 
   /**
@@ -98,11 +98,16 @@ export class EventLog {
    * must be past the last one; numbers skipped (a rolled-back insert) are simply absent.
    */
   appendAt(seq: number, kind: string, json: string): string {
-    if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) throw new RangeError(`event ${seq} is not after ${this.#lastSeq}`)
-    return this.#keep(new LoggedEvent(this.epoch, seq, kind, undefined, json))
+    return this.keep(new LoggedEvent(this.epoch, seq, kind, undefined, json))
   }
 
-  #keep(event: LoggedEvent): string {
+  /**
+   * Keeps an event read from an EventLogStore (event-log-store.ts) as it is, its view unserialized
+   * when the store held it so. It must be of this log's epoch and past the last one.
+   */
+  keep(event: LoggedEvent): string {
+    if (event.epoch !== this.epoch) throw new RangeError(`event ${event.id} is not of epoch ${this.epoch}`)
+    if (!Number.isSafeInteger(event.seq) || event.seq <= this.#lastSeq) throw new RangeError(`event ${event.seq} is not after ${this.#lastSeq}`)
     this.#lastSeq = event.seq
     this.#ring[event.seq % this.capacity] = event
     for (const listener of this.#listeners) {

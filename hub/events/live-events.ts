@@ -15,14 +15,6 @@ import type { EventLogStore, NewEvent } from './event-log-store.ts'
 /** The event names the stream carries, besides `reset`. `audit` is published by the audit trail (hub/access/). */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing' | 'audit'
 
-/** What the events route streams from. */
-export interface LiveEventSource {
-  readonly log: EventLog
-  /** Appends an event whose view its owner has already shaped (healing actions, audit records). */
-  publish(kind: LiveEventKind, view: unknown): void
-  close(): void
-}
-
 /**
  * How the changes of one write become views. `read` resolves with what reads them in the store's
  * append order (given its scope: a cluster's transaction under the events' lock), or null when
@@ -51,7 +43,7 @@ export interface LiveEventsOptions<Scope> {
 /** Events read from the store at a time. */
 const READ_BATCH = 1000
 
-export class LiveEvents<Scope = unknown> implements LiveEventSource {
+export class LiveEvents<Scope = unknown> {
   readonly log: EventLog
   /** Resolves once the store's newest events are in the log (a cluster's, for replay from the start). */
   readonly ready: Promise<void>

@@ -45,8 +45,10 @@ export interface EventLogStore<Scope = unknown> {
 export class MemoryEventLogStore implements EventLogStore<void> {
   readonly #log: EventLog
   #listeners = new Set<(seq: number) => void>()
-  /** The append running now: the next one's `collect` waits for it, as a row insert waits on the lock. */
+  /** The last append waiting for its views: the next one's `collect` waits for it, as a row insert waits on the lock. */
   #queue: Promise<unknown> = Promise.resolve()
+  /** Appends whose views are still to come. */
+  #busy = 0
 
   constructor(options: EventLogOptions = {}) {
     this.#log = new EventLog(options)
@@ -61,34 +63,48 @@ export class MemoryEventLogStore implements EventLogStore<void> {
   }
 
   append(collect: (scope: void) => NewEvent[] | Promise<NewEvent[]>): Promise<number> {
-    const appended = this.#queue.then(async () => {
-      const events = await collect()
-      for (const event of events) this.#log.append(event.kind, event.view)
-      return events.length === 0 ? 0 : this.#log.lastSeq
-    })
-    this.#queue = appended.catch(() => undefined)
-    return appended.then((seq) => {
-      if (seq === 0) return seq
-      for (const listener of this.#listeners) {
-        try {
-          listener(seq)
-        } catch {
-          // A reader that failed to wake up reads on its next one; the append itself stands.
-        }
+    // Nothing under way and views read at once (one hub's): kept now, without a turn of waiting.
+    if (this.#busy === 0) {
+      let events: NewEvent[] | Promise<NewEvent[]>
+      try {
+        events = collect()
+      } catch (err) {
+        return Promise.reject(err)
       }
-      return seq
-    })
+      if (Array.isArray(events)) return Promise.resolve(this.#keep(events))
+      return this.#queued(events)
+    }
+    return this.#queued(this.#queue.then(() => collect()))
   }
 
-  async after(seq: number, limit: number): Promise<LoggedEvent[]> {
-    // Older than the ring: from its oldest, as rows trimmed away are simply not there.
-    const from = Math.max(0, Math.floor(seq), this.#log.lastSeq - this.capacity)
-    const replay = this.#log.since(`${this.epoch}-${from}`)
-    return replay.reset ? [] : replay.events.slice(0, Math.max(0, limit))
+  /** An append whose views come later: the next ones wait for it. */
+  #queued(events: Promise<NewEvent[]>): Promise<number> {
+    this.#busy++
+    const appended = events.then((got) => this.#keep(got)).finally(() => { this.#busy-- })
+    this.#queue = appended.catch(() => undefined)
+    return appended
   }
 
-  async newest(): Promise<number> {
-    return this.#log.lastSeq
+  #keep(events: NewEvent[]): number {
+    if (events.length === 0) return 0
+    for (const event of events) this.#log.append(event.kind, event.view)
+    const seq = this.#log.lastSeq
+    for (const listener of this.#listeners) {
+      try {
+        listener(seq)
+      } catch {
+        // A reader that failed to wake up reads on its next one; the append itself stands.
+      }
+    }
+    return seq
+  }
+
+  after(seq: number, limit: number): Promise<LoggedEvent[]> {
+    return Promise.resolve(this.#log.after(Math.max(0, Math.floor(seq)), limit))
+  }
+
+  newest(): Promise<number> {
+    return Promise.resolve(this.#log.lastSeq)
   }
 
   /** The ring holds `capacity` and overwrites the oldest: nothing to drop. */

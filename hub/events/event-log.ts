@@ -131,13 +131,19 @@ export class EventLog {
     const seq = this.#parse(lastEventId)
     const oldest = Math.max(1, this.#lastSeq - this.capacity + 1)
     if (seq === null || seq > this.#lastSeq || seq + 1 < oldest) return { reset: true, lastId: this.lastId }
+    return { reset: false, events: this.after(seq, this.capacity) }
+  }
+
+  /** The events kept after number `seq`, oldest first, at most `limit` (older ones are gone from the ring). */
+  after(seq: number, limit: number): LoggedEvent[] {
     const events: LoggedEvent[] = []
-    for (let s = seq + 1; s <= this.#lastSeq; s++) {
+    const last = Math.min(this.#lastSeq, seq + Math.max(0, limit))
+    for (let s = Math.max(seq + 1, this.#lastSeq - this.capacity + 1); s <= last; s++) {
       // A slot holds an older event, or none, where a number was skipped (appendAt).
       const event = this.#ring[s % this.capacity]
       if (event?.seq === s) events.push(event)
     }
-    return { reset: false, events }
+    return events
   }
 
   /** Live events from now on; returns the unsubscribe. */

@@ -155,10 +155,15 @@ export class LiveEvents<Scope = unknown> {
     try {
       const viewing = changes.length === 0 ? null : await this.o.views.read(changes)
       if (!viewing && published.length === 0) return
-      await this.o.store.append(async (scope) => {
-        const events = viewing ? [...await viewing.collect(scope), ...published] : published
+      const withPublished = (viewed: NewEvent[]) => {
+        const events = published.length === 0 ? viewed : [...viewed, ...published]
         if (this.o.ownView) for (const e of events) this.o.ownView(e.kind, e.view)
         return events
+      }
+      // Views read at once (one hub's memory) are appended in the same step, without a turn more.
+      await this.o.store.append((scope) => {
+        const viewed = viewing ? viewing.collect(scope) : []
+        return Array.isArray(viewed) ? withPublished(viewed) : viewed.then(withPublished)
       })
     } catch (err) {
       // The live view misses these (its clients see the next ones); nothing promised is lost.

@@ -7,6 +7,9 @@
 import { describe, expect, it } from 'vitest'
 import type { EventLogStore, NewEvent } from '../hub/events/event-log-store.ts'
 import { waitFor } from './wait.ts'
+import { ChangeFeed } from '../hub/events/changes.ts'
+import { LiveEvents } from '../hub/events/live-events.ts'
+import { silentLogger } from '../shared/log.ts'
 
 export interface EventLogStoreUnderTest {
   /** A store whose `capacity` is `capacity`; it may hold events of earlier tests (numbers are read relative to `newest`). */
@@ -110,6 +113,42 @@ export function describeEventLogStore(name: string, under: EventLogStoreUnderTes
       await waitFor(() => stillListening, (seen) => seen.includes(next), { what: 'the second wake-up' })
       offToo()
       expect(woken).not.toContain(next)
+    })
+    it('carries the one events owner: ids of the store, one event per thing and turn, replay after an id, reset past the buffer', async () => {
+      const store = await under.open(3)
+      const changes = new ChangeFeed()
+      const tasks = new Map<string, { n: number }>()
+      const events = new LiveEvents({
+        changes, store, log: silentLogger,
+        views: { read: async (cs) => ({ collect: () => cs.flatMap((c) => c.type === 'task' && tasks.has(c.task_id) ? [{ kind: 'task', view: tasks.get(c.task_id) }] : []) }) },
+      })
+      await events.ready
+      const start = events.log.lastId
+      for (let n = 1; n <= 4; n++) {
+        tasks.set(`t-${n}`, { n })
+        changes.publish({ type: 'task', task_id: `t-${n}` })
+        await events.settled()
+      }
+      events.publish('audit', { n: 5 })
+      await events.settled()
+      const seq = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1))
+      expect(events.log.lastId).toBe(`${store.epoch}-${await store.newest()}`)
+      const replay = events.log.since(`${store.epoch}-${seq(events.log.lastId) - 2}`)
+      expect(replay.reset ? 'reset' : replay.events.map((e) => [e.kind, JSON.parse(e.json).n])).toEqual([['task', 4], ['audit', 5]])
+      // Five events past a buffer of three, an id of another epoch, one in the future.
+      for (const id of [start, 'other-1', `${store.epoch}-${seq(events.log.lastId) + 1}`]) {
+        expect(events.log.since(id), id).toEqual({ reset: true, lastId: events.log.lastId })
+      }
+      const before = events.log.lastId
+      tasks.set('t-1', { n: 6 })
+      changes.publish({ type: 'task', task_id: 't-1' })
+      tasks.set('t-1', { n: 7 })
+      changes.publish({ type: 'task', task_id: 't-1' })
+      changes.publish({ type: 'task', task_id: 'gone' })
+      await events.settled()
+      const coalesced = events.log.since(before)
+      expect(coalesced.reset ? 'reset' : ns(coalesced.events)).toEqual([7])
+      events.close()
     })
   })
 }

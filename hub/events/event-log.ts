@@ -94,16 +94,9 @@ export class EventLog {
   }
 
   /**
-   * Keeps an event numbered elsewhere (a cluster's events table), already serialized. `seq`
-   * must be past the last one; numbers skipped (a rolled-back insert) are simply absent.
-   */
-  appendAt(seq: number, kind: string, json: string): string {
-    return this.keep(new LoggedEvent(this.epoch, seq, kind, undefined, json))
-  }
-
-  /**
    * Keeps an event read from an EventLogStore (event-log-store.ts) as it is, its view unserialized
-   * when the store held it so. It must be of this log's epoch and past the last one.
+   * when the store held it so (a cluster's comes as JSON text). It must be of this log's epoch and
+   * past the last one; numbers skipped (a rolled-back insert) are simply absent.
    */
   keep(event: LoggedEvent): string {
     if (event.epoch !== this.epoch) throw new RangeError(`event ${event.id} is not of epoch ${this.epoch}`)
@@ -139,7 +132,7 @@ export class EventLog {
     const events: LoggedEvent[] = []
     const last = Math.min(this.#lastSeq, seq + Math.max(0, limit))
     for (let s = Math.max(seq + 1, this.#lastSeq - this.capacity + 1); s <= last; s++) {
-      // A slot holds an older event, or none, where a number was skipped (appendAt).
+      // A slot holds an older event, or none, where a number was skipped (keep).
       const event = this.#ring[s % this.capacity]
       if (event?.seq === s) events.push(event)
     }

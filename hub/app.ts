@@ -176,7 +176,8 @@ export function createHub(options: HubOptions) {
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
   const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })
-  history.start(events.log)
+  // From the events after those already in the store (a cluster's newest, read at start), which are not news.
+  void events.ready.then(() => { if (!closing.signal.aborted) history.start(events.log) })
   const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log }, events.ready)
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })

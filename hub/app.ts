@@ -27,6 +27,8 @@ import { dashboardRoutes } from './dashboard/dashboard-routes.ts'
 import { createAdmin, StorageUnavailable } from './api/admin.ts'
 import { createMemoryAdminStore } from './api/memory-admin-store.ts'
 import { LiveEvents } from './events/live-events.ts'
+import { MemoryEventLogStore } from './events/event-log-store.ts'
+import { memoryEventViews } from './events/memory-views.ts'
 import { EventStreams } from './events/event-stream.ts'
 import { DEFAULTS, type HubOptions } from './config/hub-options.ts'
 import { httpHardening } from './security/headers.ts'
@@ -147,10 +149,20 @@ export function createHub(options: HubOptions) {
     readFleet: async () => ({ agents: (await admin.listAgents({})).agents, queuedTasks: await tasks.queuedTasks() }),
     connections: () => sockets.size, eventClients: () => streams.size,
   })
+  if (options.cluster && !options.store?.events) throw new Error('options.store.events is required with options.cluster (the cluster runtime\'s event rows)')
+  // The events stream: one owner over this hub's memory log, or over the cluster's rows (the fleet's one stream).
+  const events = new LiveEvents({
+    changes, log, ...(options.store?.events?.({ rollouts, healing }) ?? {
+      store: new MemoryEventLogStore({ capacity: options.eventBuffer }),
+      views: memoryEventViews({ fleet, tasks, rollouts: rolloutRecords, healing: localHealing!, hubId }),
+    }),
+    // A cluster's counters count the views of this hub's own changes; a single hub's, its whole log (below).
+    ownView: options.cluster && ((kind, view) => metrics.counters.view(kind, view)),
+  })
   const cluster = options.cluster?.({
     fleet, changes, log, newId, healing, alerts, alertOfflineMs: o.alertOfflineMs, graceMs: o.taskGraceMs,
     maxFinishedTasks: o.maxFinishedTasks, taskTimeoutMs: o.taskTimeoutMs, restartTimeoutMs: o.restartTimeoutMs,
-    metrics: metrics.counters, maxQueuedTasks: o.maxQueuedTasks, restarts: fleetRestarts.restarts, rollouts, tasks: tasks.engine,
+    metrics: metrics.counters, restarts: fleetRestarts.restarts, rollouts, tasks: tasks.engine, events,
   })
   // In cluster mode the healing decider's hub sends them, once for the fleet (hub/cluster/runtime.ts).
   const fleetAlerts = alerts && !cluster
@@ -160,13 +172,13 @@ export function createHub(options: HubOptions) {
   const adminStore = options.store?.admin?.({ changes, healing }) ?? createMemoryAdminStore({ fleet, healing, hubId })
   const admin = countTaskCreation(answerOnceSaved(
     createAdmin({ store: adminStore, tasks: tasks.admin, restarts: fleetRestarts.restarts, rollouts, defaultTimeoutMs: o.taskTimeoutMs }), fleetState), metrics.counters)
-  const events = cluster?.events ?? new LiveEvents({ changes, fleet, tasks, rollouts: rolloutRecords, healing: localHealing!, hubId, log: { capacity: options.eventBuffer } })
-  // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters from hub/cluster/cluster-events.ts).
+  // A single hub's events are all its own; a cluster's are the fleet's (its own reach the counters through ownView).
   // Subscribed before the streams, so the views are read before they are serialized.
   const unfollowEvents = cluster ? null : metrics.followOwnEvents(events.log)
   const history = new MetricsHistory({ clock, readAgents: async () => (await admin.listAgents({})).agents })
-  history.start(events.log)
-  const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log })
+  // From the events after those already in the store (a cluster's newest, read at start), which are not news.
+  void events.ready.then(() => { if (!closing.signal.aborted) history.start(events.log) })
+  const streams = new EventStreams(events.log, { maxClients: o.maxEventClients, ...options.eventStream, log }, events.ready)
   const refusals = new RefusalLog({ log, clock })
   const audit = new AuditTrail({ store: options.audit ?? createMemoryAuditStore({ log }), publish: (record) => events.publish('audit', record), clock })
   // A cluster's output is in its table.

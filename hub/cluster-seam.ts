@@ -2,7 +2,7 @@
  * The seam between the portable core and cluster mode. createHub builds its owners over its
  * `store` (the cluster's rows when AGENTCOM_DATABASE_URL is set), hands them to a `ClusterAttach`
  * (built by hub/cluster/ in the runtime entries) and uses what it returns: the admission of an
- * identified agent, its events stream, and what only a cluster has (its lease's claims, its bus). Without it the hub is the single hub it always was.
+ * identified agent, and what only a cluster has (its lease's claims, its bus). Without it the hub is the single hub it always was.
  */
 import type { Logger } from '../shared/log.ts'
 import type { TaskOutcome } from '../shared/protocol.ts'
@@ -11,7 +11,7 @@ import type { ChangeFeed } from './events/changes.ts'
 import type { AgentRecord, AgentStanding, Fleet, Hello, Peer } from './agents/fleet.ts'
 import type { RestartEngine } from './agents/restart-engine.ts'
 import type { Restart } from './agents/restart.ts'
-import type { LiveEventSource } from './events/live-events.ts'
+import type { LiveEvents } from './events/live-events.ts'
 import type { HealingRuntime } from './healing/healing-runtime.ts'
 import type { AlertSender } from './alerts/alerts.ts'
 import type { FleetCounters } from './metrics/fleet-counters.ts'
@@ -45,19 +45,17 @@ export interface LocalOwners {
   restartTimeoutMs: number
   /** This hub's counters (GET /metrics): fed the views of its own changes and the restarts its sweep fails. */
   metrics?: Pick<FleetCounters, 'view' | 'restartChanged'>
-  /** AGENTCOM_MAX_QUEUED_TASKS, counted over the cluster's queue. */
-  maxQueuedTasks: number
   /** The hub's restart engine, over its `store.restarts` (the cluster's rows): the same engine as a single hub's. */
   restarts: RestartEngine
   /** The hub's rollout engine, over its `store.rollouts` (the cluster's rows): stepped from the bus and the sweep. */
   rollouts: RolloutEngine
   /** The hub's task engine, over its `store.tasks` (the cluster's rows): driven by the sweep, the bus and the admin too. */
   tasks: TaskEngine
+  /** The hub's events owner, over its `store.events` (the cluster's rows): caught up after a re-LISTEN and each sweep. */
+  events: Pick<LiveEvents, 'catchUp'>
 }
 
 export interface ClusterSeam {
-  /** The fleet-wide events stream (GET /api/admin/events), the same from every hub. */
-  events: LiveEventSource
   /**
    * An agent proved its identity on `peer` and is about to be taken on here: what the cluster
    * says of it (drained, quarantined, its pending restart). Null: this hub may not take agents now (its lease is not

@@ -24,10 +24,10 @@ import { createPgJoinUses } from '../pg/join-use-rows.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import { PgRolloutStore, ROLLOUT_NUDGE } from '../pg/pg-rollout-store.ts'
 import { PgRestartStore, RESTART_NUDGE } from '../pg/pg-restart-store.ts'
-import { ClusterEvents, openClusterEventLog } from './cluster-events.ts'
+import { clusterEventViews } from './cluster-events.ts'
+import { PgEventLogStore } from '../pg/pg-event-store.ts'
 import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import { HEALING_NUDGE, PgHealingStore } from '../pg/pg-healing-store.ts'
-import { EVENT_LOG_DEFAULTS, type EventLog } from '../events/event-log.ts'
 import { systemClock, type Clock } from '../../shared/time.ts'
 import { createClusterFleetAlerts } from '../alerts/pg-fleet-alerts.ts'
 
@@ -84,7 +84,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
   let onListen = () => {}
   let bus: PgBus
   let revocations: ClusterRevocations
-  let eventLog: EventLog
+  let eventStore: PgEventLogStore
   try {
     const migrated = await migrate(sql)
     if (migrated.applied.length > 0) o.log.info('cluster schema migrated', { applied: migrated.applied, version: migrated.version })
@@ -96,7 +96,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       onInvalid: () => o.log.warn('ignored a foreign notification on the cluster channel'),
     })
     revocations = await ClusterRevocations.open({ sql, bus, clock: o.clock ?? systemClock, log: o.log })
-    eventLog = await openClusterEventLog(sql, o.eventBuffer ?? EVENT_LOG_DEFAULTS.capacity)
+    eventStore = await PgEventLogStore.open({ sql, bus, capacity: o.eventBuffer })
   } catch (err) {
     await lease.stop()
     if (!o.sql) await sql.end({ timeout: 5 })
@@ -126,14 +126,11 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
     const fleetAlerts = local.alerts && createClusterFleetAlerts({ sql, alerts: local.alerts, offlineMs: local.alertOfflineMs, log: local.log })
     // Tasks: the hub's one engine (hub/tasks/task-engine.ts) over `store.tasks`, the rows (cluster-task-store.ts).
     const tasks = local.tasks
-    const { rows: taskRows } = clusterTasks.opened
     // Rollouts: the hub's one engine (hub/rollouts/engine.ts) over `store.rollouts`, the rows;
     // every hub hears a rollout move through the store, and steps its own from the bus and the sweep.
     const rollouts = local.rollouts
-    const events = new ClusterEvents(eventLog, {
-      sql, bus, log: local.log, changes: local.changes, settled: () => presence.settled(), rolloutView: (id) => rollouts.view(id),
-      healingAction: (id) => healing.action(id), taskRow: (id) => taskRows.take(id), ownView: local.metrics && ((kind, view) => local.metrics!.view(kind, view)),
-    })
+    // The events stream: the hub's one owner over `store.events`, the rows; caught up here after a re-LISTEN and each sweep.
+    const events = { catchUp: () => local.events.catchUp(), trim: () => eventStore.trim() }
     const sweep = startSweep({
       sql, hubId: o.hubId, lease, presence, tasks, rollouts, events, log: local.log, graceMs: local.graceMs,
       healing: { tick: async () => {
@@ -186,7 +183,7 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       void sweep.run()
     }
     seam = {
-      events, admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
+      admit: (agentId, peer, hello) => presence.admit(agentId, peer, hello),
       holds: (agentId) => presence.holds(agentId),
       // A move kept steps the restart's rollout on (its owner may be another hub) and wakes healing's decider.
       restartMoved(restart) {
@@ -202,7 +199,6 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       leave: (agentId, peer) => void presence.leave(agentId, peer).catch((err) => local.log.warn('could not release an agent', { agent_id: agentId, error: String(err) })),
       storage: () => lease.storage,
       close() {
-        events.close()
         unsubscribe()
         sweep.stop()
         presence.close()
@@ -224,6 +220,14 @@ export async function startClusterRuntime(o: ClusterRuntimeOptions): Promise<Clu
       }),
       // Healing's rules are HealingPolicy's (hub/healing/healing-rules.ts) over the rows' counts.
       healing: (context) => new PgHealingStore({ sql, bus, lease, hubId: o.hubId, leaseMs: o.leaseMs, ...context }),
+      // The fleet's one events stream: the rows, viewed from the rows (presence once this hub is attached).
+      events: ({ rollouts, healing }) => ({
+        store: eventStore,
+        views: clusterEventViews({
+          sql, settled: async () => presenceOf?.settled(), rolloutView: (id) => rollouts.view(id),
+          healingAction: (id) => healing.action(id), taskRow: (id) => clusterTasks.opened.rows.take(id),
+        }),
+      }),
     },
     get healing() {
       return healingOf

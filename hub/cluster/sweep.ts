@@ -19,8 +19,6 @@ import type { HubLease } from './lease.ts'
 import type { ClusterPresence } from './presence.ts'
 import type { TaskEngine } from '../tasks/task-engine.ts'
 import type { RolloutEngine } from '../rollouts/engine.ts'
-import type { ClusterEvents } from './cluster-events.ts'
-import { pruneEvents } from '../pg/event-rows.ts'
 import { pruneHealingActions } from '../pg/healing-rows.ts'
 import { pruneRollouts } from '../pg/rollout-rows.ts'
 
@@ -30,8 +28,6 @@ const FORGET_HUBS_AFTER_MS = 3_600_000
 const KEEP_FINISHED_ROLLOUTS = 100
 /** Healing actions kept (GET /api/admin/healing shows the newest 1000). */
 const KEEP_HEALING_ACTIONS = 10_000
-/** The events table: at most this many, and past an hour only the newest 1000 (the replay promise). */
-const EVENTS_PRUNE = { keep: 100_000, minKeep: 1000, maxAgeMs: 3_600_000 }
 
 export interface SweepDeps {
   sql: Sql
@@ -40,7 +36,8 @@ export interface SweepDeps {
   presence: ClusterPresence
   tasks: TaskEngine
   rollouts: Pick<RolloutEngine, 'tick'>
-  events: ClusterEvents
+  /** The events stream: the hub's reader of the rows, and the rows' trim to their retention (hub/pg/pg-event-store.ts). */
+  events: { catchUp(): Promise<void>; trim(): Promise<number> }
   /** Healing: the decider's step (and taking its lease), and this hub's holds of agents waiting for it. */
   healing: { tick(): Promise<void> }
   log: Logger
@@ -64,7 +61,7 @@ export function startSweep(d: SweepDeps): { run(): Promise<void>; stop(): void }
     await touchHubAgents(sql, d.hubId)
     await pruneRevokedTokens(sql)
     await pruneRollouts(sql, KEEP_FINISHED_ROLLOUTS)
-    await pruneEvents(sql, EVENTS_PRUNE)
+    await d.events.trim()
     await pruneHealingActions(sql, KEEP_HEALING_ACTIONS)
     await d.tasks.store.prune(d.keepFinishedTasks)
     await d.presence.reconcile()

@@ -17,6 +17,9 @@ import type { RestartEngineDeps } from '../agents/restart-engine.ts'
 import type { RolloutStore } from '../rollouts/rollout-store.ts'
 import type { OpenAdminStore } from '../api/admin-store.ts'
 import type { EventStreamOptions } from '../events/event-stream.ts'
+import type { EventsOver } from '../events/live-events.ts'
+import type { RolloutEngine } from '../rollouts/engine.ts'
+import type { HealingRuntime } from '../healing/healing-runtime.ts'
 import type { ProcessMetrics } from '../metrics/hub-metrics.ts'
 import type { JoinUseStore } from '../enroll/join-uses.ts'
 import type { AuditStore } from '../access/audit-store.ts'
@@ -172,6 +175,11 @@ export interface HubStore {
    * rows, with its lease and NOTIFY). Unset: this hub's memory, saved in its data dir.
    */
   healing?: (context: HealingStoreContext) => HealingStore
+  /**
+   * The events stream's log and the views read over it (a cluster's rows, the fleet's one stream),
+   * opened with the hub's rollouts and healing. Unset: this hub's memory log, viewed from its memory.
+   */
+  events?: (context: { rollouts: RolloutEngine; healing: HealingRuntime }) => EventsOver<unknown>
 }
 
 /** createHub's defaults: the settings table's, and those no variable sets. */

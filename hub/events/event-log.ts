@@ -90,19 +90,17 @@ export class EventLog {
    * serialized when first needed, so it must be a snapshot that nothing changes afterwards.
    */
   append(kind: string, data: unknown): string {
-    return this.#keep(new LoggedEvent(this.epoch, this.#lastSeq + 1, kind, data))
+    return this.keep(new LoggedEvent(this.epoch, this.#lastSeq + 1, kind, data))
   }
 
   /**
-   * Keeps an event numbered elsewhere (a cluster's events table), already serialized. `seq`
-   * must be past the last one; numbers skipped (a rolled-back insert) are simply absent.
+   * Keeps an event read from an EventLogStore (event-log-store.ts) as it is, its view unserialized
+   * when the store held it so (a cluster's comes as JSON text). It must be of this log's epoch and
+   * past the last one; numbers skipped (a rolled-back insert) are simply absent.
    */
-  appendAt(seq: number, kind: string, json: string): string {
-    if (!Number.isSafeInteger(seq) || seq <= this.#lastSeq) throw new RangeError(`event ${seq} is not after ${this.#lastSeq}`)
-    return this.#keep(new LoggedEvent(this.epoch, seq, kind, undefined, json))
-  }
-
-  #keep(event: LoggedEvent): string {
+  keep(event: LoggedEvent): string {
+    if (event.epoch !== this.epoch) throw new RangeError(`event ${event.id} is not of epoch ${this.epoch}`)
+    if (!Number.isSafeInteger(event.seq) || event.seq <= this.#lastSeq) throw new RangeError(`event ${event.seq} is not after ${this.#lastSeq}`)
     this.#lastSeq = event.seq
     this.#ring[event.seq % this.capacity] = event
     for (const listener of this.#listeners) {
@@ -126,13 +124,19 @@ export class EventLog {
     const seq = this.#parse(lastEventId)
     const oldest = Math.max(1, this.#lastSeq - this.capacity + 1)
     if (seq === null || seq > this.#lastSeq || seq + 1 < oldest) return { reset: true, lastId: this.lastId }
+    return { reset: false, events: this.after(seq, this.capacity) }
+  }
+
+  /** The events kept after number `seq`, oldest first, at most `limit` (older ones are gone from the ring). */
+  after(seq: number, limit: number): LoggedEvent[] {
     const events: LoggedEvent[] = []
-    for (let s = seq + 1; s <= this.#lastSeq; s++) {
-      // A slot holds an older event, or none, where a number was skipped (appendAt).
+    const last = Math.min(this.#lastSeq, seq + Math.max(0, limit))
+    for (let s = Math.max(seq + 1, this.#lastSeq - this.capacity + 1); s <= last; s++) {
+      // A slot holds an older event, or none, where a number was skipped (keep).
       const event = this.#ring[s % this.capacity]
       if (event?.seq === s) events.push(event)
     }
-    return { reset: false, events }
+    return events
   }
 
   /** Live events from now on; returns the unsubscribe. */

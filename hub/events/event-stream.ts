@@ -117,7 +117,8 @@ export class EventStreams {
   #batchTimer: ReturnType<typeof setTimeout> | null = null
   #unsubscribe: () => void
 
-  constructor(private readonly events: EventLog, private readonly opts: EventStreamOptions) {
+  /** `ready`: resolves once `events` holds the store's newest events (LiveEvents.ready); streams open after it. */
+  constructor(private readonly events: EventLog, private readonly opts: EventStreamOptions, private readonly ready: Promise<void> = Promise.resolve()) {
     this.keepAliveMs = opts.keepAliveMs ?? EVENT_STREAM_DEFAULTS.keepAliveMs
     this.maxQueuedBytes = opts.maxQueuedBytes ?? EVENT_STREAM_DEFAULTS.maxQueuedBytes
     this.batchMs = opts.batchMs ?? EVENT_STREAM_DEFAULTS.batchMs
@@ -147,6 +148,8 @@ export class EventStreams {
     return noStore(streamSSE(c, async (stream) => {
       const client = new EventClient(stream, this.maxQueuedBytes, this.batchMs === 0 ? 0 : this.#opened++ % this.batchMs)
       stream.onAbort(() => client.end('client_gone'))
+      // A cluster hub just started may still be reading the rows a resuming client wants replayed.
+      await this.ready
       // The batch goes out to the others first, so the replay and the live fan-out meet exactly;
       // they happen in one turn: no event falls between, none comes twice.
       this.#writeBatch()

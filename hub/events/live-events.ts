@@ -1,110 +1,173 @@
 /**
- * What `GET /api/admin/events` tells: the owner of the hub's EventLog. It follows the change
- * feed and appends the whole view of whatever changed (`agent`, `task`, `rollout`, `healing`),
- * and takes views from modules that are not on the feed through `publish`. Changes of
- * one thing within one turn of the event loop become one event carrying its latest view: an
- * identify that moves an agent three times is one `agent` event, not three.
+ * What `GET /api/admin/events` tells, in both modes: the one owner of the events stream. It
+ * follows the change feed, turns what changed into views (EventViews: one hub reads its memory,
+ * a cluster its rows) and appends them to its EventLogStore (a memory log, or the cluster's rows
+ * shared by every hub); on each wake-up of the store it reads what was appended (its own events,
+ * and in a cluster every hub's) into the EventLog its clients are served from, with replay by
+ * Last-Event-ID. Changes of one thing within one turn of the event loop become one event
+ * carrying its latest view: an identify that moves an agent three times is one `agent` event.
  */
-import { changeKey, type ChangeFeed, type Change } from './changes.ts'
-import type { Fleet } from '../agents/fleet.ts'
-import type { HubTaskOwner } from '../tasks/hub-task-owner.ts'
-import type { RolloutRecord } from '../rollouts/rollout-store.ts'
-import type { HealingAction } from '../healing/healing-history.ts'
-import { EventLog, type EventLogOptions } from './event-log.ts'
-import { recordView, rolloutView, taskView } from '../api/views.ts'
+import type { Logger } from '../../shared/log.ts'
+import { changeKey, type Change, type ChangeFeed } from './changes.ts'
+import { EventLog } from './event-log.ts'
+import type { EventLogStore, NewEvent } from './event-log-store.ts'
 
 /** The event names the stream carries, besides `reset`. `audit` is published by the audit trail (hub/access/). */
 export type LiveEventKind = 'agent' | 'task' | 'rollout' | 'healing' | 'audit'
 
-/** What the events route streams from: this hub's LiveEvents, or the cluster's (hub/cluster/cluster-events.ts). */
-export interface LiveEventSource {
-  readonly log: EventLog
-  /** Appends an event whose view its owner has already shaped (healing actions). */
-  publish(kind: LiveEventKind, view: unknown): void
-  close(): void
+/**
+ * How the changes of one write become views. `read` resolves with what reads them in the store's
+ * append order (given its scope: a cluster's transaction under the events' lock), or null when
+ * none of them has anything to show, so no append is made. (Methods, so a store and views over
+ * rows pass where a scope of any kind is taken.)
+ */
+export interface EventViews<Scope> {
+  read(changes: Change[]): Promise<{ collect(scope: Scope): NewEvent[] | Promise<NewEvent[]> } | null>
 }
 
-export interface LiveEventsOptions {
+/** An EventLogStore and the views read over it: what createHub builds the events owner from (HubStore.events). */
+export interface EventsOver<Scope> {
+  store: EventLogStore<Scope>
+  views: EventViews<Scope>
+}
+
+export interface LiveEventsOptions<Scope> {
   changes: ChangeFeed
-  fleet: Fleet
-  tasks: HubTaskOwner
-  /** This hub's rollouts as they are now (hub/rollouts/memory-store.ts). */
-  rollouts: { peek(rolloutId: string): RolloutRecord | undefined }
-  /** This hub's id, the `hub_id` of the agents it holds. */
-  hubId: string
-  /** Where a `healing` change's action is read (`HealingAction`, shaped by the policy's history). */
-  healing: { action(actionId: string): HealingAction | undefined }
-  log?: EventLogOptions
+  store: EventLogStore<Scope>
+  views: EventViews<Scope>
+  log: Logger
+  /** Each view of this hub's own changes as it is appended (a cluster's metrics counters). */
+  ownView?(kind: string, view: unknown): void
 }
 
-export class LiveEvents implements LiveEventSource {
-  readonly log: EventLog
-  /** What changed since the last flush, by `<kind>:<id>`, in the order it first changed. */
-  #pending = new Map<string, Change>()
-  #flushScheduled = false
-  #unsubscribe: () => void
+/** Events read from the store at a time. */
+const READ_BATCH = 1000
 
-  constructor(private readonly opts: LiveEventsOptions) {
-    this.log = new EventLog(opts.log)
-    this.#unsubscribe = opts.changes.subscribe((change) => this.#note(change))
+export class LiveEvents<Scope = unknown> {
+  readonly log: EventLog
+  /** Resolves once the store's newest events are in the log (a cluster's, for replay from the start). */
+  readonly ready: Promise<void>
+  /** What changed since the last write, by `<kind>:<id>`, in the order it first changed. */
+  #pending = new Map<string, Change>()
+  #published: NewEvent[] = []
+  #writing: Promise<void> | null = null
+  #writeAgain = false
+  #reading: Promise<void> | null = null
+  #readAgain = false
+  #closed = false
+  readonly #unsubscribe: Array<() => void>
+
+  constructor(private readonly o: LiveEventsOptions<Scope>) {
+    this.log = new EventLog({ capacity: o.store.capacity, epoch: o.store.epoch })
+    this.#unsubscribe = [
+      o.changes.subscribe((change) => this.#note(change)),
+      o.store.onAppended(() => void this.catchUp()),
+    ]
+    this.ready = this.catchUp()
   }
 
   /**
    * Appends an event whose view its owner has already shaped, e.g. `publish('healing',
-   * healingActionView)`, a snapshot nothing changes afterwards (EventLog.append). Not
-   * coalesced: each call is one event, in order with the feed's.
+   * healingActionView)`, a snapshot nothing changes afterwards. Not coalesced: each call is one
+   * event, after the views of the changes noted with it.
    */
   publish(kind: LiveEventKind, view: unknown): void {
-    this.flush()
-    this.log.append(kind, view)
+    this.#published.push({ kind, view })
+    this.#schedule()
   }
 
-  /** Appends the events for every change noted so far; runs on its own once per turn. */
-  flush(): void {
-    const pending = this.#pending
-    if (pending.size === 0) return
-    this.#pending = new Map()
-    for (const change of pending.values()) {
-      const event = this.#view(change)
-      if (event) this.log.append(event.kind, event.view)
+  /** Reads the events after the last one in the log (on a wake-up, after a re-LISTEN, each sweep). */
+  catchUp(): Promise<void> {
+    if (this.#reading) {
+      this.#readAgain = true
+      return this.#reading
     }
+    this.#reading = (async () => {
+      try {
+        do {
+          this.#readAgain = false
+          await this.#read()
+        } while (this.#readAgain && !this.#closed)
+      } catch (err) {
+        this.o.log.warn('could not read events', { error: String(err) })
+      } finally {
+        this.#reading = null
+      }
+    })()
+    return this.#reading
+  }
+
+  /** Resolves once every change noted so far is in the store. */
+  async flushed(): Promise<void> {
+    while (this.#writing) await this.#writing
+  }
+
+  /** Resolves once every change noted so far is in the store and read back into the log clients are served from. */
+  async settled(): Promise<void> {
+    await this.flushed()
+    await this.catchUp()
   }
 
   close(): void {
-    this.#unsubscribe()
+    this.#closed = true
+    for (const off of this.#unsubscribe) off()
     this.#pending.clear()
+    this.#published = []
+  }
+
+  async #read(): Promise<void> {
+    for (;;) {
+      // Far behind (a hub back from a long pause): only the newest `capacity` can be replayed anyway.
+      const newest = await this.o.store.newest()
+      const after = Math.max(this.log.lastSeq, newest - this.log.capacity)
+      const events = await this.o.store.after(after, READ_BATCH)
+      for (const event of events) if (event.seq > this.log.lastSeq) this.log.keep(event)
+      if (events.length < READ_BATCH || this.#closed) return
+    }
   }
 
   #note(change: Change): void {
     this.#pending.set(changeKey(change), change)
-    if (this.#flushScheduled) return
-    this.#flushScheduled = true
-    queueMicrotask(() => {
-      this.#flushScheduled = false
-      this.flush()
+    this.#schedule()
+  }
+
+  #schedule(): void {
+    if (this.#closed) return
+    if (this.#writing) {
+      this.#writeAgain = true
+      return
+    }
+    // After this turn, so the changes of one turn become one event each.
+    this.#writing = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => this.#write()).finally(() => {
+      this.#writing = null
+      if (this.#writeAgain) {
+        this.#writeAgain = false
+        this.#schedule()
+      }
     })
   }
 
-  /** The current view of what changed; nothing when it is gone by now. */
-  #view(change: Change): { kind: LiveEventKind; view: unknown } | null {
-    const { fleet, tasks, rollouts, healing, hubId } = this.opts
-    switch (change.type) {
-      case 'agent': {
-        const rec = fleet.get(change.agent_id)
-        return rec ? { kind: 'agent', view: recordView(rec, hubId) } : null
+  async #write(): Promise<void> {
+    const changes = [...this.#pending.values()]
+    const published = this.#published
+    this.#pending = new Map()
+    this.#published = []
+    try {
+      const viewing = changes.length === 0 ? null : await this.o.views.read(changes)
+      if (!viewing && published.length === 0) return
+      const withPublished = (viewed: NewEvent[]) => {
+        const events = published.length === 0 ? viewed : [...viewed, ...published]
+        if (this.o.ownView) for (const e of events) this.o.ownView(e.kind, e.view)
+        return events
       }
-      case 'task': {
-        const task = tasks.get(change.task_id)
-        return task ? { kind: 'task', view: taskView(task) } : null
-      }
-      case 'rollout': {
-        const rollout = rollouts.peek(change.rollout_id)
-        return rollout ? { kind: 'rollout', view: rolloutView(rollout) } : null
-      }
-      case 'healing': {
-        const action = healing.action(change.action_id)
-        return action ? { kind: 'healing', view: action } : null
-      }
+      // Views read at once (one hub's memory) are appended in the same step, without a turn more.
+      await this.o.store.append((scope) => {
+        const viewed = viewing ? viewing.collect(scope) : []
+        return Array.isArray(viewed) ? withPublished(viewed) : viewed.then(withPublished)
+      })
+    } catch (err) {
+      // The live view misses these (its clients see the next ones); nothing promised is lost.
+      this.o.log.warn('could not record events', { error: String(err), events: changes.length + published.length })
     }
   }
 }

@@ -6,9 +6,10 @@
  * the lock, changes the rows, and lets the other insert commit first.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ClusterEvents } from '../../hub/cluster/cluster-events.ts'
-import { EventLog } from '../../hub/events/event-log.ts'
+import { clusterEventViews } from '../../hub/cluster/cluster-events.ts'
+import { LiveEvents } from '../../hub/events/live-events.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
+import { PgEventLogStore } from '../../hub/pg/pg-event-store.ts'
 import { eventsAfter, insertEvents } from '../../hub/pg/event-rows.ts'
 import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
@@ -32,11 +33,11 @@ afterAll(async () => {
 })
 
 /** This hub's events, over `rollouts` as its rollout views. */
-function hubEvents(rollouts: Map<string, unknown>) {
+async function hubEvents(rollouts: Map<string, unknown>) {
   const changes = new ChangeFeed()
-  const events = new ClusterEvents(new EventLog({ capacity: 100, epoch: 'e' }), {
-    sql, bus, log: silentLogger, changes, settled: async () => {},
-    rolloutView: async (id) => rollouts.get(id) ?? null, healingAction: async () => null,
+  const events = new LiveEvents({
+    changes, log: silentLogger, store: await PgEventLogStore.open({ sql, bus, capacity: 100 }),
+    views: clusterEventViews({ sql, settled: async () => {}, rolloutView: async (id) => rollouts.get(id) ?? null, healingAction: async () => null }),
   })
   return { changes, events }
 }
@@ -73,7 +74,7 @@ async function lastView(kind: string, id: (payload: any) => string, wanted: stri
 describe('cluster event views', () => {
   it('an agent event written after another hub\'s shows the agent as the rows are then', async () => {
     await sql`INSERT INTO agents (agent_id, hub_id, connected, drained) VALUES ('v-1', 'views-a', false, false)`
-    const { changes, events } = hubEvents(new Map())
+    const { changes, events } = await hubEvents(new Map())
     const other = await otherHubHoldingTheLock(() => ({ kind: 'agent', payload: { agent_id: 'v-1', drained: true } }))
     changes.publish({ type: 'agent', agent_id: 'v-1' })
     await other.waiting()
@@ -88,7 +89,7 @@ describe('cluster event views', () => {
 
   it('a rollout event written after another hub\'s shows the rollout as it is then', async () => {
     const rollouts = new Map<string, unknown>([['r-1', { rollout_id: 'r-1', state: 'running' }]])
-    const { changes, events } = hubEvents(rollouts)
+    const { changes, events } = await hubEvents(rollouts)
     const other = await otherHubHoldingTheLock(() => ({ kind: 'rollout', payload: rollouts.get('r-1') }))
     changes.publish({ type: 'rollout', rollout_id: 'r-1' })
     await other.waiting()
@@ -101,7 +102,7 @@ describe('cluster event views', () => {
   })
 
   it('a write whose agents are all gone by the lock inserts nothing', async () => {
-    const { changes, events } = hubEvents(new Map())
+    const { changes, events } = await hubEvents(new Map())
     const before = (await eventsAfter(sql, 0, 10_000)).length
     changes.publish({ type: 'agent', agent_id: 'never-known' })
     await new Promise<void>((resolve) => queueMicrotask(resolve))

@@ -108,9 +108,9 @@ describe('GET /api/admin/events', () => {
     const seen = await s.next()
     await s.cancel()
     hub.fleet.resume('a-1')
-    await Promise.resolve()
+    await hub.events.settled() // its event is in the log
     hub.fleet.drain('a-1')
-    await Promise.resolve()
+    await hub.events.settled() // its event is in the log
     const again = await open({ 'last-event-id': seen.id! })
     const missed = [await again.next(), await again.next()]
     expect(missed.map((e) => JSON.parse(e.data).drained)).toEqual([false, true])
@@ -134,9 +134,10 @@ describe('GET /api/admin/events', () => {
       pm2_info: { name: 'agentcom-a-1', pm_id: 1, pid: 1001, status: 'online', uptime_ms: 5, restart_count: 1, memory_bytes: 1 },
     })
     await waitUntil(() => expect(hub.fleet.get('a-1')?.quarantined).toBe(true)) // healing's step is asynchronous
+    await hub.events.settled() // the quarantine's events are in the log
     hub.fleet.resume('a-1')
     hub.healing!.resumeAgent('a-1')
-    await Promise.resolve()
+    await hub.events.settled() // its event is in the log
     const again = await open({ 'last-event-id': seen.id! })
     const replayed: SseEvent[] = []
     while (!replayed.some((e) => e.event === 'healing' && JSON.parse(e.data).state === 'lifted')) replayed.push(await again.next())
@@ -153,7 +154,7 @@ describe('GET /api/admin/events', () => {
     const other = await open()
     const before = hub.events.log.lastId
     hub.fleet.drain('a-1')
-    await Promise.resolve()
+    await hub.events.settled() // its event is in the log
     expect(hub.events.log.lastId).not.toBe(before)
     const joining = await open({ 'last-event-id': before })
     hub.fleet.resume('a-1')
@@ -174,7 +175,7 @@ describe('GET /api/admin/events', () => {
     await s.cancel()
     for (let i = 0; i < 4; i++) {
       hub.fleet.resume('a-1')
-      await Promise.resolve()
+      await hub.events.settled() // its event is in the log
     }
     for (const id of [old.id!, 'not-an-id', 'x']) {
       const again = await open({ 'last-event-id': id })

@@ -11,7 +11,7 @@ import type { RolloutEngine } from '../rollouts/engine.ts'
 import type { HealingView } from '../healing/healing-policy.ts'
 import { taskView, type AgentView, type RolloutView, type TaskView } from './views.ts'
 import type { AgentPage, AgentsQuery } from '../agents/agent-pages.ts'
-import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from '../tasks/rules.ts'
+import { withExtrasDefaults, type TaskExtras, type TasksQuery } from '../tasks/rules.ts'
 import type { AdminStore } from './admin-store.ts'
 import type { TaskAdmin } from '../tasks/task-admin.ts'
 
@@ -93,9 +93,7 @@ export interface AdminDeps {
 export function createAdmin({ store, tasks, restarts, rollouts, defaultTimeoutMs }: AdminDeps): AdminBackend {
   const bounded = store.bounded?.bind(store) ?? ((work) => work())
   const newTask = (timeoutMs: number | undefined, extras: Partial<TaskExtras> | undefined) => {
-    const given: Record<string, unknown> = { ...TASK_EXTRAS_DEFAULTS }
-    for (const key in extras) if ((extras as Record<string, unknown>)[key] !== undefined) given[key] = (extras as Record<string, unknown>)[key]
-    return { timeout_ms: timeoutMs ?? defaultTimeoutMs, extras: given as unknown as TaskExtras }
+    return { timeout_ms: timeoutMs ?? defaultTimeoutMs, extras: withExtrasDefaults(extras) }
   }
   const agentAfter = async (agentId: string, changed: Promise<boolean>) => ((await changed) ? store.agent(agentId) : null)
   return {

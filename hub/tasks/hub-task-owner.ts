@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/log.ts'
 import { TaskEngine } from './task-engine.ts'
 import { startImmediateSweep, sweepIntervalMs } from './immediate-sweep.ts'
 import { MemoryTaskQueueStore } from './memory-task-queue-store.ts'
-import { TASK_EXTRAS_DEFAULTS, type TaskExtras, type TasksQuery } from './rules.ts'
+import { withExtrasDefaults, type TaskExtras, type TasksQuery } from './rules.ts'
 import type { CancelAnswer, TaskRecord } from './task-options.ts'
 import type { StoredTask, TaskStore } from './task-store.ts'
 import type { OverdueTask } from './overdue.ts'
@@ -171,11 +171,9 @@ export class HubTaskOwner {
 
   create(input: unknown, pinned: string | null, timeoutMs: number | undefined, extras: Partial<TaskExtras> = {}) {
     const { store, engine } = this.local
-    const given: Record<string, unknown> = { ...TASK_EXTRAS_DEFAULTS }
-    for (const key in extras) if ((extras as Record<string, unknown>)[key] !== undefined) given[key] = (extras as Record<string, unknown>)[key]
     const taskId = this.d.newId()
     const inserted = store.insert({
-      task_id: taskId, input, pinned, timeout_ms: timeoutMs ?? this.d.defaultTimeoutMs, extras: given as unknown as TaskExtras,
+      task_id: taskId, input, pinned, timeout_ms: timeoutMs ?? this.d.defaultTimeoutMs, extras: withExtrasDefaults(extras),
     })
     const task = store.peek(taskId)!
     const saved = inserted.then(() => {

@@ -24,6 +24,13 @@ export interface TaskExtras {
 }
 
 export const TASK_EXTRAS_DEFAULTS: TaskExtras = { labels: [], retries: 0, retry_delay_ms: 1000 }
+
+/** A request's extras with the defaults for what it leaves out (an explicit `undefined` too). */
+export function withExtrasDefaults(extras: Partial<TaskExtras> | undefined): TaskExtras {
+  const given: Record<string, unknown> = { ...TASK_EXTRAS_DEFAULTS }
+  for (const key in extras) if ((extras as Record<string, unknown>)[key] !== undefined) given[key] = (extras as Record<string, unknown>)[key]
+  return given as unknown as TaskExtras
+}
 export const MAX_RETRIES = 10
 
 /** The request body's part of it, validated by the routes. */

@@ -5,6 +5,10 @@
  * rules are restart.ts's judgeRestart, on the rows read under the agent's lock. The holding
  * hub's restart engine moves each later state (moveRestart); a state only moves on from a
  * pending one, so a late or stale writer cannot undo a restart that is already over.
+ *
+ * A restart's times are the database's clock_timestamp(), not now(): now() is when the
+ * transaction began, and a rollout's step may begin before the restart it waits for ends, so
+ * its next command would seem to come before the end it followed.
  */
 import { inTransaction, type Queryable, type Sql } from './connect.ts'
 import { judgeRestart, type Restart, type RestartState } from '../agents/restart.ts'
@@ -69,9 +73,10 @@ export async function commandRestartIn(
   const state: RestartState = verdict.state
   const [restart] = await tx<RestartRow[]>`
     INSERT INTO restarts (restart_id, agent_id, reason, mode, deadline_s, state, before_restart_count, before_pid,
-      before_instance, rollout_id, hub_id)
+      before_instance, rollout_id, hub_id, requested_at, updated_at)
     VALUES (${cmd.restart_id}, ${agentId}, ${cmd.reason}, ${cmd.mode}, ${cmd.deadline_s}, ${state},
-      ${agent.pm2_info?.restart_count ?? null}, ${agent.pm2_info?.pid ?? null}, ${agent.instance_id}, ${cmd.rollout_id}, ${agent.hub_id})
+      ${agent.pm2_info?.restart_count ?? null}, ${agent.pm2_info?.pid ?? null}, ${agent.instance_id}, ${cmd.rollout_id}, ${agent.hub_id},
+      clock_timestamp(), clock_timestamp())
     RETURNING ${tx.unsafe(RESTART_COLUMNS)}`
   await announce(tx, restart, agent.hub_id)
   return { ok: true, restart, already_pending: false, hub_id: agent.hub_id }
@@ -94,7 +99,7 @@ export async function pendingRestart(sql: Queryable, agentId: string): Promise<R
  * names it). False when the row was not pending any more: over already, by another hub or a sweep.
  */
 export async function moveRestart(sql: Queryable, hubId: string, agentId: string, restartId: string, state: RestartState, error: string | null): Promise<boolean> {
-  const rows = await sql`UPDATE restarts SET state = ${state}, error = ${error}, hub_id = ${hubId}, updated_at = now()
+  const rows = await sql`UPDATE restarts SET state = ${state}, error = ${error}, hub_id = ${hubId}, updated_at = clock_timestamp()
     WHERE restart_id = ${restartId} AND agent_id = ${agentId} AND state IN ('commanded', 'deferred', 'restarting')
     RETURNING restart_id`
   return rows.length === 1
@@ -102,7 +107,7 @@ export async function moveRestart(sql: Queryable, hubId: string, agentId: string
 
 /** Ends a pending restart as failed (`error`), from any hub; false if it was not pending. */
 export async function failRestart(sql: Queryable, restartId: string, error: string): Promise<boolean> {
-  const rows = await sql`UPDATE restarts SET state = 'failed', error = ${error}, updated_at = now()
+  const rows = await sql`UPDATE restarts SET state = 'failed', error = ${error}, updated_at = clock_timestamp()
     WHERE restart_id = ${restartId} AND state IN ('commanded', 'deferred', 'restarting') RETURNING restart_id`
   return rows.length === 1
 }

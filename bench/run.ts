@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { FULL, QUICK, type BenchSizes } from './config.ts'
-import type { Runtime } from '../support/hub-process.ts'
+import { NODE_HUB_BUILD, type Runtime } from '../support/hub-process.ts'
+import { PACKAGE_OUT, buildPackage } from '../scripts/build-package.ts'
 import { installInterruptHandlers } from './support/cleanup.ts'
 import { machineLine, markdownTable, writeResults, type Result } from './support/report.ts'
 import { selfQueryStall } from './figures/self-query-stall.ts'
@@ -70,12 +71,18 @@ if (runtime !== null && runtime !== 'node' && runtime !== 'deno') fail(`--runtim
 
 raiseFileLimit(sizes.agents + FD_MARGIN)
 installInterruptHandlers()
+// A Node hub runs as an installed `agentcom hub` runs it: the package's bundle, built here from
+// the code as it is now (AGENTCOM_NODE_HUB_BUILD=source runs hub/node.ts through tsx instead).
+if (process.env[NODE_HUB_BUILD] !== 'source') {
+  await buildPackage(join(import.meta.dirname, '..', PACKAGE_OUT))
+  process.env[NODE_HUB_BUILD] = 'package'
+}
 
 const log: Log = (line) => process.stderr.write(`  ${line}\n`)
 const started = Date.now()
 const results: Result[] = []
 const failures: string[] = []
-process.stderr.write(`bench: ${sizes.quick ? 'quick' : 'full'} run, N=${sizes.agents}, on ${machineLine()}\n`)
+process.stderr.write(`bench: ${sizes.quick ? 'quick' : 'full'} run, N=${sizes.agents}, Node hub from ${process.env[NODE_HUB_BUILD] ?? 'source'}, on ${machineLine()}\n`)
 for (const figure of FIGURES) {
   if ((only && !only.has(figure.name)) || (runtime && figure.runtime !== runtime)) continue
   const t0 = Date.now()

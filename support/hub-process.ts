@@ -1,6 +1,9 @@
 /**
  * Starts a real hub as its own process, on Node or on Deno, on port 0. Which runtime is one
  * setting: AGENTCOM_TEST_RUNTIME=node|deno (default node), so the same tests prove both.
+ * A Node hub runs from source (`node --import tsx hub/node.ts`, as `npm run hub`), or with
+ * AGENTCOM_NODE_HUB_BUILD=package as an installed `agentcom hub` runs it: the bundle that
+ * `npm run build` writes to dist/package (the bench builds it first and runs that).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -13,6 +16,7 @@ import { signAdminToken, signAgentToken } from '../hub/auth/auth.ts'
 export type Runtime = 'node' | 'deno'
 export const RUNTIME: Runtime = process.env.AGENTCOM_TEST_RUNTIME === 'deno' ? 'deno' : 'node'
 const ROOT = join(import.meta.dirname, '..')
+export const NODE_HUB_BUILD = 'AGENTCOM_NODE_HUB_BUILD'
 
 export interface HubProcess {
   runtime: Runtime
@@ -44,7 +48,9 @@ export async function startHubProcess(
   const preload = process.env.AGENTCOM_BENCH_DENO_PRELOAD ? ['--allow-sys', '--preload', process.env.AGENTCOM_BENCH_DENO_PRELOAD] : []
   const cmd = runtime === 'deno'
     ? [join(ROOT, 'node_modules/.bin/deno'), ['run', '--config', join(ROOT, 'deno.json'), '--allow-net', '--allow-env', '--allow-read', '--allow-write', ...preload, join(ROOT, 'hub/deno.ts')]] as const
-    : [process.execPath, ['--import', 'tsx', join(ROOT, 'hub/node.ts')]] as const
+    : process.env[NODE_HUB_BUILD] === 'package'
+      ? [process.execPath, [join(ROOT, 'dist/package/agentcom.js'), 'hub']] as const
+      : [process.execPath, ['--import', 'tsx', join(ROOT, 'hub/node.ts')]] as const
   const child = spawn(cmd[0], [...cmd[1]], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', AGENTCOM_SECRET: secret, AGENTCOM_DATA_DIR: dataDir, ...env },

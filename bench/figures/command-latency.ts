@@ -40,6 +40,6 @@ export async function commandLatency(sizes: BenchSizes, runtime: Runtime, log: (
       value: percentile(samples.hub, 99),
       baseline: `${BASELINE['bare-hono'][runtime]} sending one frame`, baseline_value: percentile(samples.bare, 99),
       detail: `N=${sizes.agents}, ${samples.hub.length} requests each, one at a time`,
-    }, { kind: 'max', ratio: 1.5 })]
+    }, { kind: 'max', ratio: 1.35 })]
   })
 }

@@ -24,7 +24,7 @@ export async function identifyStorm(sizes: BenchSizes, runtime: Runtime, log: (l
     value: median(ms.hub),
     baseline: `${BASELINE['bare-ws'][runtime]} answering each first frame`, baseline_value: median(ms['bare-ws']),
     detail: `N=${sizes.agents}, median of ${sizes.stormRounds} storms each`,
-  }, { kind: 'max', ratio: 2.0 })]
+  }, { kind: 'max', ratio: 1.75 })]
 }
 
 function storm(side: Side, runtime: Runtime, agents: number): Promise<number> {

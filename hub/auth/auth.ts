@@ -15,6 +15,7 @@ import { sign } from 'hono/jwt'
 import type { Clock } from '../../shared/time.ts'
 import { systemClock } from '../../shared/time.ts'
 import { DEFAULT_TOKEN_NAME, isAccessRole, type AccessRole } from '../access/roles.ts'
+import { canonicalBase64Url } from './base64url.ts'
 
 export const ISSUER = 'agentcom'
 export const AUDIENCE = { admin: 'agentcom:admin', agent: 'agentcom:agent' } as const
@@ -202,8 +203,11 @@ function webCryptoMac(secret: string): TokenMac {
 async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, unknown> | 'malformed' | 'bad_signature'> {
   const parts = token.split('.')
   if (parts.length !== 3) return 'malformed'
-  const header = jsonPart(parts[0])
-  if (!header || header.alg !== 'HS256' || (header.typ !== undefined && header.typ !== 'JWT') || 'crit' in header) return 'malformed'
+  if (parts[0] !== acceptedHeader) {
+    const header = jsonPart(parts[0])
+    if (!header || header.alg !== 'HS256' || (header.typ !== undefined && header.typ !== 'JWT') || 'crit' in header) return 'malformed'
+    acceptedHeader = parts[0]
+  }
   const payload = jsonPart(parts[1])
   if (!payload) return 'malformed'
   const signature = canonicalBase64Url(parts[2])
@@ -211,51 +215,17 @@ async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, u
   return sameBytes(await mac(`${parts[0]}.${parts[1]}`), signature) ? payload : 'bad_signature'
 }
 
+/** The last header spelling that passed the checks: every token the hub mints has the same one. */
+let acceptedHeader = ''
+
 const utf8 = new TextDecoder()
 
-/**
- * The bytes of `text` if it is their one base64url spelling (RFC 7515: no padding, no other
- * characters, zero trailing bits), else null. atob() forgives `=` and stray bits, so that
- * `token + "="` would otherwise be a second valid spelling of the same token.
- */
-export function canonicalBase64Url(text: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null
-  // A spelling that does not end on a byte boundary ends in a character with unused low bits
-  // (4 after 2 characters, 2 after 3): zero in the one canonical spelling. Checked here rather
-  // than by encoding the bytes again, which cost a third of the check (every identify has one).
-  const rest = text.length % 4
-  if (rest !== 0 && (BASE64URL_ALPHABET.indexOf(text[text.length - 1]) & (rest === 2 ? 0b1111 : 0b11)) !== 0) return null
-  const binary = base64UrlBinary(text)
-  if (binary === null) return null
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
-  return bytes
-}
-
-/**
- * The bytes base64url `text` spells, one character per byte (atob's binary string), or null.
- * As hono's decodeBase64Url accepts (atob), without its object per `-` or `_` replaced and its
- * copy into bytes: each identify decodes three parts of a token.
- */
-function base64UrlBinary(text: string): string | null {
-  try {
-    return atob(text.replaceAll('-', '+').replaceAll('_', '/'))
-  } catch {
-    return null
-  }
-}
-
-const NOT_ASCII = /[^\x00-\x7f]/
-
-const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-
+/** A JWS part's JSON object (UTF-8, as RFC 7515 has it), or null. */
 function jsonPart(part: string): Record<string, unknown> | null {
-  const binary = base64UrlBinary(part)
-  if (binary === null) return null
+  const bytes = canonicalBase64Url(part)
+  if (bytes === null) return null
   try {
-    // ASCII (every token this hub mints) is its own UTF-8: parsed as is, not decoded again.
-    const text = NOT_ASCII.test(binary) ? utf8.decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))) : binary
-    const value: unknown = JSON.parse(text)
+    const value: unknown = JSON.parse(utf8.decode(bytes))
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null
   } catch {
     return null

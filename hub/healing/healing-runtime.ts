@@ -1,7 +1,7 @@
 /**
  * Healing's one owner on a hub, the same in both modes: the one decider (healing-decider.ts) and
  * healing's part on each hub (hub-healing.ts) over the hub's HealingStore, their steps, and the
- * healing answers of the admin API. Only the store differs, with what it brings:
+ * healing answers of the admin API (the view, pause and resume, read from and written to the store). Only the store differs, with what it brings:
  * - one hub's MemoryHealingStore, saved in the data dir: the decider's lease always holds and a
  *   nudge is this hub's own next step; local-healing.ts steps it as the change feed shows the
  *   fleet move, and keeps what one hub saves (each agent's last process, the agents restored);
@@ -17,12 +17,15 @@ import type { AgentRecord, Fleet } from '../agents/fleet.ts'
 import { HealingDecider } from './healing-decider.ts'
 import type { HealingAction } from './healing-history.ts'
 import type { HealingView } from './healing-policy.ts'
-import type { HealingSettings } from './healing-settings.ts'
+import { policyView, type HealingSettings } from './healing-settings.ts'
 import type { HealingStore, HealingStoreContext } from './healing-store.ts'
 import type { Pm2Seen } from './healing-watch.ts'
 import { HubHealing } from './hub-healing.ts'
 import { LocalHealing, type HealingSaver } from './local-healing.ts'
 import { MemoryHealingStore } from './memory-healing-store.ts'
+
+/** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
+export const HEALING_HISTORY = 1000
 
 export interface HealingRuntimeDeps {
   store: HealingStore
@@ -115,17 +118,19 @@ export class HealingRuntime {
     this.perHub.taskOverdue(agentId, detail)
   }
 
-  view(): Promise<HealingView> {
-    return this.perHub.view()
+  /** GET /api/admin/healing: read from the store, so in a cluster every hub answers alike. */
+  async view(): Promise<HealingView> {
+    const [paused, actions] = await Promise.all([this.d.store.paused(), this.d.store.actions(HEALING_HISTORY)])
+    return { paused, policy: policyView(this.d.settings), actions }
   }
 
   /** No new healing action starts until resume(); restarts already commanded finish. */
   pause(): Promise<HealingView> {
-    return this.perHub.pause()
+    return this.setPaused(true)
   }
 
   async resume(): Promise<HealingView> {
-    const view = await this.perHub.resume()
+    const view = await this.setPaused(false)
     // What waited for the resume may start now (a cluster's store nudges every hub in the resume's own transaction).
     if (!this.d.store.wakeDecider) void this.step()
     return view
@@ -149,7 +154,8 @@ export class HealingRuntime {
 
   /** Actions changed outside the decider (a quarantine lifted): on the events stream, and the decider looks. */
   changed(actionIds: string[]): void {
-    this.perHub.changed(actionIds)
+    for (const id of actionIds) this.d.changes.publish({ type: 'healing', action_id: id })
+    if (actionIds.length > 0) this.nudge()
   }
 
   /** An action as the store has it now. */
@@ -165,6 +171,12 @@ export class HealingRuntime {
   close(): void {
     this.closed = true
     this.perHub.close()
+  }
+
+  private async setPaused(paused: boolean): Promise<HealingView> {
+    await this.d.store.setPaused(paused)
+    this.d.log.info(paused ? 'healing paused' : 'healing resumed')
+    return this.view()
   }
 }
 

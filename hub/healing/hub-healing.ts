@@ -1,28 +1,22 @@
 /**
  * Healing's part on each hub, the same on both stores: what this hub sees of the agents it
- * holds, filed with the HealingStore (healing-store.ts) for the one decider
- * (healing-decider.ts), and the healing view, pause and resume, read from and written to the
- * store (in a cluster every hub answers alike).
+ * holds, filed with the HealingStore (healing-store.ts) for the one decider (healing-decider.ts).
  * - an agent identifying here as a new process is checked against the last process the store
  *   saw: its crashes are counted under the agent's lock and judged by HealingPolicy's crash-loop
  *   rule (healing-rules.ts) in the same operation, so a quarantine is one for the fleet;
  * - memory above the limit in two stats reports in a row (the same rule), and an overdue task,
  *   of an agent held here, are filed as requests for the decider, which judges the budget; an
  *   agent whose overdue restart waits gets no task meanwhile.
- * Its owner is healing-runtime.ts, the same in both modes.
+ * Its owner is healing-runtime.ts, the same in both modes, which also answers the admin API.
  */
 import type { Logger } from '../../shared/log.ts'
 import type { AlertSender } from '../alerts/alerts.ts'
 import type { ChangeFeed } from '../events/changes.ts'
 import type { Fleet } from '../agents/fleet.ts'
-import type { HealingView } from './healing-policy.ts'
 import { restartsSeen, type Pm2Seen } from './healing-watch.ts'
-import { policyView, type HealingSettings } from './healing-settings.ts'
+import type { HealingSettings } from './healing-settings.ts'
 import { healingDetail, isCrashLoop, memoryAboveAfter } from './healing-rules.ts'
 import type { HealingStore, RequestRule } from './healing-store.ts'
-
-/** The history GET /api/admin/healing shows (the contract's "at least the last 1000"). */
-export const HEALING_HISTORY = 1000
 
 export interface HubHealingDeps {
   store: HealingStore
@@ -59,30 +53,6 @@ export class HubHealing {
         if (change.stats) this.statsReported(change.agent_id)
       }),
     ]
-  }
-
-  async view(): Promise<HealingView> {
-    const [paused, actions] = await Promise.all([this.d.store.paused(), this.d.store.actions(HEALING_HISTORY)])
-    return { paused, policy: policyView(this.d.settings), actions }
-  }
-
-  /** An action, as the events stream shows it. */
-  action(actionId: string): Promise<unknown> {
-    return this.d.store.action(actionId)
-  }
-
-  pause(): Promise<HealingView> {
-    return this.setPaused(true)
-  }
-
-  resume(): Promise<HealingView> {
-    return this.setPaused(false)
-  }
-
-  /** Actions changed outside the decider (a quarantine lifted): on the events stream, and the decider looks. */
-  changed(actionIds: string[]): void {
-    for (const id of actionIds) this.d.changes.publish({ type: 'healing', action_id: id })
-    if (actionIds.length > 0) this.nudge()
   }
 
   /**
@@ -183,11 +153,5 @@ export class HubHealing {
 
   private nudge(): void {
     this.d.nudge()
-  }
-
-  private async setPaused(paused: boolean): Promise<HealingView> {
-    await this.d.store.setPaused(paused)
-    this.d.log.info(paused ? 'healing paused' : 'healing resumed')
-    return this.view()
   }
 }

@@ -6,7 +6,7 @@
  * own at once (`here.cancelHere`).
  */
 import type { TaskFacts } from '../api/views.ts'
-import { fanOutTargets } from '../tasks/pg-fan-out.ts'
+import { fanOutTargets } from './fan-out-rows.ts'
 import { cancelVerdict, type TasksQuery } from '../tasks/rules.ts'
 import type { CancelOutcome, NewTask, TaskAdmin, TaskAdminHere } from '../tasks/task-admin.ts'
 import { TASK_CANCEL } from '../tasks/task-engine.ts'

@@ -2,7 +2,7 @@
  * What a task has written (CONTRACT.md, "Task control (v3)"): `task_output` frames from its
  * sidecar, the last MAX_OUTPUT_BYTES per task kept, older output dropped and the task's output
  * marked `truncated`. The store is this hub's memory (MemoryTaskOutputs, below) or, in cluster
- * mode, a table every hub reads (pg-output.ts); both follow keepNewest.
+ * mode, a table every hub reads (hub/pg/pg-task-output.ts); both follow keepNewest.
  */
 import { utf8Length } from '../../shared/protocol.ts'
 

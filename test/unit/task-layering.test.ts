@@ -1,6 +1,7 @@
 /**
- * The task engine sits below cluster mode: nothing under hub/tasks imports from hub/cluster. The
- * cluster hands its claim path in (hub/tasks/claim-path.ts, built by hub/cluster/claim-loop.ts).
+ * The task engine sits below cluster mode and its store: nothing under hub/tasks imports from
+ * hub/cluster or hub/pg. The cluster hands its claim path in (hub/tasks/claim-path.ts, built by
+ * hub/cluster/claim-loop.ts), and its rows are hub/pg's.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
@@ -26,10 +27,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 const crossesIntoCluster = (file: string, source: string) =>
-  importedFiles(file, source).filter((target) => target.startsWith('hub/cluster/')).map((target) => `${file} -> ${target}`)
+  importedFiles(file, source).filter((target) => target.startsWith('hub/cluster/') || target.startsWith('hub/pg/')).map((target) => `${file} -> ${target}`)
 
 describe('hub/tasks layering', () => {
-  it('imports nothing from hub/cluster', async () => {
+  it('imports nothing from hub/cluster or hub/pg', async () => {
     const files = await filesUnder('hub/tasks')
     expect(files).toContain('hub/tasks/task-engine.ts')
     const offenders: string[] = []
@@ -37,9 +38,10 @@ describe('hub/tasks layering', () => {
     expect(offenders).toEqual([])
   })
 
-  it('the check itself sees an import into hub/cluster, and not hub/cluster-seam.ts', () => {
+  it('the check itself sees an import into hub/cluster or hub/pg, and not hub/cluster-seam.ts', () => {
     expect(crossesIntoCluster('hub/tasks/x.ts', "import { ClaimLoop } from '../cluster/claim-loop.ts'\n"))
       .toEqual(['hub/tasks/x.ts -> hub/cluster/claim-loop.ts'])
+    expect(crossesIntoCluster('hub/tasks/x.ts', "import type { Sql } from '../pg/connect.ts'\n")).toEqual(['hub/tasks/x.ts -> hub/pg/connect.ts'])
     expect(crossesIntoCluster('hub/tasks/x.ts', "import type { TaskOwner } from '../cluster-seam.ts'\n")).toEqual([])
     expect(crossesIntoCluster('hub/tasks/x.ts', "export { a } from './cluster/a.ts'\n")).toEqual([])
   })

@@ -1,9 +1,9 @@
 /**
  * `"all": true` in cluster mode: the agents that get one task each, read in the creating
  * transaction: connected (their hub's lease holds), undrained, not quarantined, carrying every
- * wanted label. The same rule as the single hub's (admin.ts, createTasksForAll).
+ * wanted label. The same rule as the single hub's (hub/tasks/memory-task-admin.ts).
  */
-import type { Queryable } from '../pg/connect.ts'
+import type { Queryable } from './connect.ts'
 
 export async function fanOutTargets(sql: Queryable, labels: readonly string[]): Promise<string[]> {
   const rows = await sql<{ agent_id: string }[]>`

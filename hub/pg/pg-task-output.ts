@@ -6,8 +6,8 @@
  * finished finds all its output stored.
  */
 import type { Logger } from '../../shared/log.ts'
-import type { Sql } from '../pg/connect.ts'
-import { MAX_OUTPUT_BYTES, type OutputRead, type OutputStreamName, type StoredChunk, type TaskOutputStore } from './output.ts'
+import type { Sql } from './connect.ts'
+import { MAX_OUTPUT_BYTES, type OutputRead, type OutputStreamName, type StoredChunk, type TaskOutputStore } from '../tasks/output.ts'
 
 export class ClusterTaskOutputs implements TaskOutputStore {
   /** Each task's appends not yet committed, chained. */

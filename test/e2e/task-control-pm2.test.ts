@@ -24,7 +24,7 @@ let script: string
  */
 const TASK = `
 import { spawn } from 'node:child_process'
-import { appendFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs'
 let text = ''
 for await (const chunk of process.stdin) text += chunk
 const task = JSON.parse(text)
@@ -34,7 +34,11 @@ if (task.input.mode === 'trap') {
   const child = spawn('/bin/sh', ['-c', 'trap "echo child >> \\"$TERMS\\"" TERM; echo ready; while :; do sleep 1 & wait $!; done'], {
     stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, TERMS: task.input.terms },
   })
-  child.stdout.once('data', () => writeFileSync(task.input.pids, JSON.stringify([process.pid, child.pid])))
+  // Written aside and renamed into place: the test reads it whole or not at all.
+  child.stdout.once('data', () => {
+    writeFileSync(task.input.pids + '.tmp', JSON.stringify([process.pid, child.pid]))
+    renameSync(task.input.pids + '.tmp', task.input.pids)
+  })
   setInterval(() => {}, 1000)
 } else if (task.input.mode === 'print') {
   for (let i = 1; i <= task.input.lines; i++) {

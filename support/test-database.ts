@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, inject } from 'vitest'
 import { connectDatabase, type Sql } from '../hub/pg/connect.ts'
 import { migrate } from '../hub/pg/migrate.ts'
+import { createPgBus, type PgBus } from '../hub/pg/notify-bus.ts'
 
 export interface TestDatabase {
   name: string
@@ -48,22 +49,38 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
 }
 
+export interface MigratedDatabaseOptions {
+  /** The pool size of the client handed to `use` (postgres.js's default when unset). */
+  max?: number
+  /** Also a NOTIFY bus on that client, as the hub of this id; closed before the drop. */
+  busHubId?: string
+}
+
 /**
- * For a describe block of the cluster store's tests: a fresh database, migrated, handed to
- * `use` (with a client on it) before its tests run and dropped after them, with `truncate`
- * (table names) emptied before each test, so no test sees another's rows.
+ * For a test file or describe block of the cluster store's tests: a fresh database, migrated,
+ * handed to `use` (with a client on it, and a bus when asked) before its tests run and dropped
+ * after them, with `truncate` (table names) emptied before each test, so no test sees another's rows.
  */
-export function useMigratedDatabase(truncate: readonly string[], use: (db: TestDatabase, sql: Sql) => void): void {
+export function useMigratedDatabase(
+  truncate: readonly string[],
+  use: (db: TestDatabase, sql: Sql, bus: PgBus | null) => void,
+  options: MigratedDatabaseOptions = {},
+): void {
   let db: TestDatabase | undefined
   let sql: Sql | undefined
+  let bus: PgBus | null = null
   beforeAll(async () => {
     db = await createTestDatabase()
-    sql = db.connect()
+    sql = db.connect(options.max === undefined ? {} : { max: options.max })
     await migrate(sql)
-    use(db, sql)
+    if (options.busHubId !== undefined) bus = await createPgBus(sql, { hubId: options.busHubId })
+    use(db, sql, bus)
   })
-  afterAll(() => db?.drop())
+  afterAll(async () => {
+    await bus?.close()
+    await db?.drop()
+  })
   beforeEach(async () => {
-    await sql!.unsafe(`TRUNCATE ${truncate.join(', ')}`)
+    if (truncate.length > 0) await sql!.unsafe(`TRUNCATE ${truncate.join(', ')}`)
   })
 }

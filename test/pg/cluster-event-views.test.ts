@@ -5,32 +5,24 @@
  * test holds the lock as another hub's insert would, lets this hub read its view and wait on
  * the lock, changes the rows, and lets the other insert commit first.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { clusterEventViews } from '../../hub/cluster/cluster-events.ts'
 import { LiveEvents } from '../../hub/events/live-events.ts'
 import { ChangeFeed } from '../../hub/events/changes.ts'
 import { PgEventLogStore } from '../../hub/pg/pg-event-store.ts'
 import { eventsAfter, insertEvents } from '../../hub/pg/event-rows.ts'
-import { createPgBus, type PgBus } from '../../hub/pg/notify-bus.ts'
+import type { PgBus } from '../../hub/pg/notify-bus.ts'
 import type { Sql } from '../../hub/pg/connect.ts'
-import { migrate } from '../../hub/pg/migrate.ts'
 import { silentLogger } from '../../shared/log.ts'
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.ts'
+import { useMigratedDatabase } from '../../support/test-database.ts'
 import { waitFor } from '../../support/wait.ts'
 
-let db: TestDatabase
 let sql: Sql
 let bus: PgBus
-beforeAll(async () => {
-  db = await createTestDatabase()
-  sql = db.connect({ max: 6 })
-  await migrate(sql)
-  bus = await createPgBus(sql, { hubId: 'views-a' })
-})
-afterAll(async () => {
-  await bus?.close()
-  await db?.drop()
-})
+useMigratedDatabase([], (_db, client, clientBus) => {
+  sql = client
+  bus = clientBus!
+}, { max: 6, busHubId: 'views-a' })
 
 /** This hub's events, over `rollouts` as its rollout views. */
 async function hubEvents(rollouts: Map<string, unknown>) {

@@ -1,7 +1,8 @@
 /**
  * Healing's one owner on a hub, the same in both modes: the one decider (healing-decider.ts) and
  * healing's part on each hub (hub-healing.ts) over the hub's HealingStore, their steps, and the
- * healing answers of the admin API (the view, pause and resume, read from and written to the store). Only the store differs, with what it brings:
+ * healing answers of the admin API (the view, pause and resume, read from and written to the
+ * store). Only the store differs, with what it brings:
  * - one hub's MemoryHealingStore, saved in the data dir: the decider's lease always holds and a
  *   nudge is this hub's own next step; local-healing.ts steps it as the change feed shows the
  *   fleet move, and keeps what one hub saves (each agent's last process, the agents restored);

@@ -131,10 +131,15 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   const cache = new Map<string, TokenClaims>()
   const mac = opts.mac ?? webCryptoMac(secret)
 
-  async function decode(token: string): Promise<TokenClaims | Refusal> {
+  /** The token's claims, or why it is none: at once when the MAC is synchronous (Node's), else later. */
+  function decode(token: string): TokenClaims | Refusal | Promise<TokenClaims | Refusal> {
     const hit = cache.get(token)
     if (hit) return hit
-    const payload = await verifyJws(token, mac)
+    const payload = verifyJws(token, mac)
+    return payload instanceof Promise ? payload.then((p) => claimsOf(token, p)) : claimsOf(token, payload)
+  }
+
+  function claimsOf(token: string, payload: Record<string, unknown> | 'malformed' | 'bad_signature'): TokenClaims | Refusal {
     if (typeof payload === 'string') return payload
     const claims = toClaims(payload)
     if (typeof claims === 'string') return claims
@@ -162,10 +167,12 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
     return { ok: true, claims }
   }
 
+  function verdictOf(token: string, claims: TokenClaims | Refusal, audience: Role): Verdict {
+    return typeof claims === 'string' ? { ok: false, reason: claims } : judge(token, claims, audience)
+  }
+
   async function verifyToken(token: string, audience: Role): Promise<Verdict> {
-    const claims = await decode(token)
-    if (typeof claims === 'string') return { ok: false, reason: claims }
-    return judge(token, claims, audience)
+    return verdictOf(token, await decode(token), audience)
   }
 
   // The admin token of the last cached answer: the next request nearly always carries the same,
@@ -174,6 +181,14 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   let recentClaims: TokenClaims | undefined
 
   return Object.assign(verifyToken, {
+    /**
+     * verifyToken's verdict at once when the MAC is synchronous (Node's), else its promise: an
+     * identify then goes on in the same turn as its frame, with no promise made per token.
+     */
+    now(token: string, audience: Role): Verdict | Promise<Verdict> {
+      const claims = decode(token)
+      return claims instanceof Promise ? claims.then((c) => verdictOf(token, c, audience)) : verdictOf(token, claims, audience)
+    },
     cached(token: string, audience: Role): Verdict | undefined {
       const hit = token === recentToken ? recentClaims : cache.get(token)
       if (hit === undefined) return undefined
@@ -195,12 +210,14 @@ function webCryptoMac(secret: string): TokenMac {
   return async (input) => new Uint8Array(await crypto.subtle.sign('HMAC', await key, encoder.encode(input)))
 }
 
+type JwsVerdict = Record<string, unknown> | 'malformed' | 'bad_signature'
+
 /**
  * The payload of a compact HS256 JWS whose MAC is right (RFC 7515; the header checks are
- * hono/jwt's: alg HS256, typ JWT if given, no crit). Time claims are checked by the caller on
- * the hub's clock.
+ * hono/jwt's: alg HS256, typ JWT if given, no crit), at once when the MAC is synchronous. Time
+ * claims are checked by the caller on the hub's clock.
  */
-async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, unknown> | 'malformed' | 'bad_signature'> {
+function verifyJws(token: string, mac: TokenMac): JwsVerdict | Promise<JwsVerdict> {
   const parts = token.split('.')
   if (parts.length !== 3) return 'malformed'
   if (parts[0] !== acceptedHeader) {
@@ -212,7 +229,9 @@ async function verifyJws(token: string, mac: TokenMac): Promise<Record<string, u
   if (!payload) return 'malformed'
   const signature = canonicalBase64Url(parts[2])
   if (!signature) return 'malformed'
-  return sameBytes(await mac(`${parts[0]}.${parts[1]}`), signature) ? payload : 'bad_signature'
+  const signed = mac(`${parts[0]}.${parts[1]}`)
+  if (signed instanceof Promise) return signed.then((bytes) => (sameBytes(bytes, signature) ? payload : 'bad_signature'))
+  return sameBytes(signed, signature) ? payload : 'bad_signature'
 }
 
 /** The last header spelling that passed the checks: every token the hub mints has the same one. */

@@ -93,6 +93,17 @@ describe.each([['WebCrypto', undefined], ['node:crypto', nodeTokenMac(SECRET)]])
   ])('refuses %s as malformed', async (_case, token) => {
     expect(await verifier()(token, 'admin')).toEqual({ ok: false, reason: 'malformed' })
   })
+  it('now(): the same verdicts, at once with a synchronous MAC and as a promise with WebCrypto', async () => {
+    const verify = verifier()
+    const good = (await mintToken(SECRET, { role: 'agent', sub: 'w-1' }, T0)).token
+    const forged = `${good.slice(0, -2)}AA`
+    for (const [token, verdict] of [[good, { ok: true }], [forged, { ok: false, reason: 'bad_signature' }], ['x.y', { ok: false, reason: 'malformed' }]] as const) {
+      const now = verify.now(token, 'agent')
+      expect(now instanceof Promise).toBe(mac === undefined && token !== 'x.y')
+      expect(await now).toMatchObject(verdict)
+      expect(await verify(token, 'agent')).toMatchObject(verdict)
+    }
+  })
 })
 
 describe('verifying', () => {

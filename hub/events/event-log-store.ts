@@ -3,7 +3,8 @@
  * write, read those after a number, the newest number, trim to the retention, and a wake-up
  * when any hub appended. Two stores: a memory log for one hub (here) and the cluster's event
  * rows (hub/pg/pg-event-store.ts, with NOTIFY as the wake-up). The stream's clients are served
- * from an EventLog ring filled from the store; ids are `<epoch>-<seq>` in both.
+ * from an EventLog ring: the memory store's own, or one filled from the rows. Ids are
+ * `<epoch>-<seq>` in both.
  * Portable: Web APIs only.
  */
 import { EventLog, type EventLogOptions, type LoggedEvent } from './event-log.ts'
@@ -19,6 +20,11 @@ export interface EventLogStore<Scope = unknown> {
   readonly epoch: string
   /** How many of the newest events are kept for replay: trim never drops them. */
   readonly capacity: number
+  /**
+   * The ring the events are kept in, when the store is this process's memory: the events owner
+   * serves its clients from it and reads nothing back (a cluster's rows have none).
+   */
+  readonly log?: EventLog
   /**
    * Appends what `collect` returns, in order, numbered after every event appended before.
    * `collect` runs in the store's append order, one at a time (memory: a queue; rows: under the
@@ -60,6 +66,10 @@ export class MemoryEventLogStore implements EventLogStore<void> {
 
   get capacity(): number {
     return this.#log.capacity
+  }
+
+  get log(): EventLog {
+    return this.#log
   }
 
   append(collect: (scope: void) => NewEvent[] | Promise<NewEvent[]>): Promise<number> {

@@ -2,9 +2,9 @@
  * What `GET /api/admin/events` tells, in both modes: the one owner of the events stream. It
  * follows the change feed, turns what changed into views (EventViews: one hub reads its memory,
  * a cluster its rows) and appends them to its EventLogStore (a memory log, or the cluster's rows
- * shared by every hub); on each wake-up of the store it reads what was appended (its own events,
- * and in a cluster every hub's) into the EventLog its clients are served from, with replay by
- * Last-Event-ID. Changes of one thing within one turn of the event loop become one event
+ * shared by every hub). Its clients are served from an EventLog, with replay by Last-Event-ID:
+ * the memory store's own ring, or in a cluster one it fills on each wake-up of the store with
+ * what every hub appended. Changes of one thing within one turn of the event loop become one event
  * carrying its latest view: an identify that moves an agent three times is one `agent` event.
  */
 import type { Logger } from '../../shared/log.ts'
@@ -58,11 +58,15 @@ export class LiveEvents<Scope = unknown> {
   readonly #unsubscribe: Array<() => void>
 
   constructor(private readonly o: LiveEventsOptions<Scope>) {
-    this.log = new EventLog({ capacity: o.store.capacity, epoch: o.store.epoch })
-    this.#unsubscribe = [
-      o.changes.subscribe((change) => this.#note(change)),
-      o.store.onAppended(() => void this.catchUp()),
-    ]
+    // A store in this process keeps its events in a ring of its own: that one is served, not a copy.
+    const own = o.store.log
+    this.log = own ?? new EventLog({ capacity: o.store.capacity, epoch: o.store.epoch })
+    this.#unsubscribe = [o.changes.subscribe((change) => this.#note(change))]
+    if (own) {
+      this.ready = Promise.resolve()
+      return
+    }
+    this.#unsubscribe.push(o.store.onAppended(() => void this.catchUp()))
     this.ready = this.catchUp()
   }
 

@@ -139,7 +139,7 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
     return payload instanceof Promise ? payload.then((p) => claimsOf(token, p)) : claimsOf(token, payload)
   }
 
-  function claimsOf(token: string, payload: Record<string, unknown> | 'malformed' | 'bad_signature'): TokenClaims | Refusal {
+  function claimsOf(token: string, payload: JwsVerdict): TokenClaims | Refusal {
     if (typeof payload === 'string') return payload
     const claims = toClaims(payload)
     if (typeof claims === 'string') return claims
@@ -171,8 +171,17 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
     return typeof claims === 'string' ? { ok: false, reason: claims } : judge(token, claims, audience)
   }
 
+  /**
+   * verifyToken's verdict at once when the MAC is synchronous (Node's), else its promise: an
+   * identify then goes on in the same turn as its frame, with no promise made per token.
+   */
+  function now(token: string, audience: Role): Verdict | Promise<Verdict> {
+    const claims = decode(token)
+    return claims instanceof Promise ? claims.then((c) => verdictOf(token, c, audience)) : verdictOf(token, claims, audience)
+  }
+
   async function verifyToken(token: string, audience: Role): Promise<Verdict> {
-    return verdictOf(token, await decode(token), audience)
+    return now(token, audience)
   }
 
   // The admin token of the last cached answer: the next request nearly always carries the same,
@@ -181,14 +190,7 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   let recentClaims: TokenClaims | undefined
 
   return Object.assign(verifyToken, {
-    /**
-     * verifyToken's verdict at once when the MAC is synchronous (Node's), else its promise: an
-     * identify then goes on in the same turn as its frame, with no promise made per token.
-     */
-    now(token: string, audience: Role): Verdict | Promise<Verdict> {
-      const claims = decode(token)
-      return claims instanceof Promise ? claims.then((c) => verdictOf(token, c, audience)) : verdictOf(token, claims, audience)
-    },
+    now,
     cached(token: string, audience: Role): Verdict | undefined {
       const hit = token === recentToken ? recentClaims : cache.get(token)
       if (hit === undefined) return undefined

@@ -20,6 +20,7 @@ import { denoOutputFiles } from './deno/output-files.ts'
 import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
+import { createLogOutput } from '../shared/log-output.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 let logSettings: LogSettings
@@ -29,11 +30,17 @@ try {
   console.error(`agentcom hub: ${(err as Error).message}`)
   Deno.exit(EXIT_CONFIG)
 }
-const log = createLogger('hub', undefined, logSettings.level, logSettings.format)
+// Log lines go out in batches (shared/log-output.ts), as on Node: console.log's synchronous write
+// per line was a tenth of the hub's time in an identify storm. Flushed when the process unloads
+// (Deno.exit dispatches unload) and before an uncaught error ends it.
+const logOutput = createLogOutput((text) => console.log(text.slice(0, -1)))
+globalThis.addEventListener('unload', logOutput.flush)
+globalThis.addEventListener('error', logOutput.flush)
+const log = createLogger('hub', logOutput.line, logSettings.level, logSettings.format)
 // postgres.js's one unawaited promise (see isArrayTypesFetchFailure); any other unhandled
 // rejection still ends the process, as Deno's default does.
 globalThis.addEventListener('unhandledrejection', (event) => {
-  if (!isArrayTypesFetchFailure(event.reason)) return
+  if (!isArrayTypesFetchFailure(event.reason)) return logOutput.flush()
   event.preventDefault()
   log.warn('database connection lost while reading its types', { error: String(event.reason) })
 })

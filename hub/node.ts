@@ -12,7 +12,7 @@ import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from 
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
-import { createLogOutput } from './node/log-output.ts'
+import { createLogOutput } from '../shared/log-output.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 import { nodeAuditFiles } from './node/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'

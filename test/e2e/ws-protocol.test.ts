@@ -202,3 +202,20 @@ describe('logs', () => {
     expect(text).not.toContain(hub.secret)
   })
 })
+
+describe('logs when the hub stops', () => {
+  it('come out whole: the lines still in the batch are written before the process ends', async () => {
+    const own = await startHubProcess()
+    try {
+      const ws = await identifiedSocket(own.wsUrl, 'last-words', await own.agentToken('last-words'))
+      ws.close()
+    } finally {
+      // At once: the identify's line is still in its batch (up to 20 ms, shared/log-output.ts).
+      await own.stop()
+    }
+    // The pipe may still hold them when the process has exited.
+    const messages = () => own.logs.filter((line) => line.startsWith('{')).map((line) => (JSON.parse(line) as { msg: string }).msg)
+    await waitUntil(() => expect(messages()).toEqual(expect.arrayContaining(['agent identified', 'hub stopping'])), { timeoutMs: 3000 })
+    expect(messages().indexOf('agent identified')).toBeLessThan(messages().indexOf('hub stopping'))
+  })
+})

@@ -194,7 +194,7 @@ describe.each(RUNTIMES)('limits (%s hub)', (runtime) => {
       bystander.send({ type: 'ping' })
       expect(await bystander.next()).toEqual({ type: 'pong' })
       expect((await hub.api('GET', '/api/admin/agents/calm')).body.connected).toBe(true)
-      // The hub's stdout reaches us through a pipe, in batches (hub/node/log-output.ts): after the answers above, maybe.
+      // The hub's stdout reaches us through a pipe, in batches (shared/log-output.ts): after the answers above, maybe.
       const cutOff = '"msg":"closing a socket over its frame budget","agent_id":"flood"'
       await waitFor(() => hub.logs.some((line) => line.includes(cutOff)), (seen) => seen, { timeoutMs: 5000, what: 'the log line of the cut-off' })
       bystander.close()

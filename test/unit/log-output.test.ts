@@ -1,10 +1,10 @@
 /**
- * The Node hub's stdout batching (hub/node/log-output.ts): a line after a quiet spell goes out
+ * The hub's stdout batching, on Node and Deno (shared/log-output.ts): a line after a quiet spell goes out
  * at the next turn, lines that keep coming go out at most once per LOG_BATCH_MS (whole lines,
  * in order), a large batch at once, and `flush` (the exit handler) leaves nothing behind.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { LOG_BATCH_BYTES, LOG_BATCH_MS, createLogOutput } from '../../hub/node/log-output.ts'
+import { LOG_BATCH_BYTES, LOG_BATCH_MS, createLogOutput } from '../../shared/log-output.ts'
 
 describe('log output batching', () => {
   let writes: string[]

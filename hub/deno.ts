@@ -11,7 +11,7 @@ import { createFileTaskStore } from './tasks/task-store.ts'
 import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
 import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './auth/revocations.ts'
 import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
-import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate } from './deno/platform.ts'
+import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate, denoTokenMac } from './deno/platform.ts'
 import { denoProcessMetrics } from './deno/metrics.ts'
 import { denoAuditFiles } from './deno/audit-files.ts'
 import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
@@ -78,7 +78,7 @@ const hub = createHub({
   outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
   revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
   store: cluster ? cluster.store : undefined,
-  remoteAddress: denoRemoteAddress, processMetrics: denoProcessMetrics(), audit,
+  remoteAddress: denoRemoteAddress, tokenMac: denoTokenMac(secret), processMetrics: denoProcessMetrics(), audit,
   terminateSocket: canTerminate ? denoTerminate : undefined,
 })
 if (!canTerminate) log.warn('this Deno cannot destroy a socket whose peer does not answer its close (docs/reliability.md)')

@@ -85,6 +85,21 @@ function redact(fields: LogFields): LogFields {
   return out
 }
 
+/**
+ * The time of a line, in ISO form, made once per millisecond: a hub in a reconnect storm logs
+ * several identifies in the same millisecond, and toISOString was a measurable part of each line.
+ */
+let stampMs = Number.NaN
+let stamp = ''
+function isoNow(): string {
+  const ms = Date.now()
+  if (ms !== stampMs) {
+    stampMs = ms
+    stamp = new Date(ms).toISOString()
+  }
+  return stamp
+}
+
 /** Builds a logger that writes lines through `write` (default: console.log), JSON unless told `text`. */
 export function createLogger(
   component: string,
@@ -95,7 +110,7 @@ export function createLogger(
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 }
   const emit = (level: LogLevel) => (msg: string, fields: LogFields = {}) => {
     if (order[level] < order[minLevel]) return
-    const time = new Date().toISOString()
+    const time = isoNow()
     const short = truncateForLog(msg)
     if (format === 'text') return write(textLine({ time, level, component, msg: short }, redact(fields)))
     // One object, in the order time, level, component, msg, then the fields (a field of the

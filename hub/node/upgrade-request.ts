@@ -58,12 +58,26 @@ Object.setPrototypeOf(UpgradeRequest.prototype, Request.prototype)
 export function upgradeRequest(incoming: IncomingMessage): Request | null {
   const target = incoming.url ?? '/'
   // Origin-form ("/ws?x") joins the Host header as text, so "//other/ws" stays a path.
-  const url = target.startsWith('/') ? `http://${incoming.headers.host ?? 'localhost'}${target}` : target
+  const href = normalizedHref(target.startsWith('/') ? `http://${incoming.headers.host ?? 'localhost'}${target}` : target)
+  return href === null ? null : new UpgradeRequest(incoming.method ?? 'GET', href, incoming.rawHeaders) as unknown as Request
+}
+
+/**
+ * The URL as undici's Request would normalize it (dot segments, case of the host, default port),
+ * or null when it is no URL. The last answer is kept: a fleet's agents all upgrade at the same
+ * host and path, and parsing it again was 1.5 % of the hub's time in an identify storm.
+ */
+let lastUrl = ''
+let lastHref: string | null = null
+function normalizedHref(url: string): string | null {
+  if (url === lastUrl) return lastHref
+  let href: string | null
   try {
-    // Normalized as undici's Request would (dot segments, case of the host).
-    return new UpgradeRequest(incoming.method ?? 'GET', new URL(url).href, incoming.rawHeaders) as unknown as Request
+    href = new URL(url).href
   } catch {
-    // A host or target that is no URL.
-    return null
+    href = null
   }
+  lastUrl = url
+  lastHref = href
+  return href
 }

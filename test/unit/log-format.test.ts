@@ -3,7 +3,7 @@
  * a level that drops what is below it, a clear configuration error for anything else, and no
  * secret-named field in either form.
  */
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createLogger, resolveLogSettings } from '../../shared/log.ts'
 import { ConfigError } from '../../shared/settings.ts'
 
@@ -29,6 +29,20 @@ describe('createLogger', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  hub: agent identified agent_id=w-1 peer=10\.0\.0\.1:5000 detail="two words" token=\[redacted\] n=3$/)
   })
+
+  it('stamps each line with the time it was written, to the millisecond', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-12-07T10:00:00.000Z') })
+    const times: string[] = []
+    const log = createLogger('hub', (line) => times.push((JSON.parse(line) as { time: string }).time))
+    log.info('a')
+    log.info('b')
+    vi.advanceTimersByTime(1)
+    log.info('c')
+    vi.setSystemTime(Date.parse('2026-12-07T09:59:59.999Z'))
+    log.info('d')
+    expect(times).toEqual(['2026-12-07T10:00:00.000Z', '2026-12-07T10:00:00.000Z', '2026-12-07T10:00:00.001Z', '2026-12-07T09:59:59.999Z'])
+  })
+  afterEach(() => vi.useRealTimers())
 
   it('drops lines below its level, in both forms', () => {
     for (const format of ['json', 'text'] as const) {

@@ -74,6 +74,17 @@ describe('the upgrade Request', () => {
     await rawRequest(port, 'GET /ws HTTP/1.1\r\nHost: a b\r\nConnection: Upgrade\r\nUpgrade: websocket')
     expect(seen).toEqual([null])
   })
+
+  it('gives each upgrade its own URL when the last one is remembered', async () => {
+    const urls: (string | null)[] = []
+    const port = await captureUpgrades(async (r) => {
+      urls.push(r?.url ?? null)
+    })
+    for (const [target, host] of [['/ws', 'h:81'], ['/ws', 'a b'], ['/ws', 'a b'], ['/ws', 'h:81'], ['/x/../ws', 'h:81'], ['/ws', 'H:80']]) {
+      await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket`)
+    }
+    expect(urls).toEqual(['http://h:81/ws', null, null, 'http://h:81/ws', 'http://h:81/ws', 'http://h/ws'])
+  })
 })
 
 describe('upgrades on the Node hub', () => {

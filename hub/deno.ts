@@ -32,7 +32,7 @@ try {
 }
 // Log lines go out in batches (shared/log-output.ts), as on Node: console.log's synchronous write
 // per line was a tenth of the hub's time in an identify storm. Flushed when the process unloads
-// (Deno.exit dispatches unload) and before an uncaught error ends it.
+// (Deno.exit dispatches unload), and before an uncaught error or an unhandled rejection ends it.
 const logOutput = createLogOutput((text) => console.log(text.slice(0, -1)))
 globalThis.addEventListener('unload', logOutput.flush)
 globalThis.addEventListener('error', logOutput.flush)

@@ -43,7 +43,7 @@ export function createLogOutput(write: (text: string) => void, now: () => number
       lines.push(text)
       chars += text.length + 1
       if (chars >= LOG_BATCH_BYTES) return flush()
-      if (immediate || timer) return
+      if (immediate !== null || timer) return
       const wait = lastWriteAt + LOG_BATCH_MS - now()
       if (wait <= 0) immediate = soon(flush)
       else {

@@ -38,7 +38,7 @@ export function createIdentify({ fleet, tasks, joinCluster, leaveCluster, verify
   return async function identify(conn: Connection, msg: Extract<SidecarMessage, { type: 'identify' }>): Promise<void> {
     if (conn.agent || conn.identifying) return fail(conn, ERROR.ALREADY_IDENTIFIED)
     conn.identifying = true
-    // At once with Node's MAC: the rest of the identify runs in its frame's turn.
+    // At once with a synchronous MAC (both entries pass one): the rest runs in its frame's turn.
     const checked = verifyToken.now(msg.token, 'agent')
     const verdict = checked instanceof Promise ? await checked : checked
     conn.identifying = false

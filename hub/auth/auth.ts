@@ -132,7 +132,7 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   const cache = new Map<string, TokenClaims>()
   const mac = opts.mac ?? webCryptoMac(secret)
 
-  /** The token's claims, or why it is none: at once when the MAC is synchronous (Node's), else later. */
+  /** The token's claims, or why it is none: at once when the MAC is synchronous (node:crypto's), else later. */
   function decode(token: string): TokenClaims | Refusal | Promise<TokenClaims | Refusal> {
     const hit = cache.get(token)
     if (hit) return hit
@@ -173,7 +173,7 @@ export function createTokenVerifier(secret: string, opts: VerifierOptions = {}) 
   }
 
   /**
-   * verifyToken's verdict at once when the MAC is synchronous (Node's), else its promise: an
+   * verifyToken's verdict at once when the MAC is synchronous (node:crypto's), else its promise: an
    * identify then goes on in the same turn as its frame, with no promise made per token.
    */
   function now(token: string, audience: Role): Verdict | Promise<Verdict> {

@@ -22,6 +22,8 @@ describe('log settings', () => {
 })
 
 describe('createLogger', () => {
+  afterEach(() => vi.useRealTimers())
+
   it('writes text as time, level, component, message and fields, with secrets redacted', () => {
     const lines: string[] = []
     const log = createLogger('hub', (line) => lines.push(line), 'info', 'text')
@@ -42,7 +44,6 @@ describe('createLogger', () => {
     log.info('d')
     expect(times).toEqual(['2026-12-07T10:00:00.000Z', '2026-12-07T10:00:00.000Z', '2026-12-07T10:00:00.001Z', '2026-12-07T09:59:59.999Z'])
   })
-  afterEach(() => vi.useRealTimers())
 
   it('drops lines below its level, in both forms', () => {
     for (const format of ['json', 'text'] as const) {

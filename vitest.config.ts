@@ -20,8 +20,9 @@ export default defineConfig({
     // entries ignore exactly this one too). Any other unhandled error still fails the run.
     onUnhandledError: (error) => !isArrayTypesFetchFailure(error),
     passWithNoTests: false,
-    // The dashboard's script is built from hub/dashboard/browser/ (not committed): build it first.
-    globalSetup: ['support/dashboard-global.ts'],
+    // One temporary directory for the run, removed at its end (support/temp-global.ts). The
+    // dashboard's script is built from hub/dashboard/browser/ (not committed): build it first.
+    globalSetup: ['support/temp-global.ts', 'support/dashboard-global.ts'],
     projects: [
       {
         extends: true,

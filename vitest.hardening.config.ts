@@ -10,9 +10,10 @@ import { isArrayTypesFetchFailure } from './hub/pg/types-fetch.ts'
 export default defineConfig({
   test: {
     include: ['test/hardening/**/*.test.ts'],
-    // The PostgreSQL server the cluster fault tests (lease-split) make their databases on.
-    // And the dashboard's script, built from hub/dashboard/browser/ (not committed).
-    globalSetup: ['support/postgres-global.ts', 'support/dashboard-global.ts'],
+    // One temporary directory for the run, removed at its end (support/temp-global.ts); the
+    // PostgreSQL server the cluster fault tests (lease-split) make their databases on; and the
+    // dashboard's script, built from hub/dashboard/browser/ (not committed).
+    globalSetup: ['support/temp-global.ts', 'support/postgres-global.ts', 'support/dashboard-global.ts'],
     testTimeout: 20 * 60_000,
     hookTimeout: 2 * 60_000,
     fileParallelism: false,

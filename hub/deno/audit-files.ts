@@ -4,6 +4,6 @@
  */
 import type { AuditFiles } from '../access/audit-file.ts'
 import { denoStateFiles, writeFileAtomic } from './platform.ts'
-import { appendSynced } from './synced-appends.ts'
+import { appendSynced } from './append-file-calls.ts'
 
 export const denoAuditFiles: AuditFiles = { read: denoStateFiles.read, append: appendSynced, writeAtomic: writeFileAtomic }

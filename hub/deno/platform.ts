@@ -8,7 +8,7 @@ import type { WSContext } from 'hono/ws'
 import type { TokenMac } from '../auth/auth.ts'
 import type { SecretFiles } from '../auth/secret.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
-import { appendSynced } from './synced-appends.ts'
+import { appendSynced } from './append-file-calls.ts'
 
 async function readTextOrNull(path: string): Promise<string | null> {
   try {

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { AuditFiles } from '../access/audit-file.ts'
 import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
-import { appendSynced } from './synced-appends.ts'
+import { appendSynced } from './append-file-calls.ts'
 
 /** Files whose directory entry is known to be on disk. */
 const durableEntries = new Set<string>()

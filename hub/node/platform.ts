@@ -8,7 +8,7 @@ import type { SecretFiles } from '../auth/secret.ts'
 import type { TaskFiles } from '../tasks/task-store.ts'
 import type { TokenMac } from '../auth/auth.ts'
 import { readTextOrNull, writeFileAtomic } from '../../shared/node/files.ts'
-import { appendSynced } from './synced-appends.ts'
+import { appendSynced } from './append-file-calls.ts'
 
 export const nodeSecretFiles: SecretFiles = {
   read: readTextOrNull,

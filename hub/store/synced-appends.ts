@@ -1,6 +1,6 @@
 /**
  * Durable appends for the hub's journals (the task table's, the audit trail), over a runtime's
- * file calls (hub/node/synced-appends.ts, hub/deno/synced-appends.ts). Each file is kept open,
+ * file calls (hub/node/append-file-calls.ts, hub/deno/append-file-calls.ts). Each file is kept open,
  * so an append is a write and its sync, not also an open and a close (each of those a trip to
  * the runtime's thread pool; about a fifth of a hub's main thread under the task_throughput load).
  *

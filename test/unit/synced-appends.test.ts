@@ -1,5 +1,5 @@
 /**
- * Node's durable appends (hub/node/synced-appends.ts over hub/store/synced-appends.ts) keep each
+ * Node's durable appends (hub/node/append-file-calls.ts over hub/store/synced-appends.ts) keep each
  * file open, yet the path still decides where an append goes: a data dir moved away fails the
  * append and writes nothing into the moved one, a file replaced by a rename gets the appends of
  * after, and appends to one path land in the order they were made.
@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { appendSynced } from '../../hub/node/synced-appends.ts'
+import { appendSynced } from '../../hub/node/append-file-calls.ts'
 import { createSyncedAppends, type AppendFileCalls } from '../../hub/store/synced-appends.ts'
 
 const dirs: string[] = []

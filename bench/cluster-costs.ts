@@ -7,22 +7,23 @@
  * into `events`), rows updated and WAL bytes, then the statements the run sent (top level, calls
  * and execution time per task). docs/benchmarks.md quotes it beside the figure's ratios.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { startEmbeddedPostgres } from '../scripts/embedded-postgres.ts'
 import { startHubProcess, type Runtime } from '../support/hub-process.ts'
 import { connectDatabase } from '../hub/pg/connect.ts'
 import { HUB_BENCH_ENV } from './support/servers.ts'
 import { hubTaskRun } from './support/task-load.ts'
+import { procStat } from './support/proc-cpu.ts'
 
 const [n = '5000', runtime = 'node'] = process.argv.slice(2)
 const shape = { workers: 50, tasks: Number(n), inFlight: 32 }
 const pg = await startEmbeddedPostgres({ flags: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=top'] })
 const hub = await startHubProcess({ ...HUB_BENCH_ENV, AGENTCOM_DATABASE_URL: pg.url, AGENTCOM_HUB_ID: 'bench-a' }, runtime as Runtime)
 const sql = connectDatabase(pg.url, { max: 1 })
-/** utime + stime of a process, in ms (fields 14 and 15 of /proc/<pid>/stat, 100 Hz ticks), and its parent. */
+/** utime + stime of a process, in ms, and its parent. */
 const stat = (pid: number | string) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 }
+  const { ppid, userMs, systemMs } = procStat(`/proc/${pid}/stat`)
+  return { ppid, cpuMs: userMs + systemMs }
 }
 try {
   await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`

@@ -23,6 +23,7 @@ import { STEADY_WARM_UP_TASKS, hubTaskRun, type LoadShape } from './support/task
 import { bullmqRun, startRedis } from './support/peers.ts'
 import type { Runtime } from '../support/hub-process.ts'
 import { jitSummary } from './support/jit-summary.ts'
+import { cpuMsByThreadName, statCpuMs } from './support/proc-cpu.ts'
 
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'))
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--runtime')
@@ -92,11 +93,11 @@ process.stdout.write(`${mode} (${runtime}): ${shape.tasks} tasks, ${perSecond.to
 async function timedRun(hub: ServerUnderTest): Promise<number> {
   // Starts the JIT trace, and the Node hub's profile over (support/cpu-profile.mjs).
   if (jitTrace || (profile && runtime === 'node')) process.kill(hub.pid, 'SIGUSR2')
-  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: byThreadName(hub.pid) }
+  const before = { hub: threadCpuMs(hub.pid), self: selfCpuMs(), threads: cpuMsByThreadName(hub.pid) }
   const wall = wallShares([['hub', hub.pid], ['load generator', process.pid]])
   const rate = await hubTaskRun({ hubs: [hub], shape, prefix: 'p' })
   const after = threadCpuMs(hub.pid)
-  const threads = byThreadName(hub.pid)
+  const threads = cpuMsByThreadName(hub.pid)
   process.stdout.write(`${wall()}\n`)
   process.stdout.write(`hub CPU per task: ${perTask(after.all - before.hub.all)} ms ` +
     `(main thread ${perTask(after.main - before.hub.main)}, other threads ${perTask(after.all - after.main - before.hub.all + before.hub.main)}); ` +
@@ -139,29 +140,6 @@ function threadCpuMs(pid: number): { all: number; main: number } {
   const all = statCpuMs(`/proc/${pid}/stat`)
   const main = readdirSync(`/proc/${pid}/task`).includes(String(pid)) ? statCpuMs(`/proc/${pid}/task/${pid}/stat`) : all
   return { all, main }
-}
-
-/** CPU ms of a process's threads summed by thread name, user and system apart (threads that ended are not counted). */
-function byThreadName(pid: number): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = tid === String(pid) ? 'main' : /\((.*)\)/.exec(stat)?.[1] ?? tid
-      const fields = stat.replace(/^.*\) /, '').split(' ')
-      out.set(`${name} user`, (out.get(`${name} user`) ?? 0) + Number(fields[11]) * 10)
-      out.set(`${name} sys`, (out.get(`${name} sys`) ?? 0) + Number(fields[12]) * 10)
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out
-}
-
-function statCpuMs(path: string): number {
-  // Fields 14 and 15 of a stat file, after the command name in parentheses, in clock ticks (100 Hz).
-  const fields = readFileSync(path, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 function selfCpuMs(): number {

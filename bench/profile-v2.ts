@@ -7,13 +7,13 @@
  * ms do not. With a profile dir (Node hub only) the hub runs under the CPU profiler
  * (support/cpu-profile.mjs) and writes its profile there when it exits.
  */
-import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import autocannon from 'autocannon'
 import type { Runtime } from '../support/hub-process.ts'
 import { CONNECT_WINDOW, connectFleet, starter, withHubAndBareHono, withServer, withSwarm, type ConnectedFleet } from './support/fleet.ts'
 import { median, percentile } from './support/stats.ts'
+import { cpuMsByThreadName, processCpuMs } from './support/proc-cpu.ts'
 
 const [mode = 'rps', runtimeArg = 'node', n = '1000', roundsArg = '3', dir] = process.argv.slice(2)
 const runtime = runtimeArg as Runtime
@@ -27,30 +27,6 @@ if (dir) {
   process.env.AGENTCOM_CPU_PROFILE_DIR = resolve(dir)
 }
 
-/** User + system CPU of a process in ms (fields 14 and 15 of /proc/<pid>/stat, 100 Hz ticks). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
-/** CPU ms of each thread of a process, by thread name (from /proc/<pid>/task). */
-function threadCpuMs(pid: number): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      // The main thread apart: Node 20 names every thread "node".
-      const name = tid === String(pid) ? 'main' : (/\((.*)\)/.exec(stat)?.[1] ?? tid)
-      const f = stat.replace(/^.*\) /, '').split(' ')
-      out.set(`${name} user`, (out.get(`${name} user`) ?? 0) + Number(f[11]) * 10)
-      out.set(`${name} sys`, (out.get(`${name} sys`) ?? 0) + Number(f[12]) * 10)
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out
-}
-
 const show = (xs: number[], digits = 1) => xs.map((x) => x.toFixed(digits)).join(' ')
 
 if (mode === 'rps') {
@@ -58,8 +34,8 @@ if (mode === 'rps') {
     const out = { hub: { rps: [] as number[], us: [] as number[] }, bare: { rps: [] as number[], us: [] as number[] } }
     const threads = { hub: new Map<string, number>(), bare: new Map<string, number>() }
     const load = async (fleet: ConnectedFleet, seconds: number) => {
-      const cpu0 = cpuMs(fleet.server.pid)
-      const threads0 = threadCpuMs(fleet.server.pid)
+      const cpu0 = processCpuMs(fleet.server.pid)
+      const threads0 = cpuMsByThreadName(fleet.server.pid)
       const r = await autocannon({
         url: `${fleet.server.url}${fleet.server.agentPath.replace('{id}', 'bench-agent-7')}`,
         headers: fleet.server.adminHeaders, connections: 10, duration: seconds, pipelining: 1,
@@ -70,8 +46,8 @@ if (mode === 'rps') {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`)
       // CPU per request by thread (the main thread, V8's workers, libuv's pool), summed over the timed rounds.
       const sums = fleet === hub ? threads.hub : threads.bare
-      for (const [name, at] of threadCpuMs(fleet.server.pid)) sums.set(name, (sums.get(name) ?? 0) + at - (threads0.get(name) ?? 0))
-      return { rps: r['2xx'] / r.duration, us: ((cpuMs(fleet.server.pid) - cpu0) * 1000) / r['2xx'] }
+      for (const [name, at] of cpuMsByThreadName(fleet.server.pid)) sums.set(name, (sums.get(name) ?? 0) + at - (threads0.get(name) ?? 0))
+      return { rps: r['2xx'] / r.duration, us: ((processCpuMs(fleet.server.pid) - cpu0) * 1000) / r['2xx'] }
     }
     process.stderr.write(`pids: hub ${hub.server.pid}, bare ${bare.server.pid}\n`)
     await load(hub, 1)
@@ -100,13 +76,13 @@ if (mode === 'rps') {
   for (let round = 0; round < rounds; round++) {
     for (const side of round % 2 === 0 ? (['hub', 'bare-ws'] as const) : (['bare-ws', 'hub'] as const)) {
       await withServer(starter(side, runtime), (server) => withSwarm(async (swarm) => {
-        const cpu0 = cpuMs(server.pid)
-        const threads0 = threadCpuMs(server.pid)
+        const cpu0 = processCpuMs(server.pid)
+        const threads0 = cpuMsByThreadName(server.pid)
         const ms = await connectFleet(swarm, server, agents)
-        const threads = [...threadCpuMs(server.pid)].map(([name, at]) => [name, at - (threads0.get(name) ?? 0)] as const).filter(([, d]) => d > 0)
+        const threads = [...cpuMsByThreadName(server.pid)].map(([name, at]) => [name, at - (threads0.get(name) ?? 0)] as const).filter(([, d]) => d > 0)
         process.stderr.write(`${side} threads (CPU ms): ${threads.map(([name, d]) => `${name} ${d}`).join(', ')}\n`)
         out[side].ms.push(ms)
-        out[side].us.push(((cpuMs(server.pid) - cpu0) * 1000) / agents)
+        out[side].us.push(((processCpuMs(server.pid) - cpu0) * 1000) / agents)
       }))
     }
   }
@@ -122,12 +98,12 @@ if (mode === 'rps') {
       const parts: string[] = []
       for (let part = 0; part < 4; part++) {
         const count = Math.floor(agents / 4)
-        const cpu0 = cpuMs(server.pid)
-        const main0 = threadCpuMs(server.pid)
+        const cpu0 = processCpuMs(server.pid)
+        const main0 = cpuMsByThreadName(server.pid)
         await swarm.connect({ wsUrl: server.wsUrl, count, idPrefix: `part-${part}-`, secret: server.secret, window: CONNECT_WINDOW, timeoutMs: 120_000 })
-        const main = [...threadCpuMs(server.pid)].filter(([name]) => name.startsWith('main '))
+        const main = [...cpuMsByThreadName(server.pid)].filter(([name]) => name.startsWith('main '))
           .reduce((sum, [name, at]) => sum + at - (main0.get(name) ?? 0), 0)
-        parts.push(`${(((cpuMs(server.pid) - cpu0) * 1000) / count).toFixed(0)} (main ${((main * 1000) / count).toFixed(0)})`)
+        parts.push(`${(((processCpuMs(server.pid) - cpu0) * 1000) / count).toFixed(0)} (main ${((main * 1000) / count).toFixed(0)})`)
       }
       process.stdout.write(`storm-quarters ${side} ${runtime} N=${agents}: µs CPU/identify per quarter ${parts.join(', ')}\n`)
     }))
@@ -139,11 +115,11 @@ if (mode === 'rps') {
     let offset = 0
     const probe = async (side: 'hub' | 'bare', count: number) => {
       const fleet = side === 'hub' ? hub : bare
-      const cpu0 = cpuMs(fleet.server.pid)
+      const cpu0 = processCpuMs(fleet.server.pid)
       const xs = await fleet.swarm.probe({
         httpUrl: fleet.server.url, pathTemplate: fleet.server.restartPath, headers: fleet.server.adminHeaders, offset, count, timeoutMs: 10_000,
       })
-      cpu[side] += cpuMs(fleet.server.pid) - cpu0
+      cpu[side] += processCpuMs(fleet.server.pid) - cpu0
       return xs
     }
     const warm = Math.min(50, Math.floor(agents / 10))

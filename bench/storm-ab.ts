@@ -7,12 +7,13 @@
  * `AGENTCOM_AB_ENV_B=NAME=value,...` adds settings to B's hubs only (a switch in B's code). Two
  * identical checkouts differ by up to about 4 % in these medians on a 2-core machine.
  */
-import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { CONNECT_WINDOW } from './support/fleet.ts'
 import { startSwarm } from './support/swarm-client.ts'
 import { median } from './support/stats.ts'
+import { processCpuMs } from './support/proc-cpu.ts'
+import { NODE_HUB_BUILD } from '../support/hub-process.ts'
 
 const [a, b, roundsArg = '8', agentsArg = '10000'] = process.argv.slice(2)
 if (!a || !b) {
@@ -23,19 +24,13 @@ const rounds = Number(roundsArg)
 const agents = Number(agentsArg)
 const envB = Object.fromEntries((process.env.AGENTCOM_AB_ENV_B ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]))
 
-/** User + system CPU of a process in ms (fields 14 and 15 of /proc/<pid>/stat, 100 Hz ticks). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
-}
-
 interface Side { name: 'A' | 'B'; dir: string; env: Record<string, string>; ms: number[]; us: number[] }
 const sides: Side[] = [
   { name: 'A', dir: resolve(a), env: {}, ms: [], us: [] },
   { name: 'B', dir: resolve(b), env: envB, ms: [], us: [] },
 ]
 
-process.env.AGENTCOM_NODE_HUB_BUILD = 'package'
+process.env[NODE_HUB_BUILD] = 'package'
 for (const side of sides) {
   const { buildPackage, PACKAGE_OUT } = await import(`${side.dir}/scripts/build-package.ts`)
   await buildPackage(`${side.dir}/${PACKAGE_OUT}`)
@@ -48,10 +43,10 @@ async function storm(side: Side): Promise<void> {
   const swarm = startSwarm()
   try {
     const pid = hub.child.pid!
-    const cpu0 = cpuMs(pid)
+    const cpu0 = processCpuMs(pid)
     const r = await swarm.connect({ wsUrl: hub.wsUrl, count: agents, idPrefix: 'bench-agent-', secret: hub.secret, window: CONNECT_WINDOW, timeoutMs: 120_000 })
     if (r.identified !== agents) throw new Error(`storm on ${side.name}: ${r.identified} of ${agents} identified`)
-    side.us.push(((cpuMs(pid) - cpu0) * 1000) / agents)
+    side.us.push(((processCpuMs(pid) - cpu0) * 1000) / agents)
     side.ms.push(r.elapsedMs)
   } finally {
     await swarm.stop()

@@ -15,8 +15,10 @@ import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const RUN_DIR = 'AGENTCOM_TEST_RUN_DIR'
+/** The run's directory, as the tests see it in their environment. */
+export const RUN_DIR = 'AGENTCOM_TEST_RUN_DIR'
 const USERS = 'AGENTCOM_TEST_RUN_DIR_USERS'
+const OUTER_TMPDIR = 'AGENTCOM_TEST_OUTER_TMPDIR'
 
 export default function setup(): () => Promise<void> {
   if (!process.env[RUN_DIR]) {
@@ -24,7 +26,7 @@ export default function setup(): () => Promise<void> {
     // As /tmp is: the PostgreSQL server's own user (support/postgres-global.ts) reads and writes here too.
     chmodSync(dir, 0o1777)
     process.env[RUN_DIR] = dir
-    process.env.AGENTCOM_TEST_OUTER_TMPDIR = process.env.TMPDIR ?? ''
+    process.env[OUTER_TMPDIR] = process.env.TMPDIR ?? ''
     process.env.TMPDIR = dir
   }
   process.env[USERS] = String(Number(process.env[USERS] ?? 0) + 1)
@@ -33,10 +35,10 @@ export default function setup(): () => Promise<void> {
     process.env[USERS] = String(users)
     if (users > 0) return
     const dir = process.env[RUN_DIR]!
-    const outer = process.env.AGENTCOM_TEST_OUTER_TMPDIR
+    const outer = process.env[OUTER_TMPDIR]
     if (outer) process.env.TMPDIR = outer
     else delete process.env.TMPDIR
-    for (const name of [RUN_DIR, USERS, 'AGENTCOM_TEST_OUTER_TMPDIR']) delete process.env[name]
+    for (const name of [RUN_DIR, USERS, OUTER_TMPDIR]) delete process.env[name]
     // A pm2 daemon a failed test left running may still write its logs: retried.
     await rm(dir, { recursive: true, force: true, maxRetries: 5 })
   }

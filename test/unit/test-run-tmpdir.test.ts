@@ -6,10 +6,11 @@ import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { dirname } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { RUN_DIR } from '../../support/temp-global.ts'
 
 describe('a test run', () => {
   it('keeps its temporary files in its own directory, the same for the processes it starts', () => {
-    const runDir = process.env.AGENTCOM_TEST_RUN_DIR
+    const runDir = process.env[RUN_DIR]
     expect(runDir).toMatch(/agentcom-run-/)
     expect(tmpdir()).toBe(runDir)
     // One directory for the whole run, not one inside another per project.

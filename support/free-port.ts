@@ -1,5 +1,32 @@
-/** TCP ports on 127.0.0.1 free right now, for servers that cannot listen on port 0 and report it. */
+/**
+ * TCP ports on 127.0.0.1 free right now, for servers that cannot listen on port 0 and report it.
+ *
+ * They are drawn below the kernel's ephemeral range (Linux: 32768-60999; IANA and other systems:
+ * 49152-65535). A port from that range, free when checked, can be taken by any outgoing
+ * connection of a concurrent test before our server binds it; below the range only an explicit
+ * bind can take it.
+ */
+import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
+
+const LOWEST = 16384
+const TRIES = 50
+
+function ephemeralLow(): number {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)
+    return Number(low)
+  } catch {
+    return 49152
+  }
+}
+
+/** Ports to try: random ones below the ephemeral range, or 0 (the kernel's pick) if it leaves no room. */
+function candidate(): number {
+  const low = ephemeralLow()
+  if (!(low - 1 > LOWEST + 1000)) return 0
+  return LOWEST + Math.floor(Math.random() * (low - 1 - LOWEST))
+}
 
 async function listen(port: number): Promise<Server | null> {
   const server = createServer()
@@ -13,11 +40,23 @@ async function close(server: Server): Promise<void> {
   await new Promise((resolve) => server.close(resolve))
 }
 
+async function freePorts(count: 1 | 2): Promise<number> {
+  for (let tries = 0; tries < TRIES; tries++) {
+    const first = await listen(candidate())
+    if (!first) continue
+    const { port } = first.address() as { port: number }
+    const second = count === 2 ? (port < 65535 ? await listen(port + 1) : null) : first
+    await close(first)
+    if (second) {
+      if (second !== first) await close(second)
+      return port
+    }
+  }
+  throw new Error(`no ${count === 2 ? 'two consecutive free ports' : 'free port'} on 127.0.0.1 in ${TRIES} tries`)
+}
+
 export async function freePort(): Promise<number> {
-  const server = (await listen(0))!
-  const { port } = server.address() as { port: number }
-  await close(server)
-  return port
+  return freePorts(1)
 }
 
 /**
@@ -25,16 +64,5 @@ export async function freePort(): Promise<number> {
  * listens on PORT and PORT+1): a lone free port's neighbour is often some other test's.
  */
 export async function freePortPair(): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const first = await listen(0)
-    if (!first) continue
-    const { port } = first.address() as { port: number }
-    const second = port < 65535 ? await listen(port + 1) : null
-    await close(first)
-    if (second) {
-      await close(second)
-      return port
-    }
-  }
-  throw new Error('no two consecutive free ports on 127.0.0.1 in 50 tries')
+  return freePorts(2)
 }

@@ -30,7 +30,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'deno', include: ['test/e2e/**/*.test.ts'], exclude: ['test/e2e/npm-start.test.ts'], env: { AGENTCOM_TEST_RUNTIME: 'deno' } },
+        test: { name: 'deno', include: ['test/e2e/**/*.test.ts'], exclude: ['test/e2e/npm-start.test.ts', 'test/e2e/start-port-in-use.test.ts'], env: { AGENTCOM_TEST_RUNTIME: 'deno' } },
       },
       {
         extends: true,

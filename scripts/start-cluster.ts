@@ -16,10 +16,14 @@ import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { startEmbeddedPostgres } from './embedded-postgres.ts'
 import { waitForHealth } from './wait-for-health.ts'
 import { stopStrayPm2 } from './stray-pm2.ts'
+import { exitIfPortsInUse } from './ports-in-use.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
 const config = resolveHubConfig(process.env)
+const ports = [config.port, config.port + 1]
+// Before anything starts: hub-b could only fail to bind, and a hub already there would answer for ours.
+await exitIfPortsInUse(config.host, ports, `the cluster's hubs listen on PORT and PORT+1; set PORT to another, e.g. PORT=${config.port + 2} npm run start:cluster`)
 const dataDir = resolve(config.dataDir)
 await mkdir(dataDir, { recursive: true })
 // Both hubs read the same secret file, so a token from either is good on both.
@@ -39,7 +43,6 @@ process.stdout.write('agentcom: starting an embedded PostgreSQL...\n')
 // In the OS temp dir, not the data dir: run as root, the server drops to the `postgres` user,
 // which cannot enter a data dir that `npm start` made 0700 (it holds the hub's secret).
 const postgres = await startEmbeddedPostgres()
-const ports = [config.port, config.port + 1]
 
 const require = createRequire(import.meta.url)
 const pm2Runtime = join(require.resolve('pm2/package.json'), '..', 'bin', 'pm2-runtime')

@@ -15,10 +15,12 @@ import { nodeSecretFiles } from '../hub/node/platform.ts'
 import { SECOND } from '../shared/time.ts'
 import { waitForHealth } from './wait-for-health.ts'
 import { stopStrayPm2 } from './stray-pm2.ts'
+import { exitIfPortsInUse } from './ports-in-use.ts'
 
 const DEMO_AGENTS = ['demo-1', 'demo-2']
 
 const config = resolveHubConfig(process.env)
+await exitIfPortsInUse(config.host, [config.port], `set PORT to a free one, e.g. PORT=${config.port + 1} npm start`)
 const dataDir = resolve(config.dataDir)
 const secret = await ensureSecret({ ...config, dataDir }, nodeSecretFiles)
 const adminToken = await signAdminToken(secret)

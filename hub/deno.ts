@@ -21,6 +21,7 @@ import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { createLogOutput } from '../shared/log-output.ts'
+import { listenFailure } from './config/listen-failure.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 let logSettings: LogSettings
@@ -83,16 +84,25 @@ const hub = createHub({
 })
 if (!canTerminate) log.warn('this Deno cannot destroy a socket whose peer does not answer its close (docs/reliability.md)')
 
-const server = Deno.serve(
-  {
-    port: config.port,
-    hostname: config.host,
-    onListen: ({ hostname, port }: { hostname: string; port: number }) => {
-      log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}`, hub_id: config.hubId })
+let server: Deno.HttpServer
+try {
+  server = Deno.serve(
+    {
+      port: config.port,
+      hostname: config.host,
+      onListen: ({ hostname, port }: { hostname: string; port: number }) => {
+        log.info('hub listening', { url: `http://${hostname}:${port}`, runtime: `deno ${Deno.version.deno}`, hub_id: config.hubId })
+      },
     },
-  },
-  hub.app.fetch,
-)
+    hub.app.fetch,
+  )
+} catch (err) {
+  const line = listenFailure(err, config.host, config.port)
+  if (!line) throw err
+  // Not a setting's fault alone (the holder may go away): exit 1, so pm2 tries again.
+  console.error(line)
+  Deno.exit(1)
+}
 
 let stopping = false
 const stop = (signal: string) => {

@@ -3,6 +3,7 @@
  * specifics are in hub/node/.
  */
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
+import { listenFailure } from './config/listen-failure.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config/config.ts'
 import { ensureSecret } from './auth/secret.ts'
@@ -78,6 +79,12 @@ const running = await startNodeHub({
   store: cluster ? cluster.store : undefined,
   joinUses: cluster ? cluster.joinUses : joinUses,
   audit,
+}).catch((err) => {
+  const line = listenFailure(err, config.host, config.port)
+  if (!line) throw err
+  // Not a setting's fault alone (the holder may go away): exit 1, so pm2 tries again.
+  process.stderr.write(`${line}\n`)
+  process.exit(1)
 })
 log.info('hub listening', { url: running.url, runtime: `node ${process.version}`, hub_id: config.hubId })
 

@@ -21,7 +21,7 @@ import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { createLogOutput } from '../shared/log-output.ts'
-import { listenFailure } from './config/listen-failure.ts'
+import { dataDirFailure, listenFailure } from './config/start-failures.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 
 let logSettings: LogSettings
@@ -54,8 +54,9 @@ try {
   if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, denoStateFiles, systemClock, log)
   secret = await ensureSecret(config, denoSecretFiles)
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err
-  console.error(`agentcom hub: ${err.message}`)
+  const problem = err instanceof ConfigError ? err.message : config && dataDirFailure(err, config.dataDir)
+  if (!problem) throw err
+  console.error(`agentcom hub: ${problem}`)
   Deno.exit(EXIT_CONFIG)
 }
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.

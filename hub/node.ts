@@ -3,7 +3,7 @@
  * specifics are in hub/node/.
  */
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
-import { listenFailure } from './config/listen-failure.ts'
+import { dataDirFailure, listenFailure } from './config/start-failures.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
 import { TASKS_FILE, hubSettings, resolveHubConfig } from './config/config.ts'
 import { ensureSecret } from './auth/secret.ts'
@@ -51,9 +51,10 @@ try {
   if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, nodeStateFiles, systemClock, log)
   secret = await ensureSecret(config, nodeSecretFiles)
 } catch (err) {
-  if (!(err instanceof ConfigError)) throw err
+  const problem = err instanceof ConfigError ? err.message : config && dataDirFailure(err, config.dataDir)
+  if (!problem) throw err
   flush()
-  process.stderr.write(`agentcom hub: ${err.message}\n`)
+  process.stderr.write(`agentcom hub: ${problem}\n`)
   process.exit(EXIT_CONFIG)
 }
 // Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.

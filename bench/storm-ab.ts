@@ -22,7 +22,8 @@ if (!a || !b) {
 }
 const rounds = Number(roundsArg)
 const agents = Number(agentsArg)
-const envB = Object.fromEntries((process.env.AGENTCOM_AB_ENV_B ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]))
+// NAME=value pairs; a value may hold '=' itself (a flag's own value).
+const envB = Object.fromEntries((process.env.AGENTCOM_AB_ENV_B ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
 
 interface Side { name: 'A' | 'B'; dir: string; env: Record<string, string>; ms: number[]; us: number[] }
 const sides: Side[] = [

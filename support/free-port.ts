@@ -12,20 +12,19 @@ import { createServer, type Server } from 'node:net'
 const LOWEST = 16384
 const TRIES = 50
 
-function ephemeralLow(): number {
+/** The lowest port of the kernel's ephemeral range, read once. */
+const EPHEMERAL_LOW = ((): number => {
   try {
-    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)
-    return Number(low)
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
   } catch {
     return 49152
   }
-}
+})()
 
 /** Ports to try: random ones below the ephemeral range, or 0 (the kernel's pick) if it leaves no room. */
 function candidate(): number {
-  const low = ephemeralLow()
-  if (!(low - 1 > LOWEST + 1000)) return 0
-  return LOWEST + Math.floor(Math.random() * (low - 1 - LOWEST))
+  if (!(EPHEMERAL_LOW - 1 > LOWEST + 1000)) return 0
+  return LOWEST + Math.floor(Math.random() * (EPHEMERAL_LOW - 1 - LOWEST))
 }
 
 async function listen(port: number): Promise<Server | null> {
@@ -45,12 +44,10 @@ async function freePorts(count: 1 | 2): Promise<number> {
     const first = await listen(candidate())
     if (!first) continue
     const { port } = first.address() as { port: number }
-    const second = count === 2 ? (port < 65535 ? await listen(port + 1) : null) : first
+    const second = count === 2 && port < 65535 ? await listen(port + 1) : null
     await close(first)
-    if (second) {
-      if (second !== first) await close(second)
-      return port
-    }
+    if (second) await close(second)
+    if (count === 1 || second) return port
   }
   throw new Error(`no ${count === 2 ? 'two consecutive free ports' : 'free port'} on 127.0.0.1 in ${TRIES} tries`)
 }

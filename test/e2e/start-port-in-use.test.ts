@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { freePortPair } from '../../support/free-port.ts'
+import { freePort, freePortPair } from '../../support/free-port.ts'
 
 const ROOT = join(import.meta.dirname, '../..')
 const cleanups: Array<() => Promise<void>> = []
@@ -47,7 +47,7 @@ const nothingIn = async (dir: string) => (await readdir(dir).catch(() => [])).le
 
 describe('start commands on a port in use', () => {
   it('npm start names the port, exits 1 and starts nothing', async () => {
-    const port = await freePortPair()
+    const port = await freePort()
     await hold(port)
     const { code, stderr, dataDir } = await run('scripts/start.ts', port)
     expect(code).toBe(1)

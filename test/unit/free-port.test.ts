@@ -4,34 +4,23 @@
  * server binds (start-cluster's Deno hub once lost its port that way).
  */
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { freePort, freePortPair } from '../../support/free-port.ts'
+import { portsInUse } from '../../scripts/ports-in-use.ts'
 
 const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
-
-async function canListen(port: number): Promise<boolean> {
-  const server = createServer()
-  const ok = await new Promise<boolean>((resolve) => {
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => resolve(true))
-  })
-  if (ok) await new Promise((resolve) => server.close(resolve))
-  return ok
-}
 
 describe('free ports for tests', () => {
   it('freePort gives a free port below the ephemeral range', async () => {
     const port = await freePort()
     expect(port).toBeGreaterThan(1023)
     expect(port).toBeLessThan(ephemeralLow)
-    expect(await canListen(port)).toBe(true)
+    expect(await portsInUse('127.0.0.1', [port])).toEqual([])
   })
 
   it('freePortPair gives two free consecutive ports below the ephemeral range', async () => {
     const port = await freePortPair()
     expect(port + 1).toBeLessThan(ephemeralLow)
-    expect(await canListen(port)).toBe(true)
-    expect(await canListen(port + 1)).toBe(true)
+    expect(await portsInUse('127.0.0.1', [port, port + 1])).toEqual([])
   })
 })

@@ -4,20 +4,15 @@
  */
 import { upgradeWebSocket } from 'hono/deno'
 import { createHub } from './app.ts'
-import { SHUTDOWN_GRACE_MS, TASKS_FILE, hubSettings, resolveHubConfig } from './config/config.ts'
+import { SHUTDOWN_GRACE_MS, hubSettings, resolveHubConfig } from './config/config.ts'
 import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
 import { ensureSecret } from './auth/secret.ts'
-import { createFileTaskStore } from './tasks/task-store.ts'
-import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './auth/revocations.ts'
-import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
+import { openDataDir, type DataDirStores } from './store/data-dir.ts'
 import { canTerminate, denoRemoteAddress, denoSecretFiles, denoStateFiles, denoTerminate, denoTokenMac } from './deno/platform.ts'
 import { denoProcessMetrics } from './deno/metrics.ts'
 import { denoAuditFiles } from './deno/audit-files.ts'
-import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
 import { denoOutputFiles } from './deno/output-files.ts'
-import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { systemClock } from '../shared/time.ts'
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { createLogOutput } from '../shared/log-output.ts'
@@ -45,13 +40,12 @@ globalThis.addEventListener('unhandledrejection', (event) => {
   event.preventDefault()
   log.warn('database connection lost while reading its types', { error: String(event.reason) })
 })
-let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
+let config, secret, saved: DataDirStores | undefined
 try {
   config = resolveHubConfig(Deno.env.toObject())
   await denoSecretFiles.mkdirp(config.dataDir)
-  // Cluster mode keeps them in the database (the cluster runtime's store, below).
-  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, denoStateFiles, systemClock, log)
-  if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, denoStateFiles, systemClock, log)
+  // Cluster mode keeps all of it in the database (the cluster runtime's store, below).
+  if (!config.cluster) saved = await openDataDir(config.dataDir, { state: denoStateFiles, audit: denoAuditFiles, output: denoOutputFiles }, systemClock, log)
   secret = await ensureSecret(config, denoSecretFiles)
 } catch (err) {
   const problem = err instanceof ConfigError ? err.message : config && dataDirFailure(err, config.dataDir)
@@ -59,7 +53,6 @@ try {
   console.error(`agentcom hub: ${problem}`)
   Deno.exit(EXIT_CONFIG)
 }
-// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 // Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'deno', log,
@@ -71,16 +64,13 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   console.error(`agentcom hub: cannot join the cluster database: ${String(err)}`)
   Deno.exit(1)
 })
-const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, denoStateFiles, log)
-const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, denoAuditFiles, { log })
-const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, denoStateFiles, log)
 const hub = createHub({
-  upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId, taskStore,
-  restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(), cluster: cluster ? cluster.attach : undefined,
-  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: denoOutputFiles },
-  revocations: cluster ? cluster.revocations : revocations, joinUses: cluster ? cluster.joinUses : joinUses,
-  store: cluster ? cluster.store : undefined,
-  remoteAddress: denoRemoteAddress, tokenMac: denoTokenMac(secret), processMetrics: denoProcessMetrics(), audit,
+  upgradeWebSocket, secret, ...hubSettings(config), log, hubId: config.hubId,
+  ...(cluster ? {
+    cluster: cluster.attach, store: cluster.store, revocations: cluster.revocations, joinUses: cluster.joinUses,
+    audit: createPgAuditStore(cluster.sql),
+  } : saved),
+  remoteAddress: denoRemoteAddress, tokenMac: denoTokenMac(secret), processMetrics: denoProcessMetrics(),
   terminateSocket: canTerminate ? denoTerminate : undefined,
 })
 if (!canTerminate) log.warn('this Deno cannot destroy a socket whose peer does not answer its close (docs/reliability.md)')

@@ -5,21 +5,16 @@
 import { createLogger, resolveLogSettings, type LogSettings } from '../shared/log.ts'
 import { dataDirFailure, listenFailure } from './config/start-failures.ts'
 import { ConfigError, EXIT_CONFIG } from '../shared/settings.ts'
-import { TASKS_FILE, hubSettings, resolveHubConfig } from './config/config.ts'
+import { hubSettings, resolveHubConfig } from './config/config.ts'
 import { ensureSecret } from './auth/secret.ts'
-import { createFileTaskStore } from './tasks/task-store.ts'
-import { FLEET_STATE_FILE, createFileFleetStateStore } from './store/fleet-state.ts'
-import { REVOCATIONS_FILE, openFileRevocationStore, type RevocationStore } from './auth/revocations.ts'
-import { JOIN_USES_FILE, openFileJoinUses, type JoinUseStore } from './enroll/join-uses.ts'
+import { openDataDir, type DataDirStores } from './store/data-dir.ts'
 import { systemClock } from '../shared/time.ts'
 import { startNodeHub } from './node/serve.ts'
 import { createLogOutput } from '../shared/log-output.ts'
 import { nodeSecretFiles, nodeStateFiles } from './node/platform.ts'
 import { nodeAuditFiles } from './node/audit-files.ts'
-import { AUDIT_FILE, openFileAuditStore } from './access/audit-file.ts'
 import { createPgAuditStore } from './access/audit-pg.ts'
 import { nodeOutputFiles } from './node/output-files.ts'
-import { OUTPUT_DIR } from './tasks/file-output.ts'
 import { isArrayTypesFetchFailure } from './pg/types-fetch.ts'
 import { SHUTDOWN_GRACE_MS } from './config/config.ts'
 
@@ -42,13 +37,12 @@ process.on('unhandledRejection', (reason) => {
   if (!isArrayTypesFetchFailure(reason)) throw reason
   log.warn('database connection lost while reading its types', { error: String(reason) })
 })
-let config, secret, revocations: RevocationStore | undefined, joinUses: JoinUseStore | undefined
+let config, secret, saved: DataDirStores | undefined
 try {
   config = resolveHubConfig(process.env)
   await nodeSecretFiles.mkdirp(config.dataDir)
-  // Cluster mode keeps them in the database (the cluster runtime's store, below).
-  if (!config.cluster) revocations = await openFileRevocationStore(`${config.dataDir}/${REVOCATIONS_FILE}`, nodeStateFiles, systemClock, log)
-  if (!config.cluster) joinUses = await openFileJoinUses(`${config.dataDir}/${JOIN_USES_FILE}`, nodeStateFiles, systemClock, log)
+  // Cluster mode keeps all of it in the database (the cluster runtime's store, below).
+  if (!config.cluster) saved = await openDataDir(config.dataDir, { state: nodeStateFiles, audit: nodeAuditFiles, output: nodeOutputFiles }, systemClock, log)
   secret = await ensureSecret(config, nodeSecretFiles)
 } catch (err) {
   const problem = err instanceof ConfigError ? err.message : config && dataDirFailure(err, config.dataDir)
@@ -57,7 +51,6 @@ try {
   process.stderr.write(`agentcom hub: ${problem}\n`)
   process.exit(EXIT_CONFIG)
 }
-// Cluster mode keeps tasks and revocations in the database; a single hub keeps them in its data dir.
 // Loaded only in cluster mode: a single hub starts without the PostgreSQL client.
 const cluster = config.cluster && await (await import('./cluster/runtime.ts')).startClusterRuntime({
   databaseUrl: config.cluster.databaseUrl, hubId: config.hubId, leaseMs: config.cluster.leaseMs, runtime: 'node', log,
@@ -69,17 +62,12 @@ const cluster = config.cluster && await (await import('./cluster/runtime.ts')).s
   process.stderr.write(`agentcom hub: cannot join the cluster database: ${String(err)}\n`)
   process.exit(1)
 })
-const taskStore = cluster ? undefined : createFileTaskStore(`${config.dataDir}/${TASKS_FILE}`, nodeStateFiles, log)
-const audit = cluster ? createPgAuditStore(cluster.sql) : await openFileAuditStore(`${config.dataDir}/${AUDIT_FILE}`, nodeAuditFiles, { log })
-const fleetStateStore = cluster ? undefined : createFileFleetStateStore(`${config.dataDir}/${FLEET_STATE_FILE}`, nodeStateFiles, log)
 const running = await startNodeHub({
   port: config.port, host: config.host, secret, ...hubSettings(config), log, hubId: config.hubId,
-  taskStore, restoredTasks: await taskStore?.load(), fleetStateStore, restoredFleetState: await fleetStateStore?.load(),
-  outputFiles: cluster ? undefined : { dir: `${config.dataDir}/${OUTPUT_DIR}`, files: nodeOutputFiles },
-  cluster: cluster ? cluster.attach : undefined, revocations: cluster ? cluster.revocations : revocations,
-  store: cluster ? cluster.store : undefined,
-  joinUses: cluster ? cluster.joinUses : joinUses,
-  audit,
+  ...(cluster ? {
+    cluster: cluster.attach, store: cluster.store, revocations: cluster.revocations, joinUses: cluster.joinUses,
+    audit: createPgAuditStore(cluster.sql),
+  } : saved),
 }).catch((err) => {
   const line = listenFailure(err, config.host, config.port)
   if (!line) throw err

@@ -1,15 +1,21 @@
 /**
  * A hub that cannot start for a reason outside it says so in one line, no stack trace, on the
  * runtime under test: a port another process holds exits 1 (pm2 tries again; the holder may go
- * away), a data dir it cannot use exits 78 (a setting to fix).
+ * away), a data dir it cannot use exits 78 (a setting to fix), and so does a data dir one of
+ * whose files it cannot read.
  */
 import { createServer, type Server } from 'node:net'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startHubProcess } from '../../support/hub-process.ts'
 import { freePort } from '../../support/free-port.ts'
+import { TASKS_FILE } from '../../hub/config/config.ts'
+import { FLEET_STATE_FILE } from '../../hub/store/fleet-state.ts'
+import { AUDIT_FILE } from '../../hub/access/audit-file.ts'
+import { REVOCATIONS_FILE } from '../../hub/auth/revocations.ts'
+import { JOIN_USES_FILE } from '../../hub/enroll/join-uses.ts'
 
 let held: Server | null = null
 afterEach(async () => {
@@ -53,4 +59,21 @@ describe('a hub that cannot start', () => {
       await rm(parent, { recursive: true, force: true })
     }
   })
+
+  // A directory where the file should be: what a file the hub may not read does to it, and it
+  // holds as root too (the tests run as root, which may read any file).
+  it.each([REVOCATIONS_FILE, JOIN_USES_FILE, TASKS_FILE, FLEET_STATE_FILE, AUDIT_FILE])(
+    'with %s unreadable: exits 78 with one line naming the file', async (file) => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'agentcom-datadir-'))
+      try {
+        await mkdir(join(dataDir, file))
+        const failed = await failedStart({ AGENTCOM_DATA_DIR: dataDir })
+        expect(failed?.code).toBe(78)
+        expect(failed?.lines).toHaveLength(1)
+        expect(failed?.lines[0]).toMatch(new RegExp(`^agentcom hub: AGENTCOM_DATA_DIR ${dataDir} cannot be used: .*${dataDir}/${file}\\b`))
+        expect(failed?.lines[0]).toMatch(/EISDIR|[Ii]s a directory/)
+      } finally {
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    })
 })

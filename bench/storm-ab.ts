@@ -23,7 +23,14 @@ if (!a || !b) {
 const rounds = Number(roundsArg)
 const agents = Number(agentsArg)
 // NAME=value pairs; a value may hold '=' itself (a flag's own value).
-const envB = Object.fromEntries((process.env.AGENTCOM_AB_ENV_B ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+const envB = Object.fromEntries((process.env.AGENTCOM_AB_ENV_B ?? '').split(',').filter(Boolean).map((pair) => {
+  const at = pair.indexOf('=')
+  if (at < 1) {
+    process.stderr.write(`AGENTCOM_AB_ENV_B: "${pair}" is not NAME=value\n`)
+    process.exit(2)
+  }
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}))
 
 interface Side { name: 'A' | 'B'; dir: string; env: Record<string, string>; ms: number[]; us: number[] }
 const sides: Side[] = [

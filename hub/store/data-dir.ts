@@ -30,15 +30,17 @@ export type DataDirStores = Required<Pick<HubOptions,
   Pick<HubOptions, 'restoredFleetState'>
 
 export async function openDataDir(dataDir: string, files: DataDirFiles, clock: Clock, log: Logger): Promise<DataDirStores> {
-  const taskStore = createFileTaskStore(`${dataDir}/${TASKS_FILE}`, files.state, log)
-  const fleetStateStore = createFileFleetStateStore(`${dataDir}/${FLEET_STATE_FILE}`, files.state, log)
+  const tasksPath = `${dataDir}/${TASKS_FILE}`
+  const fleetStatePath = `${dataDir}/${FLEET_STATE_FILE}`
+  const taskStore = createFileTaskStore(tasksPath, files.state, log)
+  const fleetStateStore = createFileFleetStateStore(fleetStatePath, files.state, log)
   return {
     revocations: await naming(`${dataDir}/${REVOCATIONS_FILE}`, (path) => openFileRevocationStore(path, files.state, clock, log)),
     joinUses: await naming(`${dataDir}/${JOIN_USES_FILE}`, (path) => openFileJoinUses(path, files.state, clock, log)),
     taskStore,
-    restoredTasks: await naming(`${dataDir}/${TASKS_FILE}`, () => taskStore.load()),
+    restoredTasks: await naming(tasksPath, () => taskStore.load()),
     fleetStateStore,
-    restoredFleetState: await naming(`${dataDir}/${FLEET_STATE_FILE}`, () => fleetStateStore.load()),
+    restoredFleetState: await naming(fleetStatePath, () => fleetStateStore.load()),
     audit: await naming(`${dataDir}/${AUDIT_FILE}`, (path) => openFileAuditStore(path, files.audit, { log })),
     outputFiles: { dir: `${dataDir}/${OUTPUT_DIR}`, files: files.output },
   }

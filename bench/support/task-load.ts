@@ -4,9 +4,9 @@
  * one submission per task. Throughput is tasks per second from the first submission to the
  * last completion acknowledged (for the hub: the `task_ack` it sends once the outcome is saved).
  */
-import { Agent, request } from 'node:http'
 import { signAgentToken } from '../../hub/auth/auth.ts'
 import { openRawSocket, type RawSocket } from './raw-ws.ts'
+import { rawPoster } from './raw-http.ts'
 import type { ServerUnderTest } from './servers.ts'
 import { DEFAULTS } from '../../hub/config/hub-options.ts'
 
@@ -56,15 +56,18 @@ export function countdown(count: number, what: string): { tick(): void; done: Pr
 }
 
 /**
- * Tasks/s through AgentCom hubs: agents connected in turn over `hubs` (raw sockets, so the load
- * generator costs little), tasks posted in turn over them. `hubErrors` adds the hubs' own error
- * lines to a failed post's message.
+ * Tasks/s through AgentCom hubs: agents connected in turn over `hubs` and tasks posted in turn
+ * over them, both on raw sockets (raw-ws.ts, raw-http.ts) so that the load generator costs
+ * little: on 2 cores its CPU is taken from the server under test. Fetch cost it about 0.6 ms per
+ * task (about 3 times BullMQ's whole client side); node:http's client was about half of the 0.13
+ * to 0.15 ms it cost after that. `hubErrors` adds the hubs' own error lines to a failed post's
+ * message.
  */
 export async function hubTaskRun(o: {
   hubs: ServerUnderTest[]; shape: LoadShape; prefix: string; hubErrors?: () => string[]
 }): Promise<number> {
   const acks = countdown(o.shape.tasks, 'tasks acknowledged')
-  const poster = jsonPoster(o.shape.inFlight)
+  const poster = rawPoster(o.shape.inFlight)
   const agents = await Promise.all(Array.from({ length: o.shape.workers }, async (_, i) => {
     const hub = o.hubs[i % o.hubs.length]
     const agentId = `${o.prefix}-agent-${i}`
@@ -84,41 +87,6 @@ export async function hubTaskRun(o: {
   } finally {
     for (const agent of agents) agent.destroy()
     poster.close()
-  }
-}
-
-/**
- * POSTs JSON over `connections` kept-alive connections with node:http. Not fetch(): Node's
- * fetch cost the load generator about 0.6 ms of CPU per task, more than the hub it measured
- * and about 3 times BullMQ's whole client side (its queue and its 50 workers), and on 2 cores
- * that CPU is taken from the server under test. The request is byte for byte what fetch sends
- * (the same headers, in the same order), so the hub's work is unchanged.
- */
-function jsonPoster(connections: number) {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections })
-  const hosts = new Map<string, string>()
-  const hostOf = (url: string) => hosts.get(url) ?? hosts.set(url, new URL(url).host).get(url)!
-  return {
-    post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; text: string }> {
-      return new Promise((resolve, reject) => {
-        const req = request(url, {
-          method: 'POST', agent,
-          headers: {
-            host: hostOf(url), connection: 'keep-alive', ...headers, 'content-type': 'application/json', accept: '*/*', 'accept-language': '*', 'sec-fetch-mode': 'cors',
-            'user-agent': 'node', 'accept-encoding': 'gzip, deflate', 'content-length': Buffer.byteLength(body),
-          },
-        }, (res) => {
-          let text = ''
-          res.setEncoding('utf8')
-          res.on('data', (chunk: string) => (text += chunk))
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-          res.on('error', reject)
-        })
-        req.on('error', reject)
-        req.end(body)
-      })
-    },
-    close: () => agent.destroy(),
   }
 }
 

@@ -67,7 +67,7 @@ export async function hubTaskRun(o: {
   hubs: ServerUnderTest[]; shape: LoadShape; prefix: string; hubErrors?: () => string[]
 }): Promise<number> {
   const acks = countdown(o.shape.tasks, 'tasks acknowledged')
-  const poster = rawPoster(o.shape.inFlight)
+  const poster = rawPoster()
   const agents = await Promise.all(Array.from({ length: o.shape.workers }, async (_, i) => {
     const hub = o.hubs[i % o.hubs.length]
     const agentId = `${o.prefix}-agent-${i}`
